@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Every map of fnwarden, declared once. Each probe family (*.bpf.c) includes
+ * this header and the objects are statically linked into one (bpftool gen
+ * object): the maps are __weak so the identical definitions in each object
+ * resolve to one map instead of conflicting.
+ */
+#ifndef FNWARDEN_MAPS_BPF_H
+#define FNWARDEN_MAPS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include <fnwarden/events.h>
+#include <fnwarden/kernel_abi.h>
+
+/* cgroup id -> which policy guards it. A miss is the unmonitored fast path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_MONITORED_CGROUPS);
+	__type(key, __u64);
+	__type(value, struct fnw_cgroup_entry);
+} monitored_cgroups SEC(".maps") __weak;
+
+/* Compiled allowlists, indexed by policy id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FNW_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct fnw_policy);
+} policies SEC(".maps") __weak;
+
+/* Violations and traced events. Size set by userspace before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FNW_RINGBUF_DEFAULT_BYTES);
+} events SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnw_counters);
+} counters SEC(".maps") __weak;
+
+#endif /* FNWARDEN_MAPS_BPF_H */

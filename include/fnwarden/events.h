@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records written by the BPF programs into the ring buffer. Included by both
+ * the BPF objects and the C++ decoder: one definition, fixed-width fields,
+ * explicit padding. tests/unit/event_layout_test.cpp compares every struct
+ * here with the BTF of the compiled BPF object, so any drift fails the tests.
+ */
+#ifndef FNWARDEN_EVENTS_H
+#define FNWARDEN_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#include "limits.h"
+
+enum fnw_event_type {
+	FNW_EVENT_SYSCALL = 1,
+};
+
+enum fnw_verdict {
+	FNW_VERDICT_ALLOWED = 0,
+	FNW_VERDICT_VIOLATION = 1,
+};
+
+/* What the kernel side did about the event. */
+enum fnw_action {
+	FNW_ACTION_NONE = 0,     /* allowed, traced only */
+	FNW_ACTION_REPORTED = 1, /* violation, let through (audit / report) */
+	FNW_ACTION_KILLED = 2,   /* violation, SIGKILL sent from the probe */
+};
+
+/* Common prefix of every record: the decoder dispatches on `type`. */
+struct fnw_event_header {
+	__u32 type;      /* enum fnw_event_type */
+	__u32 size;      /* sizeof the whole record */
+	__u64 boot_ns;   /* bpf_ktime_get_boot_ns(): survives suspend, maps to wall time */
+	__u64 cgroup_id; /* cgroup v2 id == inode of the cgroup directory */
+	__u32 pid;       /* tgid */
+	__u32 tid;
+	__u32 ppid;      /* tgid of real_parent */
+	__u32 policy_id;
+	char comm[FNW_COMM_LEN];
+};
+
+struct fnw_syscall_event {
+	struct fnw_event_header hdr;
+	__u32 nr;
+	__u8 verdict; /* enum fnw_verdict */
+	__u8 action;  /* enum fnw_action */
+	__u16 pad;
+	__u64 args[FNW_SYSCALL_ARGS];
+};
+
+#endif /* FNWARDEN_EVENTS_H */

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Sizes shared by the BPF programs and userspace. Every map size and every
+ * fixed array in an event lives here, so the two sides cannot disagree.
+ */
+#ifndef FNWARDEN_LIMITS_H
+#define FNWARDEN_LIMITS_H
+
+/* x86_64 has < 512 syscall numbers (462 on 6.18); the bitmap covers 0..511. */
+#define FNW_MAX_SYSCALLS 512
+#define FNW_SYSCALL_BITMAP_WORDS (FNW_MAX_SYSCALLS / 64)
+
+/* cgroup id -> policy entries. A host runs far fewer functions than this. */
+#define FNW_MAX_MONITORED_CGROUPS 65536
+
+/* Policy slots; a reload writes new slots before cgroups flip to them. */
+#define FNW_MAX_POLICIES 1024
+
+/* Default ring buffer: 8 MiB kept up with 2-4M events/s here (notes). */
+#define FNW_RINGBUF_DEFAULT_BYTES (8u << 20)
+
+/* Force a consumer wakeup once this much data is pending (see emit.bpf.h). */
+#define FNW_RINGBUF_DEFAULT_WAKEUP_BYTES (256u << 10)
+
+#define FNW_COMM_LEN 16
+#define FNW_SYSCALL_ARGS 6
+
+#endif /* FNWARDEN_LIMITS_H */

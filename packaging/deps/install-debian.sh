@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of fnwarden on Debian 12 (bookworm).
+# Idempotent and non-interactive: packages already present are left alone, and
+# `apt-get update` runs only when something is missing.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-debian.sh: run as root (it calls apt-get)" >&2
+  exit 1
+fi
+
+packages=(
+  # build toolchain
+  build-essential cmake pkg-config git
+  # BPF toolchain: clang -target bpf, bpftool gen skeleton, libbpf
+  clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+  # userspace libraries
+  libboost-program-options-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
+  nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libcpp-httplib-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # used by the test harness to create cgroups / inspect processes
+  procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-debian.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-debian.sh: all dependencies present"
+fi

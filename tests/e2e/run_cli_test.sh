@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Drives build/fnwarden like a user: policy validation, `run` in audit and
+# enforce mode, exit-status pass-through. Needs root (BPF + cgroups).
+# usage: run_cli_test.sh FNWARDEN_BINARY SOURCE_DIR
+set -u
+fnw=$1
+src=$2
+skip=77
+if [[ $(id -u) -ne 0 ]]; then
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
+  echo "SKIP: needs root"; exit $skip
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_eq() { # what expected actual
+  if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+demo=$src/rules/examples/demo.yaml
+
+# --- policy validate -------------------------------------------------------
+"$fnw" policy validate "$demo" >"$work/out" 2>&1
+expect_eq "validate accepts the demo policy" 0 $?
+
+"$fnw" policy validate "$src/tests/fixtures/policies/bad-unknown-syscall.yaml" >"$work/out" 2>&1
+expect_eq "validate rejects a broken policy with exit 2" 2 $?
+if grep -q 'bad-unknown-syscall.yaml:11:9: unknown syscall "opne"' "$work/out"; then
+  pass "validate prints file:line:column"
+else
+  fail "validate output lacks file:line:column: $(cat "$work/out")"
+fi
+
+# --- run, audit: one violation, command unaffected ---------------------------
+"$fnw" run --function demo --policy "$demo" --events "$work/audit.jsonl" -- sh -c "mkdir $work/x" 2>"$work/err"
+expect_eq "audit run exits with the command's status" 0 $?
+[[ -d $work/x ]] && pass "audit mode let mkdir happen" || fail "audit mode blocked mkdir"
+expect_eq "audit run emits exactly one event" 1 "$(wc -l <"$work/audit.jsonl")"
+line=$(head -n1 "$work/audit.jsonl")
+for field in '"type":"syscall"' '"syscall":{"name":"mkdir","nr":83}' '"verdict":"violation"' \
+  '"action":"reported"' '"function":"demo"' '"policy":"demo"' '"comm":"mkdir"' '"cgroup_id":' \
+  '"pid":' '"tid":' '"ppid":' '"time":"20'; do
+  [[ $line == *"$field"* ]] && pass "audit event has $field" || fail "audit event lacks $field: $line"
+done
+[[ $(stat -c %a "$work/audit.jsonl") == 600 ]] && pass "events file is 0600" || fail "events file mode $(stat -c %a "$work/audit.jsonl")"
+
+# --- run, enforce + kill: the violating process dies by SIGKILL ----------------
+rmdir "$work/x"
+"$fnw" run --function demo --policy "$demo" --mode enforce --events "$work/enforce.jsonl" -- \
+  sh -c "exec mkdir $work/y" 2>"$work/err"
+expect_eq "enforce run exits 128+SIGKILL" 137 $?
+expect_eq "enforce run emits exactly one event" 1 "$(wc -l <"$work/enforce.jsonl")"
+grep -q '"action":"killed"' "$work/enforce.jsonl" && pass "enforce event says killed" || fail "enforce event: $(cat "$work/enforce.jsonl")"
+
+# --- exit status and errors ------------------------------------------------------
+"$fnw" run --function demo --policy "$demo" -- sh -c 'exit 3' 2>"$work/err"
+expect_eq "exit status passes through" 3 $?
+
+"$fnw" run --function demo --policy "$src/tests/fixtures/policies/bad-unknown-syscall.yaml" -- true 2>"$work/err"
+expect_eq "run with a broken policy exits 2" 2 $?
+grep -q 'nothing loaded' "$work/err" && pass "run says nothing was loaded" || fail "run error: $(cat "$work/err")"
+
+"$fnw" run --function demo --policy "$demo" -- /nonexistent/cmd 2>"$work/err"
+expect_eq "run of a missing command exits 1" 1 $?
+grep -q 'cannot execute /nonexistent/cmd' "$work/err" && pass "missing command is named" || fail "$(cat "$work/err")"
+
+# No cgroup is left behind by any of the runs above.
+cgroot=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+left=$(find "$cgroot/fnwarden" -mindepth 1 -maxdepth 1 -type d -name 'demo-*' 2>/dev/null | wc -l)
+expect_eq "no per-run cgroup left behind" 0 "$left"
+
+echo "e2e: $failures failure(s)"
+[[ $failures -eq 0 ]]

@@ -1,0 +1,106 @@
+// The structs in include/fnwarden/ are compiled twice: by clang for BPF and
+// by g++ here. This test reads the BTF that clang emitted into the BPF object
+// and compares every struct, field by field, with this compiler's view. A
+// field added, moved or resized on one side only fails here.
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <fnwarden/events.h>
+#include <fnwarden/kernel_abi.h>
+
+namespace fnw {
+namespace {
+
+struct FieldLayout {
+    size_t offset;
+    size_t size;
+};
+
+struct StructLayout {
+    size_t size;
+    std::map<std::string, FieldLayout> fields;
+};
+
+#define FNW_FIELD(type, member) \
+    { #member, FieldLayout{offsetof(type, member), sizeof(((type*)nullptr)->member)} }
+
+const std::map<std::string, StructLayout>& expected_layouts() {
+    static const std::map<std::string, StructLayout> layouts = {
+        {"fnw_event_header",
+         {sizeof(fnw_event_header),
+          {FNW_FIELD(fnw_event_header, type), FNW_FIELD(fnw_event_header, size),
+           FNW_FIELD(fnw_event_header, boot_ns), FNW_FIELD(fnw_event_header, cgroup_id),
+           FNW_FIELD(fnw_event_header, pid), FNW_FIELD(fnw_event_header, tid),
+           FNW_FIELD(fnw_event_header, ppid), FNW_FIELD(fnw_event_header, policy_id),
+           FNW_FIELD(fnw_event_header, comm)}}},
+        {"fnw_syscall_event",
+         {sizeof(fnw_syscall_event),
+          {FNW_FIELD(fnw_syscall_event, hdr), FNW_FIELD(fnw_syscall_event, nr),
+           FNW_FIELD(fnw_syscall_event, verdict), FNW_FIELD(fnw_syscall_event, action),
+           FNW_FIELD(fnw_syscall_event, pad), FNW_FIELD(fnw_syscall_event, args)}}},
+        {"fnw_cgroup_entry",
+         {sizeof(fnw_cgroup_entry),
+          {FNW_FIELD(fnw_cgroup_entry, policy_id), FNW_FIELD(fnw_cgroup_entry, flags)}}},
+        {"fnw_policy",
+         {sizeof(fnw_policy),
+          {FNW_FIELD(fnw_policy, syscall_allow), FNW_FIELD(fnw_policy, syscall_action),
+           FNW_FIELD(fnw_policy, pad)}}},
+        {"fnw_counters",
+         {sizeof(fnw_counters),
+          {FNW_FIELD(fnw_counters, events), FNW_FIELD(fnw_counters, violations),
+           FNW_FIELD(fnw_counters, emitted), FNW_FIELD(fnw_counters, ringbuf_drops),
+           FNW_FIELD(fnw_counters, kills), FNW_FIELD(fnw_counters, signal_errors)}}},
+    };
+    return layouts;
+}
+
+class EventLayoutTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        btf_ = btf__parse(FNW_BPF_OBJECT, nullptr);
+        ASSERT_NE(btf_, nullptr) << "cannot read BTF from " << FNW_BPF_OBJECT;
+    }
+    void TearDown() override { btf__free(btf_); }
+
+    // Size of a member's type in bytes, following typedefs/arrays.
+    size_t member_size(const btf_member& m) const {
+        __s64 sz = btf__resolve_size(btf_, m.type);
+        return sz < 0 ? 0 : static_cast<size_t>(sz);
+    }
+
+    struct btf* btf_ = nullptr;
+};
+
+TEST_F(EventLayoutTest, EverySharedStructMatchesTheBpfObject) {
+    for (const auto& [name, expected] : expected_layouts()) {
+        SCOPED_TRACE(name);
+        __s32 id = btf__find_by_name_kind(btf_, name.c_str(), BTF_KIND_STRUCT);
+        ASSERT_GT(id, 0) << "struct " << name << " is not in the BPF object's BTF (unused on the BPF side?)";
+        const btf_type* t = btf__type_by_id(btf_, static_cast<__u32>(id));
+        EXPECT_EQ(t->size, expected.size) << "sizeof differs";
+
+        const btf_member* m = btf_members(t);
+        size_t seen = 0;
+        for (__u16 i = 0; i < btf_vlen(t); ++i, ++m) {
+            std::string field = btf__name_by_offset(btf_, m->name_off);
+            auto it = expected.fields.find(field);
+            if (it == expected.fields.end()) {
+                ADD_FAILURE() << name << "." << field << " exists in BPF but is not checked here";
+                continue;
+            }
+            ++seen;
+            EXPECT_EQ(btf_member_bit_offset(t, i), it->second.offset * 8) << field << " offset";
+            EXPECT_EQ(member_size(*m), it->second.size) << field << " size";
+        }
+        EXPECT_EQ(seen, expected.fields.size()) << "field count differs";
+    }
+}
+
+}  // namespace
+}  // namespace fnw

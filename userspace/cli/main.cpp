@@ -1,0 +1,236 @@
+// fnwarden: the command-line entry point. Subcommands:
+//   run              start a command as a monitored function
+//   policy validate  check policy files without loading anything
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/unique_fd.hpp"
+#include "core/policy_parser.hpp"
+#include "core/syscall_table.hpp"
+#include "output/event_json.hpp"
+#include "probes/probe_set.hpp"
+#include "runtime/cgroup.hpp"
+#include "runtime/function_runner.hpp"
+
+namespace po = boost::program_options;
+
+namespace fnw {
+namespace {
+
+// Exit codes of fnwarden itself (a run otherwise exits with the function's code).
+constexpr int kExitUsage = 2;      // bad arguments or an invalid policy
+constexpr int kExitInternal = 1;   // BPF load, cgroup or exec failure
+
+constexpr const char* kTopUsage =
+    "usage: fnwarden <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] -- CMD ARGS...\n"
+    "                     run CMD as a monitored function in its own cgroup\n"
+    "  policy validate FILE...\n"
+    "                     check policy files; prints file:line:column for each error\n"
+    "  version            print the version\n";
+
+void print_policy_errors(const PolicyParseResult& result) {
+    for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+}
+
+int cmd_policy_validate(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] != "validate") {
+        std::cerr << "usage: fnwarden policy validate FILE...\n";
+        return kExitUsage;
+    }
+    if (args.size() < 2) {
+        std::cerr << "fnwarden policy validate: no files given\n";
+        return kExitUsage;
+    }
+    int rc = 0;
+    for (size_t i = 1; i < args.size(); ++i) {
+        auto result = parse_policy_file(args[i]);
+        if (!result.ok()) {
+            print_policy_errors(result);
+            rc = kExitUsage;
+            continue;
+        }
+        const auto& p = *result.policy;
+        std::cout << args[i] << ": ok (policy " << p.name << ", function " << p.function << ", mode "
+                  << to_string(p.mode) << ", " << p.syscalls.allow.count() << " syscalls allowed, on violation "
+                  << to_string(p.syscalls.on_violation) << ")\n";
+    }
+    return rc;
+}
+
+// Where events go: stderr by default, or a file opened 0600 (events name
+// processes and arguments: not for every local user to read).
+class EventOutput {
+public:
+    static std::optional<EventOutput> open(const std::string& path) {
+        if (path.empty()) return EventOutput(stderr, false);
+        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+        FILE* file = fd.valid() ? ::fdopen(fd.get(), "a") : nullptr;
+        if (!file) return std::nullopt;
+        fd.release();  // now owned by `file`
+        return EventOutput(file, true);
+    }
+    EventOutput(EventOutput&& o) noexcept : file_(std::exchange(o.file_, nullptr)), owned_(o.owned_) {}
+    EventOutput(const EventOutput&) = delete;
+    ~EventOutput() {
+        if (owned_ && file_) std::fclose(file_);
+    }
+    // One line per event, flushed: a reader tailing the file sees it at once.
+    void write_line(const std::string& line) {
+        std::fputs(line.c_str(), file_);
+        std::fputc('\n', file_);
+        std::fflush(file_);
+    }
+
+private:
+    EventOutput(FILE* file, bool owned) : file_(file), owned_(owned) {}
+    FILE* file_;
+    bool owned_;
+};
+
+int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>& command) {
+    std::string function, policy_file, mode_text, events_path;
+    uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
+    bool trace = false;
+    po::options_description desc("fnwarden run options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("function", po::value(&function)->required(), "function name (used in events and the cgroup name)")
+        ("policy", po::value(&policy_file)->required(), "policy file (rules/*.yaml)")
+        ("mode", po::value(&mode_text), "audit|enforce: overrides the policy's spec.mode")
+        ("events", po::value(&events_path), "write JSON-lines events to PATH instead of stderr")
+        ("trace", po::bool_switch(&trace), "emit every syscall of the function, not only violations")
+        ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(opts).options(desc).run(), vm);
+        if (vm.count("help")) {
+            std::cout << "usage: fnwarden run [options] -- CMD ARGS...\n" << desc;
+            return 0;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "fnwarden run: " << e.what() << "\n" << desc;
+        return kExitUsage;
+    }
+    if (command.empty()) {
+        std::cerr << "fnwarden run: no command given (put it after --)\n";
+        return kExitUsage;
+    }
+
+    auto parsed = parse_policy_file(policy_file);
+    if (!parsed.ok()) {
+        print_policy_errors(parsed);
+        std::cerr << "fnwarden run: invalid policy, nothing loaded\n";
+        return kExitUsage;
+    }
+    FunctionPolicy policy = std::move(*parsed.policy);
+    Mode mode = policy.mode;
+    if (!mode_text.empty()) {
+        auto m = parse_mode(mode_text);
+        if (!m) {
+            std::cerr << "fnwarden run: --mode must be audit or enforce\n";
+            return kExitUsage;
+        }
+        mode = *m;
+    }
+    if (policy.function != function)
+        spdlog::warn("policy {} selects function \"{}\", applying it to \"{}\" as asked", policy.name,
+                     policy.function, function);
+
+    auto output = EventOutput::open(events_path);
+    if (!output) {
+        std::cerr << "fnwarden run: cannot open " << events_path << ": " << std::strerror(errno) << "\n";
+        return kExitInternal;
+    }
+
+    auto cgroup_root = find_cgroup2_mount();
+    if (!cgroup_root) {
+        std::cerr << "fnwarden run: no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
+        return kExitInternal;
+    }
+
+    ProbeOptions probe_options;
+    probe_options.ringbuf_bytes = ringbuf_bytes;
+    auto loaded = ProbeSet::load(probe_options);
+    if (auto* err = std::get_if<ProbeError>(&loaded)) {
+        std::cerr << "fnwarden run: " << err->message << "\n";
+        return kExitInternal;
+    }
+    auto& probes = *std::get<std::unique_ptr<ProbeSet>>(loaded);
+
+    EventContext ctx{function, policy.name, mode};
+    WallClock clock = WallClock::now();
+    uint64_t malformed = 0;
+    FunctionRunner runner(probes, *cgroup_root / "fnwarden", /*policy_id=*/0);
+    RunRequest request{function, policy, mode, command, trace};
+    auto result = runner.run(request, [&](std::span<const std::byte> record) {
+        if (auto j = event_to_json(record, ctx, clock))
+            output->write_line(j->dump());
+        else
+            ++malformed;
+    });
+    if (auto* err = std::get_if<std::string>(&result)) {
+        std::cerr << "fnwarden run: " << *err << "\n";
+        return kExitInternal;
+    }
+    const auto& outcome = std::get<RunOutcome>(result);
+    const auto counters = probes.counters();
+    if (malformed) spdlog::error("{} malformed ring-buffer records were discarded", malformed);
+    if (counters.ringbuf_drops)
+        spdlog::error("{} events were lost: ring buffer full (raise --ringbuf-bytes)", counters.ringbuf_drops);
+    spdlog::info("{} (pid {}) {} {}: {} syscalls checked, {} violations, {} killed, {} dropped", function,
+                 outcome.pid, outcome.term_signal ? "killed by signal" : "exited",
+                 outcome.term_signal ? *outcome.term_signal : *outcome.exit_status, counters.events,
+                 counters.violations, counters.kills, counters.ringbuf_drops);
+    return outcome.exit_code;
+}
+
+}  // namespace
+}  // namespace fnw
+
+int main(int argc, char** argv) {
+    auto logger = spdlog::stderr_color_st("fnwarden");
+    logger->set_pattern("fnwarden: %^%l%$: %v");
+    spdlog::set_default_logger(logger);
+
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+        std::cout << fnw::kTopUsage;
+        return args.empty() ? fnw::kExitUsage : 0;
+    }
+    const std::string command = args[0];
+    // Everything after "--" is the function's command line, untouched.
+    std::vector<std::string> opts, rest;
+    bool after_dashes = false;
+    for (size_t i = 1; i < args.size(); ++i) {
+        if (!after_dashes && args[i] == "--") {
+            after_dashes = true;
+            continue;
+        }
+        (after_dashes ? rest : opts).push_back(args[i]);
+    }
+
+    if (command == "run") return fnw::cmd_run(opts, rest);
+    if (command == "policy") return fnw::cmd_policy_validate(opts);
+    if (command == "version" || command == "--version") {
+        std::cout << "fnwarden 0.1.0\n";
+        return 0;
+    }
+    std::cerr << "fnwarden: unknown command \"" << command << "\"\n" << fnw::kTopUsage;
+    return fnw::kExitUsage;
+}

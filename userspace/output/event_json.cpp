@@ -1,0 +1,105 @@
+#include "output/event_json.hpp"
+
+#include <cstring>
+#include <ctime>
+
+#include <fnwarden/events.h>
+
+#include "core/syscall_table.hpp"
+
+namespace fnw {
+
+WallClock WallClock::now() {
+    timespec boot{}, real{};
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    clock_gettime(CLOCK_REALTIME, &real);
+    int64_t boot_ns = int64_t(boot.tv_sec) * 1'000'000'000 + boot.tv_nsec;
+    int64_t real_ns = int64_t(real.tv_sec) * 1'000'000'000 + real.tv_nsec;
+    return WallClock(real_ns - boot_ns);
+}
+
+std::string WallClock::rfc3339(uint64_t boot_ns) const {
+    int64_t ns = int64_t(boot_ns) + offset_ns_;
+    time_t secs = static_cast<time_t>(ns / 1'000'000'000);
+    long frac = static_cast<long>(ns % 1'000'000'000);
+    tm utc{};
+    gmtime_r(&secs, &utc);
+    char buf[64];
+    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", frac);
+    return buf;
+}
+
+namespace {
+
+std::string_view verdict_name(uint8_t v) {
+    switch (v) {
+    case FNW_VERDICT_ALLOWED: return "allowed";
+    case FNW_VERDICT_VIOLATION: return "violation";
+    }
+    return "unknown";
+}
+
+std::string_view action_name(uint8_t a) {
+    switch (a) {
+    case FNW_ACTION_NONE: return "none";
+    case FNW_ACTION_REPORTED: return "reported";
+    case FNW_ACTION_KILLED: return "killed";
+    }
+    return "unknown";
+}
+
+// comm is NUL-padded, not guaranteed NUL-terminated, and its bytes are
+// chosen by the (possibly hostile) process: anything outside printable ASCII
+// becomes '?', so the JSON is always valid and one line.
+std::string comm_string(const char (&comm)[FNW_COMM_LEN]) {
+    std::string out(comm, strnlen(comm, FNW_COMM_LEN));
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+    return out;
+}
+
+nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx, const WallClock& clock) {
+    nlohmann::json j;
+    j["time"] = clock.rfc3339(hdr.boot_ns);
+    j["function"] = ctx.function;
+    j["policy"] = ctx.policy;
+    j["mode"] = to_string(ctx.mode);
+    j["cgroup_id"] = hdr.cgroup_id;
+    j["pid"] = hdr.pid;
+    j["tid"] = hdr.tid;
+    j["ppid"] = hdr.ppid;
+    j["comm"] = comm_string(hdr.comm);
+    return j;
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, const EventContext& ctx,
+                                            const WallClock& clock) {
+    if (record.size() < sizeof(fnw_event_header)) return std::nullopt;
+    fnw_event_header hdr;
+    std::memcpy(&hdr, record.data(), sizeof(hdr));
+    if (hdr.size != record.size()) return std::nullopt;
+
+    switch (hdr.type) {
+    case FNW_EVENT_SYSCALL: {
+        if (record.size() != sizeof(fnw_syscall_event)) return std::nullopt;
+        fnw_syscall_event ev;
+        std::memcpy(&ev, record.data(), sizeof(ev));
+        nlohmann::json j = header_json(ev.hdr, ctx, clock);
+        j["type"] = "syscall";
+        std::string_view name = SyscallTable::name(static_cast<int>(ev.nr));
+        j["syscall"] = {{"nr", ev.nr}, {"name", name.empty() ? "unknown" : std::string(name)}};
+        j["args"] = nlohmann::json::array();
+        for (uint64_t a : ev.args) j["args"].push_back(a);
+        j["verdict"] = verdict_name(ev.verdict);
+        j["action"] = action_name(ev.action);
+        if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = "syscalls.allow";
+        return j;
+    }
+    }
+    return std::nullopt;
+}
+
+}  // namespace fnw

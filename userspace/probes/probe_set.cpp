@@ -1,0 +1,98 @@
+#include "probes/probe_set.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include "fnwarden_bpf.skel.h"
+
+namespace fnw {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+}  // namespace
+
+std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOptions& options) {
+    fnwarden_bpf* skel = fnwarden_bpf__open();
+    if (!skel) return ProbeError{"cannot open BPF object: " + errno_text(errno)};
+    // From here on the skeleton belongs to `probes`; its destructor frees it.
+    std::unique_ptr<ProbeSet> probes(new ProbeSet(skel));
+
+    if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
+        return ProbeError{"ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " +
+                          errno_text(err)};
+    skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
+
+    if (int err = fnwarden_bpf__load(skel)) {
+        std::string hint = (err == -EPERM || err == -EACCES)
+                               ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE)"
+                               : "";
+        return ProbeError{"cannot load BPF programs: " + errno_text(err) + hint};
+    }
+    if (int err = fnwarden_bpf__attach(skel))
+        return ProbeError{"cannot attach BPF programs: " + errno_text(err)};
+    return probes;
+}
+
+ProbeSet::~ProbeSet() { fnwarden_bpf__destroy(skel_); }
+
+bool ProbeSet::set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error) {
+    if (policy_id >= FNW_MAX_POLICIES) {
+        if (error) *error = "policy id out of range";
+        return false;
+    }
+    int err = bpf_map__update_elem(skel_->maps.policies, &policy_id, sizeof(policy_id), &policy,
+                                   sizeof(policy), BPF_ANY);
+    if (err && error) *error = "policies map update: " + errno_text(err);
+    return err == 0;
+}
+
+bool ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) {
+    int err = bpf_map__update_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id),
+                                   &entry, sizeof(entry), BPF_ANY);
+    if (err && error) *error = "monitored_cgroups map update: " + errno_text(err);
+    return err == 0;
+}
+
+bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
+    return bpf_map__delete_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), 0) == 0;
+}
+
+ProbeCounters ProbeSet::counters() const {
+    ProbeCounters total;
+    int ncpus = libbpf_num_possible_cpus();
+    if (ncpus <= 0) return total;
+    std::vector<fnw_counters> per_cpu(static_cast<size_t>(ncpus));
+    uint32_t zero = 0;
+    if (bpf_map__lookup_elem(skel_->maps.counters, &zero, sizeof(zero), per_cpu.data(),
+                             per_cpu.size() * sizeof(fnw_counters), 0) != 0)
+        return total;
+    for (const auto& c : per_cpu) {
+        total.events += c.events;
+        total.violations += c.violations;
+        total.emitted += c.emitted;
+        total.ringbuf_drops += c.ringbuf_drops;
+        total.kills += c.kills;
+        total.signal_errors += c.signal_errors;
+    }
+    return total;
+}
+
+int ProbeSet::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events); }
+
+fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
+    fnw_policy out{};
+    for (size_t nr = 0; nr < policy.syscalls.allow.size(); ++nr)
+        if (policy.syscalls.allow.test(nr)) out.syscall_allow[nr / 64] |= 1ull << (nr % 64);
+    out.syscall_action = effective_syscall_action(policy, mode) == ViolationAction::Kill
+                             ? FNW_KACTION_KILL
+                             : FNW_KACTION_REPORT;
+    return out;
+}
+
+}  // namespace fnw

@@ -1,0 +1,66 @@
+// The loaded and attached BPF programs and their maps, as one RAII object.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <fnwarden/kernel_abi.h>
+#include <fnwarden/limits.h>
+
+#include "core/policy.hpp"
+
+struct fnwarden_bpf;  // generated skeleton
+
+namespace fnw {
+
+struct ProbeOptions {
+    // Power of two, multiple of the page size (kernel rule for ring buffers).
+    uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
+    uint64_t ringbuf_wakeup_bytes = FNW_RINGBUF_DEFAULT_WAKEUP_BYTES;
+};
+
+// Sum over CPUs of struct fnw_counters.
+struct ProbeCounters {
+    uint64_t events = 0;
+    uint64_t violations = 0;
+    uint64_t emitted = 0;
+    uint64_t ringbuf_drops = 0;
+    uint64_t kills = 0;
+    uint64_t signal_errors = 0;
+};
+
+class ProbeSet;
+
+// An error that says what failed and, when known, what to do about it.
+struct ProbeError {
+    std::string message;
+};
+
+class ProbeSet {
+public:
+    // Opens, loads (verifier) and attaches every program.
+    static std::variant<std::unique_ptr<ProbeSet>, ProbeError> load(const ProbeOptions& options);
+
+    ~ProbeSet();
+    ProbeSet(const ProbeSet&) = delete;
+    ProbeSet& operator=(const ProbeSet&) = delete;
+
+    // Writes a compiled policy into slot `policy_id`.
+    bool set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error = nullptr);
+    bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr);
+    bool unmonitor_cgroup(uint64_t cgroup_id);
+
+    ProbeCounters counters() const;
+    int ringbuf_fd() const;
+
+private:
+    explicit ProbeSet(fnwarden_bpf* skel) : skel_(skel) {}
+    fnwarden_bpf* skel_;
+};
+
+// FunctionPolicy -> the struct the kernel reads.
+fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode);
+
+}  // namespace fnw

@@ -1,0 +1,134 @@
+#include "runtime/cgroup.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+namespace fnw {
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mount_field(const std::string& field) {
+    std::string out;
+    for (size_t i = 0; i < field.size(); ++i) {
+        if (field[i] == '\\' && i + 3 < field.size()) {
+            const char* p = field.c_str() + i + 1;
+            if (p[0] >= '0' && p[0] <= '3' && p[1] >= '0' && p[1] <= '7' && p[2] >= '0' && p[2] <= '7') {
+                out.push_back(static_cast<char>((p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0')));
+                i += 3;
+                continue;
+            }
+        }
+        out.push_back(field[i]);
+    }
+    return out;
+}
+
+bool write_file(const std::filesystem::path& file, const std::string& text, std::string* error) {
+    int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (error) *error = file.string() + ": " + std::strerror(errno);
+        return false;
+    }
+    ssize_t n = ::write(fd, text.data(), text.size());
+    int saved = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(text.size())) {
+        if (error) *error = file.string() + ": " + std::strerror(saved);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> find_cgroup2_mount(std::istream& mountinfo) {
+    std::string line;
+    while (std::getline(mountinfo, line)) {
+        // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+        std::istringstream fields(line);
+        std::vector<std::string> f;
+        for (std::string w; fields >> w;) f.push_back(w);
+        if (f.size() < 7) continue;
+        size_t sep = 6;
+        while (sep < f.size() && f[sep] != "-") ++sep;
+        if (sep + 1 >= f.size()) continue;
+        if (f[sep + 1] == "cgroup2") return std::filesystem::path(unescape_mount_field(f[4]));
+    }
+    return std::nullopt;
+}
+
+std::optional<std::filesystem::path> find_cgroup2_mount() {
+    std::ifstream in("/proc/self/mountinfo");
+    if (!in) return std::nullopt;
+    return find_cgroup2_mount(in);
+}
+
+std::optional<uint64_t> cgroup_id_of(const std::filesystem::path& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+    return static_cast<uint64_t>(st.st_ino);
+}
+
+std::variant<CgroupDir, std::string> CgroupDir::create(const std::filesystem::path& path) {
+    if (::mkdir(path.c_str(), 0755) != 0)
+        return "cannot create cgroup " + path.string() + ": " + std::strerror(errno);
+    auto id = cgroup_id_of(path);
+    if (!id) {
+        ::rmdir(path.c_str());
+        return "cannot stat cgroup " + path.string();
+    }
+    return CgroupDir(path, *id);
+}
+
+CgroupDir::CgroupDir(CgroupDir&& other) noexcept
+    : path_(std::move(other.path_)), id_(other.id_) {
+    other.path_.clear();
+}
+
+CgroupDir::~CgroupDir() {
+    if (path_.empty()) return;
+    kill_all();
+    // Exited tasks leave the cgroup asynchronously: rmdir may see EBUSY for a
+    // moment after the last one is gone.
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) return;
+        if (errno != EBUSY) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    spdlog::warn("could not remove cgroup {}: {}", path_.string(), std::strerror(errno));
+}
+
+bool CgroupDir::add_process(pid_t pid, std::string* error) const {
+    return write_file(path_ / "cgroup.procs", std::to_string(pid), error);
+}
+
+bool CgroupDir::empty() const {
+    std::ifstream procs(path_ / "cgroup.procs");
+    std::string first;
+    return !(procs >> first);
+}
+
+void CgroupDir::kill_all() const {
+    if (empty()) return;
+    // cgroup.kill (5.14+) kills atomically, including processes forking right now.
+    if (!write_file(path_ / "cgroup.kill", "1", nullptr)) {
+        std::ifstream procs(path_ / "cgroup.procs");
+        for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+    }
+    for (int attempt = 0; attempt < 200 && !empty(); ++attempt)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+}  // namespace fnw
