@@ -1,12 +1,17 @@
 #include "probes/probe_set.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
+
+#include <spdlog/spdlog.h>
 
 #include "fnwarden_bpf.skel.h"
 
@@ -15,9 +20,25 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
+// libbpf's own messages go through our logger: warnings stay visible, its
+// chatty info lines (e.g. the skipped BTF-anchor section) only at debug.
+int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
+    char line[1024];
+    int n = vsnprintf(line, sizeof(line), format, args);
+    std::string_view text(line, n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof(line) - 1));
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    switch (level) {
+    case LIBBPF_WARN: spdlog::warn("libbpf: {}", text); break;
+    case LIBBPF_INFO: spdlog::debug("libbpf: {}", text); break;
+    case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", text); break;
+    }
+    return n;
+}
+
 }  // namespace
 
 std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOptions& options) {
+    libbpf_set_print(forward_libbpf_log);
     fnwarden_bpf* skel = fnwarden_bpf__open();
     if (!skel) return ProbeError{"cannot open BPF object: " + errno_text(errno)};
     // From here on the skeleton belongs to `probes`; its destructor frees it.
