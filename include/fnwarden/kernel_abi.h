@@ -24,6 +24,8 @@ enum fnw_cgroup_flags {
 	 * first syscall of the new image.
 	 */
 	FNW_CGROUP_ARM_ON_EXEC = 1u << 1,
+	/* Copied from the parent by the cgroup_mkdir probe, not registered by userspace. */
+	FNW_CGROUP_INHERITED = 1u << 2,
 };
 
 /* monitored_cgroups: cgroup id -> this */
@@ -53,6 +55,7 @@ struct fnw_counters {
 	__u64 ringbuf_drops; /* bpf_ringbuf_reserve failures: records lost */
 	__u64 kills;         /* SIGKILLs sent */
 	__u64 signal_errors; /* bpf_send_signal failures */
+	__u64 cgroups_inherited; /* child cgroups that got their parent's policy at mkdir */
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

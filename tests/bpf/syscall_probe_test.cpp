@@ -1,6 +1,4 @@
-// Real probes against real processes in real cgroups. Needs root (CAP_BPF,
-// CAP_SYS_ADMIN for cgroups). Without them the tests skip, unless
-// FNW_REQUIRE_BPF=1 (CI), where not being able to load is a failure.
+// The syscall allowlist probe against real processes in real cgroups.
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -16,6 +14,7 @@
 #include <fnwarden/events.h>
 
 #include "core/syscall_table.hpp"
+#include "probe_fixture.hpp"
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
@@ -23,47 +22,10 @@
 namespace fnw {
 namespace {
 
-bool bpf_required() {
-    const char* v = std::getenv("FNW_REQUIRE_BPF");
-    return v && std::string(v) == "1";
-}
+using test::policy_denying;
 
-// Allows every syscall except the ones named.
-FunctionPolicy policy_denying(std::initializer_list<int> denied, ViolationAction action) {
-    FunctionPolicy p;
-    p.name = "test-policy";
-    p.function = "test";
-    p.syscalls.allow.set();
-    for (int nr : denied) p.syscalls.allow.reset(static_cast<size_t>(nr));
-    p.syscalls.on_violation = action;
-    return p;
-}
-
-class SyscallProbeTest : public ::testing::Test {
+class SyscallProbeTest : public test::ProbeTest {
 protected:
-    void SetUp() override { load({}); }
-
-    void load(const ProbeOptions& options) {
-        probes_.reset();
-        std::string why;
-        if (geteuid() != 0) {
-            why = "not root";
-        } else {
-            auto loaded = ProbeSet::load(options);
-            if (auto* err = std::get_if<ProbeError>(&loaded))
-                why = err->message;
-            else
-                probes_ = std::move(std::get<std::unique_ptr<ProbeSet>>(loaded));
-        }
-        if (!probes_) {
-            if (bpf_required()) FAIL() << "FNW_REQUIRE_BPF=1 but probes cannot load: " << why;
-            GTEST_SKIP() << "BPF probes unavailable: " << why;
-        }
-        auto root = find_cgroup2_mount();
-        ASSERT_TRUE(root) << "no cgroup2 mount";
-        cgroup_parent_ = *root / "fnwarden-test";
-    }
-
     struct Run {
         RunOutcome outcome;
         std::vector<fnw_syscall_event> events;
@@ -91,8 +53,6 @@ protected:
         return out;
     }
 
-    std::unique_ptr<ProbeSet> probes_;
-    std::filesystem::path cgroup_parent_;
     uint32_t next_policy_id_ = 1;
 };
 
@@ -133,7 +93,6 @@ TEST_F(SyscallProbeTest, AllowedSyscallsProduceNoEvents) {
 TEST_F(SyscallProbeTest, SameSyscallFromUnmonitoredProcessYieldsNothing) {
     // A monitored cgroup exists (so the probe has work to do), but the
     // violating process runs outside it.
-    static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));
     auto created = CgroupDir::create(cgroup_parent_ / ("idle-" + std::to_string(getpid())));
     ASSERT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
     auto& idle = std::get<CgroupDir>(created);

@@ -55,7 +55,8 @@ const std::map<std::string, StructLayout>& expected_layouts() {
          {sizeof(fnw_counters),
           {FNW_FIELD(fnw_counters, events), FNW_FIELD(fnw_counters, violations),
            FNW_FIELD(fnw_counters, emitted), FNW_FIELD(fnw_counters, ringbuf_drops),
-           FNW_FIELD(fnw_counters, kills), FNW_FIELD(fnw_counters, signal_errors)}}},
+           FNW_FIELD(fnw_counters, kills), FNW_FIELD(fnw_counters, signal_errors),
+           FNW_FIELD(fnw_counters, cgroups_inherited)}}},
     };
     return layouts;
 }

@@ -84,6 +84,14 @@ bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
     return bpf_map__delete_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), 0) == 0;
 }
 
+std::optional<fnw_cgroup_entry> ProbeSet::monitored_cgroup(uint64_t cgroup_id) const {
+    fnw_cgroup_entry entry{};
+    if (bpf_map__lookup_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), &entry,
+                             sizeof(entry), 0) != 0)
+        return std::nullopt;
+    return entry;
+}
+
 ProbeCounters ProbeSet::counters() const {
     ProbeCounters total;
     int ncpus = libbpf_num_possible_cpus();
@@ -100,6 +108,7 @@ ProbeCounters ProbeSet::counters() const {
         total.ringbuf_drops += c.ringbuf_drops;
         total.kills += c.kills;
         total.signal_errors += c.signal_errors;
+        total.cgroups_inherited += c.cgroups_inherited;
     }
     return total;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -29,6 +30,7 @@ struct ProbeCounters {
     uint64_t ringbuf_drops = 0;
     uint64_t kills = 0;
     uint64_t signal_errors = 0;
+    uint64_t cgroups_inherited = 0;
 };
 
 class ProbeSet;
@@ -51,6 +53,7 @@ public:
     bool set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error = nullptr);
     bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr);
     bool unmonitor_cgroup(uint64_t cgroup_id);
+    std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const;
 
     ProbeCounters counters() const;
     int ringbuf_fd() const;

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cgroup lifecycle: policy inheritance at birth, cleanup at removal.
+ *
+ * A function (or its runtime) may create sub-cgroups and start processes in
+ * them. Copying the parent's entry here, inside the kernel and before
+ * cgroup_mkdir returns to whoever created the directory, means no process
+ * can run in the new cgroup before it is guarded: there is no userspace
+ * round trip to race with.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "policy.bpf.h"
+
+/*
+ * cgroup_mkdir/rmdir fire for every hierarchy, and on hybrid hosts the v1
+ * hierarchies have their own kernfs ids, which may collide with v2 ids. The
+ * default (v2) hierarchy is set up first at boot and gets hierarchy id 0.
+ */
+static __always_inline bool on_default_hierarchy(struct cgroup *cgrp)
+{
+	return BPF_CORE_READ(cgrp, root, hierarchy_id) == 0;
+}
+
+/* cgroup->self is the cgroup's own css; its parent css points at the parent cgroup. */
+static __always_inline __u64 parent_cgroup_id(struct cgroup *cgrp)
+{
+	struct cgroup *parent = BPF_CORE_READ(cgrp, self.parent, cgroup);
+
+	if (!parent)
+		return 0;
+	return BPF_CORE_READ(parent, kn, id);
+}
+
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(fnw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	if (!on_default_hierarchy(cgrp))
+		return 0;
+
+	__u64 parent_id = parent_cgroup_id(cgrp);
+	struct fnw_cgroup_entry *parent = bpf_map_lookup_elem(&monitored_cgroups, &parent_id);
+
+	if (!parent)
+		return 0; /* parent not monitored: nothing to inherit */
+
+	struct fnw_cgroup_entry child = *parent;
+	__u64 child_id = BPF_CORE_READ(cgrp, kn, id);
+
+	child.flags |= FNW_CGROUP_INHERITED;
+	/* NOEXIST: never overwrite a registration userspace already made. */
+	if (bpf_map_update_elem(&monitored_cgroups, &child_id, &child, BPF_NOEXIST) == 0) {
+		struct fnw_counters *stats = fnw_counters();
+
+		if (stats)
+			__sync_fetch_and_add(&stats->cgroups_inherited, 1);
+	}
+	return 0;
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(fnw_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	if (!on_default_hierarchy(cgrp))
+		return 0;
+
+	__u64 id = BPF_CORE_READ(cgrp, kn, id);
+
+	/* Keeps the map from growing under cgroup churn. */
+	bpf_map_delete_elem(&monitored_cgroups, &id);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

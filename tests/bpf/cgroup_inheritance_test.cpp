@@ -1,0 +1,131 @@
+// Policy inheritance at cgroup birth, done in the kernel by cgroups.bpf.c.
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <variant>
+
+#include <gtest/gtest.h>
+
+#include <fnwarden/events.h>
+
+#include "probe_fixture.hpp"
+#include "probes/ring_buffer_consumer.hpp"
+
+namespace fnw {
+namespace {
+
+using test::policy_denying;
+
+class CgroupInheritanceTest : public test::ProbeTest {
+protected:
+    // A monitored cgroup for the test, registered the way the launcher does it.
+    CgroupDir monitored_parent(uint32_t policy_id) {
+        auto created = CgroupDir::create(cgroup_parent_ / ("parent-" + std::to_string(getpid())));
+        EXPECT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
+        CgroupDir dir = std::move(std::get<CgroupDir>(created));
+        EXPECT_TRUE(probes_->set_policy(
+            policy_id, compile_kernel_policy(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit)));
+        EXPECT_TRUE(probes_->monitor_cgroup(dir.id(), fnw_cgroup_entry{policy_id, 0}));
+        return dir;
+    }
+};
+
+TEST_F(CgroupInheritanceTest, ChildCgroupGetsItsParentsPolicyAtMkdirAndLosesItAtRmdir) {
+    CgroupDir parent = monitored_parent(11);
+    uint64_t child_id = 0;
+    {
+        auto created = CgroupDir::create(parent.path() / "child");
+        ASSERT_TRUE(std::holds_alternative<CgroupDir>(created));
+        const CgroupDir& child = std::get<CgroupDir>(created);
+        child_id = child.id();
+        // No userspace registration happened: the entry exists because mkdir returned.
+        auto entry = probes_->monitored_cgroup(child_id);
+        ASSERT_TRUE(entry.has_value());
+        EXPECT_EQ(entry->policy_id, 11u);
+        EXPECT_TRUE(entry->flags & FNW_CGROUP_INHERITED);
+
+        auto grand = CgroupDir::create(child.path() / "grandchild");
+        ASSERT_TRUE(std::holds_alternative<CgroupDir>(grand));
+        EXPECT_TRUE(probes_->monitored_cgroup(std::get<CgroupDir>(grand).id()).has_value())
+            << "inheritance must apply at every depth";
+    }  // rmdir
+    EXPECT_FALSE(probes_->monitored_cgroup(child_id).has_value()) << "rmdir must drop the entry";
+    EXPECT_GE(probes_->counters().cgroups_inherited, 2u);
+}
+
+TEST_F(CgroupInheritanceTest, UnmonitoredParentPassesNothingOn) {
+    auto created = CgroupDir::create(cgroup_parent_ / ("plain-" + std::to_string(getpid())));
+    ASSERT_TRUE(std::holds_alternative<CgroupDir>(created));
+    const CgroupDir& plain = std::get<CgroupDir>(created);
+    auto child = CgroupDir::create(plain.path() / "child");
+    ASSERT_TRUE(std::holds_alternative<CgroupDir>(child));
+    EXPECT_FALSE(probes_->monitored_cgroup(std::get<CgroupDir>(child).id()).has_value());
+}
+
+// "Create a child cgroup, move a process in, make a disallowed syscall
+// immediately", 1000 times: every single one must be reported, attributed to
+// the child cgroup. There is no userspace step between mkdir and the syscall.
+TEST_F(CgroupInheritanceTest, EveryProcessInAFreshChildCgroupIsCoveredFromItsFirstSyscall) {
+    constexpr int kIterations = 1000;
+    CgroupDir parent = monitored_parent(12);
+
+    std::map<uint64_t, int> violations_by_cgroup;
+    size_t malformed = 0;
+    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fd(), [&](std::span<const std::byte> rec) {
+        if (rec.size() != sizeof(fnw_syscall_event)) {
+            ++malformed;
+            return;
+        }
+        fnw_syscall_event ev;
+        std::memcpy(&ev, rec.data(), sizeof(ev));
+        if (ev.nr == SYS_getpgid && ev.verdict == FNW_VERDICT_VIOLATION) ++violations_by_cgroup[ev.hdr.cgroup_id];
+    });
+    ASSERT_TRUE(consumer);
+
+    std::vector<uint64_t> child_ids;
+    for (int i = 0; i < kIterations; ++i) {
+        int go[2];
+        ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            char c;
+            if (read(go[0], &c, 1) != 1) _exit(2);
+            syscall(SYS_getpgid, 0);  // the very first thing it does in the new cgroup
+            _exit(0);
+        }
+        close(go[0]);
+        {
+            auto created = CgroupDir::create(parent.path() / ("c" + std::to_string(i)));
+            ASSERT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
+            const CgroupDir& child = std::get<CgroupDir>(created);
+            child_ids.push_back(child.id());
+            std::string err;
+            ASSERT_TRUE(child.add_process(pid, &err)) << err;
+            ASSERT_EQ(write(go[1], "x", 1), 1);
+            close(go[1]);
+            int status = 0;
+            ASSERT_EQ(waitpid(pid, &status, 0), pid);
+            ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }  // rmdir
+        if (i % 64 == 0) consumer->drain();
+    }
+    consumer->drain();
+
+    EXPECT_EQ(malformed, 0u);
+    EXPECT_EQ(probes_->counters().ringbuf_drops, 0u);
+    int missed = 0;
+    for (uint64_t id : child_ids)
+        if (violations_by_cgroup[id] != 1) ++missed;
+    EXPECT_EQ(missed, 0) << "of " << kIterations << " fresh cgroups, " << missed
+                         << " did not report exactly one violation";
+    // cgroup_rmdir removed every child entry: no growth under churn.
+    for (uint64_t id : child_ids) ASSERT_FALSE(probes_->monitored_cgroup(id).has_value());
+}
+
+}  // namespace
+}  // namespace fnw

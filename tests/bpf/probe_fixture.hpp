@@ -1,0 +1,67 @@
+// Shared set-up for tests that load the real probes. Needs root (CAP_BPF,
+// CAP_SYS_ADMIN for cgroups). Without them the tests skip, unless
+// FNW_REQUIRE_BPF=1 (CI), where not being able to load is a failure.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "probes/probe_set.hpp"
+#include "runtime/cgroup.hpp"
+
+namespace fnw::test {
+
+inline bool bpf_required() {
+    const char* v = std::getenv("FNW_REQUIRE_BPF");
+    return v && std::string(v) == "1";
+}
+
+// Allows every syscall except the ones named.
+inline FunctionPolicy policy_denying(std::initializer_list<int> denied, ViolationAction action) {
+    FunctionPolicy p;
+    p.name = "test-policy";
+    p.function = "test";
+    p.syscalls.allow.set();
+    for (int nr : denied) p.syscalls.allow.reset(static_cast<size_t>(nr));
+    p.syscalls.on_violation = action;
+    return p;
+}
+
+class ProbeTest : public ::testing::Test {
+protected:
+    void SetUp() override { load({}); }
+
+    void load(const ProbeOptions& options) {
+        probes_.reset();
+        std::string why;
+        if (geteuid() != 0) {
+            why = "not root";
+        } else {
+            auto loaded = ProbeSet::load(options);
+            if (auto* err = std::get_if<ProbeError>(&loaded))
+                why = err->message;
+            else
+                probes_ = std::move(std::get<std::unique_ptr<ProbeSet>>(loaded));
+        }
+        if (!probes_) {
+            if (bpf_required()) FAIL() << "FNW_REQUIRE_BPF=1 but probes cannot load: " << why;
+            GTEST_SKIP() << "BPF probes unavailable: " << why;
+        }
+        auto root = find_cgroup2_mount();
+        ASSERT_TRUE(root) << "no cgroup2 mount";
+        cgroup_parent_ = *root / "fnwarden-test";
+        static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));
+    }
+
+    std::unique_ptr<ProbeSet> probes_;
+    std::filesystem::path cgroup_parent_;
+};
+
+}  // namespace fnw::test
