@@ -53,6 +53,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 		return 0; /* allowed and not traced: no userspace work at all */
 
 	__u8 action = FNW_ACTION_NONE;
+	__u8 mechanism = FNW_MECH_NONE;
 
 	if (!allowed) {
 		if (stats)
@@ -65,6 +66,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 			 */
 			if (bpf_send_signal(SIGKILL) == 0) {
 				action = FNW_ACTION_KILLED;
+				mechanism = FNW_MECH_SIGKILL;
 				if (stats)
 					__sync_fetch_and_add(&stats->kills, 1);
 			} else if (stats) {
@@ -81,6 +83,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	ev->nr = (__u32)id;
 	ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
 	ev->action = action;
+	ev->mechanism = mechanism;
 	ev->pad = 0;
 	/*
 	 * x86_64 syscall ABI: rdi rsi rdx r10 r8 r9. tp_btf gives a typed

@@ -27,7 +27,15 @@ enum fnw_verdict {
 enum fnw_action {
 	FNW_ACTION_NONE = 0,     /* allowed, traced only */
 	FNW_ACTION_REPORTED = 1, /* violation, let through (audit / report) */
-	FNW_ACTION_KILLED = 2,   /* violation, SIGKILL sent from the probe */
+	FNW_ACTION_KILLED = 2,   /* violation, the process was killed */
+	FNW_ACTION_DENIED = 3,   /* violation, the operation failed with an error, no side effect */
+};
+
+/* Which mechanism acted on the event (docs/enforcement.md). */
+enum fnw_mechanism {
+	FNW_MECH_NONE = 0,    /* nothing acted: allowed or report-only */
+	FNW_MECH_SIGKILL = 1, /* bpf_send_signal(SIGKILL) at sys_enter: the syscall completes */
+	FNW_MECH_SECCOMP = 2, /* seccomp user-notif answered by the launcher: never executed */
 };
 
 /* Common prefix of every record: the decoder dispatches on `type`. */
@@ -47,8 +55,9 @@ struct fnw_syscall_event {
 	struct fnw_event_header hdr;
 	__u32 nr;
 	__u8 verdict; /* enum fnw_verdict */
-	__u8 action;  /* enum fnw_action */
-	__u16 pad;
+	__u8 action;    /* enum fnw_action */
+	__u8 mechanism; /* enum fnw_mechanism */
+	__u8 pad;
 	__u64 args[FNW_SYSCALL_ARGS];
 };
 

@@ -13,8 +13,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <vector>
+
+#include <fnwarden/events.h>
+
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
+#include "runtime/function_runner.hpp"
 
 namespace fnw::test {
 
@@ -33,6 +39,11 @@ inline FunctionPolicy policy_denying(std::initializer_list<int> denied, Violatio
     p.syscalls.on_violation = action;
     return p;
 }
+
+struct RunOptions {
+    bool trace = false;
+    bool use_seccomp = true;
+};
 
 class ProbeTest : public ::testing::Test {
 protected:
@@ -60,8 +71,44 @@ protected:
         static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));
     }
 
+    struct Run {
+        RunOutcome outcome;
+        std::vector<fnw_syscall_event> events;  // ring buffer and seccomp, in arrival order
+    };
+
+    // Runs argv under FunctionRunner (what `fnwarden run` does), collecting events.
+    Run run(const FunctionPolicy& policy, Mode mode, std::vector<std::string> argv, RunOptions opts = {}) {
+        FunctionRunner runner(*probes_, cgroup_parent_, ++policy_id_);
+        Run out;
+        auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp},
+                                 [&](std::span<const std::byte> rec) {
+                                     EXPECT_EQ(rec.size(), sizeof(fnw_syscall_event));
+                                     fnw_syscall_event ev{};
+                                     std::memcpy(&ev, rec.data(), std::min(rec.size(), sizeof(ev)));
+                                     out.events.push_back(ev);
+                                 });
+        if (auto* err = std::get_if<std::string>(&result)) {
+            ADD_FAILURE() << "run failed: " << *err;
+            return out;
+        }
+        out.outcome = std::get<RunOutcome>(result);
+        return out;
+    }
+
+    // The test workload (tests/helpers/workload.cpp) with the given steps.
+    Run run_workload(const FunctionPolicy& policy, Mode mode, std::vector<std::string> steps, RunOptions opts = {}) {
+        std::vector<std::string> argv{FNW_TEST_WORKLOAD};
+        argv.insert(argv.end(), steps.begin(), steps.end());
+        return run(policy, mode, std::move(argv), opts);
+    }
+
+    uint32_t last_policy_id() const { return policy_id_; }
+
     std::unique_ptr<ProbeSet> probes_;
     std::filesystem::path cgroup_parent_;
+
+private:
+    uint32_t policy_id_ = 0;
 };
 
 }  // namespace fnw::test

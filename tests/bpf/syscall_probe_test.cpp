@@ -24,40 +24,10 @@ namespace {
 
 using test::policy_denying;
 
-class SyscallProbeTest : public test::ProbeTest {
-protected:
-    struct Run {
-        RunOutcome outcome;
-        std::vector<fnw_syscall_event> events;
-    };
-
-    Run run(const FunctionPolicy& policy, Mode mode, std::vector<std::string> steps, bool trace = false,
-            bool consume = true) {
-        std::vector<std::string> argv{FNW_TEST_WORKLOAD};
-        argv.insert(argv.end(), steps.begin(), steps.end());
-        FunctionRunner runner(*probes_, cgroup_parent_, next_policy_id_++);
-        Run out;
-        auto result = runner.run(RunRequest{"test", policy, mode, argv, trace},
-                                 [&](std::span<const std::byte> rec) {
-                                     if (!consume) return;
-                                     EXPECT_EQ(rec.size(), sizeof(fnw_syscall_event));
-                                     fnw_syscall_event ev;
-                                     std::memcpy(&ev, rec.data(), std::min(rec.size(), sizeof(ev)));
-                                     out.events.push_back(ev);
-                                 });
-        if (auto* err = std::get_if<std::string>(&result)) {
-            ADD_FAILURE() << "run failed: " << *err;
-            return out;
-        }
-        out.outcome = std::get<RunOutcome>(result);
-        return out;
-    }
-
-    uint32_t next_policy_id_ = 1;
-};
+using SyscallProbeTest = test::ProbeTest;
 
 TEST_F(SyscallProbeTest, DisallowedSyscallInMonitoredCgroupIsReportedExactlyOnce) {
-    auto r = run(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
                  {"getppid", "getpgid", "getppid", "print:done"});
     ASSERT_EQ(r.outcome.exit_code, 0);
     ASSERT_EQ(r.events.size(), 1u);
@@ -72,7 +42,7 @@ TEST_F(SyscallProbeTest, DisallowedSyscallInMonitoredCgroupIsReportedExactlyOnce
     EXPECT_EQ(ev.hdr.tid, static_cast<uint32_t>(r.outcome.pid));
     EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(getpid()));
     EXPECT_EQ(ev.hdr.cgroup_id, r.outcome.cgroup_id);
-    EXPECT_EQ(ev.hdr.policy_id, next_policy_id_ - 1);
+    EXPECT_EQ(ev.hdr.policy_id, last_policy_id());
     EXPECT_STREQ(std::string(ev.hdr.comm, strnlen(ev.hdr.comm, FNW_COMM_LEN)).c_str(), "fnw_test_worklo");
     EXPECT_EQ(ev.args[0], 0u);  // getpgid(0)
     EXPECT_GT(ev.hdr.boot_ns, 0u);
@@ -83,7 +53,7 @@ TEST_F(SyscallProbeTest, DisallowedSyscallInMonitoredCgroupIsReportedExactlyOnce
 }
 
 TEST_F(SyscallProbeTest, AllowedSyscallsProduceNoEvents) {
-    auto r = run(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
                  {"getppid", "getppid", "print:ok"});
     EXPECT_EQ(r.outcome.exit_code, 0);
     EXPECT_TRUE(r.events.empty());
@@ -116,19 +86,22 @@ TEST_F(SyscallProbeTest, SameSyscallFromUnmonitoredProcessYieldsNothing) {
     probes_->unmonitor_cgroup(idle.id());
 }
 
-TEST_F(SyscallProbeTest, KillModeKillsTheProcessBeforeItContinues) {
-    auto r = run(policy_denying({SYS_getpgid}, ViolationAction::Kill), Mode::Enforce,
-                 {"getppid", "getpgid", "print:survived", "exit:0"});
+// The probe's own kill (no seccomp): what a function not launched by
+// fnwarden gets. The syscall completes, but nothing after it runs.
+TEST_F(SyscallProbeTest, KillAtSysEnterKillsTheProcessBeforeItContinues) {
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Kill), Mode::Enforce,
+                          {"getppid", "getpgid", "print:survived", "exit:0"}, {.use_seccomp = false});
     ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exited with " << r.outcome.exit_code;
     EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
     EXPECT_EQ(r.outcome.exit_code, 128 + SIGKILL);
     ASSERT_EQ(r.events.size(), 1u);
     EXPECT_EQ(r.events[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(r.events[0].mechanism, FNW_MECH_SIGKILL);
     EXPECT_EQ(probes_->counters().kills, 1u);
 }
 
 TEST_F(SyscallProbeTest, AuditModeReportsButNeverKills) {
-    auto r = run(policy_denying({SYS_getpgid}, ViolationAction::Kill), Mode::Audit,
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Kill), Mode::Audit,
                  {"getpgid", "getpgid", "exit:7"});
     EXPECT_FALSE(r.outcome.term_signal.has_value());
     EXPECT_EQ(r.outcome.exit_code, 7);
@@ -138,8 +111,8 @@ TEST_F(SyscallProbeTest, AuditModeReportsButNeverKills) {
 }
 
 TEST_F(SyscallProbeTest, TraceModeEmitsAllowedEventsToo) {
-    auto r = run(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
-                 {"repeat-getppid:50"}, /*trace=*/true);
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+                 {"repeat-getppid:50"}, {.trace = true});
     EXPECT_EQ(r.outcome.exit_code, 0);
     size_t getppids = 0;
     for (const auto& ev : r.events)
@@ -153,8 +126,8 @@ TEST_F(SyscallProbeTest, FloodOnTinyRingBufferCountsEveryDrop) {
     tiny.ringbuf_wakeup_bytes = UINT64_MAX;                              // never wake: let it fill
     load(tiny);
     if (IsSkipped() || HasFatalFailure()) return;
-    auto r = run(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
-                 {"repeat-getppid:20000"}, /*trace=*/true);
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+                 {"repeat-getppid:20000"}, {.trace = true});
     EXPECT_EQ(r.outcome.exit_code, 0);
     auto c = probes_->counters();
     EXPECT_GT(c.ringbuf_drops, 0u);

@@ -53,6 +53,19 @@ rmdir "$work/x"
 expect_eq "enforce run exits 128+SIGKILL" 137 $?
 expect_eq "enforce run emits exactly one event" 1 "$(wc -l <"$work/enforce.jsonl")"
 grep -q '"action":"killed"' "$work/enforce.jsonl" && pass "enforce event says killed" || fail "enforce event: $(cat "$work/enforce.jsonl")"
+[[ ! -e $work/y ]] && pass "kill via seccomp: mkdir never ran" || fail "killed mkdir still created $work/y"
+
+# --- run, enforce + deny: seccomp makes mkdir fail, nothing is created ------------
+sed 's/onViolation: kill .*/onViolation: deny/' "$demo" >"$work/deny.yaml"
+"$fnw" run --function demo --policy "$work/deny.yaml" --mode enforce --events "$work/deny.jsonl" -- \
+  sh -c "mkdir $work/forbidden" 2>"$work/err"
+expect_eq "deny run exits with mkdir's failure status" 1 $?
+[[ ! -e $work/forbidden ]] && pass "denied mkdir left nothing behind" || fail "denied mkdir created $work/forbidden"
+grep -q 'Operation not permitted' "$work/err" && pass "mkdir printed EPERM" || fail "mkdir stderr: $(cat "$work/err")"
+expect_eq "deny run emits exactly one event" 1 "$(wc -l <"$work/deny.jsonl")"
+for field in '"action":"denied"' '"mechanism":"seccomp"' '"syscall":{"name":"mkdir","nr":83}'; do
+  grep -q "$field" "$work/deny.jsonl" && pass "deny event has $field" || fail "deny event lacks $field: $(cat "$work/deny.jsonl")"
+done
 
 # --- exit status and errors ------------------------------------------------------
 "$fnw" run --function demo --policy "$demo" -- sh -c 'exit 3' 2>"$work/err"

@@ -2,8 +2,10 @@
 // so a test states exactly which syscalls the function makes:
 //   getppid | getpgid        one raw syscall
 //   repeat-getppid:N         N getppid calls (floods a traced cgroup)
+//   mkdir:PATH               raw mkdir(PATH, 0700)
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
+//   exit-errno               exit with the errno of the last raw syscall (0: it succeeded)
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,12 +14,18 @@
 #include <string>
 
 int main(int argc, char** argv) {
+    int last_errno = 0;
+    auto raw = [&](long rc) { last_errno = rc < 0 ? errno : 0; };
     for (int i = 1; i < argc; ++i) {
         std::string step = argv[i];
         if (step == "getppid") {
-            syscall(SYS_getppid);
+            raw(syscall(SYS_getppid));
         } else if (step == "getpgid") {
-            syscall(SYS_getpgid, 0);
+            raw(syscall(SYS_getpgid, 0));
+        } else if (step.rfind("mkdir:", 0) == 0) {
+            raw(syscall(SYS_mkdir, step.c_str() + 6, 0700));
+        } else if (step == "exit-errno") {
+            return last_errno;
         } else if (step.rfind("repeat-getppid:", 0) == 0) {
             long n = std::strtol(step.c_str() + 15, nullptr, 10);
             for (long k = 0; k < n; ++k) syscall(SYS_getppid);

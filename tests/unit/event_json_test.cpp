@@ -26,6 +26,7 @@ fnw_syscall_event sample_event() {
     ev.nr = SYS_mkdir;
     ev.verdict = FNW_VERDICT_VIOLATION;
     ev.action = FNW_ACTION_KILLED;
+    ev.mechanism = FNW_MECH_SIGKILL;
     ev.args[0] = 0x7fff0000;
     ev.args[1] = 0755;
     return ev;
@@ -56,6 +57,7 @@ TEST(EventJson, SyscallViolationHasEveryField) {
     EXPECT_EQ((*j)["args"][1], 0755);
     EXPECT_EQ((*j)["verdict"], "violation");
     EXPECT_EQ((*j)["action"], "killed");
+    EXPECT_EQ((*j)["mechanism"], "sigkill");
     EXPECT_EQ((*j)["rule"], "syscalls.allow");
 }
 

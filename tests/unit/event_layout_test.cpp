@@ -43,6 +43,7 @@ const std::map<std::string, StructLayout>& expected_layouts() {
          {sizeof(fnw_syscall_event),
           {FNW_FIELD(fnw_syscall_event, hdr), FNW_FIELD(fnw_syscall_event, nr),
            FNW_FIELD(fnw_syscall_event, verdict), FNW_FIELD(fnw_syscall_event, action),
+           FNW_FIELD(fnw_syscall_event, mechanism),
            FNW_FIELD(fnw_syscall_event, pad), FNW_FIELD(fnw_syscall_event, args)}}},
         {"fnw_cgroup_entry",
          {sizeof(fnw_cgroup_entry),

@@ -105,9 +105,12 @@ TEST(PolicyParser, WrongTypesAreErrors) {
 TEST(PolicyParser, BadEnumValuesAreErrors) {
     EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f}\n  mode: block\n")).message,
                 HasSubstr("spec.mode must be \"audit\" or \"enforce\""));
-    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f}\n  syscalls: {allow: [read], onViolation: deny}\n"))
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f}\n  syscalls: {allow: [read], onViolation: block}\n"))
                     .message,
-                HasSubstr("onViolation must be \"report\" or \"kill\""));
+                HasSubstr("onViolation must be \"report\", \"deny\" or \"kill\""));
+    auto deny = parse_spec("spec:\n  selector: {function: f}\n  syscalls: {allow: [read], onViolation: deny}\n");
+    ASSERT_TRUE(deny.ok());
+    EXPECT_EQ(deny.policy->syscalls.on_violation, ViolationAction::Deny);
 }
 
 TEST(PolicyParser, MissingRequiredFieldsAreErrors) {

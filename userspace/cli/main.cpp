@@ -193,10 +193,11 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     if (malformed) spdlog::error("{} malformed ring-buffer records were discarded", malformed);
     if (counters.ringbuf_drops)
         spdlog::error("{} events were lost: ring buffer full (raise --ringbuf-bytes)", counters.ringbuf_drops);
-    spdlog::info("{} (pid {}) {} {}: {} syscalls checked, {} violations, {} killed, {} dropped", function,
-                 outcome.pid, outcome.term_signal ? "killed by signal" : "exited",
+    spdlog::info("{} (pid {}) {} {}: {} syscalls seen by the probe, {} violations there ({} killed), "
+                 "{} stopped by seccomp, {} events dropped",
+                 function, outcome.pid, outcome.term_signal ? "killed by signal" : "exited",
                  outcome.term_signal ? *outcome.term_signal : *outcome.exit_status, counters.events,
-                 counters.violations, counters.kills, counters.ringbuf_drops);
+                 counters.violations, counters.kills, outcome.seccomp_violations, counters.ringbuf_drops);
     return outcome.exit_code;
 }
 

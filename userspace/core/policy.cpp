@@ -11,7 +11,19 @@ ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode
 std::string_view to_string(Mode mode) { return mode == Mode::Audit ? "audit" : "enforce"; }
 
 std::string_view to_string(ViolationAction action) {
-    return action == ViolationAction::Report ? "report" : "kill";
+    switch (action) {
+    case ViolationAction::Report: return "report";
+    case ViolationAction::Deny: return "deny";
+    case ViolationAction::Kill: return "kill";
+    }
+    return "report";
+}
+
+std::optional<ViolationAction> parse_violation_action(std::string_view text) {
+    if (text == "report") return ViolationAction::Report;
+    if (text == "deny") return ViolationAction::Deny;
+    if (text == "kill") return ViolationAction::Kill;
+    return std::nullopt;
 }
 
 std::optional<Mode> parse_mode(std::string_view text) {

@@ -12,7 +12,12 @@ namespace fnw {
 enum class Mode { Audit, Enforce };
 
 // What a violation of a rule section triggers (in enforce mode).
-enum class ViolationAction { Report, Kill };
+//   Report: let it happen, emit an event.
+//   Deny:   make the operation fail with an error and no side effect, where a
+//           mechanism can (seccomp for launched functions); elsewhere it falls
+//           back to Kill, and the event says which mechanism acted.
+//   Kill:   kill the process.
+enum class ViolationAction { Report, Deny, Kill };
 
 using SyscallBitmap = std::bitset<FNW_MAX_SYSCALLS>;
 
@@ -35,5 +40,6 @@ ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode
 std::string_view to_string(Mode mode);
 std::string_view to_string(ViolationAction action);
 std::optional<Mode> parse_mode(std::string_view text);
+std::optional<ViolationAction> parse_violation_action(std::string_view text);
 
 }  // namespace fnw

@@ -110,14 +110,12 @@ void parse_syscalls(Checker& check, const YAML::Node& node, SyscallRules& rules)
     }
 
     if (const YAML::Node action = node["onViolation"]) {
-        auto text = check.scalar(action, "spec.syscalls.onViolation");
-        if (text == "report") {
-            rules.on_violation = ViolationAction::Report;
-        } else if (text == "kill") {
-            rules.on_violation = ViolationAction::Kill;
-        } else if (text) {
-            check.error(action, "spec.syscalls.onViolation must be \"report\" or \"kill\", not \"" +
-                                    *text + "\"");
+        if (auto text = check.scalar(action, "spec.syscalls.onViolation")) {
+            if (auto parsed = parse_violation_action(*text))
+                rules.on_violation = *parsed;
+            else
+                check.error(action, "spec.syscalls.onViolation must be \"report\", \"deny\" or \"kill\", not \"" +
+                                        *text + "\"");
         }
     }
 }

@@ -45,6 +45,16 @@ std::string_view action_name(uint8_t a) {
     case FNW_ACTION_NONE: return "none";
     case FNW_ACTION_REPORTED: return "reported";
     case FNW_ACTION_KILLED: return "killed";
+    case FNW_ACTION_DENIED: return "denied";
+    }
+    return "unknown";
+}
+
+std::string_view mechanism_name(uint8_t m) {
+    switch (m) {
+    case FNW_MECH_NONE: return "none";
+    case FNW_MECH_SIGKILL: return "sigkill";
+    case FNW_MECH_SECCOMP: return "seccomp";
     }
     return "unknown";
 }
@@ -95,6 +105,7 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         for (uint64_t a : ev.args) j["args"].push_back(a);
         j["verdict"] = verdict_name(ev.verdict);
         j["action"] = action_name(ev.action);
+        j["mechanism"] = mechanism_name(ev.mechanism);
         if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = "syscalls.allow";
         return j;
     }

@@ -119,9 +119,11 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
     fnw_policy out{};
     for (size_t nr = 0; nr < policy.syscalls.allow.size(); ++nr)
         if (policy.syscalls.allow.test(nr)) out.syscall_allow[nr / 64] |= 1ull << (nr % 64);
-    out.syscall_action = effective_syscall_action(policy, mode) == ViolationAction::Kill
-                             ? FNW_KACTION_KILL
-                             : FNW_KACTION_REPORT;
+    // The probe cannot make a syscall fail: "deny" falls back to kill there.
+    // Launched functions get deny from seccomp, which runs before the probe.
+    out.syscall_action = effective_syscall_action(policy, mode) == ViolationAction::Report
+                             ? FNW_KACTION_REPORT
+                             : FNW_KACTION_KILL;
     return out;
 }
 

@@ -5,19 +5,23 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.hpp"
 #include "probes/ring_buffer_consumer.hpp"
 #include "runtime/cgroup.hpp"
+#include "runtime/seccomp_guard.hpp"
 
 namespace fnw {
 namespace {
@@ -44,20 +48,77 @@ private:
     sigset_t old_{};
 };
 
-[[noreturn]] void child_exec(int go_fd, int err_fd, const sigset_t& mask, const std::vector<std::string>& argv) {
+// What the child reports on the error pipe when it cannot become the function.
+struct ChildFailure {
+    enum Stage : int { kSeccomp = 1, kSendListener = 2, kExec = 3 } stage;
+    int error;
+};
+
+std::string describe(const ChildFailure& f, const std::string& exe) {
+    switch (f.stage) {
+    case ChildFailure::kSeccomp: return std::string("cannot install the seccomp filter: ") + std::strerror(f.error);
+    case ChildFailure::kSendListener: return std::string("cannot pass the seccomp listener: ") + std::strerror(f.error);
+    case ChildFailure::kExec: break;
+    }
+    return "cannot execute " + exe + ": " + std::strerror(f.error);
+}
+
+// argv[0] resolved against PATH in the parent, so the child only calls
+// execve (the one exec syscall the seccomp filter lets through for it).
+std::string resolve_executable(const std::string& name) {
+    if (name.find('/') != std::string::npos) return name;
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+        size_t end = dirs.find(':', start);
+        if (end == std::string::npos) end = dirs.size();
+        std::string dir = dirs.substr(start, end - start);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+        start = end + 1;
+    }
+    return name;  // execve fails with ENOENT and the child reports it
+}
+
+struct ChildPlan {
+    int go_fd;
+    int error_fd;
+    int listener_socket_fd;  // -1 without seccomp
+    SeccompFilter* filter;   // nullptr without seccomp
+    const sigset_t* signal_mask;
+    const std::string* exe;
+    const std::vector<std::string>* argv;
+};
+
+[[noreturn]] void fail_child(int error_fd, ChildFailure::Stage stage, int err) {
+    ChildFailure f{stage, err};
+    (void)!::write(error_fd, &f, sizeof(f));
+    _exit(127);
+}
+
+[[noreturn]] void child_exec(const ChildPlan& plan) {
     // If fnwarden dies, the function must not run on unguarded.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    sigprocmask(SIG_SETMASK, &mask, nullptr);
+    sigprocmask(SIG_SETMASK, plan.signal_mask, nullptr);
+    std::vector<char*> args;
+    for (const auto& a : *plan.argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+
     char go = 0;
     // Wait until the parent has put us in the cgroup and registered it.
-    if (::read(go_fd, &go, 1) != 1) _exit(127);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    int err = errno;
-    (void)!::write(err_fd, &err, sizeof(err));
-    _exit(127);
+    if (::read(plan.go_fd, &go, 1) != 1) _exit(127);
+    if (plan.filter) {
+        // From here on only the launcher tail (seccomp_guard.hpp) is allowed
+        // beyond the policy: sendmsg on our socket, write on the error pipe,
+        // execve, exit.
+        int listener = plan.filter->load_and_listen();
+        if (listener < 0) fail_child(plan.error_fd, ChildFailure::kSeccomp, -listener);
+        if (!send_fd(plan.listener_socket_fd, listener)) fail_child(plan.error_fd, ChildFailure::kSendListener, errno);
+        // The listener is O_CLOEXEC: the function never holds its own supervisor.
+    }
+    ::execv(plan.exe->c_str(), args.data());
+    fail_child(plan.error_fd, ChildFailure::kExec, errno);
 }
 
 }  // namespace
@@ -85,16 +146,39 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         return std::string("pipe: ") + std::strerror(errno);
     UniqueFd go_read(go_pipe[0]), go_write(go_pipe[1]), err_read(err_pipe[0]), err_write(err_pipe[1]);
 
+    // Enforce mode with deny/kill: real blocking through seccomp (see
+    // seccomp_guard.hpp). The BPF probe still sees everything seccomp lets through.
+    const ViolationAction syscall_action = effective_syscall_action(request.policy, request.mode);
+    const bool use_seccomp = request.use_seccomp && syscall_action != ViolationAction::Report &&
+                             !request.policy.syscalls.allow.all();
+    UniqueFd listener_parent, listener_child;
+    std::optional<SeccompFilter> filter;
+    if (use_seccomp) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+            return std::string("socketpair: ") + std::strerror(errno);
+        listener_parent.reset(sv[0]);
+        listener_child.reset(sv[1]);
+        auto built = SeccompFilter::build(request.policy.syscalls.allow,
+                                          LauncherTail{listener_child.get(), err_write.get()});
+        if (auto* err = std::get_if<std::string>(&built)) return *err;
+        filter.emplace(std::move(std::get<SeccompFilter>(built)));
+    }
+    const std::string exe = resolve_executable(request.argv[0]);
+
     SignalBlock blocked;
     sigset_t forwarded = forwarded_signals();
     UniqueFd sigfd(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
 
     pid_t pid = ::fork();
     if (pid < 0) return std::string("fork: ") + std::strerror(errno);
-    if (pid == 0) child_exec(go_read.get(), err_write.get(), blocked.previous(), request.argv);
+    if (pid == 0)
+        child_exec(ChildPlan{go_read.get(), err_write.get(), listener_child.get(), filter ? &*filter : nullptr,
+                             &blocked.previous(), &exe, &request.argv});
 
     go_read.reset();
     err_write.reset();
+    listener_child.reset();
     RunOutcome outcome;
     outcome.pid = pid;
     outcome.cgroup_id = cgroup.id();
@@ -119,16 +203,26 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     if (::write(go_write.get(), &go, 1) != 1) return abort_child(std::string("cannot release child"));
     go_write.reset();
 
-    int exec_errno = 0;
+    std::optional<SeccompSupervisor> supervisor;
+    if (use_seccomp) {
+        // EOF here means the child failed before sending: the error pipe says why.
+        UniqueFd listener = receive_fd(listener_parent.get());
+        if (listener.valid())
+            supervisor.emplace(std::move(listener), syscall_action, policy_id_,
+                               find_cgroup2_mount().value_or(cgroup_parent_.parent_path()));
+    }
+
+    ChildFailure failure{};
     ssize_t n;
     do {
-        n = ::read(err_read.get(), &exec_errno, sizeof(exec_errno));
+        n = ::read(err_read.get(), &failure, sizeof(failure));
     } while (n < 0 && errno == EINTR);
-    if (n == sizeof(exec_errno)) {
+    if (n == sizeof(failure)) {
         ::waitpid(pid, nullptr, 0);
         probes_.unmonitor_cgroup(cgroup.id());
-        return "cannot execute " + request.argv[0] + ": " + std::strerror(exec_errno);
+        return describe(failure, exe);
     }
+    if (use_seccomp && !supervisor) return abort_child("the child sent no seccomp listener");
 
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     UniqueFd epfd(::epoll_create1(EPOLL_CLOEXEC));
@@ -139,7 +233,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         return ::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
     };
     if (pidfd.get() < 0 || epfd.get() < 0 || !watch(pidfd.get()) || !watch(consumer->epoll_fd()) ||
-        (sigfd.get() >= 0 && !watch(sigfd.get())))
+        (sigfd.get() >= 0 && !watch(sigfd.get())) || (supervisor && !watch(supervisor->fd())))
         return abort_child(std::string("event loop setup: ") + std::strerror(errno));
 
     int status = 0;
@@ -157,6 +251,15 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
                 while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) ::kill(pid, static_cast<int>(si.ssi_signo));
             } else if (fd == pidfd.get()) {
                 running = false;
+            } else if (supervisor && fd == supervisor->fd()) {
+                if (ready[i].events & EPOLLIN) {
+                    supervisor->handle_one([&](const fnw_syscall_event& ev) {
+                        on_record(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
+                    });
+                } else if (ready[i].events & EPOLLHUP) {
+                    // No task uses the filter any more: nothing left to supervise.
+                    ::epoll_ctl(epfd.get(), EPOLL_CTL_DEL, fd, nullptr);
+                }
             }
         }
         // Always drain: below the wakeup threshold the kernel does not wake us.
@@ -172,6 +275,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         cgroup.kill_all();
     }
 
+    if (supervisor) outcome.seccomp_violations = supervisor->handled();
     if (WIFSIGNALED(status)) {
         outcome.term_signal = WTERMSIG(status);
         outcome.exit_code = 128 + WTERMSIG(status);

@@ -24,6 +24,9 @@ struct RunRequest {
     Mode mode = Mode::Audit;
     std::vector<std::string> argv;  // argv[0] is looked up in PATH
     bool trace = false;             // emit every syscall, not only violations
+    // Enforce deny/kill with seccomp (no side effect). false leaves the BPF
+    // probe alone, which is what a function not launched by fnwarden gets.
+    bool use_seccomp = true;
 };
 
 struct RunOutcome {
@@ -32,6 +35,7 @@ struct RunOutcome {
     int exit_code = 0;                // the shell convention: 128+N when killed by signal N
     std::optional<int> term_signal;   // set when the command died of a signal
     std::optional<int> exit_status;   // set when it exited normally
+    uint64_t seccomp_violations = 0;  // syscalls stopped by seccomp (never seen by the probe)
 };
 
 using RecordHandler = std::function<void(std::span<const std::byte> record)>;

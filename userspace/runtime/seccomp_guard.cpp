@@ -1,0 +1,204 @@
+#include "runtime/seccomp_guard.hpp"
+
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+namespace fnw {
+namespace {
+
+scmp_filter_ctx as_ctx(void* p) { return static_cast<scmp_filter_ctx>(p); }
+
+uint64_t boot_ns_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+// Identity of the notifying thread, read from /proc. Only trusted after
+// seccomp_notify_id_valid() confirms the thread is still the one that made
+// the call (a dead thread's tid may be reused).
+void fill_identity(fnw_event_header& hdr, pid_t tid, const std::filesystem::path& cgroup2_root) {
+    hdr.tid = static_cast<uint32_t>(tid);
+    hdr.pid = hdr.tid;
+    const std::string proc = "/proc/" + std::to_string(tid);
+    std::ifstream status(proc + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("Tgid:", 0) == 0) hdr.pid = static_cast<uint32_t>(std::strtoul(line.c_str() + 5, nullptr, 10));
+        if (line.rfind("PPid:", 0) == 0) hdr.ppid = static_cast<uint32_t>(std::strtoul(line.c_str() + 5, nullptr, 10));
+    }
+    std::ifstream comm_file(proc + "/comm");
+    std::string comm;
+    std::getline(comm_file, comm);
+    std::strncpy(hdr.comm, comm.c_str(), FNW_COMM_LEN - 1);
+    std::ifstream cgroups(proc + "/cgroup");
+    for (std::string line; std::getline(cgroups, line);) {
+        if (line.rfind("0::", 0) != 0) continue;
+        struct stat st {};
+        // The relative path comes from the kernel, but never let it climb out.
+        const std::string rel = line.substr(3);
+        if (rel.find("/../") == std::string::npos &&
+            ::stat((cgroup2_root / std::filesystem::path(rel).relative_path()).c_str(), &st) == 0)
+            hdr.cgroup_id = st.st_ino;
+    }
+}
+
+}  // namespace
+
+std::variant<SeccompFilter, std::string> SeccompFilter::build(const SyscallBitmap& allow, const LauncherTail& tail) {
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_NOTIFY);
+    if (!ctx) return std::string("seccomp_init failed");
+    SeccompFilter filter(ctx);
+
+    // 32-bit (int 0x80) and x32 entry points would bypass an x86_64 allowlist.
+    if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS))
+        return std::string("seccomp badarch: ") + std::strerror(-rc);
+
+    for (size_t nr = 0; nr < allow.size(); ++nr) {
+        if (!allow.test(nr)) continue;
+        int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, static_cast<int>(nr), 0);
+        // -EINVAL/-EDOM: a number libseccomp does not know for this arch
+        // (newer than it). Leaving it out only makes the filter stricter.
+        if (rc != 0 && rc != -EINVAL && rc != -EDOM)
+            return "seccomp rule for syscall " + std::to_string(nr) + ": " + std::strerror(-rc);
+    }
+
+    auto allow_always = [&](int nr) { return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0); };
+    int rc = 0;
+    rc |= allow_always(SCMP_SYS(execve));
+    rc |= allow_always(SCMP_SYS(exit));
+    rc |= allow_always(SCMP_SYS(exit_group));
+    if (!allow.test(SYS_sendmsg))
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+                               SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(tail.notify_socket_fd)));
+    if (!allow.test(SYS_write))
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
+                               SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(tail.error_pipe_fd)));
+    if (rc != 0) return std::string("seccomp launcher rules failed");
+    return filter;
+}
+
+SeccompFilter::SeccompFilter(SeccompFilter&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+
+SeccompFilter::~SeccompFilter() {
+    if (ctx_) seccomp_release(as_ctx(ctx_));
+}
+
+int SeccompFilter::load_and_listen() {
+    if (int rc = seccomp_load(as_ctx(ctx_))) return rc;
+    int fd = seccomp_notify_fd(as_ctx(ctx_));
+    return fd >= 0 ? fd : -EBADF;
+}
+
+bool send_fd(int socket_fd, int fd) {
+    char byte = 'F';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return ::sendmsg(socket_fd, &msg, 0) == 1;
+}
+
+UniqueFd receive_fd(int socket_fd) {
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n;
+    do {
+        n = ::recvmsg(socket_fd, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) return UniqueFd();
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+        return UniqueFd();
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    return UniqueFd(fd);
+}
+
+SeccompSupervisor::SeccompSupervisor(UniqueFd listener, ViolationAction action, uint32_t policy_id,
+                                     std::filesystem::path cgroup2_root)
+    : listener_(std::move(listener)), action_(action), policy_id_(policy_id), cgroup2_root_(std::move(cgroup2_root)) {
+    seccomp_notif* req = nullptr;
+    seccomp_notif_resp* resp = nullptr;
+    if (seccomp_notify_alloc(&req, &resp) == 0) {
+        request_ = req;
+        response_ = resp;
+    }
+}
+
+SeccompSupervisor::~SeccompSupervisor() {
+    seccomp_notify_free(static_cast<seccomp_notif*>(request_), static_cast<seccomp_notif_resp*>(response_));
+}
+
+void SeccompSupervisor::handle_one(const EventSink& sink) {
+    auto* req = static_cast<seccomp_notif*>(request_);
+    auto* resp = static_cast<seccomp_notif_resp*>(response_);
+    if (!req || !resp) return;
+    // The kernel requires a zeroed request buffer.
+    std::memset(req, 0, sizeof(*req));
+    if (int rc = seccomp_notify_receive(listener_.get(), req)) {
+        // -ENOENT: the target died or was interrupted before we got there;
+        // -ECANCELED: no task is attached to the filter any more.
+        if (rc != -ENOENT && rc != -ECANCELED) spdlog::warn("seccomp notification receive failed: {}", std::strerror(-rc));
+        return;
+    }
+
+    fnw_syscall_event ev{};
+    ev.hdr.type = FNW_EVENT_SYSCALL;
+    ev.hdr.size = sizeof(ev);
+    ev.hdr.boot_ns = boot_ns_now();
+    ev.hdr.policy_id = policy_id_;
+    fill_identity(ev.hdr, static_cast<pid_t>(req->pid), cgroup2_root_);
+    const bool still_valid = seccomp_notify_id_valid(listener_.get(), req->id) == 0;
+    ev.nr = static_cast<uint32_t>(req->data.nr);
+    for (int i = 0; i < FNW_SYSCALL_ARGS; ++i) ev.args[i] = req->data.args[i];
+    ev.verdict = FNW_VERDICT_VIOLATION;
+    ev.mechanism = FNW_MECH_SECCOMP;
+
+    if (action_ == ViolationAction::Kill) {
+        // A pending SIGKILL interrupts the notification wait: the syscall
+        // never runs. Kill first so the target cannot run on after the answer.
+        if (still_valid) ::kill(static_cast<pid_t>(ev.hdr.pid), SIGKILL);
+        ev.action = FNW_ACTION_KILLED;
+    } else {
+        ev.action = FNW_ACTION_DENIED;
+    }
+    ++handled_;
+    sink(ev);
+
+    std::memset(resp, 0, sizeof(*resp));
+    resp->id = req->id;
+    resp->error = -EPERM;
+    resp->val = 0;
+    resp->flags = 0;  // never SECCOMP_USER_NOTIF_FLAG_CONTINUE
+    // A killed or vanished target cannot be answered: libseccomp reports
+    // that as -ECANCELED (older versions: -ENOENT). Nothing is lost then.
+    if (int rc = seccomp_notify_respond(listener_.get(), resp); rc != 0 && rc != -ENOENT && rc != -ECANCELED)
+        spdlog::warn("seccomp notification respond failed: {}", std::strerror(-rc));
+}
+
+}  // namespace fnw
