@@ -14,6 +14,8 @@ packages=(
   build-essential cmake pkg-config git
   # BPF toolchain: clang -target bpf, bpftool gen skeleton, libbpf
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+  # libFuzzer and clang sanitizer runtimes (tests/fuzz)
+  libclang-rt-14-dev
   # userspace libraries
   libboost-program-options-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libcpp-httplib-dev

@@ -2,6 +2,9 @@
 
 #include <sys/syscall.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -144,6 +147,33 @@ TEST(PolicyParser, EmptyAndScalarDocumentsAreErrors) {
     EXPECT_FALSE(parse_policy("", "t.yaml").ok());
     EXPECT_FALSE(parse_policy("just a string", "t.yaml").ok());
     EXPECT_FALSE(parse_policy("- a\n- b\n", "t.yaml").ok());
+}
+
+TEST(PolicyParser, HostileInputIsAnErrorNotACrash) {
+    // yaml-cpp recurses per nesting level: deep nesting must hit its depth
+    // guard, not the stack.
+    EXPECT_FALSE(parse_policy(std::string(100000, '[') + std::string(100000, ']'), "t.yaml").ok());
+    EXPECT_FALSE(parse_policy(std::string(100000, '{'), "t.yaml").ok());
+    std::string many_dashes;
+    for (int i = 0; i < 50000; ++i) many_dashes += "- ";
+    EXPECT_FALSE(parse_policy(many_dashes + "x", "t.yaml").ok());
+    // A huge syscall list of unknown names: errors, bounded by the input.
+    std::string spec = "spec:\n  selector: {function: f}\n  syscalls:\n    allow:\n";
+    for (int i = 0; i < 5000; ++i) spec += "      - nosuchcall" + std::to_string(i) + "\n";
+    EXPECT_EQ(parse_spec(spec).errors.size(), 5000u);
+    EXPECT_FALSE(parse_policy(std::string("\0\xff\xfe", 3), "t.yaml").ok());
+}
+
+TEST(PolicyParser, OversizedFileIsRefusedBeforeParsing) {
+    auto path = std::filesystem::temp_directory_path() / "fnw-oversized-policy.yaml";
+    {
+        std::ofstream out(path);
+        out << std::string(kMaxPolicyFileBytes + 10, '#');
+    }
+    auto r = parse_policy_file(path);
+    std::filesystem::remove(path);
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_THAT(r.errors[0].message, HasSubstr("larger than"));
 }
 
 TEST(PolicyParser, FileErrorsNameTheFile) {

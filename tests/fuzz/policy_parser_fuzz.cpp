@@ -1,0 +1,19 @@
+// libFuzzer target: policy files come from outside (rules dirs, ConfigMaps),
+// so the parser must turn any byte string into a policy or errors, never a
+// crash, a hang or an exception escaping.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/policy_parser.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size > fnw::kMaxPolicyFileBytes) return 0;
+    std::string text(reinterpret_cast<const char*>(data), size);
+    auto result = fnw::parse_policy(text, "fuzz.yaml");
+    // Invariants: exactly one of policy / errors, and every error renders.
+    if (result.policy.has_value() == !result.errors.empty()) __builtin_trap();
+    for (const auto& e : result.errors)
+        if (e.to_string().empty()) __builtin_trap();
+    return 0;
+}
