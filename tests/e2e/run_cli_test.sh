@@ -67,6 +67,15 @@ for field in '"action":"denied"' '"mechanism":"seccomp"' '"syscall":{"name":"mkd
   grep -q "$field" "$work/deny.jsonl" && pass "deny event has $field" || fail "deny event lacks $field: $(cat "$work/deny.jsonl")"
 done
 
+# --- --explain names the mechanism per rule ---------------------------------------
+"$fnw" run --function demo --policy "$demo" --mode enforce --explain >"$work/explain" 2>&1
+expect_eq "--explain without a command exits 0" 0 $?
+grep -q 'seccomp user-notif: the launcher reports, then kills' "$work/explain" && pass "--explain: enforce+kill -> seccomp" \
+  || fail "--explain output: $(cat "$work/explain")"
+"$fnw" run --function demo --policy "$demo" --mode audit --explain >"$work/explain" 2>&1
+grep -q 'reported, the syscall runs' "$work/explain" && pass "--explain: audit -> report only" \
+  || fail "--explain output: $(cat "$work/explain")"
+
 # --- exit status and errors ------------------------------------------------------
 "$fnw" run --function demo --policy "$demo" -- sh -c 'exit 3' 2>"$work/err"
 expect_eq "exit status passes through" 3 $?

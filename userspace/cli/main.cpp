@@ -23,6 +23,7 @@
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
+#include "runtime/kernel_features.hpp"
 
 namespace po = boost::program_options;
 
@@ -37,7 +38,7 @@ constexpr const char* kTopUsage =
     "usage: fnwarden <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] -- CMD ARGS...\n"
+    "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] [--trace] [--explain] -- CMD ARGS...\n"
     "                     run CMD as a monitored function in its own cgroup\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
@@ -106,6 +107,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     std::string function, policy_file, mode_text, events_path;
     uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
     bool trace = false;
+    bool explain = false;
     po::options_description desc("fnwarden run options");
     desc.add_options()
         ("help,h", "show this help")
@@ -114,6 +116,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         ("mode", po::value(&mode_text), "audit|enforce: overrides the policy's spec.mode")
         ("events", po::value(&events_path), "write JSON-lines events to PATH instead of stderr")
         ("trace", po::bool_switch(&trace), "emit every syscall of the function, not only violations")
+        ("explain", po::bool_switch(&explain), "print which mechanism guards each rule on this kernel (then run CMD, if given)")
         ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)");
     po::variables_map vm;
     try {
@@ -127,7 +130,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         std::cerr << "fnwarden run: " << e.what() << "\n" << desc;
         return kExitUsage;
     }
-    if (command.empty()) {
+    if (command.empty() && !explain) {
         std::cerr << "fnwarden run: no command given (put it after --)\n";
         return kExitUsage;
     }
@@ -147,6 +150,10 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
             return kExitUsage;
         }
         mode = *m;
+    }
+    if (explain) {
+        std::cerr << explain_enforcement(policy, mode, probe_kernel_features());
+        if (command.empty()) return 0;
     }
     if (policy.function != function)
         spdlog::warn("policy {} selects function \"{}\", applying it to \"{}\" as asked", policy.name,

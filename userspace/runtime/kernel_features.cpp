@@ -1,0 +1,79 @@
+#include "runtime/kernel_features.hpp"
+
+#include <linux/landlock.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace fnw {
+
+bool KernelFeatures::bpf_lsm_listed() const {
+    return active_lsms && std::find(active_lsms->begin(), active_lsms->end(), "bpf") != active_lsms->end();
+}
+
+KernelFeatures probe_kernel_features() {
+    KernelFeatures f;
+    utsname u{};
+    if (uname(&u) == 0) f.release = u.release;
+
+    std::ifstream actions("/proc/sys/kernel/seccomp/actions_avail");
+    for (std::string a; actions >> a;) f.seccomp_user_notif = f.seccomp_user_notif || a == "user_notif";
+
+    long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi > 0) f.landlock_abi = static_cast<int>(abi);
+
+    if (std::ifstream lsm("/sys/kernel/security/lsm"); lsm) {
+        std::string list;
+        std::getline(lsm, list);
+        std::stringstream names(list);
+        f.active_lsms.emplace();
+        for (std::string name; std::getline(names, name, ',');)
+            if (!name.empty()) f.active_lsms->push_back(name);
+    }
+    return f;
+}
+
+std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features) {
+    std::ostringstream out;
+    const ViolationAction action = effective_syscall_action(policy, mode);
+    out << "policy " << policy.name << " (" << policy.source << "), mode " << to_string(mode) << ", kernel "
+        << features.release << "\n";
+
+    out << "  syscalls.allow (" << policy.syscalls.allow.count() << " syscalls), onViolation "
+        << to_string(policy.syscalls.on_violation);
+    if (mode == Mode::Audit) out << " (audit mode: report only)";
+    out << "\n";
+    if (policy.syscalls.allow.all()) {
+        out << "    -> not restricted (no syscalls section)\n";
+    } else if (action == ViolationAction::Report) {
+        out << "    -> tp_btf/sys_enter probe: reported, the syscall runs\n";
+    } else if (features.seccomp_user_notif) {
+        out << "    -> seccomp user-notif: the launcher reports, then "
+            << (action == ViolationAction::Deny ? "answers EPERM" : "kills the process")
+            << "; the syscall never runs\n";
+        out << "    -> execve (and sendmsg/write on the launcher's two fds) pass seccomp for the launcher:\n"
+               "       the tp_btf/sys_enter probe kills after the fact if the policy omits them\n";
+    } else {
+        out << "    -> tp_btf/sys_enter probe: SIGKILL, the syscall completes first"
+               " (seccomp user_notif not in /proc/sys/kernel/seccomp/actions_avail)\n";
+    }
+
+    out << "  kernel: seccomp user_notif " << (features.seccomp_user_notif ? "yes" : "no") << "; landlock ";
+    if (features.landlock_abi)
+        out << "ABI " << *features.landlock_abi;
+    else
+        out << "unavailable";
+    out << " (not used yet); bpf LSM ";
+    if (!features.active_lsms)
+        out << "unknown (securityfs not mounted at /sys/kernel/security)";
+    else
+        out << (features.bpf_lsm_listed() ? "listed" : "not listed") << " in /sys/kernel/security/lsm";
+    out << " (lsm programs not built yet)\n";
+    return out.str();
+}
+
+}  // namespace fnw
