@@ -23,12 +23,15 @@ const volatile __u64 ringbuf_wakeup_bytes __weak = FNW_RINGBUF_DEFAULT_WAKEUP_BY
 #define FNW_BTF_ANCHOR(name) struct name fnw_btf_anchor_##name SEC(".fnw.btf_anchors") __weak
 FNW_BTF_ANCHOR(fnw_syscall_event);
 
-/* Reserve a record; a failure is a drop and is counted, never silent. */
+/*
+ * Reserve a record; a failure is a drop and is counted, never silent.
+ * `stats` must be non-NULL (callers check it once, up front).
+ */
 static __always_inline void *fnw_reserve(__u64 size, struct fnw_counters *stats)
 {
 	void *rec = bpf_ringbuf_reserve(&events, size, 0);
 
-	if (!rec && stats)
+	if (!rec)
 		__sync_fetch_and_add(&stats->ringbuf_drops, 1);
 	return rec;
 }
@@ -39,8 +42,7 @@ static __always_inline void fnw_submit(void *rec, struct fnw_counters *stats)
 
 	bpf_ringbuf_submit(rec, pending >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 								: BPF_RB_NO_WAKEUP);
-	if (stats)
-		__sync_fetch_and_add(&stats->emitted, 1);
+	__sync_fetch_and_add(&stats->emitted, 1);
 }
 
 static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,

@@ -26,6 +26,21 @@ static __always_inline bool syscall_allowed(const struct fnw_policy *policy, lon
 	return policy->syscall_allow[bit / 64] & (1ull << (bit % 64));
 }
 
+static __always_inline void learn_syscall(__u32 policy_id, long nr)
+{
+	struct fnw_syscall_set *seen = bpf_map_lookup_elem(&learned_syscalls, &policy_id);
+
+	if (!seen || nr < 0 || nr >= FNW_MAX_SYSCALLS)
+		return;
+	__u32 bit = (__u32)nr;
+	__u64 mask = 1ull << (bit % 64);
+
+	/* Read first: after warm-up almost every syscall is already known, and
+	 * a plain load is cheaper than an atomic on a shared cache line. */
+	if (!(seen->bits[bit / 64] & mask))
+		__sync_fetch_and_or(&seen->bits[bit / 64], mask);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 {
@@ -42,10 +57,18 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	struct fnw_policy *policy = fnw_policy(policy_id);
 	struct fnw_counters *stats = fnw_counters();
 
-	if (!policy)
+	/*
+	 * counters has one per-CPU slot and cannot miss; checking it once here
+	 * keeps stats non-NULL below. Testing it again around the ring-buffer
+	 * record made the 6.1 verifier lose track of the record's NULL check
+	 * ("Unreleased reference") while 6.18 accepted it.
+	 */
+	if (!policy || !stats)
 		return 0;
-	if (stats)
-		__sync_fetch_and_add(&stats->events, 1);
+	__sync_fetch_and_add(&stats->events, 1);
+
+	if (cg->flags & FNW_CGROUP_LEARN)
+		learn_syscall(policy_id, id);
 
 	bool allowed = syscall_allowed(policy, id);
 
@@ -56,8 +79,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	__u8 mechanism = FNW_MECH_NONE;
 
 	if (!allowed) {
-		if (stats)
-			__sync_fetch_and_add(&stats->violations, 1);
+		__sync_fetch_and_add(&stats->violations, 1);
 		action = FNW_ACTION_REPORTED;
 		if (policy->syscall_action == FNW_KACTION_KILL) {
 			/*
@@ -67,9 +89,8 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 			if (bpf_send_signal(SIGKILL) == 0) {
 				action = FNW_ACTION_KILLED;
 				mechanism = FNW_MECH_SIGKILL;
-				if (stats)
-					__sync_fetch_and_add(&stats->kills, 1);
-			} else if (stats) {
+				__sync_fetch_and_add(&stats->kills, 1);
+			} else {
 				__sync_fetch_and_add(&stats->signal_errors, 1);
 			}
 		}

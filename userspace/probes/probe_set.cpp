@@ -23,10 +23,17 @@ std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 // libbpf's own messages go through our logger: warnings stay visible, its
 // chatty info lines (e.g. the skipped BTF-anchor section) only at debug.
 int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-    char line[1024];
-    int n = vsnprintf(line, sizeof(line), format, args);
-    std::string_view text(line, n < 0 ? 0 : std::min(static_cast<size_t>(n), sizeof(line) - 1));
-    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    // Sized to the message: a verifier log is one call and can be megabytes;
+    // cutting it would hide the line that says why a program was rejected.
+    va_list probe;
+    va_copy(probe, args);
+    int n = vsnprintf(nullptr, 0, format, probe);
+    va_end(probe);
+    if (n < 0) return n;
+    std::string text(static_cast<size_t>(n) + 1, '\0');
+    vsnprintf(text.data(), text.size(), format, args);
+    text.resize(static_cast<size_t>(n));
+    while (!text.empty() && text.back() == '\n') text.pop_back();
     switch (level) {
     case LIBBPF_WARN: spdlog::warn("libbpf: {}", text); break;
     case LIBBPF_INFO: spdlog::debug("libbpf: {}", text); break;
@@ -90,6 +97,22 @@ std::optional<fnw_cgroup_entry> ProbeSet::monitored_cgroup(uint64_t cgroup_id) c
                              sizeof(entry), 0) != 0)
         return std::nullopt;
     return entry;
+}
+
+std::optional<SyscallBitmap> ProbeSet::learned_syscalls(uint32_t policy_id) const {
+    fnw_syscall_set set{};
+    if (bpf_map__lookup_elem(skel_->maps.learned_syscalls, &policy_id, sizeof(policy_id), &set, sizeof(set), 0) != 0)
+        return std::nullopt;
+    SyscallBitmap bits;
+    for (size_t nr = 0; nr < bits.size(); ++nr)
+        if (set.bits[nr / 64] & (1ull << (nr % 64))) bits.set(nr);
+    return bits;
+}
+
+bool ProbeSet::reset_learned_syscalls(uint32_t policy_id) {
+    fnw_syscall_set empty{};
+    return bpf_map__update_elem(skel_->maps.learned_syscalls, &policy_id, sizeof(policy_id), &empty, sizeof(empty),
+                                BPF_ANY) == 0;
 }
 
 ProbeCounters ProbeSet::counters() const {
