@@ -30,6 +30,18 @@ struct {
 	__type(value, struct fnw_policy);
 } policies SEC(".maps") __weak;
 
+/*
+ * fnwarden learn: the syscalls a function made, as a bitmap per policy id
+ * (all cgroups of one function share it). Aggregating in the kernel means a
+ * learning run sends nothing through the ring buffer and cannot drop.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FNW_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct fnw_syscall_set);
+} learned_syscalls SEC(".maps") __weak;
+
 /* Violations and traced events. Size set by userspace before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

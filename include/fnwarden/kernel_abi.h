@@ -26,6 +26,8 @@ enum fnw_cgroup_flags {
 	FNW_CGROUP_ARM_ON_EXEC = 1u << 1,
 	/* Copied from the parent by the cgroup_mkdir probe, not registered by userspace. */
 	FNW_CGROUP_INHERITED = 1u << 2,
+	/* Record every syscall number seen into learned_syscalls[policy_id] (fnwarden learn). */
+	FNW_CGROUP_LEARN = 1u << 3,
 };
 
 /* monitored_cgroups: cgroup id -> this */
@@ -45,6 +47,11 @@ struct fnw_policy {
 	__u64 syscall_allow[FNW_SYSCALL_BITMAP_WORDS]; /* bit nr set = allowed */
 	__u32 syscall_action;                          /* enum fnw_kernel_action */
 	__u32 pad;
+};
+
+/* learned_syscalls[policy_id]: every syscall seen, aggregated in the kernel. */
+struct fnw_syscall_set {
+	__u64 bits[FNW_SYSCALL_BITMAP_WORDS];
 };
 
 /* Per-CPU counters; userspace sums the CPUs. */

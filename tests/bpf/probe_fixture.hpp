@@ -43,6 +43,7 @@ inline FunctionPolicy policy_denying(std::initializer_list<int> denied, Violatio
 struct RunOptions {
     bool trace = false;
     bool use_seccomp = true;
+    bool learn = false;
 };
 
 class ProbeTest : public ::testing::Test {
@@ -80,7 +81,7 @@ protected:
     Run run(const FunctionPolicy& policy, Mode mode, std::vector<std::string> argv, RunOptions opts = {}) {
         FunctionRunner runner(*probes_, cgroup_parent_, ++policy_id_);
         Run out;
-        auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp},
+        auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.learn},
                                  [&](std::span<const std::byte> rec) {
                                      EXPECT_EQ(rec.size(), sizeof(fnw_syscall_event));
                                      fnw_syscall_event ev{};

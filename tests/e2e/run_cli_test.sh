@@ -76,6 +76,17 @@ grep -q 'seccomp user-notif: the launcher reports, then kills' "$work/explain" &
 grep -q 'reported, the syscall runs' "$work/explain" && pass "--explain: audit -> report only" \
   || fail "--explain output: $(cat "$work/explain")"
 
+# --- learn: record a workload's syscalls, then enforce exactly those ------------------
+workload="cat /etc/hostname >/dev/null; date >/dev/null"
+"$fnw" learn --function learned -o "$work/learned.yaml" -- sh -c "$workload" 2>"$work/err"
+expect_eq "learn exits 0" 0 $?
+"$fnw" policy validate "$work/learned.yaml" >/dev/null 2>&1
+expect_eq "the learned policy validates" 0 $?
+"$fnw" run --function learned --policy "$work/learned.yaml" --mode enforce --events "$work/learned.jsonl" -- \
+  sh -c "$workload" 2>"$work/err"
+expect_eq "the learned workload runs cleanly in enforce mode" 0 $?
+expect_eq "the learned workload has no violations" 0 "$(wc -l <"$work/learned.jsonl")"
+
 # --- exit status and errors ------------------------------------------------------
 "$fnw" run --function demo --policy "$demo" -- sh -c 'exit 3' 2>"$work/err"
 expect_eq "exit status passes through" 3 $?

@@ -52,6 +52,7 @@ const std::map<std::string, StructLayout>& expected_layouts() {
          {sizeof(fnw_policy),
           {FNW_FIELD(fnw_policy, syscall_allow), FNW_FIELD(fnw_policy, syscall_action),
            FNW_FIELD(fnw_policy, pad)}}},
+        {"fnw_syscall_set", {sizeof(fnw_syscall_set), {FNW_FIELD(fnw_syscall_set, bits)}}},
         {"fnw_counters",
          {sizeof(fnw_counters),
           {FNW_FIELD(fnw_counters, events), FNW_FIELD(fnw_counters, violations),

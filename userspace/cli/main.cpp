@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,7 @@
 
 #include "common/unique_fd.hpp"
 #include "core/policy_parser.hpp"
+#include "core/policy_writer.hpp"
 #include "core/syscall_table.hpp"
 #include "output/event_json.hpp"
 #include "probes/probe_set.hpp"
@@ -40,6 +44,8 @@ constexpr const char* kTopUsage =
     "commands:\n"
     "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] [--trace] [--explain] -- CMD ARGS...\n"
     "                     run CMD as a monitored function in its own cgroup\n"
+    "  learn --function NAME [-o FILE] -- CMD ARGS...\n"
+    "                     run CMD, record every syscall it makes (in the kernel), print a policy\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
     "  version            print the version\n";
@@ -101,6 +107,30 @@ private:
     EventOutput(FILE* file, bool owned) : file_(file), owned_(owned) {}
     FILE* file_;
     bool owned_;
+};
+
+// Probes loaded and attached, and where launched functions get their cgroups.
+struct Engine {
+    std::unique_ptr<ProbeSet> probes;
+    std::filesystem::path cgroup2_root;
+
+    std::filesystem::path cgroup_parent() const { return cgroup2_root / "fnwarden"; }
+
+    static std::optional<Engine> start(std::string_view who, uint32_t ringbuf_bytes) {
+        auto root = find_cgroup2_mount();
+        if (!root) {
+            std::cerr << who << ": no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
+            return std::nullopt;
+        }
+        ProbeOptions options;
+        options.ringbuf_bytes = ringbuf_bytes;
+        auto loaded = ProbeSet::load(options);
+        if (auto* err = std::get_if<ProbeError>(&loaded)) {
+            std::cerr << who << ": " << err->message << "\n";
+            return std::nullopt;
+        }
+        return Engine{std::move(std::get<std::unique_ptr<ProbeSet>>(loaded)), *root};
+    }
 };
 
 int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>& command) {
@@ -165,25 +195,14 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         return kExitInternal;
     }
 
-    auto cgroup_root = find_cgroup2_mount();
-    if (!cgroup_root) {
-        std::cerr << "fnwarden run: no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
-        return kExitInternal;
-    }
-
-    ProbeOptions probe_options;
-    probe_options.ringbuf_bytes = ringbuf_bytes;
-    auto loaded = ProbeSet::load(probe_options);
-    if (auto* err = std::get_if<ProbeError>(&loaded)) {
-        std::cerr << "fnwarden run: " << err->message << "\n";
-        return kExitInternal;
-    }
-    auto& probes = *std::get<std::unique_ptr<ProbeSet>>(loaded);
+    auto engine = Engine::start("fnwarden run", ringbuf_bytes);
+    if (!engine) return kExitInternal;
+    ProbeSet& probes = *engine->probes;
 
     EventContext ctx{function, policy.name, mode};
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
-    FunctionRunner runner(probes, *cgroup_root / "fnwarden", /*policy_id=*/0);
+    FunctionRunner runner(probes, engine->cgroup_parent(), /*policy_id=*/0);
     RunRequest request{function, policy, mode, command, trace};
     auto result = runner.run(request, [&](std::span<const std::byte> record) {
         if (auto j = event_to_json(record, ctx, clock))
@@ -206,6 +225,79 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
                  outcome.term_signal ? *outcome.term_signal : *outcome.exit_status, counters.events,
                  counters.violations, counters.kills, outcome.seccomp_violations, counters.ringbuf_drops);
     return outcome.exit_code;
+}
+
+// Runs CMD with every syscall allowed and records, in the kernel, each one it
+// makes; prints a policy that allows exactly those.
+int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::string>& command) {
+    std::string function, output_path, policy_name;
+    po::options_description desc("fnwarden learn options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("function", po::value(&function)->required(), "function name")
+        ("name", po::value(&policy_name), "metadata.name of the generated policy (default: the function name)")
+        ("output,o", po::value(&output_path), "write the policy to FILE instead of stdout");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(opts).options(desc).run(), vm);
+        if (vm.count("help")) {
+            std::cout << "usage: fnwarden learn --function NAME [-o FILE] -- CMD ARGS...\n" << desc;
+            return 0;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "fnwarden learn: " << e.what() << "\n" << desc;
+        return kExitUsage;
+    }
+    if (command.empty()) {
+        std::cerr << "fnwarden learn: no command given (put it after --)\n";
+        return kExitUsage;
+    }
+
+    FunctionPolicy observe;  // no syscalls section: nothing is a violation
+    observe.name = policy_name.empty() ? function : policy_name;
+    observe.function = function;
+    observe.syscalls.allow.set();
+
+    auto engine = Engine::start("fnwarden learn", FNW_RINGBUF_DEFAULT_BYTES);
+    if (!engine) return kExitInternal;
+    FunctionRunner runner(*engine->probes, engine->cgroup_parent(), /*policy_id=*/0);
+    RunRequest request{function, observe, Mode::Audit, command};
+    request.learn = true;
+    auto result = runner.run(request, [](std::span<const std::byte>) {});
+    if (auto* err = std::get_if<std::string>(&result)) {
+        std::cerr << "fnwarden learn: " << *err << "\n";
+        return kExitInternal;
+    }
+    const auto& outcome = std::get<RunOutcome>(result);
+    auto seen = engine->probes->learned_syscalls(0);
+    if (!seen) {
+        std::cerr << "fnwarden learn: cannot read the learned syscalls\n";
+        return kExitInternal;
+    }
+
+    FunctionPolicy learned = observe;
+    learned.syscalls.allow = *seen;
+    learned.syscalls.on_violation = ViolationAction::Deny;
+    learned.mode = Mode::Audit;
+    std::string comment = "Learned by `fnwarden learn` from one run of: ";
+    for (const auto& a : command) comment += a + " ";
+    comment += "\n" + std::to_string(seen->count()) + " syscalls; the command exited with " +
+               std::to_string(outcome.exit_code) + ".";
+    comment += "\nReview it, exercise every code path while learning, then switch mode to enforce.";
+    const std::string yaml = render_policy_yaml(learned, comment);
+
+    if (output_path.empty()) {
+        std::cout << yaml;
+    } else {
+        std::ofstream out(output_path, std::ios::trunc);
+        if (!(out << yaml)) {
+            std::cerr << "fnwarden learn: cannot write " << output_path << "\n";
+            return kExitInternal;
+        }
+    }
+    spdlog::info("{}: learned {} syscalls; the command exited with {}", function, seen->count(), outcome.exit_code);
+    return outcome.exit_code == 0 ? 0 : kExitInternal;
 }
 
 }  // namespace
@@ -235,6 +327,7 @@ int main(int argc, char** argv) {
 
     if (command == "run") return fnw::cmd_run(opts, rest);
     if (command == "policy") return fnw::cmd_policy_validate(opts);
+    if (command == "learn") return fnw::cmd_learn(opts, rest);
     if (command == "version" || command == "--version") {
         std::cout << "fnwarden 0.1.0\n";
         return 0;

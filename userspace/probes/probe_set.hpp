@@ -55,6 +55,10 @@ public:
     bool unmonitor_cgroup(uint64_t cgroup_id);
     std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const;
 
+    // fnwarden learn: the syscalls seen for `policy_id` since the last reset.
+    std::optional<SyscallBitmap> learned_syscalls(uint32_t policy_id) const;
+    bool reset_learned_syscalls(uint32_t policy_id);
+
     ProbeCounters counters() const;
     int ringbuf_fd() const;
 

@@ -196,7 +196,10 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     if (!cgroup.add_process(pid, &error)) return abort_child(error);
     fnw_cgroup_entry entry{};
     entry.policy_id = policy_id_;
-    entry.flags = FNW_CGROUP_ARM_ON_EXEC | (request.trace ? uint32_t{FNW_CGROUP_TRACE} : 0u);
+    entry.flags = FNW_CGROUP_ARM_ON_EXEC | (request.trace ? uint32_t{FNW_CGROUP_TRACE} : 0u) |
+                  (request.learn ? uint32_t{FNW_CGROUP_LEARN} : 0u);
+    if (request.learn && !probes_.reset_learned_syscalls(policy_id_))
+        return abort_child("cannot reset the learned syscall set");
     if (!probes_.monitor_cgroup(cgroup.id(), entry, &error)) return abort_child(error);
 
     const char go = 1;

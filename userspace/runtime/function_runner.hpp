@@ -27,6 +27,8 @@ struct RunRequest {
     // Enforce deny/kill with seccomp (no side effect). false leaves the BPF
     // probe alone, which is what a function not launched by fnwarden gets.
     bool use_seccomp = true;
+    // Aggregate every syscall number into learned_syscalls[policy id].
+    bool learn = false;
 };
 
 struct RunOutcome {

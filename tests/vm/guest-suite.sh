@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The vm lane's driver, run INSIDE the run-in-vm guest (Debian 6.1 kernel,
+# lsm=...,bpf) by tests/vm/CMakeLists.txt, so that one boot runs every suite:
+#
+#   run-in-vm -- bash guest-suite.sh FNW_BPF_TESTS FNWARDEN SOURCE_DIR [BPF_OBJECT BPFTOOL]
+#
+# FNW_BPF_TESTS and FNWARDEN are the binaries built on the host (the guest
+# sees the host's / read-only, with a RAM overlay). FNW_REQUIRE_BPF=1 is set,
+# so a probe that fails to load or verify is a failure, never a skip.
+# If the BPF suite fails and BPF_OBJECT/BPFTOOL are given, the end of the
+# 6.1 verifier log of every program that does not load is printed (fnwarden's
+# own log lines are cut short, and the reason is at the end of the log).
+# Exits 0 only if every check and suite passed.
+set -u
+if [[ $# -ne 3 && $# -ne 5 ]]; then
+  echo "usage: $0 FNW_BPF_TESTS FNWARDEN SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
+  exit 2
+fi
+if [[ ${RUN_IN_VM:-0} != 1 ]]; then
+  echo "guest-suite: not inside the run-in-vm guest; run it through tests/vm/run-in-vm" >&2
+  exit 2
+fi
+bpf_tests=$1
+fnw=$2
+src=$3
+bpf_object=${4:-}
+bpftool=${5:-}
+export FNW_REQUIRE_BPF=1
+
+# First what kernel this is and which LSMs are on, for the CI log.
+lsm=$(cat /sys/kernel/security/lsm 2>/dev/null || echo "<no /sys/kernel/security/lsm>")
+echo "guest: uname -r: $(uname -r)"
+echo "guest: lsm: $lsm"
+echo "guest: cgroup2 at $(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)"
+
+results=()
+failures=0
+# Loads the BPF object with bpftool, libbpf debug on, and prints the tail of
+# each rejected program's verifier log.
+verifier_report() {
+  [[ -n $bpf_object && -x $bpftool ]] || return 0
+  local out pin=/sys/fs/bpf/fnw-vm-verifier-check
+  out=$(mktemp)
+  echo
+  echo "=== verifier check: $bpftool -d prog loadall $bpf_object ($(uname -r))"
+  if "$bpftool" -d prog loadall "$bpf_object" "$pin" >"$out" 2>&1; then
+    echo "verifier: every program in the object loads here"
+  else
+    awk '
+      /BPF program load failed/ { bad = 1 }
+      /-- BEGIN PROG LOAD LOG --/ { if (bad) { keep = 1; n = 0; name = $0 } ; next }
+      /-- END PROG LOAD LOG --/ {
+        if (keep) {
+          print "verifier: " name " (last lines)"
+          for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "  " buf[i]
+        }
+        keep = 0; bad = 0; next
+      }
+      keep { buf[n++] = $0 }
+      /^libbpf: .*failed to load/ { print "verifier: " $0 }
+    ' "$out"
+  fi
+  rm -rf "$pin" "$out"
+}
+
+record() { # NAME STATUS(0=pass) SECONDS [DETAIL]
+  if [[ $2 -eq 0 ]]; then
+    results+=("PASS  $1 (${3}s)")
+  else
+    results+=("FAIL  $1 (${3}s)${4:+: $4}")
+    failures=$((failures + 1))
+  fi
+}
+
+# --- check: the BPF LSM is active (later lsm/ programs depend on it) ---------
+if [[ ,$lsm, == *,bpf,* ]]; then
+  echo "PASS: bpf is in the active LSM list"
+  record lsm-contains-bpf 0 0
+else
+  echo "FAIL: bpf is not in the active LSM list: $lsm"
+  record lsm-contains-bpf 1 0 "lsm=$lsm"
+fi
+
+# --- suite: the BPF gtest binary ----------------------------------------------
+echo
+echo "=== suite bpf: $bpf_tests"
+log=$(mktemp)
+t0=$SECONDS
+"$bpf_tests" --gtest_color=no 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+detail=""
+[[ $rc -ne 0 ]] && detail="exit $rc"
+# FNW_REQUIRE_BPF=1 turns "cannot load" into a failure; any other skip would
+# still hide a test from this lane, so it fails it too.
+if grep -q '^\[  SKIPPED \]' "$log"; then
+  [[ $rc -eq 0 ]] && rc=1
+  detail="${detail:+$detail, }tests skipped"
+fi
+if ! grep -q '^\[  PASSED  \] [1-9]' "$log"; then
+  [[ $rc -eq 0 ]] && rc=1
+  detail="${detail:+$detail, }no test passed"
+fi
+record bpf-tests "$rc" $((SECONDS - t0)) "$detail"
+rm -f "$log"
+[[ $rc -ne 0 ]] && verifier_report
+
+# --- suite: the e2e script ------------------------------------------------------
+echo
+echo "=== suite e2e: $src/tests/e2e/run_cli_test.sh"
+t0=$SECONDS
+bash "$src/tests/e2e/run_cli_test.sh" "$fnw" "$src"
+rc=$?
+detail=""
+case $rc in
+  0) ;;
+  77) detail="skipped (exit 77)" ;;
+  *) detail="exit $rc" ;;
+esac
+record e2e "$rc" $((SECONDS - t0)) "$detail"
+
+echo
+echo "=== vm lane summary (guest $(uname -r))"
+printf '%s\n' "${results[@]}"
+echo "vm lane: $failures failure(s)"
+[[ $failures -eq 0 ]]
