@@ -22,6 +22,8 @@ const volatile __u64 ringbuf_wakeup_bytes __weak = FNW_RINGBUF_DEFAULT_WAKEUP_BY
  */
 #define FNW_BTF_ANCHOR(name) struct name fnw_btf_anchor_##name SEC(".fnw.btf_anchors") __weak
 FNW_BTF_ANCHOR(fnw_syscall_event);
+FNW_BTF_ANCHOR(fnw_net_event);
+FNW_BTF_ANCHOR(fnw_net_key);
 
 /*
  * Reserve a record; a failure is a drop and is counted, never silent.
@@ -45,10 +47,14 @@ static __always_inline void fnw_submit(void *rec, struct fnw_counters *stats)
 	__sync_fetch_and_add(&stats->emitted, 1);
 }
 
-static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
-					    __u64 cgroup_id, __u32 policy_id)
+/*
+ * Header fields every program type can fill. ppid needs the task struct,
+ * which only tracing programs may read (bpf_get_current_task_btf); cgroup
+ * socket hooks leave it 0 and userspace fills it in.
+ */
+static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						 __u64 cgroup_id, __u32 policy_id)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	hdr->type = type;
@@ -57,9 +63,19 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 	hdr->cgroup_id = cgroup_id;
 	hdr->pid = pid_tgid >> 32;
 	hdr->tid = (__u32)pid_tgid;
-	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	hdr->ppid = 0;
 	hdr->policy_id = policy_id;
 	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+/* For tracing programs (tp_btf): also the parent. */
+static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
+					    __u64 cgroup_id, __u32 policy_id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	fnw_fill_header_base(hdr, type, size, cgroup_id, policy_id);
+	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
 }
 
 #endif /* FNWARDEN_EMIT_BPF_H */

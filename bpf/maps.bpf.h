@@ -42,6 +42,15 @@ struct {
 	__type(value, struct fnw_syscall_set);
 } learned_syscalls SEC(".maps") __weak;
 
+/* Allowed peers (egress) and local ports (listen) per policy; see fnw_net_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, FNW_MAX_NET_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fnw_net_key);
+	__type(value, __u32); /* rule index, for the event */
+} net_rules SEC(".maps") __weak;
+
 /* Violations and traced events. Size set by userspace before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -16,6 +16,7 @@
 
 enum fnw_event_type {
 	FNW_EVENT_SYSCALL = 1,
+	FNW_EVENT_NET = 2,
 };
 
 enum fnw_verdict {
@@ -36,6 +37,14 @@ enum fnw_mechanism {
 	FNW_MECH_NONE = 0,    /* nothing acted: allowed or report-only */
 	FNW_MECH_SIGKILL = 1, /* bpf_send_signal(SIGKILL) at sys_enter: the syscall completes */
 	FNW_MECH_SECCOMP = 2, /* seccomp user-notif answered by the launcher: never executed */
+	FNW_MECH_CGROUP_SOCK = 3, /* cgroup sock_addr hook returned "deny": the caller got EPERM */
+};
+
+/* Which socket operation a network event is about. */
+enum fnw_net_op {
+	FNW_NET_CONNECT = 1, /* connect(): TCP, or UDP default peer */
+	FNW_NET_SENDMSG = 2, /* sendto/sendmsg with an address (UDP, DNS included) */
+	FNW_NET_BIND = 3,    /* bind(): a listening or source port */
 };
 
 /* Common prefix of every record: the decoder dispatches on `type`. */
@@ -59,6 +68,23 @@ struct fnw_syscall_event {
 	__u8 mechanism; /* enum fnw_mechanism */
 	__u8 pad;
 	__u64 args[FNW_SYSCALL_ARGS];
+};
+
+/*
+ * A socket operation checked by the cgroup sock_addr hooks. Addresses are
+ * always 16 bytes: IPv4 as v4-mapped IPv6 (::ffff:a.b.c.d), so one rule
+ * table serves connect4 and connect6 with a mapped address alike.
+ */
+struct fnw_net_event {
+	struct fnw_event_header hdr;
+	__u8 addr[16];  /* peer (connect/sendmsg) or local (bind) address */
+	__u16 port;     /* host byte order */
+	__u8 family;    /* 4 or 6: the socket API used */
+	__u8 protocol;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 op;        /* enum fnw_net_op */
+	__u8 verdict;   /* enum fnw_verdict */
+	__u8 action;    /* enum fnw_action */
+	__u8 mechanism; /* enum fnw_mechanism */
 };
 
 #endif /* FNWARDEN_EVENTS_H */

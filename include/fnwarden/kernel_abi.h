@@ -39,15 +39,49 @@ struct fnw_cgroup_entry {
 /* What a violation of this policy triggers in the kernel. */
 enum fnw_kernel_action {
 	FNW_KACTION_REPORT = 0,
-	FNW_KACTION_KILL = 1,
+	FNW_KACTION_KILL = 1, /* syscalls: bpf_send_signal(SIGKILL) */
+	FNW_KACTION_DENY = 2, /* network: the cgroup hook refuses (EPERM) */
+};
+
+/* fnw_policy.flags */
+enum fnw_policy_flags {
+	/* The policy has a network section: connect/sendmsg/bind are checked
+	 * against net_rules; without it network is not restricted. */
+	FNW_POLICY_NET_RESTRICTED = 1u << 0,
 };
 
 /* policies[policy_id] */
 struct fnw_policy {
 	__u64 syscall_allow[FNW_SYSCALL_BITMAP_WORDS]; /* bit nr set = allowed */
 	__u32 syscall_action;                          /* enum fnw_kernel_action */
+	__u32 net_action;                              /* enum fnw_kernel_action */
+	__u32 flags;                                   /* enum fnw_policy_flags */
 	__u32 pad;
 };
+
+/* fnw_net_key.direction */
+enum fnw_net_direction {
+	FNW_NET_EGRESS = 0, /* connect / sendmsg: the peer address */
+	FNW_NET_LISTEN = 1, /* bind: the local address */
+};
+
+/*
+ * net_rules: LPM trie key. The trie matches the longest prefix over the
+ * bytes after prefixlen, in order, so the exact parts come first and the
+ * address last: prefixlen = 64 + address prefix bits. A rule for any port
+ * stores port 0, any protocol stores protocol 0; the probe looks up the
+ * (protocol, port) combinations from most to least specific.
+ */
+struct fnw_net_key {
+	__u32 prefixlen;
+	__u32 policy_id; /* big endian, like every byte the trie compares */
+	__u8 direction;  /* enum fnw_net_direction */
+	__u8 protocol;   /* IPPROTO_TCP/UDP, 0 = any */
+	__u16 port;      /* big endian, 0 = any */
+	__u8 addr[16];   /* IPv6, IPv4 as v4-mapped */
+};
+
+#define FNW_NET_KEY_FIXED_BITS 64
 
 /* learned_syscalls[policy_id]: every syscall seen, aggregated in the kernel. */
 struct fnw_syscall_set {
@@ -63,6 +97,9 @@ struct fnw_counters {
 	__u64 kills;         /* SIGKILLs sent */
 	__u64 signal_errors; /* bpf_send_signal failures */
 	__u64 cgroups_inherited; /* child cgroups that got their parent's policy at mkdir */
+	__u64 net_checks;        /* connect/sendmsg/bind checked in monitored cgroups */
+	__u64 net_violations;
+	__u64 net_denied;        /* refused by a cgroup hook (EPERM) */
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

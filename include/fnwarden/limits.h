@@ -16,6 +16,9 @@
 /* Policy slots; a reload writes new slots before cgroups flip to them. */
 #define FNW_MAX_POLICIES 1024
 
+/* Network allowlist entries (one per rule x port), all policies together. */
+#define FNW_MAX_NET_RULES 65536
+
 /* Default ring buffer: 8 MiB kept up with 2-4M events/s here (notes). */
 #define FNW_RINGBUF_DEFAULT_BYTES (8u << 20)
 

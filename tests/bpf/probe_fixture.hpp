@@ -50,8 +50,13 @@ class ProbeTest : public ::testing::Test {
 protected:
     void SetUp() override { load({}); }
 
-    void load(const ProbeOptions& options) {
+    void load(ProbeOptions options) {
         probes_.reset();
+        auto root = find_cgroup2_mount();
+        ASSERT_TRUE(root) << "no cgroup2 mount";
+        cgroup_parent_ = *root / "fnwarden-test";
+        static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));
+        options.cgroup2_root = *root;
         std::string why;
         if (geteuid() != 0) {
             why = "not root";
@@ -66,15 +71,12 @@ protected:
             if (bpf_required()) FAIL() << "FNW_REQUIRE_BPF=1 but probes cannot load: " << why;
             GTEST_SKIP() << "BPF probes unavailable: " << why;
         }
-        auto root = find_cgroup2_mount();
-        ASSERT_TRUE(root) << "no cgroup2 mount";
-        cgroup_parent_ = *root / "fnwarden-test";
-        static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));
     }
 
     struct Run {
         RunOutcome outcome;
-        std::vector<fnw_syscall_event> events;  // ring buffer and seccomp, in arrival order
+        std::vector<fnw_syscall_event> events;  // syscall events: ring buffer and seccomp, in arrival order
+        std::vector<fnw_net_event> net_events;
     };
 
     // Runs argv under FunctionRunner (what `fnwarden run` does), collecting events.
@@ -82,12 +84,7 @@ protected:
         FunctionRunner runner(*probes_, cgroup_parent_, ++policy_id_);
         Run out;
         auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.learn},
-                                 [&](std::span<const std::byte> rec) {
-                                     EXPECT_EQ(rec.size(), sizeof(fnw_syscall_event));
-                                     fnw_syscall_event ev{};
-                                     std::memcpy(&ev, rec.data(), std::min(rec.size(), sizeof(ev)));
-                                     out.events.push_back(ev);
-                                 });
+                                 [&](std::span<const std::byte> rec) { collect(rec, out); });
         if (auto* err = std::get_if<std::string>(&result)) {
             ADD_FAILURE() << "run failed: " << *err;
             return out;
@@ -104,6 +101,27 @@ protected:
     }
 
     uint32_t last_policy_id() const { return policy_id_; }
+
+    // Sorts a ring-buffer record into its typed list, checking its size.
+    static void collect(std::span<const std::byte> rec, Run& out) {
+        fnw_event_header hdr{};
+        ASSERT_GE(rec.size(), sizeof(hdr));
+        std::memcpy(&hdr, rec.data(), sizeof(hdr));
+        ASSERT_EQ(hdr.size, rec.size());
+        if (hdr.type == FNW_EVENT_SYSCALL) {
+            ASSERT_EQ(rec.size(), sizeof(fnw_syscall_event));
+            fnw_syscall_event ev{};
+            std::memcpy(&ev, rec.data(), sizeof(ev));
+            out.events.push_back(ev);
+        } else if (hdr.type == FNW_EVENT_NET) {
+            ASSERT_EQ(rec.size(), sizeof(fnw_net_event));
+            fnw_net_event ev{};
+            std::memcpy(&ev, rec.data(), sizeof(ev));
+            out.net_events.push_back(ev);
+        } else {
+            ADD_FAILURE() << "unknown event type " << hdr.type;
+        }
+    }
 
     std::unique_ptr<ProbeSet> probes_;
     std::filesystem::path cgroup_parent_;

@@ -3,15 +3,73 @@
 //   getppid | getpgid        one raw syscall
 //   repeat-getppid:N         N getppid calls (floods a traced cgroup)
 //   mkdir:PATH               raw mkdir(PATH, 0700)
+//   tcp4:IP:PORT | tcp6:IP:PORT   TCP connect (errno kept for exit-errno)
+//   udp4:IP:PORT | udp6:IP:PORT   one UDP datagram with sendto
+//   bind4:PORT | bind6:PORT       bind a TCP socket to loopback:PORT
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
 //   exit-errno               exit with the errno of the last raw syscall (0: it succeeded)
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+namespace {
+
+// "IP:PORT" (IPv6 without brackets: the port is after the last colon).
+bool parse_endpoint(const std::string& text, bool v6, sockaddr_storage& out, socklen_t& len) {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) return false;
+    std::string ip = text.substr(0, colon);
+    auto port = static_cast<uint16_t>(std::atoi(text.c_str() + colon + 1));
+    out = {};
+    if (v6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&out);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        len = sizeof(*a);
+        return inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) == 1;
+    }
+    auto* a = reinterpret_cast<sockaddr_in*>(&out);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    len = sizeof(*a);
+    return inet_pton(AF_INET, ip.c_str(), &a->sin_addr) == 1;
+}
+
+// Returns 0 or errno; never leaves the socket open.
+int socket_step(const std::string& kind, const std::string& arg) {
+    const bool v6 = kind.back() == '6';
+    sockaddr_storage addr;
+    socklen_t len = 0;
+    if (kind.rfind("bind", 0) == 0) {
+        if (!parse_endpoint(std::string(v6 ? "::1" : "127.0.0.1") + ":" + arg, v6, addr, len)) return EINVAL;
+    } else if (!parse_endpoint(arg, v6, addr, len)) {
+        return EINVAL;
+    }
+    const bool udp = kind.rfind("udp", 0) == 0;
+    int fd = socket(v6 ? AF_INET6 : AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+    if (fd < 0) return errno;
+    int rc;
+    if (kind.rfind("bind", 0) == 0)
+        rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+    else if (udp)
+        rc = static_cast<int>(sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&addr), len));
+    else
+        rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
+    int err = rc < 0 ? errno : 0;
+    close(fd);
+    return err;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     int last_errno = 0;
@@ -24,6 +82,11 @@ int main(int argc, char** argv) {
             raw(syscall(SYS_getpgid, 0));
         } else if (step.rfind("mkdir:", 0) == 0) {
             raw(syscall(SYS_mkdir, step.c_str() + 6, 0700));
+        } else if (step.size() > 5 && step[4] == ':' &&
+                   (step.rfind("tcp", 0) == 0 || step.rfind("udp", 0) == 0)) {
+            last_errno = socket_step(step.substr(0, 4), step.substr(5));
+        } else if (step.size() > 6 && step[5] == ':' && step.rfind("bind", 0) == 0) {
+            last_errno = socket_step(step.substr(0, 5), step.substr(6));
         } else if (step == "exit-errno") {
             return last_errno;
         } else if (step.rfind("repeat-getppid:", 0) == 0) {

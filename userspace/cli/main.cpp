@@ -123,6 +123,7 @@ struct Engine {
             return std::nullopt;
         }
         ProbeOptions options;
+        options.cgroup2_root = *root;
         options.ringbuf_bytes = ringbuf_bytes;
         auto loaded = ProbeSet::load(options);
         if (auto* err = std::get_if<ProbeError>(&loaded)) {

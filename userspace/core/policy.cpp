@@ -1,11 +1,66 @@
 #include "core/policy.hpp"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+
 namespace fnw {
 
 ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode) {
     // Audit mode never acts, whatever the rule says: it is how a policy is tried out.
     if (mode == Mode::Audit) return ViolationAction::Report;
     return policy.syscalls.on_violation;
+}
+
+ViolationAction effective_network_action(const FunctionPolicy& policy, Mode mode) {
+    if (mode == Mode::Audit) return ViolationAction::Report;
+    return policy.network.on_violation;
+}
+
+std::optional<IpNetwork> parse_ip_network(std::string_view text, std::string* why) {
+    auto fail = [&](std::string msg) -> std::optional<IpNetwork> {
+        if (why) *why = std::move(msg);
+        return std::nullopt;
+    };
+    std::string addr(text.substr(0, text.find('/')));
+    std::optional<unsigned> prefix;
+    if (auto slash = text.find('/'); slash != std::string_view::npos) {
+        std::string_view digits = text.substr(slash + 1);
+        if (digits.empty() || digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string_view::npos)
+            return fail("bad prefix length");
+        prefix = static_cast<unsigned>(std::stoul(std::string(digits)));
+    }
+    IpNetwork net;
+    in_addr v4{};
+    in6_addr v6{};
+    if (inet_pton(AF_INET, addr.c_str(), &v4) == 1) {
+        unsigned p = prefix.value_or(32);
+        if (p > 32) return fail("IPv4 prefix longer than 32");
+        net.address[10] = net.address[11] = 0xff;
+        std::memcpy(net.address.data() + 12, &v4, 4);
+        net.prefix = 96 + p;
+    } else if (inet_pton(AF_INET6, addr.c_str(), &v6) == 1) {
+        unsigned p = prefix.value_or(128);
+        if (p > 128) return fail("IPv6 prefix longer than 128");
+        std::memcpy(net.address.data(), &v6, 16);
+        net.prefix = p;
+    } else {
+        return fail("not an IPv4 or IPv6 address");
+    }
+    // Host bits must be zero: "10.0.0.1/8" is almost always a typo.
+    for (unsigned bit = net.prefix; bit < 128; ++bit)
+        if (net.address[bit / 8] & (0x80 >> (bit % 8))) return fail("address has bits set beyond the prefix");
+    return net;
+}
+
+std::string format_ip(const std::array<uint8_t, 16>& address) {
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (std::memcmp(address.data(), kMapped, 12) == 0)
+        inet_ntop(AF_INET, address.data() + 12, buf, sizeof(buf));
+    else
+        inet_ntop(AF_INET6, address.data(), buf, sizeof(buf));
+    return buf;
 }
 
 std::string_view to_string(Mode mode) { return mode == Mode::Audit ? "audit" : "enforce"; }

@@ -1,9 +1,13 @@
 // The policy model: what a function may do. Pure data; no BPF, no I/O.
 #pragma once
 
+#include <array>
 #include <bitset>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <fnwarden/limits.h>
 
@@ -26,16 +30,49 @@ struct SyscallRules {
     ViolationAction on_violation = ViolationAction::Report;
 };
 
+// An IP network; IPv4 is stored v4-mapped (::ffff:a.b.c.d/96+n) so one
+// table matches both socket families.
+struct IpNetwork {
+    std::array<uint8_t, 16> address{};
+    unsigned prefix = 0;  // 0..128, over the 16-byte form
+};
+
+enum class IpProtocol : uint8_t { Any = 0, Tcp = 6, Udp = 17 };
+
+struct EgressRule {
+    IpNetwork network;
+    std::vector<uint16_t> ports;  // empty: every port
+    uint8_t protocol = 0;         // IPPROTO_TCP/UDP, 0 = any
+};
+
+struct ListenRule {
+    uint16_t port = 0;
+    uint8_t protocol = 0;
+};
+
+struct NetworkRules {
+    bool restricted = false;  // a network section exists: default deny
+    std::vector<EgressRule> egress;
+    std::vector<ListenRule> listen;
+    ViolationAction on_violation = ViolationAction::Report;
+};
+
 struct FunctionPolicy {
     std::string name;      // metadata.name
     std::string function;  // spec.selector.function
     Mode mode = Mode::Audit;
     SyscallRules syscalls;
+    NetworkRules network;
     std::string source;  // file it came from, for messages
 };
 
 // The action the kernel applies: kill only in enforce mode.
 ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode);
+ViolationAction effective_network_action(const FunctionPolicy& policy, Mode mode);
+
+// "10.0.0.0/8", "2001:db8::/32", "127.0.0.1" (= /32), "::1" (= /128).
+std::optional<IpNetwork> parse_ip_network(std::string_view text, std::string* why = nullptr);
+std::string format_ip(const std::array<uint8_t, 16>& address);
 
 std::string_view to_string(Mode mode);
 std::string_view to_string(ViolationAction action);

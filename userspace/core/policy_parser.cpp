@@ -120,8 +120,110 @@ void parse_syscalls(Checker& check, const YAML::Node& node, SyscallRules& rules)
     }
 }
 
+std::optional<uint16_t> parse_port(Checker& check, const YAML::Node& node, std::string_view what) {
+    auto text = check.scalar(node, what);
+    if (!text) return std::nullopt;
+    if (text->empty() || text->size() > 5 || text->find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(*text) < 1 || std::stoul(*text) > 65535) {
+        check.error(node, std::string(what) + " must be a port number 1-65535, not \"" + *text + "\"");
+        return std::nullopt;
+    }
+    return static_cast<uint16_t>(std::stoul(*text));
+}
+
+std::optional<uint8_t> parse_protocol(Checker& check, const YAML::Node& node, std::string_view what) {
+    auto text = check.scalar(node, what);
+    if (!text) return std::nullopt;
+    if (*text == "tcp") return uint8_t{6};
+    if (*text == "udp") return uint8_t{17};
+    if (*text == "any") return uint8_t{0};
+    check.error(node, std::string(what) + " must be \"tcp\", \"udp\" or \"any\", not \"" + *text + "\"");
+    return std::nullopt;
+}
+
+void parse_network(Checker& check, const YAML::Node& node, NetworkRules& rules) {
+    rules.restricted = true;  // a network section is an allowlist, even if empty
+    if (!check.expect_map(node, "spec.network", {"egress", "listen", "onViolation"})) return;
+
+    if (const YAML::Node egress = node["egress"]) {
+        if (!egress.IsSequence()) {
+            check.error(egress, "spec.network.egress must be a list of {cidr, ports, protocol}");
+        } else {
+            for (const auto& item : egress) {
+                if (!check.expect_map(item, "an egress rule", {"cidr", "ports", "protocol"})) continue;
+                EgressRule rule;
+                bool ok = true;
+                if (const YAML::Node cidr = item["cidr"]) {
+                    auto text = check.scalar(cidr, "cidr");
+                    std::string why;
+                    auto net = text ? parse_ip_network(*text, &why) : std::nullopt;
+                    if (text && !net) check.error(cidr, "bad cidr \"" + *text + "\": " + why);
+                    if (net) rule.network = *net;
+                    ok = ok && net.has_value();
+                } else {
+                    check.error(item, "an egress rule needs a \"cidr\" (0.0.0.0/0 or ::/0 for any address)");
+                    ok = false;
+                }
+                if (const YAML::Node ports = item["ports"]) {
+                    if (!ports.IsSequence()) {
+                        check.error(ports, "ports must be a list of port numbers");
+                        ok = false;
+                    } else {
+                        for (const auto& p : ports) {
+                            auto port = parse_port(check, p, "a port");
+                            if (port) rule.ports.push_back(*port);
+                            ok = ok && port.has_value();
+                        }
+                    }
+                }
+                if (const YAML::Node proto = item["protocol"]) {
+                    auto parsed = parse_protocol(check, proto, "protocol");
+                    if (parsed) rule.protocol = *parsed;
+                    ok = ok && parsed.has_value();
+                }
+                if (ok) rules.egress.push_back(std::move(rule));
+            }
+        }
+    }
+
+    if (const YAML::Node listen = node["listen"]) {
+        if (!listen.IsSequence()) {
+            check.error(listen, "spec.network.listen must be a list of {port, protocol}");
+        } else {
+            for (const auto& item : listen) {
+                if (!check.expect_map(item, "a listen rule", {"port", "protocol"})) continue;
+                ListenRule rule;
+                if (const YAML::Node port = item["port"]) {
+                    auto parsed = parse_port(check, port, "port");
+                    if (!parsed) continue;
+                    rule.port = *parsed;
+                } else {
+                    check.error(item, "a listen rule needs a \"port\"");
+                    continue;
+                }
+                if (const YAML::Node proto = item["protocol"]) {
+                    auto parsed = parse_protocol(check, proto, "protocol");
+                    if (!parsed) continue;
+                    rule.protocol = *parsed;
+                }
+                rules.listen.push_back(rule);
+            }
+        }
+    }
+
+    if (const YAML::Node action = node["onViolation"]) {
+        if (auto text = check.scalar(action, "spec.network.onViolation")) {
+            if (auto parsed = parse_violation_action(*text))
+                rules.on_violation = *parsed;
+            else
+                check.error(action, "spec.network.onViolation must be \"report\", \"deny\" or \"kill\", not \"" +
+                                        *text + "\"");
+        }
+    }
+}
+
 void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) {
-    if (!check.expect_map(spec, "spec", {"selector", "mode", "syscalls"})) return;
+    if (!check.expect_map(spec, "spec", {"selector", "mode", "syscalls", "network"})) return;
 
     if (const YAML::Node selector = spec["selector"]) {
         if (check.expect_map(selector, "spec.selector", {"function"})) {
@@ -154,6 +256,8 @@ void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) 
         // No syscalls section: this policy does not restrict syscalls.
         policy.syscalls.allow.set();
     }
+    // No network section: network is not restricted (restricted stays false).
+    if (const YAML::Node network = spec["network"]) parse_network(check, network, policy.network);
 }
 
 }  // namespace

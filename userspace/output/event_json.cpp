@@ -1,5 +1,6 @@
 #include "output/event_json.hpp"
 
+#include <array>
 #include <cstring>
 #include <ctime>
 
@@ -55,6 +56,7 @@ std::string_view mechanism_name(uint8_t m) {
     case FNW_MECH_NONE: return "none";
     case FNW_MECH_SIGKILL: return "sigkill";
     case FNW_MECH_SECCOMP: return "seccomp";
+    case FNW_MECH_CGROUP_SOCK: return "cgroup-sock";
     }
     return "unknown";
 }
@@ -67,6 +69,23 @@ std::string comm_string(const char (&comm)[FNW_COMM_LEN]) {
     for (char& c : out)
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
     return out;
+}
+
+std::string_view net_op_name(uint8_t op) {
+    switch (op) {
+    case FNW_NET_CONNECT: return "connect";
+    case FNW_NET_SENDMSG: return "sendmsg";
+    case FNW_NET_BIND: return "bind";
+    }
+    return "unknown";
+}
+
+std::string protocol_name(uint8_t protocol) {
+    switch (protocol) {
+    case 6: return "tcp";
+    case 17: return "udp";
+    }
+    return std::to_string(protocol);
 }
 
 nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx, const WallClock& clock) {
@@ -107,6 +126,26 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         j["action"] = action_name(ev.action);
         j["mechanism"] = mechanism_name(ev.mechanism);
         if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = "syscalls.allow";
+        return j;
+    }
+    case FNW_EVENT_NET: {
+        if (record.size() != sizeof(fnw_net_event)) return std::nullopt;
+        fnw_net_event ev;
+        std::memcpy(&ev, record.data(), sizeof(ev));
+        nlohmann::json j = header_json(ev.hdr, ctx, clock);
+        j["type"] = "network";
+        std::array<uint8_t, 16> addr{};
+        std::memcpy(addr.data(), ev.addr, 16);
+        const bool bind = ev.op == FNW_NET_BIND;
+        j["net"] = {{"op", net_op_name(ev.op)},
+                    {"family", ev.family == 4 ? "ipv4" : "ipv6"},
+                    {"protocol", protocol_name(ev.protocol)},
+                    {bind ? "addr" : "daddr", format_ip(addr)},
+                    {bind ? "port" : "dport", ev.port}};
+        j["verdict"] = verdict_name(ev.verdict);
+        j["action"] = action_name(ev.action);
+        j["mechanism"] = mechanism_name(ev.mechanism);
+        if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = bind ? "network.listen" : "network.egress";
         return j;
     }
     }

@@ -1,17 +1,22 @@
 #include "probes/probe_set.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+
+#include "common/unique_fd.hpp"
 
 #include "fnwarden_bpf.skel.h"
 
@@ -64,10 +69,26 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
     }
     if (int err = fnwarden_bpf__attach(skel))
         return ProbeError{"cannot attach BPF programs: " + errno_text(err)};
+
+    // cgroup programs have no automatic attach point: they go on the root.
+    if (options.cgroup2_root.empty()) return ProbeError{"no cgroup2 root to attach the network hooks to"};
+    UniqueFd root(::open(options.cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid()) return ProbeError{"cannot open " + options.cgroup2_root.string() + ": " + errno_text(errno)};
+    for (bpf_program* prog : {skel->progs.fnw_connect4, skel->progs.fnw_connect6, skel->progs.fnw_sendmsg4,
+                              skel->progs.fnw_sendmsg6, skel->progs.fnw_bind4, skel->progs.fnw_bind6}) {
+        bpf_link* link = bpf_program__attach_cgroup(prog, root.get());
+        if (!link)
+            return ProbeError{std::string("cannot attach ") + bpf_program__name(prog) + " to " +
+                              options.cgroup2_root.string() + ": " + errno_text(errno)};
+        probes->cgroup_links_.push_back(link);
+    }
     return probes;
 }
 
-ProbeSet::~ProbeSet() { fnwarden_bpf__destroy(skel_); }
+ProbeSet::~ProbeSet() {
+    for (bpf_link* link : cgroup_links_) bpf_link__destroy(link);
+    fnwarden_bpf__destroy(skel_);
+}
 
 bool ProbeSet::set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error) {
     if (policy_id >= FNW_MAX_POLICIES) {
@@ -78,6 +99,59 @@ bool ProbeSet::set_policy(uint32_t policy_id, const fnw_policy& policy, std::str
                                    sizeof(policy), BPF_ANY);
     if (err && error) *error = "policies map update: " + errno_text(err);
     return err == 0;
+}
+
+bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error) {
+    // Rules first, then the policy that turns them on: a cgroup pointing at
+    // this slot never sees a restricted policy with half its rules.
+    if (!replace_net_rules(policy_id, policy.network, error)) return false;
+    return set_policy(policy_id, compile_kernel_policy(policy, mode), error);
+}
+
+bool ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error) {
+    bpf_map* map = skel_->maps.net_rules;
+    // Drop what an earlier policy in this slot left behind.
+    std::vector<fnw_net_key> stale;
+    fnw_net_key key{}, next{};
+    const void* prev = nullptr;
+    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+        if (ntohl(next.policy_id) == policy_id) stale.push_back(next);
+        key = next;
+        prev = &key;
+    }
+    for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+
+    uint32_t index = 0;
+    for (const auto& k : compile_net_keys(policy_id, rules)) {
+        if (int err = bpf_map__update_elem(map, &k, sizeof(k), &index, sizeof(index), BPF_ANY)) {
+            if (error) *error = "net_rules map update: " + errno_text(err);
+            return false;
+        }
+        ++index;
+    }
+    return true;
+}
+
+std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules) {
+    std::vector<fnw_net_key> keys;
+    auto add = [&](uint8_t direction, uint8_t protocol, uint16_t port, const std::array<uint8_t, 16>& addr,
+                   unsigned prefix) {
+        fnw_net_key k{};
+        k.prefixlen = FNW_NET_KEY_FIXED_BITS + prefix;
+        k.policy_id = htonl(policy_id);
+        k.direction = direction;
+        k.protocol = protocol;
+        k.port = htons(port);
+        std::memcpy(k.addr, addr.data(), 16);
+        keys.push_back(k);
+    };
+    for (const auto& rule : rules.egress) {
+        if (rule.ports.empty())
+            add(FNW_NET_EGRESS, rule.protocol, 0, rule.network.address, rule.network.prefix);
+        for (uint16_t port : rule.ports) add(FNW_NET_EGRESS, rule.protocol, port, rule.network.address, rule.network.prefix);
+    }
+    for (const auto& rule : rules.listen) add(FNW_NET_LISTEN, rule.protocol, rule.port, {}, 0);
+    return keys;
 }
 
 bool ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) {
@@ -132,6 +206,9 @@ ProbeCounters ProbeSet::counters() const {
         total.kills += c.kills;
         total.signal_errors += c.signal_errors;
         total.cgroups_inherited += c.cgroups_inherited;
+        total.net_checks += c.net_checks;
+        total.net_violations += c.net_violations;
+        total.net_denied += c.net_denied;
     }
     return total;
 }
@@ -147,6 +224,13 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
     out.syscall_action = effective_syscall_action(policy, mode) == ViolationAction::Report
                              ? FNW_KACTION_REPORT
                              : FNW_KACTION_KILL;
+    if (policy.network.restricted) {
+        out.flags |= FNW_POLICY_NET_RESTRICTED;
+        // The hook can refuse: deny and kill both refuse there (kill adds a
+        // SIGKILL from userspace on the event).
+        out.net_action = effective_network_action(policy, mode) == ViolationAction::Report ? FNW_KACTION_REPORT
+                                                                                          : FNW_KACTION_DENY;
+    }
     return out;
 }
 

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <fnwarden/kernel_abi.h>
 #include <fnwarden/limits.h>
@@ -13,10 +15,13 @@
 #include "core/policy.hpp"
 
 struct fnwarden_bpf;  // generated skeleton
+struct bpf_link;
 
 namespace fnw {
 
 struct ProbeOptions {
+    // cgroup v2 mount: the network hooks attach here, covering every cgroup.
+    std::filesystem::path cgroup2_root;
     // Power of two, multiple of the page size (kernel rule for ring buffers).
     uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
     uint64_t ringbuf_wakeup_bytes = FNW_RINGBUF_DEFAULT_WAKEUP_BYTES;
@@ -31,6 +36,9 @@ struct ProbeCounters {
     uint64_t kills = 0;
     uint64_t signal_errors = 0;
     uint64_t cgroups_inherited = 0;
+    uint64_t net_checks = 0;
+    uint64_t net_violations = 0;
+    uint64_t net_denied = 0;
 };
 
 class ProbeSet;
@@ -49,8 +57,10 @@ public:
     ProbeSet(const ProbeSet&) = delete;
     ProbeSet& operator=(const ProbeSet&) = delete;
 
-    // Writes a compiled policy into slot `policy_id`.
+    // Writes a compiled policy into slot `policy_id`, with its network rules
+    // (replacing any the slot had before).
     bool set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error = nullptr);
+    bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error = nullptr);
     bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr);
     bool unmonitor_cgroup(uint64_t cgroup_id);
     std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const;
@@ -64,8 +74,14 @@ public:
 
 private:
     explicit ProbeSet(fnwarden_bpf* skel) : skel_(skel) {}
+    bool replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error);
+
     fnwarden_bpf* skel_;
+    std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
 };
+
+// The LPM keys for a policy's network rules (one per rule x port x direction).
+std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);
 
 // FunctionPolicy -> the struct the kernel reads.
 fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode);

@@ -21,6 +21,7 @@
 #include "common/unique_fd.hpp"
 #include "probes/ring_buffer_consumer.hpp"
 #include "runtime/cgroup.hpp"
+#include "runtime/proc_info.hpp"
 #include "runtime/seccomp_guard.hpp"
 
 namespace fnw {
@@ -135,10 +136,26 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     CgroupDir cgroup = std::move(std::get<CgroupDir>(created));
 
     std::string error;
-    if (!probes_.set_policy(policy_id_, compile_kernel_policy(request.policy, request.mode), &error))
+    if (!probes_.set_policy(policy_id_, request.policy, request.mode, &error))
         return error;
 
-    auto consumer = RingBufferConsumer::create(probes_.ringbuf_fd(), on_record);
+    // Enrichment and the userspace half of network "kill" happen here, before
+    // the caller sees the record.
+    const bool kill_on_net_violation = effective_network_action(request.policy, request.mode) == ViolationAction::Kill;
+    auto consumer = RingBufferConsumer::create(probes_.ringbuf_fd(), [&](std::span<const std::byte> record) {
+        fnw_net_event net;
+        if (record.size() != sizeof(net)) return on_record(record);
+        std::memcpy(&net, record.data(), sizeof(net));
+        if (net.hdr.type != FNW_EVENT_NET || net.hdr.size != sizeof(net)) return on_record(record);
+        // cgroup socket hooks cannot read the task: the parent comes from /proc.
+        if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
+        if (kill_on_net_violation && net.verdict == FNW_VERDICT_VIOLATION) {
+            // The hook already refused the operation; this ends the process.
+            ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);
+            net.action = FNW_ACTION_KILLED;
+        }
+        on_record(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
+    });
     if (!consumer) return std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);
 
     int go_pipe[2], err_pipe[2];

@@ -14,6 +14,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/proc_info.hpp"
+
 namespace fnw {
 namespace {
 
@@ -31,12 +33,11 @@ uint64_t boot_ns_now() {
 void fill_identity(fnw_event_header& hdr, pid_t tid, const std::filesystem::path& cgroup2_root) {
     hdr.tid = static_cast<uint32_t>(tid);
     hdr.pid = hdr.tid;
-    const std::string proc = "/proc/" + std::to_string(tid);
-    std::ifstream status(proc + "/status");
-    for (std::string line; std::getline(status, line);) {
-        if (line.rfind("Tgid:", 0) == 0) hdr.pid = static_cast<uint32_t>(std::strtoul(line.c_str() + 5, nullptr, 10));
-        if (line.rfind("PPid:", 0) == 0) hdr.ppid = static_cast<uint32_t>(std::strtoul(line.c_str() + 5, nullptr, 10));
+    if (auto status = read_proc_status(tid)) {
+        hdr.pid = status->tgid;
+        hdr.ppid = status->ppid;
     }
+    const std::string proc = "/proc/" + std::to_string(tid);
     std::ifstream comm_file(proc + "/comm");
     std::string comm;
     std::getline(comm_file, comm);

@@ -1,0 +1,203 @@
+// The network allowlist, decided and enforced in the kernel by the cgroup
+// sock_addr hooks (net.bpf.c): real sockets, real loopback peers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <gtest/gtest.h>
+
+#include "common/unique_fd.hpp"
+#include "probe_fixture.hpp"
+
+namespace fnw {
+namespace {
+
+// A TCP listener on loopback in the test process (outside every monitored
+// cgroup, so the hooks let it bind), on a kernel-chosen port.
+struct Listener {
+    UniqueFd fd;
+    uint16_t port = 0;
+
+    static Listener open(bool v6) {
+        Listener l;
+        l.fd.reset(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_storage addr{};
+        socklen_t len;
+        if (v6) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+            a->sin6_family = AF_INET6;
+            a->sin6_addr = in6addr_loopback;
+            len = sizeof(*a);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+            a->sin_family = AF_INET;
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            len = sizeof(*a);
+        }
+        EXPECT_EQ(::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
+        EXPECT_EQ(::listen(l.fd.get(), 16), 0);
+        EXPECT_EQ(::getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+        l.port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                          : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+        return l;
+    }
+};
+
+FunctionPolicy egress_policy(std::vector<EgressRule> egress, ViolationAction action,
+                             std::vector<ListenRule> listen = {}) {
+    FunctionPolicy p;
+    p.name = "net-test";
+    p.function = "test";
+    p.syscalls.allow.set();  // syscalls unrestricted: only the network section is under test
+    p.network.restricted = true;
+    p.network.egress = std::move(egress);
+    p.network.listen = std::move(listen);
+    p.network.on_violation = action;
+    return p;
+}
+
+EgressRule rule(const char* cidr, std::vector<uint16_t> ports = {}, uint8_t protocol = 0) {
+    EgressRule r;
+    r.network = *parse_ip_network(cidr);
+    r.ports = std::move(ports);
+    r.protocol = protocol;
+    return r;
+}
+
+class NetworkTest : public test::ProbeTest {
+protected:
+    void SetUp() override {
+        test::ProbeTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        v4_ = Listener::open(false);
+        v6_ = Listener::open(true);
+    }
+    std::string at(const char* ip, uint16_t port) { return std::string(ip) + ":" + std::to_string(port); }
+
+    Listener v4_, v6_;
+};
+
+TEST_F(NetworkTest, TcpConnectToAllowedPeerWorksAndDisallowedGetsEperm) {
+    auto policy = egress_policy({rule("127.0.0.1/32", {v4_.port}, IPPROTO_TCP)}, ViolationAction::Deny);
+
+    auto allowed = run_workload(policy, Mode::Enforce, {"tcp4:" + at("127.0.0.1", v4_.port), "exit-errno"});
+    EXPECT_EQ(allowed.outcome.exit_code, 0) << "allowed connect failed";
+    EXPECT_TRUE(allowed.net_events.empty());
+
+    // Same port, another loopback address: not in the allowlist.
+    auto denied = run_workload(policy, Mode::Enforce, {"tcp4:" + at("127.0.0.2", v4_.port), "exit-errno"});
+    EXPECT_EQ(denied.outcome.exit_code, EPERM);
+    ASSERT_EQ(denied.net_events.size(), 1u);
+    const auto& ev = denied.net_events[0];
+    EXPECT_EQ(ev.op, FNW_NET_CONNECT);
+    EXPECT_EQ(ev.family, 4);
+    EXPECT_EQ(ev.protocol, IPPROTO_TCP);
+    EXPECT_EQ(ev.port, v4_.port);
+    std::array<uint8_t, 16> addr{};
+    std::memcpy(addr.data(), ev.addr, 16);
+    EXPECT_EQ(format_ip(addr), "127.0.0.2");
+    EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
+    EXPECT_EQ(ev.mechanism, FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(ev.hdr.pid, static_cast<uint32_t>(denied.outcome.pid));
+    EXPECT_EQ(ev.hdr.cgroup_id, denied.outcome.cgroup_id);
+    EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(getpid())) << "ppid is filled in from /proc";
+
+    // Allowed address, other port.
+    auto other_port = run_workload(policy, Mode::Enforce, {"tcp4:" + at("127.0.0.1", v6_.port), "exit-errno"});
+    EXPECT_EQ(other_port.outcome.exit_code, EPERM);
+}
+
+TEST_F(NetworkTest, UdpSendtoDisallowedPortGetsEperm) {
+    auto policy = egress_policy({rule("127.0.0.1/32", {53}, IPPROTO_UDP)}, ViolationAction::Deny);
+    auto allowed = run_workload(policy, Mode::Enforce, {"udp4:127.0.0.1:53", "exit-errno"});
+    EXPECT_EQ(allowed.outcome.exit_code, 0);
+    auto denied = run_workload(policy, Mode::Enforce, {"udp4:127.0.0.1:5353", "exit-errno"});
+    EXPECT_EQ(denied.outcome.exit_code, EPERM);
+    ASSERT_EQ(denied.net_events.size(), 1u);
+    EXPECT_EQ(denied.net_events[0].op, FNW_NET_SENDMSG);
+    EXPECT_EQ(denied.net_events[0].protocol, IPPROTO_UDP);
+    EXPECT_EQ(denied.net_events[0].port, 5353);
+    // The rule is UDP-only: TCP to the same address and port is not allowed.
+    auto tcp = run_workload(policy, Mode::Enforce, {"tcp4:127.0.0.1:53", "exit-errno"});
+    EXPECT_EQ(tcp.outcome.exit_code, EPERM);
+}
+
+TEST_F(NetworkTest, Ipv6LoopbackIsCoveredAndV4MappedMatchesV4Rules) {
+    auto v4_only = egress_policy({rule("127.0.0.1/32")}, ViolationAction::Deny);
+    auto v6 = run_workload(v4_only, Mode::Enforce, {"tcp6:" + at("::1", v6_.port), "exit-errno"});
+    EXPECT_EQ(v6.outcome.exit_code, EPERM);
+    ASSERT_EQ(v6.net_events.size(), 1u);
+    EXPECT_EQ(v6.net_events[0].family, 6);
+
+    // ::ffff:127.0.0.1 through an AF_INET6 socket is the same peer as 127.0.0.1.
+    auto mapped = run_workload(v4_only, Mode::Enforce, {"tcp6:" + at("::ffff:127.0.0.1", v4_.port), "exit-errno"});
+    EXPECT_EQ(mapped.outcome.exit_code, 0);
+    auto mapped_other = run_workload(v4_only, Mode::Enforce, {"tcp6:" + at("::ffff:127.0.0.2", v4_.port), "exit-errno"});
+    EXPECT_EQ(mapped_other.outcome.exit_code, EPERM);
+
+    auto v6_allowed = egress_policy({rule("::1/128", {v6_.port})}, ViolationAction::Deny);
+    auto ok = run_workload(v6_allowed, Mode::Enforce, {"tcp6:" + at("::1", v6_.port), "exit-errno"});
+    EXPECT_EQ(ok.outcome.exit_code, 0);
+}
+
+TEST_F(NetworkTest, BindToUnlistedPortIsDeniedListedPortWorks) {
+    // A port the kernel just handed out and we released: free to bind.
+    uint16_t free_port;
+    {
+        Listener probe = Listener::open(false);
+        free_port = probe.port;
+    }
+    ListenRule listen{free_port, IPPROTO_TCP};
+    auto policy = egress_policy({}, ViolationAction::Deny, {listen});
+    auto allowed = run_workload(policy, Mode::Enforce, {"bind4:" + std::to_string(free_port), "exit-errno"});
+    EXPECT_EQ(allowed.outcome.exit_code, 0);
+    EXPECT_TRUE(allowed.net_events.empty());
+    auto denied = run_workload(policy, Mode::Enforce, {"bind6:" + std::to_string(free_port == 65535 ? 1 : free_port + 1), "exit-errno"});
+    EXPECT_EQ(denied.outcome.exit_code, EPERM);
+    ASSERT_EQ(denied.net_events.size(), 1u);
+    EXPECT_EQ(denied.net_events[0].op, FNW_NET_BIND);
+}
+
+TEST_F(NetworkTest, AuditModeReportsAndAllows) {
+    auto policy = egress_policy({rule("127.0.0.1/32", {v6_.port})}, ViolationAction::Deny);
+    auto r = run_workload(policy, Mode::Audit, {"tcp4:" + at("127.0.0.1", v4_.port), "exit-errno"});
+    EXPECT_EQ(r.outcome.exit_code, 0) << "audit mode must not refuse";
+    ASSERT_EQ(r.net_events.size(), 1u);
+    EXPECT_EQ(r.net_events[0].action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(r.net_events[0].mechanism, FNW_MECH_NONE);
+}
+
+TEST_F(NetworkTest, KillActionRefusesThenKills) {
+    auto policy = egress_policy({rule("127.0.0.1/32", {v6_.port})}, ViolationAction::Kill);
+    auto r = run_workload(policy, Mode::Enforce,
+                          {"tcp4:" + at("127.0.0.2", v4_.port), "repeat-getppid:100000000", "exit:0"});
+    ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
+    EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
+    ASSERT_EQ(r.net_events.size(), 1u);
+    EXPECT_EQ(r.net_events[0].action, FNW_ACTION_KILLED);
+}
+
+TEST_F(NetworkTest, UnrestrictedPolicyAndUnmonitoredProcessesAreUntouched) {
+    FunctionPolicy open_policy;
+    open_policy.name = "open";
+    open_policy.function = "test";
+    open_policy.syscalls.allow.set();
+    auto r = run_workload(open_policy, Mode::Enforce, {"tcp4:" + at("127.0.0.1", v4_.port), "exit-errno"});
+    EXPECT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(r.net_events.empty());
+    // This test process is in no monitored cgroup: a connect the policies
+    // above would refuse goes through.
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(v4_.port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
+}
+
+}  // namespace
+}  // namespace fnw
