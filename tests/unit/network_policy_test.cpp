@@ -38,6 +38,8 @@ TEST(IpNetwork, ParsesV4AsMappedAndV6AsIs) {
     ASSERT_TRUE(v6);
     EXPECT_EQ(v6->prefix, 32u);
     EXPECT_EQ(format_ip(v6->address), "2001:db8::");
+    EXPECT_EQ(format_network(*v4), "10.0.0.0/8");
+    EXPECT_EQ(format_network(*v6), "2001:db8::/32");
     EXPECT_EQ(parse_ip_network("::/0")->prefix, 0u);
     EXPECT_EQ(parse_ip_network("0.0.0.0/0")->prefix, 96u);
 }

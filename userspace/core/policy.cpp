@@ -63,6 +63,12 @@ std::string format_ip(const std::array<uint8_t, 16>& address) {
     return buf;
 }
 
+std::string format_network(const IpNetwork& network) {
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const bool v4 = network.prefix >= 96 && std::memcmp(network.address.data(), kMapped, 12) == 0;
+    return format_ip(network.address) + "/" + std::to_string(v4 ? network.prefix - 96 : network.prefix);
+}
+
 std::string_view to_string(Mode mode) { return mode == Mode::Audit ? "audit" : "enforce"; }
 
 std::string_view to_string(ViolationAction action) {

@@ -73,6 +73,7 @@ ViolationAction effective_network_action(const FunctionPolicy& policy, Mode mode
 // "10.0.0.0/8", "2001:db8::/32", "127.0.0.1" (= /32), "::1" (= /128).
 std::optional<IpNetwork> parse_ip_network(std::string_view text, std::string* why = nullptr);
 std::string format_ip(const std::array<uint8_t, 16>& address);
+std::string format_network(const IpNetwork& network);  // as written in a policy
 
 std::string_view to_string(Mode mode);
 std::string_view to_string(ViolationAction action);

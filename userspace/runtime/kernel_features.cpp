@@ -62,6 +62,33 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
                " (seccomp user_notif not in /proc/sys/kernel/seccomp/actions_avail)\n";
     }
 
+    out << "  network";
+    if (!policy.network.restricted) {
+        out << ": no section -> not restricted\n";
+    } else {
+        const ViolationAction net_action = effective_network_action(policy, mode);
+        out << " (" << policy.network.egress.size() << " egress, " << policy.network.listen.size()
+            << " listen rules), onViolation " << to_string(policy.network.on_violation) << "\n";
+        for (const auto& rule : policy.network.egress) {
+            out << "    egress " << format_network(rule.network);
+            if (!rule.ports.empty()) {
+                out << " ports";
+                for (auto p : rule.ports) out << " " << p;
+            }
+            out << (rule.protocol == 6 ? " tcp" : rule.protocol == 17 ? " udp" : " any") << "\n";
+        }
+        for (const auto& rule : policy.network.listen)
+            out << "    listen " << rule.port << (rule.protocol == 6 ? " tcp" : rule.protocol == 17 ? " udp" : " any")
+                << "\n";
+        out << "    -> cgroup connect4/6, sendmsg4/6, bind4/6 hooks: ";
+        if (net_action == ViolationAction::Report)
+            out << "reported, the operation proceeds\n";
+        else
+            out << "refused in the kernel (EPERM), nothing is sent"
+                << (net_action == ViolationAction::Kill ? "; then SIGKILL from fnwarden" : "") << "\n";
+        out << "    -> unix and raw sockets are not checked yet\n";
+    }
+
     out << "  kernel: seccomp user_notif " << (features.seccomp_user_notif ? "yes" : "no") << "; landlock ";
     if (features.landlock_abi)
         out << "ABI " << *features.landlock_abi;
