@@ -24,6 +24,7 @@ const volatile __u64 ringbuf_wakeup_bytes __weak = FNW_RINGBUF_DEFAULT_WAKEUP_BY
 FNW_BTF_ANCHOR(fnw_syscall_event);
 FNW_BTF_ANCHOR(fnw_net_event);
 FNW_BTF_ANCHOR(fnw_net_key);
+FNW_BTF_ANCHOR(fnw_file_event);
 
 /*
  * Reserve a record; a failure is a drop and is counted, never silent.

@@ -51,6 +51,14 @@ struct {
 	__type(value, __u32); /* rule index, for the event */
 } net_rules SEC(".maps") __weak;
 
+/* Which argument of a syscall is its path; see FNW_PATH_ARG_*. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FNW_MAX_SYSCALLS);
+	__type(key, __u32);
+	__type(value, __u8);
+} path_args SEC(".maps") __weak;
+
 /* Violations and traced events. Size set by userspace before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

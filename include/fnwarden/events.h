@@ -17,6 +17,7 @@
 enum fnw_event_type {
 	FNW_EVENT_SYSCALL = 1,
 	FNW_EVENT_NET = 2,
+	FNW_EVENT_FILE = 3,
 };
 
 enum fnw_verdict {
@@ -38,6 +39,7 @@ enum fnw_mechanism {
 	FNW_MECH_SIGKILL = 1, /* bpf_send_signal(SIGKILL) at sys_enter: the syscall completes */
 	FNW_MECH_SECCOMP = 2, /* seccomp user-notif answered by the launcher: never executed */
 	FNW_MECH_CGROUP_SOCK = 3, /* cgroup sock_addr hook returned "deny": the caller got EPERM */
+	FNW_MECH_LANDLOCK = 4,    /* Landlock refused (EACCES), seen at sys_exit: no side effect */
 };
 
 /* Which socket operation a network event is about. */
@@ -85,6 +87,23 @@ struct fnw_net_event {
 	__u8 verdict;   /* enum fnw_verdict */
 	__u8 action;    /* enum fnw_action */
 	__u8 mechanism; /* enum fnw_mechanism */
+};
+
+/*
+ * A file or exec syscall that failed with EACCES while Landlock restricts
+ * the process: the denial, reported at sys_exit with the path as the caller
+ * passed it (relative paths are resolved in userspace, best effort).
+ */
+struct fnw_file_event {
+	struct fnw_event_header hdr;
+	__u32 nr;
+	__s32 ret;   /* -EACCES */
+	__s32 dfd;   /* directory fd the path is relative to; AT_FDCWD (-100) for the cwd */
+	__u8 verdict;
+	__u8 action;
+	__u8 mechanism;
+	__u8 path_truncated; /* the user string filled the buffer */
+	char path[FNW_PATH_MAX];
 };
 
 #endif /* FNWARDEN_EVENTS_H */

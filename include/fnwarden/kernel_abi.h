@@ -28,7 +28,18 @@ enum fnw_cgroup_flags {
 	FNW_CGROUP_INHERITED = 1u << 2,
 	/* Record every syscall number seen into learned_syscalls[policy_id] (fnwarden learn). */
 	FNW_CGROUP_LEARN = 1u << 3,
+	/* The launcher applied Landlock: EACCES from file/exec syscalls is a denial to report. */
+	FNW_CGROUP_LANDLOCK = 1u << 4,
 };
+
+/*
+ * path_args[syscall nr]: where a file/exec syscall keeps its path. Filled by
+ * userspace from the syscall table by name, so no number is typed twice.
+ * Low nibble: 1 + index of the path argument (0 = not a path syscall);
+ * bit 4: the argument before it is a directory fd (the *at variants).
+ */
+#define FNW_PATH_ARG_INDEX_MASK 0x0f
+#define FNW_PATH_ARG_HAS_DFD 0x10
 
 /* monitored_cgroups: cgroup id -> this */
 struct fnw_cgroup_entry {

@@ -26,6 +26,9 @@
 #define FNW_RINGBUF_DEFAULT_WAKEUP_BYTES (256u << 10)
 
 #define FNW_COMM_LEN 16
+
+/* Path strings read from user memory, NUL included (PATH_MAX). */
+#define FNW_PATH_MAX 4096
 #define FNW_SYSCALL_ARGS 6
 
 #endif /* FNWARDEN_LIMITS_H */

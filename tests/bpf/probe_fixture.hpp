@@ -77,6 +77,7 @@ protected:
         RunOutcome outcome;
         std::vector<fnw_syscall_event> events;  // syscall events: ring buffer and seccomp, in arrival order
         std::vector<fnw_net_event> net_events;
+        std::vector<fnw_file_event> file_events;
     };
 
     // Runs argv under FunctionRunner (what `fnwarden run` does), collecting events.
@@ -118,6 +119,10 @@ protected:
             fnw_net_event ev{};
             std::memcpy(&ev, rec.data(), sizeof(ev));
             out.net_events.push_back(ev);
+        } else if (hdr.type == FNW_EVENT_FILE) {
+            ASSERT_EQ(rec.size(), sizeof(fnw_file_event));
+            out.file_events.emplace_back();
+            std::memcpy(&out.file_events.back(), rec.data(), sizeof(fnw_file_event));
         } else {
             ADD_FAILURE() << "unknown event type " << hdr.type;
         }

@@ -67,6 +67,20 @@ for field in '"action":"denied"' '"mechanism":"seccomp"' '"syscall":{"name":"mkd
   grep -q "$field" "$work/deny.jsonl" && pass "deny event has $field" || fail "deny event lacks $field: $(cat "$work/deny.jsonl")"
 done
 
+# --- files/exec under Landlock: mkdir outside the allowlist has no side effect -------
+sandboxed=$src/rules/examples/sandboxed.yaml
+rm -rf /tmp/forbidden
+"$fnw" run --function sandboxed --policy "$sandboxed" --events "$work/landlock.jsonl" -- \
+  sh -c 'mkdir /tmp/forbidden' 2>"$work/err"
+rc=$?
+[[ $rc -ne 0 ]] && pass "landlock: the command fails ($rc)" || fail "landlock: mkdir succeeded"
+[[ ! -e /tmp/forbidden ]] && pass "landlock: no /tmp/forbidden left behind" || { fail "landlock: /tmp/forbidden exists"; rm -rf /tmp/forbidden; }
+grep -q 'Permission denied' "$work/err" && pass "landlock: mkdir printed Permission denied" || fail "stderr: $(cat "$work/err")"
+expect_eq "landlock: exactly one event" 1 "$(wc -l <"$work/landlock.jsonl")"
+for field in '"mechanism":"landlock"' '"action":"denied"' '"path":"/tmp/forbidden"' '"type":"file"'; do
+  grep -q "$field" "$work/landlock.jsonl" && pass "landlock event has $field" || fail "landlock event lacks $field: $(cat "$work/landlock.jsonl")"
+done
+
 # --- --explain names the mechanism per rule ---------------------------------------
 "$fnw" run --function demo --policy "$demo" --mode enforce --explain >"$work/explain" 2>&1
 expect_eq "--explain without a command exits 0" 0 $?

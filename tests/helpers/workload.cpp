@@ -6,9 +6,12 @@
 //   tcp4:IP:PORT | tcp6:IP:PORT   TCP connect (errno kept for exit-errno)
 //   udp4:IP:PORT | udp6:IP:PORT   one UDP datagram with sendto
 //   bind4:PORT | bind6:PORT       bind a TCP socket to loopback:PORT
+//   read:PATH | write:PATH   open and read / open O_TRUNC and write "changed"
+//   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
 //   exit-errno               exit with the errno of the last raw syscall (0: it succeeded)
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -87,6 +91,26 @@ int main(int argc, char** argv) {
             last_errno = socket_step(step.substr(0, 4), step.substr(5));
         } else if (step.size() > 6 && step[5] == ':' && step.rfind("bind", 0) == 0) {
             last_errno = socket_step(step.substr(0, 5), step.substr(6));
+        } else if (step.rfind("read:", 0) == 0) {
+            int fd = open(step.c_str() + 5, O_RDONLY | O_CLOEXEC);
+            char buf[64];
+            raw(fd < 0 ? -1 : read(fd, buf, sizeof(buf)));
+            if (fd >= 0) close(fd);
+        } else if (step.rfind("write:", 0) == 0) {
+            int fd = open(step.c_str() + 6, O_WRONLY | O_TRUNC | O_CLOEXEC);
+            raw(fd < 0 ? -1 : write(fd, "changed", 7));
+            if (fd >= 0) close(fd);
+        } else if (step.rfind("truncate:", 0) == 0) {
+            raw(truncate(step.c_str() + 9, 0));
+        } else if (step.rfind("unlink:", 0) == 0) {
+            raw(unlink(step.c_str() + 7));
+        } else if (step.rfind("rename:", 0) == 0) {
+            std::string args = step.substr(7);
+            auto colon = args.find(':');
+            raw(rename(args.substr(0, colon).c_str(), args.substr(colon + 1).c_str()));
+        } else if (step.rfind("exec:", 0) == 0) {
+            char* const child_argv[] = {const_cast<char*>(step.c_str() + 5), nullptr};
+            raw(execv(step.c_str() + 5, child_argv));
         } else if (step == "exit-errno") {
             return last_errno;
         } else if (step.rfind("repeat-getppid:", 0) == 0) {

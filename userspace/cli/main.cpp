@@ -73,8 +73,29 @@ int cmd_policy_validate(const std::vector<std::string>& args) {
         }
         const auto& p = *result.policy;
         std::cout << args[i] << ": ok (policy " << p.name << ", function " << p.function << ", mode "
-                  << to_string(p.mode) << ", " << p.syscalls.allow.count() << " syscalls allowed, on violation "
-                  << to_string(p.syscalls.on_violation) << ")\n";
+                  << to_string(p.mode) << "; syscalls: ";
+        if (p.syscalls.allow.all())
+            std::cout << "unrestricted";
+        else
+            std::cout << p.syscalls.allow.count() << " allowed, " << to_string(p.syscalls.on_violation);
+        std::cout << "; network: ";
+        if (p.network.restricted)
+            std::cout << p.network.egress.size() << " egress + " << p.network.listen.size() << " listen rules, "
+                      << to_string(p.network.on_violation);
+        else
+            std::cout << "unrestricted";
+        std::cout << "; files: ";
+        if (p.files.restricted)
+            std::cout << p.files.read.size() + p.files.write.size() + p.files.create.size() + p.files.remove.size()
+                      << " patterns, " << to_string(p.files.on_violation);
+        else
+            std::cout << "unrestricted";
+        std::cout << "; exec: ";
+        if (p.exec.restricted)
+            std::cout << p.exec.allow.size() << " programs, " << to_string(p.exec.on_violation);
+        else
+            std::cout << "unrestricted";
+        std::cout << ")\n";
     }
     return rc;
 }
@@ -298,7 +319,14 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
         }
     }
     spdlog::info("{}: learned {} syscalls; the command exited with {}", function, seen->count(), outcome.exit_code);
-    return outcome.exit_code == 0 ? 0 : kExitInternal;
+    // A server never exits by itself: stopping it with a signal fnwarden
+    // forwarded (it died of it, or exited 128+N) is how learning ends.
+    const auto forwarded = outcome.forwarded_signal;
+    if (outcome.exit_code == 0 ||
+        (forwarded && (outcome.term_signal == forwarded || outcome.exit_code == 128 + *forwarded)))
+        return 0;
+    spdlog::warn("{}: the command failed on its own; the policy may miss the paths it did not reach", function);
+    return outcome.exit_code;  // as `run` does; kExitInternal stays for fnwarden's own failures
 }
 
 }  // namespace

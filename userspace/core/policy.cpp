@@ -6,15 +6,17 @@
 
 namespace fnw {
 
-ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode) {
+ViolationAction effective_action(ViolationAction section_action, Mode mode) {
     // Audit mode never acts, whatever the rule says: it is how a policy is tried out.
-    if (mode == Mode::Audit) return ViolationAction::Report;
-    return policy.syscalls.on_violation;
+    return mode == Mode::Audit ? ViolationAction::Report : section_action;
+}
+
+ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode) {
+    return effective_action(policy.syscalls.on_violation, mode);
 }
 
 ViolationAction effective_network_action(const FunctionPolicy& policy, Mode mode) {
-    if (mode == Mode::Audit) return ViolationAction::Report;
-    return policy.network.on_violation;
+    return effective_action(policy.network.on_violation, mode);
 }
 
 std::optional<IpNetwork> parse_ip_network(std::string_view text, std::string* why) {
@@ -67,6 +69,26 @@ std::string format_network(const IpNetwork& network) {
     static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     const bool v4 = network.prefix >= 96 && std::memcmp(network.address.data(), kMapped, 12) == 0;
     return format_ip(network.address) + "/" + std::to_string(v4 ? network.prefix - 96 : network.prefix);
+}
+
+std::string validate_path_pattern(std::string_view pattern) {
+    if (pattern.empty() || pattern.front() != '/') return "must be an absolute path";
+    if (pattern.size() > 4095) return "longer than PATH_MAX";
+    if (pattern.find('\0') != std::string_view::npos) return "contains a NUL byte";
+    size_t start = 1;
+    while (start <= pattern.size()) {
+        size_t end = pattern.find('/', start);
+        if (end == std::string_view::npos) end = pattern.size();
+        std::string_view segment = pattern.substr(start, end - start);
+        if (segment.empty() && end != pattern.size()) return "has an empty segment (\"//\")";
+        if (segment == "." || segment == "..") return "has a \".\" or \"..\" segment";
+        if (segment.find("**") != std::string_view::npos && segment != "**")
+            return "\"**\" must be a whole segment (\"/a/**/b\", not \"/a/x**\")";
+        if (segment.find_first_of("?[]{}") != std::string_view::npos)
+            return "only \"*\" and \"**\" are wildcards; ?, [ ] and { } are not supported";
+        start = end + 1;
+    }
+    return "";
 }
 
 std::string_view to_string(Mode mode) { return mode == Mode::Audit ? "audit" : "enforce"; }

@@ -57,16 +57,37 @@ struct NetworkRules {
     ViolationAction on_violation = ViolationAction::Report;
 };
 
+// Path patterns: absolute, '/'-separated; "*" matches within one segment,
+// "**" (a whole segment) matches any number of segments. See docs/policy.md.
+struct FileRules {
+    bool restricted = false;  // a files section exists: default deny
+    std::vector<std::string> read, write, create, remove;  // "delete" in YAML
+    ViolationAction on_violation = ViolationAction::Report;
+};
+
+struct ExecRules {
+    bool restricted = false;  // an exec section exists: only these programs
+    std::vector<std::string> allow;
+    ViolationAction on_violation = ViolationAction::Report;
+};
+
+// Checks a path pattern; returns an error message or "".
+std::string validate_path_pattern(std::string_view pattern);
+
 struct FunctionPolicy {
     std::string name;      // metadata.name
     std::string function;  // spec.selector.function
     Mode mode = Mode::Audit;
     SyscallRules syscalls;
     NetworkRules network;
+    FileRules files;
+    ExecRules exec;
     std::string source;  // file it came from, for messages
 };
 
 // The action the kernel applies: kill only in enforce mode.
+// What a section's onViolation means in `mode` (audit never acts).
+ViolationAction effective_action(ViolationAction section_action, Mode mode);
 ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode);
 ViolationAction effective_network_action(const FunctionPolicy& policy, Mode mode);
 

@@ -80,6 +80,19 @@ private:
     std::vector<PolicyError> errors_;
 };
 
+void parse_violation_action_key(Checker& check, const YAML::Node& section, std::string_view what,
+                                ViolationAction& out) {
+    const YAML::Node action = section["onViolation"];
+    if (!action) return;
+    const std::string key = std::string(what) + ".onViolation";
+    if (auto text = check.scalar(action, key)) {
+        if (auto parsed = parse_violation_action(*text))
+            out = *parsed;
+        else
+            check.error(action, key + " must be \"report\", \"deny\" or \"kill\", not \"" + *text + "\"");
+    }
+}
+
 void parse_syscalls(Checker& check, const YAML::Node& node, SyscallRules& rules) {
     if (!check.expect_map(node, "spec.syscalls", {"allow", "onViolation"})) return;
 
@@ -109,15 +122,7 @@ void parse_syscalls(Checker& check, const YAML::Node& node, SyscallRules& rules)
         check.error(node, "spec.syscalls needs an \"allow\" list");
     }
 
-    if (const YAML::Node action = node["onViolation"]) {
-        if (auto text = check.scalar(action, "spec.syscalls.onViolation")) {
-            if (auto parsed = parse_violation_action(*text))
-                rules.on_violation = *parsed;
-            else
-                check.error(action, "spec.syscalls.onViolation must be \"report\", \"deny\" or \"kill\", not \"" +
-                                        *text + "\"");
-        }
-    }
+    parse_violation_action_key(check, node, "spec.syscalls", rules.on_violation);
 }
 
 std::optional<uint16_t> parse_port(Checker& check, const YAML::Node& node, std::string_view what) {
@@ -211,19 +216,45 @@ void parse_network(Checker& check, const YAML::Node& node, NetworkRules& rules) 
         }
     }
 
-    if (const YAML::Node action = node["onViolation"]) {
-        if (auto text = check.scalar(action, "spec.network.onViolation")) {
-            if (auto parsed = parse_violation_action(*text))
-                rules.on_violation = *parsed;
-            else
-                check.error(action, "spec.network.onViolation must be \"report\", \"deny\" or \"kill\", not \"" +
-                                        *text + "\"");
+    parse_violation_action_key(check, node, "spec.network", rules.on_violation);
+}
+
+void parse_path_list(Checker& check, const YAML::Node& node, const std::string& what, std::vector<std::string>& out) {
+    if (!node) return;
+    if (!node.IsSequence()) {
+        check.error(node, what + " must be a list of path patterns");
+        return;
+    }
+    for (const auto& item : node) {
+        auto text = check.scalar(item, "a path pattern");
+        if (!text) continue;
+        if (std::string why = validate_path_pattern(*text); !why.empty()) {
+            check.error(item, "path pattern \"" + *text + "\" " + why);
+            continue;
         }
+        out.push_back(*text);
     }
 }
 
+void parse_files(Checker& check, const YAML::Node& node, FileRules& rules) {
+    rules.restricted = true;
+    if (!check.expect_map(node, "spec.files", {"read", "write", "create", "delete", "onViolation"})) return;
+    parse_path_list(check, node["read"], "spec.files.read", rules.read);
+    parse_path_list(check, node["write"], "spec.files.write", rules.write);
+    parse_path_list(check, node["create"], "spec.files.create", rules.create);
+    parse_path_list(check, node["delete"], "spec.files.delete", rules.remove);
+    parse_violation_action_key(check, node, "spec.files", rules.on_violation);
+}
+
+void parse_exec(Checker& check, const YAML::Node& node, ExecRules& rules) {
+    rules.restricted = true;
+    if (!check.expect_map(node, "spec.exec", {"allow", "onViolation"})) return;
+    parse_path_list(check, node["allow"], "spec.exec.allow", rules.allow);
+    parse_violation_action_key(check, node, "spec.exec", rules.on_violation);
+}
+
 void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) {
-    if (!check.expect_map(spec, "spec", {"selector", "mode", "syscalls", "network"})) return;
+    if (!check.expect_map(spec, "spec", {"selector", "mode", "syscalls", "network", "files", "exec"})) return;
 
     if (const YAML::Node selector = spec["selector"]) {
         if (check.expect_map(selector, "spec.selector", {"function"})) {
@@ -258,6 +289,9 @@ void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) 
     }
     // No network section: network is not restricted (restricted stays false).
     if (const YAML::Node network = spec["network"]) parse_network(check, network, policy.network);
+    // Likewise absent files/exec sections restrict nothing.
+    if (const YAML::Node files = spec["files"]) parse_files(check, files, policy.files);
+    if (const YAML::Node exec = spec["exec"]) parse_exec(check, exec, policy.exec);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.hpp"
+#include "core/syscall_table.hpp"
 
 #include "fnwarden_bpf.skel.h"
 
@@ -47,7 +48,44 @@ int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_lis
     return n;
 }
 
+// Where each file/exec syscall keeps its path, by name from the generated
+// table (files.bpf.c reads it at sys_exit).
+std::string fill_path_args(fnwarden_bpf* skel) {
+    struct PathArg {
+        const char* name;
+        uint8_t index;
+        bool has_dfd;
+    };
+    static constexpr PathArg kPathArgs[] = {
+        {"open", 0, false},     {"creat", 0, false},    {"openat", 1, true},    {"openat2", 1, true},
+        {"mkdir", 0, false},    {"mkdirat", 1, true},   {"mknod", 0, false},    {"mknodat", 1, true},
+        {"unlink", 0, false},   {"unlinkat", 1, true},  {"rmdir", 0, false},    {"rename", 0, false},
+        {"renameat", 1, true},  {"renameat2", 1, true}, {"link", 1, false},     {"linkat", 3, true},
+        {"symlink", 1, false},  {"symlinkat", 2, true}, {"truncate", 0, false}, {"execve", 0, false},
+        {"execveat", 1, true},
+    };
+    for (const auto& arg : kPathArgs) {
+        auto nr = SyscallTable::number(arg.name);
+        if (!nr) continue;  // e.g. openat2 on headers older than 5.6
+        uint32_t key = static_cast<uint32_t>(*nr);
+        uint8_t value = static_cast<uint8_t>((arg.index + 1) | (arg.has_dfd ? FNW_PATH_ARG_HAS_DFD : 0));
+        if (int err = bpf_map__update_elem(skel->maps.path_args, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
+            return std::string("path_args map update: ") + errno_text(err);
+    }
+    return "";
+}
+
 }  // namespace
+
+bool ProbeSet::attach_landlock_reporting(std::string* error) {
+    if (exit_link_) return true;
+    exit_link_ = bpf_program__attach(skel_->progs.fnw_sys_exit);
+    if (!exit_link_) {
+        if (error) *error = "cannot attach the sys_exit probe: " + errno_text(errno);
+        return false;
+    }
+    return true;
+}
 
 std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOptions& options) {
     libbpf_set_print(forward_libbpf_log);
@@ -60,6 +98,9 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
         return ProbeError{"ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " +
                           errno_text(err)};
     skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
+    // sys_exit costs every syscall on the host: attached only when needed
+    // (attach_landlock_reporting).
+    bpf_program__set_autoattach(skel->progs.fnw_sys_exit, false);
 
     if (int err = fnwarden_bpf__load(skel)) {
         std::string hint = (err == -EPERM || err == -EACCES)
@@ -67,6 +108,7 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
                                : "";
         return ProbeError{"cannot load BPF programs: " + errno_text(err) + hint};
     }
+    if (std::string err = fill_path_args(skel); !err.empty()) return ProbeError{err};
     if (int err = fnwarden_bpf__attach(skel))
         return ProbeError{"cannot attach BPF programs: " + errno_text(err)};
 
@@ -87,6 +129,7 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
 
 ProbeSet::~ProbeSet() {
     for (bpf_link* link : cgroup_links_) bpf_link__destroy(link);
+    bpf_link__destroy(exit_link_);
     fnwarden_bpf__destroy(skel_);
 }
 

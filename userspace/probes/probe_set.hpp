@@ -69,6 +69,10 @@ public:
     std::optional<SyscallBitmap> learned_syscalls(uint32_t policy_id) const;
     bool reset_learned_syscalls(uint32_t policy_id);
 
+    // Attaches the sys_exit probe that reports Landlock denials (files.bpf.c).
+    // Idempotent; it stays attached for the life of the probe set.
+    bool attach_landlock_reporting(std::string* error = nullptr);
+
     ProbeCounters counters() const;
     int ringbuf_fd() const;
 
@@ -78,6 +82,7 @@ private:
 
     fnwarden_bpf* skel_;
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
+    bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
 };
 
 // The LPM keys for a policy's network rules (one per rule x port x direction).

@@ -14,13 +14,16 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.hpp"
+#include "core/syscall_table.hpp"
 #include "probes/ring_buffer_consumer.hpp"
 #include "runtime/cgroup.hpp"
+#include "runtime/landlock_sandbox.hpp"
 #include "runtime/proc_info.hpp"
 #include "runtime/seccomp_guard.hpp"
 
@@ -51,7 +54,7 @@ private:
 
 // What the child reports on the error pipe when it cannot become the function.
 struct ChildFailure {
-    enum Stage : int { kSeccomp = 1, kSendListener = 2, kExec = 3 } stage;
+    enum Stage : int { kSeccomp = 1, kSendListener = 2, kExec = 3, kLandlock = 4 } stage;
     int error;
 };
 
@@ -59,6 +62,7 @@ std::string describe(const ChildFailure& f, const std::string& exe) {
     switch (f.stage) {
     case ChildFailure::kSeccomp: return std::string("cannot install the seccomp filter: ") + std::strerror(f.error);
     case ChildFailure::kSendListener: return std::string("cannot pass the seccomp listener: ") + std::strerror(f.error);
+    case ChildFailure::kLandlock: return std::string("cannot enforce the landlock ruleset: ") + std::strerror(f.error);
     case ChildFailure::kExec: break;
     }
     return "cannot execute " + exe + ": " + std::strerror(f.error);
@@ -87,6 +91,7 @@ struct ChildPlan {
     int error_fd;
     int listener_socket_fd;  // -1 without seccomp
     SeccompFilter* filter;   // nullptr without seccomp
+    int landlock_ruleset_fd; // -1 without landlock
     const sigset_t* signal_mask;
     const std::string* exe;
     const std::vector<std::string>* argv;
@@ -109,6 +114,11 @@ struct ChildPlan {
     char go = 0;
     // Wait until the parent has put us in the cgroup and registered it.
     if (::read(plan.go_fd, &go, 1) != 1) _exit(127);
+    // Landlock before seccomp: its own syscalls need not be in the allowlist.
+    if (plan.landlock_ruleset_fd >= 0) {
+        if (int rc = enforce_landlock(plan.landlock_ruleset_fd); rc < 0)
+            fail_child(plan.error_fd, ChildFailure::kLandlock, -rc);
+    }
     if (plan.filter) {
         // From here on only the launcher tail (seccomp_guard.hpp) is allowed
         // beyond the policy: sendmsg on our socket, write on the error pipe,
@@ -142,19 +152,40 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     // Enrichment and the userspace half of network "kill" happen here, before
     // the caller sees the record.
     const bool kill_on_net_violation = effective_network_action(request.policy, request.mode) == ViolationAction::Kill;
+    const bool kill_on_file_violation =
+        effective_action(request.policy.files.on_violation, request.mode) == ViolationAction::Kill;
+    const bool kill_on_exec_violation =
+        effective_action(request.policy.exec.on_violation, request.mode) == ViolationAction::Kill;
     auto consumer = RingBufferConsumer::create(probes_.ringbuf_fd(), [&](std::span<const std::byte> record) {
-        fnw_net_event net;
-        if (record.size() != sizeof(net)) return on_record(record);
-        std::memcpy(&net, record.data(), sizeof(net));
-        if (net.hdr.type != FNW_EVENT_NET || net.hdr.size != sizeof(net)) return on_record(record);
-        // cgroup socket hooks cannot read the task: the parent comes from /proc.
-        if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
-        if (kill_on_net_violation && net.verdict == FNW_VERDICT_VIOLATION) {
-            // The hook already refused the operation; this ends the process.
-            ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);
-            net.action = FNW_ACTION_KILLED;
+        fnw_event_header hdr;
+        if (record.size() < sizeof(hdr)) return on_record(record);
+        std::memcpy(&hdr, record.data(), sizeof(hdr));
+        if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event)) {
+            fnw_net_event net;
+            std::memcpy(&net, record.data(), sizeof(net));
+            // cgroup socket hooks cannot read the task: the parent comes from /proc.
+            if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
+            if (kill_on_net_violation && net.verdict == FNW_VERDICT_VIOLATION) {
+                // The hook already refused the operation; this ends the process.
+                ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);
+                net.action = FNW_ACTION_KILLED;
+            }
+            return on_record(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
         }
-        on_record(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
+        if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event) &&
+            (kill_on_file_violation || kill_on_exec_violation)) {
+            // Landlock already refused it; `kill` also ends the process. The
+            // record is 4 KiB: copy only when it has to change.
+            auto file = std::make_unique<fnw_file_event>();
+            std::memcpy(file.get(), record.data(), sizeof(*file));
+            const bool is_exec = SyscallTable::name(static_cast<int>(file->nr)).rfind("execve", 0) == 0;
+            if (is_exec ? kill_on_exec_violation : kill_on_file_violation) {
+                ::kill(static_cast<pid_t>(file->hdr.pid), SIGKILL);
+                file->action = FNW_ACTION_KILLED;
+            }
+            return on_record(std::span(reinterpret_cast<const std::byte*>(file.get()), sizeof(*file)));
+        }
+        on_record(record);
     });
     if (!consumer) return std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);
 
@@ -183,6 +214,26 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     }
     const std::string exe = resolve_executable(request.argv[0]);
 
+    // Files and exec: Landlock, for the sections whose onViolation acts in
+    // this mode (report-only sections need the file probes of a later slice).
+    FunctionPolicy landlock_view = request.policy;
+    landlock_view.files.restricted &= effective_action(request.policy.files.on_violation, request.mode) !=
+                                      ViolationAction::Report;
+    landlock_view.exec.restricted &= effective_action(request.policy.exec.on_violation, request.mode) !=
+                                     ViolationAction::Report;
+    LandlockPlan landlock = plan_landlock(landlock_view, landlock_abi());
+    UniqueFd landlock_ruleset;
+    if ((landlock_view.files.restricted || landlock_view.exec.restricted) && landlock.abi == 0)
+        return std::string("the policy restricts files/exec in enforce mode but this kernel has no Landlock; "
+                           "run in audit mode or drop those sections");
+    if (landlock.active()) {
+        auto built = build_landlock_ruleset(landlock);
+        if (auto* err = std::get_if<std::string>(&built)) return *err;
+        landlock_ruleset = std::move(std::get<UniqueFd>(built));
+        for (const auto& note : landlock.notes) spdlog::info("{}: {}", request.function, note);
+        if (!probes_.attach_landlock_reporting(&error)) return error;
+    }
+
     SignalBlock blocked;
     sigset_t forwarded = forwarded_signals();
     UniqueFd sigfd(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -191,7 +242,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     if (pid < 0) return std::string("fork: ") + std::strerror(errno);
     if (pid == 0)
         child_exec(ChildPlan{go_read.get(), err_write.get(), listener_child.get(), filter ? &*filter : nullptr,
-                             &blocked.previous(), &exe, &request.argv});
+                             landlock_ruleset.get(), &blocked.previous(), &exe, &request.argv});
 
     go_read.reset();
     err_write.reset();
@@ -214,7 +265,8 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     fnw_cgroup_entry entry{};
     entry.policy_id = policy_id_;
     entry.flags = FNW_CGROUP_ARM_ON_EXEC | (request.trace ? uint32_t{FNW_CGROUP_TRACE} : 0u) |
-                  (request.learn ? uint32_t{FNW_CGROUP_LEARN} : 0u);
+                  (request.learn ? uint32_t{FNW_CGROUP_LEARN} : 0u) |
+                  (landlock.active() ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
     if (request.learn && !probes_.reset_learned_syscalls(policy_id_))
         return abort_child("cannot reset the learned syscall set");
     if (!probes_.monitor_cgroup(cgroup.id(), entry, &error)) return abort_child(error);
@@ -268,7 +320,10 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
             int fd = ready[i].data.fd;
             if (fd == sigfd.get()) {
                 signalfd_siginfo si{};
-                while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) ::kill(pid, static_cast<int>(si.ssi_signo));
+                while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
+                    outcome.forwarded_signal = static_cast<int>(si.ssi_signo);
+                    ::kill(pid, static_cast<int>(si.ssi_signo));
+                }
             } else if (fd == pidfd.get()) {
                 running = false;
             } else if (supervisor && fd == supervisor->fd()) {

@@ -38,6 +38,7 @@ struct RunOutcome {
     std::optional<int> term_signal;   // set when the command died of a signal
     std::optional<int> exit_status;   // set when it exited normally
     uint64_t seccomp_violations = 0;  // syscalls stopped by seccomp (never seen by the probe)
+    std::optional<int> forwarded_signal;  // the last SIGINT/TERM/HUP/QUIT fnwarden passed on to it
 };
 
 using RecordHandler = std::function<void(std::span<const std::byte> record)>;

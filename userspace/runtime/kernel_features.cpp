@@ -1,5 +1,7 @@
 #include "runtime/kernel_features.hpp"
 
+#include "runtime/landlock_sandbox.hpp"
+
 #include <linux/landlock.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -89,12 +91,45 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         out << "    -> unix and raw sockets are not checked yet\n";
     }
 
+    const auto file_action = effective_action(policy.files.on_violation, mode);
+    const auto exec_action = effective_action(policy.exec.on_violation, mode);
+    auto landlock_line = [&](ViolationAction action) {
+        if (action == ViolationAction::Report)
+            out << "    -> report only: not observed yet (file probes are a later slice); nothing acts\n";
+        else if (features.landlock_abi)
+            out << "    -> landlock (ABI " << *features.landlock_abi << "): EACCES before it happens, reported at sys_exit"
+                << (action == ViolationAction::Kill ? "; then SIGKILL from fnwarden" : "") << "\n";
+        else
+            out << "    -> no landlock on this kernel: fnwarden run refuses to start in enforce mode\n";
+    };
+    if (policy.files.restricted) {
+        out << "  files (read " << policy.files.read.size() << ", write " << policy.files.write.size() << ", create "
+            << policy.files.create.size() << ", delete " << policy.files.remove.size()
+            << " patterns), onViolation " << to_string(policy.files.on_violation) << "\n";
+        landlock_line(file_action);
+    } else {
+        out << "  files: no section -> not restricted\n";
+    }
+    if (policy.exec.restricted) {
+        out << "  exec (" << policy.exec.allow.size() << " programs), onViolation " << to_string(policy.exec.on_violation)
+            << "\n";
+        landlock_line(exec_action);
+    } else {
+        out << "  exec: no section -> not restricted\n";
+    }
+    if (features.landlock_abi) {
+        FunctionPolicy acting = policy;
+        acting.files.restricted &= file_action != ViolationAction::Report;
+        acting.exec.restricted &= exec_action != ViolationAction::Report;
+        for (const auto& note : plan_landlock(acting, *features.landlock_abi).notes) out << "    note: " << note << "\n";
+    }
+
     out << "  kernel: seccomp user_notif " << (features.seccomp_user_notif ? "yes" : "no") << "; landlock ";
     if (features.landlock_abi)
         out << "ABI " << *features.landlock_abi;
     else
         out << "unavailable";
-    out << " (not used yet); bpf LSM ";
+    out << "; bpf LSM ";
     if (!features.active_lsms)
         out << "unknown (securityfs not mounted at /sys/kernel/security)";
     else

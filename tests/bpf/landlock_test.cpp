@@ -1,0 +1,173 @@
+// Real file and exec blocking without BPF-LSM: the launcher's Landlock
+// ruleset, with each denial reported from sys_exit (files.bpf.c).
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "probe_fixture.hpp"
+#include "runtime/landlock_sandbox.hpp"
+
+namespace fnw {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class LandlockTest : public test::ProbeTest {
+protected:
+    void SetUp() override {
+        test::ProbeTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        if (landlock_abi() == 0) {
+            if (test::bpf_required()) FAIL() << "this kernel has no Landlock";
+            GTEST_SKIP() << "no Landlock";
+        }
+        scratch_ = fs::temp_directory_path() / ("fnw-landlock-" + std::to_string(getpid()));
+        fs::remove_all(scratch_);
+        fs::create_directories(scratch_ / "rw");
+        fs::create_directories(scratch_ / "ro");
+        std::ofstream(scratch_ / "ro" / "data.txt") << "original";
+        std::ofstream(scratch_ / "rw" / "move-me.txt") << "m";
+    }
+    void TearDown() override {
+        if (!scratch_.empty()) fs::remove_all(scratch_);
+    }
+
+    // What the workload needs to start, plus read on the scratch tree and
+    // full rights on scratch/rw only.
+    FunctionPolicy policy(ViolationAction action) const {
+        const std::string bin_dir = fs::path(FNW_TEST_WORKLOAD).parent_path().string();
+        FunctionPolicy p;
+        p.name = "landlock-test";
+        p.function = "test";
+        p.syscalls.allow.set();
+        p.files.restricted = true;
+        p.files.read = {"/usr/**", "/lib/**", "/lib64/**", "/etc/**", "/proc/**", bin_dir + "/**",
+                        scratch_.string() + "/**"};
+        p.files.write = {scratch_.string() + "/rw/**", "/dev/null"};
+        p.files.create = {scratch_.string() + "/rw/**"};
+        p.files.remove = {scratch_.string() + "/rw/**"};
+        p.files.on_violation = action;
+        p.exec.restricted = true;
+        p.exec.allow = {FNW_TEST_WORKLOAD, "/lib64/ld-linux-x86-64.so.2"};
+        p.exec.on_violation = action;
+        return p;
+    }
+
+    const fnw_file_event* only_file_event(const Run& r) {
+        EXPECT_EQ(r.file_events.size(), 1u);
+        return r.file_events.empty() ? nullptr : &r.file_events[0];
+    }
+
+    fs::path scratch_;
+};
+
+TEST_F(LandlockTest, DisallowedWriteFailsWithEaccesAndTheFileIsUntouched) {
+    const auto target = scratch_ / "ro" / "data.txt";
+    auto r = run_workload(policy(ViolationAction::Deny), Mode::Enforce, {"write:" + target.string(), "exit-errno"});
+    EXPECT_EQ(r.outcome.exit_code, EACCES);
+    EXPECT_EQ(slurp(target), "original");
+    const auto* ev = only_file_event(r);
+    ASSERT_NE(ev, nullptr);
+    EXPECT_EQ(std::string(ev->path), target.string());
+    EXPECT_EQ(ev->nr, static_cast<uint32_t>(SYS_openat));
+    EXPECT_EQ(ev->ret, -EACCES);
+    EXPECT_EQ(ev->action, FNW_ACTION_DENIED);
+    EXPECT_EQ(ev->mechanism, FNW_MECH_LANDLOCK);
+    EXPECT_EQ(ev->hdr.pid, static_cast<uint32_t>(r.outcome.pid));
+    EXPECT_EQ(ev->hdr.cgroup_id, r.outcome.cgroup_id);
+}
+
+TEST_F(LandlockTest, DisallowedMkdirUnlinkRenameHaveNoSideEffect) {
+    const auto dir = scratch_ / "ro" / "newdir";
+    const auto kept = scratch_ / "ro" / "data.txt";
+    auto mk = run_workload(policy(ViolationAction::Deny), Mode::Enforce, {"mkdir:" + dir.string(), "exit-errno"});
+    EXPECT_EQ(mk.outcome.exit_code, EACCES);
+    EXPECT_FALSE(fs::exists(dir));
+    ASSERT_EQ(mk.file_events.size(), 1u);
+    EXPECT_EQ(mk.file_events[0].nr, static_cast<uint32_t>(SYS_mkdir));
+
+    auto rm = run_workload(policy(ViolationAction::Deny), Mode::Enforce, {"unlink:" + kept.string(), "exit-errno"});
+    EXPECT_EQ(rm.outcome.exit_code, EACCES);
+    EXPECT_TRUE(fs::exists(kept));
+    ASSERT_EQ(rm.file_events.size(), 1u);
+
+    // Moving a file out of the writable tree into the read-only one.
+    const auto from = scratch_ / "rw" / "move-me.txt";
+    const auto to = scratch_ / "ro" / "moved.txt";
+    auto mv = run_workload(policy(ViolationAction::Deny), Mode::Enforce,
+                           {"rename:" + from.string() + ":" + to.string(), "exit-errno"});
+    EXPECT_NE(mv.outcome.exit_code, 0);
+    EXPECT_TRUE(fs::exists(from));
+    EXPECT_FALSE(fs::exists(to));
+}
+
+TEST_F(LandlockTest, ExecOfANonAllowedBinaryFails) {
+    auto r = run_workload(policy(ViolationAction::Deny), Mode::Enforce, {"exec:/bin/true", "exit-errno"});
+    EXPECT_EQ(r.outcome.exit_code, EACCES);
+    const auto* ev = only_file_event(r);
+    ASSERT_NE(ev, nullptr);
+    EXPECT_EQ(std::string(ev->path), "/bin/true");
+    EXPECT_EQ(ev->nr, static_cast<uint32_t>(SYS_execve));
+}
+
+TEST_F(LandlockTest, AllowedWorkloadRunsNormallyWithNoEvents) {
+    const auto rw = scratch_ / "rw";
+    auto r = run_workload(policy(ViolationAction::Deny), Mode::Enforce,
+                          {"read:" + (scratch_ / "ro" / "data.txt").string(), "mkdir:" + (rw / "sub").string(),
+                           "rename:" + (rw / "move-me.txt").string() + ":" + (rw / "sub" / "moved.txt").string(),
+                           "unlink:" + (rw / "sub" / "moved.txt").string(), "exit-errno"});
+    EXPECT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(r.file_events.empty());
+    EXPECT_TRUE(fs::is_directory(rw / "sub"));
+}
+
+TEST_F(LandlockTest, KillActionDeniesThenKills) {
+    const auto dir = scratch_ / "ro" / "never";
+    auto r = run_workload(policy(ViolationAction::Kill), Mode::Enforce,
+                          {"mkdir:" + dir.string(), "repeat-getppid:100000000", "exit:0"});
+    ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
+    EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
+    EXPECT_FALSE(fs::exists(dir));
+    ASSERT_EQ(r.file_events.size(), 1u);
+    EXPECT_EQ(r.file_events[0].action, FNW_ACTION_KILLED);
+}
+
+// Landlock grew rights over time; fnwarden uses what the kernel has and says
+// what it could not restrict. truncate(2) became a right in ABI 3 (6.2): on
+// this host (ABI 7) it is refused, on Debian's 6.1 (ABI 2) it cannot be.
+TEST_F(LandlockTest, TruncateIsRestrictedOnlyWhereTheAbiHasTheRight) {
+    const auto target = scratch_ / "ro" / "data.txt";
+    auto r = run_workload(policy(ViolationAction::Deny), Mode::Enforce, {"truncate:" + target.string(), "exit-errno"});
+    const int abi = landlock_abi();
+    if (abi >= 3) {
+        EXPECT_EQ(r.outcome.exit_code, EACCES);
+        EXPECT_EQ(slurp(target), "original");
+        EXPECT_EQ(r.file_events.size(), 1u);
+    } else {
+        EXPECT_EQ(r.outcome.exit_code, 0) << "ABI " << abi << " has no truncate right";
+        EXPECT_EQ(slurp(target), "");
+        auto notes = plan_landlock(policy(ViolationAction::Deny), abi).notes;
+        EXPECT_NE(std::find(notes.begin(), notes.end(), "landlock ABI < 3: truncate() is not restricted"), notes.end());
+    }
+}
+
+TEST_F(LandlockTest, AuditModeAppliesNoLandlock) {
+    const auto dir = scratch_ / "ro" / "audit-made";
+    auto r = run_workload(policy(ViolationAction::Deny), Mode::Audit, {"mkdir:" + dir.string(), "exit-errno"});
+    EXPECT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(fs::is_directory(dir));
+}
+
+}  // namespace
+}  // namespace fnw

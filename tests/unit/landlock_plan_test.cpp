@@ -1,0 +1,125 @@
+// Compiling a policy's files/exec sections into Landlock rules: pure, no kernel.
+#include "runtime/landlock_sandbox.hpp"
+
+#include <linux/landlock.h>
+
+#include <gtest/gtest.h>
+
+namespace fnw {
+namespace {
+
+TEST(LandlockPlan, WidensOnlyWhatLandlockCannotExpress) {
+    bool widened = true;
+    EXPECT_EQ(literal_prefix("/var/task/**", &widened), "/var/task");
+    EXPECT_FALSE(widened);
+    EXPECT_EQ(literal_prefix("/var/task/*.py", &widened), "/var/task");
+    EXPECT_TRUE(widened);
+    EXPECT_EQ(literal_prefix("/var/**/x", &widened), "/var");
+    EXPECT_TRUE(widened);
+    EXPECT_EQ(literal_prefix("/etc/hostname", &widened), "/etc/hostname");
+    EXPECT_FALSE(widened);
+    EXPECT_EQ(literal_prefix("/*", &widened), "/");
+    EXPECT_TRUE(widened);
+
+    FunctionPolicy p;
+    p.files.restricted = true;
+    p.files.read = {"/srv/*.json"};
+    auto plan = plan_landlock(p, 1);
+    EXPECT_FALSE(plan.handled_fs & LANDLOCK_ACCESS_FS_EXECUTE) << "no exec section: execute is not restricted";
+    EXPECT_FALSE(plan.handled_fs & LANDLOCK_ACCESS_FS_REFER) << "ABI 1 has no REFER";
+    ASSERT_EQ(plan.rules.size(), 1u);
+    EXPECT_TRUE(plan.rules[0].widened);
+    EXPECT_EQ(plan.rules[0].path, "/srv");
+    EXPECT_TRUE(plan_landlock(p, 2).handled_fs & LANDLOCK_ACCESS_FS_REFER);
+    EXPECT_FALSE(plan_landlock(p, 0).active()) << "no Landlock, no plan";
+}
+
+TEST(LandlockPlan, MapsSectionsToRights) {
+    FunctionPolicy p;
+    p.files.restricted = true;
+    p.files.read = {"/a/**"};
+    p.files.write = {"/b/**"};
+    p.files.create = {"/c/**"};
+    p.files.remove = {"/d/**"};
+    p.exec.restricted = true;
+    p.exec.allow = {"/usr/bin/python3"};
+    auto plan = plan_landlock(p, 3);
+    EXPECT_TRUE(plan.handled_fs & LANDLOCK_ACCESS_FS_EXECUTE);
+    EXPECT_TRUE(plan.handled_fs & LANDLOCK_ACCESS_FS_MAKE_CHAR) << "handled, never granted";
+    ASSERT_EQ(plan.rules.size(), 5u);
+    EXPECT_EQ(plan.rules[0].access, static_cast<uint64_t>(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR));
+    EXPECT_TRUE(plan.rules[1].access & LANDLOCK_ACCESS_FS_WRITE_FILE);
+    EXPECT_TRUE(plan.rules[1].access & (1ull << 14)) << "truncate on ABI 3";
+    EXPECT_TRUE(plan.rules[2].access & LANDLOCK_ACCESS_FS_MAKE_REG);
+    EXPECT_FALSE(plan.rules[2].access & LANDLOCK_ACCESS_FS_MAKE_CHAR);
+    EXPECT_TRUE(plan.rules[3].access & LANDLOCK_ACCESS_FS_REMOVE_FILE);
+    EXPECT_EQ(plan.rules[4].access, static_cast<uint64_t>(LANDLOCK_ACCESS_FS_EXECUTE));
+    EXPECT_EQ(plan.rules[4].path, "/usr/bin/python3");
+    EXPECT_FALSE(plan_landlock(p, 2).rules[1].access & (1ull << 14)) << "ABI 2 has no truncate right";
+}
+
+}  // namespace
+}  // namespace fnw
+
+#include <gmock/gmock.h>
+
+#include "core/policy_parser.hpp"
+
+namespace fnw {
+namespace {
+
+using ::testing::HasSubstr;
+
+PolicyParseResult parse_sections(const std::string& sections) {
+    return parse_policy("apiVersion: fnwarden.io/v1\nkind: FunctionPolicy\nmetadata: {name: p}\n"
+                        "spec:\n  selector: {function: f}\n" +
+                            sections,
+                        "t.yaml");
+}
+
+TEST(FilesPolicy, ParsesFilesAndExecSections) {
+    auto r = parse_sections(
+        "  files:\n"
+        "    read: [\"/var/task/**\", \"/etc/hostname\"]\n"
+        "    write: [\"/tmp/**\"]\n"
+        "    create: [\"/tmp/**\"]\n"
+        "    delete: [\"/tmp/*.log\"]\n"
+        "    onViolation: deny\n"
+        "  exec:\n"
+        "    allow: [/usr/bin/python3]\n"
+        "    onViolation: kill\n");
+    ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+    const auto& p = *r.policy;
+    EXPECT_TRUE(p.files.restricted);
+    EXPECT_EQ(p.files.read, (std::vector<std::string>{"/var/task/**", "/etc/hostname"}));
+    EXPECT_EQ(p.files.remove, (std::vector<std::string>{"/tmp/*.log"}));
+    EXPECT_EQ(p.files.on_violation, ViolationAction::Deny);
+    EXPECT_TRUE(p.exec.restricted);
+    EXPECT_EQ(p.exec.allow, (std::vector<std::string>{"/usr/bin/python3"}));
+    EXPECT_EQ(p.exec.on_violation, ViolationAction::Kill);
+}
+
+TEST(FilesPolicy, AbsentSectionsRestrictNothing) {
+    auto r = parse_sections("  mode: enforce\n");
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r.policy->files.restricted);
+    EXPECT_FALSE(r.policy->exec.restricted);
+}
+
+TEST(FilesPolicy, BadPatternsPointAtTheirLine) {
+    auto r = parse_sections("  files:\n    read:\n      - /ok/**\n      - relative/path\n");
+    ASSERT_EQ(r.errors.size(), 1u);
+    EXPECT_EQ(r.errors[0].line, 9);
+    EXPECT_THAT(r.errors[0].message, HasSubstr("must be an absolute path"));
+    EXPECT_THAT(parse_sections("  files: {read: [\"/a/../b\"]}\n").errors.at(0).message, HasSubstr("\"..\""));
+    EXPECT_THAT(parse_sections("  files: {read: [\"/a/x**\"]}\n").errors.at(0).message, HasSubstr("whole segment"));
+    EXPECT_THAT(parse_sections("  files: {read: [\"/a/[ab]\"]}\n").errors.at(0).message, HasSubstr("not supported"));
+    EXPECT_THAT(parse_sections("  files: {read: [\"/a//b\"]}\n").errors.at(0).message, HasSubstr("empty segment"));
+    EXPECT_THAT(parse_sections("  files: {modify: []}\n").errors.at(0).message, HasSubstr("unknown key \"modify\""));
+    EXPECT_THAT(parse_sections("  exec: {allow: /bin/sh}\n").errors.at(0).message, HasSubstr("must be a list"));
+    EXPECT_THAT(parse_sections("  exec: {allow: [], onViolation: maybe}\n").errors.at(0).message,
+                HasSubstr("spec.exec.onViolation must be"));
+}
+
+}  // namespace
+}  // namespace fnw

@@ -1,0 +1,130 @@
+#include "runtime/landlock_sandbox.hpp"
+
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+namespace fnw {
+namespace {
+
+// Rights added after the uapi headers this is built against (6.1). The
+// values are kernel ABI and never change.
+constexpr uint64_t kAccessFsTruncate = 1ull << 14;  // ABI 3 (6.2)
+
+constexpr uint64_t kMake = LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_SYM |
+                           LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO;
+constexpr uint64_t kRemove = LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR;
+constexpr uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+// Rights that make sense on a regular file (others are EINVAL there).
+constexpr uint64_t kFileRights =
+    LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | kAccessFsTruncate;
+
+// Every filesystem right each ABI knows.
+uint64_t fs_rights_of_abi(int abi) {
+    uint64_t rights = (1ull << 13) - 1;  // ABI 1: EXECUTE .. MAKE_SYM
+    if (abi >= 2) rights |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3) rights |= kAccessFsTruncate;
+    return rights;
+}
+
+}  // namespace
+
+int landlock_abi() {
+    long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return abi > 0 ? static_cast<int>(abi) : 0;
+}
+
+std::string literal_prefix(const std::string& pattern, bool* widened) {
+    size_t wildcard = pattern.find('*');
+    if (widened) *widened = false;
+    if (wildcard == std::string::npos) return pattern;
+    size_t slash = pattern.rfind('/', wildcard);
+    std::string prefix = slash == 0 ? "/" : pattern.substr(0, slash);
+    // "dir/**" is exactly Landlock's "everything beneath dir": no widening.
+    const bool whole_subtree = pattern.size() == slash + 3 && pattern.compare(slash, 3, "/**") == 0;
+    if (widened) *widened = !whole_subtree;
+    return prefix;
+}
+
+LandlockPlan plan_landlock(const FunctionPolicy& policy, int abi) {
+    LandlockPlan plan;
+    plan.abi = abi;
+    if (abi <= 0 || (!policy.files.restricted && !policy.exec.restricted)) return plan;
+    const uint64_t known = fs_rights_of_abi(abi);
+
+    if (policy.files.restricted) {
+        // Everything but execute (exec's own section) and ioctl on devices.
+        plan.handled_fs |= known & ~LANDLOCK_ACCESS_FS_EXECUTE;
+        if (abi < 2) plan.notes.push_back("landlock ABI 1: renames and links across directories are not restricted");
+        if (abi < 3) plan.notes.push_back("landlock ABI < 3: truncate() is not restricted");
+    }
+    if (policy.exec.restricted) plan.handled_fs |= LANDLOCK_ACCESS_FS_EXECUTE;
+
+    auto add = [&](const std::vector<std::string>& patterns, uint64_t access) {
+        for (const auto& pattern : patterns) {
+            LandlockRule rule;
+            rule.pattern = pattern;
+            rule.path = literal_prefix(pattern, &rule.widened);
+            rule.access = access & known;
+            plan.rules.push_back(rule);
+            if (rule.widened)
+                plan.notes.push_back("\"" + pattern + "\" widened to everything beneath " + rule.path +
+                                     " for landlock");
+        }
+    };
+    if (policy.files.restricted) {
+        add(policy.files.read, kRead);
+        add(policy.files.write, LANDLOCK_ACCESS_FS_WRITE_FILE | kAccessFsTruncate);
+        // Moving a file between directories (REFER) needs create on the
+        // destination and delete on the source; granting it with both keeps
+        // rename(2) working where the policy allows it.
+        add(policy.files.create, kMake | LANDLOCK_ACCESS_FS_REFER);
+        add(policy.files.remove, kRemove | LANDLOCK_ACCESS_FS_REFER);
+    }
+    if (policy.exec.restricted) add(policy.exec.allow, LANDLOCK_ACCESS_FS_EXECUTE);
+    return plan;
+}
+
+std::variant<UniqueFd, std::string> build_landlock_ruleset(LandlockPlan& plan) {
+    landlock_ruleset_attr attr{};
+    attr.handled_access_fs = plan.handled_fs;
+    UniqueFd ruleset(static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0)));
+    if (!ruleset.valid()) return std::string("landlock_create_ruleset: ") + std::strerror(errno);
+
+    std::set<std::string> missing;
+    for (const auto& rule : plan.rules) {
+        UniqueFd target(::open(rule.path.c_str(), O_PATH | O_CLOEXEC));
+        if (!target.valid()) {
+            if (missing.insert(rule.path).second)
+                plan.notes.push_back(rule.path + ": " + std::strerror(errno) + ", rules for it not added (nothing there to grant)");
+            continue;
+        }
+        struct stat st {};
+        uint64_t access = rule.access & plan.handled_fs;
+        if (::fstat(target.get(), &st) == 0 && !S_ISDIR(st.st_mode)) access &= kFileRights;
+        if (access == 0) continue;
+        landlock_path_beneath_attr beneath{};
+        beneath.allowed_access = access;
+        beneath.parent_fd = target.get();
+        if (syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) != 0)
+            return "landlock_add_rule " + rule.path + ": " + std::strerror(errno);
+    }
+    return ruleset;
+}
+
+int enforce_landlock(int ruleset_fd) {
+    // Required unless CAP_SYS_ADMIN; set anyway: the sandbox must not be
+    // escapable through a setuid binary.
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+    if (syscall(SYS_landlock_restrict_self, ruleset_fd, 0) != 0) return -errno;
+    return 0;
+}
+
+}  // namespace fnw
