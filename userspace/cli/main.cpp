@@ -50,6 +50,25 @@ constexpr const char* kTopUsage =
     "                     check policy files; prints file:line:column for each error\n"
     "  version            print the version\n";
 
+// Parses a subcommand's options into the variables `desc` points at. Returns
+// the exit code when the command should end here (--help, a usage error).
+std::optional<int> parse_subcommand(const std::vector<std::string>& opts, const po::options_description& desc,
+                                    std::string_view name, std::string_view usage) {
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(opts).options(desc).run(), vm);
+        if (vm.count("help")) {
+            std::cout << "usage: " << usage << "\n" << desc;
+            return 0;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << "fnwarden " << name << ": " << e.what() << "\n" << desc;
+        return kExitUsage;
+    }
+    return std::nullopt;
+}
+
 void print_policy_errors(const PolicyParseResult& result) {
     for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
 }
@@ -170,18 +189,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         ("trace", po::bool_switch(&trace), "emit every syscall of the function, not only violations")
         ("explain", po::bool_switch(&explain), "print which mechanism guards each rule on this kernel (then run CMD, if given)")
         ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)");
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(opts).options(desc).run(), vm);
-        if (vm.count("help")) {
-            std::cout << "usage: fnwarden run [options] -- CMD ARGS...\n" << desc;
-            return 0;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "fnwarden run: " << e.what() << "\n" << desc;
-        return kExitUsage;
-    }
+    if (auto done = parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...")) return *done;
     if (command.empty() && !explain) {
         std::cerr << "fnwarden run: no command given (put it after --)\n";
         return kExitUsage;
@@ -259,18 +267,8 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
         ("function", po::value(&function)->required(), "function name")
         ("name", po::value(&policy_name), "metadata.name of the generated policy (default: the function name)")
         ("output,o", po::value(&output_path), "write the policy to FILE instead of stdout");
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(opts).options(desc).run(), vm);
-        if (vm.count("help")) {
-            std::cout << "usage: fnwarden learn --function NAME [-o FILE] -- CMD ARGS...\n" << desc;
-            return 0;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "fnwarden learn: " << e.what() << "\n" << desc;
-        return kExitUsage;
-    }
+    if (auto done = parse_subcommand(opts, desc, "learn", "fnwarden learn --function NAME [-o FILE] -- CMD ARGS..."))
+        return *done;
     if (command.empty()) {
         std::cerr << "fnwarden learn: no command given (put it after --)\n";
         return kExitUsage;

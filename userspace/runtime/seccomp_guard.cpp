@@ -101,38 +101,45 @@ int SeccompFilter::load_and_listen() {
     return fd >= 0 ? fd : -EBADF;
 }
 
-bool send_fd(int socket_fd, int fd) {
+namespace {
+
+// One data byte plus room for one SCM_RIGHTS fd: the shape both ends use.
+struct FdMessage {
     char byte = 'F';
     iovec iov{&byte, 1};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
     msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+
+    FdMessage() {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+    }
+    FdMessage(const FdMessage&) = delete;
+    FdMessage& operator=(const FdMessage&) = delete;
+};
+
+}  // namespace
+
+bool send_fd(int socket_fd, int fd) {
+    FdMessage m;
+    cmsghdr* cm = CMSG_FIRSTHDR(&m.msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return ::sendmsg(socket_fd, &msg, 0) == 1;
+    return ::sendmsg(socket_fd, &m.msg, 0) == 1;
 }
 
 UniqueFd receive_fd(int socket_fd) {
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    FdMessage m;
     ssize_t n;
     do {
-        n = ::recvmsg(socket_fd, &msg, MSG_CMSG_CLOEXEC);
+        n = ::recvmsg(socket_fd, &m.msg, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n != 1) return UniqueFd();
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cmsghdr* cm = CMSG_FIRSTHDR(&m.msg);
     if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
         return UniqueFd();
     int fd = -1;
