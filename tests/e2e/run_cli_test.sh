@@ -101,6 +101,16 @@ expect_eq "the learned policy validates" 0 $?
 expect_eq "the learned workload runs cleanly in enforce mode" 0 $?
 expect_eq "the learned workload has no violations" 0 "$(wc -l <"$work/learned.jsonl")"
 
+# --- the baseline is found beside the policy and merged -------------------------------
+"$fnw" policy validate "$src/rules/baseline.yaml" >/dev/null 2>&1
+expect_eq "validate accepts the bundled baseline" 0 $?
+"$fnw" run --function sandboxed --policy "$src/rules/examples/sandboxed.yaml" --explain >"$work/explain" 2>&1
+grep -q 'syscalls.allow (476 syscalls)' "$work/explain" && pass "baseline merged: 512 - 36 syscalls allowed" \
+  || fail "baseline not merged: $(grep syscalls "$work/explain")"
+"$fnw" run --function sandboxed --policy "$src/rules/examples/sandboxed.yaml" --no-baseline --explain >"$work/explain" 2>&1
+grep -q 'not restricted (no syscalls section)' "$work/explain" && pass "--no-baseline applies none" \
+  || fail "--no-baseline: $(grep -A1 syscalls "$work/explain")"
+
 # --- exit status and errors ------------------------------------------------------
 "$fnw" run --function demo --policy "$demo" -- sh -c 'exit 3' 2>"$work/err"
 expect_eq "exit status passes through" 3 $?

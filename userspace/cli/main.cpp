@@ -42,13 +42,25 @@ constexpr const char* kTopUsage =
     "usage: fnwarden <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] [--trace] [--explain] -- CMD ARGS...\n"
+    "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] [--trace] [--explain]\n"
+    "      [--baseline FILE | --no-baseline] -- CMD ARGS...\n"
     "                     run CMD as a monitored function in its own cgroup\n"
     "  learn --function NAME [-o FILE] -- CMD ARGS...\n"
     "                     run CMD, record every syscall it makes (in the kernel), print a policy\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
     "  version            print the version\n";
+
+// baseline.yaml in the policy's directory or its parent (rules/examples/x.yaml
+// finds rules/baseline.yaml); "" when there is none.
+std::string find_baseline_for(const std::string& policy_file) {
+    std::filesystem::path dir = std::filesystem::absolute(policy_file).parent_path();
+    for (int up = 0; up < 2 && !dir.empty(); ++up, dir = dir.parent_path()) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(dir / "baseline.yaml", ec)) return (dir / "baseline.yaml").string();
+    }
+    return "";
+}
 
 // Parses a subcommand's options into the variables `desc` points at. Returns
 // the exit code when the command should end here (--help, a usage error).
@@ -84,6 +96,18 @@ int cmd_policy_validate(const std::vector<std::string>& args) {
     }
     int rc = 0;
     for (size_t i = 1; i < args.size(); ++i) {
+        if (document_kind_of_file(args[i]) == "Baseline") {
+            auto baseline = parse_baseline_file(args[i]);
+            for (const auto& e : baseline.errors) std::cerr << e.to_string() << "\n";
+            if (!baseline.ok()) {
+                rc = kExitUsage;
+                continue;
+            }
+            std::cout << args[i] << ": ok (baseline " << baseline.baseline->name << ": " << baseline.baseline->deny.count()
+                      << " syscalls denied, " << baseline.baseline->deny_unless_allowed.count()
+                      << " denied unless allowed)\n";
+            continue;
+        }
         auto result = parse_policy_file(args[i]);
         if (!result.ok()) {
             print_policy_errors(result);
@@ -179,6 +203,8 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
     bool trace = false;
     bool explain = false;
+    bool no_baseline = false;
+    std::string baseline_file;
     po::options_description desc("fnwarden run options");
     desc.add_options()
         ("help,h", "show this help")
@@ -188,7 +214,9 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         ("events", po::value(&events_path), "write JSON-lines events to PATH instead of stderr")
         ("trace", po::bool_switch(&trace), "emit every syscall of the function, not only violations")
         ("explain", po::bool_switch(&explain), "print which mechanism guards each rule on this kernel (then run CMD, if given)")
-        ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)");
+        ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)")
+        ("baseline", po::value(&baseline_file), "baseline merged into the policy (default: baseline.yaml beside the policy or one directory up)")
+        ("no-baseline", po::bool_switch(&no_baseline), "apply no baseline");
     if (auto done = parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...")) return *done;
     if (command.empty() && !explain) {
         std::cerr << "fnwarden run: no command given (put it after --)\n";
@@ -202,6 +230,23 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         return kExitUsage;
     }
     FunctionPolicy policy = std::move(*parsed.policy);
+    if (!no_baseline) {
+        if (baseline_file.empty()) baseline_file = find_baseline_for(policy_file);
+        if (!baseline_file.empty()) {
+            auto baseline = parse_baseline_file(baseline_file);
+            if (!baseline.ok()) {
+                for (const auto& e : baseline.errors) std::cerr << e.to_string() << "\n";
+                std::cerr << "fnwarden run: invalid baseline, nothing loaded\n";
+                return kExitUsage;
+            }
+            for (const auto& name : apply_baseline(policy, *baseline.baseline))
+                spdlog::warn("policy {} allows {}, which the baseline {} forbids: denied", policy.name, name,
+                             baseline_file);
+            spdlog::debug("baseline {} applied", baseline_file);
+        } else {
+            spdlog::warn("no baseline.yaml beside {} or one directory up: none applied (--baseline FILE)", policy_file);
+        }
+    }
     Mode mode = policy.mode;
     if (!mode_text.empty()) {
         auto m = parse_mode(mode_text);

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/syscall_table.hpp"
+
 namespace fnw {
 
 ViolationAction effective_action(ViolationAction section_action, Mode mode) {
@@ -89,6 +91,19 @@ std::string validate_path_pattern(std::string_view pattern) {
         start = end + 1;
     }
     return "";
+}
+
+std::vector<std::string> apply_baseline(FunctionPolicy& policy, const Baseline& baseline) {
+    std::vector<std::string> overridden;
+    if (policy.syscalls.allow.all()) {
+        policy.syscalls.allow &= ~(baseline.deny | baseline.deny_unless_allowed);
+        return overridden;
+    }
+    const SyscallBitmap forbidden = policy.syscalls.allow & baseline.deny;
+    for (size_t nr = 0; nr < forbidden.size(); ++nr)
+        if (forbidden.test(nr)) overridden.push_back(std::string(SyscallTable::name(static_cast<int>(nr))));
+    policy.syscalls.allow &= ~baseline.deny;
+    return overridden;
 }
 
 std::string_view to_string(Mode mode) { return mode == Mode::Audit ? "audit" : "enforce"; }

@@ -85,6 +85,19 @@ struct FunctionPolicy {
     std::string source;  // file it came from, for messages
 };
 
+// What no function may do (rules/baseline.yaml), merged into every policy.
+struct Baseline {
+    std::string name;
+    SyscallBitmap deny;                 // removed from every allowlist
+    SyscallBitmap deny_unless_allowed;  // removed unless the policy lists them
+    std::string source;
+};
+
+// Merges `baseline` into `policy`. A policy without a syscalls section stops
+// being unrestricted: it allows everything but the baseline. Returns one
+// message per syscall the policy listed but the baseline forbids.
+std::vector<std::string> apply_baseline(FunctionPolicy& policy, const Baseline& baseline);
+
 // The action the kernel applies: kill only in enforce mode.
 // What a section's onViolation means in `mode` (audit never acts).
 ViolationAction effective_action(ViolationAction section_action, Mode mode);

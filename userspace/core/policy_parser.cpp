@@ -3,6 +3,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
+#include <variant>
 
 #include <yaml-cpp/yaml.h>
 
@@ -93,34 +94,40 @@ void parse_violation_action_key(Checker& check, const YAML::Node& section, std::
     }
 }
 
+// A list of x86_64 syscall names into a bitmap; unknown names are errors
+// with a suggestion.
+void parse_syscall_names(Checker& check, const YAML::Node& list, const std::string& what, SyscallBitmap& out) {
+    if (!list) return;
+    if (!list.IsSequence()) {
+        check.error(list, what + " must be a list of syscall names");
+        return;
+    }
+    for (const auto& item : list) {
+        auto name = check.scalar(item, "a syscall name");
+        if (!name) continue;
+        auto nr = SyscallTable::number(*name);
+        if (!nr) {
+            std::string msg = "unknown syscall \"" + *name + "\" for x86_64";
+            auto close = SyscallTable::suggestions(*name);
+            if (!close.empty()) msg += " (did you mean \"" + std::string(close.front()) + "\"?)";
+            check.error(item, std::move(msg));
+            continue;
+        }
+        if (*nr < 0 || *nr >= FNW_MAX_SYSCALLS) {
+            check.error(item, "syscall \"" + *name + "\" is outside the supported range");
+            continue;
+        }
+        out.set(static_cast<size_t>(*nr));
+    }
+}
+
 void parse_syscalls(Checker& check, const YAML::Node& node, SyscallRules& rules) {
     if (!check.expect_map(node, "spec.syscalls", {"allow", "onViolation"})) return;
 
-    if (const YAML::Node allow = node["allow"]) {
-        if (!allow.IsSequence()) {
-            check.error(allow, "spec.syscalls.allow must be a list of syscall names");
-        } else {
-            for (const auto& item : allow) {
-                auto name = check.scalar(item, "a syscall name");
-                if (!name) continue;
-                auto nr = SyscallTable::number(*name);
-                if (!nr) {
-                    std::string msg = "unknown syscall \"" + *name + "\" for x86_64";
-                    auto close = SyscallTable::suggestions(*name);
-                    if (!close.empty()) msg += " (did you mean \"" + std::string(close.front()) + "\"?)";
-                    check.error(item, std::move(msg));
-                    continue;
-                }
-                if (*nr < 0 || *nr >= FNW_MAX_SYSCALLS) {
-                    check.error(item, "syscall \"" + *name + "\" is outside the supported range");
-                    continue;
-                }
-                rules.allow.set(static_cast<size_t>(*nr));
-            }
-        }
-    } else {
+    if (const YAML::Node allow = node["allow"])
+        parse_syscall_names(check, allow, "spec.syscalls.allow", rules.allow);
+    else
         check.error(node, "spec.syscalls needs an \"allow\" list");
-    }
 
     parse_violation_action_key(check, node, "spec.syscalls", rules.on_violation);
 }
@@ -360,18 +367,87 @@ PolicyParseResult parse_policy(const std::string& yaml_text, const std::string& 
     return {std::move(policy), {}};
 }
 
-PolicyParseResult parse_policy_file(const std::filesystem::path& path) {
+namespace {
+
+// A policy file's text, refusing anything larger than kMaxPolicyFileBytes.
+std::variant<std::string, PolicyError> read_policy_text(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return {std::nullopt, {{path.string(), 0, 0, "cannot read file"}}};
+    if (!in) return PolicyError{path.string(), 0, 0, "cannot read file"};
     std::string text;
     text.resize(kMaxPolicyFileBytes + 1);
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxPolicyFileBytes)
-        return {std::nullopt,
-                {{path.string(), 0, 0,
-                  "file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes"}}};
-    return parse_policy(text, path.string());
+        return PolicyError{path.string(), 0, 0, "file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes"};
+    return text;
+}
+
+}  // namespace
+
+PolicyParseResult parse_policy_file(const std::filesystem::path& path) {
+    auto text = read_policy_text(path);
+    if (auto* err = std::get_if<PolicyError>(&text)) return {std::nullopt, {*err}};
+    return parse_policy(std::get<std::string>(text), path.string());
+}
+
+BaselineParseResult parse_baseline_file(const std::filesystem::path& path) {
+    auto text = read_policy_text(path);
+    if (auto* err = std::get_if<PolicyError>(&text)) return {std::nullopt, {*err}};
+    return parse_baseline(std::get<std::string>(text), path.string());
+}
+
+std::string document_kind_of_file(const std::filesystem::path& path) {
+    auto text = read_policy_text(path);
+    if (!std::holds_alternative<std::string>(text)) return "";
+    try {
+        YAML::Node root = YAML::Load(std::get<std::string>(text));
+        if (root.IsMap() && root["kind"] && root["kind"].IsScalar()) return root["kind"].Scalar();
+    } catch (const YAML::Exception&) {
+    }
+    return "";
+}
+
+BaselineParseResult parse_baseline(const std::string& yaml_text, const std::string& source_name) {
+    Checker check(source_name);
+    Baseline baseline;
+    baseline.source = source_name;
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml_text);
+    } catch (const YAML::ParserException& e) {
+        check.error_at(e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg);
+        return {std::nullopt, check.take()};
+    } catch (const YAML::Exception& e) {
+        check.error_at(0, 0, std::string("invalid YAML: ") + e.what());
+        return {std::nullopt, check.take()};
+    }
+    try {
+        if (!root || !check.expect_map(root, "the baseline document", {"apiVersion", "kind", "metadata", "spec"})) {
+            if (!root) check.error_at(0, 0, "empty baseline file");
+            return {std::nullopt, check.take()};
+        }
+        if (!root["apiVersion"] || root["apiVersion"].Scalar() != kApiVersion)
+            check.error(root, "apiVersion must be \"" + std::string(kApiVersion) + "\"");
+        if (!root["kind"] || root["kind"].Scalar() != "Baseline") check.error(root, "kind must be \"Baseline\"");
+        if (const YAML::Node meta = root["metadata"]; meta && check.expect_map(meta, "metadata", {"name"})) {
+            if (meta["name"]) baseline.name = meta["name"].Scalar();
+        }
+        const YAML::Node spec = root["spec"];
+        if (!spec) {
+            check.error(root, "missing \"spec\"");
+        } else if (check.expect_map(spec, "spec", {"syscalls"})) {
+            if (const YAML::Node sys = spec["syscalls"];
+                sys && check.expect_map(sys, "spec.syscalls", {"deny", "denyUnlessAllowed"})) {
+                parse_syscall_names(check, sys["deny"], "spec.syscalls.deny", baseline.deny);
+                parse_syscall_names(check, sys["denyUnlessAllowed"], "spec.syscalls.denyUnlessAllowed",
+                                    baseline.deny_unless_allowed);
+            }
+        }
+    } catch (const YAML::Exception& e) {
+        check.error_at(e.mark.line + 1, e.mark.column + 1, std::string("invalid baseline: ") + e.msg);
+    }
+    if (!check.clean()) return {std::nullopt, check.take()};
+    return {std::move(baseline), {}};
 }
 
 }  // namespace fnw

@@ -31,6 +31,19 @@ struct PolicyParseResult {
 PolicyParseResult parse_policy(const std::string& yaml_text, const std::string& source_name);
 PolicyParseResult parse_policy_file(const std::filesystem::path& path);
 
+struct BaselineParseResult {
+    std::optional<Baseline> baseline;
+    std::vector<PolicyError> errors;
+    bool ok() const { return errors.empty(); }
+};
+
+// rules/baseline.yaml: kind Baseline, spec.syscalls.deny / denyUnlessAllowed.
+BaselineParseResult parse_baseline(const std::string& yaml_text, const std::string& source_name);
+BaselineParseResult parse_baseline_file(const std::filesystem::path& path);
+
+// The `kind` of a policy document ("" when it has none or is not YAML).
+std::string document_kind_of_file(const std::filesystem::path& path);
+
 // Upper bound on a policy file; anything bigger is refused before parsing.
 inline constexpr size_t kMaxPolicyFileBytes = 1 << 20;
 
