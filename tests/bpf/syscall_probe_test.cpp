@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -118,6 +119,26 @@ TEST_F(SyscallProbeTest, TraceModeEmitsAllowedEventsToo) {
     for (const auto& ev : r.events)
         if (ev.nr == SYS_getppid && ev.verdict == FNW_VERDICT_ALLOWED) ++getppids;
     EXPECT_EQ(getppids, 50u);
+}
+
+// 10 000 short-lived children, each making one disallowed syscall: every one
+// is attributed and reported, none lost.
+TEST_F(SyscallProbeTest, TenThousandForksAreEachReported) {
+    constexpr int kForks = 10000;
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+                          {"fork-getpgid:" + std::to_string(kForks)});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto c = probes_->counters();
+    EXPECT_EQ(c.violations, static_cast<uint64_t>(kForks));
+    EXPECT_EQ(c.ringbuf_drops, 0u);
+    ASSERT_EQ(r.events.size(), static_cast<size_t>(kForks));
+    std::set<uint32_t> pids;
+    for (const auto& ev : r.events) {
+        EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(r.outcome.pid));
+        EXPECT_EQ(ev.hdr.cgroup_id, r.outcome.cgroup_id);
+        pids.insert(ev.hdr.pid);
+    }
+    EXPECT_EQ(pids.size(), static_cast<size_t>(kForks)) << "one event per child";
 }
 
 TEST_F(SyscallProbeTest, FloodOnTinyRingBufferCountsEveryDrop) {

@@ -8,6 +8,7 @@
 //   bind4:PORT | bind6:PORT       bind a TCP socket to loopback:PORT
 //   read:PATH | write:PATH   open and read / open O_TRUNC and write "changed"
 //   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
+//   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
 //   exit-errno               exit with the errno of the last raw syscall (0: it succeeded)
@@ -18,6 +19,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -100,6 +102,16 @@ int main(int argc, char** argv) {
             int fd = open(step.c_str() + 6, O_WRONLY | O_TRUNC | O_CLOEXEC);
             raw(fd < 0 ? -1 : write(fd, "changed", 7));
             if (fd >= 0) close(fd);
+        } else if (step.rfind("fork-getpgid:", 0) == 0) {
+            long n = std::strtol(step.c_str() + 13, nullptr, 10);
+            for (long k = 0; k < n; ++k) {
+                pid_t child = fork();
+                if (child == 0) {
+                    syscall(SYS_getpgid, 0);
+                    _exit(0);
+                }
+                if (child < 0 || waitpid(child, nullptr, 0) != child) return 4;
+            }
         } else if (step.rfind("truncate:", 0) == 0) {
             raw(truncate(step.c_str() + 9, 0));
         } else if (step.rfind("unlink:", 0) == 0) {

@@ -397,6 +397,7 @@ int main(int argc, char** argv) {
         (after_dashes ? rest : opts).push_back(args[i]);
     }
 
+    if (command == "run" || command == "learn") fnw::hold_forwarded_signals();
     if (command == "run") return fnw::cmd_run(opts, rest);
     if (command == "policy") return fnw::cmd_policy_validate(opts);
     if (command == "learn") return fnw::cmd_learn(opts, rest);

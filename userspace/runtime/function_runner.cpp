@@ -107,6 +107,10 @@ struct ChildPlan {
     // If fnwarden dies, the function must not run on unguarded.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     sigprocmask(SIG_SETMASK, plan.signal_mask, nullptr);
+    // The caller may have blocked these early (hold_forwarded_signals); the
+    // function must receive them normally.
+    sigset_t forwarded = forwarded_signals();
+    sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);
     std::vector<char*> args;
     for (const auto& a : *plan.argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -133,6 +137,11 @@ struct ChildPlan {
 }
 
 }  // namespace
+
+void hold_forwarded_signals() {
+    sigset_t set = forwarded_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& request,
                                                           const RecordHandler& on_record) {

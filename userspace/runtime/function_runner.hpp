@@ -60,6 +60,12 @@ private:
     uint32_t policy_id_;
 };
 
+// Blocks SIGINT/TERM/HUP/QUIT for the rest of the process's life. Called
+// first thing by run/learn: a signal that arrives while the probes load
+// stays pending and is forwarded to the function once it starts, instead of
+// killing fnwarden half way through its set-up.
+void hold_forwarded_signals();
+
 // How long a record may wait in the ring buffer before the consumer looks:
 // producers do not wake the consumer below the wakeup threshold.
 inline constexpr int kConsumerLatencyMs = 50;
