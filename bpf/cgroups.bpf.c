@@ -51,8 +51,10 @@ int BPF_PROG(fnw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	__u64 child_id = BPF_CORE_READ(cgrp, kn, id);
 
 	child.flags |= FNW_CGROUP_INHERITED;
+	/* Entry first, then the prefilter bit that makes probes look for it. */
 	/* NOEXIST: never overwrite a registration userspace already made. */
 	if (bpf_map_update_elem(&monitored_cgroups, &child_id, &child, BPF_NOEXIST) == 0) {
+		fnw_filter_set(child_id);
 		struct fnw_counters *stats = fnw_counters();
 
 		if (stats)

@@ -22,6 +22,14 @@ struct {
 	__type(value, struct fnw_cgroup_entry);
 } monitored_cgroups SEC(".maps") __weak;
 
+/*
+ * See FNW_CGROUP_FILTER_BITS. Plain global memory (.bss): the fast path reads
+ * it without a map helper call, and userspace sets bits through the
+ * skeleton's mmap. Bits are never cleared (a stale bit only costs a hash
+ * miss), so a reader can never see a monitored cgroup's bit missing.
+ */
+__u64 monitored_filter[FNW_CGROUP_FILTER_WORDS] __weak;
+
 /* Compiled allowlists, indexed by policy id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -5,13 +5,25 @@
 
 #include "maps.bpf.h"
 
+static __always_inline void fnw_filter_set(__u64 cgroup_id)
+{
+	__u32 bit = cgroup_id & (FNW_CGROUP_FILTER_BITS - 1);
+
+	__sync_fetch_and_or(&monitored_filter[bit / 64], 1ull << (bit % 64));
+}
+
 /*
  * The whole cost for a process outside every monitored cgroup: one helper
- * call and one hash miss. Keep it that way.
+ * call and one load from the prefilter bitmap (a hash miss only on a bit
+ * collision). Keep it that way.
  */
 static __always_inline struct fnw_cgroup_entry *fnw_current_cgroup(__u64 *cgroup_id)
 {
 	*cgroup_id = bpf_get_current_cgroup_id();
+	__u32 bit = *cgroup_id & (FNW_CGROUP_FILTER_BITS - 1);
+
+	if (!(monitored_filter[bit / 64] & (1ull << (bit % 64))))
+		return NULL;
 	return bpf_map_lookup_elem(&monitored_cgroups, cgroup_id);
 }
 

@@ -13,6 +13,15 @@
 /* cgroup id -> policy entries. A host runs far fewer functions than this. */
 #define FNW_MAX_MONITORED_CGROUPS 65536
 
+/*
+ * Prefilter in front of monitored_cgroups: one bit per (cgroup id mod 2^20),
+ * 128 KiB of .bss. A clear bit proves "not monitored" with one load and no
+ * helper call; a set bit (monitored, or a collision) falls through to the
+ * exact hash lookup.
+ */
+#define FNW_CGROUP_FILTER_BITS (1u << 20)
+#define FNW_CGROUP_FILTER_WORDS (FNW_CGROUP_FILTER_BITS / 64)
+
 /* Policy slots; a reload writes new slots before cgroups flip to them. */
 #define FNW_MAX_POLICIES 1024
 

@@ -200,8 +200,15 @@ std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules
 bool ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) {
     int err = bpf_map__update_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id),
                                    &entry, sizeof(entry), BPF_ANY);
-    if (err && error) *error = "monitored_cgroups map update: " + errno_text(err);
-    return err == 0;
+    if (err) {
+        if (error) *error = "monitored_cgroups map update: " + errno_text(err);
+        return false;
+    }
+    // The entry exists before the bit that sends probes looking for it. The
+    // .bss is mmapped: an atomic OR is visible to the next probe run.
+    const uint32_t bit = static_cast<uint32_t>(cgroup_id & (FNW_CGROUP_FILTER_BITS - 1));
+    __atomic_fetch_or(&skel_->bss->monitored_filter[bit / 64], 1ull << (bit % 64), __ATOMIC_SEQ_CST);
+    return true;
 }
 
 bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
