@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh Debian 12 machine: installs the
 # dependencies, builds, and runs every test:
 #   1. the unit tests again under ASan+UBSan (build-asan/),
-#   2. a bounded libFuzzer run of the policy parser (build-fuzz/, clang),
+#   2. bounded libFuzzer runs of the policy and cgroup-path parsers (build-fuzz/, clang),
 #   3. everything else: unit, bpf, e2e and the vm lane (build/).
 # Run as root: the bpf/e2e/vm tests load real probes and create real cgroups.
 # FNW_REQUIRE_BPF=1 (set by CI) turns "cannot load probes" into a failure.
@@ -18,7 +18,7 @@ cmake --build build-asan -j"$jobs" --target fnw_unit_tests
 
 cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_BUILD_BENCH=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
-cmake --build build-fuzz -j"$jobs" --target fnw_fuzz_policy_parser
+cmake --build build-fuzz -j"$jobs" --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path
 (cd build-fuzz && ctest -L fuzz --output-on-failure)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
