@@ -4,7 +4,9 @@
 # (examples/demo/handler.sh) under `fnwarden run` with its policy
 # (rules/examples/demo.yaml): first in audit mode, where the one syscall
 # outside the allowlist (mkdir) is reported and allowed, then in enforce
-# mode, where the process making it is killed.
+# mode, where the process making it is killed before the syscall runs.
+# Last, a shell under rules/examples/sandboxed.yaml tries to create a
+# directory outside its file allowlist: Landlock refuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +29,13 @@ build/fnwarden run --function demo --policy rules/examples/demo.yaml --mode audi
   examples/demo/handler.sh '{"name":"audit"}'
 echo "exit status: $?"
 
-banner "enforce mode: the process that calls mkdir is killed by SIGKILL from the probe"
+banner "enforce mode: the process that calls mkdir is killed before the syscall runs (seccomp)"
 build/fnwarden run --function demo --policy rules/examples/demo.yaml --mode enforce -- \
   examples/demo/handler.sh '{"name":"enforce"}'
+echo "exit status: $?"
+
+banner "files: creating a directory outside the allowlist fails, nothing is created (Landlock)"
+build/fnwarden run --function sandboxed --policy rules/examples/sandboxed.yaml -- \
+  sh -c 'mkdir /tmp/fnwarden-demo-forbidden'
 echo "exit status: $?"
 set -e
