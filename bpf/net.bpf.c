@@ -59,7 +59,7 @@ static __always_inline void v4_mapped(__u8 out[16], __u32 ip4_be)
 static __always_inline int check_sock_addr(struct bpf_sock_addr *ctx, __u8 op, __u8 family)
 {
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup_sock(&cgroup_id);
 
 	if (!cg)
 		return 1; /* not a monitored function */
