@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# Syscall overhead of fnwarden, next to the floor (an empty tp_btf/sys_enter
+# program) and two peers (bpftrace, BCC syscount). Results: docs/performance.md.
+#
+# usage: sudo bench/run.sh
+# env:   ROUNDS (7), GETPPID_N (2000000), OPENCLOSE_N (200000), BENCH_CPU (1),
+#        FNW_BUILD_DIR (<repo>/build)
+#
+# Each workload runs pinned to BENCH_CPU; monitors run on the other CPUs. The
+# configurations a..f run in interleaved rounds (a b c d e f, a b c d e f, ...)
+# so that drift in the machine hits them all alike; the table shows medians.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${FNW_BUILD_DIR:-$src/build}
+rounds=${ROUNDS:-7}
+cpu=${BENCH_CPU:-1}
+declare -A iterations=([getppid]=${GETPPID_N:-2000000} [openclose]=${OPENCLOSE_N:-200000})
+workloads=(getppid openclose)
+configs=(a b c d e f)
+declare -A label=(
+  [a]="(a) no probes"
+  [b]="(b) floor: empty tp_btf sys_enter"
+  [c]="(c) fnwarden attached, process unmonitored"
+  [d]="(d) fnwarden monitoring, all allowed"
+  [e]="(e) bpftrace @[cgroup] = count()"
+  [f]="(f) BCC syscount"
+)
+
+fnw=$build/fnwarden
+loop=$build/bench/syscall_loop
+floor=$build/bench/floor_loader
+policy=$src/bench/allow-all.yaml
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (it loads BPF programs and creates cgroups)"
+(($(nproc) >= 2)) || die "needs 2 CPUs: one for the workload, one for the monitors"
+helper_cpus=$(seq 0 $(($(nproc) - 1)) | grep -vx "$cpu" | paste -sd,)
+
+# --- setup -----------------------------------------------------------------------
+install_missing() { # PACKAGE...
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_missing bpftrace bpfcc-tools util-linux
+
+if [[ ! -x $fnw || ! -x $loop || ! -x $floor ]]; then
+  log "building fnwarden and the bench helpers in $build"
+  bash "$src/packaging/deps/install-debian.sh" >&2
+  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+  make -C "$build" -j"$(nproc)" >&2
+fi
+
+work=$(mktemp -d)
+mounted=()
+bg_pid=
+stop_bg() {
+  [[ -n $bg_pid ]] || return 0
+  kill -TERM "$bg_pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 100; i++)); do kill -0 "$bg_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$bg_pid" 2>/dev/null || true
+  wait "$bg_pid" 2>/dev/null || true
+  bg_pid=
+}
+cleanup() {
+  stop_bg
+  local m
+  for m in "${mounted[@]}"; do umount "$m" || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# bpftrace and BCC find tracepoints through tracefs.
+mount_if_absent() { # TYPE DIR
+  mountpoint -q "$2" && return 0
+  mount -t "$1" "$1" "$2" && mounted=("$2" "${mounted[@]}")
+}
+mount_if_absent debugfs /sys/kernel/debug
+mount_if_absent tracefs /sys/kernel/tracing
+
+# BCC compiles its programs against a kernel header tree. A kernel without one
+# (no /lib/modules/$(uname -r)/build, no CONFIG_IKHEADERS) can still run
+# syscount, which only uses raw_syscalls tracepoints whose layout BCC reads
+# from tracefs: point BCC_KERNEL_SOURCE at Debian's headers. Debian splits
+# them into -common (include/linux, ...) and -amd64 (generated/autoconf.h,
+# ...), and BCC wants one tree, so overlay the two as symlinks in the build
+# directory. /lib/modules is left alone.
+link_merge() { # DEST SRC... (later SRCs win; directories in several are merged)
+  local dest=$1 name s last
+  shift
+  mkdir -p "$dest"
+  while IFS= read -r name; do
+    local dirs=()
+    for s in "$@"; do
+      [[ -e $s/$name || -L $s/$name ]] || continue
+      last=$s/$name
+      [[ -d $s/$name ]] && dirs+=("$s/$name")
+    done
+    if ((${#dirs[@]} > 1)); then
+      link_merge "$dest/$name" "${dirs[@]}"
+    else
+      ln -sfn "$last" "$dest/$name"
+    fi
+  done < <(for s in "$@"; do ls -A "$s"; done | sort -u)
+}
+
+bcc_skip=
+setup_bcc() {
+  local release
+  release=$(uname -r)
+  [[ -f /lib/modules/$release/build/include/linux/kconfig.h || -e /sys/kernel/kheaders.tar.xz ]] && return 0
+  if ! install_missing linux-headers-amd64; then
+    bcc_skip="no kernel headers for $release and linux-headers-amd64 did not install"
+    return 0
+  fi
+  local arch_dir common_dir tree candidates=(/usr/src/linux-headers-*-amd64)
+  arch_dir=$(printf '%s\n' "${candidates[@]}" | sort -V | tail -n1)
+  [[ -d $arch_dir ]] || arch_dir=
+  common_dir=${arch_dir%-amd64}-common
+  if [[ -z $arch_dir || ! -d $common_dir ]]; then
+    bcc_skip="no kernel headers for $release, and no Debian linux-headers-*-amd64 + -common pair"
+    return 0
+  fi
+  tree=$build/bench/bcc-kernel-source/$(basename "${arch_dir%-amd64}")
+  if [[ ! -f $tree/include/generated/autoconf.h ]]; then
+    rm -rf "$tree.tmp"
+    link_merge "$tree.tmp" "$common_dir" "$arch_dir"
+    rm -rf "$tree" && mv "$tree.tmp" "$tree"
+  fi
+  export BCC_KERNEL_SOURCE=$tree
+  log "BCC: no headers for $release; using BCC_KERNEL_SOURCE=$tree ($(basename "$arch_dir"))"
+}
+setup_bcc
+
+# --- the configurations ------------------------------------------------------------
+# start_bg READY CMD...: run CMD on the helper CPUs, wait until it is attached.
+# READY is a regex its output must match, or file:PATH that must appear.
+start_bg() {
+  local ready=$1 out=$work/bg.log i
+  shift
+  : >"$out"
+  taskset -c "$helper_cpus" "$@" >"$out" 2>&1 &
+  bg_pid=$!
+  for ((i = 0; i < 1200; i++)); do # 120 s: BCC compiles with clang first
+    if [[ $ready == file:* ]]; then
+      [[ -e ${ready#file:} ]] && return 0
+    elif grep -Eq "$ready" "$out"; then
+      return 0
+    fi
+    kill -0 "$bg_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  start_error="did not start: $(grep -v '^\s*$' "$out" | tail -n1)"
+  stop_bg
+  return 1
+}
+
+measure() { # CONFIG WORKLOAD: prints ns/iteration
+  local n=${iterations[$2]} out
+  if [[ $1 == d ]]; then
+    # fnwarden logs to stderr; the loop's stdout passes through.
+    out=$(taskset -c "$helper_cpus" "$fnw" run --function bench --policy "$policy" -- \
+      taskset -c "$cpu" "$loop" "$2" "$n" 2>"$work/measure.log")
+  else
+    out=$(taskset -c "$cpu" "$loop" "$2" "$n" 2>"$work/measure.log")
+  fi
+  [[ $out =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "${label[$1]}, $2: no result: $(tail -n3 "$work/measure.log")"
+  echo "$out"
+}
+
+setup_config() { # CONFIG: starts its monitor; fails with start_error set
+  case $1 in
+  a | d) ;;
+  b) start_bg '^ready$' "$floor" ;;
+  c)
+    rm -f "$work/READY"
+    start_bg "file:$work/READY" "$fnw" run --function idle --policy "$policy" -- \
+      sh -c "touch '$work/READY'; exec sleep 600"
+    ;;
+  e) start_bg '^ready$' bpftrace -B line -e \
+    'BEGIN { printf("ready\n"); } tracepoint:raw_syscalls:sys_enter { @[cgroup] = count(); }' ;;
+  f)
+    [[ -z $bcc_skip ]] || return 1
+    start_bg '^Tracing syscalls' env PYTHONUNBUFFERED=1 /usr/sbin/syscount-bpfcc
+    ;;
+  esac
+}
+
+# Other load (or steal) on the machine shows up as noise in every row: say so.
+cpu_busy_percent() { # over one second, all CPUs
+  local a b
+  read -ra a </proc/stat
+  sleep 1
+  read -ra b </proc/stat
+  awk -v u=$((b[1] + b[2] + b[3] + b[6] + b[7] + b[8] - a[1] - a[2] - a[3] - a[6] - a[7] - a[8])) \
+    -v i=$((b[4] + b[5] - a[4] - a[5])) 'BEGIN { printf "%d", u + i ? 100 * u / (u + i) : 0 }'
+}
+busy_before=$(cpu_busy_percent)
+((busy_before < 10)) || log "warning: the machine is already ${busy_before}% busy; expect noisy results"
+# Someone else's syscall probes would be in every row, (a) included.
+foreign_probes=$(bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: (tracing|raw_tracepoint|tracepoint|kprobe) ' || true)
+((foreign_probes == 0)) || log "warning: $foreign_probes tracing BPF programs are already loaded; they cost in every row"
+
+declare -A samples skipped
+start_error=
+log "$rounds rounds of ${configs[*]}; getppid N=${iterations[getppid]}," \
+  "openclose N=${iterations[openclose]}; workload on CPU $cpu, monitors on CPU $helper_cpus"
+for ((r = 1; r <= rounds; r++)); do
+  progress=
+  for c in "${configs[@]}"; do
+    [[ -n ${skipped[$c]:-} ]] && continue
+    if ! setup_config "$c"; then
+      skipped[$c]=${bcc_skip:-$start_error}
+      log "${label[$c]}: skipped (${skipped[$c]})"
+      continue
+    fi
+    for w in "${workloads[@]}"; do
+      ns=$(measure "$c" "$w")
+      samples[$c,$w]+="$ns "
+      [[ $w == getppid ]] && progress+=" $c=$ns"
+    done
+    stop_bg
+  done
+  log "round $r/$rounds, getppid ns/call:$progress"
+done
+
+# --- the report --------------------------------------------------------------------
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A med
+for c in "${configs[@]}"; do
+  [[ -n ${skipped[$c]:-} ]] && continue
+  for w in "${workloads[@]}"; do med[$c,$w]=$(median <<<"${samples[$c,$w]}"); done
+done
+
+report() {
+  echo "| config | getppid ns/call | ratio to (a) | extra ns/syscall vs (a) | open+close ns/iter | ratio to (a) |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  local c
+  for c in "${configs[@]}"; do
+    if [[ -n ${skipped[$c]:-} ]]; then
+      echo "| ${label[$c]} | skipped (${skipped[$c]}) | | | | |"
+      continue
+    fi
+    awk -v l="${label[$c]}" -v g="${med[$c,getppid]}" -v ga="${med[a,getppid]}" \
+      -v o="${med[$c,openclose]}" -v oa="${med[a,openclose]}" \
+      'BEGIN { printf "| %s | %.1f | %.2fx | %+.1f | %.1f | %.2fx |\n", l, g, g / ga, g - ga, o, o / oa }'
+  done
+  echo
+  if [[ -n ${med[b,getppid]:-} && -n ${med[c,getppid]:-} ]]; then
+    awk -v b="${med[b,getppid]}" -v c="${med[c,getppid]}" 'BEGIN {
+      printf "(c) within floor + 20 ns per syscall: %s (c-b = %+.1f ns)\n", (c - b <= 20) ? "yes" : "no", c - b }'
+  else
+    echo "(c) within floor + 20 ns per syscall: not measured"
+  fi
+  if [[ -n ${med[d,getppid]:-} ]]; then
+    awk -v a="${med[a,getppid]}" -v d="${med[d,getppid]}" 'BEGIN {
+      printf "(d) <= 1.45x on getppid: %s (%.2fx)\n", (d / a <= 1.45) ? "yes" : "no", d / a }'
+  else
+    echo "(d) <= 1.45x on getppid: not measured"
+  fi
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; workload pinned to CPU $cpu," \
+    "monitors on CPU $helper_cpus; $rounds interleaved rounds, medians; ${busy_before}% CPU busy and $foreign_probes" \
+    "tracing BPF programs loaded before the run;" \
+    "getppid N=${iterations[getppid]}, open+close N=${iterations[openclose]}"
+  echo
+  echo "Samples (ns per iteration, in round order):"
+  local w
+  for c in "${configs[@]}"; do
+    [[ -n ${skipped[$c]:-} ]] && continue
+    for w in "${workloads[@]}"; do echo "  $c $w: ${samples[$c,$w]% }"; done
+  done
+}
+
+# Kept out of git (.gitignore: /bench/results/).
+mkdir -p "$src/bench/results"
+result_file=$src/bench/results/$(date -u +%Y%m%dT%H%M%SZ).md
+echo
+report | tee "$result_file"
+log "saved to $result_file"
