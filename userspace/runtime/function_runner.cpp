@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -317,6 +318,18 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         (sigfd.get() >= 0 && !watch(sigfd.get())) || (supervisor && !watch(supervisor->fd())))
         return abort_child(std::string("event loop setup: ") + std::strerror(errno));
 
+    // Drops are reported while they happen, not only at the end: a flood
+    // that overruns the ring should be visible while it lasts.
+    uint64_t drops_reported = probes_.counters().ringbuf_drops;
+    auto last_drop_check = std::chrono::steady_clock::now();
+    auto report_new_drops = [&] {
+        const uint64_t drops = probes_.counters().ringbuf_drops;
+        if (drops > drops_reported)
+            spdlog::warn("{}: {} events lost so far: ring buffer full (raise --ringbuf-bytes)", request.function,
+                         drops);
+        drops_reported = drops;
+    };
+
     int status = 0;
     for (bool running = true; running;) {
         epoll_event ready[4];
@@ -348,6 +361,10 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         }
         // Always drain: below the wakeup threshold the kernel does not wake us.
         consumer->drain();
+        if (auto now = std::chrono::steady_clock::now(); now - last_drop_check >= std::chrono::seconds(1)) {
+            last_drop_check = now;
+            report_new_drops();
+        }
     }
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
