@@ -21,6 +21,8 @@ packages=(
   nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libcpp-httplib-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # io_uring in the test workload (Landlock must stop io_uring opens too)
+  liburing-dev
   # used by the test harness to create cgroups / inspect processes
   procps util-linux
 )

@@ -162,6 +162,21 @@ TEST_F(LandlockTest, TruncateIsRestrictedOnlyWhereTheAbiHasTheRight) {
     }
 }
 
+// io_uring opens files in the kernel without an openat syscall, out of sight
+// of the sys_enter probe. Landlock sits on the kernel's file-open path, so
+// it refuses them all the same (the denial has no syscall to be reported
+// from at sys_exit: docs/threat-model.md).
+TEST_F(LandlockTest, IoUringOpenOfADeniedFileFailsToo) {
+    auto p = policy(ViolationAction::Deny);
+    p.files.read = {"/usr/**", "/lib/**", "/lib64/**", "/etc/**", "/proc/**",
+                    fs::path(FNW_TEST_WORKLOAD).parent_path().string() + "/**", (scratch_ / "rw").string() + "/**"};
+    std::ofstream(scratch_ / "rw" / "ok.txt") << "ok";
+    auto allowed = run_workload(p, Mode::Enforce, {"uring-read:" + (scratch_ / "rw" / "ok.txt").string(), "exit-errno"});
+    EXPECT_EQ(allowed.outcome.exit_code, 0) << "io_uring open of an allowed file";
+    auto denied = run_workload(p, Mode::Enforce, {"uring-read:" + (scratch_ / "ro" / "data.txt").string(), "exit-errno"});
+    EXPECT_EQ(denied.outcome.exit_code, EACCES) << "io_uring open of a denied file";
+}
+
 TEST_F(LandlockTest, AuditModeAppliesNoLandlock) {
     const auto dir = scratch_ / "ro" / "audit-made";
     auto r = run_workload(policy(ViolationAction::Deny), Mode::Audit, {"mkdir:" + dir.string(), "exit-errno"});

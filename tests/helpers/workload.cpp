@@ -8,6 +8,7 @@
 //   bind4:PORT | bind6:PORT       bind a TCP socket to loopback:PORT
 //   read:PATH | write:PATH   open and read / open O_TRUNC and write "changed"
 //   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
+//   uring-read:PATH          open PATH for reading through io_uring (IORING_OP_OPENAT)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -28,6 +30,27 @@
 #include <string>
 
 namespace {
+
+// Opens PATH with io_uring, so the open happens in the kernel's io_uring
+// path and not in an openat syscall. Returns 0 or errno.
+int uring_open(const char* path) {
+    io_uring ring;
+    if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0) return -rc;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY, 0);
+    int err = 0;
+    io_uring_cqe* cqe = nullptr;
+    if (int rc = io_uring_submit(&ring); rc < 0) {
+        err = -rc;
+    } else if (int wait = io_uring_wait_cqe(&ring, &cqe); wait < 0) {
+        err = -wait;
+    } else {
+        if (cqe->res < 0) err = -cqe->res; else close(cqe->res);
+        io_uring_cqe_seen(&ring, cqe);
+    }
+    io_uring_queue_exit(&ring);
+    return err;
+}
 
 // "IP:PORT" (IPv6 without brackets: the port is after the last colon).
 bool parse_endpoint(const std::string& text, bool v6, sockaddr_storage& out, socklen_t& len) {
@@ -102,6 +125,8 @@ int main(int argc, char** argv) {
             int fd = open(step.c_str() + 6, O_WRONLY | O_TRUNC | O_CLOEXEC);
             raw(fd < 0 ? -1 : write(fd, "changed", 7));
             if (fd >= 0) close(fd);
+        } else if (step.rfind("uring-read:", 0) == 0) {
+            last_errno = uring_open(step.c_str() + 11);
         } else if (step.rfind("fork-getpgid:", 0) == 0) {
             long n = std::strtol(step.c_str() + 13, nullptr, 10);
             for (long k = 0; k < n; ++k) {
