@@ -274,7 +274,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     if (!engine) return kExitInternal;
     ProbeSet& probes = *engine->probes;
 
-    EventContext ctx{function, policy.name, mode};
+    EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true};
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
     FunctionRunner runner(probes, engine->cgroup_parent(), /*policy_id=*/0);

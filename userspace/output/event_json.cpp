@@ -122,6 +122,11 @@ nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx,
     j["tid"] = hdr.tid;
     j["ppid"] = hdr.ppid;
     j["comm"] = comm_string(hdr.comm);
+    if (ctx.resolve_exe) {
+        std::error_code ec;
+        auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(hdr.pid) + "/exe", ec);
+        j["exe"] = ec ? std::string() : printable(exe.string());
+    }
     return j;
 }
 

@@ -32,6 +32,9 @@ struct EventContext {
     std::string function;
     std::string policy;  // metadata.name
     Mode mode = Mode::Audit;
+    // Add "exe" from /proc/PID/exe when the record is decoded (best effort:
+    // empty when the process is gone). Off in tests, on in the CLI.
+    bool resolve_exe = false;
 };
 
 // nullopt when the record is malformed (wrong size, unknown type).
