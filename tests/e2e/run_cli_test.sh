@@ -101,6 +101,15 @@ expect_eq "the learned policy validates" 0 $?
 expect_eq "the learned workload runs cleanly in enforce mode" 0 $?
 expect_eq "the learned workload has no violations" 0 "$(wc -l <"$work/learned.jsonl")"
 
+# A second run with --merge adds what only it did (here: mkdir/rmdir).
+"$fnw" learn --function learned --merge "$work/learned.yaml" -o "$work/merged.yaml" -- \
+  sh -c "mkdir $work/m && rmdir $work/m" 2>"$work/err"
+expect_eq "learn --merge exits 0" 0 $?
+grep -q -- '- mkdir' "$work/merged.yaml" && pass "merged policy has the new syscall" || fail "merged: $(cat "$work/merged.yaml")"
+grep -q -- '- newfstatat\|- openat' "$work/merged.yaml" && pass "merged policy keeps the first run's syscalls" \
+  || fail "merged lost syscalls: $(cat "$work/merged.yaml")"
+grep -q -- '- mkdir' "$work/learned.yaml" && fail "first policy should not have mkdir" || pass "first run did not learn mkdir"
+
 # --- the baseline is found beside the policy and merged -------------------------------
 "$fnw" policy validate "$src/rules/baseline.yaml" >/dev/null 2>&1
 expect_eq "validate accepts the bundled baseline" 0 $?

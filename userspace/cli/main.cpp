@@ -45,7 +45,7 @@ constexpr const char* kTopUsage =
     "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] [--trace] [--explain]\n"
     "      [--baseline FILE | --no-baseline] -- CMD ARGS...\n"
     "                     run CMD as a monitored function in its own cgroup\n"
-    "  learn --function NAME [-o FILE] -- CMD ARGS...\n"
+    "  learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS...\n"
     "                     run CMD, record every syscall it makes (in the kernel), print a policy\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
@@ -305,15 +305,26 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
 // Runs CMD with every syscall allowed and records, in the kernel, each one it
 // makes; prints a policy that allows exactly those.
 int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::string>& command) {
-    std::string function, output_path, policy_name;
+    std::string function, output_path, policy_name, merge_path;
     po::options_description desc("fnwarden learn options");
     desc.add_options()
         ("help,h", "show this help")
         ("function", po::value(&function)->required(), "function name")
         ("name", po::value(&policy_name), "metadata.name of the generated policy (default: the function name)")
-        ("output,o", po::value(&output_path), "write the policy to FILE instead of stdout");
-    if (auto done = parse_subcommand(opts, desc, "learn", "fnwarden learn --function NAME [-o FILE] -- CMD ARGS..."))
+        ("output,o", po::value(&output_path), "write the policy to FILE instead of stdout")
+        ("merge", po::value(&merge_path), "start from this policy: its syscalls are kept, the new ones added (learn a function over several runs)");
+    if (auto done = parse_subcommand(opts, desc, "learn",
+                                     "fnwarden learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS..."))
         return *done;
+    std::optional<FunctionPolicy> base;
+    if (!merge_path.empty()) {
+        auto parsed = parse_policy_file(merge_path);
+        if (!parsed.ok()) {
+            print_policy_errors(parsed);
+            return kExitUsage;
+        }
+        base = std::move(parsed.policy);
+    }
     if (command.empty()) {
         std::cerr << "fnwarden learn: no command given (put it after --)\n";
         return kExitUsage;
@@ -345,9 +356,18 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     learned.syscalls.allow = *seen;
     learned.syscalls.on_violation = ViolationAction::Deny;
     learned.mode = Mode::Audit;
+    if (base) {
+        // Everything of the earlier policy stays (name, mode, actions); only
+        // its syscall set grows. An unrestricted one stays unrestricted.
+        const SyscallBitmap before = base->syscalls.allow;
+        learned = *base;
+        learned.syscalls.allow |= *seen;
+        spdlog::info("{}: {} syscalls new since {}", function, (learned.syscalls.allow & ~before).count(), merge_path);
+    }
     std::string comment = "Learned by `fnwarden learn` from one run of: ";
     for (const auto& a : command) comment += a + " ";
-    comment += "\n" + std::to_string(seen->count()) + " syscalls; the command exited with " +
+    if (base) comment += "(merged into " + merge_path + ")";
+    comment += "\n" + std::to_string(learned.syscalls.allow.count()) + " syscalls; the command exited with " +
                std::to_string(outcome.exit_code) + ".";
     comment += "\nReview it, exercise every code path while learning, then switch mode to enforce.";
     const std::string yaml = render_policy_yaml(learned, comment);
