@@ -301,6 +301,51 @@ void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) 
     if (const YAML::Node exec = spec["exec"]) parse_exec(check, exec, policy.exec);
 }
 
+// Parses YAML text; on a syntax error records it and returns nullopt.
+std::optional<YAML::Node> load_document(Checker& check, const std::string& text) {
+    try {
+        return YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        check.error_at(e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg);
+    } catch (const YAML::Exception& e) {
+        check.error_at(0, 0, std::string("invalid YAML: ") + e.what());
+    }
+    return std::nullopt;
+}
+
+// apiVersion, kind and metadata of a document of `kind`; returns metadata.name.
+std::string check_header(Checker& check, const YAML::Node& root, std::string_view kind) {
+    if (const YAML::Node v = root["apiVersion"]) {
+        auto text = check.scalar(v, "apiVersion");
+        if (text && *text != kApiVersion)
+            check.error(v, "apiVersion must be \"" + std::string(kApiVersion) + "\", not \"" + *text + "\"");
+    } else {
+        check.error(root, "missing \"apiVersion\"");
+    }
+    if (const YAML::Node k = root["kind"]) {
+        auto text = check.scalar(k, "kind");
+        if (text && *text != kind)
+            check.error(k, "kind must be \"" + std::string(kind) + "\", not \"" + *text + "\"");
+    } else {
+        check.error(root, "missing \"kind\"");
+    }
+    std::string name;
+    if (const YAML::Node meta = root["metadata"]) {
+        if (check.expect_map(meta, "metadata", {"name", "labels"})) {
+            if (const YAML::Node n = meta["name"]) {
+                if (auto text = check.scalar(n, "metadata.name")) name = *text;
+            } else {
+                check.error(meta, "metadata needs a \"name\"");
+            }
+            if (const YAML::Node labels = meta["labels"]; labels && !labels.IsMap())
+                check.error(labels, "metadata.labels must be a mapping");
+        }
+    } else {
+        check.error(root, "missing \"metadata\"");
+    }
+    return name;
+}
+
 }  // namespace
 
 PolicyParseResult parse_policy(const std::string& yaml_text, const std::string& source_name) {
@@ -308,54 +353,18 @@ PolicyParseResult parse_policy(const std::string& yaml_text, const std::string& 
     FunctionPolicy policy;
     policy.source = source_name;
 
-    YAML::Node root;
-    try {
-        root = YAML::Load(yaml_text);
-    } catch (const YAML::ParserException& e) {
-        check.error_at(e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg);
-        return {std::nullopt, check.take()};
-    } catch (const YAML::Exception& e) {
-        check.error_at(0, 0, std::string("invalid YAML: ") + e.what());
-        return {std::nullopt, check.take()};
-    }
+    auto root = load_document(check, yaml_text);
+    if (!root) return {std::nullopt, check.take()};
 
     try {
-        if (!root || root.IsNull()) {
+        if (!*root || root->IsNull()) {
             check.error_at(0, 0, "empty policy file");
-        } else if (check.expect_map(root, "the policy document",
-                                    {"apiVersion", "kind", "metadata", "spec"})) {
-            if (const YAML::Node v = root["apiVersion"]) {
-                auto text = check.scalar(v, "apiVersion");
-                if (text && *text != kApiVersion)
-                    check.error(v, "apiVersion must be \"" + std::string(kApiVersion) + "\", not \"" +
-                                       *text + "\"");
-            } else {
-                check.error(root, "missing \"apiVersion\"");
-            }
-            if (const YAML::Node k = root["kind"]) {
-                auto text = check.scalar(k, "kind");
-                if (text && *text != kKind)
-                    check.error(k, "kind must be \"" + std::string(kKind) + "\", not \"" + *text + "\"");
-            } else {
-                check.error(root, "missing \"kind\"");
-            }
-            if (const YAML::Node meta = root["metadata"]) {
-                if (check.expect_map(meta, "metadata", {"name", "labels"})) {
-                    if (const YAML::Node name = meta["name"]) {
-                        if (auto text = check.scalar(name, "metadata.name")) policy.name = *text;
-                    } else {
-                        check.error(meta, "metadata needs a \"name\"");
-                    }
-                    if (const YAML::Node labels = meta["labels"]; labels && !labels.IsMap())
-                        check.error(labels, "metadata.labels must be a mapping");
-                }
-            } else {
-                check.error(root, "missing \"metadata\"");
-            }
-            if (const YAML::Node spec = root["spec"])
+        } else if (check.expect_map(*root, "the policy document", {"apiVersion", "kind", "metadata", "spec"})) {
+            policy.name = check_header(check, *root, kKind);
+            if (const YAML::Node spec = (*root)["spec"])
                 parse_spec(check, spec, policy);
             else
-                check.error(root, "missing \"spec\"");
+                check.error(*root, "missing \"spec\"");
         }
     } catch (const YAML::Exception& e) {
         // Defensive: yaml-cpp throws on odd node shapes (e.g. aliases of
@@ -411,27 +420,17 @@ BaselineParseResult parse_baseline(const std::string& yaml_text, const std::stri
     Checker check(source_name);
     Baseline baseline;
     baseline.source = source_name;
-    YAML::Node root;
+    auto loaded = load_document(check, yaml_text);
+    if (!loaded) return {std::nullopt, check.take()};
+    const YAML::Node root = *loaded;
     try {
-        root = YAML::Load(yaml_text);
-    } catch (const YAML::ParserException& e) {
-        check.error_at(e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg);
-        return {std::nullopt, check.take()};
-    } catch (const YAML::Exception& e) {
-        check.error_at(0, 0, std::string("invalid YAML: ") + e.what());
-        return {std::nullopt, check.take()};
-    }
-    try {
-        if (!root || !check.expect_map(root, "the baseline document", {"apiVersion", "kind", "metadata", "spec"})) {
-            if (!root) check.error_at(0, 0, "empty baseline file");
+        if (!root || root.IsNull()) {
+            check.error_at(0, 0, "empty baseline file");
             return {std::nullopt, check.take()};
         }
-        if (!root["apiVersion"] || root["apiVersion"].Scalar() != kApiVersion)
-            check.error(root, "apiVersion must be \"" + std::string(kApiVersion) + "\"");
-        if (!root["kind"] || root["kind"].Scalar() != "Baseline") check.error(root, "kind must be \"Baseline\"");
-        if (const YAML::Node meta = root["metadata"]; meta && check.expect_map(meta, "metadata", {"name"})) {
-            if (meta["name"]) baseline.name = meta["name"].Scalar();
-        }
+        if (!check.expect_map(root, "the baseline document", {"apiVersion", "kind", "metadata", "spec"}))
+            return {std::nullopt, check.take()};
+        baseline.name = check_header(check, root, "Baseline");
         const YAML::Node spec = root["spec"];
         if (!spec) {
             check.error(root, "missing \"spec\"");
