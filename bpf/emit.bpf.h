@@ -25,6 +25,7 @@ FNW_BTF_ANCHOR(fnw_syscall_event);
 FNW_BTF_ANCHOR(fnw_net_event);
 FNW_BTF_ANCHOR(fnw_net_key);
 FNW_BTF_ANCHOR(fnw_file_event);
+FNW_BTF_ANCHOR(fnw_exec_key);
 
 /*
  * Reserve a record; a failure is a drop and is counted, never silent.

@@ -67,6 +67,22 @@ struct {
 	__type(value, __u8);
 } path_args SEC(".maps") __weak;
 
+/* Programs each policy may exec, for lsm/bprm_check_security. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_EXEC_RULES);
+	__type(key, struct fnw_exec_key);
+	__type(value, __u8);
+} exec_allowed SEC(".maps") __weak;
+
+/* Per-CPU room to build an exec_allowed key (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnw_exec_key);
+} exec_key_scratch SEC(".maps") __weak;
+
 /* Violations and traced events. Size set by userspace before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

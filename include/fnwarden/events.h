@@ -40,7 +40,11 @@ enum fnw_mechanism {
 	FNW_MECH_SECCOMP = 2, /* seccomp user-notif answered by the launcher: never executed */
 	FNW_MECH_CGROUP_SOCK = 3, /* cgroup sock_addr hook returned "deny": the caller got EPERM */
 	FNW_MECH_LANDLOCK = 4,    /* Landlock refused (EACCES), seen at sys_exit: no side effect */
+	FNW_MECH_BPF_LSM = 5,     /* an lsm/ program refused (EPERM) before the operation */
 };
+
+/* fnw_file_event.nr when the event comes from an LSM hook, not a syscall. */
+#define FNW_NR_LSM_EXEC 0xffffffffu
 
 /* Which socket operation a network event is about. */
 enum fnw_net_op {

@@ -59,6 +59,9 @@ enum fnw_policy_flags {
 	/* The policy has a network section: connect/sendmsg/bind are checked
 	 * against net_rules; without it network is not restricted. */
 	FNW_POLICY_NET_RESTRICTED = 1u << 0,
+	/* exec is checked by lsm/bprm_check_security against exec_allowed
+	 * (every exec.allow entry is a literal path; see probe_set.cpp). */
+	FNW_POLICY_EXEC_LSM = 1u << 1,
 };
 
 /* policies[policy_id] */
@@ -67,7 +70,16 @@ struct fnw_policy {
 	__u32 syscall_action;                          /* enum fnw_kernel_action */
 	__u32 net_action;                              /* enum fnw_kernel_action */
 	__u32 flags;                                   /* enum fnw_policy_flags */
-	__u32 pad;
+	__u32 exec_action;                             /* enum fnw_kernel_action, for FNW_POLICY_EXEC_LSM */
+};
+
+/*
+ * exec_allowed: (policy, canonical path) of every program a policy allows,
+ * as bpf_d_path() writes it, NUL-padded so equal paths hash equal.
+ */
+struct fnw_exec_key {
+	__u32 policy_id;
+	char path[FNW_EXEC_PATH_MAX];
 };
 
 /* fnw_net_key.direction */

@@ -38,6 +38,10 @@
 
 /* Path strings read from user memory, NUL included (PATH_MAX). */
 #define FNW_PATH_MAX 4096
+
+/* Exec allowlist keys checked under BPF-LSM: longer paths are never allowed. */
+#define FNW_EXEC_PATH_MAX 256
+#define FNW_MAX_EXEC_RULES 4096
 #define FNW_SYSCALL_ARGS 6
 
 #endif /* FNWARDEN_LIMITS_H */

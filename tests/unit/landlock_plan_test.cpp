@@ -64,6 +64,9 @@ TEST(LandlockPlan, MapsSectionsToRights) {
 #include <gmock/gmock.h>
 
 #include "core/policy_parser.hpp"
+#include "probes/probe_set.hpp"
+
+#include <filesystem>
 
 namespace fnw {
 namespace {
@@ -119,6 +122,29 @@ TEST(FilesPolicy, BadPatternsPointAtTheirLine) {
     EXPECT_THAT(parse_sections("  exec: {allow: /bin/sh}\n").errors.at(0).message, HasSubstr("must be a list"));
     EXPECT_THAT(parse_sections("  exec: {allow: [], onViolation: maybe}\n").errors.at(0).message,
                 HasSubstr("spec.exec.onViolation must be"));
+}
+
+TEST(ExecLsm, OnlyLiteralExecRulesAreCheckedInTheKernel) {
+    ExecRules globbed;
+    globbed.restricted = true;
+    globbed.allow = {"/usr/bin/*"};
+    EXPECT_FALSE(exec_rules_fit_lsm(globbed));
+    FunctionPolicy policy;
+    policy.exec = globbed;
+    policy.exec.on_violation = ViolationAction::Deny;
+    EXPECT_FALSE(compile_kernel_policy(policy, Mode::Enforce).flags & FNW_POLICY_EXEC_LSM)
+        << "globs stay with Landlock";
+
+    policy.exec.allow = {"/bin/true"};
+    auto compiled = compile_kernel_policy(policy, Mode::Enforce);
+    EXPECT_TRUE(compiled.flags & FNW_POLICY_EXEC_LSM);
+    EXPECT_EQ(compiled.exec_action, static_cast<uint32_t>(FNW_KACTION_DENY));
+    EXPECT_EQ(compile_kernel_policy(policy, Mode::Audit).exec_action, static_cast<uint32_t>(FNW_KACTION_REPORT));
+    auto keys = compile_exec_keys(3, policy.exec);
+    ASSERT_EQ(keys.size(), 1u);
+    EXPECT_EQ(keys[0].policy_id, 3u);
+    EXPECT_EQ(std::string(keys[0].path), std::filesystem::canonical("/bin/true").string())
+        << "symlinks resolved, as bpf_d_path reports them";
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ src=$3
 bpf_object=${4:-}
 bpftool=${5:-}
 export FNW_REQUIRE_BPF=1
+# The guest runs lsm=...,bpf: BPF-LSM tests must run here, not skip.
+export FNW_REQUIRE_LSM=1
 
 # First what kernel this is and which LSMs are on, for the CI log.
 lsm=$(cat /sys/kernel/security/lsm 2>/dev/null || echo "<no /sys/kernel/security/lsm>")

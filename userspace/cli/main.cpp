@@ -256,10 +256,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         }
         mode = *m;
     }
-    if (explain) {
-        std::cerr << explain_enforcement(policy, mode, probe_kernel_features());
-        if (command.empty()) return 0;
-    }
+
     if (policy.function != function)
         spdlog::warn("policy {} selects function \"{}\", applying it to \"{}\" as asked", policy.name,
                      policy.function, function);
@@ -273,6 +270,11 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     auto engine = Engine::start("fnwarden run", ringbuf_bytes);
     if (!engine) return kExitInternal;
     ProbeSet& probes = *engine->probes;
+    // After loading: whether the BPF-LSM programs loaded is part of the answer.
+    if (explain) {
+        std::cerr << explain_enforcement(policy, mode, probe_kernel_features(), probes.lsm_error());
+        if (command.empty()) return 0;
+    }
 
     EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true};
     WallClock clock = WallClock::now();

@@ -60,6 +60,7 @@ std::string_view mechanism_name(uint8_t m) {
     case FNW_MECH_SECCOMP: return "seccomp";
     case FNW_MECH_CGROUP_SOCK: return "cgroup-sock";
     case FNW_MECH_LANDLOCK: return "landlock";
+    case FNW_MECH_BPF_LSM: return "bpf-lsm";
     }
     return "unknown";
 }
@@ -162,15 +163,17 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         std::memcpy(ev.get(), record.data(), sizeof(*ev));
         nlohmann::json j = header_json(ev->hdr, ctx, clock);
         j["type"] = "file";
-        std::string_view name = SyscallTable::name(static_cast<int>(ev->nr));
+        // From the exec LSM hook there is no syscall, only the exec itself.
+        const bool from_lsm = ev->nr == FNW_NR_LSM_EXEC;
+        std::string_view name = from_lsm ? "exec" : SyscallTable::name(static_cast<int>(ev->nr));
         const std::string raw = printable(std::string(ev->path, strnlen(ev->path, sizeof(ev->path))));
-        const bool is_exec = name.rfind("execve", 0) == 0;
+        const bool is_exec = from_lsm || name.rfind("execve", 0) == 0;
         j["file"] = {{"raw_path", raw},
                      {"path", resolve_event_path(raw, ev->dfd, ev->hdr.pid)},
                      {"op", std::string(name.empty() ? "unknown" : name)},
                      {"error", -ev->ret}};
         if (ev->path_truncated) j["file"]["truncated"] = true;
-        j["syscall"] = {{"nr", ev->nr}, {"name", name.empty() ? "unknown" : std::string(name)}};
+        if (!from_lsm) j["syscall"] = {{"nr", ev->nr}, {"name", name.empty() ? "unknown" : std::string(name)}};
         j["verdict"] = verdict_name(ev->verdict);
         j["action"] = action_name(ev->action);
         j["mechanism"] = mechanism_name(ev->mechanism);

@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -89,25 +90,53 @@ bool ProbeSet::attach_landlock_reporting(std::string* error) {
 
 std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOptions& options) {
     libbpf_set_print(forward_libbpf_log);
-    fnwarden_bpf* skel = fnwarden_bpf__open();
-    if (!skel) return ProbeError{"cannot open BPF object: " + errno_text(errno)};
-    // From here on the skeleton belongs to `probes`; its destructor frees it.
-    std::unique_ptr<ProbeSet> probes(new ProbeSet(skel));
+    // Opens and configures the skeleton; `with_lsm` decides whether the
+    // optional BPF-LSM programs are loaded too.
+    auto open_skeleton = [&](bool with_lsm) -> std::variant<std::unique_ptr<ProbeSet>, ProbeError> {
+        fnwarden_bpf* skel = fnwarden_bpf__open();
+        if (!skel) return ProbeError{"cannot open BPF object: " + errno_text(errno)};
+        // From here on the skeleton belongs to `probes`; its destructor frees it.
+        std::unique_ptr<ProbeSet> probes(new ProbeSet(skel));
+        if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
+            return ProbeError{"ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err)};
+        skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
+        // sys_exit costs every syscall on the host: attached only when needed
+        // (attach_landlock_reporting).
+        bpf_program__set_autoattach(skel->progs.fnw_sys_exit, false);
+        bpf_program__set_autoload(skel->progs.fnw_lsm_bprm_check, with_lsm);
+        return probes;
+    };
 
-    if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
-        return ProbeError{"ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " +
-                          errno_text(err)};
-    skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
-    // sys_exit costs every syscall on the host: attached only when needed
-    // (attach_landlock_reporting).
-    bpf_program__set_autoattach(skel->progs.fnw_sys_exit, false);
-
-    if (int err = fnwarden_bpf__load(skel)) {
-        std::string hint = (err == -EPERM || err == -EACCES)
-                               ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE)"
-                               : "";
-        return ProbeError{"cannot load BPF programs: " + errno_text(err) + hint};
+    // BPF-LSM is optional: try with it first, quietly (where the kernel
+    // refuses LSM programs the log would only alarm), and fall back.
+    std::string lsm_error;
+    std::unique_ptr<ProbeSet> probes;
+    {
+        auto attempt = open_skeleton(true);
+        if (auto* err = std::get_if<ProbeError>(&attempt)) return *err;
+        libbpf_set_print(nullptr);
+        int err = fnwarden_bpf__load(std::get<std::unique_ptr<ProbeSet>>(attempt)->skel_);
+        libbpf_set_print(forward_libbpf_log);
+        if (err == 0)
+            probes = std::move(std::get<std::unique_ptr<ProbeSet>>(attempt));
+        else
+            lsm_error = "lsm programs refused at load: " + errno_text(err);
     }
+    if (!probes) {
+        auto attempt = open_skeleton(false);
+        if (auto* err = std::get_if<ProbeError>(&attempt)) return *err;
+        probes = std::move(std::get<std::unique_ptr<ProbeSet>>(attempt));
+        if (int err = fnwarden_bpf__load(probes->skel_)) {
+            std::string hint = (err == -EPERM || err == -EACCES)
+                                   ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE)"
+                                   : "";
+            return ProbeError{"cannot load BPF programs: " + errno_text(err) + hint};
+        }
+        spdlog::debug("BPF-LSM unavailable: {}", lsm_error);
+    }
+    probes->lsm_error_ = lsm_error;
+    fnwarden_bpf* skel = probes->skel_;
+
     if (std::string err = fill_path_args(skel); !err.empty()) return ProbeError{err};
     if (int err = fnwarden_bpf__attach(skel))
         return ProbeError{"cannot attach BPF programs: " + errno_text(err)};
@@ -148,7 +177,53 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     // Rules first, then the policy that turns them on: a cgroup pointing at
     // this slot never sees a restricted policy with half its rules.
     if (!replace_net_rules(policy_id, policy.network, error)) return false;
-    return set_policy(policy_id, compile_kernel_policy(policy, mode), error);
+    if (lsm_available() && !replace_exec_rules(policy_id, policy.exec, error)) return false;
+    fnw_policy compiled = compile_kernel_policy(policy, mode);
+    if (!lsm_available()) compiled.flags &= ~uint32_t{FNW_POLICY_EXEC_LSM};
+    return set_policy(policy_id, compiled, error);
+}
+
+bool ProbeSet::replace_exec_rules(uint32_t policy_id, const ExecRules& rules, std::string* error) {
+    bpf_map* map = skel_->maps.exec_allowed;
+    std::vector<fnw_exec_key> stale;
+    fnw_exec_key key{}, next{};
+    const void* prev = nullptr;
+    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+        if (next.policy_id == policy_id) stale.push_back(next);
+        key = next;
+        prev = &key;
+    }
+    for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+    const uint8_t allowed = 1;
+    for (const auto& k : compile_exec_keys(policy_id, rules)) {
+        if (int err = bpf_map__update_elem(map, &k, sizeof(k), &allowed, sizeof(allowed), BPF_ANY)) {
+            if (error) *error = "exec_allowed map update: " + errno_text(err);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool exec_rules_fit_lsm(const ExecRules& rules) {
+    for (const auto& pattern : rules.allow)
+        if (pattern.find('*') != std::string::npos || pattern.size() >= FNW_EXEC_PATH_MAX) return false;
+    return true;
+}
+
+std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules) {
+    std::vector<fnw_exec_key> keys;
+    for (const auto& pattern : rules.allow) {
+        // bpf_d_path gives the path the kernel resolved: symlinks followed.
+        std::error_code ec;
+        auto canonical = std::filesystem::canonical(pattern, ec);
+        const std::string path = ec ? pattern : canonical.string();
+        if (path.size() >= FNW_EXEC_PATH_MAX || path.find('*') != std::string::npos) continue;
+        fnw_exec_key k{};
+        k.policy_id = policy_id;
+        std::memcpy(k.path, path.data(), path.size());
+        keys.push_back(k);
+    }
+    return keys;
 }
 
 bool ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error) {
@@ -274,6 +349,13 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
     out.syscall_action = effective_syscall_action(policy, mode) == ViolationAction::Report
                              ? FNW_KACTION_REPORT
                              : FNW_KACTION_KILL;
+    const ViolationAction exec_action = effective_action(policy.exec.on_violation, mode);
+    if (policy.exec.restricted && exec_rules_fit_lsm(policy.exec)) {
+        // Globs cannot be matched by an exact-path lookup: such policies
+        // stay with Landlock (launched functions) for exec.
+        out.flags |= FNW_POLICY_EXEC_LSM;
+        out.exec_action = exec_action == ViolationAction::Report ? FNW_KACTION_REPORT : FNW_KACTION_DENY;
+    }
     if (policy.network.restricted) {
         out.flags |= FNW_POLICY_NET_RESTRICTED;
         // The hook can refuse: deny and kill both refuse there (kill adds a

@@ -76,14 +76,25 @@ public:
     ProbeCounters counters() const;
     int ringbuf_fd() const;
 
+    // Whether the BPF-LSM programs loaded; if not, why (for --explain).
+    bool lsm_available() const { return lsm_error_.empty(); }
+    const std::string& lsm_error() const { return lsm_error_; }
+
 private:
     explicit ProbeSet(fnwarden_bpf* skel) : skel_(skel) {}
     bool replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error);
+    bool replace_exec_rules(uint32_t policy_id, const ExecRules& rules, std::string* error);
 
     fnwarden_bpf* skel_;
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
     bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
+    std::string lsm_error_;                // empty when the lsm programs loaded
 };
+
+// exec_allowed keys: one per exec.allow entry, canonicalised (bpf_d_path
+// reports resolved paths). Only literal paths fit an exact lookup.
+std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules);
+bool exec_rules_fit_lsm(const ExecRules& rules);
 
 // The LPM keys for a policy's network rules (one per rule x port x direction).
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);

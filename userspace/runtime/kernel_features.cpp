@@ -1,5 +1,6 @@
 #include "runtime/kernel_features.hpp"
 
+#include "probes/probe_set.hpp"
 #include "runtime/landlock_sandbox.hpp"
 
 #include <linux/landlock.h>
@@ -39,7 +40,8 @@ KernelFeatures probe_kernel_features() {
     return f;
 }
 
-std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features) {
+std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features,
+                                const std::string& lsm_error) {
     std::ostringstream out;
     const ViolationAction action = effective_syscall_action(policy, mode);
     out << "policy " << policy.name << " (" << policy.source << "), mode " << to_string(mode) << ", kernel "
@@ -113,6 +115,15 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
     if (policy.exec.restricted) {
         out << "  exec (" << policy.exec.allow.size() << " programs), onViolation " << to_string(policy.exec.on_violation)
             << "\n";
+        if (exec_action != ViolationAction::Report) {
+            if (!lsm_error.empty())
+                out << "    -> bpf-lsm (bprm_check_security): not available: " << lsm_error << "\n";
+            else if (!exec_rules_fit_lsm(policy.exec))
+                out << "    -> bpf-lsm: not used, the allowlist has globs (exact paths only)\n";
+            else
+                out << "    -> bpf-lsm (bprm_check_security): EPERM before the new image runs, for every "
+                       "monitored process\n";
+        }
         landlock_line(exec_action);
     } else {
         out << "  exec: no section -> not restricted\n";
@@ -134,7 +145,7 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         out << "unknown (securityfs not mounted at /sys/kernel/security)";
     else
         out << (features.bpf_lsm_listed() ? "listed" : "not listed") << " in /sys/kernel/security/lsm";
-    out << " (lsm programs not built yet)\n";
+    out << "; fnwarden lsm programs " << (lsm_error.empty() ? "loaded" : "not loaded (" + lsm_error + ")") << "\n";
     return out.str();
 }
 

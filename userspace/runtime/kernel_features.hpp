@@ -22,6 +22,8 @@ KernelFeatures probe_kernel_features();
 
 // Which mechanism guards each rule of `policy` in `mode` on this kernel, for
 // a function started by `fnwarden run`. Human-readable, one rule per line.
-std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features);
+// `lsm_error`: empty when fnwarden's BPF-LSM programs loaded, else why not.
+std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features,
+                                const std::string& lsm_error);
 
 }  // namespace fnw
