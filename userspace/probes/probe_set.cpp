@@ -76,6 +76,31 @@ std::string fill_path_args(fnwarden_bpf* skel) {
     return "";
 }
 
+// Replaces a policy slot's keys in a map keyed per policy: first deletes
+// every key `owned` says belongs to the slot (left by an earlier policy in
+// it), then writes `keys`, the i-th with value_for(i).
+template <typename Key, typename ValueFor, typename Owned>
+bool replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor value_for, Owned owned,
+                         std::string* error) {
+    std::vector<Key> stale;
+    Key key{}, next{};
+    const void* prev = nullptr;
+    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+        if (owned(next)) stale.push_back(next);
+        key = next;
+        prev = &key;
+    }
+    for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+    for (size_t i = 0; i < keys.size(); ++i) {
+        const auto value = value_for(i);
+        if (int err = bpf_map__update_elem(map, &keys[i], sizeof(keys[i]), &value, sizeof(value), BPF_ANY)) {
+            if (error) *error = std::string(bpf_map__name(map)) + " map update: " + errno_text(err);
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 bool ProbeSet::attach_landlock_reporting(std::string* error) {
@@ -184,24 +209,9 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
 }
 
 bool ProbeSet::replace_exec_rules(uint32_t policy_id, const ExecRules& rules, std::string* error) {
-    bpf_map* map = skel_->maps.exec_allowed;
-    std::vector<fnw_exec_key> stale;
-    fnw_exec_key key{}, next{};
-    const void* prev = nullptr;
-    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-        if (next.policy_id == policy_id) stale.push_back(next);
-        key = next;
-        prev = &key;
-    }
-    for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
-    const uint8_t allowed = 1;
-    for (const auto& k : compile_exec_keys(policy_id, rules)) {
-        if (int err = bpf_map__update_elem(map, &k, sizeof(k), &allowed, sizeof(allowed), BPF_ANY)) {
-            if (error) *error = "exec_allowed map update: " + errno_text(err);
-            return false;
-        }
-    }
-    return true;
+    return replace_policy_keys(
+        skel_->maps.exec_allowed, compile_exec_keys(policy_id, rules), [](size_t) { return uint8_t{1}; },
+        [&](const fnw_exec_key& k) { return k.policy_id == policy_id; }, error);
 }
 
 bool exec_rules_fit_lsm(const ExecRules& rules) {
@@ -227,27 +237,10 @@ std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules&
 }
 
 bool ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error) {
-    bpf_map* map = skel_->maps.net_rules;
-    // Drop what an earlier policy in this slot left behind.
-    std::vector<fnw_net_key> stale;
-    fnw_net_key key{}, next{};
-    const void* prev = nullptr;
-    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-        if (ntohl(next.policy_id) == policy_id) stale.push_back(next);
-        key = next;
-        prev = &key;
-    }
-    for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
-
-    uint32_t index = 0;
-    for (const auto& k : compile_net_keys(policy_id, rules)) {
-        if (int err = bpf_map__update_elem(map, &k, sizeof(k), &index, sizeof(index), BPF_ANY)) {
-            if (error) *error = "net_rules map update: " + errno_text(err);
-            return false;
-        }
-        ++index;
-    }
-    return true;
+    // The value is the rule's index, for the event.
+    return replace_policy_keys(
+        skel_->maps.net_rules, compile_net_keys(policy_id, rules), [](size_t i) { return static_cast<uint32_t>(i); },
+        [&](const fnw_net_key& k) { return ntohl(k.policy_id) == policy_id; }, error);
 }
 
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules) {
