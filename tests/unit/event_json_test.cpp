@@ -1,8 +1,11 @@
 #include "output/event_json.hpp"
 
+#include "core/event_kind.hpp"
+
 #include <sys/syscall.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -79,6 +82,27 @@ TEST(EventJson, UnknownSyscallNumberIsNamedUnknown) {
     auto j = event_to_json(bytes(ev), EventContext{}, WallClock(0));
     ASSERT_TRUE(j);
     EXPECT_EQ((*j)["syscall"]["name"], "unknown");
+}
+
+TEST(EventJson, ExecEventsAnswerToTheExecSection) {
+    auto ev = std::make_unique<fnw_file_event>();
+    ev->hdr.type = FNW_EVENT_FILE;
+    ev->hdr.size = sizeof(*ev);
+    ev->verdict = FNW_VERDICT_VIOLATION;
+    std::strcpy(ev->path, "/usr/bin/true");
+    const auto as_json = [&] {
+        return event_to_json({reinterpret_cast<const std::byte*>(ev.get()), sizeof(*ev)}, EventContext{}, WallClock(0));
+    };
+    for (uint32_t nr : {uint32_t{SYS_execve}, uint32_t{SYS_execveat}, FNW_NR_LSM_EXEC}) {
+        ev->nr = nr;
+        EXPECT_TRUE(is_exec_event(*ev)) << nr;
+        EXPECT_EQ((*as_json())["rule"], "exec.allow") << nr;
+    }
+    for (uint32_t nr : {uint32_t{SYS_openat}, uint32_t{SYS_mkdir}}) {
+        ev->nr = nr;
+        EXPECT_FALSE(is_exec_event(*ev)) << nr;
+        EXPECT_EQ((*as_json())["rule"], "files") << nr;
+    }
 }
 
 TEST(EventJson, MalformedRecordsAreRejectedNotRead) {

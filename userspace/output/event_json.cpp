@@ -8,6 +8,7 @@
 
 #include <fnwarden/events.h>
 
+#include "core/event_kind.hpp"
 #include "core/syscall_table.hpp"
 
 namespace fnw {
@@ -167,7 +168,7 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         const bool from_lsm = ev->nr == FNW_NR_LSM_EXEC;
         std::string_view name = from_lsm ? "exec" : SyscallTable::name(static_cast<int>(ev->nr));
         const std::string raw = printable(std::string(ev->path, strnlen(ev->path, sizeof(ev->path))));
-        const bool is_exec = from_lsm || name.rfind("execve", 0) == 0;
+        const bool is_exec = is_exec_event(*ev);
         j["file"] = {{"raw_path", raw},
                      {"path", resolve_event_path(raw, ev->dfd, ev->hdr.pid)},
                      {"op", std::string(name.empty() ? "unknown" : name)},

@@ -21,7 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.hpp"
-#include "core/syscall_table.hpp"
+#include "core/event_kind.hpp"
 #include "probes/ring_buffer_consumer.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/landlock_sandbox.hpp"
@@ -188,8 +188,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
             // record is 4 KiB: copy only when it has to change.
             auto file = std::make_unique<fnw_file_event>();
             std::memcpy(file.get(), record.data(), sizeof(*file));
-            const bool is_exec = SyscallTable::name(static_cast<int>(file->nr)).rfind("execve", 0) == 0;
-            if (is_exec ? kill_on_exec_violation : kill_on_file_violation) {
+            if (is_exec_event(*file) ? kill_on_exec_violation : kill_on_file_violation) {
                 ::kill(static_cast<pid_t>(file->hdr.pid), SIGKILL);
                 file->action = FNW_ACTION_KILLED;
             }

@@ -73,17 +73,17 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         const ViolationAction net_action = effective_network_action(policy, mode);
         out << " (" << policy.network.egress.size() << " egress, " << policy.network.listen.size()
             << " listen rules), onViolation " << to_string(policy.network.on_violation) << "\n";
+        auto protocol = [](uint8_t p) { return p == 6 ? " tcp" : p == 17 ? " udp" : " any"; };
         for (const auto& rule : policy.network.egress) {
             out << "    egress " << format_network(rule.network);
             if (!rule.ports.empty()) {
                 out << " ports";
                 for (auto p : rule.ports) out << " " << p;
             }
-            out << (rule.protocol == 6 ? " tcp" : rule.protocol == 17 ? " udp" : " any") << "\n";
+            out << protocol(rule.protocol) << "\n";
         }
         for (const auto& rule : policy.network.listen)
-            out << "    listen " << rule.port << (rule.protocol == 6 ? " tcp" : rule.protocol == 17 ? " udp" : " any")
-                << "\n";
+            out << "    listen " << rule.port << protocol(rule.protocol) << "\n";
         out << "    -> cgroup connect4/6, sendmsg4/6, bind4/6 hooks: ";
         if (net_action == ViolationAction::Report)
             out << "reported, the operation proceeds\n";
