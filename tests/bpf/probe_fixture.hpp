@@ -21,6 +21,7 @@
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
+#include "runtime/local_guard.hpp"
 
 namespace fnw::test {
 
@@ -82,10 +83,16 @@ protected:
 
     // Runs argv under FunctionRunner (what `fnwarden run` does), collecting events.
     Run run(const FunctionPolicy& policy, Mode mode, std::vector<std::string> argv, RunOptions opts = {}) {
-        FunctionRunner runner(*probes_, cgroup_parent_, ++policy_id_);
         Run out;
-        auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.learn},
-                                 [&](std::span<const std::byte> rec) { collect(rec, out); });
+        std::string error;
+        auto guard = LocalGuard::create(*probes_, ++policy_id_, policy, mode,
+                                        [&](std::span<const std::byte> rec) { collect(rec, out); }, &error);
+        if (!guard) {
+            ADD_FAILURE() << "guard: " << error;
+            return out;
+        }
+        FunctionRunner runner(*guard, cgroup_parent_);
+        auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.learn});
         if (auto* err = std::get_if<std::string>(&result)) {
             ADD_FAILURE() << "run failed: " << *err;
             return out;

@@ -28,6 +28,7 @@
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
 #include "runtime/kernel_features.hpp"
+#include "runtime/local_guard.hpp"
 
 namespace po = boost::program_options;
 
@@ -279,14 +280,20 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true};
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
-    FunctionRunner runner(probes, engine->cgroup_parent(), /*policy_id=*/0);
-    RunRequest request{function, policy, mode, command, trace};
-    auto result = runner.run(request, [&](std::span<const std::byte> record) {
+    std::string error;
+    auto guard = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](std::span<const std::byte> record) {
         if (auto j = event_to_json(record, ctx, clock))
             output->write_line(j->dump());
         else
             ++malformed;
-    });
+    }, &error);
+    if (!guard) {
+        std::cerr << "fnwarden run: " << error << "\n";
+        return kExitInternal;
+    }
+    FunctionRunner runner(*guard, engine->cgroup_parent());
+    RunRequest request{function, policy, mode, command, trace};
+    auto result = runner.run(request);
     if (auto* err = std::get_if<std::string>(&result)) {
         std::cerr << "fnwarden run: " << *err << "\n";
         return kExitInternal;
@@ -339,10 +346,17 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
 
     auto engine = Engine::start("fnwarden learn", FNW_RINGBUF_DEFAULT_BYTES);
     if (!engine) return kExitInternal;
-    FunctionRunner runner(*engine->probes, engine->cgroup_parent(), /*policy_id=*/0);
+    std::string error;
+    auto guard = LocalGuard::create(*engine->probes, /*policy_id=*/0, observe, Mode::Audit,
+                                    [](std::span<const std::byte>) {}, &error);
+    if (!guard) {
+        std::cerr << "fnwarden learn: " << error << "\n";
+        return kExitInternal;
+    }
+    FunctionRunner runner(*guard, engine->cgroup_parent());
     RunRequest request{function, observe, Mode::Audit, command};
     request.learn = true;
-    auto result = runner.run(request, [](std::span<const std::byte>) {});
+    auto result = runner.run(request);
     if (auto* err = std::get_if<std::string>(&result)) {
         std::cerr << "fnwarden learn: " << *err << "\n";
         return kExitInternal;

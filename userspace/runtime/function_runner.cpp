@@ -21,11 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.hpp"
-#include "core/event_kind.hpp"
-#include "probes/ring_buffer_consumer.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/landlock_sandbox.hpp"
-#include "runtime/proc_info.hpp"
 #include "runtime/seccomp_guard.hpp"
 
 namespace fnw {
@@ -144,59 +141,17 @@ void hold_forwarded_signals() {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& request,
-                                                          const RecordHandler& on_record) {
+std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& request) {
     if (request.argv.empty()) return std::string("no command to run");
 
     static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));  // may exist already
-    const std::string leaf = request.function + "-" + std::to_string(::getpid()) + "-" +
-                             std::to_string(policy_id_);
+    // pid + this runner's sequence number: unique on this host while we run.
+    const std::string leaf =
+        request.function + "-" + std::to_string(::getpid()) + "-" + std::to_string(runs_started_++);
     auto created = CgroupDir::create(cgroup_parent_ / leaf);
     if (auto* err = std::get_if<std::string>(&created)) return *err;
     CgroupDir cgroup = std::move(std::get<CgroupDir>(created));
-
     std::string error;
-    if (!probes_.set_policy(policy_id_, request.policy, request.mode, &error))
-        return error;
-
-    // Enrichment and the userspace half of network "kill" happen here, before
-    // the caller sees the record.
-    const bool kill_on_net_violation = effective_network_action(request.policy, request.mode) == ViolationAction::Kill;
-    const bool kill_on_file_violation =
-        effective_action(request.policy.files.on_violation, request.mode) == ViolationAction::Kill;
-    const bool kill_on_exec_violation =
-        effective_action(request.policy.exec.on_violation, request.mode) == ViolationAction::Kill;
-    auto consumer = RingBufferConsumer::create(probes_.ringbuf_fd(), [&](std::span<const std::byte> record) {
-        fnw_event_header hdr;
-        if (record.size() < sizeof(hdr)) return on_record(record);
-        std::memcpy(&hdr, record.data(), sizeof(hdr));
-        if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event)) {
-            fnw_net_event net;
-            std::memcpy(&net, record.data(), sizeof(net));
-            // cgroup socket hooks cannot read the task: the parent comes from /proc.
-            if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
-            if (kill_on_net_violation && net.verdict == FNW_VERDICT_VIOLATION) {
-                // The hook already refused the operation; this ends the process.
-                ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);
-                net.action = FNW_ACTION_KILLED;
-            }
-            return on_record(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
-        }
-        if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event) &&
-            (kill_on_file_violation || kill_on_exec_violation)) {
-            // Landlock already refused it; `kill` also ends the process. The
-            // record is 4 KiB: copy only when it has to change.
-            auto file = std::make_unique<fnw_file_event>();
-            std::memcpy(file.get(), record.data(), sizeof(*file));
-            if (is_exec_event(*file) ? kill_on_exec_violation : kill_on_file_violation) {
-                ::kill(static_cast<pid_t>(file->hdr.pid), SIGKILL);
-                file->action = FNW_ACTION_KILLED;
-            }
-            return on_record(std::span(reinterpret_cast<const std::byte*>(file.get()), sizeof(*file)));
-        }
-        on_record(record);
-    });
-    if (!consumer) return std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);
 
     int go_pipe[2], err_pipe[2];
     if (::pipe2(go_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
@@ -240,7 +195,6 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         if (auto* err = std::get_if<std::string>(&built)) return *err;
         landlock_ruleset = std::move(std::get<UniqueFd>(built));
         for (const auto& note : landlock.notes) spdlog::info("{}: {}", request.function, note);
-        if (!probes_.attach_landlock_reporting(&error)) return error;
     }
 
     SignalBlock blocked;
@@ -260,25 +214,22 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     outcome.pid = pid;
     outcome.cgroup_id = cgroup.id();
 
+    bool armed = false;
     auto abort_child = [&](std::string message) -> std::variant<RunOutcome, std::string> {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
-        probes_.unmonitor_cgroup(cgroup.id());
+        if (armed) guard_.disarm(cgroup.id());
         return message;
     };
 
-    // Order matters: the process is in the cgroup and the cgroup is in the
-    // kernel map before the child may exec. ARM_ON_EXEC keeps the child's
-    // last launcher syscalls (read, execve) out of the function's record.
+    // Order matters: the process is in the cgroup and the cgroup is guarded
+    // before the child may exec. ARM_ON_EXEC keeps the child's last launcher
+    // syscalls (read, execve) out of the function's record.
     if (!cgroup.add_process(pid, &error)) return abort_child(error);
-    fnw_cgroup_entry entry{};
-    entry.policy_id = policy_id_;
-    entry.flags = FNW_CGROUP_ARM_ON_EXEC | (request.trace ? uint32_t{FNW_CGROUP_TRACE} : 0u) |
-                  (request.learn ? uint32_t{FNW_CGROUP_LEARN} : 0u) |
-                  (landlock.active() ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
-    if (request.learn && !probes_.reset_learned_syscalls(policy_id_))
-        return abort_child("cannot reset the learned syscall set");
-    if (!probes_.monitor_cgroup(cgroup.id(), entry, &error)) return abort_child(error);
+    GuardRequest guard_request{request.function, cgroup.path(), cgroup.id(), pid,
+                               request.trace,    request.learn,  landlock.active()};
+    if (!guard_.arm(guard_request, &error)) return abort_child(error);
+    armed = true;
 
     const char go = 1;
     if (::write(go_write.get(), &go, 1) != 1) return abort_child(std::string("cannot release child"));
@@ -289,7 +240,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         // EOF here means the child failed before sending: the error pipe says why.
         UniqueFd listener = receive_fd(listener_parent.get());
         if (listener.valid())
-            supervisor.emplace(std::move(listener), syscall_action, policy_id_,
+            supervisor.emplace(std::move(listener), syscall_action, guard_.policy_id(),
                                find_cgroup2_mount().value_or(cgroup_parent_.parent_path()));
     }
 
@@ -300,7 +251,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     } while (n < 0 && errno == EINTR);
     if (n == sizeof(failure)) {
         ::waitpid(pid, nullptr, 0);
-        probes_.unmonitor_cgroup(cgroup.id());
+        guard_.disarm(cgroup.id());
         return describe(failure, exe);
     }
     if (use_seccomp && !supervisor) return abort_child("the child sent no seccomp listener");
@@ -313,23 +264,13 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         ev.data.fd = fd;
         return ::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
     };
-    if (pidfd.get() < 0 || epfd.get() < 0 || !watch(pidfd.get()) || !watch(consumer->epoll_fd()) ||
-        (sigfd.get() >= 0 && !watch(sigfd.get())) || (supervisor && !watch(supervisor->fd())))
+    if (pidfd.get() < 0 || epfd.get() < 0 || !watch(pidfd.get()) ||
+        (guard_.poll_fd() >= 0 && !watch(guard_.poll_fd())) || (sigfd.get() >= 0 && !watch(sigfd.get())) ||
+        (supervisor && !watch(supervisor->fd())))
         return abort_child(std::string("event loop setup: ") + std::strerror(errno));
 
-    // Drops are reported while they happen, not only at the end: a flood
-    // that overruns the ring should be visible while it lasts.
-    uint64_t drops_reported = probes_.counters().ringbuf_drops;
-    auto last_drop_check = std::chrono::steady_clock::now();
-    auto report_new_drops = [&] {
-        const uint64_t drops = probes_.counters().ringbuf_drops;
-        if (drops > drops_reported)
-            spdlog::warn("{}: {} events lost so far: ring buffer full (raise --ringbuf-bytes)", request.function,
-                         drops);
-        drops_reported = drops;
-    };
-
     int status = 0;
+    bool guard_lost = false;
     for (bool running = true; running;) {
         epoll_event ready[4];
         int count = ::epoll_wait(epfd.get(), ready, 4, kConsumerLatencyMs);
@@ -350,7 +291,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
             } else if (supervisor && fd == supervisor->fd()) {
                 if (ready[i].events & EPOLLIN) {
                     supervisor->handle_one([&](const fnw_syscall_event& ev) {
-                        on_record(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
+                        guard_.launcher_event(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
                     });
                 } else if (ready[i].events & EPOLLHUP) {
                     // No task uses the filter any more: nothing left to supervise.
@@ -358,18 +299,23 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
                 }
             }
         }
-        // Always drain: below the wakeup threshold the kernel does not wake us.
-        consumer->drain();
-        if (auto now = std::chrono::steady_clock::now(); now - last_drop_check >= std::chrono::seconds(1)) {
-            last_drop_check = now;
-            report_new_drops();
+        if (!guard_lost && !guard_.service()) {
+            guard_lost = true;
+            ::epoll_ctl(epfd.get(), EPOLL_CTL_DEL, guard_.poll_fd(), nullptr);
+            if (request.mode == Mode::Enforce) {
+                // Nothing watches the function any more: in enforce mode it
+                // must not run on unguarded.
+                spdlog::error("{}: the guard went away; killing the function (enforce mode)", request.function);
+                cgroup.kill_all();
+            } else {
+                spdlog::error("{}: the guard went away; the function runs on unwatched (audit mode)",
+                              request.function);
+            }
         }
     }
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    consumer->drain();  // everything the function emitted up to its exit
-
-    probes_.unmonitor_cgroup(cgroup.id());
+    if (!guard_lost) guard_.disarm(cgroup.id());
     if (!cgroup.empty()) {
         spdlog::info("{}: killing processes left in the cgroup after the function exited", request.function);
         cgroup.kill_all();

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "core/policy.hpp"
-#include "probes/probe_set.hpp"
 
 namespace fnw {
 
@@ -41,23 +40,51 @@ struct RunOutcome {
     std::optional<int> forwarded_signal;  // the last SIGINT/TERM/HUP/QUIT fnwarden passed on to it
 };
 
-using RecordHandler = std::function<void(std::span<const std::byte> record)>;
+// How the guard should watch the cgroup (fnw_cgroup_entry flags).
+struct GuardRequest {
+    std::string function;
+    std::filesystem::path cgroup_path;
+    uint64_t cgroup_id = 0;
+    pid_t pid = 0;
+    bool trace = false;
+    bool learn = false;
+    bool landlock = false;  // report Landlock denials (sys_exit probe)
+};
+
+// Who keeps watch over a launched function's cgroup: probes this process
+// loaded (LocalGuard), or the host daemon that owns them (DaemonGuard).
+class FunctionGuard {
+public:
+    virtual ~FunctionGuard() = default;
+    // Called while the child sits in its cgroup, stopped before exec. When
+    // it returns true the cgroup is monitored from the child's exec on.
+    virtual bool arm(const GuardRequest& request, std::string* error) = 0;
+    virtual void disarm(uint64_t cgroup_id) = 0;
+    // The policy slot the kernel uses for the function (for launcher events).
+    virtual uint32_t policy_id() const = 0;
+    // An fd the run loop polls (-1: none), and the work to do on each tick
+    // (at least every kConsumerLatencyMs). service() returns false when the
+    // guard is gone (the daemon died): the function is no longer watched.
+    virtual int poll_fd() const { return -1; }
+    virtual bool service() { return true; }
+    // An event the launcher itself produced (a syscall seccomp stopped).
+    virtual void launcher_event(std::span<const std::byte> record) = 0;
+};
 
 class FunctionRunner {
 public:
     // `cgroup_parent`: the directory under which each run gets its own cgroup.
-    FunctionRunner(ProbeSet& probes, std::filesystem::path cgroup_parent, uint32_t policy_id)
-        : probes_(probes), cgroup_parent_(std::move(cgroup_parent)), policy_id_(policy_id) {}
+    FunctionRunner(FunctionGuard& guard, std::filesystem::path cgroup_parent)
+        : guard_(guard), cgroup_parent_(std::move(cgroup_parent)) {}
 
-    // Runs the command to completion and calls `on_record` for every
-    // ring-buffer record (from the consumer thread = the caller's thread).
-    // Returns an error message when the run could not be started.
-    std::variant<RunOutcome, std::string> run(const RunRequest& request, const RecordHandler& on_record);
+    // Runs the command to completion. Returns an error message when the run
+    // could not be started.
+    std::variant<RunOutcome, std::string> run(const RunRequest& request);
 
 private:
-    ProbeSet& probes_;
+    FunctionGuard& guard_;
     std::filesystem::path cgroup_parent_;
-    uint32_t policy_id_;
+    uint32_t runs_started_ = 0;
 };
 
 // Blocks SIGINT/TERM/HUP/QUIT for the rest of the process's life. Called

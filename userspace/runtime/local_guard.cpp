@@ -1,0 +1,65 @@
+#include "runtime/local_guard.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+namespace fnw {
+
+std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy_id, const FunctionPolicy& policy,
+                                               Mode mode, RecordHandler on_record, std::string* error) {
+    if (!probes.set_policy(policy_id, policy, mode, error)) return nullptr;
+    std::unique_ptr<LocalGuard> guard(new LocalGuard(probes, policy_id, std::move(on_record)));
+    const KillOnViolation kill = KillOnViolation::from(policy, mode);
+    LocalGuard* self = guard.get();
+    guard->consumer_ = RingBufferConsumer::create(probes.ringbuf_fd(), [self, kill](std::span<const std::byte> r) {
+        respond_to_record(r, kill, self->on_record_);
+    });
+    if (!guard->consumer_) {
+        if (error) *error = std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);
+        return nullptr;
+    }
+    guard->drops_reported_ = probes.counters().ringbuf_drops;
+    guard->last_drop_check_ = std::chrono::steady_clock::now();
+    return guard;
+}
+
+bool LocalGuard::arm(const GuardRequest& request, std::string* error) {
+    function_ = request.function;
+    if (request.landlock && !probes_.attach_landlock_reporting(error)) return false;
+    if (request.learn && !probes_.reset_learned_syscalls(policy_id_)) {
+        if (error) *error = "cannot reset the learned syscall set";
+        return false;
+    }
+    fnw_cgroup_entry entry{};
+    entry.policy_id = policy_id_;
+    entry.flags = FNW_CGROUP_ARM_ON_EXEC | (request.trace ? uint32_t{FNW_CGROUP_TRACE} : 0u) |
+                  (request.learn ? uint32_t{FNW_CGROUP_LEARN} : 0u) |
+                  (request.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
+    return probes_.monitor_cgroup(request.cgroup_id, entry, error);
+}
+
+void LocalGuard::disarm(uint64_t cgroup_id) {
+    consumer_->drain();  // everything the function emitted up to its exit
+    probes_.unmonitor_cgroup(cgroup_id);
+}
+
+int LocalGuard::poll_fd() const { return consumer_->epoll_fd(); }
+
+bool LocalGuard::service() {
+    // Always drain: below the wakeup threshold the kernel does not wake us.
+    consumer_->drain();
+    // Drops are reported while they happen, not only at the end: a flood
+    // that overruns the ring should be visible while it lasts.
+    if (auto now = std::chrono::steady_clock::now(); now - last_drop_check_ >= std::chrono::seconds(1)) {
+        last_drop_check_ = now;
+        const uint64_t drops = probes_.counters().ringbuf_drops;
+        if (drops > drops_reported_)
+            spdlog::warn("{}: {} events lost so far: ring buffer full (raise --ringbuf-bytes)", function_, drops);
+        drops_reported_ = drops;
+    }
+    return true;
+}
+
+}  // namespace fnw

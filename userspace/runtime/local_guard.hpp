@@ -1,0 +1,45 @@
+// FunctionGuard backed by probes this process loaded: `fnwarden run` and
+// `learn` when no daemon is running (or with --standalone).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "probes/probe_set.hpp"
+#include "probes/ring_buffer_consumer.hpp"
+#include "runtime/function_runner.hpp"
+#include "runtime/violation_response.hpp"
+
+namespace fnw {
+
+class LocalGuard final : public FunctionGuard {
+public:
+    // Writes `policy` into slot `policy_id` and reads the ring buffer into
+    // `on_record` (after the userspace half of `kill`). nullptr + `error`
+    // when the ring buffer cannot be set up.
+    static std::unique_ptr<LocalGuard> create(ProbeSet& probes, uint32_t policy_id, const FunctionPolicy& policy,
+                                              Mode mode, RecordHandler on_record, std::string* error);
+
+    bool arm(const GuardRequest& request, std::string* error) override;
+    void disarm(uint64_t cgroup_id) override;
+    uint32_t policy_id() const override { return policy_id_; }
+    int poll_fd() const override;
+    bool service() override;
+    void launcher_event(std::span<const std::byte> record) override { on_record_(record); }
+
+private:
+    LocalGuard(ProbeSet& probes, uint32_t policy_id, RecordHandler on_record)
+        : probes_(probes), policy_id_(policy_id), on_record_(std::move(on_record)) {}
+
+    ProbeSet& probes_;
+    uint32_t policy_id_;
+    RecordHandler on_record_;
+    std::unique_ptr<RingBufferConsumer> consumer_;
+    std::string function_;
+    uint64_t drops_reported_ = 0;
+    std::chrono::steady_clock::time_point last_drop_check_;
+};
+
+}  // namespace fnw

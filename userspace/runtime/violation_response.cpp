@@ -1,0 +1,51 @@
+#include "runtime/violation_response.hpp"
+
+#include <signal.h>
+
+#include <cstring>
+#include <memory>
+
+#include <fnwarden/events.h>
+
+#include "core/event_kind.hpp"
+#include "runtime/proc_info.hpp"
+
+namespace fnw {
+
+KillOnViolation KillOnViolation::from(const FunctionPolicy& policy, Mode mode) {
+    KillOnViolation kill;
+    kill.network = effective_network_action(policy, mode) == ViolationAction::Kill;
+    kill.files = effective_action(policy.files.on_violation, mode) == ViolationAction::Kill;
+    kill.exec = effective_action(policy.exec.on_violation, mode) == ViolationAction::Kill;
+    return kill;
+}
+
+void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next) {
+    fnw_event_header hdr;
+    if (record.size() < sizeof(hdr)) return next(record);
+    std::memcpy(&hdr, record.data(), sizeof(hdr));
+    if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event)) {
+        fnw_net_event net;
+        std::memcpy(&net, record.data(), sizeof(net));
+        if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
+        if (kill.network && net.verdict == FNW_VERDICT_VIOLATION) {
+            // The hook already refused the operation; this ends the process.
+            ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);
+            net.action = FNW_ACTION_KILLED;
+        }
+        return next(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
+    }
+    if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event) && (kill.files || kill.exec)) {
+        // The record is 4 KiB: copy only when it may have to change.
+        auto file = std::make_unique<fnw_file_event>();
+        std::memcpy(file.get(), record.data(), sizeof(*file));
+        if (file->verdict == FNW_VERDICT_VIOLATION && (is_exec_event(*file) ? kill.exec : kill.files)) {
+            ::kill(static_cast<pid_t>(file->hdr.pid), SIGKILL);
+            file->action = FNW_ACTION_KILLED;
+        }
+        return next(std::span(reinterpret_cast<const std::byte*>(file.get()), sizeof(*file)));
+    }
+    next(record);
+}
+
+}  // namespace fnw
