@@ -1,0 +1,188 @@
+// Where decoded events go (a JSON-lines file or stdout, an HTTP webhook) and
+// the pipeline that hands them over off the event-loop thread: a slow disk or
+// a slow receiver costs events (counted), never ring-buffer reads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+
+namespace fnw {
+
+// Sinks are called from one pipeline worker thread only, so they need no
+// locking of their own against each other's calls.
+class EventSink {
+public:
+    virtual ~EventSink() = default;
+    // Each line is one serialized JSON object, without a trailing newline.
+    virtual void write_batch(std::span<const std::string> lines) = 0;
+    // SIGHUP: logrotate has moved the files away.
+    virtual void reopen() {}
+    virtual std::string name() const = 0;
+};
+
+// Warnings about a failure that repeats for every batch would flood the
+// journal; one line every few seconds, with a count, says the same.
+class WarningThrottle {
+public:
+    explicit WarningThrottle(std::chrono::milliseconds interval = std::chrono::seconds(5)) : interval_(interval) {}
+    // True when a warning may be logged now; *suppressed_since_last (when
+    // given) is set to the number swallowed since the last one logged.
+    bool allow(uint64_t* suppressed_since_last = nullptr);
+
+private:
+    std::chrono::milliseconds interval_;
+    std::chrono::steady_clock::time_point last_{};
+    bool logged_once_ = false;
+    uint64_t suppressed_ = 0;
+};
+
+// One JSON object per line, to stdout or to a file only root can read:
+// events name processes, paths and arguments.
+class JsonLinesSink final : public EventSink {
+public:
+    // path "", "-" or "stdout" is standard output. nullptr and *error set when
+    // the file cannot be opened.
+    static std::unique_ptr<JsonLinesSink> open(const std::string& path, std::string* error);
+
+    void write_batch(std::span<const std::string> lines) override;
+    // Opens the path again: after logrotate renamed the file, a new one is
+    // created. If that fails the old descriptor is kept (better a renamed
+    // file than lost events).
+    void reopen() override;
+    std::string name() const override;
+
+    // Batches that could not be written completely (disk full, I/O error).
+    uint64_t failed_batches() const { return failed_batches_.load(std::memory_order_relaxed); }
+
+private:
+    JsonLinesSink(std::string path, UniqueFd file) : path_(std::move(path)), file_(std::move(file)) {}
+    bool to_stdout() const { return path_.empty(); }
+    int target_fd() const;
+
+    std::string path_;  // empty: stdout, which is not ours to close
+    UniqueFd file_;
+    std::string buffer_;  // reused: one write(2) per batch
+    // A failed write may have left half a line: the next batch starts on a
+    // new line so that only the broken event is unreadable.
+    bool line_broken_ = false;
+    std::atomic<uint64_t> failed_batches_{0};
+    WarningThrottle write_warnings_;
+};
+
+struct WebhookOptions {
+    std::string url;  // http:// or https://; redirects are not followed
+    size_t batch_max_events = 256;
+    // How long a partial batch may wait for more events.
+    std::chrono::milliseconds flush_interval{1000};
+    std::chrono::milliseconds request_timeout{5000};
+    std::chrono::milliseconds connect_timeout{5000};
+    unsigned max_retries = 5;  // attempts after the first one
+    std::chrono::milliseconds backoff_initial{200};
+    std::chrono::milliseconds backoff_max{10000};
+    size_t queue_capacity_events = 10000;
+    // At destruction, how long queued events may still be sent. The last
+    // events of a run are often the interesting ones; a hanging receiver
+    // must still not hold up the exit for longer than this.
+    std::chrono::milliseconds shutdown_grace{1000};
+};
+
+struct WebhookStats {
+    uint64_t sent_events = 0;
+    uint64_t sent_batches = 0;
+    uint64_t failed_attempts = 0;        // HTTP status >= 300 or transport error
+    uint64_t dropped_queue_full = 0;     // write_batch() found no room
+    uint64_t dropped_after_retries = 0;  // every attempt failed
+    uint64_t dropped_rejected = 0;       // 3xx or 4xx other than 408/429: retrying cannot help
+    uint64_t dropped_at_shutdown = 0;    // still queued or in flight when the grace ran out
+    uint64_t queued = 0;
+
+    uint64_t dropped_events() const {
+        return dropped_queue_full + dropped_after_retries + dropped_rejected + dropped_at_shutdown;
+    }
+};
+
+// POSTs batches as a JSON array. It has its own queue and thread: the
+// pipeline worker only enqueues, so a receiver that hangs delays nothing
+// but itself.
+class WebhookSink final : public EventSink {
+public:
+    // nullptr and *error set for an unusable URL or a libcurl failure.
+    static std::unique_ptr<WebhookSink> create(WebhookOptions options, std::string* error);
+    ~WebhookSink() override;
+    WebhookSink(const WebhookSink&) = delete;
+    WebhookSink& operator=(const WebhookSink&) = delete;
+
+    // Never blocks: what does not fit in the queue is dropped and counted.
+    void write_batch(std::span<const std::string> lines) override;
+    std::string name() const override;
+    // Readable from any thread.
+    WebhookStats stats() const;
+
+private:
+    struct Impl;  // keeps libcurl out of this header
+    explicit WebhookSink(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+struct OutputPipelineOptions {
+    size_t queue_capacity_lines = 65536;
+    size_t batch_max_lines = 1024;
+    // At destruction, how long the worker may keep writing what is queued.
+    std::chrono::milliseconds drain_timeout{2000};
+};
+
+// The event loop pushes serialized events; one worker thread writes them to
+// every sink in order.
+class OutputPipeline {
+public:
+    struct Stats {
+        uint64_t queued = 0;
+        uint64_t written = 0;  // lines handed to the sinks (each line counted once)
+        uint64_t dropped = 0;  // push() refused, or left over when the drain timed out
+    };
+
+    explicit OutputPipeline(std::vector<std::unique_ptr<EventSink>> sinks, OutputPipelineOptions options = {});
+    ~OutputPipeline();
+    OutputPipeline(const OutputPipeline&) = delete;
+    OutputPipeline& operator=(const OutputPipeline&) = delete;
+
+    // Never waits for a sink: false (and a drop counted) when the queue is full.
+    bool push(std::string line);
+    // From the event loop when it reads SIGHUP (signalfd), not from a signal
+    // handler: it takes a mutex. Sinks reopen before the next batch.
+    void request_reopen();
+    Stats stats() const;
+
+private:
+    void run();
+
+    const OutputPipelineOptions options_;
+    std::vector<std::unique_ptr<EventSink>> sinks_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_worker_;
+    std::deque<std::string> queue_;
+    bool stopping_ = false;
+    bool reopen_requested_ = false;
+    std::chrono::steady_clock::time_point drain_deadline_{};
+
+    std::atomic<uint64_t> written_{0};
+    std::atomic<uint64_t> dropped_{0};
+    WarningThrottle drop_warnings_;  // under mutex_
+
+    std::thread worker_;  // last: started once everything above exists
+};
+
+}  // namespace fnw
