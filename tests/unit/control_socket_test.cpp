@@ -1,0 +1,720 @@
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "control/control_client.hpp"
+#include "control/control_socket.hpp"
+
+namespace fnw {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kNoSuchGroup = "fnwarden-test-no-such-group";
+constexpr uid_t kNobody = 65534;
+constexpr gid_t kNogroup = 65534;
+
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "fnw-control-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+struct stat lstat_of(const std::filesystem::path& path) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+    return st;
+}
+
+// A socket file nobody listens on, as a crashed daemon leaves behind.
+void make_stale_socket(const std::filesystem::path& path) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(fd.valid());
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+    ASSERT_EQ(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+}
+
+// The daemon's side of the tests: a server, what it was told, and a loop
+// that drives it the way the daemon's epoll loop would.
+class ServerFixture : public ::testing::Test {
+protected:
+    ControlServerOptions options() const {
+        ControlServerOptions o;
+        o.socket_path = socket_path();
+        o.group = kNoSuchGroup;
+        return o;
+    }
+    std::filesystem::path socket_path() const { return temp_.path() / "run" / "fnwarden.sock"; }
+
+    void start(const ControlServerOptions& o) {
+        auto result = ControlServer::listen(o);
+        ASSERT_TRUE(std::holds_alternative<std::unique_ptr<ControlServer>>(result)) << std::get<std::string>(result);
+        server_ = std::move(std::get<std::unique_ptr<ControlServer>>(result));
+        server_->on_message([this](ClientId id, const json& request) {
+            messages_.emplace_back(id, request);
+            if (handler_) {
+                handler_(id, request);
+                return;
+            }
+            json reply{{"type", "reply"}, {"op", request["op"]}, {"client", id}};
+            if (request.contains("n")) reply["n"] = request["n"];
+            server_->send(id, reply);
+        });
+        server_->on_disconnect([this](ClientId id) { disconnects_.push_back(id); });
+    }
+    void start() { start(options()); }
+
+    // One turn of the daemon's loop: wait briefly for the server's fd.
+    void pump_once() {
+        pollfd entry{server_->fd(), POLLIN, 0};
+        ::poll(&entry, 1, 5);
+        server_->process();
+    }
+
+    // Runs the server until `done` holds (or the time is up).
+    bool pump_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            pump_once();
+        }
+        return true;
+    }
+    void pump_for(std::chrono::milliseconds duration) {
+        auto deadline = std::chrono::steady_clock::now() + duration;
+        pump_until([&] { return std::chrono::steady_clock::now() > deadline; }, duration + 1s);
+    }
+
+    // Single-threaded client read: the server keeps running while we wait.
+    std::optional<json> receive_pumping(ControlClient& client, std::chrono::milliseconds timeout = 5s) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            if (auto message = client.receive(0ms)) return message;
+            if (client.closed() || std::chrono::steady_clock::now() > deadline) return std::nullopt;
+            pollfd entries[2] = {{server_->fd(), POLLIN, 0}, {client.fd(), POLLIN, 0}};
+            ::poll(entries, 2, 5);
+            server_->process();
+        }
+    }
+
+    ControlClient connect_client() {
+        auto result = ControlClient::connect(socket_path().string(), 1s);
+        if (!std::holds_alternative<ControlClient>(result)) {
+            ADD_FAILURE() << std::get<std::string>(result);
+            std::abort();
+        }
+        return std::move(std::get<ControlClient>(result));
+    }
+
+    // Has the server learn the client's id, as `trace` does by subscribing.
+    ClientId subscribe(ControlClient& client) {
+        size_t before = messages_.size();
+        EXPECT_TRUE(client.send(json{{"op", "subscribe"}}));
+        EXPECT_TRUE(pump_until([&] { return messages_.size() > before; }));
+        auto reply = receive_pumping(client);
+        EXPECT_TRUE(reply && (*reply)["type"] == "reply");
+        return messages_.back().first;
+    }
+
+    TempDir temp_;
+    std::unique_ptr<ControlServer> server_;
+    std::vector<std::pair<ClientId, json>> messages_;
+    std::vector<ClientId> disconnects_;
+    std::function<void(ClientId, const json&)> handler_;
+};
+
+// Forks a child that becomes `uid`/`gid` with `groups`, runs `body` and
+// exits with its result, while the server keeps serving. Returns the exit
+// status of the child (-1 if it did not exit normally).
+int run_as_other_user(const std::function<void()>& pump_once, uid_t uid, gid_t gid, std::vector<gid_t> groups,
+                      const std::function<int()>& body) {
+    pid_t child = ::fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+        if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(100);
+        ::_exit(body());
+    }
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    int status = 0;
+    while (::waitpid(child, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(child, SIGKILL);
+            ::waitpid(child, &status, 0);
+            return -1;
+        }
+        pump_once();
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+using ControlSocket = ServerFixture;
+
+TEST_F(ControlSocket, RequestResponseRoundTrip) {
+    start();
+    ControlClient client = connect_client();
+    auto reply = std::async(std::launch::async, [&client] {
+        return client.request(json{{"op", "status"}, {"n", 7}}, 5s);
+    });
+    ASSERT_TRUE(pump_until([&] { return reply.wait_for(0s) == std::future_status::ready; }));
+    auto answer = reply.get();
+    ASSERT_TRUE(answer.has_value()) << client.last_error();
+    EXPECT_EQ((*answer)["type"], "reply");
+    EXPECT_EQ((*answer)["op"], "status");
+    EXPECT_EQ((*answer)["n"], 7);
+    ASSERT_EQ(messages_.size(), 1u);
+    EXPECT_EQ(messages_[0].second["op"], "status");
+    auto peer = server_->peer(messages_[0].first);
+    ASSERT_TRUE(peer.has_value());
+    EXPECT_EQ(peer->pid, ::getpid());
+    EXPECT_EQ(peer->uid, ::geteuid());
+}
+
+TEST_F(ControlSocket, SeveralClientsEachGetTheirOwnReplies) {
+    start();
+    std::vector<ControlClient> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(connect_client());
+    // Interleaved on purpose: the replies must not cross.
+    for (int i = 2; i >= 0; --i) ASSERT_TRUE(clients[i].send(json{{"op", "echo"}, {"n", i}}));
+    ASSERT_TRUE(pump_until([&] { return messages_.size() == 3; }));
+    std::vector<ClientId> ids;
+    for (int i = 0; i < 3; ++i) {
+        auto reply = receive_pumping(clients[i]);
+        ASSERT_TRUE(reply.has_value()) << clients[i].last_error();
+        EXPECT_EQ((*reply)["n"], i);
+        ids.push_back((*reply)["client"].get<ClientId>());
+    }
+    EXPECT_LT(ids[0], ids[1]);
+    EXPECT_LT(ids[1], ids[2]);
+    EXPECT_EQ(server_->stats().clients.size(), 3u);
+    EXPECT_EQ(server_->stats().accepted, 3u);
+}
+
+TEST_F(ControlSocket, RequestsSplitAcrossWritesAndBatchedInOne) {
+    start();
+    ControlClient client = connect_client();
+    const std::string part1 = "{\"op\":\"a\",\"n\":";
+    ASSERT_EQ(::send(client.fd(), part1.data(), part1.size(), MSG_NOSIGNAL), static_cast<ssize_t>(part1.size()));
+    pump_for(30ms);
+    EXPECT_TRUE(messages_.empty());
+    const std::string rest = "1}\n{\"op\":\"b\",\"n\":2}\r\n\n{\"op\":\"c\",\"n\":3}\n";
+    ASSERT_EQ(::send(client.fd(), rest.data(), rest.size(), MSG_NOSIGNAL), static_cast<ssize_t>(rest.size()));
+    ASSERT_TRUE(pump_until([&] { return messages_.size() == 3; }));
+    for (int n = 1; n <= 3; ++n) {
+        auto reply = receive_pumping(client);
+        ASSERT_TRUE(reply.has_value());
+        EXPECT_EQ((*reply)["n"], n);
+    }
+}
+
+TEST_F(ControlSocket, InvalidRequestsGetAnErrorReplyAndNoCallback) {
+    start();
+    ControlClient client = connect_client();
+    const std::string bad = "not json\n[1,2]\n{\"no_op\":1}\n{\"op\":42}\n";
+    ASSERT_EQ(::send(client.fd(), bad.data(), bad.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bad.size()));
+    std::vector<std::string> errors;
+    for (int i = 0; i < 4; ++i) {
+        auto reply = receive_pumping(client);
+        ASSERT_TRUE(reply.has_value()) << client.last_error();
+        EXPECT_EQ((*reply)["type"], "error");
+        errors.push_back((*reply)["error"].get<std::string>());
+    }
+    EXPECT_NE(errors[0].find("invalid JSON"), std::string::npos) << errors[0];
+    for (int i = 1; i < 4; ++i) EXPECT_NE(errors[i].find("\"op\""), std::string::npos) << errors[i];
+    EXPECT_TRUE(messages_.empty());
+    // The connection survives a bad request.
+    ASSERT_TRUE(client.send(json{{"op", "status"}}));
+    auto reply = receive_pumping(client);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ((*reply)["type"], "reply");
+    EXPECT_TRUE(disconnects_.empty());
+}
+
+TEST_F(ControlSocket, HandlerExceptionBecomesAnErrorReply) {
+    start();
+    handler_ = [](ClientId, const json& request) { (void)request.at("missing").get<int>(); };
+    ControlClient client = connect_client();
+    ASSERT_TRUE(client.send(json{{"op", "run"}}));
+    auto reply = receive_pumping(client);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ((*reply)["type"], "error");
+    EXPECT_NE((*reply)["error"].get<std::string>().find("request failed"), std::string::npos);
+}
+
+TEST_F(ControlSocket, LineAtTheLimitIsAcceptedOneByteMoreDisconnects) {
+    start();
+    auto request_of_size = [](size_t size) {
+        json request{{"op", "x"}, {"pad", ""}};
+        request["pad"] = std::string(size - request.dump().size(), 'a');
+        EXPECT_EQ(request.dump().size(), size);
+        return request;
+    };
+    ControlClient fits = connect_client();
+    ASSERT_TRUE(fits.send(request_of_size(kMaxControlRequestBytes)));
+    auto reply = receive_pumping(fits);
+    ASSERT_TRUE(reply.has_value()) << fits.last_error();
+    EXPECT_EQ((*reply)["type"], "reply");
+
+    ControlClient too_long = connect_client();
+    ASSERT_TRUE(too_long.send(request_of_size(kMaxControlRequestBytes + 1)));
+    reply = receive_pumping(too_long);
+    ASSERT_TRUE(reply.has_value()) << too_long.last_error();
+    EXPECT_EQ((*reply)["type"], "error");
+    EXPECT_NE((*reply)["error"].get<std::string>().find("longer than 65536"), std::string::npos);
+    EXPECT_FALSE(receive_pumping(too_long, 2s).has_value());
+    EXPECT_TRUE(too_long.closed());
+    EXPECT_EQ(messages_.size(), 1u);  // only the one that fit
+    EXPECT_EQ(disconnects_.size(), 1u);
+    EXPECT_EQ(server_->stats().clients.size(), 1u);
+}
+
+TEST_F(ControlSocket, UnterminatedLineWithoutEndIsCutOffAtTheLimit) {
+    start();
+    ControlClient client = connect_client();
+    std::string flood(kMaxControlRequestBytes + 10, 'x');
+    ASSERT_EQ(::send(client.fd(), flood.data(), flood.size(), MSG_NOSIGNAL), static_cast<ssize_t>(flood.size()));
+    auto reply = receive_pumping(client);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ((*reply)["type"], "error");
+    EXPECT_FALSE(receive_pumping(client, 2s).has_value());
+    EXPECT_TRUE(client.closed());
+    EXPECT_EQ(disconnects_.size(), 1u);
+}
+
+TEST_F(ControlSocket, HalfClosedClientStillGetsItsReply) {
+    start();
+    ControlClient client = connect_client();
+    const std::string request = "{\"op\":\"status\",\"n\":5}";  // no newline, then EOF
+    ASSERT_EQ(::send(client.fd(), request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    ASSERT_EQ(::shutdown(client.fd(), SHUT_WR), 0);
+    auto reply = receive_pumping(client);
+    ASSERT_TRUE(reply.has_value()) << client.last_error();
+    EXPECT_EQ((*reply)["n"], 5);
+    EXPECT_TRUE(disconnects_.empty());
+    { ControlClient gone = std::move(client); }  // now really close it
+    ASSERT_TRUE(pump_until([&] { return disconnects_.size() == 1; }));
+}
+
+TEST_F(ControlSocket, CloseAfterFlushDeliversThenCloses) {
+    start();
+    handler_ = [this](ClientId id, const json&) {
+        for (int i = 0; i < 3; ++i) server_->send(id, json{{"type", "result"}, {"i", i}});
+        server_->close_after_flush(id);
+        EXPECT_FALSE(server_->send(id, json{{"type", "late"}}));
+    };
+    ControlClient client = connect_client();
+    ASSERT_TRUE(client.send(json{{"op", "run"}}));
+    for (int i = 0; i < 3; ++i) {
+        auto message = receive_pumping(client);
+        ASSERT_TRUE(message.has_value()) << client.last_error();
+        EXPECT_EQ((*message)["i"], i);
+    }
+    EXPECT_FALSE(receive_pumping(client, 2s).has_value());
+    EXPECT_TRUE(client.closed());
+    ASSERT_TRUE(pump_until([&] { return disconnects_.size() == 1; }));
+    pump_for(20ms);
+    EXPECT_EQ(disconnects_.size(), 1u);
+}
+
+TEST_F(ControlSocket, SendLineRefusesEmbeddedNewlines) {
+    start();
+    ControlClient client = connect_client();
+    ClientId id = subscribe(client);
+    EXPECT_FALSE(server_->send_line(id, "{\"a\":1}\n{\"b\":2}"));
+    EXPECT_TRUE(server_->send_line(id, "{\"type\":\"event\",\"x\":1}"));
+    EXPECT_TRUE(server_->send_line(id, "{\"type\":\"event\",\"x\":2}\n"));
+    for (int x = 1; x <= 2; ++x) {
+        auto message = receive_pumping(client);
+        ASSERT_TRUE(message.has_value());
+        EXPECT_EQ((*message)["x"], x);
+    }
+}
+
+TEST_F(ControlSocket, ClientIdsAreNeverReused) {
+    start();
+    ClientId first = 0;
+    {
+        ControlClient client = connect_client();
+        first = subscribe(client);
+    }
+    ASSERT_TRUE(pump_until([&] { return disconnects_.size() == 1; }));
+    EXPECT_EQ(disconnects_[0], first);
+    EXPECT_FALSE(server_->send(first, json{{"type", "late"}}));
+    EXPECT_FALSE(server_->connected(first));
+    ControlClient next = connect_client();
+    ClientId second = subscribe(next);
+    EXPECT_GT(second, first);
+    EXPECT_FALSE(server_->send(first, json{{"type", "late"}}));
+}
+
+TEST_F(ControlSocket, ClientsBeyondTheLimitAreTurnedAway) {
+    auto o = options();
+    o.max_clients = 2;
+    start(o);
+    ControlClient a = connect_client();
+    ControlClient b = connect_client();
+    subscribe(a);
+    subscribe(b);
+    ControlClient c = connect_client();
+    auto refusal = receive_pumping(c);
+    ASSERT_TRUE(refusal.has_value());
+    EXPECT_EQ((*refusal)["type"], "error");
+    EXPECT_NE((*refusal)["error"].get<std::string>().find("too many clients"), std::string::npos);
+    EXPECT_FALSE(receive_pumping(c, 2s).has_value());
+    EXPECT_EQ(server_->stats().refused_capacity, 1u);
+    EXPECT_EQ(server_->stats().clients.size(), 2u);
+}
+
+TEST_F(ControlSocket, SocketIsRootOnlyWithoutTheGroupAndParentIsCreated) {
+    ASSERT_FALSE(std::filesystem::exists(socket_path().parent_path()));
+    start();
+    struct stat dir = lstat_of(socket_path().parent_path());
+    EXPECT_TRUE(S_ISDIR(dir.st_mode));
+    EXPECT_EQ(dir.st_mode & 07777, 0750u);
+    EXPECT_EQ(dir.st_uid, ::geteuid());
+    struct stat sock = lstat_of(socket_path());
+    EXPECT_TRUE(S_ISSOCK(sock.st_mode));
+    EXPECT_EQ(sock.st_mode & 07777, 0600u);
+    EXPECT_EQ(sock.st_uid, ::geteuid());
+    EXPECT_EQ(sock.st_gid, ::getegid());
+    EXPECT_FALSE(server_->group_access());
+    if (::geteuid() == 0) {
+        EXPECT_EQ(sock.st_uid, 0u);
+        EXPECT_EQ(sock.st_gid, 0u);
+    }
+}
+
+TEST_F(ControlSocket, SocketBelongsToTheGroupWhenItExists) {
+    if (::geteuid() != 0) GTEST_SKIP() << "giving the socket to another group needs root";
+    group* daemon_group = ::getgrnam("daemon");
+    if (daemon_group == nullptr) GTEST_SKIP() << "no 'daemon' group on this system";
+    gid_t gid = daemon_group->gr_gid;
+    auto o = options();
+    o.group = "daemon";
+    start(o);
+    struct stat sock = lstat_of(socket_path());
+    EXPECT_EQ(sock.st_mode & 07777, 0660u);
+    EXPECT_EQ(sock.st_uid, 0u);
+    EXPECT_EQ(sock.st_gid, gid);
+    struct stat dir = lstat_of(socket_path().parent_path());
+    EXPECT_EQ(dir.st_mode & 07777, 0750u);
+    EXPECT_EQ(dir.st_gid, gid);
+    EXPECT_TRUE(server_->group_access());
+}
+
+TEST_F(ControlSocket, ExistingParentDirectoryIsLeftAlone) {
+    std::filesystem::create_directory(socket_path().parent_path());
+    ::chmod(socket_path().parent_path().c_str(), 0755);
+    start();
+    EXPECT_EQ(lstat_of(socket_path().parent_path()).st_mode & 07777, 0755u);
+}
+
+TEST_F(ControlSocket, StaleSocketIsReplaced) {
+    std::filesystem::create_directory(socket_path().parent_path());
+    make_stale_socket(socket_path());
+    // A second name keeps the stale inode alive, so its number cannot be
+    // recycled for the new socket and the comparison below means something.
+    const std::filesystem::path keep = temp_.path() / "stale.keep";
+    ASSERT_EQ(::link(socket_path().c_str(), keep.c_str()), 0);
+    ino_t stale_inode = lstat_of(socket_path()).st_ino;
+    ControlConnectFailure failure{};
+    auto refused = ControlClient::connect(socket_path().string(), 1s, &failure);
+    ASSERT_TRUE(std::holds_alternative<std::string>(refused));
+    EXPECT_EQ(failure, ControlConnectFailure::no_daemon) << std::get<std::string>(refused);
+
+    start();
+    EXPECT_NE(lstat_of(socket_path()).st_ino, stale_inode);
+    EXPECT_EQ(lstat_of(keep).st_ino, stale_inode);
+    ControlClient client = connect_client();
+    subscribe(client);
+}
+
+TEST_F(ControlSocket, SecondDaemonOnTheSamePathIsRefused) {
+    start();
+    auto second = ControlServer::listen(options());
+    ASSERT_TRUE(std::holds_alternative<std::string>(second));
+    EXPECT_EQ(std::get<std::string>(second),
+              "another fnwarden daemon is listening on " + socket_path().string());
+    // The first one is untouched and still serving.
+    EXPECT_TRUE(std::filesystem::is_socket(std::filesystem::symlink_status(socket_path())));
+    ControlClient client = connect_client();
+    subscribe(client);
+}
+
+TEST_F(ControlSocket, RegularFileAtThePathIsNeverRemoved) {
+    std::filesystem::create_directory(socket_path().parent_path());
+    { std::ofstream(socket_path()) << "precious"; }
+    auto result = ControlServer::listen(options());
+    ASSERT_TRUE(std::holds_alternative<std::string>(result));
+    EXPECT_NE(std::get<std::string>(result).find("not a socket"), std::string::npos) << std::get<std::string>(result);
+    EXPECT_TRUE(std::filesystem::is_regular_file(std::filesystem::symlink_status(socket_path())));
+    EXPECT_EQ(read_file(socket_path()), "precious");
+}
+
+TEST_F(ControlSocket, SymlinkAtThePathIsNeitherFollowedNorRemoved) {
+    std::filesystem::create_directory(socket_path().parent_path());
+    // Pointing at a stale socket: following the link would "clean it up".
+    std::filesystem::path target = temp_.path() / "elsewhere.sock";
+    make_stale_socket(target);
+    ino_t target_inode = lstat_of(target).st_ino;
+    std::filesystem::create_symlink(target, socket_path());
+
+    auto result = ControlServer::listen(options());
+    ASSERT_TRUE(std::holds_alternative<std::string>(result));
+    EXPECT_NE(std::get<std::string>(result).find("symbolic link"), std::string::npos) << std::get<std::string>(result);
+    EXPECT_TRUE(std::filesystem::is_symlink(socket_path()));
+    EXPECT_EQ(std::filesystem::read_symlink(socket_path()), target);
+    EXPECT_EQ(lstat_of(target).st_ino, target_inode);
+}
+
+TEST_F(ControlSocket, DestructorRemovesOnlyItsOwnSocket) {
+    start();
+    server_.reset();
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(socket_path())));
+
+    start();
+    std::filesystem::remove(socket_path());
+    { std::ofstream(socket_path()) << "someone else's"; }
+    server_.reset();
+    EXPECT_EQ(read_file(socket_path()), "someone else's");
+}
+
+TEST_F(ControlSocket, ConnectingToAMissingPathMeansNoDaemon) {
+    ControlConnectFailure failure = ControlConnectFailure::other;
+    auto result = ControlClient::connect((temp_.path() / "nothing-here.sock").string(), 500ms, &failure);
+    ASSERT_TRUE(std::holds_alternative<std::string>(result));
+    EXPECT_EQ(failure, ControlConnectFailure::no_daemon);
+    EXPECT_NE(std::get<std::string>(result).find("no fnwarden daemon is running"), std::string::npos);
+}
+
+TEST_F(ControlSocket, SocketFileModeKeepsOtherUsersOut) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+    start();
+    ASSERT_EQ(::chmod(temp_.path().c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(socket_path().parent_path().c_str(), 0755), 0);  // only the socket's 0600 stands in the way
+    std::string path = socket_path().string();
+    int status = run_as_other_user(
+        [this] { pump_once(); }, kNobody, kNogroup, {}, [path] {
+            ControlConnectFailure failure{};
+            auto result = ControlClient::connect(path, 2s, &failure);
+            if (std::holds_alternative<ControlClient>(result)) return 1;
+            return failure == ControlConnectFailure::permission_denied ? 0 : 2;
+        });
+    EXPECT_EQ(status, 0);
+    EXPECT_EQ(server_->stats().accepted, 0u);
+}
+
+TEST_F(ControlSocket, PeerCredentialCheckRefusesOtherUsers) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+    start();
+    // Open the file wide, as a leaked descriptor or a careless chmod would:
+    // the per-connection check must still refuse.
+    ASSERT_EQ(::chmod(temp_.path().c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(socket_path().parent_path().c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(socket_path().c_str(), 0666), 0);
+    std::string path = socket_path().string();
+    int status = run_as_other_user(
+        [this] { pump_once(); }, kNobody, kNogroup, {}, [path] {
+            auto result = ControlClient::connect(path, 2s);
+            if (!std::holds_alternative<ControlClient>(result)) return 1;
+            ControlClient& client = std::get<ControlClient>(result);
+            // The refusal may come before or after our request is written
+            // (then EPIPE): either way request() must hand back the reason.
+            auto refusal = client.request(json{{"op", "status"}}, 5s);
+            if (!refusal || (*refusal)["type"] != "error") return 2;
+            if ((*refusal)["error"].get<std::string>().rfind("permission denied: ", 0) != 0) return 3;
+            if (client.receive(5s).has_value() || !client.closed()) return 4;
+            return 0;
+        });
+    EXPECT_EQ(status, 0);
+    ControlServerStats stats = server_->stats();
+    EXPECT_EQ(stats.refused_permission, 1u);
+    EXPECT_EQ(stats.accepted, 0u);
+    EXPECT_TRUE(stats.clients.empty());
+    EXPECT_TRUE(messages_.empty());
+    EXPECT_TRUE(disconnects_.empty());
+}
+
+TEST_F(ControlSocket, GroupMembersAreLetIn) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+    group* daemon_group = ::getgrnam("daemon");
+    if (daemon_group == nullptr) GTEST_SKIP() << "no 'daemon' group on this system";
+    const gid_t member_gid = daemon_group->gr_gid;
+    auto o = options();
+    o.group = "daemon";
+    start(o);
+    ASSERT_EQ(::chmod(temp_.path().c_str(), 0755), 0);
+    std::string path = socket_path().string();
+    auto ask_status = [path] {
+        auto result = ControlClient::connect(path, 2s);
+        if (!std::holds_alternative<ControlClient>(result)) return 1;
+        auto reply = std::get<ControlClient>(result).request(json{{"op", "status"}}, 5s);
+        return reply && (*reply)["type"] == "reply" ? 0 : 2;
+    };
+    auto pump = [this] { pump_once(); };
+    // Primary group, then supplementary group only.
+    EXPECT_EQ(run_as_other_user(pump, kNobody, member_gid, {}, ask_status), 0);
+    EXPECT_EQ(run_as_other_user(pump, kNobody, kNogroup, {member_gid}, ask_status), 0);
+    EXPECT_EQ(server_->stats().refused_permission, 0u);
+    EXPECT_EQ(server_->stats().accepted, 2u);
+    ASSERT_EQ(messages_.size(), 2u);
+    EXPECT_EQ(server_->stats().clients.size() + disconnects_.size(), 2u);
+    // Through the file's group bits, but not a member: refused.
+    ASSERT_EQ(::chmod(socket_path().c_str(), 0666), 0);
+    ASSERT_EQ(::chmod(socket_path().parent_path().c_str(), 0755), 0);
+    EXPECT_EQ(run_as_other_user(pump, kNobody, kNogroup, {}, ask_status), 2);
+    EXPECT_EQ(server_->stats().refused_permission, 1u);
+    EXPECT_EQ(messages_.size(), 2u);
+}
+
+TEST_F(ControlSocket, SlowClientIsBoundedAndToldWhatItMissed) {
+    auto o = options();
+    o.max_queued_bytes_per_client = 64 * 1024;
+    start(o);
+    ControlClient client = connect_client();
+    ClientId id = subscribe(client);
+
+    constexpr int kMessages = 100000;
+    const std::string pad(16, 'p');
+    size_t peak_queued = 0;
+    for (int seq = 0; seq < kMessages; ++seq) {
+        ASSERT_TRUE(server_->send(id, json{{"type", "event"}, {"seq", seq}, {"pad", pad}}));
+        if (seq % 1000 == 0) peak_queued = std::max(peak_queued, server_->stats().clients.at(0).queued_bytes);
+    }
+    ControlServerStats stats = server_->stats();
+    ASSERT_EQ(stats.clients.size(), 1u);
+    peak_queued = std::max(peak_queued, stats.clients[0].queued_bytes);
+    EXPECT_LE(peak_queued, o.max_queued_bytes_per_client);
+    EXPECT_GT(peak_queued, o.max_queued_bytes_per_client / 2);  // it did fill up
+    const uint64_t dropped = stats.clients[0].dropped_total;
+    EXPECT_GT(dropped, 0u);
+    EXPECT_EQ(stats.clients[0].dropped_unreported, dropped);
+    EXPECT_EQ(stats.dropped_messages, dropped);
+
+    // Now the client reads: everything queued, in order, then the notice.
+    int expected_seq = 0;
+    std::optional<uint64_t> notice;
+    while (!notice) {
+        auto message = receive_pumping(client);
+        ASSERT_TRUE(message.has_value()) << "after seq " << expected_seq << ": " << client.last_error();
+        if ((*message)["type"] == "dropped") {
+            notice = (*message)["count"].get<uint64_t>();
+            break;
+        }
+        ASSERT_EQ((*message)["seq"], expected_seq);
+        ++expected_seq;
+    }
+    EXPECT_EQ(*notice, dropped);
+    EXPECT_EQ(static_cast<uint64_t>(expected_seq) + dropped, static_cast<uint64_t>(kMessages));
+    EXPECT_EQ(server_->stats().clients.at(0).dropped_unreported, 0u);
+
+    // And the stream goes on.
+    for (int seq = kMessages; seq < kMessages + 10; ++seq)
+        ASSERT_TRUE(server_->send(id, json{{"type", "event"}, {"seq", seq}}));
+    for (int seq = kMessages; seq < kMessages + 10; ++seq) {
+        auto message = receive_pumping(client);
+        ASSERT_TRUE(message.has_value()) << client.last_error();
+        EXPECT_EQ((*message)["type"], "event");
+        EXPECT_EQ((*message)["seq"], seq);
+    }
+    EXPECT_EQ(server_->stats().clients.at(0).dropped_total, dropped);
+}
+
+TEST_F(ControlSocket, ClientGoneWhileIdleIsNoticedOnTheNextSend) {
+    start();
+    ClientId id = 0;
+    {
+        ControlClient client = connect_client();
+        id = subscribe(client);
+    }
+    // No process() in between: the write itself meets the closed peer. With
+    // SIGPIPE at its default, anything but MSG_NOSIGNAL kills this test.
+    EXPECT_FALSE(server_->send(id, json{{"type", "event"}}));
+    EXPECT_EQ(disconnects_, std::vector<ClientId>{id});
+    EXPECT_FALSE(server_->send(id, json{{"type", "event"}}));
+    pump_for(20ms);
+    EXPECT_EQ(disconnects_.size(), 1u);
+}
+
+TEST_F(ControlSocket, ClientGoneMidStreamIsCleanedUpOnce) {
+    auto o = options();
+    o.max_queued_bytes_per_client = 256 * 1024;
+    start(o);
+    ClientId id = 0;
+    {
+        ControlClient client = connect_client();
+        id = subscribe(client);
+        for (int seq = 0; seq < 20000; ++seq) server_->send(id, json{{"type", "event"}, {"seq", seq}});
+        ASSERT_GT(server_->stats().clients.at(0).queued_bytes, 0u);
+        for (int i = 0; i < 10; ++i) ASSERT_TRUE(receive_pumping(client).has_value());
+    }  // closed with unread data and a server-side backlog
+    int sends = 0;
+    ASSERT_TRUE(pump_until([&] {
+        ++sends;
+        return !server_->send(id, json{{"type", "event"}, {"seq", -1}});
+    }));
+    EXPECT_FALSE(server_->send(id, json{{"type", "event"}}));
+    EXPECT_FALSE(server_->send_line(id, "{}"));
+    EXPECT_FALSE(server_->connected(id));
+    pump_for(20ms);
+    EXPECT_EQ(disconnects_, std::vector<ClientId>{id});
+    EXPECT_TRUE(server_->stats().clients.empty());
+}
+
+TEST_F(ControlSocket, CallbacksMayDisconnectOtherClients) {
+    start();
+    ControlClient a = connect_client();
+    ControlClient b = connect_client();
+    ClientId id_a = subscribe(a);
+    ClientId id_b = subscribe(b);
+    handler_ = [&](ClientId, const json& request) {
+        server_->disconnect(id_a);
+        EXPECT_FALSE(server_->send(id_a, json{{"type", "late"}}));
+        server_->send(id_b, json{{"type", "done"}, {"op", request["op"]}});
+    };
+    ASSERT_TRUE(a.send(json{{"op", "kick-me"}}));
+    auto reply = receive_pumping(b);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ((*reply)["type"], "done");
+    EXPECT_EQ(disconnects_, std::vector<ClientId>{id_a});
+    EXPECT_FALSE(receive_pumping(a, 2s).has_value());
+    EXPECT_TRUE(a.closed());
+}
+
+}  // namespace
+}  // namespace fnw
