@@ -1,0 +1,105 @@
+// The daemon's settings: defaults, the config file that overrides them, and
+// the checks both the file and the command line must pass.
+//
+// Precedence: a command-line flag beats the config file, which beats the
+// defaults below. This file only parses and checks; the CLI reads the file
+// (load_daemon_config), applies its flags on top, then calls
+// validate_daemon_config() on the result, so a flag value gets the same
+// checks as a file value.
+//
+// File keys are the flag names in camelCase:
+//
+//   rules: /etc/fnwarden/rules          # --rules
+//   mode: audit                         # --mode: audit | enforce
+//   output: stdout                      # --output: stdout | /absolute/file (JSON lines)
+//   socket: /run/fnwarden/fnwarden.sock # --socket
+//   socketGroup: fnwarden               # --socket-group ("" = root's group)
+//   metrics: 127.0.0.1:9464             # --metrics: IP:PORT, [IPv6]:PORT, "" = off
+//   metricsAllowNonLoopback: false      # --metrics-allow-non-loopback
+//   webhook: ""                         # --webhook: http(s) URL, "" = none
+//   ringbufBytes: 8388608               # --ringbuf-bytes: power of two >= 4096
+//   clientQueueBytes: 4194304           # --client-queue-bytes
+//   outputQueueEvents: 65536            # --output-queue-events
+//   cgroupParent: fnwarden              # --cgroup-parent
+//   logLevel: info                      # --log-level
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fnwarden/limits.h>
+
+#include "core/policy.hpp"
+#include "core/policy_parser.hpp"
+
+namespace fnw {
+
+// Read when no --config is given; its absence just means "defaults".
+inline constexpr std::string_view kDefaultDaemonConfigFile = "/etc/fnwarden/fnwarden.yaml";
+
+// Below this a client queue could not hold even a few events: one JSON line
+// can carry several PATH_MAX-long paths.
+inline constexpr size_t kMinClientQueueBytes = 64 << 10;
+
+struct DaemonConfig {
+    std::filesystem::path rules_dir = "/etc/fnwarden/rules";
+    Mode mode = Mode::Audit;  // a ceiling on every policy's spec.mode
+    std::string output = "stdout";
+    std::string socket_path = "/run/fnwarden/fnwarden.sock";
+    std::string socket_group = "fnwarden";
+    // Prometheus endpoint, "" disables. It has no authentication, so it
+    // listens on loopback only unless metrics_allow_non_loopback says otherwise.
+    std::string metrics_address = "127.0.0.1:9464";
+    bool metrics_allow_non_loopback = false;
+    std::string webhook_url;  // "" none
+    uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
+    size_t client_queue_bytes = 4 << 20;  // per subscriber; a slow one is cut off, not waited for
+    size_t output_queue_events = 65536;
+    // Relative to the cgroup2 root: where `fnwarden run` creates functions'
+    // cgroups.
+    std::string cgroup_parent = "fnwarden";
+    std::string log_level = "info";  // trace debug info warn error critical off
+    // Per-program run counts and times in `status` (BPF_ENABLE_STATS). Off
+    // by default: it adds two clock reads to every run of every program.
+    bool program_stats = false;
+};
+
+struct ConfigLoad {
+    std::optional<DaemonConfig> config;  // present only when errors is empty
+    std::vector<PolicyError> errors;     // file:line:column, as for policies
+    std::string source;                  // the file read; "" when only defaults
+
+    bool ok() const { return errors.empty(); }
+};
+
+// Parses config text; keys absent from it keep their defaults. An empty
+// document (or one with only comments) is all defaults.
+ConfigLoad parse_daemon_config(const std::string& yaml_text, const std::string& source_name);
+// A file that does not exist is an error: whoever named it expects it read.
+ConfigLoad parse_daemon_config_file(const std::filesystem::path& path);
+// `named` (from --config) if given; else `default_file` if it exists; else
+// the defaults.
+ConfigLoad load_daemon_config(const std::optional<std::filesystem::path>& named,
+                              const std::filesystem::path& default_file = kDefaultDaemonConfigFile);
+
+// Every problem of a merged config, one message each ("" list: fine). The
+// file parser runs the same checks per key; this adds those that span keys
+// (a non-loopback metrics address needs metricsAllowNonLoopback).
+std::vector<std::string> validate_daemon_config(const DaemonConfig& config);
+
+// A metrics listen address: "127.0.0.1:9464", "[::1]:9464". IP literals
+// only: whether an address is loopback must follow from the text, not from
+// what a resolver answers on the day.
+struct ListenAddress {
+    std::string host;  // without brackets
+    uint16_t port = 0;
+    bool loopback = false;
+};
+std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* why = nullptr);
+
+}  // namespace fnw

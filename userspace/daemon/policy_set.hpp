@@ -1,0 +1,74 @@
+// Every policy of a rules directory, loaded and checked as one unit: what the
+// daemon enforces, and what a reload replaces all at once or not at all.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fnwarden/limits.h>
+
+#include "core/policy.hpp"
+#include "core/policy_parser.hpp"
+
+namespace fnw {
+
+// A reload writes the new set into free policy slots while the old set still
+// guards running functions, then flips cgroups over and frees the old slots.
+// Both sets must fit at once, so one set may use only half of the slots.
+inline constexpr size_t kMaxPoliciesPerSet = FNW_MAX_POLICIES / 2;
+
+struct PolicySet {
+    std::vector<FunctionPolicy> policies;  // baseline applied; sorted by function
+    std::optional<Baseline> baseline;
+    // 16 hex digits over the files' relative names and bytes: equal text, equal
+    // version, so `status` can show which set is in force on every host.
+    std::string version;
+    // function -> hash of its effective policy (after the baseline). A reload
+    // rewrites only the slots whose fingerprint moved; a comment edited in a
+    // file changes `version` but no fingerprint.
+    std::map<std::string, uint64_t, std::less<>> fingerprints;
+
+    // The policy selecting `function`, or nullptr.
+    const FunctionPolicy* find(std::string_view function) const;
+};
+
+struct PolicySetLoad {
+    std::optional<PolicySet> set;  // present only when errors is empty
+    std::vector<PolicyError> errors;
+    std::vector<std::string> warnings;
+
+    bool ok() const { return errors.empty(); }
+};
+
+// Loads every *.yaml / *.yml file under `rules_dir`, recursively, following
+// symlinks (a Kubernetes ConfigMap volume is symlinks into "..data"). At most
+// one file may be a Baseline; every other file is a FunctionPolicy. Errors
+// of all files are collected, so an operator sees every problem in one go;
+// any error means no set: a broken set is never partly applied.
+PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir);
+
+// Which functions a reload from `before` to `after` touches (each list sorted).
+struct PolicySetDiff {
+    std::vector<std::string> added;
+    std::vector<std::string> changed;
+    std::vector<std::string> removed;
+
+    bool empty() const { return added.empty() && changed.empty() && removed.empty(); }
+};
+PolicySetDiff diff_functions(const PolicySet& before, const PolicySet& after);
+
+// Directory entries a rules directory never reads: hidden names (which
+// include ConfigMap's "..data" and "..2024_..." entries, seen once through
+// the top-level symlinks instead) and editor leftovers ("x.yaml~", "#x#",
+// ".x.yaml.swp", ".#x.yaml").
+bool is_ignored_rules_entry(std::string_view name);
+// A file name the loader reads: *.yaml or *.yml and not ignored.
+bool is_policy_file_name(std::string_view name);
+
+}  // namespace fnw
