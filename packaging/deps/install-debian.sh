@@ -25,6 +25,8 @@ packages=(
   liburing-dev
   # used by the test harness to create cgroups / inspect processes
   procps util-linux
+  # the daemon test scrapes /metrics like Prometheus would
+  curl
 )
 
 missing=()

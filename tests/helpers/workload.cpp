@@ -10,6 +10,8 @@
 //   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
 //   uring-read:PATH          open PATH for reading through io_uring (IORING_OP_OPENAT)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
+//   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
+//   sleep-ms:MS              sleep
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
 //   exit-errno               exit with the errno of the last raw syscall (0: it succeeded)
@@ -24,6 +26,7 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -153,6 +156,21 @@ int main(int argc, char** argv) {
         } else if (step.rfind("repeat-getppid:", 0) == 0) {
             long n = std::strtol(step.c_str() + 15, nullptr, 10);
             for (long k = 0; k < n; ++k) syscall(SYS_getppid);
+        } else if (step.rfind("open-loop:", 0) == 0) {
+            // open-loop:MS:PATH: open()+close() PATH as fast as possible for
+            // MS milliseconds (an event flood when the cgroup is traced).
+            std::string args = step.substr(10);
+            auto colon = args.find(':');
+            const long ms = std::strtol(args.substr(0, colon).c_str(), nullptr, 10);
+            const std::string path = args.substr(colon + 1);
+            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+            while (std::chrono::steady_clock::now() < until)
+                for (int k = 0; k < 256; ++k) {
+                    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+                    if (fd >= 0) close(fd);
+                }
+        } else if (step.rfind("sleep-ms:", 0) == 0) {
+            usleep(static_cast<useconds_t>(std::strtol(step.c_str() + 9, nullptr, 10)) * 1000);
         } else if (step.rfind("print:", 0) == 0) {
             std::string line = step.substr(6) + "\n";
             if (write(1, line.data(), line.size()) < 0) return 3;

@@ -19,7 +19,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/options.hpp"
 #include "common/unique_fd.hpp"
+#include "control/control_client.hpp"
+#include "control/daemon_guard.hpp"
 #include "core/policy_parser.hpp"
 #include "core/policy_writer.hpp"
 #include "core/syscall_table.hpp"
@@ -35,19 +38,28 @@ namespace po = boost::program_options;
 namespace fnw {
 namespace {
 
-// Exit codes of fnwarden itself (a run otherwise exits with the function's code).
-constexpr int kExitUsage = 2;      // bad arguments or an invalid policy
-constexpr int kExitInternal = 1;   // BPF load, cgroup or exec failure
+using cli::kExitInternal;
+using cli::kExitUsage;
+using cli::parse_subcommand;
 
 constexpr const char* kTopUsage =
     "usage: fnwarden <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run --function NAME --policy FILE [--mode audit|enforce] [--events PATH] [--trace] [--explain]\n"
-    "      [--baseline FILE | --no-baseline] -- CMD ARGS...\n"
-    "                     run CMD as a monitored function in its own cgroup\n"
+    "  run --function NAME [--policy FILE] [--mode audit|enforce] [--events PATH] [--trace] [--explain]\n"
+    "      [--baseline FILE | --no-baseline] [--socket PATH | --standalone] -- CMD ARGS...\n"
+    "                     run CMD as a monitored function in its own cgroup; registers it with the\n"
+    "                     daemon when one runs (its policy for NAME applies), else loads its own probes\n"
     "  learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS...\n"
     "                     run CMD, record every syscall it makes (in the kernel), print a policy\n"
+    "  daemon [--rules DIR] [--mode audit|enforce] [--output stdout|FILE] [--socket PATH] [--metrics ADDR]\n"
+    "      [--webhook URL] [--config FILE]\n"
+    "                     the host daemon: loads the probes once, every policy in DIR, serves the socket\n"
+    "  status [-o table|json]\n"
+    "                     what the daemon guards, with what mechanism, and its counters\n"
+    "  trace [--function NAME] [--events syscall,file,net,exec] [--violations] [-o table|json]\n"
+    "                     live events from the daemon\n"
+    "  top                per-function event and violation rates, refreshed\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
     "  version            print the version\n";
@@ -61,25 +73,6 @@ std::string find_baseline_for(const std::string& policy_file) {
         if (std::filesystem::is_regular_file(dir / "baseline.yaml", ec)) return (dir / "baseline.yaml").string();
     }
     return "";
-}
-
-// Parses a subcommand's options into the variables `desc` points at. Returns
-// the exit code when the command should end here (--help, a usage error).
-std::optional<int> parse_subcommand(const std::vector<std::string>& opts, const po::options_description& desc,
-                                    std::string_view name, std::string_view usage) {
-    po::variables_map vm;
-    try {
-        po::store(po::command_line_parser(opts).options(desc).run(), vm);
-        if (vm.count("help")) {
-            std::cout << "usage: " << usage << "\n" << desc;
-            return 0;
-        }
-        po::notify(vm);
-    } catch (const po::error& e) {
-        std::cerr << "fnwarden " << name << ": " << e.what() << "\n" << desc;
-        return kExitUsage;
-    }
-    return std::nullopt;
 }
 
 void print_policy_errors(const PolicyParseResult& result) {
@@ -199,55 +192,134 @@ struct Engine {
     }
 };
 
+// The policy (with its baseline) a run applies: from --policy, or, under a
+// daemon, the file the daemon loaded for the function.
+std::optional<FunctionPolicy> load_run_policy(const std::string& policy_file, bool no_baseline,
+                                              std::string baseline_file) {
+    auto parsed = parse_policy_file(policy_file);
+    if (!parsed.ok()) {
+        print_policy_errors(parsed);
+        std::cerr << "fnwarden run: invalid policy, nothing loaded\n";
+        return std::nullopt;
+    }
+    FunctionPolicy policy = std::move(*parsed.policy);
+    if (no_baseline) return policy;
+    if (baseline_file.empty()) baseline_file = find_baseline_for(policy_file);
+    if (baseline_file.empty()) {
+        spdlog::warn("no baseline.yaml beside {} or one directory up: none applied (--baseline FILE)", policy_file);
+        return policy;
+    }
+    auto baseline = parse_baseline_file(baseline_file);
+    if (!baseline.ok()) {
+        for (const auto& e : baseline.errors) std::cerr << e.to_string() << "\n";
+        std::cerr << "fnwarden run: invalid baseline, nothing loaded\n";
+        return std::nullopt;
+    }
+    for (const auto& name : apply_baseline(policy, *baseline.baseline))
+        spdlog::warn("policy {} allows {}, which the baseline {} forbids: denied", policy.name, name, baseline_file);
+    spdlog::debug("baseline {} applied", baseline_file);
+    return policy;
+}
+
+void log_outcome(const std::string& function, const RunOutcome& outcome) {
+    spdlog::info("{} (pid {}) {} {}; {} syscalls stopped by seccomp", function, outcome.pid,
+                 outcome.term_signal ? "killed by signal" : "exited",
+                 outcome.term_signal ? *outcome.term_signal : *outcome.exit_status, outcome.seccomp_violations);
+}
+
+// `fnwarden run` under a host daemon: the daemon's policy for the function
+// applies, the daemon guards the cgroup, events go to the daemon's outputs.
+int run_under_daemon(ControlClient client, const std::string& function, const std::vector<std::string>& command,
+                     bool trace, bool explain) {
+    auto reply = client.request({{"op", "policy"}, {"function", function}}, std::chrono::seconds(5));
+    if (!reply || reply->value("type", "") != "policy") {
+        std::cerr << "fnwarden run: the daemon cannot guard \"" << function
+                  << "\": " << (reply ? reply->value("error", reply->dump()) : client.last_error())
+                  << " (or run with --standalone --policy FILE)\n";
+        return kExitUsage;
+    }
+    const std::string file = reply->value("file", "");
+    auto policy = load_run_policy(file, !reply->contains("baseline"), reply->value("baseline", ""));
+    if (!policy) return kExitUsage;
+    const Mode mode = parse_mode(reply->value("mode", "audit")).value_or(Mode::Audit);
+    spdlog::info("{}: guarded by the daemon (policy {} from {}, {} mode, set {}); events go to its outputs",
+                 function, policy->name, file, to_string(mode), reply->value("version", ""));
+    if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_features(), "(see fnwarden status)");
+    if (command.empty()) return 0;
+
+    DaemonGuard guard(std::move(client), EventContext{function, policy->name, mode, /*resolve_exe=*/true});
+    auto cgroup2 = find_cgroup2_mount();
+    if (!cgroup2) {
+        std::cerr << "fnwarden run: no cgroup2 mount in /proc/self/mountinfo\n";
+        return kExitInternal;
+    }
+    FunctionRunner runner(guard, *cgroup2 / "fnwarden");
+    RunRequest request{function, *policy, mode, command, trace};
+    auto result = runner.run(request);
+    if (auto* err = std::get_if<std::string>(&result)) {
+        std::cerr << "fnwarden run: " << *err << "\n";
+        return kExitInternal;
+    }
+    const auto& outcome = std::get<RunOutcome>(result);
+    log_outcome(function, outcome);
+    return outcome.exit_code;
+}
+
 int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>& command) {
     std::string function, policy_file, mode_text, events_path;
+    std::string socket = cli::kDefaultSocket;
     uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
     bool trace = false;
     bool explain = false;
     bool no_baseline = false;
+    bool standalone = false;
     std::string baseline_file;
     po::options_description desc("fnwarden run options");
     desc.add_options()
         ("help,h", "show this help")
         ("function", po::value(&function)->required(), "function name (used in events and the cgroup name)")
-        ("policy", po::value(&policy_file)->required(), "policy file (rules/*.yaml)")
-        ("mode", po::value(&mode_text), "audit|enforce: overrides the policy's spec.mode")
-        ("events", po::value(&events_path), "write JSON-lines events to PATH instead of stderr")
+        ("policy", po::value(&policy_file), "policy file (rules/*.yaml); under a daemon its own policy for the function applies")
+        ("mode", po::value(&mode_text), "audit|enforce: overrides the policy's spec.mode (standalone only)")
+        ("events", po::value(&events_path), "write JSON-lines events to PATH instead of stderr (standalone only)")
         ("trace", po::bool_switch(&trace), "emit every syscall of the function, not only violations")
         ("explain", po::bool_switch(&explain), "print which mechanism guards each rule on this kernel (then run CMD, if given)")
         ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)")
         ("baseline", po::value(&baseline_file), "baseline merged into the policy (default: baseline.yaml beside the policy or one directory up)")
-        ("no-baseline", po::bool_switch(&no_baseline), "apply no baseline");
+        ("no-baseline", po::bool_switch(&no_baseline), "apply no baseline")
+        ("socket", po::value(&socket), "the daemon's control socket: register there when a daemon runs")
+        ("standalone", po::bool_switch(&standalone), "load fnwarden's own probes even when a daemon runs");
     if (auto done = parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...")) return *done;
     if (command.empty() && !explain) {
         std::cerr << "fnwarden run: no command given (put it after --)\n";
         return kExitUsage;
     }
 
-    auto parsed = parse_policy_file(policy_file);
-    if (!parsed.ok()) {
-        print_policy_errors(parsed);
-        std::cerr << "fnwarden run: invalid policy, nothing loaded\n";
-        return kExitUsage;
-    }
-    FunctionPolicy policy = std::move(*parsed.policy);
-    if (!no_baseline) {
-        if (baseline_file.empty()) baseline_file = find_baseline_for(policy_file);
-        if (!baseline_file.empty()) {
-            auto baseline = parse_baseline_file(baseline_file);
-            if (!baseline.ok()) {
-                for (const auto& e : baseline.errors) std::cerr << e.to_string() << "\n";
-                std::cerr << "fnwarden run: invalid baseline, nothing loaded\n";
-                return kExitUsage;
-            }
-            for (const auto& name : apply_baseline(policy, *baseline.baseline))
-                spdlog::warn("policy {} allows {}, which the baseline {} forbids: denied", policy.name, name,
-                             baseline_file);
-            spdlog::debug("baseline {} applied", baseline_file);
-        } else {
-            spdlog::warn("no baseline.yaml beside {} or one directory up: none applied (--baseline FILE)", policy_file);
+    if (!standalone) {
+        // A running daemon owns the probes: register with it rather than load
+        // a second copy. Only "nobody is listening" falls back; a daemon that
+        // refuses us must not be bypassed silently.
+        ControlConnectFailure failure{};
+        auto connected = ControlClient::connect(socket, std::chrono::seconds(2), &failure);
+        if (auto* client = std::get_if<ControlClient>(&connected)) {
+            if (!policy_file.empty() || !mode_text.empty() || !events_path.empty())
+                spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events "
+                             "ignored; --standalone to use them)",
+                             socket);
+            return run_under_daemon(std::move(*client), function, command, trace, explain);
+        }
+        if (failure != ControlConnectFailure::no_daemon) {
+            std::cerr << "fnwarden run: " << std::get<std::string>(connected)
+                      << " (--standalone loads fnwarden's own probes instead)\n";
+            return kExitInternal;
         }
     }
+    if (policy_file.empty()) {
+        std::cerr << "fnwarden run: no daemon at " << socket << ": --policy FILE is required\n";
+        return kExitUsage;
+    }
+    auto loaded_policy = load_run_policy(policy_file, no_baseline, baseline_file);
+    if (!loaded_policy) return kExitUsage;
+    FunctionPolicy policy = std::move(*loaded_policy);
     Mode mode = policy.mode;
     if (!mode_text.empty()) {
         auto m = parse_mode(mode_text);
@@ -436,6 +508,10 @@ int main(int argc, char** argv) {
     if (command == "run" || command == "learn") fnw::hold_forwarded_signals();
     if (command == "run") return fnw::cmd_run(opts, rest);
     if (command == "policy") return fnw::cmd_policy_validate(opts);
+    if (command == "daemon") return fnw::cli::cmd_daemon(opts);
+    if (command == "status") return fnw::cli::cmd_status(opts);
+    if (command == "trace") return fnw::cli::cmd_trace(opts);
+    if (command == "top") return fnw::cli::cmd_top(opts);
     if (command == "learn") return fnw::cmd_learn(opts, rest);
     if (command == "version" || command == "--version") {
         std::cout << "fnwarden 0.1.0\n";

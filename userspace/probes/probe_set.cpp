@@ -291,6 +291,62 @@ std::optional<fnw_cgroup_entry> ProbeSet::monitored_cgroup(uint64_t cgroup_id) c
     return entry;
 }
 
+std::vector<std::pair<uint64_t, fnw_cgroup_entry>> ProbeSet::monitored_cgroups() const {
+    std::vector<std::pair<uint64_t, fnw_cgroup_entry>> out;
+    uint64_t key = 0, next = 0;
+    const void* prev = nullptr;
+    while (bpf_map__get_next_key(skel_->maps.monitored_cgroups, prev, &next, sizeof(next)) == 0) {
+        fnw_cgroup_entry entry{};
+        // A key deleted between the two calls is simply skipped.
+        if (bpf_map__lookup_elem(skel_->maps.monitored_cgroups, &next, sizeof(next), &entry, sizeof(entry), 0) == 0)
+            out.emplace_back(next, entry);
+        key = next;
+        prev = &key;
+    }
+    return out;
+}
+
+size_t ProbeSet::retarget_cgroups(uint32_t from, uint32_t to) {
+    size_t changed = 0;
+    for (auto [cgroup_id, entry] : monitored_cgroups()) {
+        if (entry.policy_id != from) continue;
+        entry.policy_id = to;
+        // BPF_EXIST: a cgroup removed meanwhile is not brought back.
+        if (bpf_map__update_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), &entry,
+                                 sizeof(entry), BPF_EXIST) == 0)
+            ++changed;
+    }
+    return changed;
+}
+
+std::vector<ProgramStats> ProbeSet::program_stats() const {
+    std::vector<ProgramStats> out;
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, skel_->obj) {
+        ProgramStats stats;
+        stats.name = bpf_program__name(prog);
+        stats.section = bpf_program__section_name(prog);
+        const int fd = bpf_program__fd(prog);
+        stats.loaded = fd >= 0;
+        stats.attached = stats.loaded && (prog != skel_->progs.fnw_sys_exit || exit_link_ != nullptr);
+        if (stats.loaded) {
+            bpf_prog_info info{};
+            uint32_t len = sizeof(info);
+            if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+                stats.run_count = info.run_cnt;
+                stats.run_time_ns = info.run_time_ns;
+            }
+        }
+        out.push_back(std::move(stats));
+    }
+    return out;
+}
+
+int enable_run_time_stats() {
+    int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+    return fd >= 0 ? fd : -errno;
+}
+
 std::optional<SyscallBitmap> ProbeSet::learned_syscalls(uint32_t policy_id) const {
     fnw_syscall_set set{};
     if (bpf_map__lookup_elem(skel_->maps.learned_syscalls, &policy_id, sizeof(policy_id), &set, sizeof(set), 0) != 0)

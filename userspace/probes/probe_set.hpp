@@ -41,6 +41,17 @@ struct ProbeCounters {
     uint64_t net_denied = 0;
 };
 
+// One loaded BPF program and what the kernel's bpf_stats say about it
+// (run counts stay 0 unless stats are on: see enable_run_time_stats).
+struct ProgramStats {
+    std::string name;
+    std::string section;  // e.g. "tp_btf/sys_enter": says where it hooks
+    bool loaded = false;
+    bool attached = false;  // sys_exit is attached only on demand
+    uint64_t run_count = 0;
+    uint64_t run_time_ns = 0;
+};
+
 class ProbeSet;
 
 // An error that says what failed and, when known, what to do about it.
@@ -64,6 +75,13 @@ public:
     bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr);
     bool unmonitor_cgroup(uint64_t cgroup_id);
     std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const;
+    // Every monitored cgroup, inherited children included (a snapshot).
+    std::vector<std::pair<uint64_t, fnw_cgroup_entry>> monitored_cgroups() const;
+    // Points every entry that uses policy slot `from` at slot `to`, flags
+    // kept. Returns how many entries changed. Children created by
+    // cgroup_mkdir while this runs may still copy `from`: callers keep the
+    // old slot valid and sweep again (see daemon/policy_slots.hpp).
+    size_t retarget_cgroups(uint32_t from, uint32_t to);
 
     // fnwarden learn: the syscalls seen for `policy_id` since the last reset.
     std::optional<SyscallBitmap> learned_syscalls(uint32_t policy_id) const;
@@ -74,6 +92,7 @@ public:
     bool attach_landlock_reporting(std::string* error = nullptr);
 
     ProbeCounters counters() const;
+    std::vector<ProgramStats> program_stats() const;
     int ringbuf_fd() const;
 
     // Whether the BPF-LSM programs loaded; if not, why (for --explain).
@@ -90,6 +109,11 @@ private:
     bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
     std::string lsm_error_;                // empty when the lsm programs loaded
 };
+
+// Turns on the kernel's per-program run count/time accounting for as long
+// as the returned fd is open (BPF_ENABLE_STATS); -errno when refused. It
+// costs two clock reads per program run, so only the daemon asks for it.
+int enable_run_time_stats();
 
 // exec_allowed keys: one per exec.allow entry, canonicalised (bpf_d_path
 // reports resolved paths). Only literal paths fit an exact lookup.

@@ -1,5 +1,6 @@
 #include "probes/ring_buffer_consumer.hpp"
 
+#include <cerrno>
 #include <memory>
 
 #include <bpf/libbpf.h>
@@ -17,11 +18,27 @@ RingBufferConsumer::~RingBufferConsumer() { ring_buffer__free(ring_); }
 
 int RingBufferConsumer::epoll_fd() const { return ring_buffer__epoll_fd(ring_); }
 
-int RingBufferConsumer::drain() { return ring_buffer__consume(ring_); }
+int RingBufferConsumer::drain() {
+    budget_ = -1;
+    return ring_buffer__consume(ring_);
+}
+
+int RingBufferConsumer::drain_some(int max_records) {
+    budget_ = max_records;
+    taken_ = 0;
+    int rc = ring_buffer__consume(ring_);
+    budget_ = -1;
+    // libbpf advances past a record before calling us, so the record that
+    // ended the bite was handled; the stop shows up as our own error code.
+    if (rc == -EAGAIN || rc >= 0) return taken_;
+    return rc;
+}
 
 int RingBufferConsumer::on_record(void* ctx, void* data, size_t size) {
     auto* self = static_cast<RingBufferConsumer*>(ctx);
     self->handler_(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+    ++self->taken_;
+    if (self->budget_ >= 0 && self->taken_ >= self->budget_) return -EAGAIN;  // stop here, come back later
     return 0;
 }
 

@@ -27,6 +27,11 @@ public:
     // BPF_RB_NO_WAKEUP below a threshold, so callers must drain on a timer
     // too: that timer is the latency bound. Returns records read or -errno.
     int drain();
+    // Reads at most `max_records`: under a flood the producers refill the
+    // ring as fast as it is read and drain() would never return, so an event
+    // loop that must also answer clients takes bounded bites. Returns the
+    // records read (== max_records: more may be pending) or -errno.
+    int drain_some(int max_records);
 
 private:
     explicit RingBufferConsumer(Handler handler) : handler_(std::move(handler)) {}
@@ -34,6 +39,8 @@ private:
 
     Handler handler_;
     ring_buffer* ring_ = nullptr;
+    int budget_ = -1;  // records left in this drain_some(); -1 = unbounded
+    int taken_ = 0;
 };
 
 }  // namespace fnw

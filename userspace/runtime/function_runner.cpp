@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -104,6 +105,10 @@ struct ChildPlan {
 [[noreturn]] void child_exec(const ChildPlan& plan) {
     // If fnwarden dies, the function must not run on unguarded.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // No descriptor of ours reaches the function, even one a library opened
+    // without O_CLOEXEC (a daemon's HTTP connections, say). The fds this
+    // child still needs are only used before exec.
+    ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
     sigprocmask(SIG_SETMASK, plan.signal_mask, nullptr);
     // The caller may have blocked these early (hold_forwarded_signals); the
     // function must receive them normally.

@@ -149,4 +149,47 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
     return out.str();
 }
 
+std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const std::string& lsm_error) {
+    const bool lsm = lsm_error.empty();
+    const std::string lsm_rejection = "bpf-lsm: " + (lsm ? std::string("loaded") : lsm_error);
+    std::vector<EnforcementRow> rows;
+
+    EnforcementRow syscalls{"syscalls", "", "sigkill at sys_enter (the syscall completes first)", {}};
+    if (features.seccomp_user_notif) {
+        syscalls.launched = "seccomp user-notif: denied before it runs (EPERM or kill)";
+    } else {
+        syscalls.launched = syscalls.watched;
+        syscalls.rejected.push_back("seccomp: user_notif missing from /proc/sys/kernel/seccomp/actions_avail");
+    }
+    syscalls.rejected.push_back("bpf-lsm: has no per-syscall hook; seccomp needs the launcher to install it");
+    rows.push_back(syscalls);
+
+    rows.push_back({"network", "cgroup sock_addr hooks: connect/sendmsg/bind refused (EPERM)",
+                    "cgroup sock_addr hooks: connect/sendmsg/bind refused (EPERM)",
+                    {"lsm socket_connect/bind: not built yet; the cgroup hooks work on every kernel"}});
+
+    const std::string landlock = features.landlock_abi
+                                     ? "landlock ABI " + std::to_string(*features.landlock_abi) +
+                                           ": refused (EACCES), reported at sys_exit"
+                                     : "";
+    EnforcementRow exec{"exec", "", "", {}};
+    if (lsm) {
+        exec.launched = exec.watched = "bpf-lsm bprm_check_security: refused (EPERM) before the new image runs";
+        exec.rejected.push_back("globs in exec.allow: exact paths only under bpf-lsm, Landlock for launched functions");
+    } else {
+        exec.launched = landlock.empty() ? "none: no landlock, no bpf-lsm" : landlock;
+        exec.watched = "not observed: needs bpf-lsm";
+        exec.rejected.push_back(lsm_rejection);
+    }
+    if (!features.landlock_abi) exec.rejected.push_back("landlock: not available on this kernel");
+    rows.push_back(exec);
+
+    EnforcementRow files{"files", landlock.empty() ? "none: no landlock" : landlock,
+                         "not observed: file probes are not built yet", {}};
+    files.rejected.push_back("bpf-lsm file_open: not built yet" + std::string(lsm ? "" : "; " + lsm_rejection));
+    if (!features.landlock_abi) files.rejected.push_back("landlock: not available on this kernel");
+    rows.push_back(files);
+    return rows;
+}
+
 }  // namespace fnw

@@ -26,4 +26,17 @@ KernelFeatures probe_kernel_features();
 std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features,
                                 const std::string& lsm_error);
 
+// One line of the host's enforcement matrix (`fnwarden status`): for a kind
+// of event, the strongest mechanism that works on this kernel, for functions
+// started by `fnwarden run` (the launcher can add seccomp and Landlock) and
+// for cgroups the daemon only watches, and why stronger options were not used.
+struct EnforcementRow {
+    std::string event_class;  // syscalls, network, files, exec
+    std::string launched;     // mechanism for `fnwarden run` functions
+    std::string watched;      // mechanism for cgroups found by the daemon
+    std::vector<std::string> rejected;  // "bpf-lsm: refused at load: ..." etc.
+};
+
+std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const std::string& lsm_error);
+
 }  // namespace fnw

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# The host daemon end to end, with real probes, real cgroups and the real
+# binaries: `fnwarden run` registers with the daemon, violations reach the
+# JSON output, `trace -o json`, /metrics and the webhook; reloads (valid and
+# broken), SIGHUP reopen, a trace client killed mid-stream, a refused
+# non-root user, and an event flood during which `status` keeps answering.
+# usage: daemon_test.sh FNWARDEN WORKLOAD WEBHOOK_RECEIVER
+set -u
+fnw=$1
+workload=$2
+receiver=$3
+skip=77
+if [[ $(id -u) -ne 0 ]]; then
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
+  echo "SKIP: needs root"; exit $skip
+fi
+
+work=$(mktemp -d)
+rules=$work/rules
+sock=$work/fnwarden.sock
+out=$work/events.jsonl
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# Polls CONDITION (a command) for up to SECONDS; true when it held.
+eventually() { # seconds command...
+  local deadline=$((SECONDS + $1)); shift
+  while ((SECONDS < deadline)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  "$@"
+}
+status_json() { "$fnw" status --socket "$sock" -o json; }
+json_field() { # file-or-stdin python-free: jq is not assumed; use grep on compact JSON
+  grep -o "\"$1\":[^,}]*" | head -1 | cut -d: -f2- | tr -d '" '
+}
+
+write_policy() { # allow-list of syscalls (space separated)
+  {
+    echo "apiVersion: fnwarden.io/v1"
+    echo "kind: FunctionPolicy"
+    echo "metadata: {name: e2e-policy}"
+    echo "spec:"
+    echo "  selector: {function: e2e}"
+    echo "  mode: audit"
+    echo "  syscalls:"
+    echo "    onViolation: report"
+    echo "    allow:"
+    for s in "$@"; do echo "      - $s"; done
+  } >"$rules/e2e.yaml.tmp"
+  mv "$rules/e2e.yaml.tmp" "$rules/e2e.yaml"  # atomic, like a ConfigMap swap
+}
+
+# What the workload needs to start and exit, without getpgid / getppid.
+base_syscalls="execve brk arch_prctl mmap munmap mprotect set_tid_address set_robust_list rseq prlimit64
+  getrandom access faccessat openat read pread64 write close fstat newfstatat exit exit_group futex
+  rt_sigaction rt_sigprocmask clock_gettime clock_nanosleep nanosleep"
+
+mkdir -p "$rules"
+write_policy $base_syscalls getppid
+
+# --- start ---------------------------------------------------------------------
+"$receiver" ok "$work/webhook.jsonl" >"$work/receiver.port" &
+pids+=($!)
+eventually 5 test -s "$work/receiver.port" || fail "webhook receiver did not start"
+hook_port=$(head -1 "$work/receiver.port")
+
+"$fnw" daemon --rules "$rules" --socket "$sock" --output "$out" --metrics 127.0.0.1:0 \
+  --webhook "http://127.0.0.1:$hook_port/events" --mode audit >"$work/daemon.log" 2>&1 &
+daemon=$!
+pids+=($daemon)
+if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
+  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
+fi
+sock_mode=$(stat -c %a "$sock")
+[[ $sock_mode == 660 || $sock_mode == 600 ]] && pass "socket mode $sock_mode" || fail "socket mode $sock_mode"
+metrics=$(status_json | grep -o '"metrics": *"[^"]*"' | cut -d'"' -f4)
+[[ $metrics == 127.0.0.1:* ]] && pass "metrics on loopback ($metrics)" || fail "metrics address '$metrics'"
+
+# --- trace subscriber, then a run that registers --------------------------------
+"$fnw" trace --socket "$sock" --function e2e -o json >"$work/trace.jsonl" 2>"$work/trace.err" &
+trace=$!
+pids+=($trace)
+eventually 5 bash -c "\"$fnw\" status --socket \"$sock\" -o json | grep -q '\"role\": \"trace\"'" ||
+  fail "trace client not seen by the daemon"
+
+"$fnw" run --socket "$sock" --function e2e -- "$workload" getppid getpgid >"$work/run1.out" 2>&1
+rc=$?
+[[ $rc == 0 ]] && pass "run under the daemon exits 0 (audit)" || fail "run exit $rc: $(cat "$work/run1.out")"
+grep -q "guarded by the daemon" "$work/run1.out" && pass "run registered with the daemon" ||
+  fail "run did not register: $(cat "$work/run1.out")"
+
+if eventually 5 grep -q '"name":"getpgid"' "$out"; then pass "violation in the JSON output"; else
+  fail "no getpgid violation in $out: $(cat "$out")"; fi
+grep '"name":"getpgid"' "$out" | grep -q '"function":"e2e"' && pass "event names the function" ||
+  fail "event lacks function"
+if eventually 5 grep -q '"name":"getpgid"' "$work/trace.jsonl"; then pass "violation on trace -o json"; else
+  fail "trace saw no violation: $(head -c 2000 "$work/trace.jsonl")"; fi
+# trace subscribed without --violations: allowed events cross the ring too.
+eventually 5 grep -q '"verdict":"allowed"' "$work/trace.jsonl" && pass "trace shows allowed events" ||
+  fail "trace shows no allowed events"
+grep -q '"verdict":"allowed"' "$out" && fail "allowed events leaked into the output" ||
+  pass "outputs carry violations only"
+
+scrape=$(curl -sf "http://$metrics/metrics")
+echo "$scrape" | grep -q 'fnwarden_violations_total{function="e2e",type="syscall",action="reported"} 1' &&
+  pass "violation counted in /metrics" || fail "metrics: $(echo "$scrape" | grep violations)"
+curl -sf "http://$metrics/healthz" | grep -q ok && pass "/healthz ok" || fail "/healthz"
+if eventually 10 grep -qs getpgid "$work/webhook.jsonl"; then pass "violation delivered to the webhook"; else
+  fail "webhook got nothing: $(cat "$work/webhook.jsonl" 2>/dev/null)"; fi
+
+# --- reload with a valid change: getppid becomes a violation -------------------
+v1=$(status_json | grep -o '"version": *"[0-9a-f]*"' | head -1)
+write_policy $base_syscalls getpgid
+eventually 5 bash -c "! \"$fnw\" status --socket \"$sock\" -o json | grep -q '$v1'" &&
+  pass "inotify reload changed the policy set version" || fail "no reload seen"
+"$fnw" run --socket "$sock" --function e2e -- "$workload" getppid getpgid >"$work/run2.out" 2>&1
+if eventually 5 grep -q '"name":"getppid"' "$out"; then pass "reloaded policy in force without restart"; else
+  fail "getppid not a violation after reload"; fi
+
+# --- reload with a broken file: the previous set stays, the error is visible ----
+v2=$(status_json | grep -o '"version": *"[0-9a-f]*"' | head -1)
+printf 'apiVersion: fnwarden.io/v1\nkind: FunctionPolicy\nmetadata: {name: broken}\nspec:\n  selector: {function: other}\n  syscalls:\n    allow: [opne]\n' \
+  >"$rules/broken.yaml"
+if eventually 5 bash -c "\"$fnw\" status --socket \"$sock\" -o json | grep -q 'broken.yaml:7'"; then
+  pass "status shows the broken file with file:line"; else fail "no reload error in status: $(status_json | grep -A3 last_reload)"; fi
+status_json | grep -q "$v2" && pass "previous policy set stays in force" || fail "policy set changed"
+curl -sf "http://$metrics/metrics" | grep -q 'fnwarden_policy_reloads_total{result="error"} 1' &&
+  pass "failed reload counted in /metrics" || fail "reload error not in metrics"
+before=$(grep -c '"name":"getppid"' "$out")
+"$fnw" run --socket "$sock" --function e2e -- "$workload" getppid >/dev/null 2>&1
+eventually 5 test "$(grep -c '"name":"getppid"' "$out")" -gt "$before" && pass "old policy still enforced" ||
+  fail "old policy not enforced after a broken reload"
+rm -f "$rules/broken.yaml"
+eventually 5 bash -c "\"$fnw\" status --socket \"$sock\" -o json | grep -q '\"result\": *\"ok\"'" &&
+  pass "fixing the file reloads cleanly" || fail "reload did not recover"
+
+# --- SIGHUP reopens the output (logrotate) --------------------------------------
+mv "$out" "$out.1"
+kill -HUP "$daemon"
+eventually 5 test -e "$out" && pass "SIGHUP reopened the output file" || fail "no new output file after SIGHUP"
+"$fnw" run --socket "$sock" --function e2e -- "$workload" getppid >/dev/null 2>&1
+eventually 5 grep -q '"name":"getppid"' "$out" && pass "events go to the new file" || fail "new file stays empty"
+
+# --- a trace client killed mid-stream ----------------------------------------------
+kill -9 "$trace"
+"$fnw" run --socket "$sock" --function e2e -- "$workload" repeat-getppid:2000 >/dev/null 2>&1
+status_json >/dev/null && pass "daemon answers after its trace client was killed" || fail "daemon gone"
+kill -0 "$daemon" 2>/dev/null && pass "daemon still running" || fail "daemon died"
+
+# --- a non-root user outside the socket group is refused ------------------------------
+chmod 755 "$work"
+if setpriv --reuid 65534 --regid 65534 --clear-groups "$fnw" status --socket "$sock" >"$work/nobody.out" 2>&1; then
+  fail "uid 65534 got status"
+else
+  grep -qi "permission denied" "$work/nobody.out" && pass "non-root non-group user refused" ||
+    fail "unexpected refusal: $(cat "$work/nobody.out")"
+fi
+
+# --- a run for a function with no policy is refused, not silently unguarded ----------
+"$fnw" run --socket "$sock" --function nosuch -- true >"$work/nosuch.out" 2>&1
+rc=$?
+[[ $rc == 2 ]] && grep -q 'no policy for function "nosuch"' "$work/nosuch.out" &&
+  pass "run of an unknown function refused" || fail "unknown function: rc $rc $(cat "$work/nosuch.out")"
+
+# --- flood: a traced function opening in a tight loop ---------------------------------
+"$fnw" trace --socket "$sock" -o json >/dev/null 2>&1 &  # makes every event cross the ring
+flood_trace=$!
+pids+=($flood_trace)
+"$fnw" trace --socket "$sock" -o json >"$work/slow-trace.out" 2>&1 &  # never read: a stalled pipe
+slow_trace=$!
+kill -STOP "$slow_trace"
+"$fnw" run --socket "$sock" --function e2e -- "$workload" open-loop:8000:/etc/hostname >/dev/null 2>&1 &
+flood=$!
+pids+=($flood)
+responsive=0
+for i in 1 2 3 4 5 6; do
+  sleep 1
+  if timeout 3 "$fnw" status --socket "$sock" -o json >"$work/flood-status.json"; then
+    responsive=$((responsive + 1))
+  fi
+done
+wait "$flood"
+[[ $responsive == 6 ]] && pass "status answered 6/6 times during the flood" ||
+  fail "status answered $responsive/6 times during the flood"
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$daemon/status")
+((rss_kb < 262144)) && pass "daemon RSS bounded (${rss_kb} KiB)" || fail "daemon RSS ${rss_kb} KiB"
+final=$(status_json | tr -d ' \n')
+kernel_events=$(echo "$final" | grep -o '"kernel":{[^}]*}' | grep -o '"events":[0-9]*' | cut -d: -f2)
+((kernel_events > 100000)) && pass "flood produced $kernel_events events" || fail "flood too small: $kernel_events"
+client_dropped=$(echo "$final" | grep -o '"client_dropped":[0-9]*' | cut -d: -f2)
+((client_dropped > 0)) && pass "stalled trace client: $client_dropped drops counted" ||
+  fail "no client drops counted for a stalled reader"
+ring_drops=$(echo "$final" | grep -o '"ringbuf_drops":[0-9]*' | cut -d: -f2)
+scraped=$(curl -sf "http://$metrics/metrics" | awk '/^fnwarden_ringbuf_drops_total/ {print $2}')
+[[ $scraped == "$ring_drops" || $scraped -ge $ring_drops ]] && pass "ring-buffer drops in status ($ring_drops) and metrics ($scraped)" ||
+  fail "ring drops: status $ring_drops, metrics $scraped"
+kill -CONT "$slow_trace"; kill "$slow_trace" "$flood_trace" 2>/dev/null
+
+# --- clean shutdown ----------------------------------------------------------------
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+[[ $rc == 0 ]] && pass "SIGTERM: clean exit" || fail "daemon exit $rc"
+[[ ! -e $sock ]] && pass "socket removed at exit" || fail "socket left behind"
+# Programs are freed after an RCU grace period: give the kernel a moment.
+eventually 5 bash -c "! bpftool prog show 2>/dev/null | grep -q fnw_sys_enter" && pass "programs detached at exit" ||
+  fail "programs still loaded after exit"
+
+echo "daemon e2e: $failures failure(s)"
+((failures == 0))

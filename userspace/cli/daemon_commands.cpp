@@ -1,0 +1,437 @@
+// fnwarden daemon | status | trace | top: the host daemon and the commands
+// that read it over its control socket.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/options.hpp"
+#include "control/control_client.hpp"
+#include "core/policy.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/daemon_config.hpp"
+
+namespace po = boost::program_options;
+using nlohmann::json;
+
+namespace fnw::cli {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::seconds(2);
+constexpr auto kStatusTimeout = std::chrono::seconds(10);
+
+// Ctrl-C ends `trace` and `top` cleanly: the handler only interrupts the
+// blocking wait (no SA_RESTART); the loop sees the flag.
+volatile sig_atomic_t g_interrupted = 0;  // written only by the signal handler
+void on_interrupt(int) { g_interrupted = 1; }
+void install_interrupt_handler() {
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // `trace | head` must end quietly
+}
+
+std::optional<ControlClient> connect_or_explain(const std::string& socket, std::string_view who) {
+    ControlConnectFailure failure{};
+    auto connected = ControlClient::connect(socket, kConnectTimeout, &failure);
+    if (auto* err = std::get_if<std::string>(&connected)) {
+        std::cerr << "fnwarden " << who << ": " << *err;
+        if (failure == ControlConnectFailure::no_daemon)
+            std::cerr << " (is `fnwarden daemon` running? --socket PATH names another one)";
+        else if (failure == ControlConnectFailure::permission_denied)
+            std::cerr << " (root or a member of the daemon's socket group only)";
+        std::cerr << "\n";
+        return std::nullopt;
+    }
+    return std::move(std::get<ControlClient>(connected));
+}
+
+std::string str(const json& j, const char* key, std::string fallback = "") {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+// ---- status -------------------------------------------------------------------
+
+std::string format_duration(int64_t seconds) {
+    std::ostringstream out;
+    if (seconds >= 86400) out << seconds / 86400 << "d";
+    if (seconds >= 3600) out << (seconds % 86400) / 3600 << "h";
+    if (seconds >= 60) out << (seconds % 3600) / 60 << "m";
+    out << seconds % 60 << "s";
+    return out.str();
+}
+
+void print_status_table(const json& s, std::ostream& out) {
+    const json& d = s.at("daemon");
+    const json& p = s.at("policy_set");
+    const json& k = s.at("kernel");
+    out << "fnwarden " << str(d, "version") << "  pid " << str(d, "pid") << "  up "
+        << format_duration(d.value("uptime_seconds", 0)) << "  mode " << str(d, "mode") << "\n";
+    out << "rules    " << str(d, "rules") << "  policy set " << str(p, "version") << " (loaded "
+        << str(p, "loaded_at") << "; reloads ok " << str(p, "reloads_ok") << ", failed " << str(p, "reloads_failed")
+        << ")\n";
+    const json& last = p.at("last_reload");
+    if (str(last, "result") == "error") {
+        out << "  LAST RELOAD FAILED at " << str(last, "time") << ": the set above stays in force\n";
+        for (const auto& e : last.at("errors")) out << "    " << e.get<std::string>() << "\n";
+    }
+    out << "kernel   " << str(k, "release") << "  seccomp user_notif " << (k.value("seccomp_user_notif", false) ? "yes" : "no")
+        << "  landlock " << (k.at("landlock_abi").is_null() ? "no" : "ABI " + str(k, "landlock_abi"))
+        << "  bpf-lsm programs " << str(k, "lsm_programs") << "\n";
+    out << "outputs  " << str(d, "output") << (str(d, "webhook").empty() ? "" : ", webhook " + str(d, "webhook"))
+        << "  metrics " << (str(d, "metrics").empty() ? "off" : "http://" + str(d, "metrics") + "/metrics")
+        << "  socket " << str(d, "socket") << "\n\n";
+
+    out << "ENFORCEMENT (strongest mechanism that works on this kernel)\n";
+    for (const auto& row : s.at("enforcement")) {
+        out << "  " << std::left << std::setw(9) << str(row, "events") << "fnwarden run: " << str(row, "launched")
+            << "\n";
+        out << "  " << std::setw(9) << "" << "other cgroups: " << str(row, "watched") << "\n";
+        for (const auto& why : row.at("not_used")) out << "  " << std::setw(9) << "" << "  not used: " << why.get<std::string>() << "\n";
+    }
+
+    out << "\n" << std::left << std::setw(18) << "FUNCTION" << std::setw(18) << "POLICY" << std::setw(9) << "MODE"
+        << std::setw(9) << "CGROUPS" << std::setw(10) << "EVENTS" << std::setw(11) << "VIOLATIONS" << "FILE\n";
+    for (const auto& f : s.at("functions"))
+        out << std::setw(18) << str(f, "function") << std::setw(18) << str(f, "policy") << std::setw(9)
+            << str(f, "mode") << std::setw(9) << str(f, "cgroups") << std::setw(10) << str(f, "events")
+            << std::setw(11) << str(f, "violations") << str(f, "file") << "\n";
+
+    if (!s.at("cgroups").empty()) {
+        out << "\n" << std::setw(12) << "CGROUP ID" << std::setw(18) << "FUNCTION" << std::setw(8) << "SLOT"
+            << std::setw(24) << "FLAGS" << "PATH\n";
+        for (const auto& c : s.at("cgroups")) {
+            std::string flags;
+            for (const auto& f : c.at("flags")) flags += (flags.empty() ? "" : ",") + f.get<std::string>();
+            out << std::setw(12) << str(c, "cgroup_id") << std::setw(18) << str(c, "function") << std::setw(8)
+                << str(c, "policy_id") << std::setw(24) << (flags.empty() ? "-" : flags)
+                << str(c, "path", "(inherited)") << "\n";
+        }
+    }
+
+    out << "\n" << std::setw(24) << "PROGRAM" << std::setw(34) << "HOOK" << std::setw(12) << "ATTACHED"
+        << std::setw(14) << "RUNS" << "AVG NS  (bpf_stats " << str(s, "programs_stats") << ")\n";
+    for (const auto& prog : s.at("programs")) {
+        const uint64_t runs = prog.value("run_count", uint64_t{0});
+        const uint64_t ns = prog.value("run_time_ns", uint64_t{0});
+        std::string attached = !prog.value("loaded", false) ? "not loaded" : prog.value("attached", false) ? "yes" : "no";
+        out << std::setw(24) << str(prog, "name") << std::setw(34) << str(prog, "section") << std::setw(12) << attached
+            << std::setw(14) << runs << (runs ? std::to_string(ns / runs) : "-") << "\n";
+    }
+
+    const json& kc = s.at("counters").at("kernel");
+    const json& dc = s.at("counters").at("daemon");
+    out << "\nCOUNTERS kernel: " << str(kc, "events") << " syscalls seen, " << str(kc, "violations") << " violations, "
+        << str(kc, "kills") << " killed, " << str(kc, "net_checks") << " network checks ("
+        << str(kc, "net_denied") << " denied), " << str(kc, "ringbuf_drops") << " ring-buffer drops\n";
+    out << "         daemon: " << str(dc, "records") << " records, " << str(dc, "malformed") << " malformed, "
+        << str(dc, "output_written") << " written, " << str(dc, "output_dropped") << " output drops, "
+        << str(dc, "client_dropped") << " client drops, " << str(dc, "clients_refused") << " clients refused\n";
+    if (s.at("counters").contains("webhook")) {
+        const json& w = s.at("counters").at("webhook");
+        out << "         webhook: " << str(w, "sent_events") << " sent, " << str(w, "failed_attempts")
+            << " failed attempts, " << str(w, "dropped") << " dropped, " << str(w, "queued") << " queued\n";
+    }
+    if (!s.at("clients").empty()) {
+        out << "CLIENTS ";
+        for (const auto& c : s.at("clients"))
+            out << " [" << str(c, "role") << " pid " << str(c, "pid") << " uid " << str(c, "uid") << ", dropped "
+                << str(c, "dropped") << "]";
+        out << "\n";
+    }
+}
+
+// ---- trace --------------------------------------------------------------------
+
+std::string short_time(const std::string& rfc3339) {
+    // 2026-12-01T20:21:17.123456789Z -> 20:21:17.123
+    if (rfc3339.size() >= 23) return rfc3339.substr(11, 12);
+    return rfc3339;
+}
+
+std::string event_detail(const json& e) {
+    const std::string type = str(e, "type");
+    if (type == "syscall") return str(e.at("syscall"), "name");
+    if (type == "file") {
+        const json& f = e.at("file");
+        std::string path = str(f, "path");
+        if (path.empty()) path = str(f, "raw_path");
+        return str(f, "op") + " " + path;
+    }
+    if (type == "network") {
+        const json& n = e.at("net");
+        const bool bind = n.contains("addr");
+        return str(n, "op") + " " + str(n, bind ? "addr" : "daddr") + ":" + str(n, bind ? "port" : "dport") + "/" +
+               str(n, "protocol");
+    }
+    return e.dump();
+}
+
+void print_trace_header(std::ostream& out) {
+    out << std::left << std::setw(13) << "TIME" << std::setw(16) << "FUNCTION" << std::setw(8) << "PID"
+        << std::setw(16) << "COMM" << std::setw(9) << "EVENT" << std::setw(44) << "DETAIL"
+        << "VERDICT\n";
+}
+
+void print_trace_row(const json& e, bool color, std::ostream& out) {
+    const bool violation = str(e, "verdict") == "violation";
+    std::string kind = str(e, "type");
+    if (kind == "file" && str(e, "rule") == "exec.allow") kind = "exec";
+    if (kind == "network") kind = "net";
+    std::string verdict = violation ? "VIOLATION " + str(e, "action") : "allowed";
+    if (violation && str(e, "mechanism") != "none" && !str(e, "mechanism").empty())
+        verdict += " (" + str(e, "mechanism") + ")";
+    std::string detail = event_detail(e);
+    if (detail.size() > 43) detail = detail.substr(0, 40) + "...";
+    if (color && violation) out << "\033[1;31m";
+    out << std::left << std::setw(13) << short_time(str(e, "time")) << std::setw(16) << str(e, "function")
+        << std::setw(8) << str(e, "pid") << std::setw(16) << str(e, "comm") << std::setw(9) << kind << std::setw(44)
+        << detail << verdict;
+    if (color && violation) out << "\033[0m";
+    out << "\n";
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');)
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+}  // namespace
+
+int cmd_daemon(const std::vector<std::string>& opts) {
+    std::string config_file, rules, mode, output, socket, group, metrics, webhook, log_level;
+    uint32_t ringbuf_bytes = 0;
+    po::options_description desc("fnwarden daemon options (each overrides the same key of the config file)");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("config", po::value(&config_file), "config file (default /etc/fnwarden/fnwarden.yaml when it exists)")
+        ("rules", po::value(&rules), "directory of policies (*.yaml, recursively) and the baseline")
+        ("mode", po::value(&mode), "audit|enforce: a ceiling on every policy's spec.mode (default audit)")
+        ("output", po::value(&output), "JSON-lines events: stdout or a file path (reopened on SIGHUP)")
+        ("socket", po::value(&socket), "control socket path")
+        ("socket-group", po::value(&group), "group allowed on the control socket besides root")
+        ("metrics", po::value(&metrics), "Prometheus /metrics and /healthz address (\"\" or off disables)")
+        ("webhook", po::value(&webhook), "POST batches of violations to this http(s) URL")
+        ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)")
+        ("log-level", po::value(&log_level), "trace|debug|info|warn|error")
+        ("program-stats", "per-program run counts/times in status (kernel bpf_stats; small cost on every probe run)");
+    po::variables_map seen;
+    if (auto done = parse_subcommand(opts, desc, "daemon", "fnwarden daemon [options]", &seen)) return *done;
+
+    auto loaded = load_daemon_config(config_file.empty() ? std::nullopt
+                                                         : std::optional<std::filesystem::path>(config_file));
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+        std::cerr << "fnwarden daemon: invalid config, not started\n";
+        return kExitUsage;
+    }
+    DaemonConfig config = *loaded.config;
+    // Flags override the file; the file overrides the defaults.
+    if (seen.count("rules")) config.rules_dir = rules;
+    if (seen.count("mode")) {
+        auto m = parse_mode(mode);
+        if (!m) {
+            std::cerr << "fnwarden daemon: --mode must be audit or enforce\n";
+            return kExitUsage;
+        }
+        config.mode = *m;
+    }
+    if (seen.count("output")) config.output = output;
+    if (seen.count("socket")) config.socket_path = socket;
+    if (seen.count("socket-group")) config.socket_group = group;
+    if (seen.count("metrics")) config.metrics_address = metrics == "off" ? "" : metrics;
+    if (seen.count("webhook")) config.webhook_url = webhook;
+    if (seen.count("ringbuf-bytes")) config.ringbuf_bytes = ringbuf_bytes;
+    if (seen.count("log-level")) config.log_level = log_level;
+    if (seen.count("program-stats")) config.program_stats = true;
+    if (auto problems = validate_daemon_config(config); !problems.empty()) {
+        for (const auto& p : problems) std::cerr << "fnwarden daemon: " << p << "\n";
+        return kExitUsage;
+    }
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    if (!loaded.source.empty()) spdlog::info("config {}", loaded.source);
+
+    // Before any thread exists (outputs, metrics): they inherit the mask, so
+    // the signals reach only the signalfd.
+    block_daemon_signals();
+    auto started = Daemon::start(config);
+    if (auto* err = std::get_if<std::string>(&started)) {
+        std::cerr << "fnwarden daemon: " << *err << "\n";
+        return kExitInternal;
+    }
+    return std::get<std::unique_ptr<Daemon>>(started)->run();
+}
+
+int cmd_status(const std::vector<std::string>& opts) {
+    std::string socket = kDefaultSocket, format = "table";
+    po::options_description desc("fnwarden status options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("socket", po::value(&socket), "the daemon's control socket")
+        ("output,o", po::value(&format), "table|json");
+    if (auto done = parse_subcommand(opts, desc, "status", "fnwarden status [--socket PATH] [-o table|json]"))
+        return *done;
+    if (format != "table" && format != "json") {
+        std::cerr << "fnwarden status: -o must be table or json\n";
+        return kExitUsage;
+    }
+    auto client = connect_or_explain(socket, "status");
+    if (!client) return kExitInternal;
+    auto reply = client->request({{"op", "status"}}, kStatusTimeout);
+    if (!reply || str(*reply, "type") != "status") {
+        std::cerr << "fnwarden status: no status from the daemon: "
+                  << (reply ? str(*reply, "error", reply->dump()) : client->last_error()) << "\n";
+        return kExitInternal;
+    }
+    if (format == "json")
+        std::cout << reply->dump(2) << "\n";
+    else
+        print_status_table(*reply, std::cout);
+    return 0;
+}
+
+int cmd_trace(const std::vector<std::string>& opts) {
+    std::string socket = kDefaultSocket, format = "table", events;
+    std::vector<std::string> functions;
+    bool violations_only = false;
+    po::options_description desc("fnwarden trace options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("socket", po::value(&socket), "the daemon's control socket")
+        ("function", po::value(&functions), "only this function (repeatable)")
+        ("events", po::value(&events), "comma list of syscall,file,net,exec (default all)")
+        ("violations", po::bool_switch(&violations_only), "only violations (allowed events then never leave the kernel)")
+        ("output,o", po::value(&format), "table|json");
+    if (auto done = parse_subcommand(opts, desc, "trace",
+                                     "fnwarden trace [--function NAME] [--events syscall,file,net,exec] "
+                                     "[--violations] [-o table|json]"))
+        return *done;
+    if (format != "table" && format != "json") {
+        std::cerr << "fnwarden trace: -o must be table or json\n";
+        return kExitUsage;
+    }
+    install_interrupt_handler();
+    auto client = connect_or_explain(socket, "trace");
+    if (!client) return kExitInternal;
+    auto reply = client->request({{"op", "trace"},
+                                  {"functions", functions},
+                                  {"events", split_list(events)},
+                                  {"violations_only", violations_only}},
+                                 kStatusTimeout);
+    if (!reply || str(*reply, "type") != "subscribed") {
+        std::cerr << "fnwarden trace: " << (reply ? str(*reply, "error", reply->dump()) : client->last_error())
+                  << "\n";
+        return kExitUsage;
+    }
+    const bool table = format == "table";
+    const bool color = table && ::isatty(STDOUT_FILENO);
+    if (table) print_trace_header(std::cout);
+    std::cout.flush();
+    while (!g_interrupted) {
+        auto message = client->receive(std::chrono::milliseconds(-1));
+        if (!message) {
+            if (g_interrupted) break;
+            if (client->closed()) {
+                std::cerr << "fnwarden trace: the daemon closed the stream: " << client->last_error() << "\n";
+                return kExitInternal;
+            }
+            continue;
+        }
+        const std::string type = str(*message, "type");
+        if (type == "event") {
+            if (table)
+                print_trace_row(message->at("event"), color, std::cout);
+            else
+                std::cout << message->at("event").dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+        } else if (type == "dropped") {
+            // The daemon never waits for us: say what we missed, in band.
+            if (table)
+                std::cout << "--- " << str(*message, "count") << " events dropped: this terminal read too slowly ---\n";
+            else
+                std::cout << message->dump() << "\n";
+        }
+        std::cout.flush();
+        if (!std::cout) break;  // stdout closed (trace | head)
+    }
+    return 0;
+}
+
+int cmd_top(const std::vector<std::string>& opts) {
+    std::string socket = kDefaultSocket;
+    double interval = 1.0;
+    unsigned iterations = 0;
+    po::options_description desc("fnwarden top options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("socket", po::value(&socket), "the daemon's control socket")
+        ("interval", po::value(&interval), "seconds between refreshes")
+        ("iterations,n", po::value(&iterations), "stop after N refreshes (0: until Ctrl-C)");
+    if (auto done = parse_subcommand(opts, desc, "top", "fnwarden top [--interval S] [-n N]")) return *done;
+    install_interrupt_handler();
+    const bool tty = ::isatty(STDOUT_FILENO);
+    std::map<std::string, std::pair<uint64_t, uint64_t>> previous;
+    uint64_t previous_drops = 0;
+    auto previous_time = std::chrono::steady_clock::now();
+    for (unsigned n = 0; !g_interrupted && (iterations == 0 || n < iterations); ++n) {
+        auto client = connect_or_explain(socket, "top");
+        if (!client) return kExitInternal;
+        auto s = client->request({{"op", "status"}}, kStatusTimeout);
+        if (!s || str(*s, "type") != "status") {
+            std::cerr << "fnwarden top: no status from the daemon\n";
+            return kExitInternal;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        const double seconds = n == 0 ? 0 : std::chrono::duration<double>(now - previous_time).count();
+        const uint64_t drops = s->at("counters").at("kernel").value("ringbuf_drops", uint64_t{0});
+        if (tty) std::cout << "\033[H\033[2J";
+        std::cout << "fnwarden top  policy set " << str(s->at("policy_set"), "version") << "  mode "
+                  << str(s->at("daemon"), "mode") << "  ring-buffer drops " << drops;
+        if (seconds > 0) std::cout << " (+" << drops - previous_drops << ")";
+        std::cout << "\n\n"
+                  << std::left << std::setw(18) << "FUNCTION" << std::setw(9) << "CGROUPS" << std::setw(12)
+                  << "EVENTS/S" << std::setw(14) << "VIOLATIONS/S" << std::setw(12) << "EVENTS" << "VIOLATIONS\n";
+        std::map<std::string, std::pair<uint64_t, uint64_t>> current;
+        for (const auto& f : s->at("functions")) {
+            const std::string name = str(f, "function");
+            const uint64_t events = f.value("events", uint64_t{0}), violations = f.value("violations", uint64_t{0});
+            current[name] = {events, violations};
+            auto before = previous.count(name) ? previous[name] : std::make_pair(events, violations);
+            auto rate = [&](uint64_t now_v, uint64_t then_v) {
+                std::ostringstream r;
+                r << std::fixed << std::setprecision(1) << (seconds > 0 ? (now_v - then_v) / seconds : 0.0);
+                return r.str();
+            };
+            std::cout << std::setw(18) << name << std::setw(9) << str(f, "cgroups") << std::setw(12)
+                      << rate(events, before.first) << std::setw(14) << rate(violations, before.second)
+                      << std::setw(12) << events << violations << "\n";
+        }
+        std::cout.flush();
+        previous = std::move(current);
+        previous_drops = drops;
+        previous_time = now;
+        if (iterations != 0 && n + 1 >= iterations) break;
+        std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+    }
+    return 0;
+}
+
+}  // namespace fnw::cli

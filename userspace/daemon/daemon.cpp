@@ -1,0 +1,982 @@
+#include "daemon/daemon.hpp"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include <fnwarden/events.h>
+
+#include "common/unique_fd.hpp"
+#include "control/control_socket.hpp"
+#include "daemon/policy_set.hpp"
+#include "daemon/policy_slots.hpp"
+#include "daemon/rules_watcher.hpp"
+#include "output/event_json.hpp"
+#include "output/event_sinks.hpp"
+#include "output/metrics.hpp"
+#include "output/metrics_server.hpp"
+#include "probes/probe_set.hpp"
+#include "probes/ring_buffer_consumer.hpp"
+#include "runtime/cgroup.hpp"
+#include "runtime/kernel_features.hpp"
+#include "runtime/violation_response.hpp"
+
+namespace fnw {
+namespace {
+
+// Records read per loop turn at most: under a flood the loop still gets to
+// the control socket (status must answer) between bites.
+constexpr int kRecordsPerTurn = 4096;
+// How long a retired policy slot stays reserved after no cgroup points at it
+// any more: records already in the ring buffer still name it.
+constexpr auto kSlotGrace = std::chrono::seconds(2);
+// Longest wait between two ring-buffer reads: producers only force a wakeup
+// past a fill threshold, so this is the latency bound for a lone event.
+constexpr int kLoopTickMs = 50;
+
+uint64_t boot_now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string iso_now() {
+    return WallClock::now().rfc3339(boot_now_ns());
+}
+
+// Whether a record reports a violation (read before the JSON is built, to
+// decide how much work the record is worth).
+bool record_is_violation(std::span<const std::byte> record) {
+    fnw_event_header hdr;
+    if (record.size() < sizeof(hdr)) return false;
+    std::memcpy(&hdr, record.data(), sizeof(hdr));
+    uint8_t verdict = FNW_VERDICT_ALLOWED;
+    if (hdr.type == FNW_EVENT_SYSCALL && record.size() == sizeof(fnw_syscall_event))
+        std::memcpy(&verdict, record.data() + offsetof(fnw_syscall_event, verdict), 1);
+    else if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event))
+        std::memcpy(&verdict, record.data() + offsetof(fnw_net_event, verdict), 1);
+    else if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event))
+        std::memcpy(&verdict, record.data() + offsetof(fnw_file_event, verdict), 1);
+    return verdict == FNW_VERDICT_VIOLATION;
+}
+
+// Read through the signalfd: SIGHUP reloads, the others stop the daemon.
+sigset_t daemon_signal_set() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
+    return set;
+}
+
+// The event kind `trace --events` filters on: exec denials are file events
+// about exec.allow.
+std::string trace_kind(const nlohmann::json& event) {
+    const std::string type = event.value("type", "");
+    if (type == "file" && event.value("rule", "") == "exec.allow") return "exec";
+    if (type == "network") return "net";
+    return type;
+}
+
+std::vector<std::string> flag_names(uint32_t flags) {
+    std::vector<std::string> out;
+    if (flags & FNW_CGROUP_TRACE) out.push_back("trace");
+    if (flags & FNW_CGROUP_ARM_ON_EXEC) out.push_back("arm-on-exec");
+    if (flags & FNW_CGROUP_INHERITED) out.push_back("inherited");
+    if (flags & FNW_CGROUP_LEARN) out.push_back("learn");
+    if (flags & FNW_CGROUP_LANDLOCK) out.push_back("landlock");
+    return out;
+}
+
+// The daemon's mode is a ceiling: a policy still in audit stays in audit
+// under an enforcing daemon, and an auditing daemon enforces nothing (one
+// switch to turn enforcement off host-wide).
+Mode effective_mode(Mode daemon_mode, Mode policy_mode) {
+    return daemon_mode == Mode::Enforce && policy_mode == Mode::Enforce ? Mode::Enforce : Mode::Audit;
+}
+
+}  // namespace
+
+void block_daemon_signals() {
+    const sigset_t set = daemon_signal_set();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // Clients that vanish must not kill the daemon (the control socket also
+    // sends with MSG_NOSIGNAL; this covers every other write).
+    signal(SIGPIPE, SIG_IGN);
+}
+
+// What a policy slot means to userspace: kept after the slot is retired,
+// so records still in the ring decode with the policy they ran under.
+struct SlotInfo {
+    std::string function;
+    std::string policy;  // metadata.name
+    std::string source;  // file
+    Mode mode = Mode::Audit;
+    KillOnViolation kill;
+};
+
+// A cgroup `fnwarden run` asked us to guard, for as long as its client stays
+// connected (the launcher's death ends the function: PDEATHSIG).
+struct Registration {
+    std::string function;
+    std::string path;
+    ClientId client = 0;
+    pid_t pid = 0;
+    bool trace = false;
+    bool landlock = false;
+};
+
+struct TraceFilter {
+    std::set<std::string> functions;  // empty: every function
+    std::set<std::string> kinds;      // syscall, file, net, exec; empty: all
+    bool violations_only = false;
+
+    bool wants_allowed_events_of(const std::string& function) const {
+        return !violations_only && (functions.empty() || functions.count(function));
+    }
+    bool matches(const nlohmann::json& event, const std::string& function, bool violation) const {
+        if (violations_only && !violation) return false;
+        if (!functions.empty() && !functions.count(function)) return false;
+        return kinds.empty() || kinds.count(trace_kind(event));
+    }
+};
+
+// A retired slot: cgroups still pointing at `from` are moved to `to` (or
+// dropped when the function's policy was removed) until none is left.
+struct RetiredSlot {
+    uint32_t from;
+    std::optional<uint32_t> to;
+    std::optional<std::chrono::steady_clock::time_point> empty_since;
+};
+
+struct Daemon::Impl {
+    DaemonConfig config;
+    std::filesystem::path rules_dir;
+    std::filesystem::path cgroup2_root;
+    KernelFeatures features;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::string started_at = iso_now();
+    WallClock clock = WallClock::now();
+
+    std::unique_ptr<ProbeSet> probes;
+    UniqueFd run_time_stats;  // keeps the kernel's per-program accounting on
+    std::string run_time_stats_error;
+    std::unique_ptr<RingBufferConsumer> consumer;
+    std::unique_ptr<ControlServer> server;
+    std::optional<RulesWatcher> watcher;
+    std::optional<std::chrono::steady_clock::time_point> reload_due;
+    std::unique_ptr<OutputPipeline> output;
+    WebhookSink* webhook = nullptr;  // owned by `output`
+    MetricsRegistry metrics;
+    std::unique_ptr<MetricsServer> metrics_server;
+    UniqueFd signals;
+    UniqueFd epoll;
+
+    // Policies.
+    std::optional<PolicySet> policy_set;
+    PolicySlots slots;
+    std::map<std::string, uint32_t, std::less<>> function_slot;
+    std::map<uint32_t, SlotInfo> slot_info;
+    std::vector<RetiredSlot> retired;
+    uint64_t reloads_ok = 0, reloads_failed = 0;
+    std::string last_reload_result = "none";
+    std::string last_reload_time;
+    std::vector<std::string> last_reload_errors;
+    std::vector<std::string> last_reload_warnings;
+    std::string policy_set_loaded_at;
+
+    // Functions and clients.
+    std::map<uint64_t, Registration> registrations;  // cgroup id -> who asked
+    std::map<ClientId, TraceFilter> subscribers;
+
+    // Counters of the daemon's own work (kernel counters come from the probes).
+    uint64_t records = 0, malformed = 0, output_refused = 0, traced_sent = 0;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> per_function;  // events, violations
+    std::atomic<int64_t> last_loop_tick_ns{0};  // read by /healthz on the HTTP thread
+    std::atomic<uint64_t> monitored_count{0};   // read by the metrics thread
+    std::atomic<uint64_t> client_dropped{0};    // the control server is loop-thread only
+
+    // Metric families updated on the loop thread.
+    CounterFamily* events_total = nullptr;
+    CounterFamily* violations_total = nullptr;
+    CounterFamily* reloads_total = nullptr;
+    HistogramFamily* latency = nullptr;
+
+    std::string start_error;
+
+    // ---- set-up -------------------------------------------------------------
+    bool start_up();
+    void declare_metrics();
+    bool watch(int fd);
+
+    // ---- policies -----------------------------------------------------------
+    bool reload(const std::string& why);
+    void sweep_retired_slots();
+    bool write_slot(uint32_t slot, const FunctionPolicy& policy, std::string* error);
+    void refresh_trace_flags();
+
+    // ---- events -------------------------------------------------------------
+    void handle_record(std::span<const std::byte> record);
+    void publish(const nlohmann::json& event, const std::string& function, bool violation, bool to_outputs);
+
+    // ---- control socket -----------------------------------------------------
+    void on_message(ClientId client, const nlohmann::json& request);
+    void on_disconnect(ClientId client);
+    nlohmann::json handle_register(ClientId client, const nlohmann::json& request);
+    nlohmann::json handle_policy_query(const nlohmann::json& request) const;
+    nlohmann::json status() const;
+    std::string metrics_endpoint() const;
+
+    int loop();
+};
+
+// ---- set-up -----------------------------------------------------------------
+
+bool Daemon::Impl::watch(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void Daemon::Impl::declare_metrics() {
+    events_total = &metrics.counter("fnwarden_events_total", "Events decoded by the daemon, by type.", {"type"});
+    violations_total = &metrics.counter("fnwarden_violations_total",
+                                        "Policy violations, by function, event type and action taken.",
+                                        {"function", "type", "action"});
+    reloads_total = &metrics.counter("fnwarden_policy_reloads_total", "Policy set reloads, by result.", {"result"});
+    latency = &metrics.histogram("fnwarden_event_latency_seconds",
+                                 "From the kernel's timestamp to the event leaving the event loop.", {},
+                                 {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+    // Read at scrape time on the HTTP thread: only thread-safe sources here
+    // (BPF map lookups, the pipeline's locked stats, atomics).
+    ProbeSet* p = probes.get();
+    metrics.counter_callback("fnwarden_ringbuf_drops_total",
+                             "Events lost because the ring buffer was full (kernel counter).",
+                             [p] { return static_cast<double>(p->counters().ringbuf_drops); });
+    metrics.counter_callback("fnwarden_kernel_syscalls_total", "Syscalls of monitored cgroups seen by the probes.",
+                             [p] { return static_cast<double>(p->counters().events); });
+    metrics.counter_callback("fnwarden_kernel_kills_total", "Processes killed from the sys_enter probe.",
+                             [p] { return static_cast<double>(p->counters().kills); });
+    metrics.gauge_callback("fnwarden_monitored_cgroups", "Cgroups in the kernel's monitored map.",
+                           [this] { return static_cast<double>(monitored_count.load()); });
+    OutputPipeline* out = output.get();
+    metrics.counter_callback("fnwarden_output_dropped_total", "Events the output queue had no room for.",
+                             [out] { return static_cast<double>(out->stats().dropped); });
+    if (webhook) {
+        WebhookSink* hook = webhook;
+        metrics.counter_callback("fnwarden_webhook_dropped_total", "Events the webhook sink dropped (any reason).",
+                                 [hook] { return static_cast<double>(hook->stats().dropped_events()); });
+        metrics.counter_callback("fnwarden_webhook_sent_total", "Events the webhook receiver accepted.",
+                                 [hook] { return static_cast<double>(hook->stats().sent_events); });
+    }
+    metrics.counter_callback("fnwarden_client_dropped_total",
+                             "Messages dropped for control clients that read too slowly.",
+                             [this] { return static_cast<double>(client_dropped.load()); });
+}
+
+bool Daemon::Impl::start_up() {
+    rules_dir = config.rules_dir;
+    auto root = find_cgroup2_mount();
+    if (!root) {
+        start_error = "no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)";
+        return false;
+    }
+    cgroup2_root = *root;
+    features = probe_kernel_features();
+
+    // Rules before probes: a daemon with no valid policy set should not
+    // leave programs attached to every syscall of the host.
+    auto initial = load_policy_set(rules_dir);
+    if (!initial.ok()) {
+        start_error = "invalid rules in " + rules_dir.string() + ":";
+        for (const auto& e : initial.errors) start_error += "\n  " + e.to_string();
+        return false;
+    }
+
+    ProbeOptions options;
+    options.cgroup2_root = cgroup2_root;
+    options.ringbuf_bytes = config.ringbuf_bytes;
+    auto loaded = ProbeSet::load(options);
+    if (auto* err = std::get_if<ProbeError>(&loaded)) {
+        start_error = err->message;
+        return false;
+    }
+    probes = std::move(std::get<std::unique_ptr<ProbeSet>>(loaded));
+    if (!config.program_stats)
+        run_time_stats_error = "enable with --program-stats (costs two clock reads per program run)";
+    else if (int fd = enable_run_time_stats(); fd >= 0)
+        run_time_stats.reset(fd);
+    else
+        run_time_stats_error = std::strerror(-fd);
+    if (!probes->lsm_available()) spdlog::info("BPF-LSM not available: {}", probes->lsm_error());
+
+    consumer = RingBufferConsumer::create(probes->ringbuf_fd(),
+                                          [this](std::span<const std::byte> r) { handle_record(r); });
+    if (!consumer) {
+        start_error = std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);
+        return false;
+    }
+
+    // Outputs.
+    std::vector<std::unique_ptr<EventSink>> sinks;
+    std::string error;
+    auto lines = JsonLinesSink::open(config.output, &error);
+    if (!lines) {
+        start_error = "output " + config.output + ": " + error;
+        return false;
+    }
+    sinks.push_back(std::move(lines));
+    if (!config.webhook_url.empty()) {
+        WebhookOptions hook;
+        hook.url = config.webhook_url;
+        auto sink = WebhookSink::create(hook, &error);
+        if (!sink) {
+            start_error = "webhook: " + error;  // not the URL: it may carry a token
+            return false;
+        }
+        webhook = sink.get();
+        sinks.push_back(std::move(sink));
+    }
+    OutputPipelineOptions pipeline;
+    pipeline.queue_capacity_lines = config.output_queue_events;
+    output = std::make_unique<OutputPipeline>(std::move(sinks), pipeline);
+
+    ControlServerOptions control;
+    control.socket_path = config.socket_path;
+    control.group = config.socket_group;
+    control.max_queued_bytes_per_client = config.client_queue_bytes;
+    auto listening = ControlServer::listen(control);
+    if (auto* err = std::get_if<std::string>(&listening)) {
+        start_error = *err;
+        return false;
+    }
+    server = std::move(std::get<std::unique_ptr<ControlServer>>(listening));
+    server->on_message([this](ClientId c, const nlohmann::json& m) { on_message(c, m); });
+    server->on_disconnect([this](ClientId c) { on_disconnect(c); });
+
+    auto watching = RulesWatcher::watch(rules_dir);
+    if (auto* err = std::get_if<std::string>(&watching))
+        spdlog::warn("not watching {} for changes ({}); SIGHUP still reloads", rules_dir.string(), *err);
+    else
+        watcher.emplace(std::move(std::get<RulesWatcher>(watching)));
+
+    declare_metrics();
+    if (!config.metrics_address.empty()) {
+        MetricsServerOptions http;
+        http.allow_non_loopback = config.metrics_allow_non_loopback;
+        auto health = [this]() -> std::string {
+            const int64_t last = last_loop_tick_ns.load();
+            const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+            if (last == 0 || now - last > 5'000'000'000) return "event loop stalled";
+            return "";
+        };
+        auto serving = MetricsServer::start(config.metrics_address, metrics, health, http);
+        if (auto* err = std::get_if<std::string>(&serving)) {
+            start_error = "metrics " + config.metrics_address + ": " + *err;
+            return false;
+        }
+        metrics_server = std::move(std::get<std::unique_ptr<MetricsServer>>(serving));
+    }
+
+    const sigset_t handled = daemon_signal_set();
+    signals.reset(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+    epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!signals.valid() || !epoll.valid() || !watch(signals.get()) || !watch(consumer->epoll_fd()) ||
+        !watch(server->fd()) || (watcher && !watch(watcher->fd()))) {
+        start_error = std::string("event loop set-up: ") + std::strerror(errno);
+        return false;
+    }
+
+    if (!reload("start")) {
+        start_error = "cannot write the policies into the kernel: " +
+                      (last_reload_errors.empty() ? std::string("?") : last_reload_errors.front());
+        return false;
+    }
+    return true;
+}
+
+// ---- policies -----------------------------------------------------------------
+
+bool Daemon::Impl::write_slot(uint32_t slot, const FunctionPolicy& policy, std::string* error) {
+    const Mode mode = effective_mode(config.mode, policy.mode);
+    if (!probes->set_policy(slot, policy, mode, error)) return false;
+    slot_info[slot] = SlotInfo{policy.function, policy.name, policy.source, mode, KillOnViolation::from(policy, mode)};
+    return true;
+}
+
+// Parse and validate everything first; only a fully valid set is swapped
+// in. The swap writes every new or changed policy into a fresh slot, then
+// flips the cgroups over: at every instant each monitored cgroup points at
+// a complete policy (the old one or the new one).
+bool Daemon::Impl::reload(const std::string& why) {
+    last_reload_time = iso_now();
+    auto load = load_policy_set(rules_dir);
+    auto fail = [&](std::vector<std::string> errors) {
+        ++reloads_failed;
+        last_reload_result = "error";
+        last_reload_errors = std::move(errors);
+        reloads_total->with({"error"}).inc();
+        for (const auto& e : last_reload_errors) spdlog::error("policy reload ({}): {}", why, e);
+        if (policy_set)
+            spdlog::error("policy reload ({}): rejected; policy set {} stays in force", why, policy_set->version);
+        return false;
+    };
+    if (!load.ok()) {
+        std::vector<std::string> errors;
+        for (const auto& e : load.errors) errors.push_back(e.to_string());
+        return fail(std::move(errors));
+    }
+    PolicySet& next = *load.set;
+    for (const auto& w : load.warnings) spdlog::warn("{}", w);
+
+    std::vector<std::string> changed;  // functions whose slot is rewritten
+    for (const auto& policy : next.policies) {
+        auto current = function_slot.find(policy.function);
+        const bool same = current != function_slot.end() && policy_set &&
+                          policy_set->fingerprints.count(policy.function) &&
+                          policy_set->fingerprints.at(policy.function) == next.fingerprints.at(policy.function);
+        if (!same) changed.push_back(policy.function);
+    }
+
+    // 1. New slots for new and changed policies; nothing points at them yet.
+    std::map<std::string, uint32_t> fresh;
+    auto roll_back = [&] {
+        for (auto& [fn, slot] : fresh) slots.release(slot);
+    };
+    for (const auto& fn : changed) {
+        auto slot = slots.acquire();
+        std::string error;
+        if (!slot) {
+            roll_back();
+            return fail({"no free policy slot (" + std::to_string(FNW_MAX_POLICIES) + " in the kernel map)"});
+        }
+        fresh[fn] = *slot;
+        if (!write_slot(*slot, *next.find(fn), &error)) {
+            roll_back();
+            return fail({fn + ": " + error});
+        }
+    }
+
+    // 2. Flip: every cgroup of a changed function to its new slot.
+    for (const auto& [fn, slot] : fresh) {
+        auto old = function_slot.find(fn);
+        if (old != function_slot.end()) {
+            const size_t moved = probes->retarget_cgroups(old->second, slot);
+            spdlog::info("{}: policy updated (slot {} -> {}, {} cgroups moved)", fn, old->second, slot, moved);
+            retired.push_back({old->second, slot, std::nullopt});
+        }
+        function_slot[fn] = slot;
+    }
+    // 3. Removed functions: their cgroups are no longer monitored. Keeping
+    //    an old policy nobody can see or change would be worse.
+    for (auto it = function_slot.begin(); it != function_slot.end();) {
+        if (next.find(it->first)) {
+            ++it;
+            continue;
+        }
+        spdlog::warn("{}: policy removed; its cgroups are no longer monitored", it->first);
+        retired.push_back({it->second, std::nullopt, std::nullopt});
+        it = function_slot.erase(it);
+    }
+    sweep_retired_slots();
+
+    const bool first = !policy_set;
+    const std::string before = first ? "" : policy_set->version;
+    policy_set = std::move(next);
+    policy_set_loaded_at = last_reload_time;
+    ++reloads_ok;
+    last_reload_result = "ok";
+    last_reload_errors.clear();
+    last_reload_warnings = std::move(load.warnings);
+    reloads_total->with({"ok"}).inc();
+    if (first)
+        spdlog::info("policy set {} loaded from {}: {} policies", policy_set->version, rules_dir.string(),
+                     policy_set->policies.size());
+    else
+        spdlog::info("policy reload ({}): {} -> {}, {} policies changed", why, before, policy_set->version,
+                     changed.size());
+    refresh_trace_flags();
+    return true;
+}
+
+// Children created by cgroup_mkdir while a reload ran may have copied an old
+// slot; they are moved here. A slot is freed once nothing points at it and
+// the records that may name it have had time to drain.
+void Daemon::Impl::sweep_retired_slots() {
+    if (retired.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    const auto monitored = probes->monitored_cgroups();
+    for (auto& r : retired) {
+        bool referenced = false;
+        for (const auto& [cgroup_id, entry] : monitored) {
+            if (entry.policy_id != r.from) continue;
+            referenced = true;
+            if (r.to) break;  // retarget_cgroups below moves them all
+            probes->unmonitor_cgroup(cgroup_id);
+            registrations.erase(cgroup_id);
+        }
+        if (referenced) {
+            if (r.to) probes->retarget_cgroups(r.from, *r.to);
+            r.empty_since.reset();  // look again next time
+        } else if (!r.empty_since) {
+            // From here no new reference can appear: cgroup_mkdir copies a
+            // parent's entry, and no entry names this slot any more.
+            r.empty_since = now;
+        }
+    }
+    std::erase_if(retired, [&](const RetiredSlot& r) {
+        if (!r.empty_since || now - *r.empty_since < kSlotGrace) return false;
+        slots.release(r.from);
+        return true;
+    });
+}
+
+// Allowed events cross the ring buffer only for cgroups with TRACE set: for
+// launchers that asked for --trace, and while a `trace` client wants the
+// allowed events of that function. Cleared again when nobody asks.
+void Daemon::Impl::refresh_trace_flags() {
+    std::set<std::string> traced;
+    for (const auto& [id, reg] : registrations)
+        if (reg.trace) traced.insert(reg.function);
+    for (const auto& [fn, slot] : function_slot)
+        for (const auto& [client, filter] : subscribers)
+            if (filter.wants_allowed_events_of(fn)) traced.insert(fn);
+    auto monitored = probes->monitored_cgroups();
+    monitored_count = monitored.size();
+    for (auto [cgroup_id, entry] : monitored) {
+        auto info = slot_info.find(entry.policy_id);
+        if (info == slot_info.end()) continue;
+        const bool want = traced.count(info->second.function) > 0;
+        if (want == ((entry.flags & FNW_CGROUP_TRACE) != 0)) continue;
+        entry.flags = want ? (entry.flags | FNW_CGROUP_TRACE) : (entry.flags & ~uint32_t{FNW_CGROUP_TRACE});
+        probes->monitor_cgroup(cgroup_id, entry);
+    }
+}
+
+// ---- events -----------------------------------------------------------------
+
+void Daemon::Impl::handle_record(std::span<const std::byte> record) {
+    ++records;
+    fnw_event_header hdr{};
+    if (record.size() < sizeof(hdr)) {
+        ++malformed;
+        return;
+    }
+    std::memcpy(&hdr, record.data(), sizeof(hdr));
+    auto info = slot_info.find(hdr.policy_id);
+    static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
+    const SlotInfo& slot = info == slot_info.end() ? unknown : info->second;
+    const bool violation = record_is_violation(record);
+
+    respond_to_record(record, slot.kill, [&](std::span<const std::byte> r) {
+        // /proc lookups only for violations: a traced flood must stay cheap.
+        EventContext ctx{slot.function, slot.policy, slot.mode, /*resolve_exe=*/violation};
+        auto event = event_to_json(r, ctx, clock);
+        if (!event) {
+            ++malformed;
+            return;
+        }
+        // Allowed events reach the outputs only when a launcher asked for
+        // --trace; a trace client's interest is its own.
+        bool to_outputs = violation;
+        if (!violation) {
+            auto reg = registrations.find(hdr.cgroup_id);
+            to_outputs = reg != registrations.end() && reg->second.trace;
+        }
+        publish(*event, slot.function, violation, to_outputs);
+        const uint64_t now = boot_now_ns();
+        if (now > hdr.boot_ns) latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
+    });
+}
+
+void Daemon::Impl::publish(const nlohmann::json& event, const std::string& function, bool violation,
+                           bool to_outputs) {
+    const std::string type = event.value("type", "unknown");
+    events_total->with({type}).inc();
+    auto& tally = per_function[function];
+    ++tally.first;
+    if (violation) {
+        ++tally.second;
+        violations_total->with({function, type, event.value("action", "")}).inc();
+    }
+    std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (!subscribers.empty()) {
+        const std::string message = R"({"type":"event","event":)" + line + "}";
+        for (const auto& [client, filter] : subscribers)
+            if (filter.matches(event, function, violation) && server->send_line(client, message)) ++traced_sent;
+    }
+    if (to_outputs && !output->push(std::move(line))) ++output_refused;
+}
+
+// ---- control socket -----------------------------------------------------------
+
+void Daemon::Impl::on_message(ClientId client, const nlohmann::json& request) {
+    const std::string op = request.value("op", "");
+    auto reply_error = [&](const std::string& message) {
+        server->send(client, {{"type", "error"}, {"error", message}});
+    };
+    try {
+        if (op == "status") {
+            server->send(client, status());
+            server->close_after_flush(client);
+        } else if (op == "policy") {
+            server->send(client, handle_policy_query(request));
+        } else if (op == "register") {
+            server->send(client, handle_register(client, request));
+        } else if (op == "unregister") {
+            const uint64_t cgroup_id = request.at("cgroup_id").get<uint64_t>();
+            auto reg = registrations.find(cgroup_id);
+            if (reg != registrations.end() && reg->second.client == client) {
+                probes->unmonitor_cgroup(cgroup_id);
+                registrations.erase(reg);
+                refresh_trace_flags();
+            }
+            server->send(client, {{"type", "unregistered"}, {"cgroup_id", cgroup_id}});
+        } else if (op == "event") {
+            // An event the launcher produced itself (seccomp stopped the
+            // syscall before any probe saw it): one stream for everything.
+            auto reg_it = std::find_if(registrations.begin(), registrations.end(),
+                                       [&](const auto& r) { return r.second.client == client; });
+            if (reg_it == registrations.end()) return reply_error("event from a client with no registered function");
+            nlohmann::json event = request.at("event");
+            if (!event.is_object()) return reply_error("event must be an object");
+            event["function"] = reg_it->second.function;
+            event["source"] = "launcher";
+            const bool violation = event.value("verdict", "") == "violation";
+            publish(event, reg_it->second.function, violation, violation || reg_it->second.trace);
+        } else if (op == "trace") {
+            TraceFilter filter;
+            for (const auto& f : request.value("functions", nlohmann::json::array())) filter.functions.insert(f.get<std::string>());
+            for (const auto& k : request.value("events", nlohmann::json::array())) {
+                const std::string kind = k.get<std::string>();
+                if (kind != "syscall" && kind != "file" && kind != "net" && kind != "exec")
+                    return reply_error("unknown event kind \"" + kind + "\" (syscall, file, net, exec)");
+                filter.kinds.insert(kind);
+            }
+            filter.violations_only = request.value("violations_only", false);
+            subscribers[client] = std::move(filter);
+            server->send(client, {{"type", "subscribed"}});
+            refresh_trace_flags();
+        } else if (op == "reload") {
+            const bool ok = reload("requested by client");
+            server->send(client, {{"type", "reloaded"},
+                                  {"ok", ok},
+                                  {"version", policy_set ? policy_set->version : ""},
+                                  {"errors", last_reload_errors}});
+        } else {
+            reply_error("unknown op \"" + op + "\" (status, policy, register, unregister, event, trace, reload)");
+        }
+    } catch (const nlohmann::json::exception& e) {
+        reply_error(std::string("bad request: ") + e.what());
+    }
+}
+
+void Daemon::Impl::on_disconnect(ClientId client) {
+    bool changed = subscribers.erase(client) > 0;
+    for (auto it = registrations.begin(); it != registrations.end();) {
+        if (it->second.client != client) {
+            ++it;
+            continue;
+        }
+        // The launcher is gone, so is its function (PDEATHSIG, cgroup.kill):
+        // nothing left to guard in that cgroup.
+        probes->unmonitor_cgroup(it->first);
+        it = registrations.erase(it);
+        changed = true;
+    }
+    if (changed) refresh_trace_flags();
+}
+
+nlohmann::json Daemon::Impl::handle_policy_query(const nlohmann::json& request) const {
+    const std::string function = request.at("function").get<std::string>();
+    const FunctionPolicy* policy = policy_set ? policy_set->find(function) : nullptr;
+    if (!policy)
+        return {{"type", "error"}, {"error", "no policy for function \"" + function + "\" in " + rules_dir.string()}};
+    nlohmann::json reply = {{"type", "policy"},
+                            {"function", function},
+                            {"name", policy->name},
+                            {"file", policy->source},
+                            {"mode", to_string(effective_mode(config.mode, policy->mode))},
+                            {"version", policy_set->version}};
+    if (policy_set->baseline) reply["baseline"] = policy_set->baseline->source;
+    return reply;
+}
+
+nlohmann::json Daemon::Impl::handle_register(ClientId client, const nlohmann::json& request) {
+    Registration reg;
+    reg.function = request.at("function").get<std::string>();
+    const uint64_t cgroup_id = request.at("cgroup_id").get<uint64_t>();
+    reg.path = request.value("cgroup_path", "");
+    reg.pid = request.value("pid", 0);
+    reg.trace = request.value("trace", false);
+    reg.landlock = request.value("landlock", false);
+    reg.client = client;
+    auto slot = function_slot.find(reg.function);
+    if (slot == function_slot.end())
+        return {{"type", "error"},
+                {"error", "no policy for function \"" + reg.function + "\" in " + rules_dir.string()}};
+    // The id must name a real cgroup under the cgroup2 mount: a typo must not
+    // leave a function unguarded while the launcher believes otherwise.
+    if (!reg.path.empty()) {
+        // ... and lie under the cgroup2 mount, not anywhere on the host.
+        const auto id = cgroup_id_of(reg.path);
+        if (reg.path.rfind(cgroup2_root.string() + "/", 0) != 0 || !id || *id != cgroup_id)
+            return {{"type", "error"}, {"error", "cgroup " + reg.path + " does not have id " + std::to_string(cgroup_id)}};
+    }
+    std::string error;
+    if (reg.landlock && !probes->attach_landlock_reporting(&error)) return {{"type", "error"}, {"error", error}};
+    fnw_cgroup_entry entry{};
+    entry.policy_id = slot->second;
+    entry.flags = FNW_CGROUP_ARM_ON_EXEC | (reg.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
+    if (!probes->monitor_cgroup(cgroup_id, entry, &error)) return {{"type", "error"}, {"error", error}};
+    const SlotInfo& info = slot_info.at(slot->second);
+    spdlog::info("{}: cgroup {} registered by pid {} (policy {}, {})", reg.function, reg.path, reg.pid, info.policy,
+                 to_string(info.mode));
+    registrations[cgroup_id] = std::move(reg);
+    refresh_trace_flags();  // may set TRACE (launcher --trace, or a trace client)
+    return {{"type", "registered"},
+            {"cgroup_id", cgroup_id},
+            {"policy_id", slot->second},
+            {"policy", info.policy},
+            {"mode", to_string(info.mode)}};
+}
+
+std::string Daemon::Impl::metrics_endpoint() const { return metrics_server->address(); }
+
+nlohmann::json Daemon::Impl::status() const {
+    using nlohmann::json;
+    json s;
+    s["type"] = "status";
+    s["daemon"] = {{"version", "0.1.0"},
+                   {"pid", ::getpid()},
+                   {"started", started_at},
+                   {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::steady_clock::now() - started)
+                                          .count()},
+                   {"mode", to_string(config.mode)},
+                   {"rules", rules_dir.string()},
+                   {"socket", config.socket_path},
+                   // The bound address: port 0 in the config means "any free one".
+                   {"metrics", metrics_server ? metrics_endpoint() : ""},
+                   {"output", config.output},
+                   {"webhook", webhook ? webhook->name() : ""}};  // without credentials
+
+    json kernel = {{"release", features.release},
+                   {"seccomp_user_notif", features.seccomp_user_notif},
+                   {"landlock_abi", features.landlock_abi ? json(*features.landlock_abi) : json(nullptr)},
+                   {"lsm_programs", probes->lsm_available() ? "loaded" : probes->lsm_error()}};
+    if (features.active_lsms)
+        kernel["active_lsms"] = *features.active_lsms;
+    else
+        kernel["active_lsms"] = nullptr;  // securityfs not mounted
+    s["kernel"] = kernel;
+
+    json matrix = json::array();
+    for (const auto& row : enforcement_matrix(features, probes->lsm_error()))
+        matrix.push_back({{"events", row.event_class},
+                          {"launched", row.launched},
+                          {"watched", row.watched},
+                          {"not_used", row.rejected}});
+    s["enforcement"] = matrix;
+
+    json programs = json::array();
+    for (const auto& p : probes->program_stats())
+        programs.push_back({{"name", p.name},
+                            {"section", p.section},
+                            {"loaded", p.loaded},
+                            {"attached", p.attached},
+                            {"run_count", p.run_count},
+                            {"run_time_ns", p.run_time_ns}});
+    s["programs"] = programs;
+    s["programs_stats"] = run_time_stats.valid() ? "on" : "off: " + run_time_stats_error;
+
+    json policies = {{"version", policy_set ? policy_set->version : ""},
+                     {"loaded_at", policy_set_loaded_at},
+                     {"reloads_ok", reloads_ok},
+                     {"reloads_failed", reloads_failed},
+                     {"last_reload", {{"result", last_reload_result},
+                                      {"time", last_reload_time},
+                                      {"errors", last_reload_errors},
+                                      {"warnings", last_reload_warnings}}},
+                     {"baseline", policy_set && policy_set->baseline ? policy_set->baseline->source : ""}};
+    s["policy_set"] = policies;
+
+    auto monitored = probes->monitored_cgroups();
+    std::map<uint32_t, size_t> cgroups_per_slot;
+    json cgroups = json::array();
+    for (const auto& [id, entry] : monitored) {
+        ++cgroups_per_slot[entry.policy_id];
+        auto info = slot_info.find(entry.policy_id);
+        json c = {{"cgroup_id", id},
+                  {"policy_id", entry.policy_id},
+                  {"function", info == slot_info.end() ? "unknown" : info->second.function},
+                  {"flags", flag_names(entry.flags)}};
+        if (auto reg = registrations.find(id); reg != registrations.end()) {
+            c["path"] = reg->second.path;
+            c["registered_by"] = reg->second.pid;
+        }
+        cgroups.push_back(std::move(c));
+    }
+    s["cgroups"] = cgroups;
+
+    json functions = json::array();
+    if (policy_set) {
+        for (const auto& p : policy_set->policies) {
+            const uint32_t slot = function_slot.at(p.function);
+            auto tally = per_function.find(p.function);
+            functions.push_back({{"function", p.function},
+                                 {"policy", p.name},
+                                 {"file", p.source},
+                                 {"mode", to_string(slot_info.at(slot).mode)},
+                                 {"policy_id", slot},
+                                 {"cgroups", cgroups_per_slot[slot]},
+                                 {"events", tally == per_function.end() ? 0 : tally->second.first},
+                                 {"violations", tally == per_function.end() ? 0 : tally->second.second}});
+        }
+    }
+    s["functions"] = functions;
+
+    const ProbeCounters k = probes->counters();
+    const auto out = output->stats();
+    const auto srv = server->stats();
+    json counters = {{"kernel",
+                      {{"events", k.events},
+                       {"violations", k.violations},
+                       {"emitted", k.emitted},
+                       {"ringbuf_drops", k.ringbuf_drops},
+                       {"kills", k.kills},
+                       {"signal_errors", k.signal_errors},
+                       {"cgroups_inherited", k.cgroups_inherited},
+                       {"net_checks", k.net_checks},
+                       {"net_violations", k.net_violations},
+                       {"net_denied", k.net_denied}}},
+                     {"daemon",
+                      {{"records", records},
+                       {"malformed", malformed},
+                       {"traced_sent", traced_sent},
+                       {"output_written", out.written},
+                       {"output_dropped", out.dropped},
+                       {"output_queued", out.queued},
+                       {"client_dropped", srv.dropped_messages},
+                       {"clients_refused", srv.refused_permission + srv.refused_capacity}}}};
+    if (webhook) {
+        const auto w = webhook->stats();
+        counters["webhook"] = {{"sent_events", w.sent_events},
+                               {"failed_attempts", w.failed_attempts},
+                               {"dropped", w.dropped_events()},
+                               {"queued", w.queued}};
+    }
+    s["counters"] = counters;
+
+    json clients = json::array();
+    for (const auto& c : srv.clients) {
+        std::string role = "client";
+        if (subscribers.count(c.id)) role = "trace";
+        for (const auto& [id, reg] : registrations)
+            if (reg.client == c.id) role = "run";
+        clients.push_back({{"id", c.id},
+                           {"pid", c.peer.pid},
+                           {"uid", c.peer.uid},
+                           {"role", role},
+                           {"queued_bytes", c.queued_bytes},
+                           {"dropped", c.dropped_total}});
+    }
+    s["clients"] = clients;
+    return s;
+}
+
+// ---- the loop -------------------------------------------------------------------
+
+int Daemon::Impl::loop() {
+    spdlog::info("fnwarden daemon running: rules {}, mode {}, socket {}{}", rules_dir.string(),
+                 to_string(config.mode), config.socket_path,
+                 metrics_server ? ", metrics http://" + metrics_endpoint() + "/metrics" : "");
+    uint64_t drops_reported = probes->counters().ringbuf_drops;
+    auto last_second = std::chrono::steady_clock::now();
+    for (;;) {
+        last_loop_tick_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+        epoll_event ready[8];
+        int count = ::epoll_wait(epoll.get(), ready, 8, kLoopTickMs);
+        if (count < 0 && errno != EINTR) {
+            spdlog::error("epoll_wait: {}", std::strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < count; ++i) {
+            const int fd = ready[i].data.fd;
+            if (fd == signals.get()) {
+                signalfd_siginfo si{};
+                while (::read(signals.get(), &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP) {
+                        spdlog::info("SIGHUP: reloading policies, reopening outputs");
+                        output->request_reopen();
+                        reload("SIGHUP");
+                    } else {
+                        spdlog::info("{}: detaching probes and exiting", strsignal(static_cast<int>(si.ssi_signo)));
+                        consumer->drain();
+                        return 0;
+                    }
+                }
+            } else if (watcher && fd == watcher->fd()) {
+                if (watcher->consume()) reload_due = std::chrono::steady_clock::now() + kReloadDebounce;
+            } else if (fd == server->fd()) {
+                server->process();
+            }
+        }
+        // Bounded bites: a flood must not starve the control socket.
+        consumer->drain_some(kRecordsPerTurn);
+
+        const auto now = std::chrono::steady_clock::now();
+        if (reload_due && now >= *reload_due) {
+            reload_due.reset();
+            reload("rules directory changed");
+            if (watcher && !watcher->root_watched()) {
+                auto again = RulesWatcher::watch(rules_dir);
+                if (auto* w = std::get_if<RulesWatcher>(&again)) {
+                    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, watcher->fd(), nullptr);
+                    watcher.emplace(std::move(*w));
+                    watch(watcher->fd());
+                }
+            }
+        }
+        if (now - last_second >= std::chrono::seconds(1)) {
+            last_second = now;
+            sweep_retired_slots();
+            monitored_count = probes->monitored_cgroups().size();
+            client_dropped = server->stats().dropped_messages;
+            const uint64_t drops = probes->counters().ringbuf_drops;
+            if (drops > drops_reported)
+                spdlog::warn("{} events lost so far: ring buffer full (raise ringbufBytes)", drops);
+            drops_reported = drops;
+        }
+    }
+}
+
+// ---- Daemon -------------------------------------------------------------------
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() = default;
+
+std::variant<std::unique_ptr<Daemon>, std::string> Daemon::start(const DaemonConfig& config) {
+    auto impl = std::make_unique<Impl>();
+    impl->config = config;
+    if (!impl->start_up()) return impl->start_error;
+    return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+int Daemon::run() { return impl_->loop(); }
+
+}  // namespace fnw

@@ -1,0 +1,42 @@
+// `fnwarden daemon`: one set of probes for the host, every policy of a rules
+// directory, functions registered by `fnwarden run`, one event loop (epoll
+// over the ring buffer, signalfd, inotify and the control socket).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/daemon_config.hpp"
+
+namespace fnw {
+
+class Daemon {
+public:
+    // Loads the probes and the rules, opens the outputs, the control socket
+    // and the metrics endpoint. Fails only when a required part cannot
+    // start (probes, rules directory, socket); optional hooks that a kernel
+    // lacks are reported in `status`, never fatal.
+    static std::variant<std::unique_ptr<Daemon>, std::string> start(const DaemonConfig& config);
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Runs until SIGTERM or SIGINT; SIGHUP reloads the rules and reopens the
+    // output file. Returns the process exit code.
+    int run();
+
+private:
+    struct Impl;
+    explicit Daemon(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// The signals the daemon reads through its signalfd; blocked in every
+// thread, so call this before any thread starts.
+void block_daemon_signals();
+
+}  // namespace fnw
