@@ -20,7 +20,11 @@ rules=$work/rules
 sock=$work/fnwarden.sock
 out=$work/events.jsonl
 pids=()
+main_shell=$BASHPID
 cleanup() {
+  # A background job killed between fork and exec is still a copy of this
+  # shell and would run this trap: only the main shell cleans up.
+  [[ $BASHPID == "$main_shell" ]] || return 0
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$work"
@@ -69,7 +73,8 @@ mkdir -p "$rules"
 write_policy $base_syscalls getppid
 
 # --- start ---------------------------------------------------------------------
-"$receiver" ok "$work/webhook.jsonl" >"$work/receiver.port" &
+# The receiver fails the first two POSTs: the sink must retry and recover.
+"$receiver" fail-first:2 "$work/webhook.jsonl" >"$work/receiver.port" &
 pids+=($!)
 eventually 5 test -s "$work/receiver.port" || fail "webhook receiver did not start"
 hook_port=$(head -1 "$work/receiver.port")
@@ -115,8 +120,10 @@ scrape=$(curl -sf "http://$metrics/metrics")
 echo "$scrape" | grep -q 'fnwarden_violations_total{function="e2e",type="syscall",action="reported"} 1' &&
   pass "violation counted in /metrics" || fail "metrics: $(echo "$scrape" | grep violations)"
 curl -sf "http://$metrics/healthz" | grep -q ok && pass "/healthz ok" || fail "/healthz"
-if eventually 10 grep -qs getpgid "$work/webhook.jsonl"; then pass "violation delivered to the webhook"; else
+if eventually 15 grep -qs getpgid "$work/webhook.jsonl"; then pass "violation delivered to the webhook after two 500s"; else
   fail "webhook got nothing: $(cat "$work/webhook.jsonl" 2>/dev/null)"; fi
+failed_attempts=$(status_json | tr -d ' \n' | grep -o '"failed_attempts":[0-9]*' | cut -d: -f2)
+[[ $failed_attempts == 2 ]] && pass "webhook: 2 failed attempts counted" || fail "webhook failed_attempts '$failed_attempts'"
 
 # --- reload with a valid change: getppid becomes a violation -------------------
 v1=$(status_json | grep -o '"version": *"[0-9a-f]*"' | head -1)
@@ -176,9 +183,10 @@ rc=$?
 "$fnw" trace --socket "$sock" -o json >/dev/null 2>&1 &  # makes every event cross the ring
 flood_trace=$!
 pids+=($flood_trace)
-"$fnw" trace --socket "$sock" -o json >"$work/slow-trace.out" 2>&1 &  # never read: a stalled pipe
+# A reader that never reads: the client blocks on its full stdout pipe and
+# stops draining the socket, like a terminal scrolled back.
+"$fnw" trace --socket "$sock" -o json 2>/dev/null | sleep 600 &
 slow_trace=$!
-kill -STOP "$slow_trace"
 "$fnw" run --socket "$sock" --function e2e -- "$workload" open-loop:8000:/etc/hostname >/dev/null 2>&1 &
 flood=$!
 pids+=($flood)
@@ -204,7 +212,9 @@ ring_drops=$(echo "$final" | grep -o '"ringbuf_drops":[0-9]*' | cut -d: -f2)
 scraped=$(curl -sf "http://$metrics/metrics" | awk '/^fnwarden_ringbuf_drops_total/ {print $2}')
 [[ $scraped == "$ring_drops" || $scraped -ge $ring_drops ]] && pass "ring-buffer drops in status ($ring_drops) and metrics ($scraped)" ||
   fail "ring drops: status $ring_drops, metrics $scraped"
-kill -CONT "$slow_trace"; kill "$slow_trace" "$flood_trace" 2>/dev/null
+kill "$flood_trace" 2>/dev/null
+pkill -f "trace --socket $sock -o json" 2>/dev/null
+kill "$slow_trace" 2>/dev/null
 
 # --- clean shutdown ----------------------------------------------------------------
 kill -TERM "$daemon"
@@ -215,6 +225,22 @@ rc=$?
 # Programs are freed after an RCU grace period: give the kernel a moment.
 eventually 5 bash -c "! bpftool prog show 2>/dev/null | grep -q fnw_sys_enter" && pass "programs detached at exit" ||
   fail "programs still loaded after exit"
+
+# --- trace with no daemon: standalone, runs register with it ------------------------
+"$fnw" trace --socket "$work/standalone.sock" --rules "$rules" --violations -o json \
+  >"$work/standalone.jsonl" 2>"$work/standalone.err" &
+standalone=$!
+pids+=($standalone)
+eventually 20 test -S "$work/standalone.sock" || fail "standalone trace did not start: $(cat "$work/standalone.err")"
+"$fnw" run --socket "$work/standalone.sock" --function e2e -- "$workload" getppid >/dev/null 2>&1
+eventually 5 grep -q '"name":"getppid"' "$work/standalone.jsonl" && pass "standalone trace shows the violation" ||
+  fail "standalone trace: $(cat "$work/standalone.jsonl" "$work/standalone.err")"
+grep -q '"verdict":"allowed"' "$work/standalone.jsonl" && fail "--violations let allowed events through" ||
+  pass "standalone --violations shows violations only"
+kill -INT "$standalone"
+wait "$standalone"
+rc=$?
+[[ $rc == 0 ]] && pass "standalone trace ends cleanly on Ctrl-C" || fail "standalone trace exit $rc"
 
 echo "daemon e2e: $failures failure(s)"
 ((failures == 0))

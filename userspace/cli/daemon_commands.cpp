@@ -226,7 +226,7 @@ int cmd_daemon(const std::vector<std::string>& opts) {
         ("config", po::value(&config_file), "config file (default /etc/fnwarden/fnwarden.yaml when it exists)")
         ("rules", po::value(&rules), "directory of policies (*.yaml, recursively) and the baseline")
         ("mode", po::value(&mode), "audit|enforce: a ceiling on every policy's spec.mode (default audit)")
-        ("output", po::value(&output), "JSON-lines events: stdout or a file path (reopened on SIGHUP)")
+        ("output", po::value(&output), "JSON-lines events: stdout, a file path (reopened on SIGHUP) or none")
         ("socket", po::value(&socket), "control socket path")
         ("socket-group", po::value(&group), "group allowed on the control socket besides root")
         ("metrics", po::value(&metrics), "Prometheus /metrics and /healthz address (\"\" or off disables)")
@@ -309,8 +309,48 @@ int cmd_status(const std::vector<std::string>& opts) {
     return 0;
 }
 
+// `trace` with no daemon to ask: this process becomes one (probes, the rules,
+// the control socket so `fnwarden run --socket` can register) and prints
+// its events itself until Ctrl-C.
+int trace_standalone(const std::string& socket, const std::string& rules, const json& filter, bool table,
+                     bool color) {
+    auto loaded = load_daemon_config(std::nullopt);
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+        return kExitUsage;
+    }
+    DaemonConfig config = *loaded.config;
+    if (!rules.empty()) config.rules_dir = rules;
+    config.socket_path = socket;
+    config.output = "none";  // the terminal is the output
+    config.metrics_address = "";
+    std::cerr << "fnwarden trace: no daemon at " << socket << ": tracing standalone with the rules in "
+              << config.rules_dir.string() << "; start functions with `fnwarden run --socket " << socket << "`\n";
+    block_daemon_signals();
+    auto started = Daemon::start(config);
+    if (auto* err = std::get_if<std::string>(&started)) {
+        std::cerr << "fnwarden trace: " << *err << "\n";
+        return kExitInternal;
+    }
+    auto& daemon = *std::get<std::unique_ptr<Daemon>>(started);
+    if (table) print_trace_header(std::cout);
+    std::cout.flush();
+    std::string error = daemon.trace_locally(filter, [&](const json& event) {
+        if (table)
+            print_trace_row(event, color, std::cout);
+        else
+            std::cout << event.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+        std::cout.flush();
+    });
+    if (!error.empty()) {
+        std::cerr << "fnwarden trace: " << error << "\n";
+        return kExitUsage;
+    }
+    return daemon.run();
+}
+
 int cmd_trace(const std::vector<std::string>& opts) {
-    std::string socket = kDefaultSocket, format = "table", events;
+    std::string socket = kDefaultSocket, format = "table", events, rules;
     std::vector<std::string> functions;
     bool violations_only = false;
     po::options_description desc("fnwarden trace options");
@@ -320,7 +360,9 @@ int cmd_trace(const std::vector<std::string>& opts) {
         ("function", po::value(&functions), "only this function (repeatable)")
         ("events", po::value(&events), "comma list of syscall,file,net,exec (default all)")
         ("violations", po::bool_switch(&violations_only), "only violations (allowed events then never leave the kernel)")
-        ("output,o", po::value(&format), "table|json");
+        ("output,o", po::value(&format), "table|json")
+        ("rules", po::value(&rules), "with no daemon running: trace standalone with the policies in DIR "
+                                     "(default: the config's rules, /etc/fnwarden/rules)");
     if (auto done = parse_subcommand(opts, desc, "trace",
                                      "fnwarden trace [--function NAME] [--events syscall,file,net,exec] "
                                      "[--violations] [-o table|json]"))
@@ -329,21 +371,27 @@ int cmd_trace(const std::vector<std::string>& opts) {
         std::cerr << "fnwarden trace: -o must be table or json\n";
         return kExitUsage;
     }
+    const json filter = {{"op", "trace"},
+                         {"functions", functions},
+                         {"events", split_list(events)},
+                         {"violations_only", violations_only}};
+    const bool table = format == "table";
+    const bool color = table && ::isatty(STDOUT_FILENO);
+    ControlConnectFailure failure{};
+    auto connected = ControlClient::connect(socket, kConnectTimeout, &failure);
+    if (auto* err = std::get_if<std::string>(&connected)) {
+        if (failure == ControlConnectFailure::no_daemon) return trace_standalone(socket, rules, filter, table, color);
+        std::cerr << "fnwarden trace: " << *err << "\n";
+        return kExitInternal;
+    }
     install_interrupt_handler();
-    auto client = connect_or_explain(socket, "trace");
-    if (!client) return kExitInternal;
-    auto reply = client->request({{"op", "trace"},
-                                  {"functions", functions},
-                                  {"events", split_list(events)},
-                                  {"violations_only", violations_only}},
-                                 kStatusTimeout);
+    ControlClient* client = &std::get<ControlClient>(connected);
+    auto reply = client->request(filter, kStatusTimeout);
     if (!reply || str(*reply, "type") != "subscribed") {
         std::cerr << "fnwarden trace: " << (reply ? str(*reply, "error", reply->dump()) : client->last_error())
                   << "\n";
         return kExitUsage;
     }
-    const bool table = format == "table";
-    const bool color = table && ::isatty(STDOUT_FILENO);
     if (table) print_trace_header(std::cout);
     std::cout.flush();
     while (!g_interrupted) {

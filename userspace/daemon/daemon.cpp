@@ -47,6 +47,7 @@ constexpr auto kSlotGrace = std::chrono::seconds(2);
 // Longest wait between two ring-buffer reads: producers only force a wakeup
 // past a fill threshold, so this is the latency bound for a lone event.
 constexpr int kLoopTickMs = 50;
+constexpr ClientId kLocalClient = 0;
 
 uint64_t boot_now_ns() {
     timespec ts{};
@@ -154,6 +155,21 @@ struct TraceFilter {
     }
 };
 
+std::optional<TraceFilter> parse_trace_filter(const nlohmann::json& request, std::string* error) {
+    TraceFilter filter;
+    for (const auto& f : request.value("functions", nlohmann::json::array())) filter.functions.insert(f.get<std::string>());
+    for (const auto& k : request.value("events", nlohmann::json::array())) {
+        const std::string kind = k.get<std::string>();
+        if (kind != "syscall" && kind != "file" && kind != "net" && kind != "exec") {
+            *error = "unknown event kind \"" + kind + "\" (syscall, file, net, exec)";
+            return std::nullopt;
+        }
+        filter.kinds.insert(kind);
+    }
+    filter.violations_only = request.value("violations_only", false);
+    return filter;
+}
+
 // A retired slot: cgroups still pointing at `from` are moved to `to` (or
 // dropped when the function's policy was removed) until none is left.
 struct RetiredSlot {
@@ -201,6 +217,9 @@ struct Daemon::Impl {
     // Functions and clients.
     std::map<uint64_t, Registration> registrations;  // cgroup id -> who asked
     std::map<ClientId, TraceFilter> subscribers;
+    // Subscriber kLocalClient: this process's own `trace` (control clients
+    // are numbered from 1).
+    std::function<void(const nlohmann::json&)> local_trace;
 
     // Counters of the daemon's own work (kernel counters come from the probes).
     uint64_t records = 0, malformed = 0, output_refused = 0, traced_sent = 0;
@@ -334,12 +353,14 @@ bool Daemon::Impl::start_up() {
     // Outputs.
     std::vector<std::unique_ptr<EventSink>> sinks;
     std::string error;
-    auto lines = JsonLinesSink::open(config.output, &error);
-    if (!lines) {
-        start_error = "output " + config.output + ": " + error;
-        return false;
+    if (config.output != "none") {
+        auto lines = JsonLinesSink::open(config.output, &error);
+        if (!lines) {
+            start_error = "output " + config.output + ": " + error;
+            return false;
+        }
+        sinks.push_back(std::move(lines));
     }
-    sinks.push_back(std::move(lines));
     if (!config.webhook_url.empty()) {
         WebhookOptions hook;
         hook.url = config.webhook_url;
@@ -616,8 +637,15 @@ void Daemon::Impl::publish(const nlohmann::json& event, const std::string& funct
     std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (!subscribers.empty()) {
         const std::string message = R"({"type":"event","event":)" + line + "}";
-        for (const auto& [client, filter] : subscribers)
-            if (filter.matches(event, function, violation) && server->send_line(client, message)) ++traced_sent;
+        for (const auto& [client, filter] : subscribers) {
+            if (!filter.matches(event, function, violation)) continue;
+            if (client == kLocalClient) {
+                local_trace(event);
+                ++traced_sent;
+            } else if (server->send_line(client, message)) {
+                ++traced_sent;
+            }
+        }
     }
     if (to_outputs && !output->push(std::move(line))) ++output_refused;
 }
@@ -659,16 +687,10 @@ void Daemon::Impl::on_message(ClientId client, const nlohmann::json& request) {
             const bool violation = event.value("verdict", "") == "violation";
             publish(event, reg_it->second.function, violation, violation || reg_it->second.trace);
         } else if (op == "trace") {
-            TraceFilter filter;
-            for (const auto& f : request.value("functions", nlohmann::json::array())) filter.functions.insert(f.get<std::string>());
-            for (const auto& k : request.value("events", nlohmann::json::array())) {
-                const std::string kind = k.get<std::string>();
-                if (kind != "syscall" && kind != "file" && kind != "net" && kind != "exec")
-                    return reply_error("unknown event kind \"" + kind + "\" (syscall, file, net, exec)");
-                filter.kinds.insert(kind);
-            }
-            filter.violations_only = request.value("violations_only", false);
-            subscribers[client] = std::move(filter);
+            std::string error;
+            auto filter = parse_trace_filter(request, &error);
+            if (!filter) return reply_error(error);
+            subscribers[client] = std::move(*filter);
             server->send(client, {{"type", "subscribed"}});
             refresh_trace_flags();
         } else if (op == "reload") {
@@ -978,5 +1000,19 @@ std::variant<std::unique_ptr<Daemon>, std::string> Daemon::start(const DaemonCon
 }
 
 int Daemon::run() { return impl_->loop(); }
+
+std::string Daemon::trace_locally(const nlohmann::json& request, std::function<void(const nlohmann::json&)> on_event) {
+    std::string error;
+    try {
+        auto filter = parse_trace_filter(request, &error);
+        if (!filter) return error;
+        impl_->local_trace = std::move(on_event);
+        impl_->subscribers[kLocalClient] = std::move(*filter);
+        impl_->refresh_trace_flags();
+    } catch (const nlohmann::json::exception& e) {
+        return e.what();
+    }
+    return "";
+}
 
 }  // namespace fnw

@@ -29,6 +29,12 @@ public:
     // output file. Returns the process exit code.
     int run();
 
+    // An in-process trace subscriber (`fnwarden trace` with no daemon to
+    // talk to): `filter` is a trace request as a client would send it
+    // ({"functions": [...], "events": [...], "violations_only": bool});
+    // `on_event` runs on the event loop thread. Returns an error or "".
+    std::string trace_locally(const nlohmann::json& filter, std::function<void(const nlohmann::json&)> on_event);
+
 private:
     struct Impl;
     explicit Daemon(std::unique_ptr<Impl> impl);

@@ -102,8 +102,8 @@ std::string check_rules_dir(const std::filesystem::path& dir) {
 // Relative paths are refused: they would depend on the daemon's working
 // directory, which is "/" under systemd and something else in a shell.
 std::string check_output(std::string_view output) {
-    if (output == "stdout" || output == "-" || output.starts_with('/')) return "";
-    return "must be \"stdout\" or an absolute file path, not " + in_quotes(output);
+    if (output == "stdout" || output == "-" || output == "none" || output.starts_with('/')) return "";
+    return "must be \"stdout\", \"none\" or an absolute file path, not " + in_quotes(output);
 }
 
 std::string check_socket_path(std::string_view path) {

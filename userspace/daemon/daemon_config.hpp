@@ -49,7 +49,7 @@ inline constexpr size_t kMinClientQueueBytes = 64 << 10;
 struct DaemonConfig {
     std::filesystem::path rules_dir = "/etc/fnwarden/rules";
     Mode mode = Mode::Audit;  // a ceiling on every policy's spec.mode
-    std::string output = "stdout";
+    std::string output = "stdout";  // or an absolute file path, or "none" (webhook/trace clients only)
     std::string socket_path = "/run/fnwarden/fnwarden.sock";
     std::string socket_group = "fnwarden";
     // Prometheus endpoint, "" disables. It has no authentication, so it
