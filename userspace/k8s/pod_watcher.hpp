@@ -1,0 +1,150 @@
+// The pods on this node, kept current from the Kubernetes API (LIST, then
+// WATCH from the list's resourceVersion, as client-go's reflector does), so
+// the daemon can name the pod and the function behind a cgroup's container.
+//
+// Keys match userspace/k8s/cgroup_path.hpp: PodInfo::uid is
+// ContainerIdentity::pod_uid and PodInfo::container_ids hold
+// ContainerIdentity::container_id values. Two gaps the caller must expect:
+//   - a container's id reaches the API only after the kubelet's next status
+//     update, usually well under a second after the container started: a
+//     lookup miss for a brand new cgroup is normal, ask again later;
+//   - a static pod's cgroup carries the kubelet's config hash, not the
+//     mirror pod's metadata.uid: look it up by container id.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "k8s/kube_config.hpp"
+
+namespace fnw {
+
+struct PodInfo {
+    std::string uid;  // metadata.uid
+    std::string namespace_;
+    std::string name;
+    std::string node;  // spec.nodeName
+    std::map<std::string, std::string> labels;
+    // From status.containerStatuses, initContainerStatuses and
+    // ephemeralContainerStatuses, without the "containerd://" (cri-o://,
+    // docker://) prefix. Containers not created yet have no id and are left out.
+    std::vector<std::string> container_ids;
+    // The value of the first FunctionLabelKeys key the pod has; "" if none.
+    std::string function;
+
+    bool operator==(const PodInfo&) const = default;
+};
+
+// Which pod label names the function a pod runs. Each FaaS platform labels
+// its function pods its own way; the first key present wins.
+struct FunctionLabelKeys {
+    std::vector<std::string> ordered = defaults();
+
+    // OpenFaaS, Knative Serving and Fission. Fn Project has no entry: it runs
+    // each function as a Docker container of the fn server's own (labels
+    // fn-agent-classifier / fn-agent-instance, neither naming the function),
+    // not as a pod, so there is no pod label to read.
+    static std::vector<std::string> defaults();
+
+    // "" when no key is present (or its value is empty).
+    std::string function_of(const std::map<std::string, std::string>& labels) const;
+};
+
+enum class PodEvent { Added, Modified, Deleted };
+
+std::string_view to_string(PodEvent event);
+
+// Called on the watcher's thread, outside its lock (queries from inside are
+// fine). It must be cheap and must not block: the daemon hands the change
+// to its event loop (queue + eventfd); a slow callback stalls the watch
+// stream and the API server drops slow watchers.
+using PodChangeCallback = std::function<void(const PodInfo&, PodEvent)>;
+
+struct PodWatcherOptions {
+    // Required: only this node's pods are listed and watched
+    // (fieldSelector=spec.nodeName=<node_name>), usually from the downward
+    // API (env NODE_NAME from spec.nodeName).
+    std::string node_name;
+    FunctionLabelKeys function_labels;
+    PodChangeCallback on_change;
+
+    // Retry delay after a failure: doubled per consecutive failure up to
+    // backoff_max, back to backoff_initial after a watch that worked. 401
+    // and 403 wait backoff_max at once: they need an operator, not a retry.
+    std::chrono::milliseconds backoff_initial{1000};
+    std::chrono::milliseconds backoff_max{30000};
+
+    std::chrono::milliseconds connect_timeout{10000};
+    // One LIST page, start to end.
+    std::chrono::milliseconds list_timeout{60000};
+    // Asked of the server (timeoutSeconds): it ends the watch cleanly after
+    // this long and we resume from the last resourceVersion. The client
+    // gives up a minute later, for a server that forgot.
+    unsigned watch_timeout_seconds = 300;
+
+    size_t list_page_size = 500;
+    // A pod object is at most 1.5 MiB (etcd's default request limit): a
+    // longer watch line means a broken stream, which is dropped and relisted.
+    size_t max_line_bytes = 4u << 20;
+    // One decoded LIST page (list_page_size pods): a bound on what a broken
+    // or hostile server can make us buffer.
+    size_t max_list_page_bytes = 256u << 20;
+    // Beyond this many pods new ones are refused (and counted): a node runs
+    // at most a few hundred, so more means a selector that did not apply.
+    size_t max_pods = 10000;
+};
+
+struct PodWatcherStats {
+    uint64_t lists = 0;        // complete LISTs, all pages
+    uint64_t watches = 0;      // WATCH requests sent
+    uint64_t relists_410 = 0;  // resourceVersion expired (410 Gone): relisted
+    uint64_t reconnects = 0;   // watch resumed from the last resourceVersion
+    uint64_t events = 0;       // ADDED, MODIFIED, DELETED and BOOKMARK applied
+    uint64_t malformed_lines = 0;
+    uint64_t ignored_events = 0;   // well-formed but of an unknown type
+    uint64_t pods_refused = 0;     // max_pods reached
+    uint64_t errors = 0;           // failed requests and watch ERROR events
+    uint64_t pods = 0;             // current snapshot size
+    std::string resource_version;  // where the next watch resumes
+    std::string last_error;        // "" until something failed
+};
+
+class PodWatcher {
+public:
+    // Checks the endpoint and options and starts the worker; the first LIST
+    // happens on the worker (see synced()). Fails for a missing node name,
+    // an unusable server URL, unreadable credential files or a libcurl
+    // without in-memory certificate support when PEM text is given.
+    static std::variant<std::unique_ptr<PodWatcher>, std::string> start(KubeEndpoint endpoint,
+                                                                        PodWatcherOptions options);
+    // Returns within about a second even with a watch open (the transfer is
+    // woken and abandoned); no callback runs after it returns.
+    ~PodWatcher();
+    PodWatcher(const PodWatcher&) = delete;
+    PodWatcher& operator=(const PodWatcher&) = delete;
+
+    // Thread-safe; copies, so the caller keeps nothing locked.
+    std::optional<PodInfo> pod_by_uid(std::string_view uid) const;
+    std::optional<PodInfo> pod_by_container(std::string_view container_id) const;
+    std::vector<PodInfo> pods() const;
+    // True once the first LIST has completed: before that, a miss means
+    // "not known yet", not "not a pod".
+    bool synced() const;
+    PodWatcherStats stats() const;
+
+private:
+    struct Impl;  // keeps libcurl and the JSON library out of this header
+    explicit PodWatcher(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fnw
