@@ -18,7 +18,7 @@ cmake --build build-asan -j"$jobs" --target fnw_unit_tests
 
 cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_BUILD_BENCH=OFF \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
-cmake --build build-fuzz -j"$jobs" --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path
+cmake --build build-fuzz -j"$jobs" --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path fnw_fuzz_daemon_config
 (cd build-fuzz && ctest -L fuzz --output-on-failure)
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -19,6 +19,7 @@ packages=(
   # userspace libraries
   libboost-program-options-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libcpp-httplib-dev
+  libre2-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # io_uring in the test workload (Landlock must stop io_uring opens too)
