@@ -13,7 +13,41 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "emit.bpf.h"
 #include "policy.bpf.h"
+
+/*
+ * Set by the daemon (through the skeleton's .bss) when it has selectors
+ * that name cgroups by path: then every cgroup birth is reported, so a
+ * function started by another runtime is found. Births are rare (container
+ * starts), so this costs nothing on the syscall path.
+ */
+volatile __u32 report_cgroup_births = 0;
+
+static __always_inline void report_birth(struct cgroup *cgrp, const char *path, __u64 child_id, __u64 parent_id,
+					 const struct fnw_cgroup_entry *inherited)
+{
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!stats)
+		return;
+	struct fnw_cgroup_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_CGROUP, sizeof(*ev), child_id, inherited ? inherited->policy_id : 0);
+	ev->parent_id = parent_id;
+	ev->inherited = inherited != NULL;
+	ev->inherited_policy_id = inherited ? inherited->policy_id : 0;
+	ev->pad[0] = ev->pad[1] = 0;
+	/* The tracepoint's path starts with '/': skip it, selectors match relative paths. */
+	long n = bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), path + 1);
+
+	ev->path_truncated = n == sizeof(ev->path);
+	if (n < 0)
+		ev->path[0] = 0;
+	fnw_submit(ev, stats);
+}
 
 /*
  * cgroup_mkdir/rmdir fire for every hierarchy, and on hybrid hosts the v1
@@ -43,12 +77,16 @@ int BPF_PROG(fnw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 
 	__u64 parent_id = parent_cgroup_id(cgrp);
 	struct fnw_cgroup_entry *parent = bpf_map_lookup_elem(&monitored_cgroups, &parent_id);
+	__u64 child_id = BPF_CORE_READ(cgrp, kn, id);
 
-	if (!parent)
-		return 0; /* parent not monitored: nothing to inherit */
+	if (!parent) {
+		/* Nothing to inherit; the daemon may still recognise it by path. */
+		if (report_cgroup_births)
+			report_birth(cgrp, path, child_id, parent_id, NULL);
+		return 0;
+	}
 
 	struct fnw_cgroup_entry child = *parent;
-	__u64 child_id = BPF_CORE_READ(cgrp, kn, id);
 
 	child.flags |= FNW_CGROUP_INHERITED;
 	/* Entry first, then the prefilter bit that makes probes look for it. */
@@ -60,6 +98,9 @@ int BPF_PROG(fnw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		if (stats)
 			__sync_fetch_and_add(&stats->cgroups_inherited, 1);
 	}
+	/* After the entry: the child is guarded before userspace hears of it. */
+	if (report_cgroup_births)
+		report_birth(cgrp, path, child_id, parent_id, &child);
 	return 0;
 }
 

@@ -26,6 +26,7 @@ FNW_BTF_ANCHOR(fnw_net_event);
 FNW_BTF_ANCHOR(fnw_net_key);
 FNW_BTF_ANCHOR(fnw_file_event);
 FNW_BTF_ANCHOR(fnw_exec_key);
+FNW_BTF_ANCHOR(fnw_cgroup_event);
 
 /*
  * Reserve a record; a failure is a drop and is counted, never silent.

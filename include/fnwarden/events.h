@@ -18,6 +18,7 @@ enum fnw_event_type {
 	FNW_EVENT_SYSCALL = 1,
 	FNW_EVENT_NET = 2,
 	FNW_EVENT_FILE = 3,
+	FNW_EVENT_CGROUP = 4, /* identity input for the daemon, not a policy event */
 };
 
 enum fnw_verdict {
@@ -108,6 +109,23 @@ struct fnw_file_event {
 	__u8 mechanism;
 	__u8 path_truncated; /* the user string filled the buffer */
 	char path[FNW_PATH_MAX];
+};
+
+/*
+ * A cgroup was created on the default hierarchy while the daemon asked to
+ * hear of births (it has cgroup-path or pod selectors). hdr.cgroup_id is the
+ * new cgroup, hdr.pid its creator. If its parent was monitored, the child
+ * already inherited the parent's entry in the kernel (no race): the daemon
+ * may then upgrade it to the function's own policy.
+ */
+struct fnw_cgroup_event {
+	struct fnw_event_header hdr;
+	__u64 parent_id;
+	__u32 inherited_policy_id; /* valid when inherited != 0 */
+	__u8 inherited;
+	__u8 path_truncated;
+	__u8 pad[2];
+	char path[FNW_CGROUP_PATH_MAX]; /* relative to the cgroup2 root, no leading '/' */
 };
 
 #endif /* FNWARDEN_EVENTS_H */

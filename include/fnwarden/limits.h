@@ -39,6 +39,13 @@
 /* Path strings read from user memory, NUL included (PATH_MAX). */
 #define FNW_PATH_MAX 4096
 
+/*
+ * cgroup paths reported at cgroup_mkdir (relative to the hierarchy root).
+ * Kubernetes paths are ~200 bytes; longer ones are reported truncated and
+ * never match a selector.
+ */
+#define FNW_CGROUP_PATH_MAX 1024
+
 /* Exec allowlist keys checked under BPF-LSM: longer paths are never allowed. */
 #define FNW_EXEC_PATH_MAX 256
 #define FNW_MAX_EXEC_RULES 4096

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <map>
+#include <memory>
 #include <variant>
 
 #include <gtest/gtest.h>
@@ -55,6 +56,60 @@ TEST_F(CgroupInheritanceTest, ChildCgroupGetsItsParentsPolicyAtMkdirAndLosesItAt
     }  // rmdir
     EXPECT_FALSE(probes_->monitored_cgroup(child_id).has_value()) << "rmdir must drop the entry";
     EXPECT_GE(probes_->counters().cgroups_inherited, 2u);
+}
+
+// The daemon's selectors need to hear of cgroups other runtimes create. With
+// reporting on, every birth arrives with its path (relative to the cgroup2
+// root) and, under a monitored parent, the entry it already inherited.
+TEST_F(CgroupInheritanceTest, BirthsAreReportedWithTheirPathOnlyWhileAsked) {
+    std::vector<fnw_cgroup_event> births;
+    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fd(), [&](std::span<const std::byte> rec) {
+        fnw_event_header hdr{};
+        ASSERT_GE(rec.size(), sizeof(hdr));
+        std::memcpy(&hdr, rec.data(), sizeof(hdr));
+        if (hdr.type != FNW_EVENT_CGROUP) return;
+        ASSERT_EQ(rec.size(), sizeof(fnw_cgroup_event));
+        auto ev = std::make_unique<fnw_cgroup_event>();
+        std::memcpy(ev.get(), rec.data(), sizeof(*ev));
+        births.push_back(*ev);
+    });
+    ASSERT_TRUE(consumer);
+    const auto root = *find_cgroup2_mount();
+    const std::string base = "births-" + std::to_string(getpid());
+
+    auto quiet = CgroupDir::create(cgroup_parent_ / (base + "-quiet"));
+    ASSERT_TRUE(std::holds_alternative<CgroupDir>(quiet));
+    consumer->drain();
+    EXPECT_TRUE(births.empty()) << "reporting is off by default";
+
+    probes_->report_cgroup_births(true);
+    CgroupDir parent = monitored_parent(13);
+    auto plain = CgroupDir::create(cgroup_parent_ / (base + "-plain"));
+    auto child = CgroupDir::create(parent.path() / "child");
+    probes_->report_cgroup_births(false);
+    auto after = CgroupDir::create(cgroup_parent_ / (base + "-after"));
+    ASSERT_TRUE(std::holds_alternative<CgroupDir>(plain));
+    ASSERT_TRUE(std::holds_alternative<CgroupDir>(child));
+    ASSERT_TRUE(std::holds_alternative<CgroupDir>(after));
+    consumer->drain();
+
+    std::map<uint64_t, fnw_cgroup_event> by_id;
+    for (const auto& b : births) by_id[b.hdr.cgroup_id] = b;
+    const auto& plain_dir = std::get<CgroupDir>(plain);
+    const auto& child_dir = std::get<CgroupDir>(child);
+    ASSERT_TRUE(by_id.count(plain_dir.id()));
+    ASSERT_TRUE(by_id.count(child_dir.id()));
+    EXPECT_FALSE(by_id.count(std::get<CgroupDir>(after).id())) << "reported after reporting was turned off";
+
+    const auto& p = by_id[plain_dir.id()];
+    EXPECT_EQ(std::string(p.path), std::filesystem::relative(plain_dir.path(), root).string());
+    EXPECT_FALSE(p.inherited);
+    EXPECT_EQ(p.hdr.pid, static_cast<uint32_t>(getpid())) << "the creator";
+    const auto& c = by_id[child_dir.id()];
+    EXPECT_EQ(std::string(c.path), std::filesystem::relative(child_dir.path(), root).string());
+    EXPECT_TRUE(c.inherited);
+    EXPECT_EQ(c.inherited_policy_id, 13u);
+    EXPECT_EQ(c.parent_id, parent.id());
 }
 
 TEST_F(CgroupInheritanceTest, UnmonitoredParentPassesNothingOn) {

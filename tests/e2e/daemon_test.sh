@@ -4,11 +4,12 @@
 # JSON output, `trace -o json`, /metrics and the webhook; reloads (valid and
 # broken), SIGHUP reopen, a trace client killed mid-stream, a refused
 # non-root user, and an event flood during which `status` keeps answering.
-# usage: daemon_test.sh FNWARDEN WORKLOAD WEBHOOK_RECEIVER
+# usage: daemon_test.sh FNWARDEN WORKLOAD WEBHOOK_RECEIVER FAKE_KUBE_API
 set -u
 fnw=$1
 workload=$2
 receiver=$3
+kube_api=$4
 skip=77
 if [[ $(id -u) -ne 0 ]]; then
   [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
@@ -25,6 +26,7 @@ cleanup() {
   # A background job killed between fork and exec is still a copy of this
   # shell and would run this trap: only the main shell cleans up.
   [[ $BASHPID == "$main_shell" ]] || return 0
+  [[ -n ${cg2:-} && -n ${ext:-} ]] && find "$cg2/$ext" -depth -type d -exec rmdir {} + 2>/dev/null
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$work"
@@ -179,6 +181,54 @@ rc=$?
 [[ $rc == 2 ]] && grep -q 'no policy for function "nosuch"' "$work/nosuch.out" &&
   pass "run of an unknown function refused" || fail "unknown function: rc $rc $(cat "$work/nosuch.out")"
 
+# --- functions found by cgroup path (selectors), not launched by fnwarden ---------------
+cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+ext=fnwtest-ext-$$
+write_selector_policy() { # file name, selector yaml, extra allowed syscalls
+  {
+    echo "apiVersion: fnwarden.io/v1"
+    echo "kind: FunctionPolicy"
+    echo "metadata: {name: $2}"
+    echo "spec:"
+    echo "  selector: {cgroupPath: '$3'}"
+    echo "  mode: audit"
+    echo "  syscalls:"
+    echo "    allow:"
+    for s in $base_syscalls $4; do echo "      - $s"; done
+  } >"$rules/$1.tmp"
+  mv "$rules/$1.tmp" "$rules/$1"
+}
+mkdir "$cg2/$ext" "$cg2/$ext/fn-alpha"  # exists before its policy: found by the scan
+# The runtime's parent directory gets a default policy: unknown children
+# inherit it in the kernel at mkdir, before any process can run there.
+write_selector_policy ext-default.yaml ext-default "$ext" ""
+write_selector_policy ext-functions.yaml ext-functions "$ext/(fn-[a-z]+)" getppid
+eventually 5 bash -c "\"$fnw\" status --socket \"$sock\" -o json | grep -q '\"function\": \"fn-alpha\"'" &&
+  pass "existing cgroup found by the scan" || fail "fn-alpha not identified: $(status_json | grep -B2 -A6 fnwtest)"
+# Moves itself into the cgroup, then becomes the workload: a process the
+# daemon never launched.
+run_in_cgroup() { bash -c "echo \$\$ > $cg2/$1/cgroup.procs && exec $workload ${*:2}"; }
+run_in_cgroup "$ext/fn-alpha" getppid getpgid
+eventually 5 grep -q '"function":"fn-alpha".*"name":"getpgid"\|"name":"getpgid".*"function":"fn-alpha"' "$out" &&
+  pass "violation attributed to the function named by the capture group" ||
+  fail "no fn-alpha violation: $(grep fn-alpha "$out" | head -3)"
+grep '"function":"fn-alpha"' "$out" | grep -q '"name":"getppid"' && fail "fn-alpha's own policy not applied" ||
+  pass "fn-alpha runs under its own policy (getppid allowed)"
+mkdir "$cg2/$ext/unknown-1"
+run_in_cgroup "$ext/unknown-1" getppid
+eventually 5 grep -q '"function":"ext-default".*"name":"getppid"\|"name":"getppid".*"function":"ext-default"' "$out" &&
+  pass "unknown child runs under the parent's default policy" || fail "unknown child not covered"
+mkdir "$cg2/$ext/fn-beta"
+eventually 5 bash -c "\"$fnw\" status --socket \"$sock\" -o json | grep -q '\"function\": \"fn-beta\"'" &&
+  pass "new cgroup identified at birth" || fail "fn-beta not identified"
+run_in_cgroup "$ext/fn-beta" getppid getpgid
+eventually 5 grep -q '"function":"fn-beta".*"name":"getpgid"\|"name":"getpgid".*"function":"fn-beta"' "$out" &&
+  pass "child upgraded from the default to the function's policy" || fail "no fn-beta violation"
+grep '"function":"fn-beta"' "$out" | grep -q '"name":"getppid"' && fail "fn-beta still under the default policy" ||
+  pass "fn-beta's getppid allowed by its own policy"
+rmdir "$cg2/$ext/fn-alpha" "$cg2/$ext/fn-beta" "$cg2/$ext/unknown-1" "$cg2/$ext"
+rm -f "$rules/ext-default.yaml" "$rules/ext-functions.yaml"
+
 # --- flood: a traced function opening in a tight loop ---------------------------------
 "$fnw" trace --socket "$sock" -o json >/dev/null 2>&1 &  # makes every event cross the ring
 flood_trace=$!
@@ -241,6 +291,75 @@ kill -INT "$standalone"
 wait "$standalone"
 rc=$?
 [[ $rc == 0 ]] && pass "standalone trace ends cleanly on Ctrl-C" || fail "standalone trace exit $rc"
+
+# --- Kubernetes: pods of this node from an API server, pod selectors -------------------
+kdir=$work/k8s
+mkdir -p "$kdir/rules"
+pod_uid=5f1e2d3c-4b5a-4697-8877-665544332211
+container=$(printf 'c%.0s' {1..1}; printf '0123456789abcdef%.0s' {1..4})
+container=${container:1}
+cat >"$kdir/pods.json" <<JSON
+{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"100"},"items":[
+ {"metadata":{"name":"hello-7d9f","namespace":"openfaas-fn","uid":"$pod_uid","resourceVersion":"99",
+   "labels":{"faas_function":"hello","app":"hello"}},
+  "spec":{"nodeName":"test-node"},
+  "status":{"containerStatuses":[{"name":"hello","containerID":"containerd://$container"}]}}]}
+JSON
+"$kube_api" "$kdir/pods.json" >"$kdir/api.port" 2>"$kdir/api.log" &
+pids+=($!)
+eventually 5 test -s "$kdir/api.port" || fail "fake API server did not start"
+cat >"$kdir/kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters: [{name: test, cluster: {server: "http://127.0.0.1:$(head -1 "$kdir/api.port")"}}]
+users: [{name: test, user: {token: e2e-token}}]
+contexts: [{name: test, context: {cluster: test, user: test}}]
+current-context: test
+YAML
+{
+  echo "apiVersion: fnwarden.io/v1"
+  echo "kind: FunctionPolicy"
+  echo "metadata: {name: openfaas-functions}"
+  echo "spec:"
+  echo "  selector: {pod: {namespace: openfaas-fn, labels: {app: hello}}}"
+  echo "  mode: audit"
+  echo "  syscalls:"
+  echo "    allow:"
+  for s in $base_syscalls getppid; do echo "      - $s"; done
+} >"$kdir/rules/openfaas.yaml"
+ksock=$work/k8s.sock
+"$fnw" daemon --rules "$kdir/rules" --socket "$ksock" --output "$kdir/events.jsonl" --metrics off \
+  --kubeconfig "$kdir/kubeconfig" --node-name test-node >"$kdir/daemon.log" 2>&1 &
+kdaemon=$!
+pids+=($kdaemon)
+eventually 20 test -S "$ksock" || fail "k8s daemon did not start: $(cat "$kdir/daemon.log")"
+eventually 10 bash -c "\"$fnw\" status --socket \"$ksock\" -o json | tr -d ' \n' | grep -q '\"pods\":1,.*\"synced\":true'" &&
+  pass "pod watcher synced: 1 pod on test-node" || fail "not synced: $("$fnw" status --socket "$ksock" -o json | grep -A12 kubernetes)"
+grep -q 'fieldSelector=spec.nodeName=test-node' "$kdir/api.log" && pass "pods listed for this node only" ||
+  fail "no node fieldSelector: $(head -3 "$kdir/api.log")"
+grep -q 'auth=Bearer e2e-token' "$kdir/api.log" && pass "bearer token sent" || fail "no token"
+eventually 10 bash -c "[[ \$(grep -c 'watch= ' '$kdir/api.log') -ge 2 ]]" && pass "relisted after a 410 on the watch" ||
+  fail "no relist after 410: $(cat "$kdir/api.log")"
+# A container cgroup laid out like the kubelet's cgroupfs driver.
+kpath=kubepods/besteffort/pod$pod_uid/$container
+mkdir -p "$cg2/$kpath"
+eventually 5 bash -c "\"$fnw\" status --socket \"$ksock\" -o json | grep -q '\"found_by\": \"pod\"'" &&
+  pass "container cgroup matched through its pod's labels" ||
+  fail "pod cgroup not identified: $(tail -5 "$kdir/daemon.log")"
+run_in_cgroup "$kpath" getppid getpgid
+if eventually 5 grep -q '"name":"getpgid"' "$kdir/events.jsonl"; then
+  ev=$(grep '"name":"getpgid"' "$kdir/events.jsonl" | head -1)
+  [[ $ev == *'"function":"hello"'* ]] && pass "function from the faas_function label" || fail "function: $ev"
+  [[ $ev == *'"namespace":"openfaas-fn"'* && $ev == *'"pod":"hello-7d9f"'* && $ev == *"\"container_id\":\"$container\""* ]] &&
+    pass "event carries k8s namespace, pod and container id" || fail "k8s fields: $ev"
+else
+  fail "no violation from the pod's container: $(cat "$kdir/events.jsonl")"
+fi
+grep -q '"name":"getppid"' "$kdir/events.jsonl" && fail "the pod's policy was not applied" ||
+  pass "the pod runs under the selected policy"
+[[ -n ${FNW_E2E_KEEP:-} ]] && { cp "$kdir/daemon.log" /tmp/kdaemon.log; "$fnw" status --socket "$ksock" -o json > /tmp/kstatus.json; }
+kill -TERM "$kdaemon"; wait "$kdaemon"
+find "$cg2/kubepods" -depth -type d -exec rmdir {} + 2>/dev/null
 
 echo "daemon e2e: $failures failure(s)"
 ((failures == 0))

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -194,6 +196,157 @@ TEST(PolicyParser, GoodFixtureAndBundledExamplesParse) {
     // The demo exists to show a violation: it must not allow mkdir.
     EXPECT_FALSE(demo.policy->syscalls.allow.test(SYS_mkdir));
     EXPECT_FALSE(demo.policy->syscalls.allow.test(SYS_mkdirat));
+}
+
+TEST(PolicyParser, SelectorByFunctionKeepsFunctionAndSelectorInStep) {
+    auto r = parse_spec("spec:\n  selector: {function: thumbnailer}\n");
+    ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+    EXPECT_EQ(r.policy->function, "thumbnailer");
+    EXPECT_EQ(r.policy->selector.function, "thumbnailer");
+    EXPECT_EQ(r.policy->selector.cgroup_path, "");
+    EXPECT_FALSE(r.policy->selector.pod.has_value());
+}
+
+TEST(PolicyParser, SelectorByCgroupPathAloneIsKnownByTheMetadataName) {
+    auto r = parse_spec(
+        "spec:\n"
+        "  selector:\n"
+        "    cgroupPath: 'faas/([a-z0-9-]+)-[0-9a-f]+'\n");
+    ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+    EXPECT_EQ(r.policy->function, "p");  // metadata.name
+    EXPECT_EQ(r.policy->selector.function, "");
+    EXPECT_EQ(r.policy->selector.cgroup_path, "faas/([a-z0-9-]+)-[0-9a-f]+");
+}
+
+TEST(PolicyParser, SelectorByPod) {
+    auto r = parse_spec(
+        "spec:\n"
+        "  selector:\n"
+        "    pod:\n"
+        "      namespace: shop\n"
+        "      labels:\n"
+        "        app.kubernetes.io/name: checkout\n"
+        "        tier: \"1\"\n"
+        "        canary: \"\"\n");
+    ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+    EXPECT_EQ(r.policy->function, "p");
+    ASSERT_TRUE(r.policy->selector.pod.has_value());
+    const PodSelector& pod = *r.policy->selector.pod;
+    EXPECT_EQ(pod.namespace_, "shop");
+    EXPECT_EQ(pod.labels, (std::map<std::string, std::string>{
+                              {"app.kubernetes.io/name", "checkout"}, {"tier", "1"}, {"canary", ""}}));
+    // A namespace alone, or labels alone, select too.
+    EXPECT_TRUE(parse_spec("spec:\n  selector: {pod: {namespace: shop}}\n").ok());
+    EXPECT_TRUE(parse_spec("spec:\n  selector: {pod: {labels: {app: web}}}\n").ok());
+}
+
+TEST(PolicyParser, SelectorWithAllThree) {
+    auto r = parse_spec(
+        "spec:\n"
+        "  selector:\n"
+        "    function: checkout\n"
+        "    cgroupPath: 'kubepods\\.slice/.*-pod[0-9a-f_]{36}\\.slice/cri-containerd-[0-9a-f]{64}\\.scope'\n"
+        "    pod: {namespace: shop, labels: {app: checkout}}\n");
+    ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+    EXPECT_EQ(r.policy->function, "checkout");
+    EXPECT_EQ(r.policy->selector.function, "checkout");
+    EXPECT_EQ(r.policy->selector.cgroup_path,
+              R"(kubepods\.slice/.*-pod[0-9a-f_]{36}\.slice/cri-containerd-[0-9a-f]{64}\.scope)");
+    EXPECT_EQ(r.policy->selector.pod, (PodSelector{"shop", {{"app", "checkout"}}}));
+}
+
+TEST(PolicyParser, BadCgroupPathRegexPointsAtItWithRe2sReason) {
+    auto e = only_error(parse_spec(
+        "spec:\n"
+        "  selector:\n"
+        "    cgroupPath: \"faas/([a-z]+\"\n"));
+    EXPECT_EQ(e.to_string().rfind("t.yaml:7:17: spec.selector.cgroupPath is not a valid RE2 regular expression: ", 0),
+              0u)
+        << e.to_string();
+    EXPECT_THAT(e.message, HasSubstr("missing )"));
+}
+
+TEST(PolicyParser, TwoCaptureGroupsAreAnError) {
+    auto e = only_error(parse_spec(
+        "spec:\n"
+        "  selector:\n"
+        "    function: f\n"
+        "    cgroupPath: 'faas/(\\w+)-(\\d+)'\n"));
+    EXPECT_EQ(e.line, 8);
+    EXPECT_EQ(e.column, 17);
+    EXPECT_THAT(e.message, HasSubstr("spec.selector.cgroupPath has 2 capture groups; at most one is allowed"));
+    EXPECT_THAT(e.message, HasSubstr("(?:...)"));
+}
+
+TEST(PolicyParser, CgroupPathIsRelative) {
+    auto e = only_error(parse_spec("spec:\n  selector: {cgroupPath: /faas/.*}\n"));
+    EXPECT_EQ(e.line, 6);
+    EXPECT_EQ(e.column, 26);
+    EXPECT_THAT(e.message, HasSubstr("must not start with \"/\""));
+}
+
+TEST(PolicyParser, BadLabelKeyPointsAtTheKey) {
+    auto e = only_error(parse_spec(
+        "spec:\n"
+        "  selector:\n"
+        "    pod:\n"
+        "      namespace: shop\n"
+        "      labels:\n"
+        "        app: web\n"
+        "        Example.com/name: x\n"));
+    EXPECT_EQ(e.to_string().rfind("t.yaml:11:9: spec.selector.pod.labels: label key \"Example.com/name\": the prefix", 0),
+              0u)
+        << e.to_string();
+}
+
+TEST(PolicyParser, BadLabelValueAndNamespaceAreErrors) {
+    auto value = only_error(parse_spec("spec:\n  selector: {pod: {labels: {app: -web}}}\n"));
+    EXPECT_EQ(value.column, 34);
+    EXPECT_THAT(value.message, HasSubstr("label value \"-web\""));
+    auto too_long = only_error(parse_spec("spec:\n  selector: {pod: {labels: {app: " + std::string(64, 'v') + "}}}\n"));
+    EXPECT_THAT(too_long.message, HasSubstr("1-63 characters"));
+    auto ns = only_error(parse_spec("spec:\n  selector: {pod: {namespace: Shop}}\n"));
+    EXPECT_EQ(ns.line, 6);
+    EXPECT_EQ(ns.column, 31);
+    EXPECT_THAT(ns.message, HasSubstr("spec.selector.pod.namespace \"Shop\" must be a DNS label"));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {pod: {labels: [app]}}\n")).message,
+                HasSubstr("labels must be a mapping"));
+}
+
+TEST(PolicyParser, UnknownSelectorKeySuggestsTheRightOne) {
+    auto e = only_error(parse_spec(
+        "spec:\n"
+        "  selector:\n"
+        "    cgroup_path: 'faas/.*'\n"));
+    EXPECT_EQ(e.to_string(), "t.yaml:7:5: unknown key \"cgroup_path\" in spec.selector (did you mean \"cgroupPath\"?)");
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {functoin: f}\n")).message,
+                HasSubstr("(did you mean \"function\"?)"));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {pod: {namespaces: shop}}\n")).message,
+                HasSubstr("unknown key \"namespaces\" in spec.selector.pod (did you mean \"namespace\"?)"));
+    // Nothing close: the list of what is allowed.
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f, image: x}\n")).message,
+                HasSubstr("(expected one of: function cgroupPath pod)"));
+}
+
+TEST(PolicyParser, ASelectorNeedsSomethingToSelectBy) {
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {}\n")).message,
+                HasSubstr("spec.selector needs \"function\", \"cgroupPath\" or \"pod\""));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {pod: {}}\n")).message, HasSubstr("every pod"));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {cgroupPath: ''}\n")).message, HasSubstr("must not be empty"));
+    // No function and no name: nothing would name the function.
+    auto nameless = parse_policy(
+        "apiVersion: fnwarden.io/v1\nkind: FunctionPolicy\nmetadata: {name: ''}\n"
+        "spec: {selector: {cgroupPath: 'faas/.*'}}\n",
+        "t.yaml");
+    ASSERT_EQ(nameless.errors.size(), 1u);
+    EXPECT_THAT(nameless.errors[0].message, HasSubstr("metadata.name names the function"));
+}
+
+TEST(PolicyParser, SelectorFixtureParses) {
+    auto r = parse_policy_file(FNW_TEST_FIXTURES "/policies/selectors.yaml");
+    ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+    EXPECT_FALSE(r.policy->selector.cgroup_path.empty());
+    EXPECT_TRUE(r.policy->selector.pod.has_value());
 }
 
 TEST(PolicyParser, AuditModeNeverKills) {

@@ -40,5 +40,59 @@ TEST(PolicyWriter, UnrestrictedSyscallsHaveNoSection) {
     EXPECT_TRUE(back.policy->syscalls.allow.all());
 }
 
+TEST(PolicyWriter, SelectorsRoundTrip) {
+    FunctionPolicy p;
+    p.name = "checkout";
+    p.selector.function = "checkout";
+    p.function = p.selector.function;
+    // Backslashes, braces, quotes and a leading '(' must come back verbatim.
+    p.selector.cgroup_path = R"((?:kubepods\.slice/.*-pod[0-9a-f_]{36}\.slice/)cri-containerd-([0-9a-f]{64})\.scope|it's)";
+    p.selector.pod = PodSelector{"shop", {{"app.kubernetes.io/name", "checkout"}, {"canary", "true"}, {"tier", "1"},
+                                          {"empty", ""}}};
+    p.syscalls.allow.set();
+
+    const std::string yaml = render_policy_yaml(p);
+    auto back = parse_policy(yaml, "rendered.yaml");
+    ASSERT_TRUE(back.ok()) << back.errors.front().to_string() << "\n" << yaml;
+    EXPECT_EQ(back.policy->selector, p.selector) << yaml;
+    EXPECT_EQ(back.policy->function, "checkout");
+}
+
+TEST(PolicyWriter, SelectorWithoutFunctionStaysWithoutOne) {
+    FunctionPolicy p;
+    p.name = "faas-functions";
+    p.function = p.name;  // as the parser sets it
+    p.selector.cgroup_path = "faas/([a-z0-9-]+)-[0-9a-f]+";
+    p.syscalls.allow.set();
+    const std::string yaml = render_policy_yaml(p);
+    EXPECT_EQ(yaml.find("function:"), std::string::npos) << yaml;
+    auto back = parse_policy(yaml, "rendered.yaml");
+    ASSERT_TRUE(back.ok()) << back.errors.front().to_string() << "\n" << yaml;
+    EXPECT_EQ(back.policy->selector, p.selector);
+    EXPECT_EQ(back.policy->function, "faas-functions");
+
+    // A namespace-only pod selector.
+    FunctionPolicy q;
+    q.name = "batch";
+    q.function = q.name;
+    q.selector.pod = PodSelector{"batch", {}};
+    q.syscalls.allow.set();
+    auto q_back = parse_policy(render_policy_yaml(q), "rendered.yaml");
+    ASSERT_TRUE(q_back.ok()) << q_back.errors.front().to_string();
+    EXPECT_EQ(q_back.policy->selector, q.selector);
+}
+
+TEST(PolicyWriter, APolicyBuiltWithOnlyAFunctionGetsAFunctionSelector) {
+    // What `fnwarden learn` builds: FunctionPolicy::function, no Selector.
+    FunctionPolicy p;
+    p.name = "learned";
+    p.function = "hello";
+    p.syscalls.allow.set();
+    auto back = parse_policy(render_policy_yaml(p), "rendered.yaml");
+    ASSERT_TRUE(back.ok()) << back.errors.front().to_string();
+    EXPECT_EQ(back.policy->function, "hello");
+    EXPECT_EQ(back.policy->selector.function, "hello");
+}
+
 }  // namespace
 }  // namespace fnw

@@ -233,6 +233,8 @@ int cmd_daemon(const std::vector<std::string>& opts) {
         ("webhook", po::value(&webhook), "POST batches of violations to this http(s) URL")
         ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)")
         ("log-level", po::value(&log_level), "trace|debug|info|warn|error")
+        ("kubeconfig", po::value<std::string>(), "Kubernetes API for pod metadata and pod selectors: in-cluster or a kubeconfig path")
+        ("node-name", po::value<std::string>(), "the node whose pods are watched (default $NODE_NAME, else the hostname)")
         ("program-stats", "per-program run counts/times in status (kernel bpf_stats; small cost on every probe run)");
     po::variables_map seen;
     if (auto done = parse_subcommand(opts, desc, "daemon", "fnwarden daemon [options]", &seen)) return *done;
@@ -263,6 +265,8 @@ int cmd_daemon(const std::vector<std::string>& opts) {
     if (seen.count("ringbuf-bytes")) config.ringbuf_bytes = ringbuf_bytes;
     if (seen.count("log-level")) config.log_level = log_level;
     if (seen.count("program-stats")) config.program_stats = true;
+    if (seen.count("kubeconfig")) config.kubeconfig = seen["kubeconfig"].as<std::string>();
+    if (seen.count("node-name")) config.node_name = seen["node-name"].as<std::string>();
     if (auto problems = validate_daemon_config(config); !problems.empty()) {
         for (const auto& p : problems) std::cerr << "fnwarden daemon: " << p << "\n";
         return kExitUsage;

@@ -4,6 +4,7 @@
 #include <array>
 #include <bitset>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,9 +75,37 @@ struct ExecRules {
 // Checks a path pattern; returns an error message or "".
 std::string validate_path_pattern(std::string_view pattern);
 
+// spec.selector.pod: a Kubernetes pod by namespace and labels, as a
+// NetworkPolicy podSelector would pick it. At least one of the two is set
+// (an empty pod selector would take every pod on the host).
+struct PodSelector {
+    std::string namespace_;                     // "" = any namespace
+    std::map<std::string, std::string> labels;  // every one must match
+    bool operator==(const PodSelector&) const = default;
+};
+
+// spec.selector: the ways a process is recognised as this policy's function.
+// Each set member is an alternative (any one that matches selects the
+// policy), and at least one is set. See docs/policy.md and core/selector.hpp.
+struct Selector {
+    // The YAML `function`, "" when absent. The name `fnwarden run --function`
+    // registers under.
+    std::string function;
+    // An RE2 pattern, fully matched against the cgroup path relative to the
+    // cgroup2 mount (no leading '/'); at most one capture group, which then
+    // names the function. "" = none.
+    std::string cgroup_path;
+    std::optional<PodSelector> pod;
+    bool operator==(const Selector&) const = default;
+};
+
 struct FunctionPolicy {
-    std::string name;      // metadata.name
-    std::string function;  // spec.selector.function
+    std::string name;  // metadata.name
+    // spec.selector.function, or metadata.name when the selector has no
+    // `function` (a cgroupPath or pod selector alone): the key the policy is
+    // known by in slots and events.
+    std::string function;
+    Selector selector;
     Mode mode = Mode::Audit;
     SyscallRules syscalls;
     NetworkRules network;

@@ -1,5 +1,7 @@
 #include "core/policy_parser.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -7,6 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/selector.hpp"
 #include "core/syscall_table.hpp"
 
 namespace fnw {
@@ -23,6 +26,45 @@ namespace {
 
 constexpr std::string_view kApiVersion = "fnwarden.io/v1";
 constexpr std::string_view kKind = "FunctionPolicy";
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+// "cgroup_path", "CgroupPath" and "cgroup-path" all mean cgroupPath: people
+// write keys the way their other configs spell them.
+std::string folded(std::string_view key) {
+    std::string out;
+    for (char c : key)
+        if (c != '_' && c != '-') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    return out;
+}
+
+// The known key `key` was most likely meant as, or "".
+std::string_view closest_key(std::string_view key, std::initializer_list<std::string_view> keys) {
+    for (std::string_view known : keys)
+        if (folded(known) == folded(key)) return known;
+    std::string_view best;
+    size_t best_distance = 3;  // as for syscall names: at most two edits
+    for (std::string_view known : keys) {
+        size_t d = edit_distance(key, known);
+        if (d < best_distance) {
+            best = known;
+            best_distance = d;
+        }
+    }
+    return best;
+}
 
 // Collects errors with positions; every check reports and carries on, so one
 // run shows all the problems of a file.
@@ -57,9 +99,13 @@ public:
             for (auto k : keys) known = known || key == k;
             if (!known) {
                 std::string msg = "unknown key \"" + key + "\" in " + std::string(what);
-                msg += " (expected one of:";
-                for (auto k : keys) msg += " " + std::string(k);
-                msg += ")";
+                if (std::string_view close = closest_key(key, keys); !close.empty()) {
+                    msg += " (did you mean \"" + std::string(close) + "\"?)";
+                } else {
+                    msg += " (expected one of:";
+                    for (auto k : keys) msg += " " + std::string(k);
+                    msg += ")";
+                }
                 error(kv.first, std::move(msg));
             }
         }
@@ -260,21 +306,88 @@ void parse_exec(Checker& check, const YAML::Node& node, ExecRules& rules) {
     parse_violation_action_key(check, node, "spec.exec", rules.on_violation);
 }
 
+void parse_pod_selector(Checker& check, const YAML::Node& node, PodSelector& pod) {
+    if (!check.expect_map(node, "spec.selector.pod", {"namespace", "labels"})) return;
+    if (const YAML::Node ns = node["namespace"]) {
+        if (auto text = check.scalar(ns, "spec.selector.pod.namespace")) {
+            if (std::string why = validate_namespace_name(*text); !why.empty())
+                check.error(ns, "spec.selector.pod." + why);
+            pod.namespace_ = *text;
+        }
+    }
+    const YAML::Node labels = node["labels"];
+    if (labels) {
+        if (!labels.IsMap()) {
+            check.error(labels, "spec.selector.pod.labels must be a mapping of label keys to values");
+        } else {
+            for (const auto& kv : labels) {
+                auto key = check.scalar(kv.first, "a label key");
+                auto value = check.scalar(kv.second, "a label value");
+                if (!key || !value) continue;
+                if (std::string why = validate_label_key(*key); !why.empty()) {
+                    check.error(kv.first, "spec.selector.pod.labels: " + why);
+                    continue;
+                }
+                if (std::string why = validate_label_value(*value); !why.empty()) {
+                    check.error(kv.second, "spec.selector.pod.labels: " + why);
+                    continue;
+                }
+                if (!pod.labels.emplace(*key, *value).second)
+                    check.error(kv.first, "spec.selector.pod.labels: label key \"" + *key + "\" appears twice");
+            }
+        }
+    }
+    // Keys there but all unknown were reported already, with a suggestion.
+    const bool only_unknown_keys = !node["namespace"] && !labels && node.size() > 0;
+    if (!only_unknown_keys && !node["namespace"] && (!labels || (labels.IsMap() && labels.size() == 0)))
+        check.error(node, "spec.selector.pod needs a \"namespace\" or \"labels\" (an empty pod selector would "
+                          "select every pod on the host)");
+}
+
+// spec.selector: `function`, `cgroupPath` and `pod`, at least one. Sets
+// policy.function to the selector's function, else metadata.name.
+void parse_selector(Checker& check, const YAML::Node& node, FunctionPolicy& policy) {
+    if (!check.expect_map(node, "spec.selector", {"function", "cgroupPath", "pod"})) return;
+    Selector& selector = policy.selector;
+
+    const YAML::Node fn = node["function"];
+    if (fn) {
+        if (auto name = check.scalar(fn, "spec.selector.function")) {
+            if (name->empty()) check.error(fn, "spec.selector.function must not be empty");
+            selector.function = *name;
+        }
+    }
+
+    const YAML::Node cgroup_path = node["cgroupPath"];
+    if (cgroup_path) {
+        if (auto pattern = check.scalar(cgroup_path, "spec.selector.cgroupPath")) {
+            if (std::string why = validate_cgroup_path_regex(*pattern); !why.empty())
+                check.error(cgroup_path, "spec.selector.cgroupPath " + why);
+            selector.cgroup_path = *pattern;
+        }
+    }
+
+    const YAML::Node pod = node["pod"];
+    if (pod) parse_pod_selector(check, pod, selector.pod.emplace());
+
+    if (!fn && !cgroup_path && !pod) {
+        // Keys there but all unknown were reported already, with a suggestion.
+        if (node.size() == 0) check.error(node, "spec.selector needs \"function\", \"cgroupPath\" or \"pod\"");
+        return;
+    }
+    // Without a `function`, the policy is known by its name (a cgroupPath
+    // with a capture group still names each matched function itself).
+    policy.function = fn ? selector.function : policy.name;
+    if (!fn && policy.name.empty())
+        check.error(node, "spec.selector has no \"function\", so metadata.name names the function and must not be "
+                          "empty");
+}
+
 void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) {
     if (!check.expect_map(spec, "spec", {"selector", "mode", "syscalls", "network", "files", "exec"})) return;
 
     if (const YAML::Node selector = spec["selector"]) {
-        if (check.expect_map(selector, "spec.selector", {"function"})) {
-            if (const YAML::Node fn = selector["function"]) {
-                if (auto name = check.scalar(fn, "spec.selector.function")) {
-                    if (name->empty())
-                        check.error(fn, "spec.selector.function must not be empty");
-                    policy.function = *name;
-                }
-            } else {
-                check.error(selector, "spec.selector needs \"function\"");
-            }
-        }
+        parse_selector(check, selector, policy);
     } else {
         check.error(spec, "spec needs a \"selector\"");
     }

@@ -8,6 +8,43 @@
 
 namespace fnw {
 
+namespace {
+
+// spec.selector as parse_policy() reads it back. A policy built in code that
+// sets only FunctionPolicy::function (as `fnwarden learn` does) gets
+// `function: NAME`; one with a cgroupPath or pod selector and no selector
+// function gets none, and parses back with FunctionPolicy::function =
+// metadata.name.
+void write_selector(YAML::Emitter& out, const FunctionPolicy& policy) {
+    const Selector& selector = policy.selector;
+    const bool has_other_selector = !selector.cgroup_path.empty() || selector.pod.has_value();
+    out << YAML::Key << "selector" << YAML::Value << YAML::BeginMap;
+    if (!selector.function.empty())
+        out << YAML::Key << "function" << YAML::Value << selector.function;
+    else if (!has_other_selector)
+        out << YAML::Key << "function" << YAML::Value << policy.function;
+    if (!selector.cgroup_path.empty())
+        // Single quotes keep a pattern's backslashes as typed ('\d', not "\\d").
+        out << YAML::Key << "cgroupPath" << YAML::Value << YAML::SingleQuoted << selector.cgroup_path;
+    if (selector.pod) {
+        out << YAML::Key << "pod" << YAML::Value << YAML::BeginMap;
+        if (!selector.pod->namespace_.empty())
+            out << YAML::Key << "namespace" << YAML::Value << selector.pod->namespace_;
+        if (!selector.pod->labels.empty()) {
+            out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
+            // Values such as "true" or "1" must stay strings for a reader
+            // that types scalars; quoting them all is the simple way.
+            for (const auto& [key, value] : selector.pod->labels)
+                out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
+            out << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+}
+
+}  // namespace
+
 std::string render_policy_yaml(const FunctionPolicy& policy, const std::string& comment) {
     // yaml-cpp's emitter quotes whatever needs quoting (names come from the
     // user's command line and must not break the document).
@@ -18,8 +55,7 @@ std::string render_policy_yaml(const FunctionPolicy& policy, const std::string& 
     out << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value
         << policy.name << YAML::EndMap;
     out << YAML::Key << "spec" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "selector" << YAML::Value << YAML::BeginMap << YAML::Key << "function" << YAML::Value
-        << policy.function << YAML::EndMap;
+    write_selector(out, policy);
     out << YAML::Key << "mode" << YAML::Value << std::string(to_string(policy.mode));
     if (!policy.syscalls.allow.all()) {
         out << YAML::Key << "syscalls" << YAML::Value << YAML::BeginMap;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <vector>
@@ -22,9 +24,13 @@
 
 #include "common/unique_fd.hpp"
 #include "control/control_socket.hpp"
+#include "core/selector.hpp"
 #include "daemon/policy_set.hpp"
 #include "daemon/policy_slots.hpp"
 #include "daemon/rules_watcher.hpp"
+#include "k8s/cgroup_path.hpp"
+#include "k8s/kube_config.hpp"
+#include "k8s/pod_watcher.hpp"
 #include "output/event_json.hpp"
 #include "output/event_sinks.hpp"
 #include "output/metrics.hpp"
@@ -170,6 +176,25 @@ std::optional<TraceFilter> parse_trace_filter(const nlohmann::json& request, std
     return filter;
 }
 
+// A cgroup the daemon found itself (selector match), not a launcher's.
+struct IdentifiedCgroup {
+    std::string function;
+    std::string path;  // relative to the cgroup2 mount
+    std::string found_by;  // "cgroupPath" or "pod", at birth or at the scan
+    // Kubernetes identity, when the path is a pod's container and the pod is known.
+    std::string k8s_namespace, k8s_pod, container_id;
+};
+
+// Container cgroups whose pod the watcher has not reported yet (the kubelet
+// creates the cgroup before the API shows the container): matched when the
+// pod arrives. Bounded: a runaway backlog is dropped with a warning.
+constexpr size_t kMaxPendingPodCgroups = 10000;
+
+// Bounds on the start-up scan of the cgroup tree: a host with more is
+// misconfigured, and the scan must not stall the loop.
+constexpr int kMaxScanDepth = 32;
+constexpr size_t kMaxScanCgroups = 100000;
+
 // A retired slot: cgroups still pointing at `from` are moved to `to` (or
 // dropped when the function's policy was removed) until none is left.
 struct RetiredSlot {
@@ -214,6 +239,22 @@ struct Daemon::Impl {
     std::vector<std::string> last_reload_warnings;
     std::string policy_set_loaded_at;
 
+    // Functions found by selectors (cgroupPath), compiled once per set.
+    SelectorMatcher selectors;
+    bool path_selectors = false;
+    std::map<uint64_t, IdentifiedCgroup> identified;
+    uint64_t births_seen = 0, cgroups_identified = 0;
+
+    // Kubernetes: pods of this node, from the API server (config.kubeconfig).
+    bool pod_selectors = false;
+    std::string node_name;
+    std::unique_ptr<PodWatcher> pod_watcher;
+    UniqueFd pod_wakeup;  // eventfd: the watcher thread has queued changes
+    std::mutex pod_changes_mutex;
+    std::vector<std::pair<PodInfo, PodEvent>> pod_changes;  // guarded by pod_changes_mutex
+    std::map<std::string, std::vector<std::pair<uint64_t, std::string>>> pending_pods;  // pod uid -> cgroups
+    size_t pending_count = 0;
+
     // Functions and clients.
     std::map<uint64_t, Registration> registrations;  // cgroup id -> who asked
     std::map<ClientId, TraceFilter> subscribers;
@@ -246,6 +287,13 @@ struct Daemon::Impl {
     void sweep_retired_slots();
     bool write_slot(uint32_t slot, const FunctionPolicy& policy, std::string* error);
     void refresh_trace_flags();
+    void apply_selectors();
+    void identify_cgroup(uint64_t cgroup_id, const std::string& relative_path, uint64_t parent_id,
+                         const char* found_by);
+    void scan_cgroups();
+    void prune_identified();
+    bool start_pod_watcher();
+    void handle_pod_changes();
 
     // ---- events -------------------------------------------------------------
     void handle_record(std::span<const std::byte> record);
@@ -395,6 +443,8 @@ bool Daemon::Impl::start_up() {
     else
         watcher.emplace(std::move(std::get<RulesWatcher>(watching)));
 
+    if (!start_pod_watcher()) return false;
+
     declare_metrics();
     if (!config.metrics_address.empty()) {
         MetricsServerOptions http;
@@ -417,7 +467,7 @@ bool Daemon::Impl::start_up() {
     signals.reset(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
     epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!signals.valid() || !epoll.valid() || !watch(signals.get()) || !watch(consumer->epoll_fd()) ||
-        !watch(server->fd()) || (watcher && !watch(watcher->fd()))) {
+        !watch(server->fd()) || (watcher && !watch(watcher->fd())) || (pod_wakeup.valid() && !watch(pod_wakeup.get()))) {
         start_error = std::string("event loop set-up: ") + std::strerror(errno);
         return false;
     }
@@ -463,6 +513,9 @@ bool Daemon::Impl::reload(const std::string& why) {
     }
     PolicySet& next = *load.set;
     for (const auto& w : load.warnings) spdlog::warn("{}", w);
+    auto matcher = SelectorMatcher::build(next.policies);
+    if (auto* err = std::get_if<std::string>(&matcher)) return fail({"selectors: " + *err});
+    for (const auto& a : std::get<SelectorMatcher>(matcher).ambiguities()) spdlog::warn("selectors: {}", a);
 
     std::vector<std::string> changed;  // functions whose slot is rewritten
     for (const auto& policy : next.policies) {
@@ -518,12 +571,14 @@ bool Daemon::Impl::reload(const std::string& why) {
     const bool first = !policy_set;
     const std::string before = first ? "" : policy_set->version;
     policy_set = std::move(next);
+    selectors = std::move(std::get<SelectorMatcher>(matcher));
     policy_set_loaded_at = last_reload_time;
     ++reloads_ok;
     last_reload_result = "ok";
     last_reload_errors.clear();
     last_reload_warnings = std::move(load.warnings);
     reloads_total->with({"ok"}).inc();
+    apply_selectors();
     if (first)
         spdlog::info("policy set {} loaded from {}: {} policies", policy_set->version, rules_dir.string(),
                      policy_set->policies.size());
@@ -588,6 +643,191 @@ void Daemon::Impl::refresh_trace_flags() {
     }
 }
 
+// ---- functions found by selectors ----------------------------------------------
+
+// After every successful reload: hear of cgroup births only while a selector
+// needs them, and look at what already exists (functions started before the
+// daemon, or before their policy was added).
+void Daemon::Impl::apply_selectors() {
+    path_selectors = std::any_of(policy_set->policies.begin(), policy_set->policies.end(),
+                                 [](const FunctionPolicy& p) { return !p.selector.cgroup_path.empty(); });
+    pod_selectors = std::any_of(policy_set->policies.begin(), policy_set->policies.end(),
+                                [](const FunctionPolicy& p) { return p.selector.pod.has_value(); });
+    if (pod_selectors && !pod_watcher)
+        spdlog::warn("policies select pods but no kubeconfig is set: they match nothing (--kubeconfig)");
+    const bool wanted = path_selectors || (pod_selectors && pod_watcher);
+    probes->report_cgroup_births(wanted);
+    if (wanted) scan_cgroups();
+}
+
+void Daemon::Impl::identify_cgroup(uint64_t cgroup_id, const std::string& relative_path, uint64_t parent_id,
+                                   const char* found_by) {
+    // A launcher's registration is more specific than any pattern.
+    if (registrations.count(cgroup_id)) return;
+    auto match = selectors.match_cgroup(relative_path);
+    IdentifiedCgroup who;
+    who.path = relative_path;
+    who.found_by = found_by;
+    if (pod_watcher) {
+        // A container of a pod on this node? Its labels may select a policy
+        // and its names go into every event.
+        auto container = parse_container_cgroup_path("/" + relative_path);
+        if (container && !container->pod_uid.empty()) {
+            auto pod = pod_watcher->pod_by_uid(container->pod_uid);
+            if (!pod) pod = pod_watcher->pod_by_container(container->container_id);  // static pods
+            if (pod) {
+                who.k8s_namespace = pod->namespace_;
+                who.k8s_pod = pod->name;
+                who.container_id = container->container_id;
+                if (!match && pod_selectors) {
+                    match = selectors.match_pod(pod->namespace_, pod->labels);
+                    if (match) {
+                        who.found_by = "pod";
+                        if (!pod->function.empty()) match->function = pod->function;  // faas_function, ...
+                    }
+                }
+            } else if (!match && pod_selectors) {
+                if (pending_count >= kMaxPendingPodCgroups) {
+                    spdlog::warn("{} container cgroups wait for their pod: dropping the backlog", pending_count);
+                    pending_pods.clear();
+                    pending_count = 0;
+                }
+                pending_pods[container->pod_uid].emplace_back(cgroup_id, relative_path);
+                ++pending_count;
+                return;
+            }
+        }
+    }
+    if (!match) return;
+    const FunctionPolicy& policy = policy_set->policies.at(match->policy_index);
+    const uint32_t slot = function_slot.at(policy.function);
+    auto existing = probes->monitored_cgroup(cgroup_id);
+    // An entry the kernel copied from a parent (a default policy for the
+    // parent's unknown children, say) is upgraded to the function's own.
+    fnw_cgroup_entry entry{};
+    entry.policy_id = slot;
+    entry.flags = existing ? (existing->flags & uint32_t{FNW_CGROUP_TRACE}) : 0u;
+    std::string error;
+    if (!probes->monitor_cgroup(cgroup_id, entry, &error)) {
+        spdlog::error("{}: cannot monitor cgroup {}: {}", match->function, relative_path, error);
+        return;
+    }
+    (void)parent_id;
+    if (!identified.count(cgroup_id) || identified[cgroup_id].function != match->function)
+        spdlog::info("{}: cgroup {} matched policy {} ({}{})", match->function, relative_path, policy.name,
+                     who.found_by, who.k8s_pod.empty() ? "" : ", pod " + who.k8s_namespace + "/" + who.k8s_pod);
+    who.function = match->function;
+    identified[cgroup_id] = std::move(who);
+    ++cgroups_identified;
+}
+
+// The cgroup tree as it is: each directory is matched; one below a monitored
+// directory that matches nothing itself gets its parent's entry, as
+// cgroup_mkdir would have given it had we been running.
+void Daemon::Impl::scan_cgroups() {
+    std::error_code ec;
+    auto it = std::filesystem::recursive_directory_iterator(
+        cgroup2_root, std::filesystem::directory_options::skip_permission_denied, ec);
+    size_t seen = 0;
+    for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (!it->is_directory(ec) || it->is_symlink(ec)) {
+            continue;
+        }
+        if (it.depth() >= kMaxScanDepth) {
+            it.disable_recursion_pending();
+            continue;
+        }
+        if (++seen > kMaxScanCgroups) {
+            spdlog::warn("cgroup scan stopped after {} cgroups", kMaxScanCgroups);
+            break;
+        }
+        const auto id = cgroup_id_of(it->path());
+        if (!id) continue;
+        const std::string relative = std::filesystem::relative(it->path(), cgroup2_root, ec).string();
+        identify_cgroup(*id, relative, 0, "cgroupPath, found at scan");
+        if (probes->monitored_cgroup(*id)) continue;
+        const auto parent = cgroup_id_of(it->path().parent_path());
+        if (!parent) continue;
+        if (auto parent_entry = probes->monitored_cgroup(*parent)) {
+            fnw_cgroup_entry inherited = *parent_entry;
+            inherited.flags |= FNW_CGROUP_INHERITED;
+            inherited.flags &= ~uint32_t{FNW_CGROUP_ARM_ON_EXEC};
+            probes->monitor_cgroup(*id, inherited);
+        }
+    }
+    if (ec) spdlog::warn("cgroup scan of {}: {}", cgroup2_root.string(), ec.message());
+    monitored_count = probes->monitored_cgroups().size();
+}
+
+bool Daemon::Impl::start_pod_watcher() {
+    if (config.kubeconfig.empty()) return true;
+    auto endpoint = config.kubeconfig == "in-cluster" ? in_cluster_config() : kubeconfig_file(config.kubeconfig);
+    if (auto* err = std::get_if<std::string>(&endpoint)) {
+        start_error = "kubernetes (" + config.kubeconfig + "): " + *err;
+        return false;
+    }
+    node_name = config.node_name;
+    if (node_name.empty())
+        if (const char* env = std::getenv("NODE_NAME")) node_name = env;
+    if (node_name.empty()) {
+        char host[256] = {};
+        if (::gethostname(host, sizeof(host) - 1) == 0) node_name = host;
+    }
+    pod_wakeup.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!pod_wakeup.valid()) {
+        start_error = std::string("eventfd: ") + std::strerror(errno);
+        return false;
+    }
+    PodWatcherOptions options;
+    options.node_name = node_name;
+    // On the watcher's thread: queue and wake the loop, nothing else.
+    options.on_change = [this](const PodInfo& pod, PodEvent event) {
+        {
+            std::lock_guard lock(pod_changes_mutex);
+            pod_changes.emplace_back(pod, event);
+        }
+        const uint64_t one = 1;
+        (void)!::write(pod_wakeup.get(), &one, sizeof(one));
+    };
+    auto started = PodWatcher::start(std::get<KubeEndpoint>(endpoint), options);
+    if (auto* err = std::get_if<std::string>(&started)) {
+        start_error = "kubernetes pod watcher: " + *err;
+        return false;
+    }
+    pod_watcher = std::move(std::get<std::unique_ptr<PodWatcher>>(started));
+    spdlog::info("watching the pods of node {} ({})", node_name, config.kubeconfig);
+    return true;
+}
+
+void Daemon::Impl::handle_pod_changes() {
+    uint64_t count = 0;
+    (void)!::read(pod_wakeup.get(), &count, sizeof(count));
+    std::vector<std::pair<PodInfo, PodEvent>> changes;
+    {
+        std::lock_guard lock(pod_changes_mutex);
+        changes.swap(pod_changes);
+    }
+    for (const auto& [pod, event] : changes) {
+        auto waiting = pending_pods.find(pod.uid);
+        if (waiting == pending_pods.end()) continue;
+        auto cgroups = std::move(waiting->second);
+        pending_pods.erase(waiting);
+        pending_count -= std::min(pending_count, cgroups.size());
+        if (event == PodEvent::Deleted || !policy_set) continue;
+        for (const auto& [cgroup_id, path] : cgroups) {
+            // Still the same cgroup? (It may be gone, its id never reused.)
+            if (cgroup_id_of(cgroup2_root / path) != cgroup_id) continue;
+            identify_cgroup(cgroup_id, path, 0, "pod");
+        }
+    }
+}
+
+// cgroup_rmdir removed the kernel entry; forget the name too.
+void Daemon::Impl::prune_identified() {
+    for (auto it = identified.begin(); it != identified.end();)
+        it = probes->monitored_cgroup(it->first) ? std::next(it) : identified.erase(it);
+}
+
 // ---- events -----------------------------------------------------------------
 
 void Daemon::Impl::handle_record(std::span<const std::byte> record) {
@@ -598,19 +838,45 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
         return;
     }
     std::memcpy(&hdr, record.data(), sizeof(hdr));
+    if (hdr.type == FNW_EVENT_CGROUP) {
+        // Identity input, not a policy event: match it, publish nothing.
+        if (record.size() != sizeof(fnw_cgroup_event)) {
+            ++malformed;
+            return;
+        }
+        auto birth = std::make_unique<fnw_cgroup_event>();
+        std::memcpy(birth.get(), record.data(), sizeof(*birth));
+        ++births_seen;
+        if (birth->path_truncated) {
+            spdlog::warn("cgroup {} has a path longer than {} bytes: no selector can match it", hdr.cgroup_id,
+                         FNW_CGROUP_PATH_MAX - 1);
+            return;
+        }
+        if (policy_set && (path_selectors || (pod_selectors && pod_watcher)))
+            identify_cgroup(hdr.cgroup_id, std::string(birth->path, strnlen(birth->path, sizeof(birth->path))),
+                            birth->parent_id, "cgroupPath");
+        return;
+    }
     auto info = slot_info.find(hdr.policy_id);
     static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
     const SlotInfo& slot = info == slot_info.end() ? unknown : info->second;
     const bool violation = record_is_violation(record);
+    // A capture group in a cgroupPath selector names the function per cgroup.
+    auto found = identified.find(hdr.cgroup_id);
+    const std::string& function = found != identified.end() ? found->second.function : slot.function;
 
     respond_to_record(record, slot.kill, [&](std::span<const std::byte> r) {
         // /proc lookups only for violations: a traced flood must stay cheap.
-        EventContext ctx{slot.function, slot.policy, slot.mode, /*resolve_exe=*/violation};
+        EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
         auto event = event_to_json(r, ctx, clock);
         if (!event) {
             ++malformed;
             return;
         }
+        if (found != identified.end() && !found->second.k8s_pod.empty())
+            (*event)["k8s"] = {{"namespace", found->second.k8s_namespace},
+                               {"pod", found->second.k8s_pod},
+                               {"container_id", found->second.container_id}};
         // Allowed events reach the outputs only when a launcher asked for
         // --trace; a trace client's interest is its own.
         bool to_outputs = violation;
@@ -618,7 +884,7 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
             auto reg = registrations.find(hdr.cgroup_id);
             to_outputs = reg != registrations.end() && reg->second.trace;
         }
-        publish(*event, slot.function, violation, to_outputs);
+        publish(*event, function, violation, to_outputs);
         const uint64_t now = boot_now_ns();
         if (now > hdr.boot_ns) latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
     });
@@ -850,6 +1116,14 @@ nlohmann::json Daemon::Impl::status() const {
         if (auto reg = registrations.find(id); reg != registrations.end()) {
             c["path"] = reg->second.path;
             c["registered_by"] = reg->second.pid;
+        } else if (auto found = identified.find(id); found != identified.end()) {
+            c["path"] = found->second.path;
+            c["function"] = found->second.function;
+            c["found_by"] = found->second.found_by;
+            if (!found->second.k8s_pod.empty())
+                c["k8s"] = {{"namespace", found->second.k8s_namespace},
+                            {"pod", found->second.k8s_pod},
+                            {"container_id", found->second.container_id}};
         }
         cgroups.push_back(std::move(c));
     }
@@ -890,6 +1164,8 @@ nlohmann::json Daemon::Impl::status() const {
                       {{"records", records},
                        {"malformed", malformed},
                        {"traced_sent", traced_sent},
+                       {"cgroup_births_seen", births_seen},
+                       {"cgroups_identified", cgroups_identified},
                        {"output_written", out.written},
                        {"output_dropped", out.dropped},
                        {"output_queued", out.queued},
@@ -903,6 +1179,23 @@ nlohmann::json Daemon::Impl::status() const {
                                {"queued", w.queued}};
     }
     s["counters"] = counters;
+
+    if (pod_watcher) {
+        const auto k = pod_watcher->stats();
+        s["kubernetes"] = {{"node", node_name},
+                           {"synced", pod_watcher->synced()},
+                           {"pods", k.pods},
+                           {"resource_version", k.resource_version},
+                           {"lists", k.lists},
+                           {"relists_410", k.relists_410},
+                           {"reconnects", k.reconnects},
+                           {"events", k.events},
+                           {"errors", k.errors},
+                           {"last_error", k.last_error},
+                           {"cgroups_waiting_for_their_pod", pending_count}};
+    } else {
+        s["kubernetes"] = nullptr;
+    }
 
     json clients = json::array();
     for (const auto& c : srv.clients) {
@@ -956,6 +1249,8 @@ int Daemon::Impl::loop() {
                 if (watcher->consume()) reload_due = std::chrono::steady_clock::now() + kReloadDebounce;
             } else if (fd == server->fd()) {
                 server->process();
+            } else if (pod_wakeup.valid() && fd == pod_wakeup.get()) {
+                handle_pod_changes();
             }
         }
         // Bounded bites: a flood must not starve the control socket.
@@ -977,6 +1272,7 @@ int Daemon::Impl::loop() {
         if (now - last_second >= std::chrono::seconds(1)) {
             last_second = now;
             sweep_retired_slots();
+            prune_identified();
             monitored_count = probes->monitored_cgroups().size();
             client_dropped = server->stats().dropped_messages;
             const uint64_t drops = probes->counters().ringbuf_drops;

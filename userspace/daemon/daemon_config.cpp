@@ -22,11 +22,11 @@ namespace {
 // A config file is a screenful; anything near this size is not one.
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 14> kKeys = {
+constexpr std::array<std::string_view, 16> kKeys = {
     "rules",        "mode",             "output",            "socket",       "socketGroup",
     "metrics",      "metricsAllowNonLoopback",               "webhook",      "ringbufBytes",
     "clientQueueBytes", "outputQueueEvents",                 "cgroupParent", "logLevel",
-    "programStats",
+    "programStats", "kubeconfig", "nodeName",
 };
 
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -295,6 +295,10 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
             config.log_level = *text;
     } else if (key == "programStats") {
         if (auto flag = reader.boolean(value, key)) config.program_stats = *flag;
+    } else if (key == "kubeconfig") {
+        if (auto text = reader.text(value, key)) config.kubeconfig = *text;
+    } else if (key == "nodeName") {
+        if (auto text = reader.text(value, key)) config.node_name = *text;
     }
 }
 

@@ -11,7 +11,7 @@
 //
 //   rules: /etc/fnwarden/rules          # --rules
 //   mode: audit                         # --mode: audit | enforce
-//   output: stdout                      # --output: stdout | /absolute/file (JSON lines)
+//   output: stdout                      # --output: stdout | /absolute/file (JSON lines) | none
 //   socket: /run/fnwarden/fnwarden.sock # --socket
 //   socketGroup: fnwarden               # --socket-group ("" = root's group)
 //   metrics: 127.0.0.1:9464             # --metrics: IP:PORT, [IPv6]:PORT, "" = off
@@ -22,6 +22,9 @@
 //   outputQueueEvents: 65536            # --output-queue-events
 //   cgroupParent: fnwarden              # --cgroup-parent
 //   logLevel: info                      # --log-level
+//   programStats: false                 # --program-stats (kernel bpf_stats: costs every probe run)
+//   kubeconfig: ""                      # --kubeconfig: "" off | in-cluster | /path/to/kubeconfig
+//   nodeName: ""                        # --node-name: "" = $NODE_NAME, else the hostname
 #pragma once
 
 #include <cstddef>
@@ -67,6 +70,11 @@ struct DaemonConfig {
     // Per-program run counts and times in `status` (BPF_ENABLE_STATS). Off
     // by default: it adds two clock reads to every run of every program.
     bool program_stats = false;
+    // Kubernetes pod metadata (pod selectors, k8s fields in events): "" off,
+    // "in-cluster" (service account of a DaemonSet pod), or a kubeconfig path.
+    std::string kubeconfig;
+    // The node whose pods are watched; "" means $NODE_NAME, else the hostname.
+    std::string node_name;
 };
 
 struct ConfigLoad {

@@ -153,7 +153,7 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
         probes = std::move(std::get<std::unique_ptr<ProbeSet>>(attempt));
         if (int err = fnwarden_bpf__load(probes->skel_)) {
             std::string hint = (err == -EPERM || err == -EACCES)
-                                   ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_SYS_RESOURCE)"
+                                   ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)"
                                    : "";
             return ProbeError{"cannot load BPF programs: " + errno_text(err) + hint};
         }
@@ -340,6 +340,11 @@ std::vector<ProgramStats> ProbeSet::program_stats() const {
         out.push_back(std::move(stats));
     }
     return out;
+}
+
+void ProbeSet::report_cgroup_births(bool on) {
+    // .bss is mmapped: the next cgroup_mkdir run sees the store.
+    __atomic_store_n(&skel_->bss->report_cgroup_births, on ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
 int enable_run_time_stats() {

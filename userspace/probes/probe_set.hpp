@@ -93,6 +93,10 @@ public:
 
     ProbeCounters counters() const;
     std::vector<ProgramStats> program_stats() const;
+
+    // Report every cgroup created on the default hierarchy as an
+    // FNW_EVENT_CGROUP record (for selectors that find functions by path).
+    void report_cgroup_births(bool on);
     int ringbuf_fd() const;
 
     // Whether the BPF-LSM programs loaded; if not, why (for --explain).

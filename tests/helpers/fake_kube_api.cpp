@@ -1,0 +1,62 @@
+// A Kubernetes API server for the daemon tests, just enough for the pod
+// watcher: GET /api/v1/pods serves POD_LIST_FILE (re-read per request, so a
+// test can change it); with watch=1 the first watch answers an ERROR 410
+// event and closes (the watcher must relist), later watches stay open and
+// idle. Listens on 127.0.0.1 (ephemeral port, printed first on stdout) and
+// logs each request's query to stderr.
+// usage: fnw_fake_kube_api POD_LIST_FILE
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s POD_LIST_FILE\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);  // httplib 0.11 writes without MSG_NOSIGNAL
+    const std::string list_file = argv[1];
+    std::atomic<int> watches{0};
+
+    httplib::Server server;
+    server.Get("/api/v1/pods", [&](const httplib::Request& req, httplib::Response& res) {
+        std::cerr << "GET /api/v1/pods watch=" << req.get_param_value("watch")
+                  << " fieldSelector=" << req.get_param_value("fieldSelector")
+                  << " resourceVersion=" << req.get_param_value("resourceVersion")
+                  << " auth=" << req.get_header_value("Authorization") << std::endl;
+        if (req.get_param_value("watch") != "1" && req.get_param_value("watch") != "true") {
+            std::ifstream in(list_file);
+            std::stringstream body;
+            body << in.rdbuf();
+            res.set_content(body.str(), "application/json");
+            return;
+        }
+        if (watches++ == 0) {
+            // "resourceVersion too old": the client must list again.
+            res.set_content(
+                R"({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version","reason":"Expired","code":410}})"
+                "\n",
+                "application/json");
+            return;
+        }
+        res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            return sink.is_writable();  // idle until the client goes away
+        });
+    });
+    const int port = server.bind_to_any_port("127.0.0.1");
+    if (port <= 0) return 1;
+    std::printf("%d\n", port);
+    std::fflush(stdout);
+    server.listen_after_bind();
+    return 0;
+}
