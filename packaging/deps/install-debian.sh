@@ -28,6 +28,8 @@ packages=(
   procps util-linux
   # the daemon test scrapes /metrics like Prometheus would
   curl
+  # a real OCI runtime starts the container the runc test attributes
+  runc
 )
 
 missing=()

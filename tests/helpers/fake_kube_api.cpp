@@ -48,8 +48,12 @@ int main(int argc, char** argv) {
                 "application/json");
             return;
         }
-        res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink& sink) {
+        const bool drop = watches.load() == 2;
+        const auto opened = std::chrono::steady_clock::now();
+        res.set_chunked_content_provider("application/json", [drop, opened](size_t, httplib::DataSink& sink) {
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            if (drop && std::chrono::steady_clock::now() - opened > std::chrono::seconds(1))
+                return false;  // the connection drops mid-stream
             return sink.is_writable();  // idle until the client goes away
         });
     });
