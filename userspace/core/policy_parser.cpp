@@ -1,5 +1,7 @@
 #include "core/policy_parser.hpp"
 
+#include "core/suggest.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -26,45 +28,6 @@ namespace {
 
 constexpr std::string_view kApiVersion = "fnwarden.io/v1";
 constexpr std::string_view kKind = "FunctionPolicy";
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-// "cgroup_path", "CgroupPath" and "cgroup-path" all mean cgroupPath: people
-// write keys the way their other configs spell them.
-std::string folded(std::string_view key) {
-    std::string out;
-    for (char c : key)
-        if (c != '_' && c != '-') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    return out;
-}
-
-// The known key `key` was most likely meant as, or "".
-std::string_view closest_key(std::string_view key, std::initializer_list<std::string_view> keys) {
-    for (std::string_view known : keys)
-        if (folded(known) == folded(key)) return known;
-    std::string_view best;
-    size_t best_distance = 3;  // as for syscall names: at most two edits
-    for (std::string_view known : keys) {
-        size_t d = edit_distance(key, known);
-        if (d < best_distance) {
-            best = known;
-            best_distance = d;
-        }
-    }
-    return best;
-}
 
 // Collects errors with positions; every check reports and carries on, so one
 // run shows all the problems of a file.
@@ -99,7 +62,8 @@ public:
             for (auto k : keys) known = known || key == k;
             if (!known) {
                 std::string msg = "unknown key \"" + key + "\" in " + std::string(what);
-                if (std::string_view close = closest_key(key, keys); !close.empty()) {
+                const std::span<const std::string_view> known(keys.begin(), keys.size());
+                if (std::string_view close = closest_key(key, known); !close.empty()) {
                     msg += " (did you mean \"" + std::string(close) + "\"?)";
                 } else {
                     msg += " (expected one of:";

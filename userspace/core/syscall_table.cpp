@@ -1,8 +1,11 @@
 #include "core/syscall_table.hpp"
 
+#include "core/suggest.hpp"
+
 #include <algorithm>
 #include <array>
 #include <unordered_map>
+
 
 #include <fnwarden/limits.h>
 
@@ -34,20 +37,6 @@ struct Index {
 const Index& index() {
     static const Index idx;  // immutable after first use
     return idx;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
 }
 
 }  // namespace

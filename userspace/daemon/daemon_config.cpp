@@ -1,5 +1,7 @@
 #include "daemon/daemon_config.hpp"
 
+#include "core/suggest.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -33,45 +35,6 @@ constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info"
 
 // Smallest ring buffer the kernel takes: one page.
 constexpr uint64_t kMinRingbufBytes = 4096;
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-// "socket_group", "Socket-Group" and "socketgroup" all mean socketGroup:
-// people write keys the way their other configs spell them.
-std::string folded(std::string_view key) {
-    std::string out;
-    for (char c : key)
-        if (c != '_' && c != '-') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    return out;
-}
-
-// The known key `key` was most likely meant as, or "".
-std::string_view closest_key(std::string_view key) {
-    for (std::string_view known : kKeys)
-        if (folded(known) == folded(key)) return known;
-    std::string_view best;
-    size_t best_distance = 3;  // as for syscall names: at most two edits
-    for (std::string_view known : kKeys) {
-        size_t d = edit_distance(key, known);
-        if (d < best_distance) {
-            best = known;
-            best_distance = d;
-        }
-    }
-    return best;
-}
 
 // "socketGroup" -> "--socket-group": how validate_daemon_config names a
 // setting that may have come from either place.
@@ -304,7 +267,7 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
 
 std::string unknown_key_message(std::string_view key) {
     std::string message = "unknown key " + in_quotes(key);
-    if (std::string_view close = closest_key(key); !close.empty())
+    if (std::string_view close = closest_key(key, kKeys); !close.empty())
         return message + " (did you mean " + in_quotes(close) + "?)";
     message += " (expected one of:";
     for (std::string_view known : kKeys) message += " " + std::string(known);
