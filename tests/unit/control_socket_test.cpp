@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 #include "control/control_client.hpp"
 #include "control/control_socket.hpp"
 
@@ -32,22 +34,7 @@ constexpr const char* kNoSuchGroup = "fnwarden-test-no-such-group";
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "fnw-control-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) std::abort();
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using test::TempDir;
 
 std::string read_file(const std::filesystem::path& file) {
     std::ifstream in(file);

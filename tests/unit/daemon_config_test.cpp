@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 namespace fnw {
 namespace {
 
@@ -21,24 +23,7 @@ const fs::path kFixtures = fs::path(FNW_SOURCE_DIR) / "tests" / "fixtures";
 const fs::path kFixtures = FNW_TEST_FIXTURES;
 #endif
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "fnw-daemon-config-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using test::TempDir;
 
 std::string all_errors(const ConfigLoad& load) {
     std::string out;

@@ -14,6 +14,8 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -47,22 +49,7 @@ std::string read_file(const std::filesystem::path& path) {
     return text.str();
 }
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (std::filesystem::temp_directory_path() / "fnw-sinks-XXXXXX").string();
-        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using test::TempDir;
 
 // --- JSON lines ----------------------------------------------------------------
 

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
 #include <httplib.h>
 
 #include "k8s/kube_config.hpp"
@@ -74,24 +76,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     return true;
 }
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "fnw-pod-watcher-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using test::TempDir;
 
 // Replaced in one rename, as the kubelet swaps a projected token: a reader
 // never sees half a file.

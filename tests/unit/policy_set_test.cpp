@@ -14,6 +14,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 namespace fnw {
 namespace {
 
@@ -30,24 +32,7 @@ const fs::path kSourceDir = FNW_SOURCE_DIR;
 const fs::path kSourceDir = fs::path(FNW_TEST_FIXTURES) / ".." / "..";
 #endif
 
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "fnw-policy-set-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using test::TempDir;
 
 void write_file(const fs::path& path, const std::string& text) {
     fs::create_directories(path.parent_path());
