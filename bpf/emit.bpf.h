@@ -81,4 +81,26 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
 }
 
+/*
+ * The fields of a file record its producer may not set, zeroed without
+ * touching the 12 KiB of strings (each producer writes the ones it uses).
+ */
+static __always_inline void fnw_file_event_clear(struct fnw_file_event *ev)
+{
+	ev->access = 0;
+	ev->access2 = 0;
+	ev->open_flags = 0;
+	ev->resolved_kind = FNW_RESOLVED_NONE;
+	ev->resolved_truncated = 0;
+	ev->path2_truncated = 0;
+	ev->traced = 0;
+	ev->dev = 0;
+	ev->ino = 0;
+	ev->parent_ino = 0;
+	ev->generation = 0;
+	ev->missing = 0;
+	ev->resolved[0] = '\0';
+	ev->path2[0] = '\0';
+}
+
 #endif /* FNWARDEN_EMIT_BPF_H */

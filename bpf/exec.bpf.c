@@ -79,6 +79,7 @@ int BPF_PROG(fnw_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 
 	if (ev) {
 		fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
+		fnw_file_event_clear(ev);
 		ev->nr = FNW_NR_LSM_EXEC;
 		ev->ret = deny ? -EPERM : 0;
 		ev->dfd = -100;

@@ -1,19 +1,39 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * File and exec syscalls. In this slice: reporting what Landlock refused.
+ * File syscalls: every open, create, delete, rename, link, chmod/chown and
+ * truncate of a monitored function, checked against its files section.
  *
- * The launcher applies Landlock to a function (runtime/landlock_sandbox.*);
- * a refused open, mkdir, unlink, rename, link or execve fails with EACCES
- * and never happens. The denial would be silent, so sys_exit reports every
- * EACCES from a path syscall of a Landlock-restricted cgroup, with the path
- * read from the caller's memory (still mapped at sys_exit, even after a
- * failed execve).
+ * The per-syscall tracepoints (syscalls/sys_enter_openat, ...) fire only for
+ * those syscalls: the rest of the host's syscalls pay nothing here, unlike a
+ * raw sys_enter hook. sys_enter keeps the arguments (user pointers) per
+ * thread; sys_exit pairs them with the return value, so the event says what
+ * happened, not what was asked.
  *
- * sys_exit runs for every syscall on the host: this program is attached
- * only while a Landlock-restricted function runs, and its first test is the
- * return value, a register, before any map lookup.
+ * Deciding in the kernel. A successful open is checked by inode: its own
+ * inode and every ancestor's (crossing mounts) against file_rules, which
+ * userspace fills from the literal and dir + "**" patterns that existed at load.
+ * Inodes do not care how the path was spelt (relative, "..", symlinks, bind
+ * mounts), so the answer is the canonical one without a string compare.
+ * An allowed open is remembered in file_verdicts; a repeat costs one LRU
+ * lookup and crosses nothing. What the kernel cannot decide (a "*" glob, a
+ * pattern whose directory did not exist, a failed or non-open operation) is
+ * sent as FNW_VERDICT_PENDING with the path the kernel resolved; userspace
+ * matches its compiled globs and writes the allowed verdict back.
+ *
+ * Enforcement here is SIGKILL from sys_exit for a violation the kernel
+ * decided: the operation has happened, but the process dies before it
+ * returns to user space and never gets the fd (docs/enforcement.md). Making
+ * the operation fail needs BPF-LSM or Landlock.
+ *
+ * Also here: reporting what Landlock refused. The launcher applies Landlock
+ * to a function (runtime/landlock_sandbox.*); a refused open, mkdir, unlink,
+ * rename, link or execve fails with EACCES and never happens. The denial
+ * would be silent, so tp_btf/sys_exit (attached only while a Landlock-
+ * restricted function runs) reports every EACCES from a path syscall of
+ * such a cgroup.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -64,6 +84,7 @@ int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
 	ev->nr = nr;
 	ev->ret = (__s32)ret;
 	ev->dfd = (*where & FNW_PATH_ARG_HAS_DFD) && index > 0 ? (__s32)syscall_arg(regs, index - 1) : AT_FDCWD;
+	fnw_file_event_clear(ev);
 	ev->verdict = FNW_VERDICT_VIOLATION;
 	ev->action = FNW_ACTION_DENIED;
 	ev->mechanism = FNW_MECH_LANDLOCK;
@@ -75,5 +96,500 @@ int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
 	fnw_submit(ev, stats);
 	return 0;
 }
+
+/* ---- File syscalls of monitored functions ------------------------------ */
+
+#define ENOENT 2
+#define EPERM 1
+#define SIGKILL 9
+#define O_ACCMODE 00000003
+#define O_WRONLY 00000001
+#define O_RDWR 00000002
+#define O_CREAT 00000100
+#define O_TRUNC 00001000
+#define O_PATH 010000000
+/* f_mode bit do_open() sets when this open created the file (stable since 4.19). */
+#define FMODE_CREATED 0x100000
+/* d_name.len is at most NAME_MAX (255): a mask the verifier can see. */
+#define NAME_LEN_MASK 0xff
+
+/* What sys_enter saw, for sys_exit of the same thread. */
+struct file_pending {
+	__u64 path;  /* user pointer */
+	__u64 path2; /* user pointer or 0 */
+	__s32 dfd;
+	__u32 nr;
+	__u32 open_flags;
+	__u32 access;
+	__u32 access2;
+	__u8 is_open;
+	__u8 pad[3];
+};
+
+/* Private to this family: thread id -> the file syscall it is in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_FILE_PENDING);
+	__type(key, __u32);
+	__type(value, struct file_pending);
+} file_pending SEC(".maps");
+
+/*
+ * Room to build a path right to left (names are found leaf first). Twice
+ * FNW_PATH_MAX so that an offset masked to FNW_PATH_MAX - 1 plus a name
+ * masked to 255 bytes is provably inside the buffer.
+ */
+struct path_scratch {
+	char buf[FNW_PATH_MAX * 2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_scratch);
+} path_scratch SEC(".maps");
+
+static __always_inline __u32 open_access(__u32 flags)
+{
+	__u32 access = 0;
+
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY:
+		access = FNW_FILE_WRITE;
+		break;
+	case O_RDWR:
+		access = FNW_FILE_READ | FNW_FILE_WRITE;
+		break;
+	default:
+		access = FNW_FILE_READ;
+	}
+	if (flags & O_TRUNC)
+		access |= FNW_FILE_WRITE;
+	/* FNW_FILE_CREATE is added at sys_exit, only if the file was created. */
+	return access;
+}
+
+static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, const char *path2, __u32 open_flags,
+				      __u32 access, __u32 access2, bool is_open)
+{
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return 0;
+	struct fnw_policy *policy = fnw_policy(cg->policy_id);
+
+	if (!policy)
+		return 0;
+	if (!(policy->flags & FNW_POLICY_FILES_RESTRICTED) && !(cg->flags & FNW_CGROUP_TRACE))
+		return 0;
+	/* O_PATH opens nothing: reading or writing through it means a real open later. */
+	if (is_open && (open_flags & O_PATH))
+		return 0;
+
+	struct file_pending pending = {
+		.path = (__u64)path,
+		.path2 = (__u64)path2,
+		.dfd = dfd,
+		.nr = nr,
+		.open_flags = open_flags,
+		.access = access,
+		.access2 = access2,
+		.is_open = is_open,
+	};
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (bpf_map_update_elem(&file_pending, &tid, &pending, BPF_ANY)) {
+		struct fnw_counters *stats = fnw_counters();
+
+		if (stats)
+			__sync_fetch_and_add(&stats->file_pending_lost, 1);
+	}
+	return 0;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* A position in the mount tree while walking up from a file. */
+struct walk {
+	struct dentry *dentry;
+	struct mount *mnt;
+};
+
+static __always_inline void walk_start(struct walk *w, const struct path *path)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
+
+	w->dentry = BPF_CORE_READ(path, dentry);
+	w->mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+}
+
+enum walk_step { WALK_NAME, WALK_CROSSED, WALK_ROOT };
+
+/*
+ * One step up. WALK_NAME: w->dentry is a name to report and is replaced by
+ * its parent (*name_of keeps it). WALK_CROSSED: w was a mount's root and
+ * moved to where that mount is attached (no name). WALK_ROOT: the root of
+ * the mount namespace (or of a detached mount: memfd, pipes, sockets).
+ */
+static __always_inline enum walk_step walk_up(struct walk *w, struct dentry **name_of)
+{
+	/* Plain locals: BPF_CORE_READ(w->dentry, ...) would relocate `w` too. */
+	struct dentry *dentry = w->dentry;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (dentry != mnt_root || mnt == mnt_parent)
+			return WALK_ROOT;
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		return WALK_CROSSED;
+	}
+	*name_of = dentry;
+	w->dentry = parent;
+	return WALK_NAME;
+}
+
+/*
+ * The rights file_rules grant `policy_id` on the object at `path`: its own
+ * exact and subtree rules, and the subtree rules of every directory above
+ * it. Stops as soon as `needed` is covered.
+ */
+static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)
+{
+	struct fnw_file_rule_key key = { .policy_id = policy_id };
+	struct walk w;
+	struct dentry *unused;
+	__u32 granted = 0;
+
+	walk_start(&w, path);
+	for (int level = 0; level < FNW_PATH_DEPTH; level++) {
+		struct dentry *dentry = w.dentry;
+		struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+		key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		key.ino = BPF_CORE_READ(inode, i_ino);
+		struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &key);
+
+		if (rule)
+			granted |= rule->subtree | (level == 0 ? rule->exact : 0);
+		if (!(needed & ~granted))
+			break;
+		if (walk_up(&w, &unused) == WALK_ROOT)
+			break;
+	}
+	return granted;
+}
+
+/*
+ * Writes the canonical path of `path` into `out` (FNW_PATH_MAX bytes),
+ * the way d_path does but from a tracepoint: names leaf first, right to
+ * left into per-CPU scratch, then copied out. Returns false when the walk
+ * was cut (too deep or too long): `out` then holds only the lower part.
+ */
+static __always_inline bool resolve_path(const struct path *path, char *out)
+{
+	__u32 zero = 0;
+	struct path_scratch *scratch = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct walk w;
+	bool complete = false;
+
+	out[0] = '\0';
+	if (!scratch)
+		return false;
+	__u32 off = FNW_PATH_MAX - 1;
+
+	scratch->buf[FNW_PATH_MAX - 1] = '\0';
+	walk_start(&w, path);
+	for (int level = 0; level < FNW_PATH_DEPTH; level++) {
+		struct dentry *named = NULL;
+		enum walk_step step = walk_up(&w, &named);
+
+		if (step == WALK_ROOT) {
+			complete = true;
+			break;
+		}
+		if (step == WALK_CROSSED || !named)
+			continue;
+		__u32 len = BPF_CORE_READ(named, d_name.len) & NAME_LEN_MASK;
+		const unsigned char *name = BPF_CORE_READ(named, d_name.name);
+
+		if (len + 1 > off)
+			break; /* longer than FNW_PATH_MAX: cut */
+		off -= len + 1;
+		off &= FNW_PATH_MAX - 1;
+		bpf_probe_read_kernel(&scratch->buf[off + 1], len, name);
+		scratch->buf[off] = '/';
+	}
+	if (off == FNW_PATH_MAX - 1) {
+		/* The root itself. */
+		off--;
+		scratch->buf[off] = '/';
+	}
+	bpf_probe_read_kernel_str(out, FNW_PATH_MAX, &scratch->buf[off & (FNW_PATH_MAX - 1)]);
+	return complete;
+}
+
+/* The path a relative name starts from: the cwd, or the directory fd. */
+static __always_inline const struct path *base_path(struct task_struct *task, __s32 dfd)
+{
+	if (dfd == AT_FDCWD) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+		return fs ? &fs->pwd : NULL;
+	}
+	struct file *dir = fd_file(task, dfd);
+
+	return dir ? &dir->f_path : NULL;
+}
+
+static __always_inline int file_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_pending *found = bpf_map_lookup_elem(&file_pending, &tid);
+
+	if (!found)
+		return 0;
+	struct file_pending pending = *found;
+
+	bpf_map_delete_elem(&file_pending, &tid);
+
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg)
+		return 0;
+	__u32 policy_id = cg->policy_id;
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!policy || !stats)
+		return 0;
+	/* Landlock refused it: fnw_sys_exit reports that, once. */
+	if ((cg->flags & FNW_CGROUP_LANDLOCK) && ret == -EACCES)
+		return 0;
+
+	const bool traced = cg->flags & FNW_CGROUP_TRACE;
+	const bool restricted = policy->flags & FNW_POLICY_FILES_RESTRICTED;
+
+	/*
+	 * A failure other than a permission refusal did nothing (ENOENT from
+	 * the loader's library search, EEXIST from mkdir -p): not an access.
+	 */
+	if (ret < 0 && ret != -EACCES && ret != -EPERM && !traced)
+		return 0;
+	__sync_fetch_and_add(&stats->file_checks, 1);
+
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *file = NULL;
+	__u32 access = pending.access;
+	struct fnw_file_verdict_key vkey = {};
+
+	if (pending.is_open && ret >= 0)
+		file = fd_file(task, (int)ret);
+	if (file) {
+		if ((pending.open_flags & O_CREAT) && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED))
+			access |= FNW_FILE_CREATE;
+		struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+		struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+		vkey.policy_id = policy_id;
+		vkey.access = access;
+		vkey.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		vkey.ino = BPF_CORE_READ(inode, i_ino);
+		vkey.parent_ino = BPF_CORE_READ(dentry, d_parent, d_inode, i_ino);
+		vkey.generation = BPF_CORE_READ(inode, i_generation);
+	} else if (ret < 0 && (pending.open_flags & O_CREAT)) {
+		access |= FNW_FILE_CREATE; /* refused: it may have been a create */
+	}
+
+	__u8 verdict = FNW_VERDICT_PENDING;
+	__u32 granted = 0;
+
+	if (!restricted) {
+		verdict = FNW_VERDICT_ALLOWED; /* traced only */
+	} else if (file) {
+		if (bpf_map_lookup_elem(&file_verdicts, &vkey)) {
+			__sync_fetch_and_add(&stats->file_cache_hits, 1);
+			verdict = FNW_VERDICT_ALLOWED;
+		} else if (!(access & ~(granted = granted_rights(policy_id, &file->f_path, access)))) {
+			__u8 yes = 1;
+
+			bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
+			verdict = FNW_VERDICT_ALLOWED;
+		} else if (!(access & ~policy->file_kernel_rights)) {
+			verdict = FNW_VERDICT_VIOLATION;
+		}
+	}
+	if (verdict == FNW_VERDICT_ALLOWED && !traced)
+		return 0;
+
+	__u8 action = FNW_ACTION_NONE, mechanism = FNW_MECH_NONE;
+
+	if (verdict == FNW_VERDICT_VIOLATION) {
+		__sync_fetch_and_add(&stats->file_violations, 1);
+		__sync_fetch_and_add(&stats->violations, 1);
+		action = FNW_ACTION_REPORTED;
+		/* deny cannot be done from here: it falls back to kill. */
+		if (policy->file_action != FNW_KACTION_REPORT) {
+			if (bpf_send_signal(SIGKILL) == 0) {
+				action = FNW_ACTION_KILLED;
+				mechanism = FNW_MECH_SIGKILL;
+				__sync_fetch_and_add(&stats->kills, 1);
+			} else {
+				__sync_fetch_and_add(&stats->signal_errors, 1);
+			}
+		}
+	} else if (verdict == FNW_VERDICT_PENDING) {
+		__sync_fetch_and_add(&stats->file_pending, 1);
+	}
+
+	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return 0;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
+	fnw_file_event_clear(ev);
+	ev->nr = pending.nr;
+	ev->ret = (__s32)ret;
+	ev->dfd = pending.dfd;
+	ev->verdict = verdict;
+	ev->action = action;
+	ev->mechanism = mechanism;
+	ev->access = access;
+	ev->access2 = pending.access2;
+	ev->open_flags = pending.open_flags;
+	ev->dev = vkey.dev;
+	ev->ino = vkey.ino;
+	ev->parent_ino = vkey.parent_ino;
+	ev->generation = vkey.generation;
+	ev->traced = traced;
+	if (verdict == FNW_VERDICT_VIOLATION)
+		ev->missing = access & ~granted;
+
+	long n = bpf_probe_read_user_str(ev->path, sizeof(ev->path), (const void *)pending.path);
+
+	if (n < 0)
+		ev->path[0] = '\0';
+	ev->path_truncated = n == sizeof(ev->path);
+	if (pending.path2) {
+		n = bpf_probe_read_user_str(ev->path2, sizeof(ev->path2), (const void *)pending.path2);
+		if (n < 0)
+			ev->path2[0] = '\0';
+		ev->path2_truncated = n == sizeof(ev->path2);
+	}
+
+	if (file) {
+		ev->resolved_kind = FNW_RESOLVED_OBJECT;
+		ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
+	} else if (ev->path[0] != '/') {
+		const struct path *base = base_path(task, pending.dfd);
+
+		if (base) {
+			ev->resolved_kind = FNW_RESOLVED_BASE;
+			ev->resolved_truncated = !resolve_path(base, ev->resolved);
+		}
+	}
+	fnw_submit(ev, stats);
+	return 0;
+}
+
+/*
+ * Every sys_exit_* program tail-calls this one: the exit logic (two
+ * bounded dentry walks) is verified once instead of once per syscall,
+ * which kept probe loading from taking seconds. Same program type and
+ * context layout (trace_event_raw_sys_exit) as its callers.
+ */
+SEC("tracepoint")
+int fnw_file_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return file_exit(ctx->ret);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32)); /* no BTF types: prog arrays refuse them */
+	__array(values, int(void *));
+} file_exit_handler SEC(".maps") = {
+	.values = { [0] = (void *)&fnw_file_exit },
+};
+
+#define FILE_EXIT(syscall)                                                              \
+	SEC("tracepoint/syscalls/sys_exit_" #syscall)                                   \
+	int fnw_exit_##syscall(struct trace_event_raw_sys_exit *ctx)                    \
+	{                                                                               \
+		bpf_tail_call(ctx, &file_exit_handler, 0);                              \
+		return 0; /* only if the handler is missing */                          \
+	}
+
+#define ARG_PTR(i) ((const char *)ctx->args[i])
+#define ARG_FD(i) ((__s32)ctx->args[i])
+/* __syscall_nr is an int; the 4 bytes after it are padding. */
+#define NR ((__u32)ctx->id)
+
+#define FILE_ENTER(syscall, call)                                                       \
+	SEC("tracepoint/syscalls/sys_enter_" #syscall)                                  \
+	int fnw_enter_##syscall(struct trace_event_raw_sys_enter *ctx)                  \
+	{                                                                               \
+		return call;                                                            \
+	}                                                                               \
+	FILE_EXIT(syscall)
+
+/*           syscall     nr  path        dfd               path2       open flags  access  access2  is_open */
+FILE_ENTER(open, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, ctx->args[1], open_access(ctx->args[1]), 0, true))
+FILE_ENTER(openat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, ctx->args[2], open_access(ctx->args[2]), 0, true))
+FILE_ENTER(creat, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, O_CREAT | O_WRONLY | O_TRUNC,
+			     FNW_FILE_WRITE, 0, true))
+FILE_ENTER(mkdir, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(mkdirat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(mknod, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(mknodat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(unlink, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_DELETE, 0, false))
+FILE_ENTER(unlinkat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_DELETE, 0, false))
+FILE_ENTER(rmdir, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_DELETE, 0, false))
+/* A rename deletes the old name and creates the new one (moves in and out). */
+FILE_ENTER(rename, file_enter(NR, ARG_PTR(0), AT_FDCWD, ARG_PTR(1), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
+FILE_ENTER(renameat, file_enter(NR, ARG_PTR(1), ARG_FD(0), ARG_PTR(3), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
+FILE_ENTER(renameat2, file_enter(NR, ARG_PTR(1), ARG_FD(0), ARG_PTR(3), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
+/* link and symlink create `path` (the new name); path2 is what it points at. */
+FILE_ENTER(link, file_enter(NR, ARG_PTR(1), AT_FDCWD, ARG_PTR(0), 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(linkat, file_enter(NR, ARG_PTR(3), ARG_FD(2), ARG_PTR(1), 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(symlink, file_enter(NR, ARG_PTR(1), AT_FDCWD, ARG_PTR(0), 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(symlinkat, file_enter(NR, ARG_PTR(2), ARG_FD(1), ARG_PTR(0), 0, FNW_FILE_CREATE, 0, false))
+/* Metadata and size changes are writes. */
+FILE_ENTER(chmod, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(fchmodat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(chown, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(lchown, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(fchownat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(truncate, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
+
+/* openat2 keeps its flags in a struct in user memory. */
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int fnw_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+
+	bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]);
+	return file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, (__u32)how.flags, open_access((__u32)how.flags), 0, true);
+}
+FILE_EXIT(openat2)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -83,6 +83,22 @@ struct {
 	__type(value, struct fnw_exec_key);
 } exec_key_scratch SEC(".maps") __weak;
 
+/* Inodes each policy's files section names; see fnw_file_rule_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_FILE_RULES);
+	__type(key, struct fnw_file_rule_key);
+	__type(value, struct fnw_file_rule);
+} file_rules SEC(".maps") __weak;
+
+/* Opens found allowed, by the kernel or by userspace; see fnw_file_verdict_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FNW_MAX_FILE_VERDICTS);
+	__type(key, struct fnw_file_verdict_key);
+	__type(value, __u8);
+} file_verdicts SEC(".maps") __weak;
+
 /* Violations and traced events. Size set by userspace before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -24,6 +24,12 @@ enum fnw_event_type {
 enum fnw_verdict {
 	FNW_VERDICT_ALLOWED = 0,
 	FNW_VERDICT_VIOLATION = 1,
+	/*
+	 * File access the kernel could not decide: a glob only userspace can
+	 * match. Userspace turns it into one of the two above (and writes an
+	 * allowed verdict back to file_verdicts); it never leaves the process.
+	 */
+	FNW_VERDICT_PENDING = 2,
 };
 
 /* What the kernel side did about the event. */
@@ -42,6 +48,7 @@ enum fnw_mechanism {
 	FNW_MECH_CGROUP_SOCK = 3, /* cgroup sock_addr hook returned "deny": the caller got EPERM */
 	FNW_MECH_LANDLOCK = 4,    /* Landlock refused (EACCES), seen at sys_exit: no side effect */
 	FNW_MECH_BPF_LSM = 5,     /* an lsm/ program refused (EPERM) before the operation */
+	FNW_MECH_USER_KILL = 6,   /* SIGKILL from fnwarden when it read the event: asynchronous */
 };
 
 /* fnw_file_event.nr when the event comes from an LSM hook, not a syscall. */
@@ -94,21 +101,49 @@ struct fnw_net_event {
 	__u8 mechanism; /* enum fnw_mechanism */
 };
 
+/* fnw_file_event.resolved_kind: what `resolved` holds. */
+enum fnw_resolved_kind {
+	FNW_RESOLVED_NONE = 0,   /* nothing: `path` is absolute, or the base was unreadable */
+	FNW_RESOLVED_OBJECT = 1, /* the opened file itself, walked from its dentry: canonical */
+	FNW_RESOLVED_BASE = 2,   /* the directory a relative `path` starts from (cwd or dfd), canonical */
+};
+
 /*
- * A file or exec syscall that failed with EACCES while Landlock restricts
- * the process: the denial, reported at sys_exit with the path as the caller
- * passed it (relative paths are resolved in userspace, best effort).
+ * A file access, or an exec:
+ *  - from the file syscall tracepoints (files.bpf.c): any open, create,
+ *    delete, rename, link, chmod/chown or truncate of a monitored function
+ *    whose policy restricts files (or that is traced), with `access` set;
+ *  - a Landlock denial (EACCES at sys_exit) of a launched function;
+ *  - an exec refused by lsm/bprm_check_security (nr == FNW_NR_LSM_EXEC).
+ * `path` is always the string the caller passed; `resolved` is what the
+ * kernel resolved (see fnw_resolved_kind), which userspace reports as the
+ * canonical path.
  */
 struct fnw_file_event {
 	struct fnw_event_header hdr;
 	__u32 nr;
-	__s32 ret;   /* -EACCES */
+	__s32 ret;   /* the syscall's return value (-errno) */
 	__s32 dfd;   /* directory fd the path is relative to; AT_FDCWD (-100) for the cwd */
 	__u8 verdict;
 	__u8 action;
 	__u8 mechanism;
 	__u8 path_truncated; /* the user string filled the buffer */
+	__u32 access;        /* FNW_FILE_* the operation needs on `path`; 0 for Landlock/LSM records */
+	__u32 access2;       /* FNW_FILE_* needed on `path2` (rename: create at the new name) */
+	__u32 open_flags;    /* open/openat/openat2/creat: the O_* flags */
+	__u8 resolved_kind;  /* enum fnw_resolved_kind */
+	__u8 resolved_truncated;
+	__u8 path2_truncated;
+	__u8 traced;         /* the cgroup is traced: an allowed verdict is still reported */
+	/* Identity of the object when resolved_kind == FNW_RESOLVED_OBJECT (the file_verdicts key). */
+	__u64 dev;        /* kernel dev_t of the superblock: MAJOR << 20 | MINOR */
+	__u64 ino;
+	__u64 parent_ino; /* directory the name was found in: hard links elsewhere differ */
+	__u32 generation; /* i_generation: an inode number reused later differs */
+	__u32 missing;    /* FNW_FILE_* rights the policy does not grant (violations) */
 	char path[FNW_PATH_MAX];
+	char resolved[FNW_PATH_MAX];
+	char path2[FNW_PATH_MAX]; /* rename/link/symlink: the other name, as passed */
 };
 
 /*

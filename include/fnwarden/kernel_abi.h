@@ -62,6 +62,21 @@ enum fnw_policy_flags {
 	/* exec is checked by lsm/bprm_check_security against exec_allowed
 	 * (every exec.allow entry is a literal path; see probe_set.cpp). */
 	FNW_POLICY_EXEC_LSM = 1u << 1,
+	/* The policy has a files section: file syscalls are checked against
+	 * file_rules / file_verdicts, and userspace for globs (files.bpf.c). */
+	FNW_POLICY_FILES_RESTRICTED = 1u << 2,
+};
+
+/*
+ * What a file operation needs, in the policy's own terms (files.read, write,
+ * create, delete). An open may need several (O_RDWR|O_CREAT on a new file:
+ * read, write and create).
+ */
+enum fnw_file_access {
+	FNW_FILE_READ = 1u << 0,
+	FNW_FILE_WRITE = 1u << 1,
+	FNW_FILE_CREATE = 1u << 2,
+	FNW_FILE_DELETE = 1u << 3,
 };
 
 /* policies[policy_id] */
@@ -71,6 +86,50 @@ struct fnw_policy {
 	__u32 net_action;                              /* enum fnw_kernel_action */
 	__u32 flags;                                   /* enum fnw_policy_flags */
 	__u32 exec_action;                             /* enum fnw_kernel_action, for FNW_POLICY_EXEC_LSM */
+	__u32 file_action;                             /* enum fnw_kernel_action, for FNW_POLICY_FILES_RESTRICTED */
+	/*
+	 * FNW_FILE_* rights whose every pattern is in file_rules (exact paths
+	 * and whole-subtree (dir + "**") that existed at load): for an open needing only
+	 * these, a miss is a violation the kernel acts on itself. Other rights
+	 * go to userspace's glob matcher (FNW_VERDICT_PENDING).
+	 */
+	__u32 file_kernel_rights;
+	__u32 pad;
+};
+
+/*
+ * file_rules: (policy, inode) -> the rights a policy grants on that inode
+ * (`exact`) or on everything beneath it, itself included (`subtree`, from a
+ * dir + "**" pattern). Keyed by inode, like Landlock: the probe walks up from the
+ * opened file's dentry, so symlinks, "..", relative paths and bind mounts
+ * all end at the same answer without comparing strings in the kernel.
+ */
+struct fnw_file_rule_key {
+	__u32 policy_id;
+	__u32 pad;
+	__u64 dev; /* kernel dev_t: MAJOR << 20 | MINOR */
+	__u64 ino;
+};
+
+struct fnw_file_rule {
+	__u32 exact;   /* FNW_FILE_* */
+	__u32 subtree; /* FNW_FILE_* */
+};
+
+/*
+ * file_verdicts (LRU): an open already found allowed, by the kernel's rules
+ * or by userspace's globs, so the same access never crosses the ring buffer
+ * again. parent_ino and generation keep a hard link elsewhere, or a reused
+ * inode number, from inheriting the verdict.
+ */
+struct fnw_file_verdict_key {
+	__u32 policy_id;
+	__u32 access; /* FNW_FILE_* the open needed */
+	__u64 dev;
+	__u64 ino;
+	__u64 parent_ino;
+	__u32 generation;
+	__u32 pad;
 };
 
 /*
@@ -123,6 +182,11 @@ struct fnw_counters {
 	__u64 net_checks;        /* connect/sendmsg/bind checked in monitored cgroups */
 	__u64 net_violations;
 	__u64 net_denied;        /* refused by a cgroup hook (EPERM) */
+	__u64 file_checks;       /* file operations checked in monitored cgroups */
+	__u64 file_violations;   /* decided by the kernel (userspace counts its own) */
+	__u64 file_pending;      /* sent to userspace's glob matcher */
+	__u64 file_cache_hits;   /* opens answered by file_verdicts */
+	__u64 file_pending_lost; /* enter without exit (pending map full) */
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

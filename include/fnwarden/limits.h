@@ -49,6 +49,19 @@
 /* Exec allowlist keys checked under BPF-LSM: longer paths are never allowed. */
 #define FNW_EXEC_PATH_MAX 256
 #define FNW_MAX_EXEC_RULES 4096
+
+/* file_rules entries (inodes named by exact or dir + "**" patterns), all policies. */
+#define FNW_MAX_FILE_RULES 16384
+/* file_verdicts: opens already found allowed (LRU, all policies). */
+#define FNW_MAX_FILE_VERDICTS 65536
+/* File syscalls in flight between sys_enter and sys_exit, host-wide. */
+#define FNW_MAX_FILE_PENDING 16384
+/*
+ * Directory levels the probe walks up from a file (mount crossings
+ * included). Deeper paths are reported truncated and never match a kernel
+ * rule above the cut: they go to userspace, never silently allowed.
+ */
+#define FNW_PATH_DEPTH 64
 #define FNW_SYSCALL_ARGS 6
 
 #endif /* FNWARDEN_LIMITS_H */

@@ -45,6 +45,7 @@ struct RunOptions {
     bool trace = false;
     bool use_seccomp = true;
     bool learn = false;
+    bool use_landlock = true;
 };
 
 class ProbeTest : public ::testing::Test {
@@ -92,7 +93,7 @@ protected:
             return out;
         }
         FunctionRunner runner(*guard, cgroup_parent_);
-        auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.learn});
+        auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.use_landlock, opts.learn});
         if (auto* err = std::get_if<std::string>(&result)) {
             ADD_FAILURE() << "run failed: " << *err;
             return out;

@@ -140,6 +140,11 @@ void print_status_table(const json& s, std::ostream& out) {
     out << "\nCOUNTERS kernel: " << str(kc, "events") << " syscalls seen, " << str(kc, "violations") << " violations, "
         << str(kc, "kills") << " killed, " << str(kc, "net_checks") << " network checks ("
         << str(kc, "net_denied") << " denied), " << str(kc, "ringbuf_drops") << " ring-buffer drops\n";
+    out << "         files: " << str(kc, "file_checks") << " checked in the kernel, " << str(kc, "file_cache_hits")
+        << " answered by the verdict cache, " << str(kc, "file_violations") << " violations decided there, "
+        << str(kc, "file_pending") << " sent to userspace (" << str(dc, "file_decided_allowed") << " allowed, "
+        << str(dc, "file_decided_violations") << " violations), " << str(kc, "file_pending_lost")
+        << " lost (pending map full)\n";
     out << "         daemon: " << str(dc, "records") << " records, " << str(dc, "malformed") << " malformed, "
         << str(dc, "output_written") << " written, " << str(dc, "output_dropped") << " output drops, "
         << str(dc, "client_dropped") << " client drops, " << str(dc, "clients_refused") << " clients refused\n";

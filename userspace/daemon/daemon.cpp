@@ -231,6 +231,11 @@ struct Daemon::Impl {
     PolicySlots slots;
     std::map<std::string, uint32_t, std::less<>> function_slot;
     std::map<uint32_t, SlotInfo> slot_info;
+    // Globs per slot, for file accesses the kernel could not decide; kept
+    // for retired slots like slot_info (records in the ring still name them).
+    FileDecider file_decider{[this](const fnw_file_verdict_key& key) {
+        return probes && probes->remember_allowed_file(key);
+    }};
     std::vector<RetiredSlot> retired;
     uint64_t reloads_ok = 0, reloads_failed = 0;
     std::string last_reload_result = "none";
@@ -484,6 +489,7 @@ bool Daemon::Impl::start_up() {
 
 bool Daemon::Impl::write_slot(uint32_t slot, const FunctionPolicy& policy, std::string* error) {
     const Mode mode = effective_mode(config.mode, policy.mode);
+    if (!file_decider.set_policy(slot, policy, mode, error)) return false;
     if (!probes->set_policy(slot, policy, mode, error)) return false;
     slot_info[slot] = SlotInfo{policy.function, policy.name, policy.source, mode, KillOnViolation::from(policy, mode)};
     return true;
@@ -860,12 +866,12 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
     auto info = slot_info.find(hdr.policy_id);
     static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
     const SlotInfo& slot = info == slot_info.end() ? unknown : info->second;
-    const bool violation = record_is_violation(record);
     // A capture group in a cgroupPath selector names the function per cgroup.
     auto found = identified.find(hdr.cgroup_id);
     const std::string& function = found != identified.end() ? found->second.function : slot.function;
 
     respond_to_record(record, slot.kill, [&](std::span<const std::byte> r) {
+        const bool violation = record_is_violation(r);  // the file decider may have decided it
         // /proc lookups only for violations: a traced flood must stay cheap.
         EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
         auto event = event_to_json(r, ctx, clock);
@@ -887,7 +893,7 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
         publish(*event, function, violation, to_outputs);
         const uint64_t now = boot_now_ns();
         if (now > hdr.boot_ns) latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
-    });
+    }, &file_decider);
 }
 
 void Daemon::Impl::publish(const nlohmann::json& event, const std::string& function, bool violation,
@@ -1159,9 +1165,17 @@ nlohmann::json Daemon::Impl::status() const {
                        {"cgroups_inherited", k.cgroups_inherited},
                        {"net_checks", k.net_checks},
                        {"net_violations", k.net_violations},
-                       {"net_denied", k.net_denied}}},
+                       {"net_denied", k.net_denied},
+                       {"file_checks", k.file_checks},
+                       {"file_violations", k.file_violations},
+                       {"file_pending", k.file_pending},
+                       {"file_cache_hits", k.file_cache_hits},
+                       {"file_pending_lost", k.file_pending_lost}}},
                      {"daemon",
                       {{"records", records},
+                       {"file_decided_allowed", file_decider.stats().allowed},
+                       {"file_decided_violations", file_decider.stats().violations},
+                       {"file_verdicts_remembered", file_decider.stats().remembered},
                        {"malformed", malformed},
                        {"traced_sent", traced_sent},
                        {"cgroup_births_seen", births_seen},

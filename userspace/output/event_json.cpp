@@ -9,6 +9,7 @@
 #include <fnwarden/events.h>
 
 #include "core/event_kind.hpp"
+#include "core/file_access.hpp"
 #include "core/syscall_table.hpp"
 
 namespace fnw {
@@ -40,6 +41,7 @@ std::string_view verdict_name(uint8_t v) {
     switch (v) {
     case FNW_VERDICT_ALLOWED: return "allowed";
     case FNW_VERDICT_VIOLATION: return "violation";
+    case FNW_VERDICT_PENDING: return "undecided";
     }
     return "unknown";
 }
@@ -62,6 +64,7 @@ std::string_view mechanism_name(uint8_t m) {
     case FNW_MECH_CGROUP_SOCK: return "cgroup-sock";
     case FNW_MECH_LANDLOCK: return "landlock";
     case FNW_MECH_BPF_LSM: return "bpf-lsm";
+    case FNW_MECH_USER_KILL: return "fnwarden-sigkill";
     }
     return "unknown";
 }
@@ -95,22 +98,6 @@ std::string protocol_name(uint8_t protocol) {
     case 17: return "udp";
     }
     return std::to_string(protocol);
-}
-
-// Best effort, for humans: a relative path joined with the process's cwd or
-// directory fd as /proc shows it now, then normalised lexically. The raw
-// string stays in the event; this is not what the kernel resolved.
-std::string resolve_event_path(const std::string& raw, int32_t dfd, uint32_t pid) {
-    std::filesystem::path p(raw);
-    if (!p.is_absolute()) {
-        constexpr int32_t kAtFdcwd = -100;
-        std::error_code ec;
-        const std::string base = "/proc/" + std::to_string(pid) + (dfd == kAtFdcwd ? "/cwd" : "/fd/" + std::to_string(dfd));
-        auto dir = std::filesystem::read_symlink(base, ec);
-        if (ec) return raw;
-        p = dir / p;
-    }
-    return p.lexically_normal().string();
 }
 
 nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx, const WallClock& clock) {
@@ -160,7 +147,7 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
     }
     case FNW_EVENT_FILE: {
         if (record.size() != sizeof(fnw_file_event)) return std::nullopt;
-        auto ev = std::make_unique<fnw_file_event>();  // 4 KiB: not on the stack
+        auto ev = std::make_unique<fnw_file_event>();  // 12 KiB: not on the stack
         std::memcpy(ev.get(), record.data(), sizeof(*ev));
         nlohmann::json j = header_json(ev->hdr, ctx, clock);
         j["type"] = "file";
@@ -169,16 +156,35 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         std::string_view name = from_lsm ? "exec" : SyscallTable::name(static_cast<int>(ev->nr));
         const std::string raw = printable(std::string(ev->path, strnlen(ev->path, sizeof(ev->path))));
         const bool is_exec = is_exec_event(*ev);
+        const EventPath path = event_path(*ev);
         j["file"] = {{"raw_path", raw},
-                     {"path", resolve_event_path(raw, ev->dfd, ev->hdr.pid)},
+                     {"path", printable(path.path)},
+                     {"path_source", to_string(path.source)},
                      {"op", std::string(name.empty() ? "unknown" : name)},
-                     {"error", -ev->ret}};
-        if (ev->path_truncated) j["file"]["truncated"] = true;
+                     {"error", ev->ret < 0 ? -ev->ret : 0}};
+        if (ev->access) j["file"]["access"] = file_access_names(ev->access);
+        if (ev->path2[0] != '\0') {
+            j["file"]["raw_path2"] = printable(std::string(ev->path2, strnlen(ev->path2, sizeof(ev->path2))));
+            if (ev->access2) j["file"]["access2"] = file_access_names(ev->access2);
+        }
+        if (ev->resolved_kind == FNW_RESOLVED_OBJECT) {
+            j["file"]["dev"] = ev->dev;
+            j["file"]["ino"] = ev->ino;
+        }
+        if (ev->path_truncated || path.truncated) j["file"]["truncated"] = true;
         if (!from_lsm) j["syscall"] = {{"nr", ev->nr}, {"name", name.empty() ? "unknown" : std::string(name)}};
         j["verdict"] = verdict_name(ev->verdict);
         j["action"] = action_name(ev->action);
         j["mechanism"] = mechanism_name(ev->mechanism);
-        j["rule"] = is_exec ? "exec.allow" : "files";
+        if (is_exec) {
+            j["rule"] = "exec.allow";
+        } else if (ev->missing) {
+            // The first right the policy does not grant names the section.
+            j["rule"] = "files." + file_access_names(ev->missing).front();
+            j["file"]["denied_access"] = file_access_names(ev->missing);
+        } else if (ev->verdict == FNW_VERDICT_VIOLATION) {
+            j["rule"] = "files";
+        }
         return j;
     }
     case FNW_EVENT_NET: {

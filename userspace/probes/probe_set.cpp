@@ -7,17 +7,22 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
-#include <fcntl.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.hpp"
+#include "core/path_glob.hpp"
 #include "core/syscall_table.hpp"
 
 #include "fnwarden_bpf.skel.h"
@@ -101,6 +106,22 @@ bool replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor va
     return true;
 }
 
+// The file probes attach to syscalls/* tracepoints, which libbpf finds in
+// tracefs. A fresh machine may not have it mounted (systemd normally does):
+// mount it rather than run without file monitoring.
+std::string ensure_tracefs() {
+    if (::access("/sys/kernel/tracing/events", F_OK) == 0 || ::access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+        return "";
+    if (::mount("nodev", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
+        return "tracefs is not mounted and mounting it at /sys/kernel/tracing failed: " + errno_text(errno);
+    spdlog::info("mounted tracefs at /sys/kernel/tracing (the file probes attach to syscall tracepoints)");
+    return "";
+}
+
+// The kernel's own dev_t layout (MAJOR << 20 | MINOR), which is what
+// inode->i_sb->s_dev holds; stat() reports the glibc encoding.
+uint64_t kernel_dev(dev_t dev) { return (uint64_t{major(dev)} << 20) | minor(dev); }
+
 }  // namespace
 
 bool ProbeSet::attach_landlock_reporting(std::string* error) {
@@ -163,6 +184,7 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
     fnwarden_bpf* skel = probes->skel_;
 
     if (std::string err = fill_path_args(skel); !err.empty()) return ProbeError{err};
+    if (std::string err = ensure_tracefs(); !err.empty()) return ProbeError{err};
     if (int err = fnwarden_bpf__attach(skel))
         return ProbeError{"cannot attach BPF programs: " + errno_text(err)};
 
@@ -203,7 +225,10 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     // this slot never sees a restricted policy with half its rules.
     if (!replace_net_rules(policy_id, policy.network, error)) return false;
     if (lsm_available() && !replace_exec_rules(policy_id, policy.exec, error)) return false;
+    const KernelFileRules files = compile_file_rules(policy_id, policy.files);
+    if (!replace_file_rules(policy_id, files, error)) return false;
     fnw_policy compiled = compile_kernel_policy(policy, mode);
+    compiled.file_kernel_rights = files.complete_rights;
     if (!lsm_available()) compiled.flags &= ~uint32_t{FNW_POLICY_EXEC_LSM};
     return set_policy(policy_id, compiled, error);
 }
@@ -212,6 +237,75 @@ bool ProbeSet::replace_exec_rules(uint32_t policy_id, const ExecRules& rules, st
     return replace_policy_keys(
         skel_->maps.exec_allowed, compile_exec_keys(policy_id, rules), [](size_t) { return uint8_t{1}; },
         [&](const fnw_exec_key& k) { return k.policy_id == policy_id; }, error);
+}
+
+bool ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& rules, std::string* error) {
+    // Verdicts remembered under whatever this slot held before are void.
+    forget_file_verdicts(policy_id);
+    std::vector<fnw_file_rule_key> keys;
+    keys.reserve(rules.rules.size());
+    for (const auto& [key, rule] : rules.rules) keys.push_back(key);
+    return replace_policy_keys(
+        skel_->maps.file_rules, keys, [&](size_t i) { return rules.rules[i].second; },
+        [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; }, error);
+}
+
+void ProbeSet::forget_file_verdicts(uint32_t policy_id) {
+    std::vector<fnw_file_verdict_key> stale;
+    fnw_file_verdict_key key{}, next{};
+    const void* prev = nullptr;
+    while (bpf_map__get_next_key(skel_->maps.file_verdicts, prev, &next, sizeof(next)) == 0) {
+        if (next.policy_id == policy_id) stale.push_back(next);
+        key = next;
+        prev = &key;
+    }
+    for (const auto& k : stale) bpf_map__delete_elem(skel_->maps.file_verdicts, &k, sizeof(k), 0);
+}
+
+bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
+    const uint8_t yes = 1;
+    return bpf_map__update_elem(skel_->maps.file_verdicts, &key, sizeof(key), &yes, sizeof(yes), BPF_ANY) == 0;
+}
+
+KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files) {
+    KernelFileRules out;
+    if (!files.restricted) return out;
+    std::map<std::pair<uint64_t, uint64_t>, fnw_file_rule> by_inode;
+    const std::pair<const std::vector<std::string>*, uint32_t> sections[] = {
+        {&files.read, FNW_FILE_READ},
+        {&files.write, FNW_FILE_WRITE},
+        {&files.create, FNW_FILE_CREATE},
+        {&files.remove, FNW_FILE_DELETE},
+    };
+    for (const auto& [patterns, right] : sections) {
+        bool complete = true;
+        for (const auto& pattern : *patterns) {
+            auto rule = kernel_path_rule(pattern);
+            if (!rule) {
+                complete = false;
+                out.userspace_only.push_back(pattern + ": a glob only userspace can match");
+                continue;
+            }
+            // stat follows symlinks: the kernel sees the object they name.
+            struct stat st {};
+            if (::stat(rule->path.c_str(), &st) != 0) {
+                complete = false;
+                out.userspace_only.push_back(pattern + ": " + rule->path + " does not exist now");
+                continue;
+            }
+            auto& entry = by_inode[{kernel_dev(st.st_dev), st.st_ino}];
+            (rule->kind == KernelPathRule::Kind::Subtree ? entry.subtree : entry.exact) |= right;
+        }
+        if (complete) out.complete_rights |= right;
+    }
+    for (const auto& [inode, rule] : by_inode) {
+        fnw_file_rule_key key{};
+        key.policy_id = policy_id;
+        key.dev = inode.first;
+        key.ino = inode.second;
+        out.rules.emplace_back(key, rule);
+    }
+    return out;
 }
 
 bool exec_rules_fit_lsm(const ExecRules& rules) {
@@ -388,6 +482,11 @@ ProbeCounters ProbeSet::counters() const {
         total.net_checks += c.net_checks;
         total.net_violations += c.net_violations;
         total.net_denied += c.net_denied;
+        total.file_checks += c.file_checks;
+        total.file_violations += c.file_violations;
+        total.file_pending += c.file_pending;
+        total.file_cache_hits += c.file_cache_hits;
+        total.file_pending_lost += c.file_pending_lost;
     }
     return total;
 }
@@ -409,6 +508,14 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
         // stay with Landlock (launched functions) for exec.
         out.flags |= FNW_POLICY_EXEC_LSM;
         out.exec_action = exec_action == ViolationAction::Report ? FNW_KACTION_REPORT : FNW_KACTION_DENY;
+    }
+    if (policy.files.restricted) {
+        out.flags |= FNW_POLICY_FILES_RESTRICTED;
+        // The probe cannot make an operation fail: deny falls back to kill
+        // there (launched functions get deny from Landlock first).
+        out.file_action = effective_action(policy.files.on_violation, mode) == ViolationAction::Report
+                              ? FNW_KACTION_REPORT
+                              : FNW_KACTION_KILL;
     }
     if (policy.network.restricted) {
         out.flags |= FNW_POLICY_NET_RESTRICTED;

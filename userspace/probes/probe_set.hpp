@@ -39,6 +39,21 @@ struct ProbeCounters {
     uint64_t net_checks = 0;
     uint64_t net_violations = 0;
     uint64_t net_denied = 0;
+    uint64_t file_checks = 0;
+    uint64_t file_violations = 0;
+    uint64_t file_pending = 0;
+    uint64_t file_cache_hits = 0;
+    uint64_t file_pending_lost = 0;
+};
+
+// A policy's files section as the kernel can check it (file_rules): the
+// rights each inode grants, and which rights are complete there (every
+// pattern of that right is an exact path or a subtree that existed).
+struct KernelFileRules {
+    std::vector<std::pair<fnw_file_rule_key, fnw_file_rule>> rules;
+    uint32_t complete_rights = 0;  // FNW_FILE_*
+    // Why a right is not complete, per pattern, for status/--explain.
+    std::vector<std::string> userspace_only;
 };
 
 // One loaded BPF program and what the kernel's bpf_stats say about it
@@ -91,6 +106,10 @@ public:
     // Idempotent; it stays attached for the life of the probe set.
     bool attach_landlock_reporting(std::string* error = nullptr);
 
+    // Remembers an open userspace found allowed, so the kernel answers the
+    // same access itself from now on (file_verdicts).
+    bool remember_allowed_file(const fnw_file_verdict_key& key);
+
     ProbeCounters counters() const;
     std::vector<ProgramStats> program_stats() const;
 
@@ -107,6 +126,8 @@ private:
     explicit ProbeSet(fnwarden_bpf* skel) : skel_(skel) {}
     bool replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error);
     bool replace_exec_rules(uint32_t policy_id, const ExecRules& rules, std::string* error);
+    bool replace_file_rules(uint32_t policy_id, const KernelFileRules& rules, std::string* error);
+    void forget_file_verdicts(uint32_t policy_id);
 
     fnwarden_bpf* skel_;
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
@@ -124,10 +145,16 @@ int enable_run_time_stats();
 std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules);
 bool exec_rules_fit_lsm(const ExecRules& rules);
 
+// file_rules entries for a policy: each exact or subtree pattern whose path
+// exists now, by (dev, inode) as the kernel names them.
+KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& rules);
+
 // The LPM keys for a policy's network rules (one per rule x port x direction).
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);
 
 // FunctionPolicy -> the struct the kernel reads.
+// `file_kernel_rights` is left 0: it depends on the filesystem (see
+// compile_file_rules), and set_policy fills it in.
 fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode);
 
 }  // namespace fnw

@@ -184,12 +184,14 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     const std::string exe = resolve_executable(request.argv[0]);
 
     // Files and exec: Landlock, for the sections whose onViolation acts in
-    // this mode (report-only sections need the file probes of a later slice).
+    // this mode (report-only sections are only watched, by the file probes).
     FunctionPolicy landlock_view = request.policy;
-    landlock_view.files.restricted &= effective_action(request.policy.files.on_violation, request.mode) !=
-                                      ViolationAction::Report;
-    landlock_view.exec.restricted &= effective_action(request.policy.exec.on_violation, request.mode) !=
-                                     ViolationAction::Report;
+    landlock_view.files.restricted &= request.use_landlock &&
+                                      effective_action(request.policy.files.on_violation, request.mode) !=
+                                          ViolationAction::Report;
+    landlock_view.exec.restricted &= request.use_landlock &&
+                                     effective_action(request.policy.exec.on_violation, request.mode) !=
+                                         ViolationAction::Report;
     LandlockPlan landlock = plan_landlock(landlock_view, landlock_abi());
     UniqueFd landlock_ruleset;
     if ((landlock_view.files.restricted || landlock_view.exec.restricted) && landlock.abi == 0)

@@ -26,6 +26,10 @@ struct RunRequest {
     // Enforce deny/kill with seccomp (no side effect). false leaves the BPF
     // probe alone, which is what a function not launched by fnwarden gets.
     bool use_seccomp = true;
+    // Enforce files/exec deny/kill with Landlock (EACCES, no side effect).
+    // false leaves them to the file probes (kill at sys_exit), which is what
+    // a function not launched by fnwarden gets.
+    bool use_landlock = true;
     // Aggregate every syscall number into learned_syscalls[policy id].
     bool learn = false;
 };

@@ -11,10 +11,11 @@ std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy
                                                Mode mode, RecordHandler on_record, std::string* error) {
     if (!probes.set_policy(policy_id, policy, mode, error)) return nullptr;
     std::unique_ptr<LocalGuard> guard(new LocalGuard(probes, policy_id, std::move(on_record)));
+    if (!guard->files_.set_policy(policy_id, policy, mode, error)) return nullptr;
     const KillOnViolation kill = KillOnViolation::from(policy, mode);
     LocalGuard* self = guard.get();
     guard->consumer_ = RingBufferConsumer::create(probes.ringbuf_fd(), [self, kill](std::span<const std::byte> r) {
-        respond_to_record(r, kill, self->on_record_);
+        respond_to_record(r, kill, self->on_record_, &self->files_);
     });
     if (!guard->consumer_) {
         if (error) *error = std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);

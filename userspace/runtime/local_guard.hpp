@@ -9,6 +9,7 @@
 
 #include "probes/probe_set.hpp"
 #include "probes/ring_buffer_consumer.hpp"
+#include "runtime/file_decider.hpp"
 #include "runtime/function_runner.hpp"
 #include "runtime/violation_response.hpp"
 
@@ -31,11 +32,15 @@ public:
 
 private:
     LocalGuard(ProbeSet& probes, uint32_t policy_id, RecordHandler on_record)
-        : probes_(probes), policy_id_(policy_id), on_record_(std::move(on_record)) {}
+        : probes_(probes),
+          policy_id_(policy_id),
+          on_record_(std::move(on_record)),
+          files_([&probes](const fnw_file_verdict_key& key) { return probes.remember_allowed_file(key); }) {}
 
     ProbeSet& probes_;
     uint32_t policy_id_;
     RecordHandler on_record_;
+    FileDecider files_;
     std::unique_ptr<RingBufferConsumer> consumer_;
     std::string function_;
     uint64_t drops_reported_ = 0;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -20,7 +21,8 @@ KillOnViolation KillOnViolation::from(const FunctionPolicy& policy, Mode mode) {
     return kill;
 }
 
-void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next) {
+void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
+                       FileDecider* files) {
     fnw_event_header hdr;
     if (record.size() < sizeof(hdr)) return next(record);
     std::memcpy(&hdr, record.data(), sizeof(hdr));
@@ -35,11 +37,25 @@ void respond_to_record(std::span<const std::byte> record, const KillOnViolation&
         }
         return next(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
     }
-    if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event) && (kill.files || kill.exec)) {
-        // The record is 4 KiB: copy only when it may have to change.
+    if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event)) {
+        uint8_t verdict = 0;
+        std::memcpy(&verdict, record.data() + offsetof(fnw_file_event, verdict), 1);
+        const bool pending = verdict == FNW_VERDICT_PENDING;
+        if (!pending && !kill.files && !kill.exec) return next(record);
+        // The record is 12 KiB: copy only when it may have to change.
         auto file = std::make_unique<fnw_file_event>();
         std::memcpy(file.get(), record.data(), sizeof(*file));
-        if (file->verdict == FNW_VERDICT_VIOLATION && (is_exec_event(*file) ? kill.exec : kill.files)) {
+        if (pending) {
+            if (!files) {
+                // Nobody here can match globs: say so rather than drop it.
+                file->verdict = FNW_VERDICT_VIOLATION;
+                file->action = FNW_ACTION_REPORTED;
+                file->missing = file->access | file->access2;
+            } else if (!files->decide(*file)) {
+                return;  // allowed, not traced
+            }
+        } else if (file->verdict == FNW_VERDICT_VIOLATION && file->action != FNW_ACTION_KILLED &&
+                   (is_exec_event(*file) ? kill.exec : kill.files)) {
             ::kill(static_cast<pid_t>(file->hdr.pid), SIGKILL);
             file->action = FNW_ACTION_KILLED;
         }

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "core/policy.hpp"
+#include "runtime/file_decider.hpp"
 
 namespace fnw {
 
@@ -25,7 +26,10 @@ struct KillOnViolation {
 
 // Passes `record` to `next`, after acting on it as `kill` asks and filling
 // what the producing hook could not read (the parent of a network event's
-// process: cgroup socket hooks cannot read the task).
-void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next);
+// process: cgroup socket hooks cannot read the task). File accesses the
+// kernel left undecided go through `files` first; those it finds allowed
+// and untraced end here.
+void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
+                       FileDecider* files = nullptr);
 
 }  // namespace fnw

@@ -1,0 +1,243 @@
+// The file probes (bpf/files.bpf.c) against real processes in a real
+// cgroup: canonical paths however the name was spelt, rights derived from
+// what the syscall did, the kernel's inode rules, userspace globs with
+// their verdicts written back, and kill at sys_exit.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <fnwarden/kernel_abi.h>
+
+#include "core/file_access.hpp"
+#include "probe_fixture.hpp"
+
+namespace fnw::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileProbeTest : public ProbeTest {
+protected:
+    void SetUp() override {
+        ProbeTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        char tmpl[] = "/tmp/fnw-files-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        // Canonical: /tmp may itself be a symlink on some systems.
+        dir_ = fs::canonical(tmpl);
+        std::ofstream(dir_ / "secret") << "secret\n";
+        std::ofstream(dir_ / "a.txt") << "a\n";
+        std::ofstream(dir_ / "b.log") << "b\n";
+        fs::create_directory(dir_ / "scratch");
+    }
+    void TearDown() override {
+        std::error_code ec;
+        if (!dir_.empty()) fs::remove_all(dir_, ec);
+    }
+
+    // Everything /bin/sh and coreutils need to start, and nothing else.
+    FunctionPolicy policy(ViolationAction action = ViolationAction::Report) const {
+        FunctionPolicy p = policy_denying({}, ViolationAction::Report);
+        p.files.restricted = true;
+        // locale.alias: coreutils open /usr/share/locale/locale.alias, a
+        // symlink to it; rules name what the kernel opens.
+        p.files.read = {"/usr/**", "/lib/**", "/lib64/**", "/etc/ld.so.cache", "/etc/locale.alias", "/dev/null",
+                        "/proc/filesystems"};  // coreutils built with SELinux support read it
+        p.files.write = {"/dev/null"};
+        p.files.on_violation = action;
+        return p;
+    }
+
+    Run sh(const FunctionPolicy& p, Mode mode, const std::string& script, RunOptions opts = {}) {
+        opts.use_landlock = false;  // what a function fnwarden did not launch gets
+        return run(p, mode, {"/bin/sh", "-c", script}, opts);
+    }
+
+    // File-probe records (Landlock and LSM records have no access bits).
+    static std::vector<fnw_file_event> accesses(const Run& r, uint8_t verdict) {
+        std::vector<fnw_file_event> out;
+        for (const auto& ev : r.file_events)
+            if (ev.access != 0 && ev.verdict == verdict) out.push_back(ev);
+        return out;
+    }
+    static std::string raw(const fnw_file_event& ev) { return ev.path; }
+    // For failure messages.
+    static std::string describe(const std::vector<fnw_file_event>& events) {
+        std::string out;
+        for (const auto& ev : events)
+            out += std::string("\n  ") + ev.hdr.comm + " nr=" + std::to_string(ev.nr) + " raw=" + ev.path +
+                   " path=" + event_path(ev).path + " access=" + std::to_string(ev.access) +
+                   " missing=" + std::to_string(ev.missing) + " ret=" + std::to_string(ev.ret) +
+                   " verdict=" + std::to_string(ev.verdict) + " kind=" + std::to_string(ev.resolved_kind);
+        return out;
+    }
+
+    fs::path dir_;
+};
+
+TEST_F(FileProbeTest, RelativeOpenIsReportedWithTheAbsolutePathTheKernelOpened) {
+    auto r = sh(policy(), Mode::Audit, "cd " + dir_.string() + " && cat secret >/dev/null");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(raw(v[0]), "secret");
+    EXPECT_EQ(v[0].resolved_kind, FNW_RESOLVED_OBJECT);
+    EXPECT_EQ(event_path(v[0]).path, (dir_ / "secret").string());
+    EXPECT_EQ(v[0].access, uint32_t{FNW_FILE_READ});
+    EXPECT_EQ(v[0].missing, uint32_t{FNW_FILE_READ});
+    EXPECT_EQ(v[0].ret >= 0, true);
+    EXPECT_EQ(v[0].action, FNW_ACTION_REPORTED);  // audit
+    EXPECT_EQ(v[0].hdr.cgroup_id, r.outcome.cgroup_id);
+    EXPECT_STREQ(v[0].hdr.comm, "cat");
+}
+
+TEST_F(FileProbeTest, OpenThroughASymlinkIsReportedAsItsTarget) {
+    fs::create_symlink(dir_ / "secret", dir_ / "innocent");
+    auto r = sh(policy(), Mode::Audit, "cat " + (dir_ / "innocent").string() + " >/dev/null");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(raw(v[0]), (dir_ / "innocent").string());
+    EXPECT_EQ(event_path(v[0]).path, (dir_ / "secret").string());
+}
+
+TEST_F(FileProbeTest, DotDotFromTmpIsReportedAsEtcShadow) {
+    auto r = sh(policy(), Mode::Audit, "cd /tmp && cat ../etc/shadow >/dev/null");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(raw(v[0]), "../etc/shadow");
+    EXPECT_EQ(event_path(v[0]).path, "/etc/shadow");
+}
+
+TEST_F(FileProbeTest, AnAllowedWorkloadSendsNothing) {
+    FunctionPolicy p = policy();
+    p.files.read.push_back(dir_.string() + "/**");
+    auto r = sh(p, Mode::Audit, "cat " + (dir_ / "secret").string() + " " + (dir_ / "a.txt").string() + " >/dev/null");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(r.file_events.empty()) << r.file_events.size() << " file events, first: " << raw(r.file_events[0]);
+    const auto c = probes_->counters();
+    EXPECT_GT(c.file_checks, 0u);
+    EXPECT_EQ(c.file_pending, 0u) << "every right is kernel-complete: nothing to ask userspace";
+}
+
+TEST_F(FileProbeTest, GlobsAreDecidedInUserspaceAndAllowedOpensAreRememberedInTheKernel) {
+    FunctionPolicy p = policy();
+    p.files.read.push_back(dir_.string() + "/*.txt");  // not expressible by inode
+    const std::string a = (dir_ / "a.txt").string();
+    auto r = sh(p, Mode::Audit, "cat " + a + " >/dev/null; cat " + a + " >/dev/null; cat " + (dir_ / "b.log").string() +
+                                    " >/dev/null");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << "b.log only";
+    EXPECT_EQ(event_path(v[0]).path, (dir_ / "b.log").string());
+    EXPECT_EQ(v[0].missing, uint32_t{FNW_FILE_READ});
+    EXPECT_TRUE(accesses(r, FNW_VERDICT_ALLOWED).empty()) << "allowed and untraced: dropped";
+    const auto c = probes_->counters();
+    // The first cat of a.txt asked userspace, which wrote the verdict back;
+    // the second was answered in the kernel.
+    EXPECT_GE(c.file_cache_hits, 1u);
+    EXPECT_GE(c.file_pending, 2u);  // a.txt once, b.log once
+    EXPECT_LT(c.file_pending, 6u) << "the loader's opens are inode-allowed, not sent";
+}
+
+TEST_F(FileProbeTest, KillActionKillsTheReaderAtSysExitBeforeItSeesTheFd) {
+    auto r = sh(policy(ViolationAction::Kill), Mode::Enforce,
+                "cat " + (dir_ / "secret").string() + "; echo survived >" + (dir_ / "scratch" / "out").string());
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_GE(v.size(), 1u);
+    EXPECT_EQ(event_path(v[0]).path, (dir_ / "secret").string());
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(v[0].mechanism, FNW_MECH_SIGKILL);
+    EXPECT_STREQ(v[0].hdr.comm, "cat");
+    // The shell goes on (only cat was killed) and its write to scratch is a
+    // violation too: it is killed in turn, by the kernel, so nothing
+    // downstream of a violation runs.
+    EXPECT_FALSE(fs::exists(dir_ / "scratch" / "out") && fs::file_size(dir_ / "scratch" / "out") > 0);
+}
+
+TEST_F(FileProbeTest, DenyFallsBackToKillWithoutLandlockOrLsm) {
+    auto r = sh(policy(ViolationAction::Deny), Mode::Enforce, "exec cat " + (dir_ / "secret").string());
+    EXPECT_EQ(r.outcome.term_signal.value_or(0), SIGKILL);
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+}
+
+TEST_F(FileProbeTest, CreateDeleteAndRenameNeedTheirOwnRights) {
+    FunctionPolicy p = policy();
+    p.files.read.push_back(dir_.string() + "/**");
+    p.files.write.push_back(dir_.string() + "/**");
+    p.files.create.push_back((dir_ / "scratch").string() + "/**");
+    p.files.remove.push_back((dir_ / "scratch").string() + "/**");
+    const std::string d = dir_.string();
+    auto r = sh(p, Mode::Audit,
+                "mkdir " + d + "/newdir; mkdir " + d + "/scratch/ok; rm " + d + "/secret; mv " + d + "/a.txt " + d +
+                    "/scratch/a.txt; : >>" + d + "/b.log; : >" + d + "/scratch/new; : >" + d + "/new");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    std::vector<std::string> seen;
+    for (const auto& ev : v)
+        seen.push_back(std::string(ev.hdr.comm) + " " + event_path(ev).path + " " +
+                       file_access_names(ev.missing).front());
+    std::sort(seen.begin(), seen.end());
+    const std::vector<std::string> expected = {
+        "mkdir " + d + "/newdir create",  // outside scratch
+        "mv " + d + "/a.txt delete",      // moved out of a place it may not delete from
+        "rm " + d + "/secret delete",
+        "sh " + d + "/new create",  // a new file outside scratch; ">>" on b.log created nothing
+    };
+    EXPECT_EQ(seen, expected);
+    for (const auto& ev : v)
+        if (std::string(ev.hdr.comm) == "mv") {
+            EXPECT_EQ(ev.access, uint32_t{FNW_FILE_DELETE});
+            EXPECT_EQ(ev.access2, uint32_t{FNW_FILE_CREATE});
+            EXPECT_EQ(std::string(ev.path2), d + "/scratch/a.txt");
+        }
+}
+
+TEST_F(FileProbeTest, ThreeLevelsOfChildrenAreStillCovered) {
+    auto r = sh(policy(), Mode::Audit,
+                "sh -c 'sh -c \"cat " + (dir_ / "secret").string() + " >/dev/null\"'");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(event_path(v[0]).path, (dir_ / "secret").string());
+    EXPECT_NE(v[0].hdr.pid, static_cast<uint32_t>(r.outcome.pid));
+    EXPECT_EQ(v[0].hdr.cgroup_id, r.outcome.cgroup_id);
+}
+
+TEST_F(FileProbeTest, TracedAllowedAccessesAreReportedAsAllowed) {
+    FunctionPolicy p = policy();
+    p.files.read.push_back(dir_.string() + "/**");
+    auto r = sh(p, Mode::Audit, "cat " + (dir_ / "a.txt").string() + " >/dev/null", {.trace = true});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto allowed = accesses(r, FNW_VERDICT_ALLOWED);
+    const bool found = std::any_of(allowed.begin(), allowed.end(), [&](const fnw_file_event& ev) {
+        return event_path(ev).path == (dir_ / "a.txt").string() && ev.access == FNW_FILE_READ;
+    });
+    EXPECT_TRUE(found);
+    EXPECT_TRUE(accesses(r, FNW_VERDICT_VIOLATION).empty());
+    EXPECT_TRUE(accesses(r, FNW_VERDICT_PENDING).empty()) << "userspace decides before anyone sees it";
+}
+
+TEST_F(FileProbeTest, UnrestrictedPoliciesAndOtherProcessesPayNoFileChecks) {
+    FunctionPolicy p = policy_denying({}, ViolationAction::Report);  // no files section
+    auto r = sh(p, Mode::Audit, "cat /etc/hostname >/dev/null");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(r.file_events.empty());
+    EXPECT_EQ(probes_->counters().file_checks, 0u);
+}
+
+}  // namespace
+}  // namespace fnw::test

@@ -1,0 +1,58 @@
+// A function's files section as userspace checks it: the canonical path of
+// a file event, and which of the rights it needs the policy grants.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fnwarden/events.h>
+
+#include "core/path_glob.hpp"
+#include "core/policy.hpp"
+
+namespace fnw {
+
+// "read", "write", "create", "delete": the policy's own words for FNW_FILE_*.
+std::vector<std::string> file_access_names(uint32_t access);
+
+// The files section compiled once per policy: one glob set per right.
+class FileMatcher {
+public:
+    FileMatcher() = default;  // grants nothing
+    static std::optional<FileMatcher> compile(const FileRules& rules, std::string* error = nullptr);
+
+    // The FNW_FILE_* rights in `access` that no pattern grants on `path`
+    // (0: allowed). A path that is not absolute is granted nothing.
+    uint32_t missing(std::string_view path, uint32_t access) const;
+
+private:
+    PathGlobSet read_, write_, create_, delete_;
+};
+
+// How the path of a file event was established, from most to least trusted.
+enum class PathSource {
+    Kernel,   // the opened object's dentries, walked in the kernel
+    Base,     // the kernel-resolved cwd/dirfd, joined with the relative name
+    Lexical,  // an absolute name, with "." and ".." folded (symlinks as given)
+    Proc,     // a relative name joined with /proc/PID/cwd now: best effort
+};
+
+std::string_view to_string(PathSource source);
+
+struct EventPath {
+    std::string path;
+    PathSource source = PathSource::Lexical;
+    bool truncated = false;  // the kernel's walk was cut: not the whole path
+};
+
+// Joins `base` (absolute) and `name`, folding "." and ".." lexically; an
+// absolute `name` ignores `base`. ".." never climbs above "/".
+std::string join_path(std::string_view base, std::string_view name);
+
+// The canonical path of `ev`'s primary name (see fnw_resolved_kind).
+EventPath event_path(const fnw_file_event& ev);
+
+}  // namespace fnw

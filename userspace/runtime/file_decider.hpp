@@ -1,0 +1,61 @@
+// Userspace's half of file checking, shared by `fnwarden run` and the
+// daemon: the kernel decides what its inode rules can (files.bpf.c) and
+// sends the rest as FNW_VERDICT_PENDING; this matches those against the
+// policy's compiled globs, acts on violations, and writes allowed opens
+// back to the kernel so the same access is not asked about again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include <fnwarden/events.h>
+#include <fnwarden/kernel_abi.h>
+
+#include "core/file_access.hpp"
+#include "core/policy.hpp"
+
+namespace fnw {
+
+class FileDecider {
+public:
+    // Writes an allowed open into the kernel's file_verdicts (ProbeSet).
+    using Remember = std::function<bool(const fnw_file_verdict_key&)>;
+
+    explicit FileDecider(Remember remember) : remember_(std::move(remember)) {}
+
+    // Compiles `policy`'s files section for slot `policy_id`, replacing what
+    // the slot had. False (and the slot unchanged) if a pattern does not
+    // compile; the parser validated them, so that is a bug or a limit.
+    bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error = nullptr);
+    void forget(uint32_t policy_id) { slots_.erase(policy_id); }
+
+    // Decides a PENDING record in place: verdict, action, mechanism and
+    // missing rights; kills the process when the section acts (deny falls
+    // back to kill: the operation already happened). Returns whether the
+    // record is still worth reporting: a violation, or a traced access.
+    // Records the kernel already decided pass through untouched.
+    bool decide(fnw_file_event& ev);
+
+    struct Stats {
+        uint64_t allowed = 0;
+        uint64_t violations = 0;
+        uint64_t remembered = 0;  // allowed opens written back to the kernel
+        uint64_t unknown_policy = 0;
+    };
+    const Stats& stats() const { return stats_; }
+
+private:
+    struct Slot {
+        FileMatcher matcher;
+        bool restricted = false;
+        bool kill = false;  // effective action is deny or kill
+    };
+
+    Remember remember_;
+    std::map<uint32_t, Slot> slots_;
+    Stats stats_;
+};
+
+}  // namespace fnw
