@@ -99,6 +99,8 @@ static __always_inline void fnw_file_event_clear(struct fnw_file_event *ev)
 	ev->parent_ino = 0;
 	ev->generation = 0;
 	ev->missing = 0;
+	ev->object_flags = 0;
+	ev->dfd2 = -100; /* AT_FDCWD */
 	ev->resolved[0] = '\0';
 	ev->path2[0] = '\0';
 }

@@ -1,17 +1,26 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Process exec: arming a launcher-registered cgroup at the moment its child
- * becomes the function (see FNW_CGROUP_ARM_ON_EXEC), and, on kernels with
- * BPF-LSM, refusing an exec outside the allowlist before the new image runs.
+ * Process exec:
+ *  - arming a launcher-registered cgroup at the moment its child becomes
+ *    the function (see FNW_CGROUP_ARM_ON_EXEC);
+ *  - checking every exec of a monitored function against exec.allow at
+ *    sched_process_exec, on every kernel: the exec has succeeded, but the
+ *    new image has not run an instruction yet, and a SIGKILL sent here is
+ *    delivered before it does. Fileless execution (a memfd, a deleted
+ *    file) is flagged whatever the policy says;
+ *  - on kernels with BPF-LSM, refusing an exec outside the allowlist
+ *    before it happens (lsm/bprm_check_security).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "emit.bpf.h"
+#include "path.bpf.h"
 #include "policy.bpf.h"
 
 #define EPERM 1
+#define SIGKILL 9
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
@@ -22,8 +31,93 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (!cg)
 		return 0;
-	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC)
+	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC) {
+		/* The launcher's own exec of the function: from here on it is the function. */
 		__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_ON_EXEC);
+		return 0;
+	}
+
+	__u32 policy_id = cg->policy_id;
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!policy || !stats)
+		return 0;
+	struct file *file = bprm->file;
+	struct inode *inode = file->f_inode;
+	const bool fileless = inode->i_nlink == 0;
+	const bool traced = cg->flags & FNW_CGROUP_TRACE;
+	/* Under BPF-LSM, bprm_check_security already decided and reported. */
+	const bool restricted = (policy->flags & FNW_POLICY_EXEC_RESTRICTED) &&
+				!(policy->flags & FNW_POLICY_EXEC_LSM);
+
+	if (!restricted && !fileless && !traced)
+		return 0;
+
+	__u8 verdict = FNW_VERDICT_ALLOWED;
+	__u32 missing = 0;
+
+	if (fileless) {
+		verdict = FNW_VERDICT_VIOLATION; /* no path can be allowed: there is none */
+		missing = FNW_FILE_EXEC;
+	} else if (restricted && !(granted_rights(policy_id, &file->f_path, FNW_FILE_EXEC) & FNW_FILE_EXEC)) {
+		if (policy->file_kernel_rights & FNW_FILE_EXEC) {
+			verdict = FNW_VERDICT_VIOLATION;
+			missing = FNW_FILE_EXEC;
+		} else {
+			verdict = FNW_VERDICT_PENDING; /* a glob: userspace decides */
+		}
+	}
+	if (verdict == FNW_VERDICT_ALLOWED && !traced)
+		return 0;
+
+	__u8 action = FNW_ACTION_NONE, mechanism = FNW_MECH_NONE;
+
+	if (verdict == FNW_VERDICT_VIOLATION) {
+		__sync_fetch_and_add(&stats->violations, 1);
+		action = FNW_ACTION_REPORTED;
+		/* deny falls back to kill: the exec is done, the image must not run. */
+		if (restricted && policy->exec_action != FNW_KACTION_REPORT) {
+			if (bpf_send_signal(SIGKILL) == 0) {
+				action = FNW_ACTION_KILLED;
+				mechanism = FNW_MECH_SIGKILL;
+				__sync_fetch_and_add(&stats->kills, 1);
+			} else {
+				__sync_fetch_and_add(&stats->signal_errors, 1);
+			}
+		}
+	} else if (verdict == FNW_VERDICT_PENDING) {
+		__sync_fetch_and_add(&stats->file_pending, 1);
+	}
+
+	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return 0;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
+	fnw_file_event_clear(ev);
+	ev->nr = FNW_NR_EXEC;
+	ev->ret = 0;
+	ev->dfd = -100;
+	ev->verdict = verdict;
+	ev->action = action;
+	ev->mechanism = mechanism;
+	ev->access = FNW_FILE_EXEC;
+	ev->missing = missing;
+	ev->traced = traced;
+	ev->object_flags = fileless ? FNW_OBJECT_UNLINKED : 0;
+	ev->dev = inode->i_sb->s_dev;
+	ev->ino = inode->i_ino;
+	ev->generation = inode->i_generation;
+	/* The name exec was given (a script's own path when an interpreter runs it). */
+	long n = bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), bprm->filename);
+
+	if (n < 0)
+		ev->path[0] = '\0';
+	ev->path_truncated = n == sizeof(ev->path);
+	ev->resolved_kind = FNW_RESOLVED_OBJECT;
+	ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
+	fnw_submit(ev, stats);
 	return 0;
 }
 

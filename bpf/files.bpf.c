@@ -38,10 +38,12 @@
 #include <bpf/bpf_tracing.h>
 
 #include "emit.bpf.h"
+#include "path.bpf.h"
 #include "policy.bpf.h"
 
 #define EACCES 13
 #define AT_FDCWD -100
+#define SIGKILL 9
 
 static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u32 index)
 {
@@ -93,6 +95,22 @@ int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
 	if (n < 0)
 		ev->path[0] = '\0';
 	ev->path_truncated = n == sizeof(ev->path);
+	/*
+	 * Landlock already refused the operation; onViolation: kill also ends
+	 * the process, here, before it returns to user space (deny does not).
+	 */
+	struct fnw_policy *policy = fnw_policy(cg->policy_id);
+	__u32 kill_action = !policy ? FNW_KACTION_REPORT
+			    : (*where & FNW_PATH_ARG_EXEC) ? policy->exec_action : policy->file_action;
+
+	if (kill_action == FNW_KACTION_KILL) {
+		if (bpf_send_signal(SIGKILL) == 0) {
+			ev->action = FNW_ACTION_KILLED;
+			__sync_fetch_and_add(&stats->kills, 1);
+		} else {
+			__sync_fetch_and_add(&stats->signal_errors, 1);
+		}
+	}
 	fnw_submit(ev, stats);
 	return 0;
 }
@@ -101,7 +119,6 @@ int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
 
 #define ENOENT 2
 #define EPERM 1
-#define SIGKILL 9
 #define O_ACCMODE 00000003
 #define O_WRONLY 00000001
 #define O_RDWR 00000002
@@ -110,14 +127,13 @@ int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
 #define O_PATH 010000000
 /* f_mode bit do_open() sets when this open created the file (stable since 4.19). */
 #define FMODE_CREATED 0x100000
-/* d_name.len is at most NAME_MAX (255): a mask the verifier can see. */
-#define NAME_LEN_MASK 0xff
 
 /* What sys_enter saw, for sys_exit of the same thread. */
 struct file_pending {
 	__u64 path;  /* user pointer */
 	__u64 path2; /* user pointer or 0 */
 	__s32 dfd;
+	__s32 dfd2;
 	__u32 nr;
 	__u32 open_flags;
 	__u32 access;
@@ -133,22 +149,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct file_pending);
 } file_pending SEC(".maps");
-
-/*
- * Room to build a path right to left (names are found leaf first). Twice
- * FNW_PATH_MAX so that an offset masked to FNW_PATH_MAX - 1 plus a name
- * masked to 255 bytes is provably inside the buffer.
- */
-struct path_scratch {
-	char buf[FNW_PATH_MAX * 2];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct path_scratch);
-} path_scratch SEC(".maps");
 
 static __always_inline __u32 open_access(__u32 flags)
 {
@@ -170,8 +170,8 @@ static __always_inline __u32 open_access(__u32 flags)
 	return access;
 }
 
-static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, const char *path2, __u32 open_flags,
-				      __u32 access, __u32 access2, bool is_open)
+static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, const char *path2, __s32 dfd2,
+				      __u32 open_flags, __u32 access, __u32 access2, bool is_open)
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
@@ -192,6 +192,7 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 		.path = (__u64)path,
 		.path2 = (__u64)path2,
 		.dfd = dfd,
+		.dfd2 = dfd2,
 		.nr = nr,
 		.open_flags = open_flags,
 		.access = access,
@@ -207,143 +208,6 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 			__sync_fetch_and_add(&stats->file_pending_lost, 1);
 	}
 	return 0;
-}
-
-static __always_inline struct file *fd_file(struct task_struct *task, int fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	return file;
-}
-
-/* A position in the mount tree while walking up from a file. */
-struct walk {
-	struct dentry *dentry;
-	struct mount *mnt;
-};
-
-static __always_inline void walk_start(struct walk *w, const struct path *path)
-{
-	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
-
-	w->dentry = BPF_CORE_READ(path, dentry);
-	w->mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-}
-
-enum walk_step { WALK_NAME, WALK_CROSSED, WALK_ROOT };
-
-/*
- * One step up. WALK_NAME: w->dentry is a name to report and is replaced by
- * its parent (*name_of keeps it). WALK_CROSSED: w was a mount's root and
- * moved to where that mount is attached (no name). WALK_ROOT: the root of
- * the mount namespace (or of a detached mount: memfd, pipes, sockets).
- */
-static __always_inline enum walk_step walk_up(struct walk *w, struct dentry **name_of)
-{
-	/* Plain locals: BPF_CORE_READ(w->dentry, ...) would relocate `w` too. */
-	struct dentry *dentry = w->dentry;
-	struct mount *mnt = w->mnt;
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-
-	if (dentry == mnt_root || dentry == parent) {
-		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-
-		if (dentry != mnt_root || mnt == mnt_parent)
-			return WALK_ROOT;
-		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = mnt_parent;
-		return WALK_CROSSED;
-	}
-	*name_of = dentry;
-	w->dentry = parent;
-	return WALK_NAME;
-}
-
-/*
- * The rights file_rules grant `policy_id` on the object at `path`: its own
- * exact and subtree rules, and the subtree rules of every directory above
- * it. Stops as soon as `needed` is covered.
- */
-static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)
-{
-	struct fnw_file_rule_key key = { .policy_id = policy_id };
-	struct walk w;
-	struct dentry *unused;
-	__u32 granted = 0;
-
-	walk_start(&w, path);
-	for (int level = 0; level < FNW_PATH_DEPTH; level++) {
-		struct dentry *dentry = w.dentry;
-		struct inode *inode = BPF_CORE_READ(dentry, d_inode);
-
-		key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-		key.ino = BPF_CORE_READ(inode, i_ino);
-		struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &key);
-
-		if (rule)
-			granted |= rule->subtree | (level == 0 ? rule->exact : 0);
-		if (!(needed & ~granted))
-			break;
-		if (walk_up(&w, &unused) == WALK_ROOT)
-			break;
-	}
-	return granted;
-}
-
-/*
- * Writes the canonical path of `path` into `out` (FNW_PATH_MAX bytes),
- * the way d_path does but from a tracepoint: names leaf first, right to
- * left into per-CPU scratch, then copied out. Returns false when the walk
- * was cut (too deep or too long): `out` then holds only the lower part.
- */
-static __always_inline bool resolve_path(const struct path *path, char *out)
-{
-	__u32 zero = 0;
-	struct path_scratch *scratch = bpf_map_lookup_elem(&path_scratch, &zero);
-	struct walk w;
-	bool complete = false;
-
-	out[0] = '\0';
-	if (!scratch)
-		return false;
-	__u32 off = FNW_PATH_MAX - 1;
-
-	scratch->buf[FNW_PATH_MAX - 1] = '\0';
-	walk_start(&w, path);
-	for (int level = 0; level < FNW_PATH_DEPTH; level++) {
-		struct dentry *named = NULL;
-		enum walk_step step = walk_up(&w, &named);
-
-		if (step == WALK_ROOT) {
-			complete = true;
-			break;
-		}
-		if (step == WALK_CROSSED || !named)
-			continue;
-		__u32 len = BPF_CORE_READ(named, d_name.len) & NAME_LEN_MASK;
-		const unsigned char *name = BPF_CORE_READ(named, d_name.name);
-
-		if (len + 1 > off)
-			break; /* longer than FNW_PATH_MAX: cut */
-		off -= len + 1;
-		off &= FNW_PATH_MAX - 1;
-		bpf_probe_read_kernel(&scratch->buf[off + 1], len, name);
-		scratch->buf[off] = '/';
-	}
-	if (off == FNW_PATH_MAX - 1) {
-		/* The root itself. */
-		off--;
-		scratch->buf[off] = '/';
-	}
-	bpf_probe_read_kernel_str(out, FNW_PATH_MAX, &scratch->buf[off & (FNW_PATH_MAX - 1)]);
-	return complete;
 }
 
 /* The path a relative name starts from: the cwd, or the directory fd. */
@@ -469,6 +333,7 @@ static __always_inline int file_exit(long ret)
 	ev->nr = pending.nr;
 	ev->ret = (__s32)ret;
 	ev->dfd = pending.dfd;
+	ev->dfd2 = pending.dfd2;
 	ev->verdict = verdict;
 	ev->action = action;
 	ev->mechanism = mechanism;
@@ -495,17 +360,19 @@ static __always_inline int file_exit(long ret)
 		ev->path2_truncated = n == sizeof(ev->path2);
 	}
 
+	/* One walk: the object itself, or the directory a relative name starts from. */
+	const struct path *where = NULL;
+
 	if (file) {
 		ev->resolved_kind = FNW_RESOLVED_OBJECT;
-		ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
+		where = &file->f_path;
 	} else if (ev->path[0] != '/') {
-		const struct path *base = base_path(task, pending.dfd);
-
-		if (base) {
+		where = base_path(task, pending.dfd);
+		if (where)
 			ev->resolved_kind = FNW_RESOLVED_BASE;
-			ev->resolved_truncated = !resolve_path(base, ev->resolved);
-		}
 	}
+	if (where)
+		ev->resolved_truncated = !resolve_path(where, ev->resolved);
 	fnw_submit(ev, stats);
 	return 0;
 }
@@ -552,34 +419,34 @@ struct {
 	}                                                                               \
 	FILE_EXIT(syscall)
 
-/*           syscall     nr  path        dfd               path2       open flags  access  access2  is_open */
-FILE_ENTER(open, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, ctx->args[1], open_access(ctx->args[1]), 0, true))
-FILE_ENTER(openat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, ctx->args[2], open_access(ctx->args[2]), 0, true))
-FILE_ENTER(creat, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, O_CREAT | O_WRONLY | O_TRUNC,
+/* file_enter(nr, path, dfd, path2, dfd2, open flags, access, access2, is_open) */
+FILE_ENTER(open, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, ctx->args[1], open_access(ctx->args[1]), 0, true))
+FILE_ENTER(openat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, ctx->args[2], open_access(ctx->args[2]), 0, true))
+FILE_ENTER(creat, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, O_CREAT | O_WRONLY | O_TRUNC,
 			     FNW_FILE_WRITE, 0, true))
-FILE_ENTER(mkdir, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_CREATE, 0, false))
-FILE_ENTER(mkdirat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_CREATE, 0, false))
-FILE_ENTER(mknod, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_CREATE, 0, false))
-FILE_ENTER(mknodat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_CREATE, 0, false))
-FILE_ENTER(unlink, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_DELETE, 0, false))
-FILE_ENTER(unlinkat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_DELETE, 0, false))
-FILE_ENTER(rmdir, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_DELETE, 0, false))
+FILE_ENTER(mkdir, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(mkdirat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(mknod, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(mknodat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(unlink, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_DELETE, 0, false))
+FILE_ENTER(unlinkat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, 0, FNW_FILE_DELETE, 0, false))
+FILE_ENTER(rmdir, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_DELETE, 0, false))
 /* A rename deletes the old name and creates the new one (moves in and out). */
-FILE_ENTER(rename, file_enter(NR, ARG_PTR(0), AT_FDCWD, ARG_PTR(1), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
-FILE_ENTER(renameat, file_enter(NR, ARG_PTR(1), ARG_FD(0), ARG_PTR(3), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
-FILE_ENTER(renameat2, file_enter(NR, ARG_PTR(1), ARG_FD(0), ARG_PTR(3), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
+FILE_ENTER(rename, file_enter(NR, ARG_PTR(0), AT_FDCWD, ARG_PTR(1), AT_FDCWD, 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
+FILE_ENTER(renameat, file_enter(NR, ARG_PTR(1), ARG_FD(0), ARG_PTR(3), ARG_FD(2), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
+FILE_ENTER(renameat2, file_enter(NR, ARG_PTR(1), ARG_FD(0), ARG_PTR(3), ARG_FD(2), 0, FNW_FILE_DELETE, FNW_FILE_CREATE, false))
 /* link and symlink create `path` (the new name); path2 is what it points at. */
-FILE_ENTER(link, file_enter(NR, ARG_PTR(1), AT_FDCWD, ARG_PTR(0), 0, FNW_FILE_CREATE, 0, false))
-FILE_ENTER(linkat, file_enter(NR, ARG_PTR(3), ARG_FD(2), ARG_PTR(1), 0, FNW_FILE_CREATE, 0, false))
-FILE_ENTER(symlink, file_enter(NR, ARG_PTR(1), AT_FDCWD, ARG_PTR(0), 0, FNW_FILE_CREATE, 0, false))
-FILE_ENTER(symlinkat, file_enter(NR, ARG_PTR(2), ARG_FD(1), ARG_PTR(0), 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(link, file_enter(NR, ARG_PTR(1), AT_FDCWD, ARG_PTR(0), AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(linkat, file_enter(NR, ARG_PTR(3), ARG_FD(2), ARG_PTR(1), ARG_FD(0), 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(symlink, file_enter(NR, ARG_PTR(1), AT_FDCWD, ARG_PTR(0), AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
+FILE_ENTER(symlinkat, file_enter(NR, ARG_PTR(2), ARG_FD(1), ARG_PTR(0), AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
 /* Metadata and size changes are writes. */
-FILE_ENTER(chmod, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
-FILE_ENTER(fchmodat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_WRITE, 0, false))
-FILE_ENTER(chown, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
-FILE_ENTER(lchown, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
-FILE_ENTER(fchownat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, 0, FNW_FILE_WRITE, 0, false))
-FILE_ENTER(truncate, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(chmod, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(fchmodat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(chown, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(lchown, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(fchownat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, 0, FNW_FILE_WRITE, 0, false))
+FILE_ENTER(truncate, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_WRITE, 0, false))
 
 /* openat2 keeps its flags in a struct in user memory. */
 SEC("tracepoint/syscalls/sys_enter_openat2")
@@ -588,7 +455,7 @@ int fnw_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 	struct open_how how = {};
 
 	bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]);
-	return file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, (__u32)how.flags, open_access((__u32)how.flags), 0, true);
+	return file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, (__u32)how.flags, open_access((__u32)how.flags), 0, true);
 }
 FILE_EXIT(openat2)
 

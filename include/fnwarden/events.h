@@ -53,6 +53,15 @@ enum fnw_mechanism {
 
 /* fnw_file_event.nr when the event comes from an LSM hook, not a syscall. */
 #define FNW_NR_LSM_EXEC 0xffffffffu
+/* fnw_file_event.nr for an exec seen at sched_process_exec (it succeeded). */
+#define FNW_NR_EXEC 0xfffffffeu
+
+/* fnw_file_event.object_flags */
+enum fnw_object_flags {
+	/* The object has no name left (i_nlink == 0): a memfd, or a file
+	 * deleted after it was opened. Executing one is fileless execution. */
+	FNW_OBJECT_UNLINKED = 1u << 0,
+};
 
 /* Which socket operation a network event is about. */
 enum fnw_net_op {
@@ -141,6 +150,8 @@ struct fnw_file_event {
 	__u64 parent_ino; /* directory the name was found in: hard links elsewhere differ */
 	__u32 generation; /* i_generation: an inode number reused later differs */
 	__u32 missing;    /* FNW_FILE_* rights the policy does not grant (violations) */
+	__u32 object_flags; /* enum fnw_object_flags, when resolved_kind == FNW_RESOLVED_OBJECT */
+	__s32 dfd2;         /* directory fd `path2` is relative to (renameat/linkat/symlinkat) */
 	char path[FNW_PATH_MAX];
 	char resolved[FNW_PATH_MAX];
 	char path2[FNW_PATH_MAX]; /* rename/link/symlink: the other name, as passed */

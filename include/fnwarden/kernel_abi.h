@@ -40,6 +40,8 @@ enum fnw_cgroup_flags {
  */
 #define FNW_PATH_ARG_INDEX_MASK 0x0f
 #define FNW_PATH_ARG_HAS_DFD 0x10
+/* bit 5: an exec syscall (its denial answers to exec.onViolation). */
+#define FNW_PATH_ARG_EXEC 0x20
 
 /* monitored_cgroups: cgroup id -> this */
 struct fnw_cgroup_entry {
@@ -50,8 +52,10 @@ struct fnw_cgroup_entry {
 /* What a violation of this policy triggers in the kernel. */
 enum fnw_kernel_action {
 	FNW_KACTION_REPORT = 0,
-	FNW_KACTION_KILL = 1, /* syscalls: bpf_send_signal(SIGKILL) */
-	FNW_KACTION_DENY = 2, /* network: the cgroup hook refuses (EPERM) */
+	FNW_KACTION_KILL = 1, /* bpf_send_signal(SIGKILL); after a Landlock denial too */
+	/* Refuse (network: cgroup hook; exec: BPF-LSM; files and exec for
+	 * launched functions: Landlock). Probes that cannot refuse kill. */
+	FNW_KACTION_DENY = 2,
 };
 
 /* fnw_policy.flags */
@@ -65,6 +69,10 @@ enum fnw_policy_flags {
 	/* The policy has a files section: file syscalls are checked against
 	 * file_rules / file_verdicts, and userspace for globs (files.bpf.c). */
 	FNW_POLICY_FILES_RESTRICTED = 1u << 2,
+	/* The policy has an exec section: every exec is checked at
+	 * sched_process_exec against file_rules (FNW_FILE_EXEC), unless
+	 * FNW_POLICY_EXEC_LSM already checked it before the exec. */
+	FNW_POLICY_EXEC_RESTRICTED = 1u << 3,
 };
 
 /*
@@ -77,6 +85,7 @@ enum fnw_file_access {
 	FNW_FILE_WRITE = 1u << 1,
 	FNW_FILE_CREATE = 1u << 2,
 	FNW_FILE_DELETE = 1u << 3,
+	FNW_FILE_EXEC = 1u << 4, /* exec.allow: checked at sched_process_exec */
 };
 
 /* policies[policy_id] */
@@ -85,7 +94,7 @@ struct fnw_policy {
 	__u32 syscall_action;                          /* enum fnw_kernel_action */
 	__u32 net_action;                              /* enum fnw_kernel_action */
 	__u32 flags;                                   /* enum fnw_policy_flags */
-	__u32 exec_action;                             /* enum fnw_kernel_action, for FNW_POLICY_EXEC_LSM */
+	__u32 exec_action;                             /* enum fnw_kernel_action, for exec.allow */
 	__u32 file_action;                             /* enum fnw_kernel_action, for FNW_POLICY_FILES_RESTRICTED */
 	/*
 	 * FNW_FILE_* rights whose every pattern is in file_rules (exact paths

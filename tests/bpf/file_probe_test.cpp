@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,9 +29,23 @@ namespace fs = std::filesystem;
 
 class FileProbeTest : public ProbeTest {
 protected:
+    // One probe set for the whole suite: the file probes' 48 tracepoints
+    // cost an RCU grace period each to detach, seconds per test in the VM
+    // lane. Each test uses fresh policy slots and compares counter deltas.
+    static std::unique_ptr<ProbeSet>& shared() {
+        static std::unique_ptr<ProbeSet> probes;
+        return probes;
+    }
+    static void TearDownTestSuite() { shared().reset(); }
+
     void SetUp() override {
-        ProbeTest::SetUp();
+        if (shared()) {
+            probes_ = std::move(shared());
+            cgroup_parent_ = *find_cgroup2_mount() / "fnwarden-test";  // as load() sets it
+        } else
+            ProbeTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;
+        before_ = probes_->counters();
         char tmpl[] = "/tmp/fnw-files-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         // Canonical: /tmp may itself be a symlink on some systems.
@@ -43,7 +58,19 @@ protected:
     void TearDown() override {
         std::error_code ec;
         if (!dir_.empty()) fs::remove_all(dir_, ec);
+        if (probes_) shared() = std::move(probes_);
     }
+
+    // Counters since this test started.
+    ProbeCounters counters() const {
+        ProbeCounters now = probes_->counters();
+        now.file_checks -= before_.file_checks;
+        now.file_pending -= before_.file_pending;
+        now.file_cache_hits -= before_.file_cache_hits;
+        now.file_violations -= before_.file_violations;
+        return now;
+    }
+    ProbeCounters before_;
 
     // Everything /bin/sh and coreutils need to start, and nothing else.
     FunctionPolicy policy(ViolationAction action = ViolationAction::Report) const {
@@ -126,9 +153,15 @@ TEST_F(FileProbeTest, AnAllowedWorkloadSendsNothing) {
     auto r = sh(p, Mode::Audit, "cat " + (dir_ / "secret").string() + " " + (dir_ / "a.txt").string() + " >/dev/null");
     ASSERT_EQ(r.outcome.exit_code, 0);
     EXPECT_TRUE(r.file_events.empty()) << r.file_events.size() << " file events, first: " << raw(r.file_events[0]);
-    const auto c = probes_->counters();
+    const auto c = counters();
     EXPECT_GT(c.file_checks, 0u);
-    EXPECT_EQ(c.file_pending, 0u) << "every right is kernel-complete: nothing to ask userspace";
+    // On overlayfs (the VM lane's root) stat() names a file by its lower
+    // layer's device, the opened file by the overlay's: exact rules miss in
+    // the kernel and fall back to the globs (docs/threat-model.md).
+    struct statfs root {};
+    constexpr long kOverlayfsMagic = 0x794c7630;
+    if (::statfs("/etc", &root) == 0 && root.f_type != kOverlayfsMagic)
+        EXPECT_EQ(c.file_pending, 0u) << "every right is kernel-complete: nothing to ask userspace";
 }
 
 TEST_F(FileProbeTest, GlobsAreDecidedInUserspaceAndAllowedOpensAreRememberedInTheKernel) {
@@ -143,7 +176,7 @@ TEST_F(FileProbeTest, GlobsAreDecidedInUserspaceAndAllowedOpensAreRememberedInTh
     EXPECT_EQ(event_path(v[0]).path, (dir_ / "b.log").string());
     EXPECT_EQ(v[0].missing, uint32_t{FNW_FILE_READ});
     EXPECT_TRUE(accesses(r, FNW_VERDICT_ALLOWED).empty()) << "allowed and untraced: dropped";
-    const auto c = probes_->counters();
+    const auto c = counters();
     // The first cat of a.txt asked userspace, which wrote the verdict back;
     // the second was answered in the kernel.
     EXPECT_GE(c.file_cache_hits, 1u);
@@ -236,7 +269,82 @@ TEST_F(FileProbeTest, UnrestrictedPoliciesAndOtherProcessesPayNoFileChecks) {
     auto r = sh(p, Mode::Audit, "cat /etc/hostname >/dev/null");
     ASSERT_EQ(r.outcome.exit_code, 0);
     EXPECT_TRUE(r.file_events.empty());
-    EXPECT_EQ(probes_->counters().file_checks, 0u);
+    EXPECT_EQ(counters().file_checks, 0u);
+}
+
+// ---- exec, at sched_process_exec ------------------------------------------
+
+class ExecProbeTest : public FileProbeTest {
+protected:
+    static FunctionPolicy exec_policy(std::vector<std::string> allow, ViolationAction action) {
+        FunctionPolicy p = policy_denying({}, ViolationAction::Report);
+        p.exec.restricted = true;
+        p.exec.allow = std::move(allow);
+        p.exec.on_violation = action;
+        return p;
+    }
+    static std::vector<fnw_file_event> execs(const Run& r) {
+        std::vector<fnw_file_event> out;
+        for (const auto& ev : r.file_events)
+            if (ev.nr == FNW_NR_EXEC) out.push_back(ev);
+        return out;
+    }
+};
+
+TEST_F(ExecProbeTest, ExecOutsideTheAllowlistIsReportedWithTheProgramTheKernelRan) {
+    // /bin is a symlink to usr/bin on Debian: the kernel runs /usr/bin/true.
+    auto r = sh(exec_policy({"/usr/bin/dash"}, ViolationAction::Report), Mode::Audit, "/bin/true; :");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = execs(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(raw(v[0]), "/bin/true");
+    EXPECT_EQ(event_path(v[0]).path, fs::canonical("/bin/true").string());
+    EXPECT_EQ(v[0].missing, uint32_t{FNW_FILE_EXEC});
+    EXPECT_EQ(v[0].action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(v[0].object_flags, 0u);
+}
+
+TEST_F(ExecProbeTest, KillActionKillsTheNewImageBeforeItRuns) {
+    const std::string out = (dir_ / "status").string();
+    auto r = sh(exec_policy({"/usr/bin/dash"}, ViolationAction::Kill), Mode::Enforce,
+                "/bin/true; echo $? >" + out);
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = execs(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(v[0].mechanism, FNW_MECH_SIGKILL);
+    std::string status;
+    std::ifstream(out) >> status;
+    EXPECT_EQ(status, "137") << "true died of SIGKILL, before its first instruction";
+}
+
+TEST_F(ExecProbeTest, GlobAllowlistsAreDecidedInUserspace) {
+    auto r = sh(exec_policy({"/usr/bin/da*"}, ViolationAction::Report), Mode::Audit, "/usr/bin/dash -c :; /bin/true; :");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = execs(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(event_path(v[0]).path, fs::canonical("/bin/true").string());
+    EXPECT_GE(counters().file_pending, 2u) << "dash and true both asked userspace";
+}
+
+TEST_F(ExecProbeTest, FilelessExecutionIsFlaggedEvenWithoutAnExecSection) {
+    FunctionPolicy p = policy_denying({}, ViolationAction::Report);
+    auto r = run_workload(p, Mode::Audit, {"memfd-exec:/usr/bin/true"});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = execs(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(v[0].object_flags, uint32_t{FNW_OBJECT_UNLINKED});
+    EXPECT_EQ(event_path(v[0]).path.rfind("/memfd:payload", 0), 0u) << event_path(v[0]).path;
+}
+
+TEST_F(ExecProbeTest, AllowedExecsSendNothing) {
+    auto r = sh(exec_policy({"/usr/bin/dash", "/usr/bin/true"}, ViolationAction::Kill), Mode::Enforce,
+                "/bin/true; /usr/bin/true; :");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(execs(r).empty()) << describe(execs(r));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 //   bind4:PORT | bind6:PORT       bind a TCP socket to loopback:PORT
 //   read:PATH | write:PATH   open and read / open O_TRUNC and write "changed"
 //   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
+//   memfd-exec:PATH          copy PATH into a memfd and execute that (fileless execution)
 //   uring-read:PATH          open PATH for reading through io_uring (IORING_OP_OPENAT)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
 //   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
@@ -151,6 +152,16 @@ int main(int argc, char** argv) {
         } else if (step.rfind("exec:", 0) == 0) {
             char* const child_argv[] = {const_cast<char*>(step.c_str() + 5), nullptr};
             raw(execv(step.c_str() + 5, child_argv));
+        } else if (step.rfind("memfd-exec:", 0) == 0) {
+            const int in = open(step.c_str() + 11, O_RDONLY | O_CLOEXEC);
+            const int mem = static_cast<int>(syscall(SYS_memfd_create, "payload", 0));
+            if (in < 0 || mem < 0) return 5;
+            char buf[65536];
+            for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;)
+                if (write(mem, buf, static_cast<size_t>(n)) != n) return 5;
+            char* const child_argv[] = {const_cast<char*>("payload"), nullptr};
+            char* const child_env[] = {nullptr};
+            raw(syscall(SYS_execveat, mem, "", child_argv, child_env, AT_EMPTY_PATH));
         } else if (step == "exit-errno") {
             return last_errno;
         } else if (step.rfind("repeat-getppid:", 0) == 0) {

@@ -76,7 +76,7 @@ TEST(PolicySet, LoadsTheRepositoryRules) {
     ASSERT_TRUE(load.ok()) << all_errors(load);
     ASSERT_TRUE(load.set.has_value());
     const PolicySet& set = *load.set;
-    EXPECT_THAT(functions_of(set), ElementsAre("demo", "sandboxed"));
+    EXPECT_THAT(functions_of(set), ElementsAre("demo", "hello-fn", "sandboxed"));
     ASSERT_TRUE(set.baseline.has_value());
     EXPECT_EQ(set.baseline->name, "baseline");
     EXPECT_EQ(set.version.size(), 16u);
@@ -94,8 +94,12 @@ TEST(PolicySet, LoadsTheRepositoryRules) {
     EXPECT_TRUE(sandboxed->syscalls.allow.test(SYS_read));
     EXPECT_FALSE(sandboxed->syscalls.allow.test(SYS_bpf));
     EXPECT_FALSE(sandboxed->syscalls.allow.test(SYS_io_uring_setup));
+    const FunctionPolicy* hello = set.find("hello-fn");
+    ASSERT_NE(hello, nullptr);
+    EXPECT_TRUE(hello->files.restricted);
+    EXPECT_TRUE(hello->exec.restricted);
     EXPECT_EQ(set.find("nobody"), nullptr);
-    EXPECT_EQ(set.fingerprints.size(), 2u);
+    EXPECT_EQ(set.fingerprints.size(), 3u);
 }
 
 TEST(PolicySet, OneBadFileAmongGoodOnesMeansNoSet) {

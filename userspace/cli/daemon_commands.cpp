@@ -197,7 +197,7 @@ void print_trace_header(std::ostream& out) {
 void print_trace_row(const json& e, bool color, std::ostream& out) {
     const bool violation = str(e, "verdict") == "violation";
     std::string kind = str(e, "type");
-    if (kind == "file" && str(e, "rule") == "exec.allow") kind = "exec";
+    if (kind == "file" && str(e, "rule").rfind("exec.", 0) == 0) kind = "exec";
     if (kind == "network") kind = "net";
     std::string verdict = violation ? "VIOLATION " + str(e, "action") : "allowed";
     if (violation && str(e, "mechanism") != "none" && !str(e, "mechanism").empty())

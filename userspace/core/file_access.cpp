@@ -13,13 +13,15 @@ std::vector<std::string> file_access_names(uint32_t access) {
     if (access & FNW_FILE_WRITE) out.emplace_back("write");
     if (access & FNW_FILE_CREATE) out.emplace_back("create");
     if (access & FNW_FILE_DELETE) out.emplace_back("delete");
+    if (access & FNW_FILE_EXEC) out.emplace_back("exec");
     return out;
 }
 
-std::optional<FileMatcher> FileMatcher::compile(const FileRules& rules, std::string* error) {
+std::optional<FileMatcher> FileMatcher::compile(const FileRules& rules, const ExecRules& exec, std::string* error) {
     FileMatcher m;
     const std::pair<const std::vector<std::string>*, PathGlobSet*> sections[] = {
-        {&rules.read, &m.read_}, {&rules.write, &m.write_}, {&rules.create, &m.create_}, {&rules.remove, &m.delete_}};
+        {&rules.read, &m.read_},     {&rules.write, &m.write_}, {&rules.create, &m.create_},
+        {&rules.remove, &m.delete_}, {&exec.allow, &m.exec_}};
     for (const auto& [patterns, set] : sections) {
         auto compiled = PathGlobSet::compile(*patterns, error);
         if (!compiled) return std::nullopt;
@@ -32,7 +34,8 @@ uint32_t FileMatcher::missing(std::string_view path, uint32_t access) const {
     if (path.empty() || path.front() != '/') return access;
     uint32_t missing = 0;
     const std::pair<uint32_t, const PathGlobSet*> sections[] = {
-        {FNW_FILE_READ, &read_}, {FNW_FILE_WRITE, &write_}, {FNW_FILE_CREATE, &create_}, {FNW_FILE_DELETE, &delete_}};
+        {FNW_FILE_READ, &read_},     {FNW_FILE_WRITE, &write_}, {FNW_FILE_CREATE, &create_},
+        {FNW_FILE_DELETE, &delete_}, {FNW_FILE_EXEC, &exec_}};
     for (const auto& [right, set] : sections)
         if ((access & right) && !set->match(path)) missing |= right;
     return missing;

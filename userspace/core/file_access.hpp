@@ -15,21 +15,23 @@
 
 namespace fnw {
 
-// "read", "write", "create", "delete": the policy's own words for FNW_FILE_*.
+// "read", "write", "create", "delete", "exec": the policy's words for FNW_FILE_*.
 std::vector<std::string> file_access_names(uint32_t access);
 
-// The files section compiled once per policy: one glob set per right.
+// The files and exec sections compiled once per policy: one glob set per
+// right (exec.allow is FNW_FILE_EXEC).
 class FileMatcher {
 public:
     FileMatcher() = default;  // grants nothing
-    static std::optional<FileMatcher> compile(const FileRules& rules, std::string* error = nullptr);
+    static std::optional<FileMatcher> compile(const FileRules& rules, const ExecRules& exec = {},
+                                              std::string* error = nullptr);
 
     // The FNW_FILE_* rights in `access` that no pattern grants on `path`
     // (0: allowed). A path that is not absolute is granted nothing.
     uint32_t missing(std::string_view path, uint32_t access) const;
 
 private:
-    PathGlobSet read_, write_, create_, delete_;
+    PathGlobSet read_, write_, create_, delete_, exec_;
 };
 
 // How the path of a file event was established, from most to least trusted.

@@ -93,7 +93,7 @@ sigset_t daemon_signal_set() {
 // about exec.allow.
 std::string trace_kind(const nlohmann::json& event) {
     const std::string type = event.value("type", "");
-    if (type == "file" && event.value("rule", "") == "exec.allow") return "exec";
+    if (type == "file" && event.value("rule", "").rfind("exec.", 0) == 0) return "exec";
     if (type == "network") return "net";
     return type;
 }

@@ -151,8 +151,9 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         std::memcpy(ev.get(), record.data(), sizeof(*ev));
         nlohmann::json j = header_json(ev->hdr, ctx, clock);
         j["type"] = "file";
-        // From the exec LSM hook there is no syscall, only the exec itself.
-        const bool from_lsm = ev->nr == FNW_NR_LSM_EXEC;
+        // From the exec LSM hook or sched_process_exec there is no syscall,
+        // only the exec itself.
+        const bool from_lsm = ev->nr == FNW_NR_LSM_EXEC || ev->nr == FNW_NR_EXEC;
         std::string_view name = from_lsm ? "exec" : SyscallTable::name(static_cast<int>(ev->nr));
         const std::string raw = printable(std::string(ev->path, strnlen(ev->path, sizeof(ev->path))));
         const bool is_exec = is_exec_event(*ev);
@@ -176,12 +177,16 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         j["verdict"] = verdict_name(ev->verdict);
         j["action"] = action_name(ev->action);
         j["mechanism"] = mechanism_name(ev->mechanism);
-        if (is_exec) {
+        const bool fileless = ev->object_flags & FNW_OBJECT_UNLINKED;
+        if (fileless) j["file"]["unlinked"] = true;
+        if (is_exec && fileless) {
+            j["rule"] = "exec.fileless";  // a memfd or deleted file: no path to allow
+        } else if (is_exec) {
             j["rule"] = "exec.allow";
-        } else if (ev->missing) {
+        } else if (const auto denied = file_access_names(ev->missing); !denied.empty()) {
             // The first right the policy does not grant names the section.
-            j["rule"] = "files." + file_access_names(ev->missing).front();
-            j["file"]["denied_access"] = file_access_names(ev->missing);
+            j["rule"] = "files." + denied.front();
+            j["file"]["denied_access"] = denied;
         } else if (ev->verdict == FNW_VERDICT_VIOLATION) {
             j["rule"] = "files";
         }

@@ -102,6 +102,15 @@ public:
     std::optional<SyscallBitmap> learned_syscalls(uint32_t policy_id) const;
     bool reset_learned_syscalls(uint32_t policy_id);
 
+    // Attaches the file syscall probes (files.bpf.c: 24 syscalls/sys_enter_*
+    // and sys_exit_* tracepoints). Done on demand, by set_policy for a
+    // policy with a files or exec section and by monitor_cgroup for a traced
+    // cgroup: each tracepoint costs an RCU grace period to detach (~70 ms
+    // here), which a probe set that never needs them should not pay.
+    // Idempotent; they stay attached for the life of the probe set.
+    bool attach_file_probes(std::string* error = nullptr);
+    bool file_probes_attached() const { return !file_links_.empty(); }
+
     // Attaches the sys_exit probe that reports Landlock denials (files.bpf.c).
     // Idempotent; it stays attached for the life of the probe set.
     bool attach_landlock_reporting(std::string* error = nullptr);
@@ -132,6 +141,7 @@ private:
     fnwarden_bpf* skel_;
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
     bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
+    std::vector<bpf_link*> file_links_;    // syscalls/* tracepoints, attached on demand
     std::string lsm_error_;                // empty when the lsm programs loaded
 };
 
@@ -145,9 +155,10 @@ int enable_run_time_stats();
 std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules);
 bool exec_rules_fit_lsm(const ExecRules& rules);
 
-// file_rules entries for a policy: each exact or subtree pattern whose path
-// exists now, by (dev, inode) as the kernel names them.
-KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& rules);
+// file_rules entries for a policy's files and exec sections: each exact or
+// subtree pattern whose path exists now, by (dev, inode) as the kernel
+// names them. A section that is absent is complete (nothing to check).
+KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec);
 
 // The LPM keys for a policy's network rules (one per rule x port x direction).
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);

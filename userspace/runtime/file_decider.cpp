@@ -3,19 +3,46 @@
 #include <signal.h>
 
 #include <cstring>
+#include <memory>
 
 namespace fnw {
 
 bool FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error) {
-    auto matcher = FileMatcher::compile(policy.files, error);
+    auto matcher = FileMatcher::compile(policy.files, policy.exec, error);
     if (!matcher) return false;
     Slot slot;
     slot.matcher = std::move(*matcher);
-    slot.restricted = policy.files.restricted;
-    slot.kill = effective_action(policy.files.on_violation, mode) != ViolationAction::Report;
+    slot.files_restricted = policy.files.restricted;
+    slot.exec_restricted = policy.exec.restricted;
+    slot.files_kill = effective_action(policy.files.on_violation, mode) != ViolationAction::Report;
+    slot.exec_kill = effective_action(policy.exec.on_violation, mode) != ViolationAction::Report;
     slots_[policy_id] = std::move(slot);
     return true;
 }
+
+namespace {
+
+// The rights `ev.access2` needs at the second name (a rename's new name)
+// that the policy does not grant. Fails closed when the name could not be
+// read or its base is not known for certain.
+uint32_t missing_at_second_name(const FileMatcher& matcher, const fnw_file_event& ev) {
+    if (ev.path2[0] == '\0' || ev.path2_truncated) return ev.access2;
+    auto second = std::make_unique<fnw_file_event>();  // 12 KiB: not on the stack
+    second->hdr = ev.hdr;
+    second->dfd = ev.dfd2;
+    std::memcpy(second->path, ev.path2, sizeof(ev.path2));
+    // The base the kernel resolved is the first name's directory: it serves
+    // the second only when both are relative to the same one.
+    if (ev.resolved_kind == FNW_RESOLVED_BASE && ev.dfd2 == ev.dfd) {
+        second->resolved_kind = FNW_RESOLVED_BASE;
+        second->resolved_truncated = ev.resolved_truncated;
+        std::memcpy(second->resolved, ev.resolved, sizeof(ev.resolved));
+    }
+    const EventPath path = event_path(*second);
+    return path.truncated ? ev.access2 : matcher.missing(path.path, ev.access2);
+}
+
+}  // namespace
 
 bool FileDecider::decide(fnw_file_event& ev) {
     if (ev.verdict != FNW_VERDICT_PENDING) return true;
@@ -30,32 +57,21 @@ bool FileDecider::decide(fnw_file_event& ev) {
         return true;
     }
     const Slot& slot = found->second;
+    const bool exec = ev.nr == FNW_NR_EXEC;
     uint32_t missing = 0;
-    if (slot.restricted) {
+    if (exec ? slot.exec_restricted : slot.files_restricted) {
         const EventPath path = event_path(ev);
         // A path the kernel could not walk whole is not the path: fail closed.
         missing = path.truncated ? ev.access : slot.matcher.missing(path.path, ev.access);
-        if (ev.access2 && ev.path2[0] != '\0') {
-            fnw_file_event second_name{};
-            second_name.hdr = ev.hdr;
-            second_name.dfd = ev.dfd;
-            std::memcpy(second_name.path, ev.path2, sizeof(ev.path2));
-            // The base the kernel resolved serves the second name too when
-            // it is relative to the same directory (rename in place).
-            if (ev.resolved_kind == FNW_RESOLVED_BASE) {
-                second_name.resolved_kind = FNW_RESOLVED_BASE;
-                std::memcpy(second_name.resolved, ev.resolved, sizeof(ev.resolved));
-            }
-            const EventPath path2 = event_path(second_name);
-            missing |= path2.truncated || ev.path2_truncated ? ev.access2 : slot.matcher.missing(path2.path, ev.access2);
-        }
+        if (ev.access2) missing |= missing_at_second_name(slot.matcher, ev);
     }
     if (!missing) {
         ++stats_.allowed;
         ev.verdict = FNW_VERDICT_ALLOWED;
         ev.action = FNW_ACTION_NONE;
         ev.mechanism = FNW_MECH_NONE;
-        if (ev.resolved_kind == FNW_RESOLVED_OBJECT && ev.ino != 0) {
+        // Opens only: the exec check does not consult file_verdicts.
+        if (!exec && ev.resolved_kind == FNW_RESOLVED_OBJECT && ev.ino != 0) {
             fnw_file_verdict_key key{};
             key.policy_id = ev.hdr.policy_id;
             key.access = ev.access;
@@ -72,7 +88,7 @@ bool FileDecider::decide(fnw_file_event& ev) {
     ev.missing = missing;
     ev.action = FNW_ACTION_REPORTED;
     ev.mechanism = FNW_MECH_NONE;
-    if (slot.kill && ::kill(static_cast<pid_t>(ev.hdr.pid), SIGKILL) == 0) {
+    if ((exec ? slot.exec_kill : slot.files_kill) && ::kill(static_cast<pid_t>(ev.hdr.pid), SIGKILL) == 0) {
         ev.action = FNW_ACTION_KILLED;
         ev.mechanism = FNW_MECH_USER_KILL;
     }

@@ -49,8 +49,10 @@ public:
 private:
     struct Slot {
         FileMatcher matcher;
-        bool restricted = false;
-        bool kill = false;  // effective action is deny or kill
+        bool files_restricted = false;
+        bool exec_restricted = false;
+        bool files_kill = false;  // effective action is deny or kill
+        bool exec_kill = false;
     };
 
     Remember remember_;

@@ -97,7 +97,7 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
     const auto exec_action = effective_action(policy.exec.on_violation, mode);
     auto landlock_line = [&](ViolationAction action) {
         if (action == ViolationAction::Report)
-            out << "    -> report only: not observed yet (file probes are a later slice); nothing acts\n";
+            out << "    -> report only: the file probes see every access (canonical path); nothing acts\n";
         else if (features.landlock_abi)
             out << "    -> landlock (ABI " << *features.landlock_abi << "): EACCES before it happens, reported at sys_exit"
                 << (action == ViolationAction::Kill ? "; then SIGKILL from fnwarden" : "") << "\n";
@@ -109,6 +109,9 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
             << policy.files.create.size() << ", delete " << policy.files.remove.size()
             << " patterns), onViolation " << to_string(policy.files.on_violation) << "\n";
         landlock_line(file_action);
+        out << "    -> file probes: every open/create/delete/rename/link/chmod/truncate checked; exact and dir/** "
+               "patterns by inode in the kernel, '*' globs in fnwarden"
+            << (file_action == ViolationAction::Report ? "\n" : "; a violation Landlock let through is killed at sys_exit\n");
     } else {
         out << "  files: no section -> not restricted\n";
     }
@@ -125,8 +128,10 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
                        "monitored process\n";
         }
         landlock_line(exec_action);
+        out << "    -> sched_process_exec: every exec checked"
+            << (exec_action == ViolationAction::Report ? "\n" : "; killed before the new image runs\n");
     } else {
-        out << "  exec: no section -> not restricted\n";
+        out << "  exec: no section -> not restricted (fileless execution is still flagged)\n";
     }
     if (features.landlock_abi) {
         FunctionPolicy acting = policy;
@@ -177,15 +182,15 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
         exec.launched = exec.watched = "bpf-lsm bprm_check_security: refused (EPERM) before the new image runs";
         exec.rejected.push_back("globs in exec.allow: exact paths only under bpf-lsm, Landlock for launched functions");
     } else {
-        exec.launched = landlock.empty() ? "none: no landlock, no bpf-lsm" : landlock;
-        exec.watched = "not observed: needs bpf-lsm";
+        exec.launched = landlock.empty() ? "sigkill at sched_process_exec (the new image never runs)" : landlock;
+        exec.watched = "sigkill at sched_process_exec: the exec happened, the new image never runs";
         exec.rejected.push_back(lsm_rejection);
     }
     if (!features.landlock_abi) exec.rejected.push_back("landlock: not available on this kernel");
     rows.push_back(exec);
 
-    EnforcementRow files{"files", landlock.empty() ? "none: no landlock" : landlock,
-                         "not observed: file probes are not built yet", {}};
+    const std::string file_kill = "sigkill at sys_exit (the operation happened; the process never sees its result)";
+    EnforcementRow files{"files", landlock.empty() ? file_kill : landlock, file_kill, {}};
     files.rejected.push_back("bpf-lsm file_open: not built yet" + std::string(lsm ? "" : "; " + lsm_rejection));
     if (!features.landlock_abi) files.rejected.push_back("landlock: not available on this kernel");
     rows.push_back(files);

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Walking a struct path up to the root, from tracing programs: the
+ * canonical name of a file the kernel opened, as the process sees it (what
+ * d_path gives, which tracepoints may not call), and the rights file_rules grant on it. Shared
+ * by the file syscalls (files.bpf.c) and exec (exec.bpf.c).
+ */
+#ifndef FNWARDEN_PATH_BPF_H
+#define FNWARDEN_PATH_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "maps.bpf.h"
+
+/* d_name.len is at most NAME_MAX (255): a mask the verifier can see. */
+#define NAME_LEN_MASK 0xff
+
+/*
+ * Room to build a path right to left (names are found leaf first). Twice
+ * FNW_PATH_MAX so that an offset masked to FNW_PATH_MAX - 1 plus a name
+ * masked to 255 bytes is provably inside the buffer.
+ */
+struct path_scratch {
+	char buf[FNW_PATH_MAX * 2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_scratch);
+} path_scratch SEC(".maps") __weak;
+
+static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* A position in the mount tree while walking up from a file. */
+struct walk {
+	struct dentry *dentry;
+	struct mount *mnt;
+	/* The calling process's root (chroot, or a container's pivot_root):
+	 * paths are reported as it sees them, like d_path. */
+	struct dentry *root_dentry;
+	struct mount *root_mnt;
+};
+
+static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
+{
+	return (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+}
+
+static __always_inline void walk_start(struct walk *w, const struct path *path)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+	w->dentry = BPF_CORE_READ(path, dentry);
+	w->mnt = real_mount(BPF_CORE_READ(path, mnt));
+	w->root_dentry = BPF_CORE_READ(fs, root.dentry);
+	w->root_mnt = real_mount(BPF_CORE_READ(fs, root.mnt));
+}
+
+enum walk_step { WALK_NAME, WALK_CROSSED, WALK_ROOT };
+
+/*
+ * One step up. WALK_NAME: w->dentry is a name to report and is replaced by
+ * its parent (*name_of keeps it). WALK_CROSSED: w was a mount's root and
+ * moved to where that mount is attached (no name). WALK_ROOT: the root of
+ * the process (its chroot, or the mount namespace), or of a detached mount.
+ */
+static __always_inline enum walk_step walk_up(struct walk *w, struct dentry **name_of)
+{
+	/* Plain locals: BPF_CORE_READ(w->dentry, ...) would relocate `w` too. */
+	struct dentry *dentry = w->dentry;
+	struct mount *mnt = w->mnt;
+
+	if (dentry == w->root_dentry && mnt == w->root_mnt)
+		return WALK_ROOT;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (dentry != mnt_root || mnt == mnt_parent)
+			return WALK_ROOT;
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		return WALK_CROSSED;
+	}
+	*name_of = dentry;
+	w->dentry = parent;
+	return WALK_NAME;
+}
+
+/*
+ * Both walks below run their levels through bpf_loop(): the callback is
+ * verified once, whatever the depth. As plain bounded loops, the 6.1
+ * verifier explored every level's states separately and gave up
+ * ("Argument list too long") where 6.18 accepted them.
+ */
+
+struct rights_walk {
+	struct walk w;
+	struct fnw_file_rule_key key;
+	__u32 needed;
+	__u32 granted;
+};
+
+static long rights_step(__u32 level, void *data)
+{
+	struct rights_walk *c = data;
+	struct dentry *dentry = c->w.dentry;
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	struct dentry *unused;
+
+	c->key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	c->key.ino = BPF_CORE_READ(inode, i_ino);
+	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &c->key);
+
+	if (rule)
+		c->granted |= rule->subtree | (level == 0 ? rule->exact : 0);
+	if (!(c->needed & ~c->granted))
+		return 1;
+	return walk_up(&c->w, &unused) == WALK_ROOT;
+}
+
+/*
+ * The rights file_rules grant `policy_id` on the object at `path`: its own
+ * exact and subtree rules, and the subtree rules of every directory above
+ * it. Stops as soon as `needed` is covered.
+ */
+static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)
+{
+	struct rights_walk c = {};
+
+	c.key.policy_id = policy_id;
+	c.needed = needed;
+	walk_start(&c.w, path);
+	bpf_loop(FNW_PATH_DEPTH, rights_step, &c, 0);
+	return c.granted;
+}
+
+struct name_walk {
+	struct walk w;
+	__u32 off; /* where the path starts in path_scratch, filled right to left */
+	bool complete;
+};
+
+static long name_step(__u32 level, void *data)
+{
+	struct name_walk *c = data;
+	struct dentry *named = NULL;
+	enum walk_step step = walk_up(&c->w, &named);
+
+	if (step == WALK_ROOT) {
+		c->complete = true;
+		return 1;
+	}
+	if (step == WALK_CROSSED || !named)
+		return 0;
+
+	__u32 zero = 0;
+	struct path_scratch *scratch = bpf_map_lookup_elem(&path_scratch, &zero);
+	__u32 len = BPF_CORE_READ(named, d_name.len) & NAME_LEN_MASK;
+	const unsigned char *name = BPF_CORE_READ(named, d_name.name);
+	__u32 off = c->off;
+
+	if (!scratch || len + 1 > off)
+		return 1; /* longer than FNW_PATH_MAX: cut */
+	off = (off - (len + 1)) & (FNW_PATH_MAX - 1);
+	bpf_probe_read_kernel(&scratch->buf[off + 1], len, name);
+	scratch->buf[off] = '/';
+	c->off = off;
+	return 0;
+}
+
+/*
+ * Writes the canonical path of `path` into `out` (FNW_PATH_MAX bytes),
+ * the way d_path does but from a tracepoint: names leaf first, right to
+ * left into per-CPU scratch, then copied out. Returns false when the walk
+ * was cut (too deep or too long): `out` then holds only the lower part.
+ */
+static __always_inline bool resolve_path(const struct path *path, char *out)
+{
+	__u32 zero = 0;
+	struct path_scratch *scratch = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct name_walk c = {};
+
+	out[0] = '\0';
+	if (!scratch)
+		return false;
+	scratch->buf[FNW_PATH_MAX - 1] = '\0';
+	c.off = FNW_PATH_MAX - 1;
+	walk_start(&c.w, path);
+
+	/*
+	 * Its own parent but not a mount's root: a pseudo file (memfd, pipe,
+	 * socket) or a disconnected dentry. Its name is all the path there is
+	 * ("/memfd:payload").
+	 */
+	struct dentry *top = c.w.dentry;
+	struct mount *top_mnt = c.w.mnt;
+
+	if (top == BPF_CORE_READ(top, d_parent) && top != BPF_CORE_READ(top_mnt, mnt.mnt_root)) {
+		out[0] = '/';
+		bpf_probe_read_kernel_str(out + 1, FNW_PATH_MAX - 1, BPF_CORE_READ(top, d_name.name));
+		return true;
+	}
+	bpf_loop(FNW_PATH_DEPTH, name_step, &c, 0);
+
+	__u32 off = c.off;
+
+	if (off == FNW_PATH_MAX - 1) {
+		/* The root itself. */
+		off--;
+		scratch->buf[off] = '/';
+	}
+	bpf_probe_read_kernel_str(out, FNW_PATH_MAX, &scratch->buf[off & (FNW_PATH_MAX - 1)]);
+	return c.complete;
+}
+
+#endif /* FNWARDEN_PATH_BPF_H */
