@@ -9,6 +9,9 @@
 #      syscall outside the allowlist (mkdir) is reported (policy in audit);
 #   4. a shell under the `sandboxed` policy (enforce) tries to create a
 #      directory outside its file allowlist: Landlock refuses it;
+#   4b. hello-fn (examples/hello-fn) runs clean, then misbehaves four ways
+#      (reads /etc/shadow, writes its code, runs /bin/sh, connects out):
+#      one violation each, with the canonical path or address;
 #   5. `fnwarden status` and /metrics show what the daemon guards and counted.
 # Last, without the daemon, `fnwarden run --mode enforce` kills the demo's
 # mkdir before it runs (seccomp).
@@ -31,7 +34,9 @@ demo_dir=$(mktemp -d /tmp/fnwarden-demo.XXXXXX)
 sock=$demo_dir/fnwarden.sock
 daemon_pid=
 trace_pid=
+installed_hello=
 cleanup() {
+  [[ -n $installed_hello ]] && rm -rf /var/task/hello-fn /tmp/hello-fn && rmdir /var/task 2>/dev/null
   [[ -n $trace_pid ]] && kill "$trace_pid" 2>/dev/null
   [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
   rm -rf "$demo_dir"
@@ -61,6 +66,23 @@ echo "exit status: $?"
 banner "files: the sandboxed policy (enforce) refuses a directory outside its allowlist (Landlock)"
 $fnw run --socket "$sock" --function sandboxed -- sh -c 'mkdir /tmp/fnwarden-demo-forbidden'
 echo "exit status: $?"
+sleep 0.3
+
+# hello-fn (examples/hello-fn) lives where Lambda puts code: /var/task.
+# Only installed if nothing else is there, and removed at the end.
+hello_dir=/var/task/hello-fn
+if [[ ! -e $hello_dir ]]; then
+  install -D -m 0755 build/examples/hello-fn "$hello_dir/hello-fn"
+  install -m 0644 examples/hello-fn/greeting.txt "$hello_dir/greeting.txt"
+  installed_hello=1
+  banner "hello-fn behaves: its policy allows all it does, no event"
+  $fnw run --socket "$sock" --function hello-fn -- "$hello_dir/hello-fn" alice
+  banner "hello-fn misbehaves (audit policy): each is one violation, with the path the kernel used"
+  for what in shadow write-code exec-sh connect; do
+    $fnw run --socket "$sock" --function hello-fn -- "$hello_dir/hello-fn" mallory "--misbehave=$what" | tail -n1
+  done
+  install -m 0644 examples/hello-fn/greeting.txt "$hello_dir/greeting.txt"
+fi
 sleep 0.3
 
 banner "what '$fnw trace --violations' showed meanwhile"

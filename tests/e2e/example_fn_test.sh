@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The bundled example function (examples/hello-fn) under `fnwarden run`
+# with its policy (rules/examples/hello-fn.yaml): its normal behaviour makes
+# no event at all; each misbehaviour makes exactly one violation, with the
+# canonical path or address; in enforce mode the connect fails with EPERM
+# and the file and exec violations end the process. Needs root.
+# usage: example_fn_test.sh FNWARDEN_BINARY SOURCE_DIR HELLO_FN_BINARY
+set -u
+fnw=$1
+src=$2
+hello_bin=$3
+if [[ $(id -u) -ne 0 ]]; then
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
+  echo "SKIP: needs root"; exit 77
+fi
+
+code_dir=/var/task/hello-fn
+if [[ -e $code_dir && ! -e $code_dir/.fnwarden-test ]]; then
+  echo "FAIL: $code_dir exists and is not this test's: refusing to touch it"; exit 1
+fi
+work=$(mktemp -d)
+cleanup() { rm -rf "$work" "$code_dir" /tmp/hello-fn; rmdir /var/task 2>/dev/null; }
+trap cleanup EXIT
+install -D -m 0755 "$hello_bin" "$code_dir/hello-fn"
+install -m 0644 "$src/examples/hello-fn/greeting.txt" "$code_dir/greeting.txt"
+touch "$code_dir/.fnwarden-test"
+policy=$src/rules/examples/hello-fn.yaml
+
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi; }
+has() { # name line field...
+  local name=$1 line=$2; shift 2
+  for field; do [[ $line == *"$field"* ]] && pass "$name: $field" || fail "$name lacks $field: $line"; done
+}
+run_fn() { # mode events-file args...
+  local mode=$1 events=$2; shift 2
+  "$fnw" run --standalone --function hello-fn --policy "$policy" --mode "$mode" --events "$events" -- \
+    "$code_dir/hello-fn" "$@" >"$work/stdout" 2>"$work/stderr"
+}
+
+# --- normal behaviour: nothing to report ------------------------------------
+run_fn audit "$work/normal.jsonl" alice
+expect_eq "normal run exits 0" 0 $?
+expect_eq "normal run answers" "Hello, alice!" "$(head -n1 "$work/stdout")"
+expect_eq "normal run makes no event" 0 "$(wc -l <"$work/normal.jsonl")"
+[[ $(cat /tmp/hello-fn/requests.log 2>/dev/null) == alice ]] && pass "normal run wrote its log" || fail "no request log"
+run_fn enforce "$work/normal-enforce.jsonl" bob
+expect_eq "normal run in enforce mode exits 0" 0 $?
+expect_eq "normal run in enforce mode makes no event" 0 "$(wc -l <"$work/normal-enforce.jsonl")"
+
+# --- audit: each misbehaviour is one violation, and happens -----------------
+run_fn audit "$work/shadow.jsonl" eve --misbehave=shadow
+expect_eq "audit shadow: one event" 1 "$(wc -l <"$work/shadow.jsonl")"
+has "audit shadow" "$(head -n1 "$work/shadow.jsonl")" '"path":"/etc/shadow"' '"rule":"files.read"' \
+  '"verdict":"violation"' '"action":"reported"' '"access":["read"]'
+grep -q "misbehave shadow: done" "$work/stdout" && pass "audit lets the read happen" || fail "audit: $(cat "$work/stdout")"
+
+run_fn audit "$work/code.jsonl" eve --misbehave=write-code
+expect_eq "audit write-code: one event" 1 "$(wc -l <"$work/code.jsonl")"
+has "audit write-code" "$(head -n1 "$work/code.jsonl")" "\"path\":\"$code_dir/greeting.txt\"" '"rule":"files.write"'
+install -m 0644 "$src/examples/hello-fn/greeting.txt" "$code_dir/greeting.txt"
+
+run_fn audit "$work/exec.jsonl" eve --misbehave=exec-sh
+expect_eq "audit exec-sh: one event" 1 "$(wc -l <"$work/exec.jsonl")"
+dash=$(readlink -f /bin/sh)
+has "audit exec-sh" "$(head -n1 "$work/exec.jsonl")" "\"path\":\"$dash\"" '"raw_path":"/bin/sh"' \
+  '"rule":"exec.allow"' '"op":"exec"'
+
+run_fn audit "$work/connect.jsonl" eve --misbehave=connect
+expect_eq "audit connect: one event" 1 "$(wc -l <"$work/connect.jsonl")"
+has "audit connect" "$(head -n1 "$work/connect.jsonl")" '"daddr":"127.0.0.2"' '"dport":9' '"rule":"network.egress"'
+
+# --- enforce: EPERM for the connect, the rest killed --------------------------
+run_fn enforce "$work/e-connect.jsonl" eve --misbehave=connect
+expect_eq "enforce connect: the function goes on" 0 $?
+grep -q "misbehave connect: Operation not permitted" "$work/stdout" && pass "enforce connect gets EPERM" ||
+  fail "enforce connect: $(cat "$work/stdout")"
+expect_eq "enforce connect: one event" 1 "$(wc -l <"$work/e-connect.jsonl")"
+has "enforce connect" "$(head -n1 "$work/e-connect.jsonl")" '"action":"denied"' '"mechanism":"cgroup-sock"'
+
+for what in shadow write-code exec-sh; do
+  run_fn enforce "$work/e-$what.jsonl" eve "--misbehave=$what"
+  expect_eq "enforce $what: killed" 137 $?
+  expect_eq "enforce $what: one event" 1 "$(wc -l <"$work/e-$what.jsonl")"
+  has "enforce $what" "$(head -n1 "$work/e-$what.jsonl")" '"verdict":"violation"' '"action":"killed"'
+  grep -q "misbehave $what" "$work/stdout" && fail "enforce $what: it lived to print: $(cat "$work/stdout")" ||
+    pass "enforce $what: nothing after the violation ran"
+done
+[[ $(cat "$code_dir/greeting.txt") == Hello ]] && pass "enforce write-code: code dir untouched" ||
+  fail "code dir changed: $(cat "$code_dir/greeting.txt")"
+
+echo "$failures failure(s)"
+[[ $failures -eq 0 ]]
