@@ -3,8 +3,8 @@
 # program) and two peers (bpftrace, BCC syscount). Results: docs/performance.md.
 #
 # usage: sudo bench/run.sh
-# env:   ROUNDS (7), GETPPID_N (2000000), OPENCLOSE_N (200000), BENCH_CPU (1),
-#        FNW_BUILD_DIR (<repo>/build)
+# env:   ROUNDS (7), GETPPID_N (2000000), OPENCLOSE_N (200000), CONNECT_N (100000),
+#        EXEC_N (2000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build), CONFIGS (a b c d e f)
 #
 # Each workload runs pinned to BENCH_CPU; monitors run on the other CPUs. The
 # configurations a..f run in interleaved rounds (a b c d e f, a b c d e f, ...)
@@ -15,9 +15,10 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${FNW_BUILD_DIR:-$src/build}
 rounds=${ROUNDS:-7}
 cpu=${BENCH_CPU:-1}
-declare -A iterations=([getppid]=${GETPPID_N:-2000000} [openclose]=${OPENCLOSE_N:-200000})
-workloads=(getppid openclose)
-configs=(a b c d e f)
+declare -A iterations=([getppid]=${GETPPID_N:-2000000} [openclose]=${OPENCLOSE_N:-200000}
+  [connect]=${CONNECT_N:-100000} [exec]=${EXEC_N:-2000})
+workloads=(getppid openclose connect exec)
+read -ra configs <<<"${CONFIGS:-a b c d e f}"  # e.g. CONFIGS="a b c d": fnwarden only
 declare -A label=(
   [a]="(a) no probes"
   [b]="(b) floor: empty tp_btf sys_enter"
@@ -52,7 +53,8 @@ install_missing() { # PACKAGE...
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-install_missing bpftrace bpfcc-tools util-linux
+[[ " ${configs[*]} " == *" e "* || " ${configs[*]} " == *" f "* ]] && install_missing bpftrace bpfcc-tools
+install_missing util-linux
 
 if [[ ! -x $fnw || ! -x $loop || ! -x $floor ]]; then
   log "building fnwarden and the bench helpers in $build"
@@ -143,7 +145,7 @@ setup_bcc() {
   export BCC_KERNEL_SOURCE=$tree
   log "BCC: no headers for $release; using BCC_KERNEL_SOURCE=$tree ($(basename "$arch_dir"))"
 }
-setup_bcc
+[[ " ${configs[*]} " == *" f "* ]] && setup_bcc
 
 # --- the configurations ------------------------------------------------------------
 # start_bg READY CMD...: run CMD on the helper CPUs, wait until it is attached.
@@ -246,17 +248,19 @@ for c in "${configs[@]}"; do
 done
 
 report() {
-  echo "| config | getppid ns/call | ratio to (a) | extra ns/syscall vs (a) | open+close ns/iter | ratio to (a) |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| config | getppid ns/call | ratio to (a) | extra ns/syscall vs (a) | open+close ratio | udp connect ratio | fork+exec ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   local c
   for c in "${configs[@]}"; do
     if [[ -n ${skipped[$c]:-} ]]; then
-      echo "| ${label[$c]} | skipped (${skipped[$c]}) | | | | |"
+      echo "| ${label[$c]} | skipped (${skipped[$c]}) | | | | | |"
       continue
     fi
     awk -v l="${label[$c]}" -v g="${med[$c,getppid]}" -v ga="${med[a,getppid]}" \
       -v o="${med[$c,openclose]}" -v oa="${med[a,openclose]}" \
-      'BEGIN { printf "| %s | %.1f | %.2fx | %+.1f | %.1f | %.2fx |\n", l, g, g / ga, g - ga, o, o / oa }'
+      -v n="${med[$c,connect]}" -v na="${med[a,connect]}" \
+      -v x="${med[$c,exec]}" -v xa="${med[a,exec]}" \
+      'BEGIN { printf "| %s | %.1f | %.2fx | %+.1f | %.2fx | %.2fx | %.2fx |\n", l, g, g / ga, g - ga, o / oa, n / na, x / xa }'
   done
   echo
   if [[ -n ${med[b,getppid]:-} && -n ${med[c,getppid]:-} ]]; then

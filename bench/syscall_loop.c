@@ -1,9 +1,13 @@
 // The workload of bench/run.sh: a tight loop of one kind of syscall, timed
 // with CLOCK_MONOTONIC. Prints one number, the mean ns per iteration.
 //
-// usage: syscall_loop getppid|openclose ITERATIONS
+// usage: syscall_loop getppid|openclose|connect|exec ITERATIONS
 //   getppid    one raw syscall(SYS_getppid) per iteration
 //   openclose  open("/etc/hostname", O_RDONLY) + close() per iteration
+//   connect    socket(UDP) + connect(127.0.0.1:9) + close(): the cgroup
+//              connect4 hook runs, no packet is sent, nothing must listen
+//   exec       fork + execve("/bin/true") + wait: exec checks and the new
+//              image's loader opens
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +17,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 static const char kOpenPath[] = "/etc/hostname";
 
@@ -31,6 +39,37 @@ static void loop_openclose(long iterations) {
     }
 }
 
+static void loop_connect(long iterations) {
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(9);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (long i = 0; i < iterations; ++i) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr*)&addr, sizeof(addr)) != 0) {
+            fprintf(stderr, "syscall_loop: udp connect 127.0.0.1:9: %s\n", strerror(errno));
+            exit(1);
+        }
+        close(fd);
+    }
+}
+
+static void loop_exec(long iterations) {
+    for (long i = 0; i < iterations; ++i) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/bin/true", "true", (char*)NULL);
+            _exit(127);
+        }
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "syscall_loop: fork+exec /bin/true failed\n");
+            exit(1);
+        }
+    }
+}
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -41,10 +80,12 @@ int main(int argc, char** argv) {
     void (*loop)(long) = NULL;
     if (argc == 3 && strcmp(argv[1], "getppid") == 0) loop = loop_getppid;
     if (argc == 3 && strcmp(argv[1], "openclose") == 0) loop = loop_openclose;
+    if (argc == 3 && strcmp(argv[1], "connect") == 0) loop = loop_connect;
+    if (argc == 3 && strcmp(argv[1], "exec") == 0) loop = loop_exec;
     char* end = NULL;
     long iterations = argc == 3 ? strtol(argv[2], &end, 10) : 0;
     if (!loop || *end != '\0' || iterations <= 0) {
-        fprintf(stderr, "usage: syscall_loop getppid|openclose ITERATIONS\n");
+        fprintf(stderr, "usage: syscall_loop getppid|openclose|connect|exec ITERATIONS\n");
         return 2;
     }
 
