@@ -3,6 +3,7 @@
 // BPF-LSM programs can load it: this 6.18 host refuses them, the 6.1 VM lane
 // (lsm=...,bpf) runs them and sets FNW_REQUIRE_LSM=1 so a skip is a failure.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,8 +55,9 @@ protected:
 
 // Where BPF-LSM runs, the exec is refused with EPERM before the new image
 // runs. Where it does not (this host: EPERM at load), the probes still load
-// without it, say why, and leave exec alone: an optional hook never stops
-// fnwarden from starting.
+// without it and say why (an optional hook never stops fnwarden from
+// starting), and deny falls back to a kill at sched_process_exec: the exec
+// happened, the new image never runs.
 TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
     if (lsm_required()) ASSERT_TRUE(probes_->lsm_available()) << "FNW_REQUIRE_LSM=1: " << probes_->lsm_error();
     FunctionPolicy policy;
@@ -86,9 +88,14 @@ TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
     if (!probes_->lsm_available()) {
         std::cout << "BPF-LSM unavailable here, checked the fallback: " << probes_->lsm_error() << "\n";
         EXPECT_NE(probes_->lsm_error().find("lsm programs refused at load"), std::string::npos);
-        EXPECT_EQ(exec_in(cgroup, {"/bin/true"}), 0) << "without BPF-LSM, exec is not refused by fnwarden's probes";
+        EXPECT_EQ(exec_in(cgroup, {"/bin/true"}), 128 + SIGKILL) << "without BPF-LSM, deny falls back to kill";
+        EXPECT_EQ(exec_in(cgroup, {FNW_TEST_WORKLOAD, "exit:7"}), 7) << "exec of the allowed program";
         consumer->drain();
-        EXPECT_TRUE(events.empty());
+        ASSERT_EQ(events.size(), 1u);
+        EXPECT_EQ(std::string(events[0].resolved), true_path) << "the program the kernel ran";
+        EXPECT_EQ(events[0].nr, FNW_NR_EXEC);
+        EXPECT_EQ(events[0].action, FNW_ACTION_KILLED);
+        EXPECT_EQ(events[0].mechanism, FNW_MECH_SIGKILL);
         probes_->unmonitor_cgroup(cgroup.id());
         return;
     }
