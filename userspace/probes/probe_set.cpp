@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -124,6 +125,9 @@ std::string ensure_tracefs() {
 // The kernel's own dev_t layout (MAJOR << 20 | MINOR), which is what
 // inode->i_sb->s_dev holds; stat() reports the glibc encoding.
 uint64_t kernel_dev(dev_t dev) { return (uint64_t{major(dev)} << 20) | minor(dev); }
+
+constexpr decltype(statfs::f_type) kOverlayfsMagic = 0x794c7630;
+constexpr decltype(statfs::f_type) kBtrfsMagic = 0x9123683e;
 
 // The file probes: every program on a syscalls/* tracepoint.
 bool is_file_probe(const bpf_program* prog) {
@@ -342,6 +346,17 @@ KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, c
                 complete = false;
                 out.userspace_only.push_back(pattern + ": " + rule->path + " does not exist now");
                 continue;
+            }
+            // Where stat() does not report the inode the kernel's dentries
+            // carry, the rule still allows what it matches but the kernel
+            // must not decide a miss is a violation: overlayfs gives a
+            // file's lower-layer device, btrfs a per-subvolume device.
+            if (struct statfs fs {}; ::statfs(rule->path.c_str(), &fs) == 0 &&
+                (fs.f_type == kOverlayfsMagic || fs.f_type == kBtrfsMagic)) {
+                complete = false;
+                out.userspace_only.push_back(pattern + ": on " +
+                                             (fs.f_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
+                                             ", whose stat() identities the kernel does not use");
             }
             auto& entry = by_inode[{kernel_dev(st.st_dev), st.st_ino}];
             (rule->kind == KernelPathRule::Kind::Subtree ? entry.subtree : entry.exact) |= right;
