@@ -81,6 +81,24 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
 }
 
+#define FNW_SIGKILL 9
+
+/*
+ * SIGKILL to the current process, counted either way. The signal is
+ * delivered on the way back to user space: whatever the process is doing in
+ * the kernel completes first (docs/enforcement.md). Tracing programs only
+ * (cgroup socket programs may not send signals).
+ */
+static __always_inline bool fnw_kill_current(struct fnw_counters *stats)
+{
+	if (bpf_send_signal(FNW_SIGKILL) == 0) {
+		__sync_fetch_and_add(&stats->kills, 1);
+		return true;
+	}
+	__sync_fetch_and_add(&stats->signal_errors, 1);
+	return false;
+}
+
 /*
  * The fields of a file record its producer may not set, zeroed without
  * touching the 12 KiB of strings (each producer writes the ones it uses).

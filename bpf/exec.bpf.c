@@ -20,7 +20,6 @@
 #include "policy.bpf.h"
 
 #define EPERM 1
-#define SIGKILL 9
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
@@ -78,12 +77,9 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 		action = FNW_ACTION_REPORTED;
 		/* deny falls back to kill: the exec is done, the image must not run. */
 		if (restricted && policy->exec_action != FNW_KACTION_REPORT) {
-			if (bpf_send_signal(SIGKILL) == 0) {
+			if (fnw_kill_current(stats)) {
 				action = FNW_ACTION_KILLED;
 				mechanism = FNW_MECH_SIGKILL;
-				__sync_fetch_and_add(&stats->kills, 1);
-			} else {
-				__sync_fetch_and_add(&stats->signal_errors, 1);
 			}
 		}
 	} else if (verdict == FNW_VERDICT_PENDING) {

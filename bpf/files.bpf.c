@@ -43,7 +43,6 @@
 
 #define EACCES 13
 #define AT_FDCWD -100
-#define SIGKILL 9
 
 static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u32 index)
 {
@@ -103,14 +102,8 @@ int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
 	__u32 kill_action = !policy ? FNW_KACTION_REPORT
 			    : (*where & FNW_PATH_ARG_EXEC) ? policy->exec_action : policy->file_action;
 
-	if (kill_action == FNW_KACTION_KILL) {
-		if (bpf_send_signal(SIGKILL) == 0) {
-			ev->action = FNW_ACTION_KILLED;
-			__sync_fetch_and_add(&stats->kills, 1);
-		} else {
-			__sync_fetch_and_add(&stats->signal_errors, 1);
-		}
-	}
+	if (kill_action == FNW_KACTION_KILL && fnw_kill_current(stats))
+		ev->action = FNW_ACTION_KILLED;
 	fnw_submit(ev, stats);
 	return 0;
 }
@@ -312,12 +305,9 @@ static __always_inline int file_exit(long ret)
 		action = FNW_ACTION_REPORTED;
 		/* deny cannot be done from here: it falls back to kill. */
 		if (policy->file_action != FNW_KACTION_REPORT) {
-			if (bpf_send_signal(SIGKILL) == 0) {
+			if (fnw_kill_current(stats)) {
 				action = FNW_ACTION_KILLED;
 				mechanism = FNW_MECH_SIGKILL;
-				__sync_fetch_and_add(&stats->kills, 1);
-			} else {
-				__sync_fetch_and_add(&stats->signal_errors, 1);
 			}
 		}
 	} else if (verdict == FNW_VERDICT_PENDING) {

@@ -14,7 +14,6 @@
 #include "emit.bpf.h"
 #include "policy.bpf.h"
 
-#define SIGKILL 9
 
 static __always_inline bool syscall_allowed(const struct fnw_policy *policy, long nr)
 {
@@ -86,12 +85,9 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 			 * The signal is delivered on return to user space: the
 			 * syscall itself still runs (docs/enforcement.md).
 			 */
-			if (bpf_send_signal(SIGKILL) == 0) {
+			if (fnw_kill_current(stats)) {
 				action = FNW_ACTION_KILLED;
 				mechanism = FNW_MECH_SIGKILL;
-				__sync_fetch_and_add(&stats->kills, 1);
-			} else {
-				__sync_fetch_and_add(&stats->signal_errors, 1);
 			}
 		}
 	}

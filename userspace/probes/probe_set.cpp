@@ -85,12 +85,10 @@ std::string fill_path_args(fnwarden_bpf* skel) {
     return "";
 }
 
-// Replaces a policy slot's keys in a map keyed per policy: first deletes
-// every key `owned` says belongs to the slot (left by an earlier policy in
-// it), then writes `keys`, the i-th with value_for(i).
-template <typename Key, typename ValueFor, typename Owned>
-bool replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor value_for, Owned owned,
-                         std::string* error) {
+// Deletes every key of `map` that `owned` picks. Keys are collected first:
+// deleting while walking with get_next_key would restart the walk.
+template <typename Key, typename Owned>
+void delete_keys_where(bpf_map* map, Owned owned) {
     std::vector<Key> stale;
     Key key{}, next{};
     const void* prev = nullptr;
@@ -100,6 +98,15 @@ bool replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor va
         prev = &key;
     }
     for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+}
+
+// Replaces a policy slot's keys in a map keyed per policy: first deletes
+// every key `owned` says belongs to the slot (left by an earlier policy in
+// it), then writes `keys`, the i-th with value_for(i).
+template <typename Key, typename ValueFor, typename Owned>
+bool replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor value_for, Owned owned,
+                         std::string* error) {
+    delete_keys_where<Key>(map, owned);
     for (size_t i = 0; i < keys.size(); ++i) {
         const auto value = value_for(i);
         if (int err = bpf_map__update_elem(map, &keys[i], sizeof(keys[i]), &value, sizeof(value), BPF_ANY)) {
@@ -304,15 +311,8 @@ bool ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& rul
 }
 
 void ProbeSet::forget_file_verdicts(uint32_t policy_id) {
-    std::vector<fnw_file_verdict_key> stale;
-    fnw_file_verdict_key key{}, next{};
-    const void* prev = nullptr;
-    while (bpf_map__get_next_key(skel_->maps.file_verdicts, prev, &next, sizeof(next)) == 0) {
-        if (next.policy_id == policy_id) stale.push_back(next);
-        key = next;
-        prev = &key;
-    }
-    for (const auto& k : stale) bpf_map__delete_elem(skel_->maps.file_verdicts, &k, sizeof(k), 0);
+    delete_keys_where<fnw_file_verdict_key>(
+        skel_->maps.file_verdicts, [&](const fnw_file_verdict_key& k) { return k.policy_id == policy_id; });
 }
 
 bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
