@@ -25,12 +25,7 @@
  * returns to user space and never gets the fd (docs/enforcement.md). Making
  * the operation fail needs BPF-LSM or Landlock.
  *
- * Also here: reporting what Landlock refused. The launcher applies Landlock
- * to a function (runtime/landlock_sandbox.*); a refused open, mkdir, unlink,
- * rename, link or execve fails with EACCES and never happens. The denial
- * would be silent, so tp_btf/sys_exit (attached only while a Landlock-
- * restricted function runs) reports every EACCES from a path syscall of
- * such a cgroup.
+ * What Landlock refused is reported by landlock.bpf.c.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -43,70 +38,6 @@
 
 #define EACCES 13
 #define AT_FDCWD -100
-
-static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u32 index)
-{
-	/* x86_64 syscall ABI: rdi rsi rdx r10 r8 r9. */
-	switch (index) {
-	case 0: return regs->di;
-	case 1: return regs->si;
-	case 2: return regs->dx;
-	case 3: return regs->r10;
-	case 4: return regs->r8;
-	default: return regs->r9;
-	}
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
-{
-	if (ret != -EACCES)
-		return 0; /* nearly every syscall ends here, before any lookup */
-
-	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg || !(cg->flags & FNW_CGROUP_LANDLOCK))
-		return 0;
-
-	__u32 nr = (__u32)regs->orig_ax;
-	__u8 *where = bpf_map_lookup_elem(&path_args, &nr);
-	struct fnw_counters *stats = fnw_counters();
-
-	if (!where || !(*where & FNW_PATH_ARG_INDEX_MASK) || !stats)
-		return 0;
-	__u32 index = (*where & FNW_PATH_ARG_INDEX_MASK) - 1;
-
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
-
-	if (!ev)
-		return 0;
-	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, cg->policy_id);
-	ev->nr = nr;
-	ev->ret = (__s32)ret;
-	ev->dfd = (*where & FNW_PATH_ARG_HAS_DFD) && index > 0 ? (__s32)syscall_arg(regs, index - 1) : AT_FDCWD;
-	fnw_file_event_clear(ev);
-	ev->verdict = FNW_VERDICT_VIOLATION;
-	ev->action = FNW_ACTION_DENIED;
-	ev->mechanism = FNW_MECH_LANDLOCK;
-	long n = bpf_probe_read_user_str(ev->path, sizeof(ev->path), (const void *)syscall_arg(regs, index));
-
-	if (n < 0)
-		ev->path[0] = '\0';
-	ev->path_truncated = n == sizeof(ev->path);
-	/*
-	 * Landlock already refused the operation; onViolation: kill also ends
-	 * the process, here, before it returns to user space (deny does not).
-	 */
-	struct fnw_policy *policy = fnw_policy(cg->policy_id);
-	__u32 kill_action = !policy ? FNW_KACTION_REPORT
-			    : (*where & FNW_PATH_ARG_EXEC) ? policy->exec_action : policy->file_action;
-
-	if (kill_action == FNW_KACTION_KILL && fnw_kill_current(stats))
-		ev->action = FNW_ACTION_KILLED;
-	fnw_submit(ev, stats);
-	return 0;
-}
 
 /* ---- File syscalls of monitored functions ------------------------------ */
 

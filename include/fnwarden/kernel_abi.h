@@ -33,15 +33,20 @@ enum fnw_cgroup_flags {
 };
 
 /*
- * path_args[syscall nr]: where a file/exec syscall keeps its path. Filled by
- * userspace from the syscall table by name, so no number is typed twice.
- * Low nibble: 1 + index of the path argument (0 = not a path syscall);
+ * path_args[syscall nr]: where a syscall Landlock can refuse keeps its
+ * object: the path of a file/exec syscall, the sockaddr of connect/bind.
+ * Filled by userspace from the syscall table by name, so no number is typed
+ * twice. Low nibble: 1 + index of that argument (0 = not such a syscall);
  * bit 4: the argument before it is a directory fd (the *at variants).
  */
 #define FNW_PATH_ARG_INDEX_MASK 0x0f
 #define FNW_PATH_ARG_HAS_DFD 0x10
 /* bit 5: an exec syscall (its denial answers to exec.onViolation). */
 #define FNW_PATH_ARG_EXEC 0x20
+/* bit 6: the argument is a struct sockaddr (connect, bind; fd in arg 0). */
+#define FNW_PATH_ARG_SOCKADDR 0x40
+/* bit 7: with SOCKADDR, the syscall is bind (else connect). */
+#define FNW_PATH_ARG_BIND 0x80
 
 /* monitored_cgroups: cgroup id -> this */
 struct fnw_cgroup_entry {

@@ -1,10 +1,11 @@
-// Real file and exec blocking without BPF-LSM: the launcher's Landlock
-// ruleset, with each denial reported from sys_exit (files.bpf.c).
+// Real file, exec and TCP-port blocking without BPF-LSM: the launcher's
+// Landlock ruleset, with each denial reported from sys_exit (landlock.bpf.c).
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include <fnwarden/kernel_abi.h>
 
+#include "loopback_listener.hpp"
 #include "probe_fixture.hpp"
 #include "runtime/landlock_sandbox.hpp"
 
@@ -184,6 +186,96 @@ TEST_F(LandlockTest, IoUringOpenOfADeniedFileFailsToo) {
     EXPECT_EQ(allowed.outcome.exit_code, 0) << "io_uring open of an allowed file";
     auto denied = run_workload(p, Mode::Enforce, {"uring-read:" + (scratch_ / "ro" / "data.txt").string(), "exit-errno"});
     EXPECT_EQ(denied.outcome.exit_code, EACCES) << "io_uring open of a denied file";
+}
+
+// From ABI 4 (6.7) Landlock restricts TCP connect and bind by port. It runs
+// before the cgroup hooks (security_socket_connect comes first), so a port
+// no rule names is refused by Landlock with EACCES and reported from
+// sys_exit; an allowed port to a disallowed address passes Landlock and is
+// refused by the cgroup hook (EPERM). On Debian's 6.1 (ABI 2) there is no
+// network right: the cgroup hook refuses both, and the plan says why.
+TEST_F(LandlockTest, TcpPortsNoRuleNamesAreRefusedByLandlockWhereTheAbiHasNetworkRights) {
+    test::Listener allowed_peer = test::Listener::open(false);
+    test::Listener other_peer = test::Listener::open(false);
+    FunctionPolicy p;
+    p.name = "landlock-net-test";
+    p.function = "test";
+    p.syscalls.allow.set();
+    p.network.restricted = true;
+    EgressRule egress;
+    egress.network = *parse_ip_network("127.0.0.1/32");
+    egress.ports = {allowed_peer.port};
+    egress.protocol = IPPROTO_TCP;
+    p.network.egress = {egress};
+    p.network.on_violation = ViolationAction::Deny;
+    const int abi = landlock_abi();
+    const bool landlock_net = abi >= 4;
+    auto at = [](const char* ip, uint16_t port) { return std::string(ip) + ":" + std::to_string(port); };
+
+    auto ok = run_workload(p, Mode::Enforce, {"tcp4:" + at("127.0.0.1", allowed_peer.port), "exit-errno"});
+    EXPECT_EQ(ok.outcome.exit_code, 0) << "the allowed peer";
+    EXPECT_TRUE(ok.net_events.empty());
+
+    auto port = run_workload(p, Mode::Enforce, {"tcp4:" + at("127.0.0.1", other_peer.port), "exit-errno"});
+    EXPECT_EQ(port.outcome.exit_code, landlock_net ? EACCES : EPERM) << "ABI " << abi;
+    ASSERT_EQ(port.net_events.size(), 1u);
+    const fnw_net_event& ev = port.net_events[0];
+    EXPECT_EQ(ev.mechanism, landlock_net ? FNW_MECH_LANDLOCK : FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
+    EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(ev.op, FNW_NET_CONNECT);
+    EXPECT_EQ(ev.port, other_peer.port);
+    EXPECT_EQ(ev.family, 4);
+    EXPECT_EQ(ev.protocol, IPPROTO_TCP);
+    EXPECT_EQ(ev.hdr.pid, static_cast<uint32_t>(port.outcome.pid));
+    const uint8_t loopback_mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+    EXPECT_EQ(std::memcmp(ev.addr, loopback_mapped, 16), 0);
+
+    // Landlock knows ports, not addresses: the address is the cgroup hook's.
+    auto address = run_workload(p, Mode::Enforce, {"tcp4:" + at("127.0.0.2", allowed_peer.port), "exit-errno"});
+    EXPECT_EQ(address.outcome.exit_code, EPERM);
+    ASSERT_EQ(address.net_events.size(), 1u);
+    EXPECT_EQ(address.net_events[0].mechanism, FNW_MECH_CGROUP_SOCK);
+
+    // No listen rule: every TCP bind is refused, by Landlock where it can.
+    auto bind = run_workload(p, Mode::Enforce, {"bind6:" + std::to_string(other_peer.port), "exit-errno"});
+    EXPECT_EQ(bind.outcome.exit_code, landlock_net ? EACCES : EPERM);
+    ASSERT_EQ(bind.net_events.size(), 1u);
+    EXPECT_EQ(bind.net_events[0].op, FNW_NET_BIND);
+    EXPECT_EQ(bind.net_events[0].family, 6);
+    EXPECT_EQ(bind.net_events[0].port, other_peer.port);
+    EXPECT_EQ(bind.net_events[0].mechanism, landlock_net ? FNW_MECH_LANDLOCK : FNW_MECH_CGROUP_SOCK);
+
+    // UDP is not Landlock's: the cgroup hook refuses it on every ABI.
+    auto udp = run_workload(p, Mode::Enforce, {"udp4:" + at("127.0.0.1", other_peer.port), "exit-errno"});
+    EXPECT_EQ(udp.outcome.exit_code, EPERM);
+    ASSERT_EQ(udp.net_events.size(), 1u);
+    EXPECT_EQ(udp.net_events[0].mechanism, FNW_MECH_CGROUP_SOCK);
+
+    const auto notes = plan_landlock(p, abi).notes;
+    if (!landlock_net)
+        EXPECT_NE(std::find(notes.begin(), notes.end(),
+                            "landlock ABI " + std::to_string(abi) +
+                                " has no network rights (ABI 4, 6.7): TCP connect/bind are left to the cgroup hooks"),
+                  notes.end());
+}
+
+TEST_F(LandlockTest, TcpPortKillActionDeniesThenKillsInTheKernel) {
+    if (landlock_abi() < 4) GTEST_SKIP() << "Landlock ABI " << landlock_abi() << " has no network rights";
+    test::Listener peer = test::Listener::open(false);
+    FunctionPolicy p;
+    p.name = "landlock-net-kill";
+    p.function = "test";
+    p.syscalls.allow.set();
+    p.network.restricted = true;
+    p.network.on_violation = ViolationAction::Kill;
+    auto r = run_workload(p, Mode::Enforce,
+                          {"tcp4:127.0.0.1:" + std::to_string(peer.port), "repeat-getppid:100000000", "exit:0"});
+    ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
+    EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
+    ASSERT_EQ(r.net_events.size(), 1u);
+    EXPECT_EQ(r.net_events[0].mechanism, FNW_MECH_LANDLOCK);
+    EXPECT_EQ(r.net_events[0].action, FNW_ACTION_KILLED);
 }
 
 TEST_F(LandlockTest, AuditModeAppliesNoLandlock) {

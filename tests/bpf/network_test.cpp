@@ -10,41 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.hpp"
+#include "loopback_listener.hpp"
 #include "probe_fixture.hpp"
 
 namespace fnw {
 namespace {
 
-// A TCP listener on loopback in the test process (outside every monitored
-// cgroup, so the hooks let it bind), on a kernel-chosen port.
-struct Listener {
-    UniqueFd fd;
-    uint16_t port = 0;
-
-    static Listener open(bool v6) {
-        Listener l;
-        l.fd.reset(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_storage addr{};
-        socklen_t len;
-        if (v6) {
-            auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
-            a->sin6_family = AF_INET6;
-            a->sin6_addr = in6addr_loopback;
-            len = sizeof(*a);
-        } else {
-            auto* a = reinterpret_cast<sockaddr_in*>(&addr);
-            a->sin_family = AF_INET;
-            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            len = sizeof(*a);
-        }
-        EXPECT_EQ(::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
-        EXPECT_EQ(::listen(l.fd.get(), 16), 0);
-        EXPECT_EQ(::getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
-        l.port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                          : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-        return l;
-    }
-};
+using test::Listener;
 
 FunctionPolicy egress_policy(std::vector<EgressRule> egress, ViolationAction action,
                              std::vector<ListenRule> listen = {}) {
@@ -76,6 +48,13 @@ protected:
         v6_ = Listener::open(true);
     }
     std::string at(const char* ip, uint16_t port) { return std::string(ip) + ":" + std::to_string(port); }
+
+    // These tests are about the cgroup hooks, which act on every monitored
+    // cgroup, launched or not: no Landlock port layer in front of them
+    // (that layer is landlock_test's).
+    Run run_workload(const FunctionPolicy& policy, Mode mode, std::vector<std::string> steps) {
+        return ProbeTest::run_workload(policy, mode, std::move(steps), {.use_landlock = false});
+    }
 
     Listener v4_, v6_;
 };

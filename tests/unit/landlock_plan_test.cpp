@@ -1,7 +1,9 @@
-// Compiling a policy's files/exec sections into Landlock rules: pure, no kernel.
+// Compiling a policy's files/exec/network sections into Landlock rules: pure, no kernel.
 #include "runtime/landlock_sandbox.hpp"
 
 #include <linux/landlock.h>
+
+#include <algorithm>
 
 #include <gtest/gtest.h>
 
@@ -78,6 +80,61 @@ PolicyParseResult parse_sections(const std::string& sections) {
                         "spec:\n  selector: {function: f}\n" +
                             sections,
                         "t.yaml");
+}
+
+EgressRule tcp_egress(std::vector<uint16_t> ports, uint8_t protocol = 6) {
+    EgressRule r;
+    r.network = *parse_ip_network("10.0.0.0/8");
+    r.ports = std::move(ports);
+    r.protocol = protocol;
+    return r;
+}
+
+std::vector<std::pair<uint16_t, uint64_t>> port_rules(const LandlockPlan& plan) {
+    std::vector<std::pair<uint16_t, uint64_t>> out;
+    for (const auto& r : plan.port_rules) out.emplace_back(r.port, r.access);
+    return out;
+}
+
+TEST(LandlockPlan, TcpPortsOfTheNetworkSectionNeedAbi4) {
+    FunctionPolicy p;
+    p.network.restricted = true;
+    p.network.egress = {tcp_egress({443, 80}), tcp_egress({53}, 17), tcp_egress({443}, 0)};
+    p.network.listen = {ListenRule{8080, 6}, ListenRule{9090, 17}};
+
+    auto old = plan_landlock(p, 3);
+    EXPECT_FALSE(old.active()) << "ABI 3 has no network rights and the plan has no files";
+    ASSERT_EQ(old.notes.size(), 1u);
+    EXPECT_NE(old.notes[0].find("no network rights"), std::string::npos);
+
+    auto plan = plan_landlock(p, 4);
+    EXPECT_TRUE(plan.active());
+    EXPECT_EQ(plan.handled_fs, 0u) << "no files/exec section: no filesystem right restricted";
+    EXPECT_EQ(plan.handled_net, kLandlockNetConnectTcp | kLandlockNetBindTcp);
+    // UDP rules (53, 9090) are not Landlock's; 443 twice is one rule.
+    using R = std::vector<std::pair<uint16_t, uint64_t>>;
+    EXPECT_EQ(port_rules(plan), (R{{80, kLandlockNetConnectTcp}, {443, kLandlockNetConnectTcp},
+                                   {8080, kLandlockNetBindTcp}}));
+}
+
+TEST(LandlockPlan, AnyPortRuleLeavesThatDirectionToTheCgroupHooks) {
+    FunctionPolicy p;
+    p.network.restricted = true;
+    p.network.egress = {tcp_egress({443}), tcp_egress({}, 0)};  // the second: every port, any protocol
+    auto plan = plan_landlock(p, 7);
+    EXPECT_EQ(plan.handled_net, kLandlockNetBindTcp) << "connect cannot be restricted, bind (no listen rule) can";
+    EXPECT_TRUE(plan.port_rules.empty()) << "bind: nothing allowed";
+    EXPECT_NE(std::find_if(plan.notes.begin(), plan.notes.end(),
+                           [](const std::string& n) { return n.find("TCP connect is not restricted") != n.npos; }),
+              plan.notes.end());
+
+    p.network.egress = {tcp_egress({}, 17)};  // UDP to every port: says nothing about TCP
+    p.network.listen = {ListenRule{0, 0}};    // listen port 0: every port
+    plan = plan_landlock(p, 7);
+    EXPECT_EQ(plan.handled_net, kLandlockNetConnectTcp);
+
+    p.network.restricted = false;
+    EXPECT_FALSE(plan_landlock(p, 7).active()) << "no network section: nothing restricted";
 }
 
 TEST(FilesPolicy, ParsesFilesAndExecSections) {

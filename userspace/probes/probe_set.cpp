@@ -56,8 +56,8 @@ int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_lis
     return n;
 }
 
-// Where each file/exec syscall keeps its path, by name from the generated
-// table (files.bpf.c reads it at sys_exit).
+// Where each syscall Landlock can refuse keeps its path or sockaddr, by name
+// from the generated table (landlock.bpf.c reads it at sys_exit).
 std::string fill_path_args(fnwarden_bpf* skel) {
     struct PathArg {
         const char* name;
@@ -79,6 +79,15 @@ std::string fill_path_args(fnwarden_bpf* skel) {
         const bool exec = std::string_view(arg.name).rfind("execve", 0) == 0;
         uint8_t value = static_cast<uint8_t>((arg.index + 1) | (arg.has_dfd ? FNW_PATH_ARG_HAS_DFD : 0) |
                                              (exec ? FNW_PATH_ARG_EXEC : 0));
+        if (int err = bpf_map__update_elem(skel->maps.path_args, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
+            return std::string("path_args map update: ") + errno_text(err);
+    }
+    // Landlock's TCP rights (ABI 4): connect(fd, addr, len), bind(fd, addr, len).
+    for (auto [name, flags] : {std::pair{"connect", FNW_PATH_ARG_SOCKADDR}, {"bind", FNW_PATH_ARG_SOCKADDR | FNW_PATH_ARG_BIND}}) {
+        auto nr = SyscallTable::number(name);
+        if (!nr) continue;
+        uint32_t key = static_cast<uint32_t>(*nr);
+        uint8_t value = static_cast<uint8_t>((1 + 1) | flags);
         if (int err = bpf_map__update_elem(skel->maps.path_args, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
             return std::string("path_args map update: ") + errno_text(err);
     }

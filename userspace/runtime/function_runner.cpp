@@ -183,9 +183,14 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     }
     const std::string exe = resolve_executable(request.argv[0]);
 
-    // Files and exec: Landlock, for the sections whose onViolation acts in
-    // this mode (report-only sections are only watched, by the file probes).
+    // Files, exec and TCP ports: Landlock, for the sections whose
+    // onViolation acts in this mode (report-only sections are only watched,
+    // by the probes). Network stays enforced by the cgroup hooks either way;
+    // Landlock is the layer that survives fnwarden.
     FunctionPolicy landlock_view = request.policy;
+    landlock_view.network.restricted &= request.use_landlock &&
+                                        effective_action(request.policy.network.on_violation, request.mode) !=
+                                            ViolationAction::Report;
     landlock_view.files.restricted &= request.use_landlock &&
                                       effective_action(request.policy.files.on_violation, request.mode) !=
                                           ViolationAction::Report;

@@ -90,6 +90,9 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         else
             out << "refused in the kernel (EPERM), nothing is sent"
                 << (net_action == ViolationAction::Kill ? "; then SIGKILL from fnwarden" : "") << "\n";
+        if (net_action != ViolationAction::Report && features.landlock_abi && *features.landlock_abi >= 4)
+            out << "    -> fnwarden run: landlock (ABI " << *features.landlock_abi
+                << ") also refuses TCP connect/bind to ports no rule names (EACCES, reported at sys_exit)\n";
         out << "    -> unix and raw sockets are not checked yet\n";
     }
 
@@ -137,6 +140,7 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         FunctionPolicy acting = policy;
         acting.files.restricted &= file_action != ViolationAction::Report;
         acting.exec.restricted &= exec_action != ViolationAction::Report;
+        acting.network.restricted &= effective_network_action(policy, mode) != ViolationAction::Report;
         for (const auto& note : plan_landlock(acting, *features.landlock_abi).notes) out << "    note: " << note << "\n";
     }
 
@@ -169,9 +173,15 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
     syscalls.rejected.push_back("bpf-lsm: has no per-syscall hook; seccomp needs the launcher to install it");
     rows.push_back(syscalls);
 
-    rows.push_back({"network", "cgroup sock_addr hooks: connect/sendmsg/bind refused (EPERM)",
-                    "cgroup sock_addr hooks: connect/sendmsg/bind refused (EPERM)",
-                    {"lsm socket_connect/bind: not built yet; the cgroup hooks work on every kernel"}});
+    const std::string cgroup_sock = "cgroup sock_addr hooks: connect/sendmsg/bind refused (EPERM)";
+    EnforcementRow network{"network", cgroup_sock, cgroup_sock, {}};
+    if (features.landlock_abi && *features.landlock_abi >= 4)
+        network.launched += "; landlock ABI " + std::to_string(*features.landlock_abi) +
+                            ": TCP connect/bind by port (EACCES), holds without fnwarden";
+    else
+        network.rejected.push_back("landlock network rights: need ABI 4 (6.7)");
+    network.rejected.push_back("lsm socket_connect/bind: not built yet; the cgroup hooks work on every kernel");
+    rows.push_back(network);
 
     const std::string landlock = features.landlock_abi
                                      ? "landlock ABI " + std::to_string(*features.landlock_abi) +

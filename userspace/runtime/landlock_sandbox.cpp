@@ -26,12 +26,77 @@ constexpr uint64_t kRead = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_REA
 constexpr uint64_t kFileRights =
     LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | kAccessFsTruncate;
 
+// LANDLOCK_RULE_NET_PORT and its attribute (ABI 4; not in 6.1's uapi).
+constexpr int kRuleNetPort = 2;
+struct NetPortAttr {
+    uint64_t allowed_access;
+    uint64_t port;
+};
+// landlock_ruleset_attr as of ABI 4: the kernel takes the size it is given,
+// so the short form (fs only) is passed unless network rights are handled.
+struct RulesetAttrV4 {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+};
+
+// More distinct ports than this in one direction and the network rights are
+// left to the cgroup hooks: one rule per port, each a kernel allocation.
+constexpr size_t kMaxPortRules = 1024;
+
 // Every filesystem right each ABI knows.
 uint64_t fs_rights_of_abi(int abi) {
     uint64_t rights = (1ull << 13) - 1;  // ABI 1: EXECUTE .. MAKE_SYM
     if (abi >= 2) rights |= LANDLOCK_ACCESS_FS_REFER;
     if (abi >= 3) rights |= kAccessFsTruncate;
     return rights;
+}
+
+// TCP ports of the network section -> Landlock port rules (ABI >= 4). A
+// direction is handled only if every rule that allows TCP in it names its
+// ports: "any port" cannot be written as a Landlock rule, and widening it
+// would deny what the policy allows.
+void plan_landlock_network(const NetworkRules& network, int abi, LandlockPlan& plan) {
+    if (!network.restricted) return;
+    if (abi < 4) {
+        plan.notes.push_back("landlock ABI " + std::to_string(abi) +
+                             " has no network rights (ABI 4, 6.7): TCP connect/bind are left to the cgroup hooks");
+        return;
+    }
+    auto is_tcp = [](uint8_t protocol) { return protocol == 0 || protocol == 6; };
+
+    std::set<uint16_t> connect_ports;
+    bool connect_any_port = false;
+    for (const auto& rule : network.egress) {
+        if (!is_tcp(rule.protocol)) continue;
+        if (rule.ports.empty()) connect_any_port = true;
+        connect_ports.insert(rule.ports.begin(), rule.ports.end());
+    }
+    std::set<uint16_t> bind_ports;
+    bool bind_any_port = false;
+    for (const auto& rule : network.listen) {
+        if (!is_tcp(rule.protocol)) continue;
+        if (rule.port == 0) bind_any_port = true;  // listen port 0 means every port
+        bind_ports.insert(rule.port);
+    }
+
+    auto add_direction = [&](const char* what, bool any_port, const std::set<uint16_t>& ports, uint64_t right) {
+        if (any_port) {
+            plan.notes.push_back(std::string("landlock: TCP ") + what +
+                                 " is not restricted (a rule allows every port); the cgroup hooks decide it");
+            return;
+        }
+        if (ports.size() > kMaxPortRules) {
+            plan.notes.push_back(std::string("landlock: TCP ") + what + " is not restricted (" +
+                                 std::to_string(ports.size()) + " ports); the cgroup hooks decide it");
+            return;
+        }
+        plan.handled_net |= right;
+        for (uint16_t port : ports) plan.port_rules.push_back({port, right});
+    };
+    add_direction("connect", connect_any_port, connect_ports, kLandlockNetConnectTcp);
+    add_direction("bind", bind_any_port, bind_ports, kLandlockNetBindTcp);
+    if ((plan.handled_net & kLandlockNetConnectTcp) && !connect_ports.empty())
+        plan.notes.push_back("landlock: TCP connect allowed by port only (any address); the cgroup hooks check the address");
 }
 
 }  // namespace
@@ -56,7 +121,9 @@ std::string literal_prefix(const std::string& pattern, bool* widened) {
 LandlockPlan plan_landlock(const FunctionPolicy& policy, int abi) {
     LandlockPlan plan;
     plan.abi = abi;
-    if (abi <= 0 || (!policy.files.restricted && !policy.exec.restricted)) return plan;
+    if (abi <= 0) return plan;
+    plan_landlock_network(policy.network, abi, plan);
+    if (!policy.files.restricted && !policy.exec.restricted) return plan;
     const uint64_t known = fs_rights_of_abi(abi);
 
     if (policy.files.restricted) {
@@ -93,9 +160,11 @@ LandlockPlan plan_landlock(const FunctionPolicy& policy, int abi) {
 }
 
 std::variant<UniqueFd, std::string> build_landlock_ruleset(LandlockPlan& plan) {
-    landlock_ruleset_attr attr{};
-    attr.handled_access_fs = plan.handled_fs;
-    UniqueFd ruleset(static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0)));
+    RulesetAttrV4 attr{plan.handled_fs, plan.handled_net};
+    // Without network rights, the ABI 1 size: older kernels reject a larger
+    // struct only when the extra fields are non-zero, but say what is meant.
+    const size_t attr_size = plan.handled_net ? sizeof(attr) : sizeof(attr.handled_access_fs);
+    UniqueFd ruleset(static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0)));
     if (!ruleset.valid()) return std::string("landlock_create_ruleset: ") + std::strerror(errno);
 
     std::set<std::string> missing;
@@ -115,6 +184,11 @@ std::variant<UniqueFd, std::string> build_landlock_ruleset(LandlockPlan& plan) {
         beneath.parent_fd = target.get();
         if (syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) != 0)
             return "landlock_add_rule " + rule.path + ": " + std::strerror(errno);
+    }
+    for (const auto& rule : plan.port_rules) {
+        NetPortAttr port{rule.access & plan.handled_net, rule.port};
+        if (syscall(SYS_landlock_add_rule, ruleset.get(), kRuleNetPort, &port, 0) != 0)
+            return "landlock_add_rule tcp port " + std::to_string(rule.port) + ": " + std::strerror(errno);
     }
     return ruleset;
 }

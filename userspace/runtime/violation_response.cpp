@@ -30,8 +30,8 @@ void respond_to_record(std::span<const std::byte> record, const KillOnViolation&
         fnw_net_event net;
         std::memcpy(&net, record.data(), sizeof(net));
         if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
-        if (kill.network && net.verdict == FNW_VERDICT_VIOLATION) {
-            // The hook already refused the operation; this ends the process.
+        if (kill.network && net.verdict == FNW_VERDICT_VIOLATION && net.action != FNW_ACTION_KILLED) {
+            // The hook (or Landlock) already refused the operation; this ends the process.
             ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);
             net.action = FNW_ACTION_KILLED;
         }

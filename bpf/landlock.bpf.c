@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Reporting what Landlock refused.
+ *
+ * The launcher applies Landlock to a function (runtime/landlock_sandbox.*):
+ * a refused open, mkdir, unlink, rename, link or execve, and from ABI 4 a
+ * refused TCP connect or bind, fails with EACCES and never happens. Landlock
+ * itself says nothing, and a refused connect never reaches the cgroup
+ * socket hooks (security_socket_connect runs before the protocol's connect),
+ * so without this program the denial would be silent.
+ *
+ * tp_btf/sys_exit sees every syscall on the host, so it is attached only
+ * while a Landlock-restricted function runs, and its first test is the
+ * return value: nearly every syscall leaves at `ret != -EACCES`.
+ *
+ * Which syscalls count, and where their object is, comes from path_args
+ * (filled by userspace by syscall name): a path argument for the file and
+ * exec syscalls, a sockaddr for connect and bind.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "emit.bpf.h"
+#include "path.bpf.h"
+#include "policy.bpf.h"
+
+#define EACCES 13
+#define AT_FDCWD -100
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
+
+static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u32 index)
+{
+	/* x86_64 syscall ABI: rdi rsi rdx r10 r8 r9. */
+	switch (index) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	default: return regs->r9;
+	}
+}
+
+/* Landlock already refused; onViolation: kill also ends the process, here,
+ * before it returns to user space (deny does not). */
+static __always_inline __u8 landlock_outcome(__u32 kill_action, struct fnw_counters *stats)
+{
+	if (kill_action == FNW_KACTION_KILL && fnw_kill_current(stats))
+		return FNW_ACTION_KILLED;
+	return FNW_ACTION_DENIED;
+}
+
+static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr, __u8 where, __u64 cgroup_id,
+					__u32 policy_id, struct fnw_counters *stats)
+{
+	__u32 index = (where & FNW_PATH_ARG_INDEX_MASK) - 1;
+	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
+	ev->nr = nr;
+	ev->ret = (__s32)ret;
+	ev->dfd = (where & FNW_PATH_ARG_HAS_DFD) && index > 0 ? (__s32)syscall_arg(regs, index - 1) : AT_FDCWD;
+	fnw_file_event_clear(ev);
+	ev->verdict = FNW_VERDICT_VIOLATION;
+	ev->mechanism = FNW_MECH_LANDLOCK;
+	long n = bpf_probe_read_user_str(ev->path, sizeof(ev->path), (const void *)syscall_arg(regs, index));
+
+	if (n < 0)
+		ev->path[0] = '\0';
+	ev->path_truncated = n == sizeof(ev->path);
+
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	__u32 kill_action = !policy ? FNW_KACTION_REPORT
+			    : (where & FNW_PATH_ARG_EXEC) ? policy->exec_action : policy->file_action;
+
+	ev->action = landlock_outcome(kill_action, stats);
+	fnw_submit(ev, stats);
+}
+
+/*
+ * connect/bind: Landlock restricts TCP only, so an EACCES on any other
+ * socket (UDP broadcast without SO_BROADCAST, say) is not its denial. The
+ * sockaddr is read back from user memory: Landlock decided on the kernel's
+ * copy, and this is only the report of it.
+ */
+static __always_inline void report_sockaddr(struct pt_regs *regs, __u8 where, __u64 cgroup_id, __u32 policy_id,
+					    struct fnw_counters *stats)
+{
+	struct file *file = fd_file(bpf_get_current_task_btf(), (int)syscall_arg(regs, 0));
+	struct socket *sock = file ? BPF_CORE_READ(file, private_data) : NULL;
+
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return;
+
+	struct sockaddr_in6 sa = {};
+	const void *user_sa = (const void *)syscall_arg(regs, (where & FNW_PATH_ARG_INDEX_MASK) - 1);
+
+	/* A sockaddr_in may end right at a page boundary: read what fits. */
+	if (bpf_probe_read_user(&sa, sizeof(sa), user_sa) &&
+	    bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), user_sa))
+		return;
+	if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
+		return;
+
+	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
+	ev->port = bpf_ntohs(sa.sin6_port);
+	ev->protocol = IPPROTO_TCP;
+	ev->op = (where & FNW_PATH_ARG_BIND) ? FNW_NET_BIND : FNW_NET_CONNECT;
+	if (sa.sin6_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&sa;
+
+		/* v4-mapped, as the cgroup hooks report it. */
+		__builtin_memset(ev->addr, 0, 10);
+		ev->addr[10] = 0xff;
+		ev->addr[11] = 0xff;
+		__builtin_memcpy(ev->addr + 12, &sin->sin_addr.s_addr, 4);
+		ev->family = 4;
+	} else {
+		__builtin_memcpy(ev->addr, &sa.sin6_addr, 16);
+		ev->family = 6;
+	}
+	ev->verdict = FNW_VERDICT_VIOLATION;
+	ev->mechanism = FNW_MECH_LANDLOCK;
+	__sync_fetch_and_add(&stats->net_violations, 1);
+
+	struct fnw_policy *policy = fnw_policy(policy_id);
+
+	ev->action = landlock_outcome(policy ? policy->net_action : FNW_KACTION_REPORT, stats);
+	fnw_submit(ev, stats);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret != -EACCES)
+		return 0; /* nearly every syscall ends here, before any lookup */
+
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg || !(cg->flags & FNW_CGROUP_LANDLOCK))
+		return 0;
+
+	__u32 nr = (__u32)regs->orig_ax;
+	__u8 *where = bpf_map_lookup_elem(&path_args, &nr);
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!where || !(*where & FNW_PATH_ARG_INDEX_MASK) || !stats)
+		return 0;
+	if (*where & FNW_PATH_ARG_SOCKADDR)
+		report_sockaddr(regs, *where, cgroup_id, cg->policy_id, stats);
+	else
+		report_path(regs, ret, nr, *where, cgroup_id, cg->policy_id, stats);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
