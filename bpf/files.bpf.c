@@ -63,7 +63,8 @@ struct file_pending {
 	__u32 access;
 	__u32 access2;
 	__u8 is_open;
-	__u8 pad[3];
+	__u8 lsm_decided; /* lsm/file_open refused it and reported it */
+	__u8 pad[2];
 };
 
 /* Private to this family: thread id -> the file syscall it is in. */
@@ -134,6 +135,21 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 	return 0;
 }
 
+/* The key of an open's cached verdict: the inode, where it is, what was asked. */
+static __always_inline void file_verdict_key(struct fnw_file_verdict_key *vkey, __u32 policy_id, __u32 access,
+					     struct file *file)
+{
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+	vkey->policy_id = policy_id;
+	vkey->access = access;
+	vkey->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	vkey->ino = BPF_CORE_READ(inode, i_ino);
+	vkey->parent_ino = BPF_CORE_READ(dentry, d_parent, d_inode, i_ino);
+	vkey->generation = BPF_CORE_READ(inode, i_generation);
+}
+
 /* The path a relative name starts from: the cwd, or the directory fd. */
 static __always_inline const struct path *base_path(struct task_struct *task, __s32 dfd)
 {
@@ -172,6 +188,9 @@ static __always_inline int file_exit(long ret)
 	/* Landlock refused it: fnw_sys_exit reports that, once. */
 	if ((cg->flags & FNW_CGROUP_LANDLOCK) && ret == -EACCES)
 		return 0;
+	/* BPF-LSM refused it before it happened, and reported it. */
+	if (pending.lsm_decided)
+		return 0;
 
 	const bool traced = cg->flags & FNW_CGROUP_TRACE;
 	const bool restricted = policy->flags & FNW_POLICY_FILES_RESTRICTED;
@@ -194,15 +213,7 @@ static __always_inline int file_exit(long ret)
 	if (file) {
 		if ((pending.open_flags & O_CREAT) && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED))
 			access |= FNW_FILE_CREATE;
-		struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
-		struct inode *inode = BPF_CORE_READ(dentry, d_inode);
-
-		vkey.policy_id = policy_id;
-		vkey.access = access;
-		vkey.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-		vkey.ino = BPF_CORE_READ(inode, i_ino);
-		vkey.parent_ino = BPF_CORE_READ(dentry, d_parent, d_inode, i_ino);
-		vkey.generation = BPF_CORE_READ(inode, i_generation);
+		file_verdict_key(&vkey, policy_id, access, file);
 	} else if (ret < 0 && (pending.open_flags & O_CREAT)) {
 		access |= FNW_FILE_CREATE; /* refused: it may have been a create */
 	}
@@ -221,7 +232,7 @@ static __always_inline int file_exit(long ret)
 
 			bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
 			verdict = FNW_VERDICT_ALLOWED;
-		} else if (!(access & ~policy->file_kernel_rights)) {
+		} else if (!(access & ~policy->file_kernel_rights) && rules_root_is_ours()) {
 			verdict = FNW_VERDICT_VIOLATION;
 		}
 	}
@@ -379,5 +390,150 @@ int fnw_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 	return file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, (__u32)how.flags, open_access((__u32)how.flags), 0, true);
 }
 FILE_EXIT(openat2)
+
+/* ---- BPF-LSM: refusing an open before it happens ----------------------- */
+
+#define FMODE_READ 0x1
+#define FMODE_WRITE 0x2
+/* f_flags of the kernel's own open of a program being exec'd (open_exec). */
+#define __FMODE_EXEC 0x20
+
+/*
+ * Loaded only where the kernel runs BPF-LSM programs (ProbeSet::load tries
+ * and falls back). Called for every open on the host, io_uring's included,
+ * after the path walk: `file` is the object itself, so the check is the
+ * same inode walk as at sys_exit but before the caller gets an fd.
+ *
+ * It refuses only what the kernel can decide on its own: a violation of
+ * rights whose every pattern is in file_rules (file_kernel_rights), in
+ * enforce mode. Everything else (globs, report-only policies) passes here
+ * and is decided by the tracepoints and fnwarden as without LSM; allowed
+ * opens go to file_verdicts, so sys_exit answers them from the cache.
+ *
+ * A refusal is reported here, with the syscall's own arguments when the
+ * tracepoints saw it enter (file_pending), and marked so that sys_exit does
+ * not report it a second time.
+ */
+/* MNT_NS_INTERNAL is ERR_PTR(-EINVAL); a lazily unmounted tree has none. */
+static __always_inline bool in_mount_namespace(struct file *file)
+{
+	struct mount *mnt = real_mount(BPF_CORE_READ(file, f_path.mnt));
+	unsigned long ns = (unsigned long)BPF_CORE_READ(mnt, mnt_ns);
+
+	return ns && ns < (unsigned long)-4095;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
+{
+	if (ret)
+		return ret; /* an earlier LSM already refused: keep its verdict */
+
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return 0;
+	__u32 policy_id = cg->policy_id;
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!policy || !stats || !(policy->flags & FNW_POLICY_FILES_RESTRICTED) ||
+	    policy->file_action == FNW_KACTION_REPORT)
+		return 0;
+
+	__u32 f_flags = BPF_CORE_READ(file, f_flags);
+	__u32 f_mode = BPF_CORE_READ(file, f_mode);
+
+	/* The program of an exec: exec.allow's, checked by bprm_check_security. */
+	if (f_flags & __FMODE_EXEC)
+		return 0;
+	__u32 access = 0;
+
+	if (f_mode & FMODE_READ)
+		access |= FNW_FILE_READ;
+	if ((f_mode & FMODE_WRITE) || (f_flags & O_TRUNC))
+		access |= FNW_FILE_WRITE;
+	if (f_mode & FMODE_CREATED)
+		access |= FNW_FILE_CREATE;
+	if (!access || (access & ~policy->file_kernel_rights))
+		return 0; /* nothing asked, or a glob decides: after the fact */
+
+	struct fnw_file_verdict_key vkey = {};
+
+	file_verdict_key(&vkey, policy_id, access, file);
+	if (bpf_map_lookup_elem(&file_verdicts, &vkey))
+		return 0;
+	__u32 granted = granted_rights(policy_id, &file->f_path, access);
+
+	if (!(access & ~granted)) {
+		__u8 yes = 1;
+
+		bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
+		return 0;
+	}
+	/* A miss is a violation only where fnwarden's paths name the same
+	 * objects, and only for a file in a real mount: the backing file an
+	 * overlay opens underneath (a private, internal mount) is checked as
+	 * the overlay file it serves. */
+	if (!rules_root_is_ours() || !in_mount_namespace(file))
+		return 0;
+
+	__sync_fetch_and_add(&stats->file_checks, 1);
+	__sync_fetch_and_add(&stats->file_violations, 1);
+	__sync_fetch_and_add(&stats->violations, 1);
+	__sync_fetch_and_add(&stats->file_lsm_denied, 1);
+
+	/* kill: refused, and the process ends before it returns to user space. */
+	__u8 action = FNW_ACTION_DENIED;
+
+	if (policy->file_action == FNW_KACTION_KILL && fnw_kill_current(stats))
+		action = FNW_ACTION_KILLED;
+
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);
+
+	if (pending)
+		pending->lsm_decided = 1;
+
+	/* Reserve, fill and submit in one block: 6.1's verifier loses track of
+	 * a reservation checked twice and rejects the program. */
+	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return -EPERM;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
+	fnw_file_event_clear(ev);
+	ev->nr = FNW_NR_LSM_FILE_OPEN;
+	ev->dfd = AT_FDCWD;
+	ev->dfd2 = AT_FDCWD;
+	ev->path[0] = '\0';
+	if (pending && pending->is_open) {
+		/* The syscall the open came from, with its raw name. */
+		ev->nr = pending->nr;
+		ev->dfd = pending->dfd;
+		ev->open_flags = pending->open_flags;
+		long n = bpf_probe_read_user_str(ev->path, sizeof(ev->path), (const void *)pending->path);
+
+		if (n < 0)
+			ev->path[0] = '\0';
+		ev->path_truncated = n == sizeof(ev->path);
+	}
+	ev->ret = -EPERM;
+	ev->verdict = FNW_VERDICT_VIOLATION;
+	ev->action = action;
+	ev->mechanism = FNW_MECH_BPF_LSM;
+	ev->access = access;
+	ev->missing = access & ~granted;
+	ev->dev = vkey.dev;
+	ev->ino = vkey.ino;
+	ev->parent_ino = vkey.parent_ino;
+	ev->generation = vkey.generation;
+	ev->traced = !!(cg->flags & FNW_CGROUP_TRACE);
+	ev->resolved_kind = FNW_RESOLVED_OBJECT;
+	ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
+	fnw_submit(ev, stats);
+	return -EPERM;
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

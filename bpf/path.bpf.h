@@ -14,6 +14,28 @@
 
 #include "maps.bpf.h"
 
+/*
+ * Where fnwarden compiled file_rules: its mount namespace and root
+ * directory (set by userspace before load). Inode rules name the objects
+ * fnwarden's own paths led to; a function with another root (a container,
+ * a chroot) sees other objects under the same names, so for it a rule miss
+ * proves nothing and only userspace, matching the names the function used,
+ * may call it a violation. Zero: unknown, never decide a miss.
+ */
+const volatile __u32 rules_mnt_ns __weak = 0;
+const volatile __u64 rules_root_dev __weak = 0;
+const volatile __u64 rules_root_ino __weak = 0;
+
+/* True when the current task resolves paths the way fnwarden did. */
+static __always_inline bool rules_root_is_ours(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
+
+	return rules_mnt_ns && BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == rules_mnt_ns &&
+	       BPF_CORE_READ(root, i_ino) == rules_root_ino && BPF_CORE_READ(root, i_sb, s_dev) == rules_root_dev;
+}
+
 /* d_name.len is at most NAME_MAX (255): a mask the verifier can see. */
 #define NAME_LEN_MASK 0xff
 

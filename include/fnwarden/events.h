@@ -55,6 +55,9 @@ enum fnw_mechanism {
 #define FNW_NR_LSM_EXEC 0xffffffffu
 /* fnw_file_event.nr for an exec seen at sched_process_exec (it succeeded). */
 #define FNW_NR_EXEC 0xfffffffeu
+/* fnw_file_event.nr for an open refused by lsm/file_open that no syscall
+ * tracepoint saw enter (io_uring, or a syscall the file probes do not list). */
+#define FNW_NR_LSM_FILE_OPEN 0xfffffffdu
 
 /* fnw_file_event.object_flags */
 enum fnw_object_flags {
@@ -123,7 +126,8 @@ enum fnw_resolved_kind {
  *    delete, rename, link, chmod/chown or truncate of a monitored function
  *    whose policy restricts files (or that is traced), with `access` set;
  *  - a Landlock denial (EACCES at sys_exit) of a launched function;
- *  - an exec refused by lsm/bprm_check_security (nr == FNW_NR_LSM_EXEC).
+ *  - an exec refused by lsm/bprm_check_security (nr == FNW_NR_LSM_EXEC);
+ *  - an open refused by lsm/file_open (nr: the syscall's, or FNW_NR_LSM_FILE_OPEN).
  * `path` is always the string the caller passed; `resolved` is what the
  * kernel resolved (see fnw_resolved_kind), which userspace reports as the
  * canonical path.

@@ -201,6 +201,7 @@ struct fnw_counters {
 	__u64 file_pending;      /* sent to userspace's glob matcher */
 	__u64 file_cache_hits;   /* opens answered by file_verdicts */
 	__u64 file_pending_lost; /* enter without exit (pending map full) */
+	__u64 file_lsm_denied;   /* opens refused by lsm/file_open (EPERM, before the fact) */
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

@@ -10,6 +10,7 @@
 //   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
 //   memfd-exec:PATH          copy PATH into a memfd and execute that (fileless execution)
 //   uring-read:PATH          open PATH for reading through io_uring (IORING_OP_OPENAT)
+//   uring-write:PATH         open PATH for writing through io_uring
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
 //   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
 //   sleep-ms:MS              sleep
@@ -37,11 +38,11 @@ namespace {
 
 // Opens PATH with io_uring, so the open happens in the kernel's io_uring
 // path and not in an openat syscall. Returns 0 or errno.
-int uring_open(const char* path) {
+int uring_open(const char* path, int flags) {
     io_uring ring;
     if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0) return -rc;
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    io_uring_prep_openat(sqe, AT_FDCWD, path, O_RDONLY, 0);
+    io_uring_prep_openat(sqe, AT_FDCWD, path, flags, 0);
     int err = 0;
     io_uring_cqe* cqe = nullptr;
     if (int rc = io_uring_submit(&ring); rc < 0) {
@@ -130,7 +131,9 @@ int main(int argc, char** argv) {
             raw(fd < 0 ? -1 : write(fd, "changed", 7));
             if (fd >= 0) close(fd);
         } else if (step.rfind("uring-read:", 0) == 0) {
-            last_errno = uring_open(step.c_str() + 11);
+            last_errno = uring_open(step.c_str() + 11, O_RDONLY);
+        } else if (step.rfind("uring-write:", 0) == 0) {
+            last_errno = uring_open(step.c_str() + 12, O_WRONLY);
         } else if (step.rfind("fork-getpgid:", 0) == 0) {
             long n = std::strtol(step.c_str() + 13, nullptr, 10);
             for (long k = 0; k < n; ++k) {

@@ -106,7 +106,7 @@ const std::map<std::string, StructLayout>& expected_layouts() {
            FNW_FIELD(fnw_counters, net_violations), FNW_FIELD(fnw_counters, net_denied),
            FNW_FIELD(fnw_counters, file_checks), FNW_FIELD(fnw_counters, file_violations),
            FNW_FIELD(fnw_counters, file_pending), FNW_FIELD(fnw_counters, file_cache_hits),
-           FNW_FIELD(fnw_counters, file_pending_lost)}}},
+           FNW_FIELD(fnw_counters, file_pending_lost), FNW_FIELD(fnw_counters, file_lsm_denied)}}},
     };
     return layouts;
 }

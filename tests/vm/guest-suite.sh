@@ -106,6 +106,41 @@ record bpf-tests "$rc" $((SECONDS - t0)) "$detail"
 rm -f "$log"
 [[ $rc -ne 0 ]] && verifier_report
 
+# --- check: issue 4's acceptance, cat /etc/shadow in enforce mode -------------
+# A policy that does not allow /etc/shadow: cat must print "Permission
+# denied" and fnwarden must emit exactly one violation with action denied.
+echo
+echo "=== check: fnwarden run --mode enforce -- cat /etc/shadow"
+t0=$SECONDS
+shadow_dir=$(mktemp -d)
+cat >"$shadow_dir/policy.yaml" <<'YAML'
+apiVersion: fnwarden.io/v1
+kind: FunctionPolicy
+metadata:
+  name: no-shadow
+spec:
+  selector:
+    function: no-shadow
+  mode: enforce
+  files:
+    read: ["/usr/**", "/lib/**", "/lib64/**", "/etc/ld.so.cache", "/etc/locale.alias", "/proc/**", "/dev/**"]
+    write: ["/dev/null", "/dev/tty"]
+    onViolation: deny
+YAML
+"$fnw" run --standalone --function no-shadow --policy "$shadow_dir/policy.yaml" --mode enforce \
+  --events "$shadow_dir/events.jsonl" -- cat /etc/shadow >"$shadow_dir/out" 2>&1
+shadow_rc=$?
+detail=""
+grep -q "cat: /etc/shadow: Permission denied" "$shadow_dir/out" || detail="cat did not print Permission denied"
+shadow_events=$(grep -c '"verdict":"violation"' "$shadow_dir/events.jsonl" 2>/dev/null || echo 0)
+[[ $shadow_events -eq 1 ]] || detail="${detail:+$detail, }$shadow_events violations (want 1)"
+grep -q '"action":"denied"' "$shadow_dir/events.jsonl" 2>/dev/null || detail="${detail:+$detail, }no action denied"
+[[ $shadow_rc -ne 0 ]] || detail="${detail:+$detail, }cat exited 0"
+echo "cat exited $shadow_rc; output: $(head -c 300 "$shadow_dir/out")"
+echo "events: $(head -c 600 "$shadow_dir/events.jsonl" 2>/dev/null)"
+record cat-etc-shadow-denied "$([[ -z $detail ]] && echo 0 || echo 1)" $((SECONDS - t0)) "$detail"
+rm -rf "$shadow_dir"
+
 # --- suite: the e2e script ------------------------------------------------------
 echo
 echo "=== suite e2e: $src/tests/e2e/run_cli_test.sh"

@@ -94,6 +94,9 @@ void print_status_table(const json& s, std::ostream& out) {
     out << "kernel   " << str(k, "release") << "  seccomp user_notif " << (k.value("seccomp_user_notif", false) ? "yes" : "no")
         << "  landlock " << (k.at("landlock_abi").is_null() ? "no" : "ABI " + str(k, "landlock_abi"))
         << "  bpf-lsm programs " << str(k, "lsm_programs") << "\n";
+    if (auto hooks = k.find("lsm_hooks"); hooks != k.end() && hooks->is_object())
+        for (const auto& [hook, state] : hooks->items())
+            out << "         lsm/" << hook << ": " << (state.is_string() ? state.get<std::string>() : "?") << "\n";
     out << "outputs  " << str(d, "output") << (str(d, "webhook").empty() ? "" : ", webhook " + str(d, "webhook"))
         << "  metrics " << (str(d, "metrics").empty() ? "off" : "http://" + str(d, "metrics") + "/metrics")
         << "  socket " << str(d, "socket") << "\n\n";
@@ -144,7 +147,7 @@ void print_status_table(const json& s, std::ostream& out) {
         << " answered by the verdict cache, " << str(kc, "file_violations") << " violations decided there, "
         << str(kc, "file_pending") << " sent to userspace (" << str(dc, "file_decided_allowed") << " allowed, "
         << str(dc, "file_decided_violations") << " violations), " << str(kc, "file_pending_lost")
-        << " lost (pending map full)\n";
+        << " lost (pending map full), " << str(kc, "file_lsm_denied") << " refused by bpf-lsm\n";
     out << "         daemon: " << str(dc, "records") << " records, " << str(dc, "malformed") << " malformed, "
         << str(dc, "output_written") << " written, " << str(dc, "output_dropped") << " output drops, "
         << str(dc, "client_dropped") << " client drops, " << str(dc, "clients_refused") << " clients refused\n";

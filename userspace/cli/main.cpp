@@ -244,7 +244,7 @@ int run_under_daemon(ControlClient client, const std::string& function, const st
     const Mode mode = parse_mode(reply->value("mode", "audit")).value_or(Mode::Audit);
     spdlog::info("{}: guarded by the daemon (policy {} from {}, {} mode, set {}); events go to its outputs",
                  function, policy->name, file, to_string(mode), reply->value("version", ""));
-    if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_features(), "(see fnwarden status)");
+    if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_features(), LsmStatus{"(see fnwarden status)", {}});
     if (command.empty()) return 0;
 
     DaemonGuard guard(std::move(client), EventContext{function, policy->name, mode, /*resolve_exe=*/true});
@@ -345,7 +345,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     ProbeSet& probes = *engine->probes;
     // After loading: whether the BPF-LSM programs loaded is part of the answer.
     if (explain) {
-        std::cerr << explain_enforcement(policy, mode, probe_kernel_features(), probes.lsm_error());
+        std::cerr << explain_enforcement(policy, mode, probe_kernel_features(), LsmStatus{probes.lsm_error(), probes.lsm_hooks()});
         if (command.empty()) return 0;
     }
 

@@ -1073,6 +1073,9 @@ nlohmann::json Daemon::Impl::status() const {
                    {"seccomp_user_notif", features.seccomp_user_notif},
                    {"landlock_abi", features.landlock_abi ? json(*features.landlock_abi) : json(nullptr)},
                    {"lsm_programs", probes->lsm_available() ? "loaded" : probes->lsm_error()}};
+    json hooks = json::object();
+    for (const auto& [hook, why] : probes->lsm_hooks()) hooks[hook] = why.empty() ? "loaded" : why;
+    kernel["lsm_hooks"] = hooks;
     if (features.active_lsms)
         kernel["active_lsms"] = *features.active_lsms;
     else
@@ -1080,7 +1083,7 @@ nlohmann::json Daemon::Impl::status() const {
     s["kernel"] = kernel;
 
     json matrix = json::array();
-    for (const auto& row : enforcement_matrix(features, probes->lsm_error()))
+    for (const auto& row : enforcement_matrix(features, LsmStatus{probes->lsm_error(), probes->lsm_hooks()}))
         matrix.push_back({{"events", row.event_class},
                           {"launched", row.launched},
                           {"watched", row.watched},
@@ -1170,7 +1173,8 @@ nlohmann::json Daemon::Impl::status() const {
                        {"file_violations", k.file_violations},
                        {"file_pending", k.file_pending},
                        {"file_cache_hits", k.file_cache_hits},
-                       {"file_pending_lost", k.file_pending_lost}}},
+                       {"file_pending_lost", k.file_pending_lost},
+                       {"file_lsm_denied", k.file_lsm_denied}}},
                      {"daemon",
                       {{"records", records},
                        {"file_decided_allowed", file_decider.stats().allowed},

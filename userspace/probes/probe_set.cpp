@@ -6,7 +6,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 #include <vector>
@@ -55,6 +57,78 @@ int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_lis
     }
     return n;
 }
+
+// Keeps the tail of libbpf's messages while a load is tried quietly (the
+// optional LSM programs), so that a refusal can say which program and why
+// instead of only "Invalid argument". libbpf's print callback takes no
+// context pointer: the buffer is reachable only while this object lives.
+class LibbpfLogCapture {
+public:
+    LibbpfLogCapture() {
+        sink() = this;
+        libbpf_set_print(capture);
+    }
+    ~LibbpfLogCapture() {
+        libbpf_set_print(forward_libbpf_log);
+        sink() = nullptr;
+    }
+    LibbpfLogCapture(const LibbpfLogCapture&) = delete;
+    LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
+
+    // "prog 'NAME': <the verifier's last words>", else what libbpf first
+    // complained about.
+    std::string refusal() const {
+        if (failed_prog_.empty()) return first_warning_;
+        std::string last;
+        for (size_t i = 1; i < lines_.size(); ++i) {
+            // The last line of the verifier's log, or the one before
+            // "processed N insns" when it got that far.
+            if (lines_[i].find("END PROG LOAD LOG") == std::string::npos) continue;
+            last = lines_[i - 1];
+            if (last.rfind("processed ", 0) == 0 && i > 1) last = lines_[i - 2];
+        }
+        return failed_prog_ + (last.empty() ? "" : ": " + last);
+    }
+
+private:
+    static LibbpfLogCapture*& sink() {
+        static LibbpfLogCapture* current = nullptr;
+        return current;
+    }
+    static int capture(enum libbpf_print_level level, const char* format, va_list args) {
+        std::string text;
+        va_list probe;
+        va_copy(probe, args);
+        const int n = vsnprintf(nullptr, 0, format, probe);
+        va_end(probe);
+        if (n < 0) return n;
+        text.resize(static_cast<size_t>(n) + 1);
+        vsnprintf(text.data(), text.size(), format, args);
+        text.resize(static_cast<size_t>(n));
+        LibbpfLogCapture* self = sink();
+        if (!self) return n;
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        if (level == LIBBPF_WARN && self->first_warning_.empty()) self->first_warning_ = text;
+        if (auto at = text.find("prog '"); self->failed_prog_.empty() && at != std::string::npos &&
+                                           text.find("load failed") != std::string::npos)
+            self->failed_prog_ = text.substr(at, text.find('\'', at + 6) + 1 - at);
+        if (auto* lines = &self->lines_) {
+            size_t start = 0;
+            while (start < text.size()) {
+                size_t end = text.find('\n', start);
+                if (end == std::string::npos) end = text.size();
+                if (end > start) lines->push_back(text.substr(start, end - start));
+                if (lines->size() > 64) lines->pop_front();  // a verifier log can be megabytes
+                start = end + 1;
+            }
+        }
+        return n;
+    }
+
+    std::deque<std::string> lines_;  // the tail: a verifier log can be megabytes
+    std::string first_warning_;
+    std::string failed_prog_;  // "prog 'NAME'" of the first program refused
+};
 
 // Where each syscall Landlock can refuse keeps its path or sockaddr, by name
 // from the generated table (landlock.bpf.c reads it at sys_exit).
@@ -138,6 +212,44 @@ std::string ensure_tracefs() {
     return "";
 }
 
+// The active LSMs, as /sys/kernel/security/lsm lists them ("" if unknown).
+// securityfs is mounted if it is not: whether "bpf" is active decides
+// whether lsm/ programs would ever be called.
+std::string active_lsm_list() {
+    auto read = [] {
+        std::ifstream in("/sys/kernel/security/lsm");
+        std::string list;
+        std::getline(in, list);
+        return list;
+    };
+    if (std::string list = read(); !list.empty()) return list;
+    if (::mount("securityfs", "/sys/kernel/security", "securityfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0)
+        spdlog::info("mounted securityfs at /sys/kernel/security (to see whether the bpf LSM is active)");
+    return read();
+}
+
+// Why this kernel would not run a BPF-LSM program on `hook`, or "" if it
+// would. Checked per hook before the real load, so one missing hook costs
+// only itself: the bpf LSM must be active (without it lsm/ programs load
+// and attach and are never called: a silent hole), the hook must exist in
+// this kernel, and the verifier must take an LSM program there (a
+// two-instruction probe, loaded and closed).
+std::string lsm_hook_unusable(const std::string& hook, const std::string& active_lsms) {
+    if (!active_lsms.empty() && ("," + active_lsms + ",").find(",bpf,") == std::string::npos)
+        return "kernel lacks bpf in /sys/kernel/security/lsm (" + active_lsms + ")";
+    const int btf_id = libbpf_find_vmlinux_btf_id(hook.c_str(), BPF_LSM_MAC);
+    if (btf_id < 0) return "this kernel has no LSM hook " + hook;
+    const bpf_insn return_zero[] = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+        {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_LSM_MAC,
+                .attach_btf_id = static_cast<uint32_t>(btf_id));
+    UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_LSM, "fnw_lsm_probe", "GPL", return_zero, 2, &opts));
+    if (!prog.valid()) return "lsm programs refused at load: " + errno_text(errno);
+    return "";
+}
+
 // The kernel's own dev_t layout (MAJOR << 20 | MINOR), which is what
 // inode->i_sb->s_dev holds; stat() reports the glibc encoding.
 uint64_t kernel_dev(dev_t dev) { return (uint64_t{major(dev)} << 20) | minor(dev); }
@@ -148,6 +260,11 @@ constexpr decltype(statfs::f_type) kBtrfsMagic = 0x9123683e;
 // The file probes: every program on a syscalls/* tracepoint.
 bool is_file_probe(const bpf_program* prog) {
     return std::string_view(bpf_program__section_name(prog)).rfind("tracepoint/syscalls/", 0) == 0;
+}
+
+// The optional BPF-LSM programs (exec, files): loaded only where the kernel runs them.
+bool is_lsm_probe(const bpf_program* prog) {
+    return std::string_view(bpf_program__section_name(prog)).rfind("lsm/", 0) == 0;
 }
 
 }  // namespace
@@ -189,6 +306,9 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
     libbpf_set_print(forward_libbpf_log);
     // Opens and configures the skeleton; `with_lsm` decides whether the
     // optional BPF-LSM programs are loaded too.
+    // hook -> why it is not used ("" = loaded); filled by the first open.
+    std::map<std::string, std::string> lsm_hooks;
+    const std::string active_lsms = active_lsm_list();
     auto open_skeleton = [&](bool with_lsm) -> std::variant<std::unique_ptr<ProbeSet>, ProbeError> {
         fnwarden_bpf* skel = fnwarden_bpf__open();
         if (!skel) return ProbeError{"cannot open BPF object: " + errno_text(errno)};
@@ -197,31 +317,53 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
         if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
             return ProbeError{"ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err)};
         skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
+        // file_rules are inodes found through this process's paths: the
+        // kernel decides a miss only for tasks with the same root (path.bpf.h).
+        struct stat mnt_ns {}, root {};
+        if (::stat("/proc/self/ns/mnt", &mnt_ns) == 0 && ::stat("/", &root) == 0) {
+            skel->rodata->rules_mnt_ns = static_cast<uint32_t>(mnt_ns.st_ino);
+            skel->rodata->rules_root_dev = kernel_dev(root.st_dev);
+            skel->rodata->rules_root_ino = root.st_ino;
+        }
         // sys_exit costs every syscall on the host: attached only when needed
         // (attach_landlock_reporting).
         bpf_program__set_autoattach(skel->progs.fnw_sys_exit, false);
         bpf_program* prog = nullptr;
         bpf_object__for_each_program(prog, skel->obj) {
             if (is_file_probe(prog)) bpf_program__set_autoattach(prog, false);  // attach_file_probes
+            if (!is_lsm_probe(prog)) continue;
+            const std::string hook = bpf_program__section_name(prog) + 4;  // after "lsm/"
+            if (!lsm_hooks.count(hook)) lsm_hooks[hook] = lsm_hook_unusable(hook, active_lsms);
+            bpf_program__set_autoload(prog, with_lsm && lsm_hooks[hook].empty());
         }
-        bpf_program__set_autoload(skel->progs.fnw_lsm_bprm_check, with_lsm);
         return probes;
     };
 
-    // BPF-LSM is optional: try with it first, quietly (where the kernel
-    // refuses LSM programs the log would only alarm), and fall back.
-    std::string lsm_error;
+    // BPF-LSM is optional: each hook is probed first, then the object is
+    // loaded with the usable ones, quietly (where the kernel refuses LSM
+    // programs the log would only alarm); if that still fails, without any.
     std::unique_ptr<ProbeSet> probes;
     {
         auto attempt = open_skeleton(true);
         if (auto* err = std::get_if<ProbeError>(&attempt)) return *err;
-        libbpf_set_print(nullptr);
+        LibbpfLogCapture quiet;
         int err = fnwarden_bpf__load(std::get<std::unique_ptr<ProbeSet>>(attempt)->skel_);
-        libbpf_set_print(forward_libbpf_log);
-        if (err == 0)
+        if (err == 0) {
             probes = std::move(std::get<std::unique_ptr<ProbeSet>>(attempt));
-        else
-            lsm_error = "lsm programs refused at load: " + errno_text(err);
+        } else {
+            const std::string detail = quiet.refusal();
+            for (auto& [hook, why] : lsm_hooks)
+                if (why.empty())
+                    why = "lsm programs refused at load: " + errno_text(err) + (detail.empty() ? "" : " (" + detail + ")");
+        }
+    }
+    std::string lsm_error;
+    for (const auto& [hook, why] : lsm_hooks) {
+        if (why.empty()) {
+            lsm_error.clear();  // at least one hook is in: BPF-LSM is available
+            break;
+        }
+        if (lsm_error.find(why) == std::string::npos) lsm_error += (lsm_error.empty() ? "" : "; ") + why;
     }
     if (!probes) {
         auto attempt = open_skeleton(false);
@@ -236,6 +378,9 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
         spdlog::debug("BPF-LSM unavailable: {}", lsm_error);
     }
     probes->lsm_error_ = lsm_error;
+    probes->lsm_hooks_ = lsm_hooks;
+    for (const auto& [hook, why] : lsm_hooks)
+        if (!why.empty() && lsm_error.empty()) spdlog::info("BPF-LSM hook {} not used: {}", hook, why);
     fnwarden_bpf* skel = probes->skel_;
 
     if (std::string err = fill_path_args(skel); !err.empty()) return ProbeError{err};
@@ -292,13 +437,13 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     // Rules first, then the policy that turns them on: a cgroup pointing at
     // this slot never sees a restricted policy with half its rules.
     if (!replace_net_rules(policy_id, policy.network, error)) return false;
-    if (lsm_available() && !replace_exec_rules(policy_id, policy.exec, error)) return false;
+    if (lsm_hook_loaded("bprm_check_security") && !replace_exec_rules(policy_id, policy.exec, error)) return false;
     if (policy.files.restricted && !attach_file_probes(error)) return false;
     const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec);
     if (!replace_file_rules(policy_id, files, error)) return false;
     fnw_policy compiled = compile_kernel_policy(policy, mode);
     compiled.file_kernel_rights = files.complete_rights;
-    if (!lsm_available()) compiled.flags &= ~uint32_t{FNW_POLICY_EXEC_LSM};
+    if (!lsm_hook_loaded("bprm_check_security")) compiled.flags &= ~uint32_t{FNW_POLICY_EXEC_LSM};
     return set_policy(policy_id, compiled, error);
 }
 
@@ -565,6 +710,7 @@ ProbeCounters ProbeSet::counters() const {
         total.file_pending += c.file_pending;
         total.file_cache_hits += c.file_cache_hits;
         total.file_pending_lost += c.file_pending_lost;
+        total.file_lsm_denied += c.file_lsm_denied;
     }
     return total;
 }

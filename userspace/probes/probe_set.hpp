@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,7 @@ struct ProbeCounters {
     uint64_t file_pending = 0;
     uint64_t file_cache_hits = 0;
     uint64_t file_pending_lost = 0;
+    uint64_t file_lsm_denied = 0;
 };
 
 // A policy's files section as the kernel can check it (file_rules): the
@@ -127,9 +129,16 @@ public:
     void report_cgroup_births(bool on);
     int ringbuf_fd() const;
 
-    // Whether the BPF-LSM programs loaded; if not, why (for --explain).
+    // Whether any BPF-LSM program loaded; if none did, why (for --explain).
     bool lsm_available() const { return lsm_error_.empty(); }
     const std::string& lsm_error() const { return lsm_error_; }
+    // Per LSM hook of the object (file_open, bprm_check_security, ...): ""
+    // when its program is loaded, else why not.
+    const std::map<std::string, std::string>& lsm_hooks() const { return lsm_hooks_; }
+    bool lsm_hook_loaded(const std::string& hook) const {
+        auto it = lsm_hooks_.find(hook);
+        return it != lsm_hooks_.end() && it->second.empty();
+    }
 
 private:
     explicit ProbeSet(fnwarden_bpf* skel) : skel_(skel) {}
@@ -142,7 +151,8 @@ private:
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
     bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
     std::vector<bpf_link*> file_links_;    // syscalls/* tracepoints, attached on demand
-    std::string lsm_error_;                // empty when the lsm programs loaded
+    std::string lsm_error_;                // empty when some lsm program loaded
+    std::map<std::string, std::string> lsm_hooks_;  // hook -> "" (loaded) or why not
 };
 
 // Turns on the kernel's per-program run count/time accounting for as long

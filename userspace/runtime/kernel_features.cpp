@@ -40,8 +40,13 @@ KernelFeatures probe_kernel_features() {
     return f;
 }
 
+std::string LsmStatus::why_not(const std::string& hook) const {
+    if (auto it = hooks.find(hook); it != hooks.end()) return it->second;
+    return error.empty() ? "not in this build" : error;
+}
+
 std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features,
-                                const std::string& lsm_error) {
+                                const LsmStatus& lsm) {
     std::ostringstream out;
     const ViolationAction action = effective_syscall_action(policy, mode);
     out << "policy " << policy.name << " (" << policy.source << "), mode " << to_string(mode) << ", kernel "
@@ -111,6 +116,13 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         out << "  files (read " << policy.files.read.size() << ", write " << policy.files.write.size() << ", create "
             << policy.files.create.size() << ", delete " << policy.files.remove.size()
             << " patterns), onViolation " << to_string(policy.files.on_violation) << "\n";
+        if (file_action != ViolationAction::Report) {
+            if (const std::string why = lsm.why_not("file_open"); !why.empty())
+                out << "    -> bpf-lsm (file_open): not available: " << why << "\n";
+            else
+                out << "    -> bpf-lsm (file_open): opens outside the exact and dir/** patterns refused (EPERM) "
+                       "before the fd exists, for every monitored process; '*' globs are decided after the fact\n";
+        }
         landlock_line(file_action);
         out << "    -> file probes: every open/create/delete/rename/link/chmod/truncate checked; exact and dir/** "
                "patterns by inode in the kernel, '*' globs in fnwarden"
@@ -122,8 +134,8 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         out << "  exec (" << policy.exec.allow.size() << " programs), onViolation " << to_string(policy.exec.on_violation)
             << "\n";
         if (exec_action != ViolationAction::Report) {
-            if (!lsm_error.empty())
-                out << "    -> bpf-lsm (bprm_check_security): not available: " << lsm_error << "\n";
+            if (const std::string why = lsm.why_not("bprm_check_security"); !why.empty())
+                out << "    -> bpf-lsm (bprm_check_security): not available: " << why << "\n";
             else if (!exec_rules_fit_lsm(policy.exec))
                 out << "    -> bpf-lsm: not used, the allowlist has globs (exact paths only)\n";
             else
@@ -154,13 +166,13 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         out << "unknown (securityfs not mounted at /sys/kernel/security)";
     else
         out << (features.bpf_lsm_listed() ? "listed" : "not listed") << " in /sys/kernel/security/lsm";
-    out << "; fnwarden lsm programs " << (lsm_error.empty() ? "loaded" : "not loaded (" + lsm_error + ")") << "\n";
+    out << "; fnwarden lsm programs " << (lsm.error.empty() ? "loaded" : "not loaded (" + lsm.error + ")") << "\n";
+    for (const auto& [hook, why] : lsm.hooks)
+        out << "    lsm/" << hook << ": " << (why.empty() ? "loaded" : why) << "\n";
     return out.str();
 }
 
-std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const std::string& lsm_error) {
-    const bool lsm = lsm_error.empty();
-    const std::string lsm_rejection = "bpf-lsm: " + (lsm ? std::string("loaded") : lsm_error);
+std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const LsmStatus& lsm_status) {
     std::vector<EnforcementRow> rows;
 
     EnforcementRow syscalls{"syscalls", "", "sigkill at sys_enter (the syscall completes first)", {}};
@@ -188,20 +200,32 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
                                            ": refused (EACCES), reported at sys_exit"
                                      : "";
     EnforcementRow exec{"exec", "", "", {}};
-    if (lsm) {
+    const std::string exec_lsm = lsm_status.why_not("bprm_check_security");
+    if (exec_lsm.empty()) {
         exec.launched = exec.watched = "bpf-lsm bprm_check_security: refused (EPERM) before the new image runs";
         exec.rejected.push_back("globs in exec.allow: exact paths only under bpf-lsm, Landlock for launched functions");
     } else {
         exec.launched = landlock.empty() ? "sigkill at sched_process_exec (the new image never runs)" : landlock;
         exec.watched = "sigkill at sched_process_exec: the exec happened, the new image never runs";
-        exec.rejected.push_back(lsm_rejection);
+        exec.rejected.push_back("bpf-lsm bprm_check_security: " + exec_lsm);
     }
     if (!features.landlock_abi) exec.rejected.push_back("landlock: not available on this kernel");
     rows.push_back(exec);
 
     const std::string file_kill = "sigkill at sys_exit (the operation happened; the process never sees its result)";
     EnforcementRow files{"files", landlock.empty() ? file_kill : landlock, file_kill, {}};
-    files.rejected.push_back("bpf-lsm file_open: not built yet" + std::string(lsm ? "" : "; " + lsm_rejection));
+    const std::string file_lsm = lsm_status.why_not("file_open");
+    if (file_lsm.empty()) {
+        const std::string lsm_open =
+            "bpf-lsm file_open: opens refused (EPERM) before the fd exists (exact and dir/** patterns); "
+            "create/delete/rename: sigkill at sys_exit";
+        files.watched = lsm_open;
+        if (landlock.empty()) files.launched = lsm_open;
+        files.rejected.push_back("bpf-lsm inode hooks (create/unlink/rename): not built yet");
+        files.rejected.push_back("'*' globs: decided by fnwarden after the open, then killed");
+    } else {
+        files.rejected.push_back("bpf-lsm file_open: " + file_lsm);
+    }
     if (!features.landlock_abi) files.rejected.push_back("landlock: not available on this kernel");
     rows.push_back(files);
     return rows;

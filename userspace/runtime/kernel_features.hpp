@@ -1,6 +1,7 @@
 // What the running kernel offers for enforcement, read without side effects.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,11 +21,18 @@ struct KernelFeatures {
 
 KernelFeatures probe_kernel_features();
 
+// What loading found about fnwarden's BPF-LSM programs (ProbeSet::lsm_*).
+struct LsmStatus {
+    std::string error;                          // "" when some lsm program loaded, else why none did
+    std::map<std::string, std::string> hooks;  // hook -> "" (loaded) or why not
+    // "" when `hook`'s program is loaded, else why not.
+    std::string why_not(const std::string& hook) const;
+};
+
 // Which mechanism guards each rule of `policy` in `mode` on this kernel, for
 // a function started by `fnwarden run`. Human-readable, one rule per line.
-// `lsm_error`: empty when fnwarden's BPF-LSM programs loaded, else why not.
 std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features,
-                                const std::string& lsm_error);
+                                const LsmStatus& lsm);
 
 // One line of the host's enforcement matrix (`fnwarden status`): for a kind
 // of event, the strongest mechanism that works on this kernel, for functions
@@ -37,6 +45,6 @@ struct EnforcementRow {
     std::vector<std::string> rejected;  // "bpf-lsm: refused at load: ..." etc.
 };
 
-std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const std::string& lsm_error);
+std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const LsmStatus& lsm);
 
 }  // namespace fnw
