@@ -219,7 +219,7 @@ static __always_inline int file_exit(long ret)
 	}
 
 	__u8 verdict = FNW_VERDICT_PENDING;
-	__u32 granted = 0;
+	__u32 granted = 0, named = 0;
 
 	if (!restricted) {
 		verdict = FNW_VERDICT_ALLOWED; /* traced only */
@@ -227,12 +227,13 @@ static __always_inline int file_exit(long ret)
 		if (bpf_map_lookup_elem(&file_verdicts, &vkey)) {
 			__sync_fetch_and_add(&stats->file_cache_hits, 1);
 			verdict = FNW_VERDICT_ALLOWED;
-		} else if (!(access & ~(granted = granted_rights(policy_id, &file->f_path, access)))) {
+		} else if (!(access & ~(granted = granted_rights_named(policy_id, &file->f_path, access, &named)))) {
 			__u8 yes = 1;
 
 			bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
 			verdict = FNW_VERDICT_ALLOWED;
-		} else if (!(access & ~policy->file_kernel_rights) && rules_root_is_ours()) {
+		} else if (!(access & ~policy->file_kernel_rights) && !(access & ~granted & named) &&
+			   rules_root_is_ours()) {
 			verdict = FNW_VERDICT_VIOLATION;
 		}
 	}
@@ -464,7 +465,8 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 	file_verdict_key(&vkey, policy_id, access, file);
 	if (bpf_map_lookup_elem(&file_verdicts, &vkey))
 		return 0;
-	__u32 granted = granted_rights(policy_id, &file->f_path, access);
+	__u32 named = 0;
+	__u32 granted = granted_rights_named(policy_id, &file->f_path, access, &named);
 
 	if (!(access & ~granted)) {
 		__u8 yes = 1;
@@ -472,11 +474,12 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 		bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
 		return 0;
 	}
-	/* A miss is a violation only where fnwarden's paths name the same
-	 * objects, and only for a file in a real mount: the backing file an
-	 * overlay opens underneath (a private, internal mount) is checked as
-	 * the overlay file it serves. */
-	if (!rules_root_is_ours() || !in_mount_namespace(file))
+	/* A miss is a violation only when no single-file rule names a sibling
+	 * (a replaced file is a new inode: fnwarden matches the name), where
+	 * fnwarden's paths name the same objects, and for a file in a real
+	 * mount: the backing file an overlay opens underneath (an internal
+	 * mount) is checked as the overlay file it serves. */
+	if ((access & ~granted & named) || !rules_root_is_ours() || !in_mount_namespace(file))
 		return 0;
 
 	__sync_fetch_and_add(&stats->file_checks, 1);

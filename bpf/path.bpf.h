@@ -139,6 +139,7 @@ struct rights_walk {
 	struct fnw_file_rule_key key;
 	__u32 needed;
 	__u32 granted;
+	__u32 named; /* named_children of the object's directory */
 };
 
 static long rights_step(__u32 level, void *data)
@@ -152,8 +153,11 @@ static long rights_step(__u32 level, void *data)
 	c->key.ino = BPF_CORE_READ(inode, i_ino);
 	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &c->key);
 
-	if (rule)
+	if (rule) {
 		c->granted |= rule->subtree | (level == 0 ? rule->exact : 0);
+		if (level == 1)
+			c->named |= rule->named_children;
+	}
 	if (!(c->needed & ~c->granted))
 		return 1;
 	return walk_up(&c->w, &unused) == WALK_ROOT;
@@ -162,9 +166,12 @@ static long rights_step(__u32 level, void *data)
 /*
  * The rights file_rules grant `policy_id` on the object at `path`: its own
  * exact and subtree rules, and the subtree rules of every directory above
- * it. Stops as soon as `needed` is covered.
+ * it. Stops as soon as `needed` is covered. *named (optional) gets the
+ * rights a single-file rule in the object's directory names by name: a
+ * miss of those is not the kernel's to call.
  */
-static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)
+static __always_inline __u32 granted_rights_named(__u32 policy_id, const struct path *path, __u32 needed,
+						  __u32 *named)
 {
 	struct rights_walk c = {};
 
@@ -172,7 +179,14 @@ static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *
 	c.needed = needed;
 	walk_start(&c.w, path);
 	bpf_loop(FNW_PATH_DEPTH, rights_step, &c, 0);
+	if (named)
+		*named = c.named;
 	return c.granted;
+}
+
+static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)
+{
+	return granted_rights_named(policy_id, path, needed, NULL);
 }
 
 struct name_walk {

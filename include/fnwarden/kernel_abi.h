@@ -128,6 +128,14 @@ struct fnw_file_rule_key {
 struct fnw_file_rule {
 	__u32 exact;   /* FNW_FILE_* */
 	__u32 subtree; /* FNW_FILE_* */
+	/*
+	 * On a directory: rights for which a single-file rule names one of its
+	 * entries. Files get replaced (a rename over /etc/resolv.conf makes a
+	 * new inode), so a miss in such a directory is matched by name in
+	 * userspace, never refused or killed on the inode alone.
+	 */
+	__u32 named_children;
+	__u32 pad;
 };
 
 /*

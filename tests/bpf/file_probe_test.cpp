@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -187,6 +188,39 @@ TEST_F(FileProbeTest, GlobsAreDecidedInUserspaceAndAllowedOpensAreRememberedInTh
     EXPECT_GE(c.file_cache_hits, 1u);
     EXPECT_GE(c.file_pending, 2u);  // a.txt once, b.log once
     EXPECT_LT(c.file_pending, 6u) << "the loader's opens are inode-allowed, not sent";
+}
+
+// A single-file rule names an inode, and files get replaced: a rename over
+// the allowed file (what resolvconf or an editor does) makes a new inode.
+// Reading the new one must not be killed as a violation: a miss in that
+// directory goes to fnwarden, which matches the name. A sibling the policy
+// does not name is still a violation (decided by name there).
+TEST_F(FileProbeTest, AReplacedSingleFileIsStillAllowedByName) {
+    const auto config = dir_ / "config";
+    const auto sibling = dir_ / "a.txt";
+    std::ofstream(config) << "v1";
+    FunctionPolicy p = policy(ViolationAction::Kill);
+    p.files.read.push_back(config.string());
+    // The rule is compiled when the run starts (it holds the v1 inode); the
+    // file is replaced while the function sleeps, then read.
+    std::thread replacer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        const auto replacement = dir_ / "config.new";
+        std::ofstream(replacement) << "v2";
+        EXPECT_EQ(::rename(replacement.c_str(), config.c_str()), 0);
+    });
+    auto replaced = run_workload(p, Mode::Enforce, {"sleep-ms:3000", "read:" + config.string(), "exit-errno"},
+                                 {.use_landlock = false});
+    replacer.join();
+    EXPECT_EQ(replaced.outcome.exit_code, 0) << "killed for reading the file its policy names";
+    EXPECT_TRUE(accesses(replaced, FNW_VERDICT_VIOLATION).empty());
+
+    auto other = run_workload(p, Mode::Enforce, {"read:" + sibling.string(), "sleep-ms:3000", "exit:0"},
+                              {.use_landlock = false});
+    EXPECT_EQ(other.outcome.term_signal.value_or(0), SIGKILL);
+    auto v = accesses(other, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].mechanism, FNW_MECH_USER_KILL) << "decided by name, in fnwarden";
 }
 
 TEST_F(FileProbeTest, KillActionKillsTheReaderBeforeItGoesOn) {

@@ -146,7 +146,8 @@ protected:
         std::filesystem::create_directories(scratch_);
         ASSERT_EQ(::mount("tmpfs", scratch_.c_str(), "tmpfs", 0, "size=1m"), 0) << strerror(errno);
         mounted_ = true;
-        std::ofstream(scratch_ / "allowed.txt") << "original";
+        std::filesystem::create_directories(scratch_ / "rw");
+        std::ofstream(scratch_ / "rw" / "allowed.txt") << "original";
         std::ofstream(scratch_ / "secret.txt") << "original";
     }
     void TearDown() override {
@@ -163,7 +164,9 @@ protected:
         p.files.restricted = true;
         p.files.read = {"/usr/**", "/lib/**", "/lib64/**", "/proc/**", "/dev/**", "/etc/**", bin_dir + "/**",
                         scratch_.string() + "/**"};
-        p.files.write = {"/dev/null", (scratch_ / "allowed.txt").string()};
+        // allowed.txt sits in rw/, not beside secret.txt: a single-file rule
+        // leaves misses in its own directory to fnwarden's name matcher.
+        p.files.write = {"/dev/null", (scratch_ / "rw" / "allowed.txt").string()};
         p.files.on_violation = action;
         return p;
     }
@@ -182,7 +185,7 @@ constexpr test::RunOptions kNoLandlock{.use_landlock = false};
 
 TEST_F(BpfLsmFileTest, OpenOutsideTheAllowlistIsRefusedBeforeItHappensWhereBpfLsmRuns) {
     if (lsm_required()) ASSERT_TRUE(probes_->lsm_hook_loaded("file_open")) << probes_->lsm_hooks().at("file_open");
-    const auto allowed_file = scratch_ / "allowed.txt";
+    const auto allowed_file = scratch_ / "rw" / "allowed.txt";
     const auto secret = scratch_ / "secret.txt";
     auto allowed = run_workload(policy(ViolationAction::Deny), Mode::Enforce, {"write:" + allowed_file.string(), "exit-errno"},
                                 kNoLandlock);
@@ -241,7 +244,7 @@ TEST_F(BpfLsmFileTest, IoUringOpenOfADeniedFileIsRefusedToo) {
                         "(LandlockTest.IoUringOpenOfADeniedFileFailsToo)";
     }
     auto ok = run_workload(policy(ViolationAction::Deny), Mode::Enforce,
-                           {"uring-write:" + (scratch_ / "allowed.txt").string(), "exit-errno"}, kNoLandlock);
+                           {"uring-write:" + (scratch_ / "rw" / "allowed.txt").string(), "exit-errno"}, kNoLandlock);
     EXPECT_EQ(ok.outcome.exit_code, 0);
     auto r = run_workload(policy(ViolationAction::Deny), Mode::Enforce,
                           {"uring-write:" + (scratch_ / "secret.txt").string(), "exit-errno"}, kNoLandlock);

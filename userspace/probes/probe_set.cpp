@@ -512,6 +512,24 @@ KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, c
                                              (fs.f_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
                                              ", whose stat() identities the kernel does not use");
             }
+            // A single file is an inode, and files get replaced (an editor's
+            // or resolvconf's rename over /etc/resolv.conf): the new inode
+            // would miss the rule. So its directory is marked: a miss there
+            // is matched by name in fnwarden, never refused or killed on
+            // the inode alone (named_children). Programs (exec.allow) are
+            // not: deciding an exec after the fact would let the new image
+            // run; a program replaced by an upgrade needs a policy reload.
+            if (rule->kind == KernelPathRule::Kind::Exact && S_ISREG(st.st_mode) && right != FNW_FILE_EXEC) {
+                std::error_code ec;
+                const auto target = std::filesystem::canonical(rule->path, ec);  // the kernel sees the symlink's target
+                struct stat dir {};
+                if (ec || ::stat(target.parent_path().c_str(), &dir) != 0) {
+                    complete = false;
+                    out.userspace_only.push_back(pattern + ": its directory cannot be found");
+                } else {
+                    by_inode[{kernel_dev(dir.st_dev), dir.st_ino}].named_children |= right;
+                }
+            }
             auto& entry = by_inode[{kernel_dev(st.st_dev), st.st_ino}];
             (rule->kind == KernelPathRule::Kind::Subtree ? entry.subtree : entry.exact) |= right;
         }
