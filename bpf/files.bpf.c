@@ -416,12 +416,17 @@ FILE_EXIT(openat2)
  * not report it a second time.
  */
 /* MNT_NS_INTERNAL is ERR_PTR(-EINVAL); a lazily unmounted tree has none. */
-static __always_inline bool in_mount_namespace(struct file *file)
+static __always_inline bool mnt_in_namespace(struct vfsmount *vfsmnt)
 {
-	struct mount *mnt = real_mount(BPF_CORE_READ(file, f_path.mnt));
+	struct mount *mnt = real_mount(vfsmnt);
 	unsigned long ns = (unsigned long)BPF_CORE_READ(mnt, mnt_ns);
 
 	return ns && ns < (unsigned long)-4095;
+}
+
+static __always_inline bool in_mount_namespace(struct file *file)
+{
+	return mnt_in_namespace(BPF_CORE_READ(file, f_path.mnt));
 }
 
 SEC("lsm/file_open")
@@ -537,6 +542,138 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 	ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
 	fnw_submit(ev, stats);
 	return -EPERM;
+}
+
+/* ---- BPF-LSM: refusing creates and deletes before they happen --------- */
+
+/*
+ * The lsm/path_* hooks (CONFIG_SECURITY_PATH) run after the kernel resolved
+ * the directory and before it changes anything: a refused mkdir, create
+ * (open with O_CREAT of a new file comes through path_mknod), unlink, rmdir,
+ * symlink or link leaves nothing behind. Same rules as file_open: only what
+ * the kernel can decide, only in enforce mode, only for tasks with
+ * fnwarden's root. `where` is the object (delete) or the directory of the
+ * new entry (create, `beneath`); `entry` is the entry's dentry.
+ *
+ * An allowed create or delete of a non-open syscall is marked decided in
+ * file_pending: its sys_exit then has nothing to ask fnwarden.
+ */
+static __always_inline int lsm_path_check(const struct path *where, struct dentry *entry, bool beneath,
+					  __u32 access)
+{
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return 0;
+	__u32 policy_id = cg->policy_id;
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!policy || !stats || !(policy->flags & FNW_POLICY_FILES_RESTRICTED) ||
+	    policy->file_action == FNW_KACTION_REPORT || (access & ~policy->file_kernel_rights))
+		return 0;
+
+	__u32 named = 0;
+	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, access, &named)
+				: granted_rights_named(policy_id, where, access, &named);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);
+
+	if (!(access & ~granted)) {
+		if (pending && !pending->is_open && !(cg->flags & FNW_CGROUP_TRACE))
+			pending->lsm_decided = 1;
+		return 0;
+	}
+	if ((access & ~granted & named) || !rules_root_is_ours() || !mnt_in_namespace(BPF_CORE_READ(where, mnt)))
+		return 0;
+
+	__sync_fetch_and_add(&stats->file_checks, 1);
+	__sync_fetch_and_add(&stats->file_violations, 1);
+	__sync_fetch_and_add(&stats->violations, 1);
+	__sync_fetch_and_add(&stats->file_lsm_denied, 1);
+
+	__u8 action = FNW_ACTION_DENIED;
+
+	if (policy->file_action == FNW_KACTION_KILL && fnw_kill_current(stats))
+		action = FNW_ACTION_KILLED;
+	if (pending)
+		pending->lsm_decided = 1;
+
+	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return -EPERM;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
+	fnw_file_event_clear(ev);
+	ev->nr = pending ? pending->nr : (access & FNW_FILE_DELETE) ? FNW_NR_LSM_DELETE : FNW_NR_LSM_CREATE;
+	ev->dfd = AT_FDCWD;
+	ev->dfd2 = AT_FDCWD;
+	/* The entry's own name; with the directory (BASE) or the object
+	 * itself (OBJECT) resolved below, the path is canonical. */
+	long n = bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), BPF_CORE_READ(entry, d_name.name));
+
+	if (n < 0)
+		ev->path[0] = '\0';
+	ev->ret = -EPERM;
+	ev->verdict = FNW_VERDICT_VIOLATION;
+	ev->action = action;
+	ev->mechanism = FNW_MECH_BPF_LSM;
+	ev->access = access;
+	ev->missing = access & ~granted;
+	ev->traced = !!(cg->flags & FNW_CGROUP_TRACE);
+	ev->resolved_kind = beneath ? FNW_RESOLVED_BASE : FNW_RESOLVED_OBJECT;
+	ev->resolved_truncated = !resolve_path(where, ev->resolved);
+	fnw_submit(ev, stats);
+	return -EPERM;
+}
+
+/* A delete: the object is (the directory's mount, the entry). */
+static __always_inline int lsm_delete_check(const struct path *dir, struct dentry *entry)
+{
+	struct path object = {};
+
+	object.mnt = BPF_CORE_READ(dir, mnt);
+	object.dentry = entry;
+	return lsm_path_check(&object, entry, false, FNW_FILE_DELETE);
+}
+
+SEC("lsm/path_mknod")
+int BPF_PROG(fnw_lsm_path_mknod, const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev,
+	     int ret)
+{
+	return ret ? ret : lsm_path_check(dir, dentry, true, FNW_FILE_CREATE);
+}
+
+SEC("lsm/path_mkdir")
+int BPF_PROG(fnw_lsm_path_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode, int ret)
+{
+	return ret ? ret : lsm_path_check(dir, dentry, true, FNW_FILE_CREATE);
+}
+
+SEC("lsm/path_symlink")
+int BPF_PROG(fnw_lsm_path_symlink, const struct path *dir, struct dentry *dentry, const char *old_name, int ret)
+{
+	return ret ? ret : lsm_path_check(dir, dentry, true, FNW_FILE_CREATE);
+}
+
+SEC("lsm/path_link")
+int BPF_PROG(fnw_lsm_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry,
+	     int ret)
+{
+	return ret ? ret : lsm_path_check(new_dir, new_dentry, true, FNW_FILE_CREATE);
+}
+
+SEC("lsm/path_unlink")
+int BPF_PROG(fnw_lsm_path_unlink, const struct path *dir, struct dentry *dentry, int ret)
+{
+	return ret ? ret : lsm_delete_check(dir, dentry);
+}
+
+SEC("lsm/path_rmdir")
+int BPF_PROG(fnw_lsm_path_rmdir, const struct path *dir, struct dentry *dentry, int ret)
+{
+	return ret ? ret : lsm_delete_check(dir, dentry);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -140,6 +140,7 @@ struct rights_walk {
 	__u32 needed;
 	__u32 granted;
 	__u32 named; /* named_children of the object's directory */
+	__u32 beneath; /* the walk starts at the directory of a new entry, not at the object */
 };
 
 static long rights_step(__u32 level, void *data)
@@ -154,8 +155,8 @@ static long rights_step(__u32 level, void *data)
 	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &c->key);
 
 	if (rule) {
-		c->granted |= rule->subtree | (level == 0 ? rule->exact : 0);
-		if (level == 1)
+		c->granted |= rule->subtree | (level == 0 && !c->beneath ? rule->exact : 0);
+		if (level == 1 - c->beneath)
 			c->named |= rule->named_children;
 	}
 	if (!(c->needed & ~c->granted))
@@ -170,18 +171,33 @@ static long rights_step(__u32 level, void *data)
  * rights a single-file rule in the object's directory names by name: a
  * miss of those is not the kernel's to call.
  */
-static __always_inline __u32 granted_rights_named(__u32 policy_id, const struct path *path, __u32 needed,
-						  __u32 *named)
+static __always_inline __u32 granted_rights_walk(__u32 policy_id, const struct path *path, __u32 needed,
+						 __u32 *named, bool beneath)
 {
 	struct rights_walk c = {};
 
 	c.key.policy_id = policy_id;
 	c.needed = needed;
+	c.beneath = beneath;
 	walk_start(&c.w, path);
 	bpf_loop(FNW_PATH_DEPTH, rights_step, &c, 0);
 	if (named)
 		*named = c.named;
 	return c.granted;
+}
+
+static __always_inline __u32 granted_rights_named(__u32 policy_id, const struct path *path, __u32 needed,
+						  __u32 *named)
+{
+	return granted_rights_walk(policy_id, path, needed, named, false);
+}
+
+/* The rights on a new entry of directory `dir` (before it exists): the
+ * subtree rules of dir and above; dir's own exact rule is about dir. */
+static __always_inline __u32 granted_rights_beneath(__u32 policy_id, const struct path *dir, __u32 needed,
+						    __u32 *named)
+{
+	return granted_rights_walk(policy_id, dir, needed, named, true);
 }
 
 static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)

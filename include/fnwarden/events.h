@@ -58,6 +58,10 @@ enum fnw_mechanism {
 /* fnw_file_event.nr for an open refused by lsm/file_open that no syscall
  * tracepoint saw enter (io_uring, or a syscall the file probes do not list). */
 #define FNW_NR_LSM_FILE_OPEN 0xfffffffdu
+/* ... and for a create or delete refused by the lsm/path_* hooks with no
+ * syscall seen (io_uring's mkdirat/unlinkat...). */
+#define FNW_NR_LSM_CREATE 0xfffffffcu
+#define FNW_NR_LSM_DELETE 0xfffffffbu
 
 /* fnw_file_event.object_flags */
 enum fnw_object_flags {

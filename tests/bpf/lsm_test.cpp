@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/file_access.hpp"
 #include "probe_fixture.hpp"
 #include "probes/ring_buffer_consumer.hpp"
 
@@ -121,7 +122,8 @@ TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
 // every one is refused at load, and says so.
 TEST_F(BpfLsmTest, EveryLsmHookIsProbedAndExplainedOnItsOwn) {
     const auto& hooks = probes_->lsm_hooks();
-    for (const char* hook : {"file_open", "bprm_check_security"}) {
+    for (const char* hook : {"file_open", "bprm_check_security", "path_mknod", "path_mkdir", "path_unlink",
+                             "path_rmdir", "path_symlink", "path_link"}) {
         ASSERT_TRUE(hooks.count(hook)) << "lsm/" << hook << " was not probed";
         if (lsm_required()) EXPECT_EQ(hooks.at(hook), "") << "lsm/" << hook << " should load here";
         if (!probes_->lsm_available()) {
@@ -232,6 +234,61 @@ TEST_F(BpfLsmFileTest, KillActionRefusesTheOpenAndKills) {
     ASSERT_EQ(r.file_events.size(), 1u);
     EXPECT_EQ(r.file_events[0].action, FNW_ACTION_KILLED);
     EXPECT_EQ(r.file_events[0].mechanism, FNW_MECH_BPF_LSM);
+}
+
+// Creates and deletes under BPF-LSM: path_mknod (open O_CREAT of a new
+// file), path_mkdir, path_unlink refuse before anything changes. Without
+// LSM the same operations happen and the process is killed at sys_exit.
+TEST_F(BpfLsmFileTest, CreateAndDeleteOutsideTheAllowlistAreRefusedBeforeTheyHappen) {
+    FunctionPolicy p = policy(ViolationAction::Deny);
+    p.files.create = {(scratch_ / "rw").string() + "/**"};
+    p.files.remove = {(scratch_ / "rw").string() + "/**"};
+    const bool lsm = probes_->lsm_hook_loaded("path_mkdir");
+    if (lsm_required()) ASSERT_TRUE(lsm) << probes_->lsm_hooks().at("path_mkdir");
+
+    // Allowed: inside rw/, nothing crosses the ring (decided in the kernel).
+    const auto before = probes_->counters();
+    auto ok = run_workload(p, Mode::Enforce,
+                           {"mkdir:" + (scratch_ / "rw" / "d").string(), "unlink:" + (scratch_ / "rw" / "allowed.txt").string(),
+                            "exit-errno"},
+                           kNoLandlock);
+    EXPECT_EQ(ok.outcome.exit_code, 0);
+    EXPECT_TRUE(ok.file_events.empty()) << ok.file_events[0].path;
+    if (lsm) EXPECT_EQ(probes_->counters().file_pending, before.file_pending) << "an allowed mkdir/unlink asks nobody";
+
+    const auto dir = scratch_ / "newdir";
+    auto mk = run_workload(p, Mode::Enforce, {"mkdir:" + dir.string(), "exit-errno"}, kNoLandlock);
+    ASSERT_EQ(mk.file_events.size(), 1u);
+    const fnw_file_event& ev = mk.file_events[0];
+    EXPECT_EQ(event_path(ev).path, dir.string());
+    EXPECT_EQ(ev.missing, uint32_t{FNW_FILE_CREATE});
+    const auto secret = scratch_ / "secret.txt";
+    auto rm = run_workload(p, Mode::Enforce, {"unlink:" + secret.string(), "exit-errno"}, kNoLandlock);
+    ASSERT_EQ(rm.file_events.size(), 1u);
+    EXPECT_EQ(event_path(rm.file_events[0]).path, secret.string());
+    const auto created = scratch_ / "created.txt";
+    auto cr = run_workload(p, Mode::Enforce, {"create:" + created.string(), "exit-errno"}, kNoLandlock);
+    if (!lsm) {
+        // Decided after the fact (a create/delete is not an open): fnwarden
+        // kills when it reads the event, and the mkdir has happened.
+        EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
+        EXPECT_EQ(ev.mechanism, FNW_MECH_USER_KILL);
+        EXPECT_TRUE(std::filesystem::exists(dir)) << "without LSM the mkdir happened";
+        return;
+    }
+    EXPECT_EQ(mk.outcome.exit_code, EPERM);
+    EXPECT_FALSE(std::filesystem::exists(dir)) << "refused before the directory existed";
+    EXPECT_EQ(ev.mechanism, FNW_MECH_BPF_LSM);
+    EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
+    EXPECT_EQ(ev.nr, static_cast<uint32_t>(SYS_mkdir));
+    EXPECT_EQ(rm.outcome.exit_code, EPERM);
+    EXPECT_TRUE(std::filesystem::exists(secret)) << "refused before the unlink";
+    EXPECT_EQ(rm.file_events[0].mechanism, FNW_MECH_BPF_LSM);
+    EXPECT_EQ(rm.file_events[0].missing, uint32_t{FNW_FILE_DELETE});
+    EXPECT_EQ(cr.outcome.exit_code, EPERM);
+    EXPECT_FALSE(std::filesystem::exists(created)) << "open(O_CREAT) refused at path_mknod: no empty file left";
+    ASSERT_EQ(cr.file_events.size(), 1u);
+    EXPECT_EQ(cr.file_events[0].nr, static_cast<uint32_t>(SYS_openat));
 }
 
 // io_uring opens files in the kernel (an io-wq worker, or inline) without an

@@ -11,6 +11,7 @@
 //   memfd-exec:PATH          copy PATH into a memfd and execute that (fileless execution)
 //   uring-read:PATH          open PATH for reading through io_uring (IORING_OP_OPENAT)
 //   uring-write:PATH         open PATH for writing through io_uring
+//   create:PATH              create PATH (open O_CREAT|O_EXCL)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
 //   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
 //   sleep-ms:MS              sleep
@@ -125,6 +126,10 @@ int main(int argc, char** argv) {
             int fd = open(step.c_str() + 5, O_RDONLY | O_CLOEXEC);
             char buf[64];
             raw(fd < 0 ? -1 : read(fd, buf, sizeof(buf)));
+            if (fd >= 0) close(fd);
+        } else if (step.rfind("create:", 0) == 0) {
+            int fd = open(step.c_str() + 7, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            last_errno = fd < 0 ? errno : 0;
             if (fd >= 0) close(fd);
         } else if (step.rfind("write:", 0) == 0) {
             int fd = open(step.c_str() + 6, O_WRONLY | O_TRUNC | O_CLOEXEC);

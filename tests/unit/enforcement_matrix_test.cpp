@@ -40,7 +40,11 @@ TEST(EnforcementMatrix, EachLsmHookDecidesItsOwnRow) {
 
     lsm.hooks["file_open"] = "";
     rows = enforcement_matrix(kernel(std::nullopt), lsm);
-    EXPECT_NE(row(rows, "files").watched.find("bpf-lsm file_open"), std::string::npos);
+    EXPECT_NE(row(rows, "files").watched.find("bpf-lsm file_open: opens refused"), std::string::npos);
+    EXPECT_TRUE(mentions(row(rows, "files").rejected, "bpf-lsm path_* hooks: not in this build"));
+    lsm.hooks["path_mkdir"] = "";
+    rows = enforcement_matrix(kernel(std::nullopt), lsm);
+    EXPECT_NE(row(rows, "files").watched.find("opens, creates, deletes, links refused"), std::string::npos);
     EXPECT_NE(row(rows, "files").launched.find("bpf-lsm file_open"), std::string::npos) << "no Landlock: LSM for both";
 
     rows = enforcement_matrix(kernel(7), lsm);
@@ -74,7 +78,11 @@ TEST(ExplainEnforcement, PrintsEveryHookAndWhyItIsNotUsed) {
     EXPECT_NE(text.find("bpf-lsm (file_open): not available: lsm programs refused at load"), std::string::npos) << text;
     EXPECT_NE(text.find("lsm/bprm_check_security: loaded"), std::string::npos) << text;
     lsm.hooks["file_open"] = "";
-    EXPECT_NE(explain_enforcement(p, Mode::Enforce, kernel(7), lsm).find("refused (EPERM) before the fd exists"),
+    EXPECT_NE(explain_enforcement(p, Mode::Enforce, kernel(7), lsm).find("bpf-lsm (file_open): opens outside"),
+              std::string::npos);
+    lsm.hooks["path_mkdir"] = "";
+    EXPECT_NE(explain_enforcement(p, Mode::Enforce, kernel(7), lsm)
+                  .find("bpf-lsm (file_open, path_*): opens, creates, deletes, links outside"),
               std::string::npos);
 }
 

@@ -152,12 +152,18 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         nlohmann::json j = header_json(ev->hdr, ctx, clock);
         j["type"] = "file";
         // From the exec LSM hook or sched_process_exec there is no syscall,
-        // only the exec itself; from lsm/file_open with no syscall seen
-        // (io_uring), only the open.
-        const bool from_lsm = ev->nr == FNW_NR_LSM_EXEC || ev->nr == FNW_NR_EXEC || ev->nr == FNW_NR_LSM_FILE_OPEN;
-        std::string_view name = ev->nr == FNW_NR_LSM_FILE_OPEN ? "open"
-                                : from_lsm                     ? "exec"
-                                                               : SyscallTable::name(static_cast<int>(ev->nr));
+        // only the exec itself; from the file LSM hooks with no syscall seen
+        // (io_uring), only the open, create or delete.
+        std::string_view name;
+        switch (ev->nr) {
+        case FNW_NR_LSM_EXEC:
+        case FNW_NR_EXEC: name = "exec"; break;
+        case FNW_NR_LSM_FILE_OPEN: name = "open"; break;
+        case FNW_NR_LSM_CREATE: name = "create"; break;
+        case FNW_NR_LSM_DELETE: name = "delete"; break;
+        default: name = SyscallTable::name(static_cast<int>(ev->nr));
+        }
+        const bool from_lsm = ev->nr >= FNW_NR_LSM_DELETE;  // the pseudo numbers, at the top of the range
         const std::string raw = printable(std::string(ev->path, strnlen(ev->path, sizeof(ev->path))));
         const bool is_exec = is_exec_event(*ev);
         const EventPath path = event_path(*ev);

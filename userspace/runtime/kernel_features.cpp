@@ -120,8 +120,10 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
             if (const std::string why = lsm.why_not("file_open"); !why.empty())
                 out << "    -> bpf-lsm (file_open): not available: " << why << "\n";
             else
-                out << "    -> bpf-lsm (file_open): opens outside the exact and dir/** patterns refused (EPERM) "
-                       "before the fd exists, for every monitored process; '*' globs are decided after the fact\n";
+                out << "    -> bpf-lsm (file_open" << (lsm.why_not("path_mkdir").empty() ? ", path_*" : "")
+                    << "): opens" << (lsm.why_not("path_mkdir").empty() ? ", creates, deletes, links" : "")
+                    << " outside the exact and dir/** patterns refused (EPERM) before they happen, for every "
+                       "monitored process; '*' globs are decided after the fact\n";
         }
         landlock_line(file_action);
         out << "    -> file probes: every open/create/delete/rename/link/chmod/truncate checked; exact and dir/** "
@@ -215,14 +217,19 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
     const std::string file_kill = "sigkill at sys_exit (the operation happened; the process never sees its result)";
     EnforcementRow files{"files", landlock.empty() ? file_kill : landlock, file_kill, {}};
     const std::string file_lsm = lsm_status.why_not("file_open");
+    const std::string path_lsm = lsm_status.why_not("path_mkdir");
     if (file_lsm.empty()) {
-        const std::string lsm_open =
-            "bpf-lsm file_open: opens refused (EPERM) before the fd exists (exact and dir/** patterns); "
-            "create/delete/rename: sigkill at sys_exit";
-        files.watched = lsm_open;
-        if (landlock.empty()) files.launched = lsm_open;
-        files.rejected.push_back("bpf-lsm inode hooks (create/unlink/rename): not built yet");
-        files.rejected.push_back("'*' globs: decided by fnwarden after the open, then killed");
+        const std::string lsm_files =
+            path_lsm.empty()
+                ? "bpf-lsm file_open + path_*: opens, creates, deletes, links refused (EPERM) before they happen "
+                  "(exact and dir/** patterns); rename: sigkill at sys_exit"
+                : "bpf-lsm file_open: opens refused (EPERM) before the fd exists (exact and dir/** patterns); "
+                  "create/delete/rename: sigkill at sys_exit";
+        files.watched = lsm_files;
+        if (landlock.empty()) files.launched = lsm_files;
+        if (!path_lsm.empty()) files.rejected.push_back("bpf-lsm path_* hooks: " + path_lsm);
+        files.rejected.push_back("bpf-lsm path_rename: not built yet");
+        files.rejected.push_back("'*' globs: decided by fnwarden after the fact, then killed");
     } else {
         files.rejected.push_back("bpf-lsm file_open: " + file_lsm);
     }
