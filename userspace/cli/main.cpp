@@ -353,11 +353,14 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
     std::string error;
+    uint64_t violation_events = 0;  // every class: syscalls, files, exec, network
     auto guard = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](std::span<const std::byte> record) {
-        if (auto j = event_to_json(record, ctx, clock))
+        if (auto j = event_to_json(record, ctx, clock)) {
+            if (j->value("verdict", "") == "violation") ++violation_events;
             output->write_line(j->dump());
-        else
+        } else {
             ++malformed;
+        }
     }, &error);
     if (!guard) {
         std::cerr << "fnwarden run: " << error << "\n";
@@ -376,10 +379,12 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     if (counters.ringbuf_drops)
         spdlog::error("{} events were lost: ring buffer full (raise --ringbuf-bytes)", counters.ringbuf_drops);
     spdlog::info("{} (pid {}) {} {}: {} syscalls seen by the probe, {} violations there ({} killed), "
-                 "{} stopped by seccomp, {} events dropped",
+                 "{} stopped by seccomp, {} events dropped; {} violation events in all (files, exec, network "
+                 "included)",
                  function, outcome.pid, outcome.term_signal ? "killed by signal" : "exited",
                  outcome.term_signal ? *outcome.term_signal : *outcome.exit_status, counters.events,
-                 counters.violations, counters.kills, outcome.seccomp_violations, counters.ringbuf_drops);
+                 counters.violations, counters.kills, outcome.seccomp_violations, counters.ringbuf_drops,
+                 violation_events);
     return outcome.exit_code;
 }
 
