@@ -113,6 +113,19 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	ev->path_truncated = n == sizeof(ev->path);
 	ev->resolved_kind = FNW_RESOLVED_OBJECT;
 	ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
+
+	/* argv: the new image's, copied onto its stack by exec. Bounded: a
+	 * longer command line is cut and flagged, never dropped. */
+	struct mm_struct *mm = BPF_CORE_READ(bpf_get_current_task_btf(), mm);
+	unsigned long arg_start = BPF_CORE_READ(mm, arg_start), arg_end = BPF_CORE_READ(mm, arg_end);
+	__u64 len = arg_end > arg_start ? arg_end - arg_start : 0;
+
+	ev->path2_truncated = len > sizeof(ev->argv);
+	if (len > sizeof(ev->argv))
+		len = sizeof(ev->argv);
+	/* The branch is the bound the verifier needs for the size. */
+	if (len > 0 && len <= sizeof(ev->argv) && bpf_probe_read_user(ev->argv, len, (const void *)arg_start) == 0)
+		ev->argv_len = (__u32)len;
 	fnw_submit(ev, stats);
 	return 0;
 }

@@ -146,11 +146,14 @@ struct fnw_file_event {
 	__u8 mechanism;
 	__u8 path_truncated; /* the user string filled the buffer */
 	__u32 access;        /* FNW_FILE_* the operation needs on `path`; 0 for Landlock/LSM records */
-	__u32 access2;       /* FNW_FILE_* needed on `path2` (rename: create at the new name) */
+	union {
+		__u32 access2;  /* FNW_FILE_* needed on `path2` (rename: create at the new name) */
+		__u32 argv_len; /* nr == FNW_NR_EXEC: bytes of `argv` used */
+	};
 	__u32 open_flags;    /* open/openat/openat2/creat: the O_* flags */
 	__u8 resolved_kind;  /* enum fnw_resolved_kind */
 	__u8 resolved_truncated;
-	__u8 path2_truncated;
+	__u8 path2_truncated; /* nr == FNW_NR_EXEC: argv did not fit */
 	__u8 traced;         /* the cgroup is traced: an allowed verdict is still reported */
 	/* Identity of the object when resolved_kind == FNW_RESOLVED_OBJECT (the file_verdicts key). */
 	__u64 dev;        /* kernel dev_t of the superblock: MAJOR << 20 | MINOR */
@@ -162,7 +165,12 @@ struct fnw_file_event {
 	__s32 dfd2;         /* directory fd `path2` is relative to (renameat/linkat/symlinkat) */
 	char path[FNW_PATH_MAX];
 	char resolved[FNW_PATH_MAX];
-	char path2[FNW_PATH_MAX]; /* rename/link/symlink: the other name, as passed */
+	union {
+		char path2[FNW_PATH_MAX]; /* rename/link/symlink: the other name, as passed */
+		/* nr == FNW_NR_EXEC: the new image's argv, NUL-separated, as it
+		 * sits on its stack (read at sched_process_exec). */
+		char argv[FNW_PATH_MAX];
+	};
 };
 
 /*

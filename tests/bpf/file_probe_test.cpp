@@ -347,7 +347,7 @@ protected:
 
 TEST_F(ExecProbeTest, ExecOutsideTheAllowlistIsReportedWithTheProgramTheKernelRan) {
     // /bin is a symlink to usr/bin on Debian: the kernel runs /usr/bin/true.
-    auto r = sh(exec_policy({"/usr/bin/dash"}, ViolationAction::Report), Mode::Audit, "/bin/true; :");
+    auto r = sh(exec_policy({"/usr/bin/dash"}, ViolationAction::Report), Mode::Audit, "/bin/true one 'two words'; :");
     ASSERT_EQ(r.outcome.exit_code, 0);
     auto v = execs(r);
     ASSERT_EQ(v.size(), 1u) << describe(v);
@@ -358,6 +358,11 @@ TEST_F(ExecProbeTest, ExecOutsideTheAllowlistIsReportedWithTheProgramTheKernelRa
         EXPECT_EQ(raw(v[0]), "/bin/true");
         EXPECT_EQ(v[0].missing, uint32_t{FNW_FILE_EXEC});
         EXPECT_EQ(v[0].object_flags, 0u);
+        // argv as the new image got it, read from its stack at sched_process_exec.
+        const char want[] = "/bin/true\0one\0two words\0";
+        ASSERT_EQ(v[0].argv_len, sizeof(want) - 1);
+        EXPECT_EQ(std::string(v[0].argv, v[0].argv_len), std::string(want, sizeof(want) - 1));
+        EXPECT_EQ(v[0].path2_truncated, 0);
     }
 }
 

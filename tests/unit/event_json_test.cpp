@@ -157,6 +157,30 @@ TEST(EventJson, FileProbeViolationNamesPathRightsAndRule) {
     EXPECT_EQ((*j)["mechanism"], "fnwarden-sigkill");
 }
 
+TEST(EventJson, ExecEventsCarryArgvAndItsTruncation) {
+    auto ev = file_probe_event();
+    ev->nr = FNW_NR_EXEC;
+    ev->access = FNW_FILE_EXEC;
+    const char argv[] = "/usr/bin/curl\0-s\0http://x y\0";
+    std::memcpy(ev->argv, argv, sizeof(argv) - 1);
+    ev->argv_len = sizeof(argv) - 1;
+    auto j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["exec"]["argv"], nlohmann::json::array({"/usr/bin/curl", "-s", "http://x y"}));
+    EXPECT_FALSE((*j)["exec"].contains("argv_truncated"));
+    EXPECT_FALSE((*j)["file"].contains("raw_path2")) << "argv shares path2's bytes: never a second name";
+
+    // Cut by the kernel in the middle of an argument; a hostile length is capped.
+    ev->path2_truncated = 1;
+    ev->argv_len = 0xffffffff;
+    std::memset(ev->argv, 'a', sizeof(ev->argv));
+    j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["exec"]["argv_truncated"], true);
+    EXPECT_EQ((*j)["exec"]["argv"].size(), 1u);
+    EXPECT_EQ((*j)["exec"]["argv"][0].get<std::string>().size(), sizeof(ev->argv));
+}
+
 TEST(EventJson, FileRuleIsTheFirstMissingRight) {
     auto ev = file_probe_event();
     ev->access = FNW_FILE_READ | FNW_FILE_WRITE | FNW_FILE_CREATE;

@@ -61,13 +61,14 @@ const std::map<std::string, StructLayout>& expected_layouts() {
            FNW_FIELD(fnw_file_event, dfd), FNW_FIELD(fnw_file_event, verdict), FNW_FIELD(fnw_file_event, action),
            FNW_FIELD(fnw_file_event, mechanism), FNW_FIELD(fnw_file_event, path_truncated),
            FNW_FIELD(fnw_file_event, access), FNW_FIELD(fnw_file_event, access2),
+           FNW_FIELD(fnw_file_event, argv_len),
            FNW_FIELD(fnw_file_event, open_flags), FNW_FIELD(fnw_file_event, resolved_kind),
            FNW_FIELD(fnw_file_event, resolved_truncated), FNW_FIELD(fnw_file_event, path2_truncated),
            FNW_FIELD(fnw_file_event, traced), FNW_FIELD(fnw_file_event, dev), FNW_FIELD(fnw_file_event, ino),
            FNW_FIELD(fnw_file_event, parent_ino), FNW_FIELD(fnw_file_event, generation),
            FNW_FIELD(fnw_file_event, missing), FNW_FIELD(fnw_file_event, object_flags),
            FNW_FIELD(fnw_file_event, dfd2), FNW_FIELD(fnw_file_event, path), FNW_FIELD(fnw_file_event, resolved),
-           FNW_FIELD(fnw_file_event, path2)}}},
+           FNW_FIELD(fnw_file_event, path2), FNW_FIELD(fnw_file_event, argv)}}},
         {"fnw_file_rule_key",
          {sizeof(fnw_file_rule_key),
           {FNW_FIELD(fnw_file_rule_key, policy_id), FNW_FIELD(fnw_file_rule_key, pad),
@@ -138,19 +139,31 @@ TEST_F(EventLayoutTest, EverySharedStructMatchesTheBpfObject) {
         const btf_type* t = btf__type_by_id(btf_, static_cast<__u32>(id));
         EXPECT_EQ(t->size, expected.size) << "sizeof differs";
 
-        const btf_member* m = btf_members(t);
         size_t seen = 0;
-        for (__u16 i = 0; i < btf_vlen(t); ++i, ++m) {
-            std::string field = btf__name_by_offset(btf_, m->name_off);
-            auto it = expected.fields.find(field);
-            if (it == expected.fields.end()) {
-                ADD_FAILURE() << name << "." << field << " exists in BPF but is not checked here";
-                continue;
+        // Members of anonymous unions count as the struct's own, at the
+        // union's offset (the C++ side names them directly too).
+        auto check_members = [&](auto& self, const btf_type* type, size_t base_bits) -> void {
+            const btf_member* m = btf_members(type);
+            for (__u16 i = 0; i < btf_vlen(type); ++i, ++m) {
+                std::string field = btf__name_by_offset(btf_, m->name_off);
+                const size_t bits = base_bits + btf_member_bit_offset(type, i);
+                if (field.empty()) {
+                    const btf_type* inner = btf__type_by_id(btf_, m->type);
+                    ASSERT_TRUE(inner && btf_is_union(inner)) << name << ": an anonymous member that is not a union";
+                    self(self, inner, bits);
+                    continue;
+                }
+                auto it = expected.fields.find(field);
+                if (it == expected.fields.end()) {
+                    ADD_FAILURE() << name << "." << field << " exists in BPF but is not checked here";
+                    continue;
+                }
+                ++seen;
+                EXPECT_EQ(bits, it->second.offset * 8) << field << " offset";
+                EXPECT_EQ(member_size(*m), it->second.size) << field << " size";
             }
-            ++seen;
-            EXPECT_EQ(btf_member_bit_offset(t, i), it->second.offset * 8) << field << " offset";
-            EXPECT_EQ(member_size(*m), it->second.size) << field << " size";
-        }
+        };
+        check_members(check_members, t, 0);
         EXPECT_EQ(seen, expected.fields.size()) << "field count differs";
     }
 }

@@ -1,5 +1,6 @@
 #include "output/event_json.hpp"
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <memory>
@@ -173,7 +174,18 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
                      {"op", std::string(name.empty() ? "unknown" : name)},
                      {"error", ev->ret < 0 ? -ev->ret : 0}};
         if (ev->access) j["file"]["access"] = file_access_names(ev->access);
-        if (ev->path2[0] != '\0') {
+        if (ev->nr == FNW_NR_EXEC) {
+            // argv as the new image got it: NUL-separated on its stack.
+            nlohmann::json argv = nlohmann::json::array();
+            const size_t len = std::min<size_t>(ev->argv_len, sizeof(ev->argv));
+            for (size_t at = 0; at < len;) {
+                const size_t end = std::find(ev->argv + at, ev->argv + len, '\0') - ev->argv;
+                argv.push_back(printable(std::string(ev->argv + at, end - at)));
+                at = end + 1;
+            }
+            j["exec"] = {{"argv", argv}};
+            if (ev->path2_truncated) j["exec"]["argv_truncated"] = true;
+        } else if (ev->path2[0] != '\0') {
             j["file"]["raw_path2"] = printable(std::string(ev->path2, strnlen(ev->path2, sizeof(ev->path2))));
             if (ev->access2) j["file"]["access2"] = file_access_names(ev->access2);
         }

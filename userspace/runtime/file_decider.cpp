@@ -53,7 +53,7 @@ bool FileDecider::decide(fnw_file_event& ev) {
         ++stats_.unknown_policy;
         ev.verdict = FNW_VERDICT_VIOLATION;
         ev.action = FNW_ACTION_REPORTED;
-        ev.missing = ev.access | ev.access2;
+        ev.missing = ev.access | (ev.nr == FNW_NR_EXEC ? 0 : ev.access2);  // exec: the union holds argv_len
         return true;
     }
     const Slot& slot = found->second;
@@ -63,7 +63,7 @@ bool FileDecider::decide(fnw_file_event& ev) {
         const EventPath path = event_path(ev);
         // A path the kernel could not walk whole is not the path: fail closed.
         missing = path.truncated ? ev.access : slot.matcher.missing(path.path, ev.access);
-        if (ev.access2) missing |= missing_at_second_name(slot.matcher, ev);
+        if (!exec && ev.access2) missing |= missing_at_second_name(slot.matcher, ev);  // exec: argv, not a name
     }
     if (!missing) {
         ++stats_.allowed;

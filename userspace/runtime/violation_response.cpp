@@ -50,7 +50,7 @@ void respond_to_record(std::span<const std::byte> record, const KillOnViolation&
                 // Nobody here can match globs: say so rather than drop it.
                 file->verdict = FNW_VERDICT_VIOLATION;
                 file->action = FNW_ACTION_REPORTED;
-                file->missing = file->access | file->access2;
+                file->missing = file->access | (file->nr == FNW_NR_EXEC ? 0 : file->access2);
             } else if (!files->decide(*file)) {
                 return;  // allowed, not traced
             }
