@@ -424,9 +424,76 @@ static __always_inline bool mnt_in_namespace(struct vfsmount *vfsmnt)
 	return ns && ns < (unsigned long)-4095;
 }
 
-static __always_inline bool in_mount_namespace(struct file *file)
+/*
+ * The policy an LSM file hook acts for: a monitored process (past the
+ * launcher's own exec) whose policy restricts files and acts on a
+ * violation in this mode. NULL: the hook lets the operation be.
+ */
+static __always_inline struct fnw_policy *lsm_acting_policy(struct fnw_cgroup_entry *cg)
 {
-	return mnt_in_namespace(BPF_CORE_READ(file, f_path.mnt));
+	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return NULL;
+	struct fnw_policy *policy = fnw_policy(cg->policy_id);
+
+	if (!policy || !(policy->flags & FNW_POLICY_FILES_RESTRICTED) || policy->file_action == FNW_KACTION_REPORT)
+		return NULL;
+	return policy;
+}
+
+/*
+ * Whether a miss (rights `access` asked, `granted` found) is the kernel's to
+ * refuse: no single-file rule names a sibling (a replaced file is a new
+ * inode: fnwarden matches the name), fnwarden's paths name the same objects
+ * for this task, and the object is in a real mount: the backing file an
+ * overlay opens underneath (an internal mount) is checked as the overlay
+ * file it serves.
+ */
+static __always_inline bool lsm_may_refuse(__u32 access, __u32 granted, __u32 named, struct vfsmount *mnt)
+{
+	return !(access & ~granted & named) && rules_root_is_ours() && mnt_in_namespace(mnt);
+}
+
+/*
+ * A refusal by an LSM file hook: counted, the process killed if the policy
+ * says kill (refused, and it ends before it returns to user space), the
+ * syscall's file_pending entry marked so its sys_exit does not report it
+ * again, and the event reserved with what every refusal says. The caller
+ * adds the names and submits; NULL when the ring buffer is full (counted).
+ * Reserve, fill and submit stay in one block of the caller: 6.1's verifier
+ * loses track of a reservation checked twice and rejects the program.
+ */
+static __always_inline struct fnw_file_event *lsm_refusal(struct fnw_cgroup_entry *cg, __u64 cgroup_id,
+							   struct fnw_policy *policy, struct fnw_counters *stats,
+							   struct file_pending *pending, __u32 access, __u32 granted)
+{
+	__sync_fetch_and_add(&stats->file_checks, 1);
+	__sync_fetch_and_add(&stats->file_violations, 1);
+	__sync_fetch_and_add(&stats->violations, 1);
+	__sync_fetch_and_add(&stats->file_lsm_denied, 1);
+
+	__u8 action = FNW_ACTION_DENIED;
+
+	if (policy->file_action == FNW_KACTION_KILL && fnw_kill_current(stats))
+		action = FNW_ACTION_KILLED;
+	if (pending)
+		pending->lsm_decided = 1;
+
+	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (!ev)
+		return NULL;
+	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, cg->policy_id);
+	fnw_file_event_clear(ev);
+	ev->dfd = AT_FDCWD;
+	ev->dfd2 = AT_FDCWD;
+	ev->ret = -EPERM;
+	ev->verdict = FNW_VERDICT_VIOLATION;
+	ev->action = action;
+	ev->mechanism = FNW_MECH_BPF_LSM;
+	ev->access = access;
+	ev->missing = access & ~granted;
+	ev->traced = !!(cg->flags & FNW_CGROUP_TRACE);
+	return ev;
 }
 
 SEC("lsm/file_open")
@@ -437,17 +504,12 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return 0;
-	__u32 policy_id = cg->policy_id;
-	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_policy *policy = lsm_acting_policy(cg);
 	struct fnw_counters *stats = fnw_counters();
 
-	if (!policy || !stats || !(policy->flags & FNW_POLICY_FILES_RESTRICTED) ||
-	    policy->file_action == FNW_KACTION_REPORT)
+	if (!cg || !policy || !stats)
 		return 0;
-
+	__u32 policy_id = cg->policy_id;
 	__u32 f_flags = BPF_CORE_READ(file, f_flags);
 	__u32 f_mode = BPF_CORE_READ(file, f_mode);
 
@@ -479,42 +541,16 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 		bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
 		return 0;
 	}
-	/* A miss is a violation only when no single-file rule names a sibling
-	 * (a replaced file is a new inode: fnwarden matches the name), where
-	 * fnwarden's paths name the same objects, and for a file in a real
-	 * mount: the backing file an overlay opens underneath (an internal
-	 * mount) is checked as the overlay file it serves. */
-	if ((access & ~granted & named) || !rules_root_is_ours() || !in_mount_namespace(file))
+	if (!lsm_may_refuse(access, granted, named, BPF_CORE_READ(file, f_path.mnt)))
 		return 0;
-
-	__sync_fetch_and_add(&stats->file_checks, 1);
-	__sync_fetch_and_add(&stats->file_violations, 1);
-	__sync_fetch_and_add(&stats->violations, 1);
-	__sync_fetch_and_add(&stats->file_lsm_denied, 1);
-
-	/* kill: refused, and the process ends before it returns to user space. */
-	__u8 action = FNW_ACTION_DENIED;
-
-	if (policy->file_action == FNW_KACTION_KILL && fnw_kill_current(stats))
-		action = FNW_ACTION_KILLED;
 
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);
-
-	if (pending)
-		pending->lsm_decided = 1;
-
-	/* Reserve, fill and submit in one block: 6.1's verifier loses track of
-	 * a reservation checked twice and rejects the program. */
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_file_event *ev = lsm_refusal(cg, cgroup_id, policy, stats, pending, access, granted);
 
 	if (!ev)
 		return -EPERM;
-	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
-	fnw_file_event_clear(ev);
 	ev->nr = FNW_NR_LSM_FILE_OPEN;
-	ev->dfd = AT_FDCWD;
-	ev->dfd2 = AT_FDCWD;
 	ev->path[0] = '\0';
 	if (pending && pending->is_open) {
 		/* The syscall the open came from, with its raw name. */
@@ -527,17 +563,10 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 			ev->path[0] = '\0';
 		ev->path_truncated = n == sizeof(ev->path);
 	}
-	ev->ret = -EPERM;
-	ev->verdict = FNW_VERDICT_VIOLATION;
-	ev->action = action;
-	ev->mechanism = FNW_MECH_BPF_LSM;
-	ev->access = access;
-	ev->missing = access & ~granted;
 	ev->dev = vkey.dev;
 	ev->ino = vkey.ino;
 	ev->parent_ino = vkey.parent_ino;
 	ev->generation = vkey.generation;
-	ev->traced = !!(cg->flags & FNW_CGROUP_TRACE);
 	ev->resolved_kind = FNW_RESOLVED_OBJECT;
 	ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
 	fnw_submit(ev, stats);
@@ -563,16 +592,12 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return 0;
-	__u32 policy_id = cg->policy_id;
-	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_policy *policy = lsm_acting_policy(cg);
 	struct fnw_counters *stats = fnw_counters();
 
-	if (!policy || !stats || !(policy->flags & FNW_POLICY_FILES_RESTRICTED) ||
-	    policy->file_action == FNW_KACTION_REPORT || (access & ~policy->file_kernel_rights))
+	if (!cg || !policy || !stats || (access & ~policy->file_kernel_rights))
 		return 0;
+	__u32 policy_id = cg->policy_id;
 
 	__u32 named = 0;
 	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, access, &named)
@@ -585,43 +610,20 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 			pending->lsm_decided = 1;
 		return 0;
 	}
-	if ((access & ~granted & named) || !rules_root_is_ours() || !mnt_in_namespace(BPF_CORE_READ(where, mnt)))
+	if (!lsm_may_refuse(access, granted, named, BPF_CORE_READ(where, mnt)))
 		return 0;
 
-	__sync_fetch_and_add(&stats->file_checks, 1);
-	__sync_fetch_and_add(&stats->file_violations, 1);
-	__sync_fetch_and_add(&stats->violations, 1);
-	__sync_fetch_and_add(&stats->file_lsm_denied, 1);
-
-	__u8 action = FNW_ACTION_DENIED;
-
-	if (policy->file_action == FNW_KACTION_KILL && fnw_kill_current(stats))
-		action = FNW_ACTION_KILLED;
-	if (pending)
-		pending->lsm_decided = 1;
-
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_file_event *ev = lsm_refusal(cg, cgroup_id, policy, stats, pending, access, granted);
 
 	if (!ev)
 		return -EPERM;
-	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
-	fnw_file_event_clear(ev);
 	ev->nr = pending ? pending->nr : (access & FNW_FILE_DELETE) ? FNW_NR_LSM_DELETE : FNW_NR_LSM_CREATE;
-	ev->dfd = AT_FDCWD;
-	ev->dfd2 = AT_FDCWD;
 	/* The entry's own name; with the directory (BASE) or the object
 	 * itself (OBJECT) resolved below, the path is canonical. */
 	long n = bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), BPF_CORE_READ(entry, d_name.name));
 
 	if (n < 0)
 		ev->path[0] = '\0';
-	ev->ret = -EPERM;
-	ev->verdict = FNW_VERDICT_VIOLATION;
-	ev->action = action;
-	ev->mechanism = FNW_MECH_BPF_LSM;
-	ev->access = access;
-	ev->missing = access & ~granted;
-	ev->traced = !!(cg->flags & FNW_CGROUP_TRACE);
 	ev->resolved_kind = beneath ? FNW_RESOLVED_BASE : FNW_RESOLVED_OBJECT;
 	ev->resolved_truncated = !resolve_path(where, ev->resolved);
 	fnw_submit(ev, stats);
