@@ -197,17 +197,8 @@ TEST_F(LandlockTest, IoUringOpenOfADeniedFileFailsToo) {
 TEST_F(LandlockTest, TcpPortsNoRuleNamesAreRefusedByLandlockWhereTheAbiHasNetworkRights) {
     test::Listener allowed_peer = test::Listener::open(false);
     test::Listener other_peer = test::Listener::open(false);
-    FunctionPolicy p;
-    p.name = "landlock-net-test";
-    p.function = "test";
-    p.syscalls.allow.set();
-    p.network.restricted = true;
-    EgressRule egress;
-    egress.network = *parse_ip_network("127.0.0.1/32");
-    egress.ports = {allowed_peer.port};
-    egress.protocol = IPPROTO_TCP;
-    p.network.egress = {egress};
-    p.network.on_violation = ViolationAction::Deny;
+    FunctionPolicy p = test::egress_policy({test::rule("127.0.0.1/32", {allowed_peer.port}, IPPROTO_TCP)},
+                                           ViolationAction::Deny);
     const int abi = landlock_abi();
     const bool landlock_net = abi >= 4;
     auto at = [](const char* ip, uint16_t port) { return std::string(ip) + ":" + std::to_string(port); };
@@ -265,12 +256,7 @@ TEST_F(LandlockTest, TcpPortsNoRuleNamesAreRefusedByLandlockWhereTheAbiHasNetwor
 TEST_F(LandlockTest, TcpPortKillActionDeniesThenKills) {
     const bool landlock_net = landlock_abi() >= 4;
     test::Listener peer = test::Listener::open(false);
-    FunctionPolicy p;
-    p.name = "landlock-net-kill";
-    p.function = "test";
-    p.syscalls.allow.set();
-    p.network.restricted = true;
-    p.network.on_violation = ViolationAction::Kill;
+    FunctionPolicy p = test::egress_policy({}, ViolationAction::Kill);
     auto r = run_workload(p, Mode::Enforce,
                           {"tcp4:127.0.0.1:" + std::to_string(peer.port), "repeat-getppid:100000000", "exit:0"});
     ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;

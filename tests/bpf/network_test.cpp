@@ -16,28 +16,9 @@
 namespace fnw {
 namespace {
 
+using test::egress_policy;
 using test::Listener;
-
-FunctionPolicy egress_policy(std::vector<EgressRule> egress, ViolationAction action,
-                             std::vector<ListenRule> listen = {}) {
-    FunctionPolicy p;
-    p.name = "net-test";
-    p.function = "test";
-    p.syscalls.allow.set();  // syscalls unrestricted: only the network section is under test
-    p.network.restricted = true;
-    p.network.egress = std::move(egress);
-    p.network.listen = std::move(listen);
-    p.network.on_violation = action;
-    return p;
-}
-
-EgressRule rule(const char* cidr, std::vector<uint16_t> ports = {}, uint8_t protocol = 0) {
-    EgressRule r;
-    r.network = *parse_ip_network(cidr);
-    r.ports = std::move(ports);
-    r.protocol = protocol;
-    return r;
-}
+using test::rule;
 
 class NetworkTest : public test::ProbeTest {
 protected:

@@ -18,6 +18,7 @@
 
 #include <fnwarden/events.h>
 
+#include "core/policy.hpp"
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
@@ -28,6 +29,29 @@ namespace fnw::test {
 inline bool bpf_required() {
     const char* v = std::getenv("FNW_REQUIRE_BPF");
     return v && std::string(v) == "1";
+}
+
+// Every syscall allowed; only the network section is under test.
+inline FunctionPolicy egress_policy(std::vector<EgressRule> egress, ViolationAction action,
+                             std::vector<ListenRule> listen = {}) {
+    FunctionPolicy p;
+    p.name = "net-test";
+    p.function = "test";
+    p.syscalls.allow.set();  // syscalls unrestricted: only the network section is under test
+    p.network.restricted = true;
+    p.network.egress = std::move(egress);
+    p.network.listen = std::move(listen);
+    p.network.on_violation = action;
+    return p;
+}
+
+// An egress rule: CIDR, ports (none: every port), protocol (0: any).
+inline EgressRule rule(const char* cidr, std::vector<uint16_t> ports = {}, uint8_t protocol = 0) {
+    EgressRule r;
+    r.network = *parse_ip_network(cidr);
+    r.ports = std::move(ports);
+    r.protocol = protocol;
+    return r;
 }
 
 // Allows every syscall except the ones named.
