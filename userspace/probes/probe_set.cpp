@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -38,24 +39,33 @@ std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 // libbpf's own messages go through our logger: warnings stay visible, its
 // chatty info lines (e.g. the skipped BTF-anchor section) only at debug.
-int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-    // Sized to the message: a verifier log is one call and can be megabytes;
-    // cutting it would hide the line that says why a program was rejected.
+// One libbpf message, formatted and without its trailing newlines; nullopt
+// if it cannot be formatted. Sized to the message: a verifier log is one
+// call and can be megabytes; cutting it would hide the line that says why a
+// program was rejected.
+std::optional<std::string> format_libbpf_message(const char* format, va_list args) {
     va_list probe;
     va_copy(probe, args);
-    int n = vsnprintf(nullptr, 0, format, probe);
+    const int n = vsnprintf(nullptr, 0, format, probe);
     va_end(probe);
-    if (n < 0) return n;
+    if (n < 0) return std::nullopt;
     std::string text(static_cast<size_t>(n) + 1, '\0');
     vsnprintf(text.data(), text.size(), format, args);
     text.resize(static_cast<size_t>(n));
     while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+}
+
+int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
+    const auto message = format_libbpf_message(format, args);
+    if (!message) return -1;
+    const std::string& text = *message;
     switch (level) {
     case LIBBPF_WARN: spdlog::warn("libbpf: {}", text); break;
     case LIBBPF_INFO: spdlog::debug("libbpf: {}", text); break;
     case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", text); break;
     }
-    return n;
+    return static_cast<int>(text.size());
 }
 
 // Keeps the tail of libbpf's messages while a load is tried quietly (the
@@ -96,31 +106,22 @@ private:
         return current;
     }
     static int capture(enum libbpf_print_level level, const char* format, va_list args) {
-        std::string text;
-        va_list probe;
-        va_copy(probe, args);
-        const int n = vsnprintf(nullptr, 0, format, probe);
-        va_end(probe);
-        if (n < 0) return n;
-        text.resize(static_cast<size_t>(n) + 1);
-        vsnprintf(text.data(), text.size(), format, args);
-        text.resize(static_cast<size_t>(n));
+        auto message = format_libbpf_message(format, args);
+        if (!message) return -1;
+        const std::string text = std::move(*message);
+        const int n = static_cast<int>(text.size());
         LibbpfLogCapture* self = sink();
         if (!self) return n;
-        while (!text.empty() && text.back() == '\n') text.pop_back();
         if (level == LIBBPF_WARN && self->first_warning_.empty()) self->first_warning_ = text;
         if (auto at = text.find("prog '"); self->failed_prog_.empty() && at != std::string::npos &&
                                            text.find("load failed") != std::string::npos)
             self->failed_prog_ = text.substr(at, text.find('\'', at + 6) + 1 - at);
-        if (auto* lines = &self->lines_) {
-            size_t start = 0;
-            while (start < text.size()) {
-                size_t end = text.find('\n', start);
-                if (end == std::string::npos) end = text.size();
-                if (end > start) lines->push_back(text.substr(start, end - start));
-                if (lines->size() > 64) lines->pop_front();  // a verifier log can be megabytes
-                start = end + 1;
-            }
+        for (size_t start = 0; start < text.size();) {
+            size_t end = text.find('\n', start);
+            if (end == std::string::npos) end = text.size();
+            if (end > start) self->lines_.push_back(text.substr(start, end - start));
+            if (self->lines_.size() > 64) self->lines_.pop_front();  // a verifier log can be megabytes
+            start = end + 1;
         }
         return n;
     }
