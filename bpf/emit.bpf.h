@@ -4,6 +4,7 @@
 #define FNWARDEN_EMIT_BPF_H
 
 #include "maps.bpf.h"
+#include "policy.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 /*
@@ -69,9 +70,44 @@ static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, _
 	hdr->ppid = 0;
 	hdr->policy_id = policy_id;
 	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+	hdr->lineage_len = 0;
+	hdr->lineage_truncated = 0;
+	hdr->lineage_source = FNW_LINEAGE_FROM_KERNEL;
 }
 
-/* For tracing programs (tp_btf): also the parent. */
+/*
+ * The ancestors inside the function, up to its root: each parent in turn,
+ * for as long as it runs in a monitored cgroup under the same policy. Paid
+ * only by events that are emitted, never on the allowed path. One map
+ * lookup per level; the bound keeps the verifier's walk short.
+ */
+static __always_inline void fnw_fill_lineage(struct fnw_event_header *hdr, struct task_struct *task,
+					     __u32 policy_id)
+{
+	struct task_struct *ancestor = task->real_parent;
+	__u8 len = 0;
+
+	hdr->lineage_truncated = 0;
+	for (int i = 0; i < FNW_LINEAGE_MAX + 1; i++) {
+		if (!ancestor)
+			break;
+		__u64 id = ancestor->cgroups->dfl_cgrp->kn->id;
+		struct fnw_cgroup_entry *entry = fnw_lookup_cgroup(id);
+
+		if (!entry || entry->policy_id != policy_id)
+			break;
+		if (i == FNW_LINEAGE_MAX) {
+			hdr->lineage_truncated = 1; /* one more ancestor than fits */
+			break;
+		}
+		hdr->lineage[i] = ancestor->tgid;
+		len++;
+		ancestor = ancestor->real_parent;
+	}
+	hdr->lineage_len = len;
+}
+
+/* For tracing programs (tp_btf): also the parent and the lineage. */
 static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
 					    __u64 cgroup_id, __u32 policy_id)
 {
@@ -79,6 +115,7 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 
 	fnw_fill_header_base(hdr, type, size, cgroup_id, policy_id);
 	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	fnw_fill_lineage(hdr, task, policy_id);
 }
 
 #define FNW_SIGKILL 9

@@ -117,6 +117,7 @@ static __always_inline int check_sock_addr(struct bpf_sock_addr *ctx, __u8 op, _
 	if (!ev)
 		return verdict;
 	fnw_fill_header_base(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
+	ev->hdr.lineage_source = FNW_LINEAGE_FROM_PROC; /* this hook cannot read the task */
 	__builtin_memcpy(ev->addr, addr, 16);
 	ev->port = port;
 	ev->family = family;

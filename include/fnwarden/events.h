@@ -88,6 +88,26 @@ struct fnw_event_header {
 	__u32 ppid;      /* tgid of real_parent */
 	__u32 policy_id;
 	char comm[FNW_COMM_LEN];
+	/*
+	 * The process's ancestors that run under the same policy, nearest
+	 * first: lineage[0] is ppid when the parent belongs to the function,
+	 * and the last entry is the function's root process (the one whose
+	 * parent is outside it). Empty when the process is the root itself.
+	 * lineage_truncated: the root is not known: the chain went on beyond
+	 * FNW_LINEAGE_MAX (or, from /proc, an ancestor had already exited).
+	 * Tracing programs fill it from the task tree; for the cgroup socket
+	 * hooks userspace fills it from /proc (FNW_LINEAGE_FROM_PROC).
+	 */
+	__u32 lineage[FNW_LINEAGE_MAX];
+	__u8 lineage_len;
+	__u8 lineage_truncated;
+	__u8 lineage_source; /* enum fnw_lineage_source */
+	__u8 pad[5];
+};
+
+enum fnw_lineage_source {
+	FNW_LINEAGE_FROM_KERNEL = 0, /* walked in the kernel when the event happened */
+	FNW_LINEAGE_FROM_PROC = 1,   /* filled by userspace from /proc, best effort */
 };
 
 struct fnw_syscall_event {

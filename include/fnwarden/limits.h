@@ -64,4 +64,8 @@
 #define FNW_PATH_DEPTH 64
 #define FNW_SYSCALL_ARGS 6
 
+/* Ancestors an event names (fnw_event_header.lineage): a function whose
+ * process tree is deeper reports the nearest ones and says it was cut. */
+#define FNW_LINEAGE_MAX 8
+
 #endif /* FNWARDEN_LIMITS_H */

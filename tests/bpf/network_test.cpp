@@ -65,10 +65,29 @@ TEST_F(NetworkTest, TcpConnectToAllowedPeerWorksAndDisallowedGetsEperm) {
     EXPECT_EQ(ev.hdr.pid, static_cast<uint32_t>(denied.outcome.pid));
     EXPECT_EQ(ev.hdr.cgroup_id, denied.outcome.cgroup_id);
     EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(getpid())) << "ppid is filled in from /proc";
+    EXPECT_EQ(ev.hdr.lineage_source, FNW_LINEAGE_FROM_PROC);
+    EXPECT_EQ(ev.hdr.lineage_len, 0u) << "the root process: its parent is outside the function";
 
     // Allowed address, other port.
     auto other_port = run_workload(policy, Mode::Enforce, {"tcp4:" + at("127.0.0.1", v6_.port), "exit-errno"});
     EXPECT_EQ(other_port.outcome.exit_code, EPERM);
+}
+
+TEST_F(NetworkTest, ANetworkEventNamesItsAncestorsFromProc) {
+    auto policy = egress_policy({rule("127.0.0.1/32", {v4_.port}, IPPROTO_TCP)}, ViolationAction::Deny);
+    // The sleep keeps the chain alive while the event is read: /proc is
+    // all userspace has for the socket hooks' events.
+    auto r = run_workload(policy, Mode::Enforce,
+                          {"nest:2", "tcp4:" + at("127.0.0.2", v4_.port), "sleep-ms:400", "exit-errno"});
+    EXPECT_EQ(r.outcome.exit_code, EPERM);
+    ASSERT_EQ(r.net_events.size(), 1u);
+    const auto& hdr = r.net_events[0].hdr;
+    EXPECT_EQ(hdr.lineage_source, FNW_LINEAGE_FROM_PROC);
+    ASSERT_EQ(hdr.lineage_len, 2u);
+    EXPECT_EQ(hdr.lineage_truncated, 0u);
+    EXPECT_EQ(hdr.lineage[0], hdr.ppid);
+    EXPECT_EQ(hdr.lineage[1], static_cast<uint32_t>(r.outcome.pid));
+    EXPECT_NE(hdr.pid, static_cast<uint32_t>(r.outcome.pid));
 }
 
 TEST_F(NetworkTest, UdpSendtoDisallowedPortGetsEperm) {

@@ -42,6 +42,10 @@ TEST_F(SyscallProbeTest, DisallowedSyscallInMonitoredCgroupIsReportedExactlyOnce
     EXPECT_EQ(ev.hdr.pid, static_cast<uint32_t>(r.outcome.pid));
     EXPECT_EQ(ev.hdr.tid, static_cast<uint32_t>(r.outcome.pid));
     EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(getpid()));
+    // The function's root process: its parent (this test) is outside it.
+    EXPECT_EQ(ev.hdr.lineage_len, 0u);
+    EXPECT_EQ(ev.hdr.lineage_truncated, 0u);
+    EXPECT_EQ(ev.hdr.lineage_source, FNW_LINEAGE_FROM_KERNEL);
     EXPECT_EQ(ev.hdr.cgroup_id, r.outcome.cgroup_id);
     EXPECT_EQ(ev.hdr.policy_id, last_policy_id());
     EXPECT_STREQ(std::string(ev.hdr.comm, strnlen(ev.hdr.comm, FNW_COMM_LEN)).c_str(), "fnw_test_worklo");
@@ -51,6 +55,32 @@ TEST_F(SyscallProbeTest, DisallowedSyscallInMonitoredCgroupIsReportedExactlyOnce
     EXPECT_EQ(c.violations, 1u);
     EXPECT_EQ(c.ringbuf_drops, 0u);
     EXPECT_GT(c.events, 3u);
+}
+
+TEST_F(SyscallProbeTest, AnEventThreeGenerationsDownNamesItsAncestorsUpToTheFunctionRoot) {
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+                          {"nest:3", "getpgid"});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    ASSERT_EQ(r.events.size(), 1u);
+    const auto& hdr = r.events[0].hdr;
+    ASSERT_EQ(hdr.lineage_len, 3u);
+    EXPECT_EQ(hdr.lineage_truncated, 0u);
+    EXPECT_EQ(hdr.lineage[0], hdr.ppid);                                // nearest first
+    EXPECT_EQ(hdr.lineage[2], static_cast<uint32_t>(r.outcome.pid));  // the root: the process the runner started
+    const std::set<uint32_t> distinct{hdr.pid, hdr.lineage[0], hdr.lineage[1], hdr.lineage[2]};
+    EXPECT_EQ(distinct.size(), 4u);
+}
+
+TEST_F(SyscallProbeTest, ALineageLongerThanTheRecordHoldsIsCutAndFlagged) {
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+                          {"nest:" + std::to_string(FNW_LINEAGE_MAX + 2), "getpgid"});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    ASSERT_EQ(r.events.size(), 1u);
+    const auto& hdr = r.events[0].hdr;
+    EXPECT_EQ(hdr.lineage_len, FNW_LINEAGE_MAX);
+    EXPECT_EQ(hdr.lineage_truncated, 1u);
+    EXPECT_EQ(hdr.lineage[0], hdr.ppid);
+    EXPECT_NE(hdr.lineage[FNW_LINEAGE_MAX - 1], static_cast<uint32_t>(r.outcome.pid));  // the root is beyond
 }
 
 TEST_F(SyscallProbeTest, AllowedSyscallsProduceNoEvents) {

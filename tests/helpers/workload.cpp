@@ -13,6 +13,8 @@
 //   uring-write:PATH         open PATH for writing through io_uring
 //   create:PATH              create PATH (open O_CREAT|O_EXCL)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
+//   nest:N                   the remaining steps run in a descendant N generations down (each
+//                            generation forks one child, waits, and exits with its status)
 //   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
 //   sleep-ms:MS              sleep
 //   print:TEXT               write TEXT and a newline to stdout
@@ -148,6 +150,17 @@ int main(int argc, char** argv) {
                     _exit(0);
                 }
                 if (child < 0 || waitpid(child, nullptr, 0) != child) return 4;
+            }
+        } else if (step.rfind("nest:", 0) == 0) {
+            const long depth = std::strtol(step.c_str() + 5, nullptr, 10);
+            for (long k = 0; k < depth; ++k) {
+                const pid_t child = fork();
+                if (child < 0) return 4;
+                if (child > 0) {
+                    int status = 0;
+                    if (waitpid(child, &status, 0) != child) return 4;
+                    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                }
             }
         } else if (step.rfind("truncate:", 0) == 0) {
             raw(truncate(step.c_str() + 9, 0));

@@ -43,6 +43,32 @@ std::span<const std::byte> bytes(const fnw_syscall_event& ev) {
     return {reinterpret_cast<const std::byte*>(&ev), sizeof(ev)};
 }
 
+TEST(EventJson, LineageNamesTheAncestorsAndTheRootUnlessCut) {
+    auto ev = sample_event();
+    ev.hdr.lineage[0] = 99;
+    ev.hdr.lineage[1] = 50;
+    ev.hdr.lineage_len = 2;
+    WallClock clock(0);
+    auto j = event_to_json(bytes(ev), EventContext{"demo", "demo-policy", Mode::Enforce}, clock);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["lineage"], nlohmann::json::array({99, 50}));
+    EXPECT_EQ((*j)["function_root"], 50);
+    EXPECT_FALSE(j->contains("lineage_from_proc"));
+
+    ev.hdr.lineage_truncated = 1;
+    ev.hdr.lineage_source = FNW_LINEAGE_FROM_PROC;
+    j = event_to_json(bytes(ev), EventContext{"demo", "demo-policy", Mode::Enforce}, clock);
+    ASSERT_TRUE(j);
+    EXPECT_FALSE(j->contains("function_root")) << "the root is beyond what the record holds";
+    EXPECT_EQ((*j)["lineage_truncated"], true);
+    EXPECT_EQ((*j)["lineage_from_proc"], true);
+
+    ev.hdr.lineage_len = 200;  // a corrupt length is clamped, never read past the array
+    j = event_to_json(bytes(ev), EventContext{"demo", "demo-policy", Mode::Enforce}, clock);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["lineage"].size(), size_t{FNW_LINEAGE_MAX});
+}
+
 TEST(EventJson, SyscallViolationHasEveryField) {
     auto ev = sample_event();
     // boot time 0 == 2026-11-28T00:00:00Z
@@ -58,6 +84,9 @@ TEST(EventJson, SyscallViolationHasEveryField) {
     EXPECT_EQ((*j)["pid"], 100);
     EXPECT_EQ((*j)["tid"], 101);
     EXPECT_EQ((*j)["ppid"], 99);
+    EXPECT_EQ((*j)["lineage"], nlohmann::json::array());
+    EXPECT_EQ((*j)["function_root"], 100) << "no ancestor in the function: the process is its root";
+    EXPECT_FALSE(j->contains("lineage_truncated"));
     EXPECT_EQ((*j)["comm"], "sh");
     EXPECT_EQ((*j)["syscall"]["name"], "mkdir");
     EXPECT_EQ((*j)["syscall"]["nr"], SYS_mkdir);

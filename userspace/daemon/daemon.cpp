@@ -233,6 +233,7 @@ struct Daemon::Impl {
     std::map<uint32_t, SlotInfo> slot_info;
     // Globs per slot, for file accesses the kernel could not decide; kept
     // for retired slots like slot_info (records in the ring still name them).
+    LineageLookup lineage_lookup;  // set once the probes are loaded
     FileDecider file_decider{[this](const fnw_file_verdict_key& key) {
         return probes && probes->remember_allowed_file(key);
     }};
@@ -396,6 +397,11 @@ bool Daemon::Impl::start_up() {
         run_time_stats_error = std::strerror(-fd);
     if (!probes->lsm_available()) spdlog::info("BPF-LSM not available: {}", probes->lsm_error());
 
+    lineage_lookup.cgroup2_root = cgroup2_root;
+    lineage_lookup.policy_of = [p = probes.get()](uint64_t cgroup_id) -> std::optional<uint32_t> {
+        if (auto entry = p->monitored_cgroup(cgroup_id)) return entry->policy_id;
+        return std::nullopt;
+    };
     consumer = RingBufferConsumer::create(probes->ringbuf_fd(),
                                           [this](std::span<const std::byte> r) { handle_record(r); });
     if (!consumer) {
@@ -893,7 +899,7 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
         publish(*event, function, violation, to_outputs);
         const uint64_t now = boot_now_ns();
         if (now > hdr.boot_ns) latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
-    }, &file_decider);
+    }, &file_decider, &lineage_lookup);
 }
 
 void Daemon::Impl::publish(const nlohmann::json& event, const std::string& function, bool violation,

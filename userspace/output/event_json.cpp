@@ -6,6 +6,7 @@
 #include <memory>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include <fnwarden/events.h>
 
@@ -111,6 +112,16 @@ nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx,
     j["pid"] = hdr.pid;
     j["tid"] = hdr.tid;
     j["ppid"] = hdr.ppid;
+    // Ancestors inside the function, nearest first; the last is its root
+    // process (the process itself when it has none there). Unknown when
+    // the chain was longer than the record holds.
+    const size_t len = std::min<size_t>(hdr.lineage_len, FNW_LINEAGE_MAX);
+    j["lineage"] = std::vector<uint32_t>(hdr.lineage, hdr.lineage + len);
+    if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) j["lineage_from_proc"] = true;
+    if (hdr.lineage_truncated)
+        j["lineage_truncated"] = true;
+    else
+        j["function_root"] = len ? hdr.lineage[len - 1] : hdr.pid;
     j["comm"] = comm_string(hdr.comm);
     if (ctx.resolve_exe) {
         std::error_code ec;

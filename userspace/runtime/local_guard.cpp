@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/cgroup.hpp"
+
 namespace fnw {
 
 std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy_id, const FunctionPolicy& policy,
@@ -14,9 +16,17 @@ std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy
     if (!guard->files_.set_policy(policy_id, policy, mode, error)) return nullptr;
     const KillOnViolation kill = KillOnViolation::from(policy, mode);
     LocalGuard* self = guard.get();
-    guard->consumer_ = RingBufferConsumer::create(probes.ringbuf_fd(), [self, kill](std::span<const std::byte> r) {
-        respond_to_record(r, kill, self->on_record_, &self->files_);
-    });
+    // Network events name their ancestors from /proc (the socket hooks cannot).
+    ProbeSet* kernel = &probes;
+    LineageLookup lineage{find_cgroup2_mount().value_or(std::filesystem::path()),
+                          [kernel](uint64_t cgroup_id) -> std::optional<uint32_t> {
+                              if (auto entry = kernel->monitored_cgroup(cgroup_id)) return entry->policy_id;
+                              return std::nullopt;
+                          }};
+    guard->consumer_ = RingBufferConsumer::create(
+        probes.ringbuf_fd(), [self, kill, lineage = std::move(lineage)](std::span<const std::byte> r) {
+            respond_to_record(r, kill, self->on_record_, &self->files_, &lineage);
+        });
     if (!guard->consumer_) {
         if (error) *error = std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);
         return nullptr;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 
 namespace fnw {
@@ -15,5 +16,9 @@ struct ProcStatus {
 };
 
 std::optional<ProcStatus> read_proc_status(pid_t tid);
+
+// The cgroup v2 id of a task: its "0::" line of /proc/PID/cgroup, looked up
+// under `cgroup2_root`. nullopt when the task is gone or has no v2 line.
+std::optional<uint64_t> read_proc_cgroup_id(pid_t tid, const std::filesystem::path& cgroup2_root);
 
 }  // namespace fnw

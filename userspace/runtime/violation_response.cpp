@@ -21,8 +21,35 @@ KillOnViolation KillOnViolation::from(const FunctionPolicy& policy, Mode mode) {
     return kill;
 }
 
+void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup) {
+    hdr.lineage_source = FNW_LINEAGE_FROM_PROC;
+    hdr.lineage_len = 0;
+    // Where /proc cannot say (the process or an ancestor already exited),
+    // the root is unknown: flagged like a chain too long to hold.
+    hdr.lineage_truncated = 1;
+    if (!lookup.policy_of) return;
+    uint32_t pid = hdr.ppid;
+    // pid 0 has no /proc entry; a cycle cannot happen (parents are older),
+    // but the bound also caps the reads whatever /proc says.
+    for (size_t depth = 0; pid > 0 && depth <= FNW_LINEAGE_MAX; ++depth) {
+        const auto cgroup = read_proc_cgroup_id(static_cast<pid_t>(pid), lookup.cgroup2_root);
+        if (!cgroup) return;
+        const auto policy = lookup.policy_of(*cgroup);
+        if (!policy || *policy != hdr.policy_id) {
+            hdr.lineage_truncated = 0;  // the root is the last one named
+            return;
+        }
+        if (depth == FNW_LINEAGE_MAX) return;
+        hdr.lineage[hdr.lineage_len++] = pid;
+        const auto status = read_proc_status(static_cast<pid_t>(pid));
+        if (!status) return;
+        pid = status->ppid;
+    }
+    if (pid == 0 && hdr.ppid != 0) hdr.lineage_truncated = 0;  // reached the top of the tree
+}
+
 void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
-                       FileDecider* files) {
+                       FileDecider* files, const LineageLookup* lineage) {
     fnw_event_header hdr;
     if (record.size() < sizeof(hdr)) return next(record);
     std::memcpy(&hdr, record.data(), sizeof(hdr));
@@ -30,6 +57,7 @@ void respond_to_record(std::span<const std::byte> record, const KillOnViolation&
         fnw_net_event net;
         std::memcpy(&net, record.data(), sizeof(net));
         if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
+        if (lineage && net.hdr.lineage_source == FNW_LINEAGE_FROM_PROC) fill_lineage_from_proc(net.hdr, *lineage);
         if (kill.network && net.verdict == FNW_VERDICT_VIOLATION && net.action != FNW_ACTION_KILLED) {
             // The hook (or Landlock) already refused the operation; this ends the process.
             ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);

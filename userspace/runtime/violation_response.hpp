@@ -5,8 +5,12 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
+
+#include <fnwarden/events.h>
 
 #include "core/policy.hpp"
 #include "runtime/file_decider.hpp"
@@ -24,12 +28,25 @@ struct KillOnViolation {
     bool any() const { return network || files || exec; }
 };
 
+// What userspace needs to name a network event's ancestors (the cgroup
+// socket hooks cannot read the task tree): where cgroup2 is mounted, and
+// which policy the kernel has for a cgroup (monitored_cgroups).
+struct LineageLookup {
+    std::filesystem::path cgroup2_root;
+    std::function<std::optional<uint32_t>(uint64_t cgroup_id)> policy_of;
+};
+
+// Fills hdr.lineage from /proc, the way the kernel does for its own events:
+// hdr.ppid and up, while the ancestor runs under hdr.policy_id. Best effort:
+// an ancestor that exited ends the chain early.
+void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup);
+
 // Passes `record` to `next`, after acting on it as `kill` asks and filling
 // what the producing hook could not read (the parent of a network event's
 // process: cgroup socket hooks cannot read the task). File accesses the
 // kernel left undecided go through `files` first; those it finds allowed
 // and untraced end here.
 void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
-                       FileDecider* files = nullptr);
+                       FileDecider* files = nullptr, const LineageLookup* lineage = nullptr);
 
 }  // namespace fnw
