@@ -14,6 +14,22 @@
 #include "emit.bpf.h"
 #include "policy.bpf.h"
 
+/*
+ * The word of a syscall bitmap that holds `bit`, masked as well as range
+ * checked: when clang spills the number to the stack between the check and
+ * the load (register pressure changes with every edit nearby), the 6.1
+ * verifier reloads it without the check's bounds and refuses the program
+ * ("unbounded memory access"). The mask is a bound it cannot lose.
+ */
+static __always_inline __u32 fnw_bitmap_word(__u32 bit)
+{
+	__u32 word = bit / 64;
+
+	/* Hide the value from clang, or it proves the mask useless (the
+	 * caller checked the range) and drops it. */
+	barrier_var(word);
+	return word & (FNW_SYSCALL_BITMAP_WORDS - 1);
+}
 
 static __always_inline bool syscall_allowed(const struct fnw_policy *policy, long nr)
 {
@@ -22,7 +38,7 @@ static __always_inline bool syscall_allowed(const struct fnw_policy *policy, lon
 		return false;
 	__u32 bit = (__u32)nr; /* unsigned: BPF has no signed division */
 
-	return policy->syscall_allow[bit / 64] & (1ull << (bit % 64));
+	return policy->syscall_allow[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
 }
 
 static __always_inline void learn_syscall(__u32 policy_id, long nr)
@@ -36,8 +52,10 @@ static __always_inline void learn_syscall(__u32 policy_id, long nr)
 
 	/* Read first: after warm-up almost every syscall is already known, and
 	 * a plain load is cheaper than an atomic on a shared cache line. */
-	if (!(seen->bits[bit / 64] & mask))
-		__sync_fetch_and_or(&seen->bits[bit / 64], mask);
+	const __u32 word = fnw_bitmap_word(bit);
+
+	if (!(seen->bits[word] & mask))
+		__sync_fetch_and_or(&seen->bits[word], mask);
 }
 
 SEC("tp_btf/sys_enter")
