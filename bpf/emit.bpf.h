@@ -27,6 +27,7 @@ FNW_BTF_ANCHOR(fnw_net_event);
 FNW_BTF_ANCHOR(fnw_net_key);
 FNW_BTF_ANCHOR(fnw_file_event);
 FNW_BTF_ANCHOR(fnw_exec_key);
+FNW_BTF_ANCHOR(fnw_unix_key);
 FNW_BTF_ANCHOR(fnw_cgroup_event);
 
 /*
@@ -156,6 +157,7 @@ static __always_inline void fnw_file_event_clear(struct fnw_file_event *ev)
 	ev->missing = 0;
 	ev->object_flags = 0;
 	ev->dfd2 = -100; /* AT_FDCWD */
+	ev->sha256_check = FNW_SHA256_NOT_CHECKED;
 	ev->resolved[0] = '\0';
 	ev->path2[0] = '\0';
 }

@@ -50,7 +50,9 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	const bool restricted = (policy->flags & FNW_POLICY_EXEC_RESTRICTED) &&
 				!(policy->flags & FNW_POLICY_EXEC_LSM);
 
-	if (!restricted && !fileless && !traced)
+	const bool hashed = policy->flags & FNW_POLICY_EXEC_HASHED;
+
+	if (!restricted && !fileless && !traced && !hashed)
 		return 0;
 
 	__u8 verdict = FNW_VERDICT_ALLOWED;
@@ -67,6 +69,10 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 			verdict = FNW_VERDICT_PENDING; /* a glob: userspace decides */
 		}
 	}
+	/* exec.allow pins some programs to a sha256: userspace hashes them
+	 * (it reads the file; the kernel cannot). See FNW_POLICY_EXEC_HASHED. */
+	if (verdict == FNW_VERDICT_ALLOWED && hashed && !fileless)
+		verdict = FNW_VERDICT_PENDING;
 	if (verdict == FNW_VERDICT_ALLOWED && !traced)
 		return 0;
 

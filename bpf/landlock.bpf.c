@@ -133,6 +133,8 @@ static __always_inline void report_sockaddr(struct pt_regs *regs, __u8 where, __
 	}
 	ev->verdict = FNW_VERDICT_VIOLATION;
 	ev->mechanism = FNW_MECH_LANDLOCK;
+	ev->local_port = 0;
+	ev->unix_path_len = 0;
 	__sync_fetch_and_add(&stats->net_violations, 1);
 
 	struct fnw_policy *policy = fnw_policy(policy_id);

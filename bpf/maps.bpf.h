@@ -59,6 +59,14 @@ struct {
 	__type(value, __u32); /* rule index, for the event */
 } net_rules SEC(".maps") __weak;
 
+/* Unix sockets each policy may connect to (network.unix). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_UNIX_RULES);
+	__type(key, struct fnw_unix_key);
+	__type(value, __u8);
+} unix_allowed SEC(".maps") __weak;
+
 /* Which argument of a syscall is its path; see FNW_PATH_ARG_*. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

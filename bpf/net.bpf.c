@@ -11,6 +11,7 @@
  * this works on every kernel with cgroup v2 BPF, no LSM needed.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -126,6 +127,8 @@ static __always_inline int check_sock_addr(struct bpf_sock_addr *ctx, __u8 op, _
 	ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
 	ev->action = action;
 	ev->mechanism = mechanism;
+	ev->local_port = 0;
+	ev->unix_path_len = 0;
 	fnw_submit(ev, stats);
 	return verdict;
 }
@@ -164,6 +167,248 @@ SEC("cgroup/bind6")
 int fnw_bind6(struct bpf_sock_addr *ctx)
 {
 	return check_sock_addr(ctx, FNW_NET_BIND, 6);
+}
+
+/* ---- Syscall tracepoints: accept and unix connect ------------------------
+ *
+ * Named fnw_net_*: ProbeSet attaches them (attach_net_probes) apart from
+ * the file family's tracepoints, for policies with a network section.
+ */
+
+/* ---- Accepted connections ----------------------------------------------
+ *
+ * No cgroup hook sees an accept. sys_exit of accept/accept4 does, in the
+ * acceptor's context: the new fd's socket carries both ends. A connection
+ * is allowed when its local port is one network.listen allows, which bind
+ * already enforces, so a violation here means a listening socket the
+ * function did not bind under this policy (inherited, or bound before the
+ * policy changed). It cannot be refused any more; deny and kill end the
+ * process before it gets the fd.
+ */
+
+static __always_inline __u8 sigkill_unless_report(__u32 net_action, struct fnw_counters *stats, __u8 *mechanism)
+{
+	*mechanism = FNW_MECH_NONE;
+	if (net_action != FNW_KACTION_REPORT && fnw_kill_current(stats)) {
+		*mechanism = FNW_MECH_SIGKILL;
+		return FNW_ACTION_KILLED;
+	}
+	return FNW_ACTION_REPORTED;
+}
+
+static __always_inline int accept_exit(long fd)
+{
+	if (fd < 0)
+		return 0;
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return 0;
+	__u32 policy_id = cg->policy_id;
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_counters *stats = fnw_counters();
+	const bool traced = cg->flags & FNW_CGROUP_TRACE;
+
+	if (!policy || !stats)
+		return 0;
+	const bool restricted = policy->flags & FNW_POLICY_NET_RESTRICTED;
+
+	if (!restricted && !traced)
+		return 0;
+
+	/* The new fd's socket, through the fd table (the fd was just installed). */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if ((__u64)fd >= BPF_CORE_READ(fdt, max_fds) ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family != AF_INET && family != AF_INET6)
+		return 0; /* unix and other families: not an address policy */
+
+	__u8 peer[16], local[16];
+
+	if (family == AF_INET) {
+		v4_mapped(peer, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		v4_mapped(local, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+	} else {
+		bpf_core_read(peer, sizeof(peer), &sk->__sk_common.skc_v6_daddr);
+		bpf_core_read(local, sizeof(local), &sk->__sk_common.skc_v6_rcv_saddr);
+	}
+	__u16 local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 peer_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u8 protocol = (__u8)BPF_CORE_READ(sk, sk_protocol);
+	bool allowed = !restricted || net_rule_matches(policy_id, FNW_NET_LISTEN, protocol, local_port, local);
+
+	if (allowed && !traced)
+		return 0;
+	__u8 action = FNW_ACTION_NONE, mechanism = FNW_MECH_NONE;
+
+	if (!allowed) {
+		__sync_fetch_and_add(&stats->net_violations, 1);
+		action = sigkill_unless_report(policy->net_action, stats, &mechanism);
+	}
+
+	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (ev) {
+		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
+		__builtin_memcpy(ev->addr, peer, 16);
+		ev->port = peer_port;
+		ev->local_port = local_port;
+		ev->family = family == AF_INET ? 4 : 6;
+		ev->protocol = protocol;
+		ev->op = FNW_NET_ACCEPT;
+		ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
+		ev->action = action;
+		ev->mechanism = mechanism;
+		ev->unix_path_len = 0;
+		fnw_submit(ev, stats);
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int fnw_net_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int fnw_net_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+/* ---- Unix-socket connects ------------------------------------------------
+ *
+ * cgroup/connect_unix exists only from 6.7, so connect() is watched at the
+ * syscall: sys_enter keeps the name of an AF_UNIX connect per thread,
+ * sys_exit checks it against network.unix when the connect succeeded (a
+ * failed one reached nothing: glibc probing for nscd on every lookup must
+ * not be a violation). The name is the one passed, read from user memory
+ * at sys_enter: a relative name is not resolved, and matches no rule.
+ */
+
+#define AF_UNIX 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_FILE_PENDING);
+	__type(key, __u32);
+	__type(value, struct fnw_unix_key);
+} unix_connect_pending SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int fnw_net_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return 0;
+	struct fnw_policy *policy = fnw_policy(cg->policy_id);
+
+	if (!policy || (!(policy->flags & FNW_POLICY_NET_RESTRICTED) && !(cg->flags & FNW_CGROUP_TRACE)))
+		return 0;
+	const char *uaddr = (const char *)ctx->args[1];
+	__u64 addrlen = ctx->args[2];
+	__u16 family = 0;
+
+	if (addrlen < sizeof(family) || bpf_probe_read_user(&family, sizeof(family), uaddr) || family != AF_UNIX)
+		return 0;
+
+	struct fnw_unix_key key = {};
+	/* One byte more than a name can have: always a NUL after the name. */
+	char raw[FNW_UNIX_PATH_MAX + 1] = {};
+	__u64 len = addrlen - sizeof(family);
+
+	if (len > FNW_UNIX_PATH_MAX)
+		len = FNW_UNIX_PATH_MAX;
+	if (len > 0 && len <= FNW_UNIX_PATH_MAX && bpf_probe_read_user(raw, len, uaddr + sizeof(family)))
+		return 0;
+	if (raw[0] == '\0') {
+		/* Abstract: every byte of the name counts, NULs included. */
+		__builtin_memcpy(key.path, raw, FNW_UNIX_PATH_MAX);
+	} else {
+		/* A path ends at its NUL, wherever addrlen ends. The copy stops
+		 * there and leaves the rest of the key zero, so equal names make
+		 * equal keys; a string copy, not a loop, keeps the verifier's
+		 * walk short on older kernels. */
+		long n = bpf_probe_read_kernel_str(key.path, sizeof(key.path), raw);
+
+		len = n > 0 ? n - 1 : 0;
+	}
+	key.policy_id = cg->policy_id;
+	key.len = (__u8)len;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_update_elem(&unix_connect_pending, &tid, &key, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int fnw_net_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct fnw_unix_key *pending = bpf_map_lookup_elem(&unix_connect_pending, &tid);
+
+	if (!pending)
+		return 0;
+	struct fnw_unix_key key = *pending;
+
+	bpf_map_delete_elem(&unix_connect_pending, &tid);
+	if (ctx->ret != 0)
+		return 0;
+
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg)
+		return 0;
+	__u32 policy_id = key.policy_id;
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!policy || !stats)
+		return 0;
+	const bool traced = cg->flags & FNW_CGROUP_TRACE;
+	const bool allowed = !(policy->flags & FNW_POLICY_NET_RESTRICTED) || bpf_map_lookup_elem(&unix_allowed, &key);
+
+	if (allowed && !traced)
+		return 0;
+	__u8 action = FNW_ACTION_NONE, mechanism = FNW_MECH_NONE;
+
+	if (!allowed) {
+		__sync_fetch_and_add(&stats->net_violations, 1);
+		action = sigkill_unless_report(policy->net_action, stats, &mechanism);
+	}
+
+	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (ev) {
+		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
+		__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+		ev->port = 0;
+		ev->local_port = 0;
+		ev->family = AF_UNIX;
+		ev->protocol = 0;
+		ev->op = FNW_NET_CONNECT_UNIX;
+		ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
+		ev->action = action;
+		ev->mechanism = mechanism;
+		ev->unix_path_len = key.len;
+		__builtin_memcpy(ev->unix_path, key.path, sizeof(ev->unix_path));
+		fnw_submit(ev, stats);
+	}
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -63,6 +63,14 @@ enum fnw_mechanism {
 #define FNW_NR_LSM_CREATE 0xfffffffcu
 #define FNW_NR_LSM_DELETE 0xfffffffbu
 
+/* fnw_file_event.sha256_check */
+enum fnw_sha256_check {
+	FNW_SHA256_NOT_CHECKED = 0,
+	FNW_SHA256_MATCH = 1,      /* the executed file hashes to the pinned value */
+	FNW_SHA256_MISMATCH = 2,   /* it does not: a violation */
+	FNW_SHA256_UNREADABLE = 3, /* the executed file could not be found or read: a violation */
+};
+
 /* fnw_file_event.object_flags */
 enum fnw_object_flags {
 	/* The object has no name left (i_nlink == 0): a memfd, or a file
@@ -75,6 +83,8 @@ enum fnw_net_op {
 	FNW_NET_CONNECT = 1, /* connect(): TCP, or UDP default peer */
 	FNW_NET_SENDMSG = 2, /* sendto/sendmsg with an address (UDP, DNS included) */
 	FNW_NET_BIND = 3,    /* bind(): a listening or source port */
+	FNW_NET_ACCEPT = 4,  /* accept()/accept4() returned a connection */
+	FNW_NET_CONNECT_UNIX = 5, /* connect() to a unix socket succeeded */
 };
 
 /* Common prefix of every record: the decoder dispatches on `type`. */
@@ -127,14 +137,21 @@ struct fnw_syscall_event {
  */
 struct fnw_net_event {
 	struct fnw_event_header hdr;
-	__u8 addr[16];  /* peer (connect/sendmsg) or local (bind) address */
-	__u16 port;     /* host byte order */
-	__u8 family;    /* 4 or 6: the socket API used */
+	__u8 addr[16];  /* peer (connect/sendmsg/accept) or local (bind) address */
+	__u16 port;     /* host byte order: the peer's, or the local one for bind */
+	__u8 family;    /* 4 or 6: the socket API used; 1 (AF_UNIX) for FNW_NET_CONNECT_UNIX */
 	__u8 protocol;  /* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 op;        /* enum fnw_net_op */
 	__u8 verdict;   /* enum fnw_verdict */
 	__u8 action;    /* enum fnw_action */
 	__u8 mechanism; /* enum fnw_mechanism */
+	__u16 local_port;   /* accept: the listening port the connection came in on */
+	__u8 unix_path_len; /* FNW_NET_CONNECT_UNIX: bytes of unix_path used */
+	__u8 pad[5];
+	/* FNW_NET_CONNECT_UNIX: the socket's name as passed to connect(): a
+	 * path, or an abstract name (first byte NUL). Not NUL-terminated. */
+	char unix_path[FNW_UNIX_PATH_MAX];
+	__u8 pad2[4];
 };
 
 /* fnw_file_event.resolved_kind: what `resolved` holds. */
@@ -183,6 +200,12 @@ struct fnw_file_event {
 	__u32 missing;    /* FNW_FILE_* rights the policy does not grant (violations) */
 	__u32 object_flags; /* enum fnw_object_flags, when resolved_kind == FNW_RESOLVED_OBJECT */
 	__s32 dfd2;         /* directory fd `path2` is relative to (renameat/linkat/symlinkat) */
+	/* Exec of a program exec.allow pins to a sha256: userspace's verdict
+	 * on its content (enum fnw_sha256_check) and the digest it computed.
+	 * The kernel only asks (FNW_VERDICT_PENDING); it never fills these. */
+	__u8 sha256_check;
+	__u8 pad[3];
+	__u8 sha256[32];
 	char path[FNW_PATH_MAX];
 	char resolved[FNW_PATH_MAX];
 	union {

@@ -78,6 +78,12 @@ enum fnw_policy_flags {
 	 * sched_process_exec against file_rules (FNW_FILE_EXEC), unless
 	 * FNW_POLICY_EXEC_LSM already checked it before the exec. */
 	FNW_POLICY_EXEC_RESTRICTED = 1u << 3,
+	/* Some exec.allow entries are pinned to a sha256: every exec the
+	 * kernel allows goes to userspace (FNW_VERDICT_PENDING), which hashes
+	 * the pinned ones. Every exec, not the pinned inodes only: a program
+	 * replaced since the policy loaded has a new inode, and an inode
+	 * lookup would let exactly that one through unhashed. */
+	FNW_POLICY_EXEC_HASHED = 1u << 4,
 };
 
 /*
@@ -186,6 +192,18 @@ struct fnw_net_key {
 };
 
 #define FNW_NET_KEY_FIXED_BITS 64
+
+/*
+ * A unix socket a policy may connect to (network.unix): its name exactly
+ * as connect() passes it, zero-padded. An abstract name keeps its leading
+ * NUL; `len` tells "\0ab" from "\0ab\0".
+ */
+struct fnw_unix_key {
+	__u32 policy_id;
+	__u8 len;
+	__u8 pad[3];
+	char path[FNW_UNIX_PATH_MAX];
+};
 
 /* learned_syscalls[policy_id]: every syscall seen, aggregated in the kernel. */
 struct fnw_syscall_set {

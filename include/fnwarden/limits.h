@@ -64,6 +64,10 @@
 #define FNW_PATH_DEPTH 64
 #define FNW_SYSCALL_ARGS 6
 
+/* sizeof(((struct sockaddr_un *)0)->sun_path): a unix socket's name. */
+#define FNW_UNIX_PATH_MAX 108
+#define FNW_MAX_UNIX_RULES 4096
+
 /* Ancestors an event names (fnw_event_header.lineage): a function whose
  * process tree is deeper reports the nearest ones and says it was cut. */
 #define FNW_LINEAGE_MAX 8

@@ -18,7 +18,7 @@ packages=(
   libclang-rt-14-dev
   # userspace libraries
   libboost-program-options-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
-  nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libcpp-httplib-dev
+  nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   libre2-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -20,8 +20,10 @@
 
 #include <fnwarden/kernel_abi.h>
 
+#include "common/unique_fd.hpp"
 #include "core/file_access.hpp"
 #include "probe_fixture.hpp"
+#include "runtime/exec_hash.hpp"
 
 namespace fnw::test {
 namespace {
@@ -415,6 +417,47 @@ TEST_F(ExecProbeTest, AllowedExecsSendNothing) {
                 "/bin/true; /usr/bin/true; :");
     ASSERT_EQ(r.outcome.exit_code, 0);
     EXPECT_TRUE(execs(r).empty()) << describe(execs(r));
+}
+
+// ---- exec.allow pinned to a sha256 -----------------------------------------
+
+std::string sha256_hex_of(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    auto digest = fd.valid() ? sha256_of_fd(fd.get()) : std::nullopt;
+    EXPECT_TRUE(digest) << path;
+    return digest ? to_hex(*digest) : std::string();
+}
+
+TEST_F(ExecProbeTest, APinnedProgramWhoseContentIsThePinnedOneRuns) {
+    auto p = exec_policy({"/usr/bin/dash", "/usr/bin/true"}, ViolationAction::Kill);
+    p.exec.sha256["/bin/true"] = sha256_hex_of("/usr/bin/true");  // pinned through the /bin symlink
+    auto r = sh(p, Mode::Enforce, "/bin/true && /usr/bin/true");
+    EXPECT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(execs(r).empty()) << describe(execs(r));
+    EXPECT_GE(counters().file_pending, 2u) << "each exec went to userspace to be hashed";
+}
+
+TEST_F(ExecProbeTest, APinnedProgramWithOtherContentIsAViolationAndKillEndsIt) {
+    const std::string out = (dir_ / "status").string();
+    auto p = exec_policy({"/usr/bin/dash", "/usr/bin/sleep"}, ViolationAction::Kill);
+    p.exec.sha256["/usr/bin/sleep"] = sha256_hex_of("/usr/bin/true");  // the wrong content
+    auto r = sh(p, Mode::Enforce, "/usr/bin/sleep 10; echo $? >" + out);
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = execs(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_MISMATCH);
+    Sha256 seen{};
+    std::memcpy(seen.data(), v[0].sha256, seen.size());
+    EXPECT_EQ(to_hex(seen), sha256_hex_of("/usr/bin/sleep")) << "the digest of what actually ran";
+    EXPECT_EQ(v[0].missing, uint32_t{FNW_FILE_EXEC});
+    // The path was allowed, so the kernel let it run; fnwarden kills it
+    // once the hash is known (asynchronous: the program ran briefly).
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(v[0].mechanism, FNW_MECH_USER_KILL);
+    std::string status;
+    std::ifstream(out) >> status;
+    EXPECT_EQ(status, "137") << "sleep 10 died of SIGKILL";
 }
 
 }  // namespace

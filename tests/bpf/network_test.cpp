@@ -5,7 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/un.h>
+
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -176,6 +183,204 @@ TEST_F(NetworkTest, UnrestrictedPolicyAndUnmonitoredProcessesAreUntouched) {
     a.sin_port = htons(v4_.port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << strerror(errno);
+}
+
+// ---- Accepted connections -------------------------------------------------
+
+// Connects to the port the workload writes into `port_file` once it listens
+// (10 s at most), and holds the connection until the run is over.
+class Connector {
+public:
+    explicit Connector(std::string port_file, bool v6 = false)
+        : v6_(v6), thread_([this, file = std::move(port_file)] { run(file); }) {}
+    ~Connector() { thread_.join(); }
+    uint16_t port() const { return port_.load(); }
+
+private:
+    void run(const std::string& file) {
+        for (int i = 0; i < 1000; ++i) {
+            std::ifstream in(file);
+            unsigned port = 0;
+            if (in >> port && port > 0) {
+                port_ = static_cast<uint16_t>(port);
+                fd_.reset(::socket(v6_ ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+                if (v6_) {
+                    sockaddr_in6 a{};
+                    a.sin6_family = AF_INET6;
+                    a.sin6_port = htons(static_cast<uint16_t>(port));
+                    a.sin6_addr = in6addr_loopback;
+                    (void)::connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+                } else {
+                    sockaddr_in a{};
+                    a.sin_family = AF_INET;
+                    a.sin_port = htons(static_cast<uint16_t>(port));
+                    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                    (void)::connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+                }
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    const bool v6_;
+    std::atomic<uint16_t> port_{0};
+    UniqueFd fd_;
+    std::thread thread_;
+};
+
+std::string temp_dir() {
+    char dir[] = "/tmp/fnw-net-XXXXXX";
+    EXPECT_NE(::mkdtemp(dir), nullptr);
+    return dir;
+}
+
+TEST_F(NetworkTest, AnAcceptedConnectionOnAListedPortIsTracedWithBothEnds) {
+    uint16_t free_port;
+    {
+        Listener probe = Listener::open(false);
+        free_port = probe.port;
+    }
+    auto policy = egress_policy({}, ViolationAction::Kill, {ListenRule{free_port, IPPROTO_TCP}});
+    const std::string dir = temp_dir();
+    Run r;
+    {
+        Connector client(dir + "/port");
+        r = ProbeTest::run_workload(policy, Mode::Enforce,
+                                    {"listen4:" + std::to_string(free_port) + ":" + dir + "/port", "exit-errno"},
+                                    {.trace = true, .use_landlock = false});
+    }
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(r.outcome.exit_code, 0) << "the accept failed";
+    std::vector<fnw_net_event> accepts;
+    for (const auto& ev : r.net_events)
+        if (ev.op == FNW_NET_ACCEPT) accepts.push_back(ev);
+    ASSERT_EQ(accepts.size(), 1u);
+    const auto& ev = accepts[0];
+    EXPECT_EQ(ev.verdict, FNW_VERDICT_ALLOWED);
+    EXPECT_EQ(ev.action, FNW_ACTION_NONE);
+    EXPECT_EQ(ev.local_port, free_port);
+    EXPECT_EQ(ev.family, 4);
+    EXPECT_EQ(ev.protocol, IPPROTO_TCP);
+    EXPECT_NE(ev.port, 0u) << "the peer's port";
+    std::array<uint8_t, 16> addr{};
+    std::memcpy(addr.data(), ev.addr, 16);
+    EXPECT_EQ(format_ip(addr), "127.0.0.1");
+    EXPECT_EQ(ev.hdr.pid, static_cast<uint32_t>(r.outcome.pid));
+    EXPECT_EQ(ev.hdr.lineage_source, FNW_LINEAGE_FROM_KERNEL);
+}
+
+// listen() without bind() picks a port itself, and no bind hook runs: the
+// accept is where a listener the policy never allowed shows up.
+TEST_F(NetworkTest, AcceptOnAPortTheKernelPickedIsAViolationAndKillEndsTheProcess) {
+    auto policy = egress_policy({}, ViolationAction::Kill, {});
+    const std::string dir = temp_dir();
+    Run r;
+    uint16_t port = 0;
+    {
+        Connector client(dir + "/port");
+        r = run_workload(policy, Mode::Enforce, {"listen4:0:" + dir + "/port", "exit-errno"});
+        port = client.port();
+    }
+    std::filesystem::remove_all(dir);
+    ASSERT_NE(port, 0u) << "the workload never listened";
+    ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
+    EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
+    ASSERT_EQ(r.net_events.size(), 1u);
+    const auto& ev = r.net_events[0];
+    EXPECT_EQ(ev.op, FNW_NET_ACCEPT);
+    EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(ev.action, FNW_ACTION_KILLED);
+    EXPECT_EQ(ev.mechanism, FNW_MECH_SIGKILL);
+    EXPECT_EQ(ev.local_port, port);
+}
+
+TEST_F(NetworkTest, AcceptOverIpv6InAuditModeIsReportedAndWorks) {
+    auto policy = egress_policy({}, ViolationAction::Kill, {});
+    const std::string dir = temp_dir();
+    Run r;
+    {
+        Connector client(dir + "/port", /*v6=*/true);
+        r = run_workload(policy, Mode::Audit, {"listen6:0:" + dir + "/port", "exit-errno"});
+    }
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(r.outcome.exit_code, 0) << "audit mode must not get in the way";
+    ASSERT_EQ(r.net_events.size(), 1u);
+    const auto& ev = r.net_events[0];
+    EXPECT_EQ(ev.op, FNW_NET_ACCEPT);
+    EXPECT_EQ(ev.family, 6);
+    EXPECT_EQ(ev.action, FNW_ACTION_REPORTED);
+    std::array<uint8_t, 16> addr{};
+    std::memcpy(addr.data(), ev.addr, 16);
+    EXPECT_EQ(format_ip(addr), "::1");
+}
+
+// ---- Unix-socket connects --------------------------------------------------
+
+struct UnixListener {
+    UniqueFd fd;
+    static UnixListener open(const std::string& name) {
+        UnixListener l;
+        l.fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        socklen_t len = sizeof(sa_family_t);
+        if (name.front() == '@') {
+            std::memcpy(addr.sun_path + 1, name.data() + 1, name.size() - 1);
+            len += static_cast<socklen_t>(name.size());
+        } else {
+            std::strncpy(addr.sun_path, name.c_str(), sizeof(addr.sun_path) - 1);
+            len += static_cast<socklen_t>(name.size() + 1);
+        }
+        EXPECT_EQ(::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), len), 0) << strerror(errno);
+        EXPECT_EQ(::listen(l.fd.get(), 16), 0);
+        return l;
+    }
+};
+
+std::string unix_name(const fnw_net_event& ev) {
+    return std::string(ev.unix_path, std::min<size_t>(ev.unix_path_len, sizeof(ev.unix_path)));
+}
+
+TEST_F(NetworkTest, UnixConnectsOutsideNetworkUnixAreReportedWithTheSocketName) {
+    const std::string dir = temp_dir();
+    const std::string allowed = dir + "/allowed.sock", other = dir + "/other.sock";
+    const std::string abstract = "@fnw-test-" + std::to_string(::getpid());
+    UnixListener a = UnixListener::open(allowed), b = UnixListener::open(other), c = UnixListener::open(abstract);
+    auto policy = egress_policy({}, ViolationAction::Report);
+    policy.network.unix_sockets = {allowed};
+    auto r = run_workload(policy, Mode::Enforce,
+                          {"unix-connect:" + allowed, "unix-connect:" + dir + "/missing.sock", "unix-connect:" + other,
+                           "unix-connect:" + abstract, "exit-errno"});
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(r.outcome.exit_code, 0) << "report mode: every connect that can succeed does";
+    // The allowed one is silent; the missing one connected nothing.
+    ASSERT_EQ(r.net_events.size(), 2u);
+    EXPECT_EQ(r.net_events[0].op, FNW_NET_CONNECT_UNIX);
+    EXPECT_EQ(r.net_events[0].family, 1);
+    EXPECT_EQ(unix_name(r.net_events[0]), other);
+    EXPECT_EQ(r.net_events[0].verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(r.net_events[0].action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(unix_name(r.net_events[1]), std::string(1, '\0') + abstract.substr(1)) << "abstract: leading NUL";
+
+    // The same abstract name allowed: nothing to report.
+    policy.network.unix_sockets = {allowed, abstract};
+    auto quiet = run_workload(policy, Mode::Enforce, {"unix-connect:" + abstract, "exit-errno"});
+    EXPECT_EQ(quiet.outcome.exit_code, 0);
+    EXPECT_TRUE(quiet.net_events.empty());
+}
+
+TEST_F(NetworkTest, AUnixConnectOutsideTheAllowlistIsKilledWhenThePolicySaysSo) {
+    const std::string dir = temp_dir();
+    const std::string other = dir + "/other.sock";
+    UnixListener b = UnixListener::open(other);
+    auto policy = egress_policy({}, ViolationAction::Deny);  // deny cannot refuse a finished connect: kill
+    auto r = run_workload(policy, Mode::Enforce, {"unix-connect:" + other, "print:survived", "exit:0"});
+    std::filesystem::remove_all(dir);
+    ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
+    EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
+    ASSERT_EQ(r.net_events.size(), 1u);
+    EXPECT_EQ(r.net_events[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(r.net_events[0].mechanism, FNW_MECH_SIGKILL);
 }
 
 }  // namespace

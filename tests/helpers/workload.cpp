@@ -6,6 +6,10 @@
 //   tcp4:IP:PORT | tcp6:IP:PORT   TCP connect (errno kept for exit-errno)
 //   udp4:IP:PORT | udp6:IP:PORT   one UDP datagram with sendto
 //   bind4:PORT | bind6:PORT       bind a TCP socket to loopback:PORT
+//   listen4:PORT:FILE | listen6:PORT:FILE   a TCP listener on loopback:PORT (PORT 0: listen()
+//                            without bind, so the kernel picks the port), its port written to FILE,
+//                            then accept one connection (errno kept for exit-errno)
+//   unix-connect:NAME        connect a unix stream socket to NAME ("@name": abstract)
 //   read:PATH | write:PATH   open and read / open O_TRUNC and write "changed"
 //   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
 //   memfd-exec:PATH          copy PATH into a memfd and execute that (fileless execution)
@@ -28,8 +32,10 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -106,6 +112,64 @@ int socket_step(const std::string& kind, const std::string& arg) {
     return err;
 }
 
+// listen4:PORT:FILE / listen6:PORT:FILE (see the top of the file).
+int listen_and_accept(bool v6, const std::string& arg) {
+    const auto colon = arg.find(':');
+    if (colon == std::string::npos) return EINVAL;
+    const long port = std::strtol(arg.substr(0, colon).c_str(), nullptr, 10);
+    const std::string file = arg.substr(colon + 1);
+    const int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    sockaddr_storage addr{};
+    socklen_t len = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (v6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons(static_cast<uint16_t>(port));
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a->sin_port = htons(static_cast<uint16_t>(port));
+    }
+    // Port 0: no bind() at all; listen() binds an ephemeral port itself.
+    if (port != 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) return errno;
+    if (listen(fd, 4) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return errno;
+    const uint16_t bound = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                    : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    // Written whole, then renamed: the test never reads half a number.
+    const std::string tmp = file + ".tmp";
+    FILE* out = fopen(tmp.c_str(), "w");
+    if (!out) return errno;
+    fprintf(out, "%u\n", bound);
+    if (fclose(out) != 0 || rename(tmp.c_str(), file.c_str()) != 0) return errno;
+    const int conn = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    const int err = conn < 0 ? errno : 0;
+    if (conn >= 0) close(conn);
+    close(fd);
+    return err;
+}
+
+// unix-connect:NAME
+int unix_connect(const std::string& name) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    socklen_t len = sizeof(sa_family_t);
+    if (!name.empty() && name.front() == '@') {
+        std::memcpy(addr.sun_path + 1, name.data() + 1, std::min(name.size() - 1, sizeof(addr.sun_path) - 1));
+        len += static_cast<socklen_t>(std::min(name.size(), sizeof(addr.sun_path)));
+    } else {
+        std::strncpy(addr.sun_path, name.c_str(), sizeof(addr.sun_path) - 1);
+        len += static_cast<socklen_t>(std::strlen(addr.sun_path) + 1);
+    }
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    const int err = connect(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 ? 0 : errno;
+    close(fd);
+    return err;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,6 +188,10 @@ int main(int argc, char** argv) {
             last_errno = socket_step(step.substr(0, 4), step.substr(5));
         } else if (step.size() > 6 && step[5] == ':' && step.rfind("bind", 0) == 0) {
             last_errno = socket_step(step.substr(0, 5), step.substr(6));
+        } else if (step.rfind("listen4:", 0) == 0 || step.rfind("listen6:", 0) == 0) {
+            last_errno = listen_and_accept(step[6] == '6', step.substr(8));
+        } else if (step.rfind("unix-connect:", 0) == 0) {
+            last_errno = unix_connect(step.substr(13));
         } else if (step.rfind("read:", 0) == 0) {
             int fd = open(step.c_str() + 5, O_RDONLY | O_CLOEXEC);
             char buf[64];

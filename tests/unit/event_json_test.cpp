@@ -69,6 +69,70 @@ TEST(EventJson, LineageNamesTheAncestorsAndTheRootUnlessCut) {
     EXPECT_EQ((*j)["lineage"].size(), size_t{FNW_LINEAGE_MAX});
 }
 
+fnw_net_event sample_net_event(uint8_t op) {
+    fnw_net_event ev{};
+    ev.hdr.type = FNW_EVENT_NET;
+    ev.hdr.size = sizeof(ev);
+    ev.hdr.pid = 7;
+    ev.op = op;
+    ev.family = 4;
+    ev.protocol = 6;
+    ev.verdict = FNW_VERDICT_VIOLATION;
+    ev.action = FNW_ACTION_REPORTED;
+    const uint8_t peer[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+    std::memcpy(ev.addr, peer, 16);
+    ev.port = 40000;
+    return ev;
+}
+
+std::optional<nlohmann::json> net_json(const fnw_net_event& ev) {
+    return event_to_json({reinterpret_cast<const std::byte*>(&ev), sizeof(ev)}, EventContext{"f", "p", Mode::Audit},
+                         WallClock(0));
+}
+
+TEST(EventJson, NetworkEventsNameBothEndsTheWayTheOperationSeesThem) {
+    auto connect = net_json(sample_net_event(FNW_NET_CONNECT));
+    ASSERT_TRUE(connect);
+    EXPECT_EQ((*connect)["net"]["daddr"], "10.1.2.3");
+    EXPECT_EQ((*connect)["net"]["dport"], 40000);
+    EXPECT_EQ((*connect)["rule"], "network.egress");
+
+    auto ev = sample_net_event(FNW_NET_ACCEPT);
+    ev.local_port = 8080;
+    auto accept = net_json(ev);
+    ASSERT_TRUE(accept);
+    EXPECT_EQ((*accept)["net"]["op"], "accept");
+    EXPECT_EQ((*accept)["net"]["saddr"], "10.1.2.3") << "the peer that connected";
+    EXPECT_EQ((*accept)["net"]["sport"], 40000);
+    EXPECT_EQ((*accept)["net"]["port"], 8080) << "the local port it came in on";
+    EXPECT_EQ((*accept)["rule"], "network.listen");
+}
+
+TEST(EventJson, UnixConnectsShowThePathOrTheAbstractNameAsPoliciesSpellIt) {
+    auto ev = sample_net_event(FNW_NET_CONNECT_UNIX);
+    ev.family = 1;
+    std::memcpy(ev.unix_path, "/run/docker.sock", 16);
+    ev.unix_path_len = 16;
+    auto path = net_json(ev);
+    ASSERT_TRUE(path);
+    EXPECT_EQ((*path)["net"]["op"], "connect");
+    EXPECT_EQ((*path)["net"]["family"], "unix");
+    EXPECT_EQ((*path)["net"]["path"], "/run/docker.sock");
+    EXPECT_FALSE((*path)["net"].contains("daddr"));
+    EXPECT_EQ((*path)["rule"], "network.unix");
+
+    std::memcpy(ev.unix_path, "\0jvm\x01", 5);
+    ev.unix_path_len = 5;
+    auto abstract = net_json(ev);
+    ASSERT_TRUE(abstract);
+    EXPECT_EQ((*abstract)["net"]["path"], "@jvm?") << "leading NUL as @, unprintable bytes as ?";
+
+    ev.unix_path_len = 255;  // corrupt: clamped to the buffer
+    auto clamped = net_json(ev);
+    ASSERT_TRUE(clamped);
+    EXPECT_EQ((*clamped)["net"]["path"].get<std::string>().size(), size_t{FNW_UNIX_PATH_MAX});
+}
+
 TEST(EventJson, SyscallViolationHasEveryField) {
     auto ev = sample_event();
     // boot time 0 == 2026-11-28T00:00:00Z
@@ -208,6 +272,34 @@ TEST(EventJson, ExecEventsCarryArgvAndItsTruncation) {
     EXPECT_EQ((*j)["exec"]["argv_truncated"], true);
     EXPECT_EQ((*j)["exec"]["argv"].size(), 1u);
     EXPECT_EQ((*j)["exec"]["argv"][0].get<std::string>().size(), sizeof(ev->argv));
+}
+
+TEST(EventJson, APinnedProgramShowsItsDigestAndTheSha256Rule) {
+    auto ev = file_probe_event();
+    ev->nr = FNW_NR_EXEC;
+    ev->access = FNW_FILE_EXEC;
+    ev->verdict = FNW_VERDICT_VIOLATION;
+    ev->sha256_check = FNW_SHA256_MISMATCH;
+    std::memset(ev->sha256, 0xab, sizeof(ev->sha256));
+    auto j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["exec"]["sha256_check"], "mismatch");
+    std::string hex;
+    for (int i = 0; i < 32; ++i) hex += "ab";
+    EXPECT_EQ((*j)["exec"]["sha256"], hex);
+    EXPECT_EQ((*j)["rule"], "exec.sha256");
+
+    ev->sha256_check = FNW_SHA256_UNREADABLE;
+    j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["exec"]["sha256_check"], "unreadable");
+    EXPECT_FALSE((*j)["exec"].contains("sha256")) << "nothing was hashed";
+
+    ev->sha256_check = FNW_SHA256_NOT_CHECKED;
+    j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_FALSE((*j)["exec"].contains("sha256_check"));
+    EXPECT_EQ((*j)["rule"], "exec.allow");
 }
 
 TEST(EventJson, FileRuleIsTheFirstMissingRight) {

@@ -134,6 +134,36 @@ TEST(NetworkPolicy, CompilesToOneKeyPerPortWithExactPartsFirst) {
     EXPECT_EQ(keys[3].prefixlen, FNW_NET_KEY_FIXED_BITS + 0u) << "listen rules match any local address";
 }
 
+TEST(NetworkPolicy, UnixSocketsAreExactPathsOrAbstractNames) {
+    auto ok = parse_network("    unix: [/run/app.sock, \"@jvm-attach\"]\n");
+    ASSERT_TRUE(ok.policy) << (ok.errors.empty() ? "" : ok.errors[0].to_string());
+    EXPECT_EQ(ok.policy->network.unix_sockets, (std::vector<std::string>{"/run/app.sock", "@jvm-attach"}));
+
+    auto relative = parse_network("    unix:\n      - run/app.sock\n");
+    ASSERT_EQ(relative.errors.size(), 1u);
+    EXPECT_EQ(relative.errors[0].line, 8);
+    EXPECT_THAT(relative.errors[0].message, HasSubstr("must be an absolute path, or \"@name\""));
+    EXPECT_THAT(parse_network("    unix: [/run/*.sock]\n").errors.at(0).message, HasSubstr("not an exact name"));
+    EXPECT_THAT(parse_network("    unix: [\"@\"]\n").errors.at(0).message, HasSubstr("names no abstract socket"));
+    EXPECT_THAT(parse_network("    unix: [/" + std::string(107, 'a') + "]\n").errors.at(0).message,
+                HasSubstr("longer than a unix socket path"));
+    EXPECT_TRUE(parse_network("    unix: [/" + std::string(106, 'a') + "]\n").policy) << "107 bytes fit";
+    EXPECT_THAT(parse_network("    unix: /run/app.sock\n").errors.at(0).message, HasSubstr("must be a list"));
+}
+
+TEST(NetworkPolicy, UnixNamesCompileToTheBytesConnectPasses) {
+    NetworkRules rules;
+    rules.unix_sockets = {"/run/app.sock", "@jvm"};
+    auto keys = compile_unix_keys(3, rules);
+    ASSERT_EQ(keys.size(), 2u);
+    EXPECT_EQ(keys[0].policy_id, 3u);
+    EXPECT_EQ(keys[0].len, 13u);
+    EXPECT_EQ(std::string(keys[0].path, keys[0].len), "/run/app.sock");
+    EXPECT_EQ(keys[0].path[13], '\0') << "zero-padded: equal names make equal keys";
+    EXPECT_EQ(keys[1].len, 4u);
+    EXPECT_EQ(std::string(keys[1].path, keys[1].len), std::string("\0jvm", 4)) << "abstract: a leading NUL";
+}
+
 TEST(NetworkPolicy, KernelActionFollowsModeAndSection) {
     FunctionPolicy p;
     p.syscalls.allow.set();

@@ -349,6 +349,31 @@ TEST(PolicyParser, SelectorFixtureParses) {
     EXPECT_TRUE(r.policy->selector.pod.has_value());
 }
 
+TEST(PolicyParser, ExecAllowPinsAProgramToItsSha256) {
+    const std::string digest(64, 'a');
+    auto r = parse_spec("spec:\n  selector: {function: f}\n  exec:\n    allow:\n      - /usr/bin/*\n"
+                        "      - {path: /usr/bin/node, sha256: " + std::string(64, 'A') + "}\n");
+    ASSERT_TRUE(r.policy) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    EXPECT_EQ(r.policy->exec.allow, (std::vector<std::string>{"/usr/bin/*", "/usr/bin/node"}));
+    ASSERT_EQ(r.policy->exec.sha256.size(), 1u);
+    EXPECT_EQ(r.policy->exec.sha256.at("/usr/bin/node"), digest) << "stored lowercase, as sha256sum prints it";
+
+    auto short_hash = only_error(parse_spec("spec:\n  selector: {function: f}\n  exec:\n    allow:\n"
+                                            "      - {path: /usr/bin/node, sha256: abc}\n"));
+    EXPECT_EQ(short_hash.line, 9);
+    EXPECT_THAT(short_hash.message, HasSubstr("64 hex digits"));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f}\n  exec:\n    allow:\n"
+                                      "      - {path: /usr/bin/*, sha256: " + digest + "}\n")).message,
+                HasSubstr("exact path, not a glob"));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f}\n  exec:\n    allow:\n"
+                                      "      - {path: /usr/bin/node}\n")).message,
+                HasSubstr("needs both"));
+    auto typo = parse_spec("spec:\n  selector: {function: f}\n  exec:\n    allow:\n"
+                           "      - {path: /usr/bin/node, sha: " + digest + "}\n");
+    ASSERT_FALSE(typo.errors.empty());
+    EXPECT_THAT(typo.errors[0].message, HasSubstr("unknown key \"sha\""));
+}
+
 TEST(PolicyParser, AuditModeNeverKills) {
     auto r = parse_spec("spec:\n  selector: {function: f}\n  syscalls: {allow: [read], onViolation: kill}\n");
     ASSERT_TRUE(r.ok());

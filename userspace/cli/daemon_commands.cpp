@@ -148,6 +148,9 @@ void print_status_table(const json& s, std::ostream& out) {
         << str(kc, "file_pending") << " sent to userspace (" << str(dc, "file_decided_allowed") << " allowed, "
         << str(dc, "file_decided_violations") << " violations), " << str(kc, "file_pending_lost")
         << " lost (pending map full), " << str(kc, "file_lsm_denied") << " refused by bpf-lsm\n";
+    out << "         exec sha256: " << str(dc, "exec_sha256_hashed", "0") << " files hashed, "
+        << str(dc, "exec_sha256_cache_hits", "0") << " answered by the cache, "
+        << str(dc, "exec_sha256_mismatches", "0") << " mismatches or unreadable\n";
     out << "         daemon: " << str(dc, "records") << " records, " << str(dc, "malformed") << " malformed, "
         << str(dc, "output_written") << " written, " << str(dc, "output_dropped") << " output drops, "
         << str(dc, "client_dropped") << " client drops, " << str(dc, "clients_refused") << " clients refused\n";
@@ -184,6 +187,10 @@ std::string event_detail(const json& e) {
     }
     if (type == "network") {
         const json& n = e.at("net");
+        if (str(n, "family") == "unix") return str(n, "op") + " unix:" + str(n, "path");
+        if (n.contains("saddr"))  // accept: who came in, on which of our ports
+            return str(n, "op") + " " + str(n, "saddr") + ":" + str(n, "sport") + " -> :" + str(n, "port") + "/" +
+                   str(n, "protocol");
         const bool bind = n.contains("addr");
         return str(n, "op") + " " + str(n, bind ? "addr" : "daddr") + ":" + str(n, bind ? "port" : "dport") + "/" +
                str(n, "protocol");

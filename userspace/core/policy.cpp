@@ -1,5 +1,7 @@
 #include "core/policy.hpp"
 
+#include <fnwarden/limits.h>
+
 #include <arpa/inet.h>
 
 #include <cstring>
@@ -90,6 +92,22 @@ std::string validate_path_pattern(std::string_view pattern) {
             return "only \"*\" and \"**\" are wildcards; ?, [ ] and { } are not supported";
         start = end + 1;
     }
+    return "";
+}
+
+std::string validate_unix_socket_name(std::string_view name) {
+    if (name.find('\0') != std::string_view::npos) return "contains a NUL byte";
+    if (!name.empty() && name.front() == '@') {
+        // The abstract name's bytes follow a leading NUL in sun_path.
+        if (name.size() < 2) return "names no abstract socket (\"@\" alone)";
+        if (name.size() > FNW_UNIX_PATH_MAX) return "is longer than an abstract socket name can be (107 bytes)";
+        return "";
+    }
+    if (name.empty() || name.front() != '/')
+        return "must be an absolute path, or \"@name\" for an abstract socket";
+    if (name.size() > FNW_UNIX_PATH_MAX - 1) return "is longer than a unix socket path can be (107 bytes)";
+    if (name.find_first_of("*?[]{}") != std::string_view::npos)
+        return "is not an exact name: the kernel compares unix socket names byte for byte";
     return "";
 }
 

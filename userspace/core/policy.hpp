@@ -55,8 +55,14 @@ struct NetworkRules {
     bool restricted = false;  // a network section exists: default deny
     std::vector<EgressRule> egress;
     std::vector<ListenRule> listen;
+    // Unix sockets the function may connect to: absolute paths, or "@name"
+    // for an abstract socket. Exact names (the kernel compares them).
+    std::vector<std::string> unix_sockets;
     ViolationAction on_violation = ViolationAction::Report;
 };
+
+// Checks a network.unix entry; returns an error message or "".
+std::string validate_unix_socket_name(std::string_view name);
 
 // Path patterns: absolute, '/'-separated; "*" matches within one segment,
 // "**" (a whole segment) matches any number of segments. See docs/policy.md.
@@ -69,6 +75,10 @@ struct FileRules {
 struct ExecRules {
     bool restricted = false;  // an exec section exists: only these programs
     std::vector<std::string> allow;
+    // Code integrity: exact exec.allow paths pinned to a SHA-256 of their
+    // content (64 lowercase hex digits). An exec of one whose file hashes
+    // otherwise is a violation (daemon-side check, see FileDecider).
+    std::map<std::string, std::string> sha256;
     ViolationAction on_violation = ViolationAction::Report;
 };
 

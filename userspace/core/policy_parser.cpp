@@ -165,7 +165,7 @@ std::optional<uint8_t> parse_protocol(Checker& check, const YAML::Node& node, st
 
 void parse_network(Checker& check, const YAML::Node& node, NetworkRules& rules) {
     rules.restricted = true;  // a network section is an allowlist, even if empty
-    if (!check.expect_map(node, "spec.network", {"egress", "listen", "onViolation"})) return;
+    if (!check.expect_map(node, "spec.network", {"egress", "listen", "unix", "onViolation"})) return;
 
     if (const YAML::Node egress = node["egress"]) {
         if (!egress.IsSequence()) {
@@ -233,7 +233,33 @@ void parse_network(Checker& check, const YAML::Node& node, NetworkRules& rules) 
         }
     }
 
+    if (const YAML::Node sockets = node["unix"]) {
+        if (!sockets.IsSequence()) {
+            check.error(sockets, "spec.network.unix must be a list of socket paths (\"@name\" for abstract ones)");
+        } else {
+            for (const auto& item : sockets) {
+                auto text = check.scalar(item, "a unix socket name");
+                if (!text) continue;
+                if (std::string why = validate_unix_socket_name(*text); !why.empty()) {
+                    check.error(item, "unix socket \"" + *text + "\" " + why);
+                    continue;
+                }
+                rules.unix_sockets.push_back(*text);
+            }
+        }
+    }
+
     parse_violation_action_key(check, node, "spec.network", rules.on_violation);
+}
+
+void parse_path_item(Checker& check, const YAML::Node& item, std::vector<std::string>& out) {
+    auto text = check.scalar(item, "a path pattern");
+    if (!text) return;
+    if (std::string why = validate_path_pattern(*text); !why.empty()) {
+        check.error(item, "path pattern \"" + *text + "\" " + why);
+        return;
+    }
+    out.push_back(*text);
 }
 
 void parse_path_list(Checker& check, const YAML::Node& node, const std::string& what, std::vector<std::string>& out) {
@@ -242,15 +268,7 @@ void parse_path_list(Checker& check, const YAML::Node& node, const std::string& 
         check.error(node, what + " must be a list of path patterns");
         return;
     }
-    for (const auto& item : node) {
-        auto text = check.scalar(item, "a path pattern");
-        if (!text) continue;
-        if (std::string why = validate_path_pattern(*text); !why.empty()) {
-            check.error(item, "path pattern \"" + *text + "\" " + why);
-            continue;
-        }
-        out.push_back(*text);
-    }
+    for (const auto& item : node) parse_path_item(check, item, out);
 }
 
 void parse_files(Checker& check, const YAML::Node& node, FileRules& rules) {
@@ -263,10 +281,53 @@ void parse_files(Checker& check, const YAML::Node& node, FileRules& rules) {
     parse_violation_action_key(check, node, "spec.files", rules.on_violation);
 }
 
+// exec.allow: path patterns, or {path, sha256} for a program pinned to its content.
+void parse_exec_allow(Checker& check, const YAML::Node& node, ExecRules& rules) {
+    if (!node) return;
+    if (!node.IsSequence()) {
+        check.error(node, "spec.exec.allow must be a list of path patterns or {path, sha256}");
+        return;
+    }
+    for (const auto& item : node) {
+        if (!item.IsMap()) {
+            parse_path_item(check, item, rules.allow);
+            continue;
+        }
+        if (!check.expect_map(item, "an exec.allow entry", {"path", "sha256"})) continue;
+        const YAML::Node path_node = item["path"], hash_node = item["sha256"];
+        if (!path_node || !hash_node) {
+            check.error(item, "an exec.allow entry with a hash needs both \"path\" and \"sha256\"");
+            continue;
+        }
+        auto path = check.scalar(path_node, "a path");
+        auto hash = check.scalar(hash_node, "a sha256");
+        if (!path || !hash) continue;
+        if (std::string why = validate_path_pattern(*path); !why.empty()) {
+            check.error(path_node, "path pattern \"" + *path + "\" " + why);
+            continue;
+        }
+        if (path->find('*') != std::string::npos) {
+            check.error(path_node, "a sha256 pins one file: \"" + *path + "\" must be an exact path, not a glob");
+            continue;
+        }
+        std::string digest = *hash;
+        for (char& c : digest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (digest.size() != 64 || digest.find_first_not_of("0123456789abcdef") != std::string::npos) {
+            check.error(hash_node, "sha256 must be 64 hex digits (sha256sum's output), not \"" + *hash + "\"");
+            continue;
+        }
+        if (auto [it, fresh] = rules.sha256.emplace(*path, digest); !fresh && it->second != digest) {
+            check.error(hash_node, "\"" + *path + "\" is pinned to two different sha256 values");
+            continue;
+        }
+        rules.allow.push_back(*path);
+    }
+}
+
 void parse_exec(Checker& check, const YAML::Node& node, ExecRules& rules) {
     rules.restricted = true;
     if (!check.expect_map(node, "spec.exec", {"allow", "onViolation"})) return;
-    parse_path_list(check, node["allow"], "spec.exec.allow", rules.allow);
+    parse_exec_allow(check, node["allow"], rules);
     parse_violation_action_key(check, node, "spec.exec", rules.on_violation);
 }
 

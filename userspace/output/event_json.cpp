@@ -13,6 +13,7 @@
 #include "core/event_kind.hpp"
 #include "core/file_access.hpp"
 #include "core/syscall_table.hpp"
+#include "runtime/exec_hash.hpp"
 
 namespace fnw {
 
@@ -85,11 +86,22 @@ std::string comm_string(const char (&comm)[FNW_COMM_LEN]) {
     return printable(std::string(comm, strnlen(comm, FNW_COMM_LEN)));
 }
 
+std::string_view sha256_check_name(uint8_t check) {
+    switch (check) {
+    case FNW_SHA256_MATCH: return "match";
+    case FNW_SHA256_MISMATCH: return "mismatch";
+    case FNW_SHA256_UNREADABLE: return "unreadable";
+    }
+    return "unknown";
+}
+
 std::string_view net_op_name(uint8_t op) {
     switch (op) {
     case FNW_NET_CONNECT: return "connect";
     case FNW_NET_SENDMSG: return "sendmsg";
     case FNW_NET_BIND: return "bind";
+    case FNW_NET_ACCEPT: return "accept";
+    case FNW_NET_CONNECT_UNIX: return "connect";
     }
     return "unknown";
 }
@@ -196,6 +208,14 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
             }
             j["exec"] = {{"argv", argv}};
             if (ev->path2_truncated) j["exec"]["argv_truncated"] = true;
+            if (ev->sha256_check != FNW_SHA256_NOT_CHECKED) {
+                j["exec"]["sha256_check"] = sha256_check_name(ev->sha256_check);
+                if (ev->sha256_check != FNW_SHA256_UNREADABLE) {
+                    Sha256 digest{};
+                    std::memcpy(digest.data(), ev->sha256, digest.size());
+                    j["exec"]["sha256"] = to_hex(digest);
+                }
+            }
         } else if (ev->path2[0] != '\0') {
             j["file"]["raw_path2"] = printable(std::string(ev->path2, strnlen(ev->path2, sizeof(ev->path2))));
             if (ev->access2) j["file"]["access2"] = file_access_names(ev->access2);
@@ -213,6 +233,8 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         if (fileless) j["file"]["unlinked"] = true;
         if (is_exec && fileless) {
             j["rule"] = "exec.fileless";  // a memfd or deleted file: no path to allow
+        } else if (is_exec && (ev->sha256_check == FNW_SHA256_MISMATCH || ev->sha256_check == FNW_SHA256_UNREADABLE)) {
+            j["rule"] = "exec.sha256";  // allowed by path, not by content
         } else if (is_exec) {
             j["rule"] = "exec.allow";
         } else if (const auto denied = file_access_names(ev->missing); !denied.empty()) {
@@ -230,18 +252,32 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         std::memcpy(&ev, record.data(), sizeof(ev));
         nlohmann::json j = header_json(ev.hdr, ctx, clock);
         j["type"] = "network";
-        std::array<uint8_t, 16> addr{};
-        std::memcpy(addr.data(), ev.addr, 16);
-        const bool bind = ev.op == FNW_NET_BIND;
-        j["net"] = {{"op", net_op_name(ev.op)},
-                    {"family", ev.family == 4 ? "ipv4" : "ipv6"},
-                    {"protocol", protocol_name(ev.protocol)},
-                    {bind ? "addr" : "daddr", format_ip(addr)},
-                    {bind ? "port" : "dport", ev.port}};
+        std::string_view rule = "network.egress";
+        if (ev.op == FNW_NET_CONNECT_UNIX) {
+            // An abstract name (leading NUL) is shown the way policies spell it: "@name".
+            const size_t len = std::min<size_t>(ev.unix_path_len, sizeof(ev.unix_path));
+            std::string name(ev.unix_path, len);
+            if (!name.empty() && name.front() == '\0') name.front() = '@';
+            j["net"] = {{"op", net_op_name(ev.op)}, {"family", "unix"}, {"path", printable(std::move(name))}};
+            rule = "network.unix";
+        } else {
+            std::array<uint8_t, 16> addr{};
+            std::memcpy(addr.data(), ev.addr, 16);
+            const bool bind = ev.op == FNW_NET_BIND;
+            const bool accept = ev.op == FNW_NET_ACCEPT;
+            // accept: the peer that connected is the source; the port it came in on is ours.
+            j["net"] = {{"op", net_op_name(ev.op)},
+                        {"family", ev.family == 4 ? "ipv4" : "ipv6"},
+                        {"protocol", protocol_name(ev.protocol)},
+                        {bind ? "addr" : accept ? "saddr" : "daddr", format_ip(addr)},
+                        {bind ? "port" : accept ? "sport" : "dport", ev.port}};
+            if (accept) j["net"]["port"] = ev.local_port;
+            if (bind || accept) rule = "network.listen";
+        }
         j["verdict"] = verdict_name(ev.verdict);
         j["action"] = action_name(ev.action);
         j["mechanism"] = mechanism_name(ev.mechanism);
-        if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = bind ? "network.listen" : "network.egress";
+        if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = rule;
         return j;
     }
     }

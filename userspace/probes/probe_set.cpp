@@ -259,8 +259,40 @@ constexpr decltype(statfs::f_type) kOverlayfsMagic = 0x794c7630;
 constexpr decltype(statfs::f_type) kBtrfsMagic = 0x9123683e;
 
 // The file probes: every program on a syscalls/* tracepoint.
-bool is_file_probe(const bpf_program* prog) {
+bool is_syscall_tracepoint(const bpf_program* prog) {
     return std::string_view(bpf_program__section_name(prog)).rfind("tracepoint/syscalls/", 0) == 0;
+}
+
+// net.bpf.c's syscall tracepoints (accept, unix connect): fnw_net_*.
+bool is_net_probe(const bpf_program* prog) {
+    return is_syscall_tracepoint(prog) && std::string_view(bpf_program__name(prog)).rfind("fnw_net_", 0) == 0;
+}
+
+bool is_file_probe(const bpf_program* prog) { return is_syscall_tracepoint(prog) && !is_net_probe(prog); }
+
+// Attaches every program `wanted` picks, all or none.
+bool attach_programs(bpf_object* obj, bool (*wanted)(const bpf_program*), std::vector<bpf_link*>& out,
+                     std::string* error) {
+    if (!out.empty()) return true;
+    if (std::string err = ensure_tracefs(); !err.empty()) {
+        if (error) *error = err;
+        return false;
+    }
+    std::vector<bpf_link*> links;
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, obj) {
+        if (!wanted(prog)) continue;
+        bpf_link* link = bpf_program__attach(prog);
+        if (!link) {
+            const int err = errno;
+            for (bpf_link* l : links) bpf_link__destroy(l);
+            if (error) *error = std::string("cannot attach ") + bpf_program__name(prog) + ": " + errno_text(err);
+            return false;
+        }
+        links.push_back(link);
+    }
+    out = std::move(links);
+    return true;
 }
 
 // The optional BPF-LSM programs (exec, files): loaded only where the kernel runs them.
@@ -271,26 +303,11 @@ bool is_lsm_probe(const bpf_program* prog) {
 }  // namespace
 
 bool ProbeSet::attach_file_probes(std::string* error) {
-    if (!file_links_.empty()) return true;
-    if (std::string err = ensure_tracefs(); !err.empty()) {
-        if (error) *error = err;
-        return false;
-    }
-    std::vector<bpf_link*> links;
-    bpf_program* prog = nullptr;
-    bpf_object__for_each_program(prog, skel_->obj) {
-        if (!is_file_probe(prog)) continue;
-        bpf_link* link = bpf_program__attach(prog);
-        if (!link) {
-            const int err = errno;
-            for (bpf_link* l : links) bpf_link__destroy(l);
-            if (error) *error = std::string("cannot attach ") + bpf_program__name(prog) + ": " + errno_text(err);
-            return false;
-        }
-        links.push_back(link);
-    }
-    file_links_ = std::move(links);
-    return true;
+    return attach_programs(skel_->obj, is_file_probe, file_links_, error);
+}
+
+bool ProbeSet::attach_net_probes(std::string* error) {
+    return attach_programs(skel_->obj, is_net_probe, net_links_, error);
 }
 
 bool ProbeSet::attach_landlock_reporting(std::string* error) {
@@ -331,7 +348,7 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
         bpf_program__set_autoattach(skel->progs.fnw_sys_exit, false);
         bpf_program* prog = nullptr;
         bpf_object__for_each_program(prog, skel->obj) {
-            if (is_file_probe(prog)) bpf_program__set_autoattach(prog, false);  // attach_file_probes
+            if (is_syscall_tracepoint(prog)) bpf_program__set_autoattach(prog, false);  // attach_*_probes
             if (!is_lsm_probe(prog)) continue;
             const std::string hook = bpf_program__section_name(prog) + 4;  // after "lsm/"
             if (!lsm_hooks.count(hook)) lsm_hooks[hook] = lsm_hook_unusable(hook, active_lsms);
@@ -410,6 +427,7 @@ ProbeSet::~ProbeSet() {
     // Closed concurrently, the grace periods overlap.
     std::vector<bpf_link*> links(cgroup_links_.begin(), cgroup_links_.end());
     links.insert(links.end(), file_links_.begin(), file_links_.end());
+    links.insert(links.end(), net_links_.begin(), net_links_.end());
     links.push_back(exit_link_);
     for (int i = 0; i < skel_->skeleton->prog_cnt; ++i) {
         bpf_link** link = skel_->skeleton->progs[i].link;
@@ -440,6 +458,7 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     if (!replace_net_rules(policy_id, policy.network, error)) return false;
     if (lsm_hook_loaded("bprm_check_security") && !replace_exec_rules(policy_id, policy.exec, error)) return false;
     if (policy.files.restricted && !attach_file_probes(error)) return false;
+    if (policy.network.restricted && !attach_net_probes(error)) return false;
     const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec);
     if (!replace_file_rules(policy_id, files, error)) return false;
     fnw_policy compiled = compile_kernel_policy(policy, mode);
@@ -570,9 +589,30 @@ std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules&
 
 bool ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error) {
     // The value is the rule's index, for the event.
+    if (!replace_policy_keys(
+            skel_->maps.net_rules, compile_net_keys(policy_id, rules),
+            [](size_t i) { return static_cast<uint32_t>(i); },
+            [&](const fnw_net_key& k) { return ntohl(k.policy_id) == policy_id; }, error))
+        return false;
     return replace_policy_keys(
-        skel_->maps.net_rules, compile_net_keys(policy_id, rules), [](size_t i) { return static_cast<uint32_t>(i); },
-        [&](const fnw_net_key& k) { return ntohl(k.policy_id) == policy_id; }, error);
+        skel_->maps.unix_allowed, compile_unix_keys(policy_id, rules), [](size_t) { return uint8_t{1}; },
+        [&](const fnw_unix_key& k) { return k.policy_id == policy_id; }, error);
+}
+
+std::vector<fnw_unix_key> compile_unix_keys(uint32_t policy_id, const NetworkRules& rules) {
+    std::vector<fnw_unix_key> keys;
+    for (const std::string& name : rules.unix_sockets) {
+        if (!validate_unix_socket_name(name).empty()) continue;  // the parser refused it already
+        fnw_unix_key k{};
+        k.policy_id = policy_id;
+        // What connect() passes: a path's bytes, or NUL + an abstract name's.
+        const bool abstract = name.front() == '@';
+        const std::string bytes = abstract ? std::string(1, '\0') + name.substr(1) : name;
+        std::memcpy(k.path, bytes.data(), bytes.size());
+        k.len = static_cast<uint8_t>(bytes.size());
+        keys.push_back(k);
+    }
+    return keys;
 }
 
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules) {
@@ -599,7 +639,7 @@ std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules
 
 bool ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) {
     // A traced function's file accesses are traced too.
-    if ((entry.flags & FNW_CGROUP_TRACE) && !attach_file_probes(error)) return false;
+    if ((entry.flags & FNW_CGROUP_TRACE) && !(attach_file_probes(error) && attach_net_probes(error))) return false;
     int err = bpf_map__update_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id),
                                    &entry, sizeof(entry), BPF_ANY);
     if (err) {
@@ -664,6 +704,7 @@ std::vector<ProgramStats> ProbeSet::program_stats() const {
         stats.loaded = fd >= 0;
         stats.attached = stats.loaded && (prog == skel_->progs.fnw_sys_exit ? exit_link_ != nullptr
                                           : is_file_probe(prog)             ? !file_links_.empty()
+                                          : is_net_probe(prog)              ? !net_links_.empty()
                                                                             : true);
         if (stats.loaded) {
             bpf_prog_info info{};
@@ -756,6 +797,7 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
         // Globs cannot be matched by the LSM hook's exact-path lookup: such
         // policies are checked after the exec only.
         if (exec_rules_fit_lsm(policy.exec)) out.flags |= FNW_POLICY_EXEC_LSM;
+        if (!policy.exec.sha256.empty()) out.flags |= FNW_POLICY_EXEC_HASHED;
     }
     if (policy.files.restricted) {
         out.flags |= FNW_POLICY_FILES_RESTRICTED;

@@ -106,12 +106,15 @@ public:
 
     // Attaches the file syscall probes (files.bpf.c: 24 syscalls/sys_enter_*
     // and sys_exit_* tracepoints). Done on demand, by set_policy for a
-    // policy with a files or exec section and by monitor_cgroup for a traced
+    // policy with a files section and by monitor_cgroup for a traced
     // cgroup: each tracepoint costs an RCU grace period to detach (~70 ms
     // here), which a probe set that never needs them should not pay.
     // Idempotent; they stay attached for the life of the probe set.
     bool attach_file_probes(std::string* error = nullptr);
     bool file_probes_attached() const { return !file_links_.empty(); }
+    // Likewise net.bpf.c's syscall tracepoints (accept/accept4 exits, unix
+    // connects), for a policy with a network section or a traced cgroup.
+    bool attach_net_probes(std::string* error = nullptr);
 
     // Attaches the sys_exit probe that reports Landlock denials (files.bpf.c).
     // Idempotent; it stays attached for the life of the probe set.
@@ -150,7 +153,8 @@ private:
     fnwarden_bpf* skel_;
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
     bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
-    std::vector<bpf_link*> file_links_;    // syscalls/* tracepoints, attached on demand
+    std::vector<bpf_link*> file_links_;    // files.bpf.c's syscalls/* tracepoints, attached on demand
+    std::vector<bpf_link*> net_links_;     // net.bpf.c's syscalls/* tracepoints, attached on demand
     std::string lsm_error_;                // empty when some lsm program loaded
     std::map<std::string, std::string> lsm_hooks_;  // hook -> "" (loaded) or why not
 };
@@ -172,6 +176,9 @@ KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, c
 
 // The LPM keys for a policy's network rules (one per rule x port x direction).
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);
+
+// unix_allowed keys: one per network.unix name, as connect() passes it.
+std::vector<fnw_unix_key> compile_unix_keys(uint32_t policy_id, const NetworkRules& rules);
 
 // FunctionPolicy -> the struct the kernel reads.
 // `file_kernel_rights` is left 0: it depends on the filesystem (see

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 namespace fnw {
@@ -16,6 +17,14 @@ bool FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy, M
     slot.exec_restricted = policy.exec.restricted;
     slot.files_kill = effective_action(policy.files.on_violation, mode) != ViolationAction::Report;
     slot.exec_kill = effective_action(policy.exec.on_violation, mode) != ViolationAction::Report;
+    for (const auto& [path, digest] : policy.exec.sha256) {
+        // The kernel reports the executed file's resolved path: pin that
+        // (/usr/bin/python3 -> python3.11). A path missing now is pinned as
+        // written, and matches if it appears later under that name.
+        std::error_code ec;
+        const auto canonical = std::filesystem::canonical(path, ec);
+        slot.sha256[ec ? path : canonical.string()] = digest;
+    }
     slots_[policy_id] = std::move(slot);
     return true;
 }
@@ -44,6 +53,20 @@ uint32_t missing_at_second_name(const FileMatcher& matcher, const fnw_file_event
 
 }  // namespace
 
+uint32_t FileDecider::check_sha256(const Slot& slot, fnw_file_event& ev) {
+    if (slot.sha256.empty()) return 0;
+    const EventPath path = event_path(ev);
+    auto pin = slot.sha256.find(path.path);
+    if (pin == slot.sha256.end()) return 0;  // not a pinned program
+    const ExecHasher::Verdict verdict =
+        hasher_.verify(static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino, path.path, pin->second);
+    ev.sha256_check = verdict.check;
+    std::memcpy(ev.sha256, verdict.digest.data(), sizeof(ev.sha256));
+    if (verdict.check == FNW_SHA256_MATCH) return 0;
+    ++stats_.sha256_mismatches;
+    return FNW_FILE_EXEC;
+}
+
 bool FileDecider::decide(fnw_file_event& ev) {
     if (ev.verdict != FNW_VERDICT_PENDING) return true;
     auto found = slots_.find(ev.hdr.policy_id);
@@ -65,6 +88,8 @@ bool FileDecider::decide(fnw_file_event& ev) {
         missing = path.truncated ? ev.access : slot.matcher.missing(path.path, ev.access);
         if (!exec && ev.access2) missing |= missing_at_second_name(slot.matcher, ev);  // exec: argv, not a name
     }
+    // Allowed by path: a pinned program must also be the pinned content.
+    if (exec && !missing && ev.resolved_kind == FNW_RESOLVED_OBJECT) missing = check_sha256(slot, ev);
     if (!missing) {
         ++stats_.allowed;
         ev.verdict = FNW_VERDICT_ALLOWED;

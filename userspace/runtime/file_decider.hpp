@@ -15,6 +15,7 @@
 
 #include "core/file_access.hpp"
 #include "core/policy.hpp"
+#include "runtime/exec_hash.hpp"
 
 namespace fnw {
 
@@ -43,8 +44,10 @@ public:
         uint64_t violations = 0;
         uint64_t remembered = 0;  // allowed opens written back to the kernel
         uint64_t unknown_policy = 0;
+        uint64_t sha256_mismatches = 0;  // pinned programs that hashed otherwise, or could not be read
     };
     const Stats& stats() const { return stats_; }
+    const ExecHasher::Stats& hash_stats() const { return hasher_.stats(); }
 
 private:
     struct Slot {
@@ -53,9 +56,15 @@ private:
         bool exec_restricted = false;
         bool files_kill = false;  // effective action is deny or kill
         bool exec_kill = false;
+        // exec.allow sha256 pins by canonical path (what the kernel reports).
+        std::map<std::string, std::string> sha256;
     };
 
+    // A pinned program's verdict, written into `ev`; the missing right, if any.
+    uint32_t check_sha256(const Slot& slot, fnw_file_event& ev);
+
     Remember remember_;
+    ExecHasher hasher_;
     std::map<uint32_t, Slot> slots_;
     Stats stats_;
 };
