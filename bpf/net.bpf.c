@@ -299,8 +299,10 @@ int fnw_net_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 
 #define AF_UNIX 1
 
+/* Thread id -> the unix name its connect() passed. LRU: an entry whose
+ * thread died inside connect() is evicted, never fills the map. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, FNW_MAX_FILE_PENDING);
 	__type(key, __u32);
 	__type(value, struct fnw_unix_key);
