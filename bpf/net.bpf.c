@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "emit.bpf.h"
 #include "policy.bpf.h"
@@ -298,6 +299,7 @@ int fnw_net_exit_accept4(struct trace_event_raw_sys_exit *ctx)
  */
 
 #define AF_UNIX 1
+#define EPERM 1
 
 /* Thread id -> the unix name its connect() passed. LRU: an entry whose
  * thread died inside connect() is evicted, never fills the map. */
@@ -307,6 +309,48 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fnw_unix_key);
 } unix_connect_pending SEC(".maps");
+
+/*
+ * The unix_allowed key for a name of `len` bytes in `raw` (zeroed beyond,
+ * with one NUL to spare). A path ends at its NUL, wherever addrlen ends;
+ * the copy stops there and leaves the rest of the key zero, so equal names
+ * make equal keys. A string copy, not a byte loop: the loop's branches blew
+ * the 6.1 verifier's budget. An abstract name (leading NUL) is all its bytes.
+ */
+static __always_inline void unix_key_from(struct fnw_unix_key *key, const char *raw, __u64 len, __u32 policy_id)
+{
+	if (raw[0] == '\0') {
+		__builtin_memcpy(key->path, raw, FNW_UNIX_PATH_MAX);
+	} else {
+		long n = bpf_probe_read_kernel_str(key->path, sizeof(key->path), raw);
+
+		len = n > 0 ? n - 1 : 0;
+	}
+	key->policy_id = policy_id;
+	key->len = (__u8)len;
+}
+
+static __always_inline void emit_unix_connect(const struct fnw_unix_key *key, __u64 cgroup_id, bool allowed,
+					      __u8 action, __u8 mechanism, struct fnw_counters *stats)
+{
+	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (ev) {
+		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, key->policy_id);
+		__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+		ev->port = 0;
+		ev->local_port = 0;
+		ev->family = AF_UNIX;
+		ev->protocol = 0;
+		ev->op = FNW_NET_CONNECT_UNIX;
+		ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
+		ev->action = action;
+		ev->mechanism = mechanism;
+		ev->unix_path_len = key->len;
+		__builtin_memcpy(ev->unix_path, key->path, sizeof(ev->unix_path));
+		fnw_submit(ev, stats);
+	}
+}
 
 SEC("tracepoint/syscalls/sys_enter_connect")
 int fnw_net_enter_connect(struct trace_event_raw_sys_enter *ctx)
@@ -336,20 +380,7 @@ int fnw_net_enter_connect(struct trace_event_raw_sys_enter *ctx)
 		len = FNW_UNIX_PATH_MAX;
 	if (len > 0 && len <= FNW_UNIX_PATH_MAX && bpf_probe_read_user(raw, len, uaddr + sizeof(family)))
 		return 0;
-	if (raw[0] == '\0') {
-		/* Abstract: every byte of the name counts, NULs included. */
-		__builtin_memcpy(key.path, raw, FNW_UNIX_PATH_MAX);
-	} else {
-		/* A path ends at its NUL, wherever addrlen ends. The copy stops
-		 * there and leaves the rest of the key zero, so equal names make
-		 * equal keys; a string copy, not a loop, keeps the verifier's
-		 * walk short on older kernels. */
-		long n = bpf_probe_read_kernel_str(key.path, sizeof(key.path), raw);
-
-		len = n > 0 ? n - 1 : 0;
-	}
-	key.policy_id = cg->policy_id;
-	key.len = (__u8)len;
+	unix_key_from(&key, raw, len, cg->policy_id);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	bpf_map_update_elem(&unix_connect_pending, &tid, &key, BPF_ANY);
@@ -393,24 +424,59 @@ int fnw_net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		action = sigkill_unless_report(policy->net_action, stats, &mechanism);
 	}
 
-	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
-
-	if (ev) {
-		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
-		__builtin_memset(ev->addr, 0, sizeof(ev->addr));
-		ev->port = 0;
-		ev->local_port = 0;
-		ev->family = AF_UNIX;
-		ev->protocol = 0;
-		ev->op = FNW_NET_CONNECT_UNIX;
-		ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
-		ev->action = action;
-		ev->mechanism = mechanism;
-		ev->unix_path_len = key.len;
-		__builtin_memcpy(ev->unix_path, key.path, sizeof(ev->unix_path));
-		fnw_submit(ev, stats);
-	}
+	emit_unix_connect(&key, cgroup_id, allowed, action, mechanism, stats);
 	return 0;
+}
+
+/*
+ * Where BPF-LSM runs, a unix connect outside network.unix is refused before
+ * it happens (EPERM), in enforce mode with deny or kill; the name is the
+ * kernel's copy of the sockaddr, not user memory. sys_exit then sees the
+ * failure and stays quiet. Report-only policies are left to sys_exit,
+ * which reports only connects that succeeded. Inet sockets are the cgroup
+ * hooks' (they run right after this hook, with the same rules).
+ */
+SEC("lsm/socket_connect")
+int BPF_PROG(fnw_lsm_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	if (ret)
+		return ret; /* an earlier LSM already refused: keep its verdict */
+
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return 0;
+	__u32 policy_id = cg->policy_id;
+	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_counters *stats = fnw_counters();
+
+	if (!policy || !stats || !(policy->flags & FNW_POLICY_NET_RESTRICTED) ||
+	    policy->net_action == FNW_KACTION_REPORT)
+		return 0;
+	if (addrlen < 2 || BPF_CORE_READ(address, sa_family) != AF_UNIX)
+		return 0;
+
+	struct fnw_unix_key key = {};
+	char raw[FNW_UNIX_PATH_MAX + 1] = {};
+	__u64 len = (__u64)addrlen - 2;
+
+	if (len > FNW_UNIX_PATH_MAX)
+		len = FNW_UNIX_PATH_MAX;
+	if (len > 0 && len <= FNW_UNIX_PATH_MAX && bpf_probe_read_kernel(raw, len, (const char *)address + 2))
+		return 0;
+	unix_key_from(&key, raw, len, policy_id);
+	if (bpf_map_lookup_elem(&unix_allowed, &key))
+		return 0;
+
+	__sync_fetch_and_add(&stats->net_violations, 1);
+	__sync_fetch_and_add(&stats->net_denied, 1);
+	__u8 action = FNW_ACTION_DENIED;
+
+	if (policy->net_action == FNW_KACTION_KILL && fnw_kill_current(stats))
+		action = FNW_ACTION_KILLED;
+	emit_unix_connect(&key, cgroup_id, false, action, FNW_MECH_BPF_LSM, stats);
+	return -EPERM;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

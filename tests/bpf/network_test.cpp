@@ -369,18 +369,30 @@ TEST_F(NetworkTest, UnixConnectsOutsideNetworkUnixAreReportedWithTheSocketName) 
     EXPECT_TRUE(quiet.net_events.empty());
 }
 
-TEST_F(NetworkTest, AUnixConnectOutsideTheAllowlistIsKilledWhenThePolicySaysSo) {
+TEST_F(NetworkTest, AUnixConnectOutsideTheAllowlistIsRefusedUnderBpfLsmElseKilled) {
     const std::string dir = temp_dir();
     const std::string other = dir + "/other.sock";
     UnixListener b = UnixListener::open(other);
-    auto policy = egress_policy({}, ViolationAction::Deny);  // deny cannot refuse a finished connect: kill
-    auto r = run_workload(policy, Mode::Enforce, {"unix-connect:" + other, "print:survived", "exit:0"});
+    auto policy = egress_policy({}, ViolationAction::Deny);
+    auto r = run_workload(policy, Mode::Enforce, {"unix-connect:" + other, "exit-errno"});
     std::filesystem::remove_all(dir);
-    ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
-    EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
     ASSERT_EQ(r.net_events.size(), 1u);
-    EXPECT_EQ(r.net_events[0].action, FNW_ACTION_KILLED);
-    EXPECT_EQ(r.net_events[0].mechanism, FNW_MECH_SIGKILL);
+    const auto& ev = r.net_events[0];
+    EXPECT_EQ(ev.op, FNW_NET_CONNECT_UNIX);
+    EXPECT_EQ(unix_name(ev), other);
+    EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
+    if (probes_->lsm_hook_loaded("socket_connect")) {
+        // lsm/socket_connect: refused before it happened, the kernel's copy of the name.
+        EXPECT_EQ(r.outcome.exit_code, EPERM);
+        EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
+        EXPECT_EQ(ev.mechanism, FNW_MECH_BPF_LSM);
+    } else {
+        // Only the tracepoint: deny cannot undo a finished connect, so it kills.
+        ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
+        EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
+        EXPECT_EQ(ev.action, FNW_ACTION_KILLED);
+        EXPECT_EQ(ev.mechanism, FNW_MECH_SIGKILL);
+    }
 }
 
 }  // namespace

@@ -61,6 +61,19 @@ TEST(EnforcementMatrix, NoLsmAtAllNamesTheReasonEverywhere) {
     EXPECT_EQ(LsmStatus{}.why_not("socket_connect"), "not in this build");
 }
 
+TEST(EnforcementMatrix, UnixConnectsAreRefusedByTheLsmHookWhereItLoads) {
+    LsmStatus lsm{"", {{"socket_connect", ""}}};
+    auto rows = enforcement_matrix(kernel(std::nullopt), lsm);
+    EXPECT_NE(row(rows, "network").watched.find("bpf-lsm socket_connect refuses (EPERM)"), std::string::npos);
+    EXPECT_NE(row(rows, "network").watched.find("accept on an unlisted port: sigkill"), std::string::npos);
+    lsm.hooks["socket_connect"] = "lsm programs refused at load: Operation not permitted";
+    rows = enforcement_matrix(kernel(std::nullopt), lsm);
+    EXPECT_NE(row(rows, "network").watched.find("unix connect outside network.unix: sigkill at sys_exit"),
+              std::string::npos);
+    EXPECT_TRUE(mentions(row(rows, "network").rejected,
+                         "bpf-lsm socket_connect (unix sockets): lsm programs refused at load"));
+}
+
 TEST(EnforcementMatrix, LandlockAbi4AddsTcpPortsForLaunchedFunctions) {
     auto rows = enforcement_matrix(kernel(4), LsmStatus{"x", {}});
     EXPECT_NE(row(rows, "network").launched.find("landlock ABI 4: TCP connect/bind by port"), std::string::npos);

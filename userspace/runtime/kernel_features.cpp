@@ -194,7 +194,17 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
                             ": TCP connect/bind by port (EACCES), holds without fnwarden";
     else
         network.rejected.push_back("landlock network rights: need ABI 4 (6.7)");
-    network.rejected.push_back("lsm socket_connect/bind: not built yet; the cgroup hooks work on every kernel");
+    // Unix connects and accepted connections: no cgroup hook sees them.
+    const std::string unix_lsm = lsm_status.why_not("socket_connect");
+    const std::string after_the_fact =
+        "accept on an unlisted port: sigkill at sys_exit (the process never gets the fd)";
+    const std::string unix_line = unix_lsm.empty()
+                                      ? "unix connect outside network.unix: bpf-lsm socket_connect refuses (EPERM)"
+                                      : "unix connect outside network.unix: sigkill at sys_exit";
+    network.watched += "; " + unix_line + "; " + after_the_fact;
+    network.launched += "; " + unix_line + "; " + after_the_fact;
+    if (!unix_lsm.empty()) network.rejected.push_back("bpf-lsm socket_connect (unix sockets): " + unix_lsm);
+    network.rejected.push_back("bpf-lsm for inet sockets: the cgroup hooks already refuse them on every kernel");
     rows.push_back(network);
 
     const std::string landlock = features.landlock_abi
