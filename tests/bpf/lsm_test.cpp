@@ -123,7 +123,7 @@ TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
 TEST_F(BpfLsmTest, EveryLsmHookIsProbedAndExplainedOnItsOwn) {
     const auto& hooks = probes_->lsm_hooks();
     for (const char* hook : {"file_open", "bprm_check_security", "path_mknod", "path_mkdir", "path_unlink",
-                             "path_rmdir", "path_symlink", "path_link", "socket_connect"}) {
+                             "path_rmdir", "path_symlink", "path_link", "path_rename", "socket_connect"}) {
         ASSERT_TRUE(hooks.count(hook)) << "lsm/" << hook << " was not probed";
         if (lsm_required()) EXPECT_EQ(hooks.at(hook), "") << "lsm/" << hook << " should load here";
         if (!probes_->lsm_available()) {
@@ -289,6 +289,53 @@ TEST_F(BpfLsmFileTest, CreateAndDeleteOutsideTheAllowlistAreRefusedBeforeTheyHap
     EXPECT_FALSE(std::filesystem::exists(created)) << "open(O_CREAT) refused at path_mknod: no empty file left";
     ASSERT_EQ(cr.file_events.size(), 1u);
     EXPECT_EQ(cr.file_events[0].nr, static_cast<uint32_t>(SYS_openat));
+}
+
+// A rename deletes its old name and creates the new one: lsm/path_rename
+// checks both before anything moves. Without LSM it happens, and the
+// process is killed when fnwarden reads the event.
+TEST_F(BpfLsmFileTest, RenameOutsideTheAllowlistIsRefusedBeforeItHappens) {
+    FunctionPolicy p = policy(ViolationAction::Deny);
+    p.files.create = {(scratch_ / "rw").string() + "/**"};
+    p.files.remove = {(scratch_ / "rw").string() + "/**"};
+    const bool lsm = probes_->lsm_hook_loaded("path_rename");
+    if (lsm_required()) ASSERT_TRUE(lsm) << probes_->lsm_hooks().at("path_rename");
+    const auto inside = scratch_ / "rw" / "allowed.txt", moved = scratch_ / "rw" / "moved.txt";
+
+    const auto before = probes_->counters();
+    auto ok = run_workload(p, Mode::Enforce, {"rename:" + inside.string() + ":" + moved.string(), "exit-errno"},
+                           kNoLandlock);
+    EXPECT_EQ(ok.outcome.exit_code, 0);
+    EXPECT_TRUE(ok.file_events.empty()) << ok.file_events[0].path;
+    if (lsm) EXPECT_EQ(probes_->counters().file_pending, before.file_pending) << "an allowed rename asks nobody";
+
+    // Out of rw/: the create at the new name is not allowed.
+    const auto outside = scratch_ / "escaped.txt";
+    auto out = run_workload(p, Mode::Enforce, {"rename:" + moved.string() + ":" + outside.string(), "exit-errno"},
+                            kNoLandlock);
+    ASSERT_EQ(out.file_events.size(), 1u);
+    EXPECT_EQ(out.file_events[0].verdict, FNW_VERDICT_VIOLATION);
+    // Into rw/ from outside: the delete of the old name is not allowed.
+    const auto secret = scratch_ / "secret.txt";
+    auto in = run_workload(p, Mode::Enforce,
+                           {"rename:" + secret.string() + ":" + (scratch_ / "rw" / "stolen.txt").string(), "exit-errno"},
+                           kNoLandlock);
+    ASSERT_EQ(in.file_events.size(), 1u);
+    if (!lsm) {
+        EXPECT_EQ(out.file_events[0].mechanism, FNW_MECH_USER_KILL);
+        EXPECT_TRUE(std::filesystem::exists(outside)) << "without LSM the rename happened";
+        return;
+    }
+    EXPECT_EQ(out.outcome.exit_code, EPERM);
+    EXPECT_TRUE(std::filesystem::exists(moved)) << "refused before anything moved";
+    EXPECT_FALSE(std::filesystem::exists(outside));
+    EXPECT_EQ(out.file_events[0].mechanism, FNW_MECH_BPF_LSM);
+    EXPECT_EQ(out.file_events[0].action, FNW_ACTION_DENIED);
+    EXPECT_EQ(out.file_events[0].missing, uint32_t{FNW_FILE_CREATE});
+    EXPECT_EQ(in.outcome.exit_code, EPERM);
+    EXPECT_TRUE(std::filesystem::exists(secret));
+    EXPECT_EQ(in.file_events[0].missing, uint32_t{FNW_FILE_DELETE});
+    EXPECT_EQ(in.file_events[0].mechanism, FNW_MECH_BPF_LSM);
 }
 
 // io_uring opens files in the kernel (an io-wq worker, or inline) without an

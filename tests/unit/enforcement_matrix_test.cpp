@@ -45,6 +45,12 @@ TEST(EnforcementMatrix, EachLsmHookDecidesItsOwnRow) {
     lsm.hooks["path_mkdir"] = "";
     rows = enforcement_matrix(kernel(std::nullopt), lsm);
     EXPECT_NE(row(rows, "files").watched.find("opens, creates, deletes, links refused"), std::string::npos);
+    EXPECT_NE(row(rows, "files").watched.find("rename: sigkill at sys_exit"), std::string::npos);
+    EXPECT_TRUE(mentions(row(rows, "files").rejected, "bpf-lsm path_rename: not in this build"));
+    lsm.hooks["path_rename"] = "";
+    rows = enforcement_matrix(kernel(std::nullopt), lsm);
+    EXPECT_NE(row(rows, "files").watched.find("links, renames refused"), std::string::npos);
+    EXPECT_FALSE(mentions(row(rows, "files").rejected, "path_rename"));
     EXPECT_NE(row(rows, "files").launched.find("bpf-lsm file_open"), std::string::npos) << "no Landlock: LSM for both";
 
     rows = enforcement_matrix(kernel(7), lsm);

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -235,11 +236,34 @@ std::string active_lsm_list() {
 // and attach and are never called: a silent hole), the hook must exist in
 // this kernel, and the verifier must take an LSM program there (a
 // two-instruction probe, loaded and closed).
+// Hooks whose argument list changed across kernels, and how many arguments
+// our program is written for: an LSM program reads its arguments by
+// position, so on a kernel with another count it would take the wrong one
+// for `ret` (or not load, taking every other hook with it).
+std::string lsm_hook_arity_mismatch(const std::string& hook) {
+    static const std::map<std::string, unsigned> kArity = {
+        {"path_rename", 5},  // `flags` since 5.19
+    };
+    auto wanted = kArity.find(hook);
+    if (wanted == kArity.end()) return "";
+    std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
+    if (!vmlinux) return "cannot read the kernel's BTF to check lsm/" + hook + "'s arguments";
+    const int id = btf__find_by_name_kind(vmlinux.get(), ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC);
+    const btf_type* func = id > 0 ? btf__type_by_id(vmlinux.get(), id) : nullptr;
+    const btf_type* proto = func ? btf__type_by_id(vmlinux.get(), func->type) : nullptr;
+    if (!proto || !btf_is_func_proto(proto)) return "the kernel's BTF has no prototype for bpf_lsm_" + hook;
+    if (btf_vlen(proto) != wanted->second)
+        return "lsm/" + hook + " takes " + std::to_string(btf_vlen(proto)) + " arguments on this kernel, fnwarden's takes " +
+               std::to_string(wanted->second);
+    return "";
+}
+
 std::string lsm_hook_unusable(const std::string& hook, const std::string& active_lsms) {
     if (!active_lsms.empty() && ("," + active_lsms + ",").find(",bpf,") == std::string::npos)
         return "kernel lacks bpf in /sys/kernel/security/lsm (" + active_lsms + ")";
     const int btf_id = libbpf_find_vmlinux_btf_id(hook.c_str(), BPF_LSM_MAC);
     if (btf_id < 0) return "this kernel has no LSM hook " + hook;
+    if (std::string why = lsm_hook_arity_mismatch(hook); !why.empty()) return why;
     const bpf_insn return_zero[] = {
         {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
         {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},

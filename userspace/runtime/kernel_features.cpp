@@ -229,16 +229,19 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
     const std::string file_lsm = lsm_status.why_not("file_open");
     const std::string path_lsm = lsm_status.why_not("path_mkdir");
     if (file_lsm.empty()) {
+        const std::string rename_lsm = lsm_status.why_not("path_rename");
+        const std::string rename = rename_lsm.empty() ? "" : "; rename: sigkill at sys_exit";
         const std::string lsm_files =
             path_lsm.empty()
-                ? "bpf-lsm file_open + path_*: opens, creates, deletes, links refused (EPERM) before they happen "
-                  "(exact and dir/** patterns); rename: sigkill at sys_exit"
+                ? "bpf-lsm file_open + path_*: opens, creates, deletes, links" +
+                      std::string(rename_lsm.empty() ? ", renames" : "") +
+                      " refused (EPERM) before they happen (exact and dir/** patterns)" + rename
                 : "bpf-lsm file_open: opens refused (EPERM) before the fd exists (exact and dir/** patterns); "
                   "create/delete/rename: sigkill at sys_exit";
         files.watched = lsm_files;
         if (landlock.empty()) files.launched = lsm_files;
         if (!path_lsm.empty()) files.rejected.push_back("bpf-lsm path_* hooks: " + path_lsm);
-        files.rejected.push_back("bpf-lsm path_rename: not built yet");
+        if (path_lsm.empty() && !rename_lsm.empty()) files.rejected.push_back("bpf-lsm path_rename: " + rename_lsm);
         files.rejected.push_back("'*' globs: decided by fnwarden after the fact, then killed");
     } else {
         files.rejected.push_back("bpf-lsm file_open: " + file_lsm);
