@@ -97,6 +97,23 @@ TEST_F(NetworkTest, ANetworkEventNamesItsAncestorsFromProc) {
     EXPECT_NE(hdr.pid, static_cast<uint32_t>(r.outcome.pid));
 }
 
+// io_uring's IORING_OP_CONNECT makes no connect syscall, but it goes
+// through the same socket layer, in the submitter's cgroup (io-wq workers
+// are its threads): the cgroup hook refuses it all the same.
+TEST_F(NetworkTest, AConnectSubmittedThroughIoUringIsRefusedToo) {
+    auto policy = egress_policy({rule("127.0.0.1/32", {v4_.port}, IPPROTO_TCP)}, ViolationAction::Deny);
+    auto allowed = run_workload(policy, Mode::Enforce, {"uring-tcp4:" + at("127.0.0.1", v4_.port), "exit-errno"});
+    EXPECT_EQ(allowed.outcome.exit_code, 0) << "the allowed io_uring connect failed";
+    EXPECT_TRUE(allowed.net_events.empty());
+    auto denied = run_workload(policy, Mode::Enforce, {"uring-tcp4:" + at("127.0.0.2", v4_.port), "exit-errno"});
+    EXPECT_EQ(denied.outcome.exit_code, EPERM);
+    ASSERT_EQ(denied.net_events.size(), 1u);
+    EXPECT_EQ(denied.net_events[0].op, FNW_NET_CONNECT);
+    EXPECT_EQ(denied.net_events[0].action, FNW_ACTION_DENIED);
+    EXPECT_EQ(denied.net_events[0].mechanism, FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(denied.net_events[0].hdr.pid, static_cast<uint32_t>(denied.outcome.pid));
+}
+
 TEST_F(NetworkTest, UdpSendtoDisallowedPortGetsEperm) {
     auto policy = egress_policy({rule("127.0.0.1/32", {53}, IPPROTO_UDP)}, ViolationAction::Deny);
     auto allowed = run_workload(policy, Mode::Enforce, {"udp4:127.0.0.1:53", "exit-errno"});

@@ -15,6 +15,7 @@
 //   memfd-exec:PATH          copy PATH into a memfd and execute that (fileless execution)
 //   uring-read:PATH          open PATH for reading through io_uring (IORING_OP_OPENAT)
 //   uring-write:PATH         open PATH for writing through io_uring
+//   uring-tcp4:IP:PORT       TCP connect submitted through io_uring (IORING_OP_CONNECT)
 //   create:PATH              create PATH (open O_CREAT|O_EXCL)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
 //   nest:N                   the remaining steps run in a descendant N generations down (each
@@ -170,6 +171,36 @@ int unix_connect(const std::string& name) {
     return err;
 }
 
+// uring-tcp4:IP:PORT: a TCP connect submitted through io_uring
+// (IORING_OP_CONNECT): no connect syscall is made. Returns 0 or errno.
+int uring_connect(const std::string& endpoint) {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    if (!parse_endpoint(endpoint, false, addr, len)) return EINVAL;
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    io_uring ring;
+    if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0) {
+        close(fd);
+        return -rc;
+    }
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(&addr), len);
+    int err = 0;
+    io_uring_cqe* cqe = nullptr;
+    if (int rc = io_uring_submit(&ring); rc < 0) {
+        err = -rc;
+    } else if (int wait = io_uring_wait_cqe(&ring, &cqe); wait < 0) {
+        err = -wait;
+    } else {
+        err = cqe->res < 0 ? -cqe->res : 0;
+        io_uring_cqe_seen(&ring, cqe);
+    }
+    io_uring_queue_exit(&ring);
+    close(fd);
+    return err;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +238,8 @@ int main(int argc, char** argv) {
             if (fd >= 0) close(fd);
         } else if (step.rfind("uring-read:", 0) == 0) {
             last_errno = uring_open(step.c_str() + 11, O_RDONLY);
+        } else if (step.rfind("uring-tcp4:", 0) == 0) {
+            last_errno = uring_connect(step.substr(11));
         } else if (step.rfind("uring-write:", 0) == 0) {
             last_errno = uring_open(step.c_str() + 12, O_WRONLY);
         } else if (step.rfind("fork-getpgid:", 0) == 0) {
