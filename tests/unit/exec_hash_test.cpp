@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -16,6 +15,7 @@
 #include <fnwarden/events.h>
 #include <fnwarden/kernel_abi.h>
 
+#include "common/kernel_dev.hpp"
 #include "common/unique_fd.hpp"
 #include "runtime/file_decider.hpp"
 #include "temp_dir.hpp"
@@ -38,7 +38,7 @@ struct Identity {
 Identity identity_of(const std::filesystem::path& path) {
     struct stat st {};
     EXPECT_EQ(::stat(path.c_str(), &st), 0);
-    return {(uint64_t{major(st.st_dev)} << 20) | minor(st.st_dev), st.st_ino};
+    return {kernel_dev(st.st_dev), st.st_ino};
 }
 
 TEST(ExecHash, Sha256OfAKnownVector) {

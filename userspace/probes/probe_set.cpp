@@ -22,11 +22,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
+#include "common/kernel_dev.hpp"
 #include "common/unique_fd.hpp"
 #include "core/path_glob.hpp"
 #include "core/syscall_table.hpp"
@@ -275,9 +275,6 @@ std::string lsm_hook_unusable(const std::string& hook, const std::string& active
     return "";
 }
 
-// The kernel's own dev_t layout (MAJOR << 20 | MINOR), which is what
-// inode->i_sb->s_dev holds; stat() reports the glibc encoding.
-uint64_t kernel_dev(dev_t dev) { return (uint64_t{major(dev)} << 20) | minor(dev); }
 
 constexpr decltype(statfs::f_type) kOverlayfsMagic = 0x794c7630;
 constexpr decltype(statfs::f_type) kBtrfsMagic = 0x9123683e;

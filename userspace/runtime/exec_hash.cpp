@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/kernel_dev.hpp"
 #include "common/unique_fd.hpp"
 
 namespace fnw {
@@ -50,8 +50,6 @@ std::string to_hex(const Sha256& digest) {
 
 namespace {
 
-uint64_t kernel_dev_of(dev_t dev) { return (uint64_t{major(dev)} << 20) | minor(dev); }
-
 constexpr long kOverlayfsMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
 
 bool on_overlayfs(int fd) {
@@ -60,14 +58,14 @@ bool on_overlayfs(int fd) {
 }
 
 // An open file that is the inode the kernel executed, or an invalid fd.
-UniqueFd open_executed(pid_t pid, uint64_t kernel_dev, uint64_t ino, const std::string& path, struct stat& st) {
+UniqueFd open_executed(pid_t pid, uint64_t dev, uint64_t ino, const std::string& path, struct stat& st) {
     const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
     for (const std::string& candidate : {exe, path}) {
         if (candidate.empty()) continue;
         UniqueFd fd(::open(candidate.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
         if (!fd.valid() || ::fstat(fd.get(), &st) != 0) continue;
         // The pid may have been reused, the path replaced: only the inode counts.
-        if (kernel_dev_of(st.st_dev) == kernel_dev && st.st_ino == ino) return fd;
+        if (kernel_dev(st.st_dev) == dev && st.st_ino == ino) return fd;
         // Except on overlayfs (a container's root): the kernel executed the
         // layer's inode, which no stat shows. The name is all there is: the
         // process's exe still naming the executed path, or the path itself.
@@ -94,14 +92,14 @@ std::optional<Sha256> ExecHasher::digest_of(int fd, const Version& version) {
     return digest;
 }
 
-ExecHasher::Verdict ExecHasher::verify(pid_t pid, uint64_t kernel_dev, uint64_t ino, const std::string& path,
+ExecHasher::Verdict ExecHasher::verify(pid_t pid, uint64_t dev, uint64_t ino, const std::string& path,
                                        const std::string& expected_hex) {
     Verdict verdict;
     struct stat st {};
-    UniqueFd fd = open_executed(pid, kernel_dev, ino, path, st);
+    UniqueFd fd = open_executed(pid, dev, ino, path, st);
     std::optional<Sha256> digest;
     if (fd.valid())
-        digest = digest_of(fd.get(), Version{kernel_dev, ino, st.st_size,
+        digest = digest_of(fd.get(), Version{dev, ino, st.st_size,
                                              int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
                                              int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec});
     if (!digest) {

@@ -32,12 +32,12 @@ public:
         Sha256 digest{};                          // valid unless FNW_SHA256_UNREADABLE
     };
 
-    // The file process `pid` executes, which the kernel saw as (kernel_dev,
-    // ino) under `path`: /proc/PID/exe while the process lives (the very
-    // file it maps, even if replaced or deleted since), else `path` if it
-    // is still that inode. Anything else is FNW_SHA256_UNREADABLE: an
-    // unverifiable program is not a verified one.
-    Verdict verify(pid_t pid, uint64_t kernel_dev, uint64_t ino, const std::string& path,
+    // The file process `pid` executes, which the kernel saw as (dev, ino;
+    // dev in the kernel's encoding) under `path`: /proc/PID/exe while the
+    // process lives (the very file it maps, even if replaced or deleted
+    // since), else `path` if it is still that inode. Anything else is
+    // FNW_SHA256_UNREADABLE: an unverifiable program is not a verified one.
+    Verdict verify(pid_t pid, uint64_t dev, uint64_t ino, const std::string& path,
                    const std::string& expected_hex);
 
     struct Stats {
