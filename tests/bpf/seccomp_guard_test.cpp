@@ -100,6 +100,7 @@ TEST_F(SeccompGuardTest, DescendantsThreeLevelsDeepAreDeniedToo) {
     EXPECT_NE(r.events[0].hdr.pid, static_cast<uint32_t>(r.outcome.pid)) << "should come from the grandchild";
     EXPECT_EQ(r.events[0].hdr.cgroup_id, r.outcome.cgroup_id);
     EXPECT_EQ(r.events[0].action, FNW_ACTION_DENIED);
+    EXPECT_EQ(r.events[0].hdr.lineage_truncated, 1u) << "a grandchild must not be named the function's root";
 }
 
 TEST_F(SeccompGuardTest, ExecveLeftOutOfThePolicyIsStillCaughtByTheProbe) {

@@ -3,7 +3,6 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -42,16 +41,13 @@ void fill_identity(fnw_event_header& hdr, pid_t tid, const std::filesystem::path
     std::string comm;
     std::getline(comm_file, comm);
     std::strncpy(hdr.comm, comm.c_str(), FNW_COMM_LEN - 1);
-    std::ifstream cgroups(proc + "/cgroup");
-    for (std::string line; std::getline(cgroups, line);) {
-        if (line.rfind("0::", 0) != 0) continue;
-        struct stat st {};
-        // The relative path comes from the kernel, but never let it climb out.
-        const std::string rel = line.substr(3);
-        if (rel.find("/../") == std::string::npos &&
-            ::stat((cgroup2_root / std::filesystem::path(rel).relative_path()).c_str(), &st) == 0)
-            hdr.cgroup_id = st.st_ino;
-    }
+    if (auto cgroup = read_proc_cgroup_id(tid, cgroup2_root)) hdr.cgroup_id = *cgroup;
+    // The supervisor cannot tell which ancestors belong to the function (it
+    // has no policy map): the lineage is unknown, never an empty chain that
+    // would name this process the function's root.
+    hdr.lineage_source = FNW_LINEAGE_FROM_PROC;
+    hdr.lineage_len = 0;
+    hdr.lineage_truncated = 1;
 }
 
 }  // namespace
