@@ -397,11 +397,7 @@ bool Daemon::Impl::start_up() {
         run_time_stats_error = std::strerror(-fd);
     if (!probes->lsm_available()) spdlog::info("BPF-LSM not available: {}", probes->lsm_error());
 
-    lineage_lookup.cgroup2_root = cgroup2_root;
-    lineage_lookup.policy_of = [p = probes.get()](uint64_t cgroup_id) -> std::optional<uint32_t> {
-        if (auto entry = p->monitored_cgroup(cgroup_id)) return entry->policy_id;
-        return std::nullopt;
-    };
+    lineage_lookup = LineageLookup::from(*probes, cgroup2_root);
     consumer = RingBufferConsumer::create(probes->ringbuf_fd(),
                                           [this](std::span<const std::byte> r) { handle_record(r); });
     if (!consumer) {

@@ -17,12 +17,7 @@ std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy
     const KillOnViolation kill = KillOnViolation::from(policy, mode);
     LocalGuard* self = guard.get();
     // Network events name their ancestors from /proc (the socket hooks cannot).
-    ProbeSet* kernel = &probes;
-    LineageLookup lineage{find_cgroup2_mount().value_or(std::filesystem::path()),
-                          [kernel](uint64_t cgroup_id) -> std::optional<uint32_t> {
-                              if (auto entry = kernel->monitored_cgroup(cgroup_id)) return entry->policy_id;
-                              return std::nullopt;
-                          }};
+    LineageLookup lineage = LineageLookup::from(probes, find_cgroup2_mount().value_or(std::filesystem::path()));
     guard->consumer_ = RingBufferConsumer::create(
         probes.ringbuf_fd(), [self, kill, lineage = std::move(lineage)](std::span<const std::byte> r) {
             respond_to_record(r, kill, self->on_record_, &self->files_, &lineage);

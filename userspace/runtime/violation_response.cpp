@@ -9,6 +9,7 @@
 #include <fnwarden/events.h>
 
 #include "core/event_kind.hpp"
+#include "probes/probe_set.hpp"
 #include "runtime/proc_info.hpp"
 
 namespace fnw {
@@ -19,6 +20,13 @@ KillOnViolation KillOnViolation::from(const FunctionPolicy& policy, Mode mode) {
     kill.files = effective_action(policy.files.on_violation, mode) == ViolationAction::Kill;
     kill.exec = effective_action(policy.exec.on_violation, mode) == ViolationAction::Kill;
     return kill;
+}
+
+LineageLookup LineageLookup::from(const ProbeSet& probes, std::filesystem::path cgroup2_root) {
+    return {std::move(cgroup2_root), [&probes](uint64_t cgroup_id) -> std::optional<uint32_t> {
+                if (auto entry = probes.monitored_cgroup(cgroup_id)) return entry->policy_id;
+                return std::nullopt;
+            }};
 }
 
 void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup) {

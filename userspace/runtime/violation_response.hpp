@@ -17,6 +17,8 @@
 
 namespace fnw {
 
+class ProbeSet;
+
 using RecordHandler = std::function<void(std::span<const std::byte> record)>;
 
 struct KillOnViolation {
@@ -34,6 +36,9 @@ struct KillOnViolation {
 struct LineageLookup {
     std::filesystem::path cgroup2_root;
     std::function<std::optional<uint32_t>(uint64_t cgroup_id)> policy_of;
+
+    // Answers from `probes`' monitored_cgroups map (it must outlive this).
+    static LineageLookup from(const ProbeSet& probes, std::filesystem::path cgroup2_root);
 };
 
 // Fills hdr.lineage from /proc, the way the kernel does for its own events:
