@@ -46,25 +46,34 @@
 
 namespace {
 
-// Opens PATH with io_uring, so the open happens in the kernel's io_uring
-// path and not in an openat syscall. Returns 0 or errno.
-int uring_open(const char* path, int flags) {
+// Runs the one operation `prep` puts in an SQE through a fresh io_uring and
+// waits for it: the operation happens in the kernel's io_uring path, not in
+// its own syscall. Returns the CQE's result (>= 0), or -errno.
+template <typename Prep>
+int uring_run_one(Prep prep) {
     io_uring ring;
-    if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0) return -rc;
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    io_uring_prep_openat(sqe, AT_FDCWD, path, flags, 0);
-    int err = 0;
+    if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0) return rc;
+    prep(io_uring_get_sqe(&ring));
+    int res = 0;
     io_uring_cqe* cqe = nullptr;
     if (int rc = io_uring_submit(&ring); rc < 0) {
-        err = -rc;
+        res = rc;
     } else if (int wait = io_uring_wait_cqe(&ring, &cqe); wait < 0) {
-        err = -wait;
+        res = wait;
     } else {
-        if (cqe->res < 0) err = -cqe->res; else close(cqe->res);
+        res = cqe->res;
         io_uring_cqe_seen(&ring, cqe);
     }
     io_uring_queue_exit(&ring);
-    return err;
+    return res;
+}
+
+// Opens PATH with io_uring (IORING_OP_OPENAT). Returns 0 or errno.
+int uring_open(const char* path, int flags) {
+    const int fd = uring_run_one([&](io_uring_sqe* sqe) { io_uring_prep_openat(sqe, AT_FDCWD, path, flags, 0); });
+    if (fd < 0) return -fd;
+    close(fd);
+    return 0;
 }
 
 // "IP:PORT" (IPv6 without brackets: the port is after the last colon).
@@ -179,26 +188,10 @@ int uring_connect(const std::string& endpoint) {
     if (!parse_endpoint(endpoint, false, addr, len)) return EINVAL;
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
-    io_uring ring;
-    if (int rc = io_uring_queue_init(4, &ring, 0); rc < 0) {
-        close(fd);
-        return -rc;
-    }
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(&addr), len);
-    int err = 0;
-    io_uring_cqe* cqe = nullptr;
-    if (int rc = io_uring_submit(&ring); rc < 0) {
-        err = -rc;
-    } else if (int wait = io_uring_wait_cqe(&ring, &cqe); wait < 0) {
-        err = -wait;
-    } else {
-        err = cqe->res < 0 ? -cqe->res : 0;
-        io_uring_cqe_seen(&ring, cqe);
-    }
-    io_uring_queue_exit(&ring);
+    const int res = uring_run_one(
+        [&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(&addr), len); });
     close(fd);
-    return err;
+    return res < 0 ? -res : 0;
 }
 
 }  // namespace
