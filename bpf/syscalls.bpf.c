@@ -119,7 +119,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
 	ev->action = action;
 	ev->mechanism = mechanism;
-	ev->pad = 0;
+	ev->rule = FNW_RULE_SYSCALLS_ALLOW;
 	/*
 	 * x86_64 syscall ABI: rdi rsi rdx r10 r8 r9. tp_btf gives a typed
 	 * pointer to the user registers, so these are direct loads.

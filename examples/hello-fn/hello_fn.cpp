@@ -9,12 +9,14 @@
 //     write-code  append to its own code directory
 //     exec-sh     run /bin/sh
 //     connect     open a TCP connection to 127.0.0.2:9
+//     shellcode   map anonymous memory writable and executable
 //
 // Plain POSIX calls on purpose: each misbehaviour is exactly one operation,
 // so each should be exactly one violation.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +60,13 @@ int misbehave(const std::string& what) {
     if (what == "exec-sh") {
         ::execl("/bin/sh", "sh", "-c", "true", static_cast<char*>(nullptr));
         return errno;
+    }
+    if (what == "shellcode") {
+        // Writable and executable anonymous memory: where injected code runs.
+        void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED) return errno;
+        ::munmap(page, 4096);
+        return 0;
     }
     if (what == "connect") {
         const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -120,13 +120,27 @@ enum fnw_lineage_source {
 	FNW_LINEAGE_FROM_PROC = 1,   /* filled by userspace from /proc, best effort */
 };
 
+/* fnw_syscall_event.rule: which policy rule a violation broke. */
+enum fnw_syscall_rule {
+	FNW_RULE_SYSCALLS_ALLOW = 0,       /* the syscall is not in syscalls.allow (fnw_sys_enter) */
+	FNW_RULE_PROCESS_PTRACE = 1,       /* process.ptrace: attach to or read another process */
+	FNW_RULE_PROCESS_BPF = 2,          /* process.bpf */
+	FNW_RULE_PROCESS_EXEC_MEMORY = 3,  /* process.execMemory */
+};
+
+/*
+ * A syscall: one outside syscalls.allow (or any, traced), or one that broke
+ * a spec.process rule (process.bpf.c), then `rule` says which. nr and args
+ * are the syscall's, read from the task's user registers, also when an LSM
+ * hook saw it.
+ */
 struct fnw_syscall_event {
 	struct fnw_event_header hdr;
 	__u32 nr;
 	__u8 verdict; /* enum fnw_verdict */
 	__u8 action;    /* enum fnw_action */
 	__u8 mechanism; /* enum fnw_mechanism */
-	__u8 pad;
+	__u8 rule;      /* enum fnw_syscall_rule */
 	__u64 args[FNW_SYSCALL_ARGS];
 };
 

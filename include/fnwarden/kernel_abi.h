@@ -84,6 +84,11 @@ enum fnw_policy_flags {
 	 * replaced since the policy loaded has a new inode, and an inode
 	 * lookup would let exactly that one through unhashed. */
 	FNW_POLICY_EXEC_HASHED = 1u << 4,
+	/* spec.process (process.bpf.c): what the function may not do to other
+	 * processes or to its own memory; acted on with process_action. */
+	FNW_POLICY_DENY_PTRACE = 1u << 5,      /* attach to or read another process */
+	FNW_POLICY_DENY_BPF = 1u << 6,         /* the bpf() syscall */
+	FNW_POLICY_DENY_EXEC_MEMORY = 1u << 7, /* PROT_EXEC on anonymous or writable memory */
 };
 
 /*
@@ -114,7 +119,7 @@ struct fnw_policy {
 	 * go to userspace's glob matcher (FNW_VERDICT_PENDING).
 	 */
 	__u32 file_kernel_rights;
-	__u32 pad;
+	__u32 process_action; /* enum fnw_kernel_action, for FNW_POLICY_DENY_* */
 };
 
 /*
@@ -228,6 +233,8 @@ struct fnw_counters {
 	__u64 file_cache_hits;   /* opens answered by file_verdicts */
 	__u64 file_pending_lost; /* enter without exit (pending map full) */
 	__u64 file_lsm_denied;   /* opens refused by lsm/file_open (EPERM, before the fact) */
+	__u64 process_violations; /* spec.process rules broken (process.bpf.c) */
+	__u64 process_denied;     /* of which refused by a BPF-LSM hook (EPERM) */
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

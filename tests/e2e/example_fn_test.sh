@@ -91,7 +91,12 @@ fi
 expect_eq "enforce connect: one event" 1 "$(wc -l <"$work/e-connect.jsonl")"
 has "enforce connect" "$(head -n1 "$work/e-connect.jsonl")" '"action":"denied"' "\"mechanism\":\"$connect_mechanism\""
 
-for what in shadow write-code exec-sh; do
+run_fn audit "$work/shellcode.jsonl" eve --misbehave=shellcode
+expect_eq "audit shellcode: one event" 1 "$(wc -l <"$work/shellcode.jsonl")"
+has "audit shellcode" "$(head -n1 "$work/shellcode.jsonl")" '"rule":"process.execMemory"' '"name":"mmap"' \
+  '"action":"reported"'
+
+for what in shadow write-code exec-sh shellcode; do
   run_fn enforce "$work/e-$what.jsonl" eve "--misbehave=$what"
   expect_eq "enforce $what: killed" 137 $?
   expect_eq "enforce $what: one event" 1 "$(wc -l <"$work/e-$what.jsonl")"

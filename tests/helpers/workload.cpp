@@ -17,6 +17,10 @@
 //   uring-write:PATH         open PATH for writing through io_uring
 //   uring-tcp4:IP:PORT       TCP connect submitted through io_uring (IORING_OP_CONNECT)
 //   create:PATH              create PATH (open O_CREAT|O_EXCL)
+//   bpf                      one bpf() call (BPF_MAP_CREATE with an empty attr: EINVAL when let through)
+//   ptrace-child             fork a child and PTRACE_SEIZE it (the child is then killed and reaped)
+//   mmap-exec                map anonymous memory read-write-execute
+//   jit                      map anonymous memory read-write, then mprotect it read-execute (a JIT's flip)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
 //   nest:N                   the remaining steps run in a descendant N generations down (each
 //                            generation forks one child, waits, and exits with its status)
@@ -34,7 +38,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <csignal>
 
 #include <algorithm>
 #include <cerrno>
@@ -277,6 +284,30 @@ int main(int argc, char** argv) {
             char* const child_argv[] = {const_cast<char*>("payload"), nullptr};
             char* const child_env[] = {nullptr};
             raw(syscall(SYS_execveat, mem, "", child_argv, child_env, AT_EMPTY_PATH));
+        } else if (step == "bpf") {
+            char attr[128] = {};  // union bpf_attr, all zero: no map type
+            raw(syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, attr, sizeof(attr)));
+        } else if (step == "ptrace-child") {
+            const pid_t child = fork();
+            if (child == 0) {
+                pause();
+                _exit(0);
+            }
+            if (child < 0) return 4;
+            raw(ptrace(PTRACE_SEIZE, child, nullptr, nullptr));
+            const int seized = last_errno;
+            kill(child, SIGKILL);
+            waitpid(child, nullptr, 0);
+            last_errno = seized;
+        } else if (step == "mmap-exec") {
+            void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            last_errno = p == MAP_FAILED ? errno : 0;
+            if (p != MAP_FAILED) munmap(p, 4096);
+        } else if (step == "jit") {
+            void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) return 4;
+            raw(mprotect(p, 4096, PROT_READ | PROT_EXEC));
+            munmap(p, 4096);
         } else if (step == "exit-errno") {
             return last_errno;
         } else if (step.rfind("repeat-getppid:", 0) == 0) {

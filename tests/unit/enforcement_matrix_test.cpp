@@ -80,6 +80,19 @@ TEST(EnforcementMatrix, UnixConnectsAreRefusedByTheLsmHookWhereItLoads) {
                          "bpf-lsm socket_connect (unix sockets): lsm programs refused at load"));
 }
 
+TEST(EnforcementMatrix, ProcessRulesNameTheHookOrTheTracepointEach) {
+    LsmStatus lsm{"", {{"ptrace_access_check", ""}, {"bpf", ""}, {"file_mprotect", ""},
+                       {"mmap_file", "this kernel has no LSM hook mmap_file"}}};
+    const auto process = row(enforcement_matrix(kernel(std::nullopt), lsm), "process");
+    EXPECT_NE(process.watched.find("ptrace: bpf-lsm ptrace_access_check refuses (EPERM)"), std::string::npos);
+    EXPECT_NE(process.watched.find("bpf(): bpf-lsm bpf refuses"), std::string::npos);
+    EXPECT_NE(process.watched.find("exec memory (mprotect): bpf-lsm file_mprotect refuses"), std::string::npos);
+    EXPECT_NE(process.watched.find("exec memory (mmap): sigkill at sys_enter"), std::string::npos);
+    EXPECT_EQ(process.launched, process.watched);
+    ASSERT_EQ(process.rejected.size(), 1u);
+    EXPECT_EQ(process.rejected[0], "bpf-lsm mmap_file: this kernel has no LSM hook mmap_file");
+}
+
 TEST(EnforcementMatrix, LandlockAbi4AddsTcpPortsForLaunchedFunctions) {
     auto rows = enforcement_matrix(kernel(4), LsmStatus{"x", {}});
     EXPECT_NE(row(rows, "network").launched.find("landlock ABI 4: TCP connect/bind by port"), std::string::npos);

@@ -161,6 +161,20 @@ TEST(EventJson, SyscallViolationHasEveryField) {
     EXPECT_EQ((*j)["rule"], "syscalls.allow");
 }
 
+TEST(EventJson, AProcessRuleViolationNamesItsRule) {
+    auto ev = sample_event();
+    const std::pair<uint8_t, const char*> rules[] = {{FNW_RULE_PROCESS_PTRACE, "process.ptrace"},
+                                                     {FNW_RULE_PROCESS_BPF, "process.bpf"},
+                                                     {FNW_RULE_PROCESS_EXEC_MEMORY, "process.execMemory"},
+                                                     {FNW_RULE_SYSCALLS_ALLOW, "syscalls.allow"}};
+    for (auto [rule, name] : rules) {
+        ev.rule = rule;
+        auto j = event_to_json(bytes(ev), EventContext{}, WallClock(0));
+        ASSERT_TRUE(j);
+        EXPECT_EQ((*j)["rule"], name);
+    }
+}
+
 TEST(EventJson, HostileCommBytesStayValidJson) {
     auto ev = sample_event();
     const char evil[FNW_COMM_LEN] = {'\xff', '"', '\n', 'x', '\x01', 'a', 'b', 'c',

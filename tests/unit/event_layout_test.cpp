@@ -46,7 +46,7 @@ const std::map<std::string, StructLayout>& expected_layouts() {
           {FNW_FIELD(fnw_syscall_event, hdr), FNW_FIELD(fnw_syscall_event, nr),
            FNW_FIELD(fnw_syscall_event, verdict), FNW_FIELD(fnw_syscall_event, action),
            FNW_FIELD(fnw_syscall_event, mechanism),
-           FNW_FIELD(fnw_syscall_event, pad), FNW_FIELD(fnw_syscall_event, args)}}},
+           FNW_FIELD(fnw_syscall_event, rule), FNW_FIELD(fnw_syscall_event, args)}}},
         {"fnw_net_event",
          {sizeof(fnw_net_event),
           {FNW_FIELD(fnw_net_event, hdr), FNW_FIELD(fnw_net_event, addr), FNW_FIELD(fnw_net_event, port),
@@ -96,7 +96,7 @@ const std::map<std::string, StructLayout>& expected_layouts() {
           {FNW_FIELD(fnw_policy, syscall_allow), FNW_FIELD(fnw_policy, syscall_action),
            FNW_FIELD(fnw_policy, net_action), FNW_FIELD(fnw_policy, flags), FNW_FIELD(fnw_policy, exec_action),
            FNW_FIELD(fnw_policy, file_action), FNW_FIELD(fnw_policy, file_kernel_rights),
-           FNW_FIELD(fnw_policy, pad)}}},
+           FNW_FIELD(fnw_policy, process_action)}}},
         {"fnw_cgroup_event",
          {sizeof(fnw_cgroup_event),
           {FNW_FIELD(fnw_cgroup_event, hdr), FNW_FIELD(fnw_cgroup_event, parent_id),
@@ -118,7 +118,8 @@ const std::map<std::string, StructLayout>& expected_layouts() {
            FNW_FIELD(fnw_counters, net_violations), FNW_FIELD(fnw_counters, net_denied),
            FNW_FIELD(fnw_counters, file_checks), FNW_FIELD(fnw_counters, file_violations),
            FNW_FIELD(fnw_counters, file_pending), FNW_FIELD(fnw_counters, file_cache_hits),
-           FNW_FIELD(fnw_counters, file_pending_lost), FNW_FIELD(fnw_counters, file_lsm_denied)}}},
+           FNW_FIELD(fnw_counters, file_pending_lost), FNW_FIELD(fnw_counters, file_lsm_denied),
+           FNW_FIELD(fnw_counters, process_violations), FNW_FIELD(fnw_counters, process_denied)}}},
     };
     return layouts;
 }

@@ -197,6 +197,17 @@ TEST(ExecLsm, OnlyLiteralExecRulesAreCheckedInTheKernel) {
     EXPECT_TRUE(compiled.flags & FNW_POLICY_EXEC_LSM);
     EXPECT_EQ(compiled.exec_action, static_cast<uint32_t>(FNW_KACTION_DENY));
     EXPECT_EQ(compile_kernel_policy(policy, Mode::Audit).exec_action, static_cast<uint32_t>(FNW_KACTION_REPORT));
+    EXPECT_FALSE(compiled.flags & (FNW_POLICY_DENY_PTRACE | FNW_POLICY_DENY_BPF | FNW_POLICY_DENY_EXEC_MEMORY))
+        << "no process section: nothing refused";
+
+    policy.process.restricted = true;
+    policy.process.exec_memory = true;
+    policy.process.on_violation = ViolationAction::Kill;
+    compiled = compile_kernel_policy(policy, Mode::Enforce);
+    EXPECT_EQ(compiled.flags & (FNW_POLICY_DENY_PTRACE | FNW_POLICY_DENY_BPF | FNW_POLICY_DENY_EXEC_MEMORY),
+              static_cast<uint32_t>(FNW_POLICY_DENY_PTRACE | FNW_POLICY_DENY_BPF));
+    EXPECT_EQ(compiled.process_action, static_cast<uint32_t>(FNW_KACTION_KILL));
+    EXPECT_EQ(compile_kernel_policy(policy, Mode::Audit).process_action, static_cast<uint32_t>(FNW_KACTION_REPORT));
     auto keys = compile_exec_keys(3, policy.exec);
     ASSERT_EQ(keys.size(), 1u);
     EXPECT_EQ(keys[0].policy_id, 3u);

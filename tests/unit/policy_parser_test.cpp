@@ -91,6 +91,31 @@ TEST(PolicyParser, UnknownKeyIsAnError) {
     EXPECT_THAT(e.message, HasSubstr("unknown key \"sycalls\" in spec"));
 }
 
+TEST(PolicyParser, ProcessSectionRefusesEverythingItDoesNotAllow) {
+    auto r = parse_spec("spec:\n  selector: {function: f}\n  process: {execMemory: true, onViolation: deny}\n");
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r.policy->process.restricted);
+    EXPECT_TRUE(r.policy->process.exec_memory);
+    EXPECT_FALSE(r.policy->process.ptrace);
+    EXPECT_FALSE(r.policy->process.bpf);
+    EXPECT_EQ(r.policy->process.on_violation, ViolationAction::Deny);
+
+    auto absent = parse_spec("spec:\n  selector: {function: f}\n");
+    ASSERT_TRUE(absent.ok());
+    EXPECT_FALSE(absent.policy->process.restricted);
+}
+
+TEST(PolicyParser, ProcessSectionTakesOnlyTrueOrFalse) {
+    // yaml-cpp would read "yes" and "on" as true: a permission is spelt out.
+    auto e = only_error(parse_spec("spec:\n  selector: {function: f}\n  process:\n    bpf: yes\n"));
+    EXPECT_EQ(e.line, 8);
+    EXPECT_THAT(e.message, HasSubstr("spec.process.bpf must be true or false, not \"yes\""));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f}\n  process: {jit: true}\n")).message,
+                HasSubstr("unknown key \"jit\" in spec.process"));
+    EXPECT_THAT(only_error(parse_spec("spec:\n  selector: {function: f}\n  process: {ptrace: [true]}\n")).message,
+                HasSubstr("spec.process.ptrace must be a string"));
+}
+
 TEST(PolicyParser, UnknownTopLevelKeyIsAnError) {
     auto e = only_error(parse_policy(std::string(kHeader) + "spec: {selector: {function: f}}\nextra: 1\n", "t.yaml"));
     EXPECT_EQ(e.line, 6);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -94,9 +95,17 @@ void print_status_table(const json& s, std::ostream& out) {
     out << "kernel   " << str(k, "release") << "  seccomp user_notif " << (k.value("seccomp_user_notif", false) ? "yes" : "no")
         << "  landlock " << (k.at("landlock_abi").is_null() ? "no" : "ABI " + str(k, "landlock_abi"))
         << "  bpf-lsm programs " << str(k, "lsm_programs") << "\n";
-    if (auto hooks = k.find("lsm_hooks"); hooks != k.end() && hooks->is_object())
-        for (const auto& [hook, state] : hooks->items())
-            out << "         lsm/" << hook << ": " << (state.is_string() ? state.get<std::string>() : "?") << "\n";
+    if (auto hooks = k.find("lsm_hooks"); hooks != k.end() && hooks->is_object() && !hooks->empty()) {
+        // One line when every hook shares its state (all refused for the
+        // same reason here), else one per hook.
+        const json& first = hooks->begin().value();
+        const bool shared = std::all_of(hooks->begin(), hooks->end(), [&](const json& state) { return state == first; });
+        auto text = [](const json& state) { return state.is_string() ? state.get<std::string>() : std::string("?"); };
+        if (shared)
+            out << "         all " << hooks->size() << " lsm hooks: " << text(first) << "\n";
+        else
+            for (const auto& [hook, state] : hooks->items()) out << "         lsm/" << hook << ": " << text(state) << "\n";
+    }
     out << "outputs  " << str(d, "output") << (str(d, "webhook").empty() ? "" : ", webhook " + str(d, "webhook"))
         << "  metrics " << (str(d, "metrics").empty() ? "off" : "http://" + str(d, "metrics") + "/metrics")
         << "  socket " << str(d, "socket") << "\n\n";
@@ -148,6 +157,8 @@ void print_status_table(const json& s, std::ostream& out) {
         << str(kc, "file_pending") << " sent to userspace (" << str(dc, "file_decided_allowed") << " allowed, "
         << str(dc, "file_decided_violations") << " violations), " << str(kc, "file_pending_lost")
         << " lost (pending map full), " << str(kc, "file_lsm_denied") << " refused by bpf-lsm\n";
+    out << "         process: " << str(kc, "process_violations", "0") << " ptrace/bpf/exec-memory violations, "
+        << str(kc, "process_denied", "0") << " refused by bpf-lsm\n";
     out << "         exec sha256: " << str(dc, "exec_sha256_hashed", "0") << " files hashed, "
         << str(dc, "exec_sha256_cache_hits", "0") << " answered by the cache, "
         << str(dc, "exec_sha256_mismatches", "0") << " mismatches or unreadable\n";

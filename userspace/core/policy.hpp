@@ -82,6 +82,17 @@ struct ExecRules {
     ViolationAction on_violation = ViolationAction::Report;
 };
 
+// spec.process: what a function may do to other processes and to its own
+// memory, beyond the syscall list. Each is false (refused) by default once
+// the section exists; no section = not restricted.
+struct ProcessRules {
+    bool restricted = false;
+    bool ptrace = false;       // attach to or read another process (ptrace, process_vm_*)
+    bool bpf = false;          // the bpf() syscall
+    bool exec_memory = false;  // make anonymous or writable memory executable (JITs need it)
+    ViolationAction on_violation = ViolationAction::Report;
+};
+
 // Checks a path pattern; returns an error message or "".
 std::string validate_path_pattern(std::string_view pattern);
 
@@ -121,6 +132,7 @@ struct FunctionPolicy {
     NetworkRules network;
     FileRules files;
     ExecRules exec;
+    ProcessRules process;
     std::string source;  // file it came from, for messages
 };
 

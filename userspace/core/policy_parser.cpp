@@ -331,6 +331,31 @@ void parse_exec(Checker& check, const YAML::Node& node, ExecRules& rules) {
     parse_violation_action_key(check, node, "spec.exec", rules.on_violation);
 }
 
+// A yes/no key: YAML's true/false only, so a typo ("flase") or a string
+// never reads as a permission.
+void parse_bool_key(Checker& check, const YAML::Node& section, const char* key, std::string_view what, bool& out) {
+    const YAML::Node node = section[key];
+    if (!node) return;
+    const std::string name = std::string(what) + "." + key;
+    auto text = check.scalar(node, name);
+    if (!text) return;
+    if (*text == "true")
+        out = true;
+    else if (*text == "false")
+        out = false;
+    else
+        check.error(node, name + " must be true or false, not \"" + *text + "\"");
+}
+
+void parse_process(Checker& check, const YAML::Node& node, ProcessRules& rules) {
+    rules.restricted = true;
+    if (!check.expect_map(node, "spec.process", {"ptrace", "bpf", "execMemory", "onViolation"})) return;
+    parse_bool_key(check, node, "ptrace", "spec.process", rules.ptrace);
+    parse_bool_key(check, node, "bpf", "spec.process", rules.bpf);
+    parse_bool_key(check, node, "execMemory", "spec.process", rules.exec_memory);
+    parse_violation_action_key(check, node, "spec.process", rules.on_violation);
+}
+
 void parse_pod_selector(Checker& check, const YAML::Node& node, PodSelector& pod) {
     if (!check.expect_map(node, "spec.selector.pod", {"namespace", "labels"})) return;
     if (const YAML::Node ns = node["namespace"]) {
@@ -409,7 +434,8 @@ void parse_selector(Checker& check, const YAML::Node& node, FunctionPolicy& poli
 }
 
 void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) {
-    if (!check.expect_map(spec, "spec", {"selector", "mode", "syscalls", "network", "files", "exec"})) return;
+    if (!check.expect_map(spec, "spec", {"selector", "mode", "syscalls", "network", "files", "exec", "process"}))
+        return;
 
     if (const YAML::Node selector = spec["selector"]) {
         parse_selector(check, selector, policy);
@@ -437,6 +463,7 @@ void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) 
     // Likewise absent files/exec sections restrict nothing.
     if (const YAML::Node files = spec["files"]) parse_files(check, files, policy.files);
     if (const YAML::Node exec = spec["exec"]) parse_exec(check, exec, policy.exec);
+    if (const YAML::Node process = spec["process"]) parse_process(check, process, policy.process);
 }
 
 // Parses YAML text; on a syntax error records it and returns nullopt.

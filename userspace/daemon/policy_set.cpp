@@ -105,6 +105,13 @@ uint64_t fingerprint_of(const FunctionPolicy& policy) {
     hash.add_number(policy.exec.restricted);
     hash.add_strings(policy.exec.allow);
     hash.add_number(static_cast<uint64_t>(policy.exec.on_violation));
+
+    const ProcessRules& process = policy.process;
+    hash.add_number(process.restricted);
+    hash.add_number(process.ptrace);
+    hash.add_number(process.bpf);
+    hash.add_number(process.exec_memory);
+    hash.add_number(static_cast<uint64_t>(process.on_violation));
     return hash.value();
 }
 

@@ -166,7 +166,14 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         j["verdict"] = verdict_name(ev.verdict);
         j["action"] = action_name(ev.action);
         j["mechanism"] = mechanism_name(ev.mechanism);
-        if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = "syscalls.allow";
+        if (ev.verdict == FNW_VERDICT_VIOLATION) {
+            switch (ev.rule) {
+            case FNW_RULE_PROCESS_PTRACE: j["rule"] = "process.ptrace"; break;
+            case FNW_RULE_PROCESS_BPF: j["rule"] = "process.bpf"; break;
+            case FNW_RULE_PROCESS_EXEC_MEMORY: j["rule"] = "process.execMemory"; break;
+            default: j["rule"] = "syscalls.allow";
+            }
+        }
         return j;
     }
     case FNW_EVENT_FILE: {

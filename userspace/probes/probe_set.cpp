@@ -8,6 +8,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -236,15 +237,18 @@ std::string active_lsm_list() {
 // and attach and are never called: a silent hole), the hook must exist in
 // this kernel, and the verifier must take an LSM program there (a
 // two-instruction probe, loaded and closed).
-// Hooks whose argument list changed across kernels, and how many arguments
-// our program is written for: an LSM program reads its arguments by
+// Programs on hooks whose argument list changed across kernels, and how
+// many arguments each is written for: an LSM program reads its arguments by
 // position, so on a kernel with another count it would take the wrong one
-// for `ret` (or not load, taking every other hook with it).
-std::string lsm_hook_arity_mismatch(const std::string& hook) {
+// for `ret` (or not load, taking every other hook with it). Where both
+// prototypes are in use, the hook has one program for each.
+std::string lsm_program_arity_mismatch(const std::string& program, const std::string& hook) {
     static const std::map<std::string, unsigned> kArity = {
-        {"path_rename", 5},  // `flags` since 5.19
+        {"fnw_lsm_path_rename", 5},  // `flags` since 5.19
+        {"fnw_lsm_bpf", 3},          // up to 6.15
+        {"fnw_lsm_bpf_kernel", 4},   // `kernel` since 6.16
     };
-    auto wanted = kArity.find(hook);
+    auto wanted = kArity.find(program);
     if (wanted == kArity.end()) return "";
     std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
     if (!vmlinux) return "cannot read the kernel's BTF to check lsm/" + hook + "'s arguments";
@@ -263,7 +267,6 @@ std::string lsm_hook_unusable(const std::string& hook, const std::string& active
         return "kernel lacks bpf in /sys/kernel/security/lsm (" + active_lsms + ")";
     const int btf_id = libbpf_find_vmlinux_btf_id(hook.c_str(), BPF_LSM_MAC);
     if (btf_id < 0) return "this kernel has no LSM hook " + hook;
-    if (std::string why = lsm_hook_arity_mismatch(hook); !why.empty()) return why;
     const bpf_insn return_zero[] = {
         {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
         {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
@@ -289,11 +292,27 @@ bool is_net_probe(const bpf_program* prog) {
     return is_syscall_tracepoint(prog) && std::string_view(bpf_program__name(prog)).rfind("fnw_net_", 0) == 0;
 }
 
-bool is_file_probe(const bpf_program* prog) { return is_syscall_tracepoint(prog) && !is_net_probe(prog); }
+// process.bpf.c's stand-ins for its LSM hooks: fnw_proc_*.
+bool is_process_probe(const bpf_program* prog) {
+    return is_syscall_tracepoint(prog) && std::string_view(bpf_program__name(prog)).rfind("fnw_proc_", 0) == 0;
+}
+
+bool is_file_probe(const bpf_program* prog) {
+    return is_syscall_tracepoint(prog) && !is_net_probe(prog) && !is_process_probe(prog);
+}
+
+// The LSM hook each process stand-in replaces: attached only where that
+// hook did not load, so one operation is reported once.
+std::string process_probe_hook(std::string_view program) {
+    if (program.find("mprotect") != std::string_view::npos) return "file_mprotect";
+    if (program.find("mmap") != std::string_view::npos) return "mmap_file";
+    if (program.find("bpf") != std::string_view::npos) return "bpf";
+    return "ptrace_access_check";  // ptrace, process_vm_readv/writev
+}
 
 // Attaches every program `wanted` picks, all or none.
-bool attach_programs(bpf_object* obj, bool (*wanted)(const bpf_program*), std::vector<bpf_link*>& out,
-                     std::string* error) {
+bool attach_programs(bpf_object* obj, const std::function<bool(const bpf_program*)>& wanted,
+                     std::vector<bpf_link*>& out, std::string* error) {
     if (!out.empty()) return true;
     if (std::string err = ensure_tracefs(); !err.empty()) {
         if (error) *error = err;
@@ -331,6 +350,15 @@ bool ProbeSet::attach_net_probes(std::string* error) {
     return attach_programs(skel_->obj, is_net_probe, net_links_, error);
 }
 
+bool ProbeSet::attach_process_probes(std::string* error) {
+    return attach_programs(
+        skel_->obj,
+        [this](const bpf_program* prog) {
+            return is_process_probe(prog) && !lsm_hook_loaded(process_probe_hook(bpf_program__name(prog)));
+        },
+        process_links_, error);
+}
+
 bool ProbeSet::attach_landlock_reporting(std::string* error) {
     if (exit_link_) return true;
     exit_link_ = bpf_program__attach(skel_->progs.fnw_sys_exit);
@@ -347,6 +375,8 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
     // optional BPF-LSM programs are loaded too.
     // hook -> why it is not used ("" = loaded); filled by the first open.
     std::map<std::string, std::string> lsm_hooks;
+    std::map<std::string, std::string> lsm_programs;  // program -> why it is not loaded ("" = it is)
+    std::map<std::string, std::string> hook_checks;   // hook -> lsm_hook_unusable()
     const std::string active_lsms = active_lsm_list();
     auto open_skeleton = [&](bool with_lsm) -> std::variant<std::unique_ptr<ProbeSet>, ProbeError> {
         fnwarden_bpf* skel = fnwarden_bpf__open();
@@ -372,8 +402,16 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
             if (is_syscall_tracepoint(prog)) bpf_program__set_autoattach(prog, false);  // attach_*_probes
             if (!is_lsm_probe(prog)) continue;
             const std::string hook = bpf_program__section_name(prog) + 4;  // after "lsm/"
-            if (!lsm_hooks.count(hook)) lsm_hooks[hook] = lsm_hook_unusable(hook, active_lsms);
-            bpf_program__set_autoload(prog, with_lsm && lsm_hooks[hook].empty());
+            const std::string name = bpf_program__name(prog);
+            if (!lsm_programs.count(name)) {
+                if (!hook_checks.count(hook)) hook_checks[hook] = lsm_hook_unusable(hook, active_lsms);
+                std::string why = hook_checks[hook];
+                if (why.empty()) why = lsm_program_arity_mismatch(name, hook);
+                lsm_programs[name] = why;
+                // A hook is in use when one of its programs is.
+                if (auto it = lsm_hooks.find(hook); it == lsm_hooks.end() || !it->second.empty()) lsm_hooks[hook] = why;
+            }
+            bpf_program__set_autoload(prog, with_lsm && lsm_programs[name].empty());
         }
         return probes;
     };
@@ -449,6 +487,7 @@ ProbeSet::~ProbeSet() {
     std::vector<bpf_link*> links(cgroup_links_.begin(), cgroup_links_.end());
     links.insert(links.end(), file_links_.begin(), file_links_.end());
     links.insert(links.end(), net_links_.begin(), net_links_.end());
+    links.insert(links.end(), process_links_.begin(), process_links_.end());
     links.push_back(exit_link_);
     for (int i = 0; i < skel_->skeleton->prog_cnt; ++i) {
         bpf_link** link = skel_->skeleton->progs[i].link;
@@ -480,6 +519,7 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     if (lsm_hook_loaded("bprm_check_security") && !replace_exec_rules(policy_id, policy.exec, error)) return false;
     if (policy.files.restricted && !attach_file_probes(error)) return false;
     if (policy.network.restricted && !attach_net_probes(error)) return false;
+    if (policy.process.restricted && !attach_process_probes(error)) return false;
     const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec);
     if (!replace_file_rules(policy_id, files, error)) return false;
     fnw_policy compiled = compile_kernel_policy(policy, mode);
@@ -726,6 +766,9 @@ std::vector<ProgramStats> ProbeSet::program_stats() const {
         stats.attached = stats.loaded && (prog == skel_->progs.fnw_sys_exit ? exit_link_ != nullptr
                                           : is_file_probe(prog)             ? !file_links_.empty()
                                           : is_net_probe(prog)              ? !net_links_.empty()
+                                          : is_process_probe(prog)
+                                              ? !process_links_.empty() &&
+                                                    !lsm_hook_loaded(process_probe_hook(bpf_program__name(prog)))
                                                                             : true);
         if (stats.loaded) {
             bpf_prog_info info{};
@@ -792,6 +835,8 @@ ProbeCounters ProbeSet::counters() const {
         total.file_cache_hits += c.file_cache_hits;
         total.file_pending_lost += c.file_pending_lost;
         total.file_lsm_denied += c.file_lsm_denied;
+        total.process_violations += c.process_violations;
+        total.process_denied += c.process_denied;
     }
     return total;
 }
@@ -829,6 +874,17 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
         out.file_action = files_action == ViolationAction::Report ? FNW_KACTION_REPORT
                           : files_action == ViolationAction::Kill ? FNW_KACTION_KILL
                                                                   : FNW_KACTION_DENY;
+    }
+    if (policy.process.restricted) {
+        if (!policy.process.ptrace) out.flags |= FNW_POLICY_DENY_PTRACE;
+        if (!policy.process.bpf) out.flags |= FNW_POLICY_DENY_BPF;
+        if (!policy.process.exec_memory) out.flags |= FNW_POLICY_DENY_EXEC_MEMORY;
+        // The LSM hooks refuse for deny and kill; the tracepoints that
+        // stand in for them without BPF-LSM kill for both.
+        const ViolationAction process_action = effective_action(policy.process.on_violation, mode);
+        out.process_action = process_action == ViolationAction::Report ? FNW_KACTION_REPORT
+                             : process_action == ViolationAction::Kill ? FNW_KACTION_KILL
+                                                                       : FNW_KACTION_DENY;
     }
     if (policy.network.restricted) {
         out.flags |= FNW_POLICY_NET_RESTRICTED;

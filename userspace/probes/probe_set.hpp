@@ -46,6 +46,8 @@ struct ProbeCounters {
     uint64_t file_cache_hits = 0;
     uint64_t file_pending_lost = 0;
     uint64_t file_lsm_denied = 0;
+    uint64_t process_violations = 0;
+    uint64_t process_denied = 0;
 };
 
 // A policy's files section as the kernel can check it (file_rules): the
@@ -115,6 +117,9 @@ public:
     // Likewise net.bpf.c's syscall tracepoints (accept/accept4 exits, unix
     // connects), for a policy with a network section or a traced cgroup.
     bool attach_net_probes(std::string* error = nullptr);
+    // process.bpf.c's syscall tracepoints, for the process rules whose LSM
+    // hook this kernel does not run; attached on demand like the others.
+    bool attach_process_probes(std::string* error = nullptr);
 
     // Attaches the sys_exit probe that reports Landlock denials (files.bpf.c).
     // Idempotent; it stays attached for the life of the probe set.
@@ -155,6 +160,7 @@ private:
     bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
     std::vector<bpf_link*> file_links_;    // files.bpf.c's syscalls/* tracepoints, attached on demand
     std::vector<bpf_link*> net_links_;     // net.bpf.c's syscalls/* tracepoints, attached on demand
+    std::vector<bpf_link*> process_links_; // process.bpf.c's stand-ins for its LSM hooks, on demand
     std::string lsm_error_;                // empty when some lsm program loaded
     std::map<std::string, std::string> lsm_hooks_;  // hook -> "" (loaded) or why not
 };

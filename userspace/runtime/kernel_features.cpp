@@ -40,6 +40,16 @@ KernelFeatures probe_kernel_features() {
     return f;
 }
 
+const std::vector<std::pair<std::string, std::string>>& process_hooks() {
+    static const std::vector<std::pair<std::string, std::string>> hooks = {
+        {"ptrace", "ptrace_access_check"},
+        {"bpf()", "bpf"},
+        {"exec memory (mprotect)", "file_mprotect"},
+        {"exec memory (mmap)", "mmap_file"},
+    };
+    return hooks;
+}
+
 std::string LsmStatus::why_not(const std::string& hook) const {
     if (auto it = hooks.find(hook); it != hooks.end()) return it->second;
     return error.empty() ? "not in this build" : error;
@@ -150,6 +160,28 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
     } else {
         out << "  exec: no section -> not restricted (fileless execution is still flagged)\n";
     }
+    if (policy.process.restricted) {
+        const ViolationAction process_action = effective_action(policy.process.on_violation, mode);
+        out << "  process (ptrace " << (policy.process.ptrace ? "allowed" : "refused") << ", bpf "
+            << (policy.process.bpf ? "allowed" : "refused") << ", execMemory "
+            << (policy.process.exec_memory ? "allowed" : "refused") << "), onViolation "
+            << to_string(policy.process.on_violation) << "\n";
+        for (const auto& [what, hook] : process_hooks()) {
+            out << "    -> " << what << ": ";
+            const std::string why = lsm.why_not(hook);
+            if (why.empty())
+                out << "bpf-lsm " << hook
+                    << (process_action == ViolationAction::Report ? ": reported before it happens"
+                                                                   : ": refused (EPERM) before it happens")
+                    << (process_action == ViolationAction::Kill ? ", then SIGKILL" : "") << "\n";
+            else
+                out << "syscall tracepoint: "
+                    << (process_action == ViolationAction::Report ? "reported" : "SIGKILL, the syscall completes first")
+                    << " (bpf-lsm " << hook << ": " << why << ")\n";
+        }
+    } else {
+        out << "  process: no section -> ptrace, bpf() and executable memory not restricted\n";
+    }
     if (features.landlock_abi) {
         FunctionPolicy acting = policy;
         acting.files.restricted &= file_action != ViolationAction::Report;
@@ -169,8 +201,17 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
     else
         out << (features.bpf_lsm_listed() ? "listed" : "not listed") << " in /sys/kernel/security/lsm";
     out << "; fnwarden lsm programs " << (lsm.error.empty() ? "loaded" : "not loaded (" + lsm.error + ")") << "\n";
-    for (const auto& [hook, why] : lsm.hooks)
-        out << "    lsm/" << hook << ": " << (why.empty() ? "loaded" : why) << "\n";
+    // One line when every hook failed for the same reason (this host: 15
+    // times "refused at load"), else one per hook.
+    const bool one_reason =
+        !lsm.hooks.empty() && std::all_of(lsm.hooks.begin(), lsm.hooks.end(), [&](const auto& hook) {
+            return !hook.second.empty() && hook.second == lsm.hooks.begin()->second;
+        });
+    if (one_reason)
+        out << "    all " << lsm.hooks.size() << " lsm hooks: " << lsm.hooks.begin()->second << "\n";
+    else
+        for (const auto& [hook, why] : lsm.hooks)
+            out << "    lsm/" << hook << ": " << (why.empty() ? "loaded" : why) << "\n";
     return out.str();
 }
 
@@ -248,6 +289,18 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
     }
     if (!features.landlock_abi) files.rejected.push_back("landlock: not available on this kernel");
     rows.push_back(files);
+
+    // spec.process: the same mechanism for launched and watched functions.
+    EnforcementRow process{"process", "", "", {}};
+    for (const auto& [what, hook] : process_hooks()) {
+        const std::string why = lsm_status.why_not(hook);
+        const std::string line = what + (why.empty() ? ": bpf-lsm " + hook + " refuses (EPERM) before it happens"
+                                                     : ": sigkill at sys_enter (the syscall completes first)");
+        process.watched += (process.watched.empty() ? "" : "; ") + line;
+        if (!why.empty()) process.rejected.push_back("bpf-lsm " + hook + ": " + why);
+    }
+    process.launched = process.watched;
+    rows.push_back(process);
     return rows;
 }
 

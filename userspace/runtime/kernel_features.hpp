@@ -39,11 +39,14 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
 // started by `fnwarden run` (the launcher can add seccomp and Landlock) and
 // for cgroups the daemon only watches, and why stronger options were not used.
 struct EnforcementRow {
-    std::string event_class;  // syscalls, network, files, exec
+    std::string event_class;  // syscalls, network, files, exec, process
     std::string launched;     // mechanism for `fnwarden run` functions
     std::string watched;      // mechanism for cgroups found by the daemon
     std::vector<std::string> rejected;  // "bpf-lsm: refused at load: ..." etc.
 };
+
+// spec.process's kinds of operation and the LSM hook that guards each.
+const std::vector<std::pair<std::string, std::string>>& process_hooks();
 
 std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const LsmStatus& lsm);
 
