@@ -428,35 +428,115 @@ int fnw_net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/*
- * Where BPF-LSM runs, a unix connect outside network.unix is refused before
- * it happens (EPERM), in enforce mode with deny or kill; the name is the
- * kernel's copy of the sockaddr, not user memory. sys_exit then sees the
- * failure and stays quiet. Report-only policies are left to sys_exit,
- * which reports only connects that succeeded. Inet sockets are the cgroup
- * hooks' (they run right after this hook, with the same rules).
+/* ---- BPF-LSM: the first line for connect and bind, where it runs -------
+ *
+ * Where BPF-LSM runs, these hooks see a connect or bind before the cgroup
+ * hooks do (security_socket_* comes first in the syscall), in the task's
+ * own context. In enforce mode with deny or kill they refuse what the
+ * allowlist does not name (EPERM), so the cgroup hooks never see it: the
+ * event then carries the kernel's lineage, and kill is a SIGKILL before the
+ * syscall returns instead of fnwarden's after it read the event.
+ * Report-only policies, and everything allowed, stay with the cgroup hooks,
+ * which report and trace for every kernel; so do UDP sends with an address.
  */
-SEC("lsm/socket_connect")
-int BPF_PROG(fnw_lsm_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
-{
-	if (ret)
-		return ret; /* an earlier LSM already refused: keep its verdict */
 
-	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+/* What every LSM socket program checks first: a monitored, armed function
+ * whose policy restricts the network and acts on it. */
+static __always_inline struct fnw_policy *lsm_net_policy(__u64 *cgroup_id, __u32 *policy_id,
+							 struct fnw_counters **stats)
+{
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(cgroup_id);
 
 	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return 0;
-	__u32 policy_id = cg->policy_id;
-	struct fnw_policy *policy = fnw_policy(policy_id);
-	struct fnw_counters *stats = fnw_counters();
+		return NULL;
+	*policy_id = cg->policy_id;
+	struct fnw_policy *policy = fnw_policy(*policy_id);
 
-	if (!policy || !stats || !(policy->flags & FNW_POLICY_NET_RESTRICTED) ||
+	*stats = fnw_counters();
+	if (!policy || !*stats || !(policy->flags & FNW_POLICY_NET_RESTRICTED) ||
 	    policy->net_action == FNW_KACTION_REPORT)
+		return NULL;
+	return policy;
+}
+
+/*
+ * An inet connect or bind against the allowlist, with the address as the
+ * kernel copied it. Only a sockaddr of the socket's own family: anything
+ * else the protocol refuses or remaps itself (AF_UNSPEC), and the cgroup
+ * hook, which runs on what the protocol accepted, decides it.
+ */
+static __always_inline int lsm_inet_check(struct socket *sock, struct sockaddr *address, int addrlen, __u8 op,
+					  __u32 policy_id, __u64 cgroup_id, struct fnw_policy *policy,
+					  struct fnw_counters *stats)
+{
+	const __u16 family = BPF_CORE_READ(address, sa_family);
+
+	if (family != BPF_CORE_READ(sock, sk, __sk_common.skc_family))
 		return 0;
-	if (addrlen < 2 || BPF_CORE_READ(address, sa_family) != AF_UNIX)
+	__u8 addr[16];
+	__u16 port_be;
+
+	if (family == AF_INET) {
+		if (addrlen < (int)sizeof(struct sockaddr_in))
+			return 0; /* the protocol refuses it (EINVAL) */
+		struct sockaddr_in *in = (struct sockaddr_in *)address;
+
+		v4_mapped(addr, BPF_CORE_READ(in, sin_addr.s_addr));
+		port_be = BPF_CORE_READ(in, sin_port);
+	} else if (family == AF_INET6) {
+		if (addrlen < 24) /* SIN6_LEN_RFC2133: the shortest the protocol takes */
+			return 0;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+
+		if (bpf_core_read(addr, sizeof(addr), &in6->sin6_addr))
+			return 0;
+		port_be = BPF_CORE_READ(in6, sin6_port);
+	} else {
+		return 0;
+	}
+	const __u16 port = bpf_ntohs(port_be);
+	const __u8 protocol = (__u8)BPF_CORE_READ(sock, sk, sk_protocol);
+	const __u8 direction = op == FNW_NET_BIND ? FNW_NET_LISTEN : FNW_NET_EGRESS;
+
+	if (net_rule_matches(policy_id, direction, protocol, port, addr))
 		return 0;
 
+	__sync_fetch_and_add(&stats->net_checks, 1);
+	__sync_fetch_and_add(&stats->net_violations, 1);
+	__sync_fetch_and_add(&stats->net_denied, 1);
+	__u8 action = FNW_ACTION_DENIED;
+
+	if (policy->net_action == FNW_KACTION_KILL && fnw_kill_current(stats))
+		action = FNW_ACTION_KILLED;
+
+	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+
+	if (ev) {
+		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
+		__builtin_memcpy(ev->addr, addr, 16);
+		ev->port = port;
+		ev->local_port = 0;
+		ev->family = family == AF_INET ? 4 : 6;
+		ev->protocol = protocol;
+		ev->op = op;
+		ev->verdict = FNW_VERDICT_VIOLATION;
+		ev->action = action;
+		ev->mechanism = FNW_MECH_BPF_LSM;
+		ev->unix_path_len = 0;
+		fnw_submit(ev, stats);
+	}
+	return -EPERM;
+}
+
+/*
+ * Unix sockets: a connect outside network.unix is refused before it
+ * happens, checking the kernel's copy of the sockaddr, not user memory.
+ * sys_exit_connect then sees the failure and stays quiet.
+ */
+static __always_inline int lsm_unix_connect_check(struct sockaddr *address, int addrlen, __u32 policy_id,
+						  __u64 cgroup_id, struct fnw_policy *policy,
+						  struct fnw_counters *stats)
+{
 	struct fnw_unix_key key = {};
 	char raw[FNW_UNIX_PATH_MAX + 1] = {};
 	__u64 len = (__u64)addrlen - 2;
@@ -477,6 +557,40 @@ int BPF_PROG(fnw_lsm_socket_connect, struct socket *sock, struct sockaddr *addre
 		action = FNW_ACTION_KILLED;
 	emit_unix_connect(&key, cgroup_id, false, action, FNW_MECH_BPF_LSM, stats);
 	return -EPERM;
+}
+
+SEC("lsm/socket_connect")
+int BPF_PROG(fnw_lsm_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	if (ret)
+		return ret; /* an earlier LSM already refused: keep its verdict */
+
+	__u64 cgroup_id;
+	__u32 policy_id;
+	struct fnw_counters *stats = NULL;
+	struct fnw_policy *policy = lsm_net_policy(&cgroup_id, &policy_id, &stats);
+
+	if (!policy || !stats || addrlen < 2)
+		return 0;
+	if (BPF_CORE_READ(address, sa_family) == AF_UNIX)
+		return lsm_unix_connect_check(address, addrlen, policy_id, cgroup_id, policy, stats);
+	return lsm_inet_check(sock, address, addrlen, FNW_NET_CONNECT, policy_id, cgroup_id, policy, stats);
+}
+
+SEC("lsm/socket_bind")
+int BPF_PROG(fnw_lsm_socket_bind, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	if (ret)
+		return ret;
+
+	__u64 cgroup_id;
+	__u32 policy_id;
+	struct fnw_counters *stats = NULL;
+	struct fnw_policy *policy = lsm_net_policy(&cgroup_id, &policy_id, &stats);
+
+	if (!policy || !stats || addrlen < 2)
+		return 0;
+	return lsm_inet_check(sock, address, addrlen, FNW_NET_BIND, policy_id, cgroup_id, policy, stats);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -211,7 +211,7 @@ TEST_F(LandlockTest, TcpPortsNoRuleNamesAreRefusedByLandlockWhereTheAbiHasNetwor
     EXPECT_EQ(port.outcome.exit_code, landlock_net ? EACCES : EPERM) << "ABI " << abi;
     ASSERT_EQ(port.net_events.size(), 1u);
     const fnw_net_event& ev = port.net_events[0];
-    EXPECT_EQ(ev.mechanism, landlock_net ? FNW_MECH_LANDLOCK : FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(ev.mechanism, landlock_net ? FNW_MECH_LANDLOCK : inet_refusal());
     EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
     EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
     EXPECT_EQ(ev.op, FNW_NET_CONNECT);
@@ -222,11 +222,12 @@ TEST_F(LandlockTest, TcpPortsNoRuleNamesAreRefusedByLandlockWhereTheAbiHasNetwor
     const uint8_t loopback_mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
     EXPECT_EQ(std::memcmp(ev.addr, loopback_mapped, 16), 0);
 
-    // Landlock knows ports, not addresses: the address is the cgroup hook's.
+    // Landlock knows ports, not addresses: the address is the cgroup hook's
+    // (BPF-LSM's, where it runs: it comes first).
     auto address = run_workload(p, Mode::Enforce, {"tcp4:" + at("127.0.0.2", allowed_peer.port), "exit-errno"});
     EXPECT_EQ(address.outcome.exit_code, EPERM);
     ASSERT_EQ(address.net_events.size(), 1u);
-    EXPECT_EQ(address.net_events[0].mechanism, FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(address.net_events[0].mechanism, inet_refusal());
 
     // No listen rule: every TCP bind is refused, by Landlock where it can.
     auto bind = run_workload(p, Mode::Enforce, {"bind6:" + std::to_string(other_peer.port), "exit-errno"});
@@ -235,7 +236,7 @@ TEST_F(LandlockTest, TcpPortsNoRuleNamesAreRefusedByLandlockWhereTheAbiHasNetwor
     EXPECT_EQ(bind.net_events[0].op, FNW_NET_BIND);
     EXPECT_EQ(bind.net_events[0].family, 6);
     EXPECT_EQ(bind.net_events[0].port, other_peer.port);
-    EXPECT_EQ(bind.net_events[0].mechanism, landlock_net ? FNW_MECH_LANDLOCK : FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(bind.net_events[0].mechanism, landlock_net ? FNW_MECH_LANDLOCK : inet_refusal("socket_bind"));
 
     // UDP is not Landlock's: the cgroup hook refuses it on every ABI.
     auto udp = run_workload(p, Mode::Enforce, {"udp4:" + at("127.0.0.1", other_peer.port), "exit-errno"});
@@ -252,7 +253,8 @@ TEST_F(LandlockTest, TcpPortsNoRuleNamesAreRefusedByLandlockWhereTheAbiHasNetwor
 }
 
 // kill: on ABI 4+ Landlock refuses and the kernel kills at sys_exit; below,
-// the cgroup hook refuses and fnwarden kills when it reads the event.
+// the cgroup hook refuses and fnwarden kills when it reads the event (under
+// BPF-LSM, lsm/socket_connect refuses and kills in the kernel).
 TEST_F(LandlockTest, TcpPortKillActionDeniesThenKills) {
     const bool landlock_net = landlock_abi() >= 4;
     test::Listener peer = test::Listener::open(false);
@@ -262,7 +264,7 @@ TEST_F(LandlockTest, TcpPortKillActionDeniesThenKills) {
     ASSERT_TRUE(r.outcome.term_signal.has_value()) << "exit " << r.outcome.exit_code;
     EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
     ASSERT_EQ(r.net_events.size(), 1u);
-    EXPECT_EQ(r.net_events[0].mechanism, landlock_net ? FNW_MECH_LANDLOCK : FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(r.net_events[0].mechanism, landlock_net ? FNW_MECH_LANDLOCK : inet_refusal());
     EXPECT_EQ(r.net_events[0].action, FNW_ACTION_KILLED);
 }
 

@@ -123,7 +123,9 @@ TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
 TEST_F(BpfLsmTest, EveryLsmHookIsProbedAndExplainedOnItsOwn) {
     const auto& hooks = probes_->lsm_hooks();
     for (const char* hook : {"file_open", "bprm_check_security", "path_mknod", "path_mkdir", "path_unlink",
-                             "path_rmdir", "path_symlink", "path_link", "path_rename", "socket_connect"}) {
+                             "path_rmdir", "path_symlink", "path_link", "path_rename", "socket_connect",
+                             "socket_bind", "ptrace_access_check", "ptrace_traceme", "bpf", "file_mprotect",
+                             "mmap_file"}) {
         ASSERT_TRUE(hooks.count(hook)) << "lsm/" << hook << " was not probed";
         if (lsm_required()) EXPECT_EQ(hooks.at(hook), "") << "lsm/" << hook << " should load here";
         if (!probes_->lsm_available()) {

@@ -68,11 +68,11 @@ TEST_F(NetworkTest, TcpConnectToAllowedPeerWorksAndDisallowedGetsEperm) {
     EXPECT_EQ(format_ip(addr), "127.0.0.2");
     EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
     EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
-    EXPECT_EQ(ev.mechanism, FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(ev.mechanism, inet_refusal());
     EXPECT_EQ(ev.hdr.pid, static_cast<uint32_t>(denied.outcome.pid));
     EXPECT_EQ(ev.hdr.cgroup_id, denied.outcome.cgroup_id);
-    EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(getpid())) << "ppid is filled in from /proc";
-    EXPECT_EQ(ev.hdr.lineage_source, FNW_LINEAGE_FROM_PROC);
+    EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(getpid())) << "from the task, or from /proc for the cgroup hook";
+    EXPECT_EQ(ev.hdr.lineage_source, inet_lineage_source());
     EXPECT_EQ(ev.hdr.lineage_len, 0u) << "the root process: its parent is outside the function";
 
     // Allowed address, other port.
@@ -83,9 +83,10 @@ TEST_F(NetworkTest, TcpConnectToAllowedPeerWorksAndDisallowedGetsEperm) {
 TEST_F(NetworkTest, ANetworkEventNamesItsAncestorsFromProc) {
     auto policy = egress_policy({rule("127.0.0.1/32", {v4_.port}, IPPROTO_TCP)}, ViolationAction::Deny);
     // The sleep keeps the chain alive while the event is read: /proc is
-    // all userspace has for the socket hooks' events.
+    // all userspace has for the socket hooks' events. A UDP send is the
+    // cgroup hook's on every kernel (no LSM hook takes it over).
     auto r = run_workload(policy, Mode::Enforce,
-                          {"nest:2", "tcp4:" + at("127.0.0.2", v4_.port), "sleep-ms:400", "exit-errno"});
+                          {"nest:2", "udp4:" + at("127.0.0.2", v4_.port), "sleep-ms:400", "exit-errno"});
     EXPECT_EQ(r.outcome.exit_code, EPERM);
     ASSERT_EQ(r.net_events.size(), 1u);
     const auto& hdr = r.net_events[0].hdr;
@@ -110,7 +111,7 @@ TEST_F(NetworkTest, AConnectSubmittedThroughIoUringIsRefusedToo) {
     ASSERT_EQ(denied.net_events.size(), 1u);
     EXPECT_EQ(denied.net_events[0].op, FNW_NET_CONNECT);
     EXPECT_EQ(denied.net_events[0].action, FNW_ACTION_DENIED);
-    EXPECT_EQ(denied.net_events[0].mechanism, FNW_MECH_CGROUP_SOCK);
+    EXPECT_EQ(denied.net_events[0].mechanism, inet_refusal());
     EXPECT_EQ(denied.net_events[0].hdr.pid, static_cast<uint32_t>(denied.outcome.pid));
 }
 
@@ -163,6 +164,13 @@ TEST_F(NetworkTest, BindToUnlistedPortIsDeniedListedPortWorks) {
     EXPECT_EQ(denied.outcome.exit_code, EPERM);
     ASSERT_EQ(denied.net_events.size(), 1u);
     EXPECT_EQ(denied.net_events[0].op, FNW_NET_BIND);
+    EXPECT_EQ(denied.net_events[0].family, 6);
+    EXPECT_EQ(denied.net_events[0].mechanism, inet_refusal("socket_bind"));
+    // An allowed bind through the same hooks: the LSM hook lets it through
+    // to the cgroup hook, which allows it too.
+    auto allowed6 = run_workload(policy, Mode::Enforce, {"bind6:" + std::to_string(free_port), "exit-errno"});
+    EXPECT_EQ(allowed6.outcome.exit_code, 0);
+    EXPECT_TRUE(allowed6.net_events.empty());
 }
 
 TEST_F(NetworkTest, AuditModeReportsAndAllows) {
@@ -182,6 +190,10 @@ TEST_F(NetworkTest, KillActionRefusesThenKills) {
     EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
     ASSERT_EQ(r.net_events.size(), 1u);
     EXPECT_EQ(r.net_events[0].action, FNW_ACTION_KILLED);
+    // Under BPF-LSM the kill is the kernel's, before connect returns; the
+    // cgroup hook cannot signal, so there fnwarden kills on the event.
+    EXPECT_EQ(r.net_events[0].mechanism, inet_refusal());
+    EXPECT_EQ(r.net_events[0].hdr.lineage_source, inet_lineage_source());
 }
 
 TEST_F(NetworkTest, UnrestrictedPolicyAndUnmonitoredProcessesAreUntouched) {

@@ -135,6 +135,16 @@ protected:
 
     uint32_t last_policy_id() const { return policy_id_; }
 
+    // What refuses an inet connect or bind here: the BPF-LSM hook where it
+    // loaded (security_socket_* runs first), else the cgroup hook. The LSM
+    // hook's events carry the kernel's lineage, the cgroup hook's /proc's.
+    uint8_t inet_refusal(const char* hook = "socket_connect") const {
+        return probes_->lsm_hook_loaded(hook) ? FNW_MECH_BPF_LSM : FNW_MECH_CGROUP_SOCK;
+    }
+    uint8_t inet_lineage_source(const char* hook = "socket_connect") const {
+        return probes_->lsm_hook_loaded(hook) ? FNW_LINEAGE_FROM_KERNEL : FNW_LINEAGE_FROM_PROC;
+    }
+
     // Sorts a ring-buffer record into its typed list, checking its size.
     static void collect(std::span<const std::byte> rec, Run& out) {
         fnw_event_header hdr{};

@@ -79,8 +79,8 @@ expect_eq "enforce connect: the function goes on" 0 $?
 # (ABI 4+, port 9 is in no rule: EACCES) or else the cgroup hook (EPERM).
 # The errno and the event's mechanism must agree.
 if grep -q "misbehave connect: Operation not permitted" "$work/stdout"; then
-  pass "enforce connect gets EPERM (cgroup hook)"
-  connect_mechanism=cgroup-sock
+  pass "enforce connect gets EPERM (cgroup hook, or lsm/socket_connect first where BPF-LSM runs)"
+  grep -q '"mechanism":"bpf-lsm"' "$work/e-connect.jsonl" && connect_mechanism=bpf-lsm || connect_mechanism=cgroup-sock
 elif grep -q "misbehave connect: Permission denied" "$work/stdout"; then
   pass "enforce connect gets EACCES (Landlock TCP port rules)"
   connect_mechanism=landlock

@@ -77,7 +77,22 @@ TEST(EnforcementMatrix, UnixConnectsAreRefusedByTheLsmHookWhereItLoads) {
     EXPECT_NE(row(rows, "network").watched.find("unix connect outside network.unix: sigkill at sys_exit"),
               std::string::npos);
     EXPECT_TRUE(mentions(row(rows, "network").rejected,
-                         "bpf-lsm socket_connect (unix sockets): lsm programs refused at load"));
+                         "bpf-lsm socket_connect: lsm programs refused at load"));
+}
+
+TEST(EnforcementMatrix, InetConnectAndBindNameTheLsmHooksThatComeFirst) {
+    LsmStatus lsm{"", {{"socket_connect", ""}, {"socket_bind", ""}}};
+    auto network = row(enforcement_matrix(kernel(std::nullopt), lsm), "network");
+    EXPECT_EQ(network.watched.rfind("bpf-lsm socket_connect/socket_bind refuses first (EPERM; kill in the kernel); "
+                                    "cgroup sock_addr hooks",
+                                    0),
+              0u)
+        << network.watched;
+    EXPECT_FALSE(mentions(network.rejected, "bpf-lsm"));
+    lsm.hooks["socket_bind"] = "this kernel has no LSM hook socket_bind";
+    network = row(enforcement_matrix(kernel(std::nullopt), lsm), "network");
+    EXPECT_EQ(network.watched.rfind("bpf-lsm socket_connect refuses first", 0), 0u) << network.watched;
+    EXPECT_TRUE(mentions(network.rejected, "bpf-lsm socket_bind: this kernel has no LSM hook socket_bind"));
 }
 
 TEST(EnforcementMatrix, ProcessRulesNameTheHookOrTheTracepointEach) {

@@ -99,6 +99,17 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         }
         for (const auto& rule : policy.network.listen)
             out << "    listen " << rule.port << protocol(rule.protocol) << "\n";
+        if (net_action != ViolationAction::Report) {
+            for (const char* hook : {"socket_connect", "socket_bind"}) {
+                const std::string why = lsm.why_not(hook);
+                out << "    -> bpf-lsm (" << hook << "): "
+                    << (why.empty() ? std::string("refuses first (EPERM") +
+                                          (net_action == ViolationAction::Kill ? ", SIGKILL in the kernel" : "") +
+                                          "); the cgroup hooks below see only what it let through"
+                                    : "not available: " + why)
+                    << "\n";
+            }
+        }
         out << "    -> cgroup connect4/6, sendmsg4/6, bind4/6 hooks: ";
         if (net_action == ViolationAction::Report)
             out << "reported, the operation proceeds\n";
@@ -108,7 +119,7 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
         if (net_action != ViolationAction::Report && features.landlock_abi && *features.landlock_abi >= 4)
             out << "    -> fnwarden run: landlock (ABI " << *features.landlock_abi
                 << ") also refuses TCP connect/bind to ports no rule names (EACCES, reported at sys_exit)\n";
-        out << "    -> unix and raw sockets are not checked yet\n";
+        out << "    -> unix sockets: network.unix at connect; raw sockets are not checked yet\n";
     }
 
     const auto file_action = effective_action(policy.files.on_violation, mode);
@@ -228,7 +239,17 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
     syscalls.rejected.push_back("bpf-lsm: has no per-syscall hook; seccomp needs the launcher to install it");
     rows.push_back(syscalls);
 
-    const std::string cgroup_sock = "cgroup sock_addr hooks: connect/sendmsg/bind refused (EPERM)";
+    // Inet connect/bind: BPF-LSM's socket hooks come first where they load
+    // (kill in the kernel, lineage from the task), the cgroup hooks else.
+    const std::string connect_lsm = lsm_status.why_not("socket_connect");
+    const std::string bind_lsm = lsm_status.why_not("socket_bind");
+    std::string cgroup_sock = "cgroup sock_addr hooks: connect/sendmsg/bind refused (EPERM)";
+    if (connect_lsm.empty() || bind_lsm.empty())
+        cgroup_sock = std::string("bpf-lsm ") +
+                      (connect_lsm.empty() && bind_lsm.empty() ? "socket_connect/socket_bind"
+                       : connect_lsm.empty()                   ? "socket_connect"
+                                                               : "socket_bind") +
+                      " refuses first (EPERM; kill in the kernel); " + cgroup_sock;
     EnforcementRow network{"network", cgroup_sock, cgroup_sock, {}};
     if (features.landlock_abi && *features.landlock_abi >= 4)
         network.launched += "; landlock ABI " + std::to_string(*features.landlock_abi) +
@@ -244,8 +265,8 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
                                       : "unix connect outside network.unix: sigkill at sys_exit";
     network.watched += "; " + unix_line + "; " + after_the_fact;
     network.launched += "; " + unix_line + "; " + after_the_fact;
-    if (!unix_lsm.empty()) network.rejected.push_back("bpf-lsm socket_connect (unix sockets): " + unix_lsm);
-    network.rejected.push_back("bpf-lsm for inet sockets: the cgroup hooks already refuse them on every kernel");
+    if (!unix_lsm.empty()) network.rejected.push_back("bpf-lsm socket_connect: " + unix_lsm);
+    if (!bind_lsm.empty() && bind_lsm != unix_lsm) network.rejected.push_back("bpf-lsm socket_bind: " + bind_lsm);
     rows.push_back(network);
 
     const std::string landlock = features.landlock_abi
