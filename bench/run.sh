@@ -4,7 +4,8 @@
 #
 # usage: sudo bench/run.sh
 # env:   ROUNDS (7), GETPPID_N (2000000), OPENCLOSE_N (200000), CONNECT_N (100000),
-#        EXEC_N (2000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build), CONFIGS (a b c d e f)
+#        EXEC_N (2000), JIT_N (500000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
+#        CONFIGS (a b c d e f), WORKLOADS (getppid openclose connect exec jit)
 #
 # Each workload runs pinned to BENCH_CPU; monitors run on the other CPUs. The
 # configurations a..f run in interleaved rounds (a b c d e f, a b c d e f, ...)
@@ -16,8 +17,8 @@ build=${FNW_BUILD_DIR:-$src/build}
 rounds=${ROUNDS:-7}
 cpu=${BENCH_CPU:-1}
 declare -A iterations=([getppid]=${GETPPID_N:-2000000} [openclose]=${OPENCLOSE_N:-200000}
-  [connect]=${CONNECT_N:-100000} [exec]=${EXEC_N:-2000})
-workloads=(getppid openclose connect exec)
+  [connect]=${CONNECT_N:-100000} [exec]=${EXEC_N:-2000} [jit]=${JIT_N:-500000})
+read -ra workloads <<<"${WORKLOADS:-getppid openclose connect exec jit}"  # e.g. WORKLOADS=jit
 read -ra configs <<<"${CONFIGS:-a b c d e f}"  # e.g. CONFIGS="a b c d": fnwarden only
 declare -A label=(
   [a]="(a) no probes"
@@ -39,6 +40,7 @@ die() { log "$*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "run as root (it loads BPF programs and creates cgroups)"
 (($(nproc) >= 2)) || die "needs 2 CPUs: one for the workload, one for the monitors"
 helper_cpus=$(seq 0 $(($(nproc) - 1)) | grep -vx "$cpu" | paste -sd,)
+for w in "${workloads[@]}"; do [[ -n ${iterations[$w]:-} ]] || die "unknown workload '$w' (WORKLOADS)"; done
 
 # --- setup -----------------------------------------------------------------------
 install_missing() { # PACKAGE...
@@ -218,8 +220,7 @@ foreign_probes=$(bpftool prog show 2>/dev/null | grep -cE '^[0-9]+: (tracing|raw
 
 declare -A samples skipped
 start_error=
-log "$rounds rounds of ${configs[*]}; getppid N=${iterations[getppid]}," \
-  "openclose N=${iterations[openclose]}; workload on CPU $cpu, monitors on CPU $helper_cpus"
+log "$rounds rounds of ${configs[*]}; workloads ${workloads[*]}; workload on CPU $cpu, monitors on CPU $helper_cpus"
 for ((r = 1; r <= rounds; r++)); do
   progress=
   for c in "${configs[@]}"; do
@@ -232,11 +233,11 @@ for ((r = 1; r <= rounds; r++)); do
     for w in "${workloads[@]}"; do
       ns=$(measure "$c" "$w")
       samples[$c,$w]+="$ns "
-      [[ $w == getppid ]] && progress+=" $c=$ns"
+      [[ $w == "${workloads[0]}" ]] && progress+=" $c=$ns"
     done
     stop_bg
   done
-  log "round $r/$rounds, getppid ns/call:$progress"
+  log "round $r/$rounds, ${workloads[0]} ns/iteration:$progress"
 done
 
 # --- the report --------------------------------------------------------------------
@@ -247,20 +248,39 @@ for c in "${configs[@]}"; do
   for w in "${workloads[@]}"; do med[$c,$w]=$(median <<<"${samples[$c,$w]}"); done
 done
 
+declare -A workload_label=([getppid]="getppid" [openclose]="open+close" [connect]="udp connect"
+  [exec]="fork+exec" [jit]="mprotect RX/RW")
 report() {
-  echo "| config | getppid ns/call | ratio to (a) | extra ns/syscall vs (a) | open+close ratio | udp connect ratio | fork+exec ratio |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  local c
+  # One column group per workload measured: getppid in ns and as a ratio,
+  # the others as ratios to (a), all from the same interleaved rounds.
+  local header="| config |" rule="|---|" c w line
+  for w in "${workloads[@]}"; do
+    if [[ $w == getppid ]]; then
+      header+=" getppid ns/call | ratio to (a) | extra ns/syscall vs (a) |"
+      rule+="---:|---:|---:|"
+    else
+      header+=" ${workload_label[$w]} ratio |"
+      rule+="---:|"
+    fi
+  done
+  echo "$header"
+  echo "$rule"
   for c in "${configs[@]}"; do
     if [[ -n ${skipped[$c]:-} ]]; then
-      echo "| ${label[$c]} | skipped (${skipped[$c]}) | | | | | |"
+      echo "| ${label[$c]} | skipped (${skipped[$c]}) |"
       continue
     fi
-    awk -v l="${label[$c]}" -v g="${med[$c,getppid]}" -v ga="${med[a,getppid]}" \
-      -v o="${med[$c,openclose]}" -v oa="${med[a,openclose]}" \
-      -v n="${med[$c,connect]}" -v na="${med[a,connect]}" \
-      -v x="${med[$c,exec]}" -v xa="${med[a,exec]}" \
-      'BEGIN { printf "| %s | %.1f | %.2fx | %+.1f | %.2fx | %.2fx | %.2fx |\n", l, g, g / ga, g - ga, o / oa, n / na, x / xa }'
+    line="| ${label[$c]} |"
+    for w in "${workloads[@]}"; do
+      local base=${med[a,$w]:-}
+      if [[ $w == getppid ]]; then
+        line+=$(awk -v g="${med[$c,$w]}" -v ga="$base" 'BEGIN {
+          if (ga == "") printf " %.1f | n/a | n/a |", g; else printf " %.1f | %.2fx | %+.1f |", g, g / ga, g - ga }')
+      else
+        line+=$(awk -v x="${med[$c,$w]}" -v xa="$base" 'BEGIN { if (xa == "") printf " n/a |"; else printf " %.2fx |", x / xa }')
+      fi
+    done
+    echo "$line"
   done
   echo
   if [[ -n ${med[b,getppid]:-} && -n ${med[c,getppid]:-} ]]; then
@@ -279,7 +299,7 @@ report() {
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; workload pinned to CPU $cpu," \
     "monitors on CPU $helper_cpus; $rounds interleaved rounds, medians; ${busy_before}% CPU busy and $foreign_probes" \
     "tracing BPF programs loaded before the run;" \
-    "getppid N=${iterations[getppid]}, open+close N=${iterations[openclose]}"
+    "$(for w in "${workloads[@]}"; do printf '%s N=%s ' "$w" "${iterations[$w]}"; done)"
   echo
   echo "Samples (ns per iteration, in round order):"
   local w

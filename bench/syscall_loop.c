@@ -1,13 +1,15 @@
 // The workload of bench/run.sh: a tight loop of one kind of syscall, timed
 // with CLOCK_MONOTONIC. Prints one number, the mean ns per iteration.
 //
-// usage: syscall_loop getppid|openclose|connect|exec ITERATIONS
+// usage: syscall_loop getppid|openclose|connect|exec|jit ITERATIONS
 //   getppid    one raw syscall(SYS_getppid) per iteration
 //   openclose  open("/etc/hostname", O_RDONLY) + close() per iteration
 //   connect    socket(UDP) + connect(127.0.0.1:9) + close(): the cgroup
 //              connect4 hook runs, no packet is sent, nothing must listen
 //   exec       fork + execve("/bin/true") + wait: exec checks and the new
 //              image's loader opens
+//   jit        mprotect a page read+exec, then read+write again: a JIT's
+//              flip, what spec.process's execMemory probes look at
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -70,6 +73,21 @@ static void loop_exec(long iterations) {
     }
 }
 
+static void loop_jit(long iterations) {
+    void* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        fprintf(stderr, "syscall_loop: mmap: %s\n", strerror(errno));
+        exit(1);
+    }
+    for (long i = 0; i < iterations; ++i) {
+        if (mprotect(page, 4096, PROT_READ | PROT_EXEC) != 0 || mprotect(page, 4096, PROT_READ | PROT_WRITE) != 0) {
+            fprintf(stderr, "syscall_loop: mprotect: %s\n", strerror(errno));
+            exit(1);
+        }
+    }
+    munmap(page, 4096);
+}
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -82,10 +100,11 @@ int main(int argc, char** argv) {
     if (argc == 3 && strcmp(argv[1], "openclose") == 0) loop = loop_openclose;
     if (argc == 3 && strcmp(argv[1], "connect") == 0) loop = loop_connect;
     if (argc == 3 && strcmp(argv[1], "exec") == 0) loop = loop_exec;
+    if (argc == 3 && strcmp(argv[1], "jit") == 0) loop = loop_jit;
     char* end = NULL;
     long iterations = argc == 3 ? strtol(argv[2], &end, 10) : 0;
     if (!loop || *end != '\0' || iterations <= 0) {
-        fprintf(stderr, "usage: syscall_loop getppid|openclose|connect|exec ITERATIONS\n");
+        fprintf(stderr, "usage: syscall_loop getppid|openclose|connect|exec|jit ITERATIONS\n");
         return 2;
     }
 
