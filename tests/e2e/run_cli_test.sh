@@ -24,6 +24,9 @@ demo=$src/rules/examples/demo.yaml
 # --- policy validate -------------------------------------------------------
 "$fnw" policy validate "$demo" >"$work/out" 2>&1
 expect_eq "validate accepts the demo policy" 0 $?
+"$fnw" policy validate "$src/rules/examples/hello-fn.yaml" >"$work/out" 2>&1
+grep -q "process: ptrace bpf execMemory refused, kill)" "$work/out" && pass "validate summarises the process section" ||
+  fail "validate summary: $(cat "$work/out")"
 
 "$fnw" policy validate "$src/tests/fixtures/policies/bad-unknown-syscall.yaml" >"$work/out" 2>&1
 expect_eq "validate rejects a broken policy with exit 2" 2 $?

@@ -132,6 +132,16 @@ int cmd_policy_validate(const std::vector<std::string>& args) {
             std::cout << p.exec.allow.size() << " programs, " << to_string(p.exec.on_violation);
         else
             std::cout << "unrestricted";
+        std::cout << "; process: ";
+        if (p.process.restricted) {
+            std::string refused;
+            for (auto [allowed, name] : {std::pair{p.process.ptrace, "ptrace"}, {p.process.bpf, "bpf"},
+                                         {p.process.exec_memory, "execMemory"}})
+                if (!allowed) refused += (refused.empty() ? "" : " ") + std::string(name);
+            std::cout << (refused.empty() ? "nothing" : refused) << " refused, " << to_string(p.process.on_violation);
+        } else {
+            std::cout << "unrestricted";
+        }
         std::cout << ")\n";
     }
     return rc;
