@@ -302,12 +302,20 @@ bool is_file_probe(const bpf_program* prog) {
 }
 
 // The LSM hook each process stand-in replaces: attached only where that
-// hook did not load, so one operation is reported once.
+// hook did not load, so one operation is reported once. A stand-in missing
+// here has no hook ("") and is always attached.
 std::string process_probe_hook(std::string_view program) {
-    if (program.find("mprotect") != std::string_view::npos) return "file_mprotect";
-    if (program.find("mmap") != std::string_view::npos) return "mmap_file";
-    if (program.find("bpf") != std::string_view::npos) return "bpf";
-    return "ptrace_access_check";  // ptrace, process_vm_readv/writev
+    static const std::map<std::string_view, std::string> kHookOf = {
+        {"fnw_proc_enter_ptrace", "ptrace_access_check"},
+        {"fnw_proc_enter_process_vm_readv", "ptrace_access_check"},
+        {"fnw_proc_enter_process_vm_writev", "ptrace_access_check"},
+        {"fnw_proc_enter_bpf", "bpf"},
+        {"fnw_proc_enter_mprotect", "file_mprotect"},
+        {"fnw_proc_enter_pkey_mprotect", "file_mprotect"},
+        {"fnw_proc_enter_mmap", "mmap_file"},
+    };
+    auto it = kHookOf.find(program);
+    return it == kHookOf.end() ? "" : it->second;
 }
 
 // Attaches every program `wanted` picks, all or none.
