@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Drives build/fnwarden like a user: policy validation, `run` in audit and
 # enforce mode, exit-status pass-through. Needs root (BPF + cgroups).
-# usage: run_cli_test.sh FNWARDEN_BINARY SOURCE_DIR
+# usage: run_cli_test.sh FNWARDEN_BINARY SOURCE_DIR [TEST_WORKLOAD]
+# (TEST_WORKLOAD, tests/helpers/workload.cpp: the learn-a-JIT check runs only with it)
 set -u
 fnw=$1
 src=$2
+workload_bin=${3:-}
 skip=77
 if [[ $(id -u) -ne 0 ]]; then
   [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
@@ -112,6 +114,16 @@ grep -q -- '- mkdir' "$work/merged.yaml" && pass "merged policy has the new sysc
 grep -q -- '- newfstatat\|- openat' "$work/merged.yaml" && pass "merged policy keeps the first run's syscalls" \
   || fail "merged lost syscalls: $(cat "$work/merged.yaml")"
 grep -q -- '- mkdir' "$work/learned.yaml" && fail "first policy should not have mkdir" || pass "first run did not learn mkdir"
+grep -q 'execMemory: false' "$work/merged.yaml" && pass "learn refuses the executable memory sh never used" ||
+  fail "learned process section: $(cat "$work/merged.yaml")"
+
+# A JIT's read+exec flip is learned as execMemory: true.
+if [[ -n $workload_bin ]]; then
+  "$fnw" learn --function jit -o "$work/jit.yaml" -- "$workload_bin" jit 2>"$work/err"
+  expect_eq "learn of a JIT exits 0" 0 $?
+  grep -q 'execMemory: true' "$work/jit.yaml" && pass "learn allows the executable memory the JIT used" ||
+    fail "learned jit policy: $(cat "$work/jit.yaml")"
+fi
 
 # --- the baseline is found beside the policy and merged -------------------------------
 "$fnw" policy validate "$src/rules/baseline.yaml" >/dev/null 2>&1

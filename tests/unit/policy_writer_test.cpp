@@ -28,6 +28,88 @@ TEST(PolicyWriter, RoundTripsThroughTheParser) {
     EXPECT_EQ(back.policy->syscalls.allow, p.syscalls.allow);
 }
 
+// `fnwarden learn --merge` writes back whatever policy it started from:
+// no section may be lost or changed on the way.
+TEST(PolicyWriter, EverySectionRoundTrips) {
+    const std::string source = R"(apiVersion: fnwarden.io/v1
+kind: FunctionPolicy
+metadata: {name: full}
+spec:
+  selector: {function: full}
+  mode: enforce
+  syscalls: {allow: [read, write, exit_group], onViolation: kill}
+  network:
+    egress:
+      - {cidr: 10.0.0.0/8, ports: [443, 8443], protocol: tcp}
+      - {cidr: "::1/128"}
+      - {cidr: 192.168.1.7, protocol: udp}
+    listen: [{port: 8080, protocol: tcp}, {port: 9090}]
+    unix: [/run/app.sock, "@abstract"]
+    onViolation: deny
+  files:
+    read: ["/usr/**", /etc/ld.so.cache]
+    write: ["/tmp/*.log"]
+    delete: ["/tmp/**"]
+    onViolation: kill
+  exec:
+    allow:
+      - /usr/bin/dash
+      - {path: /usr/bin/node, sha256: 3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855a}
+    onViolation: deny
+  process: {execMemory: true, onViolation: kill}
+)";
+    auto first = parse_policy(source, "full.yaml");
+    ASSERT_TRUE(first.ok()) << first.errors.front().to_string();
+    const std::string yaml = render_policy_yaml(*first.policy);
+    auto back = parse_policy(yaml, "rendered.yaml");
+    ASSERT_TRUE(back.ok()) << back.errors.front().to_string() << "\n" << yaml;
+    const FunctionPolicy &a = *first.policy, &b = *back.policy;
+
+    EXPECT_EQ(b.syscalls.allow, a.syscalls.allow);
+    EXPECT_EQ(b.syscalls.on_violation, ViolationAction::Kill);
+
+    ASSERT_TRUE(b.network.restricted);
+    ASSERT_EQ(b.network.egress.size(), 3u) << yaml;
+    for (size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(format_network(b.network.egress[i].network), format_network(a.network.egress[i].network));
+        EXPECT_EQ(b.network.egress[i].ports, a.network.egress[i].ports);
+        EXPECT_EQ(b.network.egress[i].protocol, a.network.egress[i].protocol);
+    }
+    ASSERT_EQ(b.network.listen.size(), 2u);
+    EXPECT_EQ(b.network.listen[0].port, 8080);
+    EXPECT_EQ(b.network.listen[0].protocol, a.network.listen[0].protocol);
+    EXPECT_EQ(b.network.listen[1].protocol, 0);
+    EXPECT_EQ(b.network.unix_sockets, a.network.unix_sockets);
+    EXPECT_EQ(b.network.on_violation, ViolationAction::Deny);
+
+    ASSERT_TRUE(b.files.restricted);
+    EXPECT_EQ(b.files.read, a.files.read);
+    EXPECT_EQ(b.files.write, a.files.write);
+    EXPECT_TRUE(b.files.create.empty());
+    EXPECT_EQ(b.files.remove, a.files.remove);
+    EXPECT_EQ(b.files.on_violation, ViolationAction::Kill);
+
+    ASSERT_TRUE(b.exec.restricted);
+    EXPECT_EQ(b.exec.allow, a.exec.allow);
+    EXPECT_EQ(b.exec.sha256, a.exec.sha256);
+    EXPECT_EQ(b.exec.on_violation, ViolationAction::Deny);
+
+    ASSERT_TRUE(b.process.restricted);
+    EXPECT_TRUE(b.process.exec_memory);
+    EXPECT_FALSE(b.process.ptrace);
+    EXPECT_FALSE(b.process.bpf);
+    EXPECT_EQ(b.process.on_violation, ViolationAction::Kill);
+
+    // Absent sections stay absent.
+    FunctionPolicy bare;
+    bare.name = bare.function = "bare";
+    bare.syscalls.allow.set();
+    auto bare_back = parse_policy(render_policy_yaml(bare), "bare.yaml");
+    ASSERT_TRUE(bare_back.ok());
+    EXPECT_FALSE(bare_back.policy->network.restricted || bare_back.policy->files.restricted ||
+                 bare_back.policy->exec.restricted || bare_back.policy->process.restricted);
+}
+
 TEST(PolicyWriter, UnrestrictedSyscallsHaveNoSection) {
     FunctionPolicy p;
     p.name = "n";

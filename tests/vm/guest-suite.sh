@@ -145,7 +145,8 @@ rm -rf "$shadow_dir"
 echo
 echo "=== suite e2e: $src/tests/e2e/run_cli_test.sh"
 t0=$SECONDS
-bash "$src/tests/e2e/run_cli_test.sh" "$fnw" "$src"
+# The test workload sits beside the BPF test binary (same build tree).
+bash "$src/tests/e2e/run_cli_test.sh" "$fnw" "$src" "$(dirname "$bpf_tests")/fnw_test_workload"
 rc=$?
 detail=""
 case $rc in

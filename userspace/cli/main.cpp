@@ -430,12 +430,26 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     observe.name = policy_name.empty() ? function : policy_name;
     observe.function = function;
     observe.syscalls.allow.set();
+    // Every process rule refused, in audit: each use is reported (and let
+    // through), and becomes a `true` in the learned policy.
+    observe.process.restricted = true;
 
     auto engine = Engine::start("fnwarden learn", FNW_RINGBUF_DEFAULT_BYTES);
     if (!engine) return kExitInternal;
     std::string error;
-    auto guard = LocalGuard::create(*engine->probes, /*policy_id=*/0, observe, Mode::Audit,
-                                    [](std::span<const std::byte>) {}, &error);
+    ProcessRules used;
+    auto guard = LocalGuard::create(
+        *engine->probes, /*policy_id=*/0, observe, Mode::Audit,
+        [&used](std::span<const std::byte> record) {
+            fnw_syscall_event ev;
+            if (record.size() != sizeof(ev)) return;
+            std::memcpy(&ev, record.data(), sizeof(ev));
+            if (ev.hdr.type != FNW_EVENT_SYSCALL || ev.verdict != FNW_VERDICT_VIOLATION) return;
+            used.ptrace |= ev.rule == FNW_RULE_PROCESS_PTRACE;
+            used.bpf |= ev.rule == FNW_RULE_PROCESS_BPF;
+            used.exec_memory |= ev.rule == FNW_RULE_PROCESS_EXEC_MEMORY;
+        },
+        &error);
     if (!guard) {
         std::cerr << "fnwarden learn: " << error << "\n";
         return kExitInternal;
@@ -458,13 +472,22 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     FunctionPolicy learned = observe;
     learned.syscalls.allow = *seen;
     learned.syscalls.on_violation = ViolationAction::Deny;
+    learned.process = used;
+    learned.process.restricted = true;
+    learned.process.on_violation = ViolationAction::Deny;
     learned.mode = Mode::Audit;
     if (base) {
-        // Everything of the earlier policy stays (name, mode, actions); only
-        // its syscall set grows. An unrestricted one stays unrestricted.
+        // Everything of the earlier policy stays (name, mode, actions,
+        // sections); only its syscall set and process permissions grow. An
+        // unrestricted one stays unrestricted.
         const SyscallBitmap before = base->syscalls.allow;
         learned = *base;
         learned.syscalls.allow |= *seen;
+        if (learned.process.restricted) {
+            learned.process.ptrace |= used.ptrace;
+            learned.process.bpf |= used.bpf;
+            learned.process.exec_memory |= used.exec_memory;
+        }
         spdlog::info("{}: {} syscalls new since {}", function, (learned.syscalls.allow & ~before).count(), merge_path);
     }
     std::string comment = "Learned by `fnwarden learn` from one run of: ";
@@ -472,6 +495,9 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     if (base) comment += "(merged into " + merge_path + ")";
     comment += "\n" + std::to_string(learned.syscalls.allow.count()) + " syscalls; the command exited with " +
                std::to_string(outcome.exit_code) + ".";
+    if (used.ptrace || used.bpf || used.exec_memory)
+        comment += std::string("\nIt used") + (used.ptrace ? " ptrace" : "") + (used.bpf ? " bpf" : "") +
+                   (used.exec_memory ? " executable memory (a JIT?)" : "") + ": allowed in `process`.";
     comment += "\nReview it, exercise every code path while learning, then switch mode to enforce.";
     const std::string yaml = render_policy_yaml(learned, comment);
 

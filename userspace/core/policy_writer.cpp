@@ -43,6 +43,80 @@ void write_selector(YAML::Emitter& out, const FunctionPolicy& policy) {
     out << YAML::EndMap;
 }
 
+const char* protocol_name(uint8_t protocol) { return protocol == 6 ? "tcp" : protocol == 17 ? "udp" : nullptr; }
+
+void write_strings(YAML::Emitter& out, const char* key, const std::vector<std::string>& values) {
+    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& v : values) out << v;
+    out << YAML::EndSeq;
+}
+
+void write_on_violation(YAML::Emitter& out, ViolationAction action) {
+    out << YAML::Key << "onViolation" << YAML::Value << std::string(to_string(action));
+}
+
+void write_network(YAML::Emitter& out, const NetworkRules& net) {
+    out << YAML::Key << "network" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "egress" << YAML::Value << YAML::BeginSeq;
+    for (const auto& rule : net.egress) {
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "cidr" << YAML::Value << format_network(rule.network);
+        if (!rule.ports.empty()) {
+            out << YAML::Key << "ports" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+            for (uint16_t port : rule.ports) out << port;
+            out << YAML::EndSeq;
+        }
+        if (const char* proto = protocol_name(rule.protocol)) out << YAML::Key << "protocol" << YAML::Value << proto;
+        out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    if (!net.listen.empty()) {
+        out << YAML::Key << "listen" << YAML::Value << YAML::BeginSeq;
+        for (const auto& rule : net.listen) {
+            out << YAML::Flow << YAML::BeginMap << YAML::Key << "port" << YAML::Value << rule.port;
+            if (const char* proto = protocol_name(rule.protocol)) out << YAML::Key << "protocol" << YAML::Value << proto;
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+    }
+    if (!net.unix_sockets.empty()) write_strings(out, "unix", net.unix_sockets);
+    write_on_violation(out, net.on_violation);
+    out << YAML::EndMap;
+}
+
+void write_files(YAML::Emitter& out, const FileRules& files) {
+    out << YAML::Key << "files" << YAML::Value << YAML::BeginMap;
+    write_strings(out, "read", files.read);
+    write_strings(out, "write", files.write);
+    write_strings(out, "create", files.create);
+    write_strings(out, "delete", files.remove);
+    write_on_violation(out, files.on_violation);
+    out << YAML::EndMap;
+}
+
+void write_exec(YAML::Emitter& out, const ExecRules& exec) {
+    out << YAML::Key << "exec" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "allow" << YAML::Value << YAML::BeginSeq;
+    for (const auto& path : exec.allow) {
+        if (auto pin = exec.sha256.find(path); pin != exec.sha256.end())
+            out << YAML::Flow << YAML::BeginMap << YAML::Key << "path" << YAML::Value << path << YAML::Key << "sha256"
+                << YAML::Value << pin->second << YAML::EndMap;
+        else
+            out << path;
+    }
+    out << YAML::EndSeq;
+    write_on_violation(out, exec.on_violation);
+    out << YAML::EndMap;
+}
+
+void write_process(YAML::Emitter& out, const ProcessRules& process) {
+    out << YAML::Key << "process" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "ptrace" << YAML::Value << YAML::TrueFalseBool << process.ptrace;
+    out << YAML::Key << "bpf" << YAML::Value << YAML::TrueFalseBool << process.bpf;
+    out << YAML::Key << "execMemory" << YAML::Value << YAML::TrueFalseBool << process.exec_memory;
+    write_on_violation(out, process.on_violation);
+    out << YAML::EndMap;
+}
+
 }  // namespace
 
 std::string render_policy_yaml(const FunctionPolicy& policy, const std::string& comment) {
@@ -68,6 +142,12 @@ std::string render_policy_yaml(const FunctionPolicy& policy, const std::string& 
         }
         out << YAML::EndSeq << YAML::EndMap;
     }
+    // Every other section too: `fnwarden learn --merge` writes back a policy
+    // that may have them, and must not drop one.
+    if (policy.network.restricted) write_network(out, policy.network);
+    if (policy.files.restricted) write_files(out, policy.files);
+    if (policy.exec.restricted) write_exec(out, policy.exec);
+    if (policy.process.restricted) write_process(out, policy.process);
     out << YAML::EndMap << YAML::EndMap;
 
     std::ostringstream text;

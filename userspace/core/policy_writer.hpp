@@ -1,4 +1,5 @@
-// FunctionPolicy -> YAML that parse_policy() reads back to the same policy.
+// FunctionPolicy -> YAML that parse_policy() reads back to the same policy,
+// every section included.
 #pragma once
 
 #include <string>
