@@ -110,6 +110,20 @@ spec:
                  bare_back.policy->exec.restricted || bare_back.policy->process.restricted);
 }
 
+// Found by the parser fuzzer's round-trip check: single quotes cannot hold
+// a control character, and the pattern came back changed.
+TEST(PolicyWriter, ACgroupPathWithAControlCharacterRoundTrips) {
+    FunctionPolicy p;
+    p.name = "ctl";
+    p.selector.cgroup_path = std::string("kube\\.slice/a") + '\0' + "b\x01(c)";
+    p.function = "ctl";
+    p.syscalls.allow.set();
+    const std::string yaml = render_policy_yaml(p);
+    auto back = parse_policy(yaml, "rendered.yaml");
+    ASSERT_TRUE(back.ok()) << yaml;
+    EXPECT_EQ(back.policy->selector.cgroup_path, p.selector.cgroup_path) << yaml;
+}
+
 TEST(PolicyWriter, UnrestrictedSyscallsHaveNoSection) {
     FunctionPolicy p;
     p.name = "n";

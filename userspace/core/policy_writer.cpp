@@ -1,5 +1,6 @@
 #include "core/policy_writer.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -23,9 +24,15 @@ void write_selector(YAML::Emitter& out, const FunctionPolicy& policy) {
         out << YAML::Key << "function" << YAML::Value << selector.function;
     else if (!has_other_selector)
         out << YAML::Key << "function" << YAML::Value << policy.function;
-    if (!selector.cgroup_path.empty())
-        // Single quotes keep a pattern's backslashes as typed ('\d', not "\\d").
-        out << YAML::Key << "cgroupPath" << YAML::Value << YAML::SingleQuoted << selector.cgroup_path;
+    if (!selector.cgroup_path.empty()) {
+        // Single quotes keep a pattern's backslashes as typed ('\d', not
+        // "\\d"), but cannot hold a control character: those need double
+        // quotes and their escapes.
+        const bool printable = std::none_of(selector.cgroup_path.begin(), selector.cgroup_path.end(),
+                                            [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+        out << YAML::Key << "cgroupPath" << YAML::Value << (printable ? YAML::SingleQuoted : YAML::DoubleQuoted)
+            << selector.cgroup_path;
+    }
     if (selector.pod) {
         out << YAML::Key << "pod" << YAML::Value << YAML::BeginMap;
         if (!selector.pod->namespace_.empty())
