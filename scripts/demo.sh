@@ -9,8 +9,9 @@
 #      syscall outside the allowlist (mkdir) is reported (policy in audit);
 #   4. a shell under the `sandboxed` policy (enforce) tries to create a
 #      directory outside its file allowlist: Landlock refuses it;
-#   4b. hello-fn (examples/hello-fn) runs clean, then misbehaves four ways
-#      (reads /etc/shadow, writes its code, runs /bin/sh, connects out):
+#   4b. hello-fn (examples/hello-fn) runs clean, then misbehaves five ways
+#      (reads /etc/shadow, writes its code, runs /bin/sh, connects out,
+#      maps writable+executable memory):
 #      one violation each, with the canonical path or address;
 #   5. `fnwarden status` and /metrics show what the daemon guards and counted.
 # Last, without the daemon, `fnwarden run --mode enforce` kills the demo's
@@ -78,7 +79,7 @@ if [[ ! -e $hello_dir ]]; then
   banner "hello-fn behaves: its policy allows all it does, no event"
   $fnw run --socket "$sock" --function hello-fn -- "$hello_dir/hello-fn" alice
   banner "hello-fn misbehaves (audit policy): each is one violation, with the path the kernel used"
-  for what in shadow write-code exec-sh connect; do
+  for what in shadow write-code exec-sh connect shellcode; do
     $fnw run --socket "$sock" --function hello-fn -- "$hello_dir/hello-fn" mallory "--misbehave=$what" | tail -n1
   done
   install -m 0644 examples/hello-fn/greeting.txt "$hello_dir/greeting.txt"

@@ -189,7 +189,11 @@ std::string short_time(const std::string& rfc3339) {
 
 std::string event_detail(const json& e) {
     const std::string type = str(e, "type");
-    if (type == "syscall") return str(e.at("syscall"), "name");
+    if (type == "syscall") {
+        // A process rule's violation says which rule; syscalls.allow is the default.
+        const std::string rule = str(e, "rule");
+        return str(e.at("syscall"), "name") + (rule.rfind("process.", 0) == 0 ? " (" + rule + ")" : "");
+    }
     if (type == "file") {
         const json& f = e.at("file");
         std::string path = str(f, "path");
