@@ -98,14 +98,22 @@ TEST(EnforcementMatrix, InetConnectAndBindNameTheLsmHooksThatComeFirst) {
 TEST(EnforcementMatrix, ProcessRulesNameTheHookOrTheTracepointEach) {
     LsmStatus lsm{"", {{"ptrace_access_check", ""}, {"bpf", ""}, {"file_mprotect", ""},
                        {"mmap_file", "this kernel has no LSM hook mmap_file"}}};
-    const auto process = row(enforcement_matrix(kernel(std::nullopt), lsm), "process");
-    EXPECT_NE(process.watched.find("ptrace: bpf-lsm ptrace_access_check refuses (EPERM)"), std::string::npos);
-    EXPECT_NE(process.watched.find("bpf(): bpf-lsm bpf refuses"), std::string::npos);
-    EXPECT_NE(process.watched.find("exec memory (mprotect): bpf-lsm file_mprotect refuses"), std::string::npos);
-    EXPECT_NE(process.watched.find("exec memory (mmap): sigkill at sys_enter"), std::string::npos);
+    auto process = row(enforcement_matrix(kernel(std::nullopt), lsm), "process");
+    EXPECT_EQ(process.watched,
+              "ptrace, bpf(), exec memory (mprotect): bpf-lsm refuses (EPERM) before it happens (ptrace_access_check, "
+              "bpf, file_mprotect); exec memory (mmap): sigkill at sys_enter (the syscall completes first)");
     EXPECT_EQ(process.launched, process.watched);
     ASSERT_EQ(process.rejected.size(), 1u);
     EXPECT_EQ(process.rejected[0], "bpf-lsm mmap_file: this kernel has no LSM hook mmap_file");
+
+    // No BPF-LSM at all: one line, one reason.
+    const std::string why = "lsm programs refused at load: Operation not permitted";
+    process = row(enforcement_matrix(kernel(std::nullopt), LsmStatus{why, {}}), "process");
+    EXPECT_EQ(process.watched,
+              "ptrace, bpf(), exec memory (mprotect), exec memory (mmap): sigkill at sys_enter (the syscall completes "
+              "first)");
+    ASSERT_EQ(process.rejected.size(), 1u);
+    EXPECT_EQ(process.rejected[0], "bpf-lsm ptrace_access_check/bpf/file_mprotect/mmap_file: " + why);
 }
 
 TEST(EnforcementMatrix, LandlockAbi4AddsTcpPortsForLaunchedFunctions) {

@@ -312,14 +312,33 @@ std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, c
     rows.push_back(files);
 
     // spec.process: the same mechanism for launched and watched functions.
+    // Kinds guarded alike share one line, hooks refused alike one reason
+    // (this host: four kinds, one "refused at load").
     EnforcementRow process{"process", "", "", {}};
+    std::string lsm_kinds, lsm_hooks, sigkill_kinds;
+    std::vector<std::pair<std::string, std::string>> reasons;  // why -> hooks, in hook order
+    auto append = [](std::string& list, const std::string& item, const char* sep) {
+        list += (list.empty() ? "" : sep) + item;
+    };
     for (const auto& [what, hook] : process_hooks()) {
         const std::string why = lsm_status.why_not(hook);
-        const std::string line = what + (why.empty() ? ": bpf-lsm " + hook + " refuses (EPERM) before it happens"
-                                                     : ": sigkill at sys_enter (the syscall completes first)");
-        process.watched += (process.watched.empty() ? "" : "; ") + line;
-        if (!why.empty()) process.rejected.push_back("bpf-lsm " + hook + ": " + why);
+        if (why.empty()) {
+            append(lsm_kinds, what, ", ");
+            append(lsm_hooks, hook, ", ");
+            continue;
+        }
+        append(sigkill_kinds, what, ", ");
+        auto same = std::find_if(reasons.begin(), reasons.end(), [&](const auto& r) { return r.first == why; });
+        if (same == reasons.end())
+            reasons.emplace_back(why, hook);
+        else
+            append(same->second, hook, "/");
     }
+    if (!lsm_kinds.empty())
+        process.watched = lsm_kinds + ": bpf-lsm refuses (EPERM) before it happens (" + lsm_hooks + ")";
+    if (!sigkill_kinds.empty())
+        append(process.watched, sigkill_kinds + ": sigkill at sys_enter (the syscall completes first)", "; ");
+    for (const auto& [why, hooks] : reasons) process.rejected.push_back("bpf-lsm " + hooks + ": " + why);
     process.launched = process.watched;
     rows.push_back(process);
     return rows;
