@@ -149,13 +149,13 @@ int BPF_PROG(fnw_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 		return ret; /* an earlier LSM already refused: keep its verdict */
 
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	struct fnw_cgroup_entry *cg;
+	/* NULL also for the launcher's own exec of the function. */
+	struct fnw_policy *policy = fnw_current_function(&cgroup_id, &cg);
 
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return 0; /* not monitored, or the launcher's own exec of the function */
-
+	if (!policy)
+		return 0;
 	__u32 policy_id = cg->policy_id;
-	struct fnw_policy *policy = fnw_policy(policy_id);
 	struct fnw_counters *stats = fnw_counters();
 	__u32 zero = 0;
 	struct fnw_exec_key *key = bpf_map_lookup_elem(&exec_key_scratch, &zero);

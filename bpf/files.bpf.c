@@ -99,11 +99,8 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 				      __u32 open_flags, __u32 access, __u32 access2, bool is_open)
 {
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return 0;
-	struct fnw_policy *policy = fnw_policy(cg->policy_id);
+	struct fnw_cgroup_entry *cg;
+	struct fnw_policy *policy = fnw_current_function(&cgroup_id, &cg);
 
 	if (!policy)
 		return 0;

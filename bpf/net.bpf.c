@@ -202,17 +202,14 @@ static __always_inline int accept_exit(long fd)
 	if (fd < 0)
 		return 0;
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return 0;
-	__u32 policy_id = cg->policy_id;
-	struct fnw_policy *policy = fnw_policy(policy_id);
+	struct fnw_cgroup_entry *cg;
+	struct fnw_policy *policy = fnw_current_function(&cgroup_id, &cg);
 	struct fnw_counters *stats = fnw_counters();
-	const bool traced = cg->flags & FNW_CGROUP_TRACE;
 
 	if (!policy || !stats)
 		return 0;
+	const __u32 policy_id = cg->policy_id;
+	const bool traced = cg->flags & FNW_CGROUP_TRACE;
 	const bool restricted = policy->flags & FNW_POLICY_NET_RESTRICTED;
 
 	if (!restricted && !traced)
@@ -356,11 +353,8 @@ SEC("tracepoint/syscalls/sys_enter_connect")
 int fnw_net_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return 0;
-	struct fnw_policy *policy = fnw_policy(cg->policy_id);
+	struct fnw_cgroup_entry *cg;
+	struct fnw_policy *policy = fnw_current_function(&cgroup_id, &cg);
 
 	if (!policy || (!(policy->flags & FNW_POLICY_NET_RESTRICTED) && !(cg->flags & FNW_CGROUP_TRACE)))
 		return 0;
@@ -445,13 +439,12 @@ int fnw_net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 static __always_inline struct fnw_policy *lsm_net_policy(__u64 *cgroup_id, __u32 *policy_id,
 							 struct fnw_counters **stats)
 {
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(cgroup_id);
+	struct fnw_cgroup_entry *cg;
+	struct fnw_policy *policy = fnw_current_function(cgroup_id, &cg);
 
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+	if (!policy)
 		return NULL;
 	*policy_id = cg->policy_id;
-	struct fnw_policy *policy = fnw_policy(*policy_id);
-
 	*stats = fnw_counters();
 	if (!policy || !*stats || !(policy->flags & FNW_POLICY_NET_RESTRICTED) ||
 	    policy->net_action == FNW_KACTION_REPORT)

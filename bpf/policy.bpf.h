@@ -53,6 +53,20 @@ static __always_inline struct fnw_policy *fnw_policy(__u32 policy_id)
 	return bpf_map_lookup_elem(&policies, &policy_id);
 }
 
+/*
+ * Tracing and LSM programs: the policy of the current task when it runs in
+ * a monitored function and is past its launcher's exec (until then the
+ * launcher's own calls are not the function's), else NULL. *cg is the
+ * task's cgroup entry (trace/learn flags), valid when a policy is returned.
+ */
+static __always_inline struct fnw_policy *fnw_current_function(__u64 *cgroup_id, struct fnw_cgroup_entry **cg)
+{
+	*cg = fnw_current_cgroup(cgroup_id);
+	if (!*cg || ((*cg)->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return NULL;
+	return fnw_policy((*cg)->policy_id);
+}
+
 static __always_inline struct fnw_counters *fnw_counters(void)
 {
 	__u32 zero = 0;

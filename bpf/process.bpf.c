@@ -39,18 +39,11 @@
  * restricts `deny_flag` (FNW_POLICY_DENY_*), else NULL.
  */
 static __always_inline struct fnw_policy *process_policy(__u32 deny_flag, __u64 *cgroup_id,
-							 struct fnw_cgroup_entry **cg_out)
+							 struct fnw_cgroup_entry **cg)
 {
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(cgroup_id);
+	struct fnw_policy *policy = fnw_current_function(cgroup_id, cg);
 
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
-		return NULL;
-	struct fnw_policy *policy = fnw_policy(cg->policy_id);
-
-	if (!policy || !(policy->flags & deny_flag))
-		return NULL;
-	*cg_out = cg;
-	return policy;
+	return policy && (policy->flags & deny_flag) ? policy : NULL;
 }
 
 /*
