@@ -24,4 +24,14 @@ cmake --build build-fuzz -j"$jobs" --target fnw_fuzz_policy_parser fnw_fuzz_cgro
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$jobs"
 cd build
-ctest --output-on-failure --timeout 900
+status=0
+ctest --output-on-failure --timeout 900 || status=$?
+# ctest shows a passing test's output nowhere: print the vm lane's own
+# summary (guest kernel, its active LSMs, each suite's result) so the log
+# says where the BPF-LSM tests ran, pass or fail.
+if [[ -f Testing/Temporary/LastTest.log ]]; then
+  echo
+  grep -E '^guest: (uname -r|lsm):' Testing/Temporary/LastTest.log || true
+  sed -n '/^=== vm lane summary/,/^run-in-vm: kernel/p' Testing/Temporary/LastTest.log
+fi
+exit "$status"
