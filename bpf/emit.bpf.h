@@ -119,6 +119,30 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 	fnw_fill_lineage(hdr, task, policy_id);
 }
 
+/* x86_64 syscall ABI: the arguments are in rdi rsi rdx r10 r8 r9. */
+static __always_inline __u64 fnw_syscall_arg(const struct pt_regs *regs, __u32 index)
+{
+	switch (index) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	default: return regs->r9;
+	}
+}
+
+/* All six, as direct loads (the callers have typed user registers). */
+static __always_inline void fnw_copy_syscall_args(__u64 args[FNW_SYSCALL_ARGS], const struct pt_regs *regs)
+{
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+}
+
 #define FNW_SIGKILL 9
 
 /*

@@ -34,19 +34,6 @@
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
 
-static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u32 index)
-{
-	/* x86_64 syscall ABI: rdi rsi rdx r10 r8 r9. */
-	switch (index) {
-	case 0: return regs->di;
-	case 1: return regs->si;
-	case 2: return regs->dx;
-	case 3: return regs->r10;
-	case 4: return regs->r8;
-	default: return regs->r9;
-	}
-}
-
 /* Landlock already refused; onViolation: kill also ends the process, here,
  * before it returns to user space (deny does not). */
 static __always_inline __u8 landlock_outcome(__u32 kill_action, struct fnw_counters *stats)
@@ -67,11 +54,11 @@ static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr
 	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
 	ev->nr = nr;
 	ev->ret = (__s32)ret;
-	ev->dfd = (where & FNW_PATH_ARG_HAS_DFD) && index > 0 ? (__s32)syscall_arg(regs, index - 1) : AT_FDCWD;
+	ev->dfd = (where & FNW_PATH_ARG_HAS_DFD) && index > 0 ? (__s32)fnw_syscall_arg(regs, index - 1) : AT_FDCWD;
 	fnw_file_event_clear(ev);
 	ev->verdict = FNW_VERDICT_VIOLATION;
 	ev->mechanism = FNW_MECH_LANDLOCK;
-	long n = bpf_probe_read_user_str(ev->path, sizeof(ev->path), (const void *)syscall_arg(regs, index));
+	long n = bpf_probe_read_user_str(ev->path, sizeof(ev->path), (const void *)fnw_syscall_arg(regs, index));
 
 	if (n < 0)
 		ev->path[0] = '\0';
@@ -94,14 +81,14 @@ static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr
 static __always_inline void report_sockaddr(struct pt_regs *regs, __u8 where, __u64 cgroup_id, __u32 policy_id,
 					    struct fnw_counters *stats)
 {
-	struct file *file = fd_file(bpf_get_current_task_btf(), (int)syscall_arg(regs, 0));
+	struct file *file = fd_file(bpf_get_current_task_btf(), (int)fnw_syscall_arg(regs, 0));
 	struct socket *sock = file ? BPF_CORE_READ(file, private_data) : NULL;
 
 	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
 		return;
 
 	struct sockaddr_in6 sa = {};
-	const void *user_sa = (const void *)syscall_arg(regs, (where & FNW_PATH_ARG_INDEX_MASK) - 1);
+	const void *user_sa = (const void *)fnw_syscall_arg(regs, (where & FNW_PATH_ARG_INDEX_MASK) - 1);
 
 	/* A sockaddr_in may end right at a page boundary: read what fits. */
 	if (bpf_probe_read_user(&sa, sizeof(sa), user_sa) &&

@@ -93,12 +93,7 @@ static __always_inline bool process_violation(struct fnw_policy *policy, __u32 p
 	ev->action = action;
 	ev->mechanism = mechanism;
 	ev->rule = rule;
-	ev->args[0] = regs->di;
-	ev->args[1] = regs->si;
-	ev->args[2] = regs->dx;
-	ev->args[3] = regs->r10;
-	ev->args[4] = regs->r8;
-	ev->args[5] = regs->r9;
+	fnw_copy_syscall_args(ev->args, regs);
 	fnw_submit(ev, stats);
 	return refuse;
 }

@@ -120,16 +120,8 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	ev->action = action;
 	ev->mechanism = mechanism;
 	ev->rule = FNW_RULE_SYSCALLS_ALLOW;
-	/*
-	 * x86_64 syscall ABI: rdi rsi rdx r10 r8 r9. tp_btf gives a typed
-	 * pointer to the user registers, so these are direct loads.
-	 */
-	ev->args[0] = regs->di;
-	ev->args[1] = regs->si;
-	ev->args[2] = regs->dx;
-	ev->args[3] = regs->r10;
-	ev->args[4] = regs->r8;
-	ev->args[5] = regs->r9;
+	/* tp_btf gives a typed pointer to the user registers: direct loads. */
+	fnw_copy_syscall_args(ev->args, regs);
 	fnw_submit(ev, stats);
 	return 0;
 }
