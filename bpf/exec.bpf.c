@@ -160,7 +160,7 @@ int BPF_PROG(fnw_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 	__u32 zero = 0;
 	struct fnw_exec_key *key = bpf_map_lookup_elem(&exec_key_scratch, &zero);
 
-	if (!policy || !stats || !key || !(policy->flags & FNW_POLICY_EXEC_LSM))
+	if (!stats || !key || !(policy->flags & FNW_POLICY_EXEC_LSM))
 		return 0;
 
 	__builtin_memset(key, 0, sizeof(*key));
