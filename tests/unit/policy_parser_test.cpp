@@ -406,5 +406,27 @@ TEST(PolicyParser, AuditModeNeverKills) {
     EXPECT_EQ(effective_syscall_action(*r.policy, Mode::Enforce), ViolationAction::Kill);
 }
 
+// The daemon's --mode is a ceiling over every policy it loads: only an
+// enforcing daemon with an enforcing policy acts.
+TEST(PolicyParser, DaemonModeIsACeilingOverThePolicyMode) {
+    EXPECT_EQ(effective_mode(Mode::Audit, Mode::Audit), Mode::Audit);
+    EXPECT_EQ(effective_mode(Mode::Audit, Mode::Enforce), Mode::Audit);
+    EXPECT_EQ(effective_mode(Mode::Enforce, Mode::Audit), Mode::Audit);
+    EXPECT_EQ(effective_mode(Mode::Enforce, Mode::Enforce), Mode::Enforce);
+}
+
+TEST(PolicyParser, AnAuditingDaemonKillsNothingWhateverThePolicySays) {
+    auto r = parse_spec("spec:\n  selector: {function: f}\n  mode: enforce\n"
+                        "  syscalls: {allow: [read], onViolation: kill}\n"
+                        "  network: {egress: [{cidr: 10.0.0.0/8}], onViolation: kill}\n");
+    ASSERT_TRUE(r.ok());
+    const Mode under_audit_daemon = effective_mode(Mode::Audit, r.policy->mode);
+    EXPECT_EQ(effective_syscall_action(*r.policy, under_audit_daemon), ViolationAction::Report);
+    EXPECT_EQ(effective_network_action(*r.policy, under_audit_daemon), ViolationAction::Report);
+    const Mode under_enforce_daemon = effective_mode(Mode::Enforce, r.policy->mode);
+    EXPECT_EQ(effective_syscall_action(*r.policy, under_enforce_daemon), ViolationAction::Kill);
+    EXPECT_EQ(effective_network_action(*r.policy, under_enforce_daemon), ViolationAction::Kill);
+}
+
 }  // namespace
 }  // namespace fnw

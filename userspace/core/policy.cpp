@@ -10,6 +10,10 @@
 
 namespace fnw {
 
+Mode effective_mode(Mode daemon_ceiling, Mode policy_mode) {
+    return daemon_ceiling == Mode::Enforce && policy_mode == Mode::Enforce ? Mode::Enforce : Mode::Audit;
+}
+
 ViolationAction effective_action(ViolationAction section_action, Mode mode) {
     // Audit mode never acts, whatever the rule says: it is how a policy is tried out.
     return mode == Mode::Audit ? ViolationAction::Report : section_action;

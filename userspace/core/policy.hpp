@@ -149,6 +149,11 @@ struct Baseline {
 // message per syscall the policy listed but the baseline forbids.
 std::vector<std::string> apply_baseline(FunctionPolicy& policy, const Baseline& baseline);
 
+// The daemon's mode is a ceiling: a policy still in audit stays in audit
+// under an enforcing daemon, and an auditing daemon enforces nothing (one
+// switch to turn enforcement off host-wide).
+Mode effective_mode(Mode daemon_ceiling, Mode policy_mode);
+
 // The action the kernel applies: kill only in enforce mode.
 // What a section's onViolation means in `mode` (audit never acts).
 ViolationAction effective_action(ViolationAction section_action, Mode mode);

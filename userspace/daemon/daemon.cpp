@@ -108,13 +108,6 @@ std::vector<std::string> flag_names(uint32_t flags) {
     return out;
 }
 
-// The daemon's mode is a ceiling: a policy still in audit stays in audit
-// under an enforcing daemon, and an auditing daemon enforces nothing (one
-// switch to turn enforcement off host-wide).
-Mode effective_mode(Mode daemon_mode, Mode policy_mode) {
-    return daemon_mode == Mode::Enforce && policy_mode == Mode::Enforce ? Mode::Enforce : Mode::Audit;
-}
-
 }  // namespace
 
 void block_daemon_signals() {
