@@ -1,0 +1,73 @@
+# Helpers shared by the e2e scripts (sourced, not run). Every check either
+# passes or fails by name; a script ends with `finish NAME`, which prints
+# "NAME: N failure(s)" and returns non-zero on any failure.
+# shellcheck shell=bash
+
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# check NAME COMMAND...: pass when COMMAND succeeds.
+check() {
+  local name=$1; shift
+  if "$@"; then pass "$name"; else fail "$name"; fi
+}
+expect_eq() { # what expected actual
+  if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+finish() { # name
+  echo "$1: $failures failure(s)"
+  ((failures == 0))
+}
+
+# Exits 77 (skip) when not root, or fails when FNW_REQUIRE_BPF=1.
+require_root() {
+  [[ $(id -u) -eq 0 ]] && return 0
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
+  echo "SKIP: needs root"; exit 77
+}
+
+# eventually SECONDS COMMAND...: re-runs COMMAND (a command or a function,
+# evaluated afresh each time) until it succeeds or SECONDS pass. This is a
+# bound on a condition, not a delay: it returns as soon as the condition holds.
+eventually() {
+  local deadline=$((SECONDS + $1)); shift
+  while ((SECONDS < deadline)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  "$@"
+}
+
+is_uint() { [[ ${1:-} =~ ^[0-9]+$ ]]; }
+
+# count_matching FILE PATTERN...: lines of FILE that contain every fixed
+# string PATTERN; prints 0 for none, fails (prints nothing) if FILE is unreadable.
+count_matching() {
+  local file=$1; shift
+  [[ -r $file ]] || return 1
+  local n
+  n=$(awk -v n="$#" 'BEGIN { for (i = 1; i <= n; ++i) p[i] = ARGV[i]; ARGC = 1 }
+    { for (i = 1; i <= n; ++i) if (index($0, p[i]) == 0) next; ++c } END { print c + 0 }' "$@" <"$file") || return 1
+  echo "$n"
+}
+
+# more_than N FILE PATTERN...: FILE now has more than N such lines (re-read each call).
+more_than() {
+  local n=$1 c; shift
+  c=$(count_matching "$@") && ((c > n))
+}
+
+# The bpftool to inspect the kernel with: $FNW_BPFTOOL, PATH, the sbin
+# directories, or the one the build used (FNW_BPFTOOL in the CMake cache of
+# BUILD_DIR, cmake/BpfObject.cmake). Prints nothing and fails if none.
+find_bpftool() { # [BUILD_DIR]
+  local c
+  for c in "${FNW_BPFTOOL:-}" "$(command -v bpftool 2>/dev/null)" /usr/sbin/bpftool /usr/local/sbin/bpftool; do
+    [[ -n $c && -x $c ]] && { echo "$c"; return 0; }
+  done
+  if [[ -n ${1:-} && -r $1/CMakeCache.txt ]]; then
+    c=$(sed -n 's/^FNW_BPFTOOL:[A-Z]*=//p' "$1/CMakeCache.txt" | head -1)
+    [[ -n $c && -x $c ]] && { echo "$c"; return 0; }
+  fi
+  return 1
+}
