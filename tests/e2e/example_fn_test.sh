@@ -9,27 +9,51 @@ set -u
 fnw=$1
 src=$2
 hello_bin=$3
-if [[ $(id -u) -ne 0 ]]; then
-  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
-  echo "SKIP: needs root"; exit 77
-fi
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_root
 
+# The function's code and scratch directories are fixed: compiled into
+# hello-fn and named by its policy (rules/examples/hello-fn.yaml). So this
+# test refuses to run over anything it did not make there (a marker holds the
+# pid of the run that made each; a dead run's leftovers are taken over), and
+# removes exactly what it made.
 code_dir=/var/task/hello-fn
-if [[ -e $code_dir && ! -e $code_dir/.fnwarden-test ]]; then
-  echo "FAIL: $code_dir exists and is not this test's: refusing to touch it"; exit 1
-fi
+scratch_dir=/tmp/hello-fn
+marker=.fnwarden-test
+made=()         # removed (with their contents) at exit
+made_parents=()  # removed at exit if empty
 work=$(mktemp -d)
-cleanup() { rm -rf "$work" "$code_dir" /tmp/hello-fn; rmdir /var/task 2>/dev/null; }
+cleanup() {
+  local d
+  for d in "${made[@]}"; do rm -rf "$d"; done
+  for d in "${made_parents[@]}"; do rmdir "$d" 2>/dev/null; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
-install -D -m 0755 "$hello_bin" "$code_dir/hello-fn"
+claim() { # DIR MODE: create it for this run, or take over a dead run's
+  if [[ -e $1 ]]; then
+    local owner
+    owner=$(cat "$1/$marker" 2>/dev/null) ||
+      { echo "FAIL: $1 exists and is not this test's: refusing to touch it"; exit 1; }
+    if [[ $owner =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null; then
+      echo "FAIL: $1 is in use by another run of this test (pid $owner)"; exit 1
+    fi
+    made+=("$1")
+    find "$1" -mindepth 1 ! -name "$marker" -delete
+  else
+    [[ -e $(dirname "$1") ]] || { mkdir -p "$(dirname "$1")" && made_parents+=("$(dirname "$1")"); }
+    mkdir -m "$2" "$1" || { echo "FAIL: cannot create $1"; exit 1; }
+    made+=("$1")
+  fi
+  echo $$ >"$1/$marker"
+}
+claim "$code_dir" 0755
+claim "$scratch_dir" 0700
+install -m 0755 "$hello_bin" "$code_dir/hello-fn"
 install -m 0644 "$src/examples/hello-fn/greeting.txt" "$code_dir/greeting.txt"
-touch "$code_dir/.fnwarden-test"
 policy=$src/rules/examples/hello-fn.yaml
 
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi; }
 has() { # name line field...
   local name=$1 line=$2; shift 2
   for field; do [[ $line == *"$field"* ]] && pass "$name: $field" || fail "$name lacks $field: $line"; done
@@ -45,7 +69,7 @@ run_fn audit "$work/normal.jsonl" alice
 expect_eq "normal run exits 0" 0 $?
 expect_eq "normal run answers" "Hello, alice!" "$(head -n1 "$work/stdout")"
 expect_eq "normal run makes no event" 0 "$(wc -l <"$work/normal.jsonl")"
-[[ $(cat /tmp/hello-fn/requests.log 2>/dev/null) == alice ]] && pass "normal run wrote its log" || fail "no request log"
+[[ $(cat "$scratch_dir/requests.log" 2>/dev/null) == alice ]] && pass "normal run wrote its log" || fail "no request log"
 run_fn enforce "$work/normal-enforce.jsonl" bob
 expect_eq "normal run in enforce mode exits 0" 0 $?
 expect_eq "normal run in enforce mode makes no event" 0 "$(wc -l <"$work/normal-enforce.jsonl")"
@@ -107,5 +131,4 @@ done
 [[ $(cat "$code_dir/greeting.txt") == Hello ]] && pass "enforce write-code: code dir untouched" ||
   fail "code dir changed: $(cat "$code_dir/greeting.txt")"
 
-echo "$failures failure(s)"
-[[ $failures -eq 0 ]]
+finish "example function"
