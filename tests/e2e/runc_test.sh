@@ -12,10 +12,9 @@ set -u
 fnw=$1
 workload=$(realpath "$2")
 skip=77
-if [[ $(id -u) -ne 0 ]]; then
-  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: FNW_REQUIRE_BPF=1 but not root"; exit 1; }
-  echo "SKIP: needs root"; exit $skip
-fi
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_root
 if ! command -v runc >/dev/null; then
   [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: runc missing (packaging/deps/install-debian.sh installs it)"; exit 1; }
   echo "SKIP: no runc"; exit $skip
@@ -23,26 +22,20 @@ fi
 
 work=$(mktemp -d)
 cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
-parent=fnwtest-runc-$$
-container=fnwtest-hello-$$
+parent=fnwtest-runc-$$-$RANDOM
+container=fnwtest-hello-$$-$RANDOM
 main_shell=$BASHPID
 daemon=
+made_parent=0
 cleanup() {
   [[ $BASHPID == "$main_shell" ]] || return 0
   runc delete -f "$container" >/dev/null 2>&1
   [[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  find "$cg2/$parent" -depth -type d -exec rmdir {} + 2>/dev/null
+  # Only a parent this run made (mkdir below fails on an existing one).
+  ((made_parent)) && find "$cg2/$parent" -depth -type d -exec rmdir {} + 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-eventually() { # seconds command...
-  local deadline=$((SECONDS + $1)); shift
-  while ((SECONDS < deadline)); do "$@" && return 0; sleep 0.1; done
-  "$@"
-}
 
 # --- policies: a default for the runtime's parent, one per function below it ---------
 mkdir -p "$work/rules"
@@ -61,7 +54,8 @@ YAML
 }
 policy default.yaml runc-default "$parent"
 policy functions.yaml runc-functions "$parent/(fn-[a-z]+)"
-mkdir "$cg2/$parent"
+mkdir "$cg2/$parent" || { fail "cannot create cgroup $parent"; exit 1; }
+made_parent=1
 
 sock=$work/fnwarden.sock
 "$fnw" daemon --rules "$work/rules" --mode enforce --socket "$sock" --output "$work/events.jsonl" \
@@ -123,5 +117,4 @@ fi
 grep -q "fn-hello: cgroup $parent/fn-hello matched policy runc-functions" "$work/daemon.log" &&
   pass "daemon identified the container's cgroup at birth" || fail "no identification in the log"
 
-echo "runc e2e: $failures failure(s)"
-((failures == 0))
+finish "runc e2e"
