@@ -44,7 +44,7 @@ protected:
     void SetUp() override {
         if (shared()) {
             probes_ = std::move(shared());
-            cgroup_parent_ = *find_cgroup2_mount() / "fnwarden-test";  // as load() sets it
+            cgroup_parent_ = test_cgroup_parent(*find_cgroup2_mount());  // as load() sets it
         } else
             ProbeTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;

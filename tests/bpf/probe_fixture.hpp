@@ -3,13 +3,19 @@
 // FNW_REQUIRE_BPF=1 (CI), where not being able to load is a failure.
 #pragma once
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <system_error>
 
 #include <gtest/gtest.h>
 
@@ -18,6 +24,7 @@
 
 #include <fnwarden/events.h>
 
+#include "cgroup_cleanup.hpp"
 #include "core/policy.hpp"
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
@@ -30,6 +37,43 @@ inline bool bpf_required() {
     const char* v = std::getenv("FNW_REQUIRE_BPF");
     return v && std::string(v) == "1";
 }
+
+// Each test process has its own cgroup parent, so test binaries running at
+// the same time on this host never share (or remove) each other's cgroups.
+inline std::filesystem::path test_cgroup_parent(const std::filesystem::path& cgroup2_root) {
+    return cgroup2_root / ("fnwarden-test-" + std::to_string(::getpid()));
+}
+
+// Removes this process's cgroup parent, and everything still in it, when the
+// test binary ends; first, the parents of test processes that died without
+// doing so (a crash, a SIGKILL).
+class CgroupParentCleanup : public ::testing::Environment {
+public:
+    void SetUp() override {
+        auto root = find_cgroup2_mount();
+        if (!root || geteuid() != 0) return;
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(*root, ec)) {
+            const std::string name = entry.path().filename().string();
+            const std::string prefix = "fnwarden-test-";
+            if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) continue;
+            const std::string digits = name.substr(prefix.size());
+            if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+            const pid_t owner = static_cast<pid_t>(std::stol(digits));
+            // Only a dead owner's: a live one (another test binary) is still using it.
+            if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+            static_cast<void>(remove_cgroup_tree(entry.path()));
+        }
+    }
+    void TearDown() override {
+        auto root = find_cgroup2_mount();
+        if (!root || geteuid() != 0) return;
+        if (std::string error = remove_cgroup_tree(test_cgroup_parent(*root)); !error.empty())
+            ADD_FAILURE() << "test cgroups left behind: " << error;
+    }
+};
+inline ::testing::Environment* const cgroup_parent_cleanup =
+    ::testing::AddGlobalTestEnvironment(new CgroupParentCleanup);
 
 // Every syscall allowed; only the network section is under test.
 inline FunctionPolicy egress_policy(std::vector<EgressRule> egress, ViolationAction action,
@@ -76,11 +120,25 @@ class ProbeTest : public ::testing::Test {
 protected:
     void SetUp() override { load({}); }
 
+    // A test that failed half way (an ASSERT between a fork and its wait)
+    // may leave processes or cgroups behind: none outlives the test, so the
+    // next one starts clean (a leftover cgroup would also collide with the
+    // next run's cgroup name). In the destructor, so a subclass's TearDown
+    // cannot skip it. The parent itself stays for the next test.
+    ~ProbeTest() override {
+        if (cgroup_parent_.empty()) return;
+        std::error_code ec;
+        for (const auto& child : std::filesystem::directory_iterator(cgroup_parent_, ec))
+            if (child.is_directory(ec))
+                if (std::string error = remove_cgroup_tree(child.path()); !error.empty())
+                    ADD_FAILURE() << "cleaning up after the test: " << error;
+    }
+
     void load(ProbeOptions options) {
         probes_.reset();
         auto root = find_cgroup2_mount();
         ASSERT_TRUE(root) << "no cgroup2 mount";
-        cgroup_parent_ = *root / "fnwarden-test";
+        cgroup_parent_ = test_cgroup_parent(*root);
         static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));
         options.cgroup2_root = *root;
         std::string why;
@@ -111,7 +169,11 @@ protected:
         Run out;
         std::string error;
         auto guard = LocalGuard::create(*probes_, ++policy_id_, policy, mode,
-                                        [&](std::span<const std::byte> rec) { collect(rec, out); }, &error);
+                                        [&](std::span<const std::byte> rec) {
+                                            collect(rec, out);
+                                            if (on_record_) on_record_(rec);
+                                        },
+                                        &error);
         if (!guard) {
             ADD_FAILURE() << "guard: " << error;
             return out;
@@ -172,6 +234,10 @@ protected:
 
     std::unique_ptr<ProbeSet> probes_;
     std::filesystem::path cgroup_parent_;
+    // When set, run() calls it with each record after fnwarden has handled
+    // it (lineage read, kill sent): where a test releases a workload that
+    // waits on `await-file:` for its event to have been seen.
+    std::function<void(std::span<const std::byte>)> on_record_;
 
 private:
     uint32_t policy_id_ = 0;
