@@ -29,6 +29,16 @@
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
 //   exit-errno               exit with the errno of the last raw syscall (0: it succeeded)
+//   x32-getpid               getpid with the x32 bit set (__X32_SYSCALL_BIT | __NR_getpid)
+//   int80-getpid             getpid through the 32-bit entry (int $0x80, i386 number 20)
+//   write-fds:HI             point every fd 3..HI at /dev/null, one write(2) on each in turn
+//   sendmsg-fds:HI           the same with a unix datagram socket and sendmsg(2)
+//   await-file:PATH          block until PATH exists (inotify); exit 124 if it does not within 30 s.
+//                            Leaves the last errno alone
+//   detach:N                 the next N steps run in a grandchild whose parent exits at once (a
+//                            double fork: it is nobody's child in the function); end them with exit:.
+//                            The caller skips them and goes on
+//   write-errno:PATH         write the errno of the last step as text to PATH (whole: written, then renamed)
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -42,6 +52,9 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <csignal>
+#include <asm/unistd.h>
+#include <poll.h>
+#include <sys/inotify.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -201,6 +214,81 @@ int uring_connect(const std::string& endpoint) {
     return res < 0 ? -res : 0;
 }
 
+// await-file:PATH. The watch is set before the first look, so the file
+// appearing in between is not missed. Returns 0, ETIMEDOUT or errno.
+int await_file(const std::string& path) {
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const int watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (watch < 0) return errno;
+    if (inotify_add_watch(watch, dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+        const int err = errno;
+        close(watch);
+        return err;
+    }
+    // A bound, not a delay: the test creates the file; if it never does, the
+    // step gives up instead of hanging the test.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    int err = 0;
+    while (access(path.c_str(), F_OK) != 0) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            err = ETIMEDOUT;
+            break;
+        }
+        pollfd p{watch, POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+            err = errno;
+            break;
+        }
+        char buf[4096];
+        while (read(watch, buf, sizeof(buf)) > 0) {
+        }
+    }
+    close(watch);
+    return err;
+}
+
+// write-fds:HI / sendmsg-fds:HI: the same fd numbers a launcher's seccomp
+// filter may let through (whichever they are), each made to point at
+// something harmless, then used. Returns the errno of the last call.
+int use_every_fd(bool with_sendmsg, long hi) {
+    // Both ends moved above the range, so every number in it gets its turn.
+    auto above = [hi](int fd) {
+        const int moved = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, static_cast<int>(hi + 1));
+        if (fd >= 0) close(fd);
+        return moved;
+    };
+    int target = -1, peer = -1;
+    if (with_sendmsg) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+        target = above(sv[0]);
+        peer = above(sv[1]);
+        if (peer < 0) return errno;
+    } else {
+        target = above(open("/dev/null", O_WRONLY | O_CLOEXEC));
+    }
+    if (target < 0) return errno;
+    int err = 0;
+    for (long fd = 3; fd <= hi; ++fd) {
+        if (dup2(target, static_cast<int>(fd)) < 0) return errno;
+        long rc;
+        if (with_sendmsg) {
+            char byte = 'x';
+            iovec iov{&byte, 1};
+            msghdr msg{};
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            rc = syscall(SYS_sendmsg, fd, &msg, MSG_DONTWAIT);
+        } else {
+            rc = syscall(SYS_write, fd, "x", 1);
+        }
+        err = rc < 0 ? errno : 0;
+    }
+    return err;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -333,6 +421,38 @@ int main(int argc, char** argv) {
             if (write(1, line.data(), line.size()) < 0) return 3;
         } else if (step.rfind("exit:", 0) == 0) {
             return std::atoi(step.c_str() + 5);
+        } else if (step == "x32-getpid") {
+            raw(syscall(__X32_SYSCALL_BIT | SYS_getpid));
+        } else if (step == "int80-getpid") {
+            long rc = 20;  // __NR_getpid in the i386 table
+            // The 32-bit entry from 64-bit code: the kernel zeroes r8-r11.
+            asm volatile("int $0x80" : "+a"(rc) : : "r8", "r9", "r10", "r11", "memory");
+            last_errno = rc < 0 && rc > -4096 ? static_cast<int>(-rc) : 0;
+        } else if (step.rfind("write-fds:", 0) == 0) {
+            last_errno = use_every_fd(false, std::strtol(step.c_str() + 10, nullptr, 10));
+        } else if (step.rfind("sendmsg-fds:", 0) == 0) {
+            last_errno = use_every_fd(true, std::strtol(step.c_str() + 12, nullptr, 10));
+        } else if (step.rfind("await-file:", 0) == 0) {
+            if (await_file(step.substr(11)) != 0) return 124;
+        } else if (step.rfind("detach:", 0) == 0) {
+            const long n = std::strtol(step.c_str() + 7, nullptr, 10);
+            const pid_t middle = fork();
+            if (middle < 0) return 4;
+            if (middle == 0) {
+                const pid_t grandchild = fork();
+                if (grandchild != 0) _exit(grandchild < 0 ? 4 : 0);
+                continue;  // the grandchild: the next n steps are its own
+            }
+            int status = 0;
+            if (waitpid(middle, &status, 0) != middle || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 4;
+            i += static_cast<int>(n);
+        } else if (step.rfind("write-errno:", 0) == 0) {
+            const std::string file = step.substr(12);
+            const std::string tmp = file + ".tmp";
+            FILE* out = fopen(tmp.c_str(), "w");
+            if (!out) return 5;
+            fprintf(out, "%d\n", last_errno);
+            if (fclose(out) != 0 || rename(tmp.c_str(), file.c_str()) != 0) return 5;
         } else {
             const char msg[] = "fnw_test_workload: unknown step\n";
             (void)!write(2, msg, sizeof(msg) - 1);
