@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
 #include <sys/un.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "common/unique_fd.hpp"
+#include "handshake.hpp"
 #include "loopback_listener.hpp"
 #include "probe_fixture.hpp"
 
@@ -26,6 +28,15 @@ namespace {
 using test::egress_policy;
 using test::Listener;
 using test::rule;
+
+// A fresh directory of this test's own (mkdtemp under $TMPDIR or /tmp).
+std::string temp_dir() {
+    const std::string pattern = (std::filesystem::temp_directory_path() / "fnw-net-XXXXXX").string();
+    std::vector<char> dir(pattern.begin(), pattern.end());
+    dir.push_back('\0');
+    EXPECT_NE(::mkdtemp(dir.data()), nullptr) << strerror(errno);
+    return dir.data();
+}
 
 class NetworkTest : public test::ProbeTest {
 protected:
@@ -82,11 +93,18 @@ TEST_F(NetworkTest, TcpConnectToAllowedPeerWorksAndDisallowedGetsEperm) {
 
 TEST_F(NetworkTest, ANetworkEventNamesItsAncestorsFromProc) {
     auto policy = egress_policy({rule("127.0.0.1/32", {v4_.port}, IPPROTO_TCP)}, ViolationAction::Deny);
-    // The sleep keeps the chain alive while the event is read: /proc is
-    // all userspace has for the socket hooks' events. A UDP send is the
-    // cgroup hook's on every kernel (no LSM hook takes it over).
+    // /proc is all userspace has for the socket hooks' events, so the chain
+    // must be alive while the event is read: the sender waits until this
+    // test has received the event (fnwarden has read /proc by then) and
+    // creates the file it waits for. A UDP send is the cgroup hook's on
+    // every kernel (no LSM hook takes it over).
+    const std::string dir = temp_dir();
+    const std::string release = dir + "/event-read";
+    on_record_ = [&](std::span<const std::byte>) { std::ofstream(release) << "read\n"; };
     auto r = run_workload(policy, Mode::Enforce,
-                          {"nest:2", "udp4:" + at("127.0.0.2", v4_.port), "sleep-ms:400", "exit-errno"});
+                          {"nest:2", "udp4:" + at("127.0.0.2", v4_.port), "await-file:" + release, "exit-errno"});
+    on_record_ = nullptr;
+    std::filesystem::remove_all(dir);
     EXPECT_EQ(r.outcome.exit_code, EPERM);
     ASSERT_EQ(r.net_events.size(), 1u);
     const auto& hdr = r.net_events[0].hdr;
@@ -216,18 +234,24 @@ TEST_F(NetworkTest, UnrestrictedPolicyAndUnmonitoredProcessesAreUntouched) {
 
 // ---- Accepted connections -------------------------------------------------
 
-// Connects to the port the workload writes into `port_file` once it listens
-// (10 s at most), and holds the connection until the run is over.
+// Connects to the port the workload writes into `port_file` once it listens,
+// and holds the connection until the run is over. The workload renames the
+// file into place whole, so its appearance is the handshake (inotify, no
+// polling); a run that ends without listening ends the wait (the eventfd).
 class Connector {
 public:
     explicit Connector(std::string port_file, bool v6 = false)
-        : v6_(v6), thread_([this, file = std::move(port_file)] { run(file); }) {}
-    ~Connector() { thread_.join(); }
+        : v6_(v6), stop_(::eventfd(0, EFD_CLOEXEC)), thread_([this, file = std::move(port_file)] { run(file); }) {}
+    ~Connector() {
+        const uint64_t one = 1;
+        (void)!::write(stop_.get(), &one, sizeof(one));
+        thread_.join();
+    }
     uint16_t port() const { return port_.load(); }
 
 private:
     void run(const std::string& file) {
-        for (int i = 0; i < 1000; ++i) {
+        if (test::wait_for_file(file, std::chrono::seconds(30), stop_.get())) {
             std::ifstream in(file);
             unsigned port = 0;
             if (in >> port && port > 0) {
@@ -246,22 +270,15 @@ private:
                     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
                     (void)::connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
                 }
-                return;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
     }
     const bool v6_;
     std::atomic<uint16_t> port_{0};
     UniqueFd fd_;
+    UniqueFd stop_;
     std::thread thread_;
 };
-
-std::string temp_dir() {
-    char dir[] = "/tmp/fnw-net-XXXXXX";
-    EXPECT_NE(::mkdtemp(dir), nullptr);
-    return dir;
-}
 
 TEST_F(NetworkTest, AnAcceptedConnectionOnAListedPortIsTracedWithBothEnds) {
     uint16_t free_port;
