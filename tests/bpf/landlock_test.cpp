@@ -16,6 +16,7 @@
 
 #include "loopback_listener.hpp"
 #include "probe_fixture.hpp"
+#include "runtime/kernel_features.hpp"
 #include "runtime/landlock_sandbox.hpp"
 
 namespace fnw {
@@ -46,6 +47,7 @@ protected:
     }
     void TearDown() override {
         if (!scratch_.empty()) fs::remove_all(scratch_);
+        test::ProbeTest::TearDown();
     }
 
     // What the workload needs to start, plus read on the scratch tree and
@@ -273,6 +275,54 @@ TEST_F(LandlockTest, AuditModeAppliesNoLandlock) {
     auto r = run_workload(policy(ViolationAction::Deny), Mode::Audit, {"mkdir:" + dir.string(), "exit-errno"});
     EXPECT_EQ(r.outcome.exit_code, 0);
     EXPECT_TRUE(fs::is_directory(dir));
+}
+
+// docs/enforcement.md: a direction whose rules name more than 1024 TCP ports
+// is left to the cgroup hooks (one Landlock rule per port, each a kernel
+// allocation), and `--explain` prints why. Both sides of the limit, with the
+// same peer on a port no rule names: at 1024 ports Landlock refuses it
+// (EACCES), at 1025 it is not asked and the cgroup hook refuses it (EPERM).
+// The allowed port keeps working on both sides.
+TEST_F(LandlockTest, MoreThan1024TcpPortsFallBackToTheCgroupHooksAndExplainSaysWhy) {
+    test::Listener allowed_peer = test::Listener::open(false);
+    test::Listener other_peer = test::Listener::open(false);
+    auto policy_with_ports = [&](size_t count) {
+        std::vector<uint16_t> ports{allowed_peer.port};
+        for (uint32_t port = 1; ports.size() < count; ++port)
+            if (port != allowed_peer.port && port != other_peer.port) ports.push_back(static_cast<uint16_t>(port));
+        return test::egress_policy({test::rule("127.0.0.1/32", std::move(ports), IPPROTO_TCP)}, ViolationAction::Deny);
+    };
+    const int abi = landlock_abi();
+    const bool landlock_net = abi >= 4;
+    const std::string allowed = "tcp4:127.0.0.1:" + std::to_string(allowed_peer.port);
+    const std::string other = "tcp4:127.0.0.1:" + std::to_string(other_peer.port);
+    const std::string fallback_note = "note: landlock: TCP connect is not restricted (1025 ports); the cgroup hooks decide it";
+
+    const FunctionPolicy at_limit = policy_with_ports(1024);
+    EXPECT_EQ(run_workload(at_limit, Mode::Enforce, {allowed, "exit-errno"}).outcome.exit_code, 0);
+    auto landlock_refused = run_workload(at_limit, Mode::Enforce, {other, "exit-errno"});
+    EXPECT_EQ(landlock_refused.outcome.exit_code, landlock_net ? EACCES : EPERM) << "ABI " << abi;
+    ASSERT_EQ(landlock_refused.net_events.size(), 1u);
+    EXPECT_EQ(landlock_refused.net_events[0].mechanism, landlock_net ? FNW_MECH_LANDLOCK : inet_refusal());
+    EXPECT_EQ(landlock_refused.net_events[0].action, FNW_ACTION_DENIED);
+
+    const FunctionPolicy over_limit = policy_with_ports(1025);
+    EXPECT_EQ(run_workload(over_limit, Mode::Enforce, {allowed, "exit-errno"}).outcome.exit_code, 0);
+    auto hook_refused = run_workload(over_limit, Mode::Enforce, {other, "exit-errno"});
+    EXPECT_EQ(hook_refused.outcome.exit_code, EPERM) << "Landlock refused a connect it should not restrict";
+    ASSERT_EQ(hook_refused.net_events.size(), 1u);
+    EXPECT_EQ(hook_refused.net_events[0].mechanism, inet_refusal());
+    EXPECT_EQ(hook_refused.net_events[0].action, FNW_ACTION_DENIED);
+    EXPECT_EQ(hook_refused.net_events[0].port, other_peer.port);
+
+    // What `fnwarden run --explain` prints (the same call, the same kernel probe).
+    const LsmStatus lsm{probes_->lsm_error(), probes_->lsm_hooks()};
+    const std::string explained_over = explain_enforcement(over_limit, Mode::Enforce, probe_kernel_features(), lsm);
+    const std::string explained_at = explain_enforcement(at_limit, Mode::Enforce, probe_kernel_features(), lsm);
+    if (landlock_net) {
+        EXPECT_NE(explained_over.find(fallback_note), std::string::npos) << explained_over;
+        EXPECT_EQ(explained_at.find("TCP connect is not restricted"), std::string::npos) << explained_at;
+    }
 }
 
 }  // namespace
