@@ -39,18 +39,32 @@
 //                            double fork: it is nobody's child in the function); end them with exit:.
 //                            The caller skips them and goes on
 //   write-errno:PATH         write the errno of the last step as text to PATH (whole: written, then renamed)
+//   chdir:DIR                chdir (later steps may name paths relative to DIR)
+//   link:OLD:NEW | symlink:TARGET:NEW   raw link / symlink syscalls (NEW is the name created)
+//   rmdir:DIR | creat:PATH | mknod:PATH (a FIFO, 0600)   raw rmdir / creat / mknod syscalls
+//   chmod:PATH:MODE (octal) | chown:PATH:UID:GID           raw chmod / chown syscalls
+//   openat2:PATH             openat2(AT_FDCWD, PATH, O_WRONLY|O_TRUNC)
+//   uring-mkdir:DIR | uring-rmdir:DIR | uring-unlink:PATH | uring-rename:FROM:TO |
+//   uring-link:OLD:NEW | uring-symlink:TARGET:NEW   the same done by io_uring, no syscall of its own
+//   wait-fifo:PATH           open the FIFO PATH for reading (the test's open for writing returns:
+//                            "ready"), then wait for its byte or close (a handshake, 30 s bound)
+//   exit-on-error            exit with the errno of the last raw syscall if it failed, else go on
+//   await-kill:S             wait for a signal to end the process (a kill the test expects);
+//                            SIGALRM ends it after S seconds if none came
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <liburing.h>
+#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <csignal>
 #include <asm/unistd.h>
 #include <poll.h>
@@ -212,6 +226,52 @@ int uring_connect(const std::string& endpoint) {
         [&](io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(&addr), len); });
     close(fd);
     return res < 0 ? -res : 0;
+}
+
+// uring-mkdir:P | uring-rmdir:P | uring-unlink:P | uring-rename:FROM:TO |
+// uring-link:OLD:NEW | uring-symlink:TARGET:NEW, `op` without "uring-": the
+// operation done by io_uring (IORING_OP_MKDIRAT, UNLINKAT, RENAMEAT, LINKAT,
+// SYMLINKAT), no syscall of its own. False when `op` is none of these; else
+// `err` is 0 or errno.
+bool uring_path_step(const std::string& op, int& err) {
+    const auto colon = op.find(':');
+    if (colon == std::string::npos) return false;
+    const std::string kind = op.substr(0, colon), arg = op.substr(colon + 1);
+    const auto split = arg.find(':');
+    const std::string a = arg.substr(0, split), b = split == std::string::npos ? "" : arg.substr(split + 1);
+    int res = 0;
+    if (kind == "mkdir")
+        res = uring_run_one([&](io_uring_sqe* sqe) { io_uring_prep_mkdirat(sqe, AT_FDCWD, arg.c_str(), 0700); });
+    else if (kind == "rmdir")
+        res = uring_run_one([&](io_uring_sqe* sqe) { io_uring_prep_unlinkat(sqe, AT_FDCWD, arg.c_str(), AT_REMOVEDIR); });
+    else if (kind == "unlink")
+        res = uring_run_one([&](io_uring_sqe* sqe) { io_uring_prep_unlinkat(sqe, AT_FDCWD, arg.c_str(), 0); });
+    else if (kind == "rename")
+        res = uring_run_one(
+            [&](io_uring_sqe* sqe) { io_uring_prep_renameat(sqe, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), 0); });
+    else if (kind == "link")
+        res = uring_run_one(
+            [&](io_uring_sqe* sqe) { io_uring_prep_linkat(sqe, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), 0); });
+    else if (kind == "symlink")
+        res = uring_run_one([&](io_uring_sqe* sqe) { io_uring_prep_symlinkat(sqe, a.c_str(), AT_FDCWD, b.c_str()); });
+    else
+        return false;
+    err = res < 0 ? -res : 0;
+    return true;
+}
+
+// wait-fifo:PATH. Opening the FIFO for reading is what returns the test's
+// blocked open() for writing: the workload has got here. Then it waits for
+// the test's byte (or its close): the test acts in between. The 30 s bound
+// only ends a broken test; nothing relies on it. Returns 0 or errno.
+int wait_fifo(const char* path) {
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return errno;
+    pollfd p{fd, POLLIN, 0};
+    const int n = poll(&p, 1, 30000);
+    const int err = n > 0 ? 0 : n == 0 ? ETIMEDOUT : errno;
+    close(fd);
+    return err;
 }
 
 // await-file:PATH. The watch is set before the first look, so the file
@@ -453,6 +513,51 @@ int main(int argc, char** argv) {
             if (!out) return 5;
             fprintf(out, "%d\n", last_errno);
             if (fclose(out) != 0 || rename(tmp.c_str(), file.c_str()) != 0) return 5;
+        } else if (step.rfind("chdir:", 0) == 0) {
+            raw(chdir(step.c_str() + 6));
+        } else if (step.rfind("link:", 0) == 0 || step.rfind("symlink:", 0) == 0) {
+            // Raw syscalls: libc may route link() through linkat().
+            const bool sym = step[0] == 's';
+            const std::string args = step.substr(sym ? 8 : 5);
+            const auto colon = args.find(':');
+            const std::string from = args.substr(0, colon), to = args.substr(colon + 1);
+            raw(syscall(sym ? SYS_symlink : SYS_link, from.c_str(), to.c_str()));
+        } else if (step.rfind("rmdir:", 0) == 0) {
+            raw(syscall(SYS_rmdir, step.c_str() + 6));
+        } else if (step.rfind("mknod:", 0) == 0) {
+            raw(syscall(SYS_mknod, step.c_str() + 6, S_IFIFO | 0600, 0));
+        } else if (step.rfind("creat:", 0) == 0) {
+            const long fd = syscall(SYS_creat, step.c_str() + 6, 0600);
+            raw(fd);
+            if (fd >= 0) close(static_cast<int>(fd));
+        } else if (step.rfind("chmod:", 0) == 0) {
+            const std::string args = step.substr(6);
+            const auto colon = args.rfind(':');
+            const auto mode = static_cast<mode_t>(std::strtol(args.c_str() + colon + 1, nullptr, 8));
+            raw(syscall(SYS_chmod, args.substr(0, colon).c_str(), mode));
+        } else if (step.rfind("chown:", 0) == 0) {
+            const std::string args = step.substr(6);
+            const auto gid_at = args.rfind(':'), uid_at = args.rfind(':', gid_at - 1);
+            raw(syscall(SYS_chown, args.substr(0, uid_at).c_str(),
+                        static_cast<uid_t>(std::strtol(args.c_str() + uid_at + 1, nullptr, 10)),
+                        static_cast<gid_t>(std::strtol(args.c_str() + gid_at + 1, nullptr, 10))));
+        } else if (step.rfind("openat2:", 0) == 0) {
+            open_how how{};
+            how.flags = O_WRONLY | O_TRUNC | O_CLOEXEC;
+            const long fd = syscall(SYS_openat2, AT_FDCWD, step.c_str() + 8, &how, sizeof(how));
+            raw(fd);
+            if (fd >= 0) close(static_cast<int>(fd));
+        } else if (step.rfind("uring-", 0) == 0 && uring_path_step(step.substr(6), last_errno)) {
+            // done: mkdir, rmdir, unlink, rename, link or symlink through io_uring
+        } else if (step.rfind("wait-fifo:", 0) == 0) {
+            last_errno = wait_fifo(step.c_str() + 10);
+        } else if (step == "exit-on-error") {
+            if (last_errno != 0) return last_errno;
+        } else if (step.rfind("await-kill:", 0) == 0) {
+            // Nothing wakes pause() but a signal; SIGALRM's default action
+            // ends the process, which a test waiting for SIGKILL sees.
+            alarm(static_cast<unsigned>(std::strtoul(step.c_str() + 11, nullptr, 10)));
+            for (;;) pause();
         } else {
             const char msg[] = "fnw_test_workload: unknown step\n";
             (void)!write(2, msg, sizeof(msg) - 1);
