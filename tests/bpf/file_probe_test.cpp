@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +28,7 @@
 
 #include "common/unique_fd.hpp"
 #include "core/file_access.hpp"
+#include "output/event_json.hpp"
 #include "probe_fixture.hpp"
 #include "runtime/exec_hash.hpp"
 
@@ -437,6 +440,147 @@ TEST_F(FileProbeTest, UnrestrictedPoliciesAndOtherProcessesPayNoFileChecks) {
     EXPECT_TRUE(r.file_events.empty());
     EXPECT_EQ(counters().file_checks, 0u);
 }
+
+// ---- every other file syscall the probes claim, driven --------------------
+//
+// docs/enforcement.md: link and symlink need `create` at the new name, rmdir
+// `delete`, chmod and chown `write`, creat and mknod `create` (creat also
+// `write`), openat2 what its flags ask. Each runs in a directory the policy
+// allows (in/) and one it does not (out/), named relative to a cwd entered
+// through a symlink: the event's path must be the canonical one.
+
+struct FileOp {
+    const char* name;
+    std::string (*step)(const std::string& d);  // d: "in" or "out"
+    const char* object;                         // the name the event reports, in d
+    long nr;                                    // the syscall the event names
+    uint32_t access;                            // what it needs; outside in/, all of it is missing
+    const char* lsm_hook;                       // the BPF-LSM hook that refuses it first, or none
+    bool (*happened)(const fs::path& d);        // its side effect in d
+};
+
+const FileOp kFileOps[] = {
+    {"link", [](const std::string& d) { return "link:" + d + "/file:" + d + "/linked"; }, "linked", SYS_link,
+     FNW_FILE_CREATE, "path_link", [](const fs::path& d) { return fs::hard_link_count(d / "file") == 2; }},
+    {"symlink", [](const std::string& d) { return "symlink:file:" + d + "/symlinked"; }, "symlinked", SYS_symlink,
+     FNW_FILE_CREATE, "path_symlink", [](const fs::path& d) { return fs::is_symlink(d / "symlinked"); }},
+    {"rmdir", [](const std::string& d) { return "rmdir:" + d + "/dir"; }, "dir", SYS_rmdir, FNW_FILE_DELETE,
+     "path_rmdir", [](const fs::path& d) { return !fs::exists(d / "dir"); }},
+    {"mknod", [](const std::string& d) { return "mknod:" + d + "/fifo"; }, "fifo", SYS_mknod, FNW_FILE_CREATE,
+     "path_mknod", [](const fs::path& d) { return fs::is_fifo(d / "fifo"); }},
+    {"creat", [](const std::string& d) { return "creat:" + d + "/created"; }, "created", SYS_creat,
+     FNW_FILE_WRITE | FNW_FILE_CREATE, "path_mknod", [](const fs::path& d) { return fs::exists(d / "created"); }},
+    {"chmod", [](const std::string& d) { return "chmod:" + d + "/file:600"; }, "file", SYS_chmod, FNW_FILE_WRITE,
+     nullptr,
+     [](const fs::path& d) { return (fs::status(d / "file").permissions() & fs::perms::all) == fs::perms(0600); }},
+    {"chown", [](const std::string& d) { return "chown:" + d + "/file:1:1"; }, "file", SYS_chown, FNW_FILE_WRITE,
+     nullptr,
+     [](const fs::path& d) {
+         struct stat st {};
+         return ::stat((d / "file").c_str(), &st) == 0 && st.st_uid == 1;
+     }},
+    {"openat2", [](const std::string& d) { return "openat2:" + d + "/file"; }, "file", SYS_openat2, FNW_FILE_WRITE,
+     "file_open", [](const fs::path& d) { return fs::file_size(d / "file") == 0; }},  // O_WRONLY|O_TRUNC
+};
+
+// Names the operation in failure messages (instead of the struct's bytes).
+void PrintTo(const FileOp& op, std::ostream* os) { *os << op.name; }
+
+class FileOpTest : public FileProbeTest, public ::testing::WithParamInterface<FileOp> {
+protected:
+    void SetUp() override {
+        FileProbeTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        fs::create_directory_symlink(dir_, dir_ / "alias");
+        reset();
+    }
+    // Fresh in/ and out/: a file (0644, root's, with content) and an empty directory in each.
+    void reset() {
+        for (const char* d : {"in", "out"}) {
+            fs::remove_all(dir_ / d);
+            fs::create_directory(dir_ / d);
+            std::ofstream(dir_ / d / "file") << "data";
+            fs::permissions(dir_ / d / "file", fs::perms(0644));
+            fs::create_directory(dir_ / d / "dir");
+        }
+    }
+    FunctionPolicy op_policy(ViolationAction action) const {
+        FunctionPolicy p = policy(action);
+        const std::string in = (dir_ / "in").string() + "/**";
+        p.files.read.push_back(dir_.string() + "/**");
+        p.files.write.push_back(in);
+        p.files.create.push_back(in);
+        p.files.remove.push_back(in);
+        return p;
+    }
+    std::vector<std::string> steps(const std::string& d) const {
+        return {"chdir:" + (dir_ / "alias").string(), GetParam().step(d)};
+    }
+    static std::string op_of(const fnw_file_event& ev) {
+        auto json = event_to_json(std::as_bytes(std::span(&ev, 1)), EventContext{}, WallClock(0));
+        return json ? json->at("file").value("op", "") : "undecodable";
+    }
+};
+
+TEST_P(FileOpTest, OutsideTheAllowlistInAuditIsOneViolationWithItsOpAndCanonicalPath) {
+    const FileOp& op = GetParam();
+    auto s = steps("out");
+    s.push_back("exit-errno");
+    auto r = run_workload(op_policy(ViolationAction::Kill), Mode::Audit, s, {.use_landlock = false});
+    EXPECT_EQ(r.outcome.exit_code, 0) << "audit never acts: the " << op.name << " succeeded";
+    EXPECT_TRUE(op.happened(dir_ / "out"));
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(r.file_events);
+    EXPECT_EQ(v[0].nr, static_cast<uint32_t>(op.nr));
+    EXPECT_EQ(op_of(v[0]), op.name);
+    EXPECT_EQ(raw(v[0]), std::string("out/") + op.object) << "as the function spelt it";
+    EXPECT_EQ(event_path(v[0]).path, (dir_ / "out" / op.object).string()) << "the cwd the kernel resolved";
+    EXPECT_EQ(v[0].access, op.access);
+    EXPECT_EQ(v[0].missing, op.access);
+    EXPECT_EQ(v[0].action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(v[0].hdr.cgroup_id, r.outcome.cgroup_id);
+}
+
+TEST_P(FileOpTest, InsideTheAllowlistItHappensAndSendsNoViolation) {
+    const FileOp& op = GetParam();
+    auto s = steps("in");
+    s.push_back("exit-errno");
+    auto r = run_workload(op_policy(ViolationAction::Deny), Mode::Enforce, s, {.use_landlock = false});
+    EXPECT_EQ(r.outcome.exit_code, 0);
+    EXPECT_TRUE(op.happened(dir_ / "in"));
+    EXPECT_TRUE(accesses(r, FNW_VERDICT_VIOLATION).empty()) << describe(r.file_events);
+}
+
+// docs/enforcement.md, deny: refused with EPERM where its BPF-LSM hook runs
+// (the VM lane), else a kill: at sys_exit in the kernel for an open, by
+// fnwarden when it reads the event for the rest (asynchronous: the workload
+// waits for it). Without LSM the operation has happened.
+TEST_P(FileOpTest, OutsideTheAllowlistInEnforceIsRefusedOrKilled) {
+    const FileOp& op = GetParam();
+    auto s = steps("out");
+    s.insert(s.end(), {"exit-on-error", "await-kill:30", "exit:0"});
+    auto r = run_workload(op_policy(ViolationAction::Deny), Mode::Enforce, s, {.use_landlock = false});
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << describe(r.file_events);
+    EXPECT_EQ(v[0].nr, static_cast<uint32_t>(op.nr));
+    EXPECT_EQ(event_path(v[0]).path, (dir_ / "out" / op.object).string());
+    if (op.lsm_hook && probes_->lsm_hook_loaded(op.lsm_hook)) {
+        EXPECT_EQ(r.outcome.exit_code, EPERM);
+        EXPECT_FALSE(op.happened(dir_ / "out")) << "refused before it happened";
+        EXPECT_EQ(v[0].action, FNW_ACTION_DENIED);
+        EXPECT_EQ(v[0].mechanism, FNW_MECH_BPF_LSM);
+        return;
+    }
+    EXPECT_EQ(r.outcome.term_signal.value_or(0), SIGKILL) << "exit " << r.outcome.exit_code;
+    EXPECT_TRUE(op.happened(dir_ / "out")) << "nothing here refuses: it happened, then the process died";
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    const bool open = op.nr == SYS_creat || op.nr == SYS_openat2;
+    EXPECT_EQ(v[0].mechanism, open ? FNW_MECH_SIGKILL : FNW_MECH_USER_KILL)
+        << (open ? "an open the kernel decides by inode" : "not an open: decided by fnwarden");
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryOp, FileOpTest, ::testing::ValuesIn(kFileOps),
+                         [](const ::testing::TestParamInfo<FileOp>& info) { return std::string(info.param.name); });
 
 // ---- exec, at sched_process_exec ------------------------------------------
 
