@@ -185,7 +185,7 @@ protected:
 
 // Without Landlock (which would refuse first, with EACCES): this is what a
 // function the daemon found, not launched, gets.
-constexpr test::RunOptions kNoLandlock{.use_landlock = false};
+const test::RunOptions kNoLandlock{.use_landlock = false};
 
 TEST_F(BpfLsmFileTest, OpenOutsideTheAllowlistIsRefusedBeforeItHappensWhereBpfLsmRuns) {
     if (lsm_required()) ASSERT_TRUE(probes_->lsm_hook_loaded("file_open")) << probes_->lsm_hooks().at("file_open");
@@ -359,6 +359,139 @@ TEST_F(BpfLsmFileTest, IoUringOpenOfADeniedFileIsRefusedToo) {
     EXPECT_EQ(r.file_events[0].nr, FNW_NR_LSM_FILE_OPEN) << "no syscall tracepoint saw it";
     EXPECT_EQ(std::string(r.file_events[0].resolved), (scratch_ / "secret.txt").string());
     EXPECT_EQ(r.file_events[0].mechanism, FNW_MECH_BPF_LSM);
+}
+
+// link and symlink create a name, rmdir deletes one: lsm/path_link,
+// path_symlink and path_rmdir check them as path_mkdir and path_unlink do,
+// before anything changes. Without BPF-LSM FileOpTest covers the same
+// operations (they happen, then the process is killed).
+TEST_F(BpfLsmFileTest, LinkSymlinkAndRmdirOutsideTheAllowlistAreRefusedBeforeTheyHappen) {
+    for (const char* hook : {"path_link", "path_symlink", "path_rmdir"})
+        if (!probes_->lsm_hook_loaded(hook)) {
+            if (lsm_required()) FAIL() << "FNW_REQUIRE_LSM=1: lsm/" << hook << ": " << probes_->lsm_hooks().at(hook);
+            GTEST_SKIP() << "BPF-LSM unavailable (" << probes_->lsm_error()
+                         << "): without it FileOpTest.*/link, symlink, rmdir check the kill";
+        }
+    FunctionPolicy p = policy(ViolationAction::Deny);
+    p.files.create = {(scratch_ / "rw").string() + "/**"};
+    p.files.remove = {(scratch_ / "rw").string() + "/**"};
+    const auto rw = scratch_ / "rw", file = rw / "allowed.txt";
+    std::filesystem::create_directory(rw / "empty");
+    std::filesystem::create_directory(scratch_ / "empty");
+
+    // Inside rw/: allowed, decided in the kernel, nothing crosses the ring.
+    const auto before = probes_->counters();
+    auto ok = run_workload(p, Mode::Enforce,
+                           {"link:" + file.string() + ":" + (rw / "hard").string(), "exit-on-error",
+                            "symlink:allowed.txt:" + (rw / "soft").string(), "exit-on-error",
+                            "rmdir:" + (rw / "empty").string(), "exit-errno"},
+                           kNoLandlock);
+    EXPECT_EQ(ok.outcome.exit_code, 0) << strerror(ok.outcome.exit_code);
+    EXPECT_TRUE(ok.file_events.empty()) << ok.file_events[0].path;
+    EXPECT_EQ(probes_->counters().file_pending, before.file_pending) << "an allowed link/symlink/rmdir asks nobody";
+    EXPECT_EQ(std::filesystem::hard_link_count(file), 2u);
+    EXPECT_TRUE(std::filesystem::is_symlink(rw / "soft"));
+    EXPECT_FALSE(std::filesystem::exists(rw / "empty"));
+
+    struct Case {
+        std::string step;
+        std::filesystem::path object;  // the event's path
+        long nr;
+        uint32_t missing;
+    };
+    const Case cases[] = {
+        {"link:" + file.string() + ":" + (scratch_ / "hard").string(), scratch_ / "hard", SYS_link, FNW_FILE_CREATE},
+        {"symlink:" + file.string() + ":" + (scratch_ / "soft").string(), scratch_ / "soft", SYS_symlink,
+         FNW_FILE_CREATE},
+        {"rmdir:" + (scratch_ / "empty").string(), scratch_ / "empty", SYS_rmdir, FNW_FILE_DELETE},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.step);
+        auto r = run_workload(p, Mode::Enforce, {c.step, "exit-errno"}, kNoLandlock);
+        EXPECT_EQ(r.outcome.exit_code, EPERM) << "refused, and the process lives on";
+        if (r.file_events.size() != 1u) {
+            ADD_FAILURE() << r.file_events.size() << " events, not one";
+            continue;
+        }
+        const fnw_file_event& ev = r.file_events[0];
+        EXPECT_EQ(event_path(ev).path, c.object.string());
+        EXPECT_EQ(ev.nr, static_cast<uint32_t>(c.nr));
+        EXPECT_EQ(ev.missing, c.missing);
+        EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
+        EXPECT_EQ(ev.mechanism, FNW_MECH_BPF_LSM);
+    }
+    EXPECT_EQ(std::filesystem::hard_link_count(file), 2u) << "no second link was made";
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(scratch_ / "hard")));
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(scratch_ / "soft")));
+    EXPECT_TRUE(std::filesystem::is_directory(scratch_ / "empty")) << "not removed";
+}
+
+// io_uring makes directories, links and renames in the kernel without the
+// syscalls: no tracepoint sees them, the lsm/path_* hooks do (the event has
+// no syscall: op "create" or "delete").
+TEST_F(BpfLsmFileTest, IoUringPathOperationsOutsideTheAllowlistAreRefusedToo) {
+    for (const char* hook : {"path_mkdir", "path_unlink", "path_rmdir", "path_rename", "path_link", "path_symlink"})
+        if (!probes_->lsm_hook_loaded(hook)) {
+            if (lsm_required()) FAIL() << "FNW_REQUIRE_LSM=1: lsm/" << hook << ": " << probes_->lsm_hooks().at(hook);
+            GTEST_SKIP() << "BPF-LSM unavailable (" << probes_->lsm_error()
+                         << "): io_uring's path operations are out of the tracepoints' sight; launched functions "
+                            "have Landlock";
+        }
+    FunctionPolicy p = policy(ViolationAction::Deny);
+    p.files.create = {(scratch_ / "rw").string() + "/**"};
+    p.files.remove = {(scratch_ / "rw").string() + "/**"};
+    const auto rw = scratch_ / "rw", file = rw / "allowed.txt", secret = scratch_ / "secret.txt";
+    std::filesystem::create_directory(scratch_ / "empty");
+
+    auto ok = run_workload(p, Mode::Enforce,
+                           {"uring-mkdir:" + (rw / "d").string(), "exit-on-error", "uring-rmdir:" + (rw / "d").string(),
+                            "exit-on-error", "uring-link:" + file.string() + ":" + (rw / "hard").string(),
+                            "exit-on-error", "uring-symlink:allowed.txt:" + (rw / "soft").string(), "exit-on-error",
+                            "uring-rename:" + (rw / "hard").string() + ":" + (rw / "moved").string(), "exit-on-error",
+                            "uring-unlink:" + (rw / "moved").string(), "exit-errno"},
+                           kNoLandlock);
+    EXPECT_EQ(ok.outcome.exit_code, 0) << strerror(ok.outcome.exit_code);
+    EXPECT_TRUE(ok.file_events.empty()) << ok.file_events[0].path;
+    EXPECT_TRUE(std::filesystem::is_symlink(rw / "soft"));
+
+    struct Case {
+        std::string step;
+        std::filesystem::path object;
+        uint32_t nr, missing;
+        bool (*untouched)(const std::filesystem::path& scratch);
+    };
+    namespace fs = std::filesystem;
+    const Case cases[] = {
+        {"uring-mkdir:" + (scratch_ / "d").string(), scratch_ / "d", FNW_NR_LSM_CREATE, FNW_FILE_CREATE,
+         [](const fs::path& s) { return !fs::exists(s / "d"); }},
+        {"uring-rmdir:" + (scratch_ / "empty").string(), scratch_ / "empty", FNW_NR_LSM_DELETE, FNW_FILE_DELETE,
+         [](const fs::path& s) { return fs::is_directory(s / "empty"); }},
+        {"uring-unlink:" + secret.string(), secret, FNW_NR_LSM_DELETE, FNW_FILE_DELETE,
+         [](const fs::path& s) { return fs::exists(s / "secret.txt"); }},
+        {"uring-rename:" + secret.string() + ":" + (rw / "stolen").string(), secret, FNW_NR_LSM_DELETE,
+         FNW_FILE_DELETE, [](const fs::path& s) { return fs::exists(s / "secret.txt") && !fs::exists(s / "rw" / "stolen"); }},
+        {"uring-link:" + file.string() + ":" + (scratch_ / "hard").string(), scratch_ / "hard", FNW_NR_LSM_CREATE,
+         FNW_FILE_CREATE, [](const fs::path& s) { return !fs::exists(fs::symlink_status(s / "hard")); }},
+        {"uring-symlink:" + file.string() + ":" + (scratch_ / "soft").string(), scratch_ / "soft",
+         FNW_NR_LSM_CREATE, FNW_FILE_CREATE,
+         [](const fs::path& s) { return !fs::exists(fs::symlink_status(s / "soft")); }},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.step);
+        auto r = run_workload(p, Mode::Enforce, {c.step, "exit-errno"}, kNoLandlock);
+        EXPECT_EQ(r.outcome.exit_code, EPERM);
+        EXPECT_TRUE(c.untouched(scratch_)) << "refused before anything changed";
+        if (r.file_events.size() != 1u) {
+            ADD_FAILURE() << r.file_events.size() << " events, not one";
+            continue;
+        }
+        const fnw_file_event& ev = r.file_events[0];
+        EXPECT_EQ(ev.nr, c.nr) << "no syscall tracepoint saw it";
+        EXPECT_EQ(event_path(ev).path, c.object.string());
+        EXPECT_EQ(ev.missing, c.missing);
+        EXPECT_EQ(ev.action, FNW_ACTION_DENIED);
+        EXPECT_EQ(ev.mechanism, FNW_MECH_BPF_LSM);
+    }
 }
 
 // A function in another mount namespace sees other objects under the same
