@@ -1,37 +1,121 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs the
-# dependencies, builds, and runs every test:
-#   1. the unit tests again under ASan+UBSan (build-asan/),
-#   2. bounded libFuzzer runs of the policy and cgroup-path parsers (build-fuzz/, clang),
-#   3. everything else: unit, bpf, e2e and the vm lane (build/).
-# Run as root: the bpf/e2e/vm tests load real probes and create real cgroups.
-# FNW_REQUIRE_BPF=1 (set by CI) turns "cannot load probes" into a failure.
+# dependencies, builds, and runs every test. Run as root: the bpf/e2e/vm
+# tests load real probes and create real cgroups. FNW_REQUIRE_BPF=1 (set by
+# CI) turns "cannot load probes" into a failure.
+#
+#   bash scripts/test.sh          the default lane (.ci/run, about 20 min)
+#   bash scripts/test.sh --full   the same, with the full VM lane instead of
+#                                 the LSM one: every BPF test and the e2e
+#                                 scripts on Debian's 6.1 (docs/development.md)
+#
+# One tree per build type, each configured and built once:
+#   build-asan/  Debug + ASan/UBSan: the unit tests (they run only here),
+#   build-fuzz/  clang + libFuzzer: bounded fuzz runs that must grow coverage,
+#   build/       RelWithDebInfo: the BPF tests, the e2e scripts, packaging,
+#                and the VM lane, which runs beside the host's BPF tests
+#                (the guest has its own kernel, so they share no state).
+# It ends with a table of each stage's wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+lane=lsm
+case ${1:-} in
+  "") ;;
+  --full) lane=full ;;
+  *) echo "usage: $0 [--full]" >&2; exit 2 ;;
+esac
 jobs=$(nproc)
+src=$PWD
+# ccache (when installed) keys on paths relative to the checkout, so a fresh
+# clone elsewhere still hits the cache.
+export CCACHE_BASEDIR=$src
 
-bash packaging/deps/install-debian.sh
-
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFNW_SANITIZE=ON -DFNW_BUILD_BENCH=OFF
-cmake --build build-asan -j"$jobs" --target fnw_unit_tests
-(cd build-asan && ctest -L unit --output-on-failure)
-
-cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_BUILD_BENCH=OFF \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
-cmake --build build-fuzz -j"$jobs" --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path fnw_fuzz_daemon_config
-(cd build-fuzz && ctest -L fuzz --output-on-failure)
-
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j"$jobs"
-cd build
-status=0
-ctest --output-on-failure --timeout 900 || status=$?
-# ctest shows a passing test's output nowhere: print the vm lane's own
-# summary (guest kernel, its active LSMs, each suite's result) so the log
-# says where the BPF-LSM tests ran, pass or fail.
-if [[ -f Testing/Temporary/LastTest.log ]]; then
+stage_names=()
+stage_times=()
+stage_results=()
+suite_start=$(date +%s)
+print_stage_table() {
+  local rc=$? i
   echo
-  grep -E '^guest: (uname -r|lsm):' Testing/Temporary/LastTest.log || true
-  sed -n '/^=== vm lane summary/,/^run-in-vm: kernel/p' Testing/Temporary/LastTest.log
+  echo "=== where the time went ($lane lane)"
+  printf '%-34s %8s  %s\n' stage seconds result
+  for i in "${!stage_names[@]}"; do
+    printf '%-34s %8s  %s\n' "${stage_names[$i]}" "${stage_times[$i]}" "${stage_results[$i]}"
+  done
+  printf '%-34s %8s  %s\n' "total (wall)" $(($(date +%s) - suite_start)) "$([[ $rc -eq 0 ]] && echo ok || echo "FAILED ($rc)")"
+}
+trap print_stage_table EXIT
+
+# stage NAME COMMAND...: runs it, records its wall time; stops the suite on
+# failure (after recording it), like set -e.
+stage() {
+  local name=$1 t0 rc=0
+  shift
+  echo
+  echo "=== stage: $name"
+  t0=$(date +%s)
+  "$@" || rc=$?
+  stage_names+=("$name")
+  stage_times+=($(($(date +%s) - t0)))
+  stage_results+=("$([[ $rc -eq 0 ]] && echo ok || echo "FAILED ($rc)")")
+  return "$rc"
+}
+
+# ctest prints passing tests' output nowhere: after the VM lane, print its own
+# summary (guest kernel, active LSMs, each suite's result) so the log says
+# where the BPF-LSM tests ran, pass or fail.
+vm_lane() {
+  local rc=0
+  (cd build && ctest -R "^vm\\.$lane\$" --output-on-failure --output-log "$vm_log") || rc=$?
+  echo
+  grep -E '^guest: (uname -r|lsm):' "$vm_log" || true
+  sed -n '/^=== vm lane summary/,/^run-in-vm: kernel/p' "$vm_log"
+  return "$rc"
+}
+
+stage deps bash packaging/deps/install-debian.sh
+
+stage "build asan (unit tests)" bash -c "
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFNW_SANITIZE=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
+  cmake --build build-asan -j$jobs --target fnw_unit_tests"
+stage "unit (asan+ubsan)" bash -c "cd build-asan && ctest -L unit -LE packaging -j$jobs --output-on-failure"
+
+stage "build fuzz (clang)" bash -c "
+  cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_BUILD_BENCH=OFF \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null &&
+  cmake --build build-fuzz -j$jobs --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path fnw_fuzz_daemon_config"
+# Each target runs 30 s and must grow coverage (tests/fuzz/run_fuzzer.sh).
+stage fuzz bash -c "cd build-fuzz && ctest -L fuzz -j$jobs --output-on-failure"
+
+# The unit tests are built and run in build-asan only: the main tree is
+# configured without them, so nothing is compiled twice.
+stage "build main" bash -c "
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFNW_BUILD_UNIT_TESTS=OFF >/dev/null &&
+  cmake --build build -j$jobs"
+stage packaging bash -c "cd build && ctest -L packaging --output-on-failure"
+
+# The VM lane starts now and runs beside the host's BPF and e2e tests.
+vm_log=$src/build/vm-lane.log
+vm_out=$src/build/vm-lane.out
+vm_t0=$(date +%s)
+vm_lane >"$vm_out" 2>&1 &
+vm_pid=$!
+
+host_rc=0
+# Host BPF tests share the host kernel's probes and cgroups: ctest runs them
+# one at a time (RUN_SERIAL), each with its own timeout.
+stage "host bpf" bash -c "cd build && ctest -L bpf -LE e2e --output-on-failure" || host_rc=$?
+if [[ $host_rc -eq 0 ]]; then
+  stage e2e bash -c "cd build && ctest -L e2e --output-on-failure" || host_rc=$?
 fi
-exit "$status"
+
+echo
+echo "=== waiting for the VM lane ($lane)"
+vm_rc=0
+wait "$vm_pid" || vm_rc=$?
+cat "$vm_out"
+stage_names+=("vm ($lane lane, beside host bpf)")
+stage_times+=($(($(date +%s) - vm_t0)))
+stage_results+=("$([[ $vm_rc -eq 0 ]] && echo ok || echo "FAILED ($vm_rc)")")
+
+((host_rc == 0 && vm_rc == 0))

@@ -2,32 +2,67 @@
 # The vm lane's driver, run INSIDE the run-in-vm guest (Debian 6.1 kernel,
 # lsm=...,bpf) by tests/vm/CMakeLists.txt, so that one boot runs every suite:
 #
-#   run-in-vm -- bash guest-suite.sh FNW_BPF_TESTS FNWARDEN SOURCE_DIR [BPF_OBJECT BPFTOOL]
+#   run-in-vm -- bash guest-suite.sh --lane lsm|full BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL]
 #
-# FNW_BPF_TESTS and FNWARDEN are the binaries built on the host (the guest
-# sees the host's / read-only, with a RAM overlay). FNW_REQUIRE_BPF=1 is set,
-# so a probe that fails to load or verify is a failure, never a skip.
+# BUILD_DIR is the host's build tree (the guest sees the host's / read-only,
+# with a RAM overlay): fnwarden, tests/fnw_bpf_tests and the test helpers.
+# FNW_REQUIRE_BPF=1 and FNW_REQUIRE_LSM=1 are set, so a probe that fails to
+# load or verify, or an LSM test that would skip, is a failure.
+#
+# Two lanes, because every BPF test costs about 9 s in this guest under TCG:
+#   lsm  (default, in .ci/run): the BPF-LSM suites, i.e. every test whose
+#        outcome differs where BPF-LSM runs (LSM_SUITES below). Each of them
+#        loads and attaches the whole object with every LSM hook, so the 6.1
+#        verifier sees every program; plus the `cat /etc/shadow` check.
+#   full (scripts/test.sh --full): the whole BPF suite, the check, and the
+#        run_cli and daemon e2e scripts.
 # If the BPF suite fails and BPF_OBJECT/BPFTOOL are given, the end of the
 # 6.1 verifier log of every program that does not load is printed (fnwarden's
 # own log lines are cut short, and the reason is at the end of the log).
 # Exits 0 only if every check and suite passed.
 set -u
-if [[ $# -ne 3 && $# -ne 5 ]]; then
-  echo "usage: $0 FNW_BPF_TESTS FNWARDEN SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
+lane=lsm
+if [[ ${1:-} == --lane ]]; then
+  lane=${2:-}
+  shift 2
+fi
+if [[ $lane != lsm && $lane != full ]] || [[ $# -ne 2 && $# -ne 4 ]]; then
+  echo "usage: $0 [--lane lsm|full] BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
   exit 2
 fi
 if [[ ${RUN_IN_VM:-0} != 1 ]]; then
   echo "guest-suite: not inside the run-in-vm guest; run it through tests/vm/run-in-vm" >&2
   exit 2
 fi
-bpf_tests=$1
-fnw=$2
-src=$3
-bpf_object=${4:-}
-bpftool=${5:-}
+build=$1
+src=$2
+bpf_object=${3:-}
+bpftool=${4:-}
+bpf_tests=$build/tests/fnw_bpf_tests
+fnw=$build/fnwarden
+workload=$build/tests/fnw_test_workload
 export FNW_REQUIRE_BPF=1
 # The guest runs lsm=...,bpf: BPF-LSM tests must run here, not skip.
 export FNW_REQUIRE_LSM=1
+# The caller's environment is passed into the guest: an inherited
+# GTEST_FILTER (or shuffle, repeat, ...) would silently change the suite.
+while read -r var; do unset "$var"; done < <(compgen -e | grep '^GTEST_')
+
+# The tests whose outcome depends on BPF-LSM: their LSM branch runs only
+# here. One gtest pattern per line; each must match at least one test, so a
+# renamed test fails the lane instead of silently leaving it.
+LSM_SUITES=(
+  'BpfLsmTest.*'
+  'BpfLsmFileTest.*'
+  'ProcessRulesTest.*'
+  'ExecProbeTest.ExecOutsideTheAllowlistIsReportedWithTheProgramTheKernelRan'
+  'ExecProbeTest.KillActionKillsTheNewImageBeforeItRuns'
+  'NetworkTest.TcpConnectToAllowedPeerWorksAndDisallowedGetsEperm'
+  'NetworkTest.AConnectSubmittedThroughIoUringIsRefusedToo'
+  'NetworkTest.BindToUnlistedPortIsDeniedListedPortWorks'
+  'NetworkTest.KillActionRefusesThenKills'
+  'NetworkTest.AUnixConnectOutsideTheAllowlistIsRefusedUnderBpfLsmElseKilled'
+)
 
 # First what kernel this is and which LSMs are on, for the CI log.
 lsm=$(cat /sys/kernel/security/lsm 2>/dev/null || echo "<no /sys/kernel/security/lsm>")
@@ -84,11 +119,34 @@ else
 fi
 
 # --- suite: the BPF gtest binary ----------------------------------------------
+# The count of tests that passed must equal the count gtest lists for the
+# same filter: a crash after some tests, or a filter that matches less than
+# intended, would otherwise still print "PASSED".
+filter='*'
+[[ $lane == lsm ]] && filter=$(IFS=:; echo "${LSM_SUITES[*]}")
+# "Suite." lines, then "  Test" lines (parameterized ones carry a comment).
+# One listing: every gtest start costs seconds under TCG.
+mapfile -t selected < <("$bpf_tests" --gtest_list_tests --gtest_filter="$filter" |
+  awk '/^[^ ]/ { suite = $1; next } { print suite $1 }')
+expected=${#selected[@]}
+if [[ $lane == lsm ]]; then
+  for pattern in "${LSM_SUITES[@]}"; do
+    matched=0
+    for name in "${selected[@]}"; do
+      # shellcheck disable=SC2053 # gtest's * and ? are glob patterns
+      [[ $name == $pattern ]] && { matched=1; break; }
+    done
+    if ((!matched)); then
+      echo "FAIL: LSM suite pattern '$pattern' matches no test"
+      record "lsm-suite-pattern $pattern" 1 0 "matches no test"
+    fi
+  done
+fi
 echo
-echo "=== suite bpf: $bpf_tests"
+echo "=== suite bpf ($lane lane, $expected tests): $bpf_tests"
 log=$(mktemp)
 t0=$SECONDS
-"$bpf_tests" --gtest_color=no 2>&1 | tee "$log"
+"$bpf_tests" --gtest_color=no --gtest_filter="$filter" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 detail=""
 [[ $rc -ne 0 ]] && detail="exit $rc"
@@ -98,11 +156,12 @@ if grep -q '^\[  SKIPPED \]' "$log"; then
   [[ $rc -eq 0 ]] && rc=1
   detail="${detail:+$detail, }tests skipped"
 fi
-if ! grep -q '^\[  PASSED  \] [1-9]' "$log"; then
+passed=$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$')
+if [[ ${passed:-0} -ne $expected || $expected -eq 0 ]]; then
   [[ $rc -eq 0 ]] && rc=1
-  detail="${detail:+$detail, }no test passed"
+  detail="${detail:+$detail, }${passed:-0} of $expected tests passed"
 fi
-record bpf-tests "$rc" $((SECONDS - t0)) "$detail"
+record "bpf-tests ($lane: ${passed:-0}/$expected)" "$rc" $((SECONDS - t0)) "$detail"
 rm -f "$log"
 [[ $rc -ne 0 ]] && verifier_report
 
@@ -141,23 +200,30 @@ echo "events: $(head -c 600 "$shadow_dir/events.jsonl" 2>/dev/null)"
 record cat-etc-shadow-denied "$([[ -z $detail ]] && echo 0 || echo 1)" $((SECONDS - t0)) "$detail"
 rm -rf "$shadow_dir"
 
-# --- suite: the e2e script ------------------------------------------------------
-echo
-echo "=== suite e2e: $src/tests/e2e/run_cli_test.sh"
-t0=$SECONDS
-# The test workload sits beside the BPF test binary (same build tree).
-bash "$src/tests/e2e/run_cli_test.sh" "$fnw" "$src" "$(dirname "$bpf_tests")/fnw_test_workload"
-rc=$?
-detail=""
-case $rc in
-  0) ;;
-  77) detail="skipped (exit 77)" ;;
-  *) detail="exit $rc" ;;
-esac
-record e2e "$rc" $((SECONDS - t0)) "$detail"
+# --- full lane: the e2e scripts against the 6.1 kernel ----------------------------
+run_e2e() { # NAME SCRIPT ARGS...
+  local name=$1 rc detail=""
+  shift
+  echo
+  echo "=== suite $name: $*"
+  t0=$SECONDS
+  bash "$@"
+  rc=$?
+  case $rc in
+    0) ;;
+    77) detail="skipped (exit 77)" ;;
+    *) detail="exit $rc" ;;
+  esac
+  record "$name" "$rc" $((SECONDS - t0)) "$detail"
+}
+if [[ $lane == full ]]; then
+  run_e2e e2e.run_cli "$src/tests/e2e/run_cli_test.sh" "$fnw" "$src" "$workload"
+  run_e2e e2e.daemon "$src/tests/e2e/daemon_test.sh" "$fnw" "$workload" \
+    "$build/tests/fnw_webhook_receiver" "$build/tests/fnw_fake_kube_api"
+fi
 
 echo
-echo "=== vm lane summary (guest $(uname -r))"
+echo "=== vm lane summary ($lane lane, guest $(uname -r))"
 printf '%s\n' "${results[@]}"
 echo "vm lane: $failures failure(s)"
 [[ $failures -eq 0 ]]
