@@ -146,8 +146,11 @@ protected:
     void SetUp() override {
         BpfLsmTest::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;
-        scratch_ = std::filesystem::temp_directory_path() / ("fnw-lsm-" + std::to_string(getpid()));
-        std::filesystem::create_directories(scratch_);
+        // Unique per test, not per process: a crashed run's directory (and a
+        // recycled pid) never meets a new one.
+        std::string tmpl = (std::filesystem::temp_directory_path() / "fnw-lsm-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+        scratch_ = std::filesystem::canonical(tmpl);
         ASSERT_EQ(::mount("tmpfs", scratch_.c_str(), "tmpfs", 0, "size=1m"), 0) << strerror(errno);
         mounted_ = true;
         std::filesystem::create_directories(scratch_ / "rw");
