@@ -112,7 +112,7 @@ protected:
         fs::create_directory(dir_ / "sync");  // handshake FIFOs: readable by policy()
     }
     void TearDown() override {
-        if (mounted_) EXPECT_EQ(::umount2(dir_.c_str(), MNT_DETACH), 0) << std::strerror(errno);
+        if (mounted_) { EXPECT_EQ(::umount2(dir_.c_str(), MNT_DETACH), 0) << std::strerror(errno); }
         std::error_code ec;
         if (!dir_.empty()) fs::remove_all(dir_, ec);
         if (probes_) shared() = std::move(probes_);

@@ -64,7 +64,7 @@ protected:
 // starting), and deny falls back to a kill at sched_process_exec: the exec
 // happened, the new image never runs.
 TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
-    if (lsm_required()) ASSERT_TRUE(probes_->lsm_available()) << "FNW_REQUIRE_LSM=1: " << probes_->lsm_error();
+    if (lsm_required()) { ASSERT_TRUE(probes_->lsm_available()) << "FNW_REQUIRE_LSM=1: " << probes_->lsm_error(); }
     FunctionPolicy policy;
     policy.name = "lsm-test";
     policy.function = "test";
@@ -127,7 +127,7 @@ TEST_F(BpfLsmTest, EveryLsmHookIsProbedAndExplainedOnItsOwn) {
                              "socket_bind", "ptrace_access_check", "ptrace_traceme", "bpf", "file_mprotect",
                              "mmap_file"}) {
         ASSERT_TRUE(hooks.count(hook)) << "lsm/" << hook << " was not probed";
-        if (lsm_required()) EXPECT_EQ(hooks.at(hook), "") << "lsm/" << hook << " should load here";
+        if (lsm_required()) { EXPECT_EQ(hooks.at(hook), "") << "lsm/" << hook << " should load here"; }
         if (!probes_->lsm_available()) {
             EXPECT_FALSE(hooks.at(hook).empty());
             EXPECT_NE(probes_->lsm_error().find(hooks.at(hook)), std::string::npos) << "the summary names the reason";
@@ -191,7 +191,7 @@ protected:
 const test::RunOptions kNoLandlock{.use_landlock = false};
 
 TEST_F(BpfLsmFileTest, OpenOutsideTheAllowlistIsRefusedBeforeItHappensWhereBpfLsmRuns) {
-    if (lsm_required()) ASSERT_TRUE(probes_->lsm_hook_loaded("file_open")) << probes_->lsm_hooks().at("file_open");
+    if (lsm_required()) { ASSERT_TRUE(probes_->lsm_hook_loaded("file_open")) << probes_->lsm_hooks().at("file_open"); }
     const auto allowed_file = scratch_ / "rw" / "allowed.txt";
     const auto secret = scratch_ / "secret.txt";
     auto allowed = run_workload(policy(ViolationAction::Deny), Mode::Enforce, {"write:" + allowed_file.string(), "exit-errno"},
@@ -249,7 +249,7 @@ TEST_F(BpfLsmFileTest, CreateAndDeleteOutsideTheAllowlistAreRefusedBeforeTheyHap
     p.files.create = {(scratch_ / "rw").string() + "/**"};
     p.files.remove = {(scratch_ / "rw").string() + "/**"};
     const bool lsm = probes_->lsm_hook_loaded("path_mkdir");
-    if (lsm_required()) ASSERT_TRUE(lsm) << probes_->lsm_hooks().at("path_mkdir");
+    if (lsm_required()) { ASSERT_TRUE(lsm) << probes_->lsm_hooks().at("path_mkdir"); }
 
     // Allowed: inside rw/, nothing crosses the ring (decided in the kernel).
     const auto before = probes_->counters();
@@ -259,7 +259,9 @@ TEST_F(BpfLsmFileTest, CreateAndDeleteOutsideTheAllowlistAreRefusedBeforeTheyHap
                            kNoLandlock);
     EXPECT_EQ(ok.outcome.exit_code, 0);
     EXPECT_TRUE(ok.file_events.empty()) << ok.file_events[0].path;
-    if (lsm) EXPECT_EQ(probes_->counters().file_pending, before.file_pending) << "an allowed mkdir/unlink asks nobody";
+    if (lsm) {
+        EXPECT_EQ(probes_->counters().file_pending, before.file_pending) << "an allowed mkdir/unlink asks nobody";
+    }
 
     const auto dir = scratch_ / "newdir";
     auto mk = run_workload(p, Mode::Enforce, {"mkdir:" + dir.string(), "exit-errno"}, kNoLandlock);
@@ -304,7 +306,7 @@ TEST_F(BpfLsmFileTest, RenameOutsideTheAllowlistIsRefusedBeforeItHappens) {
     p.files.create = {(scratch_ / "rw").string() + "/**"};
     p.files.remove = {(scratch_ / "rw").string() + "/**"};
     const bool lsm = probes_->lsm_hook_loaded("path_rename");
-    if (lsm_required()) ASSERT_TRUE(lsm) << probes_->lsm_hooks().at("path_rename");
+    if (lsm_required()) { ASSERT_TRUE(lsm) << probes_->lsm_hooks().at("path_rename"); }
     const auto inside = scratch_ / "rw" / "allowed.txt", moved = scratch_ / "rw" / "moved.txt";
 
     const auto before = probes_->counters();
@@ -312,7 +314,7 @@ TEST_F(BpfLsmFileTest, RenameOutsideTheAllowlistIsRefusedBeforeItHappens) {
                            kNoLandlock);
     EXPECT_EQ(ok.outcome.exit_code, 0);
     EXPECT_TRUE(ok.file_events.empty()) << ok.file_events[0].path;
-    if (lsm) EXPECT_EQ(probes_->counters().file_pending, before.file_pending) << "an allowed rename asks nobody";
+    if (lsm) { EXPECT_EQ(probes_->counters().file_pending, before.file_pending) << "an allowed rename asks nobody"; }
 
     // Out of rw/: the create at the new name is not allowed.
     const auto outside = scratch_ / "escaped.txt";
