@@ -54,6 +54,7 @@ while read -r var; do unset "$var"; done < <(compgen -e | grep '^GTEST_')
 LSM_SUITES=(
   'BpfLsmTest.*'
   'BpfLsmFileTest.*'
+  'BpfLsmOnlyFileTest.*'
   'ProcessRulesTest.*'
   'ExecProbeTest.ExecOutsideTheAllowlistIsReportedWithTheProgramTheKernelRan'
   'ExecProbeTest.KillActionKillsTheNewImageBeforeItRuns'
