@@ -65,7 +65,7 @@ eventually 20 test -S "$sock" || { fail "daemon did not start: $(cat "$work/daem
 
 # --- an OCI bundle: the host's /usr read-only, the test workload bind-mounted ----------
 bundle=$work/bundle
-mkdir -p "$bundle/rootfs"/{proc,dev,tmp,usr,etc,wl}
+mkdir -p "$bundle/rootfs"/{proc,dev,tmp,usr,etc,wl,handshake} "$work/handshake"
 ln -s usr/bin "$bundle/rootfs/bin"; ln -s usr/lib "$bundle/rootfs/lib"; ln -s usr/lib64 "$bundle/rootfs/lib64"
 workload_dir=$(dirname "$workload")
 cat >"$bundle/config.json" <<JSON
@@ -74,7 +74,7 @@ cat >"$bundle/config.json" <<JSON
   "process": {
     "terminal": false,
     "user": {"uid": 0, "gid": 0},
-    "args": ["/wl/$(basename "$workload")", "sleep-ms:500", "tcp4:127.0.0.1:9", "exit-errno"],
+    "args": ["/wl/$(basename "$workload")", "await-file:/handshake/go", "tcp4:127.0.0.1:9", "exit-errno"],
     "env": ["PATH=/usr/bin:/bin"],
     "cwd": "/",
     "noNewPrivileges": true
@@ -85,7 +85,8 @@ cat >"$bundle/config.json" <<JSON
     {"destination": "/proc", "type": "proc", "source": "proc"},
     {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
     {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
-    {"destination": "/wl", "type": "bind", "source": "$workload_dir", "options": ["rbind", "ro"]}
+    {"destination": "/wl", "type": "bind", "source": "$workload_dir", "options": ["rbind", "ro"]},
+    {"destination": "/handshake", "type": "bind", "source": "$work/handshake", "options": ["rbind", "ro"]}
   ],
   "linux": {
     "cgroupsPath": "/$parent/fn-hello",
@@ -96,7 +97,20 @@ cat >"$bundle/config.json" <<JSON
 }
 JSON
 
-(cd "$bundle" && runc run "$container" </dev/null >"$work/runc.out" 2>&1)
+# The container waits at a handshake until the daemon has identified its
+# cgroup: the test is about attribution after the upgrade from the default
+# policy, which must not depend on how fast the daemon hears of the birth.
+# (Before the upgrade the default policy, inherited in the kernel at mkdir,
+# already refuses the same connect.)
+(cd "$bundle" && runc run "$container" </dev/null >"$work/runc.out" 2>&1) &
+runc_pid=$!
+if eventually 10 bash -c "\"$fnw\" status --socket \"$sock\" -o json | grep -q '\"function\": \"fn-hello\"'"; then
+  pass "daemon identified the container's cgroup before it went on"
+else
+  fail "fn-hello not identified: $(tail -5 "$work/daemon.log")"
+fi
+touch "$work/handshake/go"
+wait "$runc_pid"
 rc=$?
 # exit-errno: the workload exits with the connect's errno. EPERM (1) is the
 # cgroup hook's refusal; ENETUNREACH/ECONNREFUSED would mean it went through.
