@@ -2,13 +2,19 @@
 #include "runtime/exec_hash.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -17,7 +23,9 @@
 
 #include "common/kernel_dev.hpp"
 #include "common/unique_fd.hpp"
+#include "runtime/cgroup.hpp"
 #include "runtime/file_decider.hpp"
+#include "runtime/proc_info.hpp"
 #include "temp_dir.hpp"
 
 namespace fnw {
@@ -99,6 +107,96 @@ TEST(ExecHash, ARunningProcessIsHashedThroughProcExe) {
     EXPECT_EQ(verdict.check, FNW_SHA256_MATCH);
 }
 
+// ---- what an attacker can put under a pinned name ----------------------------
+
+// Runs verify() on a thread and fails if it has not answered within `limit`:
+// a hasher that blocks must fail the test, not hang it. A FIFO left blocked
+// is released by opening its write end.
+struct Timed {
+    uint8_t check = FNW_SHA256_NOT_CHECKED;
+    std::chrono::milliseconds took{0};
+    bool finished = false;
+};
+Timed verify_with_watchdog(const std::filesystem::path& path, const Identity& id,
+                           std::chrono::milliseconds limit = std::chrono::seconds(3)) {
+    auto hasher = std::make_shared<ExecHasher>();
+    auto done = std::make_shared<std::promise<uint8_t>>();
+    auto answer = done->get_future();
+    const auto start = std::chrono::steady_clock::now();
+    std::thread([hasher, done, path, id] {
+        done->set_value(hasher->verify(kNoSuchPid, id.dev, id.ino, path, kAbc).check);
+    }).detach();
+    Timed out;
+    if (answer.wait_for(limit) == std::future_status::ready) {
+        out.finished = true;
+        out.check = answer.get();
+    } else {
+        // Release a reader blocked in open(): the test must end either way.
+        UniqueFd writer(::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+        answer.wait_for(std::chrono::seconds(5));
+    }
+    out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    return out;
+}
+
+TEST(ExecHash, AFifoUnderThePinnedNameIsRefusedWithoutBlocking) {
+    test::TempDir dir;
+    const auto path = dir.path() / "prog";
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    // The inode the event names: the FIFO's own (the worst case: even the
+    // identity check would pass). Nobody ever opens the write end.
+    const Timed t = verify_with_watchdog(path, identity_of(path));
+    EXPECT_TRUE(t.finished) << "the hasher blocked on a FIFO for " << t.took.count() << " ms";
+    EXPECT_EQ(t.check, FNW_SHA256_UNREADABLE);
+}
+
+TEST(ExecHash, ASymlinkUnderThePinnedNameIsNotFollowed) {
+    test::TempDir dir;
+    const auto target = dir.path() / "real";
+    write_file(target, "abc");
+    const auto path = dir.path() / "prog";
+    std::filesystem::create_symlink(target, path);
+    // Named by the target's inode: following the link would "verify" it.
+    const Timed t = verify_with_watchdog(path, identity_of(target));
+    EXPECT_TRUE(t.finished);
+    EXPECT_EQ(t.check, FNW_SHA256_UNREADABLE);
+}
+
+TEST(ExecHash, ADirectoryUnderThePinnedNameIsRefused) {
+    test::TempDir dir;
+    const auto path = dir.path() / "prog";
+    std::filesystem::create_directory(path);
+    const Timed t = verify_with_watchdog(path, identity_of(path));
+    EXPECT_TRUE(t.finished);
+    EXPECT_EQ(t.check, FNW_SHA256_UNREADABLE);
+}
+
+TEST(ExecHash, AFileOverTheSizeCapIsRefusedUnread) {
+    test::TempDir dir;
+    const auto path = dir.path() / "prog";
+    {
+        // Sparse: costs no disk, but reading it whole would take seconds.
+        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0700));
+        ASSERT_TRUE(fd.valid());
+        ASSERT_EQ(::ftruncate(fd.get(), HashLimits::kDefaultMaxBytes + 1), 0);
+    }
+    const Timed t = verify_with_watchdog(path, identity_of(path), std::chrono::seconds(30));
+    EXPECT_TRUE(t.finished);
+    EXPECT_EQ(t.check, FNW_SHA256_UNREADABLE) << "a file over the cap is not verified";
+    EXPECT_LT(t.took, std::chrono::milliseconds(500)) << "refused before reading, not after";
+}
+
+TEST(ExecHash, AFileWithAnotherInodeThanTheEventsIsRefusedUnread) {
+    test::TempDir dir;
+    const auto path = dir.path() / "prog";
+    write_file(path, "abc");
+    Identity other = identity_of(path);
+    other.ino += 1;
+    const Timed t = verify_with_watchdog(path, other);
+    EXPECT_TRUE(t.finished);
+    EXPECT_EQ(t.check, FNW_SHA256_UNREADABLE);
+}
+
 // ---- the decider ------------------------------------------------------------
 
 std::unique_ptr<fnw_file_event> pending_exec(const std::string& path, const Identity& id) {
@@ -151,6 +249,95 @@ TEST(ExecHash, TheDeciderAllowsThePinnedContentAndReportsAnyOther) {
     EXPECT_EQ(wrong->action, FNW_ACTION_REPORTED) << "no such pid to kill: reported, not claimed killed";
     EXPECT_EQ(decider.stats().sha256_mismatches, 1u);
     EXPECT_EQ(decider.hash_stats().hashed, 2u);
+}
+
+
+// ---- off the caller's thread (the daemon) -------------------------------------
+
+// Polls the decider's fd and collects until one record comes out or 10 s pass.
+std::unique_ptr<fnw_file_event> collect_one(FileDecider& decider, int fd) {
+    std::unique_ptr<fnw_file_event> out;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!out && std::chrono::steady_clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        ::poll(&p, 1, 50);  // the daemon's tick: deadlines are checked on it too
+        decider.collect([&](const fnw_file_event& ev) {
+            out = std::make_unique<fnw_file_event>();
+            std::memcpy(out.get(), &ev, sizeof(ev));
+        });
+    }
+    return out;
+}
+
+FunctionPolicy pinned_policy(const std::filesystem::path& path, const std::string& digest) {
+    FunctionPolicy policy;
+    policy.exec.restricted = true;
+    policy.exec.allow = {path.string()};
+    policy.exec.sha256 = {{path.string(), digest}};
+    policy.exec.on_violation = ViolationAction::Kill;
+    return policy;
+}
+
+void own(fnw_event_header& hdr, pid_t pid) {
+    hdr.pid = hdr.tid = static_cast<uint32_t>(pid);
+    const auto root = find_cgroup2_mount();
+    ASSERT_TRUE(root);
+    hdr.cgroup_id = read_proc_cgroup_id(pid, *root).value_or(0);
+    timespec ts{};
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    hdr.boot_ns = uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+}
+
+TEST(ExecHash, DeferredAMismatchIsKilledThroughThePidfdWhenTheHashComesBack) {
+    test::TempDir dir;
+    const auto bad = std::filesystem::canonical(dir.path()) / "bad";
+    write_file(bad, "evil");
+    FileDecider decider(nullptr);
+    ASSERT_TRUE(decider.set_policy(3, pinned_policy(bad, kAbc), Mode::Enforce));
+    const int fd = decider.defer_hashing();
+    ASSERT_GE(fd, 0);
+
+    const pid_t child = ::fork();
+    if (child == 0)
+        for (;;) ::pause();
+    ASSERT_GT(child, 0);
+    auto ev = pending_exec(bad, identity_of(bad));
+    own(ev->hdr, child);
+    EXPECT_EQ(decider.decide_event(*ev), FileDecider::Decision::Deferred) << "the caller must not hash";
+    auto done = collect_one(decider, fd);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(done->sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(done->action, FNW_ACTION_KILLED);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    EXPECT_EQ(decider.stats().sha256_deferred, 1u);
+}
+
+TEST(ExecHash, DeferredAHashPastItsDeadlineIsAViolation) {
+    test::TempDir dir;
+    const auto slow = std::filesystem::canonical(dir.path()) / "slow";
+    {
+        // Under the size cap, but seconds of reading at SHA-256 speed.
+        UniqueFd out(::open(slow.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0700));
+        ASSERT_TRUE(out.valid());
+        ASSERT_EQ(::ftruncate(out.get(), int64_t{512} << 20), 0);
+    }
+    HashLimits limits;
+    limits.deadline = std::chrono::milliseconds(100);
+    FileDecider decider(nullptr, limits);
+    ASSERT_TRUE(decider.set_policy(3, pinned_policy(slow, kAbc), Mode::Enforce));
+    const int fd = decider.defer_hashing();
+    auto ev = pending_exec(slow, identity_of(slow));
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(decider.decide_event(*ev), FileDecider::Decision::Deferred);
+    auto done = collect_one(decider, fd);
+    ASSERT_TRUE(done);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+    EXPECT_EQ(done->verdict, FNW_VERDICT_VIOLATION) << "cannot verify in time: fail closed";
+    EXPECT_EQ(done->sha256_check, FNW_SHA256_UNREADABLE);
+    EXPECT_EQ(done->missing, uint32_t{FNW_FILE_EXEC});
 }
 
 }  // namespace

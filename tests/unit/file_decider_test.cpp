@@ -22,6 +22,9 @@
 #include <fnwarden/kernel_abi.h>
 
 #include "core/policy.hpp"
+#include "runtime/cgroup.hpp"
+#include "runtime/proc_info.hpp"
+#include "runtime/process_handle.hpp"
 #include "runtime/violation_response.hpp"
 
 namespace fnw {
@@ -161,6 +164,21 @@ public:
             return false;
         }
         return ::kill(pid_, 0) == 0;
+    }
+
+    // Makes `ev` this child's event, as the kernel would have recorded it:
+    // its cgroup, a time after its birth.
+    void own(fnw_event_header& hdr) const {
+        hdr.pid = static_cast<uint32_t>(pid_);
+        hdr.tid = hdr.pid;
+        const auto root = find_cgroup2_mount();
+        ASSERT_TRUE(root);
+        const auto cgroup = read_proc_cgroup_id(pid_, *root);
+        ASSERT_TRUE(cgroup);
+        hdr.cgroup_id = *cgroup;
+        timespec ts{};
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        hdr.boot_ns = uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
     }
 
 private:
@@ -418,8 +436,7 @@ TEST_P(FileDeciderAct, KillsOnlyWhenTheSectionActsInEnforceMode) {
     Child child;
     ASSERT_GT(child.pid(), 0);
     auto ev = pending_open("/etc/shadow", FNW_FILE_READ);
-    ev->hdr.pid = static_cast<uint32_t>(child.pid());
-    ev->hdr.tid = ev->hdr.pid;
+    child.own(ev->hdr);
     EXPECT_TRUE(decider.decide(*ev));
     EXPECT_EQ(ev->verdict, FNW_VERDICT_VIOLATION);
     EXPECT_EQ(ev->missing, uint32_t{FNW_FILE_READ});
@@ -453,11 +470,89 @@ TEST(FileDecider, AllowedAccessNeverKills) {
     Child child;
     ASSERT_GT(child.pid(), 0);
     auto ev = pending_open("/etc/hosts", FNW_FILE_READ);
-    ev->hdr.pid = static_cast<uint32_t>(child.pid());
+    child.own(ev->hdr);
     EXPECT_FALSE(decider.decide(*ev));
     EXPECT_EQ(ev->verdict, FNW_VERDICT_ALLOWED);
     EXPECT_EQ(child.wait_for_signal(std::chrono::milliseconds(100)), std::nullopt);
     EXPECT_TRUE(child.alive());
+}
+
+// The kill is sent long after the event: the pid may belong to someone else
+// by then. Only a process proven to be the event's (its cgroup, born before
+// the event, pinned by a pidfd) is killed; anyone else is left alone and
+// counted.
+TEST(FileDecider, APidNowInAnotherCgroupIsNotKilled) {
+    RememberSpy spy;
+    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
+    Child child;
+    ASSERT_GT(child.pid(), 0);
+    auto ev = pending_open("/etc/shadow", FNW_FILE_READ);
+    child.own(ev->hdr);
+    ev->hdr.cgroup_id += 1;  // the event happened in another cgroup: not this process
+    const auto before = ProcessHandle::stats();
+    EXPECT_TRUE(decider.decide(*ev));
+    EXPECT_EQ(ev->verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(ev->action, FNW_ACTION_REPORTED) << "not claimed killed";
+    EXPECT_EQ(child.wait_for_signal(std::chrono::milliseconds(200)), std::nullopt);
+    EXPECT_TRUE(child.alive()) << "an innocent process holding the pid was killed";
+    const auto after = ProcessHandle::stats();
+    EXPECT_EQ(after.kill_target_gone, before.kill_target_gone + 1);
+    EXPECT_EQ(after.not_the_event_process, before.not_the_event_process + 1);
+    EXPECT_EQ(after.kills, before.kills);
+}
+
+TEST(FileDecider, APidReusedAfterTheEventIsNotKilled) {
+    RememberSpy spy;
+    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
+    // The event, then (20 ms later: past a clock tick) a process with its pid.
+    timespec ts{};
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    const uint64_t event_ns = uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    Child child;
+    ASSERT_GT(child.pid(), 0);
+    auto ev = pending_open("/etc/shadow", FNW_FILE_READ);
+    child.own(ev->hdr);  // same cgroup...
+    ev->hdr.boot_ns = event_ns;  // ...but born after the event
+    const auto before = ProcessHandle::stats();
+    EXPECT_TRUE(decider.decide(*ev));
+    EXPECT_EQ(ev->action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(child.wait_for_signal(std::chrono::milliseconds(200)), std::nullopt);
+    EXPECT_TRUE(child.alive());
+    EXPECT_EQ(ProcessHandle::stats().not_the_event_process, before.not_the_event_process + 1);
+}
+
+TEST(FileDecider, NetworkAndKernelDecidedKillsGoThroughTheSameProof) {
+    // respond_to_record's own kills (network, kernel-decided files).
+    Child innocent;
+    ASSERT_GT(innocent.pid(), 0);
+    fnw_net_event net{};
+    net.hdr.type = FNW_EVENT_NET;
+    net.hdr.size = sizeof(net);
+    innocent.own(net.hdr);
+    net.hdr.cgroup_id += 1;
+    net.verdict = FNW_VERDICT_VIOLATION;
+    net.action = FNW_ACTION_DENIED;
+    KillOnViolation kill;
+    kill.network = true;
+    uint8_t action = 0;
+    respond_to_record(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)), kill,
+                      [&](std::span<const std::byte> r) {
+                          std::memcpy(&action, r.data() + offsetof(fnw_net_event, action), 1);
+                      });
+    EXPECT_EQ(action, FNW_ACTION_DENIED) << "not claimed killed";
+    EXPECT_EQ(innocent.wait_for_signal(std::chrono::milliseconds(200)), std::nullopt);
+    EXPECT_TRUE(innocent.alive());
+
+    Child guilty;
+    ASSERT_GT(guilty.pid(), 0);
+    guilty.own(net.hdr);
+    respond_to_record(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)), kill,
+                      [&](std::span<const std::byte> r) {
+                          std::memcpy(&action, r.data() + offsetof(fnw_net_event, action), 1);
+                      });
+    EXPECT_EQ(action, FNW_ACTION_KILLED);
+    EXPECT_EQ(guilty.wait_for_signal(), std::optional<int>(SIGKILL));
 }
 
 TEST(FileDecider, AProcessAlreadyGoneIsReportedNotKilled) {

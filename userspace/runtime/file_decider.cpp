@@ -1,7 +1,5 @@
 #include "runtime/file_decider.hpp"
 
-#include <signal.h>
-
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -53,13 +51,15 @@ uint32_t missing_at_second_name(const FileMatcher& matcher, const fnw_file_event
 
 }  // namespace
 
-uint32_t FileDecider::check_sha256(const Slot& slot, fnw_file_event& ev) {
-    if (slot.sha256.empty()) return 0;
-    const EventPath path = event_path(ev);
-    auto pin = slot.sha256.find(path.path);
-    if (pin == slot.sha256.end()) return 0;  // not a pinned program
-    const ExecHasher::Verdict verdict =
-        hasher_.verify(static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino, path.path, pin->second);
+FileDecider::~FileDecider() = default;
+
+const std::string* FileDecider::pin_of(const Slot& slot, const fnw_file_event& ev) const {
+    if (slot.sha256.empty()) return nullptr;
+    auto pin = slot.sha256.find(event_path(ev).path);
+    return pin == slot.sha256.end() ? nullptr : &pin->second;
+}
+
+uint32_t FileDecider::apply_sha256(const ExecHasher::Verdict& verdict, fnw_file_event& ev) {
     ev.sha256_check = verdict.check;
     std::memcpy(ev.sha256, verdict.digest.data(), sizeof(ev.sha256));
     if (verdict.check == FNW_SHA256_MATCH) return 0;
@@ -67,29 +67,8 @@ uint32_t FileDecider::check_sha256(const Slot& slot, fnw_file_event& ev) {
     return FNW_FILE_EXEC;
 }
 
-bool FileDecider::decide(fnw_file_event& ev) {
-    if (ev.verdict != FNW_VERDICT_PENDING) return true;
-    auto found = slots_.find(ev.hdr.policy_id);
-    if (found == slots_.end()) {
-        // A slot we never compiled: nothing can grant the access. Reported,
-        // not acted on (the policy it ran under is unknown).
-        ++stats_.unknown_policy;
-        ev.verdict = FNW_VERDICT_VIOLATION;
-        ev.action = FNW_ACTION_REPORTED;
-        ev.missing = ev.access | (ev.nr == FNW_NR_EXEC ? 0 : ev.access2);  // exec: the union holds argv_len
-        return true;
-    }
-    const Slot& slot = found->second;
+bool FileDecider::conclude(fnw_file_event& ev, uint32_t missing, bool kill, ProcessHandle target) {
     const bool exec = ev.nr == FNW_NR_EXEC;
-    uint32_t missing = 0;
-    if (exec ? slot.exec_restricted : slot.files_restricted) {
-        const EventPath path = event_path(ev);
-        // A path the kernel could not walk whole is not the path: fail closed.
-        missing = path.truncated ? ev.access : slot.matcher.missing(path.path, ev.access);
-        if (!exec && ev.access2) missing |= missing_at_second_name(slot.matcher, ev);  // exec: argv, not a name
-    }
-    // Allowed by path: a pinned program must also be the pinned content.
-    if (exec && !missing && ev.resolved_kind == FNW_RESOLVED_OBJECT) missing = check_sha256(slot, ev);
     if (!missing) {
         ++stats_.allowed;
         ev.verdict = FNW_VERDICT_ALLOWED;
@@ -113,11 +92,90 @@ bool FileDecider::decide(fnw_file_event& ev) {
     ev.missing = missing;
     ev.action = FNW_ACTION_REPORTED;
     ev.mechanism = FNW_MECH_NONE;
-    if ((exec ? slot.exec_kill : slot.files_kill) && ::kill(static_cast<pid_t>(ev.hdr.pid), SIGKILL) == 0) {
+    // Through the pidfd taken when the record arrived, proven to be the
+    // event's process: never whoever holds the pid by now.
+    if (kill && target.kill()) {
         ev.action = FNW_ACTION_KILLED;
         ev.mechanism = FNW_MECH_USER_KILL;
     }
     return true;
+}
+
+bool FileDecider::decide(fnw_file_event& ev) {
+    // Without defer_hashing() nothing is ever deferred.
+    return decide_event(ev) == Decision::Report;
+}
+
+FileDecider::Decision FileDecider::decide_event(fnw_file_event& ev) {
+    if (ev.verdict != FNW_VERDICT_PENDING) return Decision::Report;
+    auto found = slots_.find(ev.hdr.policy_id);
+    if (found == slots_.end()) {
+        // A slot we never compiled: nothing can grant the access. Reported,
+        // not acted on (the policy it ran under is unknown).
+        ++stats_.unknown_policy;
+        ev.verdict = FNW_VERDICT_VIOLATION;
+        ev.action = FNW_ACTION_REPORTED;
+        ev.missing = ev.access | (ev.nr == FNW_NR_EXEC ? 0 : ev.access2);  // exec: the union holds argv_len
+        return Decision::Report;
+    }
+    const Slot& slot = found->second;
+    const bool exec = ev.nr == FNW_NR_EXEC;
+    const bool kill = exec ? slot.exec_kill : slot.files_kill;
+    uint32_t missing = 0;
+    if (exec ? slot.exec_restricted : slot.files_restricted) {
+        const EventPath path = event_path(ev);
+        // A path the kernel could not walk whole is not the path: fail closed.
+        missing = path.truncated ? ev.access : slot.matcher.missing(path.path, ev.access);
+        if (!exec && ev.access2) missing |= missing_at_second_name(slot.matcher, ev);  // exec: argv, not a name
+    }
+    // Allowed by path: a pinned program must also be the pinned content.
+    const std::string* pin = exec && !missing && ev.resolved_kind == FNW_RESOLVED_OBJECT ? pin_of(slot, ev) : nullptr;
+    // The process, pinned now, before any hash: a kill after it goes to
+    // this process or to nobody.
+    ProcessHandle target;
+    if (kill && (missing || pin)) target = ProcessHandle::for_event(ev.hdr);
+    if (pin && worker_) {
+        auto copy = std::make_unique<fnw_file_event>();
+        std::memcpy(copy.get(), &ev, sizeof(ev));
+        const uint64_t id = worker_->submit(
+            HashWorker::Job{static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino, event_path(ev).path, *pin});
+        deferred_.emplace(id, Deferred{std::move(copy), std::move(target), kill});
+        ++stats_.sha256_deferred;
+        return Decision::Deferred;
+    }
+    if (pin) missing = apply_sha256(hasher_->verify(static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino,
+                                                    event_path(ev).path, *pin),
+                                    ev);
+    return conclude(ev, missing, kill, std::move(target)) ? Decision::Report : Decision::Drop;
+}
+
+int FileDecider::defer_hashing() {
+    if (!worker_) worker_ = std::make_unique<HashWorker>(hasher_);
+    return worker_->wakeup_fd();
+}
+
+void FileDecider::collect(const std::function<void(const fnw_file_event&)>& report) {
+    if (!worker_) return;
+    // Always take(): it also empties the eventfd the caller polls.
+    for (auto& done : worker_->take()) {
+        auto it = deferred_.find(done.id);
+        if (it == deferred_.end()) continue;
+        Deferred job = std::move(it->second);
+        deferred_.erase(it);
+        if (done.verdict.failure == HashFailure::Deadline) ++stats_.sha256_late;
+        const uint32_t missing = apply_sha256(done.verdict, *job.ev);
+        if (conclude(*job.ev, missing, job.kill, std::move(job.target))) report(*job.ev);
+    }
+}
+
+std::optional<std::chrono::steady_clock::time_point> FileDecider::next_deadline() const {
+    if (!worker_ || deferred_.empty()) return std::nullopt;
+    return worker_->next_deadline();
+}
+
+std::optional<HashWorker::Stats> FileDecider::worker_stats() const {
+    if (!worker_) return std::nullopt;
+    return worker_->stats();
 }
 
 }  // namespace fnw

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <fnwarden/events.h>
@@ -16,6 +17,7 @@
 #include "core/file_access.hpp"
 #include "core/policy.hpp"
 #include "runtime/exec_hash.hpp"
+#include "runtime/process_handle.hpp"
 
 namespace fnw {
 
@@ -24,7 +26,11 @@ public:
     // Writes an allowed open into the kernel's file_verdicts (ProbeSet).
     using Remember = std::function<bool(const fnw_file_verdict_key&)>;
 
-    explicit FileDecider(Remember remember) : remember_(std::move(remember)) {}
+    explicit FileDecider(Remember remember, HashLimits limits = {})
+        : remember_(std::move(remember)), hasher_(std::make_shared<ExecHasher>(limits)) {}
+    FileDecider(FileDecider&&) = default;
+    FileDecider& operator=(FileDecider&&) = default;
+    ~FileDecider();
 
     // Compiles `policy`'s files section for slot `policy_id`, replacing what
     // the slot had. False (and the slot unchanged) if a pattern does not
@@ -37,7 +43,22 @@ public:
     // back to kill: the operation already happened). Returns whether the
     // record is still worth reporting: a violation, or a traced access.
     // Records the kernel already decided pass through untouched.
+    // A pinned program is hashed on the calling thread, bounded by the
+    // HashLimits (no FIFO, no file over the cap, a deadline).
     bool decide(fnw_file_event& ev);
+
+    // The daemon's way: after defer_hashing(), a pinned program's exec is
+    // hashed on a HashWorker thread and decide_event() answers Deferred; the
+    // decider keeps the record and a pidfd of its process (ProcessHandle,
+    // taken now), and collect() finishes it when the hash (or its deadline)
+    // comes: verdict, kill through the pidfd, then `report` if it is worth
+    // reporting. Returns the fd to poll (readable when a hash is done).
+    enum class Decision { Drop, Report, Deferred };
+    Decision decide_event(fnw_file_event& ev);
+    int defer_hashing();
+    void collect(const std::function<void(const fnw_file_event&)>& report);
+    // When collect() must run at the latest, while hashes are outstanding.
+    std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
     struct Stats {
         uint64_t allowed = 0;
@@ -45,9 +66,12 @@ public:
         uint64_t remembered = 0;  // allowed opens written back to the kernel
         uint64_t unknown_policy = 0;
         uint64_t sha256_mismatches = 0;  // pinned programs that hashed otherwise, or could not be read
+        uint64_t sha256_deferred = 0;    // hashed off the caller's thread
+        uint64_t sha256_late = 0;        // no answer by the deadline: "cannot verify in time"
     };
     const Stats& stats() const { return stats_; }
-    const ExecHasher::Stats& hash_stats() const { return hasher_.stats(); }
+    ExecHasher::Stats hash_stats() const { return hasher_->stats(); }
+    std::optional<HashWorker::Stats> worker_stats() const;
 
 private:
     struct Slot {
@@ -60,11 +84,24 @@ private:
         std::map<std::string, std::string> sha256;
     };
 
-    // A pinned program's verdict, written into `ev`; the missing right, if any.
-    uint32_t check_sha256(const Slot& slot, fnw_file_event& ev);
+    // The pin for a pinned program's exec, or nullptr.
+    const std::string* pin_of(const Slot& slot, const fnw_file_event& ev) const;
+    // A hash verdict written into `ev`; the missing right, if any.
+    uint32_t apply_sha256(const ExecHasher::Verdict& verdict, fnw_file_event& ev);
+    // Writes the verdict for `missing` into `ev`; kills through `target`
+    // (taken when the record arrived) when `kill`. Whether to report it.
+    bool conclude(fnw_file_event& ev, uint32_t missing, bool kill, ProcessHandle target);
+
+    struct Deferred {
+        std::unique_ptr<fnw_file_event> ev;
+        ProcessHandle target;  // invalid when the section does not kill
+        bool kill = false;     // the section's action when the record came
+    };
 
     Remember remember_;
-    ExecHasher hasher_;
+    std::shared_ptr<ExecHasher> hasher_;
+    std::unique_ptr<HashWorker> worker_;
+    std::map<uint64_t, Deferred> deferred_;  // HashWorker job id -> the record waiting for it
     std::map<uint32_t, Slot> slots_;
     Stats stats_;
 };

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/proc_info.hpp"
+#include "runtime/process_handle.hpp"
 
 namespace fnw {
 namespace {
@@ -177,6 +178,12 @@ void SeccompSupervisor::handle_one(const EventSink& sink) {
     ev.hdr.boot_ns = boot_ns_now();
     ev.hdr.policy_id = policy_id_;
     fill_identity(ev.hdr, static_cast<pid_t>(req->pid), cgroup2_root_);
+    // The process pinned by a pidfd before the notification is confirmed:
+    // if the notifying thread is still waiting after this, its tgid (read
+    // above) named this very process when the pidfd was taken, and the
+    // kill below can reach it or nobody, never a reused pid.
+    ProcessHandle target = action_ == ViolationAction::Kill ? ProcessHandle::open(static_cast<pid_t>(ev.hdr.pid))
+                                                            : ProcessHandle();
     const bool still_valid = seccomp_notify_id_valid(listener_.get(), req->id) == 0;
     ev.nr = static_cast<uint32_t>(req->data.nr);
     for (int i = 0; i < FNW_SYSCALL_ARGS; ++i) ev.args[i] = req->data.args[i];
@@ -186,7 +193,7 @@ void SeccompSupervisor::handle_one(const EventSink& sink) {
     if (action_ == ViolationAction::Kill) {
         // A pending SIGKILL interrupts the notification wait: the syscall
         // never runs. Kill first so the target cannot run on after the answer.
-        if (still_valid) ::kill(static_cast<pid_t>(ev.hdr.pid), SIGKILL);
+        if (still_valid) target.kill();
         ev.action = FNW_ACTION_KILLED;
     } else {
         ev.action = FNW_ACTION_DENIED;

@@ -1,7 +1,5 @@
 #include "runtime/violation_response.hpp"
 
-#include <signal.h>
-
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -11,6 +9,7 @@
 #include "core/event_kind.hpp"
 #include "probes/probe_set.hpp"
 #include "runtime/proc_info.hpp"
+#include "runtime/process_handle.hpp"
 
 namespace fnw {
 
@@ -67,9 +66,11 @@ void respond_to_record(std::span<const std::byte> record, const KillOnViolation&
         if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
         if (lineage && net.hdr.lineage_source == FNW_LINEAGE_FROM_PROC) fill_lineage_from_proc(net.hdr, *lineage);
         if (kill.network && net.verdict == FNW_VERDICT_VIOLATION && net.action != FNW_ACTION_KILLED) {
-            // The hook (or Landlock) already refused the operation; this ends the process.
-            ::kill(static_cast<pid_t>(net.hdr.pid), SIGKILL);
-            net.action = FNW_ACTION_KILLED;
+            // The hook (or Landlock) already refused the operation; this ends
+            // the process, through a pidfd proven to be the event's (never a
+            // bare pid: it may belong to someone else by now).
+            if (ProcessHandle::for_event(net.hdr, lineage ? lineage->cgroup2_root : std::filesystem::path()).kill())
+                net.action = FNW_ACTION_KILLED;
         }
         return next(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
     }
@@ -87,13 +88,17 @@ void respond_to_record(std::span<const std::byte> record, const KillOnViolation&
                 file->verdict = FNW_VERDICT_VIOLATION;
                 file->action = FNW_ACTION_REPORTED;
                 file->missing = file->access | (file->nr == FNW_NR_EXEC ? 0 : file->access2);
-            } else if (!files->decide(*file)) {
-                return;  // allowed, not traced
+            } else {
+                switch (files->decide_event(*file)) {
+                case FileDecider::Decision::Drop: return;      // allowed, not traced
+                case FileDecider::Decision::Deferred: return;  // its collect() reports it
+                case FileDecider::Decision::Report: break;
+                }
             }
         } else if (file->verdict == FNW_VERDICT_VIOLATION && file->action != FNW_ACTION_KILLED &&
                    (is_exec_event(*file) ? kill.exec : kill.files)) {
-            ::kill(static_cast<pid_t>(file->hdr.pid), SIGKILL);
-            file->action = FNW_ACTION_KILLED;
+            if (ProcessHandle::for_event(file->hdr, lineage ? lineage->cgroup2_root : std::filesystem::path()).kill())
+                file->action = FNW_ACTION_KILLED;
         }
         return next(std::span(reinterpret_cast<const std::byte*>(file.get()), sizeof(*file)));
     }
