@@ -39,6 +39,7 @@
 #include "probes/ring_buffer_consumer.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/kernel_features.hpp"
+#include "runtime/process_handle.hpp"
 #include "runtime/violation_response.hpp"
 
 namespace fnw {
@@ -296,6 +297,10 @@ struct Daemon::Impl {
 
     // ---- events -------------------------------------------------------------
     void handle_record(std::span<const std::byte> record);
+    // A decided record to the outputs and trace clients (also the pinned
+    // execs the hash worker decided later).
+    void publish_record(std::span<const std::byte> record);
+    int hash_wakeup = -1;  // the file decider's hash worker: results ready
     void publish(const nlohmann::json& event, const std::string& function, bool violation, bool to_outputs);
 
     // ---- control socket -----------------------------------------------------
@@ -469,6 +474,13 @@ bool Daemon::Impl::start_up() {
     if (!signals.valid() || !epoll.valid() || !watch(signals.get()) || !watch(consumer->epoll_fd()) ||
         !watch(server->fd()) || (watcher && !watch(watcher->fd())) || (pod_wakeup.valid() && !watch(pod_wakeup.get()))) {
         start_error = std::string("event loop set-up: ") + std::strerror(errno);
+        return false;
+    }
+    // Pinned programs are hashed on worker threads: a FIFO or a huge file
+    // under a pinned name must not stall this loop (threat-model.md).
+    hash_wakeup = file_decider.defer_hashing();
+    if (hash_wakeup < 0 || !watch(hash_wakeup)) {
+        start_error = std::string("exec hash worker: ") + std::strerror(errno);
         return false;
     }
 
@@ -861,34 +873,42 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
     auto info = slot_info.find(hdr.policy_id);
     static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
     const SlotInfo& slot = info == slot_info.end() ? unknown : info->second;
+    // Pinned execs come back later, through the hash worker (loop()).
+    respond_to_record(record, slot.kill, [this](std::span<const std::byte> r) { publish_record(r); }, &file_decider,
+                      &lineage_lookup);
+}
+
+void Daemon::Impl::publish_record(std::span<const std::byte> r) {
+    fnw_event_header hdr{};
+    std::memcpy(&hdr, r.data(), sizeof(hdr));  // handle_record checked the size
+    auto info = slot_info.find(hdr.policy_id);
+    static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
+    const SlotInfo& slot = info == slot_info.end() ? unknown : info->second;
     // A capture group in a cgroupPath selector names the function per cgroup.
     auto found = identified.find(hdr.cgroup_id);
     const std::string& function = found != identified.end() ? found->second.function : slot.function;
-
-    respond_to_record(record, slot.kill, [&](std::span<const std::byte> r) {
-        const bool violation = record_is_violation(r);  // the file decider may have decided it
-        // /proc lookups only for violations: a traced flood must stay cheap.
-        EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
-        auto event = event_to_json(r, ctx, clock);
-        if (!event) {
-            ++malformed;
-            return;
-        }
-        if (found != identified.end() && !found->second.k8s_pod.empty())
-            (*event)["k8s"] = {{"namespace", found->second.k8s_namespace},
-                               {"pod", found->second.k8s_pod},
-                               {"container_id", found->second.container_id}};
-        // Allowed events reach the outputs only when a launcher asked for
-        // --trace; a trace client's interest is its own.
-        bool to_outputs = violation;
-        if (!violation) {
-            auto reg = registrations.find(hdr.cgroup_id);
-            to_outputs = reg != registrations.end() && reg->second.trace;
-        }
-        publish(*event, function, violation, to_outputs);
-        const uint64_t now = boot_now_ns();
-        if (now > hdr.boot_ns) latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
-    }, &file_decider, &lineage_lookup);
+    const bool violation = record_is_violation(r);  // the file decider may have decided it
+    // /proc lookups only for violations: a traced flood must stay cheap.
+    EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
+    auto event = event_to_json(r, ctx, clock);
+    if (!event) {
+        ++malformed;
+        return;
+    }
+    if (found != identified.end() && !found->second.k8s_pod.empty())
+        (*event)["k8s"] = {{"namespace", found->second.k8s_namespace},
+                           {"pod", found->second.k8s_pod},
+                           {"container_id", found->second.container_id}};
+    // Allowed events reach the outputs only when a launcher asked for
+    // --trace; a trace client's interest is its own.
+    bool to_outputs = violation;
+    if (!violation) {
+        auto reg = registrations.find(hdr.cgroup_id);
+        to_outputs = reg != registrations.end() && reg->second.trace;
+    }
+    publish(*event, function, violation, to_outputs);
+    const uint64_t now = boot_now_ns();
+    if (now > hdr.boot_ns) latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
 }
 
 void Daemon::Impl::publish(const nlohmann::json& event, const std::string& function, bool violation,
@@ -1180,6 +1200,15 @@ nlohmann::json Daemon::Impl::status() const {
                        {"exec_sha256_mismatches", file_decider.stats().sha256_mismatches},
                        {"exec_sha256_hashed", file_decider.hash_stats().hashed},
                        {"exec_sha256_cache_hits", file_decider.hash_stats().cache_hits},
+                       {"exec_sha256_not_regular", file_decider.hash_stats().not_regular},
+                       {"exec_sha256_too_large", file_decider.hash_stats().too_large},
+                       {"exec_sha256_late", file_decider.stats().sha256_late},
+                       {"exec_sha256_pending", file_decider.worker_stats() ? file_decider.worker_stats()->pending : 0},
+                       {"exec_hash_threads_stuck",
+                        file_decider.worker_stats() ? file_decider.worker_stats()->stuck_threads : 0},
+                       {"kills_sent", ProcessHandle::stats().kills},
+                       {"kill_target_gone", ProcessHandle::stats().kill_target_gone},
+                       {"kill_not_the_event_process", ProcessHandle::stats().not_the_event_process},
                        {"malformed", malformed},
                        {"traced_sent", traced_sent},
                        {"cgroup_births_seen", births_seen},
@@ -1273,6 +1302,11 @@ int Daemon::Impl::loop() {
         }
         // Bounded bites: a flood must not starve the control socket.
         consumer->drain_some(kRecordsPerTurn);
+        // Pinned execs whose hash is done, or overdue ("cannot verify in
+        // time"): verdict, kill through the pidfd taken on arrival, publish.
+        file_decider.collect([this](const fnw_file_event& ev) {
+            publish_record(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
+        });
 
         const auto now = std::chrono::steady_clock::now();
         if (reload_due && now >= *reload_due) {
