@@ -16,6 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 #ifdef FNW_SOURCE_DIR
 const fs::path kFixtures = fs::path(FNW_SOURCE_DIR) / "tests" / "fixtures";
@@ -230,6 +231,39 @@ TEST(DaemonConfig, ValidateChecksFlagValuesLikeFileValues) {
     EXPECT_THAT(problems[0], HasSubstr("ringbufBytes (--ringbuf-bytes) must be a power of two"));
     EXPECT_THAT(problems[1], HasSubstr("cgroupParent (--cgroup-parent)"));
     EXPECT_THAT(problems[2], HasSubstr("logLevel (--log-level)"));
+}
+
+// A webhook URL often carries its token; config errors go to terminals,
+// journals and CI logs.
+TEST(DaemonConfig, WebhookErrorsNeverEchoCredentials) {
+    const PolicyError error = only_error("webhook: \"ftp://user:s3cret@hooks.example.com/x?token=t0ken&a=b\"\n");
+    EXPECT_THAT(error.message, HasSubstr("ftp://***@hooks.example.com/x?token=***&a=***"));
+    EXPECT_THAT(error.message, Not(HasSubstr("s3cret")));
+    EXPECT_THAT(error.message, Not(HasSubstr("t0ken")));
+
+    DaemonConfig config;
+    config.webhook_url = "https://user:s3cret@hooks.example.com/x?token=t0ken with a space";
+    const auto problems = validate_daemon_config(config);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_THAT(problems[0], HasSubstr("webhook (--webhook)"));
+    EXPECT_THAT(problems[0], Not(HasSubstr("s3cret")));
+    EXPECT_THAT(problems[0], Not(HasSubstr("t0ken")));
+}
+
+TEST(DaemonConfig, PlainHttpWebhookToAnotherHostIsWarnedAbout) {
+    DaemonConfig config;
+    config.webhook_url = "http://user:s3cret@hooks.example.com/x?token=t0ken";
+    const auto warnings = daemon_config_warnings(config);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_THAT(warnings[0], HasSubstr("http://***@hooks.example.com/x?token=***"));
+    EXPECT_THAT(warnings[0], HasSubstr("unencrypted"));
+    EXPECT_THAT(warnings[0], Not(HasSubstr("s3cret")));
+    EXPECT_THAT(warnings[0], Not(HasSubstr("t0ken")));
+    for (const char* quiet : {"https://hooks.example.com/x", "http://127.0.0.1:8080/x", "http://localhost/x",
+                              "http://[::1]:9/x", ""}) {
+        config.webhook_url = quiet;
+        EXPECT_TRUE(daemon_config_warnings(config).empty()) << quiet;
+    }
 }
 
 TEST(DaemonConfig, DuplicateKeyIsAnError) {

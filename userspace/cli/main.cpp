@@ -23,6 +23,7 @@
 #include "common/unique_fd.hpp"
 #include "control/control_client.hpp"
 #include "control/daemon_guard.hpp"
+#include "core/display_name.hpp"
 #include "core/policy_parser.hpp"
 #include "core/policy_writer.hpp"
 #include "core/syscall_table.hpp"
@@ -299,6 +300,12 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         ("socket", po::value(&socket), "the daemon's control socket: register there when a daemon runs")
         ("standalone", po::bool_switch(&standalone), "load fnwarden's own probes even when a daemon runs");
     if (auto done = parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...")) return *done;
+    // The name becomes the cgroup's directory name: "../x" would put the
+    // function under another parent's limits and policy.
+    if (std::string problem = function_name_problem(function); !problem.empty()) {
+        std::cerr << "fnwarden run: " << problem << "\n";
+        return kExitUsage;
+    }
     if (command.empty() && !explain) {
         std::cerr << "fnwarden run: no command given (put it after --)\n";
         return kExitUsage;
@@ -412,6 +419,10 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     if (auto done = parse_subcommand(opts, desc, "learn",
                                      "fnwarden learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS..."))
         return *done;
+    if (std::string problem = function_name_problem(function); !problem.empty()) {
+        std::cerr << "fnwarden learn: " << problem << "\n";
+        return kExitUsage;
+    }
     std::optional<FunctionPolicy> base;
     if (!merge_path.empty()) {
         auto parsed = parse_policy_file(merge_path);

@@ -24,6 +24,7 @@
 
 #include "common/unique_fd.hpp"
 #include "control/control_socket.hpp"
+#include "core/display_name.hpp"
 #include "core/selector.hpp"
 #include "daemon/policy_set.hpp"
 #include "daemon/policy_slots.hpp"
@@ -722,13 +723,15 @@ void Daemon::Impl::identify_cgroup(uint64_t cgroup_id, const std::string& relati
     entry.flags = existing ? (existing->flags & uint32_t{FNW_CGROUP_TRACE}) : 0u;
     std::string error;
     if (!probes->monitor_cgroup(cgroup_id, entry, &error)) {
-        spdlog::error("{}: cannot monitor cgroup {}: {}", match->function, relative_path, error);
+        spdlog::error("{}: cannot monitor cgroup {}: {}", display_name(match->function), display_name(relative_path),
+                      error);
         return;
     }
     (void)parent_id;
     if (!identified.count(cgroup_id) || identified[cgroup_id].function != match->function)
-        spdlog::info("{}: cgroup {} matched policy {} ({}{})", match->function, relative_path, policy.name,
-                     who.found_by, who.k8s_pod.empty() ? "" : ", pod " + who.k8s_namespace + "/" + who.k8s_pod);
+        spdlog::info("{}: cgroup {} matched policy {} ({}{})", display_name(match->function),
+                     display_name(relative_path), policy.name, who.found_by,
+                     who.k8s_pod.empty() ? "" : ", pod " + display_name(who.k8s_namespace + "/" + who.k8s_pod));
     who.function = match->function;
     identified[cgroup_id] = std::move(who);
     ++cgroups_identified;
@@ -1053,8 +1056,8 @@ nlohmann::json Daemon::Impl::handle_register(ClientId client, const nlohmann::js
     entry.flags = FNW_CGROUP_ARM_ON_EXEC | (reg.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
     if (!probes->monitor_cgroup(cgroup_id, entry, &error)) return {{"type", "error"}, {"error", error}};
     const SlotInfo& info = slot_info.at(slot->second);
-    spdlog::info("{}: cgroup {} registered by pid {} (policy {}, {})", reg.function, reg.path, reg.pid, info.policy,
-                 to_string(info.mode));
+    spdlog::info("{}: cgroup {} registered by pid {} (policy {}, {})", display_name(reg.function),
+                 display_name(reg.path), reg.pid, info.policy, to_string(info.mode));
     registrations[cgroup_id] = std::move(reg);
     refresh_trace_flags();  // may set TRACE (launcher --trace, or a trace client)
     return {{"type", "registered"},

@@ -1,5 +1,7 @@
 #include "daemon/daemon_config.hpp"
 
+#include "core/display_name.hpp"
+
 #include "core/suggest.hpp"
 
 #include <arpa/inet.h>
@@ -92,7 +94,9 @@ std::string check_webhook(std::string_view url) {
         if (url.starts_with(scheme) && url.size() > scheme.size() &&
             url.find_first_of(" \t\r\n") == std::string_view::npos)
             return "";
-    return "must be an http:// or https:// URL (\"\" for none), not " + in_quotes(url);
+    // Redacted: the URL may carry a token, and this message goes to
+    // terminals, journals and CI logs.
+    return "must be an http:// or https:// URL (\"\" for none), not " + in_quotes(redact_url(url));
 }
 
 std::string check_ringbuf_bytes(uint64_t bytes) {
@@ -374,6 +378,16 @@ std::vector<std::string> validate_daemon_config(const DaemonConfig& config) {
                            "metricsAllowNonLoopback: true (--metrics-allow-non-loopback) to serve it anyway");
     }
     return problems;
+}
+
+std::vector<std::string> daemon_config_warnings(const DaemonConfig& config) {
+    std::vector<std::string> warnings;
+    const std::string& url = config.webhook_url;
+    if (url.starts_with("http://") && !url_host_is_loopback(url))
+        warnings.push_back("webhook (--webhook) " + in_quotes(redact_url(url)) +
+                           " is plain http:// to another host: events (process names, arguments, paths) and any "
+                           "token in the URL travel unencrypted; use https://");
+    return warnings;
 }
 
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* why) {

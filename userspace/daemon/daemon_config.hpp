@@ -100,6 +100,10 @@ ConfigLoad load_daemon_config(const std::optional<std::filesystem::path>& named,
 // (a non-loopback metrics address needs metricsAllowNonLoopback).
 std::vector<std::string> validate_daemon_config(const DaemonConfig& config);
 
+// What is allowed but unwise (a plain http:// webhook to another host): for
+// the log at start-up, never fatal. Every URL in them is redacted.
+std::vector<std::string> daemon_config_warnings(const DaemonConfig& config);
+
 // A metrics listen address: "127.0.0.1:9464", "[::1]:9464". IP literals
 // only: whether an address is loopback must follow from the text, not from
 // what a resolver answers on the day.
