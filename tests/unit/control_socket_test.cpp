@@ -290,6 +290,53 @@ TEST_F(ControlSocket, LineAtTheLimitIsAcceptedOneByteMoreDisconnects) {
     EXPECT_EQ(server_->stats().clients.size(), 1u);
 }
 
+// Nesting is bounded, not only size: 30 000 nested arrays fit in 64 KiB, and
+// every recursive walk of such a value (dump(), a handler's lookups) would
+// run the daemon's stack out.
+TEST_F(ControlSocket, DeeplyNestedRequestsAreRefusedAndTheServerStaysUp) {
+    start();
+    ControlClient client = connect_client();
+    const size_t depth = 30000;
+    std::string nested = "{\"op\":\"event\",\"event\":" + std::string(depth, '[') + std::string(depth, ']') + "}\n";
+    ASSERT_LE(nested.size(), kMaxControlRequestBytes);
+    ASSERT_EQ(::send(client.fd(), nested.data(), nested.size(), MSG_NOSIGNAL), static_cast<ssize_t>(nested.size()));
+    auto reply = receive_pumping(client);
+    ASSERT_TRUE(reply.has_value()) << client.last_error();
+    EXPECT_EQ((*reply)["type"], "error");
+    EXPECT_NE((*reply)["error"].get<std::string>().find("nested deeper than 64"), std::string::npos) << *reply;
+    EXPECT_TRUE(messages_.empty());  // never handed to the daemon
+
+    // At the limit is fine: a real event is a few levels deep.
+    std::string at_limit = "{\"op\":\"event\",\"event\":" + std::string(63, '[') + std::string(63, ']') + "}\n";
+    ASSERT_EQ(::send(client.fd(), at_limit.data(), at_limit.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(at_limit.size()));
+    reply = receive_pumping(client);
+    ASSERT_TRUE(reply.has_value()) << client.last_error();
+    EXPECT_EQ((*reply)["type"], "reply");
+
+    // Brackets inside strings are text, not nesting.
+    ASSERT_TRUE(client.send(json{{"op", "echo"}, {"text", std::string(1000, '[')}}));
+    reply = receive_pumping(client);
+    ASSERT_TRUE(reply.has_value()) << client.last_error();
+    EXPECT_EQ((*reply)["type"], "reply");
+
+    // 100 000 unclosed '[': over the size bound, answered and cut off.
+    ControlClient flood = connect_client();
+    std::string brackets(100000, '[');
+    ASSERT_EQ(::send(flood.fd(), brackets.data(), brackets.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(brackets.size()));
+    reply = receive_pumping(flood);
+    ASSERT_TRUE(reply.has_value()) << flood.last_error();
+    EXPECT_EQ((*reply)["type"], "error");
+
+    // Still serving.
+    ControlClient after = connect_client();
+    ASSERT_TRUE(after.send(json{{"op", "status"}}));
+    reply = receive_pumping(after);
+    ASSERT_TRUE(reply.has_value()) << after.last_error();
+    EXPECT_EQ((*reply)["type"], "reply");
+}
+
 TEST_F(ControlSocket, UnterminatedLineWithoutEndIsCutOffAtTheLimit) {
     start();
     ControlClient client = connect_client();
@@ -487,6 +534,29 @@ TEST_F(ControlSocket, SymlinkAtThePathIsNeitherFollowedNorRemoved) {
     EXPECT_TRUE(std::filesystem::is_symlink(socket_path()));
     EXPECT_EQ(std::filesystem::read_symlink(socket_path()), target);
     EXPECT_EQ(lstat_of(target).st_ino, target_inode);
+}
+
+// Whoever can write the socket's directory could swap a symlink in between
+// bind() and the chmod/chown that follow: those must act on the socket
+// itself, never on what a name points at.
+TEST_F(ControlSocket, SymlinkSwappedInAfterBindDoesNotGetItsTargetChmodded) {
+    const std::filesystem::path target = temp_.path() / "victim";
+    std::ofstream(target) << "precious";
+    ASSERT_EQ(::chmod(target.c_str(), 0604), 0);
+    const struct stat before = lstat_of(target);
+    ControlServerOptions o = options();
+    o.after_bind_for_test = [&] {
+        std::filesystem::rename(socket_path(), temp_.path() / "moved.sock");
+        std::filesystem::create_symlink(target, socket_path());
+    };
+    auto result = ControlServer::listen(o);
+    const struct stat after = lstat_of(target);
+    EXPECT_EQ(after.st_mode & 07777, 0604u);
+    EXPECT_EQ(after.st_uid, before.st_uid);
+    EXPECT_EQ(after.st_gid, before.st_gid);
+    ASSERT_TRUE(std::holds_alternative<std::string>(result)) << "listened on a path that is not its socket";
+    EXPECT_NE(std::get<std::string>(result).find("changed"), std::string::npos) << std::get<std::string>(result);
+    EXPECT_TRUE(std::filesystem::is_symlink(socket_path()));  // not ours to remove
 }
 
 TEST_F(ControlSocket, DestructorRemovesOnlyItsOwnSocket) {

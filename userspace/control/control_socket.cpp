@@ -18,6 +18,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/display_name.hpp"
+
 namespace fnw {
 namespace {
 
@@ -220,6 +222,29 @@ std::optional<std::vector<gid_t>> peer_groups_from_proc(const ControlPeer& peer)
     return groups;
 }
 
+// Whether JSON text opens more than `limit` arrays/objects inside each
+// other, brackets in strings not counted. Checked before parsing: nlohmann's
+// parser is iterative, but dump() and everything a handler does with the
+// value recurse, and 30 000 levels fit in a 64 KiB request.
+bool nesting_exceeds(std::string_view text, size_t limit) {
+    size_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return false;
+}
+
 class DepthGuard {
 public:
     explicit DepthGuard(int& depth) : depth_(depth) { ++depth_; }
@@ -248,6 +273,9 @@ std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::listen(
 
     // bind() creates the file with the umask applied: 0177 makes it 0600 from
     // its first instant, before it has its final owner and group.
+    // The file bind() creates takes the socket inode's mode less the umask:
+    // 0600 on both, whatever mode sockets are created with.
+    if (::fchmod(listener.get(), 0600) != 0) return std::string("fchmod on the socket: ") + std::strerror(errno);
     mode_t previous_umask = ::umask(0177);
     int bound = ::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address));
     int bind_errno = errno;
@@ -261,20 +289,42 @@ std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::listen(
         unlink_if_same(path, st.st_dev, st.st_ino);
         return message;
     };
+    if (options.after_bind_for_test) options.after_bind_for_test();
+
+    // Owner, group and mode are set through a descriptor of the socket file
+    // itself, never by name: whoever can write the directory could swap a
+    // symlink in after bind(), and chmod()/chown() by name would then change
+    // its target (/etc/shadow made 0660 root:fnwarden). O_PATH|O_NOFOLLOW
+    // opens a symlink as itself, and the inode must be the one bind() made.
+    UniqueFd socket_file(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat opened {};
+    if (!socket_file.valid() || ::fstat(socket_file.get(), &opened) != 0 || !S_ISSOCK(opened.st_mode) ||
+        opened.st_dev != st.st_dev || opened.st_ino != st.st_ino)
+        return fail(path.string() + " changed right after bind (replaced by someone who can write " +
+                    path.parent_path().string() + "); not touching it");
 
     mode_t mode = 0600;
     if (group_gid) {
-        if (::lchown(path.c_str(), ::geteuid(), *group_gid) == 0) {
+        if (::fchownat(socket_file.get(), "", ::geteuid(), *group_gid, AT_EMPTY_PATH) == 0) {
             mode = 0660;
         } else {
             spdlog::warn("cannot give {} to group '{}' ({}); only root may connect", path.string(), options.group,
                          std::strerror(errno));
             group_gid.reset();
         }
-    } else if (::lchown(path.c_str(), ::geteuid(), ::getegid()) != 0) {
+    } else if (::fchownat(socket_file.get(), "", ::geteuid(), ::getegid(), AT_EMPTY_PATH) != 0) {
         return fail("cannot chown " + path.string() + ": " + std::strerror(errno));
     }
-    if (::chmod(path.c_str(), mode) != 0) return fail("cannot chmod " + path.string() + ": " + std::strerror(errno));
+    // An O_PATH descriptor cannot be fchmod()ed; its /proc/self/fd link
+    // names the opened inode, not a path that could be swapped again.
+    if (mode != 0600) {
+        const std::string by_fd = "/proc/self/fd/" + std::to_string(socket_file.get());
+        if (::chmod(by_fd.c_str(), mode) != 0) {
+            spdlog::warn("cannot open {} to group '{}' (chmod through {}: {}); only root may connect",
+                         path.string(), options.group, by_fd, std::strerror(errno));
+            group_gid.reset();
+        }
+    }
     if (::listen(listener.get(), kListenBacklog) != 0)
         return fail("cannot listen on " + path.string() + ": " + std::strerror(errno));
 
@@ -497,6 +547,11 @@ void ControlServer::dispatch_line(Client& client, std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) return;  // someone pressing Enter in socat
 
+    if (nesting_exceeds(line, kMaxControlRequestDepth)) {
+        enqueue(client, error_line("request nested deeper than " + std::to_string(kMaxControlRequestDepth) +
+                                   " levels"));
+        return;
+    }
     nlohmann::json request;
     try {
         request = nlohmann::json::parse(line);
@@ -516,7 +571,8 @@ void ControlServer::dispatch_line(Client& client, std::string_view line) {
     } catch (const std::exception& e) {
         // A handler tripping over a malformed field must not take the
         // daemon (and every probe with it) down.
-        spdlog::error("control request '{}' from client {} failed: {}", op->get<std::string>(), client.id, e.what());
+        spdlog::error("control request '{}' from client {} failed: {}", display_name(op->get<std::string>(), 64),
+                      client.id, display_name(e.what()));
         enqueue(client, error_line(std::string("request failed: ") + e.what()));
     }
 }

@@ -39,6 +39,11 @@ namespace fnw {
 // error line and is disconnected. Requests are small; the bound keeps one
 // client from making the daemon buffer without limit.
 inline constexpr size_t kMaxControlRequestBytes = 64 * 1024;
+// And no deeper than this: values are walked recursively (dump(), lookups),
+// and a request nested thousands deep would run the daemon's stack out. A
+// real request is a few levels deep. Over it: an error reply, and the
+// connection stays.
+inline constexpr size_t kMaxControlRequestDepth = 64;
 
 // Never reused within one server, so a message meant for a client that has
 // gone cannot reach a newer one.
@@ -53,6 +58,9 @@ struct ControlServerOptions {
     size_t max_queued_bytes_per_client = 4 * 1024 * 1024;
     // Connections past this are answered with an error and closed.
     size_t max_clients = 64;
+    // Tests only: runs between bind() and the socket file getting its owner
+    // and mode, where a race with whoever can write the directory would be.
+    std::function<void()> after_bind_for_test;
 };
 
 struct ControlPeer {
