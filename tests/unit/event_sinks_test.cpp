@@ -115,6 +115,37 @@ TEST(JsonLinesSink, ReportsAnUnopenableFile) {
     EXPECT_NE(error.find("/nonexistent-fnw-dir/events.jsonl"), std::string::npos) << error;
 }
 
+TEST(JsonLinesSink, RefusesASymlinkPlantedAtThePath) {
+    TempDir dir;
+    const auto target = dir.path() / "victim";
+    std::ofstream(target) << "precious\n";
+    const auto path = dir.path() / "events.jsonl";
+    std::filesystem::create_symlink(target, path);
+    std::string error;
+    auto sink = JsonLinesSink::open(path.string(), &error);
+    EXPECT_FALSE(sink);
+    EXPECT_NE(error.find(path.string()), std::string::npos) << error;
+    EXPECT_NE(error.find("symbolic link"), std::string::npos) << error;
+    EXPECT_EQ(read_file(target), "precious\n");
+}
+
+TEST(JsonLinesSink, ReopenRefusesASymlinkAndKeepsTheOldFile) {
+    TempDir dir;
+    const auto path = dir.path() / "events.jsonl";
+    const auto rotated = dir.path() / "events.jsonl.1";
+    const auto target = dir.path() / "victim";
+    std::ofstream(target) << "precious\n";
+    std::string error;
+    auto sink = JsonLinesSink::open(path.string(), &error);
+    ASSERT_TRUE(sink) << error;
+    std::filesystem::rename(path, rotated);
+    std::filesystem::create_symlink(target, path);  // planted between rotation and SIGHUP
+    sink->reopen();
+    sink->write_batch(std::vector<std::string>{R"({"n":1})"});
+    EXPECT_EQ(read_file(target), "precious\n");
+    EXPECT_EQ(read_file(rotated), "{\"n\":1}\n");
+}
+
 TEST(JsonLinesSink, StdoutSpellings) {
     for (const char* spelling : {"", "-", "stdout"}) {
         std::string error;

@@ -43,9 +43,13 @@ bool names_stdout(const std::string& path) { return path.empty() || path == "-" 
 UniqueFd open_for_append(const std::string& path, std::string* error) {
     // O_APPEND: a second writer (or the previous daemon instance) never has
     // its lines overwritten. 0600: events name processes and arguments.
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    // O_NOFOLLOW: a symlink planted at the path (at start or between a
+    // rotation and SIGHUP) would have root append to whatever it names.
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd.valid()) {
-        if (error) *error = path + ": " + std::strerror(errno);
+        if (error)
+            *error = errno == ELOOP ? path + ": is a symbolic link; refusing to follow it (name the file itself)"
+                                    : path + ": " + std::strerror(errno);
         return fd;
     }
     // O_CREAT's mode only applies to a new file; an existing one keeps what
