@@ -1,3 +1,4 @@
+#include "output/function_tally.hpp"
 #include "output/metrics.hpp"
 #include "output/metrics_server.hpp"
 
@@ -343,6 +344,23 @@ TEST(MetricsCap, AFloodOfNamesStaysBounded) {
 }
 
 // ---- concurrency ----
+
+// The per-function table behind `status` and `top`: a flood of made-up
+// function names (cgroups named by their creator) stays bounded.
+TEST(FunctionTally, ManyFunctionsStayBoundedAndTheRestIsCounted) {
+    FunctionTally tally;
+    EXPECT_EQ(tally.max_functions(), 1024u);
+    for (int i = 0; i < 100000; ++i) tally.count("fn-" + std::to_string(i), i % 2 == 0);
+    EXPECT_EQ(tally.size(), 1024u);
+    EXPECT_EQ(tally.overflow().events, 100000u - 1024u);
+    EXPECT_EQ(tally.overflow().violations, (100000u - 1024u) / 2);
+    // Functions already in the table keep being counted.
+    tally.count("fn-0", true);
+    EXPECT_EQ(tally.get("fn-0").events, 2u);
+    EXPECT_EQ(tally.get("fn-0").violations, 2u);
+    EXPECT_EQ(tally.get("fn-99999").events, 0u);
+    EXPECT_EQ(tally.size(), 1024u);
+}
 
 TEST(MetricsConcurrency, IncrementsFromManyThreadsAddUpExactly) {
     MetricsRegistry registry(1000);
@@ -730,6 +748,33 @@ TEST(MetricsServer, SlowClientIsCutOffAndDoesNotBlockScrapes) {
     std::string reply = slow.read_until_closed(3s);
     EXPECT_NE(reply, "<timeout>");
     EXPECT_FALSE(contains(reply, "alive_total")) << reply;
+}
+
+// Connections that say nothing (a port scanner, a stuck scraper, someone
+// hoarding connections) must not keep /healthz from answering: the kubelet
+// or systemd watchdog asking it would restart a healthy daemon.
+TEST(MetricsServer, IdleConnectionsDoNotStarveHealthz) {
+    MetricsRegistry registry;
+    auto server = start_or_fail("127.0.0.1:0", registry, {}, MetricsServerOptions{});  // the daemon's defaults
+    ASSERT_TRUE(server);
+    for (int round = 0; round < 2; ++round) {
+        // More idle connections than workers, queue and parking together.
+        std::vector<std::unique_ptr<Socket>> idle;
+        for (int i = 0; i < 100; ++i) {
+            idle.push_back(std::make_unique<Socket>());
+            ASSERT_TRUE(idle.back()->connect_loopback(server->port())) << i;
+        }
+        httplib::Client client("127.0.0.1", server->port());
+        client.set_connection_timeout(1s);
+        client.set_read_timeout(1s);
+        client.set_write_timeout(1s);
+        const auto before = std::chrono::steady_clock::now();
+        auto res = client.Get("/healthz");
+        ASSERT_TRUE(res) << "round " << round << ": " << httplib::to_string(res.error());
+        EXPECT_EQ(res->status, 200);
+        EXPECT_EQ(res->body, "ok\n");
+        EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
+    }
 }
 
 TEST(MetricsServer, OversizedRequestsAreRefused) {

@@ -34,6 +34,7 @@
 #include "k8s/pod_watcher.hpp"
 #include "output/event_json.hpp"
 #include "output/event_sinks.hpp"
+#include "output/function_tally.hpp"
 #include "output/metrics.hpp"
 #include "output/metrics_server.hpp"
 #include "probes/probe_set.hpp"
@@ -265,7 +266,7 @@ struct Daemon::Impl {
 
     // Counters of the daemon's own work (kernel counters come from the probes).
     uint64_t records = 0, malformed = 0, output_refused = 0, traced_sent = 0;
-    std::map<std::string, std::pair<uint64_t, uint64_t>> per_function;  // events, violations
+    FunctionTally per_function;  // capped: function names come from outside
     std::atomic<int64_t> last_loop_tick_ns{0};  // read by /healthz on the HTTP thread
     std::atomic<uint64_t> monitored_count{0};   // read by the metrics thread
     std::atomic<uint64_t> client_dropped{0};    // the control server is loop-thread only
@@ -918,10 +919,8 @@ void Daemon::Impl::publish(const nlohmann::json& event, const std::string& funct
                            bool to_outputs) {
     const std::string type = event.value("type", "unknown");
     events_total->with({type}).inc();
-    auto& tally = per_function[function];
-    ++tally.first;
+    per_function.count(function, violation);
     if (violation) {
-        ++tally.second;
         violations_total->with({function, type, event.value("action", "")}).inc();
     }
     std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -1160,15 +1159,15 @@ nlohmann::json Daemon::Impl::status() const {
     if (policy_set) {
         for (const auto& p : policy_set->policies) {
             const uint32_t slot = function_slot.at(p.function);
-            auto tally = per_function.find(p.function);
+            const FunctionTally::Counts tally = per_function.get(p.function);
             functions.push_back({{"function", p.function},
                                  {"policy", p.name},
                                  {"file", p.source},
                                  {"mode", to_string(slot_info.at(slot).mode)},
                                  {"policy_id", slot},
                                  {"cgroups", cgroups_per_slot[slot]},
-                                 {"events", tally == per_function.end() ? 0 : tally->second.first},
-                                 {"violations", tally == per_function.end() ? 0 : tally->second.second}});
+                                 {"events", tally.events},
+                                 {"violations", tally.violations}});
         }
     }
     s["functions"] = functions;
@@ -1220,7 +1219,8 @@ nlohmann::json Daemon::Impl::status() const {
                        {"output_dropped", out.dropped},
                        {"output_queued", out.queued},
                        {"client_dropped", srv.dropped_messages},
-                       {"clients_refused", srv.refused_permission + srv.refused_capacity}}}};
+                       {"clients_refused", srv.refused_permission + srv.refused_capacity},
+                       {"functions_overflow_events", per_function.overflow().events}}}};
     if (webhook) {
         const auto w = webhook->stats();
         counters["webhook"] = {{"sent_events", w.sent_events},

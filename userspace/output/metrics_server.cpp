@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/unique_fd.hpp"
 #include "output/metrics.hpp"
 
 namespace fnw {
@@ -50,6 +52,7 @@ namespace {
 
 constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr const char* kPlainText = "text/plain; charset=utf-8";
+constexpr int kListenBacklog = 128;
 
 std::string host_port(const std::string& host, uint16_t port) {
     bool is_ipv6 = host.find(':') != std::string::npos;
@@ -203,70 +206,12 @@ private:
     size_t buffered_begin_ = 0, buffered_end_ = 0;
 };
 
-// httplib's server with connections that cannot outstay their welcome: one
-// request each, under DeadlineStream, and all of them cut at shutdown so the
-// destructor never waits on a client.
-class GuardedHttpServer final : public httplib::Server {
-public:
-    GuardedHttpServer(std::chrono::milliseconds request_timeout, size_t max_request_bytes)
-        : request_timeout_(request_timeout), max_request_bytes_(max_request_bytes) {}
-
-    // Connections in progress fail at their next read or write; queued and
-    // future ones are closed unserved.
-    void drop_connections() {
-        std::lock_guard lock(connections_mutex_);
-        dropping_ = true;
-        for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
-    }
-
-private:
-    bool process_and_close_socket(socket_t sock) override {
-        // httplib accepts without SOCK_CLOEXEC; a function launched meanwhile
-        // must not inherit a connection to the daemon.
-        ::fcntl(sock, F_SETFD, FD_CLOEXEC);
-        {
-            std::lock_guard lock(connections_mutex_);
-            if (dropping_) {
-                ::close(sock);
-                return false;
-            }
-            connections_.insert(sock);
-        }
-        bool served = false;
-        try {
-            DeadlineStream stream(sock, std::chrono::steady_clock::now() + request_timeout_, max_request_bytes_);
-            bool connection_closed = false;
-            // One request per connection: keep-alive would let an idle client
-            // pin a worker between scrapes, and Prometheus reconnects cheaply.
-            served = process_request(stream, /*close_connection=*/true, connection_closed, nullptr);
-        } catch (const std::exception& e) {
-            // Handlers catch their own errors; this is bad_alloc and the like,
-            // which must not end the daemon through std::terminate.
-            spdlog::warn("metrics: request failed: {}", e.what());
-        }
-        {
-            // Unregistered before close: drop_connections() never shuts down a
-            // descriptor number that has been reused by someone else.
-            std::lock_guard lock(connections_mutex_);
-            connections_.erase(sock);
-        }
-        ::shutdown(sock, SHUT_RDWR);
-        ::close(sock);
-        return served;
-    }
-
-    const std::chrono::milliseconds request_timeout_;
-    const size_t max_request_bytes_;
-    std::mutex connections_mutex_;
-    std::set<int> connections_;
-    bool dropping_ = false;
-};
-
 // httplib's ThreadPool queues accepted connections without limit, each one a
 // descriptor: a connection flood would run the daemon out of them (and its
 // BPF maps, ring buffers and cgroups need descriptors too). Here, when
-// workers and queue are full, enqueue() blocks the accept loop, and further
-// clients wait in the kernel's backlog instead.
+// workers and queue are full, enqueue() blocks the caller (the thread that
+// hands over connections that have sent something), and further clients
+// wait in the kernel's backlog or among the idle ones instead.
 class BoundedWorkerPool final : public httplib::TaskQueue {
 public:
     BoundedWorkerPool(size_t workers, size_t max_pending) : max_pending_(max_pending) {
@@ -315,6 +260,198 @@ private:
     std::deque<std::function<void()>> pending_;
     bool stopping_ = false;
     std::vector<std::thread> workers_;
+};
+
+// httplib's accept loop hands each connection to its task queue: this one
+// runs the job at once, on the accept thread, where
+// GuardedHttpServer::process_and_close_socket() only parks the connection.
+class InlineTaskQueue final : public httplib::TaskQueue {
+public:
+    void enqueue(std::function<void()> job) override { job(); }
+    void shutdown() override {}
+};
+
+// httplib's server with connections that cannot outstay their welcome.
+//
+// A connection gets a worker only once it has sent something: until then it
+// waits in one poll() set (the "parking"), costing a descriptor and no
+// thread. Ten, or a hundred, idle connections therefore cannot starve
+// /healthz the way they did when each held one of two workers for the whole
+// request timeout. The parking is bounded: past max_idle the oldest idle
+// connection is closed. Every connection has one deadline for the whole
+// request, from accept to the last byte written, idle time included; one
+// request each; all of them cut at shutdown so the destructor never waits
+// on a client.
+class GuardedHttpServer final : public httplib::Server {
+public:
+    GuardedHttpServer(std::chrono::milliseconds request_timeout, size_t max_request_bytes, size_t workers,
+                      size_t max_pending, size_t max_idle)
+        : request_timeout_(request_timeout),
+          max_request_bytes_(max_request_bytes),
+          max_idle_(max_idle),
+          wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+          pool_(workers, max_pending) {
+        parking_ = std::thread([this] { run_parking(); });
+    }
+
+    ~GuardedHttpServer() override { shut_down(); }
+
+    // Connections in progress fail at their next read or write; parked,
+    // queued and future ones are closed unserved. Joins the parking thread
+    // and the workers.
+    void shut_down() {
+        {
+            std::lock_guard lock(connections_mutex_);
+            if (shut_down_) return;
+            dropping_ = true;
+            shut_down_ = true;
+            for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+        }
+        wake_parking();
+        if (parking_.joinable()) parking_.join();
+        pool_.shutdown();
+    }
+
+private:
+    struct Parked {
+        int fd;
+        std::chrono::steady_clock::time_point deadline;
+    };
+
+    // On httplib's accept thread (InlineTaskQueue).
+    bool process_and_close_socket(socket_t sock) override {
+        // httplib accepts without SOCK_CLOEXEC; a function launched meanwhile
+        // must not inherit a connection to the daemon.
+        ::fcntl(sock, F_SETFD, FD_CLOEXEC);
+        std::lock_guard lock(connections_mutex_);
+        if (dropping_) {
+            ::close(sock);
+            return false;
+        }
+        // The parking thread has not caught up (it waits for a worker): the
+        // oldest of these makes room, as among the parked ones. Never the
+        // newest: that may be the health check.
+        if (incoming_.size() >= max_idle_) {
+            close_connection(incoming_.front().fd);
+            incoming_.pop_front();
+        }
+        incoming_.push_back({sock, std::chrono::steady_clock::now() + request_timeout_});
+        wake_parking();
+        return true;
+    }
+
+    void wake_parking() {
+        uint64_t one = 1;
+        [[maybe_unused]] ssize_t ignored = ::write(wake_.get(), &one, sizeof(one));
+    }
+
+    static void close_connection(int fd) {
+        ::shutdown(fd, SHUT_RDWR);
+        ::close(fd);
+    }
+
+    // Owns every parked descriptor: only this thread closes them, so poll()
+    // never sees a number that has been closed and reused meanwhile.
+    void run_parking() {
+        std::deque<Parked> parked;
+        std::vector<pollfd> watched;
+        // Waits up to timeout_ms for requests; hands the connections that
+        // have something to read (or hung up, which a worker sees at once)
+        // to the workers, which may block while every worker is busy. Only
+        // a waiting poll consumes wake-ups: one consumed by a poll that does
+        // not wait would be lost before the next merge of incoming_.
+        auto dispatch_ready = [&](int timeout_ms) {
+            watched.assign(1, pollfd{timeout_ms != 0 ? wake_.get() : -1, POLLIN, 0});
+            for (const Parked& p : parked) watched.push_back(pollfd{p.fd, POLLIN, 0});
+            int ready = ::poll(watched.data(), watched.size(), timeout_ms);
+            if (ready < 0 && errno != EINTR) {
+                spdlog::warn("metrics: poll: {}", std::strerror(errno));
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            if (ready <= 0) return;
+            uint64_t drained;
+            if (watched[0].revents != 0) [[maybe_unused]] ssize_t ignored = ::read(wake_.get(), &drained, sizeof(drained));
+            std::deque<Parked> still_idle;
+            for (size_t i = 0; i < parked.size(); ++i) {
+                if (watched[i + 1].revents == 0) {
+                    still_idle.push_back(parked[i]);
+                    continue;
+                }
+                const Parked connection = parked[i];
+                pool_.enqueue([this, connection] { serve(connection); });
+            }
+            parked = std::move(still_idle);
+        };
+        for (;;) {
+            {
+                std::lock_guard lock(connections_mutex_);
+                for (const Parked& p : incoming_) parked.push_back(p);
+                incoming_.clear();
+                if (dropping_) break;
+            }
+            const auto now = std::chrono::steady_clock::now();
+            while (!parked.empty() && parked.front().deadline <= now) {  // deadlines are in accept order
+                close_connection(parked.front().fd);
+                parked.pop_front();
+            }
+            if (parked.size() > max_idle_) {
+                dispatch_ready(0);  // those with a request are not idle
+                while (parked.size() > max_idle_) {  // the oldest idle ones make room
+                    close_connection(parked.front().fd);
+                    parked.pop_front();
+                }
+            }
+            int timeout_ms = -1;
+            if (!parked.empty())
+                timeout_ms = static_cast<int>(std::clamp<int64_t>(
+                    std::chrono::ceil<std::chrono::milliseconds>(parked.front().deadline - now).count(), 1, INT_MAX));
+            dispatch_ready(timeout_ms);
+        }
+        for (const Parked& p : parked) close_connection(p.fd);
+    }
+
+    // On a worker.
+    void serve(const Parked& connection) {
+        const int sock = connection.fd;
+        {
+            std::lock_guard lock(connections_mutex_);
+            if (dropping_) {
+                ::close(sock);
+                return;
+            }
+            connections_.insert(sock);
+        }
+        try {
+            DeadlineStream stream(sock, connection.deadline, max_request_bytes_);
+            bool connection_closed = false;
+            // One request per connection: keep-alive would let an idle client
+            // pin a worker between scrapes, and Prometheus reconnects cheaply.
+            process_request(stream, /*close_connection=*/true, connection_closed, nullptr);
+        } catch (const std::exception& e) {
+            // Handlers catch their own errors; this is bad_alloc and the like,
+            // which must not end the daemon through std::terminate.
+            spdlog::warn("metrics: request failed: {}", e.what());
+        }
+        {
+            // Unregistered before close: shut_down() never shuts down a
+            // descriptor number that has been reused by someone else.
+            std::lock_guard lock(connections_mutex_);
+            connections_.erase(sock);
+        }
+        close_connection(sock);
+    }
+
+    const std::chrono::milliseconds request_timeout_;
+    const size_t max_request_bytes_;
+    const size_t max_idle_;
+    UniqueFd wake_;
+    std::mutex connections_mutex_;
+    std::set<int> connections_;          // being served by a worker
+    std::deque<Parked> incoming_;        // accepted, not yet seen by the parking thread
+    bool dropping_ = false;
+    bool shut_down_ = false;
+    BoundedWorkerPool pool_;
+    std::thread parking_;  // last: started once everything above exists
 };
 
 void add_routes(httplib::Server& http, MetricsRegistry& registry, HealthCheck health) {
@@ -380,13 +517,15 @@ std::variant<MetricsServer::HostPort, std::string> MetricsServer::parse_address(
 
 struct MetricsServer::State {
     explicit State(const MetricsServerOptions& options)
-        : http(options.request_timeout, std::max<size_t>(options.max_request_bytes, 1)) {}
+        : http(options.request_timeout, std::max<size_t>(options.max_request_bytes, 1),
+               std::max<size_t>(options.worker_threads, 1), std::max<size_t>(options.max_pending_connections, 1),
+               std::max<size_t>(options.max_idle_connections, 1)) {}
 
     // httplib's stop() does nothing until the listener thread has marked the
     // server running (and must not be called twice): wait for one or the
     // other, then join.
     void stop() {
-        http.drop_connections();
+        http.shut_down();
         while (!listener_exited) {
             if (http.is_running()) {
                 http.stop();
@@ -444,7 +583,10 @@ std::variant<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(c
     ::sigaction(SIGPIPE, &sigpipe_before, nullptr);
 
     GuardedHttpServer& http = state->http;
-    http.set_socket_options([](socket_t sock) {
+    // The listening socket, as httplib creates it (it keeps it private).
+    int listening_fd = -1;
+    http.set_socket_options([&listening_fd](socket_t sock) {
+        listening_fd = sock;
         // SO_REUSEADDR: a restarted daemon gets its port back despite
         // connections in TIME_WAIT. Not SO_REUSEPORT, httplib's default: with
         // it a second daemon binds the same port without an error and
@@ -458,9 +600,7 @@ std::variant<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(c
     http.set_write_timeout(options.request_timeout);
     http.set_keep_alive_max_count(1);
     http.set_payload_max_length(std::max<size_t>(options.max_request_bytes, 1));
-    size_t workers = std::max<size_t>(options.worker_threads, 1);
-    size_t max_pending = std::max<size_t>(options.max_pending_connections, 1);
-    http.new_task_queue = [workers, max_pending] { return new BoundedWorkerPool(workers, max_pending); };
+    http.new_task_queue = [] { return new InlineTaskQueue(); };
     add_routes(http, registry, std::move(health));
 
     for (const auto& candidate : candidates) {
@@ -469,6 +609,11 @@ std::variant<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(c
                              ? http.bind_to_any_port(candidate.numeric, AI_NUMERICHOST)
                              : (http.bind_to_port(candidate.numeric, listen.port, AI_NUMERICHOST) ? listen.port : -1);
         if (bound_port > 0) {
+            // httplib listens with a backlog of 5: a burst of connections
+            // (idle ones, or scrapers) overflows it, and each dropped SYN
+            // costs its client a 1 s retransmission, /healthz included.
+            // listen() again only raises the backlog.
+            if (listening_fd >= 0) ::listen(listening_fd, kListenBacklog);
             state->port = static_cast<uint16_t>(bound_port);
             state->address = host_port(candidate.numeric, state->port);
             break;

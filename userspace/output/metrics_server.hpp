@@ -28,11 +28,15 @@ struct MetricsServerOptions {
     std::chrono::milliseconds request_timeout{5000};
     // Request line, headers and body together; a scrape needs a few hundred.
     size_t max_request_bytes = 16 * 1024;
-    // Connections served at once, and accepted ones waiting for a worker.
-    // Beyond both, new connections wait in the kernel's listen backlog: a
-    // flood of scrapers costs the daemon neither threads nor descriptors.
+    // Connections served at once, and ones with a request waiting for a
+    // worker. A connection gets a worker only once it has sent something:
+    // until then it is one of at most max_idle_connections in a poll() set,
+    // holding no thread (past that, the oldest idle one is closed). So idle
+    // connections, however many, never keep /healthz waiting; beyond all
+    // three, new connections wait in the kernel's listen backlog.
     size_t worker_threads = 2;
     size_t max_pending_connections = 8;
+    size_t max_idle_connections = 64;
     // How long start() waits for the listener thread before giving up.
     std::chrono::milliseconds startup_timeout{5000};
 };
