@@ -31,10 +31,13 @@ static __always_inline void report_birth(struct cgroup *cgrp, const char *path, 
 
 	if (!stats)
 		return;
-	struct fnw_cgroup_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_cgroup_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
-	if (!ev)
+	if (!ev) {
+		/* The daemon rescans the cgroup tree when this moves. */
+		__sync_fetch_and_add(&stats->birth_drops, 1);
 		return;
+	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_CGROUP, sizeof(*ev), child_id, inherited ? inherited->policy_id : 0);
 	ev->parent_id = parent_id;
 	ev->inherited = inherited != NULL;
@@ -46,7 +49,7 @@ static __always_inline void report_birth(struct cgroup *cgrp, const char *path, 
 	ev->path_truncated = n == sizeof(ev->path);
 	if (n < 0)
 		ev->path[0] = 0;
-	fnw_submit(ev, stats);
+	fnw_submit(FNW_RING_ALERTS, ev, stats);
 }
 
 /*

@@ -30,26 +30,63 @@ FNW_BTF_ANCHOR(fnw_exec_key);
 FNW_BTF_ANCHOR(fnw_unix_key);
 FNW_BTF_ANCHOR(fnw_cgroup_event);
 
+/* Same threshold for the alerts ring (set by userspace: at most 1/4 of it). */
+const volatile __u64 alerts_wakeup_bytes __weak = FNW_RINGBUF_DEFAULT_WAKEUP_BYTES;
+
+/*
+ * Two rings. `alert`: violations and cgroup births go to `alerts`; traced
+ * (allowed) and undecided (PENDING) records to `events`. A flood of traced
+ * records, which any syscall of a traced function makes, fills `events`
+ * only: another function's violation, or a neighbour's birth, still has
+ * room. A PENDING record that finds no room is not let through either: the
+ * caller fails closed (fnw_fail_closed).
+ */
+#define FNW_RING_EVENTS false
+#define FNW_RING_ALERTS true
+
 /*
  * Reserve a record; a failure is a drop and is counted, never silent.
  * `stats` must be non-NULL (callers check it once, up front).
  */
-static __always_inline void *fnw_reserve(__u64 size, struct fnw_counters *stats)
+static __always_inline void *fnw_reserve(bool alert, __u64 size, struct fnw_counters *stats)
 {
-	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+	void *rec;
 
-	if (!rec)
+	if (alert)
+		rec = bpf_ringbuf_reserve(&alerts, size, 0);
+	else
+		rec = bpf_ringbuf_reserve(&events, size, 0);
+	if (!rec) {
 		__sync_fetch_and_add(&stats->ringbuf_drops, 1);
+		if (alert)
+			__sync_fetch_and_add(&stats->alert_drops, 1);
+	}
 	return rec;
 }
 
-static __always_inline void fnw_submit(void *rec, struct fnw_counters *stats)
+static __always_inline void fnw_submit(bool alert, void *rec, struct fnw_counters *stats)
 {
-	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 pending, threshold;
 
-	bpf_ringbuf_submit(rec, pending >= ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-								: BPF_RB_NO_WAKEUP);
+	if (alert) {
+		pending = bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA);
+		threshold = alerts_wakeup_bytes;
+	} else {
+		pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+		threshold = ringbuf_wakeup_bytes;
+	}
+	bpf_ringbuf_submit(rec, pending >= threshold ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	__sync_fetch_and_add(&stats->emitted, 1);
+}
+
+/* Something of policy `policy_id` happened that fnwarden neither decided nor saw. */
+static __always_inline void fnw_count_gap(__u32 policy_id, struct fnw_counters *stats)
+{
+	__u64 *gaps = bpf_map_lookup_elem(&coverage_gaps, &policy_id);
+
+	if (gaps)
+		__sync_fetch_and_add(gaps, 1);
+	__sync_fetch_and_add(&stats->coverage_gaps, 1);
 }
 
 /*
@@ -159,6 +196,23 @@ static __always_inline bool fnw_kill_current(struct fnw_counters *stats)
 	}
 	__sync_fetch_and_add(&stats->signal_errors, 1);
 	return false;
+}
+
+/*
+ * The record of an access only userspace could decide (PENDING) found no
+ * room in the ring: nobody will ever decide it. Letting it through would
+ * make flooding the ring a way past every glob rule, so where the policy
+ * acts (`kernel_action` is not report) the task is killed, as for a
+ * violation. A report-only policy lets it be and counts a coverage gap for
+ * the function; so does a kill that could not be sent.
+ */
+static __always_inline void fnw_fail_closed(__u32 kernel_action, __u32 policy_id, struct fnw_counters *stats)
+{
+	if (kernel_action != FNW_KACTION_REPORT && fnw_kill_current(stats)) {
+		__sync_fetch_and_add(&stats->fail_closed_kills, 1);
+		return;
+	}
+	fnw_count_gap(policy_id, stats);
 }
 
 /*

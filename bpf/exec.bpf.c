@@ -92,10 +92,18 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 		__sync_fetch_and_add(&stats->file_pending, 1);
 	}
 
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+	const bool alert = verdict == FNW_VERDICT_VIOLATION;
+	struct fnw_file_event *ev = fnw_reserve(alert, sizeof(*ev), stats);
 
-	if (!ev)
+	if (!ev) {
+		/* No room: an exec only fnwarden could decide (a glob, a
+		 * pinned sha256) fails closed; see fnw_fail_closed. */
+		if (verdict == FNW_VERDICT_PENDING)
+			fnw_fail_closed(policy->exec_action, policy_id, stats);
+		else if (action == FNW_ACTION_REPORTED)
+			fnw_count_gap(policy_id, stats);
 		return 0;
+	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
 	fnw_file_event_clear(ev);
 	ev->nr = FNW_NR_EXEC;
@@ -132,7 +140,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	/* The branch is the bound the verifier needs for the size. */
 	if (len > 0 && len <= sizeof(ev->argv) && bpf_probe_read_user(ev->argv, len, (const void *)arg_start) == 0)
 		ev->argv_len = (__u32)len;
-	fnw_submit(ev, stats);
+	fnw_submit(alert, ev, stats);
 	return 0;
 }
 
@@ -184,7 +192,7 @@ int BPF_PROG(fnw_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 
 	__sync_fetch_and_add(&stats->violations, 1);
 	const bool deny = policy->exec_action != FNW_KACTION_REPORT;
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_file_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
 	if (ev) {
 		fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
@@ -197,7 +205,9 @@ int BPF_PROG(fnw_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 		ev->mechanism = deny ? FNW_MECH_BPF_LSM : FNW_MECH_NONE;
 		ev->path_truncated = n < 0;
 		bpf_probe_read_kernel_str(ev->path, sizeof(key->path), key->path);
-		fnw_submit(ev, stats);
+		fnw_submit(FNW_RING_ALERTS, ev, stats);
+	} else if (!deny) {
+		fnw_count_gap(policy_id, stats);
 	}
 	return deny ? -EPERM : 0;
 }

@@ -254,10 +254,21 @@ static __always_inline int file_exit(long ret)
 		__sync_fetch_and_add(&stats->file_pending, 1);
 	}
 
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+	const bool alert = verdict == FNW_VERDICT_VIOLATION;
+	struct fnw_file_event *ev = fnw_reserve(alert, sizeof(*ev), stats);
 
-	if (!ev)
+	if (!ev) {
+		/*
+		 * No room: an access only fnwarden could decide would go
+		 * undecided. One that happened fails closed (killed where the
+		 * policy acts); a refused one did nothing and is only unseen.
+		 */
+		if (verdict == FNW_VERDICT_PENDING && ret >= 0)
+			fnw_fail_closed(policy->file_action, policy_id, stats);
+		else if (verdict == FNW_VERDICT_PENDING || action == FNW_ACTION_REPORTED)
+			fnw_count_gap(policy_id, stats);
 		return 0;
+	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
 	fnw_file_event_clear(ev);
 	ev->nr = pending.nr;
@@ -303,7 +314,7 @@ static __always_inline int file_exit(long ret)
 	}
 	if (where)
 		ev->resolved_truncated = !resolve_path(where, ev->resolved);
-	fnw_submit(ev, stats);
+	fnw_submit(alert, ev, stats);
 	return 0;
 }
 
@@ -475,7 +486,7 @@ static __always_inline struct fnw_file_event *lsm_refusal(struct fnw_cgroup_entr
 	if (pending)
 		pending->lsm_decided = 1;
 
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_file_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
 	if (!ev)
 		return NULL;
@@ -566,7 +577,7 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 	ev->generation = vkey.generation;
 	ev->resolved_kind = FNW_RESOLVED_OBJECT;
 	ev->resolved_truncated = !resolve_path(&file->f_path, ev->resolved);
-	fnw_submit(ev, stats);
+	fnw_submit(FNW_RING_ALERTS, ev, stats);
 	return -EPERM;
 }
 
@@ -625,7 +636,7 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 		ev->path[0] = '\0';
 	ev->resolved_kind = beneath ? FNW_RESOLVED_BASE : FNW_RESOLVED_OBJECT;
 	ev->resolved_truncated = !resolve_path(where, ev->resolved);
-	fnw_submit(ev, stats);
+	fnw_submit(FNW_RING_ALERTS, ev, stats);
 	return -EPERM;
 }
 

@@ -47,7 +47,7 @@ static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr
 					__u32 policy_id, struct fnw_counters *stats)
 {
 	__u32 index = (where & FNW_PATH_ARG_INDEX_MASK) - 1;
-	struct fnw_file_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_file_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
 	if (!ev)
 		return;
@@ -69,7 +69,7 @@ static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr
 			    : (where & FNW_PATH_ARG_EXEC) ? policy->exec_action : policy->file_action;
 
 	ev->action = landlock_outcome(kill_action, stats);
-	fnw_submit(ev, stats);
+	fnw_submit(FNW_RING_ALERTS, ev, stats);
 }
 
 /*
@@ -97,7 +97,7 @@ static __always_inline void report_sockaddr(struct pt_regs *regs, __u8 where, __
 	if (sa.sin6_family != AF_INET && sa.sin6_family != AF_INET6)
 		return;
 
-	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_net_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
 	if (!ev)
 		return;
@@ -127,7 +127,7 @@ static __always_inline void report_sockaddr(struct pt_regs *regs, __u8 where, __
 	struct fnw_policy *policy = fnw_policy(policy_id);
 
 	ev->action = landlock_outcome(policy ? policy->net_action : FNW_KACTION_REPORT, stats);
-	fnw_submit(ev, stats);
+	fnw_submit(FNW_RING_ALERTS, ev, stats);
 }
 
 SEC("tp_btf/sys_exit")

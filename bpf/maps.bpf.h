@@ -107,11 +107,37 @@ struct {
 	__type(value, __u8);
 } file_verdicts SEC(".maps") __weak;
 
-/* Violations and traced events. Size set by userspace before load. */
+/*
+ * Traced (allowed) records and accesses only userspace can decide
+ * (FNW_VERDICT_PENDING). Size set by userspace before load.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FNW_RINGBUF_DEFAULT_BYTES);
 } events SEC(".maps") __weak;
+
+/*
+ * Violations and cgroup births: their own ring, so a flood of traced or
+ * undecided records cannot crowd them out (emit.bpf.h). Size set by
+ * userspace before load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FNW_ALERTS_RINGBUF_DEFAULT_BYTES);
+} alerts SEC(".maps") __weak;
+
+/*
+ * Per policy slot: accesses fnwarden neither decided nor saw, because the
+ * ring had no room for their record and the policy only reports (see
+ * fnw_counters.coverage_gaps). Never reset by the kernel; userspace keeps
+ * its own baseline per slot.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FNW_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} coverage_gaps SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -114,10 +114,13 @@ static __always_inline int check_sock_addr(struct bpf_sock_addr *ctx, __u8 op, _
 		}
 	}
 
-	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_net_event *ev = fnw_reserve(!allowed, sizeof(*ev), stats);
 
-	if (!ev)
+	if (!ev) {
+		if (action == FNW_ACTION_REPORTED)
+			fnw_count_gap(policy_id, stats);
 		return verdict;
+	}
 	fnw_fill_header_base(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
 	ev->hdr.lineage_source = FNW_LINEAGE_FROM_PROC; /* this hook cannot read the task */
 	__builtin_memcpy(ev->addr, addr, 16);
@@ -130,7 +133,7 @@ static __always_inline int check_sock_addr(struct bpf_sock_addr *ctx, __u8 op, _
 	ev->mechanism = mechanism;
 	ev->local_port = 0;
 	ev->unix_path_len = 0;
-	fnw_submit(ev, stats);
+	fnw_submit(!allowed, ev, stats);
 	return verdict;
 }
 
@@ -254,7 +257,7 @@ static __always_inline int accept_exit(long fd)
 		action = sigkill_unless_report(policy->net_action, stats, &mechanism);
 	}
 
-	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_net_event *ev = fnw_reserve(!allowed, sizeof(*ev), stats);
 
 	if (ev) {
 		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
@@ -268,7 +271,9 @@ static __always_inline int accept_exit(long fd)
 		ev->action = action;
 		ev->mechanism = mechanism;
 		ev->unix_path_len = 0;
-		fnw_submit(ev, stats);
+		fnw_submit(!allowed, ev, stats);
+	} else if (action == FNW_ACTION_REPORTED) {
+		fnw_count_gap(policy_id, stats); /* let through, and unreported */
 	}
 	return 0;
 }
@@ -330,7 +335,7 @@ static __always_inline void unix_key_from(struct fnw_unix_key *key, const char *
 static __always_inline void emit_unix_connect(const struct fnw_unix_key *key, __u64 cgroup_id, bool allowed,
 					      __u8 action, __u8 mechanism, struct fnw_counters *stats)
 {
-	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_net_event *ev = fnw_reserve(!allowed, sizeof(*ev), stats);
 
 	if (ev) {
 		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, key->policy_id);
@@ -345,7 +350,9 @@ static __always_inline void emit_unix_connect(const struct fnw_unix_key *key, __
 		ev->mechanism = mechanism;
 		ev->unix_path_len = key->len;
 		__builtin_memcpy(ev->unix_path, key->path, sizeof(ev->unix_path));
-		fnw_submit(ev, stats);
+		fnw_submit(!allowed, ev, stats);
+	} else if (action == FNW_ACTION_REPORTED) {
+		fnw_count_gap(key->policy_id, stats);
 	}
 }
 
@@ -502,7 +509,7 @@ static __always_inline int lsm_inet_check(struct socket *sock, struct sockaddr *
 	if (policy->net_action == FNW_KACTION_KILL && fnw_kill_current(stats))
 		action = FNW_ACTION_KILLED;
 
-	struct fnw_net_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_net_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
 	if (ev) {
 		fnw_fill_header(&ev->hdr, FNW_EVENT_NET, sizeof(*ev), cgroup_id, policy_id);
@@ -516,7 +523,7 @@ static __always_inline int lsm_inet_check(struct socket *sock, struct sockaddr *
 		ev->action = action;
 		ev->mechanism = FNW_MECH_BPF_LSM;
 		ev->unix_path_len = 0;
-		fnw_submit(ev, stats);
+		fnw_submit(FNW_RING_ALERTS, ev, stats);
 	}
 	return -EPERM;
 }

@@ -79,10 +79,13 @@ static __always_inline bool process_violation(struct fnw_policy *policy, __u32 p
 		}
 	}
 
-	struct fnw_syscall_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_syscall_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
-	if (!ev)
+	if (!ev) {
+		if (action == FNW_ACTION_REPORTED)
+			fnw_count_gap(policy_id, stats);
 		return refuse;
+	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_SYSCALL, sizeof(*ev), cgroup_id, policy_id);
 	/* The syscall the task is in, also under an LSM hook: the hook has
 	 * the kernel's view of the object, the registers say what was asked. */
@@ -94,7 +97,7 @@ static __always_inline bool process_violation(struct fnw_policy *policy, __u32 p
 	ev->mechanism = mechanism;
 	ev->rule = rule;
 	fnw_copy_syscall_args(ev->args, regs);
-	fnw_submit(ev, stats);
+	fnw_submit(FNW_RING_ALERTS, ev, stats);
 	return refuse;
 }
 

@@ -110,10 +110,13 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 		}
 	}
 
-	struct fnw_syscall_event *ev = fnw_reserve(sizeof(*ev), stats);
+	struct fnw_syscall_event *ev = fnw_reserve(!allowed, sizeof(*ev), stats);
 
-	if (!ev)
+	if (!ev) {
+		if (action == FNW_ACTION_REPORTED)
+			fnw_count_gap(policy_id, stats); /* let through, and unreported */
 		return 0;
+	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_SYSCALL, sizeof(*ev), cgroup_id, policy_id);
 	ev->nr = (__u32)id;
 	ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
@@ -122,7 +125,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	ev->rule = FNW_RULE_SYSCALLS_ALLOW;
 	/* tp_btf gives a typed pointer to the user registers: direct loads. */
 	fnw_copy_syscall_args(ev->args, regs);
-	fnw_submit(ev, stats);
+	fnw_submit(!allowed, ev, stats);
 	return 0;
 }
 

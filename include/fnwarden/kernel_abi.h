@@ -235,6 +235,20 @@ struct fnw_counters {
 	__u64 file_lsm_denied;   /* opens refused by lsm/file_open (EPERM, before the fact) */
 	__u64 process_violations; /* spec.process rules broken (process.bpf.c) */
 	__u64 process_denied;     /* of which refused by a BPF-LSM hook (EPERM) */
+	/*
+	 * Ring buffer full (docs/threat-model.md, "Flooding the ring buffer").
+	 * fail_closed_kills: an access only userspace could decide (PENDING)
+	 * had no room for its record, and the policy acts: the task was killed
+	 * instead of let through. coverage_gaps: such an access, or a
+	 * report-only violation, lost with nothing done about it (per policy
+	 * slot in the coverage_gaps map). alert_drops: records lost from the
+	 * alerts ring (violations, births); birth_drops: of which cgroup births
+	 * (the daemon rescans the cgroup tree when it moves).
+	 */
+	__u64 fail_closed_kills;
+	__u64 coverage_gaps;
+	__u64 alert_drops;
+	__u64 birth_drops;
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

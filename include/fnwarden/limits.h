@@ -31,6 +31,14 @@
 /* Default ring buffer: 8 MiB kept up with 2-4M events/s here (notes). */
 #define FNW_RINGBUF_DEFAULT_BYTES (8u << 20)
 
+/*
+ * The alerts ring: violations and cgroup births, kept
+ * apart from traced and undecided records, so a flood of traced records
+ * cannot crowd them out (emit.bpf.h). 1 MiB holds ~80 file records or
+ * ~3000 syscall/net records between two drains.
+ */
+#define FNW_ALERTS_RINGBUF_DEFAULT_BYTES (1u << 20)
+
 /* Force a consumer wakeup once this much data is pending (see emit.bpf.h). */
 #define FNW_RINGBUF_DEFAULT_WAKEUP_BYTES (256u << 10)
 

@@ -63,7 +63,7 @@ TEST_F(CgroupInheritanceTest, ChildCgroupGetsItsParentsPolicyAtMkdirAndLosesItAt
 // root) and, under a monitored parent, the entry it already inherited.
 TEST_F(CgroupInheritanceTest, BirthsAreReportedWithTheirPathOnlyWhileAsked) {
     std::vector<fnw_cgroup_event> births;
-    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fd(), [&](std::span<const std::byte> rec) {
+    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fds(), [&](std::span<const std::byte> rec) {
         fnw_event_header hdr{};
         ASSERT_GE(rec.size(), sizeof(hdr));
         std::memcpy(&hdr, rec.data(), sizeof(hdr));
@@ -130,7 +130,7 @@ TEST_F(CgroupInheritanceTest, EveryProcessInAFreshChildCgroupIsCoveredFromItsFir
 
     std::map<uint64_t, int> violations_by_cgroup;
     size_t malformed = 0;
-    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fd(), [&](std::span<const std::byte> rec) {
+    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fds(), [&](std::span<const std::byte> rec) {
         if (rec.size() != sizeof(fnw_syscall_event)) {
             ++malformed;
             return;

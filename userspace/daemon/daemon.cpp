@@ -398,7 +398,7 @@ bool Daemon::Impl::start_up() {
     if (!probes->lsm_available()) spdlog::info("BPF-LSM not available: {}", probes->lsm_error());
 
     lineage_lookup = LineageLookup::from(*probes, cgroup2_root);
-    consumer = RingBufferConsumer::create(probes->ringbuf_fd(),
+    consumer = RingBufferConsumer::create(probes->ringbuf_fds(),
                                           [this](std::span<const std::byte> r) { handle_record(r); });
     if (!consumer) {
         start_error = std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);

@@ -393,7 +393,12 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
         std::unique_ptr<ProbeSet> probes(new ProbeSet(skel));
         if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
             return ProbeError{"ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err)};
+        if (int err = bpf_map__set_max_entries(skel->maps.alerts, options.alerts_ringbuf_bytes))
+            return ProbeError{"alerts ring buffer size " + std::to_string(options.alerts_ringbuf_bytes) + ": " +
+                              errno_text(err)};
         skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
+        skel->rodata->alerts_wakeup_bytes =
+            std::min<uint64_t>(options.ringbuf_wakeup_bytes, options.alerts_ringbuf_bytes / 4);
         // file_rules are inodes found through this process's paths: the
         // kernel decides a miss only for tasks with the same root (path.bpf.h).
         struct stat mnt_ns {}, root {};
@@ -845,11 +850,37 @@ ProbeCounters ProbeSet::counters() const {
         total.file_lsm_denied += c.file_lsm_denied;
         total.process_violations += c.process_violations;
         total.process_denied += c.process_denied;
+        total.fail_closed_kills += c.fail_closed_kills;
+        total.coverage_gaps += c.coverage_gaps;
+        total.alert_drops += c.alert_drops;
+        total.birth_drops += c.birth_drops;
     }
     return total;
 }
 
-int ProbeSet::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events); }
+std::vector<int> ProbeSet::ringbuf_fds() const {
+    return {bpf_map__fd(skel_->maps.alerts), bpf_map__fd(skel_->maps.events)};
+}
+
+std::map<uint32_t, uint64_t> ProbeSet::coverage_gaps() const {
+    std::map<uint32_t, uint64_t> out;
+    const int fd = bpf_map__fd(skel_->maps.coverage_gaps);
+    // One batch read of the whole array where the kernel has it (5.6+).
+    std::vector<uint32_t> keys(FNW_MAX_POLICIES);
+    std::vector<uint64_t> values(FNW_MAX_POLICIES);
+    uint32_t count = FNW_MAX_POLICIES, out_batch = 0;
+    int err = bpf_map_lookup_batch(fd, nullptr, &out_batch, keys.data(), values.data(), &count, nullptr);
+    if (err == 0 || (err < 0 && errno == ENOENT)) {
+        for (uint32_t i = 0; i < count; ++i)
+            if (values[i]) out[keys[i]] = values[i];
+        return out;
+    }
+    for (uint32_t slot = 0; slot < FNW_MAX_POLICIES; ++slot) {
+        uint64_t value = 0;
+        if (bpf_map_lookup_elem(fd, &slot, &value) == 0 && value) out[slot] = value;
+    }
+    return out;
+}
 
 fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
     fnw_policy out{};

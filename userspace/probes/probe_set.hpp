@@ -26,6 +26,9 @@ struct ProbeOptions {
     // Power of two, multiple of the page size (kernel rule for ring buffers).
     uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
     uint64_t ringbuf_wakeup_bytes = FNW_RINGBUF_DEFAULT_WAKEUP_BYTES;
+    // The alerts ring (violations, cgroup births): same rules. It is woken
+    // at min(ringbuf_wakeup_bytes, a quarter of it).
+    uint32_t alerts_ringbuf_bytes = FNW_ALERTS_RINGBUF_DEFAULT_BYTES;
 };
 
 // Sum over CPUs of struct fnw_counters.
@@ -48,6 +51,10 @@ struct ProbeCounters {
     uint64_t file_lsm_denied = 0;
     uint64_t process_violations = 0;
     uint64_t process_denied = 0;
+    uint64_t fail_closed_kills = 0;
+    uint64_t coverage_gaps = 0;
+    uint64_t alert_drops = 0;
+    uint64_t birth_drops = 0;
 };
 
 // A policy's files section as the kernel can check it (file_rules): the
@@ -135,7 +142,13 @@ public:
     // Report every cgroup created on the default hierarchy as an
     // FNW_EVENT_CGROUP record (for selectors that find functions by path).
     void report_cgroup_births(bool on);
-    int ringbuf_fd() const;
+    // The ring buffers to read, alerts (violations, births) first: a
+    // consumer must read all of them (RingBufferConsumer::create).
+    std::vector<int> ringbuf_fds() const;
+
+    // coverage_gaps per policy slot, as the kernel counts them (never
+    // reset: readers keep their own baseline). Zeros left out.
+    std::map<uint32_t, uint64_t> coverage_gaps() const;
 
     // Whether any BPF-LSM program loaded; if none did, why (for --explain).
     bool lsm_available() const { return lsm_error_.empty(); }

@@ -7,10 +7,23 @@
 
 namespace fnw {
 
-std::unique_ptr<RingBufferConsumer> RingBufferConsumer::create(int ringbuf_map_fd, Handler handler) {
+std::unique_ptr<RingBufferConsumer> RingBufferConsumer::create(const std::vector<int>& ringbuf_map_fds,
+                                                               Handler handler) {
+    if (ringbuf_map_fds.empty()) {
+        errno = EINVAL;
+        return nullptr;
+    }
     std::unique_ptr<RingBufferConsumer> consumer(new RingBufferConsumer(std::move(handler)));
-    consumer->ring_ = ring_buffer__new(ringbuf_map_fd, &RingBufferConsumer::on_record, consumer.get(), nullptr);
+    consumer->ring_ =
+        ring_buffer__new(ringbuf_map_fds.front(), &RingBufferConsumer::on_record, consumer.get(), nullptr);
     if (!consumer->ring_) return nullptr;
+    // One epoll fd for all: a wakeup of any ring makes it readable.
+    for (size_t i = 1; i < ringbuf_map_fds.size(); ++i)
+        if (int err = ring_buffer__add(consumer->ring_, ringbuf_map_fds[i], &RingBufferConsumer::on_record,
+                                       consumer.get())) {
+            errno = -err;
+            return nullptr;
+        }
     return consumer;
 }
 

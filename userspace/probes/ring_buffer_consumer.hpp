@@ -1,10 +1,11 @@
-// Reads records from the BPF ring buffer and hands them to a callback.
+// Reads records from the BPF ring buffers and hands them to a callback.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <span>
+#include <vector>
 
 struct ring_buffer;
 
@@ -14,8 +15,11 @@ class RingBufferConsumer {
 public:
     using Handler = std::function<void(std::span<const std::byte> record)>;
 
-    // Returns nullptr (and sets errno) when libbpf cannot set the ring up.
-    static std::unique_ptr<RingBufferConsumer> create(int ringbuf_map_fd, Handler handler);
+    // Every ring of the probe set (ProbeSet::ringbuf_fds()), read in the
+    // order given: a bounded bite (drain_some) takes from the first ring
+    // first, so the alerts ring is never starved by a flood in the other.
+    // Returns nullptr (and sets errno) when libbpf cannot set a ring up.
+    static std::unique_ptr<RingBufferConsumer> create(const std::vector<int>& ringbuf_map_fds, Handler handler);
     ~RingBufferConsumer();
     RingBufferConsumer(const RingBufferConsumer&) = delete;
     RingBufferConsumer& operator=(const RingBufferConsumer&) = delete;

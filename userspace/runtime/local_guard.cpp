@@ -19,7 +19,7 @@ std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy
     // Network events name their ancestors from /proc (the socket hooks cannot).
     LineageLookup lineage = LineageLookup::from(probes, find_cgroup2_mount().value_or(std::filesystem::path()));
     guard->consumer_ = RingBufferConsumer::create(
-        probes.ringbuf_fd(), [self, kill, lineage = std::move(lineage)](std::span<const std::byte> r) {
+        probes.ringbuf_fds(), [self, kill, lineage = std::move(lineage)](std::span<const std::byte> r) {
             respond_to_record(r, kill, self->on_record_, &self->files_, &lineage);
         });
     if (!guard->consumer_) {
