@@ -82,7 +82,7 @@ TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
     ASSERT_TRUE(probes_->monitor_cgroup(cgroup.id(), fnw_cgroup_entry{policy_id, 0}));
 
     std::vector<fnw_file_event> events;
-    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fd(), [&](std::span<const std::byte> rec) {
+    auto consumer = RingBufferConsumer::create(probes_->ringbuf_fds(), [&](std::span<const std::byte> rec) {
         if (rec.size() != sizeof(fnw_file_event)) return;
         events.emplace_back();
         std::memcpy(&events.back(), rec.data(), sizeof(fnw_file_event));
