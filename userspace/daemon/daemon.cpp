@@ -276,6 +276,13 @@ struct Daemon::Impl {
     CounterFamily* violations_total = nullptr;
     CounterFamily* reloads_total = nullptr;
     HistogramFamily* latency = nullptr;
+    // Ring full (docs/threat-model.md, "Flooding the ring buffer"): the
+    // kernel's coverage_gaps per slot as last read, and per function since
+    // start; births lost (the tree is rescanned when this moves).
+    CounterFamily* coverage_gaps_total = nullptr;
+    std::map<uint32_t, uint64_t> gaps_seen;
+    std::map<std::string, uint64_t> gaps_per_function;
+    uint64_t birth_drops_seen = 0, rescans_after_lost_births = 0;
 
     std::string start_error;
 
@@ -293,6 +300,7 @@ struct Daemon::Impl {
     void identify_cgroup(uint64_t cgroup_id, const std::string& relative_path, uint64_t parent_id,
                          const char* found_by);
     void scan_cgroups();
+    void account_lost_records(const ProbeCounters& kernel);
     void prune_identified();
     bool start_pod_watcher();
     void handle_pod_changes();
@@ -331,6 +339,9 @@ void Daemon::Impl::declare_metrics() {
                                         "Policy violations, by function, event type and action taken.",
                                         {"function", "type", "action"});
     reloads_total = &metrics.counter("fnwarden_policy_reloads_total", "Policy set reloads, by result.", {"result"});
+    coverage_gaps_total = &metrics.counter(
+        "fnwarden_coverage_gaps_total",
+        "Accesses neither decided nor reported: the ring buffer was full and the policy only reports.", {"function"});
     latency = &metrics.histogram("fnwarden_event_latency_seconds",
                                  "From the kernel's timestamp to the event leaving the event loop.", {},
                                  {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
@@ -344,6 +355,9 @@ void Daemon::Impl::declare_metrics() {
                              [p] { return static_cast<double>(p->counters().events); });
     metrics.counter_callback("fnwarden_kernel_kills_total", "Processes killed from the sys_enter probe.",
                              [p] { return static_cast<double>(p->counters().kills); });
+    metrics.counter_callback("fnwarden_fail_closed_kills_total",
+                             "Processes killed because an access only fnwarden could decide found the ring full.",
+                             [p] { return static_cast<double>(p->counters().fail_closed_kills); });
     metrics.gauge_callback("fnwarden_monitored_cgroups", "Cgroups in the kernel's monitored map.",
                            [this] { return static_cast<double>(monitored_count.load()); });
     OutputPipeline* out = output.get();
@@ -776,6 +790,30 @@ void Daemon::Impl::scan_cgroups() {
     monitored_count = probes->monitored_cgroups().size();
 }
 
+// Records the kernel could not queue (ring full). Coverage gaps are counted
+// per policy slot and never reset there: the delta since the last read goes
+// to the function the slot belongs to. A lost cgroup birth may be a function
+// a selector should have found: the tree is scanned again, as at a reload.
+void Daemon::Impl::account_lost_records(const ProbeCounters& kernel) {
+    for (const auto& [slot, total] : probes->coverage_gaps()) {
+        uint64_t& seen = gaps_seen[slot];
+        if (total <= seen) continue;
+        auto info = slot_info.find(slot);
+        const std::string function = info == slot_info.end() ? "unknown" : info->second.function;
+        spdlog::warn("{}: {} accesses neither decided nor reported: ring buffer full", function, total - seen);
+        gaps_per_function[function] += total - seen;
+        coverage_gaps_total->with({function}).inc(total - seen);
+        seen = total;
+    }
+    if (kernel.birth_drops > birth_drops_seen && (path_selectors || (pod_selectors && pod_watcher))) {
+        spdlog::warn("{} cgroup births lost: ring buffer full; rescanning the cgroup tree",
+                     kernel.birth_drops - birth_drops_seen);
+        scan_cgroups();
+        ++rescans_after_lost_births;
+    }
+    birth_drops_seen = kernel.birth_drops;
+}
+
 bool Daemon::Impl::start_pod_watcher() {
     if (config.kubeconfig.empty()) return true;
     auto endpoint = config.kubeconfig == "in-cluster" ? in_cluster_config() : kubeconfig_file(config.kubeconfig);
@@ -1170,6 +1208,10 @@ nlohmann::json Daemon::Impl::status() const {
                                  {"violations", tally.violations}});
         }
     }
+    for (auto& f : functions) {
+        auto gaps = gaps_per_function.find(f["function"].get<std::string>());
+        f["coverage_gaps"] = gaps == gaps_per_function.end() ? uint64_t{0} : gaps->second;
+    }
     s["functions"] = functions;
 
     const ProbeCounters k = probes->counters();
@@ -1193,7 +1235,11 @@ nlohmann::json Daemon::Impl::status() const {
                        {"file_pending_lost", k.file_pending_lost},
                        {"file_lsm_denied", k.file_lsm_denied},
                        {"process_violations", k.process_violations},
-                       {"process_denied", k.process_denied}}},
+                       {"process_denied", k.process_denied},
+                       {"fail_closed_kills", k.fail_closed_kills},
+                       {"coverage_gaps", k.coverage_gaps},
+                       {"alert_drops", k.alert_drops},
+                       {"birth_drops", k.birth_drops}}},
                      {"daemon",
                       {{"records", records},
                        {"file_decided_allowed", file_decider.stats().allowed},
@@ -1214,6 +1260,7 @@ nlohmann::json Daemon::Impl::status() const {
                        {"malformed", malformed},
                        {"traced_sent", traced_sent},
                        {"cgroup_births_seen", births_seen},
+                       {"cgroup_rescans_after_lost_births", rescans_after_lost_births},
                        {"cgroups_identified", cgroups_identified},
                        {"output_written", out.written},
                        {"output_dropped", out.dropped},
@@ -1330,10 +1377,12 @@ int Daemon::Impl::loop() {
             prune_identified();
             monitored_count = probes->monitored_cgroups().size();
             client_dropped = server->stats().dropped_messages;
-            const uint64_t drops = probes->counters().ringbuf_drops;
+            const ProbeCounters kernel = probes->counters();
+            const uint64_t drops = kernel.ringbuf_drops;
             if (drops > drops_reported)
                 spdlog::warn("{} events lost so far: ring buffer full (raise ringbufBytes)", drops);
             drops_reported = drops;
+            account_lost_records(kernel);
         }
     }
 }
