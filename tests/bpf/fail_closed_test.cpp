@@ -2,6 +2,8 @@
 // docs/threat-model.md, "fnwarden's own surface"): nothing a launched
 // function started keeps running unchecked once its main process or its
 // launcher is gone.
+#include <iterator>
+#include <thread>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -122,8 +124,10 @@ protected:
         runs_cgroups_ = *root / "fnwarden";  // where `fnwarden run` puts its cgroups
         dir_ = make_temp_dir("fnw-launcher-death");
         ASSERT_FALSE(dir_.empty()) << strerror(errno);
-        function_ = "fnw-death-" + std::to_string(::getpid()) + "-" +
-                    ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        // Unique per test and process, and a valid function name (at most
+        // 63 characters: it becomes a cgroup directory name).
+        static int tests_started = 0;
+        function_ = "fnw-death-" + std::to_string(::getpid()) + "-" + std::to_string(tests_started++);
         // Every syscall but getpgid: the leftover's test call.
         std::string allow;
         for (int nr = 0; nr < 512; ++nr) {
@@ -197,6 +201,25 @@ protected:
         }
     }
 
+    // The launcher's children outside the run's cgroup: its cgroup reaper.
+    std::vector<pid_t> launcher_helpers() const {
+        std::vector<pid_t> helpers;
+        std::string in_leaf;
+        {
+            std::ifstream procs(leaf_ / "cgroup.procs");
+            in_leaf.assign(std::istreambuf_iterator<char>(procs), {});
+        }
+        for (const auto& entry : fs::directory_iterator("/proc")) {
+            const std::string name = entry.path().filename().string();
+            if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+            const pid_t pid = std::stoi(name);
+            auto status = read_proc_status(pid);
+            if (!status || status->ppid != static_cast<uint32_t>(launcher_)) continue;
+            if (("\n" + in_leaf).find("\n" + name + "\n") == std::string::npos) helpers.push_back(pid);
+        }
+        return helpers;
+    }
+
     void kill_launcher() {
         ASSERT_EQ(::kill(launcher_, SIGKILL), 0);
         int status = 0;
@@ -214,7 +237,9 @@ protected:
 // suspended notification with no listener fails with ENOSYS, so nothing
 // runs unchecked": a process that escaped the PDEATHSIG (a double-forked
 // grandchild) still has the seccomp filter, and a syscall outside the
-// allowlist fails instead of running.
+// allowlist fails instead of running. The launcher's cgroup reaper is
+// killed first, as a SIGKILL of the whole process group would: otherwise it
+// kills the grandchild (the next test).
 TEST_F(LauncherDeathTest, TheFunctionDiesWithItsLauncherAndALeftoversDeniedSyscallFails) {
     const fs::path ready = dir_ / "ready", go = dir_ / "go", errno_file = dir_ / "errno";
     start({"detach:6", "create:" + ready.string(), "await-file:" + go.string(), "getpgid",
@@ -230,6 +255,13 @@ TEST_F(LauncherDeathTest, TheFunctionDiesWithItsLauncherAndALeftoversDeniedSysca
     ASSERT_EQ(others.size(), 1u) << "the grandchild";
     UniqueFd main_fd = test::open_pidfd(main_process), grandchild_fd = test::open_pidfd(others[0]);
     ASSERT_TRUE(main_fd.valid() && grandchild_fd.valid()) << strerror(errno);
+    const auto helpers = launcher_helpers();
+    ASSERT_EQ(helpers.size(), 1u) << "the launcher's cgroup reaper";
+    {
+        UniqueFd reaper = test::open_pidfd(helpers[0]);
+        ASSERT_EQ(::kill(helpers[0], SIGKILL), 0);
+        ASSERT_TRUE(test::wait_for_exit(reaper.get(), 10s));
+    }
 
     kill_launcher();
     if (HasFatalFailure()) return;
@@ -238,6 +270,33 @@ TEST_F(LauncherDeathTest, TheFunctionDiesWithItsLauncherAndALeftoversDeniedSysca
     std::ofstream(go) << "go\n";
     ASSERT_TRUE(test::wait_for_file(errno_file, 10s)) << "the grandchild did not get past getpgid";
     EXPECT_EQ(std::stoi(slurp(errno_file)), ENOSYS) << "getpgid without a supervisor";
+}
+
+// The same, the launcher alone SIGKILLed (an OOM kill, kill -9 of its
+// pid): its cgroup reaper, outside the function's cgroup, kills what is left
+// (cgroup.kill) and removes the run's cgroup, so no grandchild runs on
+// unwatched once the probes are gone with the launcher.
+TEST_F(LauncherDeathTest, LeftoversAreKilledAndTheCgroupRemovedWhenTheLauncherDies) {
+    const fs::path ready = dir_ / "ready";
+    start({"detach:3", "create:" + ready.string(), "await-file:" + (dir_ / "never").string(), "exit:0",
+           "await-file:" + (dir_ / "never").string(), "exit:0"},
+          ready);
+    if (HasFatalFailure()) return;
+    pid_t main_process = 0;
+    std::vector<pid_t> others;
+    find_processes(main_process, others);
+    ASSERT_EQ(others.size(), 1u) << "the grandchild";
+    UniqueFd grandchild_fd = test::open_pidfd(others[0]);
+    ASSERT_TRUE(grandchild_fd.valid()) << strerror(errno);
+    ASSERT_EQ(launcher_helpers().size(), 1u) << "the launcher's cgroup reaper";
+
+    kill_launcher();
+    if (HasFatalFailure()) return;
+    EXPECT_TRUE(test::wait_for_exit(grandchild_fd.get(), 10s)) << "the leftover outlived the launcher";
+    EXPECT_TRUE(test::wait_until_unpopulated(leaf_, 10s));
+    for (int attempt = 0; attempt < 200 && fs::exists(leaf_); ++attempt)
+        std::this_thread::sleep_for(50ms);  // bounded poll: the reaper's rmdir follows the kill
+    EXPECT_FALSE(fs::exists(leaf_)) << "the run's cgroup outlived the launcher";
 }
 
 }  // namespace

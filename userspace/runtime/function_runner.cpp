@@ -23,6 +23,7 @@
 
 #include "common/unique_fd.hpp"
 #include "runtime/cgroup.hpp"
+#include "runtime/cgroup_reaper.hpp"
 #include "runtime/landlock_sandbox.hpp"
 #include "runtime/seccomp_guard.hpp"
 
@@ -157,6 +158,11 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     if (auto* err = std::get_if<std::string>(&created)) return *err;
     CgroupDir cgroup = std::move(std::get<CgroupDir>(created));
     std::string error;
+    // Empties and removes the cgroup if this launcher dies before it can
+    // (PDEATHSIG reaches only the function's main process). Declared after
+    // `cgroup`, so a normal end stops the reaper first and then cleans up.
+    CgroupReaper reaper = CgroupReaper::start(cgroup.path(), &error);
+    if (reaper.pid() < 0) return error;
 
     int go_pipe[2], err_pipe[2];
     if (::pipe2(go_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
