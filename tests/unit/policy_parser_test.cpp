@@ -10,6 +10,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 namespace fnw {
 namespace {
 
@@ -192,13 +194,13 @@ TEST(PolicyParser, HostileInputIsAnErrorNotACrash) {
 }
 
 TEST(PolicyParser, OversizedFileIsRefusedBeforeParsing) {
-    auto path = std::filesystem::temp_directory_path() / "fnw-oversized-policy.yaml";
+    test::TempDir dir;
+    const auto path = dir.path() / "oversized-policy.yaml";
     {
         std::ofstream out(path);
         out << std::string(kMaxPolicyFileBytes + 10, '#');
     }
     auto r = parse_policy_file(path);
-    std::filesystem::remove(path);
     ASSERT_EQ(r.errors.size(), 1u);
     EXPECT_THAT(r.errors[0].message, HasSubstr("larger than"));
 }
