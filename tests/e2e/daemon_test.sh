@@ -436,6 +436,8 @@ declare -A expect=(
   [fnwarden_ringbuf_drops_total]=">= 0"
   [fnwarden_kernel_syscalls_total]="> 0"
   [fnwarden_kernel_kills_total]="== 0"
+  [fnwarden_fail_closed_kills_total]="== 0"
+  [fnwarden_coverage_gaps_total]=">= 0"
   [fnwarden_monitored_cgroups]=">= 1"
   [fnwarden_output_dropped_total]=">= 0"
   [fnwarden_client_dropped_total]=">= 0"

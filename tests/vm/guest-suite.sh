@@ -44,6 +44,9 @@ workload=$build/tests/fnw_test_workload
 export FNW_REQUIRE_BPF=1
 # The guest runs lsm=...,bpf: BPF-LSM tests must run here, not skip.
 export FNW_REQUIRE_LSM=1
+# run-in-vm's busybox init makes no /dev/fd, which bash's process
+# substitution (here and in the e2e scripts) needs.
+[[ -e /dev/fd ]] || ln -s /proc/self/fd /dev/fd
 # The caller's environment is passed into the guest: an inherited
 # GTEST_FILTER (or shuffle, repeat, ...) would silently change the suite.
 while read -r var; do unset "$var"; done < <(compgen -e | grep '^GTEST_')
