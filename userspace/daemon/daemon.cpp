@@ -795,6 +795,9 @@ void Daemon::Impl::scan_cgroups() {
 // to the function the slot belongs to. A lost cgroup birth may be a function
 // a selector should have found: the tree is scanned again, as at a reload.
 void Daemon::Impl::account_lost_records(const ProbeCounters& kernel) {
+    // Every function of the policy set has its series from the start, at 0:
+    // a scraper (and an alert on increase()) sees "no gap", not "no data".
+    for (const auto& [slot, info] : slot_info) coverage_gaps_total->with({info.function});
     for (const auto& [slot, total] : probes->coverage_gaps()) {
         uint64_t& seen = gaps_seen[slot];
         if (total <= seen) continue;
