@@ -33,7 +33,10 @@ export CCACHE_BASEDIR=$src
 stage_names=()
 stage_times=()
 stage_results=()
+tests_passed=0
+tests_failed=0
 suite_start=$(date +%s)
+scratch=$(mktemp -d)
 print_stage_table() {
   local rc=$? i
   echo
@@ -43,18 +46,35 @@ print_stage_table() {
     printf '%-34s %8s  %s\n' "${stage_names[$i]}" "${stage_times[$i]}" "${stage_results[$i]}"
   done
   printf '%-34s %8s  %s\n' "total (wall)" $(($(date +%s) - suite_start)) "$([[ $rc -eq 0 ]] && echo ok || echo "FAILED ($rc)")"
+  # Every ctest run's count, summed: one closing line for the whole suite.
+  echo "tests: $tests_passed passed, $tests_failed failed"
+  rm -rf "$scratch"
 }
 trap print_stage_table EXIT
 
-# stage NAME COMMAND...: runs it, records its wall time; stops the suite on
-# failure (after recording it), like set -e.
+# Adds the counts of ctest's "N% tests passed, F tests failed out of T"
+# lines in FILE to the suite's totals.
+count_tests() {
+  local line total failed
+  while read -r line; do
+    failed=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    tests_passed=$((tests_passed + total - failed))
+    tests_failed=$((tests_failed + failed))
+  done < <(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$1")
+}
+
+# stage NAME COMMAND...: runs it, records its wall time and its tests;
+# stops the suite on failure (after recording it), like set -e.
 stage() {
-  local name=$1 t0 rc=0
+  local name=$1 t0 rc=0 log=$scratch/stage.log
   shift
   echo
   echo "=== stage: $name"
   t0=$(date +%s)
-  "$@" || rc=$?
+  # errexit is off on the left of ||, so a failing command still reaches rc=.
+  { "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}; } || true
+  count_tests "$log"
   stage_names+=("$name")
   stage_times+=($(($(date +%s) - t0)))
   stage_results+=("$([[ $rc -eq 0 ]] && echo ok || echo "FAILED ($rc)")")
@@ -117,6 +137,7 @@ echo "=== waiting for the VM lane ($lane)"
 vm_rc=0
 wait "$vm_pid" || vm_rc=$?
 cat "$vm_out"
+count_tests "$vm_out"
 stage_names+=("vm ($lane lane, beside host bpf)")
 stage_times+=($(($(date +%s) - vm_t0)))
 stage_results+=("$([[ $vm_rc -eq 0 ]] && echo ok || echo "FAILED ($vm_rc)")")
