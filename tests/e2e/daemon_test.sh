@@ -513,6 +513,12 @@ pids+=($stall_reader)
 "$fnw" trace --socket "$sock" -o json >"$work/stall" 2>/dev/null &
 slow_trace=$!
 pids+=($slow_trace)
+# Both trace clients must be subscribed before the flood starts, or (on a
+# slow machine) the flood can be over before the stalled one is there to
+# fall behind.
+trace_clients() { [[ $(status_json | grep -c '"role": "trace"') -ge 2 ]]; }
+eventually $((10 * slowdown)) trace_clients && pass "both flood trace clients subscribed" ||
+  fail "flood trace clients not subscribed: $(status_json | grep -c '"role": "trace"') of 2"
 "$fnw" run --socket "$sock" --function e2e -- "$workload" open-loop:8000:/etc/hostname >/dev/null 2>&1 &
 flood=$!
 pids+=($flood)
