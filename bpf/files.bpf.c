@@ -217,6 +217,7 @@ static __always_inline int file_exit(long ret)
 
 	__u8 verdict = FNW_VERDICT_PENDING;
 	__u32 granted = 0, named = 0;
+	bool replaced = false;
 
 	if (!restricted) {
 		verdict = FNW_VERDICT_ALLOWED; /* traced only */
@@ -224,7 +225,7 @@ static __always_inline int file_exit(long ret)
 		if (bpf_map_lookup_elem(&file_verdicts, &vkey)) {
 			__sync_fetch_and_add(&stats->file_cache_hits, 1);
 			verdict = FNW_VERDICT_ALLOWED;
-		} else if (!(access & ~(granted = granted_rights_named(policy_id, &file->f_path, access, &named)))) {
+		} else if (!(access & ~(granted = granted_rights_named(policy_id, &file->f_path, access, &named, &replaced)))) {
 			__u8 yes = 1;
 
 			bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
@@ -285,6 +286,8 @@ static __always_inline int file_exit(long ret)
 	ev->ino = vkey.ino;
 	ev->parent_ino = vkey.parent_ino;
 	ev->generation = vkey.generation;
+	if (replaced)
+		ev->object_flags |= FNW_OBJECT_RULE_REPLACED;
 	ev->traced = traced;
 	if (verdict == FNW_VERDICT_VIOLATION)
 		ev->missing = access & ~granted;
@@ -541,7 +544,8 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 	if (bpf_map_lookup_elem(&file_verdicts, &vkey))
 		return 0;
 	__u32 named = 0;
-	__u32 granted = granted_rights_named(policy_id, &file->f_path, access, &named);
+	/* A replaced rule object leaves `named` set: sys_exit sends it to fnwarden. */
+	__u32 granted = granted_rights_named(policy_id, &file->f_path, access, &named, NULL);
 
 	if (!(access & ~granted)) {
 		__u8 yes = 1;
@@ -609,8 +613,8 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 	__u32 policy_id = cg->policy_id;
 
 	__u32 named = 0;
-	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, access, &named)
-				: granted_rights_named(policy_id, where, access, &named);
+	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, access, &named, NULL)
+				: granted_rights_named(policy_id, where, access, &named, NULL);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);
 

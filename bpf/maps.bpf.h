@@ -99,6 +99,22 @@ struct {
 	__type(value, struct fnw_file_rule);
 } file_rules SEC(".maps") __weak;
 
+/* Entry names on the way up from each rule's object; see fnw_file_rule_name_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_FILE_RULE_NAMES);
+	__type(key, struct fnw_file_rule_name_key);
+	__type(value, __u32);
+} file_rule_names SEC(".maps") __weak;
+
+/* Per-CPU room to build a file_rule_names key (the walk's stack is full). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnw_file_rule_name_key);
+} rule_name_scratch SEC(".maps") __weak;
+
 /* Opens found allowed, by the kernel or by userspace; see fnw_file_verdict_key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

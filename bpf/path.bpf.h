@@ -141,27 +141,72 @@ struct rights_walk {
 	__u32 granted;
 	__u32 named; /* named_children of the object's directory */
 	__u32 beneath; /* the walk starts at the directory of a new entry, not at the object */
+	/* The level below, when it matched no rule and this level is its parent. */
+	struct dentry *unmatched;
+	bool replaced; /* a replaced rule object was found on the way */
 };
+
+/*
+ * The rights for which `entry` (a name in the directory keyed by c->key)
+ * is on the way to a rule's object: file_rule_names, by name.
+ */
+static __always_inline __u32 rule_rights_by_name(struct rights_walk *c, struct dentry *entry)
+{
+	__u32 zero = 0;
+	struct fnw_file_rule_name_key *nkey = bpf_map_lookup_elem(&rule_name_scratch, &zero);
+	__u32 len = BPF_CORE_READ(entry, d_name.len);
+
+	if (!nkey || len >= FNW_RULE_NAME_MAX)
+		return 0; /* userspace keys no longer name */
+	__builtin_memset(nkey, 0, sizeof(*nkey));
+	nkey->policy_id = c->key.policy_id;
+	nkey->generation = c->key.generation;
+	nkey->dev = c->key.dev;
+	nkey->ino = c->key.ino;
+	bpf_probe_read_kernel(nkey->name, len & (FNW_RULE_NAME_MAX - 1), BPF_CORE_READ(entry, d_name.name));
+
+	__u32 *rights = bpf_map_lookup_elem(&file_rule_names, nkey);
+
+	return rights ? *rights : 0;
+}
 
 static long rights_step(__u32 level, void *data)
 {
 	struct rights_walk *c = data;
 	struct dentry *dentry = c->w.dentry;
 	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
-	struct dentry *unused;
+	struct dentry *named_entry = NULL;
 
 	c->key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	c->key.ino = BPF_CORE_READ(inode, i_ino);
+	c->key.generation = BPF_CORE_READ(inode, i_generation);
 	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &c->key);
 
 	if (rule) {
 		c->granted |= rule->subtree | (level == 0 && !c->beneath ? rule->exact : 0);
 		if (level == 1 - c->beneath)
 			c->named |= rule->named_children;
+		/*
+		 * The entry below matched no rule, but a rule's object is, or
+		 * lies under, an entry of that name: the object was deleted
+		 * and made again. Its grant went with the old object; whether
+		 * the new one is allowed is decided by name, in userspace.
+		 */
+		if (rule->named_entries && c->unmatched) {
+			__u32 rights = rule_rights_by_name(c, c->unmatched);
+
+			if (rights) {
+				c->named |= rights;
+				c->replaced = true;
+			}
+		}
 	}
 	if (!(c->needed & ~c->granted))
 		return 1;
-	return walk_up(&c->w, &unused) == WALK_ROOT;
+	enum walk_step step = walk_up(&c->w, &named_entry);
+
+	c->unmatched = !rule && step == WALK_NAME ? named_entry : NULL;
+	return step == WALK_ROOT;
 }
 
 /*
@@ -172,7 +217,7 @@ static long rights_step(__u32 level, void *data)
  * miss of those is not the kernel's to call.
  */
 static __always_inline __u32 granted_rights_walk(__u32 policy_id, const struct path *path, __u32 needed,
-						 __u32 *named, bool beneath)
+						 __u32 *named, bool *replaced, bool beneath)
 {
 	struct rights_walk c = {};
 
@@ -183,26 +228,28 @@ static __always_inline __u32 granted_rights_walk(__u32 policy_id, const struct p
 	bpf_loop(FNW_PATH_DEPTH, rights_step, &c, 0);
 	if (named)
 		*named = c.named;
+	if (replaced)
+		*replaced = c.replaced;
 	return c.granted;
 }
 
 static __always_inline __u32 granted_rights_named(__u32 policy_id, const struct path *path, __u32 needed,
-						  __u32 *named)
+						  __u32 *named, bool *replaced)
 {
-	return granted_rights_walk(policy_id, path, needed, named, false);
+	return granted_rights_walk(policy_id, path, needed, named, replaced, false);
 }
 
 /* The rights on a new entry of directory `dir` (before it exists): the
  * subtree rules of dir and above; dir's own exact rule is about dir. */
 static __always_inline __u32 granted_rights_beneath(__u32 policy_id, const struct path *dir, __u32 needed,
-						    __u32 *named)
+						    __u32 *named, bool *replaced)
 {
-	return granted_rights_walk(policy_id, dir, needed, named, true);
+	return granted_rights_walk(policy_id, dir, needed, named, replaced, true);
 }
 
 static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)
 {
-	return granted_rights_named(policy_id, path, needed, NULL);
+	return granted_rights_named(policy_id, path, needed, NULL, NULL);
 }
 
 struct name_walk {

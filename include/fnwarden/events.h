@@ -76,6 +76,10 @@ enum fnw_object_flags {
 	/* The object has no name left (i_nlink == 0): a memfd, or a file
 	 * deleted after it was opened. Executing one is fileless execution. */
 	FNW_OBJECT_UNLINKED = 1u << 0,
+	/* On the object's way up, an entry at a rule's path was not that rule's
+	 * object (deleted and made again): userspace decided by name, and
+	 * re-reads the rules' identities (docs/threat-model.md). */
+	FNW_OBJECT_RULE_REPLACED = 1u << 1,
 };
 
 /* Which socket operation a network event is about. */

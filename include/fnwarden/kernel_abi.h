@@ -123,15 +123,21 @@ struct fnw_policy {
 };
 
 /*
- * file_rules: (policy, inode) -> the rights a policy grants on that inode
+ * file_rules: (policy, object) -> the rights a policy grants on that object
  * (`exact`) or on everything beneath it, itself included (`subtree`, from a
- * dir + "**" pattern). Keyed by inode, like Landlock: the probe walks up from the
- * opened file's dentry, so symlinks, "..", relative paths and bind mounts
- * all end at the same answer without comparing strings in the kernel.
+ * dir + "**" pattern). Keyed by the object, like Landlock: the probe walks up
+ * from the opened file's dentry, so symlinks, "..", relative paths and bind
+ * mounts all end at the same answer without comparing strings in the kernel.
+ *
+ * An object is (device, inode number, generation): filesystems hand a freed
+ * inode number to the next file created, so without the generation a
+ * directory made after `rm -rf` would inherit the grant of the one it
+ * replaced (docs/threat-model.md, "A grant that follows an inode number").
+ * Userspace keys a rule only where the generation proves the identity.
  */
 struct fnw_file_rule_key {
 	__u32 policy_id;
-	__u32 pad;
+	__u32 generation; /* inode->i_generation */
 	__u64 dev; /* kernel dev_t: MAJOR << 20 | MINOR */
 	__u64 ino;
 };
@@ -146,6 +152,36 @@ struct fnw_file_rule {
 	 * userspace, never refused or killed on the inode alone.
 	 */
 	__u32 named_children;
+	/*
+	 * On a directory on the way from a rule's object up to its mount's
+	 * root: rights for which one of its entries is on such a way
+	 * (file_rule_names has the entry's name). An entry found under that
+	 * name that matches no rule is a replaced object: the kernel leaves
+	 * its rights to userspace's name match instead of killing on a grant
+	 * the old object took with it.
+	 */
+	__u32 named_entries;
+};
+
+/*
+ * file_rule_names: (policy, directory, entry name) -> the rights for which
+ * a rule's object is, or lies beneath, that entry. Names are NUL-padded to
+ * FNW_RULE_NAME_MAX so equal names hash equal; a longer name is never a
+ * kernel rule's (its pattern is matched in userspace).
+ */
+struct fnw_file_rule_name_key {
+	__u32 policy_id;
+	__u32 generation;
+	__u64 dev;
+	__u64 ino;
+	char name[FNW_RULE_NAME_MAX];
+};
+
+/* What identity.bpf.c reads for one of fnwarden's own fds: a rule key's object. */
+struct fnw_object_identity {
+	__u64 dev;
+	__u64 ino;
+	__u32 generation;
 	__u32 pad;
 };
 

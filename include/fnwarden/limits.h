@@ -60,6 +60,10 @@
 
 /* file_rules entries (inodes named by exact or dir + "**" patterns), all policies. */
 #define FNW_MAX_FILE_RULES 16384
+/* file_rule_names entries (each rule object's way up to its mount's root). */
+#define FNW_MAX_FILE_RULE_NAMES 16384
+/* Longest entry name file_rule_names holds, NUL included (a power of two). */
+#define FNW_RULE_NAME_MAX 64
 /* file_verdicts: opens already found allowed (LRU, all policies). */
 #define FNW_MAX_FILE_VERDICTS 65536
 /* File syscalls in flight between sys_enter and sys_exit, host-wide. */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,9 +18,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <span>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -285,6 +288,87 @@ TEST_F(FileProbeTest, AReplacedSingleFileIsStillAllowedByName) {
     EXPECT_EQ(v[0].mechanism, FNW_MECH_USER_KILL) << "decided by name, in fnwarden";
 }
 
+// docs/threat-model.md, "A grant that follows an inode number": a platform
+// recreates a function's scratch tree while the function runs (rm -rf A B,
+// then mkdir, in either order). ext4 hands a new directory the inode number
+// a deleted one had, so a rule keyed on the number alone would let the
+// function read B/secret with no event, and kill it for reading A/f, which
+// its `A/**` pattern allows. Keyed on (inode, generation), B is not A; the
+// new A is found by name on the way up (file_rule_names), decided by
+// fnwarden's matcher, and the rules are re-read so the kernel knows it.
+class InodeReuseTest : public FileProbeTest, public ::testing::WithParamInterface<std::tuple<std::string, bool>> {
+protected:
+    // The directory the tree lives in: the suite's private tmpfs, or a new
+    // directory on the root filesystem when that is ext4 (not on the VM
+    // lane's overlay root).
+    fs::path tree_root() {
+        if (std::get<0>(GetParam()) == "tmpfs") return dir_;
+        char tmpl[] = "/var/tmp/fnw-inode-reuse-XXXXXX";
+        if (!::mkdtemp(tmpl)) return {};
+        ext4_dir_ = tmpl;
+        struct statfs st {};
+        if (::statfs(tmpl, &st) != 0 || st.f_type != 0xEF53) return {};
+        return ext4_dir_;
+    }
+    void TearDown() override {
+        if (!ext4_dir_.empty()) fs::remove_all(ext4_dir_);
+        FileProbeTest::TearDown();
+    }
+    fs::path ext4_dir_;
+};
+
+TEST_P(InodeReuseTest, ARecreatedTreeKeepsItsGrantsWithTheNamesNotTheInodeNumbers) {
+    const fs::path root = tree_root();
+    if (root.empty()) GTEST_SKIP() << "the root filesystem is not ext4 here";
+    const bool a_first = std::get<1>(GetParam());
+    const fs::path a = root / "A", b = root / "B";
+    auto make_tree = [&] {
+        fs::create_directory(a_first ? a : b);
+        fs::create_directory(a_first ? b : a);
+        std::ofstream(a / "f") << "allowed\n";
+        std::ofstream(b / "secret") << "secret\n";
+    };
+    make_tree();
+    struct stat old_a {};
+    ASSERT_EQ(::stat(a.c_str(), &old_a), 0);
+
+    FunctionPolicy p = policy(ViolationAction::Kill);
+    p.files.read.push_back(a.string() + "/**");
+    const uint64_t refreshes = probes_->file_rule_refreshes();
+    Handshake recreated(dir_ / "sync" / "recreated");
+    ino_t b_ino = 0;
+    recreated.start([&] {
+        fs::remove_all(a);
+        fs::remove_all(b);
+        make_tree();
+        struct stat st {};
+        if (::stat(b.c_str(), &st) == 0) b_ino = st.st_ino;
+    });
+    auto r = run_workload(p, Mode::Enforce,
+                          {"read:" + (a / "f").string(), "exit-on-error", recreated.step(),
+                           "read:" + (a / "f").string(), "exit-on-error", "read:" + (a / "f").string(),
+                           "exit-on-error", "read:" + (b / "secret").string(), "await-kill:30", "exit:0"},
+                          {.use_landlock = false});
+    recreated.finish();
+    ASSERT_TRUE(recreated.reached());
+    std::cout << "[ info ] " << std::get<0>(GetParam()) << ": B got A's old inode number: "
+              << (b_ino == old_a.st_ino ? "yes" : "no") << "\n";
+
+    EXPECT_EQ(r.outcome.term_signal.value_or(0), SIGKILL) << "exit " << r.outcome.exit_code;
+    auto v = accesses(r, FNW_VERDICT_VIOLATION);
+    ASSERT_EQ(v.size(), 1u) << "the new A/f is allowed, the new B/secret is not:" << describe(v);
+    EXPECT_EQ(event_path(v[0]).path, (b / "secret").string());
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_GT(probes_->file_rule_refreshes(), refreshes) << "the kernel was told the new A";
+}
+
+INSTANTIATE_TEST_SUITE_P(BothOrders, InodeReuseTest,
+                         ::testing::Combine(::testing::Values("tmpfs", "ext4"), ::testing::Bool()),
+                         [](const auto& info) {
+                             return std::get<0>(info.param) + (std::get<1>(info.param) ? "_AFirst" : "_BFirst");
+                         });
+
+
 // A violation of a right the kernel decides (every write pattern here is on
 // a tmpfs or devtmpfs) ends the process before its next step: killed at
 // sys_exit of the open, or, where BPF-LSM runs, refused and killed.
@@ -356,7 +440,7 @@ TEST_F(FileProbeTest, ARuleOnOverlayfsLeavesTheVerdictToFnwardenWithTheSameAnswe
 
     FunctionPolicy p = policy(ViolationAction::Kill);
     p.files.write.push_back((ovl / "merged").string() + "/**");
-    const KernelFileRules rules = compile_file_rules(1, p.files, p.exec);
+    const KernelFileRules rules = compile_file_rules(1, p.files, p.exec, probes_->identity_fn());
     EXPECT_EQ(rules.complete_rights & FNW_FILE_WRITE, 0u) << "a write pattern on overlayfs: write is not the kernel's";
 
     auto allowed = run_workload(p, Mode::Enforce, {"write:" + (ovl / "merged" / "allowed.txt").string(), "exit-errno"},

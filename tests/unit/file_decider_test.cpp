@@ -248,6 +248,33 @@ TEST(FileDecider, AllowedOpenIsRememberedWithItsIdentity) {
     EXPECT_EQ(decider.stats().violations, 0u);
 }
 
+// A record whose walk met a rule's object deleted and made again: the
+// slot's rules are re-read (ProbeSet::refresh_file_rules), and the record
+// is still decided by name like any other undecided one.
+TEST(FileDecider, AReplacedRuleObjectAsksForTheSlotsRulesToBeReread) {
+    RememberSpy spy;
+    FileDecider decider = make_decider(spy);
+    std::vector<uint32_t> stale;
+    decider.on_rules_stale([&](uint32_t slot) { stale.push_back(slot); });
+
+    auto plain = pending_open("/srv/app/data/db", FNW_FILE_READ);
+    EXPECT_FALSE(decider.decide(*plain));
+    EXPECT_TRUE(stale.empty()) << "an undecided record alone says nothing about the rules";
+
+    auto replaced = pending_open("/srv/app/data/db", FNW_FILE_READ);
+    replaced->object_flags |= FNW_OBJECT_RULE_REPLACED;
+    EXPECT_FALSE(decider.decide(*replaced));
+    EXPECT_EQ(replaced->verdict, FNW_VERDICT_ALLOWED) << "decided by name all the same";
+    EXPECT_EQ(stale, std::vector<uint32_t>{kPolicy});
+
+    auto outside = pending_open("/etc/shadow", FNW_FILE_READ);
+    outside->object_flags |= FNW_OBJECT_RULE_REPLACED;
+    EXPECT_TRUE(decider.decide(*outside));
+    EXPECT_EQ(outside->verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(stale.size(), 2u);
+    EXPECT_EQ(decider.stats().replaced_rule_objects, 2u);
+}
+
 TEST(FileDecider, AllowedTracedAccessIsStillReported) {
     RememberSpy spy;
     FileDecider decider = make_decider(spy);

@@ -495,6 +495,13 @@ bool Daemon::Impl::start_up() {
     // Pinned programs are hashed on worker threads: a FIFO or a huge file
     // under a pinned name must not stall this loop (threat-model.md).
     hash_wakeup = file_decider.defer_hashing();
+    // A rule's object deleted and made again: read the identities anew so
+    // the kernel decides the new object (threat-model.md).
+    file_decider.on_rules_stale([this](uint32_t slot) {
+        std::string error;
+        if (probes && !probes->refresh_file_rules(slot, &error))
+            spdlog::warn("policy slot {}: re-reading the file rules' objects failed: {}", slot, error);
+    });
     if (hash_wakeup < 0 || !watch(hash_wakeup)) {
         start_error = std::string("exec hash worker: ") + std::strerror(errno);
         return false;
@@ -1248,6 +1255,8 @@ nlohmann::json Daemon::Impl::status() const {
                        {"file_decided_allowed", file_decider.stats().allowed},
                        {"file_decided_violations", file_decider.stats().violations},
                        {"file_verdicts_remembered", file_decider.stats().remembered},
+                       {"file_rule_objects_replaced", file_decider.stats().replaced_rule_objects},
+                       {"file_rule_refreshes", probes ? probes->file_rule_refreshes() : 0},
                        {"exec_sha256_mismatches", file_decider.stats().sha256_mismatches},
                        {"exec_sha256_hashed", file_decider.hash_stats().hashed},
                        {"exec_sha256_cache_hits", file_decider.hash_stats().cache_hits},

@@ -29,6 +29,7 @@
 
 #include "common/kernel_dev.hpp"
 #include "common/unique_fd.hpp"
+#include "core/display_name.hpp"
 #include "core/path_glob.hpp"
 #include "core/syscall_table.hpp"
 
@@ -278,10 +279,6 @@ std::string lsm_hook_unusable(const std::string& hook, const std::string& active
     return "";
 }
 
-
-constexpr decltype(statfs::f_type) kOverlayfsMagic = 0x794c7630;
-constexpr decltype(statfs::f_type) kBtrfsMagic = 0x9123683e;
-
 // The file probes: every program on a syscalls/* tracepoint.
 bool is_syscall_tracepoint(const bpf_program* prog) {
     return std::string_view(bpf_program__section_name(prog)).rfind("tracepoint/syscalls/", 0) == 0;
@@ -410,6 +407,8 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
         // sys_exit costs every syscall on the host: attached only when needed
         // (attach_landlock_reporting).
         bpf_program__set_autoattach(skel->progs.fnw_sys_exit, false);
+        // An iterator runs only when read (object_identity).
+        bpf_program__set_autoattach(skel->progs.fnw_object_identity, false);
         bpf_program* prog = nullptr;
         bpf_object__for_each_program(prog, skel->obj) {
             if (is_syscall_tracepoint(prog)) bpf_program__set_autoattach(prog, false);  // attach_*_probes
@@ -533,8 +532,13 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     if (policy.files.restricted && !attach_file_probes(error)) return false;
     if (policy.network.restricted && !attach_net_probes(error)) return false;
     if (policy.process.restricted && !attach_process_probes(error)) return false;
-    const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec);
+    const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec, identity_fn());
     if (!replace_file_rules(policy_id, files, error)) return false;
+    file_sections_[policy_id] = {policy.files, policy.exec, {}};
+    // Why the kernel leaves a right to fnwarden's matcher (slower, and its
+    // kills are asynchronous): said once per load, per pattern.
+    for (const auto& why : files.userspace_only)
+        spdlog::debug("{}: matched in userspace: {}", display_name(policy.name), why);
     fnw_policy compiled = compile_kernel_policy(policy, mode);
     compiled.file_kernel_rights = files.complete_rights;
     if (!lsm_hook_loaded("bprm_check_security")) compiled.flags &= ~uint32_t{FNW_POLICY_EXEC_LSM};
@@ -553,9 +557,67 @@ bool ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& rul
     std::vector<fnw_file_rule_key> keys;
     keys.reserve(rules.rules.size());
     for (const auto& [key, rule] : rules.rules) keys.push_back(key);
+    std::vector<fnw_file_rule_name_key> names;
+    names.reserve(rules.names.size());
+    for (const auto& [key, rights] : rules.names) names.push_back(key);
+    // Names first: a marked directory whose names are not in yet would
+    // only leave a replaced object's access to the kernel's inode rules.
     return replace_policy_keys(
-        skel_->maps.file_rules, keys, [&](size_t i) { return rules.rules[i].second; },
-        [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; }, error);
+               skel_->maps.file_rule_names, names, [&](size_t i) { return rules.names[i].second; },
+               [&](const fnw_file_rule_name_key& k) { return k.policy_id == policy_id; }, error) &&
+           replace_policy_keys(
+               skel_->maps.file_rules, keys, [&](size_t i) { return rules.rules[i].second; },
+               [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; }, error);
+}
+
+std::optional<fnw_object_identity> ProbeSet::object_identity(int fd) const {
+    const uint32_t self = static_cast<uint32_t>(::getpid());
+    skel_->bss->identity_tgid = self;
+    skel_->bss->identity_fd = static_cast<uint32_t>(fd);
+    // 6.1 and later iterate only this process's files; older kernels
+    // refuse the filter and the program skips everyone else's.
+    union bpf_iter_link_info info {};
+    info.task.pid = self;
+    LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+    bpf_link* link = bpf_program__attach_iter(skel_->progs.fnw_object_identity, &opts);
+    if (!link) link = bpf_program__attach_iter(skel_->progs.fnw_object_identity, nullptr);
+    if (!link) return std::nullopt;
+    std::optional<fnw_object_identity> found;
+    UniqueFd iter(bpf_iter_create(bpf_link__fd(link)));
+    if (iter.valid()) {
+        fnw_object_identity id{};
+        size_t got = 0;
+        for (ssize_t n; got < sizeof(id) && (n = ::read(iter.get(), reinterpret_cast<char*>(&id) + got,
+                                                       sizeof(id) - got)) > 0;)
+            got += static_cast<size_t>(n);
+        if (got == sizeof(id)) found = id;
+    }
+    bpf_link__destroy(link);
+    return found;
+}
+
+ObjectIdentityFn ProbeSet::identity_fn() const {
+    return [this](int fd) { return object_identity(fd); };
+}
+
+bool ProbeSet::refresh_file_rules(uint32_t policy_id, std::string* error) {
+    auto it = file_sections_.find(policy_id);
+    if (it == file_sections_.end()) return true;  // no files section was written to this slot
+    const auto now = std::chrono::steady_clock::now();
+    if (it->second.last_refresh && now - *it->second.last_refresh < kFileRulesRefreshInterval) return true;
+    it->second.last_refresh = now;
+    fnw_policy policy{};
+    if (bpf_map__lookup_elem(skel_->maps.policies, &policy_id, sizeof(policy_id), &policy, sizeof(policy), 0))
+        return true;  // the slot is gone
+    const KernelFileRules files = compile_file_rules(policy_id, it->second.files, it->second.exec, identity_fn());
+    // Rights that stop being complete stop being the kernel's to refuse
+    // before their rules change; rights that become complete, after.
+    fnw_policy narrowed = policy;
+    narrowed.file_kernel_rights &= files.complete_rights;
+    if (!set_policy(policy_id, narrowed, error) || !replace_file_rules(policy_id, files, error)) return false;
+    ++file_rule_refreshes_;
+    policy.file_kernel_rights = files.complete_rights;
+    return set_policy(policy_id, policy, error);
 }
 
 void ProbeSet::forget_file_verdicts(uint32_t policy_id) {
@@ -566,77 +628,6 @@ void ProbeSet::forget_file_verdicts(uint32_t policy_id) {
 bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
     const uint8_t yes = 1;
     return bpf_map__update_elem(skel_->maps.file_verdicts, &key, sizeof(key), &yes, sizeof(yes), BPF_ANY) == 0;
-}
-
-KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec) {
-    KernelFileRules out;
-    std::map<std::pair<uint64_t, uint64_t>, fnw_file_rule> by_inode;
-    const std::vector<std::string> none;
-    const std::pair<const std::vector<std::string>*, uint32_t> sections[] = {
-        {files.restricted ? &files.read : &none, FNW_FILE_READ},
-        {files.restricted ? &files.write : &none, FNW_FILE_WRITE},
-        {files.restricted ? &files.create : &none, FNW_FILE_CREATE},
-        {files.restricted ? &files.remove : &none, FNW_FILE_DELETE},
-        {exec.restricted ? &exec.allow : &none, FNW_FILE_EXEC},
-    };
-    for (const auto& [patterns, right] : sections) {
-        bool complete = true;
-        for (const auto& pattern : *patterns) {
-            auto rule = kernel_path_rule(pattern);
-            if (!rule) {
-                complete = false;
-                out.userspace_only.push_back(pattern + ": a glob only userspace can match");
-                continue;
-            }
-            // stat follows symlinks: the kernel sees the object they name.
-            struct stat st {};
-            if (::stat(rule->path.c_str(), &st) != 0) {
-                complete = false;
-                out.userspace_only.push_back(pattern + ": " + rule->path + " does not exist now");
-                continue;
-            }
-            // Where stat() does not report the inode the kernel's dentries
-            // carry, the rule still allows what it matches but the kernel
-            // must not decide a miss is a violation: overlayfs gives a
-            // file's lower-layer device, btrfs a per-subvolume device.
-            if (struct statfs fs {}; ::statfs(rule->path.c_str(), &fs) == 0 &&
-                (fs.f_type == kOverlayfsMagic || fs.f_type == kBtrfsMagic)) {
-                complete = false;
-                out.userspace_only.push_back(pattern + ": on " +
-                                             (fs.f_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
-                                             ", whose stat() identities the kernel does not use");
-            }
-            // A single file is an inode, and files get replaced (an editor's
-            // or resolvconf's rename over /etc/resolv.conf): the new inode
-            // would miss the rule. So its directory is marked: a miss there
-            // is matched by name in fnwarden, never refused or killed on
-            // the inode alone (named_children). Programs (exec.allow) are
-            // not: deciding an exec after the fact would let the new image
-            // run; a program replaced by an upgrade needs a policy reload.
-            if (rule->kind == KernelPathRule::Kind::Exact && S_ISREG(st.st_mode) && right != FNW_FILE_EXEC) {
-                std::error_code ec;
-                const auto target = std::filesystem::canonical(rule->path, ec);  // the kernel sees the symlink's target
-                struct stat dir {};
-                if (ec || ::stat(target.parent_path().c_str(), &dir) != 0) {
-                    complete = false;
-                    out.userspace_only.push_back(pattern + ": its directory cannot be found");
-                } else {
-                    by_inode[{kernel_dev(dir.st_dev), dir.st_ino}].named_children |= right;
-                }
-            }
-            auto& entry = by_inode[{kernel_dev(st.st_dev), st.st_ino}];
-            (rule->kind == KernelPathRule::Kind::Subtree ? entry.subtree : entry.exact) |= right;
-        }
-        if (complete) out.complete_rights |= right;
-    }
-    for (const auto& [inode, rule] : by_inode) {
-        fnw_file_rule_key key{};
-        key.policy_id = policy_id;
-        key.dev = inode.first;
-        key.ino = inode.second;
-        out.rules.emplace_back(key, rule);
-    }
-    return out;
 }
 
 bool exec_rules_fit_lsm(const ExecRules& rules) {

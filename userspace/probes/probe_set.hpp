@@ -1,6 +1,7 @@
 // The loaded and attached BPF programs and their maps, as one RAII object.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@
 #include <fnwarden/limits.h>
 
 #include "core/policy.hpp"
+#include "probes/file_rules.hpp"
 
 struct fnwarden_bpf;  // generated skeleton
 struct bpf_link;
@@ -55,16 +57,6 @@ struct ProbeCounters {
     uint64_t coverage_gaps = 0;
     uint64_t alert_drops = 0;
     uint64_t birth_drops = 0;
-};
-
-// A policy's files section as the kernel can check it (file_rules): the
-// rights each inode grants, and which rights are complete there (every
-// pattern of that right is an exact path or a subtree that existed).
-struct KernelFileRules {
-    std::vector<std::pair<fnw_file_rule_key, fnw_file_rule>> rules;
-    uint32_t complete_rights = 0;  // FNW_FILE_*
-    // Why a right is not complete, per pattern, for status/--explain.
-    std::vector<std::string> userspace_only;
 };
 
 // One loaded BPF program and what the kernel's bpf_stats say about it
@@ -136,6 +128,21 @@ public:
     // same access itself from now on (file_verdicts).
     bool remember_allowed_file(const fnw_file_verdict_key& key);
 
+    // The kernel's (dev, inode, generation) of this process's open `fd`
+    // (identity.bpf.c): what file_rules are keyed on. nullopt when the
+    // iterator cannot run. One thread at a time (it sets .bss globals).
+    std::optional<fnw_object_identity> object_identity(int fd) const;
+    ObjectIdentityFn identity_fn() const;
+
+    // Re-reads the identities of slot `policy_id`'s file rules, after the
+    // kernel found a rule's object deleted and made again
+    // (FNW_OBJECT_RULE_REPLACED): the new object gets the grant in the
+    // kernel again. At most once per kFileRulesRefreshInterval per slot;
+    // in between, userspace's name match decides.
+    static constexpr std::chrono::milliseconds kFileRulesRefreshInterval{500};
+    bool refresh_file_rules(uint32_t policy_id, std::string* error = nullptr);
+    uint64_t file_rule_refreshes() const { return file_rule_refreshes_; }
+
     ProbeCounters counters() const;
     std::vector<ProgramStats> program_stats() const;
 
@@ -174,6 +181,14 @@ private:
     std::vector<bpf_link*> file_links_;    // files.bpf.c's syscalls/* tracepoints, attached on demand
     std::vector<bpf_link*> net_links_;     // net.bpf.c's syscalls/* tracepoints, attached on demand
     std::vector<bpf_link*> process_links_; // process.bpf.c's stand-ins for its LSM hooks, on demand
+    // Each slot's files and exec sections, for refresh_file_rules.
+    struct FileSections {
+        FileRules files;
+        ExecRules exec;
+        std::optional<std::chrono::steady_clock::time_point> last_refresh;
+    };
+    std::map<uint32_t, FileSections> file_sections_;
+    uint64_t file_rule_refreshes_ = 0;
     std::string lsm_error_;                // empty when some lsm program loaded
     std::map<std::string, std::string> lsm_hooks_;  // hook -> "" (loaded) or why not
 };
@@ -187,11 +202,6 @@ int enable_run_time_stats();
 // reports resolved paths). Only literal paths fit an exact lookup.
 std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules);
 bool exec_rules_fit_lsm(const ExecRules& rules);
-
-// file_rules entries for a policy's files and exec sections: each exact or
-// subtree pattern whose path exists now, by (dev, inode) as the kernel
-// names them. A section that is absent is complete (nothing to check).
-KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec);
 
 // The LPM keys for a policy's network rules (one per rule x port x direction).
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);

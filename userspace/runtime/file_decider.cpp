@@ -108,6 +108,10 @@ bool FileDecider::decide(fnw_file_event& ev) {
 
 FileDecider::Decision FileDecider::decide_event(fnw_file_event& ev) {
     if (ev.verdict != FNW_VERDICT_PENDING) return Decision::Report;
+    if (ev.object_flags & FNW_OBJECT_RULE_REPLACED) {
+        ++stats_.replaced_rule_objects;
+        if (rules_stale_) rules_stale_(ev.hdr.policy_id);
+    }
     auto found = slots_.find(ev.hdr.policy_id);
     if (found == slots_.end()) {
         // A slot we never compiled: nothing can grant the access. Reported,

@@ -38,6 +38,13 @@ public:
     bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error = nullptr);
     void forget(uint32_t policy_id) { slots_.erase(policy_id); }
 
+    // Called with the slot of a record whose walk met a rule's object
+    // deleted and made again (FNW_OBJECT_RULE_REPLACED), before the record
+    // is decided by name: ProbeSet::refresh_file_rules gives the new object
+    // its grant in the kernel.
+    using RulesStale = std::function<void(uint32_t policy_id)>;
+    void on_rules_stale(RulesStale stale) { rules_stale_ = std::move(stale); }
+
     // Decides a PENDING record in place: verdict, action, mechanism and
     // missing rights; kills the process when the section acts (deny falls
     // back to kill: the operation already happened). Returns whether the
@@ -68,6 +75,7 @@ public:
         uint64_t sha256_mismatches = 0;  // pinned programs that hashed otherwise, or could not be read
         uint64_t sha256_deferred = 0;    // hashed off the caller's thread
         uint64_t sha256_late = 0;        // no answer by the deadline: "cannot verify in time"
+        uint64_t replaced_rule_objects = 0;  // records that met a rule's object made again
     };
     const Stats& stats() const { return stats_; }
     ExecHasher::Stats hash_stats() const { return hasher_->stats(); }
@@ -99,6 +107,7 @@ private:
     };
 
     Remember remember_;
+    RulesStale rules_stale_;
     std::shared_ptr<ExecHasher> hasher_;
     std::unique_ptr<HashWorker> worker_;
     std::map<uint64_t, Deferred> deferred_;  // HashWorker job id -> the record waiting for it

@@ -14,6 +14,10 @@ std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy
     if (!probes.set_policy(policy_id, policy, mode, error)) return nullptr;
     std::unique_ptr<LocalGuard> guard(new LocalGuard(probes, policy_id, std::move(on_record)));
     if (!guard->files_.set_policy(policy_id, policy, mode, error)) return nullptr;
+    guard->files_.on_rules_stale([&probes](uint32_t slot) {
+        std::string why;
+        if (!probes.refresh_file_rules(slot, &why)) spdlog::warn("re-reading the file rules' objects failed: {}", why);
+    });
     const KillOnViolation kill = KillOnViolation::from(policy, mode);
     LocalGuard* self = guard.get();
     // Network events name their ancestors from /proc (the socket hooks cannot).

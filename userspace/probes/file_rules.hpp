@@ -1,0 +1,46 @@
+// A policy's files section as the kernel can check it: file_rules keyed on
+// each pattern's object, and file_rule_names for the way up from it.
+//
+// An object is (device, inode number, generation), read from the inode
+// itself (identity.bpf.c): filesystems reuse inode numbers, so a rule keyed
+// on the number alone would pass to whatever is created next under it
+// (docs/threat-model.md, "A grant that follows an inode number"). Where the
+// identity cannot be proven (a filesystem without generations, an identity
+// that cannot be read), the pattern is matched by name in userspace.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fnwarden/kernel_abi.h>
+
+#include "core/policy.hpp"
+
+namespace fnw {
+
+struct KernelFileRules {
+    std::vector<std::pair<fnw_file_rule_key, fnw_file_rule>> rules;
+    // Entry names on the way from each rule's object up to its mount's
+    // root, with the rights that pass through them.
+    std::vector<std::pair<fnw_file_rule_name_key, uint32_t>> names;
+    uint32_t complete_rights = 0;  // FNW_FILE_*
+    // Why a right is not complete, per pattern, for status/--explain.
+    std::vector<std::string> userspace_only;
+};
+
+// The kernel's identity of the object open at `fd` in this process, or
+// nullopt when it cannot be read (ProbeSet::object_identity).
+using ObjectIdentityFn = std::function<std::optional<fnw_object_identity>(int fd)>;
+
+// file_rules and file_rule_names entries for a policy's files and exec
+// sections: each exact or subtree pattern whose object exists now and has
+// a provable identity. A section that is absent is complete (nothing to
+// check).
+KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec,
+                                   const ObjectIdentityFn& identify);
+
+}  // namespace fnw
