@@ -53,6 +53,7 @@ TEST(DaemonConfig, DefaultsAreTheDocumentedOnesAndValid) {
     EXPECT_EQ(config.output, "stdout");
     EXPECT_EQ(config.socket_path, "/run/fnwarden/fnwarden.sock");
     EXPECT_EQ(config.socket_group, "fnwarden");
+    EXPECT_EQ(config.admin_group, "");  // root only
     EXPECT_EQ(config.metrics_address, "127.0.0.1:9464");
     EXPECT_FALSE(config.metrics_allow_non_loopback);
     EXPECT_EQ(config.webhook_url, "");
@@ -90,6 +91,7 @@ TEST(DaemonConfig, FullFileSetsEveryField) {
     EXPECT_EQ(c.output, "/var/log/fnwarden/events.jsonl");
     EXPECT_EQ(c.socket_path, "/run/fnwarden-test/control.sock");
     EXPECT_EQ(c.socket_group, "faas-operators");
+    EXPECT_EQ(c.admin_group, "faas-admins");
     EXPECT_EQ(c.metrics_address, "[::1]:9500");
     EXPECT_TRUE(c.metrics_allow_non_loopback);
     EXPECT_EQ(c.webhook_url, "https://hooks.example.com/fnwarden");

@@ -84,6 +84,7 @@ int cmd_daemon(const std::vector<std::string>& opts) {
         ("output", po::value(&output), "JSON-lines events: stdout, a file path (reopened on SIGHUP) or none")
         ("socket", po::value(&socket), "control socket path")
         ("socket-group", po::value(&group), "group allowed on the control socket besides root")
+        ("admin-group", po::value<std::string>(), "members of the socket group also in this group see every function in trace (default: root only)")
         ("metrics", po::value(&metrics), "Prometheus /metrics and /healthz address (\"\" or off disables)")
         ("webhook", po::value(&webhook), "POST batches of violations to this http(s) URL")
         ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)")
@@ -115,6 +116,7 @@ int cmd_daemon(const std::vector<std::string>& opts) {
     if (seen.count("output")) config.output = output;
     if (seen.count("socket")) config.socket_path = socket;
     if (seen.count("socket-group")) config.socket_group = group;
+    if (seen.count("admin-group")) config.admin_group = seen["admin-group"].as<std::string>();
     if (seen.count("metrics")) config.metrics_address = metrics == "off" ? "" : metrics;
     if (seen.count("webhook")) config.webhook_url = webhook;
     if (seen.count("ringbuf-bytes")) config.ringbuf_bytes = ringbuf_bytes;

@@ -351,8 +351,13 @@ ControlServer::ControlServer(ControlServerOptions options, UniqueFd listener, Un
       epoll_fd_(std::move(epoll_fd)),
       spare_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
       group_gid_(group_gid),
+      admin_gid_(lookup_group(options_.admin_group)),
       socket_dev_(socket_dev),
-      socket_ino_(socket_ino) {}
+      socket_ino_(socket_ino) {
+    if (!options_.admin_group.empty())
+        spdlog::info("control socket: admin group '{}'{}", options_.admin_group,
+                     admin_gid_ ? "" : " does not exist: only root sees every function");
+}
 
 ControlServer::~ControlServer() {
     clients_.clear();
@@ -437,6 +442,8 @@ void ControlServer::admit(UniqueFd connection) {
                           error_line("too many clients (limit " + std::to_string(options_.max_clients) + ")"));
         return;
     }
+    peer.privileged = peer.uid == 0 || peer.uid == ::geteuid();
+    peer.admin = peer.privileged || (admin_gid_ && peer_in_group(connection.get(), peer, *admin_gid_));
 
     auto client = std::make_unique<Client>();
     client->id = next_id_++;
@@ -464,12 +471,17 @@ bool ControlServer::peer_allowed(int connection, const ControlPeer& peer, std::s
                   "' does not exist";
         return false;
     }
-    if (peer.gid == *group_gid_) return true;
-    std::optional<std::vector<gid_t>> groups = peer_groups_from_socket(connection);
-    if (!groups) groups = peer_groups_from_proc(peer);
-    if (groups && std::find(groups->begin(), groups->end(), *group_gid_) != groups->end()) return true;
+    if (peer_in_group(connection, peer, *group_gid_)) return true;
     *reason = "uid " + std::to_string(peer.uid) + " is neither root nor in group '" + options_.group + "'";
     return false;
+}
+
+// Primary or supplementary, as the process had them at connect().
+bool ControlServer::peer_in_group(int connection, const ControlPeer& peer, gid_t gid) const {
+    if (peer.gid == gid) return true;
+    std::optional<std::vector<gid_t>> groups = peer_groups_from_socket(connection);
+    if (!groups) groups = peer_groups_from_proc(peer);
+    return groups && std::find(groups->begin(), groups->end(), gid) != groups->end();
 }
 
 bool ControlServer::handle_readable(Client& client) {

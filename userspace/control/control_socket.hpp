@@ -54,6 +54,9 @@ struct ControlServerOptions {
     // Members of this group (primary or supplementary) may connect besides
     // root (and the daemon's own user). If it does not exist only they may.
     std::string group = "fnwarden";
+    // Members of this group (checked like `group`) count as admins: see
+    // ControlPeer::admin. "" or a group that does not exist: root only.
+    std::string admin_group;
     // Bound on unsent output per client; messages past it are dropped.
     size_t max_queued_bytes_per_client = 4 * 1024 * 1024;
     // Connections past this are answered with an error and closed.
@@ -67,6 +70,11 @@ struct ControlPeer {
     pid_t pid = 0;  // at connect() time; the process may have exited since
     uid_t uid = 0;
     gid_t gid = 0;
+    // Root, or the daemon's own user: may do anything the daemon does.
+    bool privileged = false;
+    // Privileged, or in options.admin_group at connect() time: the daemon
+    // shows it every function (`trace`), not only the caller's own.
+    bool admin = false;
 };
 
 struct ControlClientStats {
@@ -165,6 +173,7 @@ private:
     bool handle_readable(Client& client);
     void admit(UniqueFd connection);
     bool peer_allowed(int connection, const ControlPeer& peer, std::string* reason) const;
+    bool peer_in_group(int connection, const ControlPeer& peer, gid_t gid) const;
     void extract_lines(Client& client);
     void reject_oversize(Client& client);
     void dispatch_line(Client& client, std::string_view line);
@@ -184,6 +193,7 @@ private:
     // readable and the daemon spinning.
     UniqueFd spare_fd_;
     std::optional<gid_t> group_gid_;
+    std::optional<gid_t> admin_gid_;
     dev_t socket_dev_;
     ino_t socket_ino_;
 

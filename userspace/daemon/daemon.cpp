@@ -24,6 +24,7 @@
 
 #include "common/unique_fd.hpp"
 #include "control/control_socket.hpp"
+#include "control/register_policy.hpp"
 #include "core/display_name.hpp"
 #include "core/selector.hpp"
 #include "daemon/policy_set.hpp"
@@ -137,6 +138,7 @@ struct Registration {
     std::string function;
     std::string path;
     ClientId client = 0;
+    uid_t uid = 0;  // the client's, from SO_PEERCRED: whose trace may show it
     pid_t pid = 0;
     bool trace = false;
     bool landlock = false;
@@ -146,6 +148,10 @@ struct TraceFilter {
     std::set<std::string> functions;  // empty: every function
     std::set<std::string> kinds;      // syscall, file, net, exec; empty: all
     bool violations_only = false;
+    // A member that is neither root nor in control.adminGroup sees only the
+    // cgroups its own uid registered (threat-model.md, "A hostile
+    // control-socket client"); unset: everything.
+    std::optional<uid_t> only_uid;
 
     bool wants_allowed_events_of(const std::string& function) const {
         return !violations_only && (functions.empty() || functions.count(function));
@@ -203,6 +209,9 @@ struct Daemon::Impl {
     DaemonConfig config;
     std::filesystem::path rules_dir;
     std::filesystem::path cgroup2_root;
+    // Where `fnwarden run` creates functions' cgroups (cgroupParent): the
+    // only place a registration may name.
+    std::filesystem::path launcher_parent;
     KernelFeatures features;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::string started_at = iso_now();
@@ -284,6 +293,12 @@ struct Daemon::Impl {
     std::map<std::string, uint64_t> gaps_per_function;
     uint64_t birth_drops_seen = 0, rescans_after_lost_births = 0;
 
+    // Control requests refused (docs/threat-model.md, "A hostile
+    // control-socket client"), by reason: status and
+    // fnwarden_control_refused_total{reason}.
+    std::map<std::string, uint64_t> control_refused;
+    CounterFamily* control_refused_total = nullptr;
+
     std::string start_error;
 
     // ---- set-up -------------------------------------------------------------
@@ -311,12 +326,16 @@ struct Daemon::Impl {
     // execs the hash worker decided later).
     void publish_record(std::span<const std::byte> record);
     int hash_wakeup = -1;  // the file decider's hash worker: results ready
-    void publish(const nlohmann::json& event, const std::string& function, bool violation, bool to_outputs);
+    void publish(const nlohmann::json& event, const std::string& function, uint64_t cgroup_id, bool violation,
+                 bool to_outputs);
 
     // ---- control socket -----------------------------------------------------
     void on_message(ClientId client, const nlohmann::json& request);
     void on_disconnect(ClientId client);
     nlohmann::json handle_register(ClientId client, const nlohmann::json& request);
+    nlohmann::json refuse(const std::string& reason, const std::string& message);
+    Monitoring monitoring_of(uint64_t cgroup_id) const;
+    bool may_see(const TraceFilter& filter, uint64_t cgroup_id) const;
     nlohmann::json handle_policy_query(const nlohmann::json& request) const;
     nlohmann::json status() const;
     std::string metrics_endpoint() const;
@@ -339,6 +358,16 @@ void Daemon::Impl::declare_metrics() {
                                         "Policy violations, by function, event type and action taken.",
                                         {"function", "type", "action"});
     reloads_total = &metrics.counter("fnwarden_policy_reloads_total", "Policy set reloads, by result.", {"result"});
+    control_refused_total = &metrics.counter(
+        "fnwarden_control_refused_total",
+        "Control-socket registrations refused, by reason (docs/threat-model.md, \"A hostile control-socket client\").",
+        {"reason"});
+    // Every reason from the start, at 0: "no refusal", not "no data".
+    for (RegisterRefusal r : {RegisterRefusal::limit, RegisterRefusal::path, RegisterRefusal::cgroup_id,
+                              RegisterRefusal::monitored, RegisterRefusal::owner}) {
+        control_refused_total->with({to_string(r)});
+        control_refused[to_string(r)];
+    }
     coverage_gaps_total = &metrics.counter(
         "fnwarden_coverage_gaps_total",
         "Accesses neither decided nor reported: the ring buffer was full and the policy only reports.", {"function"});
@@ -383,6 +412,7 @@ bool Daemon::Impl::start_up() {
         return false;
     }
     cgroup2_root = *root;
+    launcher_parent = cgroup2_root / config.cgroup_parent;
     features = probe_kernel_features();
 
     // Rules before probes: a daemon with no valid policy set should not
@@ -448,6 +478,7 @@ bool Daemon::Impl::start_up() {
     ControlServerOptions control;
     control.socket_path = config.socket_path;
     control.group = config.socket_group;
+    control.admin_group = config.admin_group;
     control.max_queued_bytes_per_client = config.client_queue_bytes;
     auto listening = ControlServer::listen(control);
     if (auto* err = std::get_if<std::string>(&listening)) {
@@ -662,17 +693,27 @@ void Daemon::Impl::sweep_retired_slots() {
 // allowed events of that function. Cleared again when nobody asks.
 void Daemon::Impl::refresh_trace_flags() {
     std::set<std::string> traced;
+    std::set<uint64_t> traced_cgroups;  // for members who see only their own
     for (const auto& [id, reg] : registrations)
         if (reg.trace) traced.insert(reg.function);
-    for (const auto& [fn, slot] : function_slot)
-        for (const auto& [client, filter] : subscribers)
+    for (const auto& [client, filter] : subscribers) {
+        if (filter.only_uid) {
+            // Only the cgroups its uid registered: a member must not turn on
+            // allowed events (ring-buffer load) for everybody's functions.
+            for (const auto& [id, reg] : registrations)
+                if (reg.uid == *filter.only_uid && filter.wants_allowed_events_of(reg.function))
+                    traced_cgroups.insert(id);
+            continue;
+        }
+        for (const auto& [fn, slot] : function_slot)
             if (filter.wants_allowed_events_of(fn)) traced.insert(fn);
+    }
     auto monitored = probes->monitored_cgroups();
     monitored_count = monitored.size();
     for (auto [cgroup_id, entry] : monitored) {
         auto info = slot_info.find(entry.policy_id);
         if (info == slot_info.end()) continue;
-        const bool want = traced.count(info->second.function) > 0;
+        const bool want = traced.count(info->second.function) > 0 || traced_cgroups.count(cgroup_id) > 0;
         if (want == ((entry.flags & FNW_CGROUP_TRACE) != 0)) continue;
         entry.flags = want ? (entry.flags | FNW_CGROUP_TRACE) : (entry.flags & ~uint32_t{FNW_CGROUP_TRACE});
         probes->monitor_cgroup(cgroup_id, entry);
@@ -958,13 +999,13 @@ void Daemon::Impl::publish_record(std::span<const std::byte> r) {
         auto reg = registrations.find(hdr.cgroup_id);
         to_outputs = reg != registrations.end() && reg->second.trace;
     }
-    publish(*event, function, violation, to_outputs);
+    publish(*event, function, hdr.cgroup_id, violation, to_outputs);
     const uint64_t now = boot_now_ns();
     if (now > hdr.boot_ns) latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
 }
 
-void Daemon::Impl::publish(const nlohmann::json& event, const std::string& function, bool violation,
-                           bool to_outputs) {
+void Daemon::Impl::publish(const nlohmann::json& event, const std::string& function, uint64_t cgroup_id,
+                           bool violation, bool to_outputs) {
     const std::string type = event.value("type", "unknown");
     events_total->with({type}).inc();
     per_function.count(function, violation);
@@ -975,7 +1016,7 @@ void Daemon::Impl::publish(const nlohmann::json& event, const std::string& funct
     if (!subscribers.empty()) {
         const std::string message = R"({"type":"event","event":)" + line + "}";
         for (const auto& [client, filter] : subscribers) {
-            if (!filter.matches(event, function, violation)) continue;
+            if (!filter.matches(event, function, violation) || !may_see(filter, cgroup_id)) continue;
             if (client == kLocalClient) {
                 local_trace(event);
                 ++traced_sent;
@@ -1022,11 +1063,15 @@ void Daemon::Impl::on_message(ClientId client, const nlohmann::json& request) {
             event["function"] = reg_it->second.function;
             event["source"] = "launcher";
             const bool violation = event.value("verdict", "") == "violation";
-            publish(event, reg_it->second.function, violation, violation || reg_it->second.trace);
+            publish(event, reg_it->second.function, reg_it->first, violation, violation || reg_it->second.trace);
         } else if (op == "trace") {
             std::string error;
             auto filter = parse_trace_filter(request, &error);
             if (!filter) return reply_error(error);
+            // One subscription per connection (a second replaces the first):
+            // max_clients bounds them, clientQueueBytes what each may queue.
+            const auto peer = server->peer(client);
+            if (!peer || !peer->admin) filter->only_uid = peer ? peer->uid : 0;
             subscribers[client] = std::move(*filter);
             server->send(client, {{"type", "subscribed"}});
             refresh_trace_flags();
@@ -1052,7 +1097,11 @@ void Daemon::Impl::on_disconnect(ClientId client) {
             continue;
         }
         // The launcher is gone, so is its function (PDEATHSIG, cgroup.kill):
-        // nothing left to guard in that cgroup.
+        // nothing left to guard in that cgroup. The entry is this client's
+        // own: handle_register never lets a registration replace one (a
+        // guarded cgroup is refused), and nothing else writes over a
+        // registered cgroup, so removing it restores exactly what was there
+        // before, which was nothing.
         probes->unmonitor_cgroup(it->first);
         it = registrations.erase(it);
         changed = true;
@@ -1075,27 +1124,69 @@ nlohmann::json Daemon::Impl::handle_policy_query(const nlohmann::json& request) 
     return reply;
 }
 
+nlohmann::json Daemon::Impl::refuse(const std::string& reason, const std::string& message) {
+    ++control_refused[reason];
+    control_refused_total->with({reason}).inc();
+    return {{"type", "error"}, {"error", "register refused: " + message}, {"reason", reason}};
+}
+
+// Anything already guarding the cgroup: a registration must not replace it.
+Monitoring Daemon::Impl::monitoring_of(uint64_t cgroup_id) const {
+    if (registrations.count(cgroup_id)) return Monitoring::registered;
+    if (identified.count(cgroup_id)) return Monitoring::identified;
+    if (probes->monitored_cgroup(cgroup_id)) return Monitoring::in_kernel;
+    return Monitoring::none;
+}
+
+bool Daemon::Impl::may_see(const TraceFilter& filter, uint64_t cgroup_id) const {
+    if (!filter.only_uid) return true;
+    auto reg = registrations.find(cgroup_id);
+    return reg != registrations.end() && reg->second.uid == *filter.only_uid;
+}
+
+// Who may register what: register_policy.hpp. Everything the decision needs
+// is read here, from one opened directory and the daemon's own maps.
 nlohmann::json Daemon::Impl::handle_register(ClientId client, const nlohmann::json& request) {
+    const std::optional<ControlPeer> peer = server->peer(client);
+    if (!peer) return {{"type", "error"}, {"error", "client gone"}};
     Registration reg;
     reg.function = request.at("function").get<std::string>();
-    const uint64_t cgroup_id = request.at("cgroup_id").get<uint64_t>();
     reg.path = request.value("cgroup_path", "");
     reg.pid = request.value("pid", 0);
     reg.trace = request.value("trace", false);
     reg.landlock = request.value("landlock", false);
     reg.client = client;
+    reg.uid = peer->uid;
     auto slot = function_slot.find(reg.function);
     if (slot == function_slot.end())
         return {{"type", "error"},
                 {"error", "no policy for function \"" + reg.function + "\" in " + rules_dir.string()}};
-    // The id must name a real cgroup under the cgroup2 mount: a typo must not
-    // leave a function unguarded while the launcher believes otherwise.
-    if (!reg.path.empty()) {
-        // ... and lie under the cgroup2 mount, not anywhere on the host.
-        const auto id = cgroup_id_of(reg.path);
-        if (reg.path.rfind(cgroup2_root.string() + "/", 0) != 0 || !id || *id != cgroup_id)
-            return {{"type", "error"}, {"error", "cgroup " + reg.path + " does not have id " + std::to_string(cgroup_id)}};
+
+    RegisterRequestFacts facts;
+    facts.peer_uid = peer->uid;
+    facts.peer_privileged = peer->privileged;
+    facts.path = reg.path;
+    facts.parent = launcher_parent;
+    if (request.contains("cgroup_id")) facts.requested_id = request.at("cgroup_id").get<uint64_t>();
+    facts.client_registrations = static_cast<size_t>(std::count_if(
+        registrations.begin(), registrations.end(), [&](const auto& r) { return r.second.client == client; }));
+    if (auto leaf = register_path_leaf(reg.path, launcher_parent, nullptr)) {
+        auto inspected = inspect_cgroup(launcher_parent, *leaf);
+        if (auto* found = std::get_if<CgroupFacts>(&inspected)) {
+            facts.cgroup = *found;
+            facts.monitoring = monitoring_of(found->id);
+        } else {
+            facts.open_error = std::get<std::string>(inspected);
+        }
     }
+    const RegisterDecision decision = authorize_register(facts);
+    if (!decision.allowed()) {
+        spdlog::warn("{}: register refused to client {} (pid {}, uid {}): {}", display_name(reg.function), client,
+                     peer->pid, peer->uid, display_name(decision.message));
+        return refuse(to_string(decision.refusal), decision.message);
+    }
+    const uint64_t cgroup_id = facts.cgroup->id;
+
     std::string error;
     if (reg.landlock && !probes->attach_landlock_reporting(&error)) return {{"type", "error"}, {"error", error}};
     fnw_cgroup_entry entry{};
@@ -1103,8 +1194,8 @@ nlohmann::json Daemon::Impl::handle_register(ClientId client, const nlohmann::js
     entry.flags = FNW_CGROUP_ARM_ON_EXEC | (reg.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
     if (!probes->monitor_cgroup(cgroup_id, entry, &error)) return {{"type", "error"}, {"error", error}};
     const SlotInfo& info = slot_info.at(slot->second);
-    spdlog::info("{}: cgroup {} registered by pid {} (policy {}, {})", display_name(reg.function),
-                 display_name(reg.path), reg.pid, info.policy, to_string(info.mode));
+    spdlog::info("{}: cgroup {} registered by pid {} uid {} (policy {}, {})", display_name(reg.function),
+                 display_name(reg.path), reg.pid, reg.uid, info.policy, to_string(info.mode));
     registrations[cgroup_id] = std::move(reg);
     refresh_trace_flags();  // may set TRACE (launcher --trace, or a trace client)
     return {{"type", "registered"},
@@ -1280,6 +1371,13 @@ nlohmann::json Daemon::Impl::status() const {
                        {"client_dropped", srv.dropped_messages},
                        {"clients_refused", srv.refused_permission + srv.refused_capacity},
                        {"functions_overflow_events", per_function.overflow().events}}}};
+    uint64_t refused_total = 0;
+    for (const auto& [reason, n] : control_refused) refused_total += n;
+    counters["daemon"]["registrations_refused"] = refused_total;
+    counters["control"] = {{"register_refused", control_refused},
+                           {"max_registrations_per_client", kMaxRegistrationsPerClient},
+                           {"admin_group", config.admin_group},
+                           {"launcher_parent", launcher_parent.string()}};
     if (webhook) {
         const auto w = webhook->stats();
         counters["webhook"] = {{"sent_events", w.sent_events},

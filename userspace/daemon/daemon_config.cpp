@@ -26,11 +26,11 @@ namespace {
 // A config file is a screenful; anything near this size is not one.
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 16> kKeys = {
+constexpr std::array<std::string_view, 17> kKeys = {
     "rules",        "mode",             "output",            "socket",       "socketGroup",
     "metrics",      "metricsAllowNonLoopback",               "webhook",      "ringbufBytes",
     "clientQueueBytes", "outputQueueEvents",                 "cgroupParent", "logLevel",
-    "programStats", "kubeconfig", "nodeName",
+    "programStats", "kubeconfig", "nodeName",     "adminGroup",
 };
 
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -234,6 +234,8 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
             config.socket_path = *text;
     } else if (key == "socketGroup") {
         if (auto text = reader.text(value, key)) config.socket_group = *text;
+    } else if (key == "adminGroup") {
+        if (auto text = reader.text(value, key)) config.admin_group = *text;
     } else if (key == "metrics") {
         if (auto text = reader.text(value, key); text && reader.check(value, key, check_metrics_address(*text)))
             config.metrics_address = *text;

@@ -14,6 +14,7 @@
 //   output: stdout                      # --output: stdout | /absolute/file (JSON lines) | none
 //   socket: /run/fnwarden/fnwarden.sock # --socket
 //   socketGroup: fnwarden               # --socket-group ("" = root's group)
+//   adminGroup: ""                      # --admin-group: members' `trace` shows every function
 //   metrics: 127.0.0.1:9464             # --metrics: IP:PORT, [IPv6]:PORT, "" = off
 //   metricsAllowNonLoopback: false      # --metrics-allow-non-loopback
 //   webhook: ""                         # --webhook: http(s) URL, "" = none
@@ -55,6 +56,10 @@ struct DaemonConfig {
     std::string output = "stdout";  // or an absolute file path, or "none" (webhook/trace clients only)
     std::string socket_path = "/run/fnwarden/fnwarden.sock";
     std::string socket_group = "fnwarden";
+    // Socket-group members outside this group see only the functions their
+    // own uid registered in `trace`; root and members of this group see
+    // every function. "" (or a group that does not exist): root only.
+    std::string admin_group;
     // Prometheus endpoint, "" disables. It has no authentication, so it
     // listens on loopback only unless metrics_allow_non_loopback says otherwise.
     std::string metrics_address = "127.0.0.1:9464";
