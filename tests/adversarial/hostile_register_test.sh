@@ -251,4 +251,10 @@ fi
 touch "$work/pub/fd.go"
 wait "$fdrun" 2>/dev/null
 
+# Through sudo (SUDO_UID/SUDO_GID), without --user: the invoking user's.
+env SUDO_UID="$hostile_uid" SUDO_GID="$hostile_uid" timeout 20 "$fnw" run --socket "$sock" --function open -- \
+  /bin/sh -c 'echo "$(id -u) $(id -G)"' >"$work/sudo.out" 2>"$work/sudo.err"
+expect_eq "under sudo the function runs as the invoking user, with only its group" \
+  "$hostile_uid $hostile_uid" "$(cat "$work/sudo.out")"
+
 finish hostile_register

@@ -2,6 +2,8 @@
 //   run              start a command as a monitored function
 //   policy validate  check policy files without loading anything
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,7 +50,7 @@ constexpr const char* kTopUsage =
     "\n"
     "commands:\n"
     "  run --function NAME [--policy FILE] [--mode audit|enforce] [--events PATH] [--trace] [--explain]\n"
-    "      [--baseline FILE | --no-baseline] [--socket PATH | --standalone] -- CMD ARGS...\n"
+    "      [--baseline FILE | --no-baseline] [--socket PATH | --standalone] [--user U] [--group G] -- CMD ARGS...\n"
     "                     run CMD as a monitored function in its own cgroup; registers it with the\n"
     "                     daemon when one runs (its policy for NAME applies), else loads its own probes\n"
     "  learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS...\n"
@@ -203,6 +205,64 @@ struct Engine {
     }
 };
 
+// A whole decimal id, nothing else ("65534", not "65534x" or "").
+std::optional<unsigned long> parse_id(const char* text) {
+    if (text == nullptr || *text < '0' || *text > '9') return std::nullopt;
+    errno = 0;
+    char* end = nullptr;
+    unsigned long value = std::strtoul(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value >= static_cast<unsigned long>(static_cast<uid_t>(-1))) return std::nullopt;
+    return value;
+}
+
+// Whose rights the function runs with (`run --user/--group`). Default: the
+// user who ran `sudo fnwarden run` (SUDO_UID/SUDO_GID), so a function started
+// through sudo never runs as root by accident; otherwise the caller's own.
+// Supplementary groups are never kept: the function gets none, not even
+// the control socket's group its user may be in.
+// False (and `error`) when a name does not resolve; `run_as` stays unset for
+// "the launcher's own".
+bool resolve_run_as(const std::string& user, const std::string& group, std::optional<RunAs>* run_as,
+                    std::string* error) {
+    run_as->reset();
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
+    if (!user.empty()) {
+        const passwd* pw = nullptr;
+        if (auto id = parse_id(user.c_str())) {
+            uid = static_cast<uid_t>(*id);
+            pw = ::getpwuid(*uid);
+        } else if ((pw = ::getpwnam(user.c_str())) != nullptr) {
+            uid = pw->pw_uid;
+        } else {
+            *error = "--user: no such user \"" + display_name(user) + "\"";
+            return false;
+        }
+        if (pw) gid = pw->pw_gid;
+    } else if (auto sudo_uid = parse_id(std::getenv("SUDO_UID")); sudo_uid && ::getuid() == 0) {
+        uid = static_cast<uid_t>(*sudo_uid);
+        if (auto sudo_gid = parse_id(std::getenv("SUDO_GID"))) gid = static_cast<gid_t>(*sudo_gid);
+    }
+    if (!group.empty()) {
+        if (auto id = parse_id(group.c_str())) {
+            gid = static_cast<gid_t>(*id);
+        } else if (const struct group* gr = ::getgrnam(group.c_str())) {
+            gid = gr->gr_gid;
+        } else {
+            *error = "--group: no such group \"" + display_name(group) + "\"";
+            return false;
+        }
+    }
+    if (!uid && !gid) return true;  // the launcher's own
+    if (!uid) uid = ::getuid();
+    if (!gid) {
+        *error = "--user " + std::to_string(*uid) + " has no passwd entry: give its group with --group";
+        return false;
+    }
+    *run_as = RunAs{*uid, *gid};
+    return true;
+}
+
 // The policy (with its baseline) a run applies: from --policy, or, under a
 // daemon, the file the daemon loaded for the function.
 std::optional<FunctionPolicy> load_run_policy(const std::string& policy_file, bool no_baseline,
@@ -241,7 +301,7 @@ void log_outcome(const std::string& function, const RunOutcome& outcome) {
 // `fnwarden run` under a host daemon: the daemon's policy for the function
 // applies, the daemon guards the cgroup, events go to the daemon's outputs.
 int run_under_daemon(ControlClient client, const std::string& function, const std::vector<std::string>& command,
-                     bool trace, bool explain) {
+                     bool trace, bool explain, const std::optional<RunAs>& run_as) {
     auto reply = client.request({{"op", "policy"}, {"function", function}}, std::chrono::seconds(5));
     if (!reply || reply->value("type", "") != "policy") {
         std::cerr << "fnwarden run: the daemon cannot guard \"" << function
@@ -266,6 +326,7 @@ int run_under_daemon(ControlClient client, const std::string& function, const st
     }
     FunctionRunner runner(guard, *cgroup2 / "fnwarden");
     RunRequest request{function, *policy, mode, command, trace};
+    request.run_as = run_as;
     auto result = runner.run(request);
     if (auto* err = std::get_if<std::string>(&result)) {
         std::cerr << "fnwarden run: " << *err << "\n";
@@ -285,6 +346,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     bool no_baseline = false;
     bool standalone = false;
     std::string baseline_file;
+    std::string user, group;
     po::options_description desc("fnwarden run options");
     desc.add_options()
         ("help,h", "show this help")
@@ -298,6 +360,8 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         ("baseline", po::value(&baseline_file), "baseline merged into the policy (default: baseline.yaml beside the policy or one directory up)")
         ("no-baseline", po::bool_switch(&no_baseline), "apply no baseline")
         ("socket", po::value(&socket), "the daemon's control socket: register there when a daemon runs")
+        ("user", po::value(&user), "run the function as this user (name or uid; default under sudo: the invoking user)")
+        ("group", po::value(&group), "... with this group (name or gid; default: the user's primary group); no supplementary groups")
         ("standalone", po::bool_switch(&standalone), "load fnwarden's own probes even when a daemon runs");
     if (auto done = parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...")) return *done;
     // The name becomes the cgroup's directory name: "../x" would put the
@@ -310,6 +374,12 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         std::cerr << "fnwarden run: no command given (put it after --)\n";
         return kExitUsage;
     }
+    std::optional<RunAs> run_as;
+    if (std::string error; !resolve_run_as(user, group, &run_as, &error)) {
+        std::cerr << "fnwarden run: " << error << "\n";
+        return kExitUsage;
+    }
+    if (run_as) spdlog::debug("{}: runs as uid {} gid {}", function, run_as->uid, run_as->gid);
 
     if (!standalone) {
         // A running daemon owns the probes: register with it rather than load
@@ -322,7 +392,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
                 spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events "
                              "ignored; --standalone to use them)",
                              socket);
-            return run_under_daemon(std::move(*client), function, command, trace, explain);
+            return run_under_daemon(std::move(*client), function, command, trace, explain, run_as);
         }
         if (failure != ControlConnectFailure::no_daemon) {
             std::cerr << "fnwarden run: " << std::get<std::string>(connected)
@@ -385,6 +455,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     }
     FunctionRunner runner(*guard, engine->cgroup_parent());
     RunRequest request{function, policy, mode, command, trace};
+    request.run_as = run_as;
     auto result = runner.run(request);
     if (auto* err = std::get_if<std::string>(&result)) {
         std::cerr << "fnwarden run: " << *err << "\n";

@@ -1,6 +1,7 @@
 #include "runtime/function_runner.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <linux/close_range.h>
 #include <sys/epoll.h>
@@ -54,7 +55,7 @@ private:
 
 // What the child reports on the error pipe when it cannot become the function.
 struct ChildFailure {
-    enum Stage : int { kSeccomp = 1, kSendListener = 2, kExec = 3, kLandlock = 4 } stage;
+    enum Stage : int { kSeccomp = 1, kSendListener = 2, kExec = 3, kLandlock = 4, kCredentials = 5 } stage;
     int error;
 };
 
@@ -63,6 +64,8 @@ std::string describe(const ChildFailure& f, const std::string& exe) {
     case ChildFailure::kSeccomp: return std::string("cannot install the seccomp filter: ") + std::strerror(f.error);
     case ChildFailure::kSendListener: return std::string("cannot pass the seccomp listener: ") + std::strerror(f.error);
     case ChildFailure::kLandlock: return std::string("cannot enforce the landlock ruleset: ") + std::strerror(f.error);
+    case ChildFailure::kCredentials:
+        return std::string("cannot drop to the function's user and group: ") + std::strerror(f.error);
     case ChildFailure::kExec: break;
     }
     return "cannot execute " + exe + ": " + std::strerror(f.error);
@@ -95,6 +98,7 @@ struct ChildPlan {
     const sigset_t* signal_mask;
     const std::string* exe;
     const std::vector<std::string>* argv;
+    const std::optional<RunAs>* run_as;
 };
 
 [[noreturn]] void fail_child(int error_fd, ChildFailure::Stage stage, int err) {
@@ -122,6 +126,23 @@ struct ChildPlan {
     char go = 0;
     // Wait until the parent has put us in the cgroup and registered it.
     if (::read(plan.go_fd, &go, 1) != 1) _exit(127);
+    // Now, not earlier: moving into the cgroup and registering needed the
+    // launcher's rights (the cgroup is root's, so the function cannot
+    // leave it or make sub-cgroups); Landlock and seccomp come after, so
+    // their filters need not allow these calls. Groups first: setgroups and
+    // setgid need the root that setuid gives up.
+    if (*plan.run_as) {
+        const RunAs& as = **plan.run_as;
+        if (::setgroups(1, &as.gid) != 0 || ::setgid(as.gid) != 0 || ::setuid(as.uid) != 0)
+            fail_child(plan.error_fd, ChildFailure::kCredentials, errno);
+        // Checked, not assumed: a uid that could get root back is no drop.
+        if (::getuid() != as.uid || ::geteuid() != as.uid || ::getgid() != as.gid || ::getegid() != as.gid ||
+            (as.uid != 0 && ::setuid(0) == 0))
+            fail_child(plan.error_fd, ChildFailure::kCredentials, EPERM);
+        // No setuid program may raise the function again. Seccomp and
+        // Landlock set it too, but only when the policy uses them.
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail_child(plan.error_fd, ChildFailure::kCredentials, errno);
+    }
     // Landlock before seccomp: its own syscalls need not be in the allowlist.
     if (plan.landlock_ruleset_fd >= 0) {
         if (int rc = enforce_landlock(plan.landlock_ruleset_fd); rc < 0)
@@ -223,7 +244,7 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
     if (pid < 0) return std::string("fork: ") + std::strerror(errno);
     if (pid == 0)
         child_exec(ChildPlan{go_read.get(), err_write.get(), listener_child.get(), filter ? &*filter : nullptr,
-                             landlock_ruleset.get(), &blocked.previous(), &exe, &request.argv});
+                             landlock_ruleset.get(), &blocked.previous(), &exe, &request.argv, &request.run_as});
 
     go_read.reset();
     err_write.reset();

@@ -17,6 +17,12 @@
 
 namespace fnw {
 
+// The credentials the function runs with, when not the launcher's own.
+struct RunAs {
+    uid_t uid = 0;
+    gid_t gid = 0;  // primary group; the function gets no supplementary ones
+};
+
 struct RunRequest {
     std::string function;
     FunctionPolicy policy;
@@ -32,6 +38,10 @@ struct RunRequest {
     bool use_landlock = true;
     // Aggregate every syscall number into learned_syscalls[policy id].
     bool learn = false;
+    // Dropped to in the child after the cgroup move and the registration,
+    // before Landlock, seccomp and exec: the function never holds the
+    // launcher's (usually root's) uid or groups. Unset: the launcher's.
+    std::optional<RunAs> run_as;
 };
 
 struct RunOutcome {
