@@ -659,6 +659,50 @@ TEST_F(ControlSocket, GroupMembersAreLetIn) {
     EXPECT_EQ(messages_.size(), 2u);
 }
 
+// The daemon decides what a peer may see (trace) from these two flags:
+// root is privileged and admin; a socket-group member is admin only when
+// also in admin_group.
+TEST_F(ControlSocket, PeersAreMarkedPrivilegedOrAdmin) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+    // Copied at once: getgrnam() returns the same static buffer each call.
+    group* found = ::getgrnam("daemon");
+    if (found == nullptr) GTEST_SKIP() << "no 'daemon' group";
+    const gid_t member = found->gr_gid;
+    found = ::getgrnam("adm");
+    if (found == nullptr) GTEST_SKIP() << "no 'adm' group";
+    const gid_t admin = found->gr_gid;
+    auto o = options();
+    o.group = "daemon";
+    o.admin_group = "adm";
+    start(o);
+    ASSERT_EQ(::chmod(temp_.path().c_str(), 0755), 0);
+    std::vector<ControlPeer> peers;
+    handler_ = [&](ClientId id, const json&) {
+        peers.push_back(server_->peer(id).value_or(ControlPeer{}));
+        server_->send(id, json{{"type", "reply"}});
+    };
+    std::string path = socket_path().string();
+    auto ask = [path] {
+        auto result = ControlClient::connect(path, 2s);
+        if (!std::holds_alternative<ControlClient>(result)) return 1;
+        auto reply = std::get<ControlClient>(result).request(json{{"op", "status"}}, 5s);
+        return reply && (*reply)["type"] == "reply" ? 0 : 2;
+    };
+    auto pump = [this] { pump_once(); };
+    ASSERT_EQ(run_as_other_user(pump, kNobody, kNogroup, {member}, ask), 0);
+    ASSERT_EQ(run_as_other_user(pump, kNobody, kNogroup, {member, admin}, ask), 0);
+    auto root = connect_client();
+    ASSERT_TRUE(root.send(json{{"op", "status"}}));
+    ASSERT_TRUE(receive_pumping(root));
+    ASSERT_EQ(peers.size(), 3u);
+    EXPECT_FALSE(peers[0].privileged);
+    EXPECT_FALSE(peers[0].admin);
+    EXPECT_FALSE(peers[1].privileged);
+    EXPECT_TRUE(peers[1].admin);
+    EXPECT_TRUE(peers[2].privileged);
+    EXPECT_TRUE(peers[2].admin);
+}
+
 TEST_F(ControlSocket, SlowClientIsBoundedAndToldWhatItMissed) {
     auto o = options();
     o.max_queued_bytes_per_client = 64 * 1024;

@@ -125,7 +125,8 @@ void print_status_table(const json& s, std::ostream& out) {
         << str(dc, "exec_sha256_mismatches", "0") << " mismatches or unreadable\n";
     out << "         daemon: " << str(dc, "records") << " records, " << str(dc, "malformed") << " malformed, "
         << str(dc, "output_written") << " written, " << str(dc, "output_dropped") << " output drops, "
-        << str(dc, "client_dropped") << " client drops, " << str(dc, "clients_refused") << " clients refused\n";
+        << str(dc, "client_dropped") << " client drops, " << str(dc, "clients_refused") << " clients refused, "
+        << str(dc, "registrations_refused", "0") << " registrations refused\n";
     if (s.at("counters").contains("webhook")) {
         const json& w = s.at("counters").at("webhook");
         out << "         webhook: " << str(w, "sent_events") << " sent, " << str(w, "failed_attempts")
