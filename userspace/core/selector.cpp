@@ -135,6 +135,13 @@ std::string validate_cgroup_path_regex(std::string_view pattern) {
     return "";
 }
 
+bool selector_names_function(const Selector& selector) {
+    if (!selector.function.empty() || selector.pod) return true;
+    if (selector.cgroup_path.empty()) return false;
+    const auto regex = compile(selector.cgroup_path);
+    return regex->ok() && regex->NumberOfCapturingGroups() == 1;
+}
+
 std::string validate_label_key(std::string_view key) {
     const std::string shown = "label key " + quoted(key);
     std::string_view name = key;

@@ -46,6 +46,12 @@ std::string validate_label_value(std::string_view value);
 // A namespace is an RFC 1123 DNS label: <= 63 of [a-z0-9-], alphanumeric ends.
 std::string validate_namespace_name(std::string_view name);
 
+// Whether a policy's selector names its function (a `function`, or a capture
+// group in cgroupPath) rather than being a default for whatever it matches.
+// A default's descendants may be identified as functions of their own
+// (daemon/nesting.hpp); a function's never leave its policy.
+bool selector_names_function(const Selector& selector);
+
 class SelectorMatcher {
 public:
     struct Match {

@@ -27,6 +27,7 @@
 #include "control/register_policy.hpp"
 #include "core/display_name.hpp"
 #include "core/selector.hpp"
+#include "daemon/nesting.hpp"
 #include "daemon/policy_set.hpp"
 #include "daemon/policy_slots.hpp"
 #include "daemon/rules_watcher.hpp"
@@ -185,6 +186,22 @@ struct IdentifiedCgroup {
     std::string found_by;  // "cgroupPath" or "pod", at birth or at the scan
     // Kubernetes identity, when the path is a pod's container and the pod is known.
     std::string k8s_namespace, k8s_pod, container_id;
+    // The selector named the function (daemon/nesting.hpp): its descendants
+    // keep this policy. False for a default (a cgroupPath naming no function).
+    bool names_function = true;
+    // Not a match of its own: a descendant kept under its ancestor's policy
+    // although a looser selector matched it (found_by says whose).
+    bool kept_ancestors = false;
+};
+
+// The nearest monitored cgroup above one, and who gave the policy it passes
+// down (the first registration or selector match on the way up).
+struct MonitoredAncestor {
+    uint64_t id = 0;
+    fnw_cgroup_entry entry{};
+    AncestorOrigin origin = AncestorOrigin::Unknown;
+    std::string function;  // of the origin, for attribution
+    std::string path;      // of the origin, relative to the cgroup2 mount
 };
 
 // Container cgroups whose pod the watcher has not reported yet (the kubelet
@@ -255,6 +272,7 @@ struct Daemon::Impl {
     bool path_selectors = false;
     std::map<uint64_t, IdentifiedCgroup> identified;
     uint64_t births_seen = 0, cgroups_identified = 0;
+    uint64_t nested_matches_refused = 0;  // selector matches that would have loosened a descendant
 
     // Kubernetes: pods of this node, from the API server (config.kubeconfig).
     bool pod_selectors = false;
@@ -314,6 +332,7 @@ struct Daemon::Impl {
     void apply_selectors();
     void identify_cgroup(uint64_t cgroup_id, const std::string& relative_path, uint64_t parent_id,
                          const char* found_by);
+    std::optional<MonitoredAncestor> monitored_ancestor(const std::string& relative_path, uint64_t parent_id) const;
     void scan_cgroups();
     void account_lost_records(const ProbeCounters& kernel);
     void prune_identified();
@@ -778,6 +797,41 @@ void Daemon::Impl::identify_cgroup(uint64_t cgroup_id, const std::string& relati
     if (!match) return;
     const FunctionPolicy& policy = policy_set->policies.at(match->policy_index);
     const uint32_t slot = function_slot.at(policy.function);
+    who.names_function = who.found_by == "pod" || selector_names_function(policy.selector);
+    // Below a monitored cgroup, a match must not loosen what the cgroup
+    // inherits (daemon/nesting.hpp): a function could otherwise make a child
+    // cgroup that a catch-all matches and move into it.
+    if (auto ancestor = monitored_ancestor(relative_path, parent_id)) {
+        auto inherited_info = slot_info.find(ancestor->entry.policy_id);
+        const Mode inherited = inherited_info == slot_info.end() ? Mode::Enforce : inherited_info->second.mode;
+        if (!nested_match_applies(ancestor->origin, inherited, slot_info.at(slot).mode)) {
+            auto existing = probes->monitored_cgroup(cgroup_id);
+            if (!existing || existing->policy_id != ancestor->entry.policy_id) {
+                // Not yet (a scan) or no longer (a match before this rule) the ancestor's.
+                fnw_cgroup_entry entry = ancestor->entry;
+                entry.flags = (entry.flags | FNW_CGROUP_INHERITED) & ~uint32_t{FNW_CGROUP_ARM_ON_EXEC};
+                std::string error;
+                if (!probes->monitor_cgroup(cgroup_id, entry, &error))
+                    spdlog::error("cgroup {}: cannot keep its ancestor's policy: {}", display_name(relative_path),
+                                  error);
+            }
+            auto known = identified.find(cgroup_id);
+            if (known == identified.end() || !known->second.kept_ancestors) {
+                ++nested_matches_refused;
+                spdlog::warn("{}: cgroup {} matches policy {} but stays under the policy of {} ({}, {}): a "
+                             "nested cgroup never loosens its policy",
+                             display_name(ancestor->function), display_name(relative_path), policy.name,
+                             display_name(ancestor->path), to_string(ancestor->origin),
+                             inherited_info == slot_info.end() ? "?" : inherited_info->second.policy);
+            }
+            who.function = ancestor->function;
+            who.found_by = "below " + ancestor->path;
+            who.names_function = true;
+            who.kept_ancestors = true;
+            identified[cgroup_id] = std::move(who);
+            return;
+        }
+    }
     auto existing = probes->monitored_cgroup(cgroup_id);
     // An entry the kernel copied from a parent (a default policy for the
     // parent's unknown children, say) is upgraded to the function's own.
@@ -798,6 +852,43 @@ void Daemon::Impl::identify_cgroup(uint64_t cgroup_id, const std::string& relati
     who.function = match->function;
     identified[cgroup_id] = std::move(who);
     ++cgroups_identified;
+}
+
+// Walks up from a cgroup (its parent first: `parent_id` when the kernel gave
+// it, else by path) to the nearest monitored cgroup, then on through the
+// monitored ones to where their policy came from. Bounded like the scan.
+std::optional<MonitoredAncestor> Daemon::Impl::monitored_ancestor(const std::string& relative_path,
+                                                                  uint64_t parent_id) const {
+    std::optional<MonitoredAncestor> nearest;
+    std::filesystem::path dir = std::filesystem::path(relative_path).parent_path();
+    for (int depth = 0; !dir.empty() && depth < kMaxScanDepth; ++depth, dir = dir.parent_path()) {
+        const auto id = depth == 0 && parent_id ? std::optional<uint64_t>(parent_id) : cgroup_id_of(cgroup2_root / dir);
+        if (!id) break;
+        auto entry = probes->monitored_cgroup(*id);
+        if (!entry) {
+            if (nearest) break;  // the chain of inherited entries ends here
+            continue;
+        }
+        if (!nearest) nearest = MonitoredAncestor{*id, *entry, AncestorOrigin::Unknown, "", dir.string()};
+        if (auto reg = registrations.find(*id); reg != registrations.end()) {
+            nearest->origin = AncestorOrigin::Registered;
+            nearest->function = reg->second.function;
+            nearest->path = dir.string();
+            return nearest;
+        }
+        if (auto found = identified.find(*id); found != identified.end() && !found->second.kept_ancestors) {
+            nearest->origin = found->second.names_function ? AncestorOrigin::Function : AncestorOrigin::Default;
+            nearest->function = found->second.function;
+            nearest->path = dir.string();
+            return nearest;
+        }
+        // An entry inherited at mkdir (or kept by this rule): look further up.
+    }
+    if (nearest) {
+        auto info = slot_info.find(nearest->entry.policy_id);
+        nearest->function = info == slot_info.end() ? "unknown" : info->second.function;
+    }
+    return nearest;
 }
 
 // The cgroup tree as it is: each directory is matched; one below a monitored
@@ -1196,6 +1287,7 @@ nlohmann::json Daemon::Impl::handle_register(ClientId client, const nlohmann::js
     const SlotInfo& info = slot_info.at(slot->second);
     spdlog::info("{}: cgroup {} registered by pid {} uid {} (policy {}, {})", display_name(reg.function),
                  display_name(reg.path), reg.pid, reg.uid, info.policy, to_string(info.mode));
+    identified.erase(cgroup_id);  // a selector may have matched its birth first: the launcher names it
     registrations[cgroup_id] = std::move(reg);
     refresh_trace_flags();  // may set TRACE (launcher --trace, or a trace client)
     return {{"type", "registered"},
@@ -1365,6 +1457,7 @@ nlohmann::json Daemon::Impl::status() const {
                        {"cgroup_births_seen", births_seen},
                        {"cgroup_rescans_after_lost_births", rescans_after_lost_births},
                        {"cgroups_identified", cgroups_identified},
+                       {"nested_matches_refused", nested_matches_refused},
                        {"output_written", out.written},
                        {"output_dropped", out.dropped},
                        {"output_queued", out.queued},
