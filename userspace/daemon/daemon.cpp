@@ -42,6 +42,7 @@
 #include "probes/probe_set.hpp"
 #include "probes/ring_buffer_consumer.hpp"
 #include "runtime/cgroup.hpp"
+#include "runtime/cgroup_tree.hpp"
 #include "runtime/kernel_features.hpp"
 #include "runtime/process_handle.hpp"
 #include "runtime/violation_response.hpp"
@@ -133,8 +134,11 @@ struct SlotInfo {
     KillOnViolation kill;
 };
 
-// A cgroup `fnwarden run` asked us to guard, for as long as its client stays
-// connected (the launcher's death ends the function: PDEATHSIG).
+// A cgroup `fnwarden run` asked us to guard. Kept, with its policy in the
+// kernel, until the cgroup is gone: when the launcher lets go (unregister) or
+// goes away (its connection closes: killed, crashed), what still runs there
+// (a double-forked grandchild PDEATHSIG missed) stays checked, and a run's
+// cgroup is emptied and removed by the daemon (release_registration()).
 struct Registration {
     std::string function;
     std::string path;
@@ -143,7 +147,22 @@ struct Registration {
     pid_t pid = 0;
     bool trace = false;
     bool landlock = false;
+    // Released: unregistered, or its launcher is gone.
+    bool released = false;
+    bool launcher_gone = false;
+    // Released and a run's cgroup (under <cgroup2>/fnwarden): the daemon
+    // empties it; once the launcher is gone, removes it too.
+    bool ours_to_empty = false;
+    uint32_t kills_sent = 0;
+    std::optional<std::chrono::steady_clock::time_point> released_at, last_kill;
+    bool stuck_reported = false;
+    bool emptied = false;  // counted in launcher_cgroups_emptied
 };
+
+// Re-kill a released cgroup still populated at most this often (the
+// fallback walk can miss a fork in flight), and warn once past the bound.
+constexpr auto kRekillInterval = std::chrono::milliseconds(100);
+constexpr auto kEmptyingBound = std::chrono::seconds(5);
 
 struct TraceFilter {
     std::set<std::string> functions;  // empty: every function
@@ -286,6 +305,7 @@ struct Daemon::Impl {
 
     // Functions and clients.
     std::map<uint64_t, Registration> registrations;  // cgroup id -> who asked
+    uint64_t launcher_cgroups_emptied = 0, launcher_cgroups_removed = 0;
     std::map<ClientId, TraceFilter> subscribers;
     // Subscriber kLocalClient: this process's own `trace` (control clients
     // are numbered from 1).
@@ -351,6 +371,8 @@ struct Daemon::Impl {
     // ---- control socket -----------------------------------------------------
     void on_message(ClientId client, const nlohmann::json& request);
     void on_disconnect(ClientId client);
+    void release_registration(uint64_t cgroup_id, Registration& reg, bool launcher_gone);
+    void drain_released();
     nlohmann::json handle_register(ClientId client, const nlohmann::json& request);
     nlohmann::json refuse(const std::string& reason, const std::string& message);
     Monitoring monitoring_of(uint64_t cgroup_id) const;
@@ -636,7 +658,7 @@ bool Daemon::Impl::reload(const std::string& why) {
         auto old = function_slot.find(fn);
         if (old != function_slot.end()) {
             const size_t moved = probes->retarget_cgroups(old->second, slot);
-            spdlog::info("{}: policy updated (slot {} -> {}, {} cgroups moved)", fn, old->second, slot, moved);
+            spdlog::info("{}: policy updated (slot {} -> {}, {} cgroups moved)", display_name(fn), old->second, slot, moved);
             retired.push_back({old->second, slot, std::nullopt});
         }
         function_slot[fn] = slot;
@@ -648,7 +670,7 @@ bool Daemon::Impl::reload(const std::string& why) {
             ++it;
             continue;
         }
-        spdlog::warn("{}: policy removed; its cgroups are no longer monitored", it->first);
+        spdlog::warn("{}: policy removed; its cgroups are no longer monitored", display_name(it->first));
         retired.push_back({it->second, std::nullopt, std::nullopt});
         it = function_slot.erase(it);
     }
@@ -689,7 +711,7 @@ void Daemon::Impl::sweep_retired_slots() {
             referenced = true;
             if (r.to) break;  // retarget_cgroups below moves them all
             probes->unmonitor_cgroup(cgroup_id);
-            registrations.erase(cgroup_id);
+            registrations.erase(cgroup_id);  // released or not: its policy is gone
         }
         if (referenced) {
             if (r.to) probes->retarget_cgroups(r.from, *r.to);
@@ -820,9 +842,9 @@ void Daemon::Impl::identify_cgroup(uint64_t cgroup_id, const std::string& relati
                 ++nested_matches_refused;
                 spdlog::warn("{}: cgroup {} matches policy {} but stays under the policy of {} ({}, {}): a "
                              "nested cgroup never loosens its policy",
-                             display_name(ancestor->function), display_name(relative_path), policy.name,
-                             display_name(ancestor->path), to_string(ancestor->origin),
-                             inherited_info == slot_info.end() ? "?" : inherited_info->second.policy);
+                             display_name(ancestor->function), display_name(relative_path),
+                             display_name(policy.name), display_name(ancestor->path), to_string(ancestor->origin),
+                             display_name(inherited_info == slot_info.end() ? "?" : inherited_info->second.policy));
             }
             who.function = ancestor->function;
             who.found_by = "below " + ancestor->path;
@@ -847,7 +869,7 @@ void Daemon::Impl::identify_cgroup(uint64_t cgroup_id, const std::string& relati
     (void)parent_id;
     if (!identified.count(cgroup_id) || identified[cgroup_id].function != match->function)
         spdlog::info("{}: cgroup {} matched policy {} ({}{})", display_name(match->function),
-                     display_name(relative_path), policy.name, who.found_by,
+                     display_name(relative_path), display_name(policy.name), who.found_by,
                      who.k8s_pod.empty() ? "" : ", pod " + display_name(who.k8s_namespace + "/" + who.k8s_pod));
     who.function = match->function;
     identified[cgroup_id] = std::move(who);
@@ -942,8 +964,11 @@ void Daemon::Impl::account_lost_records(const ProbeCounters& kernel) {
         if (total <= seen) continue;
         auto info = slot_info.find(slot);
         const std::string function = info == slot_info.end() ? "unknown" : info->second.function;
-        spdlog::warn("{}: {} accesses neither decided nor reported: ring buffer full", function, total - seen);
-        gaps_per_function[function] += total - seen;
+        spdlog::warn("{}: {} accesses neither decided nor reported: ring buffer full", display_name(function),
+                     total - seen);
+        // Bounded like per_function: names of policies loaded over time.
+        if (gaps_per_function.size() < per_function.max_functions() || gaps_per_function.count(function))
+            gaps_per_function[function] += total - seen;
         coverage_gaps_total->with({function}).inc(total - seen);
         seen = total;
     }
@@ -992,7 +1017,7 @@ bool Daemon::Impl::start_pod_watcher() {
         return false;
     }
     pod_watcher = std::move(std::get<std::unique_ptr<PodWatcher>>(started));
-    spdlog::info("watching the pods of node {} ({})", node_name, config.kubeconfig);
+    spdlog::info("watching the pods of node {} ({})", display_name(node_name), display_name(config.kubeconfig));
     return true;
 }
 
@@ -1138,8 +1163,7 @@ void Daemon::Impl::on_message(ClientId client, const nlohmann::json& request) {
             const uint64_t cgroup_id = request.at("cgroup_id").get<uint64_t>();
             auto reg = registrations.find(cgroup_id);
             if (reg != registrations.end() && reg->second.client == client) {
-                probes->unmonitor_cgroup(cgroup_id);
-                registrations.erase(reg);
+                release_registration(cgroup_id, reg->second, /*launcher_gone=*/false);
                 refresh_trace_flags();
             }
             server->send(client, {{"type", "unregistered"}, {"cgroup_id", cgroup_id}});
@@ -1187,17 +1211,96 @@ void Daemon::Impl::on_disconnect(ClientId client) {
             ++it;
             continue;
         }
-        // The launcher is gone, so is its function (PDEATHSIG, cgroup.kill):
-        // nothing left to guard in that cgroup. The entry is this client's
-        // own: handle_register never lets a registration replace one (a
-        // guarded cgroup is refused), and nothing else writes over a
-        // registered cgroup, so removing it restores exactly what was there
-        // before, which was nothing.
-        probes->unmonitor_cgroup(it->first);
-        it = registrations.erase(it);
+        // The launcher is gone; what it left there stays guarded until the
+        // cgroup is emptied and gone (release_registration()). The entry is
+        // this client's own: handle_register never lets a registration
+        // replace one (a guarded cgroup is refused), so releasing it never
+        // disarms what another launcher or a selector put there.
+        release_registration(it->first, it->second, /*launcher_gone=*/true);
+        ++it;
         changed = true;
     }
     if (changed) refresh_trace_flags();
+}
+
+// A launcher let go of its cgroup (unregister), or is gone (its connection
+// closed: killed, crashed, OOM). PDEATHSIG reached only the function's main
+// process; a double-forked grandchild may still run there. Its entry stays
+// in the kernel map (it is still checked) until the cgroup is gone, and a
+// run's cgroup is emptied: cgroup.kill, or a SIGKILL walk of every
+// descendant's cgroup.procs, until cgroup.events says "populated 0"
+// (drain_released(), each loop turn, bounded). Only cgroups under
+// <cgroup2>/fnwarden, where `fnwarden run` makes them, are emptied: a
+// client must not be able to have the daemon kill any cgroup it registered.
+void Daemon::Impl::release_registration(uint64_t cgroup_id, Registration& reg, bool launcher_gone) {
+    if (!reg.released) {
+        reg.released = true;
+        reg.released_at = std::chrono::steady_clock::now();
+        const std::filesystem::path runs = cgroup2_root / "fnwarden";
+        const std::filesystem::path path(reg.path);
+        reg.ours_to_empty = !reg.path.empty() && path.parent_path() == runs && cgroup_id_of(path) == cgroup_id;
+    }
+    reg.launcher_gone = reg.launcher_gone || launcher_gone;
+    reg.trace = false;  // the launcher's --trace ended with it
+    if (launcher_gone && cgroup_populated(reg.path) == Populated::Yes)
+        spdlog::warn("{}: launcher gone (pid {}), processes left in cgroup {}: {}", display_name(reg.function),
+                     reg.pid, display_name(reg.path),
+                     reg.ours_to_empty ? "still guarded; emptying it" : "still guarded until it is removed");
+    // Emptied by drain_released() at the end of this loop turn: not from
+    // here, where callers iterate over the registrations it may erase.
+}
+
+// Released registrations: empty a run's cgroup, remove it once its launcher
+// is gone, and forget the registration when the kernel entry is gone
+// (cgroup_rmdir deletes it). Each loop turn: one pass over the
+// registrations, file reads only for released ones.
+void Daemon::Impl::drain_released() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = registrations.begin(); it != registrations.end();) {
+        Registration& reg = it->second;
+        if (!reg.released) {
+            ++it;
+            continue;
+        }
+        const Populated populated = reg.path.empty() ? Populated::Yes : cgroup_populated(reg.path);
+        if (!probes->monitored_cgroup(it->first) || populated == Populated::Gone) {
+            // Gone: cgroup_rmdir took the entry (or the directory vanished
+            // between two reads; then the entry goes here).
+            probes->unmonitor_cgroup(it->first);
+            it = registrations.erase(it);
+            continue;
+        }
+        if (reg.ours_to_empty && populated == Populated::Yes) {
+            if (!reg.last_kill || now - *reg.last_kill >= kRekillInterval) {
+                size_t signalled = 0;
+                const KillMethod how = kill_cgroup_tree(reg.path, &signalled);
+                if (reg.kills_sent++ == 0)
+                    spdlog::info("{}: emptying cgroup {} ({})", display_name(reg.function), display_name(reg.path),
+                                 how == KillMethod::CgroupKill ? "cgroup.kill"
+                                                               : "SIGKILL to " + std::to_string(signalled) + " pids");
+                reg.last_kill = now;
+            }
+            if (!reg.stuck_reported && now - *reg.released_at > kEmptyingBound) {
+                reg.stuck_reported = true;
+                spdlog::error("{}: cgroup {} still has processes {} s after its launcher let go; they stay guarded "
+                              "and the daemon keeps killing them",
+                              display_name(reg.function), display_name(reg.path),
+                              std::chrono::duration_cast<std::chrono::seconds>(kEmptyingBound).count());
+            }
+        } else if (reg.ours_to_empty && populated == Populated::No) {
+            if (reg.kills_sent > 0 && !reg.emptied) {
+                reg.emptied = true;
+                ++launcher_cgroups_emptied;
+                spdlog::info("{}: cgroup {} emptied (launcher {})", display_name(reg.function),
+                             display_name(reg.path), reg.launcher_gone ? "gone" : "unregistered");
+            }
+            // Nobody else will remove it once the launcher (and its reaper)
+            // is gone; a live launcher removes its own. EBUSY for a moment
+            // after the last exit: tried again next turn.
+            if (reg.launcher_gone && remove_cgroup_tree(reg.path)) ++launcher_cgroups_removed;
+        }
+        ++it;
+    }
 }
 
 nlohmann::json Daemon::Impl::handle_policy_query(const nlohmann::json& request) const {
@@ -1286,7 +1389,7 @@ nlohmann::json Daemon::Impl::handle_register(ClientId client, const nlohmann::js
     if (!probes->monitor_cgroup(cgroup_id, entry, &error)) return {{"type", "error"}, {"error", error}};
     const SlotInfo& info = slot_info.at(slot->second);
     spdlog::info("{}: cgroup {} registered by pid {} uid {} (policy {}, {})", display_name(reg.function),
-                 display_name(reg.path), reg.pid, reg.uid, info.policy, to_string(info.mode));
+                 display_name(reg.path), reg.pid, reg.uid, display_name(info.policy), to_string(info.mode));
     identified.erase(cgroup_id);  // a selector may have matched its birth first: the launcher names it
     registrations[cgroup_id] = std::move(reg);
     refresh_trace_flags();  // may set TRACE (launcher --trace, or a trace client)
@@ -1373,6 +1476,7 @@ nlohmann::json Daemon::Impl::status() const {
         if (auto reg = registrations.find(id); reg != registrations.end()) {
             c["path"] = reg->second.path;
             c["registered_by"] = reg->second.pid;
+            if (reg->second.released) c["launcher"] = reg->second.launcher_gone ? "gone" : "unregistered";
         } else if (auto found = identified.find(id); found != identified.end()) {
             c["path"] = found->second.path;
             c["function"] = found->second.function;
@@ -1458,6 +1562,8 @@ nlohmann::json Daemon::Impl::status() const {
                        {"cgroup_rescans_after_lost_births", rescans_after_lost_births},
                        {"cgroups_identified", cgroups_identified},
                        {"nested_matches_refused", nested_matches_refused},
+                       {"launcher_cgroups_emptied", launcher_cgroups_emptied},
+                       {"launcher_cgroups_removed", launcher_cgroups_removed},
                        {"output_written", out.written},
                        {"output_dropped", out.dropped},
                        {"output_queued", out.queued},
@@ -1555,6 +1661,7 @@ int Daemon::Impl::loop() {
         }
         // Bounded bites: a flood must not starve the control socket.
         consumer->drain_some(kRecordsPerTurn);
+        drain_released();
         // Pinned execs whose hash is done, or overdue ("cannot verify in
         // time"): verdict, kill through the pidfd taken on arrival, publish.
         file_decider.collect([this](const fnw_file_event& ev) {

@@ -1,6 +1,7 @@
 #include "runtime/cgroup.hpp"
 
 #include "core/display_name.hpp"
+#include "runtime/cgroup_tree.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -113,34 +114,32 @@ CgroupDir::~CgroupDir() {
     if (path_.empty()) return;
     kill_all();
     // Exited tasks leave the cgroup asynchronously: rmdir may see EBUSY for a
-    // moment after the last one is gone.
+    // moment after the last one is gone. Child cgroups the function made go
+    // first (rmdir of a parent with children fails).
+    std::string error;
     for (int attempt = 0; attempt < 200; ++attempt) {
-        if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) return;
-        if (errno != EBUSY) break;
+        if (remove_cgroup_tree(path_, &error)) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    spdlog::warn("could not remove cgroup {}: {}", path_.string(), std::strerror(errno));
+    spdlog::warn("could not remove cgroup {}", error);
 }
 
 bool CgroupDir::add_process(pid_t pid, std::string* error) const {
     return write_file(path_ / "cgroup.procs", std::to_string(pid), error);
 }
 
-bool CgroupDir::empty() const {
-    std::ifstream procs(path_ / "cgroup.procs");
-    std::string first;
-    return !(procs >> first);
-}
+// The whole subtree ("populated" in cgroup.events): the top cgroup.procs is
+// empty when everything left runs in a child cgroup the function made.
+bool CgroupDir::empty() const { return cgroup_populated(path_) != Populated::Yes; }
 
 void CgroupDir::kill_all() const {
-    if (empty()) return;
-    // cgroup.kill (5.14+) kills atomically, including processes forking right now.
-    if (!write_file(path_ / "cgroup.kill", "1", nullptr)) {
-        std::ifstream procs(path_ / "cgroup.procs");
-        for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+    // cgroup.kill (5.14+) kills the subtree atomically, including processes
+    // forking right now; the per-pid fallback may miss a fork in flight, so
+    // it is repeated until the kernel says the subtree is empty (1 s bound).
+    for (int attempt = 0; attempt < 20 && !empty(); ++attempt) {
+        if (kill_cgroup_tree(path_) == KillMethod::Gone) return;
+        if (wait_until_unpopulated(path_, std::chrono::milliseconds(50))) return;
     }
-    for (int attempt = 0; attempt < 200 && !empty(); ++attempt)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 }  // namespace fnw

@@ -37,8 +37,10 @@ public:
     uint64_t id() const { return id_; }
 
     bool add_process(pid_t pid, std::string* error = nullptr) const;
-    // Kills every process in the cgroup and waits (bounded) until it is empty.
+    // Kills every process in the cgroup and in the cgroups below it, and
+    // waits (bounded) until the kernel says the subtree is empty.
     void kill_all() const;
+    // No process left in the cgroup or below it.
     bool empty() const;
 
 private:

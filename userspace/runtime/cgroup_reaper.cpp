@@ -26,15 +26,20 @@ struct ReaperPaths {
     char dir[4096];
     char kill_file[4096];
     char procs_file[4096];
+    char events_file[4096];
 };
 
-bool cgroup_empty(const char* procs_file) {
-    int fd = ::open(procs_file, O_RDONLY | O_CLOEXEC);
+// "populated 0" in cgroup.events: nothing left in the cgroup *or below it*
+// (the top cgroup.procs is empty when the leftovers sit in a child cgroup).
+bool cgroup_empty(const char* events_file) {
+    int fd = ::open(events_file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return true;  // gone
-    char c;
-    ssize_t n = ::read(fd, &c, 1);
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
     ::close(fd);
-    return n <= 0;
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    return ::strstr(buf, "populated 0") != nullptr;
 }
 
 // Kills without cgroup.kill (before 5.14): every pid listed, until none is.
@@ -63,7 +68,7 @@ void kill_listed(const char* procs_file) {
 [[noreturn]] void reap(const ReaperPaths& paths) {
     for (int attempt = 0; attempt < kRemoveAttempts; ++attempt) {
         if (::rmdir(paths.dir) == 0 || errno == ENOENT) ::_exit(0);
-        if (!cgroup_empty(paths.procs_file)) {
+        if (!cgroup_empty(paths.events_file)) {
             int fd = ::open(paths.kill_file, O_WRONLY | O_CLOEXEC);
             if (fd < 0 || ::write(fd, "1", 1) != 1) kill_listed(paths.procs_file);
             if (fd >= 0) ::close(fd);
@@ -103,7 +108,8 @@ bool copy_path(char (&out)[4096], const std::string& text) {
 CgroupReaper CgroupReaper::start(const std::filesystem::path& cgroup, std::string* error) {
     static ReaperPaths paths;  // static: the child must not touch the heap
     if (!copy_path(paths.dir, cgroup.string()) || !copy_path(paths.kill_file, (cgroup / "cgroup.kill").string()) ||
-        !copy_path(paths.procs_file, (cgroup / "cgroup.procs").string())) {
+        !copy_path(paths.procs_file, (cgroup / "cgroup.procs").string()) ||
+        !copy_path(paths.events_file, (cgroup / "cgroup.events").string())) {
         if (error) *error = "cgroup path too long for the reaper: " + cgroup.string();
         return {};
     }
