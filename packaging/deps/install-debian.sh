@@ -20,6 +20,8 @@ packages=(
   libboost-program-options-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   libre2-dev
+  # sd_notify: readiness and watchdog pings to systemd
+  libsystemd-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # io_uring in the test workload (Landlock must stop io_uring opens too)

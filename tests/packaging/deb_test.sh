@@ -153,7 +153,8 @@ pass "binary stripped and runs"
 # --- systemd unit ------------------------------------------------------------------
 unit=$root/lib/systemd/system/fnwarden.service
 grep -qx 'ExecStart=/usr/bin/fnwarden daemon --config /etc/fnwarden/fnwarden.yaml' "$unit" || fail "unexpected ExecStart"
-grep -qx 'Type=simple' "$unit" || fail "Type is not simple (the daemon has no sd_notify)"
+grep -qx "Type=notify" "$unit" || fail "Type is not notify (the daemon says READY=1)"
+grep -qx "WatchdogSec=30s" "$unit" || fail "no WatchdogSec (the daemon pings the watchdog)"
 for setting in NoNewPrivileges=yes ProtectSystem=strict RuntimeDirectory=fnwarden LimitMEMLOCK=infinity; do
   grep -qx "$setting" "$unit" || fail "unit lacks $setting"
 done

@@ -29,6 +29,7 @@
 #include "core/selector.hpp"
 #include "daemon/nesting.hpp"
 #include "daemon/policy_set.hpp"
+#include "daemon/service_notifier.hpp"
 #include "daemon/policy_slots.hpp"
 #include "daemon/rules_watcher.hpp"
 #include "k8s/cgroup_path.hpp"
@@ -315,6 +316,7 @@ struct Daemon::Impl {
     uint64_t records = 0, malformed = 0, output_refused = 0, traced_sent = 0;
     FunctionTally per_function;  // capped: function names come from outside
     std::atomic<int64_t> last_loop_tick_ns{0};  // read by /healthz on the HTTP thread
+    ServiceNotifier service;                     // systemd: READY=1, WATCHDOG=1 per loop turn
     std::atomic<uint64_t> monitored_count{0};   // read by the metrics thread
     std::atomic<uint64_t> client_dropped{0};    // the control server is loop-thread only
 
@@ -1628,8 +1630,13 @@ int Daemon::Impl::loop() {
                  metrics_server ? ", metrics http://" + metrics_endpoint() + "/metrics" : "");
     uint64_t drops_reported = probes->counters().ringbuf_drops;
     auto last_second = std::chrono::steady_clock::now();
+    service.ready();
+    if (auto interval = service.watchdog_interval())
+        spdlog::info("systemd watchdog: a ping every {} ms while the event loop turns", interval->count() / 2000);
     for (;;) {
-        last_loop_tick_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+        const auto turn = std::chrono::steady_clock::now();
+        last_loop_tick_ns = turn.time_since_epoch().count();
+        service.alive(turn);
         epoll_event ready[8];
         int count = ::epoll_wait(epoll.get(), ready, 8, kLoopTickMs);
         if (count < 0 && errno != EINTR) {
@@ -1647,6 +1654,7 @@ int Daemon::Impl::loop() {
                         reload("SIGHUP");
                     } else {
                         spdlog::info("{}: detaching probes and exiting", strsignal(static_cast<int>(si.ssi_signo)));
+                        service.stopping();
                         consumer->drain();
                         return 0;
                     }
