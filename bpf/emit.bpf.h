@@ -79,6 +79,43 @@ static __always_inline void fnw_submit(bool alert, void *rec, struct fnw_counter
 	__sync_fetch_and_add(&stats->emitted, 1);
 }
 
+/*
+ * Whether a violation gets its own record. The first of its key in a
+ * window does (and opens the window); the next ones in the window are
+ * counted in violation_tally, which userspace reads and reports as
+ * summaries. `repeats` only ever grows (userspace remembers how many it
+ * reported), so the kernel and userspace never write the same field and
+ * no repeat is lost between them. Only for violations already acted on in
+ * the kernel: a record userspace must act on (a kill it sends) is never
+ * left out.
+ */
+static __always_inline bool fnw_violation_reported(const struct fnw_violation_key *key, __u32 policy_id,
+						   struct fnw_counters *stats)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct fnw_violation_tally *tally = bpf_map_lookup_elem(&violation_tally, key);
+
+	if (tally && now - tally->window_start_ns < FNW_VIOLATION_WINDOW_NS) {
+		/* Racy between CPUs for first/last: a few ns either way. */
+		if (!tally->first_ns)
+			tally->first_ns = now;
+		tally->last_ns = now;
+		__sync_fetch_and_add(&tally->repeats, 1);
+		__sync_fetch_and_add(&stats->violations_aggregated, 1);
+		return false;
+	}
+	if (tally) {
+		/* A new window: this one is reported, its repeats start again. */
+		tally->window_start_ns = now;
+		tally->first_ns = 0;
+		return true;
+	}
+	struct fnw_violation_tally fresh = { .window_start_ns = now, .policy_id = policy_id };
+
+	bpf_map_update_elem(&violation_tally, key, &fresh, BPF_NOEXIST);
+	return true;
+}
+
 /* Something of policy `policy_id` happened that fnwarden neither decided nor saw. */
 static __always_inline void fnw_count_gap(__u32 policy_id, struct fnw_counters *stats)
 {

@@ -256,6 +256,20 @@ static __always_inline int file_exit(long ret)
 	}
 
 	const bool alert = verdict == FNW_VERDICT_VIOLATION;
+
+	if (alert) {
+		/* Decided and acted on here: a repeat on the same object is only counted. */
+		struct fnw_violation_key tkey = {
+			.cgroup_id = cgroup_id,
+			.type = FNW_EVENT_FILE,
+			.what = access,
+			/* the object, generation included: a file made again is another one */
+			.detail = vkey.dev ^ vkey.ino ^ (__u64)vkey.generation << 32,
+		};
+
+		if (!fnw_violation_reported(&tkey, policy_id, stats))
+			return 0;
+	}
 	struct fnw_file_event *ev = fnw_reserve(alert, sizeof(*ev), stats);
 
 	if (!ev) {

@@ -115,6 +115,14 @@ struct {
 	__type(value, struct fnw_file_rule_name_key);
 } rule_name_scratch SEC(".maps") __weak;
 
+/* Repeated identical violations per cgroup; see fnw_violation_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FNW_MAX_VIOLATION_TALLIES);
+	__type(key, struct fnw_violation_key);
+	__type(value, struct fnw_violation_tally);
+} violation_tally SEC(".maps") __weak;
+
 /* Opens found allowed, by the kernel or by userspace; see fnw_file_verdict_key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -114,6 +114,23 @@ static __always_inline int check_sock_addr(struct bpf_sock_addr *ctx, __u8 op, _
 		}
 	}
 
+	/*
+	 * Refused (or reported) here: a repeat to the same place is only
+	 * counted. Not with kill: the SIGKILL comes from userspace, on the
+	 * record.
+	 */
+	if (!allowed && policy->net_action != FNW_KACTION_KILL) {
+		struct fnw_violation_key vkey = {
+			.cgroup_id = cgroup_id,
+			.type = FNW_EVENT_NET,
+			.what = (__u32)op << 24 | (__u32)protocol << 16 | port,
+		};
+
+		__builtin_memcpy(&vkey.detail, addr + 8, 8); /* v4: ffff + the address; v6: its low half */
+		if (!fnw_violation_reported(&vkey, policy_id, stats))
+			return verdict;
+	}
+
 	struct fnw_net_event *ev = fnw_reserve(!allowed, sizeof(*ev), stats);
 
 	if (!ev) {

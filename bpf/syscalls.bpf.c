@@ -110,6 +110,14 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 		}
 	}
 
+	if (!allowed) {
+		/* Acted on above: a repeat of the same syscall is only counted. */
+		struct fnw_violation_key vkey = { .cgroup_id = cgroup_id, .type = FNW_EVENT_SYSCALL, .what = (__u32)id };
+
+		if (!fnw_violation_reported(&vkey, policy_id, stats))
+			return 0;
+	}
+
 	struct fnw_syscall_event *ev = fnw_reserve(!allowed, sizeof(*ev), stats);
 
 	if (!ev) {

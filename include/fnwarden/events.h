@@ -19,6 +19,9 @@ enum fnw_event_type {
 	FNW_EVENT_NET = 2,
 	FNW_EVENT_FILE = 3,
 	FNW_EVENT_CGROUP = 4, /* identity input for the daemon, not a policy event */
+	/* Made by userspace from violation_tally: the repeats of one violation
+	 * the kernel counted instead of reporting each (kernel_abi.h). */
+	FNW_EVENT_VIOLATION_SUMMARY = 5,
 };
 
 enum fnw_verdict {
@@ -249,6 +252,23 @@ struct fnw_cgroup_event {
 	__u8 path_truncated;
 	__u8 pad[2];
 	char path[FNW_CGROUP_PATH_MAX]; /* relative to the cgroup2 root, no leading '/' */
+};
+
+/*
+ * FNW_EVENT_VIOLATION_SUMMARY: made by userspace, never by the kernel, from
+ * a finished violation_tally window (kernel_abi.h): `repeats` violations
+ * of one kind in one cgroup, between first_ns and last_ns, that the kernel
+ * acted on but did not report one by one. hdr.boot_ns is last_ns; hdr.pid
+ * and comm are empty (many processes may have done it).
+ */
+struct fnw_violation_summary_event {
+	struct fnw_event_header hdr;
+	__u32 kind;    /* enum fnw_event_type of the violations */
+	__u32 what;    /* as fnw_violation_key.what */
+	__u64 detail;  /* as fnw_violation_key.detail */
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 repeats;
 };
 
 #endif /* FNWARDEN_EVENTS_H */

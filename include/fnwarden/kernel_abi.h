@@ -252,6 +252,35 @@ struct fnw_syscall_set {
 };
 
 /* Per-CPU counters; userspace sums the CPUs. */
+/*
+ * violation_tally (LRU): repeated identical violations of one cgroup,
+ * counted in the kernel instead of one alerts record each, so a function
+ * that loops on a refused connect or a denied syscall cannot fill the
+ * alerts ring for everyone (docs/threat-model.md, "Flooding the ring
+ * buffer"). The first violation of a key in a window of
+ * FNW_VIOLATION_WINDOW_NS gets its record; the ones after it in the window
+ * only bump `repeats` (which only grows), `first_ns` and `last_ns`.
+ * Userspace reads the table about once a second and reports what `repeats`
+ * grew by as one FNW_EVENT_VIOLATION_SUMMARY; it never writes the table.
+ * Enforcement is not throttled: the kernel still kills or refuses each
+ * one; only its report is aggregated.
+ */
+struct fnw_violation_key {
+	__u64 cgroup_id;
+	__u32 type;   /* enum fnw_event_type of the violation */
+	__u32 what;   /* syscall: nr; net: op << 24 | protocol << 16 | port; file: access */
+	__u64 detail; /* net: the address's low 8 bytes; file: dev ^ ino ^ generation << 32 */
+};
+
+struct fnw_violation_tally {
+	__u64 window_start_ns; /* the record that opened the window */
+	__u64 first_ns;        /* first repeat of the window (0: none yet) */
+	__u64 last_ns;         /* latest repeat */
+	__u64 repeats;         /* all repeats since the entry was made: only grows */
+	__u32 policy_id;
+	__u32 pad;
+};
+
 struct fnw_counters {
 	__u64 events;        /* syscalls seen in monitored cgroups */
 	__u64 violations;    /* of which outside the allowlist */
@@ -285,6 +314,8 @@ struct fnw_counters {
 	__u64 coverage_gaps;
 	__u64 alert_drops;
 	__u64 birth_drops;
+	/* Violations counted in violation_tally instead of a record each. */
+	__u64 violations_aggregated;
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

@@ -60,6 +60,10 @@
 
 /* file_rules entries (inodes named by exact or dir + "**" patterns), all policies. */
 #define FNW_MAX_FILE_RULES 16384
+/* violation_tally: (cgroup, violation) keys counted at once (LRU). */
+#define FNW_MAX_VIOLATION_TALLIES 8192
+/* One record per identical violation of a cgroup per window. */
+#define FNW_VIOLATION_WINDOW_NS 1000000000ull
 /* file_rule_names entries (each rule object's way up to its mount's root). */
 #define FNW_MAX_FILE_RULE_NAMES 16384
 /* Longest entry name file_rule_names holds, NUL included (a power of two). */

@@ -162,6 +162,7 @@ protected:
         std::vector<fnw_syscall_event> events;  // syscall events: ring buffer and seccomp, in arrival order
         std::vector<fnw_net_event> net_events;
         std::vector<fnw_file_event> file_events;
+        std::vector<fnw_violation_summary_event> summaries;  // repeats counted in the kernel
     };
 
     // Runs argv under FunctionRunner (what `fnwarden run` does), collecting events.
@@ -197,6 +198,18 @@ protected:
 
     uint32_t last_policy_id() const { return policy_id_; }
 
+    // Violations of syscall `nr` a run reported: one record each for the
+    // first of a window, the rest counted in the kernel and reported in
+    // summaries (violation_tally).
+    static uint64_t syscall_violations_reported(const Run& r, int nr) {
+        uint64_t n = 0;
+        for (const auto& ev : r.events)
+            if (ev.verdict == FNW_VERDICT_VIOLATION && ev.nr == static_cast<uint32_t>(nr)) ++n;
+        for (const auto& s : r.summaries)
+            if (s.kind == FNW_EVENT_SYSCALL && s.what == static_cast<uint32_t>(nr)) n += s.repeats;
+        return n;
+    }
+
     // What refuses an inet connect or bind here: the BPF-LSM hook where it
     // loaded (security_socket_* runs first), else the cgroup hook. The LSM
     // hook's events carry the kernel's lineage, the cgroup hook's /proc's.
@@ -227,6 +240,11 @@ protected:
             ASSERT_EQ(rec.size(), sizeof(fnw_file_event));
             out.file_events.emplace_back();
             std::memcpy(&out.file_events.back(), rec.data(), sizeof(fnw_file_event));
+        } else if (hdr.type == FNW_EVENT_VIOLATION_SUMMARY) {
+            ASSERT_EQ(rec.size(), sizeof(fnw_violation_summary_event));
+            fnw_violation_summary_event ev{};
+            std::memcpy(&ev, rec.data(), sizeof(ev));
+            out.summaries.push_back(ev);
         } else {
             ADD_FAILURE() << "unknown event type " << hdr.type;
         }

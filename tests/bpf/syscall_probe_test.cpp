@@ -136,8 +136,10 @@ TEST_F(SyscallProbeTest, AuditModeReportsButNeverKills) {
                  {"getpgid", "getpgid", "exit:7"});
     EXPECT_FALSE(r.outcome.term_signal.has_value());
     EXPECT_EQ(r.outcome.exit_code, 7);
-    ASSERT_EQ(r.events.size(), 2u);
+    // The second is a repeat within the window: counted, in a summary.
+    ASSERT_EQ(r.events.size(), 1u);
     for (const auto& ev : r.events) EXPECT_EQ(ev.action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(syscall_violations_reported(r, SYS_getpgid), 2u);
     EXPECT_EQ(probes_->counters().kills, 0u);
 }
 
@@ -152,8 +154,10 @@ TEST_F(SyscallProbeTest, TraceModeEmitsAllowedEventsToo) {
 }
 
 // 10 000 short-lived children, each making one disallowed syscall: every one
-// is attributed and reported, none lost.
-TEST_F(SyscallProbeTest, TenThousandForksAreEachReported) {
+// is counted and reported, none lost. The same violation in the same
+// cgroup is one record per window and a summary of the repeats
+// (violation_tally): each record is attributed to its child.
+TEST_F(SyscallProbeTest, TenThousandForksAreEachCountedAndReported) {
     constexpr int kForks = 10000;
     auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
                           {"fork-getpgid:" + std::to_string(kForks)});
@@ -161,14 +165,44 @@ TEST_F(SyscallProbeTest, TenThousandForksAreEachReported) {
     auto c = probes_->counters();
     EXPECT_EQ(c.violations, static_cast<uint64_t>(kForks));
     EXPECT_EQ(c.ringbuf_drops, 0u);
-    ASSERT_EQ(r.events.size(), static_cast<size_t>(kForks));
+    EXPECT_EQ(syscall_violations_reported(r, SYS_getpgid), static_cast<uint64_t>(kForks));
+    EXPECT_EQ(c.violations_aggregated, kForks - r.events.size());
+    ASSERT_GE(r.events.size(), 1u);
+    EXPECT_LT(r.events.size(), 100u) << "repeats are summarized, not one record each";
     std::set<uint32_t> pids;
     for (const auto& ev : r.events) {
         EXPECT_EQ(ev.hdr.ppid, static_cast<uint32_t>(r.outcome.pid));
         EXPECT_EQ(ev.hdr.cgroup_id, r.outcome.cgroup_id);
         pids.insert(ev.hdr.pid);
     }
-    EXPECT_EQ(pids.size(), static_cast<size_t>(kForks)) << "one event per child";
+    EXPECT_EQ(pids.size(), r.events.size()) << "each record names its own child";
+    for (const auto& s : r.summaries) EXPECT_EQ(s.hdr.cgroup_id, r.outcome.cgroup_id);
+}
+
+// A loop on one denied syscall: the first is a record, the rest are counted
+// in the kernel (count, first and last time) and come back as summaries;
+// the alerts ring sees a handful of records, not 20 000.
+TEST_F(SyscallProbeTest, ARepeatedViolationIsCountedInTheKernelNotReportedEachTime) {
+    constexpr int kRepeats = 20000;
+    const ProbeCounters before = probes_->counters();
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+                          {"repeat-getpgid:" + std::to_string(kRepeats), "exit:0"}, {.use_seccomp = false});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    const ProbeCounters after = probes_->counters();
+    EXPECT_EQ(after.violations - before.violations, uint64_t{kRepeats});
+    EXPECT_EQ(syscall_violations_reported(r, SYS_getpgid), uint64_t{kRepeats}) << "every one counted";
+    ASSERT_GE(r.events.size(), 1u);
+    EXPECT_LE(r.events.size(), 5u) << "one record per window";
+    EXPECT_EQ(after.violations_aggregated - before.violations_aggregated, kRepeats - r.events.size());
+    ASSERT_FALSE(r.summaries.empty());
+    for (const auto& s : r.summaries) {
+        EXPECT_EQ(s.hdr.cgroup_id, r.outcome.cgroup_id);
+        EXPECT_EQ(s.hdr.policy_id, last_policy_id());
+        EXPECT_GT(s.repeats, 0u);
+        EXPECT_LE(s.first_ns, s.last_ns);
+        EXPECT_GE(s.first_ns, r.events.front().hdr.boot_ns) << "repeats come after the record that opened the window";
+    }
+    EXPECT_EQ(after.alert_drops, before.alert_drops);
 }
 
 TEST_F(SyscallProbeTest, FloodOnTinyRingBufferCountsEveryDrop) {

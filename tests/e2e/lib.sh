@@ -51,6 +51,20 @@ count_matching() {
   echo "$n"
 }
 
+# count_reported FILE PATTERN...: like count_matching, but a violation_summary
+# line (repeats the kernel counted instead of reporting each) counts for its
+# "repeats": every reported occurrence, whichever way it was reported.
+count_reported() {
+  local file=$1; shift
+  [[ -r $file ]] || return 1
+  awk -v n="$#" 'BEGIN { for (i = 1; i <= n; ++i) p[i] = ARGV[i]; ARGC = 1 }
+    { for (i = 1; i <= n; ++i) if (index($0, p[i]) == 0) next
+      if (index($0, "\"type\":\"violation_summary\"") && match($0, /"repeats":[0-9]+/))
+        c += substr($0, RSTART + 10, RLENGTH - 10)
+      else ++c }
+    END { print c + 0 }' "$@" <"$file"
+}
+
 # more_than N FILE PATTERN...: FILE now has more than N such lines (re-read each call).
 more_than() {
   local n=$1 c; shift

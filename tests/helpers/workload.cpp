@@ -2,6 +2,7 @@
 // so a test states exactly which syscalls the function makes:
 //   getppid | getpgid        one raw syscall
 //   repeat-getppid:N         N getppid calls (floods a traced cgroup)
+//   repeat-getpgid:N         N getpgid calls (one violation, repeated, where getpgid is denied)
 //   mkdir:PATH               raw mkdir(PATH, 0700)
 //   tcp4:IP:PORT | tcp6:IP:PORT   TCP connect (errno kept for exit-errno)
 //   udp4:IP:PORT | udp6:IP:PORT   one UDP datagram with sendto
@@ -461,6 +462,9 @@ int main(int argc, char** argv) {
         } else if (step.rfind("repeat-getppid:", 0) == 0) {
             long n = std::strtol(step.c_str() + 15, nullptr, 10);
             for (long k = 0; k < n; ++k) syscall(SYS_getppid);
+        } else if (step.rfind("repeat-getpgid:", 0) == 0) {
+            long n = std::strtol(step.c_str() + 15, nullptr, 10);
+            for (long k = 0; k < n; ++k) syscall(SYS_getpgid, 0);
         } else if (step.rfind("open-loop:", 0) == 0) {
             // open-loop:MS:PATH: open()+close() PATH as fast as possible for
             // MS milliseconds (an event flood when the cgroup is traced).

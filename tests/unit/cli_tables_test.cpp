@@ -33,6 +33,27 @@ TEST(CliTables, TraceRowPrintsHostileNamesEscaped) {
     EXPECT_NE(out.str().find("evil\\x1b[2J\\x0dforged\\x9b31m"), std::string::npos) << out.str();
 }
 
+TEST(CliTables, ASummaryRowReadsAsTheViolationItRepeatsTimesN) {
+    const json event = {{"type", "violation_summary"},
+                        {"time", "2026-12-05T01:32:18.677710816Z"},
+                        {"function", "fn-loop"},
+                        {"verdict", "violation"},
+                        {"repeats", 19999},
+                        {"of", {{"type", "syscall"}, {"syscall", {{"name", "getpgid"}, {"nr", 121}}}}}};
+    std::ostringstream out;
+    print_trace_row(event, /*color=*/false, out);
+    EXPECT_NE(out.str().find("getpgid"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("syscall"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("VIOLATION x19999 more"), std::string::npos) << out.str();
+
+    const json net = {{"type", "violation_summary"}, {"verdict", "violation"}, {"repeats", 3},
+                      {"of", {{"type", "network"}, {"net", {{"op", "connect"}, {"protocol", "tcp"}, {"port", 443}}}}}};
+    out.str("");
+    print_trace_row(net, false, out);
+    EXPECT_NE(out.str().find("connect :443/tcp"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("net"), std::string::npos) << out.str();
+}
+
 TEST(CliTables, StatusTablePrintsHostileNamesEscaped) {
     const json status = {
         {"daemon", {{"version", "0.1"}, {"pid", 1}, {"uptime_seconds", 5}, {"mode", "audit"}, {"rules", "/r"},

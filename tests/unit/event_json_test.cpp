@@ -161,6 +161,52 @@ TEST(EventJson, SyscallViolationHasEveryField) {
     EXPECT_EQ((*j)["rule"], "syscalls.allow");
 }
 
+// Repeats the kernel counted instead of reporting each (violation_tally):
+// what was repeated, how often, from when to when; no process of its own.
+TEST(EventJson, AViolationSummarySaysWhatWasRepeatedHowOftenAndWhen) {
+    WallClock clock(1'795'824'000LL * 1'000'000'000LL);
+    fnw_violation_summary_event ev{};
+    ev.hdr.type = FNW_EVENT_VIOLATION_SUMMARY;
+    ev.hdr.size = sizeof(ev);
+    ev.hdr.cgroup_id = 4242;
+    ev.hdr.boot_ns = 3'000'000'000;
+    ev.first_ns = 1'500'000'000;
+    ev.last_ns = 3'000'000'000;
+    ev.repeats = 19999;
+    ev.kind = FNW_EVENT_SYSCALL;
+    ev.what = SYS_getpgid;
+    const EventContext ctx{"demo", "demo-policy", Mode::Audit};
+    auto j = event_to_json(std::as_bytes(std::span(&ev, 1)), ctx, clock);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["type"], "violation_summary");
+    EXPECT_EQ((*j)["verdict"], "violation");
+    EXPECT_EQ((*j)["repeats"], 19999);
+    EXPECT_EQ((*j)["first"], "2026-11-28T00:00:01.500000000Z");
+    EXPECT_EQ((*j)["last"], "2026-11-28T00:00:03.000000000Z");
+    EXPECT_EQ((*j)["time"], (*j)["last"]);
+    EXPECT_EQ((*j)["function"], "demo");
+    EXPECT_EQ((*j)["of"]["type"], "syscall");
+    EXPECT_EQ((*j)["of"]["syscall"]["name"], "getpgid");
+    EXPECT_FALSE(j->contains("pid")) << "many processes may have done it";
+
+    ev.kind = FNW_EVENT_NET;
+    ev.what = uint32_t{FNW_NET_CONNECT} << 24 | 6u << 16 | 443u;
+    j = event_to_json(std::as_bytes(std::span(&ev, 1)), ctx, clock);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["of"]["net"], (nlohmann::json{{"op", "connect"}, {"protocol", "tcp"}, {"port", 443}}));
+
+    ev.kind = FNW_EVENT_FILE;
+    ev.what = FNW_FILE_READ;
+    j = event_to_json(std::as_bytes(std::span(&ev, 1)), ctx, clock);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["of"]["file"]["access"], nlohmann::json::array({"read"}));
+
+    ev.kind = 77;  // nothing the kernel counts
+    EXPECT_FALSE(event_to_json(std::as_bytes(std::span(&ev, 1)), ctx, clock));
+    ev.hdr.size = sizeof(ev) - 8;
+    EXPECT_FALSE(event_to_json(std::as_bytes(std::span(&ev, 1)), ctx, clock)) << "size must match";
+}
+
 TEST(EventJson, AProcessRuleViolationNamesItsRule) {
     auto ev = sample_event();
     const std::pair<uint8_t, const char*> rules[] = {{FNW_RULE_PROCESS_PTRACE, "process.ptrace"},

@@ -130,7 +130,17 @@ const std::map<std::string, StructLayout>& expected_layouts() {
            FNW_FIELD(fnw_counters, file_pending_lost), FNW_FIELD(fnw_counters, file_lsm_denied),
            FNW_FIELD(fnw_counters, process_violations), FNW_FIELD(fnw_counters, process_denied),
            FNW_FIELD(fnw_counters, fail_closed_kills), FNW_FIELD(fnw_counters, coverage_gaps),
-           FNW_FIELD(fnw_counters, alert_drops), FNW_FIELD(fnw_counters, birth_drops)}}},
+           FNW_FIELD(fnw_counters, alert_drops), FNW_FIELD(fnw_counters, birth_drops),
+           FNW_FIELD(fnw_counters, violations_aggregated)}}},
+        {"fnw_violation_key",
+         {sizeof(fnw_violation_key),
+          {FNW_FIELD(fnw_violation_key, cgroup_id), FNW_FIELD(fnw_violation_key, type),
+           FNW_FIELD(fnw_violation_key, what), FNW_FIELD(fnw_violation_key, detail)}}},
+        {"fnw_violation_tally",
+         {sizeof(fnw_violation_tally),
+          {FNW_FIELD(fnw_violation_tally, window_start_ns), FNW_FIELD(fnw_violation_tally, first_ns),
+           FNW_FIELD(fnw_violation_tally, last_ns), FNW_FIELD(fnw_violation_tally, repeats),
+           FNW_FIELD(fnw_violation_tally, policy_id), FNW_FIELD(fnw_violation_tally, pad)}}},
     };
     return layouts;
 }

@@ -160,11 +160,14 @@ std::string event_detail(const json& e) {
         const json& f = e.at("file");
         std::string path = str(f, "path");
         if (path.empty()) path = str(f, "raw_path");
+        if (path.empty() && f.contains("access")) return f.at("access").dump();  // a summary's: rights only
         return str(f, "op") + " " + path;
     }
     if (type == "network") {
         const json& n = e.at("net");
         if (str(n, "family") == "unix") return str(n, "op") + " unix:" + str(n, "path");
+        if (!n.contains("daddr") && !n.contains("addr") && !n.contains("saddr"))  // a summary's: port only
+            return str(n, "op") + " :" + str(n, "port") + "/" + str(n, "protocol");
         if (n.contains("saddr"))  // accept: who came in, on which of our ports
             return str(n, "op") + " " + str(n, "saddr") + ":" + str(n, "sport") + " -> :" + str(n, "port") + "/" +
                    str(n, "protocol");
@@ -183,13 +186,17 @@ void print_trace_header(std::ostream& out) {
 
 void print_trace_row(const json& e, bool color, std::ostream& out) {
     const bool violation = str(e, "verdict") == "violation";
-    std::string kind = str(e, "type");
+    // A summary of repeats reads as the event it repeats, times N.
+    const bool summary = str(e, "type") == "violation_summary" && e.contains("of") && e.at("of").is_object();
+    const json& about = summary ? e.at("of") : e;
+    std::string kind = str(about, "type");
     if (kind == "file" && str(e, "rule").rfind("exec.", 0) == 0) kind = "exec";
     if (kind == "network") kind = "net";
     std::string verdict = violation ? "VIOLATION " + str(e, "action") : "allowed";
+    if (summary) verdict = "VIOLATION x" + str(e, "repeats") + " more";
     if (violation && str(e, "mechanism") != "none" && !str(e, "mechanism").empty())
         verdict += " (" + str(e, "mechanism") + ")";
-    std::string detail = event_detail(e);
+    std::string detail = event_detail(about);
     if (detail.size() > 43) detail = detail.substr(0, 40) + "...";
     if (color && violation) out << "\033[1;31m";
     out << std::left << std::setw(13) << short_time(str(e, "time")) << std::setw(16) << str(e, "function")

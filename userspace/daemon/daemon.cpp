@@ -85,6 +85,8 @@ bool record_is_violation(std::span<const std::byte> record) {
         std::memcpy(&verdict, record.data() + offsetof(fnw_net_event, verdict), 1);
     else if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event))
         std::memcpy(&verdict, record.data() + offsetof(fnw_file_event, verdict), 1);
+    else if (hdr.type == FNW_EVENT_VIOLATION_SUMMARY)
+        return true;  // repeats of violations, counted in the kernel
     return verdict == FNW_VERDICT_VIOLATION;
 }
 
@@ -99,6 +101,9 @@ sigset_t daemon_signal_set() {
 // The event kind `trace --events` filters on: exec denials are file events
 // about exec.allow.
 std::string trace_kind(const nlohmann::json& event) {
+    // A summary of repeats is of the kind it repeats.
+    if (event.value("type", "") == "violation_summary" && event.contains("of") && event["of"].is_object())
+        return trace_kind(event["of"]);
     const std::string type = event.value("type", "");
     if (type == "file" && event.value("rule", "").rfind("exec.", 0) == 0) return "exec";
     if (type == "network") return "net";
@@ -1126,9 +1131,14 @@ void Daemon::Impl::publish(const nlohmann::json& event, const std::string& funct
                            bool violation, bool to_outputs) {
     const std::string type = event.value("type", "unknown");
     events_total->with({type}).inc();
-    per_function.count(function, violation);
-    if (violation) {
-        violations_total->with({function, type, event.value("action", "")}).inc();
+    if (type == "violation_summary" && event.contains("of") && event["of"].is_object()) {
+        // Repeats the kernel counted: N violations of the kind they repeat.
+        const uint64_t repeats = event.value("repeats", uint64_t{0});
+        per_function.count(function, true, repeats);
+        violations_total->with({function, event["of"].value("type", "unknown"), "repeated"}).inc(repeats);
+    } else {
+        per_function.count(function, violation);
+        if (violation) violations_total->with({function, type, event.value("action", "")}).inc();
     }
     std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (!subscribers.empty()) {
@@ -1538,7 +1548,8 @@ nlohmann::json Daemon::Impl::status() const {
                        {"fail_closed_kills", k.fail_closed_kills},
                        {"coverage_gaps", k.coverage_gaps},
                        {"alert_drops", k.alert_drops},
-                       {"birth_drops", k.birth_drops}}},
+                       {"birth_drops", k.birth_drops},
+                       {"violations_aggregated", k.violations_aggregated}}},
                      {"daemon",
                       {{"records", records},
                        {"file_decided_allowed", file_decider.stats().allowed},
@@ -1546,6 +1557,7 @@ nlohmann::json Daemon::Impl::status() const {
                        {"file_verdicts_remembered", file_decider.stats().remembered},
                        {"file_rule_objects_replaced", file_decider.stats().replaced_rule_objects},
                        {"file_rule_refreshes", probes ? probes->file_rule_refreshes() : 0},
+                       {"violation_repeats_reported", probes ? probes->violation_repeats_reported() : 0},
                        {"exec_sha256_mismatches", file_decider.stats().sha256_mismatches},
                        {"exec_sha256_hashed", file_decider.hash_stats().hashed},
                        {"exec_sha256_cache_hits", file_decider.hash_stats().cache_hits},
@@ -1656,6 +1668,8 @@ int Daemon::Impl::loop() {
                         spdlog::info("{}: detaching probes and exiting", strsignal(static_cast<int>(si.ssi_signo)));
                         service.stopping();
                         consumer->drain();
+                        for (const auto& summary : probes->take_violation_summaries())
+                            publish_record(std::as_bytes(std::span(&summary, 1)));
                         return 0;
                     }
                 }
@@ -1701,6 +1715,9 @@ int Daemon::Impl::loop() {
                 spdlog::warn("{} events lost so far: ring buffer full (raise ringbufBytes)", drops);
             drops_reported = drops;
             account_lost_records(kernel);
+            // Repeats the kernel counted instead of reporting: one record each.
+            for (const auto& summary : probes->take_violation_summaries())
+                publish_record(std::as_bytes(std::span(&summary, 1)));
         }
     }
 }

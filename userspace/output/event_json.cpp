@@ -287,6 +287,45 @@ std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, c
         if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = rule;
         return j;
     }
+    case FNW_EVENT_VIOLATION_SUMMARY: {
+        if (record.size() != sizeof(fnw_violation_summary_event)) return std::nullopt;
+        fnw_violation_summary_event ev;
+        std::memcpy(&ev, record.data(), sizeof(ev));
+        // Many processes may have done it: no pid, lineage or comm.
+        nlohmann::json j;
+        j["type"] = "violation_summary";
+        j["time"] = clock.rfc3339(ev.hdr.boot_ns);
+        j["function"] = ctx.function;
+        j["policy"] = ctx.policy;
+        j["mode"] = to_string(ctx.mode);
+        j["cgroup_id"] = ev.hdr.cgroup_id;
+        j["verdict"] = "violation";
+        j["repeats"] = ev.repeats;
+        j["first"] = clock.rfc3339(ev.first_ns);
+        j["last"] = clock.rfc3339(ev.last_ns);
+        // What was repeated, in the words of the event it repeats.
+        switch (ev.kind) {
+        case FNW_EVENT_SYSCALL: {
+            std::string_view name = SyscallTable::name(static_cast<int>(ev.what));
+            j["of"] = {{"type", "syscall"},
+                       {"syscall", {{"nr", ev.what}, {"name", name.empty() ? "unknown" : std::string(name)}}}};
+            break;
+        }
+        case FNW_EVENT_NET:
+            j["of"] = {{"type", "network"},
+                       {"net",
+                        {{"op", net_op_name(static_cast<uint8_t>(ev.what >> 24))},
+                         {"protocol", protocol_name(static_cast<uint8_t>(ev.what >> 16))},
+                         {"port", ev.what & 0xffff}}}};
+            break;
+        case FNW_EVENT_FILE:
+            j["of"] = {{"type", "file"}, {"file", {{"access", file_access_names(ev.what)}}}};
+            break;
+        default:
+            return std::nullopt;
+        }
+        return j;
+    }
     }
     return std::nullopt;
 }

@@ -23,18 +23,19 @@ public:
 
     // Functions already in the table are always counted; a new one only
     // while there is room, else its event goes to overflow().
-    void count(const std::string& function, bool violation) {
+    // `violations`: how many the event reports (a summary of repeats: many).
+    void count(const std::string& function, bool violation, uint64_t violations = 1) {
         auto it = counts_.find(function);
         if (it == counts_.end()) {
             if (counts_.size() >= max_functions_) {
                 ++overflow_.events;
-                if (violation) ++overflow_.violations;
+                if (violation) overflow_.violations += violations;
                 return;
             }
             it = counts_.emplace(function, Counts{}).first;
         }
         ++it->second.events;
-        if (violation) ++it->second.violations;
+        if (violation) it->second.violations += violations;
     }
 
     // Zeroes for a function never counted (or counted only in overflow()).

@@ -8,9 +8,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <variant>
 #include <vector>
 
+#include <fnwarden/events.h>
 #include <fnwarden/kernel_abi.h>
 #include <fnwarden/limits.h>
 
@@ -57,6 +59,7 @@ struct ProbeCounters {
     uint64_t coverage_gaps = 0;
     uint64_t alert_drops = 0;
     uint64_t birth_drops = 0;
+    uint64_t violations_aggregated = 0;
 };
 
 // One loaded BPF program and what the kernel's bpf_stats say about it
@@ -134,6 +137,15 @@ public:
     std::optional<fnw_object_identity> object_identity(int fd) const;
     ObjectIdentityFn identity_fn() const;
 
+    // What violation_tally (kernel_abi.h) counted since the last call:
+    // repeats of one violation the kernel acted on instead of reporting
+    // each, one FNW_EVENT_VIOLATION_SUMMARY per key that grew. Call about
+    // once a second (and once more at the end). Reads only: the kernel's
+    // counts only grow, and this remembers how far it reported them.
+    std::vector<fnw_violation_summary_event> take_violation_summaries();
+    // Repeats reported so far (all keys), for status.
+    uint64_t violation_repeats_reported() const { return repeats_reported_total_; }
+
     // Re-reads the identities of slot `policy_id`'s file rules, after the
     // kernel found a rule's object deleted and made again
     // (FNW_OBJECT_RULE_REPLACED): the new object gets the grant in the
@@ -188,6 +200,14 @@ private:
         std::optional<std::chrono::steady_clock::time_point> last_refresh;
     };
     std::map<uint32_t, FileSections> file_sections_;
+    // violation_tally keys -> how many repeats were reported, and the last one's time.
+    using ViolationKey = std::tuple<uint64_t, uint32_t, uint32_t, uint64_t>;
+    struct ReportedRepeats {
+        uint64_t repeats = 0;
+        uint64_t last_ns = 0;
+    };
+    std::map<ViolationKey, ReportedRepeats> reported_repeats_;
+    uint64_t repeats_reported_total_ = 0;
     uint64_t file_rule_refreshes_ = 0;
     std::string lsm_error_;                // empty when some lsm program loaded
     std::map<std::string, std::string> lsm_hooks_;  // hook -> "" (loaded) or why not

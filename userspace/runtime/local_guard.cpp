@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -52,7 +53,13 @@ bool LocalGuard::arm(const GuardRequest& request, std::string* error) {
 
 void LocalGuard::disarm(uint64_t cgroup_id) {
     consumer_->drain();  // everything the function emitted up to its exit
+    report_violation_summaries();  // and the repeats counted since the last look
     probes_.unmonitor_cgroup(cgroup_id);
+}
+
+void LocalGuard::report_violation_summaries() {
+    for (const auto& summary : probes_.take_violation_summaries())
+        on_record_(std::as_bytes(std::span(&summary, 1)));
 }
 
 int LocalGuard::poll_fd() const { return consumer_->epoll_fd(); }
@@ -68,6 +75,7 @@ bool LocalGuard::service() {
         if (drops > drops_reported_)
             spdlog::warn("{}: {} events lost so far: ring buffer full (raise --ringbuf-bytes)", function_, drops);
         drops_reported_ = drops;
+        report_violation_summaries();
     }
     return true;
 }

@@ -31,6 +31,10 @@ public:
     void launcher_event(std::span<const std::byte> record) override { on_record_(record); }
 
 private:
+    // Violation repeats the kernel counted since the last look
+    // (ProbeSet::take_violation_summaries), as records to on_record_.
+    void report_violation_summaries();
+
     LocalGuard(ProbeSet& probes, uint32_t policy_id, RecordHandler on_record)
         : probes_(probes),
           policy_id_(policy_id),
