@@ -248,6 +248,15 @@ struct RetiredSlot {
 };
 
 struct Daemon::Impl {
+    // Threads first: the pod watcher pushes into pod_changes and the metrics
+    // server's threads read monitored_count and last_loop_tick_ns, all
+    // declared (so destroyed) before them. Member order alone would free
+    // those while the threads still run.
+    ~Impl() {
+        pod_watcher.reset();
+        metrics_server.reset();
+    }
+
     DaemonConfig config;
     std::filesystem::path rules_dir;
     std::filesystem::path cgroup2_root;
