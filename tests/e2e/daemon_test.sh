@@ -21,8 +21,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 daemon_doc=$here/../../docs/daemon.md
 # How much slower than this host's native speed the machine is: the VM
-# lane's guest (TCG) sets 10. Only the flood's rates scale with it; every
-# check stays able to fail.
+# lane's guest (TCG) sets 10. Only bounds scale with it (how long to wait
+# for a condition, the flood's event count); the flood itself lasts until
+# it has shown what it floods for. Every check stays able to fail.
 slowdown=${FNW_TEST_SLOWDOWN:-1}
 require_root
 
@@ -170,7 +171,12 @@ pids+=($!)
 eventually 5 test -s "$work/receiver.port" || fail "webhook receiver did not start"
 hook_port=$(head -1 "$work/receiver.port")
 
-"$fnw" daemon --rules "$rules" --socket "$sock" --output "$out" --metrics 127.0.0.1:0 \
+# A config file for what has no flag. clientQueueBytes well under the 4 MiB
+# default: the flood's stalled trace client must overflow its queue, and a
+# machine ten times slower delivers ten times fewer events per second.
+client_queue_bytes=262144
+printf 'clientQueueBytes: %s\n' "$client_queue_bytes" >"$work/daemon.yaml"
+"$fnw" daemon --config "$work/daemon.yaml" --rules "$rules" --socket "$sock" --output "$out" --metrics 127.0.0.1:0 \
   --webhook "http://127.0.0.1:$hook_port/events" --mode audit --program-stats >"$work/daemon.log" 2>&1 &
 daemon=$!
 pids+=($daemon)
@@ -521,31 +527,71 @@ pids+=($slow_trace)
 trace_clients() { [[ $(status_json | grep -c '"role": "trace"') -ge 2 ]]; }
 eventually $((10 * slowdown)) trace_clients && pass "both flood trace clients subscribed" ||
   fail "flood trace clients not subscribed: $(status_json | grep -c '"role": "trace"') of 2"
-"$fnw" run --socket "$sock" --function e2e -- "$workload" open-loop:8000:/etc/hostname >/dev/null 2>&1 &
+# stalled_client FIELD STATUS: FIELD (dropped, queued_bytes) of the stalled
+# trace client in a `status -o json` answer; fails when it is not listed.
+stalled_client() {
+  local s
+  s=$(tr -d ' \n' <<<"$2" | grep -o '{[^{}]*}' | grep "\"pid\":$slow_trace[,}]" | head -1 |
+    grep -o "\"$1\":[0-9]*" | cut -d: -f2)
+  is_uint "$s" || return 1
+  echo "$s"
+}
+events0=$(status_json | tr -d ' \n' | grep -o '"kernel":{[^}]*}' | grep -o '"events":[0-9]*' | cut -d: -f2)
+# The flood lasts at least 8 s and until the stalled client has overflowed
+# its queue (clientQueueBytes) and status was asked min_asks times: sized by
+# what it must prove, not by a time that a slower machine fills less. The
+# bound only ends a flood that would never get there (the checks below fail).
+flood_min=8 min_asks=6
+flood_bound=$((flood_min + 20 * slowdown))
+rm -f "$work/flood.stop"
+"$fnw" run --socket "$sock" --function e2e -- "$workload" \
+  "open-until:$work/flood.stop:$((flood_bound * 1000)):/etc/hostname" >/dev/null 2>&1 &
 flood=$!
 pids+=($flood)
-# Ask for status for as long as the flood lasts (paced, not a wait). Under
-# a slowdown fewer asks fit in the flood, and each may take longer.
-asked=0 responsive=0
-min_asks=$((slowdown > 1 ? 3 : 6))
+flood_start=$SECONDS
+# Ask for status for as long as the flood lasts (paced, not a wait), each ask
+# bounded (3 s here, longer under a slowdown).
+asked=0 responsive=0 stalled_drops=0
 while kill -0 "$flood" 2>/dev/null; do
   asked=$((asked + 1))
-  timeout $((3 * slowdown)) "$fnw" status --socket "$sock" -o json >"$work/flood-status.json" &&
+  if timeout $((3 * slowdown)) "$fnw" status --socket "$sock" -o json >"$work/flood-status.json"; then
     responsive=$((responsive + 1))
+    stalled_drops=$(stalled_client dropped "$(<"$work/flood-status.json")") || stalled_drops=0
+  fi
+  if [[ ! -e $work/flood.stop ]] && ((SECONDS - flood_start >= flood_min && asked >= min_asks && stalled_drops > 0)); then
+    touch "$work/flood.stop"
+  fi
   sleep 0.5
 done
 wait "$flood"
+flood_rc=$?
+flood_secs=$((SECONDS - flood_start))
+((flood_rc == 0)) && pass "flood ended by the test after ${flood_secs} s (stalled client overflowed, $asked status asks)" ||
+  fail "flood ran to its ${flood_bound} s bound (exit $flood_rc): the stalled client had $stalled_drops drops after $asked asks"
 ((asked >= min_asks && responsive == asked)) && pass "status answered $responsive/$asked times during the flood" ||
   fail "status answered $responsive/$asked times during the flood (at least $min_asks asks, each within $((3 * slowdown)) s)"
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$daemon/status")
 is_uint "$rss_kb" && ((rss_kb < 262144)) && pass "daemon RSS bounded (${rss_kb} KiB)" || fail "daemon RSS '${rss_kb}' KiB"
 final=$(status_json | tr -d ' \n')
 kernel_events=$(echo "$final" | grep -o '"kernel":{[^}]*}' | grep -o '"events":[0-9]*' | cut -d: -f2)
-is_uint "$kernel_events" && ((kernel_events > 100000 / slowdown)) && pass "flood produced $kernel_events events" ||
-  fail "flood too small: '$kernel_events' (want > $((100000 / slowdown)))"
+echo "flood: ${flood_secs} s, kernel events $events0 -> $kernel_events," \
+  "$(echo "$final" | grep -o '"traced_sent":[0-9]*\|"ringbuf_drops":[0-9]*\|"client_dropped":[0-9]*' | tr '\n' ' ')"
+is_uint "$events0" && is_uint "$kernel_events" && ((kernel_events - events0 > 100000 / slowdown)) &&
+  pass "flood produced $((kernel_events - events0)) events" ||
+  fail "flood too small: '$events0' -> '$kernel_events' events (want > $((100000 / slowdown)) more)"
+# The stalled client's own count, read while it is still connected: another
+# client's drops would not do. Its queue stays within the configured bound.
+stalled_drops=$(stalled_client dropped "$final")
+stalled_queued=$(stalled_client queued_bytes "$final")
+is_uint "$stalled_drops" && ((stalled_drops > 0)) && pass "stalled trace client: $stalled_drops drops counted" ||
+  fail "no client drops counted for a stalled reader: '$stalled_drops'"
+is_uint "$stalled_queued" && ((stalled_queued > 0 && stalled_queued <= client_queue_bytes)) &&
+  pass "stalled client's queue within clientQueueBytes ($stalled_queued <= $client_queue_bytes)" ||
+  fail "stalled client's queue: '$stalled_queued' bytes (clientQueueBytes $client_queue_bytes)"
 client_dropped=$(echo "$final" | grep -o '"client_dropped":[0-9]*' | cut -d: -f2)
-is_uint "$client_dropped" && ((client_dropped > 0)) && pass "stalled trace client: $client_dropped drops counted" ||
-  fail "no client drops counted for a stalled reader: '$client_dropped'"
+is_uint "$client_dropped" && is_uint "$stalled_drops" && ((client_dropped >= stalled_drops)) &&
+  pass "daemon's client drops ($client_dropped) include the stalled client's" ||
+  fail "daemon's client drops '$client_dropped' < the stalled client's '$stalled_drops'"
 ring_drops=$(echo "$final" | grep -o '"ringbuf_drops":[0-9]*' | cut -d: -f2)
 scrape=$(curl -sf "http://$metrics/metrics")
 scraped=$(metric_sum "$scrape" fnwarden_ringbuf_drops_total)
@@ -561,7 +607,7 @@ client_drops_agree() {
   s=$(status_num client_dropped) && m=$(metric_sum "$(curl -sf "http://$metrics/metrics")" fnwarden_client_dropped_total) &&
     is_uint "$m" && ((m == s && m > 0))
 }
-eventually 5 client_drops_agree && pass "client drops in /metrics match status ($(status_num client_dropped))" ||
+eventually $((5 * slowdown)) client_drops_agree && pass "client drops in /metrics match status ($(status_num client_dropped))" ||
   fail "client drops: status '$(status_num client_dropped)', metrics '$(metric_sum "$(curl -sf "http://$metrics/metrics")" fnwarden_client_dropped_total)'"
 
 # --- clean shutdown ----------------------------------------------------------------

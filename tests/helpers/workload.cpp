@@ -26,6 +26,8 @@
 //   nest:N                   the remaining steps run in a descendant N generations down (each
 //                            generation forks one child, waits, and exits with its status)
 //   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
+//   open-until:STOP:MS:PATH  the same until the file STOP exists (looked for about every 50 ms),
+//                            at most MS milliseconds; exit 124 if STOP never came
 //   sleep-ms:MS              sleep
 //   print:TEXT               write TEXT and a newline to stdout
 //   exit:N                   exit with status N
@@ -478,6 +480,34 @@ int main(int argc, char** argv) {
                     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
                     if (fd >= 0) close(fd);
                 }
+        } else if (step.rfind("open-until:", 0) == 0) {
+            // open-until:STOP:MS:PATH: a flood the test ends (by creating
+            // STOP) once it has seen what it floods for; MS bounds it.
+            std::string args = step.substr(11);
+            const auto c1 = args.find(':');
+            const auto c2 = c1 == std::string::npos ? c1 : args.find(':', c1 + 1);
+            if (c2 == std::string::npos) return 2;
+            const std::string stop = args.substr(0, c1);
+            const long ms = std::strtol(args.substr(c1 + 1, c2 - c1 - 1).c_str(), nullptr, 10);
+            const std::string path = args.substr(c2 + 1);
+            const auto start = std::chrono::steady_clock::now();
+            const auto until = start + std::chrono::milliseconds(ms);
+            auto next_look = start;
+            bool stopped = false;
+            for (auto now = start; now < until; now = std::chrono::steady_clock::now()) {
+                if (now >= next_look) {
+                    if (access(stop.c_str(), F_OK) == 0) {
+                        stopped = true;
+                        break;
+                    }
+                    next_look = now + std::chrono::milliseconds(50);
+                }
+                for (int k = 0; k < 256; ++k) {
+                    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+                    if (fd >= 0) close(fd);
+                }
+            }
+            if (!stopped) return 124;
         } else if (step.rfind("sleep-ms:", 0) == 0) {
             usleep(static_cast<useconds_t>(std::strtol(step.c_str() + 9, nullptr, 10)) * 1000);
         } else if (step.rfind("print:", 0) == 0) {
