@@ -2,7 +2,7 @@
 # The vm lane's driver, run INSIDE the run-in-vm guest (Debian 6.1 kernel,
 # lsm=...,bpf) by tests/vm/CMakeLists.txt, so that one boot runs every suite:
 #
-#   run-in-vm -- bash guest-suite.sh --lane lsm|full BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL]
+#   run-in-vm -- bash guest-suite.sh --lane LANE BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL]
 #
 # BUILD_DIR is the host's build tree (the guest sees the host's / read-only,
 # with a RAM overlay): fnwarden, tests/fnw_bpf_tests and the test helpers.
@@ -16,6 +16,9 @@
 #        verifier sees every program; plus the `cat /etc/shadow` check.
 #   full (scripts/test.sh --full): the whole BPF suite, the check, and the
 #        run_cli and daemon e2e scripts.
+# and, to iterate on an e2e script without the ~10 minutes of BPF tests (no
+# ctest lane; run it by hand, docs/development.md):
+#   e2e  the LSM check and both e2e scripts;  e2e.run_cli, e2e.daemon: one.
 # If the BPF suite fails and BPF_OBJECT/BPFTOOL are given, the end of the
 # 6.1 verifier log of every program that does not load is printed (fnwarden's
 # own log lines are cut short, and the reason is at the end of the log).
@@ -26,8 +29,9 @@ if [[ ${1:-} == --lane ]]; then
   lane=${2:-}
   shift 2
 fi
-if [[ $lane != lsm && $lane != full ]] || [[ $# -ne 2 && $# -ne 4 ]]; then
-  echo "usage: $0 [--lane lsm|full] BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
+case $lane in lsm | full | e2e | e2e.run_cli | e2e.daemon) ;; *) lane="" ;; esac
+if [[ -z $lane ]] || [[ $# -ne 2 && $# -ne 4 ]]; then
+  echo "usage: $0 [--lane lsm|full|e2e|e2e.run_cli|e2e.daemon] BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
   exit 2
 fi
 if [[ ${RUN_IN_VM:-0} != 1 ]]; then
@@ -122,61 +126,64 @@ else
   record lsm-contains-bpf 1 0 "lsm=$lsm"
 fi
 
-# --- suite: the BPF gtest binary ----------------------------------------------
-# The count of tests that passed must equal the count gtest lists for the
-# same filter: a crash after some tests, or a filter that matches less than
-# intended, would otherwise still print "PASSED".
-filter='*'
-[[ $lane == lsm ]] && filter=$(IFS=:; echo "${LSM_SUITES[*]}")
-# "Suite." lines, then "  Test" lines (parameterized ones carry a comment).
-# One listing: every gtest start costs seconds under TCG.
-mapfile -t selected < <("$bpf_tests" --gtest_list_tests --gtest_filter="$filter" |
-  awk '/^[^ ]/ { suite = $1; next } { print suite $1 }')
-expected=${#selected[@]}
-if [[ $lane == lsm ]]; then
-  for pattern in "${LSM_SUITES[@]}"; do
-    matched=0
-    for name in "${selected[@]}"; do
-      # shellcheck disable=SC2053 # gtest's * and ? are glob patterns
-      [[ $name == $pattern ]] && { matched=1; break; }
+# The e2e lanes skip the BPF suite and the shadow check (the full lane
+# runs them).
+if [[ $lane == lsm || $lane == full ]]; then
+  # --- suite: the BPF gtest binary ----------------------------------------------
+  # The count of tests that passed must equal the count gtest lists for the
+  # same filter: a crash after some tests, or a filter that matches less than
+  # intended, would otherwise still print "PASSED".
+  filter='*'
+  [[ $lane == lsm ]] && filter=$(IFS=:; echo "${LSM_SUITES[*]}")
+  # "Suite." lines, then "  Test" lines (parameterized ones carry a comment).
+  # One listing: every gtest start costs seconds under TCG.
+  mapfile -t selected < <("$bpf_tests" --gtest_list_tests --gtest_filter="$filter" |
+    awk '/^[^ ]/ { suite = $1; next } { print suite $1 }')
+  expected=${#selected[@]}
+  if [[ $lane == lsm ]]; then
+    for pattern in "${LSM_SUITES[@]}"; do
+      matched=0
+      for name in "${selected[@]}"; do
+        # shellcheck disable=SC2053 # gtest's * and ? are glob patterns
+        [[ $name == $pattern ]] && { matched=1; break; }
+      done
+      if ((!matched)); then
+        echo "FAIL: LSM suite pattern '$pattern' matches no test"
+        record "lsm-suite-pattern $pattern" 1 0 "matches no test"
+      fi
     done
-    if ((!matched)); then
-      echo "FAIL: LSM suite pattern '$pattern' matches no test"
-      record "lsm-suite-pattern $pattern" 1 0 "matches no test"
-    fi
-  done
-fi
-echo
-echo "=== suite bpf ($lane lane, $expected tests): $bpf_tests"
-log=$(mktemp)
-t0=$SECONDS
-"$bpf_tests" --gtest_color=no --gtest_filter="$filter" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-detail=""
-[[ $rc -ne 0 ]] && detail="exit $rc"
-# FNW_REQUIRE_BPF=1 turns "cannot load" into a failure; any other skip would
-# still hide a test from this lane, so it fails it too.
-if grep -q '^\[  SKIPPED \]' "$log"; then
-  [[ $rc -eq 0 ]] && rc=1
-  detail="${detail:+$detail, }tests skipped"
-fi
-passed=$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$')
-if [[ ${passed:-0} -ne $expected || $expected -eq 0 ]]; then
-  [[ $rc -eq 0 ]] && rc=1
-  detail="${detail:+$detail, }${passed:-0} of $expected tests passed"
-fi
-record "bpf-tests ($lane: ${passed:-0}/$expected)" "$rc" $((SECONDS - t0)) "$detail"
-rm -f "$log"
-[[ $rc -ne 0 ]] && verifier_report
+  fi
+  echo
+  echo "=== suite bpf ($lane lane, $expected tests): $bpf_tests"
+  log=$(mktemp)
+  t0=$SECONDS
+  "$bpf_tests" --gtest_color=no --gtest_filter="$filter" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  detail=""
+  [[ $rc -ne 0 ]] && detail="exit $rc"
+  # FNW_REQUIRE_BPF=1 turns "cannot load" into a failure; any other skip would
+  # still hide a test from this lane, so it fails it too.
+  if grep -q '^\[  SKIPPED \]' "$log"; then
+    [[ $rc -eq 0 ]] && rc=1
+    detail="${detail:+$detail, }tests skipped"
+  fi
+  passed=$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$')
+  if [[ ${passed:-0} -ne $expected || $expected -eq 0 ]]; then
+    [[ $rc -eq 0 ]] && rc=1
+    detail="${detail:+$detail, }${passed:-0} of $expected tests passed"
+  fi
+  record "bpf-tests ($lane: ${passed:-0}/$expected)" "$rc" $((SECONDS - t0)) "$detail"
+  rm -f "$log"
+  [[ $rc -ne 0 ]] && verifier_report
 
-# --- check: issue 4's acceptance, cat /etc/shadow in enforce mode -------------
-# A policy that does not allow /etc/shadow: cat must print "Permission
-# denied" and fnwarden must emit exactly one violation with action denied.
-echo
-echo "=== check: fnwarden run --mode enforce -- cat /etc/shadow"
-t0=$SECONDS
-shadow_dir=$(mktemp -d)
-cat >"$shadow_dir/policy.yaml" <<'YAML'
+  # --- check: issue 4's acceptance, cat /etc/shadow in enforce mode -------------
+  # A policy that does not allow /etc/shadow: cat must print "Permission
+  # denied" and fnwarden must emit exactly one violation with action denied.
+  echo
+  echo "=== check: fnwarden run --mode enforce -- cat /etc/shadow"
+  t0=$SECONDS
+  shadow_dir=$(mktemp -d)
+  cat >"$shadow_dir/policy.yaml" <<'YAML'
 apiVersion: fnwarden.io/v1
 kind: FunctionPolicy
 metadata:
@@ -190,21 +197,22 @@ spec:
     write: ["/dev/null", "/dev/tty"]
     onViolation: deny
 YAML
-"$fnw" run --standalone --function no-shadow --policy "$shadow_dir/policy.yaml" --mode enforce \
-  --events "$shadow_dir/events.jsonl" -- cat /etc/shadow >"$shadow_dir/out" 2>&1
-shadow_rc=$?
-detail=""
-grep -q "cat: /etc/shadow: Permission denied" "$shadow_dir/out" || detail="cat did not print Permission denied"
-shadow_events=$(grep -c '"verdict":"violation"' "$shadow_dir/events.jsonl" 2>/dev/null || echo 0)
-[[ $shadow_events -eq 1 ]] || detail="${detail:+$detail, }$shadow_events violations (want 1)"
-grep -q '"action":"denied"' "$shadow_dir/events.jsonl" 2>/dev/null || detail="${detail:+$detail, }no action denied"
-[[ $shadow_rc -ne 0 ]] || detail="${detail:+$detail, }cat exited 0"
-echo "cat exited $shadow_rc; output: $(head -c 300 "$shadow_dir/out")"
-echo "events: $(head -c 600 "$shadow_dir/events.jsonl" 2>/dev/null)"
-record cat-etc-shadow-denied "$([[ -z $detail ]] && echo 0 || echo 1)" $((SECONDS - t0)) "$detail"
-rm -rf "$shadow_dir"
+  "$fnw" run --standalone --function no-shadow --policy "$shadow_dir/policy.yaml" --mode enforce \
+    --events "$shadow_dir/events.jsonl" -- cat /etc/shadow >"$shadow_dir/out" 2>&1
+  shadow_rc=$?
+  detail=""
+  grep -q "cat: /etc/shadow: Permission denied" "$shadow_dir/out" || detail="cat did not print Permission denied"
+  shadow_events=$(grep -c '"verdict":"violation"' "$shadow_dir/events.jsonl" 2>/dev/null || echo 0)
+  [[ $shadow_events -eq 1 ]] || detail="${detail:+$detail, }$shadow_events violations (want 1)"
+  grep -q '"action":"denied"' "$shadow_dir/events.jsonl" 2>/dev/null || detail="${detail:+$detail, }no action denied"
+  [[ $shadow_rc -ne 0 ]] || detail="${detail:+$detail, }cat exited 0"
+  echo "cat exited $shadow_rc; output: $(head -c 300 "$shadow_dir/out")"
+  echo "events: $(head -c 600 "$shadow_dir/events.jsonl" 2>/dev/null)"
+  record cat-etc-shadow-denied "$([[ -z $detail ]] && echo 0 || echo 1)" $((SECONDS - t0)) "$detail"
+  rm -rf "$shadow_dir"
+fi
 
-# --- full lane: the e2e scripts against the 6.1 kernel ----------------------------
+# --- full and e2e lanes: the e2e scripts against the 6.1 kernel --------------------
 run_e2e() { # NAME SCRIPT ARGS...
   local name=$1 rc detail=""
   shift
@@ -220,10 +228,13 @@ run_e2e() { # NAME SCRIPT ARGS...
   esac
   record "$name" "$rc" $((SECONDS - t0)) "$detail"
 }
-if [[ $lane == full ]]; then
+if [[ $lane == full || $lane == e2e || $lane == e2e.run_cli ]]; then
   run_e2e e2e.run_cli "$src/tests/e2e/run_cli_test.sh" "$fnw" "$src" "$workload"
+fi
+if [[ $lane == full || $lane == e2e || $lane == e2e.daemon ]]; then
   # Under TCG the guest runs about ten times slower than the host: the
-  # daemon test's flood rates scale with FNW_TEST_SLOWDOWN.
+  # daemon test's bounds (waits, the flood's event count) scale with
+  # FNW_TEST_SLOWDOWN.
   FNW_TEST_SLOWDOWN=10 run_e2e e2e.daemon "$src/tests/e2e/daemon_test.sh" "$fnw" "$workload" \
     "$build/tests/fnw_webhook_receiver" "$build/tests/fnw_fake_kube_api"
 fi
