@@ -141,10 +141,28 @@ struct rights_walk {
 	__u32 granted;
 	__u32 named; /* named_children of the object's directory */
 	__u32 beneath; /* the walk starts at the directory of a new entry, not at the object */
-	/* The level below, when it matched no rule and this level is its parent. */
-	struct dentry *unmatched;
 	bool replaced; /* a replaced rule object was found on the way */
 };
+
+/*
+ * What one level of rights_step leaves the next: the entry it walked up
+ * from, when that matched no rule. In a per-CPU map, not in rights_walk:
+ * 6.1's verifier checks a bpf_loop callback once, with the state of the
+ * first call, so a field the caller zeroed and only a previous iteration
+ * sets reads as a constant 0 there, and the code that uses it is removed
+ * as dead. A map value is unknown to it. (Programs on this path do not
+ * nest on a CPU: tracepoints and LSM hooks, migration disabled.)
+ */
+struct rights_carry {
+	__u64 unmatched; /* struct dentry * */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rights_carry);
+} rights_carry SEC(".maps") __weak;
 
 /*
  * The rights for which `entry` (a name in the directory keyed by c->key)
@@ -181,7 +199,11 @@ static long rights_step(__u32 level, void *data)
 	c->key.ino = BPF_CORE_READ(inode, i_ino);
 	c->key.generation = BPF_CORE_READ(inode, i_generation);
 	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &c->key);
+	__u32 zero = 0;
+	struct rights_carry *carry = bpf_map_lookup_elem(&rights_carry, &zero);
 
+	if (!carry)
+		return 1;
 	if (rule) {
 		c->granted |= rule->subtree | (level == 0 && !c->beneath ? rule->exact : 0);
 		if (level == 1 - c->beneath)
@@ -192,8 +214,8 @@ static long rights_step(__u32 level, void *data)
 		 * and made again. Its grant went with the old object; whether
 		 * the new one is allowed is decided by name, in userspace.
 		 */
-		if (rule->named_entries && c->unmatched) {
-			__u32 rights = rule_rights_by_name(c, c->unmatched);
+		if (rule->named_entries && carry->unmatched) {
+			__u32 rights = rule_rights_by_name(c, (struct dentry *)carry->unmatched);
 
 			if (rights) {
 				c->named |= rights;
@@ -205,7 +227,7 @@ static long rights_step(__u32 level, void *data)
 		return 1;
 	enum walk_step step = walk_up(&c->w, &named_entry);
 
-	c->unmatched = !rule && step == WALK_NAME ? named_entry : NULL;
+	carry->unmatched = !rule && step == WALK_NAME ? (__u64)named_entry : 0;
 	return step == WALK_ROOT;
 }
 
@@ -221,6 +243,11 @@ static __always_inline __u32 granted_rights_walk(__u32 policy_id, const struct p
 {
 	struct rights_walk c = {};
 
+	__u32 zero = 0;
+	struct rights_carry *carry = bpf_map_lookup_elem(&rights_carry, &zero);
+
+	if (carry)
+		carry->unmatched = 0; /* the object itself has no entry below it */
 	c.key.policy_id = policy_id;
 	c.needed = needed;
 	c.beneath = beneath;
