@@ -7,7 +7,7 @@
 // validate_daemon_config() on the result, so a flag value gets the same
 // checks as a file value.
 //
-// File keys are the flag names in camelCase:
+// File keys are the flag names in camelCase (three keys have no flag):
 //
 //   rules: /etc/fnwarden/rules          # --rules
 //   mode: audit                         # --mode: audit | enforce
@@ -19,9 +19,9 @@
 //   metricsAllowNonLoopback: false      # --metrics-allow-non-loopback
 //   webhook: ""                         # --webhook: http(s) URL, "" = none
 //   ringbufBytes: 8388608               # --ringbuf-bytes: power of two >= 4096
-//   clientQueueBytes: 4194304           # --client-queue-bytes
-//   outputQueueEvents: 65536            # --output-queue-events
-//   cgroupParent: fnwarden              # --cgroup-parent
+//   clientQueueBytes: 4194304           # (file only)
+//   outputQueueEvents: 65536            # (file only)
+//   cgroupParent: fnwarden              # (file only; `fnwarden run` always uses fnwarden)
 //   logLevel: info                      # --log-level
 //   programStats: false                 # --program-stats (kernel bpf_stats: costs every probe run)
 //   kubeconfig: ""                      # --kubeconfig: "" off | in-cluster | /path/to/kubeconfig
