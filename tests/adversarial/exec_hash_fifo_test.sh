@@ -77,11 +77,7 @@ spec:
     allow: [$(echo $base | tr ' ' ',')]
 YAML
 
-"$fnw" daemon --rules "$rules" --socket "$sock" --output "$out" --metrics "" --mode audit >"$work/daemon.log" 2>&1 &
-pids+=($!)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
-  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
-fi
+start_daemon "$work/daemon.log" "$sock" --rules "$rules" --output "$out" --metrics "" --mode audit
 
 # status answers within 3 s, five times in a row.
 status_answers() {

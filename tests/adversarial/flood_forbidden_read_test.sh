@@ -31,7 +31,7 @@ rules=$work/rules
 sock=$work/fnwarden.sock
 out=$work/events.jsonl
 pids=()
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+cg2=$(cgroup2_mount)
 cg=$cg2/fnwtest-flood-$$
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -63,12 +63,8 @@ spec:
 YAML
 done
 printf 'ringbufBytes: 65536\n' >"$work/config.yaml"
-"$fnw" daemon --config "$work/config.yaml" --rules "$rules" --socket "$sock" --output "$out" --metrics "" \
-  --mode enforce >"$work/daemon.log" 2>&1 &
-pids+=($!)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
-  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
-fi
+start_daemon "$work/daemon.log" "$sock" --config "$work/config.yaml" --rules "$rules" --output "$out" --metrics "" \
+  --mode enforce
 status_has() { "$fnw" status --socket "$sock" -o json 2>/dev/null | tr -d ' \n' | grep -qF "$1"; }
 for mode in enforce audit; do
   eventually 10 status_has "\"function\":\"fn-flood-$mode\"" || { fail "fn-flood-$mode not identified"; exit 1; }

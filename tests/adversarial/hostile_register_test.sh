@@ -27,7 +27,7 @@ hostile_uid=65534
 group=users  # the socket group of this daemon: present everywhere, so nothing is added to the host
 group_gid=$(getent group "$group" | cut -d: -f3)
 [[ -n $group_gid ]] || { echo "FAIL: no group '$group'"; exit 1; }
-cgroot=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+cgroot=$(cgroup2_mount)
 [[ -n $cgroot ]] || { echo "FAIL: no cgroup2 mount"; exit 1; }
 parent=$cgroot/fnwarden
 mkdir -p "$parent"
@@ -80,12 +80,8 @@ spec:
   mode: audit
 YAML
 
-"$fnw" daemon --rules "$rules" --socket "$sock" --socket-group "$group" --output "$out" --metrics "" \
-  --mode audit >"$work/daemon.log" 2>&1 &
-pids+=($!)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
-  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
-fi
+start_daemon "$work/daemon.log" "$sock" --rules "$rules" --socket-group "$group" --output "$out" --metrics "" \
+  --mode audit
 
 # hostile REQUEST...: one connection as uid 65534 with only the socket group;
 # sends each JSON request, prints each reply on its own line, then hangs up.

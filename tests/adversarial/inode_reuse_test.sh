@@ -11,7 +11,7 @@
 #  - B/secret must be killed and reported, never read silently.
 # Before the fix (rules keyed on dev+ino) the B-first order let B/secret be
 # read with no event on ext4, and A/f was killed in both orders.
-# usage: inode_reuse_test.sh FNWARDEN
+# usage: inode_reuse_test.sh FNWARDEN [WORKLOAD] (the workload is not needed here)
 set -u
 fnw=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +27,7 @@ rules=$work/rules
 sock=$work/fnwarden.sock
 out=$work/events.jsonl
 pids=()
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+cg2=$(cgroup2_mount)
 cg=$cg2/fnwtest-reuse-$$
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -62,11 +62,8 @@ make_tree() { # first second: the order the directories are made in
 mkdir -p "$cg/fn-reuse"
 make_tree A B  # before the daemon: its rules name the first A
 printf "logLevel: debug\n" > "$work/config.yaml"
-"$fnw" daemon --config "$work/config.yaml" --rules "$rules" --socket "$sock" --output "$out" --metrics "" --mode enforce >"$work/daemon.log" 2>&1 &
-pids+=($!)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
-  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
-fi
+start_daemon "$work/daemon.log" "$sock" --config "$work/config.yaml" --rules "$rules" --output "$out" --metrics "" \
+  --mode enforce
 # Every read pattern names an object the kernel can identify: the reads
 # are the kernel's to decide (nothing left to the asynchronous matcher).
 if grep -q "matched in userspace" "$work/daemon.log"; then

@@ -23,7 +23,7 @@ require_root
 
 work=$(mktemp -d)
 [[ -n ${FNW_KEEP_WORK:-} ]] && echo "work: $work"
-cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+cg2=$(cgroup2_mount)
 fn=fnwtest-lk-$$
 sock=$work/fnwarden.sock
 out=$work/events.jsonl
@@ -65,13 +65,8 @@ spec:
     allow: [$(echo $base | tr ' ' ',')]
 YAML
 
-"$fnw" daemon --rules "$work/rules" --socket "$sock" --output "$out" --metrics "" --mode audit \
-  >"$work/daemon.log" 2>&1 &
-daemon=$!
-pids+=($daemon)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
-  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
-fi
+start_daemon "$work/daemon.log" "$sock" --rules "$work/rules" --output "$out" --metrics "" --mode audit
+daemon=$daemon_pid
 status_json() { "$fnw" status --socket "$sock" -o json; }
 
 # The grandchild: tells it is ready, waits for "go", calls getpgid (not in

@@ -23,7 +23,7 @@ require_root
 
 work=$(mktemp -d)
 [[ -n ${FNW_KEEP_WORK:-} ]] && echo "work: $work"
-cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+cg2=$(cgroup2_mount)
 nest=fnwtest-nest-$$-$RANDOM
 esc=fnwtest-esc-$$-$RANDOM
 sock=$work/fnwarden.sock
@@ -85,12 +85,7 @@ spec:
     egress: []
 YAML
 
-"$fnw" daemon --rules "$work/rules" --socket "$sock" --output "$out" --metrics "" --mode enforce \
-  >"$work/daemon.log" 2>&1 &
-pids+=($!)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
-  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
-fi
+start_daemon "$work/daemon.log" "$sock" --rules "$work/rules" --output "$out" --metrics "" --mode enforce
 status_has() { local s; s=$("$fnw" status --socket "$sock" -o json) && grep -q -- "$1" <<<"$s"; }
 
 # --- a child cgroup that matches the catch-all ---------------------------------------

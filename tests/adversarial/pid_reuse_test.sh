@@ -28,7 +28,7 @@ sock=$work/fnwarden.sock
 out=$work/events.jsonl
 pids=()
 daemon=
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+cg2=$(cgroup2_mount)
 cg=$cg2/fnwtest-pid-$$
 cleanup() {
   [[ -n $daemon ]] && kill -CONT "$daemon" 2>/dev/null
@@ -53,12 +53,8 @@ spec:
     write: ["/dev/null"]
     onViolation: kill
 YAML
-"$fnw" daemon --rules "$rules" --socket "$sock" --output "$out" --metrics "" --mode enforce >"$work/daemon.log" 2>&1 &
-daemon=$!
-pids+=($daemon)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
-  fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
-fi
+start_daemon "$work/daemon.log" "$sock" --rules "$rules" --output "$out" --metrics "" --mode enforce
+daemon=$daemon_pid
 status_json() { "$fnw" status --socket "$sock" -o json 2>/dev/null | tr -d ' \n'; }
 status_num() { status_json | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 identified() { status_json | grep -qF '"function":"fn-pid"'; }

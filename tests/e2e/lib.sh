@@ -40,6 +40,26 @@ eventually() {
 
 is_uint() { [[ ${1:-} =~ ^[0-9]+$ ]]; }
 
+# cgroup2_mount: where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or
+# /sys/fs/cgroup/unified on a hybrid host). Prints nothing if there is none.
+cgroup2_mount() { awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts; }
+
+# start_daemon LOG SOCKET ARGS...: `$fnw daemon --socket SOCKET ARGS...` in the
+# background, its output in LOG; adds it to the caller's `pids`, sets
+# daemon_pid, and waits up to 20 s for the socket. A daemon that does not
+# come up fails the test, which ends there (its log says why).
+start_daemon() {
+  local log=$1 sock=$2
+  shift 2
+  "$fnw" daemon --socket "$sock" "$@" >"$log" 2>&1 &
+  daemon_pid=$!
+  pids+=("$daemon_pid")
+  if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
+    fail "daemon did not start: $(cat "$log")"
+    exit 1
+  fi
+}
+
 # count_matching FILE PATTERN...: lines of FILE that contain every fixed
 # string PATTERN; prints 0 for none, fails (prints nothing) if FILE is unreadable.
 count_matching() {
