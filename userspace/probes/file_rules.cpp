@@ -52,6 +52,8 @@ bool assigns_generations(decltype(statfs::f_type) type) {
 struct Identified {
     fnw_object_identity id{};
     bool mount_root = false;  // a mount's root is never unlinked or replaced
+    uint16_t mode = 0;        // S_IFREG, S_IFDIR, ...
+    decltype(statfs::f_type) fs_type = 0;
 };
 
 using ObjectKey = std::tuple<uint64_t, uint64_t, uint32_t>;  // dev, ino, generation
@@ -75,18 +77,21 @@ private:
     std::variant<Identified, std::string> read(const std::string& path) const {
         UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
         if (!fd.valid()) return errno == ENOENT ? "does not exist now" : std::string(std::strerror(errno));
+        // Everything compile_file_rules asks of the object, read from the
+        // one fd: what it is, where it is mounted, which filesystem.
         Identified out;
         struct statx stx {};
-        if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_INO, &stx) == 0)
-            out.mount_root = stx.stx_attributes_mask & stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+        if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO, &stx) != 0)
+            return std::string(std::strerror(errno));
+        out.mode = stx.stx_mode;
+        out.mount_root = stx.stx_attributes_mask & stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+        if (struct statfs fs {}; ::fstatfs(fd.get(), &fs) == 0) out.fs_type = fs.f_type;
         auto id = identify_ ? identify_(fd.get()) : std::nullopt;
         if (!id) return std::string("its inode identity cannot be read here (BPF iterator)");
         // Generation 0 is also what a filesystem without generations
         // reports: a freed inode number reused for a new object would look
         // the same. A mount's root cannot be deleted, so its number is safe.
-        struct statfs fs {};
-        if (id->generation == 0 && !out.mount_root &&
-            (::fstatfs(fd.get(), &fs) != 0 || !assigns_generations(fs.f_type)))
+        if (id->generation == 0 && !out.mount_root && !assigns_generations(out.fs_type))
             return std::string("its filesystem gives no inode generation, so a reused inode could not be told apart");
         out.id = *id;
         return out;
@@ -130,18 +135,12 @@ KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, c
                 continue;
             }
             const Identified& found = std::get<Identified>(object);
-            struct stat st {};
-            if (::stat(rule->path.c_str(), &st) != 0) {
-                userspace_only(pattern, rule->path + " does not exist now");
-                continue;
-            }
             // Where stat() does not report the inode the kernel's dentries
             // carry, the rule still allows what it matches but the kernel
             // must not decide a miss is a violation: overlayfs gives a
             // file's lower-layer device, btrfs a per-subvolume device.
-            if (struct statfs fs {}; ::statfs(rule->path.c_str(), &fs) == 0 &&
-                (fs.f_type == kOverlayfsMagic || fs.f_type == kBtrfsMagic)) {
-                userspace_only(pattern, std::string("on ") + (fs.f_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
+            if (found.fs_type == kOverlayfsMagic || found.fs_type == kBtrfsMagic) {
+                userspace_only(pattern, std::string("on ") + (found.fs_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
                                             ", whose stat() identities the kernel does not use");
             }
             std::error_code ec;
@@ -157,7 +156,7 @@ KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, c
             // the inode alone (named_children). Programs (exec.allow) are
             // not: deciding an exec after the fact would let the new image
             // run; a program replaced by an upgrade needs a policy reload.
-            if (rule->kind == KernelPathRule::Kind::Exact && S_ISREG(st.st_mode) && right != FNW_FILE_EXEC) {
+            if (rule->kind == KernelPathRule::Kind::Exact && S_ISREG(found.mode) && right != FNW_FILE_EXEC) {
                 const auto& dir = identities.of(target.parent_path().string());
                 if (const auto* why = std::get_if<std::string>(&dir)) {
                     userspace_only(pattern, "its directory: " + *why);
