@@ -374,6 +374,7 @@ struct Daemon::Impl {
     void prune_identified();
     bool start_pod_watcher();
     void handle_pod_changes();
+    void publish_violation_summaries();
 
     // ---- events -------------------------------------------------------------
     void handle_record(std::span<const std::byte> record);
@@ -1103,6 +1104,13 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
                       &lineage_lookup);
 }
 
+// Repeats the kernel counted instead of reporting (violation_tally) since
+// the last look: one summary record per violation that repeated.
+void Daemon::Impl::publish_violation_summaries() {
+    for (const auto& summary : probes->take_violation_summaries())
+        publish_record(std::as_bytes(std::span(&summary, 1)));
+}
+
 void Daemon::Impl::publish_record(std::span<const std::byte> r) {
     fnw_event_header hdr{};
     std::memcpy(&hdr, r.data(), sizeof(hdr));  // handle_record checked the size
@@ -1677,8 +1685,7 @@ int Daemon::Impl::loop() {
                         spdlog::info("{}: detaching probes and exiting", strsignal(static_cast<int>(si.ssi_signo)));
                         service.stopping();
                         consumer->drain();
-                        for (const auto& summary : probes->take_violation_summaries())
-                            publish_record(std::as_bytes(std::span(&summary, 1)));
+                        publish_violation_summaries();
                         return 0;
                     }
                 }
@@ -1724,9 +1731,7 @@ int Daemon::Impl::loop() {
                 spdlog::warn("{} events lost so far: ring buffer full (raise ringbufBytes)", drops);
             drops_reported = drops;
             account_lost_records(kernel);
-            // Repeats the kernel counted instead of reporting: one record each.
-            for (const auto& summary : probes->take_violation_summaries())
-                publish_record(std::as_bytes(std::span(&summary, 1)));
+            publish_violation_summaries();
         }
     }
 }
