@@ -271,11 +271,11 @@ KubeEndpoint plain_endpoint(const FakeApiServer& server, const std::string& toke
 
 std::unique_ptr<PodWatcher> start_watcher(KubeEndpoint endpoint, PodWatcherOptions options) {
     auto started = PodWatcher::start(std::move(endpoint), std::move(options));
-    if (auto* error = std::get_if<std::string>(&started)) {
-        ADD_FAILURE() << *error;
+    if (!started) {
+        ADD_FAILURE() << started.error();
         return nullptr;
     }
-    return std::move(std::get<std::unique_ptr<PodWatcher>>(started));
+    return std::move(started.value());
 }
 
 std::vector<std::string> sorted_uids(const std::vector<PodInfo>& pods) {
@@ -833,8 +833,7 @@ TEST(PodWatcher, StartRejectsUnusableSettings) {
     endpoint.server = "https://127.0.0.1:6443";
     auto error_of = [](KubeEndpoint e, PodWatcherOptions o) {
         auto started = PodWatcher::start(std::move(e), std::move(o));
-        const auto* error = std::get_if<std::string>(&started);
-        return error ? *error : std::string("<started>");
+        return started ? std::string("<started>") : started.error();
     };
     EXPECT_NE(error_of(endpoint, fast_options("")).find("node_name"), std::string::npos);
 
@@ -882,8 +881,8 @@ PodWatcherOptions tls_options() {
 
 KubeEndpoint tls_endpoint(const FakeApiServer& server) {
     auto loaded = kubeconfig_file(kFixtures / "kubeconfig.yaml", "tls");
-    EXPECT_TRUE(std::holds_alternative<KubeEndpoint>(loaded)) << std::get<std::string>(loaded);
-    KubeEndpoint endpoint = std::get<KubeEndpoint>(loaded);
+    EXPECT_TRUE(loaded.ok()) << loaded.error();
+    KubeEndpoint endpoint = loaded.value();
     endpoint.server = server.url("https");
     return endpoint;
 }
@@ -937,17 +936,16 @@ TEST(PodWatcherTls, WithoutAClientCertificateTheHandshakeFails) {
 
 std::string kubeconfig_error(const fs::path& path, const std::string& context = "") {
     auto loaded = kubeconfig_file(path, context);
-    const auto* error = std::get_if<std::string>(&loaded);
-    return error ? *error : std::string("<loaded>");
+    return loaded ? std::string("<loaded>") : loaded.error();
 }
 
 KubeEndpoint kubeconfig_or_fail(const std::string& context) {
     auto loaded = kubeconfig_file(kFixtures / "kubeconfig.yaml", context);
-    if (const auto* error = std::get_if<std::string>(&loaded)) {
-        ADD_FAILURE() << *error;
+    if (!loaded) {
+        ADD_FAILURE() << loaded.error();
         return {};
     }
-    return std::get<KubeEndpoint>(loaded);
+    return loaded.value();
 }
 
 TEST(KubeConfig, CurrentContextWithTokenAndRelativeCaFile) {
@@ -1064,8 +1062,8 @@ users:
     auto loaded = kubeconfig_file(write("wrapped", "current-context: c\nclusters:\n- name: k\n  cluster:\n"
                                                    "    server: https://x\n    certificate-authority-data: |\n      " +
                                                        wrapped + "\n" + minimal_tail));
-    ASSERT_TRUE(std::holds_alternative<KubeEndpoint>(loaded)) << std::get<std::string>(loaded);
-    EXPECT_EQ(std::get<KubeEndpoint>(loaded).ca_pem, pem);
+    ASSERT_TRUE(loaded.ok()) << loaded.error();
+    EXPECT_EQ(loaded.value().ca_pem, pem);
 }
 
 // --- in-cluster ---------------------------------------------------------------------
@@ -1105,8 +1103,8 @@ TEST(InClusterConfig, ReadsTheServiceAccountAndEnvironment) {
     ScopedEnv host("KUBERNETES_SERVICE_HOST", "10.96.0.1");
     ScopedEnv port("KUBERNETES_SERVICE_PORT", "443");
     auto loaded = in_cluster_config(dir.path());
-    ASSERT_TRUE(std::holds_alternative<KubeEndpoint>(loaded)) << std::get<std::string>(loaded);
-    const KubeEndpoint& endpoint = std::get<KubeEndpoint>(loaded);
+    ASSERT_TRUE(loaded.ok()) << loaded.error();
+    const KubeEndpoint& endpoint = loaded.value();
     EXPECT_EQ(endpoint.server, "https://10.96.0.1:443");
     EXPECT_EQ(endpoint.token_file, (dir.path() / "token").string()) << "a file, so rotations are seen";
     EXPECT_TRUE(endpoint.bearer_token.empty());
@@ -1120,8 +1118,8 @@ TEST(InClusterConfig, BracketsAnIpv6Host) {
     ScopedEnv host("KUBERNETES_SERVICE_HOST", "fd00:10:96::1");
     ScopedEnv port("KUBERNETES_SERVICE_PORT", "6443");
     auto loaded = in_cluster_config(dir.path());
-    ASSERT_TRUE(std::holds_alternative<KubeEndpoint>(loaded)) << std::get<std::string>(loaded);
-    EXPECT_EQ(std::get<KubeEndpoint>(loaded).server, "https://[fd00:10:96::1]:6443");
+    ASSERT_TRUE(loaded.ok()) << loaded.error();
+    EXPECT_EQ(loaded.value().server, "https://[fd00:10:96::1]:6443");
 }
 
 TEST(InClusterConfig, SaysWhatIsMissing) {
@@ -1130,26 +1128,26 @@ TEST(InClusterConfig, SaysWhatIsMissing) {
         ScopedEnv host("KUBERNETES_SERVICE_HOST", nullptr);
         ScopedEnv port("KUBERNETES_SERVICE_PORT", "443");
         auto loaded = in_cluster_config(dir.path());
-        ASSERT_TRUE(std::holds_alternative<std::string>(loaded));
-        EXPECT_NE(std::get<std::string>(loaded).find("KUBERNETES_SERVICE_HOST"), std::string::npos);
+        ASSERT_TRUE(!loaded.ok());
+        EXPECT_NE(loaded.error().find("KUBERNETES_SERVICE_HOST"), std::string::npos);
     }
     ScopedEnv host("KUBERNETES_SERVICE_HOST", "10.96.0.1");
     {
         ScopedEnv port("KUBERNETES_SERVICE_PORT", "https");
         auto loaded = in_cluster_config(dir.path());
-        ASSERT_TRUE(std::holds_alternative<std::string>(loaded));
-        EXPECT_NE(std::get<std::string>(loaded).find("KUBERNETES_SERVICE_PORT"), std::string::npos);
+        ASSERT_TRUE(!loaded.ok());
+        EXPECT_NE(loaded.error().find("KUBERNETES_SERVICE_PORT"), std::string::npos);
     }
     ScopedEnv port("KUBERNETES_SERVICE_PORT", "443");
     auto no_token = in_cluster_config(dir.path());
-    ASSERT_TRUE(std::holds_alternative<std::string>(no_token));
-    EXPECT_NE(std::get<std::string>(no_token).find((dir.path() / "token").string()), std::string::npos)
-        << std::get<std::string>(no_token);
+    ASSERT_TRUE(!no_token.ok());
+    EXPECT_NE(no_token.error().find((dir.path() / "token").string()), std::string::npos)
+        << no_token.error();
 
     std::ofstream(dir.path() / "token") << "a-token";
     auto no_ca = in_cluster_config(dir.path());
-    ASSERT_TRUE(std::holds_alternative<std::string>(no_ca));
-    EXPECT_NE(std::get<std::string>(no_ca).find("ca.crt"), std::string::npos) << std::get<std::string>(no_ca);
+    ASSERT_TRUE(!no_ca.ok());
+    EXPECT_NE(no_ca.error().find("ca.crt"), std::string::npos) << no_ca.error();
 }
 
 }  // namespace

@@ -1001,8 +1001,8 @@ void Daemon::Impl::account_lost_records(const ProbeCounters& kernel) {
 bool Daemon::Impl::start_pod_watcher() {
     if (config.kubeconfig.empty()) return true;
     auto endpoint = config.kubeconfig == "in-cluster" ? in_cluster_config() : kubeconfig_file(config.kubeconfig);
-    if (auto* err = std::get_if<std::string>(&endpoint)) {
-        start_error = "kubernetes (" + config.kubeconfig + "): " + *err;
+    if (!endpoint) {
+        start_error = "kubernetes (" + config.kubeconfig + "): " + endpoint.error();
         return false;
     }
     node_name = config.node_name;
@@ -1028,12 +1028,12 @@ bool Daemon::Impl::start_pod_watcher() {
         const uint64_t one = 1;
         (void)!::write(pod_wakeup.get(), &one, sizeof(one));
     };
-    auto started = PodWatcher::start(std::get<KubeEndpoint>(endpoint), options);
-    if (auto* err = std::get_if<std::string>(&started)) {
-        start_error = "kubernetes pod watcher: " + *err;
+    auto started = PodWatcher::start(*endpoint, options);
+    if (!started) {
+        start_error = "kubernetes pod watcher: " + started.error();
         return false;
     }
-    pod_watcher = std::move(std::get<std::unique_ptr<PodWatcher>>(started));
+    pod_watcher = std::move(*started);
     spdlog::info("watching the pods of node {} ({})", display_name(node_name), display_name(config.kubeconfig));
     return true;
 }

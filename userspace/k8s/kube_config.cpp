@@ -183,14 +183,12 @@ bool valid_port(std::string_view port) {
 
 }  // namespace
 
-std::variant<KubeEndpoint, std::string> in_cluster_config(const fs::path& service_account_dir) {
+Result<KubeEndpoint> in_cluster_config(const fs::path& service_account_dir) {
     const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
     const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
     if (!host || !*host || !port || !*port)
-        return std::string(
-            "not running in a Kubernetes pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set");
-    if (!valid_port(port))
-        return "KUBERNETES_SERVICE_PORT must be a port number, not " + in_quotes(port);
+        return fail("not running in a Kubernetes pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set");
+    if (!valid_port(port)) return fail("KUBERNETES_SERVICE_PORT must be a port number, not " + in_quotes(port));
 
     std::string shown_host = host;
     // An IPv6 literal needs brackets in a URL; the variable holds the bare address.
@@ -204,115 +202,146 @@ std::variant<KubeEndpoint, std::string> in_cluster_config(const fs::path& servic
     const fs::path token = service_account_dir / "token";
     const FileContents token_text = read_bounded_file(token, kMaxCredentialFileBytes);
     if (!token_text.error.empty())
-        return "service-account token " + token_text.error + " (is automountServiceAccountToken false?)";
-    if (trim(token_text.text).empty()) return "service-account token " + token.string() + " is empty";
+        return fail("service-account token " + token_text.error + " (is automountServiceAccountToken false?)");
+    if (trim(token_text.text).empty()) return fail("service-account token " + token.string() + " is empty");
     endpoint.token_file = token.string();
 
     const fs::path ca = service_account_dir / "ca.crt";
     const FileContents ca_text = read_bounded_file(ca, kMaxCredentialFileBytes);
-    if (!ca_text.error.empty()) return "cluster CA " + ca_text.error;
-    if (!looks_like_pem(ca_text.text)) return "cluster CA " + ca.string() + " is not a PEM certificate";
+    if (!ca_text.error.empty()) return fail("cluster CA " + ca_text.error);
+    if (!looks_like_pem(ca_text.text)) return fail("cluster CA " + ca.string() + " is not a PEM certificate");
     endpoint.ca_file = ca.string();
     return endpoint;
 }
 
 namespace {
 
-std::variant<KubeEndpoint, std::string> read_kubeconfig(const fs::path& path, std::string context) {
+// The parts of a kubeconfig: each step reads one entry (context, cluster,
+// user) and names the file and the entry in what it returns.
+class KubeconfigFile {
+public:
+    KubeconfigFile(fs::path path, YAML::Node root) : path_(std::move(path)), root_(std::move(root)), reader_(path_) {}
+
+    Error error(const std::string& message) const { return fail(path_.string() + ": " + message); }
+
+    // The context's cluster and user names; user is "" when it has none.
+    Result<std::pair<std::string, std::string>> context_names(std::string context) {
+        if (context.empty()) {
+            context = reader_.text(root_, "current-context", "");
+            if (reader_.failed()) return fail(reader_.take_error());
+            if (context.empty()) return error("current-context is not set and no context was given");
+        }
+        const YAML::Node context_body = reader_.named_entry(root_, "contexts", "context", context);
+        if (reader_.failed()) return fail(reader_.take_error());
+
+        const std::string in_context = "context " + in_quotes(context) + ": ";
+        std::string cluster_name = reader_.text(context_body, "cluster", in_context + "context.");
+        // No user is legitimate: `kubectl proxy` or a test server needs none.
+        std::string user_name = reader_.text(context_body, "user", in_context + "context.");
+        if (reader_.failed()) return fail(reader_.take_error());
+        if (cluster_name.empty()) return error(in_context + "context.cluster is missing");
+        return std::pair{std::move(cluster_name), std::move(user_name)};
+    }
+
+    Status read_cluster(const std::string& cluster_name, KubeEndpoint& endpoint) {
+        const YAML::Node cluster = reader_.named_entry(root_, "clusters", "cluster", cluster_name);
+        if (reader_.failed()) return fail(reader_.take_error());
+        const std::string in_cluster = "cluster " + in_quotes(cluster_name) + ": cluster.";
+        endpoint.server = reader_.text(cluster, "server", in_cluster);
+        endpoint.ca_pem = reader_.pem_data(cluster, "certificate-authority-data", in_cluster);
+        // client-go: the inline data wins over the file when both are given.
+        if (endpoint.ca_pem.empty()) endpoint.ca_file = reader_.path(cluster, "certificate-authority", in_cluster);
+        endpoint.insecure_skip_tls_verify = reader_.boolean(cluster, "insecure-skip-tls-verify", in_cluster);
+        if (reader_.failed()) return fail(reader_.take_error());
+        if (endpoint.server.empty()) return error(in_cluster + "server is missing");
+        if (!endpoint.server.starts_with("https://") && !endpoint.server.starts_with("http://"))
+            return error(in_cluster + "server must be an https:// URL, not " + in_quotes(endpoint.server));
+        // Same rule as client-go: a CA and "trust anything" contradict each other,
+        // and silently picking one hides a mistake in a security setting.
+        if (endpoint.insecure_skip_tls_verify && (!endpoint.ca_pem.empty() || !endpoint.ca_file.empty()))
+            return error(in_cluster + "insecure-skip-tls-verify cannot be combined with certificate-authority(-data)");
+        return {};
+    }
+
+    Status read_user(const std::string& user_name, KubeEndpoint& endpoint) {
+        const YAML::Node user = reader_.named_entry(root_, "users", "user", user_name);
+        if (reader_.failed()) return fail(reader_.take_error());
+        const std::string in_user = "user " + in_quotes(user_name) + ": user.";
+        if (Status supported = refuse_unsupported_auth(user, in_user); !supported) return supported;
+
+        endpoint.bearer_token = std::string(trim(reader_.text(user, "token", in_user)));
+        endpoint.token_file = reader_.path(user, "tokenFile", in_user);
+        endpoint.client_cert_pem = reader_.pem_data(user, "client-certificate-data", in_user);
+        if (endpoint.client_cert_pem.empty())
+            endpoint.client_cert_file = reader_.path(user, "client-certificate", in_user);
+        endpoint.client_key_pem = reader_.pem_data(user, "client-key-data", in_user);
+        if (endpoint.client_key_pem.empty()) endpoint.client_key_file = reader_.path(user, "client-key", in_user);
+        if (reader_.failed()) return fail(reader_.take_error());
+
+        const bool has_cert = !endpoint.client_cert_pem.empty() || !endpoint.client_cert_file.empty();
+        const bool has_key = !endpoint.client_key_pem.empty() || !endpoint.client_key_file.empty();
+        if (has_cert && !has_key) return error(in_user + "client-certificate is set but client-key(-data) is missing");
+        if (has_key && !has_cert) return error(in_user + "client-key is set but client-certificate(-data) is missing");
+        return {};
+    }
+
+private:
+    Status refuse_unsupported_auth(const YAML::Node& user, const std::string& in_user) const {
+        if (const YAML::Node exec = user["exec"]) {
+            const YAML::Node command = exec.IsMap() ? exec["command"] : YAML::Node();
+            return error(in_user + "exec (credential plugin" +
+                         (command && command.IsScalar() ? " " + in_quotes(command.Scalar()) : std::string()) +
+                         ") is not supported; give the daemon a user with token, tokenFile or client-certificate");
+        }
+        if (const YAML::Node provider = user["auth-provider"]) {
+            const YAML::Node name = provider.IsMap() ? provider["name"] : YAML::Node();
+            return error(in_user + "auth-provider" +
+                         (name && name.IsScalar() ? " " + in_quotes(name.Scalar()) : std::string()) +
+                         " is not supported; give the daemon a user with token, tokenFile or client-certificate");
+        }
+        if (user["username"] || user["password"])
+            return error(in_user +
+                         "username/password (basic auth) is not supported; use token, tokenFile or client-certificate");
+        return {};
+    }
+
+    fs::path path_;
+    YAML::Node root_;
+    KubeconfigReader reader_;
+};
+
+Result<KubeEndpoint> read_kubeconfig(const fs::path& path, std::string context) {
     const FileContents file = read_bounded_file(path, kMaxKubeconfigBytes);
-    if (!file.error.empty()) return "kubeconfig " + file.error;
+    if (!file.error.empty()) return fail("kubeconfig " + file.error);
 
     YAML::Node root;
     try {
         root = YAML::Load(file.text);
     } catch (const YAML::Exception& e) {
-        return path.string() + ": not valid YAML: " + e.what();
+        return fail(path.string() + ": not valid YAML: " + e.what());
     }
-    KubeconfigReader reader(path);
-    if (!root.IsMap()) return path.string() + ": not a kubeconfig (expected clusters, contexts and users)";
+    if (!root.IsMap()) return fail(path.string() + ": not a kubeconfig (expected clusters, contexts and users)");
+    KubeconfigFile kubeconfig(path, root);
 
-    if (context.empty()) {
-        context = reader.text(root, "current-context", "");
-        if (reader.failed()) return reader.take_error();
-        if (context.empty()) return path.string() + ": current-context is not set and no context was given";
-    }
-    const YAML::Node context_body = reader.named_entry(root, "contexts", "context", context);
-    if (reader.failed()) return reader.take_error();
-
-    const std::string in_context = "context " + in_quotes(context) + ": ";
-    const std::string cluster_name = reader.text(context_body, "cluster", in_context + "context.");
-    // No user is legitimate: `kubectl proxy` or a test server needs none.
-    const std::string user_name = reader.text(context_body, "user", in_context + "context.");
-    if (reader.failed()) return reader.take_error();
-    if (cluster_name.empty()) return path.string() + ": " + in_context + "context.cluster is missing";
-
+    auto names = kubeconfig.context_names(std::move(context));
+    if (!names) return fail(names.error());
+    const auto& [cluster_name, user_name] = *names;
     KubeEndpoint endpoint;
-    const YAML::Node cluster = reader.named_entry(root, "clusters", "cluster", cluster_name);
-    if (reader.failed()) return reader.take_error();
-    const std::string in_cluster = "cluster " + in_quotes(cluster_name) + ": cluster.";
-    endpoint.server = reader.text(cluster, "server", in_cluster);
-    endpoint.ca_pem = reader.pem_data(cluster, "certificate-authority-data", in_cluster);
-    // client-go: the inline data wins over the file when both are given.
-    if (endpoint.ca_pem.empty()) endpoint.ca_file = reader.path(cluster, "certificate-authority", in_cluster);
-    endpoint.insecure_skip_tls_verify = reader.boolean(cluster, "insecure-skip-tls-verify", in_cluster);
-    if (reader.failed()) return reader.take_error();
-    if (endpoint.server.empty()) return path.string() + ": " + in_cluster + "server is missing";
-    if (!endpoint.server.starts_with("https://") && !endpoint.server.starts_with("http://"))
-        return path.string() + ": " + in_cluster + "server must be an https:// URL, not " + in_quotes(endpoint.server);
-    // Same rule as client-go: a CA and "trust anything" contradict each other,
-    // and silently picking one hides a mistake in a security setting.
-    if (endpoint.insecure_skip_tls_verify && (!endpoint.ca_pem.empty() || !endpoint.ca_file.empty()))
-        return path.string() + ": " + in_cluster +
-               "insecure-skip-tls-verify cannot be combined with certificate-authority(-data)";
-
+    if (Status cluster = kubeconfig.read_cluster(cluster_name, endpoint); !cluster) return fail(cluster.error());
     if (user_name.empty()) return endpoint;
-    const YAML::Node user = reader.named_entry(root, "users", "user", user_name);
-    if (reader.failed()) return reader.take_error();
-    const std::string in_user = "user " + in_quotes(user_name) + ": user.";
-
-    if (const YAML::Node exec = user["exec"]) {
-        const YAML::Node command = exec.IsMap() ? exec["command"] : YAML::Node();
-        return path.string() + ": " + in_user + "exec (credential plugin" +
-               (command && command.IsScalar() ? " " + in_quotes(command.Scalar()) : std::string()) +
-               ") is not supported; give the daemon a user with token, tokenFile or client-certificate";
-    }
-    if (const YAML::Node provider = user["auth-provider"]) {
-        const YAML::Node name = provider.IsMap() ? provider["name"] : YAML::Node();
-        return path.string() + ": " + in_user + "auth-provider" +
-               (name && name.IsScalar() ? " " + in_quotes(name.Scalar()) : std::string()) +
-               " is not supported; give the daemon a user with token, tokenFile or client-certificate";
-    }
-    if (user["username"] || user["password"])
-        return path.string() + ": " + in_user +
-               "username/password (basic auth) is not supported; use token, tokenFile or client-certificate";
-
-    endpoint.bearer_token = std::string(trim(reader.text(user, "token", in_user)));
-    endpoint.token_file = reader.path(user, "tokenFile", in_user);
-    endpoint.client_cert_pem = reader.pem_data(user, "client-certificate-data", in_user);
-    if (endpoint.client_cert_pem.empty())
-        endpoint.client_cert_file = reader.path(user, "client-certificate", in_user);
-    endpoint.client_key_pem = reader.pem_data(user, "client-key-data", in_user);
-    if (endpoint.client_key_pem.empty()) endpoint.client_key_file = reader.path(user, "client-key", in_user);
-    if (reader.failed()) return reader.take_error();
-
-    const bool has_cert = !endpoint.client_cert_pem.empty() || !endpoint.client_cert_file.empty();
-    const bool has_key = !endpoint.client_key_pem.empty() || !endpoint.client_key_file.empty();
-    if (has_cert && !has_key)
-        return path.string() + ": " + in_user + "client-certificate is set but client-key(-data) is missing";
-    if (has_key && !has_cert)
-        return path.string() + ": " + in_user + "client-key is set but client-certificate(-data) is missing";
+    if (Status user = kubeconfig.read_user(user_name, endpoint); !user) return fail(user.error());
     return endpoint;
 }
 
 }  // namespace
 
-std::variant<KubeEndpoint, std::string> kubeconfig_file(const fs::path& path, std::string context) {
+Result<KubeEndpoint> kubeconfig_file(const fs::path& path, std::string context) {
     // Every lookup above checks the node type first; this is the net for a
     // shape yaml-cpp still objects to, so a bad file is an error, never a crash.
     try {
         return read_kubeconfig(path, std::move(context));
     } catch (const YAML::Exception& e) {
-        return path.string() + ": " + e.what();
+        return fail(path.string() + ": " + e.what());
     }
 }
 

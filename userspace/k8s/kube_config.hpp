@@ -11,7 +11,8 @@
 
 #include <filesystem>
 #include <string>
-#include <variant>
+
+#include "common/result.hpp"
 
 namespace fnw {
 
@@ -48,15 +49,15 @@ inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.i
 // The API server as seen from inside a pod: KUBERNETES_SERVICE_HOST and
 // KUBERNETES_SERVICE_PORT (an IPv6 host is put in brackets), and the
 // service account's token and ca.crt in `service_account_dir`. The token is
-// given as token_file, so rotations are picked up. An error string says
+// given as token_file, so rotations are picked up. The error says
 // what is missing (not running in a pod, no service-account token mounted).
-std::variant<KubeEndpoint, std::string> in_cluster_config(
+Result<KubeEndpoint> in_cluster_config(
     const std::filesystem::path& service_account_dir = kServiceAccountDir);
 
 // The endpoint of `context` (or of current-context when empty) in the
 // kubeconfig file at `path`. Relative file names in it are relative to the
 // file's directory, as kubectl reads them. One file only: KUBECONFIG lists
 // are not merged. Errors name the key that is missing or wrong.
-std::variant<KubeEndpoint, std::string> kubeconfig_file(const std::filesystem::path& path, std::string context = "");
+Result<KubeEndpoint> kubeconfig_file(const std::filesystem::path& path, std::string context = "");
 
 }  // namespace fnw

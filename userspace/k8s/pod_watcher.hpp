@@ -21,9 +21,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
+#include "common/result.hpp"
 #include "k8s/kube_config.hpp"
 
 namespace fnw {
@@ -124,8 +124,7 @@ public:
     // happens on the worker (see synced()). Fails for a missing node name,
     // an unusable server URL, unreadable credential files or a libcurl
     // without in-memory certificate support when PEM text is given.
-    static std::variant<std::unique_ptr<PodWatcher>, std::string> start(KubeEndpoint endpoint,
-                                                                        PodWatcherOptions options);
+    static Result<std::unique_ptr<PodWatcher>> start(KubeEndpoint endpoint, PodWatcherOptions options);
     // Returns within about a second even with a watch open (the transfer is
     // woken and abandoned); no callback runs after it returns.
     ~PodWatcher();
