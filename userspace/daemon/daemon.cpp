@@ -566,11 +566,11 @@ bool Daemon::Impl::start_up() {
             return "";
         };
         auto serving = MetricsServer::start(config.metrics_address, metrics, health, http);
-        if (auto* err = std::get_if<std::string>(&serving)) {
-            start_error = "metrics " + config.metrics_address + ": " + *err;
+        if (!serving) {
+            start_error = "metrics " + config.metrics_address + ": " + serving.error();
             return false;
         }
-        metrics_server = std::move(std::get<std::unique_ptr<MetricsServer>>(serving));
+        metrics_server = std::move(*serving);
     }
 
     const sigset_t handled = daemon_signal_set();

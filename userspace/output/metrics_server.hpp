@@ -9,7 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
+
+#include "common/result.hpp"
 
 namespace fnw {
 
@@ -48,10 +49,8 @@ public:
     // Binds, starts listening and returns once connections are accepted, or
     // returns why not: malformed address, non-loopback address without
     // allow_non_loopback, address in use. Never throws for those, never hangs.
-    static std::variant<std::unique_ptr<MetricsServer>, std::string> start(const std::string& address,
-                                                                           MetricsRegistry& registry,
-                                                                           HealthCheck health,
-                                                                           const MetricsServerOptions& options = {});
+    static Result<std::unique_ptr<MetricsServer>> start(const std::string& address, MetricsRegistry& registry,
+                                                        HealthCheck health, const MetricsServerOptions& options = {});
 
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
@@ -71,7 +70,7 @@ public:
     };
     // "127.0.0.1:9464", "[::1]:9464", "localhost:0". An IPv6 host needs its
     // brackets: in "::1:9464" nobody can tell where the address ends.
-    static std::variant<HostPort, std::string> parse_address(std::string_view address);
+    static Result<HostPort> parse_address(std::string_view address);
 
 private:
     struct State;
