@@ -1,0 +1,27 @@
+#include "cli/engine.hpp"
+
+#include <iostream>
+#include <variant>
+
+#include "runtime/cgroup.hpp"
+
+namespace fnw::cli {
+
+std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes) {
+    auto root = find_cgroup2_mount();
+    if (!root) {
+        std::cerr << who << ": no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
+        return std::nullopt;
+    }
+    ProbeOptions options;
+    options.cgroup2_root = *root;
+    options.ringbuf_bytes = ringbuf_bytes;
+    auto loaded = ProbeSet::load(options);
+    if (auto* err = std::get_if<ProbeError>(&loaded)) {
+        std::cerr << who << ": " << err->message << "\n";
+        return std::nullopt;
+    }
+    return Engine{std::move(std::get<std::unique_ptr<ProbeSet>>(loaded)), *root};
+}
+
+}  // namespace fnw::cli

@@ -1,0 +1,26 @@
+// fnwarden's own probes, for `run --standalone` and `learn`: loaded and
+// attached in this process, with the cgroup2 mount functions go under.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "probes/probe_set.hpp"
+
+namespace fnw::cli {
+
+// Probes loaded and attached, and where launched functions get their cgroups.
+struct Engine {
+    std::unique_ptr<ProbeSet> probes;
+    std::filesystem::path cgroup2_root;
+
+    std::filesystem::path cgroup_parent() const { return cgroup2_root / "fnwarden"; }
+
+    // Says why not on stderr, prefixed with `who`, and returns nullopt.
+    static std::optional<Engine> start(std::string_view who, uint32_t ringbuf_bytes);
+};
+
+}  // namespace fnw::cli

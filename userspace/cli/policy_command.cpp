@@ -1,0 +1,85 @@
+// fnwarden policy validate FILE...: parse each file, say what it holds or
+// where it is wrong.
+#include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/function_commands.hpp"
+#include "cli/options.hpp"
+
+namespace fnw::cli {
+
+void print_policy_errors(const PolicyParseResult& result) {
+    for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
+}
+
+int cmd_policy_validate(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] != "validate") {
+        std::cerr << "usage: fnwarden policy validate FILE...\n";
+        return kExitUsage;
+    }
+    if (args.size() < 2) {
+        std::cerr << "fnwarden policy validate: no files given\n";
+        return kExitUsage;
+    }
+    int rc = 0;
+    for (size_t i = 1; i < args.size(); ++i) {
+        if (document_kind_of_file(args[i]) == "Baseline") {
+            auto baseline = parse_baseline_file(args[i]);
+            for (const auto& e : baseline.errors) std::cerr << e.to_string() << "\n";
+            if (!baseline.ok()) {
+                rc = kExitUsage;
+                continue;
+            }
+            std::cout << args[i] << ": ok (baseline " << baseline.baseline->name << ": " << baseline.baseline->deny.count()
+                      << " syscalls denied, " << baseline.baseline->deny_unless_allowed.count()
+                      << " denied unless allowed)\n";
+            continue;
+        }
+        auto result = parse_policy_file(args[i]);
+        if (!result.ok()) {
+            print_policy_errors(result);
+            rc = kExitUsage;
+            continue;
+        }
+        const auto& p = *result.policy;
+        std::cout << args[i] << ": ok (policy " << p.name << ", function " << p.function << ", mode "
+                  << to_string(p.mode) << "; syscalls: ";
+        if (p.syscalls.allow.all())
+            std::cout << "unrestricted";
+        else
+            std::cout << p.syscalls.allow.count() << " allowed, " << to_string(p.syscalls.on_violation);
+        std::cout << "; network: ";
+        if (p.network.restricted)
+            std::cout << p.network.egress.size() << " egress + " << p.network.listen.size() << " listen rules, "
+                      << to_string(p.network.on_violation);
+        else
+            std::cout << "unrestricted";
+        std::cout << "; files: ";
+        if (p.files.restricted)
+            std::cout << p.files.read.size() + p.files.write.size() + p.files.create.size() + p.files.remove.size()
+                      << " patterns, " << to_string(p.files.on_violation);
+        else
+            std::cout << "unrestricted";
+        std::cout << "; exec: ";
+        if (p.exec.restricted)
+            std::cout << p.exec.allow.size() << " programs, " << to_string(p.exec.on_violation);
+        else
+            std::cout << "unrestricted";
+        std::cout << "; process: ";
+        if (p.process.restricted) {
+            std::string refused;
+            for (auto [allowed, name] : {std::pair{p.process.ptrace, "ptrace"}, {p.process.bpf, "bpf"},
+                                         {p.process.exec_memory, "execMemory"}})
+                if (!allowed) refused += (refused.empty() ? "" : " ") + std::string(name);
+            std::cout << (refused.empty() ? "nothing" : refused) << " refused, " << to_string(p.process.on_violation);
+        } else {
+            std::cout << "unrestricted";
+        }
+        std::cout << ")\n";
+    }
+    return rc;
+}
+
+}  // namespace fnw::cli

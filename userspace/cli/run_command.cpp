@@ -1,0 +1,378 @@
+// fnwarden run: a command as a monitored function in its own cgroup, guarded
+// by the host daemon when one runs, else by probes of its own.
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/engine.hpp"
+#include "cli/function_commands.hpp"
+#include "cli/options.hpp"
+#include "common/result.hpp"
+#include "common/unique_fd.hpp"
+#include "control/control_client.hpp"
+#include "control/daemon_guard.hpp"
+#include "core/display_name.hpp"
+#include "output/event_json.hpp"
+#include "runtime/cgroup.hpp"
+#include "runtime/function_runner.hpp"
+#include "runtime/kernel_features.hpp"
+#include "runtime/local_guard.hpp"
+
+namespace po = boost::program_options;
+
+namespace fnw::cli {
+namespace {
+
+// baseline.yaml in the policy's directory or its parent (rules/examples/x.yaml
+// finds rules/baseline.yaml); "" when there is none.
+std::string find_baseline_for(const std::string& policy_file) {
+    std::filesystem::path dir = std::filesystem::absolute(policy_file).parent_path();
+    for (int up = 0; up < 2 && !dir.empty(); ++up, dir = dir.parent_path()) {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(dir / "baseline.yaml", ec)) return (dir / "baseline.yaml").string();
+    }
+    return "";
+}
+
+// Where events go: stderr by default, or a file opened 0600 (events name
+// processes and arguments: not for every local user to read).
+class EventOutput {
+public:
+    static std::optional<EventOutput> open(const std::string& path) {
+        if (path.empty()) return EventOutput(stderr, false);
+        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+        FILE* file = fd.valid() ? ::fdopen(fd.get(), "a") : nullptr;
+        if (!file) return std::nullopt;
+        fd.release();  // now owned by `file`
+        return EventOutput(file, true);
+    }
+    EventOutput(EventOutput&& o) noexcept : file_(std::exchange(o.file_, nullptr)), owned_(o.owned_) {}
+    EventOutput(const EventOutput&) = delete;
+    ~EventOutput() {
+        if (owned_ && file_) std::fclose(file_);
+    }
+    // One line per event, flushed: a reader tailing the file sees it at once.
+    void write_line(const std::string& line) {
+        std::fputs(line.c_str(), file_);
+        std::fputc('\n', file_);
+        std::fflush(file_);
+    }
+
+private:
+    EventOutput(FILE* file, bool owned) : file_(file), owned_(owned) {}
+    FILE* file_;
+    bool owned_;
+};
+
+// A whole decimal id, nothing else ("65534", not "65534x" or "").
+std::optional<unsigned long> parse_id(const char* text) {
+    if (text == nullptr || *text < '0' || *text > '9') return std::nullopt;
+    errno = 0;
+    char* end = nullptr;
+    unsigned long value = std::strtoul(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value >= static_cast<unsigned long>(static_cast<uid_t>(-1))) return std::nullopt;
+    return value;
+}
+
+// Whose rights the function runs with (`run --user/--group`). Default: the
+// user who ran `sudo fnwarden run` (SUDO_UID/SUDO_GID), so a function started
+// through sudo never runs as root by accident; otherwise the caller's own.
+// Supplementary groups are never kept: the function gets none, not even
+// the control socket's group its user may be in.
+// Fails when a name does not resolve; nullopt stands for "the launcher's own".
+Result<std::optional<RunAs>> resolve_run_as(const std::string& user, const std::string& group) {
+    std::optional<uid_t> uid;
+    std::optional<gid_t> gid;
+    if (!user.empty()) {
+        const passwd* pw = nullptr;
+        if (auto id = parse_id(user.c_str())) {
+            uid = static_cast<uid_t>(*id);
+            pw = ::getpwuid(*uid);
+        } else if ((pw = ::getpwnam(user.c_str())) != nullptr) {
+            uid = pw->pw_uid;
+        } else {
+            return fail("--user: no such user \"" + display_name(user) + "\"");
+        }
+        if (pw) gid = pw->pw_gid;
+    } else if (auto sudo_uid = parse_id(std::getenv("SUDO_UID")); sudo_uid && ::getuid() == 0) {
+        uid = static_cast<uid_t>(*sudo_uid);
+        if (auto sudo_gid = parse_id(std::getenv("SUDO_GID"))) gid = static_cast<gid_t>(*sudo_gid);
+    }
+    if (!group.empty()) {
+        if (auto id = parse_id(group.c_str())) {
+            gid = static_cast<gid_t>(*id);
+        } else if (const struct group* gr = ::getgrnam(group.c_str())) {
+            gid = gr->gr_gid;
+        } else {
+            return fail("--group: no such group \"" + display_name(group) + "\"");
+        }
+    }
+    if (!uid && !gid) return std::optional<RunAs>();  // the launcher's own
+    if (!uid) uid = ::getuid();
+    if (!gid) return fail("--user " + std::to_string(*uid) + " has no passwd entry: give its group with --group");
+    return std::optional<RunAs>(RunAs{*uid, *gid});
+}
+
+// The policy (with its baseline) a run applies: from --policy, or, under a
+// daemon, the file the daemon loaded for the function.
+std::optional<FunctionPolicy> load_run_policy(const std::string& policy_file, bool no_baseline,
+                                              std::string baseline_file) {
+    auto parsed = parse_policy_file(policy_file);
+    if (!parsed.ok()) {
+        print_policy_errors(parsed);
+        std::cerr << "fnwarden run: invalid policy, nothing loaded\n";
+        return std::nullopt;
+    }
+    FunctionPolicy policy = std::move(*parsed.policy);
+    if (no_baseline) return policy;
+    if (baseline_file.empty()) baseline_file = find_baseline_for(policy_file);
+    if (baseline_file.empty()) {
+        spdlog::warn("no baseline.yaml beside {} or one directory up: none applied (--baseline FILE)", policy_file);
+        return policy;
+    }
+    auto baseline = parse_baseline_file(baseline_file);
+    if (!baseline.ok()) {
+        for (const auto& e : baseline.errors) std::cerr << e.to_string() << "\n";
+        std::cerr << "fnwarden run: invalid baseline, nothing loaded\n";
+        return std::nullopt;
+    }
+    for (const auto& name : apply_baseline(policy, *baseline.baseline))
+        spdlog::warn("policy {} allows {}, which the baseline {} forbids: denied", policy.name, name, baseline_file);
+    spdlog::debug("baseline {} applied", baseline_file);
+    return policy;
+}
+
+void log_outcome(const std::string& function, const RunOutcome& outcome) {
+    spdlog::info("{} (pid {}) {} {}; {} syscalls stopped by seccomp", function, outcome.pid,
+                 outcome.term_signal ? "killed by signal" : "exited",
+                 outcome.term_signal ? *outcome.term_signal : *outcome.exit_status, outcome.seccomp_violations);
+}
+
+// `fnwarden run` under a host daemon: the daemon's policy for the function
+// applies, the daemon guards the cgroup, events go to the daemon's outputs.
+int run_under_daemon(ControlClient client, const std::string& function, const std::vector<std::string>& command,
+                     bool trace, bool explain, const std::optional<RunAs>& run_as) {
+    auto reply = client.request({{"op", "policy"}, {"function", function}}, std::chrono::seconds(5));
+    if (!reply || reply->value("type", "") != "policy") {
+        std::cerr << "fnwarden run: the daemon cannot guard \"" << function
+                  << "\": " << (reply ? reply->value("error", reply->dump()) : client.last_error())
+                  << " (or run with --standalone --policy FILE)\n";
+        return kExitUsage;
+    }
+    const std::string file = reply->value("file", "");
+    auto policy = load_run_policy(file, !reply->contains("baseline"), reply->value("baseline", ""));
+    if (!policy) return kExitUsage;
+    const Mode mode = parse_mode(reply->value("mode", "audit")).value_or(Mode::Audit);
+    spdlog::info("{}: guarded by the daemon (policy {} from {}, {} mode, set {}); events go to its outputs",
+                 function, policy->name, file, to_string(mode), reply->value("version", ""));
+    if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_features(), LsmStatus{"(see fnwarden status)", {}});
+    if (command.empty()) return 0;
+
+    DaemonGuard guard(std::move(client), EventContext{function, policy->name, mode, /*resolve_exe=*/true});
+    auto cgroup2 = find_cgroup2_mount();
+    if (!cgroup2) {
+        std::cerr << "fnwarden run: no cgroup2 mount in /proc/self/mountinfo\n";
+        return kExitInternal;
+    }
+    FunctionRunner runner(guard, *cgroup2 / "fnwarden");
+    RunRequest request{function, *policy, mode, command, trace};
+    request.run_as = run_as;
+    auto result = runner.run(request);
+    if (auto* err = std::get_if<std::string>(&result)) {
+        std::cerr << "fnwarden run: " << *err << "\n";
+        return kExitInternal;
+    }
+    const auto& outcome = std::get<RunOutcome>(result);
+    log_outcome(function, outcome);
+    return outcome.exit_code;
+}
+
+struct RunOptions {
+    std::string function, policy_file, mode_text, events_path;
+    std::string socket = kDefaultSocket;
+    uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
+    bool trace = false;
+    bool explain = false;
+    bool no_baseline = false;
+    bool standalone = false;
+    std::string baseline_file;
+    std::string user, group;
+};
+
+// The exit code when the command ends here (--help, a usage error).
+std::optional<int> parse_run_options(const std::vector<std::string>& opts, RunOptions& o) {
+    po::options_description desc("fnwarden run options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("function", po::value(&o.function)->required(), "function name (used in events and the cgroup name)")
+        ("policy", po::value(&o.policy_file), "policy file (rules/*.yaml); under a daemon its own policy for the function applies")
+        ("mode", po::value(&o.mode_text), "audit|enforce: overrides the policy's spec.mode (standalone only)")
+        ("events", po::value(&o.events_path), "write JSON-lines events to PATH instead of stderr (standalone only)")
+        ("trace", po::bool_switch(&o.trace), "emit every syscall of the function, not only violations")
+        ("explain", po::bool_switch(&o.explain), "print which mechanism guards each rule on this kernel (then run CMD, if given)")
+        ("ringbuf-bytes", po::value(&o.ringbuf_bytes), "ring buffer size (power of two, >= page size)")
+        ("baseline", po::value(&o.baseline_file), "baseline merged into the policy (default: baseline.yaml beside the policy or one directory up)")
+        ("no-baseline", po::bool_switch(&o.no_baseline), "apply no baseline")
+        ("socket", po::value(&o.socket), "the daemon's control socket: register there when a daemon runs")
+        ("user", po::value(&o.user), "run the function as this user (name or uid; default under sudo: the invoking user)")
+        ("group", po::value(&o.group), "... with this group (name or gid; default: the user's primary group); no supplementary groups")
+        ("standalone", po::bool_switch(&o.standalone), "load fnwarden's own probes even when a daemon runs");
+    return parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...");
+}
+
+// A running daemon owns the probes: register with it rather than load a
+// second copy. Only "nobody is listening" falls back (nullopt); a daemon
+// that refuses us must not be bypassed silently.
+std::optional<int> try_run_under_daemon(const RunOptions& o, const std::vector<std::string>& command,
+                                        const std::optional<RunAs>& run_as) {
+    ControlConnectFailure failure{};
+    auto connected = ControlClient::connect(o.socket, std::chrono::seconds(2), &failure);
+    if (auto* client = std::get_if<ControlClient>(&connected)) {
+        if (!o.policy_file.empty() || !o.mode_text.empty() || !o.events_path.empty())
+            spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events "
+                         "ignored; --standalone to use them)",
+                         o.socket);
+        return run_under_daemon(std::move(*client), o.function, command, o.trace, o.explain, run_as);
+    }
+    if (failure != ControlConnectFailure::no_daemon) {
+        std::cerr << "fnwarden run: " << std::get<std::string>(connected)
+                  << " (--standalone loads fnwarden's own probes instead)\n";
+        return kExitInternal;
+    }
+    return std::nullopt;
+}
+
+// The policy from --policy (with its baseline), in the mode --mode asks for.
+std::optional<std::pair<FunctionPolicy, Mode>> standalone_policy(const RunOptions& o) {
+    auto loaded_policy = load_run_policy(o.policy_file, o.no_baseline, o.baseline_file);
+    if (!loaded_policy) return std::nullopt;
+    FunctionPolicy policy = std::move(*loaded_policy);
+    Mode mode = policy.mode;
+    if (!o.mode_text.empty()) {
+        auto m = parse_mode(o.mode_text);
+        if (!m) {
+            std::cerr << "fnwarden run: --mode must be audit or enforce\n";
+            return std::nullopt;
+        }
+        mode = *m;
+    }
+    if (policy.function != o.function)
+        spdlog::warn("policy {} selects function \"{}\", applying it to \"{}\" as asked", policy.name,
+                     policy.function, o.function);
+    return std::pair{std::move(policy), mode};
+}
+
+void report_standalone_run(const std::string& function, const RunOutcome& outcome, const ProbeSet& probes,
+                           uint64_t malformed, uint64_t violation_events) {
+    const auto counters = probes.counters();
+    if (malformed) spdlog::error("{} malformed ring-buffer records were discarded", malformed);
+    if (counters.ringbuf_drops)
+        spdlog::error("{} events were lost: ring buffer full (raise --ringbuf-bytes)", counters.ringbuf_drops);
+    spdlog::info("{} (pid {}) {} {}: {} syscalls seen by the probe, {} violations there ({} killed), "
+                 "{} stopped by seccomp, {} events dropped; {} violation events in all (files, exec, network "
+                 "included)",
+                 function, outcome.pid, outcome.term_signal ? "killed by signal" : "exited",
+                 outcome.term_signal ? *outcome.term_signal : *outcome.exit_status, counters.events,
+                 counters.violations, counters.kills, outcome.seccomp_violations, counters.ringbuf_drops,
+                 violation_events);
+}
+
+// `fnwarden run` with probes of its own: events go to --events or stderr.
+int run_standalone(const RunOptions& o, const std::vector<std::string>& command, const std::optional<RunAs>& run_as) {
+    const std::string& function = o.function;
+    auto chosen = standalone_policy(o);
+    if (!chosen) return kExitUsage;
+    auto& [policy, mode] = *chosen;
+
+    auto output = EventOutput::open(o.events_path);
+    if (!output) {
+        std::cerr << "fnwarden run: cannot open " << o.events_path << ": " << std::strerror(errno) << "\n";
+        return kExitInternal;
+    }
+
+    auto engine = Engine::start("fnwarden run", o.ringbuf_bytes);
+    if (!engine) return kExitInternal;
+    ProbeSet& probes = *engine->probes;
+    // After loading: whether the BPF-LSM programs loaded is part of the answer.
+    if (o.explain) {
+        std::cerr << explain_enforcement(policy, mode, probe_kernel_features(), LsmStatus{probes.lsm_error(), probes.lsm_hooks()});
+        if (command.empty()) return 0;
+    }
+
+    EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true};
+    WallClock clock = WallClock::now();
+    uint64_t malformed = 0;
+    std::string error;
+    uint64_t violation_events = 0;  // every class: syscalls, files, exec, network
+    auto guard = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](std::span<const std::byte> record) {
+        if (auto j = event_to_json(record, ctx, clock)) {
+            if (j->value("verdict", "") == "violation") ++violation_events;
+            output->write_line(j->dump());
+        } else {
+            ++malformed;
+        }
+    }, &error);
+    if (!guard) {
+        std::cerr << "fnwarden run: " << error << "\n";
+        return kExitInternal;
+    }
+    FunctionRunner runner(*guard, engine->cgroup_parent());
+    RunRequest request{function, policy, mode, command, o.trace};
+    request.run_as = run_as;
+    auto result = runner.run(request);
+    if (auto* err = std::get_if<std::string>(&result)) {
+        std::cerr << "fnwarden run: " << *err << "\n";
+        return kExitInternal;
+    }
+    const auto& outcome = std::get<RunOutcome>(result);
+    report_standalone_run(function, outcome, probes, malformed, violation_events);
+    return outcome.exit_code;
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>& command) {
+    RunOptions o;
+    if (auto done = parse_run_options(opts, o)) return *done;
+    // The name becomes the cgroup's directory name: "../x" would put the
+    // function under another parent's limits and policy.
+    if (std::string problem = function_name_problem(o.function); !problem.empty()) {
+        std::cerr << "fnwarden run: " << problem << "\n";
+        return kExitUsage;
+    }
+    if (command.empty() && !o.explain) {
+        std::cerr << "fnwarden run: no command given (put it after --)\n";
+        return kExitUsage;
+    }
+    auto run_as = resolve_run_as(o.user, o.group);
+    if (!run_as) {
+        std::cerr << "fnwarden run: " << run_as.error() << "\n";
+        return kExitUsage;
+    }
+    if (*run_as) spdlog::debug("{}: runs as uid {} gid {}", o.function, (*run_as)->uid, (*run_as)->gid);
+
+    if (!o.standalone)
+        if (auto done = try_run_under_daemon(o, command, *run_as)) return *done;
+    if (o.policy_file.empty()) {
+        std::cerr << "fnwarden run: no daemon at " << o.socket << ": --policy FILE is required\n";
+        return kExitUsage;
+    }
+    return run_standalone(o, command, *run_as);
+}
+
+}  // namespace fnw::cli
