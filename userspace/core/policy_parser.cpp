@@ -1,20 +1,22 @@
 #include "core/policy_parser.hpp"
 
-#include "core/suggest.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
-#include <variant>
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/result.hpp"
+#include "core/policy_checker.hpp"
 #include "core/selector.hpp"
+#include "core/suggest.hpp"
 #include "core/syscall_table.hpp"
 
 namespace fnw {
+
+using policy_yaml::Checker;
 
 std::string PolicyError::to_string() const {
     std::ostringstream out;
@@ -29,67 +31,9 @@ namespace {
 constexpr std::string_view kApiVersion = "fnwarden.io/v1";
 constexpr std::string_view kKind = "FunctionPolicy";
 
-// Collects errors with positions; every check reports and carries on, so one
-// run shows all the problems of a file.
-class Checker {
-public:
-    explicit Checker(std::string file) : file_(std::move(file)) {}
+}  // namespace
 
-    void error(const YAML::Node& at, std::string message) {
-        const YAML::Mark mark = at.Mark();
-        // yaml-cpp marks are 0-based; a null mark (-1) means "no position".
-        int line = mark.line >= 0 ? mark.line + 1 : 0;
-        int column = mark.column >= 0 ? mark.column + 1 : 0;
-        errors_.push_back({file_, line, column, std::move(message)});
-    }
-    void error_at(int line, int column, std::string message) {
-        errors_.push_back({file_, line, column, std::move(message)});
-    }
-
-    std::vector<PolicyError> take() { return std::move(errors_); }
-    bool clean() const { return errors_.empty(); }
-
-    // A mapping with only the given keys; reports unknown ones.
-    bool expect_map(const YAML::Node& node, std::string_view what,
-                    std::initializer_list<std::string_view> keys) {
-        if (!node.IsMap()) {
-            error(node, std::string(what) + " must be a mapping");
-            return false;
-        }
-        for (const auto& kv : node) {
-            const std::string key = kv.first.Scalar();
-            bool known = false;
-            for (auto k : keys) known = known || key == k;
-            if (!known) {
-                std::string msg = "unknown key \"" + key + "\" in " + std::string(what);
-                const std::span<const std::string_view> known(keys.begin(), keys.size());
-                if (std::string_view close = closest_key(key, known); !close.empty()) {
-                    msg += " (did you mean \"" + std::string(close) + "\"?)";
-                } else {
-                    msg += " (expected one of:";
-                    for (auto k : keys) msg += " " + std::string(k);
-                    msg += ")";
-                }
-                error(kv.first, std::move(msg));
-            }
-        }
-        return true;
-    }
-
-    std::optional<std::string> scalar(const YAML::Node& node, std::string_view what) {
-        if (!node.IsScalar()) {
-            error(node, std::string(what) + " must be a string");
-            return std::nullopt;
-        }
-        return node.Scalar();
-    }
-
-    const std::string& file() const { return file_; }
-
-private:
-    std::string file_;
-    std::vector<PolicyError> errors_;
-};
+namespace policy_yaml {
 
 void parse_violation_action_key(Checker& check, const YAML::Node& section, std::string_view what,
                                 ViolationAction& out) {
@@ -103,6 +47,13 @@ void parse_violation_action_key(Checker& check, const YAML::Node& section, std::
             check.error(action, key + " must be \"report\", \"deny\" or \"kill\", not \"" + *text + "\"");
     }
 }
+
+}  // namespace policy_yaml
+
+namespace {
+
+using policy_yaml::parse_network;
+using policy_yaml::parse_violation_action_key;
 
 // A list of x86_64 syscall names into a bitmap; unknown names are errors
 // with a suggestion.
@@ -140,116 +91,6 @@ void parse_syscalls(Checker& check, const YAML::Node& node, SyscallRules& rules)
         check.error(node, "spec.syscalls needs an \"allow\" list");
 
     parse_violation_action_key(check, node, "spec.syscalls", rules.on_violation);
-}
-
-std::optional<uint16_t> parse_port(Checker& check, const YAML::Node& node, std::string_view what) {
-    auto text = check.scalar(node, what);
-    if (!text) return std::nullopt;
-    if (text->empty() || text->size() > 5 || text->find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(*text) < 1 || std::stoul(*text) > 65535) {
-        check.error(node, std::string(what) + " must be a port number 1-65535, not \"" + *text + "\"");
-        return std::nullopt;
-    }
-    return static_cast<uint16_t>(std::stoul(*text));
-}
-
-std::optional<uint8_t> parse_protocol(Checker& check, const YAML::Node& node, std::string_view what) {
-    auto text = check.scalar(node, what);
-    if (!text) return std::nullopt;
-    if (*text == "tcp") return uint8_t{6};
-    if (*text == "udp") return uint8_t{17};
-    if (*text == "any") return uint8_t{0};
-    check.error(node, std::string(what) + " must be \"tcp\", \"udp\" or \"any\", not \"" + *text + "\"");
-    return std::nullopt;
-}
-
-void parse_network(Checker& check, const YAML::Node& node, NetworkRules& rules) {
-    rules.restricted = true;  // a network section is an allowlist, even if empty
-    if (!check.expect_map(node, "spec.network", {"egress", "listen", "unix", "onViolation"})) return;
-
-    if (const YAML::Node egress = node["egress"]) {
-        if (!egress.IsSequence()) {
-            check.error(egress, "spec.network.egress must be a list of {cidr, ports, protocol}");
-        } else {
-            for (const auto& item : egress) {
-                if (!check.expect_map(item, "an egress rule", {"cidr", "ports", "protocol"})) continue;
-                EgressRule rule;
-                bool ok = true;
-                if (const YAML::Node cidr = item["cidr"]) {
-                    auto text = check.scalar(cidr, "cidr");
-                    std::string why;
-                    auto net = text ? parse_ip_network(*text, &why) : std::nullopt;
-                    if (text && !net) check.error(cidr, "bad cidr \"" + *text + "\": " + why);
-                    if (net) rule.network = *net;
-                    ok = ok && net.has_value();
-                } else {
-                    check.error(item, "an egress rule needs a \"cidr\" (0.0.0.0/0 or ::/0 for any address)");
-                    ok = false;
-                }
-                if (const YAML::Node ports = item["ports"]) {
-                    if (!ports.IsSequence()) {
-                        check.error(ports, "ports must be a list of port numbers");
-                        ok = false;
-                    } else {
-                        for (const auto& p : ports) {
-                            auto port = parse_port(check, p, "a port");
-                            if (port) rule.ports.push_back(*port);
-                            ok = ok && port.has_value();
-                        }
-                    }
-                }
-                if (const YAML::Node proto = item["protocol"]) {
-                    auto parsed = parse_protocol(check, proto, "protocol");
-                    if (parsed) rule.protocol = *parsed;
-                    ok = ok && parsed.has_value();
-                }
-                if (ok) rules.egress.push_back(std::move(rule));
-            }
-        }
-    }
-
-    if (const YAML::Node listen = node["listen"]) {
-        if (!listen.IsSequence()) {
-            check.error(listen, "spec.network.listen must be a list of {port, protocol}");
-        } else {
-            for (const auto& item : listen) {
-                if (!check.expect_map(item, "a listen rule", {"port", "protocol"})) continue;
-                ListenRule rule;
-                if (const YAML::Node port = item["port"]) {
-                    auto parsed = parse_port(check, port, "port");
-                    if (!parsed) continue;
-                    rule.port = *parsed;
-                } else {
-                    check.error(item, "a listen rule needs a \"port\"");
-                    continue;
-                }
-                if (const YAML::Node proto = item["protocol"]) {
-                    auto parsed = parse_protocol(check, proto, "protocol");
-                    if (!parsed) continue;
-                    rule.protocol = *parsed;
-                }
-                rules.listen.push_back(rule);
-            }
-        }
-    }
-
-    if (const YAML::Node sockets = node["unix"]) {
-        if (!sockets.IsSequence()) {
-            check.error(sockets, "spec.network.unix must be a list of socket paths (\"@name\" for abstract ones)");
-        } else {
-            for (const auto& item : sockets) {
-                auto text = check.scalar(item, "a unix socket name");
-                if (!text) continue;
-                if (std::string why = validate_unix_socket_name(*text); !why.empty()) {
-                    check.error(item, "unix socket \"" + *text + "\" " + why);
-                    continue;
-                }
-                rules.unix_sockets.push_back(*text);
-            }
-        }
-    }
-
-    parse_violation_action_key(check, node, "spec.network", rules.on_violation);
 }
 
 void parse_path_item(Checker& check, const YAML::Node& item, std::vector<std::string>& out) {
@@ -544,37 +385,42 @@ PolicyParseResult parse_policy(const std::string& yaml_text, const std::string& 
 namespace {
 
 // A policy file's text, refusing anything larger than kMaxPolicyFileBytes.
-std::variant<std::string, PolicyError> read_policy_text(const std::filesystem::path& path) {
+// The error is about the whole file: it becomes a PolicyError at line 0.
+Result<std::string> read_policy_text(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return PolicyError{path.string(), 0, 0, "cannot read file"};
+    if (!in) return fail("cannot read file");
     std::string text;
     text.resize(kMaxPolicyFileBytes + 1);
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<size_t>(in.gcount()));
     if (text.size() > kMaxPolicyFileBytes)
-        return PolicyError{path.string(), 0, 0, "file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes"};
+        return fail("file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes");
     return text;
+}
+
+PolicyError whole_file_error(const std::filesystem::path& path, const std::string& message) {
+    return PolicyError{path.string(), 0, 0, message};
 }
 
 }  // namespace
 
 PolicyParseResult parse_policy_file(const std::filesystem::path& path) {
     auto text = read_policy_text(path);
-    if (auto* err = std::get_if<PolicyError>(&text)) return {std::nullopt, {*err}};
-    return parse_policy(std::get<std::string>(text), path.string());
+    if (!text) return {std::nullopt, {whole_file_error(path, text.error())}};
+    return parse_policy(*text, path.string());
 }
 
 BaselineParseResult parse_baseline_file(const std::filesystem::path& path) {
     auto text = read_policy_text(path);
-    if (auto* err = std::get_if<PolicyError>(&text)) return {std::nullopt, {*err}};
-    return parse_baseline(std::get<std::string>(text), path.string());
+    if (!text) return {std::nullopt, {whole_file_error(path, text.error())}};
+    return parse_baseline(*text, path.string());
 }
 
 std::string document_kind_of_file(const std::filesystem::path& path) {
     auto text = read_policy_text(path);
-    if (!std::holds_alternative<std::string>(text)) return "";
+    if (!text) return "";
     try {
-        YAML::Node root = YAML::Load(std::get<std::string>(text));
+        YAML::Node root = YAML::Load(*text);
         if (root.IsMap() && root["kind"] && root["kind"].IsScalar()) return root["kind"].Scalar();
     } catch (const YAML::Exception&) {
     }
