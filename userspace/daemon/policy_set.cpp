@@ -14,6 +14,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace fnw {
@@ -181,43 +182,25 @@ void walk_directory(const std::filesystem::path& dir, const std::string& relativ
 // The bytes of a rules file, or why not. Opened non-blocking and checked
 // with fstat on the open descriptor: a FIFO named x.yaml must not hang the
 // daemon, and no rename between a check and the open can slip one in.
-std::optional<std::string> read_rules_file(const std::filesystem::path& path, std::string* why) {
+Result<std::string> read_rules_file(const std::filesystem::path& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-    if (!fd.valid()) {
-        *why = std::string("cannot read file: ") + std::strerror(errno);
-        return std::nullopt;
-    }
+    if (!fd.valid()) return fail(std::string("cannot read file: ") + std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        *why = std::string("cannot stat file: ") + std::strerror(errno);
-        return std::nullopt;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        *why = "not a regular file";
-        return std::nullopt;
-    }
+    if (::fstat(fd.get(), &st) != 0) return fail(std::string("cannot stat file: ") + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return fail("not a regular file");
     const std::string too_big = "file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes";
-    if (static_cast<uint64_t>(st.st_size) > kMaxPolicyFileBytes) {
-        *why = too_big;
-        return std::nullopt;
-    }
+    if (static_cast<uint64_t>(st.st_size) > kMaxPolicyFileBytes) return fail(too_big);
     // Read one byte past the limit: the file may have grown since fstat.
     std::string text(kMaxPolicyFileBytes + 1, '\0');
     size_t filled = 0;
     while (filled < text.size()) {
         ssize_t n = ::read(fd.get(), text.data() + filled, text.size() - filled);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            *why = std::string("cannot read file: ") + std::strerror(errno);
-            return std::nullopt;
-        }
+        if (n < 0) return fail(std::string("cannot read file: ") + std::strerror(errno));
         if (n == 0) break;
         filled += static_cast<size_t>(n);
     }
-    if (filled > kMaxPolicyFileBytes) {
-        *why = too_big;
-        return std::nullopt;
-    }
+    if (filled > kMaxPolicyFileBytes) return fail(too_big);
     text.resize(filled);
     return text;
 }
@@ -254,18 +237,114 @@ const FunctionPolicy* PolicySet::find(std::string_view function) const {
     return it != policies.end() && it->function == function ? &*it : nullptr;
 }
 
+namespace {
+
+// The rules directory itself: there, and a directory.
+Status check_rules_dir(const std::filesystem::path& rules_dir, struct stat& root) {
+    if (::stat(rules_dir.c_str(), &root) != 0) {
+        const int err = errno;
+        return fail(err == ENOENT ? "rules directory does not exist"
+                                  : std::string("cannot open rules directory: ") + std::strerror(err));
+    }
+    if (!S_ISDIR(root.st_mode)) return fail("rules directory is not a directory");
+    return {};
+}
+
+// What the files of a set hold, before the set is checked as a whole.
+struct ParsedFiles {
+    std::vector<FunctionPolicy> policies;
+    std::optional<Baseline> baseline;
+    uint64_t version = 0;
+};
+
+// Reads and parses every file (sorted by relative name); their errors go
+// to `errors`, so an operator sees every problem in one go.
+ParsedFiles parse_rules_files(const std::vector<RulesFile>& files, std::vector<PolicyError>& errors) {
+    Fnv1a version;
+    ParsedFiles parsed_files;
+    std::optional<Baseline>& baseline = parsed_files.baseline;
+    for (const RulesFile& file : files) {
+        const std::string shown = file.path.string();
+        const Result<std::string> text = read_rules_file(file.path);
+        if (!text) {
+            errors.push_back({shown, 0, 0, text.error()});
+            continue;
+        }
+        version.add_string(file.relative);
+        version.add_string(*text);
+
+        if (document_kind(*text) == "Baseline") {
+            BaselineParseResult parsed = parse_baseline(*text, shown);
+            for (auto& e : parsed.errors) errors.push_back(std::move(e));
+            if (!parsed.baseline) continue;
+            if (baseline) {
+                errors.push_back({shown, 0, 0,
+                                  "a second Baseline (" + baseline->source +
+                                      " is one already); a rules directory holds at most one"});
+                continue;
+            }
+            baseline = std::move(parsed.baseline);
+        } else {
+            PolicyParseResult parsed = parse_policy(*text, shown);
+            for (auto& e : parsed.errors) errors.push_back(std::move(e));
+            if (parsed.policy) parsed_files.policies.push_back(std::move(*parsed.policy));
+        }
+    }
+    parsed_files.version = version.value();
+    return parsed_files;
+}
+
+// One policy per function, and no more than a set may have. Sorts
+// `policies` by function.
+void check_policies_as_a_set(const std::filesystem::path& rules_dir, std::vector<FunctionPolicy>& policies,
+                             std::vector<PolicyError>& errors) {
+    // stable_sort keeps file order among equal functions, so the duplicate
+    // error below always names the same file as the first one.
+    std::stable_sort(policies.begin(), policies.end(),
+                     [](const FunctionPolicy& a, const FunctionPolicy& b) { return a.function < b.function; });
+    for (size_t i = 1; i < policies.size(); ++i) {
+        const FunctionPolicy& first = policies[i - 1];
+        const FunctionPolicy& again = policies[i];
+        if (first.function != again.function) continue;
+        errors.push_back({again.source, 0, 0,
+                          "function \"" + again.function + "\" is selected by policy \"" + again.name +
+                              "\" here and by policy \"" + first.name + "\" in " + first.source +
+                              "; one function, one policy"});
+    }
+
+    if (policies.size() > kMaxPoliciesPerSet) {
+        errors.push_back({rules_dir.string(), 0, 0,
+                          std::to_string(policies.size()) + " policies, more than the " +
+                              std::to_string(kMaxPoliciesPerSet) +
+                              " a set may have (half the kernel's policy slots: a reload needs room "
+                              "for the old and the new set at once)"});
+    }
+}
+
+// The baseline applied to each policy, and the fingerprints.
+PolicySet assemble_set(ParsedFiles parsed, std::vector<std::string>& warnings) {
+    PolicySet set;
+    for (FunctionPolicy& policy : parsed.policies) {
+        if (parsed.baseline) {
+            for (const std::string& syscall : apply_baseline(policy, *parsed.baseline))
+                warnings.push_back("policy " + policy.name + " (" + policy.source + ") allows " + syscall +
+                                   ", which the baseline " + parsed.baseline->source + " forbids: denied");
+        }
+        set.fingerprints.emplace(policy.function, fingerprint_of(policy));
+    }
+    set.policies = std::move(parsed.policies);
+    set.baseline = std::move(parsed.baseline);
+    set.version = to_hex(parsed.version);
+    return set;
+}
+
+}  // namespace
+
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir) {
     PolicySetLoad load;
     struct stat root {};
-    if (::stat(rules_dir.c_str(), &root) != 0) {
-        const int err = errno;
-        load.errors.push_back({rules_dir.string(), 0, 0,
-                               err == ENOENT ? "rules directory does not exist"
-                                             : std::string("cannot open rules directory: ") + std::strerror(err)});
-        return load;
-    }
-    if (!S_ISDIR(root.st_mode)) {
-        load.errors.push_back({rules_dir.string(), 0, 0, "rules directory is not a directory"});
+    if (Status usable = check_rules_dir(rules_dir, root); !usable) {
+        load.errors.push_back({rules_dir.string(), 0, 0, usable.error()});
         return load;
     }
 
@@ -277,79 +356,14 @@ PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir) {
     std::sort(walk.files.begin(), walk.files.end(),
               [](const RulesFile& a, const RulesFile& b) { return a.relative < b.relative; });
 
-    Fnv1a version;
-    std::vector<FunctionPolicy> policies;
-    std::optional<Baseline> baseline;
-    for (const RulesFile& file : walk.files) {
-        const std::string shown = file.path.string();
-        std::string why;
-        const std::optional<std::string> text = read_rules_file(file.path, &why);
-        if (!text) {
-            load.errors.push_back({shown, 0, 0, std::move(why)});
-            continue;
-        }
-        version.add_string(file.relative);
-        version.add_string(*text);
-
-        if (document_kind(*text) == "Baseline") {
-            BaselineParseResult parsed = parse_baseline(*text, shown);
-            for (auto& e : parsed.errors) load.errors.push_back(std::move(e));
-            if (!parsed.baseline) continue;
-            if (baseline) {
-                load.errors.push_back({shown, 0, 0,
-                                       "a second Baseline (" + baseline->source +
-                                           " is one already); a rules directory holds at most one"});
-                continue;
-            }
-            baseline = std::move(parsed.baseline);
-        } else {
-            PolicyParseResult parsed = parse_policy(*text, shown);
-            for (auto& e : parsed.errors) load.errors.push_back(std::move(e));
-            if (parsed.policy) policies.push_back(std::move(*parsed.policy));
-        }
-    }
-
-    // stable_sort keeps file order among equal functions, so the duplicate
-    // error below always names the same file as the first one.
-    std::stable_sort(policies.begin(), policies.end(),
-                     [](const FunctionPolicy& a, const FunctionPolicy& b) { return a.function < b.function; });
-    for (size_t i = 1; i < policies.size(); ++i) {
-        const FunctionPolicy& first = policies[i - 1];
-        const FunctionPolicy& again = policies[i];
-        if (first.function != again.function) continue;
-        load.errors.push_back({again.source, 0, 0,
-                               "function \"" + again.function + "\" is selected by policy \"" + again.name +
-                                   "\" here and by policy \"" + first.name + "\" in " + first.source +
-                                   "; one function, one policy"});
-    }
-
-    if (policies.size() > kMaxPoliciesPerSet) {
-        load.errors.push_back({rules_dir.string(), 0, 0,
-                               std::to_string(policies.size()) + " policies, more than the " +
-                                   std::to_string(kMaxPoliciesPerSet) +
-                                   " a set may have (half the kernel's policy slots: a reload needs room "
-                                   "for the old and the new set at once)"});
-    }
-
+    ParsedFiles parsed = parse_rules_files(walk.files, load.errors);
+    check_policies_as_a_set(rules_dir, parsed.policies, load.errors);
     if (!load.errors.empty()) return load;
 
     if (walk.files.empty()) load.warnings.push_back(rules_dir.string() + ": no policy files");
-    if (!baseline && !policies.empty())
+    if (!parsed.baseline && !parsed.policies.empty())
         load.warnings.push_back(rules_dir.string() + ": no Baseline document; policies are applied without one");
-
-    PolicySet set;
-    for (FunctionPolicy& policy : policies) {
-        if (baseline) {
-            for (const std::string& syscall : apply_baseline(policy, *baseline))
-                load.warnings.push_back("policy " + policy.name + " (" + policy.source + ") allows " + syscall +
-                                        ", which the baseline " + baseline->source + " forbids: denied");
-        }
-        set.fingerprints.emplace(policy.function, fingerprint_of(policy));
-    }
-    set.policies = std::move(policies);
-    set.baseline = std::move(baseline);
-    set.version = to_hex(version.value());
-    load.set = std::move(set);
+    load.set = assemble_set(std::move(parsed), load.warnings);
     return load;
 }
 
