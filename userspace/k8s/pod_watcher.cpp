@@ -21,7 +21,14 @@ namespace fnw {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-using namespace pod_json;
+using pod_json::Json;
+using pod_json::member;
+using pod_json::pod_from_json;
+using pod_json::printable;
+using pod_json::resource_version_of;
+using pod_json::status_message;
+using pod_json::string_member;
+using pod_json::trim;
 
 std::vector<std::string> FunctionLabelKeys::defaults() {
     return {
