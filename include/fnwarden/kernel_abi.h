@@ -11,6 +11,7 @@
 #include <linux/types.h>
 #endif
 
+#include "counters.h"
 #include "limits.h"
 
 /* fnw_cgroup_entry.flags */
@@ -281,41 +282,11 @@ struct fnw_violation_tally {
 	__u32 pad;
 };
 
+/* Per-CPU counters; the fields, and all that names them, are in counters.h. */
 struct fnw_counters {
-	__u64 events;        /* syscalls seen in monitored cgroups */
-	__u64 violations;    /* of which outside the allowlist */
-	__u64 emitted;       /* records written to the ring buffer */
-	__u64 ringbuf_drops; /* bpf_ringbuf_reserve failures: records lost */
-	__u64 kills;         /* SIGKILLs sent */
-	__u64 signal_errors; /* bpf_send_signal failures */
-	__u64 cgroups_inherited; /* child cgroups that got their parent's policy at mkdir */
-	__u64 net_checks;        /* connect/sendmsg/bind checked in monitored cgroups */
-	__u64 net_violations;
-	__u64 net_denied;        /* refused by a cgroup hook (EPERM) */
-	__u64 file_checks;       /* file operations checked in monitored cgroups */
-	__u64 file_violations;   /* decided by the kernel (userspace counts its own) */
-	__u64 file_pending;      /* sent to userspace's glob matcher */
-	__u64 file_cache_hits;   /* opens answered by file_verdicts */
-	__u64 file_pending_lost; /* enter without exit (pending map full) */
-	__u64 file_lsm_denied;   /* opens refused by lsm/file_open (EPERM, before the fact) */
-	__u64 process_violations; /* spec.process rules broken (process.bpf.c) */
-	__u64 process_denied;     /* of which refused by a BPF-LSM hook (EPERM) */
-	/*
-	 * Ring buffer full (docs/threat-model.md, "Flooding the ring buffer").
-	 * fail_closed_kills: an access only userspace could decide (PENDING)
-	 * had no room for its record, and the policy acts: the task was killed
-	 * instead of let through. coverage_gaps: such an access, or a
-	 * report-only violation, lost with nothing done about it (per policy
-	 * slot in the coverage_gaps map). alert_drops: records lost from the
-	 * alerts ring (violations, births); birth_drops: of which cgroup births
-	 * (the daemon rescans the cgroup tree when it moves).
-	 */
-	__u64 fail_closed_kills;
-	__u64 coverage_gaps;
-	__u64 alert_drops;
-	__u64 birth_drops;
-	/* Violations counted in violation_tally instead of a record each. */
-	__u64 violations_aggregated;
+#define FNW_COUNTER_FIELD(field, cli_text, metric, help) __u64 field;
+	FNW_KERNEL_COUNTERS(FNW_COUNTER_FIELD)
+#undef FNW_COUNTER_FIELD
 };
 
 #endif /* FNWARDEN_KERNEL_ABI_H */

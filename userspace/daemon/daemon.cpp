@@ -435,16 +435,7 @@ void Daemon::Impl::declare_metrics() {
     // Read at scrape time on the HTTP thread: only thread-safe sources here
     // (BPF map lookups, the pipeline's locked stats, atomics).
     ProbeSet* p = probes.get();
-    metrics.counter_callback("fnwarden_ringbuf_drops_total",
-                             "Events lost because the ring buffer was full (kernel counter).",
-                             [p] { return static_cast<double>(p->counters().ringbuf_drops); });
-    metrics.counter_callback("fnwarden_kernel_syscalls_total", "Syscalls of monitored cgroups seen by the probes.",
-                             [p] { return static_cast<double>(p->counters().events); });
-    metrics.counter_callback("fnwarden_kernel_kills_total", "Processes killed from the sys_enter probe.",
-                             [p] { return static_cast<double>(p->counters().kills); });
-    metrics.counter_callback("fnwarden_fail_closed_kills_total",
-                             "Processes killed because an access only fnwarden could decide found the ring full.",
-                             [p] { return static_cast<double>(p->counters().fail_closed_kills); });
+    declare_kernel_counter_metrics(metrics, [p] { return p->counters(); });
     metrics.gauge_callback("fnwarden_monitored_cgroups", "Cgroups in the kernel's monitored map.",
                            [this] { return static_cast<double>(monitored_count.load()); });
     OutputPipeline* out = output.get();

@@ -7,6 +7,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "probes/probe_counters.hpp"
+
 namespace fnw {
 
 namespace {
@@ -456,6 +458,14 @@ std::string MetricsRegistry::render() const {
     std::string out;
     for (const auto* family : families) family->render(out);
     return out;
+}
+
+void declare_kernel_counter_metrics(MetricsRegistry& registry, std::function<ProbeCounters()> read) {
+    for (const KernelCounter& counter : kKernelCounters) {
+        if (*counter.metric == '\0') continue;
+        registry.counter_callback(counter.metric, counter.help,
+                                  [read, field = counter.field] { return static_cast<double>(read().*field); });
+    }
 }
 
 }  // namespace fnw

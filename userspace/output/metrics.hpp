@@ -18,6 +18,8 @@
 
 namespace fnw {
 
+struct ProbeCounters;  // probes/probe_counters.hpp
+
 enum class MetricType { Counter, Gauge, Histogram };
 
 // Integer on purpose: everything the daemon counts is a number of events, and
@@ -200,5 +202,10 @@ private:
     std::map<std::string, std::unique_ptr<detail::MetricFamilyBase>> families_;
     std::set<std::string> sample_names_;  // every name a family writes, histograms' suffixes included
 };
+
+// One counter_callback per kernel counter that has a metric in
+// FNW_KERNEL_COUNTERS (<fnwarden/counters.h>), each reading `read()` at
+// scrape time: the same thread-safety rules as counter_callback apply.
+void declare_kernel_counter_metrics(MetricsRegistry& registry, std::function<ProbeCounters()> read);
 
 }  // namespace fnw

@@ -863,32 +863,7 @@ ProbeCounters ProbeSet::counters() const {
     if (bpf_map__lookup_elem(skel_->maps.counters, &zero, sizeof(zero), per_cpu.data(),
                              per_cpu.size() * sizeof(fnw_counters), 0) != 0)
         return total;
-    for (const auto& c : per_cpu) {
-        total.events += c.events;
-        total.violations += c.violations;
-        total.emitted += c.emitted;
-        total.ringbuf_drops += c.ringbuf_drops;
-        total.kills += c.kills;
-        total.signal_errors += c.signal_errors;
-        total.cgroups_inherited += c.cgroups_inherited;
-        total.net_checks += c.net_checks;
-        total.net_violations += c.net_violations;
-        total.net_denied += c.net_denied;
-        total.file_checks += c.file_checks;
-        total.file_violations += c.file_violations;
-        total.file_pending += c.file_pending;
-        total.file_cache_hits += c.file_cache_hits;
-        total.file_pending_lost += c.file_pending_lost;
-        total.file_lsm_denied += c.file_lsm_denied;
-        total.process_violations += c.process_violations;
-        total.process_denied += c.process_denied;
-        total.fail_closed_kills += c.fail_closed_kills;
-        total.coverage_gaps += c.coverage_gaps;
-        total.alert_drops += c.alert_drops;
-        total.birth_drops += c.birth_drops;
-        total.violations_aggregated += c.violations_aggregated;
-    }
-    return total;
+    return sum_per_cpu(per_cpu);
 }
 
 std::vector<int> ProbeSet::ringbuf_fds() const {

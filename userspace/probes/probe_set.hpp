@@ -18,6 +18,7 @@
 
 #include "core/policy.hpp"
 #include "probes/file_rules.hpp"
+#include "probes/probe_counters.hpp"
 
 struct fnwarden_bpf;  // generated skeleton
 struct bpf_link;
@@ -33,33 +34,6 @@ struct ProbeOptions {
     // The alerts ring (violations, cgroup births): same rules. It is woken
     // at min(ringbuf_wakeup_bytes, a quarter of it).
     uint32_t alerts_ringbuf_bytes = FNW_ALERTS_RINGBUF_DEFAULT_BYTES;
-};
-
-// Sum over CPUs of struct fnw_counters.
-struct ProbeCounters {
-    uint64_t events = 0;
-    uint64_t violations = 0;
-    uint64_t emitted = 0;
-    uint64_t ringbuf_drops = 0;
-    uint64_t kills = 0;
-    uint64_t signal_errors = 0;
-    uint64_t cgroups_inherited = 0;
-    uint64_t net_checks = 0;
-    uint64_t net_violations = 0;
-    uint64_t net_denied = 0;
-    uint64_t file_checks = 0;
-    uint64_t file_violations = 0;
-    uint64_t file_pending = 0;
-    uint64_t file_cache_hits = 0;
-    uint64_t file_pending_lost = 0;
-    uint64_t file_lsm_denied = 0;
-    uint64_t process_violations = 0;
-    uint64_t process_denied = 0;
-    uint64_t fail_closed_kills = 0;
-    uint64_t coverage_gaps = 0;
-    uint64_t alert_drops = 0;
-    uint64_t birth_drops = 0;
-    uint64_t violations_aggregated = 0;
 };
 
 // One loaded BPF program and what the kernel's bpf_stats say about it
