@@ -1,23 +1,21 @@
 #include "control/control_socket.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
-#include <fstream>
-#include <sstream>
 
 #include <spdlog/spdlog.h>
 
+#include "control/peer_groups.hpp"
+#include "control/protocol.hpp"
+#include "control/socket_file.hpp"
 #include "core/display_name.hpp"
 
 namespace fnw {
@@ -39,210 +37,14 @@ std::string serialise(const nlohmann::json& message) {
     return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
 }
 
-std::string error_line(const std::string& text) {
-    return serialise(nlohmann::json{{"type", "error"}, {"error", text}});
-}
+std::string error_line(const std::string& text) { return serialise(reply_json(ErrorReply{text, std::nullopt})); }
 
-std::string dropped_notice(uint64_t count) {
-    return serialise(nlohmann::json{{"type", "dropped"}, {"count", count}});
-}
+std::string dropped_notice(uint64_t count) { return serialise(reply_json(DroppedNotice{count})); }
 
 // For connections we are about to close: if the reason does not fit in the
 // socket buffer right now, the peer just sees the hang-up.
 void write_best_effort(int fd, const std::string& line) {
     [[maybe_unused]] ssize_t ignored = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-bool make_address(const std::filesystem::path& path, sockaddr_un* address, std::string* error) {
-    *address = {};
-    address->sun_family = AF_UNIX;
-    const std::string& native = path.native();
-    if (native.empty() || native.size() >= sizeof(address->sun_path)) {
-        *error = "control socket path must be 1 to " + std::to_string(sizeof(address->sun_path) - 1) +
-                 " bytes long: '" + native + "'";
-        return false;
-    }
-    std::memcpy(address->sun_path, native.c_str(), native.size() + 1);
-    return true;
-}
-
-// A lookup failure (NSS down, bad entry) counts as "no such group": the
-// fallback is root-only access, the safe side.
-std::optional<gid_t> lookup_group(const std::string& name) {
-    if (name.empty()) return std::nullopt;
-    long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
-    std::vector<char> buffer(hint > 0 ? static_cast<size_t>(hint) : 1024);
-    for (;;) {
-        group entry{};
-        group* found = nullptr;
-        int rc = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
-        if (rc == ERANGE && buffer.size() < (1u << 20)) {
-            buffer.resize(buffer.size() * 2);
-            continue;
-        }
-        if (rc != 0) spdlog::warn("looking up group '{}': {}", name, std::strerror(rc));
-        if (rc != 0 || found == nullptr) return std::nullopt;
-        return entry.gr_gid;
-    }
-}
-
-// The group's members must be able to reach the socket, hence group
-// ownership of a directory we create; an existing directory is the admin's
-// and is left as it is.
-bool prepare_directory(const std::filesystem::path& dir, std::optional<gid_t> group_gid, std::string* error) {
-    if (dir.empty()) return true;  // relative path in the current directory
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) {
-            *error = dir.string() + " is not a directory";
-            return false;
-        }
-        if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-            spdlog::warn("{} is world-writable: anyone could replace the control socket", dir.string());
-        return true;
-    }
-    if (errno != ENOENT) {
-        *error = "cannot access " + dir.string() + ": " + std::strerror(errno);
-        return false;
-    }
-    // Created owner-only, widened after chown, so it is never briefly
-    // reachable by the wrong group.
-    if (::mkdir(dir.c_str(), 0700) != 0) {
-        if (errno == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
-        *error = "cannot create " + dir.string() + ": " + std::strerror(errno);
-        return false;
-    }
-    if (group_gid && ::chown(dir.c_str(), ::geteuid(), *group_gid) != 0)
-        spdlog::warn("cannot give {} to group {}: {}", dir.string(), *group_gid, std::strerror(errno));
-    if (::chmod(dir.c_str(), 0750) != 0) {
-        *error = "cannot chmod " + dir.string() + ": " + std::strerror(errno);
-        return false;
-    }
-    return true;
-}
-
-const char* file_kind(mode_t mode) {
-    if (S_ISREG(mode)) return "regular file";
-    if (S_ISLNK(mode)) return "symbolic link";
-    if (S_ISDIR(mode)) return "directory";
-    if (S_ISFIFO(mode)) return "fifo";
-    return "non-socket file";
-}
-
-// Only a socket nobody answers on is ours to remove: anything else at the
-// path is either a live daemon or a mistake (or a trap) that an admin must
-// look at. lstat, so a symlink is judged as itself and never followed.
-bool clear_stale_socket(const std::filesystem::path& path, const sockaddr_un& address, std::string* error) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        if (errno == ENOENT) return true;
-        *error = "cannot access " + path.string() + ": " + std::strerror(errno);
-        return false;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        *error = path.string() + " exists and is a " + file_kind(st.st_mode) + ", not a socket; not removing it";
-        return false;
-    }
-    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!probe.valid()) {
-        *error = std::string("socket: ") + std::strerror(errno);
-        return false;
-    }
-    int rc = ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address));
-    // EAGAIN: a full accept backlog, which is a live (if busy) daemon.
-    if (rc == 0 || errno == EAGAIN) {
-        *error = "another fnwarden daemon is listening on " + path.string();
-        return false;
-    }
-    if (errno != ECONNREFUSED) {
-        *error = "cannot check the existing socket " + path.string() + ": " + std::strerror(errno);
-        return false;
-    }
-    struct stat again {};
-    if (::lstat(path.c_str(), &again) != 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
-        *error = path.string() + " changed while it was being checked";
-        return false;
-    }
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        *error = "cannot remove the stale socket " + path.string() + ": " + std::strerror(errno);
-        return false;
-    }
-    spdlog::info("removed stale control socket {}", path.string());
-    return true;
-}
-
-void unlink_if_same(const std::filesystem::path& path, dev_t dev, ino_t ino) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev && st.st_ino == ino)
-        ::unlink(path.c_str());
-}
-
-// Supplementary groups as they were when the peer called connect(), from
-// the kernel (Linux 4.13+; every kernel with BPF ring buffers has it). Taken
-// at connect time it cannot be raced by the peer exiting or changing groups.
-std::optional<std::vector<gid_t>> peer_groups_from_socket(int connection) {
-    std::vector<gid_t> groups(64);
-    for (int attempt = 0; attempt < 4; ++attempt) {
-        socklen_t length = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-        if (::getsockopt(connection, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &length) == 0) {
-            groups.resize(length / sizeof(gid_t));
-            return groups;
-        }
-        if (errno != ERANGE) return std::nullopt;
-        groups.resize(length / sizeof(gid_t) + 1);  // the kernel reported the size it needs
-    }
-    return std::nullopt;
-}
-
-// Fallback for kernels without SO_PEERGROUPS. SO_PEERCRED has no
-// supplementary groups, and getgrouplist() on the uid would describe the
-// user's configured groups, not the process: a member who dropped the group
-// (or a process never given it) would pass. /proc/PID/status has the peer's
-// actual groups, but now rather than at connect time, and the pid may have
-// been recycled: the effective uid there must still be the peer's, which
-// rules out a recycled pid of another user.
-std::optional<std::vector<gid_t>> peer_groups_from_proc(const ControlPeer& peer) {
-    if (peer.pid <= 0) return std::nullopt;  // peer in another pid namespace
-    std::ifstream status("/proc/" + std::to_string(peer.pid) + "/status");
-    std::optional<std::vector<gid_t>> groups;
-    bool uid_matches = false;
-    for (std::string line; std::getline(status, line);) {
-        std::istringstream fields(line);
-        std::string key;
-        fields >> key;
-        if (key == "Uid:") {
-            unsigned long real = 0, effective = 0;
-            uid_matches = static_cast<bool>(fields >> real >> effective) && effective == peer.uid;
-        } else if (key == "Groups:") {
-            groups.emplace();
-            for (unsigned long gid = 0; fields >> gid;) groups->push_back(static_cast<gid_t>(gid));
-        }
-    }
-    if (!uid_matches) return std::nullopt;
-    return groups;
-}
-
-// Whether JSON text opens more than `limit` arrays/objects inside each
-// other, brackets in strings not counted. Checked before parsing: nlohmann's
-// parser is iterative, but dump() and everything a handler does with the
-// value recurse, and 30 000 levels fit in a 64 KiB request.
-bool nesting_exceeds(std::string_view text, size_t limit) {
-    size_t depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > limit) return true;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return false;
 }
 
 class DepthGuard {
@@ -258,90 +60,38 @@ private:
 
 }  // namespace
 
-std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::listen(const ControlServerOptions& options) {
+Result<std::unique_ptr<ControlServer>> ControlServer::listen_on(const ControlServerOptions& options) {
     const std::filesystem::path& path = options.socket_path;
-    sockaddr_un address{};
-    std::string error;
-    if (!make_address(path, &address, &error)) return error;
-
-    std::optional<gid_t> group_gid = lookup_group(options.group);
-    if (!prepare_directory(path.parent_path(), group_gid, &error)) return error;
-    if (!clear_stale_socket(path, address, &error)) return error;
-
-    UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!listener.valid()) return std::string("socket: ") + std::strerror(errno);
-
-    // bind() creates the file with the umask applied: 0177 makes it 0600 from
-    // its first instant, before it has its final owner and group.
-    // The file bind() creates takes the socket inode's mode less the umask:
-    // 0600 on both, whatever mode sockets are created with.
-    if (::fchmod(listener.get(), 0600) != 0) return std::string("fchmod on the socket: ") + std::strerror(errno);
-    mode_t previous_umask = ::umask(0177);
-    int bound = ::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address));
-    int bind_errno = errno;
-    ::umask(previous_umask);
-    if (bound != 0) return "cannot bind " + path.string() + ": " + std::strerror(bind_errno);
-
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
-        return path.string() + " vanished right after bind";
-    auto fail = [&](std::string message) {
-        unlink_if_same(path, st.st_dev, st.st_ino);
-        return message;
+    Result<SocketFile> created = create_socket_file(path, options.group, options.after_bind_for_test);
+    if (!created) return Error{created.error()};
+    SocketFile& file = *created;
+    auto fail_unlinking = [&](std::string message) {
+        unlink_if_same(path, file.dev, file.ino);
+        return Error{std::move(message)};
     };
-    if (options.after_bind_for_test) options.after_bind_for_test();
-
-    // Owner, group and mode are set through a descriptor of the socket file
-    // itself, never by name: whoever can write the directory could swap a
-    // symlink in after bind(), and chmod()/chown() by name would then change
-    // its target (/etc/shadow made 0660 root:fnwarden). O_PATH|O_NOFOLLOW
-    // opens a symlink as itself, and the inode must be the one bind() made.
-    UniqueFd socket_file(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    struct stat opened {};
-    if (!socket_file.valid() || ::fstat(socket_file.get(), &opened) != 0 || !S_ISSOCK(opened.st_mode) ||
-        opened.st_dev != st.st_dev || opened.st_ino != st.st_ino)
-        return fail(path.string() + " changed right after bind (replaced by someone who can write " +
-                    path.parent_path().string() + "); not touching it");
-
-    mode_t mode = 0600;
-    if (group_gid) {
-        if (::fchownat(socket_file.get(), "", ::geteuid(), *group_gid, AT_EMPTY_PATH) == 0) {
-            mode = 0660;
-        } else {
-            spdlog::warn("cannot give {} to group '{}' ({}); only root may connect", path.string(), options.group,
-                         std::strerror(errno));
-            group_gid.reset();
-        }
-    } else if (::fchownat(socket_file.get(), "", ::geteuid(), ::getegid(), AT_EMPTY_PATH) != 0) {
-        return fail("cannot chown " + path.string() + ": " + std::strerror(errno));
-    }
-    // An O_PATH descriptor cannot be fchmod()ed; its /proc/self/fd link
-    // names the opened inode, not a path that could be swapped again.
-    if (mode != 0600) {
-        const std::string by_fd = "/proc/self/fd/" + std::to_string(socket_file.get());
-        if (::chmod(by_fd.c_str(), mode) != 0) {
-            spdlog::warn("cannot open {} to group '{}' (chmod through {}: {}); only root may connect",
-                         path.string(), options.group, by_fd, std::strerror(errno));
-            group_gid.reset();
-        }
-    }
-    if (::listen(listener.get(), kListenBacklog) != 0)
-        return fail("cannot listen on " + path.string() + ": " + std::strerror(errno));
+    if (::listen(file.listener.get(), kListenBacklog) != 0)
+        return fail_unlinking("cannot listen on " + path.string() + ": " + std::strerror(errno));
 
     UniqueFd epoll_fd(::epoll_create1(EPOLL_CLOEXEC));
-    if (!epoll_fd.valid()) return fail(std::string("epoll_create1: ") + std::strerror(errno));
+    if (!epoll_fd.valid()) return fail_unlinking(std::string("epoll_create1: ") + std::strerror(errno));
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = kListenerTag;
-    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, listener.get(), &event) != 0)
-        return fail(std::string("epoll_ctl: ") + std::strerror(errno));
+    if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, file.listener.get(), &event) != 0)
+        return fail_unlinking(std::string("epoll_ctl: ") + std::strerror(errno));
 
-    if (group_gid)
+    if (file.group_gid)
         spdlog::info("control socket {} open to root and group '{}'", path.string(), options.group);
     else
         spdlog::info("control socket {} open to root only (no group '{}')", path.string(), options.group);
-    return std::unique_ptr<ControlServer>(
-        new ControlServer(options, std::move(listener), std::move(epoll_fd), group_gid, st.st_dev, st.st_ino));
+    return std::unique_ptr<ControlServer>(new ControlServer(options, std::move(file.listener), std::move(epoll_fd),
+                                                            file.group_gid, file.dev, file.ino));
+}
+
+std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::listen(const ControlServerOptions& options) {
+    Result<std::unique_ptr<ControlServer>> server = listen_on(options);
+    if (!server) return server.error();
+    return std::move(*server);
 }
 
 ControlServer::ControlServer(ControlServerOptions options, UniqueFd listener, UniqueFd epoll_fd,
@@ -480,7 +230,7 @@ bool ControlServer::peer_allowed(int connection, const ControlPeer& peer, std::s
 bool ControlServer::peer_in_group(int connection, const ControlPeer& peer, gid_t gid) const {
     if (peer.gid == gid) return true;
     std::optional<std::vector<gid_t>> groups = peer_groups_from_socket(connection);
-    if (!groups) groups = peer_groups_from_proc(peer);
+    if (!groups) groups = peer_groups_from_proc(peer.pid, peer.uid);
     return groups && std::find(groups->begin(), groups->end(), gid) != groups->end();
 }
 
@@ -559,32 +309,20 @@ void ControlServer::dispatch_line(Client& client, std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) return;  // someone pressing Enter in socat
 
-    if (nesting_exceeds(line, kMaxControlRequestDepth)) {
-        enqueue(client, error_line("request nested deeper than " + std::to_string(kMaxControlRequestDepth) +
-                                   " levels"));
-        return;
-    }
-    nlohmann::json request;
-    try {
-        request = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-        enqueue(client, error_line(std::string("invalid JSON: ") + e.what()));
-        return;
-    }
-    auto op = request.is_object() ? request.find("op") : request.end();
-    if (!request.is_object() || op == request.end() || !op->is_string()) {
-        enqueue(client, error_line("a request must be a JSON object with a string \"op\""));
+    Result<nlohmann::json> request = parse_request_line(line);
+    if (!request) {
+        enqueue(client, error_line(request.error()));
         return;
     }
     if (!on_message_) return;
     DepthGuard in_callback(callback_depth_);
     try {
-        on_message_(client.id, request);
+        on_message_(client.id, *request);
     } catch (const std::exception& e) {
         // A handler tripping over a malformed field must not take the
         // daemon (and every probe with it) down.
-        spdlog::error("control request '{}' from client {} failed: {}", display_name(op->get<std::string>(), 64),
-                      client.id, display_name(e.what()));
+        spdlog::error("control request '{}' from client {} failed: {}",
+                      display_name(request->at("op").get<std::string>(), 64), client.id, display_name(e.what()));
         enqueue(client, error_line(std::string("request failed: ") + e.what()));
     }
 }

@@ -31,7 +31,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
+#include "control/protocol.hpp"
 
 namespace fnw {
 
@@ -39,11 +41,10 @@ namespace fnw {
 // error line and is disconnected. Requests are small; the bound keeps one
 // client from making the daemon buffer without limit.
 inline constexpr size_t kMaxControlRequestBytes = 64 * 1024;
-// And no deeper than this: values are walked recursively (dump(), lookups),
-// and a request nested thousands deep would run the daemon's stack out. A
-// real request is a few levels deep. Over it: an error reply, and the
+// And no deeper than kMaxControlRequestDepth (control/protocol.hpp): values
+// are walked recursively (dump(), lookups), and a request nested thousands
+// deep would run the daemon's stack out. Over it: an error reply, and the
 // connection stays.
-inline constexpr size_t kMaxControlRequestDepth = 64;
 
 // Never reused within one server, so a message meant for a client that has
 // gone cannot reach a newer one.
@@ -101,6 +102,8 @@ public:
     // Creates the socket (see the .cpp for the checks on an existing path).
     // Changes the process umask for the duration of bind(): call it before
     // other threads create files.
+    static Result<std::unique_ptr<ControlServer>> listen_on(const ControlServerOptions& options);
+    // The same, in the old error convention, until its callers move to listen_on.
     static std::variant<std::unique_ptr<ControlServer>, std::string> listen(const ControlServerOptions& options);
 
     ~ControlServer();

@@ -24,6 +24,7 @@
 
 #include "common/unique_fd.hpp"
 #include "control/control_socket.hpp"
+#include "control/protocol.hpp"
 #include "control/register_policy.hpp"
 #include "core/display_name.hpp"
 #include "core/selector.hpp"
@@ -1534,30 +1535,7 @@ nlohmann::json Daemon::Impl::status() const {
     const ProbeCounters k = probes->counters();
     const auto out = output->stats();
     const auto srv = server->stats();
-    json counters = {{"kernel",
-                      {{"events", k.events},
-                       {"violations", k.violations},
-                       {"emitted", k.emitted},
-                       {"ringbuf_drops", k.ringbuf_drops},
-                       {"kills", k.kills},
-                       {"signal_errors", k.signal_errors},
-                       {"cgroups_inherited", k.cgroups_inherited},
-                       {"net_checks", k.net_checks},
-                       {"net_violations", k.net_violations},
-                       {"net_denied", k.net_denied},
-                       {"file_checks", k.file_checks},
-                       {"file_violations", k.file_violations},
-                       {"file_pending", k.file_pending},
-                       {"file_cache_hits", k.file_cache_hits},
-                       {"file_pending_lost", k.file_pending_lost},
-                       {"file_lsm_denied", k.file_lsm_denied},
-                       {"process_violations", k.process_violations},
-                       {"process_denied", k.process_denied},
-                       {"fail_closed_kills", k.fail_closed_kills},
-                       {"coverage_gaps", k.coverage_gaps},
-                       {"alert_drops", k.alert_drops},
-                       {"birth_drops", k.birth_drops},
-                       {"violations_aggregated", k.violations_aggregated}}},
+    json counters = {{"kernel", k},  // every FNW_KERNEL_COUNTERS field (control/protocol.hpp)
                      {"daemon",
                       {{"records", records},
                        {"file_decided_allowed", file_decider.stats().allowed},

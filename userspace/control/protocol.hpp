@@ -1,0 +1,269 @@
+// The control protocol, typed: one struct per request and per reply, shared
+// by the daemon (parse a request, serialise a reply) and its clients (build a
+// request, parse the reply). The wire format is unchanged: one JSON object
+// per line, requests {"op": ...}, replies {"type": ...}; docs/daemon.md.
+//
+// Parsing never throws: a request the daemon cannot act on is an Error whose
+// message goes back to the client as {"type":"error"}. Replies are read
+// leniently (a missing key keeps its default, a number where text is
+// expected is shown as text), so a CLI still prints what an older or newer
+// daemon sends.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+#include "probes/probe_counters.hpp"
+
+namespace fnw {
+
+// Past this a request is refused before it is parsed: nlohmann's parser is
+// iterative, but dump() and the handlers recurse.
+inline constexpr size_t kMaxControlRequestDepth = 64;
+
+// Absent: key left out of the JSON. Nullable: key present, null when empty.
+template <class T>
+struct Nullable : std::optional<T> {
+    using std::optional<T>::optional;
+    using std::optional<T>::operator=;
+};
+
+// ---- requests ------------------------------------------------------------------
+
+struct StatusRequest {};
+struct PolicyRequest {
+    std::string function;
+};
+struct RegisterRequest {
+    std::string function;
+    std::optional<uint64_t> cgroup_id;  // checked against the directory when sent
+    std::string cgroup_path;
+    int64_t pid = 0;
+    bool trace = false;
+    bool landlock = false;
+};
+struct UnregisterRequest {
+    uint64_t cgroup_id = 0;
+};
+// An event the launcher produced itself (seccomp stopped the syscall before
+// any probe saw it), in the daemon's event JSON.
+struct EventRequest {
+    nlohmann::json event = nlohmann::json::object();
+};
+struct TraceRequest {
+    std::vector<std::string> functions;  // empty: all
+    std::vector<std::string> events;     // syscall, file, net, exec; empty: all
+    bool violations_only = false;
+};
+struct ReloadRequest {};
+
+using ControlRequest = std::variant<StatusRequest, PolicyRequest, RegisterRequest, UnregisterRequest, EventRequest,
+                                    TraceRequest, ReloadRequest>;
+
+// The op of each request type, as sent.
+const char* op_of(const ControlRequest& request);
+
+// A request line as the server receives it: not deeper than
+// kMaxControlRequestDepth, valid JSON, an object with a string "op". The
+// errors are the texts the server sends back.
+Result<nlohmann::json> parse_request_line(std::string_view line);
+// The typed request, or why it is not one ("unknown op ...", "bad request:
+// ...", "unknown event kind ...").
+Result<ControlRequest> parse_request(const nlohmann::json& request);
+nlohmann::json request_json(const ControlRequest& request);
+
+// ---- replies -------------------------------------------------------------------
+
+struct ErrorReply {
+    std::string error;
+    std::optional<std::string> reason;  // register refusals: RegisterRefusal's label
+};
+struct PolicyReply {
+    std::string function, name, file, mode, version;
+    std::optional<std::string> baseline;
+};
+struct RegisteredReply {
+    uint64_t cgroup_id = 0;
+    uint32_t policy_id = 0;
+    std::string policy, mode;
+};
+struct UnregisteredReply {
+    uint64_t cgroup_id = 0;
+};
+struct SubscribedReply {};
+struct ReloadedReply {
+    bool ok = false;
+    std::string version;
+    std::vector<std::string> errors;
+};
+// One event of a trace subscription.
+struct EventMessage {
+    nlohmann::json event = nlohmann::json::object();
+};
+// Messages the server dropped for a client that read too slowly.
+struct DroppedNotice {
+    uint64_t count = 0;
+};
+
+// ---- status ----------------------------------------------------------------------
+
+struct DaemonInfo {
+    std::string version, started, mode, rules, socket, metrics, output, webhook;
+    int64_t pid = 0;
+    int64_t uptime_seconds = 0;
+};
+struct KernelInfo {
+    std::string release, lsm_programs;
+    bool seccomp_user_notif = false;
+    Nullable<int64_t> landlock_abi;
+    std::map<std::string, std::string> lsm_hooks;  // hook -> "loaded" or why not
+    Nullable<std::vector<std::string>> active_lsms;  // null: securityfs not mounted
+};
+struct EnforcementInfo {
+    std::string events, launched, watched;
+    std::vector<std::string> not_used;
+};
+struct ProgramInfo {
+    std::string name, section;
+    bool loaded = false, attached = false;
+    uint64_t run_count = 0, run_time_ns = 0;
+};
+struct LastReloadInfo {
+    std::string result, time;
+    std::vector<std::string> errors, warnings;
+};
+struct PolicySetInfo {
+    std::string version, loaded_at, baseline;
+    uint64_t reloads_ok = 0, reloads_failed = 0;
+    LastReloadInfo last_reload;
+};
+struct CgroupPodInfo {
+    std::string namespace_, pod, container_id;  // "namespace" on the wire
+};
+struct CgroupInfo {
+    uint64_t cgroup_id = 0;
+    uint32_t policy_id = 0;
+    std::string function;
+    std::vector<std::string> flags;
+    std::optional<std::string> path;  // absent: inherited from a monitored parent
+    std::optional<int64_t> registered_by;
+    std::optional<std::string> launcher, found_by;
+    std::optional<CgroupPodInfo> k8s;
+};
+struct FunctionInfo {
+    std::string function, policy, file, mode;
+    uint32_t policy_id = 0;
+    uint64_t cgroups = 0, events = 0, violations = 0, coverage_gaps = 0;
+};
+
+// counters.daemon: what the daemon counts itself, listed once like the
+// kernel's (key = field).
+#define FNW_DAEMON_COUNTERS(X)                                                                                     \
+    X(records) X(file_decided_allowed) X(file_decided_violations) X(file_verdicts_remembered)                     \
+    X(file_rule_objects_replaced) X(file_rule_refreshes) X(violation_repeats_reported) X(exec_sha256_mismatches) \
+    X(exec_sha256_hashed) X(exec_sha256_cache_hits) X(exec_sha256_not_regular) X(exec_sha256_too_large)           \
+    X(exec_sha256_late) X(exec_sha256_pending) X(exec_hash_threads_stuck) X(kills_sent) X(kill_target_gone)       \
+    X(kill_not_the_event_process) X(malformed) X(traced_sent) X(cgroup_births_seen)                               \
+    X(cgroup_rescans_after_lost_births) X(cgroups_identified) X(nested_matches_refused)                           \
+    X(launcher_cgroups_emptied) X(launcher_cgroups_removed) X(output_written) X(output_dropped) X(output_queued)  \
+    X(client_dropped) X(clients_refused) X(functions_overflow_events) X(registrations_refused)
+
+struct DaemonCounters {
+#define FNW_DAEMON_COUNTER_FIELD(field) uint64_t field = 0;
+    FNW_DAEMON_COUNTERS(FNW_DAEMON_COUNTER_FIELD)
+#undef FNW_DAEMON_COUNTER_FIELD
+};
+struct ControlInfo {
+    std::map<std::string, uint64_t> register_refused;  // by RegisterRefusal label
+    uint64_t max_registrations_per_client = 0;
+    std::string admin_group, launcher_parent;
+};
+struct WebhookCounters {
+    uint64_t sent_events = 0, failed_attempts = 0, dropped = 0, queued = 0;
+};
+struct StatusCounters {
+    ProbeCounters kernel;
+    DaemonCounters daemon;
+    ControlInfo control;
+    std::optional<WebhookCounters> webhook;  // with a webhook only
+};
+struct KubernetesInfo {
+    std::string node, resource_version, last_error;
+    bool synced = false;
+    uint64_t pods = 0, lists = 0, relists_410 = 0, reconnects = 0, events = 0, errors = 0;
+    uint64_t cgroups_waiting_for_their_pod = 0;
+};
+struct ClientInfo {
+    uint64_t id = 0;
+    int64_t pid = 0;
+    uint64_t uid = 0;
+    std::string role;  // client, trace, run
+    uint64_t queued_bytes = 0, dropped = 0;
+};
+// The answer to `status`, one part per component of the daemon.
+struct StatusReply {
+    DaemonInfo daemon;
+    KernelInfo kernel;
+    std::vector<EnforcementInfo> enforcement;
+    std::vector<ProgramInfo> programs;
+    std::string programs_stats;  // "on" or "off: why"
+    PolicySetInfo policy_set;
+    std::vector<CgroupInfo> cgroups;
+    std::vector<FunctionInfo> functions;
+    StatusCounters counters;
+    Nullable<KubernetesInfo> kubernetes;  // null without a pod watcher
+    std::vector<ClientInfo> clients;
+};
+
+using ControlReply = std::variant<ErrorReply, StatusReply, PolicyReply, RegisteredReply, UnregisteredReply,
+                                  SubscribedReply, ReloadedReply, EventMessage, DroppedNotice>;
+
+// The reply with its "type"; what the server sends.
+nlohmann::json reply_json(const ControlReply& reply);
+// Any message from the daemon: the variant its "type" names.
+Result<ControlReply> parse_reply(const nlohmann::json& message);
+// The reply when it is of type R; an ErrorReply's text (or the unexpected
+// type) otherwise.
+template <class R>
+Result<R> expect_reply(const nlohmann::json& message) {
+    Result<ControlReply> parsed = parse_reply(message);
+    if (!parsed) return parsed.wrap("unreadable reply");
+    if (auto* wanted = std::get_if<R>(&*parsed)) return std::move(*wanted);
+    if (auto* error = std::get_if<ErrorReply>(&*parsed)) return fail(error->error);
+    return fail("unexpected reply: " + message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+// Field-wise JSON of each part (no "type"): the daemon builds its status
+// from them. Reading is lenient, as said at the top.
+#define FNW_PROTOCOL_JSON(Type)                      \
+    void to_json(nlohmann::json& j, const Type& v); \
+    void from_json(const nlohmann::json& j, Type& v);
+FNW_PROTOCOL_JSON(ProbeCounters)
+FNW_PROTOCOL_JSON(DaemonCounters)
+FNW_PROTOCOL_JSON(DaemonInfo)
+FNW_PROTOCOL_JSON(KernelInfo)
+FNW_PROTOCOL_JSON(EnforcementInfo)
+FNW_PROTOCOL_JSON(ProgramInfo)
+FNW_PROTOCOL_JSON(LastReloadInfo)
+FNW_PROTOCOL_JSON(PolicySetInfo)
+FNW_PROTOCOL_JSON(CgroupPodInfo)
+FNW_PROTOCOL_JSON(CgroupInfo)
+FNW_PROTOCOL_JSON(FunctionInfo)
+FNW_PROTOCOL_JSON(ControlInfo)
+FNW_PROTOCOL_JSON(WebhookCounters)
+FNW_PROTOCOL_JSON(StatusCounters)
+FNW_PROTOCOL_JSON(KubernetesInfo)
+FNW_PROTOCOL_JSON(ClientInfo)
+FNW_PROTOCOL_JSON(StatusReply)
+#undef FNW_PROTOCOL_JSON
+
+}  // namespace fnw
