@@ -21,6 +21,8 @@
 #include "cli/options.hpp"
 #include "cli/tables.hpp"
 #include "control/control_client.hpp"
+#include "control/protocol.hpp"
+#include "core/display_name.hpp"
 #include "core/policy.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/daemon_config.hpp"
@@ -158,16 +160,17 @@ int cmd_status(const std::vector<std::string>& opts) {
     }
     auto client = connect_or_explain(socket, "status");
     if (!client) return kExitInternal;
-    auto reply = client->request({{"op", "status"}}, kStatusTimeout);
-    if (!reply || str(*reply, "type") != "status") {
-        std::cerr << "fnwarden status: no status from the daemon: "
-                  << (reply ? str(*reply, "error", reply->dump()) : client->last_error()) << "\n";
+    auto reply = client->ask(StatusRequest{}, kStatusTimeout);
+    Result<StatusReply> status = reply ? expect_reply<StatusReply>(*reply) : fail(client->last_error());
+    if (!status) {
+        std::cerr << "fnwarden status: no status from the daemon: " << display_name(status.error(), 1024) << "\n";
         return kExitInternal;
     }
+    // JSON as the daemon sent it: keys a newer daemon adds are kept.
     if (format == "json")
         std::cout << reply->dump(2) << "\n";
     else
-        print_status_table(*reply, std::cout);
+        print_status_table(*status, std::cout);
     return 0;
 }
 
@@ -233,10 +236,7 @@ int cmd_trace(const std::vector<std::string>& opts) {
         std::cerr << "fnwarden trace: -o must be table or json\n";
         return kExitUsage;
     }
-    const json filter = {{"op", "trace"},
-                         {"functions", functions},
-                         {"events", split_list(events)},
-                         {"violations_only", violations_only}};
+    const json filter = request_json(TraceRequest{functions, split_list(events), violations_only});
     const bool table = format == "table";
     const bool color = table && ::isatty(STDOUT_FILENO);
     ControlConnectFailure failure{};
@@ -249,9 +249,9 @@ int cmd_trace(const std::vector<std::string>& opts) {
     install_interrupt_handler();
     ControlClient* client = &std::get<ControlClient>(connected);
     auto reply = client->request(filter, kStatusTimeout);
-    if (!reply || str(*reply, "type") != "subscribed") {
-        std::cerr << "fnwarden trace: " << (reply ? str(*reply, "error", reply->dump()) : client->last_error())
-                  << "\n";
+    Result<SubscribedReply> subscribed = reply ? expect_reply<SubscribedReply>(*reply) : fail(client->last_error());
+    if (!subscribed) {
+        std::cerr << "fnwarden trace: " << display_name(subscribed.error(), 1024) << "\n";
         return kExitUsage;
     }
     if (table) print_trace_header(std::cout);
@@ -266,16 +266,17 @@ int cmd_trace(const std::vector<std::string>& opts) {
             }
             continue;
         }
-        const std::string type = str(*message, "type");
-        if (type == "event") {
+        Result<ControlReply> parsed = parse_reply(*message);
+        if (!parsed) continue;
+        if (const auto* event = std::get_if<EventMessage>(&*parsed)) {
             if (table)
-                print_trace_row(message->at("event"), color, std::cout);
+                print_trace_row(event->event, color, std::cout);
             else
-                std::cout << message->at("event").dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-        } else if (type == "dropped") {
+                std::cout << event->event.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+        } else if (const auto* dropped = std::get_if<DroppedNotice>(&*parsed)) {
             // The daemon never waits for us: say what we missed, in band.
             if (table)
-                std::cout << "--- " << str(*message, "count") << " events dropped: this terminal read too slowly ---\n";
+                std::cout << "--- " << dropped->count << " events dropped: this terminal read too slowly ---\n";
             else
                 std::cout << message->dump() << "\n";
         }
@@ -304,33 +305,33 @@ int cmd_top(const std::vector<std::string>& opts) {
     for (unsigned n = 0; !g_interrupted && (iterations == 0 || n < iterations); ++n) {
         auto client = connect_or_explain(socket, "top");
         if (!client) return kExitInternal;
-        auto s = client->request({{"op", "status"}}, kStatusTimeout);
-        if (!s || str(*s, "type") != "status") {
+        auto reply = client->ask(StatusRequest{}, kStatusTimeout);
+        Result<StatusReply> s = reply ? expect_reply<StatusReply>(*reply) : fail(client->last_error());
+        if (!s) {
             std::cerr << "fnwarden top: no status from the daemon\n";
             return kExitInternal;
         }
         const auto now = std::chrono::steady_clock::now();
         const double seconds = n == 0 ? 0 : std::chrono::duration<double>(now - previous_time).count();
-        const uint64_t drops = s->at("counters").at("kernel").value("ringbuf_drops", uint64_t{0});
+        const uint64_t drops = s->counters.kernel.ringbuf_drops;
         if (tty) std::cout << "\033[H\033[2J";
-        std::cout << "fnwarden top  policy set " << str(s->at("policy_set"), "version") << "  mode "
-                  << str(s->at("daemon"), "mode") << "  ring-buffer drops " << drops;
+        std::cout << "fnwarden top  policy set " << display_name(s->policy_set.version, 1024) << "  mode "
+                  << display_name(s->daemon.mode, 1024) << "  ring-buffer drops " << drops;
         if (seconds > 0) std::cout << " (+" << drops - previous_drops << ")";
         std::cout << "\n\n";
         print_top_header(std::cout);
         std::map<std::string, std::pair<uint64_t, uint64_t>> current;
-        for (const auto& f : s->at("functions")) {
-            const std::string name = str(f, "function");
-            const uint64_t events = f.value("events", uint64_t{0}), violations = f.value("violations", uint64_t{0});
-            current[name] = {events, violations};
-            auto before = previous.count(name) ? previous[name] : std::make_pair(events, violations);
+        for (const FunctionInfo& f : s->functions) {
+            const std::string& name = f.function;
+            current[name] = {f.events, f.violations};
+            auto before = previous.count(name) ? previous[name] : std::make_pair(f.events, f.violations);
             auto rate = [&](uint64_t now_v, uint64_t then_v) {
                 std::ostringstream r;
                 r << std::fixed << std::setprecision(1) << (seconds > 0 ? (now_v - then_v) / seconds : 0.0);
                 return r.str();
             };
-            print_top_row(name, str(f, "cgroups"), rate(events, before.first), rate(violations, before.second),
-                          events, violations, std::cout);
+            print_top_row(name, std::to_string(f.cgroups), rate(f.events, before.first),
+                          rate(f.violations, before.second), f.events, f.violations, std::cout);
         }
         std::cout.flush();
         previous = std::move(current);

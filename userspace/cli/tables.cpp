@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/display_name.hpp"
+#include "probes/probe_counters.hpp"
 
 using nlohmann::json;
 
@@ -39,106 +40,127 @@ std::string format_duration(int64_t seconds) {
     return out.str();
 }
 
-void print_status_table(const json& s, std::ostream& out) {
-    const json& d = s.at("daemon");
-    const json& p = s.at("policy_set");
-    const json& k = s.at("kernel");
-    out << "fnwarden " << str(d, "version") << "  pid " << str(d, "pid") << "  up "
-        << format_duration(d.value("uptime_seconds", 0)) << "  mode " << str(d, "mode") << "\n";
-    out << "rules    " << str(d, "rules") << "  policy set " << str(p, "version") << " (loaded "
-        << str(p, "loaded_at") << "; reloads ok " << str(p, "reloads_ok") << ", failed " << str(p, "reloads_failed")
-        << ")\n";
-    const json& last = p.at("last_reload");
-    if (str(last, "result") == "error") {
-        out << "  LAST RELOAD FAILED at " << str(last, "time") << ": the set above stays in force\n";
-        for (const auto& e : last.at("errors")) out << "    " << shown(e) << "\n";
+namespace {
+
+std::string shown(const std::string& text) { return display_name(text, kShownBytes); }
+
+// "12 syscalls seen": the number and the words FNW_KERNEL_COUNTERS gives it.
+std::string counted(const ProbeCounters& kernel, uint64_t ProbeCounters::*field) {
+    return std::to_string(kernel.*field) + " " + kernel_counter(field).cli_text;
+}
+
+void print_daemon_lines(const StatusReply& s, std::ostream& out) {
+    const DaemonInfo& d = s.daemon;
+    const PolicySetInfo& p = s.policy_set;
+    out << "fnwarden " << shown(d.version) << "  pid " << d.pid << "  up " << format_duration(d.uptime_seconds)
+        << "  mode " << shown(d.mode) << "\n";
+    out << "rules    " << shown(d.rules) << "  policy set " << shown(p.version) << " (loaded " << shown(p.loaded_at)
+        << "; reloads ok " << p.reloads_ok << ", failed " << p.reloads_failed << ")\n";
+    if (p.last_reload.result == "error") {
+        out << "  LAST RELOAD FAILED at " << shown(p.last_reload.time) << ": the set above stays in force\n";
+        for (const auto& e : p.last_reload.errors) out << "    " << shown(e) << "\n";
     }
-    out << "kernel   " << str(k, "release") << "  seccomp user_notif " << (k.value("seccomp_user_notif", false) ? "yes" : "no")
-        << "  landlock " << (k.at("landlock_abi").is_null() ? "no" : "ABI " + str(k, "landlock_abi"))
-        << "  bpf-lsm programs " << str(k, "lsm_programs") << "\n";
-    if (auto hooks = k.find("lsm_hooks"); hooks != k.end() && hooks->is_object() && !hooks->empty()) {
+    const KernelInfo& k = s.kernel;
+    out << "kernel   " << shown(k.release) << "  seccomp user_notif " << (k.seccomp_user_notif ? "yes" : "no")
+        << "  landlock " << (k.landlock_abi ? "ABI " + std::to_string(*k.landlock_abi) : "no")
+        << "  bpf-lsm programs " << shown(k.lsm_programs) << "\n";
+    if (!k.lsm_hooks.empty()) {
         // One line when every hook shares its state (all refused for the
         // same reason here), else one per hook.
-        const json& first = hooks->begin().value();
-        const bool shared = std::all_of(hooks->begin(), hooks->end(), [&](const json& state) { return state == first; });
-        auto text = [](const json& state) { return state.is_string() ? shown(state) : std::string("?"); };
-        if (shared)
-            out << "         all " << hooks->size() << " lsm hooks: " << text(first) << "\n";
+        const std::string& first = k.lsm_hooks.begin()->second;
+        const bool same = std::all_of(k.lsm_hooks.begin(), k.lsm_hooks.end(),
+                                      [&](const auto& hook) { return hook.second == first; });
+        if (same)
+            out << "         all " << k.lsm_hooks.size() << " lsm hooks: " << shown(first) << "\n";
         else
-            for (const auto& [hook, state] : hooks->items()) out << "         lsm/" << display_name(hook) << ": " << text(state) << "\n";
+            for (const auto& [hook, state] : k.lsm_hooks)
+                out << "         lsm/" << display_name(hook) << ": " << shown(state) << "\n";
     }
-    out << "outputs  " << str(d, "output") << (str(d, "webhook").empty() ? "" : ", webhook " + str(d, "webhook"))
-        << "  metrics " << (str(d, "metrics").empty() ? "off" : "http://" + str(d, "metrics") + "/metrics")
-        << "  socket " << str(d, "socket") << "\n\n";
+    out << "outputs  " << shown(d.output) << (d.webhook.empty() ? "" : ", webhook " + shown(d.webhook))
+        << "  metrics " << (d.metrics.empty() ? "off" : "http://" + shown(d.metrics) + "/metrics") << "  socket "
+        << shown(d.socket) << "\n\n";
+}
 
+void print_enforcement(const StatusReply& s, std::ostream& out) {
     out << "ENFORCEMENT (strongest mechanism that works on this kernel)\n";
-    for (const auto& row : s.at("enforcement")) {
-        out << "  " << std::left << std::setw(9) << str(row, "events") << "fnwarden run: " << str(row, "launched")
+    for (const auto& row : s.enforcement) {
+        out << "  " << std::left << std::setw(9) << shown(row.events) << "fnwarden run: " << shown(row.launched)
             << "\n";
-        out << "  " << std::setw(9) << "" << "other cgroups: " << str(row, "watched") << "\n";
-        for (const auto& why : row.at("not_used")) out << "  " << std::setw(9) << "" << "  not used: " << shown(why) << "\n";
+        out << "  " << std::setw(9) << "" << "other cgroups: " << shown(row.watched) << "\n";
+        for (const auto& why : row.not_used) out << "  " << std::setw(9) << "" << "  not used: " << shown(why) << "\n";
     }
+}
 
+void print_functions_and_cgroups(const StatusReply& s, std::ostream& out) {
     out << "\n" << std::left << std::setw(18) << "FUNCTION" << std::setw(18) << "POLICY" << std::setw(9) << "MODE"
         << std::setw(9) << "CGROUPS" << std::setw(10) << "EVENTS" << std::setw(11) << "VIOLATIONS" << "FILE\n";
-    for (const auto& f : s.at("functions"))
-        out << std::setw(18) << str(f, "function") << std::setw(18) << str(f, "policy") << std::setw(9)
-            << str(f, "mode") << std::setw(9) << str(f, "cgroups") << std::setw(10) << str(f, "events")
-            << std::setw(11) << str(f, "violations") << str(f, "file") << "\n";
-
-    if (!s.at("cgroups").empty()) {
-        out << "\n" << std::setw(12) << "CGROUP ID" << std::setw(18) << "FUNCTION" << std::setw(8) << "SLOT"
-            << std::setw(24) << "FLAGS" << "PATH\n";
-        for (const auto& c : s.at("cgroups")) {
-            std::string flags;
-            for (const auto& f : c.at("flags")) flags += (flags.empty() ? "" : ",") + shown(f);
-            out << std::setw(12) << str(c, "cgroup_id") << std::setw(18) << str(c, "function") << std::setw(8)
-                << str(c, "policy_id") << std::setw(24) << (flags.empty() ? "-" : flags)
-                << str(c, "path", "(inherited)") << "\n";
-        }
+    for (const auto& f : s.functions)
+        out << std::setw(18) << shown(f.function) << std::setw(18) << shown(f.policy) << std::setw(9) << shown(f.mode)
+            << std::setw(9) << f.cgroups << std::setw(10) << f.events << std::setw(11) << f.violations
+            << shown(f.file) << "\n";
+    if (s.cgroups.empty()) return;
+    out << "\n" << std::setw(12) << "CGROUP ID" << std::setw(18) << "FUNCTION" << std::setw(8) << "SLOT"
+        << std::setw(24) << "FLAGS" << "PATH\n";
+    for (const auto& c : s.cgroups) {
+        std::string flags;
+        for (const auto& f : c.flags) flags += (flags.empty() ? "" : ",") + shown(f);
+        out << std::setw(12) << c.cgroup_id << std::setw(18) << shown(c.function) << std::setw(8) << c.policy_id
+            << std::setw(24) << (flags.empty() ? "-" : flags) << (c.path ? shown(*c.path) : "(inherited)") << "\n";
     }
+}
 
+void print_programs(const StatusReply& s, std::ostream& out) {
     out << "\n" << std::setw(24) << "PROGRAM" << std::setw(34) << "HOOK" << std::setw(12) << "ATTACHED"
-        << std::setw(14) << "RUNS" << "AVG NS  (bpf_stats " << str(s, "programs_stats") << ")\n";
-    for (const auto& prog : s.at("programs")) {
-        const uint64_t runs = prog.value("run_count", uint64_t{0});
-        const uint64_t ns = prog.value("run_time_ns", uint64_t{0});
-        std::string attached = !prog.value("loaded", false) ? "not loaded" : prog.value("attached", false) ? "yes" : "no";
-        out << std::setw(24) << str(prog, "name") << std::setw(34) << str(prog, "section") << std::setw(12) << attached
-            << std::setw(14) << runs << (runs ? std::to_string(ns / runs) : "-") << "\n";
+        << std::setw(14) << "RUNS" << "AVG NS  (bpf_stats " << shown(s.programs_stats) << ")\n";
+    for (const auto& prog : s.programs) {
+        std::string attached = !prog.loaded ? "not loaded" : prog.attached ? "yes" : "no";
+        out << std::setw(24) << shown(prog.name) << std::setw(34) << shown(prog.section) << std::setw(12) << attached
+            << std::setw(14) << prog.run_count
+            << (prog.run_count ? std::to_string(prog.run_time_ns / prog.run_count) : "-") << "\n";
     }
+}
 
-    const json& kc = s.at("counters").at("kernel");
-    const json& dc = s.at("counters").at("daemon");
-    out << "\nCOUNTERS kernel: " << str(kc, "events") << " syscalls seen, " << str(kc, "violations") << " violations, "
-        << str(kc, "kills") << " killed, " << str(kc, "net_checks") << " network checks ("
-        << str(kc, "net_denied") << " denied), " << str(kc, "ringbuf_drops") << " ring-buffer drops\n";
-    out << "         files: " << str(kc, "file_checks") << " checked in the kernel, " << str(kc, "file_cache_hits")
-        << " answered by the verdict cache, " << str(kc, "file_violations") << " violations decided there, "
-        << str(kc, "file_pending") << " sent to userspace (" << str(dc, "file_decided_allowed") << " allowed, "
-        << str(dc, "file_decided_violations") << " violations), " << str(kc, "file_pending_lost")
-        << " lost (pending map full), " << str(kc, "file_lsm_denied") << " refused by bpf-lsm\n";
-    out << "         process: " << str(kc, "process_violations", "0") << " ptrace/bpf/exec-memory violations, "
-        << str(kc, "process_denied", "0") << " refused by bpf-lsm\n";
-    out << "         exec sha256: " << str(dc, "exec_sha256_hashed", "0") << " files hashed, "
-        << str(dc, "exec_sha256_cache_hits", "0") << " answered by the cache, "
-        << str(dc, "exec_sha256_mismatches", "0") << " mismatches or unreadable\n";
-    out << "         daemon: " << str(dc, "records") << " records, " << str(dc, "malformed") << " malformed, "
-        << str(dc, "output_written") << " written, " << str(dc, "output_dropped") << " output drops, "
-        << str(dc, "client_dropped") << " client drops, " << str(dc, "clients_refused") << " clients refused, "
-        << str(dc, "registrations_refused", "0") << " registrations refused\n";
-    if (s.at("counters").contains("webhook")) {
-        const json& w = s.at("counters").at("webhook");
-        out << "         webhook: " << str(w, "sent_events") << " sent, " << str(w, "failed_attempts")
-            << " failed attempts, " << str(w, "dropped") << " dropped, " << str(w, "queued") << " queued\n";
-    }
-    if (!s.at("clients").empty()) {
-        out << "CLIENTS ";
-        for (const auto& c : s.at("clients"))
-            out << " [" << str(c, "role") << " pid " << str(c, "pid") << " uid " << str(c, "uid") << ", dropped "
-                << str(c, "dropped") << "]";
-        out << "\n";
-    }
+void print_counters(const StatusReply& s, std::ostream& out) {
+    const ProbeCounters& k = s.counters.kernel;
+    const DaemonCounters& d = s.counters.daemon;
+    using P = ProbeCounters;
+    out << "\nCOUNTERS kernel: " << counted(k, &P::events) << ", " << counted(k, &P::violations) << ", "
+        << counted(k, &P::kills) << ", " << counted(k, &P::net_checks) << " (" << counted(k, &P::net_denied) << "), "
+        << counted(k, &P::ringbuf_drops) << "\n";
+    out << "         files: " << counted(k, &P::file_checks) << ", " << counted(k, &P::file_cache_hits) << ", "
+        << counted(k, &P::file_violations) << ", " << counted(k, &P::file_pending) << " (" << d.file_decided_allowed
+        << " allowed, " << d.file_decided_violations << " violations), " << counted(k, &P::file_pending_lost) << ", "
+        << counted(k, &P::file_lsm_denied) << "\n";
+    out << "         process: " << counted(k, &P::process_violations) << ", " << counted(k, &P::process_denied) << "\n";
+    out << "         exec sha256: " << d.exec_sha256_hashed << " files hashed, " << d.exec_sha256_cache_hits
+        << " answered by the cache, " << d.exec_sha256_mismatches << " mismatches or unreadable\n";
+    out << "         daemon: " << d.records << " records, " << d.malformed << " malformed, " << d.output_written
+        << " written, " << d.output_dropped << " output drops, " << d.client_dropped << " client drops, "
+        << d.clients_refused << " clients refused, " << d.registrations_refused << " registrations refused\n";
+    if (const auto& w = s.counters.webhook)
+        out << "         webhook: " << w->sent_events << " sent, " << w->failed_attempts << " failed attempts, "
+            << w->dropped << " dropped, " << w->queued << " queued\n";
+    if (s.clients.empty()) return;
+    out << "CLIENTS ";
+    for (const auto& c : s.clients)
+        out << " [" << shown(c.role) << " pid " << c.pid << " uid " << c.uid << ", dropped " << c.dropped << "]";
+    out << "\n";
+}
+
+}  // namespace
+
+void print_status_table(const StatusReply& status, std::ostream& out) {
+    print_daemon_lines(status, out);
+    print_enforcement(status, out);
+    print_functions_and_cgroups(status, out);
+    print_programs(status, out);
+    print_counters(status, out);
+}
+
+void print_status_table(const json& status, std::ostream& out) {
+    StatusReply typed;
+    from_json(status, typed);  // lenient: what is missing prints as empty or 0
+    print_status_table(typed, out);
 }
 
 // ---- trace --------------------------------------------------------------------

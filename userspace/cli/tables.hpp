@@ -11,12 +11,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/protocol.hpp"
+
 namespace fnw::cli {
 
 // j[key] as printable text (display_name()), `fallback` when absent or null.
 std::string str(const nlohmann::json& j, const char* key, std::string fallback = "");
 
 std::string format_duration(int64_t seconds);
+void print_status_table(const StatusReply& status, std::ostream& out);
+// The same from the reply as JSON, read leniently (protocol.hpp); throws
+// when a part has the wrong shape.
 void print_status_table(const nlohmann::json& status, std::ostream& out);
 
 void print_trace_header(std::ostream& out);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/unique_fd.hpp"
+#include "control/protocol.hpp"
 
 namespace fnw {
 
@@ -62,6 +63,16 @@ public:
     // If sending fails, a message the daemon sent before hanging up (such
     // as a refusal) is still returned.
     std::optional<nlohmann::json> request(const nlohmann::json& message, std::chrono::milliseconds timeout);
+
+    // The same for typed requests (control/protocol.hpp): tell() sends
+    // without waiting, ask() waits for the answer. Read the answer with
+    // expect_reply<R>() or parse_reply().
+    bool tell(const ControlRequest& message, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+        return send(request_json(message), timeout);
+    }
+    std::optional<nlohmann::json> ask(const ControlRequest& message, std::chrono::milliseconds timeout) {
+        return request(request_json(message), timeout);
+    }
 
     int fd() const { return fd_.get(); }
     // The daemon hung up, or the connection failed: nothing more will come.

@@ -14,36 +14,34 @@ bool DaemonGuard::arm(const GuardRequest& request, std::string* error) {
         if (error) *error = "learning runs with its own probes (fnwarden learn), not through the daemon";
         return false;
     }
-    auto reply = client_.request({{"op", "register"},
-                                  {"function", request.function},
-                                  {"cgroup_id", request.cgroup_id},
-                                  {"cgroup_path", request.cgroup_path.string()},
-                                  {"pid", request.pid},
-                                  {"trace", request.trace},
-                                  {"landlock", request.landlock}},
-                                 kRequestTimeout);
+    RegisterRequest registration{request.function, request.cgroup_id, request.cgroup_path.string(), request.pid,
+                                 request.trace, request.landlock};
+    auto reply = client_.ask(registration, kRequestTimeout);
     if (!reply) {
         if (error) *error = "the daemon did not answer the registration: " + client_.last_error();
         return false;
     }
-    if (reply->value("type", "") != "registered") {
-        if (error) *error = "the daemon refused the registration: " + reply->value("error", reply->dump());
+    Result<RegisteredReply> registered = expect_reply<RegisteredReply>(*reply);
+    if (!registered) {
+        if (error) *error = "the daemon refused the registration: " + registered.error();
         return false;
     }
-    policy_id_ = reply->value("policy_id", 0u);
+    policy_id_ = registered->policy_id;
     return true;
 }
 
 void DaemonGuard::disarm(uint64_t cgroup_id) {
     // Closing the connection would do too; asking keeps the daemon's log exact.
-    if (!client_.closed()) client_.request({{"op", "unregister"}, {"cgroup_id", cgroup_id}}, kRequestTimeout);
+    if (!client_.closed()) client_.ask(UnregisterRequest{cgroup_id}, kRequestTimeout);
 }
 
 bool DaemonGuard::service() {
     // The daemon only speaks when asked; anything else on the connection is
     // a notice (or its hang-up). Read it all so the socket never fills.
     while (auto message = client_.receive(std::chrono::milliseconds(0))) {
-        if (message->value("type", "") == "error") spdlog::warn("daemon: {}", message->value("error", ""));
+        Result<ControlReply> notice = parse_reply(*message);
+        if (notice && std::holds_alternative<ErrorReply>(*notice))
+            spdlog::warn("daemon: {}", std::get<ErrorReply>(*notice).error);
     }
     return !client_.closed();
 }
@@ -51,7 +49,7 @@ bool DaemonGuard::service() {
 void DaemonGuard::launcher_event(std::span<const std::byte> record) {
     auto event = event_to_json(record, ctx_, clock_);
     if (!event) return;
-    if (!client_.send({{"op", "event"}, {"event", *event}}))
+    if (!client_.tell(EventRequest{std::move(*event)}))
         spdlog::warn("{}: could not hand an event to the daemon: {}", ctx_.function, client_.last_error());
 }
 
