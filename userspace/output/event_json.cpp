@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
-#include <memory>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -81,10 +80,6 @@ std::string printable(std::string text) {
     return text;
 }
 
-// comm is NUL-padded, not guaranteed NUL-terminated.
-std::string comm_string(const char (&comm)[FNW_COMM_LEN]) {
-    return printable(std::string(comm, strnlen(comm, FNW_COMM_LEN)));
-}
 
 std::string_view sha256_check_name(uint8_t check) {
     switch (check) {
@@ -127,14 +122,14 @@ nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx,
     // Ancestors inside the function, nearest first; the last is its root
     // process (the process itself when it has none there). Unknown when
     // the chain was longer than the record holds.
-    const size_t len = std::min<size_t>(hdr.lineage_len, FNW_LINEAGE_MAX);
-    j["lineage"] = std::vector<uint32_t>(hdr.lineage, hdr.lineage + len);
+    const std::span<const uint32_t> ancestors = lineage(hdr);
+    j["lineage"] = std::vector<uint32_t>(ancestors.begin(), ancestors.end());
     if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) j["lineage_from_proc"] = true;
     if (hdr.lineage_truncated)
         j["lineage_truncated"] = true;
     else
-        j["function_root"] = len ? hdr.lineage[len - 1] : hdr.pid;
-    j["comm"] = comm_string(hdr.comm);
+        j["function_root"] = ancestors.empty() ? hdr.pid : ancestors.back();
+    j["comm"] = printable(std::string(bounded(hdr.comm)));
     if (ctx.resolve_exe) {
         std::error_code ec;
         auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(hdr.pid) + "/exe", ec);
@@ -143,191 +138,215 @@ nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx,
     return j;
 }
 
+
+std::string syscall_name(uint32_t nr) {
+    const std::string_view name = SyscallTable::name(static_cast<int>(nr));
+    return name.empty() ? "unknown" : std::string(name);
+}
+
+// verdict, action and mechanism: every policy event says what was done.
+void outcome_json(nlohmann::json& j, uint8_t verdict, uint8_t action, uint8_t mechanism) {
+    j["verdict"] = verdict_name(verdict);
+    j["action"] = action_name(action);
+    j["mechanism"] = mechanism_name(mechanism);
+}
+
+nlohmann::json syscall_json(const fnw_syscall_event& ev, const EventContext& ctx, const WallClock& clock) {
+    nlohmann::json j = header_json(ev.hdr, ctx, clock);
+    j["type"] = json_type(EventKind::Syscall);
+    j["syscall"] = {{"nr", ev.nr}, {"name", syscall_name(ev.nr)}};
+    j["args"] = nlohmann::json::array();
+    for (uint64_t a : ev.args) j["args"].push_back(a);
+    outcome_json(j, ev.verdict, ev.action, ev.mechanism);
+    if (ev.verdict == FNW_VERDICT_VIOLATION) {
+        switch (ev.rule) {
+        case FNW_RULE_PROCESS_PTRACE: j["rule"] = "process.ptrace"; break;
+        case FNW_RULE_PROCESS_BPF: j["rule"] = "process.bpf"; break;
+        case FNW_RULE_PROCESS_EXEC_MEMORY: j["rule"] = "process.execMemory"; break;
+        default: j["rule"] = "syscalls.allow";
+        }
+    }
+    return j;
+}
+
+// From the exec LSM hook or sched_process_exec there is no syscall, only
+// the exec itself; from the file LSM hooks with no syscall seen (io_uring),
+// only the open, create or delete.
+std::string file_op_name(uint32_t nr) {
+    switch (nr) {
+    case FNW_NR_LSM_EXEC:
+    case FNW_NR_EXEC: return "exec";
+    case FNW_NR_LSM_FILE_OPEN: return "open";
+    case FNW_NR_LSM_CREATE: return "create";
+    case FNW_NR_LSM_DELETE: return "delete";
+    }
+    return syscall_name(nr);
+}
+
+// argv as the new image got it, and what fnwarden made of a pinned program.
+nlohmann::json exec_json(const fnw_file_event& ev) {
+    nlohmann::json argv = nlohmann::json::array();
+    const std::string_view bytes = argv_bytes(ev);
+    for (size_t at = 0; at < bytes.size();) {
+        const size_t end = std::min(bytes.find('\0', at), bytes.size());
+        argv.push_back(printable(std::string(bytes.substr(at, end - at))));
+        at = end + 1;
+    }
+    nlohmann::json exec = {{"argv", argv}};
+    if (ev.path2_truncated) exec["argv_truncated"] = true;
+    if (ev.sha256_check != FNW_SHA256_NOT_CHECKED) {
+        exec["sha256_check"] = sha256_check_name(ev.sha256_check);
+        if (ev.sha256_check != FNW_SHA256_UNREADABLE) {
+            Sha256 digest{};
+            std::memcpy(digest.data(), ev.sha256, digest.size());
+            exec["sha256"] = to_hex(digest);
+        }
+    }
+    return exec;
+}
+
+// The policy section a file event answers to; names the rights it lacked.
+void file_rule_json(nlohmann::json& j, const fnw_file_event& ev) {
+    const bool is_exec = is_exec_event(ev);
+    if (is_exec && (ev.object_flags & FNW_OBJECT_UNLINKED)) {
+        j["rule"] = "exec.fileless";  // a memfd or deleted file: no path to allow
+    } else if (is_exec && (ev.sha256_check == FNW_SHA256_MISMATCH || ev.sha256_check == FNW_SHA256_UNREADABLE)) {
+        j["rule"] = "exec.sha256";  // allowed by path, not by content
+    } else if (is_exec) {
+        j["rule"] = "exec.allow";
+    } else if (const auto denied = file_access_names(ev.missing); !denied.empty()) {
+        // The first right the policy does not grant names the section.
+        j["rule"] = "files." + denied.front();
+        j["file"]["denied_access"] = denied;
+    } else if (ev.verdict == FNW_VERDICT_VIOLATION) {
+        j["rule"] = "files";
+    }
+}
+
+nlohmann::json file_json(const fnw_file_event& ev, const EventContext& ctx, const WallClock& clock) {
+    nlohmann::json j = header_json(ev.hdr, ctx, clock);
+    j["type"] = json_type(EventKind::File);
+    const std::string op = file_op_name(ev.nr);
+    const EventPath path = event_path(ev);
+    j["file"] = {{"raw_path", printable(std::string(bounded(ev.path)))},
+                 {"path", printable(path.path)},
+                 {"path_source", to_string(path.source)},
+                 {"op", op},
+                 {"error", ev.ret < 0 ? -ev.ret : 0}};
+    if (ev.access) j["file"]["access"] = file_access_names(ev.access);
+    if (ev.nr == FNW_NR_EXEC) {
+        j["exec"] = exec_json(ev);
+    } else if (ev.path2[0] != '\0') {
+        j["file"]["raw_path2"] = printable(std::string(bounded(ev.path2)));
+        if (ev.access2) j["file"]["access2"] = file_access_names(ev.access2);
+    }
+    if (ev.resolved_kind == FNW_RESOLVED_OBJECT) {
+        j["file"]["dev"] = ev.dev;
+        j["file"]["ino"] = ev.ino;
+    }
+    if (ev.path_truncated || path.truncated) j["file"]["truncated"] = true;
+    const bool from_lsm = ev.nr >= FNW_NR_LSM_DELETE;  // the pseudo numbers, at the top of the range
+    if (!from_lsm) j["syscall"] = {{"nr", ev.nr}, {"name", op}};
+    outcome_json(j, ev.verdict, ev.action, ev.mechanism);
+    if (ev.object_flags & FNW_OBJECT_UNLINKED) j["file"]["unlinked"] = true;
+    file_rule_json(j, ev);
+    return j;
+}
+
+nlohmann::json net_json(const fnw_net_event& ev, const EventContext& ctx, const WallClock& clock) {
+    nlohmann::json j = header_json(ev.hdr, ctx, clock);
+    j["type"] = json_type(EventKind::Net);
+    std::string_view rule = "network.egress";
+    if (ev.op == FNW_NET_CONNECT_UNIX) {
+        // An abstract name (leading NUL) is shown the way policies spell it: "@name".
+        std::string name(unix_path(ev));
+        if (!name.empty() && name.front() == '\0') name.front() = '@';
+        j["net"] = {{"op", net_op_name(ev.op)}, {"family", "unix"}, {"path", printable(std::move(name))}};
+        rule = "network.unix";
+    } else {
+        std::array<uint8_t, 16> addr{};
+        std::memcpy(addr.data(), ev.addr, 16);
+        const bool bind = ev.op == FNW_NET_BIND;
+        const bool accept = ev.op == FNW_NET_ACCEPT;
+        // accept: the peer that connected is the source; the port it came in on is ours.
+        j["net"] = {{"op", net_op_name(ev.op)},
+                    {"family", ev.family == 4 ? "ipv4" : "ipv6"},
+                    {"protocol", protocol_name(ev.protocol)},
+                    {bind ? "addr" : accept ? "saddr" : "daddr", format_ip(addr)},
+                    {bind ? "port" : accept ? "sport" : "dport", ev.port}};
+        if (accept) j["net"]["port"] = ev.local_port;
+        if (bind || accept) rule = "network.listen";
+    }
+    outcome_json(j, ev.verdict, ev.action, ev.mechanism);
+    if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = rule;
+    return j;
+}
+
+// What was repeated, in the words of the event it repeats.
+nlohmann::json repeated_json(const fnw_violation_summary_event& ev) {
+    switch (repeated_kind(ev)) {
+    case EventKind::Net:
+        return {{"type", json_type(EventKind::Net)},
+                {"net",
+                 {{"op", net_op_name(static_cast<uint8_t>(ev.what >> 24))},
+                  {"protocol", protocol_name(static_cast<uint8_t>(ev.what >> 16))},
+                  {"port", ev.what & 0xffff}}}};
+    case EventKind::File:
+        return {{"type", json_type(EventKind::File)}, {"file", {{"access", file_access_names(ev.what)}}}};
+    default:
+        return {{"type", json_type(EventKind::Syscall)}, {"syscall", {{"nr", ev.what}, {"name", syscall_name(ev.what)}}}};
+    }
+}
+
+nlohmann::json summary_json(const fnw_violation_summary_event& ev, const EventContext& ctx, const WallClock& clock) {
+    // Many processes may have done it: no pid, lineage or comm.
+    nlohmann::json j;
+    j["type"] = json_type(EventKind::ViolationSummary);
+    j["time"] = clock.rfc3339(ev.hdr.boot_ns);
+    j["function"] = ctx.function;
+    j["policy"] = ctx.policy;
+    j["mode"] = to_string(ctx.mode);
+    j["cgroup_id"] = ev.hdr.cgroup_id;
+    j["verdict"] = "violation";
+    j["repeats"] = ev.repeats;
+    j["first"] = clock.rfc3339(ev.first_ns);
+    j["last"] = clock.rfc3339(ev.last_ns);
+    j["of"] = repeated_json(ev);
+    return j;
+}
+
 }  // namespace
 
-std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, const EventContext& ctx,
-                                            const WallClock& clock) {
-    if (record.size() < sizeof(fnw_event_header)) return std::nullopt;
-    fnw_event_header hdr;
-    std::memcpy(&hdr, record.data(), sizeof(hdr));
-    if (hdr.size != record.size()) return std::nullopt;
+std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock) {
+    if (const auto* ev = std::get_if<fnw_syscall_event>(&record)) return syscall_json(*ev, ctx, clock);
+    if (const auto* ev = std::get_if<FileRecord>(&record)) return file_json(**ev, ctx, clock);
+    if (const auto* ev = std::get_if<fnw_net_event>(&record)) return net_json(*ev, ctx, clock);
+    if (const auto* ev = std::get_if<fnw_violation_summary_event>(&record)) return summary_json(*ev, ctx, clock);
+    return std::nullopt;  // a cgroup birth: identity input, not an event
+}
 
-    switch (hdr.type) {
-    case FNW_EVENT_SYSCALL: {
-        if (record.size() != sizeof(fnw_syscall_event)) return std::nullopt;
-        fnw_syscall_event ev;
-        std::memcpy(&ev, record.data(), sizeof(ev));
-        nlohmann::json j = header_json(ev.hdr, ctx, clock);
-        j["type"] = "syscall";
-        std::string_view name = SyscallTable::name(static_cast<int>(ev.nr));
-        j["syscall"] = {{"nr", ev.nr}, {"name", name.empty() ? "unknown" : std::string(name)}};
-        j["args"] = nlohmann::json::array();
-        for (uint64_t a : ev.args) j["args"].push_back(a);
-        j["verdict"] = verdict_name(ev.verdict);
-        j["action"] = action_name(ev.action);
-        j["mechanism"] = mechanism_name(ev.mechanism);
-        if (ev.verdict == FNW_VERDICT_VIOLATION) {
-            switch (ev.rule) {
-            case FNW_RULE_PROCESS_PTRACE: j["rule"] = "process.ptrace"; break;
-            case FNW_RULE_PROCESS_BPF: j["rule"] = "process.bpf"; break;
-            case FNW_RULE_PROCESS_EXEC_MEMORY: j["rule"] = "process.execMemory"; break;
-            default: j["rule"] = "syscalls.allow";
-            }
-        }
-        return j;
-    }
-    case FNW_EVENT_FILE: {
-        if (record.size() != sizeof(fnw_file_event)) return std::nullopt;
-        auto ev = std::make_unique<fnw_file_event>();  // 12 KiB: not on the stack
-        std::memcpy(ev.get(), record.data(), sizeof(*ev));
-        nlohmann::json j = header_json(ev->hdr, ctx, clock);
-        j["type"] = "file";
-        // From the exec LSM hook or sched_process_exec there is no syscall,
-        // only the exec itself; from the file LSM hooks with no syscall seen
-        // (io_uring), only the open, create or delete.
-        std::string_view name;
-        switch (ev->nr) {
-        case FNW_NR_LSM_EXEC:
-        case FNW_NR_EXEC: name = "exec"; break;
-        case FNW_NR_LSM_FILE_OPEN: name = "open"; break;
-        case FNW_NR_LSM_CREATE: name = "create"; break;
-        case FNW_NR_LSM_DELETE: name = "delete"; break;
-        default: name = SyscallTable::name(static_cast<int>(ev->nr));
-        }
-        const bool from_lsm = ev->nr >= FNW_NR_LSM_DELETE;  // the pseudo numbers, at the top of the range
-        const std::string raw = printable(std::string(ev->path, strnlen(ev->path, sizeof(ev->path))));
-        const bool is_exec = is_exec_event(*ev);
-        const EventPath path = event_path(*ev);
-        j["file"] = {{"raw_path", raw},
-                     {"path", printable(path.path)},
-                     {"path_source", to_string(path.source)},
-                     {"op", std::string(name.empty() ? "unknown" : name)},
-                     {"error", ev->ret < 0 ? -ev->ret : 0}};
-        if (ev->access) j["file"]["access"] = file_access_names(ev->access);
-        if (ev->nr == FNW_NR_EXEC) {
-            // argv as the new image got it: NUL-separated on its stack.
-            nlohmann::json argv = nlohmann::json::array();
-            const size_t len = std::min<size_t>(ev->argv_len, sizeof(ev->argv));
-            for (size_t at = 0; at < len;) {
-                const size_t end = std::find(ev->argv + at, ev->argv + len, '\0') - ev->argv;
-                argv.push_back(printable(std::string(ev->argv + at, end - at)));
-                at = end + 1;
-            }
-            j["exec"] = {{"argv", argv}};
-            if (ev->path2_truncated) j["exec"]["argv_truncated"] = true;
-            if (ev->sha256_check != FNW_SHA256_NOT_CHECKED) {
-                j["exec"]["sha256_check"] = sha256_check_name(ev->sha256_check);
-                if (ev->sha256_check != FNW_SHA256_UNREADABLE) {
-                    Sha256 digest{};
-                    std::memcpy(digest.data(), ev->sha256, digest.size());
-                    j["exec"]["sha256"] = to_hex(digest);
-                }
-            }
-        } else if (ev->path2[0] != '\0') {
-            j["file"]["raw_path2"] = printable(std::string(ev->path2, strnlen(ev->path2, sizeof(ev->path2))));
-            if (ev->access2) j["file"]["access2"] = file_access_names(ev->access2);
-        }
-        if (ev->resolved_kind == FNW_RESOLVED_OBJECT) {
-            j["file"]["dev"] = ev->dev;
-            j["file"]["ino"] = ev->ino;
-        }
-        if (ev->path_truncated || path.truncated) j["file"]["truncated"] = true;
-        if (!from_lsm) j["syscall"] = {{"nr", ev->nr}, {"name", name.empty() ? "unknown" : std::string(name)}};
-        j["verdict"] = verdict_name(ev->verdict);
-        j["action"] = action_name(ev->action);
-        j["mechanism"] = mechanism_name(ev->mechanism);
-        const bool fileless = ev->object_flags & FNW_OBJECT_UNLINKED;
-        if (fileless) j["file"]["unlinked"] = true;
-        if (is_exec && fileless) {
-            j["rule"] = "exec.fileless";  // a memfd or deleted file: no path to allow
-        } else if (is_exec && (ev->sha256_check == FNW_SHA256_MISMATCH || ev->sha256_check == FNW_SHA256_UNREADABLE)) {
-            j["rule"] = "exec.sha256";  // allowed by path, not by content
-        } else if (is_exec) {
-            j["rule"] = "exec.allow";
-        } else if (const auto denied = file_access_names(ev->missing); !denied.empty()) {
-            // The first right the policy does not grant names the section.
-            j["rule"] = "files." + denied.front();
-            j["file"]["denied_access"] = denied;
-        } else if (ev->verdict == FNW_VERDICT_VIOLATION) {
-            j["rule"] = "files";
-        }
-        return j;
-    }
-    case FNW_EVENT_NET: {
-        if (record.size() != sizeof(fnw_net_event)) return std::nullopt;
-        fnw_net_event ev;
-        std::memcpy(&ev, record.data(), sizeof(ev));
-        nlohmann::json j = header_json(ev.hdr, ctx, clock);
-        j["type"] = "network";
-        std::string_view rule = "network.egress";
-        if (ev.op == FNW_NET_CONNECT_UNIX) {
-            // An abstract name (leading NUL) is shown the way policies spell it: "@name".
-            const size_t len = std::min<size_t>(ev.unix_path_len, sizeof(ev.unix_path));
-            std::string name(ev.unix_path, len);
-            if (!name.empty() && name.front() == '\0') name.front() = '@';
-            j["net"] = {{"op", net_op_name(ev.op)}, {"family", "unix"}, {"path", printable(std::move(name))}};
-            rule = "network.unix";
-        } else {
-            std::array<uint8_t, 16> addr{};
-            std::memcpy(addr.data(), ev.addr, 16);
-            const bool bind = ev.op == FNW_NET_BIND;
-            const bool accept = ev.op == FNW_NET_ACCEPT;
-            // accept: the peer that connected is the source; the port it came in on is ours.
-            j["net"] = {{"op", net_op_name(ev.op)},
-                        {"family", ev.family == 4 ? "ipv4" : "ipv6"},
-                        {"protocol", protocol_name(ev.protocol)},
-                        {bind ? "addr" : accept ? "saddr" : "daddr", format_ip(addr)},
-                        {bind ? "port" : accept ? "sport" : "dport", ev.port}};
-            if (accept) j["net"]["port"] = ev.local_port;
-            if (bind || accept) rule = "network.listen";
-        }
-        j["verdict"] = verdict_name(ev.verdict);
-        j["action"] = action_name(ev.action);
-        j["mechanism"] = mechanism_name(ev.mechanism);
-        if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = rule;
-        return j;
-    }
-    case FNW_EVENT_VIOLATION_SUMMARY: {
-        if (record.size() != sizeof(fnw_violation_summary_event)) return std::nullopt;
-        fnw_violation_summary_event ev;
-        std::memcpy(&ev, record.data(), sizeof(ev));
-        // Many processes may have done it: no pid, lineage or comm.
-        nlohmann::json j;
-        j["type"] = "violation_summary";
-        j["time"] = clock.rfc3339(ev.hdr.boot_ns);
-        j["function"] = ctx.function;
-        j["policy"] = ctx.policy;
-        j["mode"] = to_string(ctx.mode);
-        j["cgroup_id"] = ev.hdr.cgroup_id;
-        j["verdict"] = "violation";
-        j["repeats"] = ev.repeats;
-        j["first"] = clock.rfc3339(ev.first_ns);
-        j["last"] = clock.rfc3339(ev.last_ns);
-        // What was repeated, in the words of the event it repeats.
-        switch (ev.kind) {
-        case FNW_EVENT_SYSCALL: {
-            std::string_view name = SyscallTable::name(static_cast<int>(ev.what));
-            j["of"] = {{"type", "syscall"},
-                       {"syscall", {{"nr", ev.what}, {"name", name.empty() ? "unknown" : std::string(name)}}}};
-            break;
-        }
-        case FNW_EVENT_NET:
-            j["of"] = {{"type", "network"},
-                       {"net",
-                        {{"op", net_op_name(static_cast<uint8_t>(ev.what >> 24))},
-                         {"protocol", protocol_name(static_cast<uint8_t>(ev.what >> 16))},
-                         {"port", ev.what & 0xffff}}}};
-            break;
-        case FNW_EVENT_FILE:
-            j["of"] = {{"type", "file"}, {"file", {{"access", file_access_names(ev.what)}}}};
-            break;
-        default:
-            return std::nullopt;
-        }
-        return j;
-    }
-    }
-    return std::nullopt;
+std::optional<nlohmann::json> event_to_json(std::span<const std::byte> bytes, const EventContext& ctx,
+                                            const WallClock& clock) {
+    auto record = decode_record(bytes);
+    if (!record) return std::nullopt;
+    return to_json(*record, ctx, clock);
+}
+
+std::optional<EventKind> trace_kind_of(const nlohmann::json& event) {
+    const auto kind = event_kind_of(event);
+    if (kind != EventKind::ViolationSummary) return kind;
+    // A summary of repeats is of the kind it repeats.
+    const auto of = event.find("of");
+    if (of == event.end() || !of->is_object()) return std::nullopt;
+    return event_kind_of(*of);
+}
+
+std::optional<EventKind> event_kind_of(const nlohmann::json& event) {
+    const auto text = [&event](const char* key) {
+        const auto it = event.find(key);
+        return it != event.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    return kind_from_json_type(text("type"), text("rule"));
 }
 
 }  // namespace fnw

@@ -1,6 +1,6 @@
-// Ring-buffer records -> one JSON object per event (the event schema of
-// docs/events.md). Decoding validates every size: a malformed record is
-// reported as such, never read past its end.
+// Decoded records -> one JSON object per event (the event schema of
+// docs/events.md). JSON is made only here, for the outputs and the control
+// socket; everything before works on the typed Record (probes/record.hpp).
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/event_kind.hpp"
 #include "core/policy.hpp"
+#include "probes/record.hpp"
 
 namespace fnw {
 
@@ -37,8 +39,19 @@ struct EventContext {
     bool resolve_exe = false;
 };
 
+// The event's JSON; nullopt for a record that is no policy event (a cgroup
+// birth).
+std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock);
+
+// decode_record, then to_json: for callers that hold the bytes only.
 // nullopt when the record is malformed (wrong size, unknown type).
 std::optional<nlohmann::json> event_to_json(std::span<const std::byte> record, const EventContext& ctx,
                                             const WallClock& clock);
+
+// The kind of an event read back from its JSON (its "type", and "rule" to
+// tell an exec): for those who only have the JSON (the CLI, launcher events).
+std::optional<EventKind> event_kind_of(const nlohmann::json& event);
+// What `trace --events` filters on: a summary is of the kind it repeats.
+std::optional<EventKind> trace_kind_of(const nlohmann::json& event);
 
 }  // namespace fnw
