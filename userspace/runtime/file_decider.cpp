@@ -108,6 +108,15 @@ bool FileDecider::decide(fnw_file_event& ev) {
 
 FileDecider::Decision FileDecider::decide_event(fnw_file_event& ev) {
     if (ev.verdict != FNW_VERDICT_PENDING) return Decision::Report;
+    return decide_pending(ev, [&ev] { return std::make_unique<fnw_file_event>(ev); });
+}
+
+FileDecider::Decision FileDecider::decide_event(FileRecord& file) {
+    if (file->verdict != FNW_VERDICT_PENDING) return Decision::Report;
+    return decide_pending(file.edit(), [&file] { return std::move(file).take(); });
+}
+
+FileDecider::Decision FileDecider::decide_pending(fnw_file_event& ev, const Keep& keep) {
     if (ev.object_flags & FNW_OBJECT_RULE_REPLACED) {
         ++stats_.replaced_rule_objects;
         if (rules_stale_) rules_stale_(ev.hdr.policy_id);
@@ -139,11 +148,10 @@ FileDecider::Decision FileDecider::decide_event(fnw_file_event& ev) {
     ProcessHandle target;
     if (kill && (missing || pin)) target = ProcessHandle::for_event(ev.hdr);
     if (pin && worker_) {
-        auto copy = std::make_unique<fnw_file_event>();
-        std::memcpy(copy.get(), &ev, sizeof(ev));
+        auto kept = keep();  // the same object as `ev`, or a copy of it
         const uint64_t id = worker_->submit(
             HashWorker::Job{static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino, event_path(ev).path, *pin});
-        deferred_.emplace(id, Deferred{std::move(copy), std::move(target), kill});
+        deferred_.emplace(id, Deferred{std::move(kept), std::move(target), kill});
         ++stats_.sha256_deferred;
         return Decision::Deferred;
     }

@@ -16,6 +16,7 @@
 
 #include "core/file_access.hpp"
 #include "core/policy.hpp"
+#include "probes/record.hpp"
 #include "runtime/exec_hash.hpp"
 #include "runtime/process_handle.hpp"
 
@@ -62,6 +63,9 @@ public:
     // reporting. Returns the fd to poll (readable when a hash is done).
     enum class Decision { Drop, Report, Deferred };
     Decision decide_event(fnw_file_event& ev);
+    // The same for a decoded record: copied (once) only when pending, and
+    // a deferred one is moved into the decider, not copied again.
+    Decision decide_event(FileRecord& file);
     int defer_hashing();
     void collect(const std::function<void(const fnw_file_event&)>& report);
     // When collect() must run at the latest, while hashes are outstanding.
@@ -99,6 +103,10 @@ private:
     // Writes the verdict for `missing` into `ev`; kills through `target`
     // (taken when the record arrived) when `kill`. Whether to report it.
     bool conclude(fnw_file_event& ev, uint32_t missing, bool kill, ProcessHandle target);
+    // decide_event for a PENDING `ev`; `keep` hands over the record to
+    // hold while its program is hashed.
+    using Keep = std::function<std::unique_ptr<fnw_file_event>()>;
+    Decision decide_pending(fnw_file_event& ev, const Keep& keep);
 
     struct Deferred {
         std::unique_ptr<fnw_file_event> ev;

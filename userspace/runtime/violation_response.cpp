@@ -1,8 +1,6 @@
 #include "runtime/violation_response.hpp"
 
 #include <cstddef>
-#include <cstring>
-#include <memory>
 
 #include <fnwarden/events.h>
 
@@ -55,54 +53,58 @@ void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup) 
     if (pid == 0 && hdr.ppid != 0) hdr.lineage_truncated = 0;  // reached the top of the tree
 }
 
-void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
-                       FileDecider* files, const LineageLookup* lineage) {
-    fnw_event_header hdr;
-    if (record.size() < sizeof(hdr)) return next(record);
-    std::memcpy(&hdr, record.data(), sizeof(hdr));
-    if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event)) {
-        fnw_net_event net;
-        std::memcpy(&net, record.data(), sizeof(net));
-        if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
-        if (lineage && net.hdr.lineage_source == FNW_LINEAGE_FROM_PROC) fill_lineage_from_proc(net.hdr, *lineage);
-        if (kill.network && net.verdict == FNW_VERDICT_VIOLATION && net.action != FNW_ACTION_KILLED) {
-            // The hook (or Landlock) already refused the operation; this ends
-            // the process, through a pidfd proven to be the event's (never a
-            // bare pid: it may belong to someone else by now).
-            if (ProcessHandle::for_event(net.hdr, lineage ? lineage->cgroup2_root : std::filesystem::path()).kill())
-                net.action = FNW_ACTION_KILLED;
-        }
-        return next(std::span(reinterpret_cast<const std::byte*>(&net), sizeof(net)));
+namespace {
+
+void respond_to_network(fnw_net_event& net, const KillOnViolation& kill, const LineageLookup* lineage) {
+    if (auto status = read_proc_status(static_cast<pid_t>(net.hdr.tid))) net.hdr.ppid = status->ppid;
+    if (lineage && net.hdr.lineage_source == FNW_LINEAGE_FROM_PROC) fill_lineage_from_proc(net.hdr, *lineage);
+    if (kill.network && net.verdict == FNW_VERDICT_VIOLATION && net.action != FNW_ACTION_KILLED) {
+        // The hook (or Landlock) already refused the operation; this ends
+        // the process, through a pidfd proven to be the event's (never a
+        // bare pid: it may belong to someone else by now).
+        if (ProcessHandle::for_event(net.hdr, lineage ? lineage->cgroup2_root : std::filesystem::path()).kill())
+            net.action = FNW_ACTION_KILLED;
     }
-    if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event)) {
-        uint8_t verdict = 0;
-        std::memcpy(&verdict, record.data() + offsetof(fnw_file_event, verdict), 1);
-        const bool pending = verdict == FNW_VERDICT_PENDING;
-        if (!pending && !kill.files && !kill.exec) return next(record);
-        // The record is 12 KiB: copy only when it may have to change.
-        auto file = std::make_unique<fnw_file_event>();
-        std::memcpy(file.get(), record.data(), sizeof(*file));
-        if (pending) {
-            if (!files) {
-                // Nobody here can match globs: say so rather than drop it.
-                file->verdict = FNW_VERDICT_VIOLATION;
-                file->action = FNW_ACTION_REPORTED;
-                file->missing = file->access | (file->nr == FNW_NR_EXEC ? 0 : file->access2);
-            } else {
-                switch (files->decide_event(*file)) {
-                case FileDecider::Decision::Drop: return;      // allowed, not traced
-                case FileDecider::Decision::Deferred: return;  // its collect() reports it
-                case FileDecider::Decision::Report: break;
-                }
-            }
-        } else if (file->verdict == FNW_VERDICT_VIOLATION && file->action != FNW_ACTION_KILLED &&
-                   (is_exec_event(*file) ? kill.exec : kill.files)) {
-            if (ProcessHandle::for_event(file->hdr, lineage ? lineage->cgroup2_root : std::filesystem::path()).kill())
-                file->action = FNW_ACTION_KILLED;
-        }
-        return next(std::span(reinterpret_cast<const std::byte*>(file.get()), sizeof(*file)));
+}
+
+// False when the record ends here: allowed and untraced, or kept by
+// `files` until its hash is done.
+bool respond_to_file(FileRecord& file, const KillOnViolation& kill, FileDecider* files,
+                     const std::filesystem::path& cgroup2_root) {
+    if (file->verdict == FNW_VERDICT_PENDING) {
+        if (files) return files->decide_event(file) == FileDecider::Decision::Report;
+        // Nobody here can match globs: say so rather than drop it.
+        fnw_file_event& ev = file.edit();
+        ev.verdict = FNW_VERDICT_VIOLATION;
+        ev.action = FNW_ACTION_REPORTED;
+        ev.missing = ev.access | (ev.nr == FNW_NR_EXEC ? 0 : ev.access2);
+        return true;
+    }
+    if (file->verdict == FNW_VERDICT_VIOLATION && file->action != FNW_ACTION_KILLED &&
+        (is_exec_event(*file) ? kill.exec : kill.files)) {
+        if (ProcessHandle::for_event(file->hdr, cgroup2_root).kill()) file.edit().action = FNW_ACTION_KILLED;
+    }
+    return true;
+}
+
+}  // namespace
+
+void respond_to_record(Record record, const KillOnViolation& kill, const DecodedRecordHandler& next,
+                       FileDecider* files, const LineageLookup* lineage) {
+    if (auto* net = std::get_if<fnw_net_event>(&record)) {
+        respond_to_network(*net, kill, lineage);
+    } else if (auto* file = std::get_if<FileRecord>(&record)) {
+        if (!respond_to_file(*file, kill, files, lineage ? lineage->cgroup2_root : std::filesystem::path())) return;
     }
     next(record);
+}
+
+void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
+                       FileDecider* files, const LineageLookup* lineage) {
+    auto decoded = decode_record(record);
+    if (!decoded) return next(record);
+    respond_to_record(
+        std::move(*decoded), kill, [&next](const Record& r) { next(record_bytes(r)); }, files, lineage);
 }
 
 }  // namespace fnw

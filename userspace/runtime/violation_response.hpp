@@ -13,13 +13,18 @@
 #include <fnwarden/events.h>
 
 #include "core/policy.hpp"
+#include "probes/record.hpp"
 #include "runtime/file_decider.hpp"
 
 namespace fnw {
 
 class ProbeSet;
 
+// Takes records as bytes (the launcher's own events, callers that forward
+// bytes); DecodedRecordHandler takes them once decode_record() made them a
+// Record.
 using RecordHandler = std::function<void(std::span<const std::byte> record)>;
+using DecodedRecordHandler = std::function<void(const Record& record)>;
 
 struct KillOnViolation {
     bool network = false;
@@ -50,7 +55,11 @@ void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup);
 // what the producing hook could not read (the parent of a network event's
 // process: cgroup socket hooks cannot read the task). File accesses the
 // kernel left undecided go through `files` first; those it finds allowed
-// and untraced end here.
+// and untraced end here. A file record is copied only when it changes.
+void respond_to_record(Record record, const KillOnViolation& kill, const DecodedRecordHandler& next,
+                       FileDecider* files = nullptr, const LineageLookup* lineage = nullptr);
+// The same for bytes: decodes them first. Bytes that do not decode are
+// passed on untouched, for `next` to count as malformed.
 void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
                        FileDecider* files = nullptr, const LineageLookup* lineage = nullptr);
 
