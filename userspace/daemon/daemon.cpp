@@ -73,42 +73,12 @@ std::string iso_now() {
     return WallClock::now().rfc3339(boot_now_ns());
 }
 
-// Whether a record reports a violation (read before the JSON is built, to
-// decide how much work the record is worth).
-bool record_is_violation(std::span<const std::byte> record) {
-    fnw_event_header hdr;
-    if (record.size() < sizeof(hdr)) return false;
-    std::memcpy(&hdr, record.data(), sizeof(hdr));
-    uint8_t verdict = FNW_VERDICT_ALLOWED;
-    if (hdr.type == FNW_EVENT_SYSCALL && record.size() == sizeof(fnw_syscall_event))
-        std::memcpy(&verdict, record.data() + offsetof(fnw_syscall_event, verdict), 1);
-    else if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event))
-        std::memcpy(&verdict, record.data() + offsetof(fnw_net_event, verdict), 1);
-    else if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event))
-        std::memcpy(&verdict, record.data() + offsetof(fnw_file_event, verdict), 1);
-    else if (hdr.type == FNW_EVENT_VIOLATION_SUMMARY)
-        return true;  // repeats of violations, counted in the kernel
-    return verdict == FNW_VERDICT_VIOLATION;
-}
-
 // Read through the signalfd: SIGHUP reloads, the others stop the daemon.
 sigset_t daemon_signal_set() {
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
     return set;
-}
-
-// The event kind `trace --events` filters on: exec denials are file events
-// about exec.allow.
-std::string trace_kind(const nlohmann::json& event) {
-    // A summary of repeats is of the kind it repeats.
-    if (event.value("type", "") == "violation_summary" && event.contains("of") && event["of"].is_object())
-        return trace_kind(event["of"]);
-    const std::string type = event.value("type", "");
-    if (type == "file" && event.value("rule", "").rfind("exec.", 0) == 0) return "exec";
-    if (type == "network") return "net";
-    return type;
 }
 
 std::vector<std::string> flag_names(uint32_t flags) {
@@ -173,7 +143,7 @@ constexpr auto kEmptyingBound = std::chrono::seconds(5);
 
 struct TraceFilter {
     std::set<std::string> functions;  // empty: every function
-    std::set<std::string> kinds;      // syscall, file, net, exec; empty: all
+    std::set<EventKind> kinds;        // syscall, file, net, exec; empty: all
     bool violations_only = false;
     // A member that is neither root nor in control.adminGroup sees only the
     // cgroups its own uid registered (threat-model.md, "A hostile
@@ -186,7 +156,7 @@ struct TraceFilter {
     bool matches(const nlohmann::json& event, const std::string& function, bool violation) const {
         if (violations_only && !violation) return false;
         if (!functions.empty() && !functions.count(function)) return false;
-        return kinds.empty() || kinds.count(trace_kind(event));
+        return kinds.empty() || (trace_kind_of(event) && kinds.count(*trace_kind_of(event)));
     }
 };
 
@@ -194,12 +164,12 @@ std::optional<TraceFilter> parse_trace_filter(const nlohmann::json& request, std
     TraceFilter filter;
     for (const auto& f : request.value("functions", nlohmann::json::array())) filter.functions.insert(f.get<std::string>());
     for (const auto& k : request.value("events", nlohmann::json::array())) {
-        const std::string kind = k.get<std::string>();
-        if (kind != "syscall" && kind != "file" && kind != "net" && kind != "exec") {
-            *error = "unknown event kind \"" + kind + "\" (syscall, file, net, exec)";
+        const auto kind = parse_event_kind(k.get<std::string>());
+        if (!kind || *kind == EventKind::ViolationSummary) {
+            *error = "unknown event kind \"" + k.get<std::string>() + "\" (syscall, file, net, exec)";
             return std::nullopt;
         }
-        filter.kinds.insert(kind);
+        filter.kinds.insert(*kind);
     }
     filter.violations_only = request.value("violations_only", false);
     return filter;
@@ -381,7 +351,7 @@ struct Daemon::Impl {
     void handle_record(std::span<const std::byte> record);
     // A decided record to the outputs and trace clients (also the pinned
     // execs the hash worker decided later).
-    void publish_record(std::span<const std::byte> record);
+    void publish_record(const Record& record);
     int hash_wakeup = -1;  // the file decider's hash worker: results ready
     void publish(const nlohmann::json& event, const std::string& function, uint64_t cgroup_id, bool violation,
                  bool to_outputs);
@@ -1063,36 +1033,29 @@ void Daemon::Impl::prune_identified() {
 
 void Daemon::Impl::handle_record(std::span<const std::byte> record) {
     ++records;
-    fnw_event_header hdr{};
-    if (record.size() < sizeof(hdr)) {
+    auto decoded = decode_record(record);
+    if (!decoded) {
         ++malformed;
         return;
     }
-    std::memcpy(&hdr, record.data(), sizeof(hdr));
-    if (hdr.type == FNW_EVENT_CGROUP) {
+    const fnw_event_header hdr = header(*decoded);
+    if (const auto* birth = std::get_if<CgroupRecord>(&*decoded)) {
         // Identity input, not a policy event: match it, publish nothing.
-        if (record.size() != sizeof(fnw_cgroup_event)) {
-            ++malformed;
-            return;
-        }
-        auto birth = std::make_unique<fnw_cgroup_event>();
-        std::memcpy(birth.get(), record.data(), sizeof(*birth));
         ++births_seen;
-        if (birth->path_truncated) {
+        if ((*birth)->path_truncated) {
             spdlog::warn("cgroup {} has a path longer than {} bytes: no selector can match it", hdr.cgroup_id,
                          FNW_CGROUP_PATH_MAX - 1);
             return;
         }
         if (policy_set && (path_selectors || (pod_selectors && pod_watcher)))
-            identify_cgroup(hdr.cgroup_id, std::string(birth->path, strnlen(birth->path, sizeof(birth->path))),
-                            birth->parent_id, "cgroupPath");
+            identify_cgroup(hdr.cgroup_id, std::string(bounded((*birth)->path)), (*birth)->parent_id, "cgroupPath");
         return;
     }
     auto info = slot_info.find(hdr.policy_id);
     static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
     const SlotInfo& slot = info == slot_info.end() ? unknown : info->second;
     // Pinned execs come back later, through the hash worker (loop()).
-    respond_to_record(record, slot.kill, [this](std::span<const std::byte> r) { publish_record(r); }, &file_decider,
+    respond_to_record(std::move(*decoded), slot.kill, [this](const Record& r) { publish_record(r); }, &file_decider,
                       &lineage_lookup);
 }
 
@@ -1100,22 +1063,21 @@ void Daemon::Impl::handle_record(std::span<const std::byte> record) {
 // the last look: one summary record per violation that repeated.
 void Daemon::Impl::publish_violation_summaries() {
     for (const auto& summary : probes->take_violation_summaries())
-        publish_record(std::as_bytes(std::span(&summary, 1)));
+        publish_record(Record(summary));
 }
 
-void Daemon::Impl::publish_record(std::span<const std::byte> r) {
-    fnw_event_header hdr{};
-    std::memcpy(&hdr, r.data(), sizeof(hdr));  // handle_record checked the size
+void Daemon::Impl::publish_record(const Record& r) {
+    const fnw_event_header& hdr = header(r);
     auto info = slot_info.find(hdr.policy_id);
     static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
     const SlotInfo& slot = info == slot_info.end() ? unknown : info->second;
     // A capture group in a cgroupPath selector names the function per cgroup.
     auto found = identified.find(hdr.cgroup_id);
     const std::string& function = found != identified.end() ? found->second.function : slot.function;
-    const bool violation = record_is_violation(r);  // the file decider may have decided it
+    const bool violation = is_violation(r);  // the file decider may have decided it
     // /proc lookups only for violations: a traced flood must stay cheap.
     EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
-    auto event = event_to_json(r, ctx, clock);
+    auto event = to_json(r, ctx, clock);
     if (!event) {
         ++malformed;
         return;
@@ -1672,7 +1634,7 @@ int Daemon::Impl::loop() {
         // Pinned execs whose hash is done, or overdue ("cannot verify in
         // time"): verdict, kill through the pidfd taken on arrival, publish.
         file_decider.collect([this](const fnw_file_event& ev) {
-            publish_record(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
+            publish_record(Record(FileRecord::view(ev)));
         });
 
         const auto now = std::chrono::steady_clock::now();
