@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "core/display_name.hpp"
+#include "core/event_kind.hpp"
+#include "output/event_json.hpp"
 #include "probes/probe_counters.hpp"
 
 using nlohmann::json;
@@ -171,21 +173,21 @@ std::string short_time(const std::string& rfc3339) {
     return rfc3339;
 }
 
-std::string event_detail(const json& e) {
-    const std::string type = str(e, "type");
-    if (type == "syscall") {
+// `kind`: the event's, parsed once by the caller (print_trace_row).
+std::string event_detail(const json& e, std::optional<EventKind> kind) {
+    if (kind == EventKind::Syscall) {
         // A process rule's violation says which rule; syscalls.allow is the default.
         const std::string rule = str(e, "rule");
         return str(e.at("syscall"), "name") + (rule.rfind("process.", 0) == 0 ? " (" + rule + ")" : "");
     }
-    if (type == "file") {
+    if (kind == EventKind::File || kind == EventKind::Exec) {
         const json& f = e.at("file");
         std::string path = str(f, "path");
         if (path.empty()) path = str(f, "raw_path");
         if (path.empty() && f.contains("access")) return f.at("access").dump();  // a summary's: rights only
         return str(f, "op") + " " + path;
     }
-    if (type == "network") {
+    if (kind == EventKind::Net) {
         const json& n = e.at("net");
         if (str(n, "family") == "unix") return str(n, "op") + " unix:" + str(n, "path");
         if (!n.contains("daddr") && !n.contains("addr") && !n.contains("saddr"))  // a summary's: port only
@@ -209,16 +211,16 @@ void print_trace_header(std::ostream& out) {
 void print_trace_row(const json& e, bool color, std::ostream& out) {
     const bool violation = str(e, "verdict") == "violation";
     // A summary of repeats reads as the event it repeats, times N.
-    const bool summary = str(e, "type") == "violation_summary" && e.contains("of") && e.at("of").is_object();
+    const bool summary =
+        event_kind_of(e) == EventKind::ViolationSummary && e.contains("of") && e.at("of").is_object();
     const json& about = summary ? e.at("of") : e;
-    std::string kind = str(about, "type");
-    if (kind == "file" && str(e, "rule").rfind("exec.", 0) == 0) kind = "exec";
-    if (kind == "network") kind = "net";
+    const auto known_kind = trace_kind_of(e);
+    const std::string kind = known_kind ? std::string(to_string(*known_kind)) : str(about, "type");
     std::string verdict = violation ? "VIOLATION " + str(e, "action") : "allowed";
     if (summary) verdict = "VIOLATION x" + str(e, "repeats") + " more";
     if (violation && str(e, "mechanism") != "none" && !str(e, "mechanism").empty())
         verdict += " (" + str(e, "mechanism") + ")";
-    std::string detail = event_detail(about);
+    std::string detail = event_detail(about, known_kind);
     if (detail.size() > 43) detail = detail.substr(0, 40) + "...";
     if (color && violation) out << "\033[1;31m";
     out << std::left << std::setw(13) << short_time(str(e, "time")) << std::setw(16) << str(e, "function")
