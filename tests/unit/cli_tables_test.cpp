@@ -54,6 +54,30 @@ TEST(CliTables, ASummaryRowReadsAsTheViolationItRepeatsTimesN) {
     EXPECT_NE(out.str().find("net"), std::string::npos) << out.str();
 }
 
+// The EVENT column is the kind `trace --events` filters on, parsed once
+// from the JSON with the mapping the daemon's filter uses.
+TEST(CliTables, TheEventColumnIsTheKindTheTraceFilterUses) {
+    auto row = [](json event) {
+        event["time"] = "2026-12-05T01:32:18.677710816Z";
+        event["comm"] = "c";
+        std::ostringstream out;
+        print_trace_row(event, /*color=*/false, out);
+        return out.str();
+    };
+    const json file = {{"op", "execve"}, {"path", "/usr/bin/x"}};
+    EXPECT_NE(row({{"type", "file"}, {"rule", "exec.allow"}, {"file", file}}).find("c               exec     execve /usr/bin/x"),
+              std::string::npos);
+    EXPECT_NE(row({{"type", "file"}, {"rule", "files.read"}, {"file", file}}).find("c               file     execve"),
+              std::string::npos);
+    const json net = {{"op", "connect"}, {"daddr", "10.0.0.1"}, {"dport", 443}, {"protocol", "tcp"}};
+    EXPECT_NE(row({{"type", "network"}, {"net", net}}).find("c               net      connect 10.0.0.1:443/tcp"),
+              std::string::npos);
+    EXPECT_NE(row({{"type", "syscall"}, {"syscall", {{"name", "mkdir"}}}}).find("c               syscall  mkdir"),
+              std::string::npos);
+    // A type this CLI does not know (a newer daemon): shown as it came.
+    EXPECT_NE(row({{"type", "bogus"}}).find("c               bogus    "), std::string::npos) << row({{"type", "bogus"}});
+}
+
 TEST(CliTables, StatusTablePrintsHostileNamesEscaped) {
     const json status = {
         {"daemon", {{"version", "0.1"}, {"pid", 1}, {"uptime_seconds", 5}, {"mode", "audit"}, {"rules", "/r"},

@@ -214,5 +214,28 @@ TEST(RecordJsonGolden, EveryRecordTypeEncodesByteForByteAsBefore) {
     }
 }
 
+// The kind the daemon filters a record on, and the kind a reader of its
+// JSON (the CLI, the filter for launcher events) gets back: one mapping.
+TEST(RecordJsonGolden, TheKindReadBackFromTheJsonIsTheRecordsKind) {
+    WallClock clock(0);
+    for (const auto& [name, bytes] : golden_records()) {
+        auto record = decode_record(bytes);
+        ASSERT_TRUE(record) << name << ": " << record.error();
+        auto event = to_json(*record, EventContext{"f", "p", Mode::Audit}, clock);
+        ASSERT_TRUE(event) << name;
+        EXPECT_EQ(event_kind_of(*event), event_kind(*record)) << name;
+        EXPECT_EQ(trace_kind_of(*event), trace_kind(*record)) << name;
+    }
+}
+
+TEST(RecordJsonGolden, ACgroupBirthIsNoEvent) {
+    fnw_cgroup_event birth{};
+    birth.hdr.type = FNW_EVENT_CGROUP;
+    birth.hdr.size = sizeof(birth);
+    auto record = decode_record(bytes_of(birth));
+    ASSERT_TRUE(record) << record.error();
+    EXPECT_EQ(to_json(*record, EventContext{}, WallClock(0)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace fnw
