@@ -138,7 +138,6 @@ nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx,
     return j;
 }
 
-
 std::string syscall_name(uint32_t nr) {
     const std::string_view name = SyscallTable::name(static_cast<int>(nr));
     return name.empty() ? "unknown" : std::string(name);
