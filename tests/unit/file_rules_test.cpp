@@ -1,0 +1,94 @@
+// compile_file_rules without BPF: the object identities come from a stand-in
+// for ProbeSet::object_identity that reads stat().
+#include <fstream>
+#include <optional>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fnwarden/kernel_abi.h>
+
+#include "core/file_rules.hpp"
+#include "temp_dir.hpp"
+
+namespace fnw {
+namespace {
+
+// What identity.bpf.c would read, with a generation the filesystem "gave".
+std::optional<fnw_object_identity> stat_identity(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return std::nullopt;
+    fnw_object_identity id{};
+    id.dev = st.st_dev;
+    id.ino = st.st_ino;
+    id.generation = 7;
+    return id;
+}
+
+const fnw_file_rule* rule_for(const KernelFileRules& rules, const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return nullptr;
+    for (const auto& [key, rule] : rules.rules)
+        if (key.ino == st.st_ino && key.dev == st.st_dev) return &rule;
+    return nullptr;
+}
+
+TEST(FileRules, ExactSubtreeAndGlobPatterns) {
+    test::TempDir dir;
+    std::filesystem::create_directories(dir.path() / "data");
+    std::ofstream(dir.path() / "config.json") << "{}";
+    FileRules files;
+    files.restricted = true;
+    files.read = {(dir.path() / "config.json").string(), (dir.path() / "data/**").string(),
+                  (dir.path() / "*.log").string()};
+    const KernelFileRules rules = compile_file_rules(3, files, ExecRules{}, stat_identity);
+    for (const auto& [key, rule] : rules.rules) EXPECT_EQ(key.policy_id, 3u);
+
+    const fnw_file_rule* config = rule_for(rules, dir.path() / "config.json");
+    ASSERT_NE(config, nullptr);
+    EXPECT_EQ(config->exact, static_cast<uint32_t>(FNW_FILE_READ));
+    const fnw_file_rule* data = rule_for(rules, dir.path() / "data");
+    ASSERT_NE(data, nullptr);
+    EXPECT_EQ(data->subtree, static_cast<uint32_t>(FNW_FILE_READ));
+    const fnw_file_rule* parent = rule_for(rules, dir.path());
+    ASSERT_NE(parent, nullptr);
+    EXPECT_EQ(parent->named_children, static_cast<uint32_t>(FNW_FILE_READ)) << "a replaced file is found by name";
+    EXPECT_EQ(parent->named_entries, static_cast<uint32_t>(FNW_FILE_READ)) << "the way up from both rules";
+    EXPECT_FALSE(rules.names.empty());
+
+    ASSERT_EQ(rules.userspace_only.size(), 1u);
+    EXPECT_NE(rules.userspace_only[0].find("a glob only userspace can match"), std::string::npos);
+    EXPECT_EQ(rules.complete_rights & FNW_FILE_READ, 0u) << "the glob leaves read to userspace";
+    EXPECT_EQ(rules.complete_rights & FNW_FILE_WRITE, static_cast<uint32_t>(FNW_FILE_WRITE)) << "no write patterns";
+}
+
+TEST(FileRules, UnreadableIdentityLeavesTheRightToUserspace) {
+    test::TempDir dir;
+    FileRules files;
+    files.restricted = true;
+    files.write = {(dir.path() / "**").string(), (dir.path() / "missing").string()};
+    const KernelFileRules rules =
+        compile_file_rules(1, files, ExecRules{}, [](int) { return std::optional<fnw_object_identity>(); });
+    EXPECT_TRUE(rules.rules.empty());
+    ASSERT_EQ(rules.userspace_only.size(), 2u);
+    EXPECT_NE(rules.userspace_only[0].find("cannot be read here"), std::string::npos);
+    EXPECT_NE(rules.userspace_only[1].find("does not exist now"), std::string::npos);
+    EXPECT_EQ(rules.complete_rights & FNW_FILE_WRITE, 0u);
+}
+
+TEST(FileRules, ExecAllowlistMarksNoWayUp) {
+    test::TempDir dir;
+    std::ofstream(dir.path() / "tool") << "#!/bin/sh\n";
+    ExecRules exec;
+    exec.restricted = true;
+    exec.allow = {(dir.path() / "tool").string()};
+    const KernelFileRules rules = compile_file_rules(2, FileRules{}, exec, stat_identity);
+    ASSERT_EQ(rules.rules.size(), 1u) << "the program only: deciding an exec by name would let the image run";
+    EXPECT_EQ(rules.rules[0].second.exact, static_cast<uint32_t>(FNW_FILE_EXEC));
+    EXPECT_TRUE(rules.names.empty());
+    EXPECT_EQ(rules.complete_rights, static_cast<uint32_t>(FNW_FILE_READ | FNW_FILE_WRITE | FNW_FILE_CREATE |
+                                                           FNW_FILE_DELETE | FNW_FILE_EXEC));
+}
+
+}  // namespace
+}  // namespace fnw

@@ -1,0 +1,227 @@
+#include "core/file_rules.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <tuple>
+#include <variant>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <fnwarden/limits.h>
+
+#include "common/unique_fd.hpp"
+#include "core/path_glob.hpp"
+
+namespace fnw {
+namespace {
+
+constexpr decltype(statfs::f_type) kOverlayfsMagic = 0x794c7630;
+constexpr decltype(statfs::f_type) kBtrfsMagic = 0x9123683e;
+
+// Filesystems whose every new inode gets a generation of its own (ext4 and
+// xfs count from a random start, tmpfs and kernfs draw or count one), or
+// that never free an inode number (read-only images). On them an object's
+// (inode, generation) is its identity even when the generation is 0: ext4
+// images built by mkfs -d have 0 on every file, and a number freed and
+// reused comes back with a fresh generation. procfs numbers its entries
+// from a counter (per process) or from the kernel's own registrations,
+// which a function cannot remove. Elsewhere (overlayfs, FUSE, NFS) a 0 may
+// be all there is.
+bool assigns_generations(decltype(statfs::f_type) type) {
+    switch (type) {
+    case 0xEF53:      // ext2/3/4
+    case 0x58465342:  // xfs
+    case 0x01021994:  // tmpfs, devtmpfs
+    case 0xF2F52010:  // f2fs
+    case 0x62656572:  // sysfs (kernfs)
+    case 0x63677270:  // cgroup2 (kernfs)
+    case 0x9fa0:      // procfs
+    case 0x73717368:  // squashfs (read-only)
+    case 0xE0F5E1E2:  // erofs (read-only)
+    case 0x9660:      // iso9660 (read-only)
+        return true;
+    default:
+        return false;
+    }
+}
+
+struct Identified {
+    fnw_object_identity id{};
+    bool mount_root = false;  // a mount's root is never unlinked or replaced
+    uint16_t mode = 0;        // S_IFREG, S_IFDIR, ...
+    decltype(statfs::f_type) fs_type = 0;
+};
+
+using ObjectKey = std::tuple<uint64_t, uint64_t, uint32_t>;  // dev, ino, generation
+
+ObjectKey key_of(const fnw_object_identity& id) { return {id.dev, id.ino, id.generation}; }
+
+// Reads the kernel's identity of the object at `path` (symlinks followed:
+// the kernel sees what they name), once per path per compile.
+class Identities {
+public:
+    explicit Identities(const ObjectIdentityFn& identify) : identify_(identify) {}
+
+    // The identity, or why it cannot be proven.
+    const std::variant<Identified, std::string>& of(const std::string& path) {
+        auto [it, fresh] = cache_.try_emplace(path);
+        if (fresh) it->second = read(path);
+        return it->second;
+    }
+
+private:
+    std::variant<Identified, std::string> read(const std::string& path) const {
+        UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+        if (!fd.valid()) return errno == ENOENT ? "does not exist now" : std::string(std::strerror(errno));
+        // Everything compile_file_rules asks of the object, read from the
+        // one fd: what it is, where it is mounted, which filesystem.
+        Identified out;
+        struct statx stx {};
+        if (::statx(fd.get(), "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO, &stx) != 0)
+            return std::string(std::strerror(errno));
+        out.mode = stx.stx_mode;
+        out.mount_root = stx.stx_attributes_mask & stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+        if (struct statfs fs {}; ::fstatfs(fd.get(), &fs) == 0) out.fs_type = fs.f_type;
+        auto id = identify_ ? identify_(fd.get()) : std::nullopt;
+        if (!id) return std::string("its inode identity cannot be read here (BPF iterator)");
+        // Generation 0 is also what a filesystem without generations
+        // reports: a freed inode number reused for a new object would look
+        // the same. A mount's root cannot be deleted, so its number is safe.
+        if (id->generation == 0 && !out.mount_root && !assigns_generations(out.fs_type))
+            return std::string("its filesystem gives no inode generation, so a reused inode could not be told apart");
+        out.id = *id;
+        return out;
+    }
+
+    const ObjectIdentityFn& identify_;
+    std::map<std::string, std::variant<Identified, std::string>> cache_;
+};
+
+// Collects the rules of one compile: by object, and the names on the way up.
+class FileRuleCompiler {
+public:
+    FileRuleCompiler(uint32_t policy_id, const ObjectIdentityFn& identify)
+        : policy_id_(policy_id), identities_(identify) {}
+
+    // One right's patterns; the right is complete when the kernel holds
+    // every one of them.
+    void add_section(const std::vector<std::string>& patterns, uint32_t right) {
+        bool complete = true;
+        for (const auto& pattern : patterns) {
+            add_pattern(pattern, right, [&](const std::string& why) {
+                complete = false;
+                out_.userspace_only.push_back(pattern + ": " + why);
+            });
+        }
+        if (complete) out_.complete_rights |= right;
+    }
+
+    KernelFileRules finish() &&;
+
+private:
+    using Note = std::function<void(const std::string& why)>;
+    void add_pattern(const std::string& pattern, uint32_t right, const Note& userspace_only);
+    void mark_way_up(std::filesystem::path child, bool child_is_mount_root, uint32_t right,
+                     const Note& userspace_only);
+
+    uint32_t policy_id_;
+    Identities identities_;
+    KernelFileRules out_;
+    std::map<ObjectKey, fnw_file_rule> by_object_;
+    std::map<std::pair<ObjectKey, std::string>, uint32_t> by_name_;
+};
+
+void FileRuleCompiler::add_pattern(const std::string& pattern, uint32_t right, const Note& userspace_only) {
+    auto rule = kernel_path_rule(pattern);
+    if (!rule) return userspace_only("a glob only userspace can match");
+    const auto& object = identities_.of(rule->path);
+    if (const auto* why = std::get_if<std::string>(&object)) return userspace_only(rule->path + ": " + *why);
+    const Identified& found = std::get<Identified>(object);
+    // Where stat() does not report the inode the kernel's dentries carry,
+    // the rule still allows what it matches but the kernel must not decide
+    // a miss is a violation: overlayfs gives a file's lower-layer device,
+    // btrfs a per-subvolume device.
+    if (found.fs_type == kOverlayfsMagic || found.fs_type == kBtrfsMagic) {
+        userspace_only(std::string("on ") + (found.fs_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
+                       ", whose stat() identities the kernel does not use");
+    }
+    std::error_code ec;
+    const std::filesystem::path target = std::filesystem::canonical(rule->path, ec);
+    if (ec) return userspace_only("its canonical path cannot be found");
+    // A single file is an inode, and files get replaced (an editor's or
+    // resolvconf's rename over /etc/resolv.conf): the new inode would miss
+    // the rule. So its directory is marked: a miss there is matched by name
+    // in fnwarden, never refused or killed on the inode alone
+    // (named_children). Programs (exec.allow) are not: deciding an exec
+    // after the fact would let the new image run; a program replaced by an
+    // upgrade needs a policy reload.
+    if (rule->kind == KernelPathRule::Kind::Exact && S_ISREG(found.mode) && right != FNW_FILE_EXEC) {
+        const auto& dir = identities_.of(target.parent_path().string());
+        if (const auto* why = std::get_if<std::string>(&dir)) return userspace_only("its directory: " + *why);
+        by_object_[key_of(std::get<Identified>(dir).id)].named_children |= right;
+    }
+    auto& entry = by_object_[key_of(found.id)];
+    (rule->kind == KernelPathRule::Kind::Subtree ? entry.subtree : entry.exact) |= right;
+    if (right != FNW_FILE_EXEC) mark_way_up(target, found.mount_root, right, userspace_only);
+}
+
+// The way up, to the mount's root: each directory is marked and names the
+// entry the way continues through. If one of those entries is deleted and
+// made again, the kernel finds the new one by name and leaves the decision
+// to fnwarden's name match (path.bpf.h, rights_step) instead of killing an
+// access the pattern allows.
+void FileRuleCompiler::mark_way_up(std::filesystem::path child, bool child_is_mount_root, uint32_t right,
+                                   const Note& userspace_only) {
+    for (int level = 0; level < FNW_PATH_DEPTH && !child_is_mount_root && child != child.root_path(); ++level) {
+        const std::string name = child.filename().string();
+        const auto& parent = identities_.of(child.parent_path().string());
+        if (const auto* why = std::get_if<std::string>(&parent))
+            return userspace_only(child.parent_path().string() + ": " + *why);
+        if (name.size() >= FNW_RULE_NAME_MAX)
+            return userspace_only("the name \"" + name.substr(0, 16) + "...\" is longer than " +
+                                  std::to_string(FNW_RULE_NAME_MAX - 1) + " bytes");
+        const Identified& dir = std::get<Identified>(parent);
+        by_object_[key_of(dir.id)].named_entries |= right;
+        by_name_[{key_of(dir.id), name}] |= right;
+        child = child.parent_path();
+        child_is_mount_root = dir.mount_root;
+    }
+}
+
+KernelFileRules FileRuleCompiler::finish() && {
+    for (const auto& [object, rule] : by_object_) {
+        fnw_file_rule_key key{};
+        key.policy_id = policy_id_;
+        std::tie(key.dev, key.ino, key.generation) = object;
+        out_.rules.emplace_back(key, rule);
+    }
+    for (const auto& [entry, rights] : by_name_) {
+        fnw_file_rule_name_key key{};
+        key.policy_id = policy_id_;
+        std::tie(key.dev, key.ino, key.generation) = entry.first;
+        std::memcpy(key.name, entry.second.data(), entry.second.size());
+        out_.names.emplace_back(key, rights);
+    }
+    return std::move(out_);
+}
+
+}  // namespace
+
+KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec,
+                                   const ObjectIdentityFn& identify) {
+    FileRuleCompiler compiler(policy_id, identify);
+    const std::vector<std::string> none;
+    compiler.add_section(files.restricted ? files.read : none, FNW_FILE_READ);
+    compiler.add_section(files.restricted ? files.write : none, FNW_FILE_WRITE);
+    compiler.add_section(files.restricted ? files.create : none, FNW_FILE_CREATE);
+    compiler.add_section(files.restricted ? files.remove : none, FNW_FILE_DELETE);
+    compiler.add_section(exec.restricted ? exec.allow : none, FNW_FILE_EXEC);
+    return std::move(compiler).finish();
+}
+
+}  // namespace fnw

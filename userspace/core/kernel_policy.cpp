@@ -1,0 +1,148 @@
+#include "core/kernel_policy.hpp"
+
+#include <array>
+#include <bit>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/syscall_table.hpp"
+
+namespace fnw {
+namespace {
+
+// The network maps' keys are big-endian (an LPM trie compares bytes).
+uint32_t big_endian(uint32_t value) {
+    return std::endian::native == std::endian::little ? __builtin_bswap32(value) : value;
+}
+uint16_t big_endian(uint16_t value) {
+    return std::endian::native == std::endian::little ? __builtin_bswap16(value) : value;
+}
+
+}  // namespace
+
+fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const EnforcementPlan& plan) {
+    fnw_policy out{};
+    for (size_t nr = 0; nr < policy.syscalls.allow.size(); ++nr)
+        if (policy.syscalls.allow.test(nr)) out.syscall_allow[nr / 64] |= 1ull << (nr % 64);
+    // Launched functions get deny from seccomp, which runs before the probe.
+    out.syscall_action = plan.syscalls.kernel_action;
+    if (policy.exec.restricted) {
+        // Checked at sched_process_exec everywhere, and before the exec by
+        // BPF-LSM where the plan puts the allowlist there.
+        out.flags |= FNW_POLICY_EXEC_RESTRICTED;
+        out.exec_action = plan.exec.kernel_action;
+        if (plan.exec_allowlist_in_lsm) out.flags |= FNW_POLICY_EXEC_LSM;
+        if (!policy.exec.sha256.empty()) out.flags |= FNW_POLICY_EXEC_HASHED;
+    }
+    if (policy.files.restricted) {
+        // The file probes treat deny as kill; launched functions get deny
+        // from Landlock first, and kill after it (files.bpf.c).
+        out.flags |= FNW_POLICY_FILES_RESTRICTED;
+        out.file_action = plan.files.kernel_action;
+    }
+    if (policy.process.restricted) {
+        if (!policy.process.ptrace) out.flags |= FNW_POLICY_DENY_PTRACE;
+        if (!policy.process.bpf) out.flags |= FNW_POLICY_DENY_BPF;
+        if (!policy.process.exec_memory) out.flags |= FNW_POLICY_DENY_EXEC_MEMORY;
+        out.process_action = plan.process.kernel_action;
+    }
+    if (policy.network.restricted) {
+        out.flags |= FNW_POLICY_NET_RESTRICTED;
+        out.net_action = plan.network.kernel_action;
+    }
+    return out;
+}
+
+fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
+    EnforcementCapabilities every_hook;
+    every_hook.assume_every_lsm_hook = true;
+    return compile_kernel_policy(policy, plan_enforcement(policy, mode, every_hook, /*launched=*/false));
+}
+
+std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules) {
+    std::vector<fnw_exec_key> keys;
+    for (const auto& pattern : rules.allow) {
+        // bpf_d_path gives the path the kernel resolved: symlinks followed.
+        std::error_code ec;
+        auto canonical = std::filesystem::canonical(pattern, ec);
+        const std::string path = ec ? pattern : canonical.string();
+        if (path.size() >= FNW_EXEC_PATH_MAX || path.find('*') != std::string::npos) continue;
+        fnw_exec_key k{};
+        k.policy_id = policy_id;
+        std::memcpy(k.path, path.data(), path.size());
+        keys.push_back(k);
+    }
+    return keys;
+}
+
+std::vector<fnw_unix_key> compile_unix_keys(uint32_t policy_id, const NetworkRules& rules) {
+    std::vector<fnw_unix_key> keys;
+    for (const std::string& name : rules.unix_sockets) {
+        if (!validate_unix_socket_name(name).empty()) continue;  // the parser refused it already
+        fnw_unix_key k{};
+        k.policy_id = policy_id;
+        // What connect() passes: a path's bytes, or NUL + an abstract name's.
+        const bool abstract = name.front() == '@';
+        const std::string bytes = abstract ? std::string(1, '\0') + name.substr(1) : name;
+        std::memcpy(k.path, bytes.data(), bytes.size());
+        k.len = static_cast<uint8_t>(bytes.size());
+        keys.push_back(k);
+    }
+    return keys;
+}
+
+std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules) {
+    std::vector<fnw_net_key> keys;
+    auto add = [&](uint8_t direction, uint8_t protocol, uint16_t port, const std::array<uint8_t, 16>& addr,
+                   unsigned prefix) {
+        fnw_net_key k{};
+        k.prefixlen = FNW_NET_KEY_FIXED_BITS + prefix;
+        k.policy_id = big_endian(policy_id);
+        k.direction = direction;
+        k.protocol = protocol;
+        k.port = big_endian(port);
+        std::memcpy(k.addr, addr.data(), 16);
+        keys.push_back(k);
+    };
+    for (const auto& rule : rules.egress) {
+        if (rule.ports.empty())
+            add(FNW_NET_EGRESS, rule.protocol, 0, rule.network.address, rule.network.prefix);
+        for (uint16_t port : rule.ports) add(FNW_NET_EGRESS, rule.protocol, port, rule.network.address, rule.network.prefix);
+    }
+    for (const auto& rule : rules.listen) add(FNW_NET_LISTEN, rule.protocol, rule.port, {}, 0);
+    return keys;
+}
+
+std::vector<std::pair<uint32_t, uint8_t>> compile_path_args() {
+    struct PathArg {
+        const char* name;
+        uint8_t index;
+        bool has_dfd;
+    };
+    static constexpr PathArg kPathArgs[] = {
+        {"open", 0, false},     {"creat", 0, false},    {"openat", 1, true},    {"openat2", 1, true},
+        {"mkdir", 0, false},    {"mkdirat", 1, true},   {"mknod", 0, false},    {"mknodat", 1, true},
+        {"unlink", 0, false},   {"unlinkat", 1, true},  {"rmdir", 0, false},    {"rename", 0, false},
+        {"renameat", 1, true},  {"renameat2", 1, true}, {"link", 1, false},     {"linkat", 3, true},
+        {"symlink", 1, false},  {"symlinkat", 2, true}, {"truncate", 0, false}, {"execve", 0, false},
+        {"execveat", 1, true},
+    };
+    std::vector<std::pair<uint32_t, uint8_t>> out;
+    for (const auto& arg : kPathArgs) {
+        auto nr = SyscallTable::number(arg.name);
+        if (!nr) continue;  // e.g. openat2 on headers older than 5.6
+        const bool exec = std::string_view(arg.name).rfind("execve", 0) == 0;
+        out.emplace_back(static_cast<uint32_t>(*nr),
+                         static_cast<uint8_t>((arg.index + 1) | (arg.has_dfd ? FNW_PATH_ARG_HAS_DFD : 0) |
+                                              (exec ? FNW_PATH_ARG_EXEC : 0)));
+    }
+    // Landlock's TCP rights (ABI 4): connect(fd, addr, len), bind(fd, addr, len).
+    for (auto [name, flags] : {std::pair{"connect", FNW_PATH_ARG_SOCKADDR}, {"bind", FNW_PATH_ARG_SOCKADDR | FNW_PATH_ARG_BIND}}) {
+        if (auto nr = SyscallTable::number(name)) out.emplace_back(static_cast<uint32_t>(*nr), static_cast<uint8_t>((1 + 1) | flags));
+    }
+    return out;
+}
+
+}  // namespace fnw

@@ -1,0 +1,43 @@
+// A FunctionPolicy compiled into what the BPF side reads: the fnw_policy
+// struct and the per-policy map keys (include/fnwarden/kernel_abi.h). Pure
+// apart from exec keys, which resolve symlinks like bpf_d_path does; no BPF
+// here, ProbeSet writes the results into the maps.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <fnwarden/kernel_abi.h>
+
+#include "core/enforcement_plan.hpp"
+#include "core/file_rules.hpp"
+#include "core/policy.hpp"
+
+namespace fnw {
+
+// FunctionPolicy -> the struct the kernel reads, with the actions and the
+// exec-LSM flag `plan` decided. `file_kernel_rights` is left 0: it depends
+// on the filesystem (see compile_file_rules), and set_policy fills it in.
+fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const EnforcementPlan& plan);
+// The same before the probes are loaded: every LSM hook counts as loaded
+// (ProbeSet::set_policy plans with what did).
+fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode);
+
+// exec_allowed keys: one per exec.allow entry, canonicalised (bpf_d_path
+// reports resolved paths). Only literal paths fit an exact lookup.
+std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules);
+
+// The LPM keys for a policy's network rules (one per rule x port x direction).
+std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);
+
+// unix_allowed keys: one per network.unix name, as connect() passes it.
+std::vector<fnw_unix_key> compile_unix_keys(uint32_t policy_id, const NetworkRules& rules);
+
+// path_args entries (syscall number -> FNW_PATH_ARG_* and the argument's
+// index + 1): where each syscall Landlock can refuse keeps its path or
+// sockaddr, for landlock.bpf.c to read at sys_exit. Syscalls this build's
+// table does not know (openat2 on old headers) are left out.
+std::vector<std::pair<uint32_t, uint8_t>> compile_path_args();
+
+}  // namespace fnw
