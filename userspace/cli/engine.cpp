@@ -3,6 +3,8 @@
 #include <iostream>
 #include <variant>
 
+#include <spdlog/spdlog.h>
+
 #include "runtime/cgroup.hpp"
 
 namespace fnw::cli {
@@ -13,9 +15,12 @@ std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes
         std::cerr << who << ": no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
         return std::nullopt;
     }
+    // tracefs and securityfs first: the capabilities and the probes read them.
+    if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     ProbeOptions options;
     options.cgroup2_root = *root;
     options.ringbuf_bytes = ringbuf_bytes;
+    options.capabilities = probe_kernel_capabilities();
     auto loaded = ProbeSet::load(options);
     if (auto* err = std::get_if<ProbeError>(&loaded)) {
         std::cerr << who << ": " << err->message << "\n";

@@ -94,11 +94,11 @@ std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::ve
     RunRequest request{function, observe, Mode::Audit, command};
     request.learn = true;
     auto result = runner.run(request);
-    if (auto* err = std::get_if<std::string>(&result)) {
-        std::cerr << "fnwarden learn: " << *err << "\n";
+    if (!result.ok()) {
+        std::cerr << "fnwarden learn: " << result.error() << "\n";
         return std::nullopt;
     }
-    const auto& outcome = std::get<RunOutcome>(result);
+    const RunOutcome& outcome = *result;
     auto seen = engine->probes->learned_syscalls(0);
     if (!seen) {
         std::cerr << "fnwarden learn: cannot read the learned syscalls\n";

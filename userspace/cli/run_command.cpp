@@ -193,11 +193,11 @@ int run_under_daemon(ControlClient client, const std::string& function, const st
     RunRequest request{function, *policy, mode, command, trace};
     request.run_as = run_as;
     auto result = runner.run(request);
-    if (auto* err = std::get_if<std::string>(&result)) {
-        std::cerr << "fnwarden run: " << *err << "\n";
+    if (!result.ok()) {
+        std::cerr << "fnwarden run: " << result.error() << "\n";
         return kExitInternal;
     }
-    const auto& outcome = std::get<RunOutcome>(result);
+    const RunOutcome& outcome = *result;
     log_outcome(function, outcome);
     return outcome.exit_code;
 }
@@ -335,11 +335,11 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     RunRequest request{function, policy, mode, command, o.trace};
     request.run_as = run_as;
     auto result = runner.run(request);
-    if (auto* err = std::get_if<std::string>(&result)) {
-        std::cerr << "fnwarden run: " << *err << "\n";
+    if (!result.ok()) {
+        std::cerr << "fnwarden run: " << result.error() << "\n";
         return kExitInternal;
     }
-    const auto& outcome = std::get<RunOutcome>(result);
+    const RunOutcome& outcome = *result;
     report_standalone_run(function, outcome, probes, malformed, violation_events);
     return outcome.exit_code;
 }

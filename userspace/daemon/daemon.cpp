@@ -433,6 +433,8 @@ bool Daemon::Impl::start_up() {
     }
     cgroup2_root = *root;
     launcher_parent = cgroup2_root / config.cgroup_parent;
+    // tracefs and securityfs first: the capabilities and the probes read them.
+    if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     features = probe_kernel_features();
 
     // Rules before probes: a daemon with no valid policy set should not
@@ -447,6 +449,7 @@ bool Daemon::Impl::start_up() {
     ProbeOptions options;
     options.cgroup2_root = cgroup2_root;
     options.ringbuf_bytes = config.ringbuf_bytes;
+    options.capabilities = features;  // one probe for the load and for status
     auto loaded = ProbeSet::load(options);
     if (auto* err = std::get_if<ProbeError>(&loaded)) {
         start_error = err->message;

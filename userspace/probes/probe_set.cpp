@@ -1,15 +1,9 @@
 #include "probes/probe_set.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
 #include <cstring>
-#include <deque>
 #include <filesystem>
-#include <functional>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <thread>
@@ -17,12 +11,9 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -30,8 +21,10 @@
 #include "common/kernel_dev.hpp"
 #include "common/unique_fd.hpp"
 #include "core/display_name.hpp"
-#include "core/path_glob.hpp"
-#include "core/syscall_table.hpp"
+#include "core/kernel_policy.hpp"
+#include "probes/libbpf_log.hpp"
+#include "probes/map_keys.hpp"
+#include "probes/probe_families.hpp"
 
 #include "fnwarden_bpf.skel.h"
 
@@ -40,455 +33,177 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// libbpf's own messages go through our logger: warnings stay visible, its
-// chatty info lines (e.g. the skipped BTF-anchor section) only at debug.
-// One libbpf message, formatted and without its trailing newlines; nullopt
-// if it cannot be formatted. Sized to the message: a verifier log is one
-// call and can be megabytes; cutting it would hide the line that says why a
-// program was rejected.
-std::optional<std::string> format_libbpf_message(const char* format, va_list args) {
-    va_list probe;
-    va_copy(probe, args);
-    const int n = vsnprintf(nullptr, 0, format, probe);
-    va_end(probe);
-    if (n < 0) return std::nullopt;
-    std::string text(static_cast<size_t>(n) + 1, '\0');
-    vsnprintf(text.data(), text.size(), format, args);
-    text.resize(static_cast<size_t>(n));
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    return text;
-}
-
-int forward_libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-    const auto message = format_libbpf_message(format, args);
-    if (!message) return -1;
-    const std::string& text = *message;
-    switch (level) {
-    case LIBBPF_WARN: spdlog::warn("libbpf: {}", text); break;
-    case LIBBPF_INFO: spdlog::debug("libbpf: {}", text); break;
-    case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", text); break;
-    }
-    return static_cast<int>(text.size());
-}
-
-// Keeps the tail of libbpf's messages while a load is tried quietly (the
-// optional LSM programs), so that a refusal can say which program and why
-// instead of only "Invalid argument". libbpf's print callback takes no
-// context pointer: the buffer is reachable only while this object lives.
-class LibbpfLogCapture {
-public:
-    LibbpfLogCapture() {
-        sink() = this;
-        libbpf_set_print(capture);
-    }
-    ~LibbpfLogCapture() {
-        libbpf_set_print(forward_libbpf_log);
-        sink() = nullptr;
-    }
-    LibbpfLogCapture(const LibbpfLogCapture&) = delete;
-    LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
-
-    // "prog 'NAME': <the verifier's last words>", else what libbpf first
-    // complained about.
-    std::string refusal() const {
-        if (failed_prog_.empty()) return first_warning_;
-        std::string last;
-        for (size_t i = 1; i < lines_.size(); ++i) {
-            // The last line of the verifier's log, or the one before
-            // "processed N insns" when it got that far.
-            if (lines_[i].find("END PROG LOAD LOG") == std::string::npos) continue;
-            last = lines_[i - 1];
-            if (last.rfind("processed ", 0) == 0 && i > 1) last = lines_[i - 2];
-        }
-        return failed_prog_ + (last.empty() ? "" : ": " + last);
-    }
-
-private:
-    static LibbpfLogCapture*& sink() {
-        static LibbpfLogCapture* current = nullptr;
-        return current;
-    }
-    static int capture(enum libbpf_print_level level, const char* format, va_list args) {
-        auto message = format_libbpf_message(format, args);
-        if (!message) return -1;
-        const std::string text = std::move(*message);
-        const int n = static_cast<int>(text.size());
-        LibbpfLogCapture* self = sink();
-        if (!self) return n;
-        if (level == LIBBPF_WARN && self->first_warning_.empty()) self->first_warning_ = text;
-        if (auto at = text.find("prog '"); self->failed_prog_.empty() && at != std::string::npos &&
-                                           text.find("load failed") != std::string::npos)
-            self->failed_prog_ = text.substr(at, text.find('\'', at + 6) + 1 - at);
-        for (size_t start = 0; start < text.size();) {
-            size_t end = text.find('\n', start);
-            if (end == std::string::npos) end = text.size();
-            if (end > start) self->lines_.push_back(text.substr(start, end - start));
-            if (self->lines_.size() > 64) self->lines_.pop_front();  // a verifier log can be megabytes
-            start = end + 1;
-        }
-        return n;
-    }
-
-    std::deque<std::string> lines_;  // the tail: a verifier log can be megabytes
-    std::string first_warning_;
-    std::string failed_prog_;  // "prog 'NAME'" of the first program refused
-};
-
-// Where each syscall Landlock can refuse keeps its path or sockaddr, by name
-// from the generated table (landlock.bpf.c reads it at sys_exit).
+// Where each syscall Landlock can refuse keeps its path or sockaddr
+// (compile_path_args), for landlock.bpf.c to read at sys_exit.
 std::string fill_path_args(fnwarden_bpf* skel) {
-    struct PathArg {
-        const char* name;
-        uint8_t index;
-        bool has_dfd;
-    };
-    static constexpr PathArg kPathArgs[] = {
-        {"open", 0, false},     {"creat", 0, false},    {"openat", 1, true},    {"openat2", 1, true},
-        {"mkdir", 0, false},    {"mkdirat", 1, true},   {"mknod", 0, false},    {"mknodat", 1, true},
-        {"unlink", 0, false},   {"unlinkat", 1, true},  {"rmdir", 0, false},    {"rename", 0, false},
-        {"renameat", 1, true},  {"renameat2", 1, true}, {"link", 1, false},     {"linkat", 3, true},
-        {"symlink", 1, false},  {"symlinkat", 2, true}, {"truncate", 0, false}, {"execve", 0, false},
-        {"execveat", 1, true},
-    };
-    for (const auto& arg : kPathArgs) {
-        auto nr = SyscallTable::number(arg.name);
-        if (!nr) continue;  // e.g. openat2 on headers older than 5.6
-        uint32_t key = static_cast<uint32_t>(*nr);
-        const bool exec = std::string_view(arg.name).rfind("execve", 0) == 0;
-        uint8_t value = static_cast<uint8_t>((arg.index + 1) | (arg.has_dfd ? FNW_PATH_ARG_HAS_DFD : 0) |
-                                             (exec ? FNW_PATH_ARG_EXEC : 0));
-        if (int err = bpf_map__update_elem(skel->maps.path_args, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
+    for (const auto& [nr, value] : compile_path_args())
+        if (int err = bpf_map__update_elem(skel->maps.path_args, &nr, sizeof(nr), &value, sizeof(value), BPF_ANY))
             return std::string("path_args map update: ") + errno_text(err);
-    }
-    // Landlock's TCP rights (ABI 4): connect(fd, addr, len), bind(fd, addr, len).
-    for (auto [name, flags] : {std::pair{"connect", FNW_PATH_ARG_SOCKADDR}, {"bind", FNW_PATH_ARG_SOCKADDR | FNW_PATH_ARG_BIND}}) {
-        auto nr = SyscallTable::number(name);
-        if (!nr) continue;
-        uint32_t key = static_cast<uint32_t>(*nr);
-        uint8_t value = static_cast<uint8_t>((1 + 1) | flags);
-        if (int err = bpf_map__update_elem(skel->maps.path_args, &key, sizeof(key), &value, sizeof(value), BPF_ANY))
-            return std::string("path_args map update: ") + errno_text(err);
-    }
     return "";
 }
 
-// Deletes every key of `map` that `owned` picks. Keys are collected first:
-// deleting while walking with get_next_key would restart the walk.
-template <typename Key, typename Owned>
-void delete_keys_where(bpf_map* map, Owned owned) {
-    std::vector<Key> stale;
-    Key key{}, next{};
-    const void* prev = nullptr;
-    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-        if (owned(next)) stale.push_back(next);
-        key = next;
-        prev = &key;
-    }
-    for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
-}
-
-// Replaces a policy slot's keys in a map keyed per policy: first deletes
-// every key `owned` says belongs to the slot (left by an earlier policy in
-// it), then writes `keys`, the i-th with value_for(i).
-template <typename Key, typename ValueFor, typename Owned>
-bool replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor value_for, Owned owned,
-                         std::string* error) {
-    delete_keys_where<Key>(map, owned);
-    for (size_t i = 0; i < keys.size(); ++i) {
-        const auto value = value_for(i);
-        if (int err = bpf_map__update_elem(map, &keys[i], sizeof(keys[i]), &value, sizeof(value), BPF_ANY)) {
-            if (error) *error = std::string(bpf_map__name(map)) + " map update: " + errno_text(err);
-            return false;
-        }
-    }
-    return true;
-}
-
-// The file probes attach to syscalls/* tracepoints, which libbpf finds in
-// tracefs. A fresh machine may not have it mounted (systemd normally does):
-// mount it rather than run without file monitoring.
-std::string ensure_tracefs() {
-    if (::access("/sys/kernel/tracing/events", F_OK) == 0 || ::access("/sys/kernel/debug/tracing/events", F_OK) == 0)
-        return "";
-    if (::mount("nodev", "/sys/kernel/tracing", "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
-        return "tracefs is not mounted and mounting it at /sys/kernel/tracing failed: " + errno_text(errno);
-    spdlog::info("mounted tracefs at /sys/kernel/tracing (the file probes attach to syscall tracepoints)");
-    return "";
-}
-
-// The active LSMs, as /sys/kernel/security/lsm lists them ("" if unknown).
-// securityfs is mounted if it is not: whether "bpf" is active decides
-// whether lsm/ programs would ever be called.
-std::string active_lsm_list() {
-    auto read = [] {
-        std::ifstream in("/sys/kernel/security/lsm");
-        std::string list;
-        std::getline(in, list);
-        return list;
-    };
-    if (std::string list = read(); !list.empty()) return list;
-    if (::mount("securityfs", "/sys/kernel/security", "securityfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0)
-        spdlog::info("mounted securityfs at /sys/kernel/security (to see whether the bpf LSM is active)");
-    return read();
-}
-
-// Why this kernel would not run a BPF-LSM program on `hook`, or "" if it
-// would. Checked per hook before the real load, so one missing hook costs
-// only itself: the bpf LSM must be active (without it lsm/ programs load
-// and attach and are never called: a silent hole), the hook must exist in
-// this kernel, and the verifier must take an LSM program there (a
-// two-instruction probe, loaded and closed).
-// Programs on hooks whose argument list changed across kernels, and how
-// many arguments each is written for: an LSM program reads its arguments by
-// position, so on a kernel with another count it would take the wrong one
-// for `ret` (or not load, taking every other hook with it). Where both
-// prototypes are in use, the hook has one program for each.
-std::string lsm_program_arity_mismatch(const std::string& program, const std::string& hook) {
-    static const std::map<std::string, unsigned> kArity = {
-        {"fnw_lsm_path_rename", 5},  // `flags` since 5.19
-        {"fnw_lsm_bpf", 3},          // up to 6.15
-        {"fnw_lsm_bpf_kernel", 4},   // `kernel` since 6.16
-    };
-    auto wanted = kArity.find(program);
-    if (wanted == kArity.end()) return "";
-    std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
-    if (!vmlinux) return "cannot read the kernel's BTF to check lsm/" + hook + "'s arguments";
-    const int id = btf__find_by_name_kind(vmlinux.get(), ("bpf_lsm_" + hook).c_str(), BTF_KIND_FUNC);
-    const btf_type* func = id > 0 ? btf__type_by_id(vmlinux.get(), id) : nullptr;
-    const btf_type* proto = func ? btf__type_by_id(vmlinux.get(), func->type) : nullptr;
-    if (!proto || !btf_is_func_proto(proto)) return "the kernel's BTF has no prototype for bpf_lsm_" + hook;
-    if (btf_vlen(proto) != wanted->second)
-        return "lsm/" + hook + " takes " + std::to_string(btf_vlen(proto)) + " arguments on this kernel, fnwarden's takes " +
-               std::to_string(wanted->second);
-    return "";
-}
-
-std::string lsm_hook_unusable(const std::string& hook, const std::string& active_lsms) {
-    if (!active_lsms.empty() && ("," + active_lsms + ",").find(",bpf,") == std::string::npos)
-        return "kernel lacks bpf in /sys/kernel/security/lsm (" + active_lsms + ")";
-    const int btf_id = libbpf_find_vmlinux_btf_id(hook.c_str(), BPF_LSM_MAC);
-    if (btf_id < 0) return "this kernel has no LSM hook " + hook;
-    const bpf_insn return_zero[] = {
-        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
-        {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
-    };
-    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_LSM_MAC,
-                .attach_btf_id = static_cast<uint32_t>(btf_id));
-    UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_LSM, "fnw_lsm_probe", "GPL", return_zero, 2, &opts));
-    if (!prog.valid()) return "lsm programs refused at load: " + errno_text(errno);
-    return "";
-}
-
-// The file probes: every program on a syscalls/* tracepoint.
-bool is_syscall_tracepoint(const bpf_program* prog) {
-    return std::string_view(bpf_program__section_name(prog)).rfind("tracepoint/syscalls/", 0) == 0;
-}
-
-// net.bpf.c's syscall tracepoints (accept, unix connect): fnw_net_*.
-bool is_net_probe(const bpf_program* prog) {
-    return is_syscall_tracepoint(prog) && std::string_view(bpf_program__name(prog)).rfind("fnw_net_", 0) == 0;
-}
-
-// process.bpf.c's stand-ins for its LSM hooks: fnw_proc_*.
-bool is_process_probe(const bpf_program* prog) {
-    return is_syscall_tracepoint(prog) && std::string_view(bpf_program__name(prog)).rfind("fnw_proc_", 0) == 0;
-}
-
-bool is_file_probe(const bpf_program* prog) {
-    return is_syscall_tracepoint(prog) && !is_net_probe(prog) && !is_process_probe(prog);
-}
-
-// The LSM hook each process stand-in replaces: attached only where that
-// hook did not load, so one operation is reported once. A stand-in missing
-// here has no hook ("") and is always attached.
-std::string process_probe_hook(std::string_view program) {
-    static const std::map<std::string_view, std::string> kHookOf = {
-        {"fnw_proc_enter_ptrace", "ptrace_access_check"},
-        {"fnw_proc_enter_process_vm_readv", "ptrace_access_check"},
-        {"fnw_proc_enter_process_vm_writev", "ptrace_access_check"},
-        {"fnw_proc_enter_bpf", "bpf"},
-        {"fnw_proc_enter_mprotect", "file_mprotect"},
-        {"fnw_proc_enter_pkey_mprotect", "file_mprotect"},
-        {"fnw_proc_enter_mmap", "mmap_file"},
-    };
-    auto it = kHookOf.find(program);
-    return it == kHookOf.end() ? "" : it->second;
-}
-
-// Attaches every program `wanted` picks, all or none.
-bool attach_programs(bpf_object* obj, const std::function<bool(const bpf_program*)>& wanted,
-                     std::vector<bpf_link*>& out, std::string* error) {
-    if (!out.empty()) return true;
-    if (std::string err = ensure_tracefs(); !err.empty()) {
-        if (error) *error = err;
-        return false;
-    }
+// Attaches every program of `family` that `wanted` picks, all or none.
+template <typename Wanted>
+Status attach_family(fnwarden_bpf* skel, ProbeFamily family, Wanted wanted, std::vector<bpf_link*>& out) {
+    if (!out.empty()) return {};
     std::vector<bpf_link*> links;
-    bpf_program* prog = nullptr;
-    bpf_object__for_each_program(prog, obj) {
-        if (!wanted(prog)) continue;
+    for (const ProbeProgram& program : probe_family(family).programs) {
+        if (!wanted(program)) continue;
+        bpf_program* prog = program_of(skel, program);
         bpf_link* link = bpf_program__attach(prog);
         if (!link) {
             const int err = errno;
             for (bpf_link* l : links) bpf_link__destroy(l);
-            if (error) *error = std::string("cannot attach ") + bpf_program__name(prog) + ": " + errno_text(err);
-            return false;
+            errno = err;  // for callers that word the failure themselves
+            return fail(std::string("cannot attach ") + bpf_program__name(prog) + ": " + errno_text(err));
         }
         links.push_back(link);
     }
     out = std::move(links);
-    return true;
+    return {};
 }
 
-// The optional BPF-LSM programs (exec, files): loaded only where the kernel runs them.
-bool is_lsm_probe(const bpf_program* prog) {
-    return std::string_view(bpf_program__section_name(prog)).rfind("lsm/", 0) == 0;
+bool report(const Status& status, std::string* error) {
+    if (!status.ok() && error) *error = status.error();
+    return status.ok();
+}
+
+// Sizes, tunables and which programs load and attach with the skeleton.
+Status configure(fnwarden_bpf* skel, const ProbeOptions& options, const LsmProgramChecks* lsm) {
+    if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
+        return fail("ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err));
+    if (int err = bpf_map__set_max_entries(skel->maps.alerts, options.alerts_ringbuf_bytes))
+        return fail("alerts ring buffer size " + std::to_string(options.alerts_ringbuf_bytes) + ": " + errno_text(err));
+    skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
+    skel->rodata->alerts_wakeup_bytes = std::min<uint64_t>(options.ringbuf_wakeup_bytes, options.alerts_ringbuf_bytes / 4);
+    // file_rules are inodes found through this process's paths: the kernel
+    // decides a miss only for tasks with the same root (path.bpf.h).
+    struct stat mnt_ns {}, root {};
+    if (::stat("/proc/self/ns/mnt", &mnt_ns) == 0 && ::stat("/", &root) == 0) {
+        skel->rodata->rules_mnt_ns = static_cast<uint32_t>(mnt_ns.st_ino);
+        skel->rodata->rules_root_dev = kernel_dev(root.st_dev);
+        skel->rodata->rules_root_ino = root.st_ino;
+    }
+    for (const ProbeFamilyEntry& family : probe_families()) {
+        for (const ProbeProgram& program : family.programs) {
+            bpf_program* prog = program_of(skel, program);
+            if (family.attach != AttachPolicy::WithSkeleton) bpf_program__set_autoattach(prog, false);
+            if (program.lsm_hook) bpf_program__set_autoload(prog, lsm && lsm->programs.at(&program).empty());
+        }
+    }
+    return {};
+}
+
+// A configured skeleton, owned by the ProbeSet that `make` wraps it in.
+template <typename Make>
+Result<std::unique_ptr<ProbeSet>> open_configured(const ProbeOptions& options, const LsmProgramChecks* lsm, Make make) {
+    fnwarden_bpf* skel = fnwarden_bpf__open();
+    if (!skel) return fail("cannot open BPF object: " + errno_text(errno));
+    std::unique_ptr<ProbeSet> probes = make(skel);
+    if (Status configured = configure(skel, options, lsm); !configured.ok()) return Error{configured.error()};
+    return probes;
 }
 
 }  // namespace
 
 bool ProbeSet::attach_file_probes(std::string* error) {
-    return attach_programs(skel_->obj, is_file_probe, file_links_, error);
+    return report(attach_family(skel_, ProbeFamily::FileSyscalls, [](const ProbeProgram&) { return true; },
+                                demand_links_[ProbeFamily::FileSyscalls]),
+                  error);
 }
 
 bool ProbeSet::attach_net_probes(std::string* error) {
-    return attach_programs(skel_->obj, is_net_probe, net_links_, error);
+    return report(attach_family(skel_, ProbeFamily::NetSyscalls, [](const ProbeProgram&) { return true; },
+                                demand_links_[ProbeFamily::NetSyscalls]),
+                  error);
 }
 
 bool ProbeSet::attach_process_probes(std::string* error) {
-    return attach_programs(
-        skel_->obj,
-        [this](const bpf_program* prog) {
-            return is_process_probe(prog) && !lsm_hook_loaded(process_probe_hook(bpf_program__name(prog)));
-        },
-        process_links_, error);
+    return report(attach_family(skel_, ProbeFamily::ProcessSyscalls, [this](const ProbeProgram& p) { return stands_in(p); },
+                                demand_links_[ProbeFamily::ProcessSyscalls]),
+                  error);
 }
 
 bool ProbeSet::attach_landlock_reporting(std::string* error) {
-    if (exit_link_) return true;
-    exit_link_ = bpf_program__attach(skel_->progs.fnw_sys_exit);
-    if (!exit_link_) {
+    auto& links = demand_links_[ProbeFamily::LandlockReporting];
+    if (!links.empty()) return true;
+    if (!attach_family(skel_, ProbeFamily::LandlockReporting, [](const ProbeProgram&) { return true; }, links).ok()) {
         if (error) *error = "cannot attach the sys_exit probe: " + errno_text(errno);
         return false;
     }
     return true;
 }
 
+bool ProbeSet::file_probes_attached() const {
+    auto links = demand_links_.find(ProbeFamily::FileSyscalls);
+    return links != demand_links_.end() && !links->second.empty();
+}
+
+bool ProbeSet::stands_in(const ProbeProgram& program) const {
+    return !program.stands_in_for || !lsm_hook_loaded(program.stands_in_for);
+}
+
+// BPF-LSM is optional: each hook is checked first, then the object is
+// loaded with the usable ones, quietly (where the kernel refuses LSM
+// programs the log would only alarm); if that still fails, without any.
 std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOptions& options) {
     libbpf_set_print(forward_libbpf_log);
-    // Opens and configures the skeleton; `with_lsm` decides whether the
-    // optional BPF-LSM programs are loaded too.
-    // hook -> why it is not used ("" = loaded); filled by the first open.
-    std::map<std::string, std::string> lsm_hooks;
-    std::map<std::string, std::string> lsm_programs;  // program -> why it is not loaded ("" = it is)
-    std::map<std::string, std::string> hook_checks;   // hook -> lsm_hook_unusable()
-    const std::string active_lsms = active_lsm_list();
-    auto open_skeleton = [&](bool with_lsm) -> std::variant<std::unique_ptr<ProbeSet>, ProbeError> {
-        fnwarden_bpf* skel = fnwarden_bpf__open();
-        if (!skel) return ProbeError{"cannot open BPF object: " + errno_text(errno)};
-        // From here on the skeleton belongs to `probes`; its destructor frees it.
-        std::unique_ptr<ProbeSet> probes(new ProbeSet(skel));
-        if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
-            return ProbeError{"ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err)};
-        if (int err = bpf_map__set_max_entries(skel->maps.alerts, options.alerts_ringbuf_bytes))
-            return ProbeError{"alerts ring buffer size " + std::to_string(options.alerts_ringbuf_bytes) + ": " +
-                              errno_text(err)};
-        skel->rodata->ringbuf_wakeup_bytes = options.ringbuf_wakeup_bytes;
-        skel->rodata->alerts_wakeup_bytes =
-            std::min<uint64_t>(options.ringbuf_wakeup_bytes, options.alerts_ringbuf_bytes / 4);
-        // file_rules are inodes found through this process's paths: the
-        // kernel decides a miss only for tasks with the same root (path.bpf.h).
-        struct stat mnt_ns {}, root {};
-        if (::stat("/proc/self/ns/mnt", &mnt_ns) == 0 && ::stat("/", &root) == 0) {
-            skel->rodata->rules_mnt_ns = static_cast<uint32_t>(mnt_ns.st_ino);
-            skel->rodata->rules_root_dev = kernel_dev(root.st_dev);
-            skel->rodata->rules_root_ino = root.st_ino;
-        }
-        // sys_exit costs every syscall on the host: attached only when needed
-        // (attach_landlock_reporting).
-        bpf_program__set_autoattach(skel->progs.fnw_sys_exit, false);
-        // An iterator runs only when read (object_identity).
-        bpf_program__set_autoattach(skel->progs.fnw_object_identity, false);
-        bpf_program* prog = nullptr;
-        bpf_object__for_each_program(prog, skel->obj) {
-            if (is_syscall_tracepoint(prog)) bpf_program__set_autoattach(prog, false);  // attach_*_probes
-            if (!is_lsm_probe(prog)) continue;
-            const std::string hook = bpf_program__section_name(prog) + 4;  // after "lsm/"
-            const std::string name = bpf_program__name(prog);
-            if (!lsm_programs.count(name)) {
-                if (!hook_checks.count(hook)) hook_checks[hook] = lsm_hook_unusable(hook, active_lsms);
-                std::string why = hook_checks[hook];
-                if (why.empty()) why = lsm_program_arity_mismatch(name, hook);
-                lsm_programs[name] = why;
-                // A hook is in use when one of its programs is.
-                if (auto it = lsm_hooks.find(hook); it == lsm_hooks.end() || !it->second.empty()) lsm_hooks[hook] = why;
-            }
-            bpf_program__set_autoload(prog, with_lsm && lsm_programs[name].empty());
-        }
-        return probes;
-    };
-
-    // BPF-LSM is optional: each hook is probed first, then the object is
-    // loaded with the usable ones, quietly (where the kernel refuses LSM
-    // programs the log would only alarm); if that still fails, without any.
+    const KernelCapabilities kernel = options.capabilities ? *options.capabilities : probe_kernel_capabilities();
+    LsmProgramChecks lsm = check_lsm_programs(kernel);
+    auto make = [](fnwarden_bpf* skel) { return std::unique_ptr<ProbeSet>(new ProbeSet(skel)); };
     std::unique_ptr<ProbeSet> probes;
     {
-        auto attempt = open_skeleton(true);
-        if (auto* err = std::get_if<ProbeError>(&attempt)) return *err;
+        auto attempt = open_configured(options, &lsm, make);
+        if (!attempt.ok()) return ProbeError{attempt.error()};
         LibbpfLogCapture quiet;
-        int err = fnwarden_bpf__load(std::get<std::unique_ptr<ProbeSet>>(attempt)->skel_);
-        if (err == 0) {
-            probes = std::move(std::get<std::unique_ptr<ProbeSet>>(attempt));
+        if (int err = fnwarden_bpf__load((*attempt)->skel_); err == 0) {
+            probes = std::move(*attempt);
         } else {
             const std::string detail = quiet.refusal();
-            for (auto& [hook, why] : lsm_hooks)
+            for (auto& [hook, why] : lsm.hooks)
                 if (why.empty())
                     why = "lsm programs refused at load: " + errno_text(err) + (detail.empty() ? "" : " (" + detail + ")");
         }
     }
-    std::string lsm_error;
-    for (const auto& [hook, why] : lsm_hooks) {
-        if (why.empty()) {
-            lsm_error.clear();  // at least one hook is in: BPF-LSM is available
-            break;
-        }
-        if (lsm_error.find(why) == std::string::npos) lsm_error += (lsm_error.empty() ? "" : "; ") + why;
-    }
+    const std::string lsm_error = summarize_lsm(lsm.hooks);
     if (!probes) {
-        auto attempt = open_skeleton(false);
-        if (auto* err = std::get_if<ProbeError>(&attempt)) return *err;
-        probes = std::move(std::get<std::unique_ptr<ProbeSet>>(attempt));
+        auto attempt = open_configured(options, nullptr, make);
+        if (!attempt.ok()) return ProbeError{attempt.error()};
+        probes = std::move(*attempt);
         if (int err = fnwarden_bpf__load(probes->skel_)) {
-            std::string hint = (err == -EPERM || err == -EACCES)
-                                   ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)"
-                                   : "";
+            std::string hint = (err == -EPERM || err == -EACCES) ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)" : "";
             return ProbeError{"cannot load BPF programs: " + errno_text(err) + hint};
         }
         spdlog::debug("BPF-LSM unavailable: {}", lsm_error);
     }
     probes->lsm_error_ = lsm_error;
-    probes->lsm_hooks_ = lsm_hooks;
-    for (const auto& [hook, why] : lsm_hooks)
+    probes->lsm_hooks_ = lsm.hooks;
+    for (const auto& [hook, why] : lsm.hooks)
         if (!why.empty() && lsm_error.empty()) spdlog::info("BPF-LSM hook {} not used: {}", hook, why);
-    fnwarden_bpf* skel = probes->skel_;
-
-    if (std::string err = fill_path_args(skel); !err.empty()) return ProbeError{err};
-    if (int err = fnwarden_bpf__attach(skel))
-        return ProbeError{"cannot attach BPF programs: " + errno_text(err)};
-
-    // cgroup programs have no automatic attach point: they go on the root.
-    if (options.cgroup2_root.empty()) return ProbeError{"no cgroup2 root to attach the network hooks to"};
-    UniqueFd root(::open(options.cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root.valid()) return ProbeError{"cannot open " + options.cgroup2_root.string() + ": " + errno_text(errno)};
-    for (bpf_program* prog : {skel->progs.fnw_connect4, skel->progs.fnw_connect6, skel->progs.fnw_sendmsg4,
-                              skel->progs.fnw_sendmsg6, skel->progs.fnw_bind4, skel->progs.fnw_bind6}) {
-        bpf_link* link = bpf_program__attach_cgroup(prog, root.get());
-        if (!link)
-            return ProbeError{std::string("cannot attach ") + bpf_program__name(prog) + " to " +
-                              options.cgroup2_root.string() + ": " + errno_text(errno)};
-        probes->cgroup_links_.push_back(link);
-    }
+    if (Status attached = probes->attach_at_load(options.cgroup2_root); !attached.ok())
+        return ProbeError{attached.error()};
     return probes;
+}
+
+Status ProbeSet::attach_at_load(const std::filesystem::path& cgroup2_root) {
+    if (std::string err = fill_path_args(skel_); !err.empty()) return fail(err);
+    if (int err = fnwarden_bpf__attach(skel_)) return fail("cannot attach BPF programs: " + errno_text(err));
+    // cgroup programs have no automatic attach point: they go on the root.
+    if (cgroup2_root.empty()) return fail("no cgroup2 root to attach the network hooks to");
+    UniqueFd root(::open(cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid()) return fail("cannot open " + cgroup2_root.string() + ": " + errno_text(errno));
+    for (const ProbeFamilyEntry& family : probe_families()) {
+        if (family.attach != AttachPolicy::CgroupRoot) continue;
+        for (const ProbeProgram& program : family.programs) {
+            bpf_program* prog = program_of(skel_, program);
+            bpf_link* link = bpf_program__attach_cgroup(prog, root.get());
+            if (!link)
+                return fail(std::string("cannot attach ") + bpf_program__name(prog) + " to " + cgroup2_root.string() +
+                            ": " + errno_text(errno));
+            cgroup_links_.push_back(link);
+        }
+    }
+    return {};
 }
 
 ProbeSet::~ProbeSet() {
@@ -497,10 +212,7 @@ ProbeSet::~ProbeSet() {
     // of them: one after the other, `fnwarden run` took 3.4 s to exit.
     // Closed concurrently, the grace periods overlap.
     std::vector<bpf_link*> links(cgroup_links_.begin(), cgroup_links_.end());
-    links.insert(links.end(), file_links_.begin(), file_links_.end());
-    links.insert(links.end(), net_links_.begin(), net_links_.end());
-    links.insert(links.end(), process_links_.begin(), process_links_.end());
-    links.push_back(exit_link_);
+    for (const auto& [family, attached] : demand_links_) links.insert(links.end(), attached.begin(), attached.end());
     for (int i = 0; i < skel_->skeleton->prog_cnt; ++i) {
         bpf_link** link = skel_->skeleton->progs[i].link;
         links.push_back(*link);
@@ -525,6 +237,12 @@ bool ProbeSet::set_policy(uint32_t policy_id, const fnw_policy& policy, std::str
 }
 
 bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error) {
+    // What the loaded programs can do decides the kernel's half of the plan
+    // (the exec allowlist goes to bprm_check_security only where it loaded).
+    EnforcementCapabilities loaded;
+    loaded.lsm_error = lsm_error_;
+    loaded.lsm_hooks = lsm_hooks_;
+    const EnforcementPlan plan = plan_enforcement(policy, mode, loaded, /*launched=*/false);
     // Rules first, then the policy that turns them on: a cgroup pointing at
     // this slot never sees a restricted policy with half its rules.
     if (!replace_net_rules(policy_id, policy.network, error)) return false;
@@ -539,9 +257,8 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     // kills are asynchronous): said once per load, per pattern.
     for (const auto& why : files.userspace_only)
         spdlog::debug("{}: matched in userspace: {}", display_name(policy.name), why);
-    fnw_policy compiled = compile_kernel_policy(policy, mode);
+    fnw_policy compiled = compile_kernel_policy(policy, plan);
     compiled.file_kernel_rights = files.complete_rights;
-    if (!lsm_hook_loaded("bprm_check_security")) compiled.flags &= ~uint32_t{FNW_POLICY_EXEC_LSM};
     return set_policy(policy_id, compiled, error);
 }
 
@@ -671,28 +388,6 @@ bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
     return bpf_map__update_elem(skel_->maps.file_verdicts, &key, sizeof(key), &yes, sizeof(yes), BPF_ANY) == 0;
 }
 
-bool exec_rules_fit_lsm(const ExecRules& rules) {
-    for (const auto& pattern : rules.allow)
-        if (pattern.find('*') != std::string::npos || pattern.size() >= FNW_EXEC_PATH_MAX) return false;
-    return true;
-}
-
-std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules) {
-    std::vector<fnw_exec_key> keys;
-    for (const auto& pattern : rules.allow) {
-        // bpf_d_path gives the path the kernel resolved: symlinks followed.
-        std::error_code ec;
-        auto canonical = std::filesystem::canonical(pattern, ec);
-        const std::string path = ec ? pattern : canonical.string();
-        if (path.size() >= FNW_EXEC_PATH_MAX || path.find('*') != std::string::npos) continue;
-        fnw_exec_key k{};
-        k.policy_id = policy_id;
-        std::memcpy(k.path, path.data(), path.size());
-        keys.push_back(k);
-    }
-    return keys;
-}
-
 bool ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error) {
     // The value is the rule's index, for the event.
     if (!replace_policy_keys(
@@ -703,44 +398,6 @@ bool ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules, 
     return replace_policy_keys(
         skel_->maps.unix_allowed, compile_unix_keys(policy_id, rules), [](size_t) { return uint8_t{1}; },
         [&](const fnw_unix_key& k) { return k.policy_id == policy_id; }, error);
-}
-
-std::vector<fnw_unix_key> compile_unix_keys(uint32_t policy_id, const NetworkRules& rules) {
-    std::vector<fnw_unix_key> keys;
-    for (const std::string& name : rules.unix_sockets) {
-        if (!validate_unix_socket_name(name).empty()) continue;  // the parser refused it already
-        fnw_unix_key k{};
-        k.policy_id = policy_id;
-        // What connect() passes: a path's bytes, or NUL + an abstract name's.
-        const bool abstract = name.front() == '@';
-        const std::string bytes = abstract ? std::string(1, '\0') + name.substr(1) : name;
-        std::memcpy(k.path, bytes.data(), bytes.size());
-        k.len = static_cast<uint8_t>(bytes.size());
-        keys.push_back(k);
-    }
-    return keys;
-}
-
-std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules) {
-    std::vector<fnw_net_key> keys;
-    auto add = [&](uint8_t direction, uint8_t protocol, uint16_t port, const std::array<uint8_t, 16>& addr,
-                   unsigned prefix) {
-        fnw_net_key k{};
-        k.prefixlen = FNW_NET_KEY_FIXED_BITS + prefix;
-        k.policy_id = htonl(policy_id);
-        k.direction = direction;
-        k.protocol = protocol;
-        k.port = htons(port);
-        std::memcpy(k.addr, addr.data(), 16);
-        keys.push_back(k);
-    };
-    for (const auto& rule : rules.egress) {
-        if (rule.ports.empty())
-            add(FNW_NET_EGRESS, rule.protocol, 0, rule.network.address, rule.network.prefix);
-        for (uint16_t port : rule.ports) add(FNW_NET_EGRESS, rule.protocol, port, rule.network.address, rule.network.prefix);
-    }
-    for (const auto& rule : rules.listen) add(FNW_NET_LISTEN, rule.protocol, rule.port, {}, 0);
-    return keys;
 }
 
 bool ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) {
@@ -799,6 +456,12 @@ size_t ProbeSet::retarget_cgroups(uint32_t from, uint32_t to) {
     return changed;
 }
 
+bool ProbeSet::attached(const ProgramPlace& place) const {
+    if (!place.family || place.family->attach != AttachPolicy::OnDemand) return true;
+    auto links = demand_links_.find(place.family->family);
+    return links != demand_links_.end() && !links->second.empty() && stands_in(*place.program);
+}
+
 std::vector<ProgramStats> ProbeSet::program_stats() const {
     std::vector<ProgramStats> out;
     bpf_program* prog = nullptr;
@@ -808,13 +471,7 @@ std::vector<ProgramStats> ProbeSet::program_stats() const {
         stats.section = bpf_program__section_name(prog);
         const int fd = bpf_program__fd(prog);
         stats.loaded = fd >= 0;
-        stats.attached = stats.loaded && (prog == skel_->progs.fnw_sys_exit ? exit_link_ != nullptr
-                                          : is_file_probe(prog)             ? !file_links_.empty()
-                                          : is_net_probe(prog)              ? !net_links_.empty()
-                                          : is_process_probe(prog)
-                                              ? !process_links_.empty() &&
-                                                    !lsm_hook_loaded(process_probe_hook(bpf_program__name(prog)))
-                                                                            : true);
+        stats.attached = stats.loaded && attached(find_program(skel_, prog));
         if (stats.loaded) {
             bpf_prog_info info{};
             uint32_t len = sizeof(info);
@@ -886,59 +543,6 @@ std::map<uint32_t, uint64_t> ProbeSet::coverage_gaps() const {
     for (uint32_t slot = 0; slot < FNW_MAX_POLICIES; ++slot) {
         uint64_t value = 0;
         if (bpf_map_lookup_elem(fd, &slot, &value) == 0 && value) out[slot] = value;
-    }
-    return out;
-}
-
-fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
-    fnw_policy out{};
-    for (size_t nr = 0; nr < policy.syscalls.allow.size(); ++nr)
-        if (policy.syscalls.allow.test(nr)) out.syscall_allow[nr / 64] |= 1ull << (nr % 64);
-    // The probe cannot make a syscall fail: "deny" falls back to kill there.
-    // Launched functions get deny from seccomp, which runs before the probe.
-    out.syscall_action = effective_syscall_action(policy, mode) == ViolationAction::Report
-                             ? FNW_KACTION_REPORT
-                             : FNW_KACTION_KILL;
-    const ViolationAction exec_action = effective_action(policy.exec.on_violation, mode);
-    if (policy.exec.restricted) {
-        // Checked at sched_process_exec everywhere (kill: deny falls back to
-        // it there), and before the exec by BPF-LSM where it runs.
-        out.flags |= FNW_POLICY_EXEC_RESTRICTED;
-        out.exec_action = exec_action == ViolationAction::Report ? FNW_KACTION_REPORT
-                          : exec_action == ViolationAction::Kill ? FNW_KACTION_KILL
-                                                                 : FNW_KACTION_DENY;
-        // Globs cannot be matched by the LSM hook's exact-path lookup: such
-        // policies are checked after the exec only.
-        if (exec_rules_fit_lsm(policy.exec)) out.flags |= FNW_POLICY_EXEC_LSM;
-        if (!policy.exec.sha256.empty()) out.flags |= FNW_POLICY_EXEC_HASHED;
-    }
-    if (policy.files.restricted) {
-        out.flags |= FNW_POLICY_FILES_RESTRICTED;
-        // The file probes cannot make an operation fail: they treat deny as
-        // kill. Launched functions get deny from Landlock first, and kill
-        // after it (files.bpf.c).
-        const ViolationAction files_action = effective_action(policy.files.on_violation, mode);
-        out.file_action = files_action == ViolationAction::Report ? FNW_KACTION_REPORT
-                          : files_action == ViolationAction::Kill ? FNW_KACTION_KILL
-                                                                  : FNW_KACTION_DENY;
-    }
-    if (policy.process.restricted) {
-        if (!policy.process.ptrace) out.flags |= FNW_POLICY_DENY_PTRACE;
-        if (!policy.process.bpf) out.flags |= FNW_POLICY_DENY_BPF;
-        if (!policy.process.exec_memory) out.flags |= FNW_POLICY_DENY_EXEC_MEMORY;
-        // The LSM hooks refuse for deny and kill; the tracepoints that
-        // stand in for them without BPF-LSM kill for both.
-        const ViolationAction process_action = effective_action(policy.process.on_violation, mode);
-        out.process_action = process_action == ViolationAction::Report ? FNW_KACTION_REPORT
-                             : process_action == ViolationAction::Kill ? FNW_KACTION_KILL
-                                                                       : FNW_KACTION_DENY;
-    }
-    if (policy.network.restricted) {
-        out.flags |= FNW_POLICY_NET_RESTRICTED;
-        // The hook can refuse: deny and kill both refuse there (kill adds a
-        // SIGKILL from userspace on the event).
-        out.net_action = effective_network_action(policy, mode) == ViolationAction::Report ? FNW_KACTION_REPORT
-                                                                                          : FNW_KACTION_DENY;
     }
     return out;
 }

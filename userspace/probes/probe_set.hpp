@@ -16,8 +16,10 @@
 #include <fnwarden/kernel_abi.h>
 #include <fnwarden/limits.h>
 
+#include "common/result.hpp"
+#include "core/kernel_policy.hpp"
 #include "core/policy.hpp"
-#include "probes/file_rules.hpp"
+#include "probes/kernel_capabilities.hpp"
 #include "probes/probe_counters.hpp"
 
 struct fnwarden_bpf;  // generated skeleton
@@ -34,6 +36,9 @@ struct ProbeOptions {
     // The alerts ring (violations, cgroup births): same rules. It is woken
     // at min(ringbuf_wakeup_bytes, a quarter of it).
     uint32_t alerts_ringbuf_bytes = FNW_ALERTS_RINGBUF_DEFAULT_BYTES;
+    // What the caller probed (after mount_kernel_filesystems), so that
+    // status and the load read one answer; probed here when absent.
+    std::optional<KernelCapabilities> capabilities;
 };
 
 // One loaded BPF program and what the kernel's bpf_stats say about it
@@ -48,6 +53,9 @@ struct ProgramStats {
 };
 
 class ProbeSet;
+struct ProbeProgram;
+struct ProgramPlace;
+enum class ProbeFamily;
 
 // An error that says what failed and, when known, what to do about it.
 struct ProbeError {
@@ -89,7 +97,7 @@ public:
     // here), which a probe set that never needs them should not pay.
     // Idempotent; they stay attached for the life of the probe set.
     bool attach_file_probes(std::string* error = nullptr);
-    bool file_probes_attached() const { return !file_links_.empty(); }
+    bool file_probes_attached() const;
     // Likewise net.bpf.c's syscall tracepoints (accept/accept4 exits, unix
     // connects), for a policy with a network section or a traced cgroup.
     bool attach_net_probes(std::string* error = nullptr);
@@ -156,6 +164,11 @@ public:
 
 private:
     explicit ProbeSet(fnwarden_bpf* skel) : skel_(skel) {}
+    // fill_path_args, the skeleton's attach, the cgroup hooks on the root.
+    Status attach_at_load(const std::filesystem::path& cgroup2_root);
+    // A stand-in for an LSM hook runs only where that hook did not load.
+    bool stands_in(const ProbeProgram& program) const;
+    bool attached(const ProgramPlace& place) const;
     bool replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error);
     bool replace_exec_rules(uint32_t policy_id, const ExecRules& rules, std::string* error);
     bool replace_file_rules(uint32_t policy_id, const KernelFileRules& rules, std::string* error);
@@ -163,10 +176,8 @@ private:
 
     fnwarden_bpf* skel_;
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
-    bpf_link* exit_link_ = nullptr;        // sys_exit, attached on demand
-    std::vector<bpf_link*> file_links_;    // files.bpf.c's syscalls/* tracepoints, attached on demand
-    std::vector<bpf_link*> net_links_;     // net.bpf.c's syscalls/* tracepoints, attached on demand
-    std::vector<bpf_link*> process_links_; // process.bpf.c's stand-ins for its LSM hooks, on demand
+    // The AttachPolicy::OnDemand families attached so far (probe_families.hpp).
+    std::map<ProbeFamily, std::vector<bpf_link*>> demand_links_;
     // Each slot's files and exec sections, for refresh_file_rules.
     struct FileSections {
         FileRules files;
@@ -191,21 +202,5 @@ private:
 // as the returned fd is open (BPF_ENABLE_STATS); -errno when refused. It
 // costs two clock reads per program run, so only the daemon asks for it.
 int enable_run_time_stats();
-
-// exec_allowed keys: one per exec.allow entry, canonicalised (bpf_d_path
-// reports resolved paths). Only literal paths fit an exact lookup.
-std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules);
-bool exec_rules_fit_lsm(const ExecRules& rules);
-
-// The LPM keys for a policy's network rules (one per rule x port x direction).
-std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);
-
-// unix_allowed keys: one per network.unix name, as connect() passes it.
-std::vector<fnw_unix_key> compile_unix_keys(uint32_t policy_id, const NetworkRules& rules);
-
-// FunctionPolicy -> the struct the kernel reads.
-// `file_kernel_rights` is left 0: it depends on the filesystem (see
-// compile_file_rules), and set_policy fills it in.
-fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode);
 
 }  // namespace fnw

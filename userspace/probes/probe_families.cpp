@@ -1,0 +1,170 @@
+#include "probes/probe_families.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace fnw {
+namespace {
+
+using P = SkeletonPrograms;
+
+constexpr ProbeProgram kSyscalls[] = {{&P::fnw_sys_enter}};
+constexpr ProbeProgram kCgroupLifecycle[] = {{&P::fnw_cgroup_mkdir}, {&P::fnw_cgroup_rmdir}};
+constexpr ProbeProgram kExec[] = {{&P::fnw_sched_process_exec}};
+constexpr ProbeProgram kExecLsm[] = {{&P::fnw_lsm_bprm_check, "bprm_check_security"}};
+
+// Each file syscall's sys_enter program and the sys_exit one that tail-calls
+// fnw_file_exit.
+constexpr ProbeProgram kFileSyscalls[] = {
+    {&SkeletonPrograms::fnw_enter_open},
+    {&SkeletonPrograms::fnw_exit_open},
+    {&SkeletonPrograms::fnw_enter_openat},
+    {&SkeletonPrograms::fnw_exit_openat},
+    {&SkeletonPrograms::fnw_enter_creat},
+    {&SkeletonPrograms::fnw_exit_creat},
+    {&SkeletonPrograms::fnw_enter_mkdir},
+    {&SkeletonPrograms::fnw_exit_mkdir},
+    {&SkeletonPrograms::fnw_enter_mkdirat},
+    {&SkeletonPrograms::fnw_exit_mkdirat},
+    {&SkeletonPrograms::fnw_enter_mknod},
+    {&SkeletonPrograms::fnw_exit_mknod},
+    {&SkeletonPrograms::fnw_enter_mknodat},
+    {&SkeletonPrograms::fnw_exit_mknodat},
+    {&SkeletonPrograms::fnw_enter_unlink},
+    {&SkeletonPrograms::fnw_exit_unlink},
+    {&SkeletonPrograms::fnw_enter_unlinkat},
+    {&SkeletonPrograms::fnw_exit_unlinkat},
+    {&SkeletonPrograms::fnw_enter_rmdir},
+    {&SkeletonPrograms::fnw_exit_rmdir},
+    {&SkeletonPrograms::fnw_enter_rename},
+    {&SkeletonPrograms::fnw_exit_rename},
+    {&SkeletonPrograms::fnw_enter_renameat},
+    {&SkeletonPrograms::fnw_exit_renameat},
+    {&SkeletonPrograms::fnw_enter_renameat2},
+    {&SkeletonPrograms::fnw_exit_renameat2},
+    {&SkeletonPrograms::fnw_enter_link},
+    {&SkeletonPrograms::fnw_exit_link},
+    {&SkeletonPrograms::fnw_enter_linkat},
+    {&SkeletonPrograms::fnw_exit_linkat},
+    {&SkeletonPrograms::fnw_enter_symlink},
+    {&SkeletonPrograms::fnw_exit_symlink},
+    {&SkeletonPrograms::fnw_enter_symlinkat},
+    {&SkeletonPrograms::fnw_exit_symlinkat},
+    {&SkeletonPrograms::fnw_enter_chmod},
+    {&SkeletonPrograms::fnw_exit_chmod},
+    {&SkeletonPrograms::fnw_enter_fchmodat},
+    {&SkeletonPrograms::fnw_exit_fchmodat},
+    {&SkeletonPrograms::fnw_enter_chown},
+    {&SkeletonPrograms::fnw_exit_chown},
+    {&SkeletonPrograms::fnw_enter_lchown},
+    {&SkeletonPrograms::fnw_exit_lchown},
+    {&SkeletonPrograms::fnw_enter_fchownat},
+    {&SkeletonPrograms::fnw_exit_fchownat},
+    {&SkeletonPrograms::fnw_enter_truncate},
+    {&SkeletonPrograms::fnw_exit_truncate},
+    {&SkeletonPrograms::fnw_enter_openat2},
+    {&SkeletonPrograms::fnw_exit_openat2},
+};
+constexpr ProbeProgram kFileExitHandler[] = {{&P::fnw_file_exit}};
+constexpr ProbeProgram kFileLsm[] = {
+    {&P::fnw_lsm_file_open, "file_open"},       {&P::fnw_lsm_path_mknod, "path_mknod"},
+    {&P::fnw_lsm_path_mkdir, "path_mkdir"},     {&P::fnw_lsm_path_symlink, "path_symlink"},
+    {&P::fnw_lsm_path_link, "path_link"},       {&P::fnw_lsm_path_unlink, "path_unlink"},
+    {&P::fnw_lsm_path_rmdir, "path_rmdir"},
+    {&P::fnw_lsm_path_rename, "path_rename", 5},  // `flags` since 5.19
+};
+constexpr ProbeProgram kObjectIdentity[] = {{&P::fnw_object_identity}};
+constexpr ProbeProgram kLandlockReporting[] = {{&P::fnw_sys_exit}};
+constexpr ProbeProgram kNetCgroup[] = {
+    {&P::fnw_connect4}, {&P::fnw_connect6}, {&P::fnw_sendmsg4}, {&P::fnw_sendmsg6}, {&P::fnw_bind4}, {&P::fnw_bind6},
+};
+constexpr ProbeProgram kNetSyscalls[] = {
+    {&P::fnw_net_exit_accept}, {&P::fnw_net_exit_accept4}, {&P::fnw_net_enter_connect}, {&P::fnw_net_exit_connect},
+};
+constexpr ProbeProgram kNetLsm[] = {
+    {&P::fnw_lsm_socket_connect, "socket_connect"},
+    {&P::fnw_lsm_socket_bind, "socket_bind"},
+};
+// Where both prototypes of a hook are in use, it has one program for each.
+constexpr ProbeProgram kProcessLsm[] = {
+    {&P::fnw_lsm_ptrace_access_check, "ptrace_access_check"},
+    {&P::fnw_lsm_ptrace_traceme, "ptrace_traceme"},
+    {&P::fnw_lsm_bpf, "bpf", 3},         // up to 6.15
+    {&P::fnw_lsm_bpf_kernel, "bpf", 4},  // `kernel` since 6.16
+    {&P::fnw_lsm_file_mprotect, "file_mprotect"},
+    {&P::fnw_lsm_mmap_file, "mmap_file"},
+};
+constexpr ProbeProgram kProcessSyscalls[] = {
+    {&P::fnw_proc_enter_ptrace, nullptr, 0, "ptrace_access_check"},
+    {&P::fnw_proc_enter_process_vm_readv, nullptr, 0, "ptrace_access_check"},
+    {&P::fnw_proc_enter_process_vm_writev, nullptr, 0, "ptrace_access_check"},
+    {&P::fnw_proc_enter_bpf, nullptr, 0, "bpf"},
+    {&P::fnw_proc_enter_mprotect, nullptr, 0, "file_mprotect"},
+    {&P::fnw_proc_enter_pkey_mprotect, nullptr, 0, "file_mprotect"},
+    {&P::fnw_proc_enter_mmap, nullptr, 0, "mmap_file"},
+};
+
+constexpr ProbeFamilyEntry kFamilies[] = {
+    {ProbeFamily::Syscalls, "syscalls", AttachPolicy::WithSkeleton, kSyscalls},
+    {ProbeFamily::CgroupLifecycle, "cgroup lifecycle", AttachPolicy::WithSkeleton, kCgroupLifecycle},
+    {ProbeFamily::Exec, "exec", AttachPolicy::WithSkeleton, kExec},
+    {ProbeFamily::ExecLsm, "exec lsm", AttachPolicy::WithSkeleton, kExecLsm},
+    // Each tracepoint costs an RCU grace period to detach (~70 ms here),
+    // which a probe set that never needs them should not pay.
+    {ProbeFamily::FileSyscalls, "file syscalls", AttachPolicy::OnDemand, kFileSyscalls},
+    {ProbeFamily::FileExitHandler, "file exit handler", AttachPolicy::Never, kFileExitHandler},
+    {ProbeFamily::FileLsm, "file lsm", AttachPolicy::WithSkeleton, kFileLsm},
+    {ProbeFamily::ObjectIdentity, "object identity", AttachPolicy::Never, kObjectIdentity},
+    // sys_exit costs every syscall on the host.
+    {ProbeFamily::LandlockReporting, "landlock reporting", AttachPolicy::OnDemand, kLandlockReporting},
+    {ProbeFamily::NetCgroup, "network cgroup hooks", AttachPolicy::CgroupRoot, kNetCgroup},
+    {ProbeFamily::NetSyscalls, "network syscalls", AttachPolicy::OnDemand, kNetSyscalls},
+    {ProbeFamily::NetLsm, "network lsm", AttachPolicy::WithSkeleton, kNetLsm},
+    {ProbeFamily::ProcessLsm, "process lsm", AttachPolicy::WithSkeleton, kProcessLsm},
+    {ProbeFamily::ProcessSyscalls, "process syscalls", AttachPolicy::OnDemand, kProcessSyscalls},
+};
+
+}  // namespace
+
+std::span<const ProbeFamilyEntry> probe_families() { return kFamilies; }
+
+const ProbeFamilyEntry& probe_family(ProbeFamily family) {
+    return *std::find_if(std::begin(kFamilies), std::end(kFamilies),
+                         [&](const ProbeFamilyEntry& entry) { return entry.family == family; });
+}
+
+ProgramPlace find_program(const fnwarden_bpf* skel, const bpf_program* prog) {
+    for (const auto& family : kFamilies)
+        for (const auto& program : family.programs)
+            if (program_of(skel, program) == prog) return {&family, &program};
+    return {};
+}
+
+LsmProgramChecks check_lsm_programs(const KernelCapabilities& kernel) {
+    LsmProgramChecks checks;
+    std::map<std::string, std::string> hook_checks;
+    for (const ProbeFamilyEntry& family : probe_families()) {
+        for (const ProbeProgram& program : family.programs) {
+            if (!program.lsm_hook) continue;
+            const std::string hook = program.lsm_hook;
+            if (!hook_checks.count(hook)) hook_checks[hook] = lsm_hook_unusable(hook, kernel);
+            std::string why = hook_checks[hook];
+            if (why.empty()) why = lsm_hook_arity_mismatch(hook, program.arity);
+            checks.programs[&program] = why;
+            if (auto it = checks.hooks.find(hook); it == checks.hooks.end() || !it->second.empty())
+                checks.hooks[hook] = why;
+        }
+    }
+    return checks;
+}
+
+std::string summarize_lsm(const std::map<std::string, std::string>& hooks) {
+    std::string summary;
+    for (const auto& [hook, why] : hooks) {
+        if (why.empty()) return "";
+        if (summary.find(why) == std::string::npos) summary += (summary.empty() ? "" : "; ") + why;
+    }
+    return summary;
+}
+
+}  // namespace fnw
