@@ -181,11 +181,11 @@ protected:
         }
         FunctionRunner runner(*guard, cgroup_parent_);
         auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.use_landlock, opts.learn});
-        if (auto* err = std::get_if<std::string>(&result)) {
-            ADD_FAILURE() << "run failed: " << *err;
+        if (!result.ok()) {
+            ADD_FAILURE() << "run failed: " << result.error();
             return out;
         }
-        out.outcome = std::get<RunOutcome>(result);
+        out.outcome = *result;
         return out;
     }
 

@@ -25,6 +25,8 @@
 #include "common/unique_fd.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/cgroup_reaper.hpp"
+#include "core/enforcement_plan.hpp"
+#include "probes/kernel_capabilities.hpp"
 #include "runtime/landlock_sandbox.hpp"
 #include "runtime/seccomp_guard.hpp"
 
@@ -168,199 +170,83 @@ void hold_forwarded_signals() {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& request) {
-    if (request.argv.empty()) return std::string("no command to run");
+namespace {
 
-    static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));  // may exist already
-    // pid + this runner's sequence number: unique on this host while we run.
-    const std::string leaf =
-        request.function + "-" + std::to_string(::getpid()) + "-" + std::to_string(runs_started_++);
-    auto created = CgroupDir::create(cgroup_parent_ / leaf);
-    if (auto* err = std::get_if<std::string>(&created)) return *err;
-    CgroupDir cgroup = std::move(std::get<CgroupDir>(created));
-    std::string error;
-    // Empties and removes the cgroup if this launcher dies before it can
-    // (PDEATHSIG reaches only the function's main process). Declared after
-    // `cgroup`, so a normal end stops the reaper first and then cleans up.
-    CgroupReaper reaper = CgroupReaper::start(cgroup.path(), &error);
-    if (reaper.pid() < 0) return error;
-
-    int go_pipe[2], err_pipe[2];
-    if (::pipe2(go_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
-        return std::string("pipe: ") + std::strerror(errno);
-    UniqueFd go_read(go_pipe[0]), go_write(go_pipe[1]), err_read(err_pipe[0]), err_write(err_pipe[1]);
-
-    // Enforce mode with deny/kill: real blocking through seccomp (see
-    // seccomp_guard.hpp). The BPF probe still sees everything seccomp lets through.
-    const ViolationAction syscall_action = effective_syscall_action(request.policy, request.mode);
-    const bool use_seccomp = request.use_seccomp && syscall_action != ViolationAction::Report &&
-                             !request.policy.syscalls.allow.all();
-    UniqueFd listener_parent, listener_child;
+// What the parent prepares before the fork, as the plan says: the pipes,
+// the seccomp filter and its socket, the Landlock ruleset.
+struct Launch {
+    EnforcementPlan plan;
+    UniqueFd go_read, go_write, err_read, err_write;
+    UniqueFd listener_parent, listener_child;  // the seccomp listener's way to the parent
     std::optional<SeccompFilter> filter;
-    if (use_seccomp) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-            return std::string("socketpair: ") + std::strerror(errno);
-        listener_parent.reset(sv[0]);
-        listener_child.reset(sv[1]);
-        auto built = SeccompFilter::build(request.policy.syscalls.allow,
-                                          LauncherTail{listener_child.get(), err_write.get()});
-        if (auto* err = std::get_if<std::string>(&built)) return *err;
-        filter.emplace(std::move(std::get<SeccompFilter>(built)));
-    }
-    const std::string exe = resolve_executable(request.argv[0]);
-
-    // Files, exec and TCP ports: Landlock, for the sections whose
-    // onViolation acts in this mode (report-only sections are only watched,
-    // by the probes). Network stays enforced by the cgroup hooks either way;
-    // Landlock is the layer that survives fnwarden.
-    FunctionPolicy landlock_view = request.policy;
-    landlock_view.network.restricted &= request.use_landlock &&
-                                        effective_action(request.policy.network.on_violation, request.mode) !=
-                                            ViolationAction::Report;
-    landlock_view.files.restricted &= request.use_landlock &&
-                                      effective_action(request.policy.files.on_violation, request.mode) !=
-                                          ViolationAction::Report;
-    landlock_view.exec.restricted &= request.use_landlock &&
-                                     effective_action(request.policy.exec.on_violation, request.mode) !=
-                                         ViolationAction::Report;
-    LandlockPlan landlock = plan_landlock(landlock_view, landlock_abi());
+    LandlockPlan landlock;
     UniqueFd landlock_ruleset;
-    if ((landlock_view.files.restricted || landlock_view.exec.restricted) && landlock.abi == 0)
-        return std::string("the policy restricts files/exec in enforce mode but this kernel has no Landlock; "
-                           "run in audit mode or drop those sections");
-    if (landlock.active()) {
-        auto built = build_landlock_ruleset(landlock);
-        if (auto* err = std::get_if<std::string>(&built)) return *err;
-        landlock_ruleset = std::move(std::get<UniqueFd>(built));
-        for (const auto& note : landlock.notes) spdlog::info("{}: {}", request.function, note);
-    }
+    std::string exe;
+};
 
-    SignalBlock blocked;
-    sigset_t forwarded = forwarded_signals();
-    UniqueFd sigfd(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
+EnforcementPlan plan_run(const RunRequest& request) {
+    const KernelCapabilities kernel = probe_kernel_capabilities();
+    return plan_enforcement(request.policy, request.mode, enforcement_capabilities(kernel, "", {}),
+                            /*launched=*/true, LauncherOptions{request.use_seccomp, request.use_landlock});
+}
 
-    pid_t pid = ::fork();
-    if (pid < 0) return std::string("fork: ") + std::strerror(errno);
-    if (pid == 0)
-        child_exec(ChildPlan{go_read.get(), err_write.get(), listener_child.get(), filter ? &*filter : nullptr,
-                             landlock_ruleset.get(), &blocked.previous(), &exe, &request.argv, &request.run_as});
+// Enforce mode with deny/kill: real blocking through seccomp (see
+// seccomp_guard.hpp). The BPF probe still sees everything seccomp lets through.
+Status prepare_seccomp(const RunRequest& request, Launch& launch) {
+    if (!launch.plan.syscalls.seccomp) return {};
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return fail(std::string("socketpair: ") + std::strerror(errno));
+    launch.listener_parent.reset(sv[0]);
+    launch.listener_child.reset(sv[1]);
+    auto built =
+        SeccompFilter::build(request.policy.syscalls.allow, LauncherTail{launch.listener_child.get(), launch.err_write.get()});
+    if (auto* err = std::get_if<std::string>(&built)) return fail(*err);
+    launch.filter.emplace(std::move(std::get<SeccompFilter>(built)));
+    return {};
+}
 
-    go_read.reset();
-    err_write.reset();
-    listener_child.reset();
-    RunOutcome outcome;
-    outcome.pid = pid;
-    outcome.cgroup_id = cgroup.id();
+// Files, exec and TCP ports: Landlock, for the sections whose onViolation
+// acts in this mode (report-only sections are only watched, by the probes).
+// Network stays enforced by the cgroup hooks either way; Landlock is the
+// layer that survives fnwarden.
+Status prepare_landlock(const RunRequest& request, Launch& launch) {
+    if (!launch.plan.refusal.empty()) return fail(launch.plan.refusal);
+    launch.landlock = plan_landlock(landlock_view(request.policy, launch.plan), landlock_abi());
+    if (!launch.landlock.active()) return {};
+    auto built = build_landlock_ruleset(launch.landlock);
+    if (auto* err = std::get_if<std::string>(&built)) return fail(*err);
+    launch.landlock_ruleset = std::move(std::get<UniqueFd>(built));
+    for (const auto& note : launch.landlock.notes) spdlog::info("{}: {}", request.function, note);
+    return {};
+}
 
-    bool armed = false;
-    auto abort_child = [&](std::string message) -> std::variant<RunOutcome, std::string> {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        if (armed) guard_.disarm(cgroup.id());
-        return message;
-    };
+Status prepare_launch(const RunRequest& request, Launch& launch) {
+    launch.plan = plan_run(request);
+    int go_pipe[2], err_pipe[2];
+    if (::pipe2(go_pipe, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
+    launch.go_read.reset(go_pipe[0]);
+    launch.go_write.reset(go_pipe[1]);
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
+    launch.err_read.reset(err_pipe[0]);
+    launch.err_write.reset(err_pipe[1]);
+    if (Status seccomp = prepare_seccomp(request, launch); !seccomp.ok()) return seccomp;
+    launch.exe = resolve_executable(request.argv[0]);
+    return prepare_landlock(request, launch);
+}
 
-    // Order matters: the process is in the cgroup and the cgroup is guarded
-    // before the child may exec. ARM_ON_EXEC keeps the child's last launcher
-    // syscalls (read, execve) out of the function's record.
-    if (!cgroup.add_process(pid, &error)) return abort_child(error);
-    GuardRequest guard_request{request.function, cgroup.path(), cgroup.id(), pid,
-                               request.trace,    request.learn,  landlock.active()};
-    if (!guard_.arm(guard_request, &error)) return abort_child(error);
-    armed = true;
-
-    const char go = 1;
-    if (::write(go_write.get(), &go, 1) != 1) return abort_child(std::string("cannot release child"));
-    go_write.reset();
-
-    std::optional<SeccompSupervisor> supervisor;
-    if (use_seccomp) {
-        // EOF here means the child failed before sending: the error pipe says why.
-        UniqueFd listener = receive_fd(listener_parent.get());
-        if (listener.valid())
-            supervisor.emplace(std::move(listener), syscall_action, guard_.policy_id(),
-                               find_cgroup2_mount().value_or(cgroup_parent_.parent_path()));
-    }
-
+// The child's report on the error pipe, if it could not become the function.
+std::optional<ChildFailure> read_child_failure(int fd) {
     ChildFailure failure{};
     ssize_t n;
     do {
-        n = ::read(err_read.get(), &failure, sizeof(failure));
+        n = ::read(fd, &failure, sizeof(failure));
     } while (n < 0 && errno == EINTR);
-    if (n == sizeof(failure)) {
-        ::waitpid(pid, nullptr, 0);
-        guard_.disarm(cgroup.id());
-        return describe(failure, exe);
-    }
-    if (use_seccomp && !supervisor) return abort_child("the child sent no seccomp listener");
+    if (n == sizeof(failure)) return failure;
+    return std::nullopt;
+}
 
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    UniqueFd epfd(::epoll_create1(EPOLL_CLOEXEC));
-    auto watch = [&](int fd) {
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        return ::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
-    };
-    if (pidfd.get() < 0 || epfd.get() < 0 || !watch(pidfd.get()) ||
-        (guard_.poll_fd() >= 0 && !watch(guard_.poll_fd())) || (sigfd.get() >= 0 && !watch(sigfd.get())) ||
-        (supervisor && !watch(supervisor->fd())))
-        return abort_child(std::string("event loop setup: ") + std::strerror(errno));
-
-    int status = 0;
-    bool guard_lost = false;
-    for (bool running = true; running;) {
-        epoll_event ready[4];
-        int count = ::epoll_wait(epfd.get(), ready, 4, kConsumerLatencyMs);
-        if (count < 0 && errno != EINTR) {
-            spdlog::error("epoll_wait: {}", std::strerror(errno));
-            break;
-        }
-        for (int i = 0; i < count; ++i) {
-            int fd = ready[i].data.fd;
-            if (fd == sigfd.get()) {
-                signalfd_siginfo si{};
-                while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
-                    outcome.forwarded_signal = static_cast<int>(si.ssi_signo);
-                    ::kill(pid, static_cast<int>(si.ssi_signo));
-                }
-            } else if (fd == pidfd.get()) {
-                running = false;
-            } else if (supervisor && fd == supervisor->fd()) {
-                if (ready[i].events & EPOLLIN) {
-                    supervisor->handle_one([&](const fnw_syscall_event& ev) {
-                        guard_.launcher_event(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
-                    });
-                } else if (ready[i].events & EPOLLHUP) {
-                    // No task uses the filter any more: nothing left to supervise.
-                    ::epoll_ctl(epfd.get(), EPOLL_CTL_DEL, fd, nullptr);
-                }
-            }
-        }
-        if (!guard_lost && !guard_.service()) {
-            guard_lost = true;
-            ::epoll_ctl(epfd.get(), EPOLL_CTL_DEL, guard_.poll_fd(), nullptr);
-            if (request.mode == Mode::Enforce) {
-                // Nothing watches the function any more: in enforce mode it
-                // must not run on unguarded.
-                spdlog::error("{}: the guard went away; killing the function (enforce mode)", request.function);
-                cgroup.kill_all();
-            } else {
-                spdlog::error("{}: the guard went away; the function runs on unwatched (audit mode)",
-                              request.function);
-            }
-        }
-    }
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!guard_lost) guard_.disarm(cgroup.id());
-    if (!cgroup.empty()) {
-        spdlog::info("{}: killing processes left in the cgroup after the function exited", request.function);
-        cgroup.kill_all();
-    }
-
-    if (supervisor) outcome.seccomp_violations = supervisor->handled();
+void record_exit(int status, RunOutcome& outcome) {
     if (WIFSIGNALED(status)) {
         outcome.term_signal = WTERMSIG(status);
         outcome.exit_code = 128 + WTERMSIG(status);
@@ -368,6 +254,163 @@ std::variant<RunOutcome, std::string> FunctionRunner::run(const RunRequest& requ
         outcome.exit_status = WEXITSTATUS(status);
         outcome.exit_code = WEXITSTATUS(status);
     }
+}
+
+}  // namespace
+
+// The run loop: forwards signals, answers seccomp notifications, services
+// the guard, until the function's main process exits.
+struct FunctionRunner::Supervision {
+    const RunRequest& request;
+    pid_t pid;
+    CgroupDir& cgroup;
+    SeccompSupervisor* supervisor;
+    int sigfd;
+    UniqueFd pidfd, epfd;
+    bool guard_lost = false;
+
+    bool watch(int fd) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        return ::epoll_ctl(epfd.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+    }
+};
+
+bool FunctionRunner::handle_ready(Supervision& run, const epoll_event& ready, RunOutcome& outcome) {
+    const int fd = ready.data.fd;
+    if (fd == run.sigfd) {
+        signalfd_siginfo si{};
+        while (::read(run.sigfd, &si, sizeof(si)) == sizeof(si)) {
+            outcome.forwarded_signal = static_cast<int>(si.ssi_signo);
+            ::kill(run.pid, static_cast<int>(si.ssi_signo));
+        }
+    } else if (fd == run.pidfd.get()) {
+        return false;
+    } else if (run.supervisor && fd == run.supervisor->fd()) {
+        if (ready.events & EPOLLIN) {
+            run.supervisor->handle_one([&](const fnw_syscall_event& ev) {
+                guard_.launcher_event(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
+            });
+        } else if (ready.events & EPOLLHUP) {
+            // No task uses the filter any more: nothing left to supervise.
+            ::epoll_ctl(run.epfd.get(), EPOLL_CTL_DEL, fd, nullptr);
+        }
+    }
+    return true;
+}
+
+void FunctionRunner::service_guard(Supervision& run) {
+    if (run.guard_lost || guard_.service()) return;
+    run.guard_lost = true;
+    ::epoll_ctl(run.epfd.get(), EPOLL_CTL_DEL, guard_.poll_fd(), nullptr);
+    if (run.request.mode == Mode::Enforce) {
+        // Nothing watches the function any more: in enforce mode it must
+        // not run on unguarded.
+        spdlog::error("{}: the guard went away; killing the function (enforce mode)", run.request.function);
+        run.cgroup.kill_all();
+    } else {
+        spdlog::error("{}: the guard went away; the function runs on unwatched (audit mode)", run.request.function);
+    }
+}
+
+Status FunctionRunner::supervise(Supervision& run, RunOutcome& outcome) {
+    run.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, run.pid, 0)));
+    run.epfd.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (run.pidfd.get() < 0 || run.epfd.get() < 0 || !run.watch(run.pidfd.get()) ||
+        (guard_.poll_fd() >= 0 && !run.watch(guard_.poll_fd())) || (run.sigfd >= 0 && !run.watch(run.sigfd)) ||
+        (run.supervisor && !run.watch(run.supervisor->fd())))
+        return fail(std::string("event loop setup: ") + std::strerror(errno));
+    for (bool running = true; running;) {
+        epoll_event ready[4];
+        int count = ::epoll_wait(run.epfd.get(), ready, 4, kConsumerLatencyMs);
+        if (count < 0 && errno != EINTR) {
+            spdlog::error("epoll_wait: {}", std::strerror(errno));
+            break;
+        }
+        for (int i = 0; i < count; ++i) running = handle_ready(run, ready[i], outcome) && running;
+        service_guard(run);
+    }
+    return {};
+}
+
+Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
+    if (request.argv.empty()) return fail("no command to run");
+    static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));  // may exist already
+    // pid + this runner's sequence number: unique on this host while we run.
+    const std::string leaf = request.function + "-" + std::to_string(::getpid()) + "-" + std::to_string(runs_started_++);
+    auto created = CgroupDir::create(cgroup_parent_ / leaf);
+    if (auto* err = std::get_if<std::string>(&created)) return fail(*err);
+    CgroupDir cgroup = std::move(std::get<CgroupDir>(created));
+    std::string error;
+    // Empties and removes the cgroup if this launcher dies before it can
+    // (PDEATHSIG reaches only the function's main process). Declared after
+    // `cgroup`, so a normal end stops the reaper first and then cleans up.
+    CgroupReaper reaper = CgroupReaper::start(cgroup.path(), &error);
+    if (reaper.pid() < 0) return fail(error);
+    Launch launch;
+    if (Status prepared = prepare_launch(request, launch); !prepared.ok()) return fail(prepared.error());
+
+    SignalBlock blocked;
+    sigset_t forwarded = forwarded_signals();
+    UniqueFd sigfd(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
+    pid_t pid = ::fork();
+    if (pid < 0) return fail(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0)
+        child_exec(ChildPlan{launch.go_read.get(), launch.err_write.get(), launch.listener_child.get(),
+                             launch.filter ? &*launch.filter : nullptr, launch.landlock_ruleset.get(),
+                             &blocked.previous(), &launch.exe, &request.argv, &request.run_as});
+    launch.go_read.reset();
+    launch.err_write.reset();
+    launch.listener_child.reset();
+    RunOutcome outcome;
+    outcome.pid = pid;
+    outcome.cgroup_id = cgroup.id();
+
+    bool armed = false;
+    auto abort_child = [&](std::string message) -> Result<RunOutcome> {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        if (armed) guard_.disarm(cgroup.id());
+        return fail(std::move(message));
+    };
+    // Order matters: the process is in the cgroup and the cgroup is guarded
+    // before the child may exec. ARM_ON_EXEC keeps the child's last launcher
+    // syscalls (read, execve) out of the function's record.
+    if (!cgroup.add_process(pid, &error)) return abort_child(error);
+    if (!guard_.arm({request.function, cgroup.path(), cgroup.id(), pid, request.trace, request.learn,
+                     launch.landlock.active()},
+                    &error))
+        return abort_child(error);
+    armed = true;
+    const char go = 1;
+    if (::write(launch.go_write.get(), &go, 1) != 1) return abort_child(std::string("cannot release child"));
+    launch.go_write.reset();
+
+    std::optional<SeccompSupervisor> supervisor;
+    // EOF here means the child failed before sending: the error pipe says why.
+    if (UniqueFd listener = launch.filter ? receive_fd(launch.listener_parent.get()) : UniqueFd(); listener.valid())
+        supervisor.emplace(std::move(listener), launch.plan.syscalls.action, guard_.policy_id(),
+                           find_cgroup2_mount().value_or(cgroup_parent_.parent_path()));
+    if (auto failure = read_child_failure(launch.err_read.get())) {
+        ::waitpid(pid, nullptr, 0);
+        guard_.disarm(cgroup.id());
+        return fail(describe(*failure, launch.exe));
+    }
+    if (launch.filter && !supervisor) return abort_child("the child sent no seccomp listener");
+
+    Supervision supervision{request, pid, cgroup, supervisor ? &*supervisor : nullptr, sigfd.get(), {}, {}};
+    if (Status looped = supervise(supervision, outcome); !looped.ok()) return abort_child(looped.error());
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!supervision.guard_lost) guard_.disarm(cgroup.id());
+    if (!cgroup.empty()) {
+        spdlog::info("{}: killing processes left in the cgroup after the function exited", request.function);
+        cgroup.kill_all();
+    }
+    if (supervisor) outcome.seccomp_violations = supervisor->handled();
+    record_exit(status, outcome);
     return outcome;
 }
 

@@ -13,7 +13,10 @@
 #include <variant>
 #include <vector>
 
+#include "common/result.hpp"
 #include "core/policy.hpp"
+
+struct epoll_event;
 
 namespace fnw {
 
@@ -91,11 +94,16 @@ public:
     FunctionRunner(FunctionGuard& guard, std::filesystem::path cgroup_parent)
         : guard_(guard), cgroup_parent_(std::move(cgroup_parent)) {}
 
-    // Runs the command to completion. Returns an error message when the run
-    // could not be started.
-    std::variant<RunOutcome, std::string> run(const RunRequest& request);
+    // Runs the command to completion; fails when the run could not be started.
+    Result<RunOutcome> run(const RunRequest& request);
 
 private:
+    struct Supervision;
+    Status supervise(Supervision& run, RunOutcome& outcome);
+    // false when the function's main process exited.
+    bool handle_ready(Supervision& run, const epoll_event& ready, RunOutcome& outcome);
+    void service_guard(Supervision& run);
+
     FunctionGuard& guard_;
     std::filesystem::path cgroup_parent_;
     uint32_t runs_started_ = 0;

@@ -1,4 +1,6 @@
-// What the running kernel offers for enforcement, read without side effects.
+// What enforces what, in words: `--explain` for one policy and the host's
+// enforcement matrix for `status`. Both render an EnforcementPlan
+// (core/enforcement_plan.hpp), the one place the decision is made.
 #pragma once
 
 #include <map>
@@ -6,20 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "core/enforcement_plan.hpp"
 #include "core/policy.hpp"
+#include "probes/kernel_capabilities.hpp"
 
 namespace fnw {
 
-struct KernelFeatures {
-    std::string release;                    // uname -r
-    bool seccomp_user_notif = false;        // "user_notif" in /proc/sys/kernel/seccomp/actions_avail
-    std::optional<int> landlock_abi;        // landlock_create_ruleset(NULL, 0, VERSION)
-    // /sys/kernel/security/lsm; nullopt when securityfs is not mounted.
-    std::optional<std::vector<std::string>> active_lsms;
-    bool bpf_lsm_listed() const;
-};
-
-KernelFeatures probe_kernel_features();
+// The kernel probe under the name status and the tests know it by.
+using KernelFeatures = KernelCapabilities;
+inline KernelFeatures probe_kernel_features() { return probe_kernel_capabilities(); }
 
 // What loading found about fnwarden's BPF-LSM programs (ProbeSet::lsm_*).
 struct LsmStatus {
@@ -44,9 +41,6 @@ struct EnforcementRow {
     std::string watched;      // mechanism for cgroups found by the daemon
     std::vector<std::string> rejected;  // "bpf-lsm: refused at load: ..." etc.
 };
-
-// spec.process's kinds of operation and the LSM hook that guards each.
-const std::vector<std::pair<std::string, std::string>>& process_hooks();
 
 std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const LsmStatus& lsm);
 

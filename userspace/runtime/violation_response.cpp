@@ -11,12 +11,12 @@
 
 namespace fnw {
 
+KillOnViolation KillOnViolation::from(const EnforcementPlan& plan) {
+    return {plan.network.userspace_kill, plan.files.userspace_kill, plan.exec.userspace_kill};
+}
+
 KillOnViolation KillOnViolation::from(const FunctionPolicy& policy, Mode mode) {
-    KillOnViolation kill;
-    kill.network = effective_network_action(policy, mode) == ViolationAction::Kill;
-    kill.files = effective_action(policy.files.on_violation, mode) == ViolationAction::Kill;
-    kill.exec = effective_action(policy.exec.on_violation, mode) == ViolationAction::Kill;
-    return kill;
+    return from(plan_enforcement(policy, mode, EnforcementCapabilities{}, /*launched=*/false));
 }
 
 LineageLookup LineageLookup::from(const ProbeSet& probes, std::filesystem::path cgroup2_root) {

@@ -12,6 +12,7 @@
 
 #include <fnwarden/events.h>
 
+#include "core/enforcement_plan.hpp"
 #include "core/policy.hpp"
 #include "probes/record.hpp"
 #include "runtime/file_decider.hpp"
@@ -31,6 +32,10 @@ struct KillOnViolation {
     bool files = false;
     bool exec = false;
 
+    // The sections whose plan has fnwarden kill after the kernel refused.
+    static KillOnViolation from(const EnforcementPlan& plan);
+    // The same for a cgroup the daemon watches; who kills does not depend
+    // on the kernel's abilities (a kill the kernel did is not repeated).
     static KillOnViolation from(const FunctionPolicy& policy, Mode mode);
     bool any() const { return network || files || exec; }
 };
