@@ -94,6 +94,7 @@ const Case kCases[] = {
     {S::Files, Enforce, Kernel::SeccompLandlock4, Launched, Kill, M::Landlock, K::Fnwarden, FNW_KACTION_KILL, true,
      false, true},
     {S::Files, Enforce, Kernel::Full, Watched, Deny, M::BpfLsm, K::Nobody, FNW_KACTION_DENY},
+    {S::Files, Enforce, Kernel::Full, Launched, Deny, M::Landlock, K::Nobody, FNW_KACTION_DENY, true},
     {S::Files, Enforce, Kernel::Bare, Watched, Deny, M::SysExitKill, K::Kernel, FNW_KACTION_DENY},
     {S::Files, Enforce, Kernel::Full, Launched, Deny, M::BpfLsm, K::Nobody, FNW_KACTION_DENY, false, false, false,
      LauncherOptions{true, false}},
