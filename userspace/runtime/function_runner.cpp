@@ -334,14 +334,20 @@ Status FunctionRunner::supervise(Supervision& run, RunOutcome& outcome) {
     return {};
 }
 
-Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
-    if (request.argv.empty()) return fail("no command to run");
+Result<CgroupDir> FunctionRunner::create_cgroup(const std::string& function) {
     static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));  // may exist already
     // pid + this runner's sequence number: unique on this host while we run.
-    const std::string leaf = request.function + "-" + std::to_string(::getpid()) + "-" + std::to_string(runs_started_++);
+    const std::string leaf = function + "-" + std::to_string(::getpid()) + "-" + std::to_string(runs_started_++);
     auto created = CgroupDir::create(cgroup_parent_ / leaf);
     if (auto* err = std::get_if<std::string>(&created)) return fail(*err);
-    CgroupDir cgroup = std::move(std::get<CgroupDir>(created));
+    return std::move(std::get<CgroupDir>(created));
+}
+
+Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
+    if (request.argv.empty()) return fail("no command to run");
+    auto created = create_cgroup(request.function);
+    if (!created.ok()) return Error{created.error()};
+    CgroupDir cgroup = std::move(*created);
     std::string error;
     // Empties and removes the cgroup if this launcher dies before it can
     // (PDEATHSIG reaches only the function's main process). Declared after

@@ -15,6 +15,7 @@
 
 #include "common/result.hpp"
 #include "core/policy.hpp"
+#include "runtime/cgroup.hpp"
 
 struct epoll_event;
 
@@ -99,6 +100,7 @@ public:
 
 private:
     struct Supervision;
+    Result<CgroupDir> create_cgroup(const std::string& function);
     Status supervise(Supervision& run, RunOutcome& outcome);
     // false when the function's main process exited.
     bool handle_ready(Supervision& run, const epoll_event& ready, RunOutcome& outcome);
