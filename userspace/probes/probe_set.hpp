@@ -20,6 +20,7 @@
 #include "core/kernel_policy.hpp"
 #include "core/policy.hpp"
 #include "probes/kernel_capabilities.hpp"
+#include "probes/kernel_maps.hpp"
 #include "probes/probe_counters.hpp"
 
 struct fnwarden_bpf;  // generated skeleton
@@ -62,29 +63,29 @@ struct ProbeError {
     std::string message;
 };
 
-class ProbeSet {
+class ProbeSet : public KernelMaps {
 public:
     // Opens, loads (verifier) and attaches every program.
     static std::variant<std::unique_ptr<ProbeSet>, ProbeError> load(const ProbeOptions& options);
 
-    ~ProbeSet();
+    ~ProbeSet() override;
     ProbeSet(const ProbeSet&) = delete;
     ProbeSet& operator=(const ProbeSet&) = delete;
 
     // Writes a compiled policy into slot `policy_id`, with its network rules
     // (replacing any the slot had before).
     bool set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error = nullptr);
-    bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error = nullptr);
-    bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr);
-    bool unmonitor_cgroup(uint64_t cgroup_id);
-    std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const;
+    bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error = nullptr) override;
+    bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr) override;
+    bool unmonitor_cgroup(uint64_t cgroup_id) override;
+    std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const override;
     // Every monitored cgroup, inherited children included (a snapshot).
-    std::vector<std::pair<uint64_t, fnw_cgroup_entry>> monitored_cgroups() const;
+    std::vector<std::pair<uint64_t, fnw_cgroup_entry>> monitored_cgroups() const override;
     // Points every entry that uses policy slot `from` at slot `to`, flags
     // kept. Returns how many entries changed. Children created by
     // cgroup_mkdir while this runs may still copy `from`: callers keep the
     // old slot valid and sweep again (see daemon/policy_slots.hpp).
-    size_t retarget_cgroups(uint32_t from, uint32_t to);
+    size_t retarget_cgroups(uint32_t from, uint32_t to) override;
 
     // fnwarden learn: the syscalls seen for `policy_id` since the last reset.
     std::optional<SyscallBitmap> learned_syscalls(uint32_t policy_id) const;
@@ -142,7 +143,7 @@ public:
 
     // Report every cgroup created on the default hierarchy as an
     // FNW_EVENT_CGROUP record (for selectors that find functions by path).
-    void report_cgroup_births(bool on);
+    void report_cgroup_births(bool on) override;
     // The ring buffers to read, alerts (violations, births) first: a
     // consumer must read all of them (RingBufferConsumer::create).
     std::vector<int> ringbuf_fds() const;

@@ -1,0 +1,42 @@
+// What the daemon's policy table and cgroup identification read and write in
+// the kernel's maps: policy slots (the `policies` map and its rule maps) and
+// the monitored cgroups (`cgroups`). ProbeSet implements it against the
+// loaded BPF object; tests implement it in memory, so the slot lifecycle and
+// the selector logic run without root or a kernel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fnwarden/kernel_abi.h>
+
+#include "core/policy.hpp"
+
+namespace fnw {
+
+class KernelMaps {
+public:
+    virtual ~KernelMaps() = default;
+
+    // Writes a compiled policy into slot `policy_id`, with its rules
+    // (replacing any the slot had before). False and `error` when refused.
+    virtual bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode,
+                            std::string* error = nullptr) = 0;
+    virtual bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr) = 0;
+    virtual bool unmonitor_cgroup(uint64_t cgroup_id) = 0;
+    virtual std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const = 0;
+    // Every monitored cgroup, inherited children included (a snapshot).
+    virtual std::vector<std::pair<uint64_t, fnw_cgroup_entry>> monitored_cgroups() const = 0;
+    // Points every entry that uses slot `from` at slot `to`, flags kept;
+    // returns how many changed. Children made meanwhile may still copy
+    // `from` (see daemon/policy_table.hpp).
+    virtual size_t retarget_cgroups(uint32_t from, uint32_t to) = 0;
+    // Report cgroup births (FNW_EVENT_CGROUP records) for path selectors.
+    virtual void report_cgroup_births(bool on) = 0;
+};
+
+}  // namespace fnw
