@@ -28,6 +28,9 @@ public:
     // Runs until SIGTERM or SIGINT; SIGHUP reloads the rules and reopens the
     // output file. Returns the process exit code.
     int run();
+    // Stops the daemon's threads (pod watcher, then metrics server) before
+    // anything they read goes away. The destructor calls it; idempotent.
+    void stop();
 
     // An in-process trace subscriber (`fnwarden trace` with no daemon to
     // talk to): `filter` is a trace request as a client would send it

@@ -1,0 +1,66 @@
+#include "daemon/active_policies.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/clock.hpp"
+
+namespace fnw {
+
+bool ActivePolicies::refuse(const std::string& why, std::vector<std::string> errors) {
+    ++reloads_failed_;
+    last_result_ = "error";
+    last_errors_ = std::move(errors);
+    if (reloads_total_) reloads_total_->with({"error"}).inc();
+    for (const auto& e : last_errors_) spdlog::error("policy reload ({}): {}", why, e);
+    if (set_) spdlog::error("policy reload ({}): rejected; policy set {} stays in force", why, set_->version);
+    return false;
+}
+
+bool ActivePolicies::reload(const std::string& why, const std::function<void(Swapped&)>& on_swapped) {
+    last_time_ = iso_now();
+    auto load = load_policy_set(rules_dir_);
+    if (!load.ok()) {
+        std::vector<std::string> errors;
+        for (const auto& e : load.errors) errors.push_back(e.to_string());
+        return refuse(why, std::move(errors));
+    }
+    PolicySet& next = *load.set;
+    for (const auto& w : load.warnings) spdlog::warn("{}", w);
+    auto matcher = SelectorMatcher::build(next.policies);
+    if (auto* err = std::get_if<std::string>(&matcher)) return refuse(why, {"selectors: " + *err});
+    for (const auto& a : std::get<SelectorMatcher>(matcher).ambiguities()) spdlog::warn("selectors: {}", a);
+
+    auto applied = table_.apply(next, set(), std::chrono::steady_clock::now());
+    if (!applied) return refuse(why, {applied.error()});
+
+    const bool first = !set_;
+    const std::string before = first ? "" : set_->version;
+    set_ = std::move(next);
+    loaded_at_ = last_time_;
+    ++reloads_ok_;
+    last_result_ = "ok";
+    last_errors_.clear();
+    last_warnings_ = std::move(load.warnings);
+    if (reloads_total_) reloads_total_->with({"ok"}).inc();
+    Swapped swapped{*set_, std::move(std::get<SelectorMatcher>(matcher)), std::move(applied->dropped)};
+    on_swapped(swapped);
+    if (first)
+        spdlog::info("policy set {} loaded from {}: {} policies", set_->version, rules_dir_.string(),
+                     set_->policies.size());
+    else
+        spdlog::info("policy reload ({}): {} -> {}, {} policies changed", why, before, set_->version,
+                     applied->changed.size());
+    return true;
+}
+
+nlohmann::json ActivePolicies::status() const {
+    return {{"version", set_ ? set_->version : ""},
+            {"loaded_at", loaded_at_},
+            {"reloads_ok", reloads_ok_},
+            {"reloads_failed", reloads_failed_},
+            {"last_reload",
+             {{"result", last_result_}, {"time", last_time_}, {"errors", last_errors_}, {"warnings", last_warnings_}}},
+            {"baseline", set_ && set_->baseline ? set_->baseline->source : ""}};
+}
+
+}  // namespace fnw

@@ -1,0 +1,65 @@
+// The policy set in force, the kernel slots its policies use, and how the
+// reloads went (for status and fnwarden_policy_reloads_total). A reload
+// parses and validates the whole rules directory first; only a fully valid
+// set is swapped in (PolicyTable::apply).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/selector.hpp"
+#include "daemon/policy_set.hpp"
+#include "daemon/policy_table.hpp"
+#include "output/metrics.hpp"
+
+namespace fnw {
+
+class ActivePolicies {
+public:
+    ActivePolicies(std::filesystem::path rules_dir, KernelMaps& maps, Mode configured_mode,
+                   PolicyTable::SlotWriter before_kernel_write)
+        : rules_dir_(std::move(rules_dir)), table_(maps, configured_mode, std::move(before_kernel_write)) {}
+
+    void set_reloads_metric(CounterFamily* reloads_total) { reloads_total_ = reloads_total; }
+
+    // What a successful reload hands on, before its summary is logged.
+    struct Swapped {
+        const PolicySet& set;
+        SelectorMatcher selectors;
+        std::vector<uint64_t> dropped;  // cgroups of removed functions, no longer monitored
+    };
+    // Loads the rules directory and swaps it in. False (logged, counted,
+    // the set in force unchanged) when anything in it is invalid or the
+    // kernel refuses a policy.
+    bool reload(const std::string& why, const std::function<void(Swapped&)>& on_swapped);
+
+    const PolicySet* set() const { return set_ ? &*set_ : nullptr; }
+    const PolicyTable& table() const { return table_; }
+    PolicyTable& table() { return table_; }
+    const std::filesystem::path& rules_dir() const { return rules_dir_; }
+    const std::vector<std::string>& last_errors() const { return last_errors_; }
+
+    // status: "policy_set".
+    nlohmann::json status() const;
+
+private:
+    bool refuse(const std::string& why, std::vector<std::string> errors);
+
+    std::filesystem::path rules_dir_;
+    PolicyTable table_;
+    std::optional<PolicySet> set_;
+    CounterFamily* reloads_total_ = nullptr;
+    uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
+    std::string last_result_ = "none";
+    std::string last_time_;
+    std::vector<std::string> last_errors_;
+    std::vector<std::string> last_warnings_;
+    std::string loaded_at_;
+};
+
+}  // namespace fnw

@@ -1,0 +1,82 @@
+// The daemon's side of the control socket: one handler per op (status,
+// policy, register, unregister, event, trace, reload), and what a client's
+// disconnect releases. Replies are the JSON documented in docs/control.md.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "control/control_socket.hpp"
+#include "control/register_policy.hpp"
+#include "daemon/active_policies.hpp"
+#include "daemon/cgroup_identifier.hpp"
+#include "daemon/event_router.hpp"
+#include "daemon/registrations.hpp"
+#include "output/metrics.hpp"
+#include "probes/kernel_maps.hpp"
+
+namespace fnw {
+
+class ControlService {
+public:
+    struct Parts {
+        ControlServer& server;
+        KernelMaps& maps;
+        ActivePolicies& policies;
+        Registrations& registrations;
+        CgroupIdentifier& identifier;
+        EventRouter& router;
+    };
+    // What the service asks of the daemon around it.
+    struct Hooks {
+        std::function<nlohmann::json()> status;
+        std::function<bool(const std::string& why)> reload;
+        std::function<bool(std::string* error)> attach_landlock_reporting;
+    };
+    ControlService(Parts parts, Hooks hooks, std::filesystem::path launcher_parent, std::string admin_group);
+
+    // Refusals go to fnwarden_control_refused_total{reason} too; every
+    // reason starts at 0.
+    void count_refusals_in(CounterFamily& refused_total);
+
+    void on_message(ClientId client, const nlohmann::json& request);
+    void on_disconnect(ClientId client);
+
+    // status: counters.daemon.registrations_refused and counters.control.
+    void add_status_counters(nlohmann::json& counters) const;
+    // status: "clients".
+    nlohmann::json clients_status() const;
+
+private:
+    using Handler = void (ControlService::*)(ClientId, const nlohmann::json&);
+    static const std::map<std::string, Handler>& handlers();
+
+    void on_status(ClientId client, const nlohmann::json& request);
+    void on_policy(ClientId client, const nlohmann::json& request);
+    void on_register(ClientId client, const nlohmann::json& request);
+    void on_unregister(ClientId client, const nlohmann::json& request);
+    void on_event(ClientId client, const nlohmann::json& request);
+    void on_trace(ClientId client, const nlohmann::json& request);
+    void on_reload(ClientId client, const nlohmann::json& request);
+
+    void reply_error(ClientId client, const std::string& message);
+    nlohmann::json handle_register(ClientId client, const nlohmann::json& request);
+    nlohmann::json refuse(const std::string& reason, const std::string& message);
+    // Anything already guarding the cgroup: a registration must not replace it.
+    Monitoring monitoring_of(uint64_t cgroup_id) const;
+
+    Parts parts_;
+    Hooks hooks_;
+    std::filesystem::path launcher_parent_;
+    std::string admin_group_;
+    // Requests refused (docs/threat-model.md, "A hostile control-socket
+    // client"), by reason: status and fnwarden_control_refused_total{reason}.
+    std::map<std::string, uint64_t> refused_;
+    CounterFamily* refused_total_ = nullptr;
+};
+
+}  // namespace fnw

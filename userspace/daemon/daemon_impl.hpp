@@ -1,0 +1,113 @@
+// Daemon::Impl: the parts a daemon is made of, shared by daemon.cpp (the
+// loop, status, stop) and daemon_start.cpp (start-up wiring). Not for use
+// outside those two files.
+#pragma once
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/unique_fd.hpp"
+#include "control/control_socket.hpp"
+#include "daemon/active_policies.hpp"
+#include "daemon/cgroup_identifier.hpp"
+#include "daemon/clock.hpp"
+#include "daemon/control_service.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/daemon_threads.hpp"
+#include "daemon/event_router.hpp"
+#include "daemon/lost_records.hpp"
+#include "daemon/registrations.hpp"
+#include "daemon/rules_watcher.hpp"
+#include "daemon/service_notifier.hpp"
+#include "output/event_sinks.hpp"
+#include "probes/probe_set.hpp"
+#include "probes/ring_buffer_consumer.hpp"
+#include "runtime/file_decider.hpp"
+#include "runtime/kernel_features.hpp"
+#include "runtime/violation_response.hpp"
+
+namespace fnw {
+
+// Read through the signalfd: SIGHUP reloads, the others stop the daemon.
+sigset_t daemon_signal_set();
+
+struct Daemon::Impl {
+    // Threads first, so what they own (the metrics registry, the loop's
+    // gauges, the pod queue) is destroyed last; stop() joins them before
+    // anything else goes away (the probes and outputs their scrapes read).
+    DaemonThreads threads;
+    ~Impl() { threads.stop(); }
+
+    DaemonConfig config;
+    std::filesystem::path cgroup2_root;
+    KernelFeatures features;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::string started_at = iso_now();
+
+    std::unique_ptr<ProbeSet> probes;
+    UniqueFd run_time_stats;  // keeps the kernel's per-program accounting on
+    std::string run_time_stats_error;
+    std::optional<CgroupFsTree> tree;
+    LineageLookup lineage_lookup;  // set once the probes are loaded
+    // Globs per slot, for file accesses the kernel could not decide.
+    FileDecider file_decider{[this](const fnw_file_verdict_key& key) {
+        return probes && probes->remember_allowed_file(key);
+    }};
+    std::unique_ptr<OutputPipeline> output;
+    WebhookSink* webhook = nullptr;  // owned by `output`
+    std::unique_ptr<ControlServer> server;
+
+    std::optional<ActivePolicies> policies;
+    std::optional<Registrations> registrations;
+    std::optional<CgroupIdentifier> identifier;
+    std::optional<EventRouter> router;
+    std::optional<LostRecords> lost;
+    std::optional<ControlService> control;
+    std::unique_ptr<RingBufferConsumer> consumer;
+
+    std::optional<RulesWatcher> watcher;
+    std::optional<std::chrono::steady_clock::time_point> reload_due;
+    std::string node_name;
+    ServiceNotifier service;  // systemd: READY=1, WATCHDOG=1 per loop turn
+    UniqueFd signals;
+    UniqueFd epoll;
+    int hash_wakeup = -1;  // the file decider's hash worker: results ready
+
+    // ---- set-up (daemon_start.cpp) ---------------------------------------------
+    Status start_up();
+    Status load_probes();
+    Status open_outputs();
+    Status open_control_socket();
+    Status start_pod_feed();
+    // The metric families the parts update on the loop thread.
+    struct Families {
+        CounterFamily* events_total = nullptr;
+        CounterFamily* violations_total = nullptr;
+        CounterFamily* reloads_total = nullptr;
+        CounterFamily* control_refused_total = nullptr;
+        // Ring full (docs/threat-model.md, "Flooding the ring buffer").
+        CounterFamily* coverage_gaps_total = nullptr;
+        HistogramFamily* latency = nullptr;
+    };
+    Families declare_metrics();
+    void assemble(const Families& families);
+    Status set_up_loop();
+    bool watch(int fd);
+
+    // ---- the loop ----------------------------------------------------------------
+    bool reload(const std::string& why);
+    void publish_violation_summaries();
+    int loop();
+    // One ready fd; false when a signal says stop.
+    bool handle_ready(int fd);
+    void reload_when_due(std::chrono::steady_clock::time_point now);
+    void every_second(uint64_t& drops_reported);
+    nlohmann::json status() const;
+};
+
+}  // namespace fnw

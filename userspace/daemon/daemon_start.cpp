@@ -1,0 +1,234 @@
+// Daemon start-up: each part made in an order that fails early and leaves
+// nothing attached when a required part cannot start.
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "core/display_name.hpp"
+#include "daemon/daemon_impl.hpp"
+#include "k8s/kube_config.hpp"
+#include "runtime/cgroup.hpp"
+
+namespace fnw {
+
+bool Daemon::Impl::watch(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    return ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+Status Daemon::Impl::start_up() {
+    auto root = find_cgroup2_mount();
+    if (!root) return fail("no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)");
+    cgroup2_root = *root;
+    features = probe_kernel_features();
+
+    // Rules before probes: a daemon with no valid policy set should not
+    // leave programs attached to every syscall of the host.
+    auto initial = load_policy_set(config.rules_dir);
+    if (!initial.ok()) {
+        std::string error = "invalid rules in " + config.rules_dir.string() + ":";
+        for (const auto& e : initial.errors) error += "\n  " + e.to_string();
+        return fail(error);
+    }
+    for (auto step : {&Impl::load_probes, &Impl::open_outputs, &Impl::open_control_socket, &Impl::start_pod_feed})
+        if (auto done = (this->*step)(); !done) return done;
+    assemble(declare_metrics());
+    if (!config.metrics_address.empty())
+        if (auto serving = threads.start_metrics_server(config.metrics_address, config.metrics_allow_non_loopback);
+            !serving)
+            return serving;
+    if (auto ready = set_up_loop(); !ready) return ready;
+    if (!reload("start")) {
+        const auto& errors = policies->last_errors();
+        return fail("cannot write the policies into the kernel: " + (errors.empty() ? std::string("?") : errors.front()));
+    }
+    return {};
+}
+
+Status Daemon::Impl::load_probes() {
+    ProbeOptions options;
+    options.cgroup2_root = cgroup2_root;
+    options.ringbuf_bytes = config.ringbuf_bytes;
+    auto loaded = ProbeSet::load(options);
+    if (auto* err = std::get_if<ProbeError>(&loaded)) return fail(err->message);
+    probes = std::move(std::get<std::unique_ptr<ProbeSet>>(loaded));
+    if (!config.program_stats)
+        run_time_stats_error = "enable with --program-stats (costs two clock reads per program run)";
+    else if (int fd = enable_run_time_stats(); fd >= 0)
+        run_time_stats.reset(fd);
+    else
+        run_time_stats_error = std::strerror(-fd);
+    if (!probes->lsm_available()) spdlog::info("BPF-LSM not available: {}", probes->lsm_error());
+
+    lineage_lookup = LineageLookup::from(*probes, cgroup2_root);
+    // The router is assembled before the first record is read (loop()).
+    consumer = RingBufferConsumer::create(probes->ringbuf_fds(),
+                                          [this](std::span<const std::byte> r) { router->handle_record(r); });
+    if (!consumer) return fail(std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno));
+    return {};
+}
+
+Status Daemon::Impl::open_outputs() {
+    std::vector<std::unique_ptr<EventSink>> sinks;
+    std::string error;
+    if (config.output != "none") {
+        auto lines = JsonLinesSink::open(config.output, &error);
+        if (!lines) return fail("output " + config.output + ": " + error);
+        sinks.push_back(std::move(lines));
+    }
+    if (!config.webhook_url.empty()) {
+        WebhookOptions hook;
+        hook.url = config.webhook_url;
+        auto sink = WebhookSink::create(hook, &error);
+        if (!sink) return fail("webhook: " + error);  // not the URL: it may carry a token
+        webhook = sink.get();
+        sinks.push_back(std::move(sink));
+    }
+    OutputPipelineOptions pipeline;
+    pipeline.queue_capacity_lines = config.output_queue_events;
+    output = std::make_unique<OutputPipeline>(std::move(sinks), pipeline);
+    return {};
+}
+
+Status Daemon::Impl::open_control_socket() {
+    ControlServerOptions options;
+    options.socket_path = config.socket_path;
+    options.group = config.socket_group;
+    options.admin_group = config.admin_group;
+    options.max_queued_bytes_per_client = config.client_queue_bytes;
+    auto listening = ControlServer::listen(options);
+    if (auto* err = std::get_if<std::string>(&listening)) return fail(*err);
+    server = std::move(std::get<std::unique_ptr<ControlServer>>(listening));
+    server->on_message([this](ClientId c, const nlohmann::json& m) { control->on_message(c, m); });
+    server->on_disconnect([this](ClientId c) { control->on_disconnect(c); });
+
+    auto watching = RulesWatcher::watch(config.rules_dir);
+    if (auto* err = std::get_if<std::string>(&watching))
+        spdlog::warn("not watching {} for changes ({}); SIGHUP still reloads", config.rules_dir.string(), *err);
+    else
+        watcher.emplace(std::move(std::get<RulesWatcher>(watching)));
+    return {};
+}
+
+// Kubernetes: pods of this node, from the API server (config.kubeconfig).
+Status Daemon::Impl::start_pod_feed() {
+    if (config.kubeconfig.empty()) return {};
+    auto endpoint = config.kubeconfig == "in-cluster" ? in_cluster_config() : kubeconfig_file(config.kubeconfig);
+    if (auto* err = std::get_if<std::string>(&endpoint))
+        return fail("kubernetes (" + config.kubeconfig + "): " + *err);
+    node_name = node_name_for(config.node_name);
+    PodWatcherOptions options;
+    options.node_name = node_name;
+    if (auto started = threads.start_pod_feed(std::get<KubeEndpoint>(endpoint), options); !started) return started;
+    spdlog::info("watching the pods of node {} ({})", display_name(node_name), display_name(config.kubeconfig));
+    return {};
+}
+
+Daemon::Impl::Families Daemon::Impl::declare_metrics() {
+    MetricsRegistry& metrics = threads.metrics;
+    Families f;
+    f.events_total = &metrics.counter("fnwarden_events_total", "Events decoded by the daemon, by type.", {"type"});
+    f.violations_total = &metrics.counter("fnwarden_violations_total",
+                                          "Policy violations, by function, event type and action taken.",
+                                          {"function", "type", "action"});
+    f.reloads_total = &metrics.counter("fnwarden_policy_reloads_total", "Policy set reloads, by result.", {"result"});
+    f.control_refused_total = &metrics.counter(
+        "fnwarden_control_refused_total",
+        "Control-socket registrations refused, by reason (docs/threat-model.md, \"A hostile control-socket client\").",
+        {"reason"});
+    f.coverage_gaps_total = &metrics.counter(
+        "fnwarden_coverage_gaps_total",
+        "Accesses neither decided nor reported: the ring buffer was full and the policy only reports.", {"function"});
+    f.latency = &metrics.histogram("fnwarden_event_latency_seconds",
+                                   "From the kernel's timestamp to the event leaving the event loop.", {},
+                                   {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+    // Read at scrape time on the HTTP thread: only thread-safe sources here
+    // (BPF map lookups, the pipeline's locked stats, atomics).
+    ProbeSet* p = probes.get();
+    metrics.counter_callback("fnwarden_ringbuf_drops_total",
+                             "Events lost because the ring buffer was full (kernel counter).",
+                             [p] { return static_cast<double>(p->counters().ringbuf_drops); });
+    metrics.counter_callback("fnwarden_kernel_syscalls_total", "Syscalls of monitored cgroups seen by the probes.",
+                             [p] { return static_cast<double>(p->counters().events); });
+    metrics.counter_callback("fnwarden_kernel_kills_total", "Processes killed from the sys_enter probe.",
+                             [p] { return static_cast<double>(p->counters().kills); });
+    metrics.counter_callback("fnwarden_fail_closed_kills_total",
+                             "Processes killed because an access only fnwarden could decide found the ring full.",
+                             [p] { return static_cast<double>(p->counters().fail_closed_kills); });
+    LoopGauges* gauges = &threads.gauges;
+    metrics.gauge_callback("fnwarden_monitored_cgroups", "Cgroups in the kernel's monitored map.",
+                           [gauges] { return static_cast<double>(gauges->monitored_count.load()); });
+    OutputPipeline* out = output.get();
+    metrics.counter_callback("fnwarden_output_dropped_total", "Events the output queue had no room for.",
+                             [out] { return static_cast<double>(out->stats().dropped); });
+    if (webhook) {
+        WebhookSink* hook = webhook;
+        metrics.counter_callback("fnwarden_webhook_dropped_total", "Events the webhook sink dropped (any reason).",
+                                 [hook] { return static_cast<double>(hook->stats().dropped_events()); });
+        metrics.counter_callback("fnwarden_webhook_sent_total", "Events the webhook receiver accepted.",
+                                 [hook] { return static_cast<double>(hook->stats().sent_events); });
+    }
+    metrics.counter_callback("fnwarden_client_dropped_total",
+                             "Messages dropped for control clients that read too slowly.",
+                             [gauges] { return static_cast<double>(gauges->client_dropped.load()); });
+    return f;
+}
+
+// Who gets what: every part is made once the kernel, the outputs and the
+// socket are there.
+void Daemon::Impl::assemble(const Families& f) {
+    std::atomic<uint64_t>& monitored_count = threads.gauges.monitored_count;
+    tree.emplace(cgroup2_root);
+    policies.emplace(config.rules_dir, *probes, config.mode,
+                     [this](uint32_t slot, const FunctionPolicy& policy, Mode mode) -> Status {
+                         std::string error;
+                         if (!file_decider.set_policy(slot, policy, mode, &error)) return fail(error);
+                         return {};
+                     });
+    policies->set_reloads_metric(f.reloads_total);
+    registrations.emplace(*probes, cgroup2_root);
+    identifier.emplace(*probes, policies->table(), *registrations, *tree, monitored_count);
+    if (PodFeed* pods = threads.pods()) identifier->set_pods(pods->lookup());
+    router.emplace(EventRouter::Parts{*probes, policies->table(), *identifier, *registrations, *output, file_decider,
+                                      lineage_lookup, monitored_count},
+                   RouterMetrics{f.events_total, f.violations_total, f.latency});
+    router->set_server(server.get());
+    lost.emplace(f.coverage_gaps_total, router->per_function().max_functions());
+    ControlService::Hooks hooks;
+    hooks.status = [this] { return status(); };
+    hooks.reload = [this](const std::string& why) { return reload(why); };
+    hooks.attach_landlock_reporting = [this](std::string* error) { return probes->attach_landlock_reporting(error); };
+    control.emplace(ControlService::Parts{*server, *probes, *policies, *registrations, *identifier, *router},
+                    std::move(hooks), cgroup2_root / config.cgroup_parent, config.admin_group);
+    control->count_refusals_in(*f.control_refused_total);
+}
+
+Status Daemon::Impl::set_up_loop() {
+    const sigset_t handled = daemon_signal_set();
+    signals.reset(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+    epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+    const PodFeed* pods = threads.pods();
+    if (!signals.valid() || !epoll.valid() || !watch(signals.get()) || !watch(consumer->epoll_fd()) ||
+        !watch(server->fd()) || (watcher && !watch(watcher->fd())) || (pods && !watch(pods->wakeup_fd())))
+        return fail(std::string("event loop set-up: ") + std::strerror(errno));
+    // Pinned programs are hashed on worker threads: a FIFO or a huge file
+    // under a pinned name must not stall this loop (threat-model.md).
+    hash_wakeup = file_decider.defer_hashing();
+    // A rule's object deleted and made again: read the identities anew so
+    // the kernel decides the new object (threat-model.md).
+    file_decider.on_rules_stale([this](uint32_t slot) {
+        std::string error;
+        if (probes && !probes->refresh_file_rules(slot, &error))
+            spdlog::warn("policy slot {}: re-reading the file rules' objects failed: {}", slot, error);
+    });
+    if (hash_wakeup < 0 || !watch(hash_wakeup)) return fail(std::string("exec hash worker: ") + std::strerror(errno));
+    return {};
+}
+
+}  // namespace fnw

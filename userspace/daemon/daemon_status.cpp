@@ -1,0 +1,173 @@
+#include "daemon/daemon_status.hpp"
+
+#include <string>
+#include <vector>
+
+#include "runtime/process_handle.hpp"
+
+namespace fnw {
+namespace {
+
+std::vector<std::string> flag_names(uint32_t flags) {
+    std::vector<std::string> out;
+    if (flags & FNW_CGROUP_TRACE) out.push_back("trace");
+    if (flags & FNW_CGROUP_ARM_ON_EXEC) out.push_back("arm-on-exec");
+    if (flags & FNW_CGROUP_INHERITED) out.push_back("inherited");
+    if (flags & FNW_CGROUP_LEARN) out.push_back("learn");
+    if (flags & FNW_CGROUP_LANDLOCK) out.push_back("landlock");
+    return out;
+}
+
+}  // namespace
+
+nlohmann::json kernel_status(const KernelFeatures& features, const ProbeSet& probes) {
+    using nlohmann::json;
+    json kernel = {{"release", features.release},
+                   {"seccomp_user_notif", features.seccomp_user_notif},
+                   {"landlock_abi", features.landlock_abi ? json(*features.landlock_abi) : json(nullptr)},
+                   {"lsm_programs", probes.lsm_available() ? "loaded" : probes.lsm_error()}};
+    json hooks = json::object();
+    for (const auto& [hook, why] : probes.lsm_hooks()) hooks[hook] = why.empty() ? "loaded" : why;
+    kernel["lsm_hooks"] = hooks;
+    if (features.active_lsms)
+        kernel["active_lsms"] = *features.active_lsms;
+    else
+        kernel["active_lsms"] = nullptr;  // securityfs not mounted
+    return kernel;
+}
+
+nlohmann::json enforcement_status(const KernelFeatures& features, const ProbeSet& probes) {
+    nlohmann::json matrix = nlohmann::json::array();
+    for (const auto& row : enforcement_matrix(features, LsmStatus{probes.lsm_error(), probes.lsm_hooks()}))
+        matrix.push_back({{"events", row.event_class},
+                          {"launched", row.launched},
+                          {"watched", row.watched},
+                          {"not_used", row.rejected}});
+    return matrix;
+}
+
+nlohmann::json programs_status(const ProbeSet& probes) {
+    nlohmann::json programs = nlohmann::json::array();
+    for (const auto& p : probes.program_stats())
+        programs.push_back({{"name", p.name},
+                            {"section", p.section},
+                            {"loaded", p.loaded},
+                            {"attached", p.attached},
+                            {"run_count", p.run_count},
+                            {"run_time_ns", p.run_time_ns}});
+    return programs;
+}
+
+nlohmann::json cgroups_status(const KernelMaps& maps, const PolicyTable& table, const Registrations& registrations,
+                              const CgroupIdentifier& identifier, std::map<uint32_t, size_t>& per_slot) {
+    nlohmann::json cgroups = nlohmann::json::array();
+    for (const auto& [id, entry] : maps.monitored_cgroups()) {
+        ++per_slot[entry.policy_id];
+        const SlotInfo* info = table.info(entry.policy_id);
+        nlohmann::json c = {{"cgroup_id", id},
+                            {"policy_id", entry.policy_id},
+                            {"function", info ? info->function : "unknown"},
+                            {"flags", flag_names(entry.flags)}};
+        if (const Registration* reg = registrations.find(id)) {
+            c["path"] = reg->path;
+            c["registered_by"] = reg->pid;
+            if (reg->released) c["launcher"] = reg->launcher_gone ? "gone" : "unregistered";
+        } else if (const IdentifiedCgroup* found = identifier.find(id)) {
+            c["path"] = found->path;
+            c["function"] = found->function;
+            c["found_by"] = found->found_by;
+            if (!found->k8s_pod.empty())
+                c["k8s"] = {{"namespace", found->k8s_namespace},
+                            {"pod", found->k8s_pod},
+                            {"container_id", found->container_id}};
+        }
+        cgroups.push_back(std::move(c));
+    }
+    return cgroups;
+}
+
+nlohmann::json functions_status(const PolicySet* set, const PolicyTable& table, const FunctionTally& tally,
+                                const LostRecords& lost, std::map<uint32_t, size_t>& per_slot) {
+    nlohmann::json functions = nlohmann::json::array();
+    if (!set) return functions;
+    for (const auto& p : set->policies) {
+        const uint32_t slot = *table.slot_of(p.function);
+        const FunctionTally::Counts counts = tally.get(p.function);
+        functions.push_back({{"function", p.function},
+                             {"policy", p.name},
+                             {"file", p.source},
+                             {"mode", to_string(table.info(slot)->mode)},
+                             {"policy_id", slot},
+                             {"cgroups", per_slot[slot]},
+                             {"events", counts.events},
+                             {"violations", counts.violations},
+                             {"coverage_gaps", lost.gaps_of(p.function)}});
+    }
+    return functions;
+}
+
+nlohmann::json kernel_counters(const ProbeCounters& k) {
+    return {{"events", k.events},
+            {"violations", k.violations},
+            {"emitted", k.emitted},
+            {"ringbuf_drops", k.ringbuf_drops},
+            {"kills", k.kills},
+            {"signal_errors", k.signal_errors},
+            {"cgroups_inherited", k.cgroups_inherited},
+            {"net_checks", k.net_checks},
+            {"net_violations", k.net_violations},
+            {"net_denied", k.net_denied},
+            {"file_checks", k.file_checks},
+            {"file_violations", k.file_violations},
+            {"file_pending", k.file_pending},
+            {"file_cache_hits", k.file_cache_hits},
+            {"file_pending_lost", k.file_pending_lost},
+            {"file_lsm_denied", k.file_lsm_denied},
+            {"process_violations", k.process_violations},
+            {"process_denied", k.process_denied},
+            {"fail_closed_kills", k.fail_closed_kills},
+            {"coverage_gaps", k.coverage_gaps},
+            {"alert_drops", k.alert_drops},
+            {"birth_drops", k.birth_drops},
+            {"violations_aggregated", k.violations_aggregated}};
+}
+
+void add_engine_counters(nlohmann::json& d, const ProbeSet& probes, const FileDecider& files,
+                         const OutputPipeline::Stats& out, const ControlServerStats& server) {
+    const auto& decided = files.stats();
+    const auto hashes = files.hash_stats();
+    const auto worker = files.worker_stats();
+    d["file_decided_allowed"] = decided.allowed;
+    d["file_decided_violations"] = decided.violations;
+    d["file_verdicts_remembered"] = decided.remembered;
+    d["file_rule_objects_replaced"] = decided.replaced_rule_objects;
+    d["file_rule_refreshes"] = probes.file_rule_refreshes();
+    d["violation_repeats_reported"] = probes.violation_repeats_reported();
+    d["exec_sha256_mismatches"] = decided.sha256_mismatches;
+    d["exec_sha256_hashed"] = hashes.hashed;
+    d["exec_sha256_cache_hits"] = hashes.cache_hits;
+    d["exec_sha256_not_regular"] = hashes.not_regular;
+    d["exec_sha256_too_large"] = hashes.too_large;
+    d["exec_sha256_late"] = decided.sha256_late;
+    d["exec_sha256_pending"] = worker ? worker->pending : 0;
+    d["exec_hash_threads_stuck"] = worker ? worker->stuck_threads : 0;
+    const auto kills = ProcessHandle::stats();
+    d["kills_sent"] = kills.kills;
+    d["kill_target_gone"] = kills.kill_target_gone;
+    d["kill_not_the_event_process"] = kills.not_the_event_process;
+    d["output_written"] = out.written;
+    d["output_dropped"] = out.dropped;
+    d["output_queued"] = out.queued;
+    d["client_dropped"] = server.dropped_messages;
+    d["clients_refused"] = server.refused_permission + server.refused_capacity;
+}
+
+nlohmann::json webhook_counters(const WebhookSink& webhook) {
+    const auto w = webhook.stats();
+    return {{"sent_events", w.sent_events},
+            {"failed_attempts", w.failed_attempts},
+            {"dropped", w.dropped_events()},
+            {"queued", w.queued}};
+}
+
+}  // namespace fnw

@@ -1,0 +1,205 @@
+#include "daemon/event_router.hpp"
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include <fnwarden/events.h>
+
+#include "daemon/clock.hpp"
+
+namespace fnw {
+namespace {
+
+const SlotInfo& slot_or_unknown(const PolicyTable& table, uint32_t slot) {
+    static const SlotInfo unknown{"unknown", "", "", Mode::Audit, {}};
+    const SlotInfo* info = table.info(slot);
+    return info ? *info : unknown;
+}
+
+}  // namespace
+
+std::string trace_kind(const nlohmann::json& event) {
+    if (event.value("type", "") == "violation_summary" && event.contains("of") && event["of"].is_object())
+        return trace_kind(event["of"]);
+    const std::string type = event.value("type", "");
+    if (type == "file" && event.value("rule", "").rfind("exec.", 0) == 0) return "exec";
+    if (type == "network") return "net";
+    return type;
+}
+
+bool record_is_violation(std::span<const std::byte> record) {
+    fnw_event_header hdr;
+    if (record.size() < sizeof(hdr)) return false;
+    std::memcpy(&hdr, record.data(), sizeof(hdr));
+    uint8_t verdict = FNW_VERDICT_ALLOWED;
+    if (hdr.type == FNW_EVENT_SYSCALL && record.size() == sizeof(fnw_syscall_event))
+        std::memcpy(&verdict, record.data() + offsetof(fnw_syscall_event, verdict), 1);
+    else if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event))
+        std::memcpy(&verdict, record.data() + offsetof(fnw_net_event, verdict), 1);
+    else if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event))
+        std::memcpy(&verdict, record.data() + offsetof(fnw_file_event, verdict), 1);
+    else if (hdr.type == FNW_EVENT_VIOLATION_SUMMARY)
+        return true;  // repeats of violations, counted in the kernel
+    return verdict == FNW_VERDICT_VIOLATION;
+}
+
+Result<TraceFilter> parse_trace_filter(const nlohmann::json& request) {
+    TraceFilter filter;
+    for (const auto& f : request.value("functions", nlohmann::json::array())) filter.functions.insert(f.get<std::string>());
+    for (const auto& k : request.value("events", nlohmann::json::array())) {
+        const std::string kind = k.get<std::string>();
+        if (kind != "syscall" && kind != "file" && kind != "net" && kind != "exec")
+            return fail("unknown event kind \"" + kind + "\" (syscall, file, net, exec)");
+        filter.kinds.insert(kind);
+    }
+    filter.violations_only = request.value("violations_only", false);
+    return filter;
+}
+
+void EventRouter::handle_record(std::span<const std::byte> record) {
+    ++records_;
+    fnw_event_header hdr{};
+    if (record.size() < sizeof(hdr)) {
+        ++malformed_;
+        return;
+    }
+    std::memcpy(&hdr, record.data(), sizeof(hdr));
+    if (hdr.type == FNW_EVENT_CGROUP) return handle_birth(hdr, record);
+    const SlotInfo& slot = slot_or_unknown(parts_.table, hdr.policy_id);
+    // Pinned execs come back later, through the hash worker (the loop).
+    respond_to_record(record, slot.kill, [this](std::span<const std::byte> r) { publish_record(r); }, &parts_.files,
+                      &parts_.lineage);
+}
+
+// Identity input, not a policy event: match it, publish nothing.
+void EventRouter::handle_birth(const fnw_event_header& hdr, std::span<const std::byte> record) {
+    if (record.size() != sizeof(fnw_cgroup_event)) {
+        ++malformed_;
+        return;
+    }
+    auto birth = std::make_unique<fnw_cgroup_event>();
+    std::memcpy(birth.get(), record.data(), sizeof(*birth));
+    ++births_seen_;
+    if (birth->path_truncated) {
+        spdlog::warn("cgroup {} has a path longer than {} bytes: no selector can match it", hdr.cgroup_id,
+                     FNW_CGROUP_PATH_MAX - 1);
+        return;
+    }
+    if (parts_.identifier.wants_births())
+        parts_.identifier.identify(hdr.cgroup_id, std::string(birth->path, strnlen(birth->path, sizeof(birth->path))),
+                                   birth->parent_id, "cgroupPath");
+}
+
+void EventRouter::publish_record(std::span<const std::byte> r) {
+    fnw_event_header hdr{};
+    std::memcpy(&hdr, r.data(), sizeof(hdr));  // handle_record checked the size
+    const SlotInfo& slot = slot_or_unknown(parts_.table, hdr.policy_id);
+    // A capture group in a cgroupPath selector names the function per cgroup.
+    const IdentifiedCgroup* found = parts_.identifier.find(hdr.cgroup_id);
+    const std::string& function = found ? found->function : slot.function;
+    const bool violation = record_is_violation(r);  // the file decider may have decided it
+    // /proc lookups only for violations: a traced flood must stay cheap.
+    EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
+    auto event = event_to_json(r, ctx, clock_);
+    if (!event) {
+        ++malformed_;
+        return;
+    }
+    if (found && !found->k8s_pod.empty())
+        (*event)["k8s"] = {
+            {"namespace", found->k8s_namespace}, {"pod", found->k8s_pod}, {"container_id", found->container_id}};
+    // Allowed events reach the outputs only when a launcher asked for
+    // --trace; a trace client's interest is its own.
+    bool to_outputs = violation;
+    if (!violation) {
+        const Registration* reg = parts_.registrations.find(hdr.cgroup_id);
+        to_outputs = reg && reg->trace;
+    }
+    publish(*event, function, hdr.cgroup_id, violation, to_outputs);
+    const uint64_t now = boot_now_ns();
+    if (now > hdr.boot_ns) metrics_.latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
+}
+
+void EventRouter::publish(const nlohmann::json& event, const std::string& function, uint64_t cgroup_id,
+                          bool violation, bool to_outputs) {
+    const std::string type = event.value("type", "unknown");
+    count(event, type, function, violation);
+    std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (!subscribers_.empty()) send_to_subscribers(event, line, function, cgroup_id, violation);
+    if (to_outputs && !parts_.output.push(std::move(line))) ++output_refused_;
+}
+
+void EventRouter::count(const nlohmann::json& event, const std::string& type, const std::string& function,
+                        bool violation) {
+    metrics_.events_total->with({type}).inc();
+    if (type == "violation_summary" && event.contains("of") && event["of"].is_object()) {
+        // Repeats the kernel counted: N violations of the kind they repeat.
+        const uint64_t repeats = event.value("repeats", uint64_t{0});
+        per_function_.count(function, true, repeats);
+        metrics_.violations_total->with({function, event["of"].value("type", "unknown"), "repeated"}).inc(repeats);
+    } else {
+        per_function_.count(function, violation);
+        if (violation) metrics_.violations_total->with({function, type, event.value("action", "")}).inc();
+    }
+}
+
+void EventRouter::send_to_subscribers(const nlohmann::json& event, const std::string& line,
+                                      const std::string& function, uint64_t cgroup_id, bool violation) {
+    const std::string message = R"({"type":"event","event":)" + line + "}";
+    for (const auto& [client, filter] : subscribers_) {
+        if (!filter.matches(event, function, violation) || !may_see(filter, cgroup_id)) continue;
+        if (client == kLocalClient) {
+            local_trace_(event);
+            ++traced_sent_;
+        } else if (server_ && server_->send_line(client, message)) {
+            ++traced_sent_;
+        }
+    }
+}
+
+bool EventRouter::may_see(const TraceFilter& filter, uint64_t cgroup_id) const {
+    if (!filter.only_uid) return true;
+    const Registration* reg = parts_.registrations.find(cgroup_id);
+    return reg && reg->uid == *filter.only_uid;
+}
+
+void EventRouter::refresh_trace_flags() {
+    std::set<std::string> traced;
+    std::set<uint64_t> traced_cgroups;  // for members who see only their own
+    const auto& registrations = parts_.registrations.all();
+    for (const auto& [id, reg] : registrations)
+        if (reg.trace) traced.insert(reg.function);
+    for (const auto& [client, filter] : subscribers_) {
+        if (filter.only_uid) {
+            // Only the cgroups its uid registered: a member must not turn on
+            // allowed events (ring-buffer load) for everybody's functions.
+            for (const auto& [id, reg] : registrations)
+                if (reg.uid == *filter.only_uid && filter.wants_allowed_events_of(reg.function))
+                    traced_cgroups.insert(id);
+            continue;
+        }
+        for (const auto& [fn, slot] : parts_.table.function_slots())
+            if (filter.wants_allowed_events_of(fn)) traced.insert(fn);
+    }
+    auto monitored = parts_.maps.monitored_cgroups();
+    parts_.monitored_count = monitored.size();
+    for (auto [cgroup_id, entry] : monitored) {
+        const SlotInfo* info = parts_.table.info(entry.policy_id);
+        if (!info) continue;
+        const bool want = traced.count(info->function) > 0 || traced_cgroups.count(cgroup_id) > 0;
+        if (want == ((entry.flags & FNW_CGROUP_TRACE) != 0)) continue;
+        entry.flags = want ? (entry.flags | FNW_CGROUP_TRACE) : (entry.flags & ~uint32_t{FNW_CGROUP_TRACE});
+        parts_.maps.monitor_cgroup(cgroup_id, entry);
+    }
+}
+
+void EventRouter::add_status_counters(nlohmann::json& daemon_counters) const {
+    daemon_counters["records"] = records_;
+    daemon_counters["malformed"] = malformed_;
+    daemon_counters["traced_sent"] = traced_sent_;
+    daemon_counters["cgroup_births_seen"] = births_seen_;
+    daemon_counters["functions_overflow_events"] = per_function_.overflow().events;
+}
+
+}  // namespace fnw

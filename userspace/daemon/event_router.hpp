@@ -1,0 +1,133 @@
+// Where a ring-buffer record goes: decoded once, answered (the file decider
+// for accesses only userspace can decide, kills for policies that kill),
+// then published: counted, sent to the trace subscribers that want it, and
+// to the outputs when it is a violation (or its launcher asked for --trace).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+#include "control/control_socket.hpp"
+#include "daemon/cgroup_identifier.hpp"
+#include "daemon/policy_table.hpp"
+#include "daemon/registrations.hpp"
+#include "output/event_json.hpp"
+#include "output/event_sinks.hpp"
+#include "output/function_tally.hpp"
+#include "output/metrics.hpp"
+#include "probes/kernel_maps.hpp"
+#include "runtime/file_decider.hpp"
+#include "runtime/violation_response.hpp"
+
+namespace fnw {
+
+// Subscriber 0: this process's own `trace` (control clients are numbered
+// from 1).
+inline constexpr ClientId kLocalClient = 0;
+
+// The event kind `trace --events` filters on: exec denials are file events
+// about exec.allow; a summary of repeats is of the kind it repeats.
+std::string trace_kind(const nlohmann::json& event);
+
+// Whether a record reports a violation (read before the JSON is built, to
+// decide how much work the record is worth).
+bool record_is_violation(std::span<const std::byte> record);
+
+struct TraceFilter {
+    std::set<std::string> functions;  // empty: every function
+    std::set<std::string> kinds;      // syscall, file, net, exec; empty: all
+    bool violations_only = false;
+    // A member that is neither root nor in control.adminGroup sees only the
+    // cgroups its own uid registered (threat-model.md, "A hostile
+    // control-socket client"); unset: everything.
+    std::optional<uid_t> only_uid;
+
+    bool wants_allowed_events_of(const std::string& function) const {
+        return !violations_only && (functions.empty() || functions.count(function));
+    }
+    bool matches(const nlohmann::json& event, const std::string& function, bool violation) const {
+        if (violations_only && !violation) return false;
+        if (!functions.empty() && !functions.count(function)) return false;
+        return kinds.empty() || kinds.count(trace_kind(event));
+    }
+};
+
+// A trace request as a client sends it ({"functions": [...], "events":
+// [...], "violations_only": bool}). Throws nlohmann::json::exception on
+// wrongly typed members, like every request handler.
+Result<TraceFilter> parse_trace_filter(const nlohmann::json& request);
+
+// The metric families the router updates (declared with the daemon's others).
+struct RouterMetrics {
+    CounterFamily* events_total = nullptr;
+    CounterFamily* violations_total = nullptr;
+    HistogramFamily* latency = nullptr;
+};
+
+class EventRouter {
+public:
+    struct Parts {
+        KernelMaps& maps;
+        const PolicyTable& table;
+        CgroupIdentifier& identifier;
+        const Registrations& registrations;
+        OutputPipeline& output;
+        FileDecider& files;
+        const LineageLookup& lineage;
+        std::atomic<uint64_t>& monitored_count;  // read by the metrics thread
+    };
+    EventRouter(Parts parts, RouterMetrics metrics) : parts_(parts), metrics_(metrics) {}
+
+    // Trace messages go out through the control server once it listens.
+    void set_server(ControlServer* server) { server_ = server; }
+
+    // A record from the ring buffers (RingBufferConsumer's handler).
+    void handle_record(std::span<const std::byte> record);
+    // A decided record to the outputs and trace clients (also the pinned
+    // execs the hash worker decided later, and the kernel's summaries).
+    void publish_record(std::span<const std::byte> record);
+    void publish(const nlohmann::json& event, const std::string& function, uint64_t cgroup_id, bool violation,
+                 bool to_outputs);
+
+    // One subscription per client (a second replaces the first).
+    void subscribe(ClientId client, TraceFilter filter) { subscribers_[client] = std::move(filter); }
+    bool unsubscribe(ClientId client) { return subscribers_.erase(client) > 0; }
+    bool subscribed(ClientId client) const { return subscribers_.count(client) > 0; }
+    void set_local_trace(std::function<void(const nlohmann::json&)> on_event) { local_trace_ = std::move(on_event); }
+
+    // Allowed events cross the ring buffer only for cgroups with TRACE set:
+    // for launchers that asked for --trace, and while a `trace` client
+    // wants the allowed events of that function. Cleared when nobody asks.
+    void refresh_trace_flags();
+
+    const FunctionTally& per_function() const { return per_function_; }
+    void add_status_counters(nlohmann::json& daemon_counters) const;
+
+private:
+    bool may_see(const TraceFilter& filter, uint64_t cgroup_id) const;
+    void handle_birth(const fnw_event_header& hdr, std::span<const std::byte> record);
+    void count(const nlohmann::json& event, const std::string& type, const std::string& function, bool violation);
+    void send_to_subscribers(const nlohmann::json& event, const std::string& line, const std::string& function,
+                             uint64_t cgroup_id, bool violation);
+
+    Parts parts_;
+    RouterMetrics metrics_;
+    ControlServer* server_ = nullptr;
+    WallClock clock_ = WallClock::now();
+    std::map<ClientId, TraceFilter> subscribers_;
+    std::function<void(const nlohmann::json&)> local_trace_;
+    // Counters of the daemon's own work (kernel counters come from the probes).
+    uint64_t records_ = 0, malformed_ = 0, output_refused_ = 0, traced_sent_ = 0, births_seen_ = 0;
+    FunctionTally per_function_;  // capped: function names come from outside
+};
+
+}  // namespace fnw
