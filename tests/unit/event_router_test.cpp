@@ -1,0 +1,227 @@
+// EventRouter without a kernel: records built in memory go to the outputs,
+// trace subscribers and counters as the daemon's rules say; births reach
+// the identifier; trace flags follow who wants allowed events.
+#include "daemon/event_router.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+#include <gtest/gtest.h>
+
+#include "fakes/fake_kernel_maps.hpp"
+
+namespace fnw {
+namespace {
+
+using testing::FakeKernelMaps;
+
+struct Lines {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+};
+
+class CapturingSink : public EventSink {
+public:
+    explicit CapturingSink(std::shared_ptr<Lines> out) : out_(std::move(out)) {}
+    void write_batch(std::span<const std::string> lines) override {
+        std::lock_guard lock(out_->mutex);
+        out_->lines.insert(out_->lines.end(), lines.begin(), lines.end());
+    }
+    std::string name() const override { return "capture"; }
+
+private:
+    std::shared_ptr<Lines> out_;
+};
+
+FunctionPolicy policy_of(const std::string& function, const std::string& cgroup_path = "") {
+    FunctionPolicy p;
+    p.function = function;
+    p.name = function + "-policy";
+    p.source = function + ".yaml";
+    p.mode = Mode::Enforce;
+    p.selector.cgroup_path = cgroup_path;
+    return p;
+}
+
+fnw_syscall_event syscall_record(uint64_t cgroup_id, uint32_t slot, bool violation) {
+    fnw_syscall_event ev{};
+    ev.hdr.type = FNW_EVENT_SYSCALL;
+    ev.hdr.size = sizeof(ev);
+    ev.hdr.cgroup_id = cgroup_id;
+    ev.hdr.policy_id = slot;
+    ev.hdr.pid = static_cast<uint32_t>(::getpid());
+    ev.nr = 59;
+    ev.verdict = violation ? FNW_VERDICT_VIOLATION : FNW_VERDICT_ALLOWED;
+    ev.action = violation ? FNW_ACTION_REPORTED : FNW_ACTION_NONE;
+    return ev;
+}
+
+template <class Record>
+std::span<const std::byte> bytes(const Record& r) {
+    return std::as_bytes(std::span(&r, 1));
+}
+
+class Router : public ::testing::Test {
+protected:
+    Router() {
+        std::vector<std::unique_ptr<EventSink>> sinks;
+        sinks.push_back(std::make_unique<CapturingSink>(lines_));
+        output_ = std::make_unique<OutputPipeline>(std::move(sinks));
+        set_.policies = {policy_of("alpha"), policy_of("beta")};
+        for (const auto& p : set_.policies) set_.fingerprints[p.function] = 1;
+        EXPECT_TRUE(table_.apply(set_, nullptr, {}));
+        router_.set_local_trace([this](const nlohmann::json& event) { traced_.push_back(event); });
+    }
+    uint32_t slot(const std::string& fn) const { return *table_.slot_of(fn); }
+    // The outputs' lines, once the pipeline has drained (the router must
+    // publish nothing after this).
+    std::vector<std::string> written() {
+        output_.reset();
+        std::lock_guard lock(lines_->mutex);
+        return lines_->lines;
+    }
+    EventRouter::Parts parts() {
+        return {maps_, table_, identifier_, registrations_, *output_, files_, lineage_, monitored_};
+    }
+    RouterMetrics families() {
+        return {&metrics_.counter("fnwarden_events_total", "", {"type"}),
+                &metrics_.counter("fnwarden_violations_total", "", {"function", "type", "action"}),
+                &metrics_.histogram("fnwarden_event_latency_seconds", "", {}, {1})};
+    }
+
+    std::shared_ptr<Lines> lines_ = std::make_shared<Lines>();
+    std::unique_ptr<OutputPipeline> output_;
+    FakeKernelMaps maps_;
+    PolicyTable table_{maps_, Mode::Enforce};
+    Registrations registrations_{maps_, "/sys/fs/cgroup"};
+    struct NoTree : CgroupTreeReader {
+        std::optional<uint64_t> id_of(const std::filesystem::path&) const override { return std::nullopt; }
+        void walk(const std::function<void(const std::filesystem::path&)>&) const override {}
+    } tree_;
+    std::atomic<uint64_t> monitored_{0};
+    CgroupIdentifier identifier_{maps_, table_, registrations_, tree_, monitored_};
+    FileDecider files_{[](const fnw_file_verdict_key&) { return false; }};
+    LineageLookup lineage_;
+    MetricsRegistry metrics_;
+    EventRouter router_{parts(), families()};
+    PolicySet set_;
+    std::vector<nlohmann::json> traced_;
+};
+
+TEST_F(Router, AViolationGoesToTheOutputsAndIsCounted) {
+    router_.handle_record(bytes(syscall_record(7, slot("alpha"), true)));
+    EXPECT_EQ(router_.per_function().get("alpha").violations, 1u);
+    nlohmann::json counters;
+    router_.add_status_counters(counters);
+    EXPECT_EQ(counters["records"], 1);
+    EXPECT_EQ(counters["malformed"], 0);
+    auto lines = written();
+    ASSERT_EQ(lines.size(), 1u);
+    auto event = nlohmann::json::parse(lines[0]);
+    EXPECT_EQ(event["function"], "alpha");
+    EXPECT_EQ(event["policy"], "alpha-policy");
+}
+
+TEST_F(Router, AllowedEventsReachTheOutputsOnlyForATracedRegistration) {
+    router_.handle_record(bytes(syscall_record(7, slot("alpha"), false)));
+    Registration traced;
+    traced.function = "beta";
+    traced.trace = true;
+    registrations_.add(8, traced);
+    router_.handle_record(bytes(syscall_record(8, slot("beta"), false)));
+    auto lines = written();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(nlohmann::json::parse(lines[0])["function"], "beta");
+}
+
+TEST_F(Router, SubscribersGetWhatTheirFilterAsksFor) {
+    auto filter = parse_trace_filter({{"functions", {"alpha"}}, {"violations_only", true}});
+    ASSERT_TRUE(filter);
+    router_.subscribe(kLocalClient, *filter);
+    router_.handle_record(bytes(syscall_record(7, slot("alpha"), false)));  // allowed: not wanted
+    router_.handle_record(bytes(syscall_record(9, slot("beta"), true)));    // other function
+    router_.handle_record(bytes(syscall_record(7, slot("alpha"), true)));
+    ASSERT_EQ(traced_.size(), 1u);
+    EXPECT_EQ(traced_[0]["function"], "alpha");
+    EXPECT_EQ(trace_kind(traced_[0]), "syscall");
+}
+
+TEST_F(Router, AMemberSeesOnlyTheCgroupsItsUidRegistered) {
+    TraceFilter filter;
+    filter.only_uid = 1000;
+    router_.subscribe(kLocalClient, filter);
+    Registration mine;
+    mine.function = "alpha";
+    mine.uid = 1000;
+    registrations_.add(7, mine);
+    router_.handle_record(bytes(syscall_record(7, slot("alpha"), true)));
+    router_.handle_record(bytes(syscall_record(9, slot("alpha"), true)));
+    ASSERT_EQ(traced_.size(), 1u);
+    EXPECT_EQ(traced_[0]["cgroup_id"], 7);
+}
+
+TEST_F(Router, TraceFlagsFollowWhoWantsAllowedEvents) {
+    fnw_cgroup_entry entry{};
+    entry.policy_id = slot("alpha");
+    maps_.cgroups[7] = entry;
+    entry.policy_id = slot("beta");
+    maps_.cgroups[9] = entry;
+    router_.subscribe(3, *parse_trace_filter({{"functions", {"alpha"}}}));
+    router_.refresh_trace_flags();
+    EXPECT_TRUE(maps_.cgroups[7].flags & FNW_CGROUP_TRACE);
+    EXPECT_FALSE(maps_.cgroups[9].flags & FNW_CGROUP_TRACE);
+    EXPECT_EQ(monitored_.load(), 2u);
+    EXPECT_TRUE(router_.unsubscribe(3));
+    router_.refresh_trace_flags();
+    EXPECT_FALSE(maps_.cgroups[7].flags & FNW_CGROUP_TRACE);
+}
+
+TEST_F(Router, MalformedRecordsAreCountedNotPublished) {
+    const std::byte short_record[4]{};
+    router_.handle_record(short_record);
+    fnw_cgroup_event birth{};
+    birth.hdr.type = FNW_EVENT_CGROUP;
+    router_.handle_record(std::span(reinterpret_cast<const std::byte*>(&birth), sizeof(birth) - 1));
+    nlohmann::json counters;
+    router_.add_status_counters(counters);
+    EXPECT_EQ(counters["malformed"], 2);
+    EXPECT_EQ(counters["records"], 2);
+    EXPECT_TRUE(written().empty());
+}
+
+TEST_F(Router, BirthsGoToTheIdentifierWhenASelectorWantsThem) {
+    set_.policies.push_back(policy_of("gamma", "fns/gamma"));
+    set_.fingerprints["gamma"] = 1;
+    ASSERT_TRUE(table_.apply(set_, nullptr, {}));
+    auto built = SelectorMatcher::build(set_.policies);
+    identifier_.reconfigure(set_, std::get<SelectorMatcher>(std::move(built)));
+    fnw_cgroup_event birth{};
+    birth.hdr.type = FNW_EVENT_CGROUP;
+    birth.hdr.size = sizeof(birth);
+    birth.hdr.cgroup_id = 42;
+    std::strcpy(birth.path, "fns/gamma");
+    router_.handle_record(bytes(birth));
+    ASSERT_TRUE(maps_.monitored_cgroup(42));
+    EXPECT_EQ(maps_.monitored_cgroup(42)->policy_id, slot("gamma"));
+    nlohmann::json counters;
+    router_.add_status_counters(counters);
+    EXPECT_EQ(counters["cgroup_births_seen"], 1);
+}
+
+TEST(TraceFilter, RefusesUnknownKinds) {
+    auto filter = parse_trace_filter({{"events", {"syscall", "disk"}}});
+    ASSERT_FALSE(filter);
+    EXPECT_EQ(filter.error(), "unknown event kind \"disk\" (syscall, file, net, exec)");
+}
+
+TEST(TraceKind, ExecDenialsAndSummariesAreOfTheirKind) {
+    EXPECT_EQ(trace_kind({{"type", "file"}, {"rule", "exec.allow"}}), "exec");
+    EXPECT_EQ(trace_kind({{"type", "network"}}), "net");
+    EXPECT_EQ(trace_kind({{"type", "violation_summary"}, {"of", {{"type", "network"}}}}), "net");
+}
+
+}  // namespace
+}  // namespace fnw
