@@ -3,6 +3,8 @@
 // monitored cgroup never loosens what it inherits.
 #include "daemon/cgroup_identifier.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "fakes/fake_kernel_maps.hpp"
@@ -44,6 +46,9 @@ class Identifier : public ::testing::Test {
 protected:
     void load(std::vector<FunctionPolicy> policies) {
         set_.policies = std::move(policies);
+        // As load_policy_set leaves them (PolicySet::find relies on it).
+        std::sort(set_.policies.begin(), set_.policies.end(),
+                  [](const FunctionPolicy& a, const FunctionPolicy& b) { return a.function < b.function; });
         for (const auto& p : set_.policies) set_.fingerprints[p.function] = 1;
         ASSERT_TRUE(table_.apply(set_, nullptr, {}));
         auto built = SelectorMatcher::build(set_.policies);

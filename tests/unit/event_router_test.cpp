@@ -67,9 +67,6 @@ std::span<const std::byte> bytes(const Record& r) {
 class Router : public ::testing::Test {
 protected:
     Router() {
-        std::vector<std::unique_ptr<EventSink>> sinks;
-        sinks.push_back(std::make_unique<CapturingSink>(lines_));
-        output_ = std::make_unique<OutputPipeline>(std::move(sinks));
         set_.policies = {policy_of("alpha"), policy_of("beta")};
         for (const auto& p : set_.policies) set_.fingerprints[p.function] = 1;
         EXPECT_TRUE(table_.apply(set_, nullptr, {}));
@@ -93,7 +90,12 @@ protected:
     }
 
     std::shared_ptr<Lines> lines_ = std::make_shared<Lines>();
-    std::unique_ptr<OutputPipeline> output_;
+    static std::unique_ptr<OutputPipeline> capturing_pipeline(std::shared_ptr<Lines> lines) {
+        std::vector<std::unique_ptr<EventSink>> sinks;
+        sinks.push_back(std::make_unique<CapturingSink>(std::move(lines)));
+        return std::make_unique<OutputPipeline>(std::move(sinks));
+    }
+    std::unique_ptr<OutputPipeline> output_ = capturing_pipeline(lines_);
     FakeKernelMaps maps_;
     PolicyTable table_{maps_, Mode::Enforce};
     Registrations registrations_{maps_, "/sys/fs/cgroup"};
