@@ -148,7 +148,7 @@ TEST_F(Router, SubscribersGetWhatTheirFilterAsksFor) {
     router_.handle_record(bytes(syscall_record(7, slot("alpha"), true)));
     ASSERT_EQ(traced_.size(), 1u);
     EXPECT_EQ(traced_[0]["function"], "alpha");
-    EXPECT_EQ(trace_kind(traced_[0]), "syscall");
+    EXPECT_EQ(trace_kind_of(traced_[0]), EventKind::Syscall);
 }
 
 TEST_F(Router, AMemberSeesOnlyTheCgroupsItsUidRegistered) {
@@ -220,9 +220,9 @@ TEST(TraceFilter, RefusesUnknownKinds) {
 }
 
 TEST(TraceKind, ExecDenialsAndSummariesAreOfTheirKind) {
-    EXPECT_EQ(trace_kind({{"type", "file"}, {"rule", "exec.allow"}}), "exec");
-    EXPECT_EQ(trace_kind({{"type", "network"}}), "net");
-    EXPECT_EQ(trace_kind({{"type", "violation_summary"}, {"of", {{"type", "network"}}}}), "net");
+    EXPECT_EQ(trace_kind_of({{"type", "file"}, {"rule", "exec.allow"}}), EventKind::Exec);
+    EXPECT_EQ(trace_kind_of({{"type", "network"}}), EventKind::Net);
+    EXPECT_EQ(trace_kind_of({{"type", "violation_summary"}, {"of", {{"type", "network"}}}}), EventKind::Net);
 }
 
 }  // namespace

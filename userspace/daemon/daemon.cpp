@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "control/protocol.hpp"
 #include "daemon/daemon_impl.hpp"
 #include "daemon/daemon_status.hpp"
 
@@ -60,7 +61,7 @@ bool Daemon::Impl::reload(const std::string& why) {
 // the last look: one summary record per violation that repeated.
 void Daemon::Impl::publish_violation_summaries() {
     for (const auto& summary : probes->take_violation_summaries())
-        router->publish_record(std::as_bytes(std::span(&summary, 1)));
+        router->publish_record(Record(summary));
 }
 
 nlohmann::json Daemon::Impl::status() const {
@@ -90,7 +91,7 @@ nlohmann::json Daemon::Impl::status() const {
     s["cgroups"] = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
     s["functions"] = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);
 
-    json counters = {{"kernel", kernel_counters(probes->counters())}, {"daemon", json::object()}};
+    json counters = {{"kernel", probes->counters()}, {"daemon", json::object()}};
     json& daemon = counters["daemon"];
     add_engine_counters(daemon, *probes, file_decider, output->stats(), server->stats());
     router->add_status_counters(daemon);
@@ -137,7 +138,7 @@ int Daemon::Impl::loop() {
         // Pinned execs whose hash is done, or overdue ("cannot verify in
         // time"): verdict, kill through the pidfd taken on arrival, publish.
         file_decider.collect([this](const fnw_file_event& ev) {
-            router->publish_record(std::span(reinterpret_cast<const std::byte*>(&ev), sizeof(ev)));
+            router->publish_record(Record(FileRecord::view(ev)));
         });
         const auto now = std::chrono::steady_clock::now();
         reload_when_due(now);

@@ -26,6 +26,8 @@ Status Daemon::Impl::start_up() {
     auto root = find_cgroup2_mount();
     if (!root) return fail("no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)");
     cgroup2_root = *root;
+    // tracefs and securityfs first: the capabilities and the probes read them.
+    if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     features = probe_kernel_features();
 
     // Rules before probes: a daemon with no valid policy set should not
@@ -55,6 +57,7 @@ Status Daemon::Impl::load_probes() {
     ProbeOptions options;
     options.cgroup2_root = cgroup2_root;
     options.ringbuf_bytes = config.ringbuf_bytes;
+    options.capabilities = features;  // one probe for the load and for status
     auto loaded = ProbeSet::load(options);
     if (auto* err = std::get_if<ProbeError>(&loaded)) return fail(err->message);
     probes = std::move(std::get<std::unique_ptr<ProbeSet>>(loaded));
@@ -120,12 +123,11 @@ Status Daemon::Impl::open_control_socket() {
 Status Daemon::Impl::start_pod_feed() {
     if (config.kubeconfig.empty()) return {};
     auto endpoint = config.kubeconfig == "in-cluster" ? in_cluster_config() : kubeconfig_file(config.kubeconfig);
-    if (auto* err = std::get_if<std::string>(&endpoint))
-        return fail("kubernetes (" + config.kubeconfig + "): " + *err);
+    if (!endpoint) return fail("kubernetes (" + config.kubeconfig + "): " + endpoint.error());
     node_name = node_name_for(config.node_name);
     PodWatcherOptions options;
     options.node_name = node_name;
-    if (auto started = threads.start_pod_feed(std::get<KubeEndpoint>(endpoint), options); !started) return started;
+    if (auto started = threads.start_pod_feed(*endpoint, options); !started) return started;
     spdlog::info("watching the pods of node {} ({})", display_name(node_name), display_name(config.kubeconfig));
     return {};
 }
@@ -151,16 +153,7 @@ Daemon::Impl::Families Daemon::Impl::declare_metrics() {
     // Read at scrape time on the HTTP thread: only thread-safe sources here
     // (BPF map lookups, the pipeline's locked stats, atomics).
     ProbeSet* p = probes.get();
-    metrics.counter_callback("fnwarden_ringbuf_drops_total",
-                             "Events lost because the ring buffer was full (kernel counter).",
-                             [p] { return static_cast<double>(p->counters().ringbuf_drops); });
-    metrics.counter_callback("fnwarden_kernel_syscalls_total", "Syscalls of monitored cgroups seen by the probes.",
-                             [p] { return static_cast<double>(p->counters().events); });
-    metrics.counter_callback("fnwarden_kernel_kills_total", "Processes killed from the sys_enter probe.",
-                             [p] { return static_cast<double>(p->counters().kills); });
-    metrics.counter_callback("fnwarden_fail_closed_kills_total",
-                             "Processes killed because an access only fnwarden could decide found the ring full.",
-                             [p] { return static_cast<double>(p->counters().fail_closed_kills); });
+    declare_kernel_counter_metrics(metrics, [p] { return p->counters(); });
     LoopGauges* gauges = &threads.gauges;
     metrics.gauge_callback("fnwarden_monitored_cgroups", "Cgroups in the kernel's monitored map.",
                            [gauges] { return static_cast<double>(gauges->monitored_count.load()); });

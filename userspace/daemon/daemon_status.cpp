@@ -106,32 +106,6 @@ nlohmann::json functions_status(const PolicySet* set, const PolicyTable& table, 
     return functions;
 }
 
-nlohmann::json kernel_counters(const ProbeCounters& k) {
-    return {{"events", k.events},
-            {"violations", k.violations},
-            {"emitted", k.emitted},
-            {"ringbuf_drops", k.ringbuf_drops},
-            {"kills", k.kills},
-            {"signal_errors", k.signal_errors},
-            {"cgroups_inherited", k.cgroups_inherited},
-            {"net_checks", k.net_checks},
-            {"net_violations", k.net_violations},
-            {"net_denied", k.net_denied},
-            {"file_checks", k.file_checks},
-            {"file_violations", k.file_violations},
-            {"file_pending", k.file_pending},
-            {"file_cache_hits", k.file_cache_hits},
-            {"file_pending_lost", k.file_pending_lost},
-            {"file_lsm_denied", k.file_lsm_denied},
-            {"process_violations", k.process_violations},
-            {"process_denied", k.process_denied},
-            {"fail_closed_kills", k.fail_closed_kills},
-            {"coverage_gaps", k.coverage_gaps},
-            {"alert_drops", k.alert_drops},
-            {"birth_drops", k.birth_drops},
-            {"violations_aggregated", k.violations_aggregated}};
-}
-
 void add_engine_counters(nlohmann::json& d, const ProbeSet& probes, const FileDecider& files,
                          const OutputPipeline::Stats& out, const ControlServerStats& server) {
     const auto& decided = files.stats();

@@ -34,8 +34,6 @@ nlohmann::json cgroups_status(const KernelMaps& maps, const PolicyTable& table, 
 nlohmann::json functions_status(const PolicySet* set, const PolicyTable& table, const FunctionTally& tally,
                                 const LostRecords& lost, std::map<uint32_t, size_t>& per_slot);
 
-// counters.kernel.
-nlohmann::json kernel_counters(const ProbeCounters& k);
 // counters.daemon's share of the probes, the file decider, kills and outputs.
 void add_engine_counters(nlohmann::json& daemon_counters, const ProbeSet& probes, const FileDecider& files,
                          const OutputPipeline::Stats& out, const ControlServerStats& server);

@@ -24,8 +24,8 @@ Result<std::unique_ptr<PodFeed>> PodFeed::start(KubeEndpoint endpoint, PodWatche
         (void)!::write(f->wakeup_.get(), &one, sizeof(one));
     };
     auto started = PodWatcher::start(std::move(endpoint), std::move(options));
-    if (auto* err = std::get_if<std::string>(&started)) return fail("kubernetes pod watcher: " + *err);
-    feed->watcher_ = std::move(std::get<std::unique_ptr<PodWatcher>>(started));
+    if (!started) return fail("kubernetes pod watcher: " + started.error());
+    feed->watcher_ = std::move(*started);
     return feed;
 }
 
@@ -87,8 +87,8 @@ Status DaemonThreads::start_metrics_server(const std::string& address, bool allo
         return "";
     };
     auto serving = MetricsServer::start(address, metrics, health, http);
-    if (auto* err = std::get_if<std::string>(&serving)) return fail("metrics " + address + ": " + *err);
-    metrics_server_ = std::move(std::get<std::unique_ptr<MetricsServer>>(serving));
+    if (!serving) return fail("metrics " + address + ": " + serving.error());
+    metrics_server_ = std::move(*serving);
     return {};
 }
 

@@ -19,39 +19,14 @@ const SlotInfo& slot_or_unknown(const PolicyTable& table, uint32_t slot) {
 
 }  // namespace
 
-std::string trace_kind(const nlohmann::json& event) {
-    if (event.value("type", "") == "violation_summary" && event.contains("of") && event["of"].is_object())
-        return trace_kind(event["of"]);
-    const std::string type = event.value("type", "");
-    if (type == "file" && event.value("rule", "").rfind("exec.", 0) == 0) return "exec";
-    if (type == "network") return "net";
-    return type;
-}
-
-bool record_is_violation(std::span<const std::byte> record) {
-    fnw_event_header hdr;
-    if (record.size() < sizeof(hdr)) return false;
-    std::memcpy(&hdr, record.data(), sizeof(hdr));
-    uint8_t verdict = FNW_VERDICT_ALLOWED;
-    if (hdr.type == FNW_EVENT_SYSCALL && record.size() == sizeof(fnw_syscall_event))
-        std::memcpy(&verdict, record.data() + offsetof(fnw_syscall_event, verdict), 1);
-    else if (hdr.type == FNW_EVENT_NET && record.size() == sizeof(fnw_net_event))
-        std::memcpy(&verdict, record.data() + offsetof(fnw_net_event, verdict), 1);
-    else if (hdr.type == FNW_EVENT_FILE && record.size() == sizeof(fnw_file_event))
-        std::memcpy(&verdict, record.data() + offsetof(fnw_file_event, verdict), 1);
-    else if (hdr.type == FNW_EVENT_VIOLATION_SUMMARY)
-        return true;  // repeats of violations, counted in the kernel
-    return verdict == FNW_VERDICT_VIOLATION;
-}
-
 Result<TraceFilter> parse_trace_filter(const nlohmann::json& request) {
     TraceFilter filter;
     for (const auto& f : request.value("functions", nlohmann::json::array())) filter.functions.insert(f.get<std::string>());
     for (const auto& k : request.value("events", nlohmann::json::array())) {
-        const std::string kind = k.get<std::string>();
-        if (kind != "syscall" && kind != "file" && kind != "net" && kind != "exec")
-            return fail("unknown event kind \"" + kind + "\" (syscall, file, net, exec)");
-        filter.kinds.insert(kind);
+        const auto kind = parse_event_kind(k.get<std::string>());
+        if (!kind || *kind == EventKind::ViolationSummary)
+            return fail("unknown event kind \"" + k.get<std::string>() + "\" (syscall, file, net, exec)");
+        filter.kinds.insert(*kind);
     }
     filter.violations_only = request.value("violations_only", false);
     return filter;
@@ -59,49 +34,41 @@ Result<TraceFilter> parse_trace_filter(const nlohmann::json& request) {
 
 void EventRouter::handle_record(std::span<const std::byte> record) {
     ++records_;
-    fnw_event_header hdr{};
-    if (record.size() < sizeof(hdr)) {
+    auto decoded = decode_record(record);
+    if (!decoded) {
         ++malformed_;
         return;
     }
-    std::memcpy(&hdr, record.data(), sizeof(hdr));
-    if (hdr.type == FNW_EVENT_CGROUP) return handle_birth(hdr, record);
+    const fnw_event_header hdr = header(*decoded);
+    if (const auto* birth = std::get_if<CgroupRecord>(&*decoded)) return handle_birth(hdr, **birth);
     const SlotInfo& slot = slot_or_unknown(parts_.table, hdr.policy_id);
     // Pinned execs come back later, through the hash worker (the loop).
-    respond_to_record(record, slot.kill, [this](std::span<const std::byte> r) { publish_record(r); }, &parts_.files,
+    respond_to_record(std::move(*decoded), slot.kill, [this](const Record& r) { publish_record(r); }, &parts_.files,
                       &parts_.lineage);
 }
 
 // Identity input, not a policy event: match it, publish nothing.
-void EventRouter::handle_birth(const fnw_event_header& hdr, std::span<const std::byte> record) {
-    if (record.size() != sizeof(fnw_cgroup_event)) {
-        ++malformed_;
-        return;
-    }
-    auto birth = std::make_unique<fnw_cgroup_event>();
-    std::memcpy(birth.get(), record.data(), sizeof(*birth));
+void EventRouter::handle_birth(const fnw_event_header& hdr, const fnw_cgroup_event& birth) {
     ++births_seen_;
-    if (birth->path_truncated) {
+    if (birth.path_truncated) {
         spdlog::warn("cgroup {} has a path longer than {} bytes: no selector can match it", hdr.cgroup_id,
                      FNW_CGROUP_PATH_MAX - 1);
         return;
     }
     if (parts_.identifier.wants_births())
-        parts_.identifier.identify(hdr.cgroup_id, std::string(birth->path, strnlen(birth->path, sizeof(birth->path))),
-                                   birth->parent_id, "cgroupPath");
+        parts_.identifier.identify(hdr.cgroup_id, std::string(bounded(birth.path)), birth.parent_id, "cgroupPath");
 }
 
-void EventRouter::publish_record(std::span<const std::byte> r) {
-    fnw_event_header hdr{};
-    std::memcpy(&hdr, r.data(), sizeof(hdr));  // handle_record checked the size
+void EventRouter::publish_record(const Record& r) {
+    const fnw_event_header& hdr = header(r);
     const SlotInfo& slot = slot_or_unknown(parts_.table, hdr.policy_id);
     // A capture group in a cgroupPath selector names the function per cgroup.
     const IdentifiedCgroup* found = parts_.identifier.find(hdr.cgroup_id);
     const std::string& function = found ? found->function : slot.function;
-    const bool violation = record_is_violation(r);  // the file decider may have decided it
+    const bool violation = is_violation(r);  // the file decider may have decided it
     // /proc lookups only for violations: a traced flood must stay cheap.
     EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
-    auto event = event_to_json(r, ctx, clock_);
+    auto event = to_json(r, ctx, clock_);
     if (!event) {
         ++malformed_;
         return;

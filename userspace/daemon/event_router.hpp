@@ -25,6 +25,7 @@
 #include "output/function_tally.hpp"
 #include "output/metrics.hpp"
 #include "probes/kernel_maps.hpp"
+#include "probes/record.hpp"
 #include "runtime/file_decider.hpp"
 #include "runtime/violation_response.hpp"
 
@@ -34,17 +35,9 @@ namespace fnw {
 // from 1).
 inline constexpr ClientId kLocalClient = 0;
 
-// The event kind `trace --events` filters on: exec denials are file events
-// about exec.allow; a summary of repeats is of the kind it repeats.
-std::string trace_kind(const nlohmann::json& event);
-
-// Whether a record reports a violation (read before the JSON is built, to
-// decide how much work the record is worth).
-bool record_is_violation(std::span<const std::byte> record);
-
 struct TraceFilter {
     std::set<std::string> functions;  // empty: every function
-    std::set<std::string> kinds;      // syscall, file, net, exec; empty: all
+    std::set<EventKind> kinds;        // syscall, file, net, exec; empty: all
     bool violations_only = false;
     // A member that is neither root nor in control.adminGroup sees only the
     // cgroups its own uid registered (threat-model.md, "A hostile
@@ -57,7 +50,9 @@ struct TraceFilter {
     bool matches(const nlohmann::json& event, const std::string& function, bool violation) const {
         if (violations_only && !violation) return false;
         if (!functions.empty() && !functions.count(function)) return false;
-        return kinds.empty() || kinds.count(trace_kind(event));
+        if (kinds.empty()) return true;
+        const auto kind = trace_kind_of(event);
+        return kind && kinds.count(*kind);
     }
 };
 
@@ -94,7 +89,7 @@ public:
     void handle_record(std::span<const std::byte> record);
     // A decided record to the outputs and trace clients (also the pinned
     // execs the hash worker decided later, and the kernel's summaries).
-    void publish_record(std::span<const std::byte> record);
+    void publish_record(const Record& record);
     void publish(const nlohmann::json& event, const std::string& function, uint64_t cgroup_id, bool violation,
                  bool to_outputs);
 
@@ -114,7 +109,7 @@ public:
 
 private:
     bool may_see(const TraceFilter& filter, uint64_t cgroup_id) const;
-    void handle_birth(const fnw_event_header& hdr, std::span<const std::byte> record);
+    void handle_birth(const fnw_event_header& hdr, const fnw_cgroup_event& birth);
     void count(const nlohmann::json& event, const std::string& type, const std::string& function, bool violation);
     void send_to_subscribers(const nlohmann::json& event, const std::string& line, const std::string& function,
                              uint64_t cgroup_id, bool violation);
