@@ -11,6 +11,7 @@
 #
 # One tree per build type, each configured and built once:
 #   build-asan/  Debug + ASan/UBSan: the unit tests (they run only here),
+#   build-tsan/  Debug + ThreadSanitizer: the daemon threads start/stop test,
 #   build-fuzz/  clang + libFuzzer: bounded fuzz runs that must grow coverage,
 #   build/       RelWithDebInfo: the BPF tests, the e2e scripts, packaging,
 #                and the VM lane, which runs beside the host's BPF tests
@@ -99,6 +100,13 @@ stage "build asan (unit tests)" bash -c "
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFNW_SANITIZE=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
   cmake --build build-asan -j$jobs --target fnw_unit_tests"
 stage "unit (asan+ubsan)" bash -c "cd build-asan && ctest -L unit -LE packaging -j$jobs --output-on-failure"
+
+# The daemon's threads started and stopped under ThreadSanitizer (its own
+# tree: TSan cannot share a build with ASan).
+stage "build tsan" bash -c "
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFNW_TSAN=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
+  cmake --build build-tsan -j$jobs --target fnw_tsan_tests"
+stage tsan bash -c "cd build-tsan && ctest -L tsan --output-on-failure"
 
 stage "build fuzz (clang)" bash -c "
   cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_BUILD_BENCH=OFF \
