@@ -200,5 +200,42 @@ TEST_F(Control, ARefusedRegistrationIsCountedByReason) {
     EXPECT_EQ((*reply)["error"], "no policy for function \"nobody\" in " + rules_.string());
 }
 
+// The replies' wire form, byte for byte, as the JSON-literal handlers wrote
+// them before the typed protocol (captured from that code).
+TEST_F(Control, RepliesKeepTheirWireForm) {
+    auto client = connect();
+    const std::string version = policies_.set()->version;
+    auto dumped = [&](const json& request) {
+        auto reply = ask(client, request);
+        return reply ? reply->dump() : std::string("no reply");
+    };
+    EXPECT_EQ(dumped({{"op", "policy"}, {"function", "alpha"}}),
+              R"({"file":")" + (rules_ / "alpha.yaml").string() +
+                  R"(","function":"alpha","mode":"enforce","name":"alpha-policy","type":"policy","version":")" +
+                  version + R"("})");
+    EXPECT_EQ(dumped({{"op", "unregister"}, {"cgroup_id", 42}}), R"({"cgroup_id":42,"type":"unregistered"})");
+    EXPECT_EQ(dumped({{"op", "trace"}}), R"({"type":"subscribed"})");
+    EXPECT_EQ(dumped({{"op", "reload"}}), R"({"errors":[],"ok":true,"type":"reloaded","version":")" + version + R"("})");
+    EXPECT_EQ(dumped({{"op", "policy"}, {"function", 7}}),
+              R"({"error":"bad request: [json.exception.type_error.302] type must be string, but is number","type":"error"})");
+    const std::string refused = dumped({{"op", "register"}, {"function", "alpha"}, {"cgroup_path", "/etc"}});
+    EXPECT_EQ(refused.rfind(R"({"error":"register refused: )", 0), 0u) << refused;
+    EXPECT_NE(refused.find(R"(","reason":")"), std::string::npos) << refused;
+    const std::string tail = R"(","type":"error"})";
+    ASSERT_GE(refused.size(), tail.size());
+    EXPECT_EQ(refused.substr(refused.size() - tail.size()), tail) << refused;
+}
+
+// Who may send an event is answered before what was sent: a client with no
+// registration hears that, whatever its event looks like.
+TEST_F(Control, AnUnregisteredClientsMalformedEventIsRefusedForTheClient) {
+    auto client = connect();
+    for (const json& request : {json{{"op", "event"}, {"event", 5}}, json{{"op", "event"}}}) {
+        auto reply = ask(client, request);
+        ASSERT_TRUE(reply);
+        EXPECT_EQ((*reply)["error"], "event from a client with no registered function") << request.dump();
+    }
+}
+
 }  // namespace
 }  // namespace fnw

@@ -219,6 +219,22 @@ TEST(TraceFilter, RefusesUnknownKinds) {
     EXPECT_EQ(filter.error(), "unknown event kind \"disk\" (syscall, file, net, exec)");
 }
 
+TEST(TraceFilter, IsWhatTheTypedRequestAsks) {
+    auto filter = trace_filter_of(TraceRequest{{"alpha"}, {"net", "exec"}, true});
+    ASSERT_TRUE(filter);
+    EXPECT_EQ(filter->functions, (std::set<std::string>{"alpha"}));
+    EXPECT_EQ(filter->kinds, (std::set<EventKind>{EventKind::Net, EventKind::Exec}));
+    EXPECT_TRUE(filter->violations_only);
+    EXPECT_FALSE(filter->only_uid);
+}
+
+// A request built by hand never went through the parser: the same check.
+TEST(TraceFilter, AHandBuiltRequestIsCheckedToo) {
+    auto filter = trace_filter_of(TraceRequest{{}, {"violation_summary"}, false});
+    ASSERT_FALSE(filter);
+    EXPECT_EQ(filter.error(), "unknown event kind \"violation_summary\" (syscall, file, net, exec)");
+}
+
 TEST(TraceKind, ExecDenialsAndSummariesAreOfTheirKind) {
     EXPECT_EQ(trace_kind_of({{"type", "file"}, {"rule", "exec.allow"}}), EventKind::Exec);
     EXPECT_EQ(trace_kind_of({{"type", "network"}}), EventKind::Net);

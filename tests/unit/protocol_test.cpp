@@ -136,6 +136,7 @@ TEST(ControlProtocol, MalformedRequestsAreErrorsNotExceptions) {
         json{{"op", "event"}},
         json{{"op", "event"}, {"event", json::array()}},
         json{{"op", "trace"}, {"events", {"bogus"}}},
+        json{{"op", "trace"}, {"events", {"violation_summary"}}},  // a kind of event, not one a trace asks for
         json{{"op", "trace"}, {"events", {1}}},
         json{{"op", "trace"}, {"functions", {json::object()}}},
         json{{"op", "trace"}, {"violations_only", "no"}},

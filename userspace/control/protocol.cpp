@@ -158,26 +158,17 @@ Result<ControlRequest> parse_register(const json& r) {
     return ControlRequest{std::move(request)};
 }
 
-Result<ControlRequest> parse_trace(const json& r) {
-    TraceRequest request;
-    for (const json& f : r.value("functions", json::array())) request.functions.push_back(f.get<std::string>());
-    for (const json& k : r.value("events", json::array())) {
-        std::string kind = k.get<std::string>();
-        if (kind != "syscall" && kind != "file" && kind != "net" && kind != "exec")
-            return fail("unknown event kind \"" + kind + "\" (syscall, file, net, exec)");
-        request.events.push_back(std::move(kind));
-    }
-    request.violations_only = r.value("violations_only", false);
-    return ControlRequest{std::move(request)};
-}
-
 Result<ControlRequest> parse_known_op(const std::string& op, const json& r) {
     if (op == "status") return ControlRequest{StatusRequest{}};
     if (op == "reload") return ControlRequest{ReloadRequest{}};
     if (op == "policy") return ControlRequest{PolicyRequest{r.at("function").get<std::string>()}};
     if (op == "register") return parse_register(r);
     if (op == "unregister") return ControlRequest{UnregisterRequest{r.at("cgroup_id").get<uint64_t>()}};
-    if (op == "trace") return parse_trace(r);
+    if (op == "trace") {
+        Result<TraceRequest> trace = parse_trace_request(r);
+        if (!trace) return fail(trace.error());
+        return ControlRequest{std::move(*trace)};
+    }
     if (op == "event") {
         const json& event = r.at("event");
         if (!event.is_object()) return fail("event must be an object");
@@ -216,6 +207,25 @@ Result<ControlRequest> parse_request(const json& request) {
     } catch (const json::exception& e) {
         return fail(std::string("bad request: ") + e.what());
     }
+}
+
+Result<EventKind> parse_trace_kind(std::string_view name) {
+    const std::optional<EventKind> kind = parse_event_kind(name);
+    if (!kind || *kind == EventKind::ViolationSummary)
+        return fail("unknown event kind \"" + std::string(name) + "\" (syscall, file, net, exec)");
+    return *kind;
+}
+
+Result<TraceRequest> parse_trace_request(const json& r) {
+    TraceRequest request;
+    for (const json& f : r.value("functions", json::array())) request.functions.push_back(f.get<std::string>());
+    for (const json& k : r.value("events", json::array())) {
+        std::string kind = k.get<std::string>();
+        if (Result<EventKind> known = parse_trace_kind(kind); !known) return fail(known.error());
+        request.events.push_back(std::move(kind));
+    }
+    request.violations_only = r.value("violations_only", false);
+    return request;
 }
 
 json request_json(const ControlRequest& request) {

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
+#include "core/event_kind.hpp"
 #include "probes/probe_counters.hpp"
 
 namespace fnw {
@@ -79,6 +80,15 @@ Result<nlohmann::json> parse_request_line(std::string_view line);
 // The typed request, or why it is not one ("unknown op ...", "bad request:
 // ...", "unknown event kind ...").
 Result<ControlRequest> parse_request(const nlohmann::json& request);
+// The members of a trace request ({"functions", "events",
+// "violations_only"}; "op" not needed: the daemon's own `trace` builds one
+// too). Throws nlohmann::json::exception on wrongly typed members, which
+// parse_request turns into "bad request: ...".
+Result<TraceRequest> parse_trace_request(const nlohmann::json& request);
+// A kind a trace may ask for (syscall, file, net, exec): the one check of
+// the names, for the parser and for whoever turns a TraceRequest into a
+// filter.
+Result<EventKind> parse_trace_kind(std::string_view name);
 nlohmann::json request_json(const ControlRequest& request);
 
 // ---- replies -------------------------------------------------------------------

@@ -19,17 +19,22 @@ const SlotInfo& slot_or_unknown(const PolicyTable& table, uint32_t slot) {
 
 }  // namespace
 
-Result<TraceFilter> parse_trace_filter(const nlohmann::json& request) {
+Result<TraceFilter> trace_filter_of(const TraceRequest& request) {
     TraceFilter filter;
-    for (const auto& f : request.value("functions", nlohmann::json::array())) filter.functions.insert(f.get<std::string>());
-    for (const auto& k : request.value("events", nlohmann::json::array())) {
-        const auto kind = parse_event_kind(k.get<std::string>());
-        if (!kind || *kind == EventKind::ViolationSummary)
-            return fail("unknown event kind \"" + k.get<std::string>() + "\" (syscall, file, net, exec)");
+    filter.functions.insert(request.functions.begin(), request.functions.end());
+    for (const std::string& name : request.events) {
+        Result<EventKind> kind = parse_trace_kind(name);
+        if (!kind) return fail(kind.error());
         filter.kinds.insert(*kind);
     }
-    filter.violations_only = request.value("violations_only", false);
+    filter.violations_only = request.violations_only;
     return filter;
+}
+
+Result<TraceFilter> parse_trace_filter(const nlohmann::json& request) {
+    Result<TraceRequest> parsed = parse_trace_request(request);
+    if (!parsed) return fail(parsed.error());
+    return trace_filter_of(*parsed);
 }
 
 void EventRouter::handle_record(std::span<const std::byte> record) {
