@@ -146,7 +146,7 @@ TEST_F(Control, TraceSubscribesUntilTheClientLeaves) {
         auto reply = ask(client, {{"op", "trace"}, {"events", {"net"}}});
         ASSERT_TRUE(reply);
         EXPECT_EQ(*reply, (json{{"type", "subscribed"}}));
-        EXPECT_EQ(service_->clients_status()[0]["role"], "trace");
+        EXPECT_EQ(service_->clients_status()[0].role, "trace");
         reply = ask(client, {{"op", "trace"}, {"events", {"disk"}}});
         ASSERT_TRUE(reply);
         EXPECT_EQ((*reply)["error"], "unknown event kind \"disk\" (syscall, file, net, exec)");

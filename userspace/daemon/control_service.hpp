@@ -1,16 +1,20 @@
-// The daemon's side of the control socket: one handler per op (status,
-// policy, register, unregister, event, trace, reload), and what a client's
-// disconnect releases. Replies are the JSON documented in docs/control.md.
+// The daemon's side of the control socket: each request parsed once into
+// the protocol's typed request (control/protocol.hpp), one handler per op
+// (status, policy, register, unregister, event, trace, reload), replies
+// built as the protocol's reply structs; and what a client's disconnect
+// releases. The wire form is documented in docs/control.md.
 #pragma once
 
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "control/control_socket.hpp"
+#include "control/protocol.hpp"
 #include "control/register_policy.hpp"
 #include "daemon/active_policies.hpp"
 #include "daemon/cgroup_identifier.hpp"
@@ -48,24 +52,25 @@ public:
 
     // status: counters.daemon.registrations_refused and counters.control.
     void add_status_counters(nlohmann::json& counters) const;
-    // status: "clients".
-    nlohmann::json clients_status() const;
+    // status: "clients", as the protocol's StatusReply has them.
+    std::vector<ClientInfo> clients_status() const;
 
 private:
-    using Handler = void (ControlService::*)(ClientId, const nlohmann::json&);
-    static const std::map<std::string, Handler>& handlers();
+    void on_request(ClientId client, const StatusRequest& request);
+    void on_request(ClientId client, const PolicyRequest& request);
+    void on_request(ClientId client, const RegisterRequest& request);
+    void on_request(ClientId client, const UnregisterRequest& request);
+    void on_request(ClientId client, const EventRequest& request);
+    void on_request(ClientId client, const TraceRequest& request);
+    void on_request(ClientId client, const ReloadRequest& request);
 
-    void on_status(ClientId client, const nlohmann::json& request);
-    void on_policy(ClientId client, const nlohmann::json& request);
-    void on_register(ClientId client, const nlohmann::json& request);
-    void on_unregister(ClientId client, const nlohmann::json& request);
-    void on_event(ClientId client, const nlohmann::json& request);
-    void on_trace(ClientId client, const nlohmann::json& request);
-    void on_reload(ClientId client, const nlohmann::json& request);
-
-    void reply_error(ClientId client, const std::string& message);
-    nlohmann::json handle_register(ClientId client, const nlohmann::json& request);
-    nlohmann::json refuse(const std::string& reason, const std::string& message);
+    void reply(ClientId client, const ControlReply& reply);
+    // Why a request that did not parse is refused: for an event from a
+    // client with no registration, that (who may comes before what).
+    std::string refusal_of_unparsed(ClientId client, const nlohmann::json& message, const std::string& error) const;
+    const Registrations::Map::value_type* registration_of(ClientId client) const;
+    ControlReply handle_register(ClientId client, const RegisterRequest& request);
+    ErrorReply refuse(const std::string& reason, const std::string& message);
     // Anything already guarding the cgroup: a registration must not replace it.
     Monitoring monitoring_of(uint64_t cgroup_id) const;
 
