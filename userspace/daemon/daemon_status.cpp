@@ -20,88 +20,68 @@ std::vector<std::string> flag_names(uint32_t flags) {
 
 }  // namespace
 
-nlohmann::json kernel_status(const KernelFeatures& features, const ProbeSet& probes) {
-    using nlohmann::json;
-    json kernel = {{"release", features.release},
-                   {"seccomp_user_notif", features.seccomp_user_notif},
-                   {"landlock_abi", features.landlock_abi ? json(*features.landlock_abi) : json(nullptr)},
-                   {"lsm_programs", probes.lsm_available() ? "loaded" : probes.lsm_error()}};
-    json hooks = json::object();
-    for (const auto& [hook, why] : probes.lsm_hooks()) hooks[hook] = why.empty() ? "loaded" : why;
-    kernel["lsm_hooks"] = hooks;
-    if (features.active_lsms)
-        kernel["active_lsms"] = *features.active_lsms;
-    else
-        kernel["active_lsms"] = nullptr;  // securityfs not mounted
+KernelInfo kernel_status(const KernelFeatures& features, const ProbeSet& probes) {
+    KernelInfo kernel;
+    kernel.release = features.release;
+    kernel.seccomp_user_notif = features.seccomp_user_notif;
+    if (features.landlock_abi) kernel.landlock_abi = *features.landlock_abi;
+    kernel.lsm_programs = probes.lsm_available() ? "loaded" : probes.lsm_error();
+    for (const auto& [hook, why] : probes.lsm_hooks()) kernel.lsm_hooks[hook] = why.empty() ? "loaded" : why;
+    if (features.active_lsms) kernel.active_lsms = *features.active_lsms;  // null: securityfs not mounted
     return kernel;
 }
 
-nlohmann::json enforcement_status(const KernelFeatures& features, const ProbeSet& probes) {
-    nlohmann::json matrix = nlohmann::json::array();
+std::vector<EnforcementInfo> enforcement_status(const KernelFeatures& features, const ProbeSet& probes) {
+    std::vector<EnforcementInfo> matrix;
     for (const auto& row : enforcement_matrix(features, LsmStatus{probes.lsm_error(), probes.lsm_hooks()}))
-        matrix.push_back({{"events", row.event_class},
-                          {"launched", row.launched},
-                          {"watched", row.watched},
-                          {"not_used", row.rejected}});
+        matrix.push_back(EnforcementInfo{row.event_class, row.launched, row.watched, row.rejected});
     return matrix;
 }
 
-nlohmann::json programs_status(const ProbeSet& probes) {
-    nlohmann::json programs = nlohmann::json::array();
+std::vector<ProgramInfo> programs_status(const ProbeSet& probes) {
+    std::vector<ProgramInfo> programs;
     for (const auto& p : probes.program_stats())
-        programs.push_back({{"name", p.name},
-                            {"section", p.section},
-                            {"loaded", p.loaded},
-                            {"attached", p.attached},
-                            {"run_count", p.run_count},
-                            {"run_time_ns", p.run_time_ns}});
+        programs.push_back(ProgramInfo{p.name, p.section, p.loaded, p.attached, p.run_count, p.run_time_ns});
     return programs;
 }
 
-nlohmann::json cgroups_status(const KernelMaps& maps, const PolicyTable& table, const Registrations& registrations,
-                              const CgroupIdentifier& identifier, std::map<uint32_t, size_t>& per_slot) {
-    nlohmann::json cgroups = nlohmann::json::array();
+std::vector<CgroupInfo> cgroups_status(const KernelMaps& maps, const PolicyTable& table,
+                                       const Registrations& registrations, const CgroupIdentifier& identifier,
+                                       std::map<uint32_t, size_t>& per_slot) {
+    std::vector<CgroupInfo> cgroups;
     for (const auto& [id, entry] : maps.monitored_cgroups()) {
         ++per_slot[entry.policy_id];
         const SlotInfo* info = table.info(entry.policy_id);
-        nlohmann::json c = {{"cgroup_id", id},
-                            {"policy_id", entry.policy_id},
-                            {"function", info ? info->function : "unknown"},
-                            {"flags", flag_names(entry.flags)}};
+        CgroupInfo& c = cgroups.emplace_back();
+        c.cgroup_id = id;
+        c.policy_id = entry.policy_id;
+        c.function = info ? info->function : "unknown";
+        c.flags = flag_names(entry.flags);
         if (const Registration* reg = registrations.find(id)) {
-            c["path"] = reg->path;
-            c["registered_by"] = reg->pid;
-            if (reg->released) c["launcher"] = reg->launcher_gone ? "gone" : "unregistered";
+            c.path = reg->path;
+            c.registered_by = reg->pid;
+            if (reg->released) c.launcher = reg->launcher_gone ? "gone" : "unregistered";
         } else if (const IdentifiedCgroup* found = identifier.find(id)) {
-            c["path"] = found->path;
-            c["function"] = found->function;
-            c["found_by"] = found->found_by;
-            if (!found->k8s_pod.empty())
-                c["k8s"] = {{"namespace", found->k8s_namespace},
-                            {"pod", found->k8s_pod},
-                            {"container_id", found->container_id}};
+            c.path = found->path;
+            c.function = found->function;
+            c.found_by = found->found_by;
+            if (!found->k8s_pod.empty()) c.k8s = CgroupPodInfo{found->k8s_namespace, found->k8s_pod, found->container_id};
         }
-        cgroups.push_back(std::move(c));
     }
     return cgroups;
 }
 
-nlohmann::json functions_status(const PolicySet* set, const PolicyTable& table, const FunctionTally& tally,
-                                const LostRecords& lost, std::map<uint32_t, size_t>& per_slot) {
-    nlohmann::json functions = nlohmann::json::array();
+std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table,
+                                           const FunctionTally& tally, const LostRecords& lost,
+                                           std::map<uint32_t, size_t>& per_slot) {
+    std::vector<FunctionInfo> functions;
     if (!set) return functions;
     for (const auto& p : set->policies) {
         const uint32_t slot = *table.slot_of(p.function);
         const FunctionTally::Counts counts = tally.get(p.function);
-        functions.push_back({{"function", p.function},
-                             {"policy", p.name},
-                             {"file", p.source},
-                             {"mode", to_string(table.info(slot)->mode)},
-                             {"policy_id", slot},
-                             {"cgroups", per_slot[slot]},
-                             {"events", counts.events},
-                             {"violations", counts.violations},
-                             {"coverage_gaps", lost.gaps_of(p.function)}});
+        functions.push_back(FunctionInfo{p.function, p.name, p.source, std::string(to_string(table.info(slot)->mode)),
+                                         slot, per_slot[slot], counts.events, counts.violations,
+                                         lost.gaps_of(p.function)});
     }
     return functions;
 }
@@ -136,12 +116,9 @@ void add_engine_counters(nlohmann::json& d, const ProbeSet& probes, const FileDe
     d["clients_refused"] = server.refused_permission + server.refused_capacity;
 }
 
-nlohmann::json webhook_counters(const WebhookSink& webhook) {
+WebhookCounters webhook_counters(const WebhookSink& webhook) {
     const auto w = webhook.stats();
-    return {{"sent_events", w.sent_events},
-            {"failed_attempts", w.failed_attempts},
-            {"dropped", w.dropped_events()},
-            {"queued", w.queued}};
+    return WebhookCounters{w.sent_events, w.failed_attempts, w.dropped_events(), w.queued};
 }
 
 }  // namespace fnw

@@ -1,6 +1,7 @@
 // The parts of `fnwarden status` that no single component owns: each
 // function reads one source (the probes, the kernel's maps against the
-// policy table, the outputs) and returns its member of the status object.
+// policy table, the outputs) and returns its member of the status object,
+// as the protocol's StatusReply types it (control/protocol.hpp).
 // Components add their own parts (ActivePolicies::status, ...).
 #pragma once
 
@@ -9,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/protocol.hpp"
 #include "daemon/cgroup_identifier.hpp"
 #include "daemon/lost_records.hpp"
 #include "daemon/policy_table.hpp"
@@ -22,22 +24,22 @@
 namespace fnw {
 
 // "kernel", "enforcement", "programs".
-nlohmann::json kernel_status(const KernelFeatures& features, const ProbeSet& probes);
-nlohmann::json enforcement_status(const KernelFeatures& features, const ProbeSet& probes);
-nlohmann::json programs_status(const ProbeSet& probes);
+KernelInfo kernel_status(const KernelFeatures& features, const ProbeSet& probes);
+std::vector<EnforcementInfo> enforcement_status(const KernelFeatures& features, const ProbeSet& probes);
+std::vector<ProgramInfo> programs_status(const ProbeSet& probes);
 
 // "cgroups": every monitored cgroup and who put it there; counts per slot
 // into `per_slot` (for "functions").
-nlohmann::json cgroups_status(const KernelMaps& maps, const PolicyTable& table, const Registrations& registrations,
-                              const CgroupIdentifier& identifier, std::map<uint32_t, size_t>& per_slot);
+std::vector<CgroupInfo> cgroups_status(const KernelMaps& maps, const PolicyTable& table,
+                                       const Registrations& registrations, const CgroupIdentifier& identifier, std::map<uint32_t, size_t>& per_slot);
 // "functions": one per policy of the set in force.
-nlohmann::json functions_status(const PolicySet* set, const PolicyTable& table, const FunctionTally& tally,
-                                const LostRecords& lost, std::map<uint32_t, size_t>& per_slot);
+std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table,
+                                           const FunctionTally& tally, const LostRecords& lost, std::map<uint32_t, size_t>& per_slot);
 
 // counters.daemon's share of the probes, the file decider, kills and outputs.
 void add_engine_counters(nlohmann::json& daemon_counters, const ProbeSet& probes, const FileDecider& files,
                          const OutputPipeline::Stats& out, const ControlServerStats& server);
 // counters.webhook.
-nlohmann::json webhook_counters(const WebhookSink& webhook);
+WebhookCounters webhook_counters(const WebhookSink& webhook);
 
 }  // namespace fnw
