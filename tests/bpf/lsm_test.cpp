@@ -73,8 +73,8 @@ TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
     policy.exec.allow = {FNW_TEST_WORKLOAD};
     policy.exec.on_violation = ViolationAction::Deny;
     const uint32_t policy_id = 40;
-    std::string err;
-    ASSERT_TRUE(probes_->set_policy(policy_id, policy, Mode::Enforce, &err)) << err;
+    Status written = probes_->set_policy(policy_id, policy, Mode::Enforce);
+    ASSERT_TRUE(written) << written.error();
 
     auto created = CgroupDir::create(cgroup_parent_ / ("lsm-" + std::to_string(getpid())));
     ASSERT_TRUE(std::holds_alternative<CgroupDir>(created));

@@ -146,10 +146,10 @@ protected:
             why = "not root";
         } else {
             auto loaded = ProbeSet::load(options);
-            if (auto* err = std::get_if<ProbeError>(&loaded))
-                why = err->message;
+            if (!loaded)
+                why = loaded.error();
             else
-                probes_ = std::move(std::get<std::unique_ptr<ProbeSet>>(loaded));
+                probes_ = std::move(*loaded);
         }
         if (!probes_) {
             if (bpf_required()) FAIL() << "FNW_REQUIRE_BPF=1 but probes cannot load: " << why;

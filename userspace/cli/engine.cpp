@@ -22,11 +22,11 @@ std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes
     options.ringbuf_bytes = ringbuf_bytes;
     options.capabilities = probe_kernel_capabilities();
     auto loaded = ProbeSet::load(options);
-    if (auto* err = std::get_if<ProbeError>(&loaded)) {
-        std::cerr << who << ": " << err->message << "\n";
+    if (!loaded) {
+        std::cerr << who << ": " << loaded.error() << "\n";
         return std::nullopt;
     }
-    return Engine{std::move(std::get<std::unique_ptr<ProbeSet>>(loaded)), *root};
+    return Engine{std::move(*loaded), *root};
 }
 
 }  // namespace fnw::cli

@@ -59,8 +59,8 @@ Status Daemon::Impl::load_probes() {
     options.ringbuf_bytes = config.ringbuf_bytes;
     options.capabilities = features;  // one probe for the load and for status
     auto loaded = ProbeSet::load(options);
-    if (auto* err = std::get_if<ProbeError>(&loaded)) return fail(err->message);
-    probes = std::move(std::get<std::unique_ptr<ProbeSet>>(loaded));
+    if (!loaded) return fail(loaded.error());
+    probes = std::move(*loaded);
     if (!config.program_stats)
         run_time_stats_error = "enable with --program-stats (costs two clock reads per program run)";
     else if (int fd = enable_run_time_stats(); fd >= 0)
@@ -196,7 +196,12 @@ void Daemon::Impl::assemble(const Families& f) {
     ControlService::Hooks hooks;
     hooks.status = [this] { return status(); };
     hooks.reload = [this](const std::string& why) { return reload(why); };
-    hooks.attach_landlock_reporting = [this](std::string* error) { return probes->attach_landlock_reporting(error); };
+    // ControlService's hook keeps the out-parameter (control_service.hpp is another part's).
+    hooks.attach_landlock_reporting = [this](std::string* error) {
+        Status attached = probes->attach_landlock_reporting();
+        if (!attached && error) *error = attached.error();
+        return attached.ok();
+    };
     control.emplace(ControlService::Parts{*server, *probes, *policies, *registrations, *identifier, *router},
                     std::move(hooks), cgroup2_root / config.cgroup_parent, config.admin_group);
     control->count_refusals_in(*f.control_refused_total);
@@ -216,9 +221,9 @@ Status Daemon::Impl::set_up_loop() {
     // A rule's object deleted and made again: read the identities anew so
     // the kernel decides the new object (threat-model.md).
     file_decider.on_rules_stale([this](uint32_t slot) {
-        std::string error;
-        if (probes && !probes->refresh_file_rules(slot, &error))
-            spdlog::warn("policy slot {}: re-reading the file rules' objects failed: {}", slot, error);
+        if (!probes) return;
+        if (Status refreshed = probes->refresh_file_rules(slot); !refreshed)
+            spdlog::warn("policy slot {}: re-reading the file rules' objects failed: {}", slot, refreshed.error());
     });
     if (hash_wakeup < 0 || !watch(hash_wakeup)) return fail(std::string("exec hash worker: ") + std::strerror(errno));
     return {};

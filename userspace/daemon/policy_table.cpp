@@ -27,8 +27,7 @@ Status PolicyTable::write_slot(uint32_t slot, const FunctionPolicy& policy) {
     const Mode mode = effective_mode_of(policy);
     if (before_kernel_write_)
         if (auto written = before_kernel_write_(slot, policy, mode); !written) return written;
-    std::string error;
-    if (!maps_.set_policy(slot, policy, mode, &error)) return fail(error);
+    if (Status written = maps_.set_policy(slot, policy, mode); !written) return written;
     slot_info_[slot] = SlotInfo{policy.function, policy.name, policy.source, mode, KillOnViolation::from(policy, mode)};
     return {};
 }

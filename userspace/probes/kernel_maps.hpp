@@ -14,6 +14,7 @@
 
 #include <fnwarden/kernel_abi.h>
 
+#include "common/result.hpp"
 #include "core/policy.hpp"
 
 namespace fnw {
@@ -23,9 +24,8 @@ public:
     virtual ~KernelMaps() = default;
 
     // Writes a compiled policy into slot `policy_id`, with its rules
-    // (replacing any the slot had before). False and `error` when refused.
-    virtual bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode,
-                            std::string* error = nullptr) = 0;
+    // (replacing any the slot had before), or why the kernel refused it.
+    virtual Status set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) = 0;
     virtual bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr) = 0;
     virtual bool unmonitor_cgroup(uint64_t cgroup_id) = 0;
     virtual std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const = 0;

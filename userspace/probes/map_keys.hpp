@@ -7,6 +7,8 @@
 
 #include <bpf/libbpf.h>
 
+#include "common/result.hpp"
+
 namespace fnw {
 
 // Deletes every key of `map` that `owned` picks. Keys are collected first:
@@ -28,17 +30,14 @@ void delete_keys_where(bpf_map* map, Owned owned) {
 // every key `owned` says belongs to the slot (left by an earlier policy in
 // it), then writes `keys`, the i-th with value_for(i).
 template <typename Key, typename ValueFor, typename Owned>
-bool replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor value_for, Owned owned,
-                         std::string* error) {
+Status replace_policy_keys(bpf_map* map, const std::vector<Key>& keys, ValueFor value_for, Owned owned) {
     delete_keys_where<Key>(map, owned);
     for (size_t i = 0; i < keys.size(); ++i) {
         const auto value = value_for(i);
-        if (int err = bpf_map__update_elem(map, &keys[i], sizeof(keys[i]), &value, sizeof(value), BPF_ANY)) {
-            if (error) *error = std::string(bpf_map__name(map)) + " map update: " + std::strerror(err < 0 ? -err : err);
-            return false;
-        }
+        if (int err = bpf_map__update_elem(map, &keys[i], sizeof(keys[i]), &value, sizeof(value), BPF_ANY))
+            return fail(std::string(bpf_map__name(map)) + " map update: " + std::strerror(err < 0 ? -err : err));
     }
-    return true;
+    return {};
 }
 
 }  // namespace fnw

@@ -63,11 +63,6 @@ Status attach_family(fnwarden_bpf* skel, ProbeFamily family, Wanted wanted, std:
     return {};
 }
 
-bool report(const Status& status, std::string* error) {
-    if (!status.ok() && error) *error = status.error();
-    return status.ok();
-}
-
 // Sizes, tunables and which programs load and attach with the skeleton.
 Status configure(fnwarden_bpf* skel, const ProbeOptions& options, const LsmProgramChecks* lsm) {
     if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
@@ -106,32 +101,27 @@ Result<std::unique_ptr<ProbeSet>> open_configured(const ProbeOptions& options, c
 
 }  // namespace
 
-bool ProbeSet::attach_file_probes(std::string* error) {
-    return report(attach_family(skel_, ProbeFamily::FileSyscalls, [](const ProbeProgram&) { return true; },
-                                demand_links_[ProbeFamily::FileSyscalls]),
-                  error);
+Status ProbeSet::attach_file_probes() {
+    return attach_family(skel_, ProbeFamily::FileSyscalls, [](const ProbeProgram&) { return true; },
+                         demand_links_[ProbeFamily::FileSyscalls]);
 }
 
-bool ProbeSet::attach_net_probes(std::string* error) {
-    return report(attach_family(skel_, ProbeFamily::NetSyscalls, [](const ProbeProgram&) { return true; },
-                                demand_links_[ProbeFamily::NetSyscalls]),
-                  error);
+Status ProbeSet::attach_net_probes() {
+    return attach_family(skel_, ProbeFamily::NetSyscalls, [](const ProbeProgram&) { return true; },
+                         demand_links_[ProbeFamily::NetSyscalls]);
 }
 
-bool ProbeSet::attach_process_probes(std::string* error) {
-    return report(attach_family(skel_, ProbeFamily::ProcessSyscalls, [this](const ProbeProgram& p) { return stands_in(p); },
-                                demand_links_[ProbeFamily::ProcessSyscalls]),
-                  error);
+Status ProbeSet::attach_process_probes() {
+    return attach_family(skel_, ProbeFamily::ProcessSyscalls, [this](const ProbeProgram& p) { return stands_in(p); },
+                         demand_links_[ProbeFamily::ProcessSyscalls]);
 }
 
-bool ProbeSet::attach_landlock_reporting(std::string* error) {
+Status ProbeSet::attach_landlock_reporting() {
     auto& links = demand_links_[ProbeFamily::LandlockReporting];
-    if (!links.empty()) return true;
-    if (!attach_family(skel_, ProbeFamily::LandlockReporting, [](const ProbeProgram&) { return true; }, links).ok()) {
-        if (error) *error = "cannot attach the sys_exit probe: " + errno_text(errno);
-        return false;
-    }
-    return true;
+    if (!links.empty()) return {};
+    if (!attach_family(skel_, ProbeFamily::LandlockReporting, [](const ProbeProgram&) { return true; }, links).ok())
+        return fail("cannot attach the sys_exit probe: " + errno_text(errno));
+    return {};
 }
 
 bool ProbeSet::file_probes_attached() const {
@@ -146,7 +136,7 @@ bool ProbeSet::stands_in(const ProbeProgram& program) const {
 // BPF-LSM is optional: each hook is checked first, then the object is
 // loaded with the usable ones, quietly (where the kernel refuses LSM
 // programs the log would only alarm); if that still fails, without any.
-std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOptions& options) {
+Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
     libbpf_set_print(forward_libbpf_log);
     const KernelCapabilities kernel = options.capabilities ? *options.capabilities : probe_kernel_capabilities();
     LsmProgramChecks lsm = check_lsm_programs(kernel);
@@ -154,7 +144,7 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
     std::unique_ptr<ProbeSet> probes;
     {
         auto attempt = open_configured(options, &lsm, make);
-        if (!attempt.ok()) return ProbeError{attempt.error()};
+        if (!attempt.ok()) return fail(attempt.error());
         LibbpfLogCapture quiet;
         if (int err = fnwarden_bpf__load((*attempt)->skel_); err == 0) {
             probes = std::move(*attempt);
@@ -168,11 +158,11 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
     const std::string lsm_error = summarize_lsm(lsm.hooks);
     if (!probes) {
         auto attempt = open_configured(options, nullptr, make);
-        if (!attempt.ok()) return ProbeError{attempt.error()};
+        if (!attempt.ok()) return fail(attempt.error());
         probes = std::move(*attempt);
         if (int err = fnwarden_bpf__load(probes->skel_)) {
             std::string hint = (err == -EPERM || err == -EACCES) ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)" : "";
-            return ProbeError{"cannot load BPF programs: " + errno_text(err) + hint};
+            return fail("cannot load BPF programs: " + errno_text(err) + hint);
         }
         spdlog::debug("BPF-LSM unavailable: {}", lsm_error);
     }
@@ -181,7 +171,7 @@ std::variant<std::unique_ptr<ProbeSet>, ProbeError> ProbeSet::load(const ProbeOp
     for (const auto& [hook, why] : lsm.hooks)
         if (!why.empty() && lsm_error.empty()) spdlog::info("BPF-LSM hook {} not used: {}", hook, why);
     if (Status attached = probes->attach_at_load(options.cgroup2_root); !attached.ok())
-        return ProbeError{attached.error()};
+        return fail(attached.error());
     return probes;
 }
 
@@ -225,18 +215,15 @@ ProbeSet::~ProbeSet() {
     fnwarden_bpf__destroy(skel_);
 }
 
-bool ProbeSet::set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error) {
-    if (policy_id >= FNW_MAX_POLICIES) {
-        if (error) *error = "policy id out of range";
-        return false;
-    }
-    int err = bpf_map__update_elem(skel_->maps.policies, &policy_id, sizeof(policy_id), &policy,
-                                   sizeof(policy), BPF_ANY);
-    if (err && error) *error = "policies map update: " + errno_text(err);
-    return err == 0;
+Status ProbeSet::set_policy(uint32_t policy_id, const fnw_policy& policy) {
+    if (policy_id >= FNW_MAX_POLICIES) return fail("policy id out of range");
+    if (int err = bpf_map__update_elem(skel_->maps.policies, &policy_id, sizeof(policy_id), &policy, sizeof(policy),
+                                       BPF_ANY))
+        return fail("policies map update: " + errno_text(err));
+    return {};
 }
 
-bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error) {
+Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) {
     // What the loaded programs can do decides the kernel's half of the plan
     // (the exec allowlist goes to bprm_check_security only where it loaded).
     EnforcementCapabilities loaded;
@@ -245,13 +232,17 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
     const EnforcementPlan plan = plan_enforcement(policy, mode, loaded, /*launched=*/false);
     // Rules first, then the policy that turns them on: a cgroup pointing at
     // this slot never sees a restricted policy with half its rules.
-    if (!replace_net_rules(policy_id, policy.network, error)) return false;
-    if (lsm_hook_loaded("bprm_check_security") && !replace_exec_rules(policy_id, policy.exec, error)) return false;
-    if (policy.files.restricted && !attach_file_probes(error)) return false;
-    if (policy.network.restricted && !attach_net_probes(error)) return false;
-    if (policy.process.restricted && !attach_process_probes(error)) return false;
+    if (Status s = replace_net_rules(policy_id, policy.network); !s) return s;
+    if (lsm_hook_loaded("bprm_check_security"))
+        if (Status s = replace_exec_rules(policy_id, policy.exec); !s) return s;
+    if (policy.files.restricted)
+        if (Status s = attach_file_probes(); !s) return s;
+    if (policy.network.restricted)
+        if (Status s = attach_net_probes(); !s) return s;
+    if (policy.process.restricted)
+        if (Status s = attach_process_probes(); !s) return s;
     const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec, identity_fn());
-    if (!replace_file_rules(policy_id, files, error)) return false;
+    if (Status s = replace_file_rules(policy_id, files); !s) return s;
     file_sections_[policy_id] = {policy.files, policy.exec, {}};
     // Why the kernel leaves a right to fnwarden's matcher (slower, and its
     // kills are asynchronous): said once per load, per pattern.
@@ -259,16 +250,16 @@ bool ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode
         spdlog::debug("{}: matched in userspace: {}", display_name(policy.name), why);
     fnw_policy compiled = compile_kernel_policy(policy, plan);
     compiled.file_kernel_rights = files.complete_rights;
-    return set_policy(policy_id, compiled, error);
+    return set_policy(policy_id, compiled);
 }
 
-bool ProbeSet::replace_exec_rules(uint32_t policy_id, const ExecRules& rules, std::string* error) {
+Status ProbeSet::replace_exec_rules(uint32_t policy_id, const ExecRules& rules) {
     return replace_policy_keys(
         skel_->maps.exec_allowed, compile_exec_keys(policy_id, rules), [](size_t) { return uint8_t{1}; },
-        [&](const fnw_exec_key& k) { return k.policy_id == policy_id; }, error);
+        [&](const fnw_exec_key& k) { return k.policy_id == policy_id; });
 }
 
-bool ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& rules, std::string* error) {
+Status ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& rules) {
     // Verdicts remembered under whatever this slot held before are void.
     forget_file_verdicts(policy_id);
     std::vector<fnw_file_rule_key> keys;
@@ -279,12 +270,14 @@ bool ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& rul
     for (const auto& [key, rights] : rules.names) names.push_back(key);
     // Names first: a marked directory whose names are not in yet would
     // only leave a replaced object's access to the kernel's inode rules.
+    if (Status s = replace_policy_keys(
+            skel_->maps.file_rule_names, names, [&](size_t i) { return rules.names[i].second; },
+            [&](const fnw_file_rule_name_key& k) { return k.policy_id == policy_id; });
+        !s)
+        return s;
     return replace_policy_keys(
-               skel_->maps.file_rule_names, names, [&](size_t i) { return rules.names[i].second; },
-               [&](const fnw_file_rule_name_key& k) { return k.policy_id == policy_id; }, error) &&
-           replace_policy_keys(
-               skel_->maps.file_rules, keys, [&](size_t i) { return rules.rules[i].second; },
-               [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; }, error);
+        skel_->maps.file_rules, keys, [&](size_t i) { return rules.rules[i].second; },
+        [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; });
 }
 
 std::optional<fnw_object_identity> ProbeSet::object_identity(int fd) const {
@@ -358,24 +351,25 @@ ObjectIdentityFn ProbeSet::identity_fn() const {
     return [this](int fd) { return object_identity(fd); };
 }
 
-bool ProbeSet::refresh_file_rules(uint32_t policy_id, std::string* error) {
+Status ProbeSet::refresh_file_rules(uint32_t policy_id) {
     auto it = file_sections_.find(policy_id);
-    if (it == file_sections_.end()) return true;  // no files section was written to this slot
+    if (it == file_sections_.end()) return {};  // no files section was written to this slot
     const auto now = std::chrono::steady_clock::now();
-    if (it->second.last_refresh && now - *it->second.last_refresh < kFileRulesRefreshInterval) return true;
+    if (it->second.last_refresh && now - *it->second.last_refresh < kFileRulesRefreshInterval) return {};
     it->second.last_refresh = now;
     fnw_policy policy{};
     if (bpf_map__lookup_elem(skel_->maps.policies, &policy_id, sizeof(policy_id), &policy, sizeof(policy), 0))
-        return true;  // the slot is gone
+        return {};  // the slot is gone
     const KernelFileRules files = compile_file_rules(policy_id, it->second.files, it->second.exec, identity_fn());
     // Rights that stop being complete stop being the kernel's to refuse
     // before their rules change; rights that become complete, after.
     fnw_policy narrowed = policy;
     narrowed.file_kernel_rights &= files.complete_rights;
-    if (!set_policy(policy_id, narrowed, error) || !replace_file_rules(policy_id, files, error)) return false;
+    if (Status s = set_policy(policy_id, narrowed); !s) return s;
+    if (Status s = replace_file_rules(policy_id, files); !s) return s;
     ++file_rule_refreshes_;
     policy.file_kernel_rights = files.complete_rights;
-    return set_policy(policy_id, policy, error);
+    return set_policy(policy_id, policy);
 }
 
 void ProbeSet::forget_file_verdicts(uint32_t policy_id) {
@@ -388,21 +382,29 @@ bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
     return bpf_map__update_elem(skel_->maps.file_verdicts, &key, sizeof(key), &yes, sizeof(yes), BPF_ANY) == 0;
 }
 
-bool ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error) {
+Status ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules) {
     // The value is the rule's index, for the event.
-    if (!replace_policy_keys(
+    if (Status s = replace_policy_keys(
             skel_->maps.net_rules, compile_net_keys(policy_id, rules),
             [](size_t i) { return static_cast<uint32_t>(i); },
-            [&](const fnw_net_key& k) { return ntohl(k.policy_id) == policy_id; }, error))
-        return false;
+            [&](const fnw_net_key& k) { return ntohl(k.policy_id) == policy_id; });
+        !s)
+        return s;
     return replace_policy_keys(
         skel_->maps.unix_allowed, compile_unix_keys(policy_id, rules), [](size_t) { return uint8_t{1}; },
-        [&](const fnw_unix_key& k) { return k.policy_id == policy_id; }, error);
+        [&](const fnw_unix_key& k) { return k.policy_id == policy_id; });
 }
 
 bool ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) {
     // A traced function's file accesses are traced too.
-    if ((entry.flags & FNW_CGROUP_TRACE) && !(attach_file_probes(error) && attach_net_probes(error))) return false;
+    if (entry.flags & FNW_CGROUP_TRACE) {
+        Status attached = attach_file_probes();
+        if (attached) attached = attach_net_probes();
+        if (!attached) {
+            if (error) *error = attached.error();
+            return false;
+        }
+    }
     int err = bpf_map__update_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id),
                                    &entry, sizeof(entry), BPF_ANY);
     if (err) {

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <tuple>
-#include <variant>
 #include <vector>
 
 #include <fnwarden/events.h>
@@ -58,15 +57,10 @@ struct ProbeProgram;
 struct ProgramPlace;
 enum class ProbeFamily;
 
-// An error that says what failed and, when known, what to do about it.
-struct ProbeError {
-    std::string message;
-};
-
 class ProbeSet : public KernelMaps {
 public:
     // Opens, loads (verifier) and attaches every program.
-    static std::variant<std::unique_ptr<ProbeSet>, ProbeError> load(const ProbeOptions& options);
+    static Result<std::unique_ptr<ProbeSet>> load(const ProbeOptions& options);
 
     ~ProbeSet() override;
     ProbeSet(const ProbeSet&) = delete;
@@ -74,8 +68,8 @@ public:
 
     // Writes a compiled policy into slot `policy_id`, with its network rules
     // (replacing any the slot had before).
-    bool set_policy(uint32_t policy_id, const fnw_policy& policy, std::string* error = nullptr);
-    bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error = nullptr) override;
+    Status set_policy(uint32_t policy_id, const fnw_policy& policy);
+    Status set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) override;
     bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr) override;
     bool unmonitor_cgroup(uint64_t cgroup_id) override;
     std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const override;
@@ -97,18 +91,18 @@ public:
     // cgroup: each tracepoint costs an RCU grace period to detach (~70 ms
     // here), which a probe set that never needs them should not pay.
     // Idempotent; they stay attached for the life of the probe set.
-    bool attach_file_probes(std::string* error = nullptr);
+    Status attach_file_probes();
     bool file_probes_attached() const;
     // Likewise net.bpf.c's syscall tracepoints (accept/accept4 exits, unix
     // connects), for a policy with a network section or a traced cgroup.
-    bool attach_net_probes(std::string* error = nullptr);
+    Status attach_net_probes();
     // process.bpf.c's syscall tracepoints, for the process rules whose LSM
     // hook this kernel does not run; attached on demand like the others.
-    bool attach_process_probes(std::string* error = nullptr);
+    Status attach_process_probes();
 
     // Attaches the sys_exit probe that reports Landlock denials (files.bpf.c).
     // Idempotent; it stays attached for the life of the probe set.
-    bool attach_landlock_reporting(std::string* error = nullptr);
+    Status attach_landlock_reporting();
 
     // Remembers an open userspace found allowed, so the kernel answers the
     // same access itself from now on (file_verdicts).
@@ -135,7 +129,7 @@ public:
     // kernel again. At most once per kFileRulesRefreshInterval per slot;
     // in between, userspace's name match decides.
     static constexpr std::chrono::milliseconds kFileRulesRefreshInterval{500};
-    bool refresh_file_rules(uint32_t policy_id, std::string* error = nullptr);
+    Status refresh_file_rules(uint32_t policy_id);
     uint64_t file_rule_refreshes() const { return file_rule_refreshes_; }
 
     ProbeCounters counters() const;
@@ -170,9 +164,9 @@ private:
     // A stand-in for an LSM hook runs only where that hook did not load.
     bool stands_in(const ProbeProgram& program) const;
     bool attached(const ProgramPlace& place) const;
-    bool replace_net_rules(uint32_t policy_id, const NetworkRules& rules, std::string* error);
-    bool replace_exec_rules(uint32_t policy_id, const ExecRules& rules, std::string* error);
-    bool replace_file_rules(uint32_t policy_id, const KernelFileRules& rules, std::string* error);
+    Status replace_net_rules(uint32_t policy_id, const NetworkRules& rules);
+    Status replace_exec_rules(uint32_t policy_id, const ExecRules& rules);
+    Status replace_file_rules(uint32_t policy_id, const KernelFileRules& rules);
     void forget_file_verdicts(uint32_t policy_id);
 
     fnwarden_bpf* skel_;

@@ -12,12 +12,15 @@ namespace fnw {
 
 std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy_id, const FunctionPolicy& policy,
                                                Mode mode, RecordHandler on_record, std::string* error) {
-    if (!probes.set_policy(policy_id, policy, mode, error)) return nullptr;
+    if (Status written = probes.set_policy(policy_id, policy, mode); !written) {
+        if (error) *error = written.error();
+        return nullptr;
+    }
     std::unique_ptr<LocalGuard> guard(new LocalGuard(probes, policy_id, std::move(on_record)));
     if (!guard->files_.set_policy(policy_id, policy, mode, error)) return nullptr;
     guard->files_.on_rules_stale([&probes](uint32_t slot) {
-        std::string why;
-        if (!probes.refresh_file_rules(slot, &why)) spdlog::warn("re-reading the file rules' objects failed: {}", why);
+        if (Status refreshed = probes.refresh_file_rules(slot); !refreshed)
+            spdlog::warn("re-reading the file rules' objects failed: {}", refreshed.error());
     });
     const KillOnViolation kill = KillOnViolation::from(policy, mode);
     LocalGuard* self = guard.get();
@@ -38,7 +41,11 @@ std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy
 
 bool LocalGuard::arm(const GuardRequest& request, std::string* error) {
     function_ = request.function;
-    if (request.landlock && !probes_.attach_landlock_reporting(error)) return false;
+    if (request.landlock)
+        if (Status attached = probes_.attach_landlock_reporting(); !attached) {
+            if (error) *error = attached.error();
+            return false;
+        }
     if (request.learn && !probes_.reset_learned_syscalls(policy_id_)) {
         if (error) *error = "cannot reset the learned syscall set";
         return false;

@@ -27,12 +27,9 @@ public:
     std::map<std::string, int> calls;
     std::vector<std::string> rewrites_in_use;
 
-    bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode, std::string* error) override {
+    Status set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode) override {
         Call call(*this, "set_policy");
-        if (call.fails()) {
-            if (error) *error = "injected failure";
-            return false;
-        }
+        if (call.fails()) return fail("injected failure");
         // A slot a cgroup reads must never be rewritten in place: the cgroup
         // would see a half-written policy.
         for (const auto& [id, entry] : cgroups)
@@ -41,7 +38,7 @@ public:
                                           std::to_string(id) + " uses it");
         written[policy_id] = policy.function;
         ever_written.insert(policy_id);
-        return true;
+        return {};
     }
     bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) override {
         Call call(*this, "monitor_cgroup");
