@@ -159,8 +159,8 @@ TEST_F(CgroupInheritanceTest, EveryProcessInAFreshChildCgroupIsCoveredFromItsFir
             ASSERT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
             const CgroupDir& child = std::get<CgroupDir>(created);
             child_ids.push_back(child.id());
-            std::string err;
-            ASSERT_TRUE(child.add_process(pid, &err)) << err;
+            Status added = child.add_process(pid);
+            ASSERT_TRUE(added) << added.error();
             ASSERT_EQ(write(go[1], "x", 1), 1);
             close(go[1]);
             int status = 0;

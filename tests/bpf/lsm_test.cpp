@@ -48,8 +48,8 @@ protected:
             _exit(errno);
         }
         close(go[0]);
-        std::string err;
-        EXPECT_TRUE(cgroup.add_process(pid, &err)) << err;
+        Status added = cgroup.add_process(pid);
+        EXPECT_TRUE(added) << added.error();
         EXPECT_EQ(write(go[1], "x", 1), 1);
         close(go[1]);
         int status = 0;

@@ -168,17 +168,16 @@ protected:
     // Runs argv under FunctionRunner (what `fnwarden run` does), collecting events.
     Run run(const FunctionPolicy& policy, Mode mode, std::vector<std::string> argv, RunOptions opts = {}) {
         Run out;
-        std::string error;
-        auto guard = LocalGuard::create(*probes_, ++policy_id_, policy, mode,
-                                        [&](std::span<const std::byte> rec) {
-                                            collect(rec, out);
-                                            if (on_record_) on_record_(rec);
-                                        },
-                                        &error);
-        if (!guard) {
-            ADD_FAILURE() << "guard: " << error;
+        auto created = LocalGuard::create(*probes_, ++policy_id_, policy, mode,
+                                          [&](std::span<const std::byte> rec) {
+                                              collect(rec, out);
+                                              if (on_record_) on_record_(rec);
+                                          });
+        if (!created) {
+            ADD_FAILURE() << "guard: " << created.error();
             return out;
         }
+        std::unique_ptr<LocalGuard> guard = std::move(*created);
         FunctionRunner runner(*guard, cgroup_parent_);
         auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.use_landlock, opts.learn});
         if (!result.ok()) {

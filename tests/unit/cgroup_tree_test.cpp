@@ -42,8 +42,8 @@ TEST(CgroupTreeTest, ATreeIsRemovedDeepestFirst) {
     const fs::path top = dir.path() / "run";
     fs::create_directories(top / "a" / "b" / "c");
     fs::create_directories(top / "d");
-    std::string error;
-    EXPECT_TRUE(remove_cgroup_tree(top, &error)) << error;
+    Status removed = remove_cgroup_tree(top);
+    EXPECT_TRUE(removed) << removed.error();
     EXPECT_FALSE(fs::exists(top));
     EXPECT_TRUE(remove_cgroup_tree(top)) << "already gone is gone";
 }
@@ -53,8 +53,9 @@ TEST(CgroupTreeTest, WhatCannotBeRemovedIsSaid) {
     const fs::path top = dir.path() / "run";
     fs::create_directories(top / "a");
     std::ofstream(top / "a" / "file") << "x";  // rmdir: ENOTEMPTY, as EBUSY on a busy cgroup
-    std::string error;
-    EXPECT_FALSE(remove_cgroup_tree(top, &error));
+    Status removed = remove_cgroup_tree(top);
+    EXPECT_FALSE(removed);
+    const std::string& error = removed.error();
     EXPECT_NE(error.find("run"), std::string::npos) << error;
     EXPECT_TRUE(fs::exists(top / "a" / "file"));
 }

@@ -112,8 +112,8 @@ struct RememberSpy {
 FileDecider make_decider(RememberSpy& spy, Mode mode = Mode::Enforce,
                          ViolationAction on_violation = ViolationAction::Report) {
     FileDecider decider(spy.callback());
-    std::string error;
-    EXPECT_TRUE(decider.set_policy(kPolicy, sample_policy(on_violation), mode, &error)) << error;
+    Status written = decider.set_policy(kPolicy, sample_policy(on_violation), mode);
+    EXPECT_TRUE(written) << written.error();
     return decider;
 }
 
@@ -431,8 +431,9 @@ TEST(FileDecider, SetPolicyReplacesTheSlotAndKeepsItOnError) {
     FileDecider decider = make_decider(spy);
     FunctionPolicy bad = sample_policy();
     bad.files.read = {"/etc/hosts", "not/absolute"};
-    std::string error;
-    EXPECT_FALSE(decider.set_policy(kPolicy, bad, Mode::Enforce, &error));
+    Status written = decider.set_policy(kPolicy, bad, Mode::Enforce);
+    EXPECT_FALSE(written);
+    const std::string error = written.error();
     EXPECT_FALSE(error.empty());
     auto ev = pending_open("/etc/hosts", FNW_FILE_READ);
     EXPECT_FALSE(decider.decide(*ev));  // the old slot still answers

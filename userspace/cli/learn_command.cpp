@@ -72,9 +72,8 @@ std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::ve
     const std::string& function = observe.function;
     auto engine = Engine::start("fnwarden learn", FNW_RINGBUF_DEFAULT_BYTES);
     if (!engine) return std::nullopt;
-    std::string error;
     ProcessRules used;
-    auto guard = LocalGuard::create(
+    auto created = LocalGuard::create(
         *engine->probes, /*policy_id=*/0, observe, Mode::Audit,
         [&used](std::span<const std::byte> record) {
             fnw_syscall_event ev;
@@ -84,12 +83,12 @@ std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::ve
             used.ptrace |= ev.rule == FNW_RULE_PROCESS_PTRACE;
             used.bpf |= ev.rule == FNW_RULE_PROCESS_BPF;
             used.exec_memory |= ev.rule == FNW_RULE_PROCESS_EXEC_MEMORY;
-        },
-        &error);
-    if (!guard) {
-        std::cerr << "fnwarden learn: " << error << "\n";
+        });
+    if (!created) {
+        std::cerr << "fnwarden learn: " << created.error() << "\n";
         return std::nullopt;
     }
+    std::unique_ptr<LocalGuard> guard = std::move(*created);
     FunctionRunner runner(*guard, engine->cgroup_parent());
     RunRequest request{function, observe, Mode::Audit, command};
     request.learn = true;

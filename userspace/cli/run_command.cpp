@@ -317,20 +317,20 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true};
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
-    std::string error;
     uint64_t violation_events = 0;  // every class: syscalls, files, exec, network
-    auto guard = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](std::span<const std::byte> record) {
+    auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](std::span<const std::byte> record) {
         if (auto j = event_to_json(record, ctx, clock)) {
             if (j->value("verdict", "") == "violation") ++violation_events;
             output->write_line(j->dump());
         } else {
             ++malformed;
         }
-    }, &error);
-    if (!guard) {
-        std::cerr << "fnwarden run: " << error << "\n";
+    });
+    if (!created) {
+        std::cerr << "fnwarden run: " << created.error() << "\n";
         return kExitInternal;
     }
+    std::unique_ptr<LocalGuard> guard = std::move(*created);
     FunctionRunner runner(*guard, engine->cgroup_parent());
     RunRequest request{function, policy, mode, command, o.trace};
     request.run_as = run_as;

@@ -9,25 +9,16 @@ namespace {
 constexpr auto kRequestTimeout = std::chrono::seconds(5);
 }
 
-bool DaemonGuard::arm(const GuardRequest& request, std::string* error) {
-    if (request.learn) {
-        if (error) *error = "learning runs with its own probes (fnwarden learn), not through the daemon";
-        return false;
-    }
+Status DaemonGuard::arm(const GuardRequest& request) {
+    if (request.learn) return fail("learning runs with its own probes (fnwarden learn), not through the daemon");
     RegisterRequest registration{request.function, request.cgroup_id, request.cgroup_path.string(), request.pid,
                                  request.trace, request.landlock};
     auto reply = client_.ask(registration, kRequestTimeout);
-    if (!reply) {
-        if (error) *error = "the daemon did not answer the registration: " + client_.last_error();
-        return false;
-    }
+    if (!reply) return fail("the daemon did not answer the registration: " + client_.last_error());
     Result<RegisteredReply> registered = expect_reply<RegisteredReply>(*reply);
-    if (!registered) {
-        if (error) *error = "the daemon refused the registration: " + registered.error();
-        return false;
-    }
+    if (!registered) return fail("the daemon refused the registration: " + registered.error());
     policy_id_ = registered->policy_id;
-    return true;
+    return {};
 }
 
 void DaemonGuard::disarm(uint64_t cgroup_id) {

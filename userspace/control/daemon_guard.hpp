@@ -19,7 +19,7 @@ public:
     // itself (seccomp denials), which the daemon publishes with its own.
     DaemonGuard(ControlClient client, EventContext ctx) : client_(std::move(client)), ctx_(std::move(ctx)) {}
 
-    bool arm(const GuardRequest& request, std::string* error) override;
+    Status arm(const GuardRequest& request) override;
     void disarm(uint64_t cgroup_id) override;
     uint32_t policy_id() const override { return policy_id_; }
     int poll_fd() const override { return client_.fd(); }

@@ -180,9 +180,7 @@ void Daemon::Impl::assemble(const Families& f) {
     tree.emplace(cgroup2_root);
     policies.emplace(config.rules_dir, *probes, config.mode,
                      [this](uint32_t slot, const FunctionPolicy& policy, Mode mode) -> Status {
-                         std::string error;
-                         if (!file_decider.set_policy(slot, policy, mode, &error)) return fail(error);
-                         return {};
+                         return file_decider.set_policy(slot, policy, mode);
                      });
     policies->set_reloads_metric(f.reloads_total);
     registrations.emplace(*probes, cgroup2_root);

@@ -38,20 +38,14 @@ std::string unescape_mount_field(const std::string& field) {
     return out;
 }
 
-bool write_file(const std::filesystem::path& file, const std::string& text, std::string* error) {
+Status write_file(const std::filesystem::path& file, const std::string& text) {
     int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (error) *error = file.string() + ": " + std::strerror(errno);
-        return false;
-    }
+    if (fd < 0) return fail(file.string() + ": " + std::strerror(errno));
     ssize_t n = ::write(fd, text.data(), text.size());
     int saved = errno;
     ::close(fd);
-    if (n != static_cast<ssize_t>(text.size())) {
-        if (error) *error = file.string() + ": " + std::strerror(saved);
-        return false;
-    }
-    return true;
+    if (n != static_cast<ssize_t>(text.size())) return fail(file.string() + ": " + std::strerror(saved));
+    return {};
 }
 
 }  // namespace
@@ -116,16 +110,16 @@ CgroupDir::~CgroupDir() {
     // Exited tasks leave the cgroup asynchronously: rmdir may see EBUSY for a
     // moment after the last one is gone. Child cgroups the function made go
     // first (rmdir of a parent with children fails).
-    std::string error;
+    Status removed;
     for (int attempt = 0; attempt < 200; ++attempt) {
-        if (remove_cgroup_tree(path_, &error)) return;
+        if ((removed = remove_cgroup_tree(path_))) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    spdlog::warn("could not remove cgroup {}", error);
+    spdlog::warn("could not remove cgroup {}", removed.error());
 }
 
-bool CgroupDir::add_process(pid_t pid, std::string* error) const {
-    return write_file(path_ / "cgroup.procs", std::to_string(pid), error);
+Status CgroupDir::add_process(pid_t pid) const {
+    return write_file(path_ / "cgroup.procs", std::to_string(pid));
 }
 
 // The whole subtree ("populated" in cgroup.events): the top cgroup.procs is

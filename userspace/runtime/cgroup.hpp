@@ -10,6 +10,8 @@
 #include <string>
 #include <variant>
 
+#include "common/result.hpp"
+
 namespace fnw {
 
 // The first cgroup2 mount in a /proc/PID/mountinfo stream. Hybrid hosts have
@@ -36,7 +38,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     uint64_t id() const { return id_; }
 
-    bool add_process(pid_t pid, std::string* error = nullptr) const;
+    Status add_process(pid_t pid) const;
     // Kills every process in the cgroup and in the cgroups below it, and
     // waits (bounded) until the kernel says the subtree is empty.
     void kill_all() const;

@@ -105,20 +105,15 @@ bool copy_path(char (&out)[4096], const std::string& text) {
 
 }  // namespace
 
-CgroupReaper CgroupReaper::start(const std::filesystem::path& cgroup, std::string* error) {
+Result<CgroupReaper> CgroupReaper::start(const std::filesystem::path& cgroup) {
     static ReaperPaths paths;  // static: the child must not touch the heap
     if (!copy_path(paths.dir, cgroup.string()) || !copy_path(paths.kill_file, (cgroup / "cgroup.kill").string()) ||
         !copy_path(paths.procs_file, (cgroup / "cgroup.procs").string()) ||
-        !copy_path(paths.events_file, (cgroup / "cgroup.events").string())) {
-        if (error) *error = "cgroup path too long for the reaper: " + cgroup.string();
-        return {};
-    }
+        !copy_path(paths.events_file, (cgroup / "cgroup.events").string()))
+        return fail("cgroup path too long for the reaper: " + cgroup.string());
     const pid_t launcher = ::getpid();
     pid_t pid = ::fork();
-    if (pid < 0) {
-        if (error) *error = std::string("fork (cgroup reaper): ") + std::strerror(errno);
-        return {};
-    }
+    if (pid < 0) return fail(std::string("fork (cgroup reaper): ") + std::strerror(errno));
     if (pid == 0) run_reaper(paths, launcher);
     return CgroupReaper(pid);
 }

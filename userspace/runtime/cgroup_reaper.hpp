@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "common/result.hpp"
+
 namespace fnw {
 
 // A small process, forked by the launcher and left outside the function's
@@ -28,7 +30,7 @@ public:
 
     // Forks the reaper for `cgroup`. Call it from the thread that lives as
     // long as the launcher (the death signal follows the forking thread).
-    static CgroupReaper start(const std::filesystem::path& cgroup, std::string* error);
+    static Result<CgroupReaper> start(const std::filesystem::path& cgroup);
 
     pid_t pid() const { return pid_; }
 

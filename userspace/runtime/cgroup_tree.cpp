@@ -120,15 +120,15 @@ KillMethod kill_cgroup_tree(const std::filesystem::path& cgroup, size_t* signall
     return KillMethod::SignalWalk;
 }
 
-bool remove_cgroup_tree(const std::filesystem::path& cgroup, std::string* error) {
+Status remove_cgroup_tree(const std::filesystem::path& cgroup) {
     auto dirs = subtree(cgroup);
-    bool gone = true;
+    std::string error;  // the last directory that stayed: the shallowest
     for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
         if (::rmdir(it->c_str()) == 0 || errno == ENOENT) continue;
-        gone = false;
-        if (error) *error = it->string() + ": " + std::strerror(errno);
+        error = it->string() + ": " + std::strerror(errno);
     }
-    return gone;
+    if (!error.empty()) return fail(error);
+    return {};
 }
 
 }  // namespace fnw

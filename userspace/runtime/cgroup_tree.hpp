@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.hpp"
+
 namespace fnw {
 
 // "populated 0|1" from the text of a cgroup.events file; nullopt when the
@@ -36,8 +38,8 @@ enum class KillMethod { CgroupKill, SignalWalk, Gone };
 KillMethod kill_cgroup_tree(const std::filesystem::path& cgroup, size_t* signalled = nullptr);
 
 // rmdir of `cgroup` and every cgroup below it, deepest first. True when it
-// is gone; false (with why) while something is still there, e.g. EBUSY for
+// is gone; else why not, while something is still there, e.g. EBUSY for
 // a moment after the last task exited.
-bool remove_cgroup_tree(const std::filesystem::path& cgroup, std::string* error = nullptr);
+Status remove_cgroup_tree(const std::filesystem::path& cgroup);
 
 }  // namespace fnw

@@ -6,9 +6,10 @@
 
 namespace fnw {
 
-bool FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error) {
-    auto matcher = FileMatcher::compile(policy.files, policy.exec, error);
-    if (!matcher) return false;
+Status FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) {
+    std::string error;
+    auto matcher = FileMatcher::compile(policy.files, policy.exec, &error);
+    if (!matcher) return fail(error);
     Slot slot;
     slot.matcher = std::move(*matcher);
     slot.files_restricted = policy.files.restricted;
@@ -24,7 +25,7 @@ bool FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy, M
         slot.sha256[ec ? path : canonical.string()] = digest;
     }
     slots_[policy_id] = std::move(slot);
-    return true;
+    return {};
 }
 
 namespace {

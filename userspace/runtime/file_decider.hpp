@@ -34,9 +34,9 @@ public:
     ~FileDecider();
 
     // Compiles `policy`'s files section for slot `policy_id`, replacing what
-    // the slot had. False (and the slot unchanged) if a pattern does not
+    // the slot had. An error (and the slot unchanged) if a pattern does not
     // compile; the parser validated them, so that is a bug or a limit.
-    bool set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode, std::string* error = nullptr);
+    Status set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode);
     void forget(uint32_t policy_id) { slots_.erase(policy_id); }
 
     // Called with the slot of a record whose walk met a rule's object

@@ -201,8 +201,8 @@ Status prepare_seccomp(const RunRequest& request, Launch& launch) {
     launch.listener_child.reset(sv[1]);
     auto built =
         SeccompFilter::build(request.policy.syscalls.allow, LauncherTail{launch.listener_child.get(), launch.err_write.get()});
-    if (auto* err = std::get_if<std::string>(&built)) return fail(*err);
-    launch.filter.emplace(std::move(std::get<SeccompFilter>(built)));
+    if (!built) return fail(built.error());
+    launch.filter.emplace(std::move(*built));
     return {};
 }
 
@@ -215,8 +215,8 @@ Status prepare_landlock(const RunRequest& request, Launch& launch) {
     launch.landlock = plan_landlock(landlock_view(request.policy, launch.plan), landlock_abi());
     if (!launch.landlock.active()) return {};
     auto built = build_landlock_ruleset(launch.landlock);
-    if (auto* err = std::get_if<std::string>(&built)) return fail(*err);
-    launch.landlock_ruleset = std::move(std::get<UniqueFd>(built));
+    if (!built) return fail(built.error());
+    launch.landlock_ruleset = std::move(*built);
     for (const auto& note : launch.landlock.notes) spdlog::info("{}: {}", request.function, note);
     return {};
 }
@@ -348,12 +348,12 @@ Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
     auto created = create_cgroup(request.function);
     if (!created.ok()) return Error{created.error()};
     CgroupDir cgroup = std::move(*created);
-    std::string error;
     // Empties and removes the cgroup if this launcher dies before it can
     // (PDEATHSIG reaches only the function's main process). Declared after
     // `cgroup`, so a normal end stops the reaper first and then cleans up.
-    CgroupReaper reaper = CgroupReaper::start(cgroup.path(), &error);
-    if (reaper.pid() < 0) return fail(error);
+    Result<CgroupReaper> started = CgroupReaper::start(cgroup.path());
+    if (!started) return fail(started.error());
+    CgroupReaper reaper = std::move(*started);
     Launch launch;
     if (Status prepared = prepare_launch(request, launch); !prepared.ok()) return fail(prepared.error());
 
@@ -383,11 +383,11 @@ Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
     // Order matters: the process is in the cgroup and the cgroup is guarded
     // before the child may exec. ARM_ON_EXEC keeps the child's last launcher
     // syscalls (read, execve) out of the function's record.
-    if (!cgroup.add_process(pid, &error)) return abort_child(error);
-    if (!guard_.arm({request.function, cgroup.path(), cgroup.id(), pid, request.trace, request.learn,
-                     launch.landlock.active()},
-                    &error))
-        return abort_child(error);
+    if (Status added = cgroup.add_process(pid); !added) return abort_child(added.error());
+    if (Status armed_now = guard_.arm({request.function, cgroup.path(), cgroup.id(), pid, request.trace, request.learn,
+                                       launch.landlock.active()});
+        !armed_now)
+        return abort_child(armed_now.error());
     armed = true;
     const char go = 1;
     if (::write(launch.go_write.get(), &go, 1) != 1) return abort_child(std::string("cannot release child"));

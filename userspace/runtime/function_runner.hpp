@@ -75,8 +75,8 @@ class FunctionGuard {
 public:
     virtual ~FunctionGuard() = default;
     // Called while the child sits in its cgroup, stopped before exec. When
-    // it returns true the cgroup is monitored from the child's exec on.
-    virtual bool arm(const GuardRequest& request, std::string* error) = 0;
+    // it succeeds the cgroup is monitored from the child's exec on.
+    virtual Status arm(const GuardRequest& request) = 0;
     virtual void disarm(uint64_t cgroup_id) = 0;
     // The policy slot the kernel uses for the function (for launcher events).
     virtual uint32_t policy_id() const = 0;

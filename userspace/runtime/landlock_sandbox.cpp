@@ -159,13 +159,13 @@ LandlockPlan plan_landlock(const FunctionPolicy& policy, int abi) {
     return plan;
 }
 
-std::variant<UniqueFd, std::string> build_landlock_ruleset(LandlockPlan& plan) {
+Result<UniqueFd> build_landlock_ruleset(LandlockPlan& plan) {
     RulesetAttrV4 attr{plan.handled_fs, plan.handled_net};
     // Without network rights, the ABI 1 size: older kernels reject a larger
     // struct only when the extra fields are non-zero, but say what is meant.
     const size_t attr_size = plan.handled_net ? sizeof(attr) : sizeof(attr.handled_access_fs);
     UniqueFd ruleset(static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0)));
-    if (!ruleset.valid()) return std::string("landlock_create_ruleset: ") + std::strerror(errno);
+    if (!ruleset.valid()) return fail(std::string("landlock_create_ruleset: ") + std::strerror(errno));
 
     std::set<std::string> missing;
     for (const auto& rule : plan.rules) {
@@ -183,12 +183,12 @@ std::variant<UniqueFd, std::string> build_landlock_ruleset(LandlockPlan& plan) {
         beneath.allowed_access = access;
         beneath.parent_fd = target.get();
         if (syscall(SYS_landlock_add_rule, ruleset.get(), LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) != 0)
-            return "landlock_add_rule " + rule.path + ": " + std::strerror(errno);
+            return fail("landlock_add_rule " + rule.path + ": " + std::strerror(errno));
     }
     for (const auto& rule : plan.port_rules) {
         NetPortAttr port{rule.access & plan.handled_net, rule.port};
         if (syscall(SYS_landlock_add_rule, ruleset.get(), kRuleNetPort, &port, 0) != 0)
-            return "landlock_add_rule tcp port " + std::to_string(rule.port) + ": " + std::strerror(errno);
+            return fail("landlock_add_rule tcp port " + std::to_string(rule.port) + ": " + std::strerror(errno));
     }
     return ruleset;
 }

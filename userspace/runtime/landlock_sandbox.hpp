@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+
+#include "common/result.hpp"
 #include <vector>
 
 #include "common/unique_fd.hpp"
@@ -67,7 +69,7 @@ std::string literal_prefix(const std::string& pattern, bool* widened);
 // In the launcher (parent): creates the ruleset and adds every rule whose
 // path exists (O_PATH; a missing path is noted, not an error: nothing is
 // there to grant). Returns the ruleset fd, to be enforced in the child.
-std::variant<UniqueFd, std::string> build_landlock_ruleset(LandlockPlan& plan);
+Result<UniqueFd> build_landlock_ruleset(LandlockPlan& plan);
 
 // In the child, right before seccomp and exec: no_new_privs + restrict_self.
 // Returns 0 or -errno.

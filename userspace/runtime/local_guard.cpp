@@ -10,14 +10,12 @@
 
 namespace fnw {
 
-std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy_id, const FunctionPolicy& policy,
-                                               Mode mode, RecordHandler on_record, std::string* error) {
-    if (Status written = probes.set_policy(policy_id, policy, mode); !written) {
-        if (error) *error = written.error();
-        return nullptr;
-    }
+Result<std::unique_ptr<LocalGuard>> LocalGuard::create(ProbeSet& probes, uint32_t policy_id,
+                                                       const FunctionPolicy& policy, Mode mode,
+                                                       RecordHandler on_record) {
+    if (Status written = probes.set_policy(policy_id, policy, mode); !written) return fail(written.error());
     std::unique_ptr<LocalGuard> guard(new LocalGuard(probes, policy_id, std::move(on_record)));
-    if (!guard->files_.set_policy(policy_id, policy, mode, error)) return nullptr;
+    if (Status compiled = guard->files_.set_policy(policy_id, policy, mode); !compiled) return fail(compiled.error());
     guard->files_.on_rules_stale([&probes](uint32_t slot) {
         if (Status refreshed = probes.refresh_file_rules(slot); !refreshed)
             spdlog::warn("re-reading the file rules' objects failed: {}", refreshed.error());
@@ -30,32 +28,27 @@ std::unique_ptr<LocalGuard> LocalGuard::create(ProbeSet& probes, uint32_t policy
         probes.ringbuf_fds(), [self, kill, lineage = std::move(lineage)](std::span<const std::byte> r) {
             respond_to_record(r, kill, self->on_record_, &self->files_, &lineage);
         });
-    if (!guard->consumer_) {
-        if (error) *error = std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno);
-        return nullptr;
-    }
+    if (!guard->consumer_) return fail(std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno));
     guard->drops_reported_ = probes.counters().ringbuf_drops;
     guard->last_drop_check_ = std::chrono::steady_clock::now();
     return guard;
 }
 
-bool LocalGuard::arm(const GuardRequest& request, std::string* error) {
+Status LocalGuard::arm(const GuardRequest& request) {
     function_ = request.function;
     if (request.landlock)
-        if (Status attached = probes_.attach_landlock_reporting(); !attached) {
-            if (error) *error = attached.error();
-            return false;
-        }
-    if (request.learn && !probes_.reset_learned_syscalls(policy_id_)) {
-        if (error) *error = "cannot reset the learned syscall set";
-        return false;
-    }
+        if (Status attached = probes_.attach_landlock_reporting(); !attached) return attached;
+    if (request.learn && !probes_.reset_learned_syscalls(policy_id_)) return fail("cannot reset the learned syscall set");
     fnw_cgroup_entry entry{};
     entry.policy_id = policy_id_;
     entry.flags = FNW_CGROUP_ARM_ON_EXEC | (request.trace ? uint32_t{FNW_CGROUP_TRACE} : 0u) |
                   (request.learn ? uint32_t{FNW_CGROUP_LEARN} : 0u) |
                   (request.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
-    return probes_.monitor_cgroup(request.cgroup_id, entry, error);
+    // monitor_cgroup keeps its out-parameter until KernelMaps' other caller
+    // (daemon/control_service.cpp) moves to Status.
+    std::string error;
+    if (!probes_.monitor_cgroup(request.cgroup_id, entry, &error)) return fail(error);
+    return {};
 }
 
 void LocalGuard::disarm(uint64_t cgroup_id) {

@@ -18,12 +18,12 @@ namespace fnw {
 class LocalGuard final : public FunctionGuard {
 public:
     // Writes `policy` into slot `policy_id` and reads the ring buffer into
-    // `on_record` (after the userspace half of `kill`). nullptr + `error`
-    // when the ring buffer cannot be set up.
-    static std::unique_ptr<LocalGuard> create(ProbeSet& probes, uint32_t policy_id, const FunctionPolicy& policy,
-                                              Mode mode, RecordHandler on_record, std::string* error);
+    // `on_record` (after the userspace half of `kill`). An error when the
+    // policy cannot be written or the ring buffer cannot be set up.
+    static Result<std::unique_ptr<LocalGuard>> create(ProbeSet& probes, uint32_t policy_id,
+                                                      const FunctionPolicy& policy, Mode mode, RecordHandler on_record);
 
-    bool arm(const GuardRequest& request, std::string* error) override;
+    Status arm(const GuardRequest& request) override;
     void disarm(uint64_t cgroup_id) override;
     uint32_t policy_id() const override { return policy_id_; }
     int poll_fd() const override;

@@ -53,14 +53,14 @@ void fill_identity(fnw_event_header& hdr, pid_t tid, const std::filesystem::path
 
 }  // namespace
 
-std::variant<SeccompFilter, std::string> SeccompFilter::build(const SyscallBitmap& allow, const LauncherTail& tail) {
+Result<SeccompFilter> SeccompFilter::build(const SyscallBitmap& allow, const LauncherTail& tail) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_NOTIFY);
-    if (!ctx) return std::string("seccomp_init failed");
+    if (!ctx) return fail("seccomp_init failed");
     SeccompFilter filter(ctx);
 
     // 32-bit (int 0x80) and x32 entry points would bypass an x86_64 allowlist.
     if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS))
-        return std::string("seccomp badarch: ") + std::strerror(-rc);
+        return fail(std::string("seccomp badarch: ") + std::strerror(-rc));
 
     for (size_t nr = 0; nr < allow.size(); ++nr) {
         if (!allow.test(nr)) continue;
@@ -68,7 +68,7 @@ std::variant<SeccompFilter, std::string> SeccompFilter::build(const SyscallBitma
         // -EINVAL/-EDOM: a number libseccomp does not know for this arch
         // (newer than it). Leaving it out only makes the filter stricter.
         if (rc != 0 && rc != -EINVAL && rc != -EDOM)
-            return "seccomp rule for syscall " + std::to_string(nr) + ": " + std::strerror(-rc);
+            return fail("seccomp rule for syscall " + std::to_string(nr) + ": " + std::strerror(-rc));
     }
 
     auto allow_always = [&](int nr) { return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0); };
@@ -82,7 +82,7 @@ std::variant<SeccompFilter, std::string> SeccompFilter::build(const SyscallBitma
     if (!allow.test(SYS_write))
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(tail.error_pipe_fd)));
-    if (rc != 0) return std::string("seccomp launcher rules failed");
+    if (rc != 0) return fail("seccomp launcher rules failed");
     return filter;
 }
 

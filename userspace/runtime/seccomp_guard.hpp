@@ -14,6 +14,8 @@
 #include <string>
 #include <variant>
 
+#include "common/result.hpp"
+
 #include <fnwarden/events.h>
 
 #include "common/unique_fd.hpp"
@@ -33,7 +35,7 @@ struct LauncherTail {
 
 class SeccompFilter {
 public:
-    static std::variant<SeccompFilter, std::string> build(const SyscallBitmap& allow, const LauncherTail& tail);
+    static Result<SeccompFilter> build(const SyscallBitmap& allow, const LauncherTail& tail);
 
     SeccompFilter(SeccompFilter&& other) noexcept;
     SeccompFilter(const SeccompFilter&) = delete;
