@@ -52,8 +52,8 @@ protected:
         for (const auto& p : set_.policies) set_.fingerprints[p.function] = 1;
         ASSERT_TRUE(table_.apply(set_, nullptr, {}));
         auto built = SelectorMatcher::build(set_.policies);
-        ASSERT_TRUE(std::holds_alternative<SelectorMatcher>(built)) << std::get<std::string>(built);
-        identifier_.reconfigure(set_, std::get<SelectorMatcher>(std::move(built)));
+        ASSERT_TRUE(built) << built.error();
+        identifier_.reconfigure(set_, std::move(built).value());
     }
     uint32_t slot(const std::string& function) const { return *table_.slot_of(function); }
     std::optional<uint32_t> slot_of_cgroup(uint64_t id) const {

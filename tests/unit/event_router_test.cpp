@@ -199,7 +199,7 @@ TEST_F(Router, BirthsGoToTheIdentifierWhenASelectorWantsThem) {
     set_.fingerprints["gamma"] = 1;
     ASSERT_TRUE(table_.apply(set_, nullptr, {}));
     auto built = SelectorMatcher::build(set_.policies);
-    identifier_.reconfigure(set_, std::get<SelectorMatcher>(std::move(built)));
+    identifier_.reconfigure(set_, std::move(built).value());
     fnw_cgroup_event birth{};
     birth.hdr.type = FNW_EVENT_CGROUP;
     birth.hdr.size = sizeof(birth);

@@ -45,16 +45,16 @@ FunctionPolicy policy(std::string name, std::string function, std::string cgroup
 
 SelectorMatcher build(const std::vector<FunctionPolicy>& policies) {
     auto built = SelectorMatcher::build(policies);
-    if (auto* error = std::get_if<std::string>(&built)) {
-        ADD_FAILURE() << *error;
+    if (!built) {
+        ADD_FAILURE() << built.error();
         return SelectorMatcher{};
     }
-    return std::get<SelectorMatcher>(std::move(built));
+    return std::move(built).value();
 }
 
 std::string build_error(const std::vector<FunctionPolicy>& policies) {
     auto built = SelectorMatcher::build(policies);
-    if (auto* error = std::get_if<std::string>(&built)) return *error;
+    if (!built) return built.error();
     ADD_FAILURE() << "build succeeded";
     return "";
 }

@@ -173,18 +173,18 @@ std::string validate_namespace_name(std::string_view name) {
            "digit";
 }
 
-std::variant<SelectorMatcher, std::string> SelectorMatcher::build(const std::vector<FunctionPolicy>& policies) {
+Result<SelectorMatcher> SelectorMatcher::build(const std::vector<FunctionPolicy>& policies) {
     SelectorMatcher matcher;
     for (size_t index = 0; index < policies.size(); ++index) {
         const FunctionPolicy& policy = policies[index];
         const Selector& selector = policy.selector;
         const bool names_function = !selector.function.empty();
         if (selector.cgroup_path.empty() && !selector.pod) continue;
-        if (fallback_function(policy).empty()) return describe(policy) + ": the selector names no function";
+        if (fallback_function(policy).empty()) return fail(describe(policy) + ": the selector names no function");
 
         if (!selector.cgroup_path.empty()) {
             if (std::string why = validate_cgroup_path_regex(selector.cgroup_path); !why.empty())
-                return describe(policy) + ": cgroupPath " + quoted(selector.cgroup_path) + " " + why;
+                return fail(describe(policy) + ": cgroupPath " + quoted(selector.cgroup_path) + " " + why);
             auto regex = compile(selector.cgroup_path);
             const bool has_capture = regex->NumberOfCapturingGroups() == 1;
             matcher.path_rules_.push_back(
@@ -192,7 +192,7 @@ std::variant<SelectorMatcher, std::string> SelectorMatcher::build(const std::vec
         }
         if (selector.pod) {
             if (std::string why = validate_pod_selector(*selector.pod); !why.empty())
-                return describe(policy) + ": " + why;
+                return fail(describe(policy) + ": " + why);
             matcher.pod_rules_.push_back({index, names_function, *selector.pod, fallback_function(policy)});
         }
     }

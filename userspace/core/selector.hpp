@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include "common/result.hpp"
 #include <vector>
 
 #include "core/policy.hpp"
@@ -63,7 +65,7 @@ public:
     // Compiles the cgroupPath and pod selectors of `policies` (policies that
     // only name a `function` take no part). Returns an error message when a
     // selector is invalid, which parse_policy() would have refused.
-    static std::variant<SelectorMatcher, std::string> build(const std::vector<FunctionPolicy>& policies);
+    static Result<SelectorMatcher> build(const std::vector<FunctionPolicy>& policies);
 
     // Matches nothing.
     SelectorMatcher() = default;

@@ -27,8 +27,8 @@ bool ActivePolicies::reload(const std::string& why, const std::function<void(Swa
     PolicySet& next = *load.set;
     for (const auto& w : load.warnings) spdlog::warn("{}", w);
     auto matcher = SelectorMatcher::build(next.policies);
-    if (auto* err = std::get_if<std::string>(&matcher)) return refuse(why, {"selectors: " + *err});
-    for (const auto& a : std::get<SelectorMatcher>(matcher).ambiguities()) spdlog::warn("selectors: {}", a);
+    if (!matcher) return refuse(why, {"selectors: " + matcher.error()});
+    for (const auto& a : matcher->ambiguities()) spdlog::warn("selectors: {}", a);
 
     auto applied = table_.apply(next, set(), std::chrono::steady_clock::now());
     if (!applied) return refuse(why, {applied.error()});
@@ -42,7 +42,7 @@ bool ActivePolicies::reload(const std::string& why, const std::function<void(Swa
     last_errors_.clear();
     last_warnings_ = std::move(load.warnings);
     if (reloads_total_) reloads_total_->with({"ok"}).inc();
-    Swapped swapped{*set_, std::move(std::get<SelectorMatcher>(matcher)), std::move(applied->dropped)};
+    Swapped swapped{*set_, std::move(*matcher), std::move(applied->dropped)};
     on_swapped(swapped);
     if (first)
         spdlog::info("policy set {} loaded from {}: {} policies", set_->version, rules_dir_.string(),
