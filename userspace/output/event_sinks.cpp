@@ -2,6 +2,8 @@
 // webhook sink is in webhook_sink.cpp.
 #include "output/event_sinks.hpp"
 
+#include "common/result.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -38,18 +40,15 @@ namespace {
 
 bool names_stdout(const std::string& path) { return path.empty() || path == "-" || path == "stdout"; }
 
-UniqueFd open_for_append(const std::string& path, std::string* error) {
+Result<UniqueFd> open_for_append(const std::string& path) {
     // O_APPEND: a second writer (or the previous daemon instance) never has
     // its lines overwritten. 0600: events name processes and arguments.
     // O_NOFOLLOW: a symlink planted at the path (at start or between a
     // rotation and SIGHUP) would have root append to whatever it names.
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd.valid()) {
-        if (error)
-            *error = errno == ELOOP ? path + ": is a symbolic link; refusing to follow it (name the file itself)"
-                                    : path + ": " + std::strerror(errno);
-        return fd;
-    }
+    if (!fd.valid())
+        return fail(errno == ELOOP ? path + ": is a symbolic link; refusing to follow it (name the file itself)"
+                                   : path + ": " + std::strerror(errno));
     // O_CREAT's mode only applies to a new file; an existing one keeps what
     // the administrator chose, but a world-readable event log is worth a word.
     struct stat st {};
@@ -88,9 +87,12 @@ WriteResult write_all(int fd, std::string_view data) {
 
 std::unique_ptr<JsonLinesSink> JsonLinesSink::open(const std::string& path, std::string* error) {
     if (names_stdout(path)) return std::unique_ptr<JsonLinesSink>(new JsonLinesSink("", UniqueFd()));
-    UniqueFd file = open_for_append(path, error);
-    if (!file.valid()) return nullptr;
-    return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(path, std::move(file)));
+    Result<UniqueFd> file = open_for_append(path);
+    if (!file) {
+        if (error) *error = file.error();
+        return nullptr;
+    }
+    return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(path, std::move(*file)));
 }
 
 int JsonLinesSink::target_fd() const { return to_stdout() ? STDOUT_FILENO : file_.get(); }
@@ -122,13 +124,12 @@ void JsonLinesSink::write_batch(std::span<const std::string> lines) {
 
 void JsonLinesSink::reopen() {
     if (to_stdout()) return;
-    std::string error;
-    UniqueFd file = open_for_append(path_, &error);
-    if (!file.valid()) {
-        spdlog::warn("reopening the event log failed, still writing to the old file: {}", error);
+    Result<UniqueFd> file = open_for_append(path_);
+    if (!file) {
+        spdlog::warn("reopening the event log failed, still writing to the old file: {}", file.error());
         return;
     }
-    file_ = std::move(file);
+    file_ = std::move(*file);
     line_broken_ = false;
 }
 
