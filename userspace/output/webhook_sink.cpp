@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/curl_handles.hpp"
+#include "common/result.hpp"
 
 namespace fnw {
 
@@ -28,22 +29,14 @@ std::optional<std::string> url_part(CURLU* url, CURLUPart part) {
 
 // The URL for log lines and name(): webhook URLs often carry a token in the
 // user info or the query, and logs are read by more people than the config.
-std::optional<std::string> redacted_http_url(const std::string& url, std::string* error) {
+Result<std::string> redacted_http_url(const std::string& url) {
     CurlUrl parsed(curl_url());
-    if (!parsed || curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
-        *error = "webhook URL is not a valid URL";
-        return std::nullopt;
-    }
+    if (!parsed || curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
+        return fail("webhook URL is not a valid URL");
     const auto scheme = url_part(parsed.get(), CURLUPART_SCHEME);
     const auto host = url_part(parsed.get(), CURLUPART_HOST);
-    if (!scheme || (*scheme != "http" && *scheme != "https")) {
-        *error = "webhook URL must be http:// or https://";
-        return std::nullopt;
-    }
-    if (!host || host->empty()) {
-        *error = "webhook URL has no host";
-        return std::nullopt;
-    }
+    if (!scheme || (*scheme != "http" && *scheme != "https")) return fail("webhook URL must be http:// or https://");
+    if (!host || host->empty()) return fail("webhook URL has no host");
     std::string shown = *scheme + "://" + *host;
     if (auto port = url_part(parsed.get(), CURLUPART_PORT)) shown += ":" + *port;
     if (auto path = url_part(parsed.get(), CURLUPART_PATH)) shown += *path;
@@ -376,8 +369,11 @@ std::unique_ptr<WebhookSink> WebhookSink::create(WebhookOptions options, std::st
         *error = "libcurl global initialisation failed";
         return nullptr;
     }
-    auto shown = redacted_http_url(options.url, error);
-    if (!shown) return nullptr;
+    Result<std::string> shown = redacted_http_url(options.url);
+    if (!shown) {
+        *error = shown.error();
+        return nullptr;
+    }
     options.batch_max_events = std::max<size_t>(options.batch_max_events, 1);
     options.queue_capacity_events = std::max<size_t>(options.queue_capacity_events, 1);
     options.backoff_max = std::max(options.backoff_max, options.backoff_initial);
