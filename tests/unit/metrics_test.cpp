@@ -22,17 +22,7 @@
 #include <variant>
 #include <vector>
 
-// Must match how Debian built libcpp-httplib: see output/metrics_server.cpp.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
-#include <httplib.h>
+#include "common/httplib.hpp"
 
 #include <gtest/gtest.h>
 

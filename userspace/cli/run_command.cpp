@@ -157,6 +157,18 @@ std::optional<FunctionPolicy> load_run_policy(const std::string& policy_file, bo
     return policy;
 }
 
+// The function run to its end; nullopt (said on stderr) when it could not start.
+std::optional<RunOutcome> run_function(FunctionRunner& runner, RunRequest request,
+                                       const std::optional<RunAs>& run_as) {
+    request.run_as = run_as;
+    auto result = runner.run(request);
+    if (!result.ok()) {
+        std::cerr << "fnwarden run: " << result.error() << "\n";
+        return std::nullopt;
+    }
+    return *result;
+}
+
 void log_outcome(const std::string& function, const RunOutcome& outcome) {
     spdlog::info("{} (pid {}) {} {}; {} syscalls stopped by seccomp", function, outcome.pid,
                  outcome.term_signal ? "killed by signal" : "exited",
@@ -190,16 +202,10 @@ int run_under_daemon(ControlClient client, const std::string& function, const st
         return kExitInternal;
     }
     FunctionRunner runner(guard, *cgroup2 / "fnwarden");
-    RunRequest request{function, *policy, mode, command, trace};
-    request.run_as = run_as;
-    auto result = runner.run(request);
-    if (!result.ok()) {
-        std::cerr << "fnwarden run: " << result.error() << "\n";
-        return kExitInternal;
-    }
-    const RunOutcome& outcome = *result;
-    log_outcome(function, outcome);
-    return outcome.exit_code;
+    auto outcome = run_function(runner, RunRequest{function, *policy, mode, command, trace}, run_as);
+    if (!outcome) return kExitInternal;
+    log_outcome(function, *outcome);
+    return outcome->exit_code;
 }
 
 struct RunOptions {
@@ -332,16 +338,10 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     }
     std::unique_ptr<LocalGuard> guard = std::move(*created);
     FunctionRunner runner(*guard, engine->cgroup_parent());
-    RunRequest request{function, policy, mode, command, o.trace};
-    request.run_as = run_as;
-    auto result = runner.run(request);
-    if (!result.ok()) {
-        std::cerr << "fnwarden run: " << result.error() << "\n";
-        return kExitInternal;
-    }
-    const RunOutcome& outcome = *result;
-    report_standalone_run(function, outcome, probes, malformed, violation_events);
-    return outcome.exit_code;
+    auto outcome = run_function(runner, RunRequest{function, policy, mode, command, o.trace}, run_as);
+    if (!outcome) return kExitInternal;
+    report_standalone_run(function, *outcome, probes, malformed, violation_events);
+    return outcome->exit_code;
 }
 
 }  // namespace
