@@ -2,6 +2,7 @@
 // scan, a birth and a pod's arrival monitor, and that a match below a
 // monitored cgroup never loosens what it inherits.
 #include "daemon/cgroup_identifier.hpp"
+#include "daemon/lost_records.hpp"
 
 #include <algorithm>
 
@@ -171,6 +172,49 @@ TEST_F(Identifier, APodDeletedBeforeItWasSeenMatchesNothing) {
     identifier_.on_pod_changes({{gone, PodEvent::Deleted}});
     EXPECT_EQ(identifier_.pending_pod_cgroups(), 0u);
     EXPECT_FALSE(slot_of_cgroup(20));
+}
+
+}  // namespace
+}  // namespace fnw
+
+namespace fnw {
+namespace {
+
+// LostRecords: coverage gaps go to the function their slot belongs to, once
+// per increase of the kernel's per-slot total; lost births rescan the tree.
+class Lost : public Identifier {
+protected:
+    MetricsRegistry metrics_;
+    CounterFamily& gaps_total_ = metrics_.counter("fnwarden_coverage_gaps_total", "test", {"function"});
+    LostRecords lost_{&gaps_total_, 16};
+};
+
+TEST_F(Lost, GapsAreCountedOncePerIncreaseForTheSlotsFunction) {
+    tree_.ids = {{"", 1}, {"apps", 2}, {"apps/web", 3}};
+    load({policy("web", "web", "apps/web")});
+    const ProbeCounters kernel{};
+    lost_.account(kernel, {{slot("web"), 5}}, table_, identifier_);
+    EXPECT_EQ(lost_.gaps_of("web"), 5u);
+    EXPECT_EQ(gaps_total_.with({"web"}).value(), 5u);
+    lost_.account(kernel, {{slot("web"), 5}}, table_, identifier_);  // no new gap
+    lost_.account(kernel, {{slot("web"), 8}}, table_, identifier_);
+    EXPECT_EQ(lost_.gaps_of("web"), 8u);
+    EXPECT_EQ(gaps_total_.with({"web"}).value(), 8u);
+    EXPECT_EQ(lost_.gaps_of("other"), 0u);
+}
+
+TEST_F(Lost, ALostBirthRescansTheTreeAndFindsTheCgroup) {
+    tree_.ids = {{"", 1}, {"apps", 2}};
+    load({policy("web", "web", "apps/web")});
+    tree_.ids["apps/web"] = 3;  // born while the ring was full: no record came
+    EXPECT_FALSE(slot_of_cgroup(3));
+    ProbeCounters kernel{};
+    kernel.birth_drops = 1;
+    lost_.account(kernel, {}, table_, identifier_);
+    EXPECT_EQ(lost_.rescans_after_lost_births(), 1u);
+    EXPECT_EQ(slot_of_cgroup(3), slot("web"));
+    lost_.account(kernel, {}, table_, identifier_);  // the same drop: no second scan
+    EXPECT_EQ(lost_.rescans_after_lost_births(), 1u);
 }
 
 }  // namespace
