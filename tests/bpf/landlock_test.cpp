@@ -317,8 +317,8 @@ TEST_F(LandlockTest, MoreThan1024TcpPortsFallBackToTheCgroupHooksAndExplainSaysW
 
     // What `fnwarden run --explain` prints (the same call, the same kernel probe).
     const LsmStatus lsm{probes_->lsm_error(), probes_->lsm_hooks()};
-    const std::string explained_over = explain_enforcement(over_limit, Mode::Enforce, probe_kernel_features(), lsm);
-    const std::string explained_at = explain_enforcement(at_limit, Mode::Enforce, probe_kernel_features(), lsm);
+    const std::string explained_over = explain_enforcement(over_limit, Mode::Enforce, probe_kernel_capabilities(), lsm);
+    const std::string explained_at = explain_enforcement(at_limit, Mode::Enforce, probe_kernel_capabilities(), lsm);
     if (landlock_net) {
         EXPECT_NE(explained_over.find(fallback_note), std::string::npos) << explained_over;
         EXPECT_EQ(explained_at.find("TCP connect is not restricted"), std::string::npos) << explained_at;

@@ -21,8 +21,8 @@ bool mentions(const std::vector<std::string>& lines, const std::string& text) {
     return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != l.npos; });
 }
 
-KernelFeatures kernel(std::optional<int> landlock_abi) {
-    KernelFeatures f;
+KernelCapabilities kernel(std::optional<int> landlock_abi) {
+    KernelCapabilities f;
     f.release = "test";
     f.seccomp_user_notif = true;
     f.landlock_abi = landlock_abi;

@@ -192,7 +192,7 @@ int run_under_daemon(ControlClient client, const std::string& function, const st
     const Mode mode = parse_mode(reply->value("mode", "audit")).value_or(Mode::Audit);
     spdlog::info("{}: guarded by the daemon (policy {} from {}, {} mode, set {}); events go to its outputs",
                  function, policy->name, file, to_string(mode), reply->value("version", ""));
-    if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_features(), LsmStatus{"(see fnwarden status)", {}});
+    if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_capabilities(), LsmStatus{"(see fnwarden status)", {}});
     if (command.empty()) return 0;
 
     DaemonGuard guard(std::move(client), EventContext{function, policy->name, mode, /*resolve_exe=*/true});
@@ -316,7 +316,7 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     ProbeSet& probes = *engine->probes;
     // After loading: whether the BPF-LSM programs loaded is part of the answer.
     if (o.explain) {
-        std::cerr << explain_enforcement(policy, mode, probe_kernel_features(), LsmStatus{probes.lsm_error(), probes.lsm_hooks()});
+        std::cerr << explain_enforcement(policy, mode, probe_kernel_capabilities(), LsmStatus{probes.lsm_error(), probes.lsm_hooks()});
         if (command.empty()) return 0;
     }
 

@@ -45,7 +45,7 @@ struct Daemon::Impl {
 
     DaemonConfig config;
     std::filesystem::path cgroup2_root;
-    KernelFeatures features;
+    KernelCapabilities features;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::string started_at = iso_now();
 

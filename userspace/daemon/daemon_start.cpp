@@ -28,7 +28,7 @@ Status Daemon::Impl::start_up() {
     cgroup2_root = *root;
     // tracefs and securityfs first: the capabilities and the probes read them.
     if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
-    features = probe_kernel_features();
+    features = probe_kernel_capabilities();
 
     // Rules before probes: a daemon with no valid policy set should not
     // leave programs attached to every syscall of the host.

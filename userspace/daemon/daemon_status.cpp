@@ -20,7 +20,7 @@ std::vector<std::string> flag_names(uint32_t flags) {
 
 }  // namespace
 
-KernelInfo kernel_status(const KernelFeatures& features, const ProbeSet& probes) {
+KernelInfo kernel_status(const KernelCapabilities& features, const ProbeSet& probes) {
     KernelInfo kernel;
     kernel.release = features.release;
     kernel.seccomp_user_notif = features.seccomp_user_notif;
@@ -31,7 +31,7 @@ KernelInfo kernel_status(const KernelFeatures& features, const ProbeSet& probes)
     return kernel;
 }
 
-std::vector<EnforcementInfo> enforcement_status(const KernelFeatures& features, const ProbeSet& probes) {
+std::vector<EnforcementInfo> enforcement_status(const KernelCapabilities& features, const ProbeSet& probes) {
     std::vector<EnforcementInfo> matrix;
     for (const auto& row : enforcement_matrix(features, LsmStatus{probes.lsm_error(), probes.lsm_hooks()}))
         matrix.push_back(EnforcementInfo{row.event_class, row.launched, row.watched, row.rejected});

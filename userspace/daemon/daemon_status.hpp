@@ -24,8 +24,8 @@
 namespace fnw {
 
 // "kernel", "enforcement", "programs".
-KernelInfo kernel_status(const KernelFeatures& features, const ProbeSet& probes);
-std::vector<EnforcementInfo> enforcement_status(const KernelFeatures& features, const ProbeSet& probes);
+KernelInfo kernel_status(const KernelCapabilities& features, const ProbeSet& probes);
+std::vector<EnforcementInfo> enforcement_status(const KernelCapabilities& features, const ProbeSet& probes);
 std::vector<ProgramInfo> programs_status(const ProbeSet& probes);
 
 // "cgroups": every monitored cgroup and who put it there; counts per slot

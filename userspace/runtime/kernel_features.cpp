@@ -8,7 +8,7 @@
 namespace fnw {
 namespace {
 
-EnforcementCapabilities capabilities_of(const KernelFeatures& features, const LsmStatus& lsm) {
+EnforcementCapabilities capabilities_of(const KernelCapabilities& features, const LsmStatus& lsm) {
     return enforcement_capabilities(features, lsm.error, lsm.hooks);
 }
 
@@ -164,7 +164,7 @@ void explain_process(std::ostream& out, const FunctionPolicy& policy, const Enfo
     }
 }
 
-void explain_kernel(std::ostream& out, const KernelFeatures& features, const LsmStatus& lsm) {
+void explain_kernel(std::ostream& out, const KernelCapabilities& features, const LsmStatus& lsm) {
     out << "  kernel: seccomp user_notif " << (features.seccomp_user_notif ? "yes" : "no") << "; landlock ";
     if (features.landlock_abi)
         out << "ABI " << *features.landlock_abi;
@@ -338,7 +338,7 @@ std::string LsmStatus::why_not(const std::string& hook) const {
     return error.empty() ? "not in this build" : error;
 }
 
-std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features,
+std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelCapabilities& features,
                                 const LsmStatus& lsm) {
     const EnforcementCapabilities caps = capabilities_of(features, lsm);
     const EnforcementPlan plan = plan_enforcement(policy, mode, caps, /*launched=*/true);
@@ -357,7 +357,7 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
     return out.str();
 }
 
-std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const LsmStatus& lsm) {
+std::vector<EnforcementRow> enforcement_matrix(const KernelCapabilities& features, const LsmStatus& lsm) {
     HostPlans host;
     host.caps = capabilities_of(features, lsm);
     const FunctionPolicy strictest = strictest_policy();

@@ -14,10 +14,6 @@
 
 namespace fnw {
 
-// The kernel probe under the name status and the tests know it by.
-using KernelFeatures = KernelCapabilities;
-inline KernelFeatures probe_kernel_features() { return probe_kernel_capabilities(); }
-
 // What loading found about fnwarden's BPF-LSM programs (ProbeSet::lsm_*).
 struct LsmStatus {
     std::string error;                          // "" when some lsm program loaded, else why none did
@@ -28,7 +24,7 @@ struct LsmStatus {
 
 // Which mechanism guards each rule of `policy` in `mode` on this kernel, for
 // a function started by `fnwarden run`. Human-readable, one rule per line.
-std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelFeatures& features,
+std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const KernelCapabilities& features,
                                 const LsmStatus& lsm);
 
 // One line of the host's enforcement matrix (`fnwarden status`): for a kind
@@ -42,6 +38,6 @@ struct EnforcementRow {
     std::vector<std::string> rejected;  // "bpf-lsm: refused at load: ..." etc.
 };
 
-std::vector<EnforcementRow> enforcement_matrix(const KernelFeatures& features, const LsmStatus& lsm);
+std::vector<EnforcementRow> enforcement_matrix(const KernelCapabilities& features, const LsmStatus& lsm);
 
 }  // namespace fnw
