@@ -180,7 +180,7 @@ printf 'clientQueueBytes: %s\n' "$client_queue_bytes" >"$work/daemon.yaml"
   --webhook "http://127.0.0.1:$hook_port/events" --mode audit --program-stats >"$work/daemon.log" 2>&1 &
 daemon=$!
 pids+=($daemon)
-if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
+if eventually $((20 * slowdown)) test -S "$sock"; then pass "daemon is listening"; else
   fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1
 fi
 sock_mode=$(stat -c %a "$sock")
@@ -646,7 +646,7 @@ write_ceiling_policies "$work/enforce-rules"
   --mode enforce >"$work/enforce-daemon.log" 2>&1 &
 edaemon=$!
 pids+=($edaemon)
-if eventually 20 test -S "$esock"; then
+if eventually $((20 * slowdown)) test -S "$esock"; then
   eventually 5 bash -c "\"$fnw\" status --socket \"$esock\" -o json | grep -q '\"path\": \"$ceil/fn-ceiling\"'" ||
     fail "enforce daemon: fn-ceiling not found by the scan"
   ceiling_runs enforce "$esock" "$work/enforce.jsonl"
@@ -684,7 +684,7 @@ rm -f "$rules"/ceiling-*.yaml
   >"$work/standalone.jsonl" 2>"$work/standalone.err" &
 standalone=$!
 pids+=($standalone)
-eventually 20 test -S "$work/standalone.sock" || fail "standalone trace did not start: $(cat "$work/standalone.err")"
+eventually $((20 * slowdown)) test -S "$work/standalone.sock" || fail "standalone trace did not start: $(cat "$work/standalone.err")"
 "$fnw" run --socket "$work/standalone.sock" --function e2e -- "$workload" getppid >/dev/null 2>&1
 eventually 5 grep -q '"name":"getppid"' "$work/standalone.jsonl" && pass "standalone trace shows the violation" ||
   fail "standalone trace: $(cat "$work/standalone.jsonl" "$work/standalone.err")"
@@ -739,7 +739,7 @@ ksock=$work/k8s.sock
   --kubeconfig "$kdir/kubeconfig" --node-name test-node >"$kdir/daemon.log" 2>&1 &
 kdaemon=$!
 pids+=($kdaemon)
-eventually 20 test -S "$ksock" || fail "k8s daemon did not start: $(cat "$kdir/daemon.log")"
+eventually $((20 * slowdown)) test -S "$ksock" || fail "k8s daemon did not start: $(cat "$kdir/daemon.log")"
 eventually 10 bash -c "\"$fnw\" status --socket \"$ksock\" -o json | tr -d ' \n' | grep -q '\"pods\":1,.*\"synced\":true'" &&
   pass "pod watcher synced: 1 pod on test-node" || fail "not synced: $("$fnw" status --socket "$ksock" -o json | grep -A12 kubernetes)"
 grep -q 'fieldSelector=spec.nodeName=test-node' "$kdir/api.log" && pass "pods listed for this node only" ||

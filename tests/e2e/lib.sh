@@ -54,7 +54,7 @@ start_daemon() {
   "$fnw" daemon --socket "$sock" "$@" >"$log" 2>&1 &
   daemon_pid=$!
   pids+=("$daemon_pid")
-  if eventually 20 test -S "$sock"; then pass "daemon is listening"; else
+  if eventually $((20 * ${FNW_TEST_SLOWDOWN:-1})) test -S "$sock"; then pass "daemon is listening"; else
     fail "daemon did not start: $(cat "$log")"
     exit 1
   fi
