@@ -163,6 +163,21 @@ struct {
 	__type(value, __u64);
 } coverage_gaps SEC(".maps") __weak;
 
+/* See struct fnw_slot_owner: written and read by userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FNW_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct fnw_slot_owner);
+} slot_owners SEC(".maps") __weak;
+
+/*
+ * CLOCK_BOOTTIME (ns) of the last time a daemon drained the ring buffers,
+ * written through the skeleton's mmap of .bss. Pinned with the rest, it
+ * tells an adopting daemon how long nobody was reading (status).
+ */
+__u64 reader_heartbeat_ns __weak;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

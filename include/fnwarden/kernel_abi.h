@@ -247,6 +247,20 @@ struct fnw_unix_key {
 	char path[FNW_UNIX_PATH_MAX];
 };
 
+/*
+ * slot_owners[policy_id]: which function a policy slot was written for.
+ * Read by no program: it is there so that a daemon adopting a pinned set
+ * (userspace/probes/pinned_set.hpp) knows whose policy each cgroup entry
+ * it finds points at, and can move those cgroups to the function's new
+ * slot instead of guessing. An empty name: the slot is not in use.
+ */
+struct fnw_slot_owner {
+	char function[FNW_SLOT_OWNER_MAX];
+	char policy[FNW_SLOT_OWNER_MAX]; /* metadata.name */
+	__u32 mode;                       /* 0 audit, 1 enforce: the effective mode */
+	__u32 pad;
+};
+
 /* learned_syscalls[policy_id]: every syscall seen, aggregated in the kernel. */
 struct fnw_syscall_set {
 	__u64 bits[FNW_SYSCALL_BITMAP_WORDS];

@@ -25,6 +25,9 @@
 /* Policy slots; a reload writes new slots before cgroups flip to them. */
 #define FNW_MAX_POLICIES 1024
 
+/* A function's or policy's name as kept in the slot_owners map, NUL included. */
+#define FNW_SLOT_OWNER_MAX 128
+
 /* Network allowlist entries (one per rule x port), all policies together. */
 #define FNW_MAX_NET_RULES 65536
 
