@@ -247,5 +247,77 @@ TEST(PolicyTable, RunsOutOfSlots) {
     EXPECT_NE(applied.error().find("no free policy slot"), std::string::npos);
 }
 
+// ---- adopting a pinned set (an earlier daemon's slots) -----------------------
+
+fnw_cgroup_entry entry_for(uint32_t slot) {
+    fnw_cgroup_entry entry{};
+    entry.policy_id = slot;
+    return entry;
+}
+
+TEST(PolicyTable, WrittenSlotsNameTheirFunctionForTheNextDaemon) {
+    FakeKernelMaps maps;
+    PolicyTable table(maps, Mode::Enforce);
+    const PolicySet first = set_of({{"a", 1}});
+    ASSERT_TRUE(table.apply(first, nullptr, {}));
+    const uint32_t a = *table.slot_of("a");
+    EXPECT_EQ(maps.owner_functions(), (std::map<uint32_t, std::string>{{a, "a"}}));
+    EXPECT_EQ(maps.owners[a], (SlotOwner{"a", "a", Mode::Enforce}));
+    ASSERT_TRUE(table.apply(set_of({{"a", 2}}), &first, {}));
+    table.sweep(Clock::time_point{} + kSlotGrace + std::chrono::seconds(1));
+    // The freed slot is nobody's: a later adopter must not take it for a's.
+    EXPECT_EQ(maps.owner_functions(), (std::map<uint32_t, std::string>{{*table.slot_of("a"), "a"}}));
+}
+
+TEST(PolicyTable, AdoptedSlotsGuardUntilTheFirstApplyMovesTheirCgroups) {
+    FakeKernelMaps maps;
+    maps.cgroups = {{100, entry_for(5)}, {101, entry_for(5)}, {102, entry_for(7)}};
+    maps.owners = {{5, SlotOwner{"f", "f-policy", Mode::Enforce}}, {7, SlotOwner{"g", "g-policy", Mode::Audit}}};
+    maps.ever_written = {5, 7};
+    PolicyTable table(maps, Mode::Enforce);
+    EXPECT_EQ(table.adopt(maps.owners), 2u);
+    // No valid rules yet (an invalid set at start): sweeps change nothing.
+    EXPECT_TRUE(table.sweep(Clock::time_point{} + std::chrono::hours(1)).empty());
+    EXPECT_EQ(maps.cgroups.size(), 3u);
+    EXPECT_EQ(maps.cgroups[102].policy_id, 7u);
+
+    auto applied = table.apply(set_of({{"f", 1}}), nullptr, {});
+    ASSERT_TRUE(applied);
+    const uint32_t f = *table.slot_of("f");
+    EXPECT_NE(f, 5u);
+    EXPECT_NE(f, 7u);  // adopted slots are never handed out while reserved
+    EXPECT_EQ(maps.cgroups[100].policy_id, f);
+    EXPECT_EQ(maps.cgroups[101].policy_id, f);
+    // g is not in the rules any more: its cgroup goes as a removed function's.
+    EXPECT_EQ(applied->dropped, std::vector<uint64_t>{102});
+    EXPECT_FALSE(maps.cgroups.count(102));
+    // Records already in the ring still name the adopted slots' function.
+    ASSERT_NE(table.info(5), nullptr);
+    EXPECT_EQ(table.info(5)->function, "f");
+    EXPECT_EQ(table.info(5)->policy, "f-policy");
+    EXPECT_EQ(table.info(5)->mode, Mode::Enforce);
+}
+
+TEST(PolicyTable, EveryAdoptedSlotOfAFunctionMovesToItsNewSlot) {
+    FakeKernelMaps maps;
+    // The earlier daemon died mid-reload: f's cgroups on two slots.
+    maps.cgroups = {{100, entry_for(5)}, {101, entry_for(9)}, {102, entry_for(3)}};
+    maps.owners = {{5, SlotOwner{"f", "p", Mode::Enforce}}, {9, SlotOwner{"f", "p", Mode::Enforce}}};  // 3: none recorded
+    PolicyTable table(maps, Mode::Enforce);
+    EXPECT_EQ(table.adopt(maps.owners), 3u);
+    auto applied = table.apply(set_of({{"f", 1}}), nullptr, {});
+    ASSERT_TRUE(applied);
+    const uint32_t f = *table.slot_of("f");
+    EXPECT_EQ(maps.cgroups[100].policy_id, f);
+    EXPECT_EQ(maps.cgroups[101].policy_id, f);
+    // Nothing says whose slot 3 is: dropped rather than guessed.
+    EXPECT_EQ(applied->dropped, std::vector<uint64_t>{102});
+    for (uint32_t old : {3u, 5u, 9u}) EXPECT_TRUE(table.slot_reserved(old)) << old;
+    table.sweep(Clock::time_point{} + kSlotGrace + std::chrono::seconds(1));
+    table.sweep(Clock::time_point{} + 2 * kSlotGrace + std::chrono::seconds(2));
+    for (uint32_t old : {3u, 5u, 9u}) EXPECT_FALSE(table.slot_reserved(old)) << old;
+    EXPECT_EQ(table.retired_count(), 0u);
+}
+
 }  // namespace
 }  // namespace fnw

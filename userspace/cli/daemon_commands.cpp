@@ -93,7 +93,9 @@ int cmd_daemon(const std::vector<std::string>& opts) {
         ("log-level", po::value(&log_level), "trace|debug|info|warn|error")
         ("kubeconfig", po::value<std::string>(), "Kubernetes API for pod metadata and pod selectors: in-cluster or a kubeconfig path")
         ("node-name", po::value<std::string>(), "the node whose pods are watched (default $NODE_NAME, else the hostname)")
-        ("program-stats", "per-program run counts/times in status (kernel bpf_stats; small cost on every probe run)");
+        ("program-stats", "per-program run counts/times in status (kernel bpf_stats; small cost on every probe run)")
+        ("pin-root", po::value<std::string>(), "bpffs directory the probes are pinned under, so enforcement outlives the daemon (default /sys/fs/bpf/fnwarden; none: not pinned)")
+        ("unload-on-exit", "remove the pinned probes when the daemon exits (default: they keep enforcing)");
     po::variables_map seen;
     if (auto done = parse_subcommand(opts, desc, "daemon", "fnwarden daemon [options]", &seen)) return *done;
 
@@ -124,6 +126,8 @@ int cmd_daemon(const std::vector<std::string>& opts) {
     if (seen.count("ringbuf-bytes")) config.ringbuf_bytes = ringbuf_bytes;
     if (seen.count("log-level")) config.log_level = log_level;
     if (seen.count("program-stats")) config.program_stats = true;
+    if (seen.count("pin-root")) config.pin_root = seen["pin-root"].as<std::string>();
+    if (seen.count("unload-on-exit")) config.unload_on_exit = true;
     if (seen.count("kubeconfig")) config.kubeconfig = seen["kubeconfig"].as<std::string>();
     if (seen.count("node-name")) config.node_name = seen["node-name"].as<std::string>();
     if (auto problems = validate_daemon_config(config); !problems.empty()) {

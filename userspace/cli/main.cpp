@@ -29,13 +29,15 @@ constexpr const char* kTopUsage =
     "  learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS...\n"
     "                     run CMD, record every syscall it makes (in the kernel), print a policy\n"
     "  daemon [--rules DIR] [--mode audit|enforce] [--output stdout|FILE] [--socket PATH] [--metrics ADDR]\n"
-    "      [--webhook URL] [--config FILE]\n"
+    "      [--webhook URL] [--config FILE] [--pin-root DIR|none] [--unload-on-exit]\n"
     "                     the host daemon: loads the probes once, every policy in DIR, serves the socket\n"
     "  status [-o table|json]\n"
     "                     what the daemon guards, with what mechanism, and its counters\n"
     "  trace [--function NAME] [--events syscall,file,net,exec] [--violations] [-o table|json]\n"
     "                     live events from the daemon\n"
     "  top                per-function event and violation rates, refreshed\n"
+    "  unload [--pin-root DIR]\n"
+    "                     remove the probes a stopped daemon left pinned (they keep enforcing until then)\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
     "  version            print the version\n";
@@ -72,6 +74,7 @@ int main(int argc, char** argv) {
     if (command == "status") return fnw::cli::cmd_status(opts);
     if (command == "trace") return fnw::cli::cmd_trace(opts);
     if (command == "top") return fnw::cli::cmd_top(opts);
+    if (command == "unload") return fnw::cli::cmd_unload(opts);
     if (command == "learn") return fnw::cli::cmd_learn(opts, rest);
     if (command == "version" || command == "--version") {
         std::cout << "fnwarden 0.1.0\n";

@@ -28,5 +28,6 @@ int cmd_daemon(const std::vector<std::string>& opts);
 int cmd_status(const std::vector<std::string>& opts);
 int cmd_trace(const std::vector<std::string>& opts);
 int cmd_top(const std::vector<std::string>& opts);
+int cmd_unload(const std::vector<std::string>& opts);
 
 }  // namespace fnw::cli

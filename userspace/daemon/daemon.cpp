@@ -54,6 +54,11 @@ bool Daemon::Impl::reload(const std::string& why) {
         identifier->reconfigure(swapped.set, std::move(swapped.selectors));
     });
     if (ok) router->refresh_trace_flags();
+    // Another build's pinned set guarded until our set took every cgroup
+    // over (just now); from here it only doubles the work.
+    if (ok && !probes->pinned().replaced.empty())
+        if (Status retired = probes->retire_replaced_sets(); !retired)
+            spdlog::error("cannot remove the replaced pinned set: {}", retired.error());
     return ok;
 }
 
@@ -134,6 +139,7 @@ int Daemon::Impl::loop() {
             if (!handle_ready(ready[i].data.fd)) return 0;
         // Bounded bites: a flood must not starve the control socket.
         consumer->drain_some(kRecordsPerTurn);
+        probes->mark_drained(boot_now_ns());  // for the next daemon's unread gap
         registrations->drain_released(std::chrono::steady_clock::now());
         // Pinned execs whose hash is done, or overdue ("cannot verify in
         // time"): verdict, kill through the pidfd taken on arrival, publish.

@@ -26,11 +26,11 @@ namespace {
 // A config file is a screenful; anything near this size is not one.
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 17> kKeys = {
+constexpr std::array<std::string_view, 19> kKeys = {
     "rules",        "mode",             "output",            "socket",       "socketGroup",
     "metrics",      "metricsAllowNonLoopback",               "webhook",      "ringbufBytes",
     "clientQueueBytes", "outputQueueEvents",                 "cgroupParent", "logLevel",
-    "programStats", "kubeconfig", "nodeName",     "adminGroup",
+    "programStats", "kubeconfig", "nodeName",     "adminGroup", "pinRoot",   "unloadOnExit",
 };
 
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -113,6 +113,16 @@ std::string check_client_queue_bytes(uint64_t bytes) {
 
 std::string check_output_queue_events(uint64_t events) {
     return events > 0 ? "" : "must be at least 1";
+}
+
+std::string check_pin_root(std::string_view root) {
+    if (root == "none") return "";
+    if (!root.starts_with('/'))
+        return "must be an absolute path on a bpf filesystem (like /sys/fs/bpf/fnwarden) or none, not " +
+               in_quotes(root);
+    if (root == "/" || root.find("/../") != std::string_view::npos || root.ends_with("/.."))
+        return "must not be / or contain \"..\", not " + in_quotes(root);
+    return "";
 }
 
 std::string check_cgroup_parent(std::string_view parent) {
@@ -262,6 +272,11 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
     } else if (key == "logLevel") {
         if (auto text = reader.text(value, key); text && reader.check(value, key, check_log_level(*text)))
             config.log_level = *text;
+    } else if (key == "pinRoot") {
+        if (auto text = reader.text(value, key); text && reader.check(value, key, check_pin_root(*text)))
+            config.pin_root = *text;
+    } else if (key == "unloadOnExit") {
+        if (auto flag = reader.boolean(value, key)) config.unload_on_exit = *flag;
     } else if (key == "programStats") {
         if (auto flag = reader.boolean(value, key)) config.program_stats = *flag;
     } else if (key == "kubeconfig") {
@@ -370,6 +385,7 @@ std::vector<std::string> validate_daemon_config(const DaemonConfig& config) {
     report("outputQueueEvents", check_output_queue_events(config.output_queue_events));
     report("cgroupParent", check_cgroup_parent(config.cgroup_parent));
     report("logLevel", check_log_level(config.log_level));
+    report("pinRoot", check_pin_root(config.pin_root));
 
     // Checked here, after the flags are applied, and not in the file parser:
     // either setting may come from the file and the other from a flag.

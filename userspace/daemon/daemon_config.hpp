@@ -75,6 +75,13 @@ struct DaemonConfig {
     // Per-program run counts and times in `status` (BPF_ENABLE_STATS). Off
     // by default: it adds two clock reads to every run of every program.
     bool program_stats = false;
+    // bpffs directory the probes are pinned under, so that enforcement
+    // outlives the daemon (docs/daemon.md, "Pinned state"); "none": not
+    // pinned, everything detaches when the daemon exits.
+    std::string pin_root = "/sys/fs/bpf/fnwarden";
+    // Unpin on exit: the probes go with the daemon (the package's purge and
+    // `fnwarden unload` do the same for a stopped daemon).
+    bool unload_on_exit = false;
     // Kubernetes pod metadata (pod selectors, k8s fields in events): "" off,
     // "in-cluster" (service account of a DaemonSet pod), or a kubeconfig path.
     std::string kubeconfig;

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "common/unique_fd.hpp"
 #include "control/control_socket.hpp"
 #include "daemon/active_policies.hpp"
@@ -33,6 +35,9 @@
 
 namespace fnw {
 
+// Says at start-up how the probes came to be (fresh, adopted, replacing).
+void log_pinned_state(const PinnedState& pinned);
+
 // Read through the signalfd: SIGHUP reloads, the others stop the daemon.
 sigset_t daemon_signal_set();
 
@@ -41,7 +46,13 @@ struct Daemon::Impl {
     // gauges, the pod queue) is destroyed last; stop() joins them before
     // anything else goes away (the probes and outputs their scrapes read).
     DaemonThreads threads;
-    ~Impl() { threads.stop(); }
+    ~Impl() {
+        threads.stop();
+        // --unload-on-exit: without pins the kernel detaches everything as
+        // the probe set closes its fds.
+        if (config.unload_on_exit && probes)
+            if (Status unpinned = probes->unpin(); !unpinned) spdlog::error("unload: {}", unpinned.error());
+    }
 
     DaemonConfig config;
     std::filesystem::path cgroup2_root;

@@ -58,9 +58,11 @@ Status Daemon::Impl::load_probes() {
     options.cgroup2_root = cgroup2_root;
     options.ringbuf_bytes = config.ringbuf_bytes;
     options.capabilities = features;  // one probe for the load and for status
+    if (config.pin_root != "none") options.pin_root = config.pin_root;
     auto loaded = ProbeSet::load(options);
     if (!loaded) return fail(loaded.error());
     probes = std::move(*loaded);
+    log_pinned_state(probes->pinned());
     if (!config.program_stats)
         run_time_stats_error = "enable with --program-stats (costs two clock reads per program run)";
     else if (int fd = enable_run_time_stats(); fd >= 0)
@@ -75,6 +77,19 @@ Status Daemon::Impl::load_probes() {
                                           [this](std::span<const std::byte> r) { router->handle_record(r); });
     if (!consumer) return fail(std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno));
     return {};
+}
+
+void log_pinned_state(const PinnedState& pinned) {
+    if (pinned.origin == PinnedOrigin::Unpinned) {
+        if (!pinned.why_unpinned.empty()) spdlog::warn("probes not pinned: {}", pinned.why_unpinned);
+        return;
+    }
+    const auto gap = pinned.unread_gap ? std::chrono::duration_cast<std::chrono::milliseconds>(*pinned.unread_gap)
+                                       : std::chrono::milliseconds(-1);
+    spdlog::info("probes {} in {} ({} links adopted{}{})", to_string(pinned.origin), pinned.dir.string(),
+                 pinned.adopted_links, gap.count() >= 0 ? fmt::format(", unread for {} ms", gap.count()) : "",
+                 pinned.replaced.empty() ? "" : fmt::format(", replacing {} older set(s)", pinned.replaced.size()));
+    for (const auto& why : pinned.unpinned_links) spdlog::warn("not pinned: {}", why);
 }
 
 Status Daemon::Impl::open_outputs() {
@@ -183,6 +198,9 @@ void Daemon::Impl::assemble(const Families& f) {
                          return file_decider.set_policy(slot, policy, mode);
                      });
     policies->set_reloads_metric(f.reloads_total);
+    // An earlier daemon's cgroups keep their slots until the first valid
+    // rules set moves them (PolicyTable::adopt).
+    if (probes->pinned().origin == PinnedOrigin::Adopted) policies->table().adopt(probes->slot_owners());
     registrations.emplace(*probes, cgroup2_root);
     identifier.emplace(*probes, policies->table(), *registrations, *tree, monitored_count);
     if (PodFeed* pods = threads.pods()) identifier->set_pods(pods->lookup());

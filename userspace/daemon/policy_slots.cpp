@@ -1,5 +1,7 @@
 #include "daemon/policy_slots.hpp"
 
+#include <algorithm>
+
 namespace fnw {
 
 PolicySlots::PolicySlots(uint32_t capacity, uint32_t first) : used_(capacity, false) {
@@ -12,6 +14,15 @@ std::optional<uint32_t> PolicySlots::acquire() {
     free_.pop_front();
     used_[slot] = true;
     return slot;
+}
+
+bool PolicySlots::reserve(uint32_t slot) {
+    if (slot >= used_.size() || used_[slot]) return false;
+    auto it = std::find(free_.begin(), free_.end(), slot);
+    if (it == free_.end()) return false;  // below `first`: never handed out
+    free_.erase(it);
+    used_[slot] = true;
+    return true;
 }
 
 void PolicySlots::release(uint32_t slot) {

@@ -23,6 +23,9 @@ public:
     // slot decode with the policy they ran under for as long as possible.
     std::optional<uint32_t> acquire();
     void release(uint32_t slot);
+    // Takes `slot` out of the free list: an adopted pinned set's slot that
+    // cgroups still point at. False when it is not free to take.
+    bool reserve(uint32_t slot);
     size_t free_count() const { return free_.size(); }
     bool in_use(uint32_t slot) const { return slot < used_.size() && used_[slot]; }
 

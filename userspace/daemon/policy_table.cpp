@@ -28,6 +28,8 @@ Status PolicyTable::write_slot(uint32_t slot, const FunctionPolicy& policy) {
     if (before_kernel_write_)
         if (auto written = before_kernel_write_(slot, policy, mode); !written) return written;
     if (Status written = maps_.set_policy(slot, policy, mode); !written) return written;
+    // For a daemon that adopts this set after us: whose slot this is.
+    if (Status owned = maps_.set_slot_owner(slot, SlotOwner{policy.function, policy.name, mode}); !owned) return owned;
     slot_info_[slot] = SlotInfo{policy.function, policy.name, policy.source, mode, KillOnViolation::from(policy, mode)};
     return {};
 }
@@ -38,7 +40,10 @@ Result<std::map<std::string, uint32_t>> PolicyTable::write_fresh_slots(const Pol
                                                                        const std::vector<std::string>& changed) {
     std::map<std::string, uint32_t> fresh;
     auto roll_back = [&] {
-        for (auto& [fn, slot] : fresh) slots_.release(slot);
+        for (auto& [fn, slot] : fresh) {
+            slots_.release(slot);
+            (void)maps_.set_slot_owner(slot, SlotOwner{});
+        }
     };
     for (const auto& fn : changed) {
         auto slot = slots_.acquire();
@@ -65,6 +70,12 @@ void PolicyTable::flip(const std::map<std::string, uint32_t>& fresh) {
                          moved);
             retired_.push_back({old->second, slot, std::nullopt});
         }
+        auto [first, last] = adopted_extra_.equal_range(fn);
+        for (auto it = first; it != last; ++it) {
+            maps_.retarget_cgroups(it->second, slot);
+            retired_.push_back({it->second, slot, std::nullopt});
+        }
+        adopted_extra_.erase(fn);
         function_slot_[fn] = slot;
     }
 }
@@ -79,6 +90,9 @@ void PolicyTable::retire_removed(const PolicySet& next) {
         }
         spdlog::warn("{}: policy removed; its cgroups are no longer monitored", display_name(it->first));
         retired_.push_back({it->second, std::nullopt, std::nullopt});
+        auto [first, last] = adopted_extra_.equal_range(it->first);
+        for (auto extra = first; extra != last; ++extra) retired_.push_back({extra->second, std::nullopt, std::nullopt});
+        adopted_extra_.erase(it->first);
         it = function_slot_.erase(it);
     }
 }
@@ -98,6 +112,37 @@ Result<PolicyTable::Applied> PolicyTable::apply(const PolicySet& next, const Pol
     retire_removed(next);
     applied.dropped = sweep(now);
     return applied;
+}
+
+size_t PolicyTable::adopt(const std::map<uint32_t, SlotOwner>& owners) {
+    // Slots some cgroup points at, and slots an owner was written for
+    // (a function with no cgroup yet): both are the earlier daemon's.
+    std::map<uint32_t, SlotOwner> adopted;
+    for (const auto& [cgroup_id, entry] : maps_.monitored_cgroups()) {
+        auto owner = owners.find(entry.policy_id);
+        adopted[entry.policy_id] = owner == owners.end() ? SlotOwner{} : owner->second;
+    }
+    for (const auto& [slot, owner] : owners) adopted.emplace(slot, owner);
+    size_t count = 0;
+    for (const auto& [slot, owner] : adopted) {
+        if (!slots_.reserve(slot)) continue;  // out of range, or ours already
+        ++count;
+        const std::string& function = owner.function;
+        // Records from before the first apply decode with what the earlier
+        // daemon wrote; its kills on violation were its own to do.
+        slot_info_[slot] = SlotInfo{function, owner.policy, "(adopted from the pinned set)", owner.mode, KillOnViolation{}};
+        if (function.empty()) {
+            // No owner recorded: nothing can say whose it is, so it goes
+            // the way of a removed function's slot.
+            retired_.push_back({slot, std::nullopt, std::nullopt});
+        } else if (!function_slot_.count(function)) {
+            function_slot_[function] = slot;
+        } else {
+            adopted_extra_.emplace(function, slot);
+        }
+    }
+    if (count) spdlog::info("adopted {} policy slots from the pinned set", count);
+    return count;
 }
 
 std::vector<uint64_t> PolicyTable::sweep(Clock::time_point now) {
@@ -125,6 +170,7 @@ std::vector<uint64_t> PolicyTable::sweep(Clock::time_point now) {
     std::erase_if(retired_, [&](const RetiredSlot& r) {
         if (!r.empty_since || now - *r.empty_since < kSlotGrace) return false;
         slots_.release(r.from);
+        (void)maps_.set_slot_owner(r.from, SlotOwner{});  // a later adopter must not take it for in use
         return true;
     });
     return dropped;

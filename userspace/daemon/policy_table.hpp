@@ -61,6 +61,16 @@ public:
     // any cgroup points at has changed.
     Result<Applied> apply(const PolicySet& next, const PolicySet* current, Clock::time_point now);
 
+    // A pinned set adopted from an earlier daemon (probes/pinned_set.hpp):
+    // the slots its cgroups point at become this table's, by the function
+    // the kernel's slot_owners map names, before the first apply(). That
+    // apply then moves each function's cgroups to a fresh slot and retires
+    // the adopted one, exactly as a reload does; a function no longer in
+    // the rules is retired as removed. Until then the adopted slots keep
+    // guarding (an invalid rules set at start changes nothing). Returns
+    // how many slots were adopted.
+    size_t adopt(const std::map<uint32_t, SlotOwner>& owners);
+
     // Children created by cgroup_mkdir while a reload ran may have copied an
     // old slot; they are moved here. A slot is freed once nothing points at
     // it for kSlotGrace. Returns the cgroups dropped because their
@@ -99,6 +109,9 @@ private:
     std::map<std::string, uint32_t, std::less<>> function_slot_;
     std::map<uint32_t, SlotInfo> slot_info_;
     std::vector<RetiredSlot> retired_;
+    // Adopted slots beyond a function's first (a reload was under way when
+    // the earlier daemon stopped): retired to the function's next slot.
+    std::multimap<std::string, uint32_t, std::less<>> adopted_extra_;
 };
 
 }  // namespace fnw

@@ -7,8 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -18,6 +20,15 @@
 #include "core/policy.hpp"
 
 namespace fnw {
+
+// What a policy slot was written for, kept beside it in the kernel so that
+// it outlives the daemon that wrote it (probes/pinned_set.hpp).
+struct SlotOwner {
+    std::string function;
+    std::string policy;  // metadata.name
+    Mode mode = Mode::Audit;  // effective
+    bool operator==(const SlotOwner&) const = default;
+};
 
 class KernelMaps {
 public:
@@ -35,6 +46,10 @@ public:
     // returns how many changed. Children made meanwhile may still copy
     // `from` (see daemon/policy_table.hpp).
     virtual size_t retarget_cgroups(uint32_t from, uint32_t to) = 0;
+    // Whose policy slot `slot` holds (the kernel's slot_owners map; an
+    // empty function frees it): what an adopting daemon reads back.
+    virtual Status set_slot_owner(uint32_t slot, const SlotOwner& owner) = 0;
+    virtual std::map<uint32_t, SlotOwner> slot_owners() const = 0;
     // Report cgroup births (FNW_EVENT_CGROUP records) for path selectors.
     virtual void report_cgroup_births(bool on) = 0;
 };

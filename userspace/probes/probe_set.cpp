@@ -42,10 +42,11 @@ std::string fill_path_args(fnwarden_bpf* skel) {
     return "";
 }
 
-// Attaches every program of `family` that `wanted` picks, all or none.
-template <typename Wanted>
-Status attach_family(fnwarden_bpf* skel, ProbeFamily family, Wanted wanted, std::vector<bpf_link*>& out) {
-    if (!out.empty()) return {};
+// Attaches every program of `family` that `wanted` picks, all or none;
+// `pin` pins each new link (a no-op for an unpinned set).
+template <typename Wanted, typename Pin>
+Status attach_family(fnwarden_bpf* skel, ProbeFamily family, Wanted wanted, std::vector<bpf_link*>& out, Pin pin) {
+    if (!out.empty()) return {};  // attached before, or adopted pinned
     std::vector<bpf_link*> links;
     for (const ProbeProgram& program : probe_family(family).programs) {
         if (!wanted(program)) continue;
@@ -60,11 +61,37 @@ Status attach_family(fnwarden_bpf* skel, ProbeFamily family, Wanted wanted, std:
         links.push_back(link);
     }
     out = std::move(links);
+    size_t i = 0;
+    for (const ProbeProgram& program : probe_family(family).programs)
+        if (wanted(program)) pin(out[i++], program);
     return {};
 }
 
+// A pinned set: every map is pinned under maps/ (libbpf reuses a pin it
+// finds there), and a program whose link is pinned is not loaded again:
+// its link is adopted (probe_set_pins.cpp). Maps not pinned yet are pinned
+// after a successful load (pin_maps): a failed attempt (the one with the
+// LSM programs) must leave no pins behind.
+void configure_pins(fnwarden_bpf* skel, const PinnedSetPaths& pins) {
+    std::error_code ec;
+    bpf_map* map = nullptr;
+    bpf_object__for_each_map(map, skel->obj) {
+        const auto path = pins.maps() / pin_name(bpf_map__name(map));
+        if (std::filesystem::exists(path, ec)) bpf_map__set_pin_path(map, path.c_str());
+    }
+    for (const ProbeFamilyEntry& family : probe_families()) {
+        if (family.attach == AttachPolicy::Never) continue;
+        for (const ProbeProgram& program : family.programs) {
+            bpf_program* prog = program_of(skel, program);
+            if (std::filesystem::exists(pins.links() / bpf_program__name(prog), ec))
+                bpf_program__set_autoload(prog, false);
+        }
+    }
+}
+
 // Sizes, tunables and which programs load and attach with the skeleton.
-Status configure(fnwarden_bpf* skel, const ProbeOptions& options, const LsmProgramChecks* lsm) {
+Status configure(fnwarden_bpf* skel, const ProbeOptions& options, const LsmProgramChecks* lsm,
+                 const std::optional<PinnedSetPaths>& pins) {
     if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes))
         return fail("ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + errno_text(err));
     if (int err = bpf_map__set_max_entries(skel->maps.alerts, options.alerts_ringbuf_bytes))
@@ -86,16 +113,18 @@ Status configure(fnwarden_bpf* skel, const ProbeOptions& options, const LsmProgr
             if (program.lsm_hook) bpf_program__set_autoload(prog, lsm && lsm->programs.at(&program).empty());
         }
     }
+    if (pins) configure_pins(skel, *pins);
     return {};
 }
 
 // A configured skeleton, owned by the ProbeSet that `make` wraps it in.
 template <typename Make>
-Result<std::unique_ptr<ProbeSet>> open_configured(const ProbeOptions& options, const LsmProgramChecks* lsm, Make make) {
+Result<std::unique_ptr<ProbeSet>> open_configured(const ProbeOptions& options, const LsmProgramChecks* lsm,
+                                                  const std::optional<PinnedSetPaths>& pins, Make make) {
     fnwarden_bpf* skel = fnwarden_bpf__open();
     if (!skel) return fail("cannot open BPF object: " + errno_text(errno));
     std::unique_ptr<ProbeSet> probes = make(skel);
-    if (Status configured = configure(skel, options, lsm); !configured.ok()) return Error{configured.error()};
+    if (Status configured = configure(skel, options, lsm, pins); !configured.ok()) return Error{configured.error()};
     return probes;
 }
 
@@ -103,23 +132,23 @@ Result<std::unique_ptr<ProbeSet>> open_configured(const ProbeOptions& options, c
 
 Status ProbeSet::attach_file_probes() {
     return attach_family(skel_, ProbeFamily::FileSyscalls, [](const ProbeProgram&) { return true; },
-                         demand_links_[ProbeFamily::FileSyscalls]);
+                         demand_links_[ProbeFamily::FileSyscalls], pin_new());
 }
 
 Status ProbeSet::attach_net_probes() {
     return attach_family(skel_, ProbeFamily::NetSyscalls, [](const ProbeProgram&) { return true; },
-                         demand_links_[ProbeFamily::NetSyscalls]);
+                         demand_links_[ProbeFamily::NetSyscalls], pin_new());
 }
 
 Status ProbeSet::attach_process_probes() {
     return attach_family(skel_, ProbeFamily::ProcessSyscalls, [this](const ProbeProgram& p) { return stands_in(p); },
-                         demand_links_[ProbeFamily::ProcessSyscalls]);
+                         demand_links_[ProbeFamily::ProcessSyscalls], pin_new());
 }
 
 Status ProbeSet::attach_landlock_reporting() {
     auto& links = demand_links_[ProbeFamily::LandlockReporting];
     if (!links.empty()) return {};
-    if (!attach_family(skel_, ProbeFamily::LandlockReporting, [](const ProbeProgram&) { return true; }, links).ok())
+    if (!attach_family(skel_, ProbeFamily::LandlockReporting, [](const ProbeProgram&) { return true; }, links, pin_new()).ok())
         return fail("cannot attach the sys_exit probe: " + errno_text(errno));
     return {};
 }
@@ -141,9 +170,14 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
     const KernelCapabilities kernel = options.capabilities ? *options.capabilities : probe_kernel_capabilities();
     LsmProgramChecks lsm = check_lsm_programs(kernel);
     auto make = [](fnwarden_bpf* skel) { return std::unique_ptr<ProbeSet>(new ProbeSet(skel)); };
+    PinnedState pinned;
+    UniqueFd pin_lock;
+    auto planned = plan_pins(options, pinned, pin_lock);
+    if (!planned) return Error{planned.error()};
+    const std::optional<PinnedSetPaths> pins = *planned;
     std::unique_ptr<ProbeSet> probes;
     {
-        auto attempt = open_configured(options, &lsm, make);
+        auto attempt = open_configured(options, &lsm, pins, make);
         if (!attempt.ok()) return fail(attempt.error());
         LibbpfLogCapture quiet;
         if (int err = fnwarden_bpf__load((*attempt)->skel_); err == 0) {
@@ -157,15 +191,22 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
     }
     const std::string lsm_error = summarize_lsm(lsm.hooks);
     if (!probes) {
-        auto attempt = open_configured(options, nullptr, make);
+        auto attempt = open_configured(options, nullptr, pins, make);
         if (!attempt.ok()) return fail(attempt.error());
         probes = std::move(*attempt);
         if (int err = fnwarden_bpf__load(probes->skel_)) {
             std::string hint = (err == -EPERM || err == -EACCES) ? " (needs root or CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)" : "";
+            // Maps this attempt pinned in a set of its own would be orphans.
+            if (pins && pinned.origin != PinnedOrigin::Adopted) (void)remove_pinned_set(pins->dir);
+            if (pins && pinned.origin == PinnedOrigin::Adopted) hint += " (the pinned set " + pins->dir.string() +
+                                                                       " may be damaged: `fnwarden unload` removes it)";
             return fail("cannot load BPF programs: " + errno_text(err) + hint);
         }
         spdlog::debug("BPF-LSM unavailable: {}", lsm_error);
     }
+    probes->pins_ = pins;
+    probes->pin_lock_ = std::move(pin_lock);
+    probes->pinned_ = std::move(pinned);
     probes->lsm_error_ = lsm_error;
     probes->lsm_hooks_ = lsm.hooks;
     for (const auto& [hook, why] : lsm.hooks)
@@ -176,8 +217,19 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
 }
 
 Status ProbeSet::attach_at_load(const std::filesystem::path& cgroup2_root) {
+    // Pinned links first: the skeleton's attach skips a program whose link
+    // is there, and an adopted program was not loaded again.
+    if (pins_) {
+        if (Status pinned = pin_maps(); !pinned) return pinned;
+        if (Status adopted = adopt_pinned_links(); !adopted) return adopted;
+    }
     if (std::string err = fill_path_args(skel_); !err.empty()) return fail(err);
     if (int err = fnwarden_bpf__attach(skel_)) return fail("cannot attach BPF programs: " + errno_text(err));
+    for (int i = 0; pins_ && i < skel_->skeleton->prog_cnt; ++i) {
+        const ProgramPlace place = find_program(skel_, *skel_->skeleton->progs[i].prog);
+        bpf_link* link = *skel_->skeleton->progs[i].link;
+        if (link && place.program && !adopted(*place.program)) pin_link(link, *place.program);
+    }
     // cgroup programs have no automatic attach point: they go on the root.
     if (cgroup2_root.empty()) return fail("no cgroup2 root to attach the network hooks to");
     UniqueFd root(::open(cgroup2_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -185,12 +237,14 @@ Status ProbeSet::attach_at_load(const std::filesystem::path& cgroup2_root) {
     for (const ProbeFamilyEntry& family : probe_families()) {
         if (family.attach != AttachPolicy::CgroupRoot) continue;
         for (const ProbeProgram& program : family.programs) {
+            if (adopted(program)) continue;
             bpf_program* prog = program_of(skel_, program);
             bpf_link* link = bpf_program__attach_cgroup(prog, root.get());
             if (!link)
                 return fail(std::string("cannot attach ") + bpf_program__name(prog) + " to " + cgroup2_root.string() +
                             ": " + errno_text(errno));
             cgroup_links_.push_back(link);
+            if (pins_) pin_link(link, program);
         }
     }
     return {};
@@ -471,9 +525,14 @@ std::vector<ProgramStats> ProbeSet::program_stats() const {
         ProgramStats stats;
         stats.name = bpf_program__name(prog);
         stats.section = bpf_program__section_name(prog);
-        const int fd = bpf_program__fd(prog);
+        const ProgramPlace place = find_program(skel_, prog);
+        // An adopted program was loaded by an earlier daemon: its pinned
+        // link leads to it.
+        auto adopted_link = place.program ? adopted_links_.find(place.program) : adopted_links_.end();
+        UniqueFd adopted_fd(adopted_link == adopted_links_.end() ? -1 : program_fd_of(adopted_link->second));
+        const int fd = adopted_fd.valid() ? adopted_fd.get() : bpf_program__fd(prog);
         stats.loaded = fd >= 0;
-        stats.attached = stats.loaded && attached(find_program(skel_, prog));
+        stats.attached = stats.loaded && attached(place);
         if (stats.loaded) {
             bpf_prog_info info{};
             uint32_t len = sizeof(info);

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "core/policy.hpp"
 #include "probes/kernel_capabilities.hpp"
 #include "probes/kernel_maps.hpp"
+#include "probes/pinned_set.hpp"
 #include "probes/probe_counters.hpp"
 
 struct fnwarden_bpf;  // generated skeleton
@@ -39,6 +42,33 @@ struct ProbeOptions {
     // What the caller probed (after mount_kernel_filesystems), so that
     // status and the load read one answer; probed here when absent.
     std::optional<KernelCapabilities> capabilities;
+    // bpffs directory to pin the set under (pinned_set.hpp), so that its
+    // programs stay attached after this process exits; a set found there
+    // for the same build is adopted. Empty: nothing is pinned, and the
+    // programs go with the process (`fnwarden run` alone, tests).
+    std::filesystem::path pin_root;
+};
+
+// How this probe set came to be, for status and for the daemon's start-up.
+enum class PinnedOrigin {
+    Unpinned,   // no pin root, or an unusable one (why_unpinned)
+    Fresh,      // nothing was pinned: loaded, attached and pinned now
+    Adopted,    // the same build's pinned set: its links and maps taken over
+    Replacing,  // another build's set is pinned: ours runs beside it until
+                // retire_replaced_sets() removes it
+};
+const char* to_string(PinnedOrigin origin);
+
+struct PinnedState {
+    PinnedOrigin origin = PinnedOrigin::Unpinned;
+    std::filesystem::path dir;     // our set's directory
+    std::string why_unpinned;      // a pin root was asked for but could not be used
+    std::vector<std::filesystem::path> replaced;  // other sets, still attached
+    size_t adopted_links = 0;
+    std::vector<std::string> unpinned_links;  // attached but not pinned: "program: why"
+    // Adopted: how long no daemon drained the rings before this one (from
+    // the previous daemon's last heartbeat); unknown when it never wrote one.
+    std::optional<std::chrono::nanoseconds> unread_gap;
 };
 
 // One loaded BPF program and what the kernel's bpf_stats say about it
@@ -65,6 +95,19 @@ public:
     ~ProbeSet() override;
     ProbeSet(const ProbeSet&) = delete;
     ProbeSet& operator=(const ProbeSet&) = delete;
+
+    const PinnedState& pinned() const { return pinned_; }
+    // Unpins and so detaches the other builds' sets (PinnedOrigin::Replacing),
+    // once this set guards every cgroup they did.
+    Status retire_replaced_sets();
+    // Removes this set's pins: the kernel detaches the programs when this
+    // probe set is destroyed (`daemon --unload-on-exit`).
+    Status unpin();
+    // The daemon drained the rings at `boot_ns` (CLOCK_BOOTTIME): kept in
+    // the pinned .bss, for the next daemon's unread_gap.
+    void mark_drained(uint64_t boot_ns);
+    Status set_slot_owner(uint32_t slot, const SlotOwner& owner) override;
+    std::map<uint32_t, SlotOwner> slot_owners() const override;
 
     // Writes a compiled policy into slot `policy_id`, with its network rules
     // (replacing any the slot had before).
@@ -161,6 +204,20 @@ private:
     explicit ProbeSet(fnwarden_bpf* skel) : skel_(skel) {}
     // fill_path_args, the skeleton's attach, the cgroup hooks on the root.
     Status attach_at_load(const std::filesystem::path& cgroup2_root);
+    // Pinning (probe_set_pins.cpp): links found pinned are taken over
+    // before anything attaches; links made here are pinned after.
+    static Result<std::optional<PinnedSetPaths>> plan_pins(const ProbeOptions& options, PinnedState& state,
+                                                          UniqueFd& lock);
+    Status pin_maps();
+    Status adopt_pinned_links();
+    void read_heartbeat();
+    // Pins a link this process made; a failure is logged and listed in
+    // status (that program would go with this process).
+    void pin_link(bpf_link* link, const ProbeProgram& program);
+    std::function<void(bpf_link*, const ProbeProgram&)> pin_new() {
+        return [this](bpf_link* link, const ProbeProgram& program) { pin_link(link, program); };
+    }
+    bool adopted(const ProbeProgram& program) const { return adopted_links_.count(&program) > 0; }
     // A stand-in for an LSM hook runs only where that hook did not load.
     bool stands_in(const ProbeProgram& program) const;
     bool attached(const ProgramPlace& place) const;
@@ -189,6 +246,11 @@ private:
     std::map<ViolationKey, ReportedRepeats> reported_repeats_;
     uint64_t repeats_reported_total_ = 0;
     uint64_t file_rule_refreshes_ = 0;
+    std::optional<PinnedSetPaths> pins_;
+    UniqueFd pin_lock_;  // held for the life of the set (lock_pin_root)
+    PinnedState pinned_;
+    // Programs this process did not load: their pinned link was adopted.
+    std::map<const ProbeProgram*, bpf_link*> adopted_links_;
     std::string lsm_error_;                // empty when some lsm program loaded
     std::map<std::string, std::string> lsm_hooks_;  // hook -> "" (loaded) or why not
 };
@@ -197,5 +259,10 @@ private:
 // as the returned fd is open (BPF_ENABLE_STATS); -errno when refused. It
 // costs two clock reads per program run, so only the daemon asks for it.
 int enable_run_time_stats();
+
+// The program `link` runs, as a new fd the caller closes; -1 when the
+// kernel will not say (an adopted link's program was loaded by another
+// process, so libbpf has no bpf_program for it).
+int program_fd_of(bpf_link* link);
 
 }  // namespace fnw

@@ -74,6 +74,24 @@ public:
         return moved;
     }
     void report_cgroup_births(bool on) override { births_reported = on; }
+    Status set_slot_owner(uint32_t slot, const SlotOwner& owner) override {
+        Call call(*this, "set_slot_owner");
+        if (call.fails()) return fail("injected failure");
+        if (owner.function.empty())
+            owners.erase(slot);
+        else
+            owners[slot] = owner;
+        return {};
+    }
+    std::map<uint32_t, SlotOwner> slot_owners() const override { return owners; }
+    // slot -> function, of the kernel's slot_owners map.
+    std::map<uint32_t, std::string> owner_functions() const {
+        std::map<uint32_t, std::string> out;
+        for (const auto& [slot, owner] : owners) out[slot] = owner.function;
+        return out;
+    }
+
+    std::map<uint32_t, SlotOwner> owners;  // the kernel's slot_owners map
 
 private:
     struct Call {

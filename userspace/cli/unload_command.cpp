@@ -1,0 +1,37 @@
+// fnwarden unload: removes the pinned probes a stopped daemon left behind,
+// so that nothing of fnwarden stays in the kernel (the package's purge and
+// the Kubernetes uninstall path call it).
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "cli/options.hpp"
+#include "probes/pinned_set.hpp"
+
+namespace fnw::cli {
+
+namespace po = boost::program_options;
+
+int cmd_unload(const std::vector<std::string>& opts) {
+    std::string root = kDefaultPinRoot;
+    po::options_description desc("fnwarden unload options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("pin-root", po::value(&root), "the daemon's pin root (its pinRoot)");
+    if (auto done = parse_subcommand(opts, desc, "unload", "fnwarden unload [--pin-root DIR]")) return *done;
+    if (root.empty() || root == "/" || root.front() != '/') {
+        std::cerr << "fnwarden unload: --pin-root must be an absolute directory\n";
+        return kExitUsage;
+    }
+    // The lock refuses while a daemon runs on this root: its programs would
+    // stay attached through its fds anyway, and it would lose its pins.
+    auto removed = unload_pinned_sets(root);
+    if (!removed) {
+        std::cerr << "fnwarden unload: " << removed.error() << " (stop the daemon first)\n";
+        return kExitInternal;
+    }
+    std::cout << "fnwarden unload: removed " << *removed << " pinned set(s) from " << root << "\n";
+    return 0;
+}
+
+}  // namespace fnw::cli
