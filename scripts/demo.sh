@@ -47,8 +47,8 @@ trap cleanup EXIT
 banner "policy check: $fnw policy validate rules/baseline.yaml rules/examples/*.yaml"
 $fnw policy validate rules/baseline.yaml rules/examples/*.yaml
 
-banner "daemon: $fnw daemon --rules rules --mode enforce --socket $sock --output events.jsonl --metrics 127.0.0.1:0"
-$fnw daemon --rules rules --mode enforce --socket "$sock" --output "$demo_dir/events.jsonl" \
+banner "daemon: $fnw daemon --unload-on-exit --rules rules --mode enforce --socket $sock --output events.jsonl --metrics 127.0.0.1:0"
+$fnw daemon --unload-on-exit --rules rules --mode enforce --socket "$sock" --output "$demo_dir/events.jsonl" \
   --metrics 127.0.0.1:0 2>"$demo_dir/daemon.log" &
 daemon_pid=$!
 for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done

@@ -176,7 +176,7 @@ hook_port=$(head -1 "$work/receiver.port")
 # machine ten times slower delivers ten times fewer events per second.
 client_queue_bytes=262144
 printf 'clientQueueBytes: %s\n' "$client_queue_bytes" >"$work/daemon.yaml"
-"$fnw" daemon --config "$work/daemon.yaml" --rules "$rules" --socket "$sock" --output "$out" --metrics 127.0.0.1:0 \
+"$fnw" daemon --pin-root none --config "$work/daemon.yaml" --rules "$rules" --socket "$sock" --output "$out" --metrics 127.0.0.1:0 \
   --webhook "http://127.0.0.1:$hook_port/events" --mode audit --program-stats >"$work/daemon.log" 2>&1 &
 daemon=$!
 pids+=($daemon)
@@ -642,7 +642,7 @@ fi
 esock=$work/enforce.sock
 mkdir "$work/enforce-rules"
 write_ceiling_policies "$work/enforce-rules"
-"$fnw" daemon --rules "$work/enforce-rules" --socket "$esock" --output "$work/enforce.jsonl" --metrics 127.0.0.1:0 \
+"$fnw" daemon --pin-root none --rules "$work/enforce-rules" --socket "$esock" --output "$work/enforce.jsonl" --metrics 127.0.0.1:0 \
   --mode enforce >"$work/enforce-daemon.log" 2>&1 &
 edaemon=$!
 pids+=($edaemon)
@@ -735,7 +735,7 @@ YAML
   for s in $base_syscalls getppid; do echo "      - $s"; done
 } >"$kdir/rules/openfaas.yaml"
 ksock=$work/k8s.sock
-"$fnw" daemon --rules "$kdir/rules" --socket "$ksock" --output "$kdir/events.jsonl" --metrics off \
+"$fnw" daemon --pin-root none --rules "$kdir/rules" --socket "$ksock" --output "$kdir/events.jsonl" --metrics off \
   --kubeconfig "$kdir/kubeconfig" --node-name test-node >"$kdir/daemon.log" 2>&1 &
 kdaemon=$!
 pids+=($kdaemon)

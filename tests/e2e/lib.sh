@@ -51,7 +51,7 @@ cgroup2_mount() { awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts; }
 start_daemon() {
   local log=$1 sock=$2
   shift 2
-  "$fnw" daemon --socket "$sock" "$@" >"$log" 2>&1 &
+  "$fnw" daemon --socket "$sock" --pin-root none "$@" >"$log" 2>&1 &
   daemon_pid=$!
   pids+=("$daemon_pid")
   if eventually $((20 * ${FNW_TEST_SLOWDOWN:-1})) test -S "$sock"; then pass "daemon is listening"; else

@@ -58,7 +58,7 @@ mkdir "$cg2/$parent" || { fail "cannot create cgroup $parent"; exit 1; }
 made_parent=1
 
 sock=$work/fnwarden.sock
-"$fnw" daemon --rules "$work/rules" --mode enforce --socket "$sock" --output "$work/events.jsonl" \
+"$fnw" daemon --pin-root none --rules "$work/rules" --mode enforce --socket "$sock" --output "$work/events.jsonl" \
   --metrics off >"$work/daemon.log" 2>&1 &
 daemon=$!
 eventually 20 test -S "$sock" || { fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1; }

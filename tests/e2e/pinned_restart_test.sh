@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Enforcement that outlives the daemon (docs/daemon.md, "Pinned state"). A
+# daemon with pinned probes denies a watched function's UDP send; it is
+# killed with SIGKILL, and the send is still refused, by the kernel alone.
+# A new daemon adopts the pinned set (the same link pins, no second load),
+# publishes the violations written while nobody read, and after a clean
+# stop `fnwarden unload` removes everything: the send goes out again.
+# usage: pinned_restart_test.sh FNWARDEN WORKLOAD
+set -u
+fnw=$1
+workload=$(realpath "$2")
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_root
+if [[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) != bpf_fs ]]; then
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: /sys/fs/bpf is not a bpf filesystem"; exit 1; }
+  echo "SKIP: no bpffs at /sys/fs/bpf"; exit 77
+fi
+
+work=$(mktemp -d)
+cg2=$(cgroup2_mount)
+fn_cgroup=fnwtest-pinned-$$
+pins=/sys/fs/bpf/fnw-e2e-$$
+sock=$work/fnwarden.sock
+main_shell=$BASHPID
+pids=()
+cleanup() {
+  [[ $BASHPID == "$main_shell" ]] || return 0
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  [[ -d $pins ]] && "$fnw" unload --pin-root "$pins" >/dev/null 2>&1
+  rmdir "$cg2/$fn_cgroup" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/rules"
+cat >"$work/rules/pinned.yaml" <<YAML
+apiVersion: fnwarden.io/v1
+kind: FunctionPolicy
+metadata: {name: pinned-policy}
+spec:
+  selector: {function: pinned-fn, cgroupPath: '$fn_cgroup'}
+  mode: enforce
+  network:
+    onViolation: deny
+    egress: []          # no connections at all
+YAML
+mkdir "$cg2/$fn_cgroup" || { fail "cannot create cgroup $fn_cgroup"; exit 1; }
+
+# udp_errno: one UDP datagram from inside the function's cgroup; prints the
+# errno of the send (0: it went out).
+udp_errno() {
+  bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" udp4:127.0.0.1:9 exit-errno' _ "$cg2/$fn_cgroup" "$workload"
+  echo $?
+}
+send_refused() { [[ $(udp_errno) == 1 ]]; }  # EPERM
+send_allowed() { [[ $(udp_errno) == 0 ]]; }
+link_pins() { stat -c '%n %i' "$pins"/v*/links/* 2>/dev/null | sort; }
+start() { # start LOG EVENTS
+  "$fnw" daemon --pin-root "$pins" --rules "$work/rules" --mode enforce --socket "$sock" --output "$2" \
+    --metrics off >"$1" 2>&1 &
+  daemon=$!
+  pids+=("$daemon")
+  if eventually $((20 * ${FNW_TEST_SLOWDOWN:-1})) test -S "$sock"; then pass "daemon is listening"; else
+    fail "daemon did not start: $(cat "$1")"; exit 1
+  fi
+}
+
+# --- a daemon that pins its probes ---------------------------------------------------
+start "$work/daemon1.log" "$work/events1.jsonl"
+grep -q "probes fresh in $pins/v" "$work/daemon1.log" && pass "probes pinned under $pins" ||
+  fail "not pinned: $(cat "$work/daemon1.log")"
+eventually 5 send_refused && pass "the daemon denies the function's send" || fail "send not denied"
+before=$(link_pins)
+[[ -n $before ]] && pass "links pinned ($(wc -l <<<"$before"))" || fail "no link pinned"
+
+# --- SIGKILL: nothing of the daemon is left but the pins -----------------------------
+kill -9 "$daemon"
+wait "$daemon" 2>/dev/null
+rm -f "$sock"
+send_refused && pass "after kill -9 the kernel still denies the send" || fail "the send went out after kill -9"
+send_refused  # a second violation while nobody reads
+
+# --- a new daemon adopts the set -------------------------------------------------------
+start "$work/daemon2.log" "$work/events2.jsonl"
+grep -q "probes adopted in $pins/v" "$work/daemon2.log" && pass "the new daemon adopted the pinned set" ||
+  fail "not adopted: $(cat "$work/daemon2.log")"
+expect_eq "the same link pins, none added or replaced" "$before" "$(link_pins)"
+# Two sends while nobody read: the kernel may report the second as a repeat
+# (a violation_summary), which count_reported counts too.
+gap_events() { local n; n=$(count_reported "$work/events2.jsonl" '"function":"pinned-fn"' '"op":"sendmsg"') && ((n >= 2)); }
+eventually 5 gap_events && pass "the violations from the gap are published by the new daemon" ||
+  fail "gap events missing: $(cat "$work/events2.jsonl")"
+gap_event=$(grep -m1 '"op":"sendmsg"' "$work/events2.jsonl")
+[[ $gap_event == *'"policy":"pinned-policy"'* && $gap_event == *'"mode":"enforce"'* ]] &&
+  pass "gap events name the policy and mode the earlier daemon wrote" || fail "gap event: $gap_event"
+send_refused && pass "still denied under the adopting daemon" || fail "send not denied after adoption"
+
+# --- a clean stop keeps the set; unload removes it -------------------------------------
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+expect_eq "SIGTERM exits 0" 0 "$rc"
+send_refused && pass "a clean stop keeps enforcing (default)" || fail "the clean stop detached"
+"$fnw" unload --pin-root "$pins" >"$work/unload.out" 2>&1 && pass "unload" || fail "unload: $(cat "$work/unload.out")"
+[[ ! -e $pins ]] && pass "no pin left" || fail "pins left: $(find "$pins")"
+eventually 5 send_allowed && pass "after unload the send goes out" || fail "still denied after unload"
+
+finish "pinned restart e2e"
