@@ -238,9 +238,8 @@ TEST(FileAccessPathSource, Names) {
 // ---- FileMatcher ----------------------------------------------------------
 
 FileMatcher compile_or_die(const FileRules& rules) {
-    std::string error;
-    auto m = FileMatcher::compile(rules, {}, &error);
-    EXPECT_TRUE(m) << error;
+    auto m = FileMatcher::compile(rules, {});
+    EXPECT_TRUE(m) << m.error();
     return m ? *m : FileMatcher{};
 }
 
@@ -322,9 +321,8 @@ TEST(FileAccessMatcher, ExecRightAnswersToTheExecSection) {
     ExecRules exec;
     exec.restricted = true;
     exec.allow = {"/usr/bin/python3", "/srv/app/bin/*"};
-    std::string error;
-    auto m = FileMatcher::compile(rules, exec, &error);
-    ASSERT_TRUE(m) << error;
+    auto m = FileMatcher::compile(rules, exec);
+    ASSERT_TRUE(m) << m.error();
     EXPECT_EQ(m->missing("/usr/bin/python3", FNW_FILE_EXEC), 0u);
     EXPECT_EQ(m->missing("/srv/app/bin/tool", FNW_FILE_EXEC), 0u);
     // Readable is not executable.
@@ -336,9 +334,9 @@ TEST(FileAccessMatcher, ExecRightAnswersToTheExecSection) {
 TEST(FileAccessMatcher, InvalidPatternDoesNotCompile) {
     FileRules rules = sample_rules();
     rules.remove = {"relative/pattern"};
-    std::string error;
-    EXPECT_FALSE(FileMatcher::compile(rules, {}, &error));
-    EXPECT_FALSE(error.empty());
+    auto m = FileMatcher::compile(rules, {});
+    ASSERT_FALSE(m);
+    EXPECT_FALSE(m.error().empty());
 }
 
 }  // namespace

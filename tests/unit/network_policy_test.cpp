@@ -45,16 +45,16 @@ TEST(IpNetwork, ParsesV4AsMappedAndV6AsIs) {
 }
 
 TEST(IpNetwork, RejectsBadInput) {
-    std::string why;
-    EXPECT_FALSE(parse_ip_network("10.0.0.1/8", &why));
-    EXPECT_THAT(why, HasSubstr("beyond the prefix"));
-    EXPECT_FALSE(parse_ip_network("10.0.0.0/33", &why));
-    EXPECT_FALSE(parse_ip_network("::/129", &why));
-    EXPECT_FALSE(parse_ip_network("10.0.0.0/", &why));
-    EXPECT_FALSE(parse_ip_network("10.0.0.0/-1", &why));
-    EXPECT_FALSE(parse_ip_network("example.com", &why));
-    EXPECT_FALSE(parse_ip_network("", &why));
-    EXPECT_FALSE(parse_ip_network("1.2.3.4/99999999999999999999", &why));
+    auto host_bits = parse_ip_network("10.0.0.1/8");
+    ASSERT_FALSE(host_bits);
+    EXPECT_THAT(host_bits.error(), HasSubstr("beyond the prefix"));
+    EXPECT_FALSE(parse_ip_network("10.0.0.0/33"));
+    EXPECT_FALSE(parse_ip_network("::/129"));
+    EXPECT_FALSE(parse_ip_network("10.0.0.0/"));
+    EXPECT_FALSE(parse_ip_network("10.0.0.0/-1"));
+    EXPECT_FALSE(parse_ip_network("example.com"));
+    EXPECT_FALSE(parse_ip_network(""));
+    EXPECT_FALSE(parse_ip_network("1.2.3.4/99999999999999999999"));
 }
 
 TEST(NetworkPolicy, ParsesEgressListenAndAction) {

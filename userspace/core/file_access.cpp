@@ -17,14 +17,14 @@ std::vector<std::string> file_access_names(uint32_t access) {
     return out;
 }
 
-std::optional<FileMatcher> FileMatcher::compile(const FileRules& rules, const ExecRules& exec, std::string* error) {
+Result<FileMatcher> FileMatcher::compile(const FileRules& rules, const ExecRules& exec) {
     FileMatcher m;
     const std::pair<const std::vector<std::string>*, PathGlobSet*> sections[] = {
         {&rules.read, &m.read_},     {&rules.write, &m.write_}, {&rules.create, &m.create_},
         {&rules.remove, &m.delete_}, {&exec.allow, &m.exec_}};
     for (const auto& [patterns, set] : sections) {
-        auto compiled = PathGlobSet::compile(*patterns, error);
-        if (!compiled) return std::nullopt;
+        auto compiled = PathGlobSet::compile(*patterns);
+        if (!compiled) return fail(compiled.error());
         *set = std::move(*compiled);
     }
     return m;

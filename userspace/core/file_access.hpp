@@ -23,8 +23,8 @@ std::vector<std::string> file_access_names(uint32_t access);
 class FileMatcher {
 public:
     FileMatcher() = default;  // grants nothing
-    static std::optional<FileMatcher> compile(const FileRules& rules, const ExecRules& exec = {},
-                                              std::string* error = nullptr);
+    // Fails with the first pattern that does not compile (PathGlobSet::compile).
+    static Result<FileMatcher> compile(const FileRules& rules, const ExecRules& exec = {});
 
     // The FNW_FILE_* rights in `access` that no pattern grants on `path`
     // (0: allowed). A path that is not absolute is granted nothing.

@@ -105,11 +105,7 @@ struct PathGlobSet::Compiled {
     RE2::Set set;
 };
 
-std::optional<PathGlobSet> PathGlobSet::compile(const std::vector<std::string>& patterns, std::string* error) {
-    auto fail = [&](std::string message) -> std::optional<PathGlobSet> {
-        if (error) *error = std::move(message);
-        return std::nullopt;
-    };
+Result<PathGlobSet> PathGlobSet::compile(const std::vector<std::string>& patterns) {
     PathGlobSet result;
     if (patterns.empty()) return result;
 

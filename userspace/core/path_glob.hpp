@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.hpp"
+
 namespace fnw {
 
 // The RE2 regex equivalent to one validated pattern, without anchors (the
@@ -36,11 +38,10 @@ public:
     // Matches nothing.
     PathGlobSet() = default;
 
-    // nullopt, and a message naming the pattern in *error, when a pattern is
-    // invalid (see validate_path_pattern) or does not compile, or when the
-    // patterns together exceed the set's memory budget.
-    static std::optional<PathGlobSet> compile(const std::vector<std::string>& patterns,
-                                              std::string* error = nullptr);
+    // Fails, with a message naming the pattern, when a pattern is invalid
+    // (see validate_path_pattern) or does not compile, or when the patterns
+    // together exceed the set's memory budget.
+    static Result<PathGlobSet> compile(const std::vector<std::string>& patterns);
 
     // The index (into the list given to compile()) of the first matching
     // pattern, or nullopt when none matches `path`.

@@ -27,11 +27,7 @@ ViolationAction effective_network_action(const FunctionPolicy& policy, Mode mode
     return effective_action(policy.network.on_violation, mode);
 }
 
-std::optional<IpNetwork> parse_ip_network(std::string_view text, std::string* why) {
-    auto fail = [&](std::string msg) -> std::optional<IpNetwork> {
-        if (why) *why = std::move(msg);
-        return std::nullopt;
-    };
+Result<IpNetwork> parse_ip_network(std::string_view text) {
     std::string addr(text.substr(0, text.find('/')));
     std::optional<unsigned> prefix;
     if (auto slash = text.find('/'); slash != std::string_view::npos) {

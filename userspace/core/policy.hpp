@@ -12,6 +12,8 @@
 
 #include <fnwarden/limits.h>
 
+#include "common/result.hpp"
+
 namespace fnw {
 
 enum class Mode { Audit, Enforce };
@@ -161,7 +163,8 @@ ViolationAction effective_syscall_action(const FunctionPolicy& policy, Mode mode
 ViolationAction effective_network_action(const FunctionPolicy& policy, Mode mode);
 
 // "10.0.0.0/8", "2001:db8::/32", "127.0.0.1" (= /32), "::1" (= /128).
-std::optional<IpNetwork> parse_ip_network(std::string_view text, std::string* why = nullptr);
+// Fails saying what is wrong ("bad prefix length").
+Result<IpNetwork> parse_ip_network(std::string_view text);
 std::string format_ip(const std::array<uint8_t, 16>& address);
 std::string format_network(const IpNetwork& network);  // as written in a policy
 

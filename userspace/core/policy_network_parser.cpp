@@ -37,12 +37,14 @@ std::optional<EgressRule> parse_egress_rule(Checker& check, const YAML::Node& it
     EgressRule rule;
     bool ok = true;
     if (const YAML::Node cidr = item["cidr"]) {
-        auto text = check.scalar(cidr, "cidr");
-        std::string why;
-        auto net = text ? parse_ip_network(*text, &why) : std::nullopt;
-        if (text && !net) check.error(cidr, "bad cidr \"" + *text + "\": " + why);
-        if (net) rule.network = *net;
-        ok = ok && net.has_value();
+        if (auto text = check.scalar(cidr, "cidr"); !text) {
+            ok = false;
+        } else if (auto net = parse_ip_network(*text); !net) {
+            check.error(cidr, "bad cidr \"" + *text + "\": " + net.error());
+            ok = false;
+        } else {
+            rule.network = *net;
+        }
     } else {
         check.error(item, "an egress rule needs a \"cidr\" (0.0.0.0/0 or ::/0 for any address)");
         ok = false;

@@ -7,9 +7,8 @@
 namespace fnw {
 
 Status FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) {
-    std::string error;
-    auto matcher = FileMatcher::compile(policy.files, policy.exec, &error);
-    if (!matcher) return fail(error);
+    auto matcher = FileMatcher::compile(policy.files, policy.exec);
+    if (!matcher) return fail(matcher.error());
     Slot slot;
     slot.matcher = std::move(*matcher);
     slot.files_restricted = policy.files.restricted;
