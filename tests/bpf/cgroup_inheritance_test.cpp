@@ -26,8 +26,8 @@ protected:
     // A monitored cgroup for the test, registered the way the launcher does it.
     CgroupDir monitored_parent(uint32_t policy_id) {
         auto created = CgroupDir::create(cgroup_parent_ / ("parent-" + std::to_string(getpid())));
-        EXPECT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
-        CgroupDir dir = std::move(std::get<CgroupDir>(created));
+        EXPECT_TRUE(created.ok()) << created.error();
+        CgroupDir dir = std::move(created.value());
         EXPECT_TRUE(probes_->set_policy(
             policy_id, compile_kernel_policy(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit)));
         EXPECT_TRUE(probes_->monitor_cgroup(dir.id(), fnw_cgroup_entry{policy_id, 0}));
@@ -40,8 +40,8 @@ TEST_F(CgroupInheritanceTest, ChildCgroupGetsItsParentsPolicyAtMkdirAndLosesItAt
     uint64_t child_id = 0;
     {
         auto created = CgroupDir::create(parent.path() / "child");
-        ASSERT_TRUE(std::holds_alternative<CgroupDir>(created));
-        const CgroupDir& child = std::get<CgroupDir>(created);
+        ASSERT_TRUE(created.ok());
+        const CgroupDir& child = created.value();
         child_id = child.id();
         // No userspace registration happened: the entry exists because mkdir returned.
         auto entry = probes_->monitored_cgroup(child_id);
@@ -50,8 +50,8 @@ TEST_F(CgroupInheritanceTest, ChildCgroupGetsItsParentsPolicyAtMkdirAndLosesItAt
         EXPECT_TRUE(entry->flags & FNW_CGROUP_INHERITED);
 
         auto grand = CgroupDir::create(child.path() / "grandchild");
-        ASSERT_TRUE(std::holds_alternative<CgroupDir>(grand));
-        EXPECT_TRUE(probes_->monitored_cgroup(std::get<CgroupDir>(grand).id()).has_value())
+        ASSERT_TRUE(grand.ok());
+        EXPECT_TRUE(probes_->monitored_cgroup(grand.value().id()).has_value())
             << "inheritance must apply at every depth";
     }  // rmdir
     EXPECT_FALSE(probes_->monitored_cgroup(child_id).has_value()) << "rmdir must drop the entry";
@@ -78,7 +78,7 @@ TEST_F(CgroupInheritanceTest, BirthsAreReportedWithTheirPathOnlyWhileAsked) {
     const std::string base = "births-" + std::to_string(getpid());
 
     auto quiet = CgroupDir::create(cgroup_parent_ / (base + "-quiet"));
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(quiet));
+    ASSERT_TRUE(quiet.ok());
     consumer->drain();
     EXPECT_TRUE(births.empty()) << "reporting is off by default";
 
@@ -88,18 +88,18 @@ TEST_F(CgroupInheritanceTest, BirthsAreReportedWithTheirPathOnlyWhileAsked) {
     auto child = CgroupDir::create(parent.path() / "child");
     probes_->report_cgroup_births(false);
     auto after = CgroupDir::create(cgroup_parent_ / (base + "-after"));
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(plain));
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(child));
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(after));
+    ASSERT_TRUE(plain.ok());
+    ASSERT_TRUE(child.ok());
+    ASSERT_TRUE(after.ok());
     consumer->drain();
 
     std::map<uint64_t, fnw_cgroup_event> by_id;
     for (const auto& b : births) by_id[b.hdr.cgroup_id] = b;
-    const auto& plain_dir = std::get<CgroupDir>(plain);
-    const auto& child_dir = std::get<CgroupDir>(child);
+    const auto& plain_dir = plain.value();
+    const auto& child_dir = child.value();
     ASSERT_TRUE(by_id.count(plain_dir.id()));
     ASSERT_TRUE(by_id.count(child_dir.id()));
-    EXPECT_FALSE(by_id.count(std::get<CgroupDir>(after).id())) << "reported after reporting was turned off";
+    EXPECT_FALSE(by_id.count(after.value().id())) << "reported after reporting was turned off";
 
     const auto& p = by_id[plain_dir.id()];
     EXPECT_EQ(std::string(p.path), std::filesystem::relative(plain_dir.path(), root).string());
@@ -114,11 +114,11 @@ TEST_F(CgroupInheritanceTest, BirthsAreReportedWithTheirPathOnlyWhileAsked) {
 
 TEST_F(CgroupInheritanceTest, UnmonitoredParentPassesNothingOn) {
     auto created = CgroupDir::create(cgroup_parent_ / ("plain-" + std::to_string(getpid())));
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(created));
-    const CgroupDir& plain = std::get<CgroupDir>(created);
+    ASSERT_TRUE(created.ok());
+    const CgroupDir& plain = created.value();
     auto child = CgroupDir::create(plain.path() / "child");
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(child));
-    EXPECT_FALSE(probes_->monitored_cgroup(std::get<CgroupDir>(child).id()).has_value());
+    ASSERT_TRUE(child.ok());
+    EXPECT_FALSE(probes_->monitored_cgroup(child.value().id()).has_value());
 }
 
 // "Create a child cgroup, move a process in, make a disallowed syscall
@@ -156,8 +156,8 @@ TEST_F(CgroupInheritanceTest, EveryProcessInAFreshChildCgroupIsCoveredFromItsFir
         close(go[0]);
         {
             auto created = CgroupDir::create(parent.path() / ("c" + std::to_string(i)));
-            ASSERT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
-            const CgroupDir& child = std::get<CgroupDir>(created);
+            ASSERT_TRUE(created.ok()) << created.error();
+            const CgroupDir& child = created.value();
             child_ids.push_back(child.id());
             Status added = child.add_process(pid);
             ASSERT_TRUE(added) << added.error();

@@ -118,11 +118,11 @@ class Flooder {
 public:
     Flooder(ProbeSet& probes, const fs::path& parent, uint32_t policy_id) : probes_(probes) {
         auto created = CgroupDir::create(parent / ("flooder-" + std::to_string(::getpid())));
-        if (auto* err = std::get_if<std::string>(&created)) {
-            ADD_FAILURE() << *err;
+        if (!created) {
+            ADD_FAILURE() << created.error();
             return;
         }
-        dir_.emplace(std::move(std::get<CgroupDir>(created)));
+        dir_.emplace(std::move(created.value()));
         EXPECT_TRUE(probes_.set_policy(
             policy_id, compile_kernel_policy(policy_denying({}, ViolationAction::Report), Mode::Audit)));
         EXPECT_TRUE(probes_.monitor_cgroup(dir_->id(), fnw_cgroup_entry{policy_id, FNW_CGROUP_TRACE}));
@@ -189,8 +189,8 @@ TEST_F(FailClosedFloodTest, ACgroupBornDuringAFloodOfTracedRecordsIsStillReporte
     std::vector<uint64_t> born;
     for (int i = 0; i < 5; ++i) {
         auto created = CgroupDir::create(cgroup_parent_ / ("neighbour-" + std::to_string(i)));
-        ASSERT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
-        born.push_back(std::get<CgroupDir>(created).id());  // removed again at once: the birth is what counts
+        ASSERT_TRUE(created.ok()) << created.error();
+        born.push_back(created.value().id());  // removed again at once: the birth is what counts
         std::this_thread::sleep_for(5ms);
     }
     probes_->report_cgroup_births(false);

@@ -77,8 +77,8 @@ TEST_F(BpfLsmTest, ExecOutsideTheAllowlistIsRefusedWhereBpfLsmRuns) {
     ASSERT_TRUE(written) << written.error();
 
     auto created = CgroupDir::create(cgroup_parent_ / ("lsm-" + std::to_string(getpid())));
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(created));
-    const CgroupDir& cgroup = std::get<CgroupDir>(created);
+    ASSERT_TRUE(created.ok());
+    const CgroupDir& cgroup = created.value();
     ASSERT_TRUE(probes_->monitor_cgroup(cgroup.id(), fnw_cgroup_entry{policy_id, 0}));
 
     std::vector<fnw_file_event> events;

@@ -95,8 +95,8 @@ TEST_F(SyscallProbeTest, SameSyscallFromUnmonitoredProcessYieldsNothing) {
     // A monitored cgroup exists (so the probe has work to do), but the
     // violating process runs outside it.
     auto created = CgroupDir::create(cgroup_parent_ / ("idle-" + std::to_string(getpid())));
-    ASSERT_TRUE(std::holds_alternative<CgroupDir>(created)) << std::get<std::string>(created);
-    auto& idle = std::get<CgroupDir>(created);
+    ASSERT_TRUE(created.ok()) << created.error();
+    auto& idle = created.value();
     ASSERT_TRUE(probes_->set_policy(7, compile_kernel_policy(policy_denying({SYS_getpgid}, ViolationAction::Kill),
                                                              Mode::Enforce)));
     ASSERT_TRUE(probes_->monitor_cgroup(idle.id(), fnw_cgroup_entry{7, 0}));

@@ -78,23 +78,23 @@ std::optional<uint64_t> cgroup_id_of(const std::filesystem::path& dir) {
     return static_cast<uint64_t>(st.st_ino);
 }
 
-std::variant<CgroupDir, std::string> CgroupDir::create(const std::filesystem::path& path) {
+Result<CgroupDir> CgroupDir::create(const std::filesystem::path& path) {
     // The leaf comes from a function name: a ".." in it would put the
     // cgroup (and the function) somewhere else in the hierarchy, under
     // another parent's limits and policy. Callers check names first
     // (function_name_problem()); this is the last line.
     for (const auto& part : path) {
         if (part == "." || part == "..")
-            return "refusing to create cgroup " + display_name(path.string()) +
-                   ": it has \".\" or \"..\" components (an invalid function name?)";
+            return fail("refusing to create cgroup " + display_name(path.string()) +
+                        ": it has \".\" or \"..\" components (an invalid function name?)");
     }
-    if (path.filename().empty()) return "refusing to create cgroup " + display_name(path.string()) + ": no name";
+    if (path.filename().empty()) return fail("refusing to create cgroup " + display_name(path.string()) + ": no name");
     if (::mkdir(path.c_str(), 0755) != 0)
-        return "cannot create cgroup " + path.string() + ": " + std::strerror(errno);
+        return fail("cannot create cgroup " + path.string() + ": " + std::strerror(errno));
     auto id = cgroup_id_of(path);
     if (!id) {
         ::rmdir(path.c_str());
-        return "cannot stat cgroup " + path.string();
+        return fail("cannot stat cgroup " + path.string());
     }
     return CgroupDir(path, *id);
 }

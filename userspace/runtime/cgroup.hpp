@@ -8,7 +8,6 @@
 #include <istream>
 #include <optional>
 #include <string>
-#include <variant>
 
 #include "common/result.hpp"
 
@@ -28,7 +27,7 @@ std::optional<uint64_t> cgroup_id_of(const std::filesystem::path& dir);
 // end of a run still inside an unguarded cgroup.
 class CgroupDir {
 public:
-    static std::variant<CgroupDir, std::string> create(const std::filesystem::path& path);
+    static Result<CgroupDir> create(const std::filesystem::path& path);
 
     CgroupDir(CgroupDir&& other) noexcept;
     CgroupDir& operator=(CgroupDir&&) = delete;

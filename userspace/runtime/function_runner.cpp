@@ -338,9 +338,7 @@ Result<CgroupDir> FunctionRunner::create_cgroup(const std::string& function) {
     static_cast<void>(::mkdir(cgroup_parent_.c_str(), 0755));  // may exist already
     // pid + this runner's sequence number: unique on this host while we run.
     const std::string leaf = function + "-" + std::to_string(::getpid()) + "-" + std::to_string(runs_started_++);
-    auto created = CgroupDir::create(cgroup_parent_ / leaf);
-    if (auto* err = std::get_if<std::string>(&created)) return fail(*err);
-    return std::move(std::get<CgroupDir>(created));
+    return CgroupDir::create(cgroup_parent_ / leaf);
 }
 
 Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
