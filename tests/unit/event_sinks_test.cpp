@@ -56,9 +56,9 @@ using test::TempDir;
 TEST(JsonLinesSink, WritesOneLinePerEventToAPrivateFile) {
     TempDir dir;
     const auto path = dir.path() / "events.jsonl";
-    std::string error;
-    auto sink = JsonLinesSink::open(path.string(), &error);
-    ASSERT_TRUE(sink) << error;
+    auto opened = JsonLinesSink::open(path.string());
+    ASSERT_TRUE(opened) << opened.error();
+    auto sink = std::move(*opened);
     EXPECT_EQ(sink->name(), "file " + path.string());
 
     const std::vector<std::string> first{R"({"a":1})", R"({"a":2})"};
@@ -78,9 +78,9 @@ TEST(JsonLinesSink, AppendsToAnExistingFile) {
     TempDir dir;
     const auto path = dir.path() / "events.jsonl";
     std::ofstream(path) << "{\"old\":true}\n";
-    std::string error;
-    auto sink = JsonLinesSink::open(path.string(), &error);
-    ASSERT_TRUE(sink) << error;
+    auto opened = JsonLinesSink::open(path.string());
+    ASSERT_TRUE(opened) << opened.error();
+    auto sink = std::move(*opened);
     const std::vector<std::string> lines{R"({"new":true})"};
     sink->write_batch(lines);
     EXPECT_EQ(read_file(path), "{\"old\":true}\n{\"new\":true}\n");
@@ -90,9 +90,9 @@ TEST(JsonLinesSink, ReopenAfterRenameStartsANewFile) {
     TempDir dir;
     const auto path = dir.path() / "events.jsonl";
     const auto rotated = dir.path() / "events.jsonl.1";
-    std::string error;
-    auto sink = JsonLinesSink::open(path.string(), &error);
-    ASSERT_TRUE(sink) << error;
+    auto opened = JsonLinesSink::open(path.string());
+    ASSERT_TRUE(opened) << opened.error();
+    auto sink = std::move(*opened);
 
     sink->write_batch(std::vector<std::string>{R"({"n":1})"});
     std::filesystem::rename(path, rotated);
@@ -109,10 +109,9 @@ TEST(JsonLinesSink, ReopenAfterRenameStartsANewFile) {
 }
 
 TEST(JsonLinesSink, ReportsAnUnopenableFile) {
-    std::string error;
-    auto sink = JsonLinesSink::open("/nonexistent-fnw-dir/events.jsonl", &error);
-    EXPECT_FALSE(sink);
-    EXPECT_NE(error.find("/nonexistent-fnw-dir/events.jsonl"), std::string::npos) << error;
+    auto sink = JsonLinesSink::open("/nonexistent-fnw-dir/events.jsonl");
+    ASSERT_FALSE(sink);
+    EXPECT_NE(sink.error().find("/nonexistent-fnw-dir/events.jsonl"), std::string::npos) << sink.error();
 }
 
 TEST(JsonLinesSink, RefusesASymlinkPlantedAtThePath) {
@@ -121,11 +120,10 @@ TEST(JsonLinesSink, RefusesASymlinkPlantedAtThePath) {
     std::ofstream(target) << "precious\n";
     const auto path = dir.path() / "events.jsonl";
     std::filesystem::create_symlink(target, path);
-    std::string error;
-    auto sink = JsonLinesSink::open(path.string(), &error);
-    EXPECT_FALSE(sink);
-    EXPECT_NE(error.find(path.string()), std::string::npos) << error;
-    EXPECT_NE(error.find("symbolic link"), std::string::npos) << error;
+    auto sink = JsonLinesSink::open(path.string());
+    ASSERT_FALSE(sink);
+    EXPECT_NE(sink.error().find(path.string()), std::string::npos) << sink.error();
+    EXPECT_NE(sink.error().find("symbolic link"), std::string::npos) << sink.error();
     EXPECT_EQ(read_file(target), "precious\n");
 }
 
@@ -135,9 +133,9 @@ TEST(JsonLinesSink, ReopenRefusesASymlinkAndKeepsTheOldFile) {
     const auto rotated = dir.path() / "events.jsonl.1";
     const auto target = dir.path() / "victim";
     std::ofstream(target) << "precious\n";
-    std::string error;
-    auto sink = JsonLinesSink::open(path.string(), &error);
-    ASSERT_TRUE(sink) << error;
+    auto opened = JsonLinesSink::open(path.string());
+    ASSERT_TRUE(opened) << opened.error();
+    auto sink = std::move(*opened);
     std::filesystem::rename(path, rotated);
     std::filesystem::create_symlink(target, path);  // planted between rotation and SIGHUP
     sink->reopen();
@@ -148,9 +146,9 @@ TEST(JsonLinesSink, ReopenRefusesASymlinkAndKeepsTheOldFile) {
 
 TEST(JsonLinesSink, StdoutSpellings) {
     for (const char* spelling : {"", "-", "stdout"}) {
-        std::string error;
-        auto sink = JsonLinesSink::open(spelling, &error);
-        ASSERT_TRUE(sink) << spelling << ": " << error;
+        auto opened = JsonLinesSink::open(spelling);
+        ASSERT_TRUE(opened) << spelling << ": " << opened.error();
+        auto sink = std::move(*opened);
         EXPECT_EQ(sink->name(), "stdout");
         sink->reopen();  // nothing to reopen; must not close stdout
     }
@@ -387,10 +385,12 @@ WebhookOptions fast_options(const std::string& url) {
 }
 
 std::unique_ptr<WebhookSink> make_webhook(const WebhookOptions& options) {
-    std::string error;
-    auto sink = WebhookSink::create(options, &error);
-    if (!sink) ADD_FAILURE() << error;
-    return sink;
+    auto sink = WebhookSink::create(options);
+    if (!sink) {
+        ADD_FAILURE() << sink.error();
+        return nullptr;
+    }
+    return std::move(*sink);
 }
 
 // Every "seq" of every JSON array body, in arrival order.
@@ -411,9 +411,9 @@ std::vector<int> iota_vector(int first, int count) {
 
 TEST(WebhookSink, RejectsUnusableUrls) {
     for (const char* url : {"", "not a url", "ftp://example.com/x", "file:///etc/passwd"}) {
-        std::string error;
-        EXPECT_FALSE(WebhookSink::create(WebhookOptions{.url = url}, &error)) << url;
-        EXPECT_FALSE(error.empty()) << url;
+        auto sink = WebhookSink::create(WebhookOptions{.url = url});
+        ASSERT_FALSE(sink) << url;
+        EXPECT_FALSE(sink.error().empty()) << url;
     }
 }
 
@@ -619,12 +619,12 @@ TEST(OutputPipeline, HangingWebhookDoesNotHoldBackTheFile) {
     auto options = fast_options(receiver.url());
     options.request_timeout = 30s;
     options.shutdown_grace = 100ms;
-    std::string error;
     std::vector<std::unique_ptr<EventSink>> sinks;
     sinks.push_back(make_webhook(options));
     ASSERT_TRUE(sinks.back());
-    sinks.push_back(JsonLinesSink::open(path.string(), &error));
-    ASSERT_TRUE(sinks.back()) << error;
+    auto lines = JsonLinesSink::open(path.string());
+    ASSERT_TRUE(lines) << lines.error();
+    sinks.push_back(std::move(*lines));
     OutputPipeline pipeline(std::move(sinks), OutputPipelineOptions{.batch_max_lines = 8});
 
     constexpr int kEvents = 100;

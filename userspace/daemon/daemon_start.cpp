@@ -94,19 +94,18 @@ void log_pinned_state(const PinnedState& pinned) {
 
 Status Daemon::Impl::open_outputs() {
     std::vector<std::unique_ptr<EventSink>> sinks;
-    std::string error;
     if (config.output != "none") {
-        auto lines = JsonLinesSink::open(config.output, &error);
-        if (!lines) return fail("output " + config.output + ": " + error);
-        sinks.push_back(std::move(lines));
+        auto lines = JsonLinesSink::open(config.output);
+        if (!lines) return lines.wrap("output " + config.output);
+        sinks.push_back(std::move(*lines));
     }
     if (!config.webhook_url.empty()) {
         WebhookOptions hook;
         hook.url = config.webhook_url;
-        auto sink = WebhookSink::create(hook, &error);
-        if (!sink) return fail("webhook: " + error);  // not the URL: it may carry a token
-        webhook = sink.get();
-        sinks.push_back(std::move(sink));
+        auto sink = WebhookSink::create(hook);
+        if (!sink) return sink.wrap("webhook");  // not the URL: it may carry a token
+        webhook = sink->get();
+        sinks.push_back(std::move(*sink));
     }
     OutputPipelineOptions pipeline;
     pipeline.queue_capacity_lines = config.output_queue_events;

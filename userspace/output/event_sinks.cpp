@@ -85,13 +85,10 @@ WriteResult write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-std::unique_ptr<JsonLinesSink> JsonLinesSink::open(const std::string& path, std::string* error) {
+Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& path) {
     if (names_stdout(path)) return std::unique_ptr<JsonLinesSink>(new JsonLinesSink("", UniqueFd()));
     Result<UniqueFd> file = open_for_append(path);
-    if (!file) {
-        if (error) *error = file.error();
-        return nullptr;
-    }
+    if (!file) return fail(file.error());
     return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(path, std::move(*file)));
 }
 

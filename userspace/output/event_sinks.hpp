@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 namespace fnw {
@@ -52,9 +53,9 @@ private:
 // events name processes, paths and arguments.
 class JsonLinesSink final : public EventSink {
 public:
-    // path "", "-" or "stdout" is standard output. nullptr and *error set when
-    // the file cannot be opened.
-    static std::unique_ptr<JsonLinesSink> open(const std::string& path, std::string* error);
+    // path "", "-" or "stdout" is standard output. Fails when the file
+    // cannot be opened.
+    static Result<std::unique_ptr<JsonLinesSink>> open(const std::string& path);
 
     void write_batch(std::span<const std::string> lines) override;
     // Opens the path again: after logrotate renamed the file, a new one is
@@ -118,8 +119,8 @@ struct WebhookStats {
 // but itself.
 class WebhookSink final : public EventSink {
 public:
-    // nullptr and *error set for an unusable URL or a libcurl failure.
-    static std::unique_ptr<WebhookSink> create(WebhookOptions options, std::string* error);
+    // Fails for an unusable URL or a libcurl failure.
+    static Result<std::unique_ptr<WebhookSink>> create(WebhookOptions options);
     ~WebhookSink() override;
     WebhookSink(const WebhookSink&) = delete;
     WebhookSink& operator=(const WebhookSink&) = delete;

@@ -96,17 +96,14 @@ struct WebhookSink::Impl {
                          totals.dropped_after_retries, totals.dropped_rejected, totals.dropped_at_shutdown);
     }
 
-    bool setup(std::string* error) {
+    Status setup() {
         headers.reset(curl_slist_append(nullptr, "Content-Type: application/json"));
         // curl would otherwise send "Expect: 100-continue" for bodies over 1 KiB
         // and wait up to a second for a receiver that never answers it.
         if (headers) headers.reset(curl_slist_append(headers.release(), "Expect:"));
         multi.reset(curl_multi_init());
         easy.reset(curl_easy_init());
-        if (!headers || !multi || !easy) {
-            *error = "libcurl initialisation failed";
-            return false;
-        }
+        if (!headers || !multi || !easy) return fail("libcurl initialisation failed");
         CURL* h = easy.get();
         CURLcode rc = CURLE_OK;
         auto set = [&](CURLoption option, auto value) {
@@ -135,11 +132,8 @@ struct WebhookSink::Impl {
         // Removing a handle mid-resolve must not wait for a stuck DNS lookup.
         set(CURLOPT_QUICK_EXIT, 1L);
 #endif
-        if (rc != CURLE_OK) {
-            *error = std::string("libcurl option: ") + curl_easy_strerror(rc);
-            return false;
-        }
-        return true;
+        if (rc != CURLE_OK) return fail(std::string("libcurl option: ") + curl_easy_strerror(rc));
+        return {};
     }
 
     void enqueue(std::span<const std::string> lines) {
@@ -362,24 +356,16 @@ struct WebhookSink::Impl {
     std::thread worker;  // joined in ~Impl before anything above goes away
 };
 
-std::unique_ptr<WebhookSink> WebhookSink::create(WebhookOptions options, std::string* error) {
-    std::string ignored;
-    if (!error) error = &ignored;
-    if (!curl_ready()) {
-        *error = "libcurl global initialisation failed";
-        return nullptr;
-    }
+Result<std::unique_ptr<WebhookSink>> WebhookSink::create(WebhookOptions options) {
+    if (!curl_ready()) return fail("libcurl global initialisation failed");
     Result<std::string> shown = redacted_http_url(options.url);
-    if (!shown) {
-        *error = shown.error();
-        return nullptr;
-    }
+    if (!shown) return fail(shown.error());
     options.batch_max_events = std::max<size_t>(options.batch_max_events, 1);
     options.queue_capacity_events = std::max<size_t>(options.queue_capacity_events, 1);
     options.backoff_max = std::max(options.backoff_max, options.backoff_initial);
 
     auto impl = std::make_unique<Impl>(std::move(options), std::move(*shown));
-    if (!impl->setup(error)) return nullptr;
+    if (Status ready = impl->setup(); !ready) return fail(ready.error());
     impl->worker = std::thread([raw = impl.get()] { raw->run(); });
     return std::unique_ptr<WebhookSink>(new WebhookSink(std::move(impl)));
 }
