@@ -41,8 +41,8 @@ protected:
         options.socket_path = temp_.path() / "fnwarden.sock";
         options.group = "fnwarden-test-no-such-group";
         auto listening = ControlServer::listen(options);
-        EXPECT_TRUE(std::holds_alternative<std::unique_ptr<ControlServer>>(listening));
-        server_ = std::move(std::get<std::unique_ptr<ControlServer>>(listening));
+        EXPECT_TRUE(listening.ok());
+        server_ = std::move(listening.value());
         ControlService::Hooks hooks;
         hooks.status = [] { return json{{"type", "status"}, {"from", "hook"}}; };
         hooks.reload = [this](const std::string& why) { return reload(why); };
@@ -61,8 +61,8 @@ protected:
     }
     ControlClient connect() {
         auto connected = ControlClient::connect((temp_.path() / "fnwarden.sock").string(), 1s);
-        if (!std::holds_alternative<ControlClient>(connected)) std::abort();
-        return std::move(std::get<ControlClient>(connected));
+        if (!connected.ok()) std::abort();
+        return std::move(connected.value());
     }
     // Sends, then runs the server as the loop would until the reply is in.
     std::optional<json> ask(ControlClient& client, const json& request) {

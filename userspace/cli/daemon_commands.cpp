@@ -50,10 +50,10 @@ void install_interrupt_handler() {
 }
 
 std::optional<ControlClient> connect_or_explain(const std::string& socket, std::string_view who) {
-    ControlConnectFailure failure{};
-    auto connected = ControlClient::connect(socket, kConnectTimeout, &failure);
-    if (auto* err = std::get_if<std::string>(&connected)) {
-        std::cerr << "fnwarden " << who << ": " << *err;
+    auto connected = ControlClient::connect(socket, kConnectTimeout);
+    if (!connected) {
+        const ControlConnectFailure failure = connected.failure().kind;
+        std::cerr << "fnwarden " << who << ": " << connected.error();
         if (failure == ControlConnectFailure::no_daemon)
             std::cerr << " (is `fnwarden daemon` running? --socket PATH names another one)";
         else if (failure == ControlConnectFailure::permission_denied)
@@ -61,7 +61,7 @@ std::optional<ControlClient> connect_or_explain(const std::string& socket, std::
         std::cerr << "\n";
         return std::nullopt;
     }
-    return std::move(std::get<ControlClient>(connected));
+    return std::move(*connected);
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -243,15 +243,15 @@ int cmd_trace(const std::vector<std::string>& opts) {
     const json filter = request_json(TraceRequest{functions, split_list(events), violations_only});
     const bool table = format == "table";
     const bool color = table && ::isatty(STDOUT_FILENO);
-    ControlConnectFailure failure{};
-    auto connected = ControlClient::connect(socket, kConnectTimeout, &failure);
-    if (auto* err = std::get_if<std::string>(&connected)) {
-        if (failure == ControlConnectFailure::no_daemon) return trace_standalone(socket, rules, filter, table, color);
-        std::cerr << "fnwarden trace: " << *err << "\n";
+    auto connected = ControlClient::connect(socket, kConnectTimeout);
+    if (!connected) {
+        if (connected.failure().kind == ControlConnectFailure::no_daemon)
+            return trace_standalone(socket, rules, filter, table, color);
+        std::cerr << "fnwarden trace: " << connected.error() << "\n";
         return kExitInternal;
     }
     install_interrupt_handler();
-    ControlClient* client = &std::get<ControlClient>(connected);
+    ControlClient* client = &connected.value();
     auto reply = client->request(filter, kStatusTimeout);
     Result<SubscribedReply> subscribed = reply ? expect_reply<SubscribedReply>(*reply) : fail(client->last_error());
     if (!subscribed) {

@@ -246,17 +246,16 @@ std::optional<int> parse_run_options(const std::vector<std::string>& opts, RunOp
 // that refuses us must not be bypassed silently.
 std::optional<int> try_run_under_daemon(const RunOptions& o, const std::vector<std::string>& command,
                                         const std::optional<RunAs>& run_as) {
-    ControlConnectFailure failure{};
-    auto connected = ControlClient::connect(o.socket, std::chrono::seconds(2), &failure);
-    if (auto* client = std::get_if<ControlClient>(&connected)) {
+    auto connected = ControlClient::connect(o.socket, std::chrono::seconds(2));
+    if (connected) {
         if (!o.policy_file.empty() || !o.mode_text.empty() || !o.events_path.empty())
             spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events "
                          "ignored; --standalone to use them)",
                          o.socket);
-        return run_under_daemon(std::move(*client), o.function, command, o.trace, o.explain, run_as);
+        return run_under_daemon(std::move(*connected), o.function, command, o.trace, o.explain, run_as);
     }
-    if (failure != ControlConnectFailure::no_daemon) {
-        std::cerr << "fnwarden run: " << std::get<std::string>(connected)
+    if (connected.failure().kind != ControlConnectFailure::no_daemon) {
+        std::cerr << "fnwarden run: " << connected.error()
                   << " (--standalone loads fnwarden's own probes instead)\n";
         return kExitInternal;
     }

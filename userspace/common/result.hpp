@@ -25,11 +25,15 @@ struct Error {
 // Builds an Error; `return fail("...")` reads as what it does.
 inline Error fail(std::string message) { return Error{std::move(message)}; }
 
-template <class T>
+// E is Error unless a caller must act on the kind of failure, not only
+// report it: then E is a struct with a `message` and whatever the caller
+// branches on (ControlConnectError: no daemon vs. refused). fail() builds
+// an Error, so such a function builds its E itself.
+template <class T, class E = Error>
 class [[nodiscard]] Result {
 public:
     Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
-    Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}
+    Result(E error) : state_(std::in_place_index<1>, std::move(error)) {}
 
     bool ok() const { return state_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -44,11 +48,13 @@ public:
 
     // Only meaningful when !ok().
     const std::string& error() const { return std::get<1>(state_).message; }
+    // The whole failure, for an E that carries more than the message.
+    const E& failure() const { return std::get<1>(state_); }
     // Passes the failure on, with context in front: `return r.wrap("slot 3")`.
     Error wrap(const std::string& context) const { return Error{context + ": " + error()}; }
 
 private:
-    std::variant<T, Error> state_;
+    std::variant<T, E> state_;
 };
 
 template <>

@@ -40,14 +40,11 @@ int wait_for(int fd, short events, const std::optional<Clock::time_point>& deadl
 
 }  // namespace
 
-std::variant<ControlClient, std::string> ControlClient::connect(const std::string& path,
-                                                                std::chrono::milliseconds timeout,
-                                                                ControlConnectFailure* failure) {
-    auto fail_with = [&](ControlConnectFailure kind, std::string message) -> std::variant<ControlClient, std::string> {
-        if (failure) *failure = kind;
-        return message;
+Result<ControlClient, ControlConnectError> ControlClient::connect(const std::string& path,
+                                                                  std::chrono::milliseconds timeout) {
+    auto fail_with = [](ControlConnectFailure kind, std::string message) {
+        return ControlConnectError{kind, std::move(message)};
     };
-    if (failure) *failure = ControlConnectFailure::none;
 
     sockaddr_un address{};
     address.sun_family = AF_UNIX;

@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <optional>
 #include <string>
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 #include "control/protocol.hpp"
 
@@ -24,19 +24,23 @@ inline constexpr size_t kMaxControlReplyBytes = 8 * 1024 * 1024;
 // own probes when no daemon runs, but must not do so when one runs and
 // merely refused it.
 enum class ControlConnectFailure {
-    none,
     no_daemon,          // nothing at the path, or nobody listening on it
     permission_denied,  // the socket file's mode or owner keeps us out
     timed_out,          // the daemon's accept queue stayed full
     other,
 };
 
+// A failed connect(): the message to show, and which kind of failure it is.
+struct ControlConnectError {
+    ControlConnectFailure kind = ControlConnectFailure::other;
+    std::string message;
+};
+
 class ControlClient {
 public:
-    // `failure`, when given, says which kind of failure the message describes.
-    static std::variant<ControlClient, std::string> connect(const std::string& path,
-                                                            std::chrono::milliseconds timeout,
-                                                            ControlConnectFailure* failure = nullptr);
+    // On failure, failure().kind says which kind the message describes.
+    static Result<ControlClient, ControlConnectError> connect(const std::string& path,
+                                                              std::chrono::milliseconds timeout);
 
     ControlClient(ControlClient&&) noexcept = default;
     ControlClient& operator=(ControlClient&&) noexcept = default;

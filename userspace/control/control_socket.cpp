@@ -60,7 +60,7 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<ControlServer>> ControlServer::listen_on(const ControlServerOptions& options) {
+Result<std::unique_ptr<ControlServer>> ControlServer::listen(const ControlServerOptions& options) {
     const std::filesystem::path& path = options.socket_path;
     Result<SocketFile> created = create_socket_file(path, options.group, options.after_bind_for_test);
     if (!created) return Error{created.error()};
@@ -86,12 +86,6 @@ Result<std::unique_ptr<ControlServer>> ControlServer::listen_on(const ControlSer
         spdlog::info("control socket {} open to root only (no group '{}')", path.string(), options.group);
     return std::unique_ptr<ControlServer>(new ControlServer(options, std::move(file.listener), std::move(epoll_fd),
                                                             file.group_gid, file.dev, file.ino));
-}
-
-std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::listen(const ControlServerOptions& options) {
-    Result<std::unique_ptr<ControlServer>> server = listen_on(options);
-    if (!server) return server.error();
-    return std::move(*server);
 }
 
 ControlServer::ControlServer(ControlServerOptions options, UniqueFd listener, UniqueFd epoll_fd,

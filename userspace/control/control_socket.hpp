@@ -102,9 +102,7 @@ public:
     // Creates the socket (see the .cpp for the checks on an existing path).
     // Changes the process umask for the duration of bind(): call it before
     // other threads create files.
-    static Result<std::unique_ptr<ControlServer>> listen_on(const ControlServerOptions& options);
-    // The same, in the old error convention, until its callers move to listen_on.
-    static std::variant<std::unique_ptr<ControlServer>, std::string> listen(const ControlServerOptions& options);
+    static Result<std::unique_ptr<ControlServer>> listen(const ControlServerOptions& options);
 
     ~ControlServer();
     ControlServer(const ControlServer&) = delete;

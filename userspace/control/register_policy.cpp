@@ -25,12 +25,7 @@ const char* to_string(RegisterRefusal refusal) {
     return "unknown";
 }
 
-std::optional<std::string> register_path_leaf(std::string_view path, const std::filesystem::path& parent,
-                                              std::string* problem) {
-    auto fail = [&](std::string why) -> std::optional<std::string> {
-        if (problem) *problem = std::move(why);
-        return std::nullopt;
-    };
+Result<std::string> register_path_leaf(std::string_view path, const std::filesystem::path& parent) {
     if (path.empty()) return fail("cgroup_path is required");
     const std::string prefix = parent.string() + "/";
     if (path.substr(0, prefix.size()) != prefix)
@@ -44,18 +39,18 @@ std::optional<std::string> register_path_leaf(std::string_view path, const std::
     return std::string(leaf);
 }
 
-std::variant<CgroupFacts, std::string> inspect_cgroup(const std::filesystem::path& parent, const std::string& leaf) {
+Result<CgroupFacts> inspect_cgroup(const std::filesystem::path& parent, const std::string& leaf) {
     UniqueFd dir(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir.valid()) return "cannot open " + parent.string() + ": " + std::strerror(errno);
+    if (!dir.valid()) return fail("cannot open " + parent.string() + ": " + std::strerror(errno));
     // O_NOFOLLOW with O_PATH opens a symlink as itself: fstat then says it is
     // not a directory, instead of following it somewhere else.
     UniqueFd cgroup(::openat(dir.get(), leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!cgroup.valid())
-        return "cannot open " + (parent / leaf).string() + ": " + std::strerror(errno);
+        return fail("cannot open " + (parent / leaf).string() + ": " + std::strerror(errno));
     struct stat st {};
     struct statfs fs {};
     if (::fstat(cgroup.get(), &st) != 0 || ::fstatfs(cgroup.get(), &fs) != 0)
-        return "cannot stat " + (parent / leaf).string() + ": " + std::strerror(errno);
+        return fail("cannot stat " + (parent / leaf).string() + ": " + std::strerror(errno));
     CgroupFacts facts;
     facts.directory = S_ISDIR(st.st_mode);
     facts.cgroupfs = fs.f_type == CGROUP2_SUPER_MAGIC;
@@ -71,8 +66,7 @@ RegisterDecision authorize_register(const RegisterRequestFacts& f) {
         return refuse(RegisterRefusal::limit, "this connection holds " + std::to_string(f.client_registrations) +
                                                   " registrations already (limit " +
                                                   std::to_string(kMaxRegistrationsPerClient) + ")");
-    if (std::string problem; !register_path_leaf(f.path, f.parent, &problem))
-        return refuse(RegisterRefusal::path, problem);
+    if (auto leaf = register_path_leaf(f.path, f.parent); !leaf) return refuse(RegisterRefusal::path, leaf.error());
     const std::string shown = display_name(f.path);
     if (!f.cgroup)
         return refuse(RegisterRefusal::path, f.open_error.empty() ? "cannot open cgroup " + shown : f.open_error);

@@ -16,7 +16,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
+
+#include "common/result.hpp"
 
 namespace fnw {
 
@@ -76,15 +77,13 @@ struct RegisterDecision {
 // The leaf name if `path` is, as text, a direct child of `parent`: absolute,
 // no "." or ".." anywhere, no empty components, no trailing slash. Checked on
 // the text, before anything is opened, so a path cannot walk out of the
-// parent whatever the file system holds. Otherwise nothing, and `problem`
-// says why.
-std::optional<std::string> register_path_leaf(std::string_view path, const std::filesystem::path& parent,
-                                              std::string* problem);
+// parent whatever the file system holds. Otherwise a failure saying why.
+Result<std::string> register_path_leaf(std::string_view path, const std::filesystem::path& parent);
 
 // Opens parent/leaf without following a symlink at the leaf (the parent is
 // the daemon's own configuration, never the caller's) and reads the facts
 // from the open directory, so they all describe one object.
-std::variant<CgroupFacts, std::string> inspect_cgroup(const std::filesystem::path& parent, const std::string& leaf);
+Result<CgroupFacts> inspect_cgroup(const std::filesystem::path& parent, const std::string& leaf);
 
 RegisterDecision authorize_register(const RegisterRequestFacts& facts);
 

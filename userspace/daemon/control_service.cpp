@@ -153,13 +153,13 @@ ControlReply ControlService::handle_register(ClientId client, const RegisterRequ
     facts.parent = launcher_parent_;
     facts.requested_id = request.cgroup_id;
     facts.client_registrations = parts_.registrations.count_of(client);
-    if (auto leaf = register_path_leaf(reg.path, launcher_parent_, nullptr)) {
+    if (auto leaf = register_path_leaf(reg.path, launcher_parent_)) {
         auto inspected = inspect_cgroup(launcher_parent_, *leaf);
-        if (auto* found = std::get_if<CgroupFacts>(&inspected)) {
-            facts.cgroup = *found;
-            facts.monitoring = monitoring_of(found->id);
+        if (inspected) {
+            facts.cgroup = *inspected;
+            facts.monitoring = monitoring_of(inspected->id);
         } else {
-            facts.open_error = std::get<std::string>(inspected);
+            facts.open_error = inspected.error();
         }
     }
     const RegisterDecision decision = authorize_register(facts);

@@ -120,8 +120,8 @@ Status Daemon::Impl::open_control_socket() {
     options.admin_group = config.admin_group;
     options.max_queued_bytes_per_client = config.client_queue_bytes;
     auto listening = ControlServer::listen(options);
-    if (auto* err = std::get_if<std::string>(&listening)) return fail(*err);
-    server = std::move(std::get<std::unique_ptr<ControlServer>>(listening));
+    if (!listening) return fail(listening.error());
+    server = std::move(*listening);
     server->on_message([this](ClientId c, const nlohmann::json& m) { control->on_message(c, m); });
     server->on_disconnect([this](ClientId c) { control->on_disconnect(c); });
 
