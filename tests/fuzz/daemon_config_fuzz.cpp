@@ -27,9 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // only the cross-key one (non-loopback metrics) may still complain.
     if (load.config) (void)fnw::validate_daemon_config(*load.config);
 
-    std::string why;
-    auto address = fnw::parse_listen_address(text, &why);
-    if (!address && why.empty()) __builtin_trap();  // a refusal always says why
+    auto address = fnw::parse_listen_address(text);
+    if (!address && address.error().empty()) __builtin_trap();  // a refusal always says why
     if (address && address->host.empty()) __builtin_trap();
     // Same for the first line alone: a flag value is one line.
     const std::string_view first_line = std::string_view(text).substr(0, text.find('\n'));

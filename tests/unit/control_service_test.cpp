@@ -46,7 +46,7 @@ protected:
         ControlService::Hooks hooks;
         hooks.status = [] { return json{{"type", "status"}, {"from", "hook"}}; };
         hooks.reload = [this](const std::string& why) { return reload(why); };
-        hooks.attach_landlock_reporting = [](std::string*) { return true; };
+        hooks.attach_landlock_reporting = [] { return Status{}; };
         service_.emplace(ControlService::Parts{*server_, maps_, policies_, registrations_, identifier_, router_},
                          std::move(hooks), temp_.path() / "cgroup" / "fnwarden", "wheel");
         service_->count_refusals_in(metrics_.counter("fnwarden_control_refused_total", "", {"reason"}));

@@ -197,7 +197,7 @@ TEST(DaemonConfig, MetricsAddress) {
 
     auto loopback = [](const char* text) {
         auto address = parse_listen_address(text);
-        EXPECT_TRUE(address.has_value()) << text;
+        EXPECT_TRUE(address.ok()) << text;
         return address && address->loopback;
     };
     EXPECT_TRUE(loopback("127.0.0.1:1"));
@@ -208,7 +208,7 @@ TEST(DaemonConfig, MetricsAddress) {
     EXPECT_FALSE(loopback("10.1.2.3:1"));
     EXPECT_FALSE(loopback("[::]:1"));
     auto parsed = parse_listen_address("[2001:db8::1]:9464");
-    ASSERT_TRUE(parsed.has_value());
+    ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(parsed->host, "2001:db8::1");
     EXPECT_EQ(parsed->port, 9464);
 }

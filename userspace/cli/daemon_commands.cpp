@@ -142,11 +142,11 @@ int cmd_daemon(const std::vector<std::string>& opts) {
     // the signals reach only the signalfd.
     block_daemon_signals();
     auto started = Daemon::start(config);
-    if (auto* err = std::get_if<std::string>(&started)) {
-        std::cerr << "fnwarden daemon: " << *err << "\n";
+    if (!started) {
+        std::cerr << "fnwarden daemon: " << started.error() << "\n";
         return kExitInternal;
     }
-    return std::get<std::unique_ptr<Daemon>>(started)->run();
+    return (*started)->run();
 }
 
 int cmd_status(const std::vector<std::string>& opts) {
@@ -197,22 +197,22 @@ int trace_standalone(const std::string& socket, const std::string& rules, const 
               << config.rules_dir.string() << "; start functions with `fnwarden run --socket " << socket << "`\n";
     block_daemon_signals();
     auto started = Daemon::start(config);
-    if (auto* err = std::get_if<std::string>(&started)) {
-        std::cerr << "fnwarden trace: " << *err << "\n";
+    if (!started) {
+        std::cerr << "fnwarden trace: " << started.error() << "\n";
         return kExitInternal;
     }
-    auto& daemon = *std::get<std::unique_ptr<Daemon>>(started);
+    Daemon& daemon = **started;
     if (table) print_trace_header(std::cout);
     std::cout.flush();
-    std::string error = daemon.trace_locally(filter, [&](const json& event) {
+    Status tracing = daemon.trace_locally(filter, [&](const json& event) {
         if (table)
             print_trace_row(event, color, std::cout);
         else
             std::cout << event.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
         std::cout.flush();
     });
-    if (!error.empty()) {
-        std::cerr << "fnwarden trace: " << error << "\n";
+    if (!tracing) {
+        std::cerr << "fnwarden trace: " << tracing.error() << "\n";
         return kExitUsage;
     }
     return daemon.run();

@@ -170,8 +170,10 @@ ControlReply ControlService::handle_register(ClientId client, const RegisterRequ
     }
     const uint64_t cgroup_id = facts.cgroup->id;
 
+    if (reg.landlock) {
+        if (Status attached = hooks_.attach_landlock_reporting(); !attached) return ErrorReply{attached.error()};
+    }
     std::string error;
-    if (reg.landlock && !hooks_.attach_landlock_reporting(&error)) return ErrorReply{error};
     fnw_cgroup_entry entry{};
     entry.policy_id = *slot;
     entry.flags = FNW_CGROUP_ARM_ON_EXEC | (reg.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);

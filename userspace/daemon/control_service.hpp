@@ -39,7 +39,7 @@ public:
     struct Hooks {
         std::function<nlohmann::json()> status;
         std::function<bool(const std::string& why)> reload;
-        std::function<bool(std::string* error)> attach_landlock_reporting;
+        std::function<Status()> attach_landlock_reporting;
     };
     ControlService(Parts parts, Hooks hooks, std::filesystem::path launcher_parent, std::string admin_group);
 

@@ -187,9 +187,9 @@ void Daemon::Impl::reload_when_due(std::chrono::steady_clock::time_point now) {
     reload("rules directory changed");
     if (watcher && !watcher->root_watched()) {
         auto again = RulesWatcher::watch(policies->rules_dir());
-        if (auto* w = std::get_if<RulesWatcher>(&again)) {
+        if (again) {
             ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, watcher->fd(), nullptr);
-            watcher.emplace(std::move(*w));
+            watcher.emplace(std::move(*again));
             watch(watcher->fd());
         }
     }
@@ -214,10 +214,10 @@ void Daemon::Impl::every_second(uint64_t& drops_reported) {
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() { stop(); }
 
-std::variant<std::unique_ptr<Daemon>, std::string> Daemon::start(const DaemonConfig& config) {
+Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonConfig& config) {
     auto impl = std::make_unique<Impl>();
     impl->config = config;
-    if (auto started = impl->start_up(); !started) return started.error();
+    if (auto started = impl->start_up(); !started) return fail(started.error());
     return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }
 
@@ -227,17 +227,17 @@ void Daemon::stop() {
     if (impl_) impl_->threads.stop();
 }
 
-std::string Daemon::trace_locally(const nlohmann::json& request, std::function<void(const nlohmann::json&)> on_event) {
+Status Daemon::trace_locally(const nlohmann::json& request, std::function<void(const nlohmann::json&)> on_event) {
     try {
         auto filter = parse_trace_filter(request);
-        if (!filter) return filter.error();
+        if (!filter) return fail(filter.error());
         impl_->router->set_local_trace(std::move(on_event));
         impl_->router->subscribe(kLocalClient, std::move(*filter));
         impl_->router->refresh_trace_flags();
     } catch (const nlohmann::json::exception& e) {
-        return e.what();
+        return fail(e.what());
     }
-    return "";
+    return {};
 }
 
 }  // namespace fnw

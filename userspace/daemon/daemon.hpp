@@ -6,10 +6,10 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
+#include "common/result.hpp"
 #include "daemon/daemon_config.hpp"
 
 namespace fnw {
@@ -20,7 +20,7 @@ public:
     // and the metrics endpoint. Fails only when a required part cannot
     // start (probes, rules directory, socket); optional hooks that a kernel
     // lacks are reported in `status`, never fatal.
-    static std::variant<std::unique_ptr<Daemon>, std::string> start(const DaemonConfig& config);
+    static Result<std::unique_ptr<Daemon>> start(const DaemonConfig& config);
     ~Daemon();
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
@@ -35,8 +35,8 @@ public:
     // An in-process trace subscriber (`fnwarden trace` with no daemon to
     // talk to): `filter` is a trace request as a client would send it
     // ({"functions": [...], "events": [...], "violations_only": bool});
-    // `on_event` runs on the event loop thread. Returns an error or "".
-    std::string trace_locally(const nlohmann::json& filter, std::function<void(const nlohmann::json&)> on_event);
+    // `on_event` runs on the event loop thread. Fails for a bad filter.
+    Status trace_locally(const nlohmann::json& filter, std::function<void(const nlohmann::json&)> on_event);
 
 private:
     struct Impl;

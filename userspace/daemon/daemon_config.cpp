@@ -83,9 +83,9 @@ std::string check_socket_path(std::string_view path) {
 
 std::string check_metrics_address(std::string_view address) {
     if (address.empty()) return "";
-    std::string why;
-    if (parse_listen_address(address, &why)) return "";
-    return "must be IP:PORT or [IPv6]:PORT (\"\" disables metrics), not " + in_quotes(address) + ": " + why;
+    auto parsed = parse_listen_address(address);
+    if (parsed) return "";
+    return "must be IP:PORT or [IPv6]:PORT (\"\" disables metrics), not " + in_quotes(address) + ": " + parsed.error();
 }
 
 std::string check_webhook(std::string_view url) {
@@ -408,11 +408,7 @@ std::vector<std::string> daemon_config_warnings(const DaemonConfig& config) {
     return warnings;
 }
 
-std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* why) {
-    auto fail = [&](std::string message) -> std::optional<ListenAddress> {
-        if (why) *why = std::move(message);
-        return std::nullopt;
-    };
+Result<ListenAddress> parse_listen_address(std::string_view text) {
     std::string_view host, port;
     const bool bracketed = text.starts_with('[');
     if (bracketed) {

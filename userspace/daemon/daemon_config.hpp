@@ -38,6 +38,7 @@
 
 #include <fnwarden/limits.h>
 
+#include "common/result.hpp"
 #include "core/policy.hpp"
 #include "core/policy_parser.hpp"
 
@@ -124,6 +125,7 @@ struct ListenAddress {
     uint16_t port = 0;
     bool loopback = false;
 };
-std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* why = nullptr);
+// Fails saying what is wrong with the text.
+Result<ListenAddress> parse_listen_address(std::string_view text);
 
 }  // namespace fnw

@@ -126,10 +126,11 @@ Status Daemon::Impl::open_control_socket() {
     server->on_disconnect([this](ClientId c) { control->on_disconnect(c); });
 
     auto watching = RulesWatcher::watch(config.rules_dir);
-    if (auto* err = std::get_if<std::string>(&watching))
-        spdlog::warn("not watching {} for changes ({}); SIGHUP still reloads", config.rules_dir.string(), *err);
+    if (!watching)
+        spdlog::warn("not watching {} for changes ({}); SIGHUP still reloads", config.rules_dir.string(),
+                     watching.error());
     else
-        watcher.emplace(std::move(std::get<RulesWatcher>(watching)));
+        watcher.emplace(std::move(*watching));
     return {};
 }
 
@@ -211,12 +212,7 @@ void Daemon::Impl::assemble(const Families& f) {
     ControlService::Hooks hooks;
     hooks.status = [this] { return status(); };
     hooks.reload = [this](const std::string& why) { return reload(why); };
-    // ControlService's hook keeps the out-parameter (control_service.hpp is another part's).
-    hooks.attach_landlock_reporting = [this](std::string* error) {
-        Status attached = probes->attach_landlock_reporting();
-        if (!attached && error) *error = attached.error();
-        return attached.ok();
-    };
+    hooks.attach_landlock_reporting = [this] { return probes->attach_landlock_reporting(); };
     control.emplace(ControlService::Parts{*server, *probes, *policies, *registrations, *identifier, *router},
                     std::move(hooks), cgroup2_root / config.cgroup_parent, config.admin_group);
     control->count_refusals_in(*f.control_refused_total);

@@ -41,15 +41,15 @@ std::string watch_failure(const std::filesystem::path& dir, int err) {
 
 }  // namespace
 
-std::variant<RulesWatcher, std::string> RulesWatcher::watch(const std::filesystem::path& dir) {
+Result<RulesWatcher> RulesWatcher::watch(const std::filesystem::path& dir) {
     UniqueFd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!inotify.valid()) {
         const int err = errno;
-        return std::string("inotify_init1: ") + std::strerror(err) +
-               (err == EMFILE ? " (raise sysctl fs.inotify.max_user_instances)" : "");
+        return fail(std::string("inotify_init1: ") + std::strerror(err) +
+                    (err == EMFILE ? " (raise sysctl fs.inotify.max_user_instances)" : ""));
     }
     RulesWatcher watcher(dir, std::move(inotify));
-    if (std::string problem = watcher.rescan(); !problem.empty()) return problem;
+    if (std::string problem = watcher.rescan(); !problem.empty()) return fail(std::move(problem));
     return watcher;
 }
 

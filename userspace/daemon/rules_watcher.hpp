@@ -6,8 +6,8 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
-#include <variant>
 
+#include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
 struct inotify_event;
@@ -34,7 +34,7 @@ inline constexpr std::chrono::milliseconds kReloadDebounce{200};
 // (queue overflow, a watched directory vanished) consume() says true.
 class RulesWatcher {
 public:
-    static std::variant<RulesWatcher, std::string> watch(const std::filesystem::path& dir);
+    static Result<RulesWatcher> watch(const std::filesystem::path& dir);
 
     RulesWatcher(RulesWatcher&&) noexcept = default;
     RulesWatcher& operator=(RulesWatcher&&) noexcept = default;
