@@ -104,7 +104,7 @@ private:
         std::advance(it, pick(table_.function_slots().size()));
         fnw_cgroup_entry entry{};
         entry.policy_id = it->second;
-        maps_.monitor_cgroup(next_cgroup_++, entry, nullptr);
+        static_cast<void>(maps_.monitor_cgroup(next_cgroup_++, entry));
     }
 
     // cgroup_rmdir: the kernel deletes the entry itself.

@@ -132,9 +132,9 @@ bool CgroupIdentifier::keep_ancestors_policy(uint64_t cgroup_id, const std::stri
         // Not yet (a scan) or no longer (a match before this rule) the ancestor's.
         fnw_cgroup_entry entry = ancestor->entry;
         entry.flags = (entry.flags | FNW_CGROUP_INHERITED) & ~uint32_t{FNW_CGROUP_ARM_ON_EXEC};
-        std::string error;
-        if (!maps_.monitor_cgroup(cgroup_id, entry, &error))
-            spdlog::error("cgroup {}: cannot keep its ancestor's policy: {}", display_name(relative_path), error);
+        if (Status kept = maps_.monitor_cgroup(cgroup_id, entry); !kept)
+            spdlog::error("cgroup {}: cannot keep its ancestor's policy: {}", display_name(relative_path),
+                          kept.error());
     }
     auto known = identified_.find(cgroup_id);
     if (known == identified_.end() || !known->second.kept_ancestors) {
@@ -162,10 +162,9 @@ void CgroupIdentifier::monitor_match(uint64_t cgroup_id, const std::string& rela
     fnw_cgroup_entry entry{};
     entry.policy_id = slot;
     entry.flags = existing ? (existing->flags & uint32_t{FNW_CGROUP_TRACE}) : 0u;
-    std::string error;
-    if (!maps_.monitor_cgroup(cgroup_id, entry, &error)) {
+    if (Status monitored = maps_.monitor_cgroup(cgroup_id, entry); !monitored) {
         spdlog::error("{}: cannot monitor cgroup {}: {}", display_name(match.function), display_name(relative_path),
-                      error);
+                      monitored.error());
         return;
     }
     if (!identified_.count(cgroup_id) || identified_[cgroup_id].function != match.function)
@@ -226,7 +225,8 @@ void CgroupIdentifier::scan() {
             fnw_cgroup_entry inherited = *parent_entry;
             inherited.flags |= FNW_CGROUP_INHERITED;
             inherited.flags &= ~uint32_t{FNW_CGROUP_ARM_ON_EXEC};
-            maps_.monitor_cgroup(*id, inherited);
+            // Best effort, as before: a failure leaves the cgroup unmonitored.
+            static_cast<void>(maps_.monitor_cgroup(*id, inherited));
         }
     });
     monitored_count_ = maps_.monitored_cgroups().size();

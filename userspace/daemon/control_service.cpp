@@ -173,11 +173,11 @@ ControlReply ControlService::handle_register(ClientId client, const RegisterRequ
     if (reg.landlock) {
         if (Status attached = hooks_.attach_landlock_reporting(); !attached) return ErrorReply{attached.error()};
     }
-    std::string error;
     fnw_cgroup_entry entry{};
     entry.policy_id = *slot;
     entry.flags = FNW_CGROUP_ARM_ON_EXEC | (reg.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
-    if (!parts_.maps.monitor_cgroup(cgroup_id, entry, &error)) return ErrorReply{error};
+    if (Status monitored = parts_.maps.monitor_cgroup(cgroup_id, entry); !monitored)
+        return ErrorReply{monitored.error()};
     const SlotInfo& info = *table.info(*slot);
     spdlog::info("{}: cgroup {} registered by pid {} uid {} (policy {}, {})", display_name(reg.function),
                  display_name(reg.path), reg.pid, reg.uid, display_name(info.policy), to_string(info.mode));

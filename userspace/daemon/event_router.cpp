@@ -162,7 +162,8 @@ void EventRouter::refresh_trace_flags() {
         const bool want = traced.count(info->function) > 0 || traced_cgroups.count(cgroup_id) > 0;
         if (want == ((entry.flags & FNW_CGROUP_TRACE) != 0)) continue;
         entry.flags = want ? (entry.flags | FNW_CGROUP_TRACE) : (entry.flags & ~uint32_t{FNW_CGROUP_TRACE});
-        parts_.maps.monitor_cgroup(cgroup_id, entry);
+        // Best effort: a failed update leaves the entry's TRACE flag as it was.
+        static_cast<void>(parts_.maps.monitor_cgroup(cgroup_id, entry));
     }
 }
 

@@ -37,7 +37,7 @@ public:
     // Writes a compiled policy into slot `policy_id`, with its rules
     // (replacing any the slot had before), or why the kernel refused it.
     virtual Status set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) = 0;
-    virtual bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr) = 0;
+    virtual Status monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry) = 0;
     virtual bool unmonitor_cgroup(uint64_t cgroup_id) = 0;
     virtual std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const = 0;
     // Every monitored cgroup, inherited children included (a snapshot).

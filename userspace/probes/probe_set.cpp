@@ -449,27 +449,21 @@ Status ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules
         [&](const fnw_unix_key& k) { return k.policy_id == policy_id; });
 }
 
-bool ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) {
+Status ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry) {
     // A traced function's file accesses are traced too.
     if (entry.flags & FNW_CGROUP_TRACE) {
         Status attached = attach_file_probes();
         if (attached) attached = attach_net_probes();
-        if (!attached) {
-            if (error) *error = attached.error();
-            return false;
-        }
+        if (!attached) return attached;
     }
     int err = bpf_map__update_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id),
                                    &entry, sizeof(entry), BPF_ANY);
-    if (err) {
-        if (error) *error = "monitored_cgroups map update: " + errno_text(err);
-        return false;
-    }
+    if (err) return fail("monitored_cgroups map update: " + errno_text(err));
     // The entry exists before the bit that sends probes looking for it. The
     // .bss is mmapped: an atomic OR is visible to the next probe run.
     const uint32_t bit = static_cast<uint32_t>(cgroup_id & (FNW_CGROUP_FILTER_BITS - 1));
     __atomic_fetch_or(&skel_->bss->monitored_filter[bit / 64], 1ull << (bit % 64), __ATOMIC_SEQ_CST);
-    return true;
+    return {};
 }
 
 bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {

@@ -113,7 +113,7 @@ public:
     // (replacing any the slot had before).
     Status set_policy(uint32_t policy_id, const fnw_policy& policy);
     Status set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) override;
-    bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error = nullptr) override;
+    Status monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry) override;
     bool unmonitor_cgroup(uint64_t cgroup_id) override;
     std::optional<fnw_cgroup_entry> monitored_cgroup(uint64_t cgroup_id) const override;
     // Every monitored cgroup, inherited children included (a snapshot).

@@ -44,11 +44,7 @@ Status LocalGuard::arm(const GuardRequest& request) {
     entry.flags = FNW_CGROUP_ARM_ON_EXEC | (request.trace ? uint32_t{FNW_CGROUP_TRACE} : 0u) |
                   (request.learn ? uint32_t{FNW_CGROUP_LEARN} : 0u) |
                   (request.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
-    // monitor_cgroup keeps its out-parameter until KernelMaps' other caller
-    // (daemon/control_service.cpp) moves to Status.
-    std::string error;
-    if (!probes_.monitor_cgroup(request.cgroup_id, entry, &error)) return fail(error);
-    return {};
+    return probes_.monitor_cgroup(request.cgroup_id, entry);
 }
 
 void LocalGuard::disarm(uint64_t cgroup_id) {

@@ -40,14 +40,11 @@ public:
         ever_written.insert(policy_id);
         return {};
     }
-    bool monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry, std::string* error) override {
+    Status monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entry) override {
         Call call(*this, "monitor_cgroup");
-        if (call.fails()) {
-            if (error) *error = "injected failure";
-            return false;
-        }
+        if (call.fails()) return fail("injected failure");
         cgroups[cgroup_id] = entry;
-        return true;
+        return {};
     }
     bool unmonitor_cgroup(uint64_t cgroup_id) override {
         Call call(*this, "unmonitor_cgroup");
