@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 namespace fnw {
 namespace {
@@ -46,6 +47,35 @@ TEST(ResultTest, StatusSaysOkOrWhy) {
     Status s = check(false);
     EXPECT_FALSE(s);
     EXPECT_EQ(s.error(), "not good");
+}
+
+// An error type for a caller that acts on the kind of failure.
+enum class Lookup { missing, refused };
+struct LookupError {
+    Lookup kind;
+    std::string message;
+};
+
+Result<int, LookupError> look_up(int key) {
+    if (key == 0) return LookupError{Lookup::missing, "no key 0"};
+    if (key < 0) return LookupError{Lookup::refused, "negative keys are refused"};
+    return key * 2;
+}
+
+TEST(ResultTest, ACustomErrorKeepsItsKindNextToTheMessage) {
+    auto found = look_up(21);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(*found, 42);
+    auto missing = look_up(0);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.failure().kind, Lookup::missing);
+    EXPECT_EQ(missing.error(), "no key 0");
+    auto refused = look_up(-1);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.failure().kind, Lookup::refused);
+    // Passed on as a plain Error, with context, like any Result.
+    Result<std::string> passed_on = refused.wrap("key -1");
+    EXPECT_EQ(passed_on.error(), "key -1: negative keys are refused");
 }
 
 }  // namespace
