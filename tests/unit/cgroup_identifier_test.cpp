@@ -115,9 +115,9 @@ TEST_F(Identifier, ADefaultBelowAFunctionNeverLoosensIt) {
     ASSERT_NE(identifier_.find(4), nullptr);
     EXPECT_TRUE(identifier_.find(4)->kept_ancestors);
     EXPECT_EQ(identifier_.find(4)->found_by, "below fns/strict");
-    nlohmann::json counters;
+    DaemonCounters counters;
     identifier_.add_status_counters(counters);
-    EXPECT_EQ(counters["nested_matches_refused"], 1);
+    EXPECT_EQ(counters.nested_matches_refused, 1u);
 }
 
 TEST_F(Identifier, ARegisteredCgroupIsNeverIdentified) {

@@ -44,7 +44,11 @@ protected:
         EXPECT_TRUE(listening.ok());
         server_ = std::move(listening.value());
         ControlService::Hooks hooks;
-        hooks.status = [] { return json{{"type", "status"}, {"from", "hook"}}; };
+        hooks.status = [] {
+            StatusReply status;
+            status.daemon.version = "hook";
+            return status;
+        };
         hooks.reload = [this](const std::string& why) { return reload(why); };
         hooks.attach_landlock_reporting = [] { return Status{}; };
         service_.emplace(ControlService::Parts{*server_, maps_, policies_, registrations_, identifier_, router_},
@@ -132,7 +136,8 @@ TEST_F(Control, StatusIsTheHooksAndClosesTheConnection) {
     auto client = connect();
     auto reply = ask(client, {{"op", "status"}});
     ASSERT_TRUE(reply);
-    EXPECT_EQ((*reply)["from"], "hook");
+    EXPECT_EQ((*reply)["type"], "status");
+    EXPECT_EQ((*reply)["daemon"]["version"], "hook");
     for (int i = 0; i < 100 && !client.closed(); ++i) {
         client.receive(5ms);
         server_->process();
@@ -190,11 +195,11 @@ TEST_F(Control, ARefusedRegistrationIsCountedByReason) {
     EXPECT_EQ((*reply)["type"], "error");
     ASSERT_TRUE(reply->contains("reason"));
     const std::string reason = (*reply)["reason"];
-    json counters;
+    StatusCounters counters;
     service_->add_status_counters(counters);
-    EXPECT_EQ(counters["daemon"]["registrations_refused"], 1);
-    EXPECT_EQ(counters["control"]["register_refused"][reason], 1);
-    EXPECT_EQ(counters["control"]["admin_group"], "wheel");
+    EXPECT_EQ(counters.daemon.registrations_refused, 1u);
+    EXPECT_EQ(counters.control.register_refused[reason], 1u);
+    EXPECT_EQ(counters.control.admin_group, "wheel");
     reply = ask(client, {{"op", "register"}, {"function", "nobody"}});
     ASSERT_TRUE(reply);
     EXPECT_EQ((*reply)["error"], "no policy for function \"nobody\" in " + rules_.string());

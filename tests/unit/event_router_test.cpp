@@ -116,10 +116,10 @@ protected:
 TEST_F(Router, AViolationGoesToTheOutputsAndIsCounted) {
     router_.handle_record(bytes(syscall_record(7, slot("alpha"), true)));
     EXPECT_EQ(router_.per_function().get("alpha").violations, 1u);
-    nlohmann::json counters;
+    DaemonCounters counters;
     router_.add_status_counters(counters);
-    EXPECT_EQ(counters["records"], 1);
-    EXPECT_EQ(counters["malformed"], 0);
+    EXPECT_EQ(counters.records, 1u);
+    EXPECT_EQ(counters.malformed, 0u);
     auto lines = written();
     ASSERT_EQ(lines.size(), 1u);
     auto event = nlohmann::json::parse(lines[0]);
@@ -187,10 +187,10 @@ TEST_F(Router, MalformedRecordsAreCountedNotPublished) {
     fnw_cgroup_event birth{};
     birth.hdr.type = FNW_EVENT_CGROUP;
     router_.handle_record(std::span(reinterpret_cast<const std::byte*>(&birth), sizeof(birth) - 1));
-    nlohmann::json counters;
+    DaemonCounters counters;
     router_.add_status_counters(counters);
-    EXPECT_EQ(counters["malformed"], 2);
-    EXPECT_EQ(counters["records"], 2);
+    EXPECT_EQ(counters.malformed, 2u);
+    EXPECT_EQ(counters.records, 2u);
     EXPECT_TRUE(written().empty());
 }
 
@@ -208,9 +208,9 @@ TEST_F(Router, BirthsGoToTheIdentifierWhenASelectorWantsThem) {
     router_.handle_record(bytes(birth));
     ASSERT_TRUE(maps_.monitored_cgroup(42));
     EXPECT_EQ(maps_.monitored_cgroup(42)->policy_id, slot("gamma"));
-    nlohmann::json counters;
+    DaemonCounters counters;
     router_.add_status_counters(counters);
-    EXPECT_EQ(counters["cgroup_births_seen"], 1);
+    EXPECT_EQ(counters.cgroup_births_seen, 1u);
 }
 
 TEST(TraceFilter, RefusesUnknownKinds) {

@@ -65,10 +65,10 @@ TEST_F(Launchers, DrainForgetsReleasedCgroupsOnceTheKernelEntryIsGone) {
     ASSERT_NE(registrations_.find(8), nullptr);  // still populated, still guarded
     EXPECT_TRUE(maps_.cgroups.count(8));
     ASSERT_NE(registrations_.find(9), nullptr);  // never released
-    nlohmann::json counters;
+    DaemonCounters counters;
     registrations_.add_status_counters(counters);
-    EXPECT_EQ(counters["launcher_cgroups_emptied"], 0);
-    EXPECT_EQ(counters["launcher_cgroups_removed"], 0);
+    EXPECT_EQ(counters.launcher_cgroups_emptied, 0u);
+    EXPECT_EQ(counters.launcher_cgroups_removed, 0u);
 }
 
 }  // namespace

@@ -53,14 +53,15 @@ bool ActivePolicies::reload(const std::string& why, const std::function<void(Swa
     return true;
 }
 
-nlohmann::json ActivePolicies::status() const {
-    return {{"version", set_ ? set_->version : ""},
-            {"loaded_at", loaded_at_},
-            {"reloads_ok", reloads_ok_},
-            {"reloads_failed", reloads_failed_},
-            {"last_reload",
-             {{"result", last_result_}, {"time", last_time_}, {"errors", last_errors_}, {"warnings", last_warnings_}}},
-            {"baseline", set_ && set_->baseline ? set_->baseline->source : ""}};
+PolicySetInfo ActivePolicies::status() const {
+    PolicySetInfo info;
+    info.version = set_ ? set_->version : "";
+    info.loaded_at = loaded_at_;
+    info.baseline = set_ && set_->baseline ? set_->baseline->source : "";
+    info.reloads_ok = reloads_ok_;
+    info.reloads_failed = reloads_failed_;
+    info.last_reload = LastReloadInfo{last_result_, last_time_, last_errors_, last_warnings_};
+    return info;
 }
 
 }  // namespace fnw

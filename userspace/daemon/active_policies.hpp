@@ -10,8 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "control/protocol.hpp"
 #include "core/selector.hpp"
 #include "daemon/policy_set.hpp"
 #include "daemon/policy_table.hpp"
@@ -45,7 +44,7 @@ public:
     const std::vector<std::string>& last_errors() const { return last_errors_; }
 
     // status: "policy_set".
-    nlohmann::json status() const;
+    PolicySetInfo status() const;
 
 private:
     bool refuse(const std::string& why, std::vector<std::string> errors);

@@ -253,9 +253,9 @@ void CgroupIdentifier::prune() {
         it = maps_.monitored_cgroup(it->first) ? std::next(it) : identified_.erase(it);
 }
 
-void CgroupIdentifier::add_status_counters(nlohmann::json& daemon_counters) const {
-    daemon_counters["cgroups_identified"] = cgroups_identified_;
-    daemon_counters["nested_matches_refused"] = nested_matches_refused_;
+void CgroupIdentifier::add_status_counters(DaemonCounters& daemon_counters) const {
+    daemon_counters.cgroups_identified = cgroups_identified_;
+    daemon_counters.nested_matches_refused = nested_matches_refused_;
 }
 
 }  // namespace fnw

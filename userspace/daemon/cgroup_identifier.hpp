@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "control/protocol.hpp"
 
 #include "core/selector.hpp"
 #include "daemon/nesting.hpp"
@@ -103,7 +103,7 @@ public:
 
     const IdentifiedCgroup* find(uint64_t cgroup_id) const;
     size_t pending_pod_cgroups() const { return pending_count_; }
-    void add_status_counters(nlohmann::json& daemon_counters) const;
+    void add_status_counters(DaemonCounters& daemon_counters) const;
 
 private:
     // The nearest monitored cgroup above one, and who gave the policy it

@@ -54,7 +54,7 @@ const Registrations::Map::value_type* ControlService::registration_of(ClientId c
 }
 
 void ControlService::on_request(ClientId client, const StatusRequest&) {
-    parts_.server.send(client, hooks_.status());
+    parts_.server.send(client, reply_json(hooks_.status()));
     parts_.server.close_after_flush(client);
 }
 
@@ -187,12 +187,10 @@ ControlReply ControlService::handle_register(ClientId client, const RegisterRequ
     return RegisteredReply{cgroup_id, *slot, info.policy, std::string(to_string(info.mode))};
 }
 
-void ControlService::add_status_counters(nlohmann::json& counters) const {
-    ControlInfo control{refused_, kMaxRegistrationsPerClient, admin_group_, launcher_parent_.string()};
-    uint64_t refused_total = 0;
-    for (const auto& [reason, n] : refused_) refused_total += n;
-    counters["daemon"]["registrations_refused"] = refused_total;
-    counters["control"] = std::move(control);
+void ControlService::add_status_counters(StatusCounters& counters) const {
+    counters.control = ControlInfo{refused_, kMaxRegistrationsPerClient, admin_group_, launcher_parent_.string()};
+    counters.daemon.registrations_refused = 0;
+    for (const auto& [reason, n] : refused_) counters.daemon.registrations_refused += n;
 }
 
 std::vector<ClientInfo> ControlService::clients_status() const {

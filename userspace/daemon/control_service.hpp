@@ -37,7 +37,7 @@ public:
     };
     // What the service asks of the daemon around it.
     struct Hooks {
-        std::function<nlohmann::json()> status;
+        std::function<StatusReply()> status;
         std::function<bool(const std::string& why)> reload;
         std::function<Status()> attach_landlock_reporting;
     };
@@ -51,7 +51,7 @@ public:
     void on_disconnect(ClientId client);
 
     // status: counters.daemon.registrations_refused and counters.control.
-    void add_status_counters(nlohmann::json& counters) const;
+    void add_status_counters(StatusCounters& counters) const;
     // status: "clients", as the protocol's StatusReply has them.
     std::vector<ClientInfo> clients_status() const;
 

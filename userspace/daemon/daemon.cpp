@@ -69,47 +69,51 @@ void Daemon::Impl::publish_violation_summaries() {
         router->publish_record(Record(summary));
 }
 
-nlohmann::json Daemon::Impl::status() const {
-    using nlohmann::json;
-    json s;
-    s["type"] = "status";
+DaemonInfo Daemon::Impl::daemon_info() const {
+    DaemonInfo info;
+    info.version = "0.1.0";
+    info.pid = ::getpid();
+    info.started = started_at;
+    info.uptime_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count();
+    info.mode = std::string(to_string(config.mode));
+    info.rules = policies->rules_dir().string();
+    info.socket = config.socket_path;
+    // The bound address: port 0 in the config means "any free one".
     const MetricsServer* metrics = threads.metrics_server();
-    s["daemon"] = {{"version", "0.1.0"},
-                   {"pid", ::getpid()},
-                   {"started", started_at},
-                   {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
-                                          std::chrono::steady_clock::now() - started)
-                                          .count()},
-                   {"mode", to_string(config.mode)},
-                   {"rules", policies->rules_dir().string()},
-                   {"socket", config.socket_path},
-                   // The bound address: port 0 in the config means "any free one".
-                   {"metrics", metrics ? metrics->address() : ""},
-                   {"output", config.output},
-                   {"webhook", webhook ? webhook->name() : ""}};  // without credentials
-    s["kernel"] = kernel_status(features, *probes);
-    s["enforcement"] = enforcement_status(features, *probes);
-    s["programs"] = programs_status(*probes);
-    s["programs_stats"] = run_time_stats.valid() ? "on" : "off: " + run_time_stats_error;
-    s["policy_set"] = policies->status();
-    std::map<uint32_t, size_t> per_slot;
-    s["cgroups"] = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
-    s["functions"] = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);
+    info.metrics = metrics ? metrics->address() : "";
+    info.output = config.output;
+    info.webhook = webhook ? webhook->name() : "";  // without credentials
+    return info;
+}
 
-    json counters = {{"kernel", probes->counters()}, {"daemon", json::object()}};
-    json& daemon = counters["daemon"];
-    add_engine_counters(daemon, *probes, file_decider, output->stats(), server->stats());
-    router->add_status_counters(daemon);
-    identifier->add_status_counters(daemon);
-    registrations->add_status_counters(daemon);
-    daemon["cgroup_rescans_after_lost_births"] = lost->rescans_after_lost_births();
+StatusCounters Daemon::Impl::counters_status() const {
+    StatusCounters counters;
+    counters.kernel = probes->counters();
+    add_engine_counters(counters.daemon, *probes, file_decider, output->stats(), server->stats());
+    router->add_status_counters(counters.daemon);
+    identifier->add_status_counters(counters.daemon);
+    registrations->add_status_counters(counters.daemon);
+    counters.daemon.cgroup_rescans_after_lost_births = lost->rescans_after_lost_births();
     control->add_status_counters(counters);
-    if (webhook) counters["webhook"] = webhook_counters(*webhook);
-    s["counters"] = counters;
+    if (webhook) counters.webhook = webhook_counters(*webhook);
+    return counters;
+}
 
-    const PodFeed* pods = threads.pods();
-    s["kubernetes"] = pods ? pods->status(node_name, identifier->pending_pod_cgroups()) : json(nullptr);
-    s["clients"] = control->clients_status();
+StatusReply Daemon::Impl::status() const {
+    StatusReply s;
+    s.daemon = daemon_info();
+    s.kernel = kernel_status(features, *probes);
+    s.enforcement = enforcement_status(features, *probes);
+    s.programs = programs_status(*probes);
+    s.programs_stats = run_time_stats.valid() ? "on" : "off: " + run_time_stats_error;
+    s.policy_set = policies->status();
+    std::map<uint32_t, size_t> per_slot;
+    s.cgroups = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
+    s.functions = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);
+    s.counters = counters_status();
+    if (const PodFeed* pods = threads.pods()) s.kubernetes = pods->status(node_name, identifier->pending_pod_cgroups());
+    s.clients = control->clients_status();
     return s;
 }
 

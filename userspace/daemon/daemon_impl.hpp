@@ -118,7 +118,10 @@ struct Daemon::Impl {
     bool handle_ready(int fd);
     void reload_when_due(std::chrono::steady_clock::time_point now);
     void every_second(uint64_t& drops_reported);
-    nlohmann::json status() const;
+    // status: the reply, each member from the part that owns it.
+    StatusReply status() const;
+    DaemonInfo daemon_info() const;
+    StatusCounters counters_status() const;
 };
 
 }  // namespace fnw

@@ -86,34 +86,34 @@ std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTab
     return functions;
 }
 
-void add_engine_counters(nlohmann::json& d, const ProbeSet& probes, const FileDecider& files,
+void add_engine_counters(DaemonCounters& d, const ProbeSet& probes, const FileDecider& files,
                          const OutputPipeline::Stats& out, const ControlServerStats& server) {
     const auto& decided = files.stats();
     const auto hashes = files.hash_stats();
     const auto worker = files.worker_stats();
-    d["file_decided_allowed"] = decided.allowed;
-    d["file_decided_violations"] = decided.violations;
-    d["file_verdicts_remembered"] = decided.remembered;
-    d["file_rule_objects_replaced"] = decided.replaced_rule_objects;
-    d["file_rule_refreshes"] = probes.file_rule_refreshes();
-    d["violation_repeats_reported"] = probes.violation_repeats_reported();
-    d["exec_sha256_mismatches"] = decided.sha256_mismatches;
-    d["exec_sha256_hashed"] = hashes.hashed;
-    d["exec_sha256_cache_hits"] = hashes.cache_hits;
-    d["exec_sha256_not_regular"] = hashes.not_regular;
-    d["exec_sha256_too_large"] = hashes.too_large;
-    d["exec_sha256_late"] = decided.sha256_late;
-    d["exec_sha256_pending"] = worker ? worker->pending : 0;
-    d["exec_hash_threads_stuck"] = worker ? worker->stuck_threads : 0;
+    d.file_decided_allowed = decided.allowed;
+    d.file_decided_violations = decided.violations;
+    d.file_verdicts_remembered = decided.remembered;
+    d.file_rule_objects_replaced = decided.replaced_rule_objects;
+    d.file_rule_refreshes = probes.file_rule_refreshes();
+    d.violation_repeats_reported = probes.violation_repeats_reported();
+    d.exec_sha256_mismatches = decided.sha256_mismatches;
+    d.exec_sha256_hashed = hashes.hashed;
+    d.exec_sha256_cache_hits = hashes.cache_hits;
+    d.exec_sha256_not_regular = hashes.not_regular;
+    d.exec_sha256_too_large = hashes.too_large;
+    d.exec_sha256_late = decided.sha256_late;
+    d.exec_sha256_pending = worker ? worker->pending : 0;
+    d.exec_hash_threads_stuck = worker ? worker->stuck_threads : 0;
     const auto kills = ProcessHandle::stats();
-    d["kills_sent"] = kills.kills;
-    d["kill_target_gone"] = kills.kill_target_gone;
-    d["kill_not_the_event_process"] = kills.not_the_event_process;
-    d["output_written"] = out.written;
-    d["output_dropped"] = out.dropped;
-    d["output_queued"] = out.queued;
-    d["client_dropped"] = server.dropped_messages;
-    d["clients_refused"] = server.refused_permission + server.refused_capacity;
+    d.kills_sent = kills.kills;
+    d.kill_target_gone = kills.kill_target_gone;
+    d.kill_not_the_event_process = kills.not_the_event_process;
+    d.output_written = out.written;
+    d.output_dropped = out.dropped;
+    d.output_queued = out.queued;
+    d.client_dropped = server.dropped_messages;
+    d.clients_refused = server.refused_permission + server.refused_capacity;
 }
 
 WebhookCounters webhook_counters(const WebhookSink& webhook) {

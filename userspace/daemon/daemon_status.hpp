@@ -8,8 +8,6 @@
 #include <cstdint>
 #include <map>
 
-#include <nlohmann/json.hpp>
-
 #include "control/protocol.hpp"
 #include "daemon/cgroup_identifier.hpp"
 #include "daemon/lost_records.hpp"
@@ -37,7 +35,7 @@ std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTab
                                            const FunctionTally& tally, const LostRecords& lost, std::map<uint32_t, size_t>& per_slot);
 
 // counters.daemon's share of the probes, the file decider, kills and outputs.
-void add_engine_counters(nlohmann::json& daemon_counters, const ProbeSet& probes, const FileDecider& files,
+void add_engine_counters(DaemonCounters& daemon_counters, const ProbeSet& probes, const FileDecider& files,
                          const OutputPipeline::Stats& out, const ControlServerStats& server);
 // counters.webhook.
 WebhookCounters webhook_counters(const WebhookSink& webhook);

@@ -44,19 +44,21 @@ PodLookup PodFeed::lookup() const {
                      [watcher](std::string_view id) { return watcher->pod_by_container(id); }};
 }
 
-nlohmann::json PodFeed::status(const std::string& node_name, size_t cgroups_waiting) const {
+KubernetesInfo PodFeed::status(const std::string& node_name, size_t cgroups_waiting) const {
     const auto k = watcher_->stats();
-    return {{"node", node_name},
-            {"synced", watcher_->synced()},
-            {"pods", k.pods},
-            {"resource_version", k.resource_version},
-            {"lists", k.lists},
-            {"relists_410", k.relists_410},
-            {"reconnects", k.reconnects},
-            {"events", k.events},
-            {"errors", k.errors},
-            {"last_error", k.last_error},
-            {"cgroups_waiting_for_their_pod", cgroups_waiting}};
+    KubernetesInfo info;
+    info.node = node_name;
+    info.resource_version = k.resource_version;
+    info.last_error = k.last_error;
+    info.synced = watcher_->synced();
+    info.pods = k.pods;
+    info.lists = k.lists;
+    info.relists_410 = k.relists_410;
+    info.reconnects = k.reconnects;
+    info.events = k.events;
+    info.errors = k.errors;
+    info.cgroups_waiting_for_their_pod = cgroups_waiting;
+    return info;
 }
 
 std::string node_name_for(const std::string& configured) {

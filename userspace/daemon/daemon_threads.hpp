@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "control/protocol.hpp"
 
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
@@ -45,7 +45,7 @@ public:
     void stop() { watcher_.reset(); }
 
     // status: "kubernetes".
-    nlohmann::json status(const std::string& node_name, size_t cgroups_waiting) const;
+    KubernetesInfo status(const std::string& node_name, size_t cgroups_waiting) const;
 
 private:
     PodFeed() = default;

@@ -167,12 +167,12 @@ void EventRouter::refresh_trace_flags() {
     }
 }
 
-void EventRouter::add_status_counters(nlohmann::json& daemon_counters) const {
-    daemon_counters["records"] = records_;
-    daemon_counters["malformed"] = malformed_;
-    daemon_counters["traced_sent"] = traced_sent_;
-    daemon_counters["cgroup_births_seen"] = births_seen_;
-    daemon_counters["functions_overflow_events"] = per_function_.overflow().events;
+void EventRouter::add_status_counters(DaemonCounters& daemon_counters) const {
+    daemon_counters.records = records_;
+    daemon_counters.malformed = malformed_;
+    daemon_counters.traced_sent = traced_sent_;
+    daemon_counters.cgroup_births_seen = births_seen_;
+    daemon_counters.functions_overflow_events = per_function_.overflow().events;
 }
 
 }  // namespace fnw

@@ -110,7 +110,7 @@ public:
     void refresh_trace_flags();
 
     const FunctionTally& per_function() const { return per_function_; }
-    void add_status_counters(nlohmann::json& daemon_counters) const;
+    void add_status_counters(DaemonCounters& daemon_counters) const;
 
 private:
     bool may_see(const TraceFilter& filter, uint64_t cgroup_id) const;

@@ -121,9 +121,9 @@ bool Registrations::drain_one(uint64_t cgroup_id, Registration& reg, std::chrono
     return true;
 }
 
-void Registrations::add_status_counters(nlohmann::json& daemon_counters) const {
-    daemon_counters["launcher_cgroups_emptied"] = cgroups_emptied_;
-    daemon_counters["launcher_cgroups_removed"] = cgroups_removed_;
+void Registrations::add_status_counters(DaemonCounters& daemon_counters) const {
+    daemon_counters.launcher_cgroups_emptied = cgroups_emptied_;
+    daemon_counters.launcher_cgroups_removed = cgroups_removed_;
 }
 
 }  // namespace fnw

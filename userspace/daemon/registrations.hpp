@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "control/protocol.hpp"
 
 #include "control/control_socket.hpp"
 #include "probes/kernel_maps.hpp"
@@ -67,7 +67,7 @@ public:
     void drain_released(std::chrono::steady_clock::time_point now);
 
     // status: counters.daemon's share.
-    void add_status_counters(nlohmann::json& daemon_counters) const;
+    void add_status_counters(DaemonCounters& daemon_counters) const;
 
 private:
     void release(uint64_t cgroup_id, Registration& reg, bool launcher_gone);
