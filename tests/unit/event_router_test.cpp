@@ -140,7 +140,7 @@ TEST_F(Router, AllowedEventsReachTheOutputsOnlyForATracedRegistration) {
 }
 
 TEST_F(Router, SubscribersGetWhatTheirFilterAsksFor) {
-    auto filter = parse_trace_filter({{"functions", {"alpha"}}, {"violations_only", true}});
+    auto filter = trace_filter_of(TraceRequest{{"alpha"}, {}, true});
     ASSERT_TRUE(filter);
     router_.subscribe(kLocalClient, *filter);
     router_.handle_record(bytes(syscall_record(7, slot("alpha"), false)));  // allowed: not wanted
@@ -171,7 +171,7 @@ TEST_F(Router, TraceFlagsFollowWhoWantsAllowedEvents) {
     maps_.cgroups[7] = entry;
     entry.policy_id = slot("beta");
     maps_.cgroups[9] = entry;
-    router_.subscribe(3, *parse_trace_filter({{"functions", {"alpha"}}}));
+    router_.subscribe(3, *trace_filter_of(TraceRequest{{"alpha"}, {}, false}));
     router_.refresh_trace_flags();
     EXPECT_TRUE(maps_.cgroups[7].flags & FNW_CGROUP_TRACE);
     EXPECT_FALSE(maps_.cgroups[9].flags & FNW_CGROUP_TRACE);
@@ -214,7 +214,7 @@ TEST_F(Router, BirthsGoToTheIdentifierWhenASelectorWantsThem) {
 }
 
 TEST(TraceFilter, RefusesUnknownKinds) {
-    auto filter = parse_trace_filter({{"events", {"syscall", "disk"}}});
+    auto filter = trace_filter_of(TraceRequest{{}, {"syscall", "disk"}, false});
     ASSERT_FALSE(filter);
     EXPECT_EQ(filter.error(), "unknown event kind \"disk\" (syscall, file, net, exec)");
 }

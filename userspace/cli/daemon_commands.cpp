@@ -181,7 +181,7 @@ int cmd_status(const std::vector<std::string>& opts) {
 // `trace` with no daemon to ask: this process becomes one (probes, the rules,
 // the control socket so `fnwarden run --socket` can register) and prints
 // its events itself until Ctrl-C.
-int trace_standalone(const std::string& socket, const std::string& rules, const json& filter, bool table,
+int trace_standalone(const std::string& socket, const std::string& rules, const TraceRequest& request, bool table,
                      bool color) {
     auto loaded = load_daemon_config(std::nullopt);
     if (!loaded.ok()) {
@@ -204,15 +204,15 @@ int trace_standalone(const std::string& socket, const std::string& rules, const 
     Daemon& daemon = **started;
     if (table) print_trace_header(std::cout);
     std::cout.flush();
-    Status tracing = daemon.trace_locally(filter, [&](const json& event) {
+    Status traced = daemon.trace_locally(request, [&](const json& event) {
         if (table)
             print_trace_row(event, color, std::cout);
         else
             std::cout << event.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
         std::cout.flush();
     });
-    if (!tracing) {
-        std::cerr << "fnwarden trace: " << tracing.error() << "\n";
+    if (!traced) {
+        std::cerr << "fnwarden trace: " << traced.error() << "\n";
         return kExitUsage;
     }
     return daemon.run();
@@ -240,19 +240,19 @@ int cmd_trace(const std::vector<std::string>& opts) {
         std::cerr << "fnwarden trace: -o must be table or json\n";
         return kExitUsage;
     }
-    const json filter = request_json(TraceRequest{functions, split_list(events), violations_only});
+    const TraceRequest request{functions, split_list(events), violations_only};
     const bool table = format == "table";
     const bool color = table && ::isatty(STDOUT_FILENO);
     auto connected = ControlClient::connect(socket, kConnectTimeout);
     if (!connected) {
         if (connected.failure().kind == ControlConnectFailure::no_daemon)
-            return trace_standalone(socket, rules, filter, table, color);
+            return trace_standalone(socket, rules, request, table, color);
         std::cerr << "fnwarden trace: " << connected.error() << "\n";
         return kExitInternal;
     }
     install_interrupt_handler();
     ControlClient* client = &connected.value();
-    auto reply = client->request(filter, kStatusTimeout);
+    auto reply = client->request(request_json(request), kStatusTimeout);
     Result<SubscribedReply> subscribed = reply ? expect_reply<SubscribedReply>(*reply) : fail(client->last_error());
     if (!subscribed) {
         std::cerr << "fnwarden trace: " << display_name(subscribed.error(), 1024) << "\n";

@@ -231,16 +231,12 @@ void Daemon::stop() {
     if (impl_) impl_->threads.stop();
 }
 
-Status Daemon::trace_locally(const nlohmann::json& request, std::function<void(const nlohmann::json&)> on_event) {
-    try {
-        auto filter = parse_trace_filter(request);
-        if (!filter) return fail(filter.error());
-        impl_->router->set_local_trace(std::move(on_event));
-        impl_->router->subscribe(kLocalClient, std::move(*filter));
-        impl_->router->refresh_trace_flags();
-    } catch (const nlohmann::json::exception& e) {
-        return fail(e.what());
-    }
+Status Daemon::trace_locally(const TraceRequest& request, std::function<void(const nlohmann::json&)> on_event) {
+    Result<TraceFilter> filter = trace_filter_of(request);
+    if (!filter) return fail(filter.error());
+    impl_->router->set_local_trace(std::move(on_event));
+    impl_->router->subscribe(kLocalClient, std::move(*filter));
+    impl_->router->refresh_trace_flags();
     return {};
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
+#include "control/protocol.hpp"
 #include "daemon/daemon_config.hpp"
 
 namespace fnw {
@@ -33,10 +34,9 @@ public:
     void stop();
 
     // An in-process trace subscriber (`fnwarden trace` with no daemon to
-    // talk to): `filter` is a trace request as a client would send it
-    // ({"functions": [...], "events": [...], "violations_only": bool});
-    // `on_event` runs on the event loop thread. Fails for a bad filter.
-    Status trace_locally(const nlohmann::json& filter, std::function<void(const nlohmann::json&)> on_event);
+    // talk to): the request a client would send, checked by the same
+    // trace_filter_of; `on_event` runs on the event loop thread.
+    Status trace_locally(const TraceRequest& request, std::function<void(const nlohmann::json&)> on_event);
 
 private:
     struct Impl;

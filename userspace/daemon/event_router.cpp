@@ -31,12 +31,6 @@ Result<TraceFilter> trace_filter_of(const TraceRequest& request) {
     return filter;
 }
 
-Result<TraceFilter> parse_trace_filter(const nlohmann::json& request) {
-    Result<TraceRequest> parsed = parse_trace_request(request);
-    if (!parsed) return fail(parsed.error());
-    return trace_filter_of(*parsed);
-}
-
 void EventRouter::handle_record(std::span<const std::byte> record) {
     ++records_;
     auto decoded = decode_record(record);

@@ -60,11 +60,6 @@ struct TraceFilter {
 // The filter a trace request asks for. Its kinds were checked when it was
 // parsed; a hand-built request is checked again, by the same function.
 Result<TraceFilter> trace_filter_of(const TraceRequest& request);
-// A trace request's members as JSON ({"functions": [...], "events": [...],
-// "violations_only": bool}; the daemon's own `trace`): parse_trace_request,
-// then trace_filter_of. Throws nlohmann::json::exception on wrongly typed
-// members, like the protocol's parser.
-Result<TraceFilter> parse_trace_filter(const nlohmann::json& request);
 
 // The metric families the router updates (declared with the daemon's others).
 struct RouterMetrics {
