@@ -169,7 +169,8 @@ protected:
     Run run(const FunctionPolicy& policy, Mode mode, std::vector<std::string> argv, RunOptions opts = {}) {
         Run out;
         auto created = LocalGuard::create(*probes_, ++policy_id_, policy, mode,
-                                          [&](std::span<const std::byte> rec) {
+                                          [&](const Record& record) {
+                                              const std::span<const std::byte> rec = record_bytes(record);
                                               collect(rec, out);
                                               if (on_record_) on_record_(rec);
                                           });

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -29,6 +30,17 @@
 
 namespace fnw {
 namespace {
+
+// respond_to_record for the bytes these tests build: decoded once, as the
+// daemon and LocalGuard do, and handed on as the kernel wrote them.
+using RecordHandler = std::function<void(std::span<const std::byte> record)>;
+void respond_to_record(std::span<const std::byte> bytes, const KillOnViolation& kill, const RecordHandler& next,
+                       FileDecider* files = nullptr) {
+    Result<Record> record = decode_record(bytes);
+    ASSERT_TRUE(record.ok()) << record.error();
+    fnw::respond_to_record(
+        std::move(*record), kill, [&next](const Record& r) { next(record_bytes(r)); }, files);
+}
 
 constexpr int32_t kAtFdcwd = -100;
 // Above the largest pid_max Linux allows (2^22): kill() finds nobody.

@@ -75,14 +75,12 @@ std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::ve
     ProcessRules used;
     auto created = LocalGuard::create(
         *engine->probes, /*policy_id=*/0, observe, Mode::Audit,
-        [&used](std::span<const std::byte> record) {
-            fnw_syscall_event ev;
-            if (record.size() != sizeof(ev)) return;
-            std::memcpy(&ev, record.data(), sizeof(ev));
-            if (ev.hdr.type != FNW_EVENT_SYSCALL || ev.verdict != FNW_VERDICT_VIOLATION) return;
-            used.ptrace |= ev.rule == FNW_RULE_PROCESS_PTRACE;
-            used.bpf |= ev.rule == FNW_RULE_PROCESS_BPF;
-            used.exec_memory |= ev.rule == FNW_RULE_PROCESS_EXEC_MEMORY;
+        [&used](const Record& record) {
+            const auto* ev = std::get_if<fnw_syscall_event>(&record);
+            if (!ev || ev->verdict != FNW_VERDICT_VIOLATION) return;
+            used.ptrace |= ev->rule == FNW_RULE_PROCESS_PTRACE;
+            used.bpf |= ev->rule == FNW_RULE_PROCESS_BPF;
+            used.exec_memory |= ev->rule == FNW_RULE_PROCESS_EXEC_MEMORY;
         });
     if (!created) {
         std::cerr << "fnwarden learn: " << created.error() << "\n";

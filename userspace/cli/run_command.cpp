@@ -323,8 +323,8 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
     uint64_t violation_events = 0;  // every class: syscalls, files, exec, network
-    auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](std::span<const std::byte> record) {
-        if (auto j = event_to_json(record, ctx, clock)) {
+    auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](const Record& record) {
+        if (auto j = to_json(record, ctx, clock)) {
             if (j->value("verdict", "") == "violation") ++violation_events;
             output->write_line(j->dump());
         } else {
@@ -339,7 +339,7 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     FunctionRunner runner(*guard, engine->cgroup_parent());
     auto outcome = run_function(runner, RunRequest{function, policy, mode, command, o.trace}, run_as);
     if (!outcome) return kExitInternal;
-    report_standalone_run(function, *outcome, probes, malformed, violation_events);
+    report_standalone_run(function, *outcome, probes, malformed + guard->malformed(), violation_events);
     return outcome->exit_code;
 }
 

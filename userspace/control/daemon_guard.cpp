@@ -37,8 +37,8 @@ bool DaemonGuard::service() {
     return !client_.closed();
 }
 
-void DaemonGuard::launcher_event(std::span<const std::byte> record) {
-    auto event = event_to_json(record, ctx_, clock_);
+void DaemonGuard::launcher_event(const fnw_syscall_event& record) {
+    auto event = to_json(Record(record), ctx_, clock_);
     if (!event) return;
     if (!client_.tell(EventRequest{std::move(*event)}))
         spdlog::warn("{}: could not hand an event to the daemon: {}", ctx_.function, client_.last_error());

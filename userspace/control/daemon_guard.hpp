@@ -24,7 +24,7 @@ public:
     uint32_t policy_id() const override { return policy_id_; }
     int poll_fd() const override { return client_.fd(); }
     bool service() override;
-    void launcher_event(std::span<const std::byte> record) override;
+    void launcher_event(const fnw_syscall_event& event) override;
 
 private:
     ControlClient client_;

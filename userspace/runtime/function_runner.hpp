@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include <fnwarden/events.h>
+
 #include "common/result.hpp"
 #include "core/policy.hpp"
 #include "runtime/cgroup.hpp"
@@ -86,7 +88,7 @@ public:
     virtual int poll_fd() const { return -1; }
     virtual bool service() { return true; }
     // An event the launcher itself produced (a syscall seccomp stopped).
-    virtual void launcher_event(std::span<const std::byte> record) = 0;
+    virtual void launcher_event(const fnw_syscall_event& event) = 0;
 };
 
 class FunctionRunner {

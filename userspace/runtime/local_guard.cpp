@@ -12,7 +12,7 @@ namespace fnw {
 
 Result<std::unique_ptr<LocalGuard>> LocalGuard::create(ProbeSet& probes, uint32_t policy_id,
                                                        const FunctionPolicy& policy, Mode mode,
-                                                       RecordHandler on_record) {
+                                                       DecodedRecordHandler on_record) {
     if (Status written = probes.set_policy(policy_id, policy, mode); !written) return fail(written.error());
     std::unique_ptr<LocalGuard> guard(new LocalGuard(probes, policy_id, std::move(on_record)));
     if (Status compiled = guard->files_.set_policy(policy_id, policy, mode); !compiled) return fail(compiled.error());
@@ -25,8 +25,13 @@ Result<std::unique_ptr<LocalGuard>> LocalGuard::create(ProbeSet& probes, uint32_
     // Network events name their ancestors from /proc (the socket hooks cannot).
     LineageLookup lineage = LineageLookup::from(probes, find_cgroup2_mount().value_or(std::filesystem::path()));
     guard->consumer_ = RingBufferConsumer::create(
-        probes.ringbuf_fds(), [self, kill, lineage = std::move(lineage)](std::span<const std::byte> r) {
-            respond_to_record(r, kill, self->on_record_, &self->files_, &lineage);
+        probes.ringbuf_fds(), [self, kill, lineage = std::move(lineage)](std::span<const std::byte> bytes) {
+            Result<Record> record = decode_record(bytes);
+            if (!record) {
+                ++self->malformed_;
+                return;
+            }
+            respond_to_record(std::move(*record), kill, self->on_record_, &self->files_, &lineage);
         });
     if (!guard->consumer_) return fail(std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno));
     guard->drops_reported_ = probes.counters().ringbuf_drops;
@@ -55,7 +60,7 @@ void LocalGuard::disarm(uint64_t cgroup_id) {
 
 void LocalGuard::report_violation_summaries() {
     for (const auto& summary : probes_.take_violation_summaries())
-        on_record_(std::as_bytes(std::span(&summary, 1)));
+        on_record_(Record(summary));
 }
 
 int LocalGuard::poll_fd() const { return consumer_->epoll_fd(); }

@@ -18,24 +18,29 @@ namespace fnw {
 class LocalGuard final : public FunctionGuard {
 public:
     // Writes `policy` into slot `policy_id` and reads the ring buffer into
-    // `on_record` (after the userspace half of `kill`). An error when the
-    // policy cannot be written or the ring buffer cannot be set up.
+    // `on_record`, each record decoded once (after the userspace half of
+    // `kill`). An error when the policy cannot be written or the ring
+    // buffer cannot be set up.
     static Result<std::unique_ptr<LocalGuard>> create(ProbeSet& probes, uint32_t policy_id,
-                                                      const FunctionPolicy& policy, Mode mode, RecordHandler on_record);
+                                                      const FunctionPolicy& policy, Mode mode,
+                                                      DecodedRecordHandler on_record);
 
     Status arm(const GuardRequest& request) override;
     void disarm(uint64_t cgroup_id) override;
     uint32_t policy_id() const override { return policy_id_; }
     int poll_fd() const override;
     bool service() override;
-    void launcher_event(std::span<const std::byte> record) override { on_record_(record); }
+    void launcher_event(const fnw_syscall_event& event) override { on_record_(Record(event)); }
+    // Ring-buffer records that did not decode (wrong size, unknown type):
+    // counted here, never passed on.
+    uint64_t malformed() const { return malformed_; }
 
 private:
     // Violation repeats the kernel counted since the last look
     // (ProbeSet::take_violation_summaries), as records to on_record_.
     void report_violation_summaries();
 
-    LocalGuard(ProbeSet& probes, uint32_t policy_id, RecordHandler on_record)
+    LocalGuard(ProbeSet& probes, uint32_t policy_id, DecodedRecordHandler on_record)
         : probes_(probes),
           policy_id_(policy_id),
           on_record_(std::move(on_record)),
@@ -43,11 +48,12 @@ private:
 
     ProbeSet& probes_;
     uint32_t policy_id_;
-    RecordHandler on_record_;
+    DecodedRecordHandler on_record_;
     FileDecider files_;
     std::unique_ptr<RingBufferConsumer> consumer_;
     std::string function_;
     uint64_t drops_reported_ = 0;
+    uint64_t malformed_ = 0;
     std::chrono::steady_clock::time_point last_drop_check_;
 };
 

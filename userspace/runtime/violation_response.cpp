@@ -99,12 +99,4 @@ void respond_to_record(Record record, const KillOnViolation& kill, const Decoded
     next(record);
 }
 
-void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
-                       FileDecider* files, const LineageLookup* lineage) {
-    auto decoded = decode_record(record);
-    if (!decoded) return next(record);
-    respond_to_record(
-        std::move(*decoded), kill, [&next](const Record& r) { next(record_bytes(r)); }, files, lineage);
-}
-
 }  // namespace fnw

@@ -21,10 +21,8 @@ namespace fnw {
 
 class ProbeSet;
 
-// Takes records as bytes (the launcher's own events, callers that forward
-// bytes); DecodedRecordHandler takes them once decode_record() made them a
-// Record.
-using RecordHandler = std::function<void(std::span<const std::byte> record)>;
+// Takes records once decode_record() made them a Record: nothing after the
+// decoder reads raw bytes again.
 using DecodedRecordHandler = std::function<void(const Record& record)>;
 
 struct KillOnViolation {
@@ -62,10 +60,6 @@ void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup);
 // kernel left undecided go through `files` first; those it finds allowed
 // and untraced end here. A file record is copied only when it changes.
 void respond_to_record(Record record, const KillOnViolation& kill, const DecodedRecordHandler& next,
-                       FileDecider* files = nullptr, const LineageLookup* lineage = nullptr);
-// The same for bytes: decodes them first. Bytes that do not decode are
-// passed on untouched, for `next` to count as malformed.
-void respond_to_record(std::span<const std::byte> record, const KillOnViolation& kill, const RecordHandler& next,
                        FileDecider* files = nullptr, const LineageLookup* lineage = nullptr);
 
 }  // namespace fnw
