@@ -9,6 +9,7 @@
 
 #include "control/control_client.hpp"
 #include "output/event_json.hpp"
+#include "probes/kernel_capabilities.hpp"
 #include "runtime/function_runner.hpp"
 
 namespace fnw {
@@ -22,6 +23,9 @@ public:
     Status arm(const GuardRequest& request) override;
     void disarm(uint64_t cgroup_id) override;
     uint32_t policy_id() const override { return policy_id_; }
+    // This kernel; the LSM programs are the daemon's (fnwarden status says
+    // which loaded): nothing the launcher adds depends on them.
+    const EnforcementCapabilities& capabilities() const override { return capabilities_; }
     int poll_fd() const override { return client_.fd(); }
     bool service() override;
     void launcher_event(const fnw_syscall_event& event) override;
@@ -31,6 +35,8 @@ private:
     EventContext ctx_;
     WallClock clock_ = WallClock::now();
     uint32_t policy_id_ = 0;
+    EnforcementCapabilities capabilities_ =
+        enforcement_capabilities(probe_kernel_capabilities(), "loaded by the daemon (see fnwarden status)", {});
 };
 
 }  // namespace fnw

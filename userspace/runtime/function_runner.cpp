@@ -26,7 +26,6 @@
 #include "runtime/cgroup.hpp"
 #include "runtime/cgroup_reaper.hpp"
 #include "core/enforcement_plan.hpp"
-#include "probes/kernel_capabilities.hpp"
 #include "runtime/landlock_sandbox.hpp"
 #include "runtime/seccomp_guard.hpp"
 
@@ -176,6 +175,7 @@ namespace {
 // the seccomp filter and its socket, the Landlock ruleset.
 struct Launch {
     EnforcementPlan plan;
+    int landlock_abi = 0;  // the kernel's, as the plan saw it
     UniqueFd go_read, go_write, err_read, err_write;
     UniqueFd listener_parent, listener_child;  // the seccomp listener's way to the parent
     std::optional<SeccompFilter> filter;
@@ -184,11 +184,6 @@ struct Launch {
     std::string exe;
 };
 
-EnforcementPlan plan_run(const RunRequest& request) {
-    const KernelCapabilities kernel = probe_kernel_capabilities();
-    return plan_enforcement(request.policy, request.mode, enforcement_capabilities(kernel, "", {}),
-                            /*launched=*/true, LauncherOptions{request.use_seccomp, request.use_landlock});
-}
 
 // Enforce mode with deny/kill: real blocking through seccomp (see
 // seccomp_guard.hpp). The BPF probe still sees everything seccomp lets through.
@@ -212,7 +207,7 @@ Status prepare_seccomp(const RunRequest& request, Launch& launch) {
 // layer that survives fnwarden.
 Status prepare_landlock(const RunRequest& request, Launch& launch) {
     if (!launch.plan.refusal.empty()) return fail(launch.plan.refusal);
-    launch.landlock = plan_landlock(landlock_view(request.policy, launch.plan), landlock_abi());
+    launch.landlock = plan_landlock(landlock_view(request.policy, launch.plan), launch.landlock_abi);
     if (!launch.landlock.active()) return {};
     auto built = build_landlock_ruleset(launch.landlock);
     if (!built) return fail(built.error());
@@ -221,8 +216,12 @@ Status prepare_landlock(const RunRequest& request, Launch& launch) {
     return {};
 }
 
-Status prepare_launch(const RunRequest& request, Launch& launch) {
-    launch.plan = plan_run(request);
+// One plan for the launch, from what the guard knows the kernel and its
+// probes can do (not a second probe of the kernel).
+Status prepare_launch(const RunRequest& request, const EnforcementCapabilities& capabilities, Launch& launch) {
+    launch.plan = plan_enforcement(request.policy, request.mode, capabilities, /*launched=*/true,
+                                   LauncherOptions{request.use_seccomp, request.use_landlock});
+    launch.landlock_abi = capabilities.landlock_abi;
     int go_pipe[2], err_pipe[2];
     if (::pipe2(go_pipe, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
     launch.go_read.reset(go_pipe[0]);
@@ -351,7 +350,8 @@ Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
     if (!started) return fail(started.error());
     CgroupReaper reaper = std::move(*started);
     Launch launch;
-    if (Status prepared = prepare_launch(request, launch); !prepared.ok()) return fail(prepared.error());
+    if (Status prepared = prepare_launch(request, guard_.capabilities(), launch); !prepared.ok())
+        return fail(prepared.error());
 
     SignalBlock blocked;
     sigset_t forwarded = forwarded_signals();

@@ -16,6 +16,7 @@
 #include <fnwarden/events.h>
 
 #include "common/result.hpp"
+#include "core/enforcement_plan.hpp"
 #include "core/policy.hpp"
 #include "runtime/cgroup.hpp"
 
@@ -82,6 +83,10 @@ public:
     virtual void disarm(uint64_t cgroup_id) = 0;
     // The policy slot the kernel uses for the function (for launcher events).
     virtual uint32_t policy_id() const = 0;
+    // What the kernel can do for a function under this guard, with what the
+    // probes behind it actually loaded: the launch plans with this, once,
+    // so what it wires is what --explain and status describe.
+    virtual const EnforcementCapabilities& capabilities() const = 0;
     // An fd the run loop polls (-1: none), and the work to do on each tick
     // (at least every kConsumerLatencyMs). service() returns false when the
     // guard is gone (the daemon died): the function is no longer watched.

@@ -15,6 +15,7 @@ Result<std::unique_ptr<LocalGuard>> LocalGuard::create(ProbeSet& probes, uint32_
                                                        DecodedRecordHandler on_record) {
     if (Status written = probes.set_policy(policy_id, policy, mode); !written) return fail(written.error());
     std::unique_ptr<LocalGuard> guard(new LocalGuard(probes, policy_id, std::move(on_record)));
+    guard->capabilities_ = enforcement_capabilities(probe_kernel_capabilities(), probes.lsm_error(), probes.lsm_hooks());
     if (Status compiled = guard->files_.set_policy(policy_id, policy, mode); !compiled) return fail(compiled.error());
     guard->files_.on_rules_stale([&probes](uint32_t slot) {
         if (Status refreshed = probes.refresh_file_rules(slot); !refreshed)

@@ -28,6 +28,8 @@ public:
     Status arm(const GuardRequest& request) override;
     void disarm(uint64_t cgroup_id) override;
     uint32_t policy_id() const override { return policy_id_; }
+    // This kernel, with the LSM programs `probes` loaded.
+    const EnforcementCapabilities& capabilities() const override { return capabilities_; }
     int poll_fd() const override;
     bool service() override;
     void launcher_event(const fnw_syscall_event& event) override { on_record_(Record(event)); }
@@ -48,6 +50,7 @@ private:
 
     ProbeSet& probes_;
     uint32_t policy_id_;
+    EnforcementCapabilities capabilities_;
     DecodedRecordHandler on_record_;
     FileDecider files_;
     std::unique_ptr<RingBufferConsumer> consumer_;
