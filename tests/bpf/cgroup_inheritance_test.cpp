@@ -15,6 +15,7 @@
 
 #include "probe_fixture.hpp"
 #include "probes/ring_buffer_consumer.hpp"
+#include "../helpers/compile_policy.hpp"
 
 namespace fnw {
 namespace {

@@ -19,6 +19,7 @@
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
+#include "../helpers/compile_policy.hpp"
 
 namespace fnw {
 namespace {

@@ -14,6 +14,7 @@
 #include "core/enforcement_plan.hpp"
 #include "core/kernel_policy.hpp"
 #include "runtime/violation_response.hpp"
+#include "../helpers/compile_policy.hpp"
 
 namespace fnw {
 namespace {

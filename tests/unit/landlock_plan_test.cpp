@@ -67,6 +67,7 @@ TEST(LandlockPlan, MapsSectionsToRights) {
 
 #include "core/policy_parser.hpp"
 #include "probes/probe_set.hpp"
+#include "../helpers/compile_policy.hpp"
 
 #include <filesystem>
 

@@ -7,6 +7,7 @@
 
 #include "core/policy_parser.hpp"
 #include "probes/probe_set.hpp"
+#include "../helpers/compile_policy.hpp"
 
 namespace fnw {
 namespace {

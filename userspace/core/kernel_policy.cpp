@@ -55,12 +55,6 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const Enforcement
     return out;
 }
 
-fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode) {
-    EnforcementCapabilities every_hook;
-    every_hook.assume_every_lsm_hook = true;
-    return compile_kernel_policy(policy, plan_enforcement(policy, mode, every_hook, /*launched=*/false));
-}
-
 std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules) {
     std::vector<fnw_exec_key> keys;
     for (const auto& pattern : rules.allow) {

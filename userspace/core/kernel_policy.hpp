@@ -20,9 +20,6 @@ namespace fnw {
 // exec-LSM flag `plan` decided. `file_kernel_rights` is left 0: it depends
 // on the filesystem (see compile_file_rules), and set_policy fills it in.
 fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const EnforcementPlan& plan);
-// The same before the probes are loaded: every LSM hook counts as loaded
-// (ProbeSet::set_policy plans with what did).
-fnw_policy compile_kernel_policy(const FunctionPolicy& policy, Mode mode);
 
 // exec_allowed keys: one per exec.allow entry, canonicalised (bpf_d_path
 // reports resolved paths). Only literal paths fit an exact lookup.
