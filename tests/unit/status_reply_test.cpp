@@ -49,6 +49,8 @@ StatusReply fake_status() {
     s.kernel.landlock_abi = 4;
     s.kernel.lsm_hooks = {{"file_open", "loaded"}, {"socket_bind", "refused at load"}};
     s.kernel.active_lsms = std::vector<std::string>{"lockdown", "bpf"};
+    s.pinned = PinnedInfo{"adopted", "/sys/fs/bpf/fnwarden/v1-0123456789abcdef", "", 14, 2.5,
+                          {"/sys/fs/bpf/fnwarden/v1-fedcba9876543210"}, {"fnw_sys_exit: Invalid argument"}};
     s.enforcement = {EnforcementInfo{"syscalls", "seccomp", "sigkill at sys_enter", {"bpf-lsm: no hook"}}};
     s.programs = {ProgramInfo{"on_sys_enter", "tp_btf/sys_enter", true, true, 7, 900}};
     s.programs_stats = "off: no bpf_stats";

@@ -78,6 +78,20 @@ void print_daemon_lines(const StatusReply& s, std::ostream& out) {
             for (const auto& [hook, state] : k.lsm_hooks)
                 out << "         lsm/" << display_name(hook) << ": " << shown(state) << "\n";
     }
+    const PinnedInfo pin = s.pinned.value_or(PinnedInfo{});
+    if (!s.pinned) {
+        // A daemon from before pinning: nothing to say.
+    } else if (pin.origin == "unpinned" || pin.origin.empty()) {
+        out << "pinned   no: the probes detach when the daemon exits"
+            << (pin.why_unpinned.empty() ? "" : " (" + shown(pin.why_unpinned) + ")") << "\n";
+    } else {
+        std::ostringstream gap;
+        if (pin.unread_gap_seconds) gap << ", unread for " << std::fixed << std::setprecision(1) << *pin.unread_gap_seconds << " s";
+        out << "pinned   " << shown(pin.origin) << " " << shown(pin.dir) << " (" << pin.adopted_links << " links adopted"
+            << gap.str() << (pin.replaced.empty() ? "" : ", replacing " + std::to_string(pin.replaced.size()) + " older")
+            << "): enforcement outlives the daemon\n";
+        for (const auto& link : pin.unpinned_links) out << "         not pinned: " << shown(link) << "\n";
+    }
     out << "outputs  " << shown(d.output) << (d.webhook.empty() ? "" : ", webhook " + shown(d.webhook))
         << "  metrics " << (d.metrics.empty() ? "off" : "http://" + shown(d.metrics) + "/metrics") << "  socket "
         << shown(d.socket) << "\n\n";

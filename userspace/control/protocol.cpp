@@ -77,6 +77,7 @@ void require_object(const json& j, const char* what) {
 
 FNW_JSON_FIELDS(DaemonInfo, version, started, mode, rules, socket, metrics, output, webhook, pid, uptime_seconds)
 FNW_JSON_FIELDS(KernelInfo, release, lsm_programs, seccomp_user_notif, landlock_abi, lsm_hooks, active_lsms)
+FNW_JSON_FIELDS(PinnedInfo, origin, dir, why_unpinned, adopted_links, unread_gap_seconds, replaced, unpinned_links)
 FNW_JSON_FIELDS(EnforcementInfo, events, launched, watched, not_used)
 FNW_JSON_FIELDS(ProgramInfo, name, section, loaded, attached, run_count, run_time_ns)
 FNW_JSON_FIELDS(LastReloadInfo, result, time, errors, warnings)
@@ -89,7 +90,7 @@ FNW_JSON_FIELDS(StatusCounters, kernel, daemon, control, webhook)
 FNW_JSON_FIELDS(KubernetesInfo, node, resource_version, last_error, synced, pods, lists, relists_410, reconnects,
                 events, errors, cgroups_waiting_for_their_pod)
 FNW_JSON_FIELDS(ClientInfo, id, pid, uid, role, queued_bytes, dropped)
-FNW_JSON_FIELDS(StatusReply, daemon, kernel, enforcement, programs, programs_stats, policy_set, cgroups, functions,
+FNW_JSON_FIELDS(StatusReply, daemon, kernel, pinned, enforcement, programs, programs_stats, policy_set, cgroups, functions,
                 counters, kubernetes, clients)
 
 void to_json(json& j, const DaemonCounters& v) {

@@ -138,6 +138,16 @@ struct KernelInfo {
     std::map<std::string, std::string> lsm_hooks;  // hook -> "loaded" or why not
     Nullable<std::vector<std::string>> active_lsms;  // null: securityfs not mounted
 };
+// Where the probes live in bpffs, and how this daemon came by them
+// (probes/pinned_set.hpp): the enforcement that outlives the daemon.
+struct PinnedInfo {
+    std::string origin;  // unpinned | fresh | adopted | replacing
+    std::string dir, why_unpinned;
+    uint64_t adopted_links = 0;
+    // Adopted: how long no daemon read the rings before this one.
+    Nullable<double> unread_gap_seconds;
+    std::vector<std::string> replaced, unpinned_links;
+};
 struct EnforcementInfo {
     std::string events, launched, watched;
     std::vector<std::string> not_used;
@@ -223,6 +233,7 @@ struct ClientInfo {
 struct StatusReply {
     DaemonInfo daemon;
     KernelInfo kernel;
+    std::optional<PinnedInfo> pinned;  // absent from daemons before pinning
     std::vector<EnforcementInfo> enforcement;
     std::vector<ProgramInfo> programs;
     std::string programs_stats;  // "on" or "off: why"
@@ -261,6 +272,7 @@ FNW_PROTOCOL_JSON(ProbeCounters)
 FNW_PROTOCOL_JSON(DaemonCounters)
 FNW_PROTOCOL_JSON(DaemonInfo)
 FNW_PROTOCOL_JSON(KernelInfo)
+FNW_PROTOCOL_JSON(PinnedInfo)
 FNW_PROTOCOL_JSON(EnforcementInfo)
 FNW_PROTOCOL_JSON(ProgramInfo)
 FNW_PROTOCOL_JSON(LastReloadInfo)

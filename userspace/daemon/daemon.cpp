@@ -104,6 +104,7 @@ StatusReply Daemon::Impl::status() const {
     StatusReply s;
     s.daemon = daemon_info();
     s.kernel = kernel_status(features, *probes);
+    s.pinned = pinned_status(probes->pinned());
     s.enforcement = enforcement_status(features, *probes);
     s.programs = programs_status(*probes);
     s.programs_stats = run_time_stats.valid() ? "on" : "off: " + run_time_stats_error;

@@ -20,6 +20,18 @@ std::vector<std::string> flag_names(uint32_t flags) {
 
 }  // namespace
 
+PinnedInfo pinned_status(const PinnedState& pinned) {
+    PinnedInfo info;
+    info.origin = to_string(pinned.origin);
+    info.dir = pinned.dir.string();
+    info.why_unpinned = pinned.why_unpinned;
+    info.adopted_links = pinned.adopted_links;
+    if (pinned.unread_gap) info.unread_gap_seconds.emplace(std::chrono::duration<double>(*pinned.unread_gap).count());
+    for (const auto& dir : pinned.replaced) info.replaced.push_back(dir.string());
+    info.unpinned_links = pinned.unpinned_links;
+    return info;
+}
+
 KernelInfo kernel_status(const KernelCapabilities& features, const ProbeSet& probes) {
     KernelInfo kernel;
     kernel.release = features.release;

@@ -23,6 +23,7 @@ namespace fnw {
 
 // "kernel", "enforcement", "programs".
 KernelInfo kernel_status(const KernelCapabilities& features, const ProbeSet& probes);
+PinnedInfo pinned_status(const PinnedState& pinned);
 std::vector<EnforcementInfo> enforcement_status(const KernelCapabilities& features, const ProbeSet& probes);
 std::vector<ProgramInfo> programs_status(const ProbeSet& probes);
 
