@@ -3,14 +3,17 @@
 // policy_command.cpp (policy validate), daemon_commands.cpp (daemon,
 // status, trace, top).
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/function_commands.hpp"
 #include "cli/options.hpp"
+#include "daemon/journal_priority.hpp"
 #include "runtime/function_runner.hpp"
 
 namespace fnw {
@@ -47,7 +50,13 @@ constexpr const char* kTopUsage =
 
 int main(int argc, char** argv) {
     auto logger = spdlog::stderr_color_st("fnwarden");
-    logger->set_pattern("fnwarden: %^%l%$: %v");
+    auto format = std::make_unique<spdlog::pattern_formatter>("fnwarden: %^%l%$: %v");
+    // Under systemd each line carries its priority ("<3>" for an error) so
+    // that `journalctl -p warning` finds it (daemon/journal_priority.hpp).
+    if (fnw::stderr_is_journal())
+        logger->set_formatter(std::make_unique<fnw::JournalPriorityFormatter>(std::move(format)));
+    else
+        logger->set_formatter(std::move(format));
     spdlog::set_default_logger(logger);
 
     std::vector<std::string> args(argv + 1, argv + argc);
