@@ -59,7 +59,10 @@ void print_daemon_lines(const StatusReply& s, std::ostream& out) {
     out << "rules    " << shown(d.rules) << "  policy set " << shown(p.version) << " (loaded " << shown(p.loaded_at)
         << "; reloads ok " << p.reloads_ok << ", failed " << p.reloads_failed << ")\n";
     if (p.last_reload.result == "error") {
-        out << "  LAST RELOAD FAILED at " << shown(p.last_reload.time) << ": the set above stays in force\n";
+        // No version: the rules were invalid from the start, nothing of them applies.
+        out << "  LAST RELOAD FAILED at " << shown(p.last_reload.time)
+            << (p.version.empty() ? ": no policy set is in force until the rules are valid\n"
+                                  : ": the set above stays in force\n");
         for (const auto& e : p.last_reload.errors) out << "    " << shown(e) << "\n";
     }
     const KernelInfo& k = s.kernel;

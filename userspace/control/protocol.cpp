@@ -82,6 +82,7 @@ FNW_JSON_FIELDS(EnforcementInfo, events, launched, watched, not_used)
 FNW_JSON_FIELDS(ProgramInfo, name, section, loaded, attached, run_count, run_time_ns)
 FNW_JSON_FIELDS(LastReloadInfo, result, time, errors, warnings)
 FNW_JSON_FIELDS(PolicySetInfo, version, loaded_at, baseline, reloads_ok, reloads_failed, last_reload)
+FNW_JSON_FIELDS(RulesInfo, valid, errors)
 FNW_JSON_FIELDS(CgroupInfo, cgroup_id, policy_id, function, flags, path, registered_by, launcher, found_by, k8s)
 FNW_JSON_FIELDS(FunctionInfo, function, policy, file, mode, policy_id, cgroups, events, violations, coverage_gaps)
 FNW_JSON_FIELDS(ControlInfo, register_refused, max_registrations_per_client, admin_group, launcher_parent)
@@ -90,8 +91,8 @@ FNW_JSON_FIELDS(StatusCounters, kernel, daemon, control, webhook)
 FNW_JSON_FIELDS(KubernetesInfo, node, resource_version, last_error, synced, pods, lists, relists_410, reconnects,
                 events, errors, cgroups_waiting_for_their_pod)
 FNW_JSON_FIELDS(ClientInfo, id, pid, uid, role, queued_bytes, dropped)
-FNW_JSON_FIELDS(StatusReply, daemon, kernel, pinned, enforcement, programs, programs_stats, policy_set, cgroups, functions,
-                counters, kubernetes, clients)
+FNW_JSON_FIELDS(StatusReply, daemon, kernel, pinned, enforcement, programs, programs_stats, policy_set, rules,
+                cgroups, functions, counters, kubernetes, clients)
 
 void to_json(json& j, const DaemonCounters& v) {
     j = json::object();

@@ -166,6 +166,12 @@ struct PolicySetInfo {
     uint64_t reloads_ok = 0, reloads_failed = 0;
     LastReloadInfo last_reload;
 };
+// Whether the rules directory, as last read, is the set in force, and if
+// not, why (the reload's errors).
+struct RulesInfo {
+    bool valid = false;
+    std::vector<std::string> errors;
+};
 struct CgroupPodInfo {
     std::string namespace_, pod, container_id;  // "namespace" on the wire
 };
@@ -238,6 +244,8 @@ struct StatusReply {
     std::vector<ProgramInfo> programs;
     std::string programs_stats;  // "on" or "off: why"
     PolicySetInfo policy_set;
+    // Absent from daemons older than it (they exited on invalid rules).
+    std::optional<RulesInfo> rules;
     std::vector<CgroupInfo> cgroups;
     std::vector<FunctionInfo> functions;
     StatusCounters counters;
@@ -277,6 +285,7 @@ FNW_PROTOCOL_JSON(EnforcementInfo)
 FNW_PROTOCOL_JSON(ProgramInfo)
 FNW_PROTOCOL_JSON(LastReloadInfo)
 FNW_PROTOCOL_JSON(PolicySetInfo)
+FNW_PROTOCOL_JSON(RulesInfo)
 FNW_PROTOCOL_JSON(CgroupPodInfo)
 FNW_PROTOCOL_JSON(CgroupInfo)
 FNW_PROTOCOL_JSON(FunctionInfo)

@@ -11,8 +11,14 @@ bool ActivePolicies::refuse(const std::string& why, std::vector<std::string> err
     last_result_ = "error";
     last_errors_ = std::move(errors);
     if (reloads_total_) reloads_total_->with({"error"}).inc();
+    if (rules_valid_) rules_valid_->set(0);
     for (const auto& e : last_errors_) spdlog::error("policy reload ({}): {}", why, e);
-    if (set_) spdlog::error("policy reload ({}): rejected; policy set {} stays in force", why, set_->version);
+    if (set_)
+        spdlog::error("policy reload ({}): rejected; policy set {} stays in force", why, set_->version);
+    else
+        spdlog::error("policy reload ({}): rejected; no policy set is in force: running without one until the "
+                      "rules in {} are valid (a change there or SIGHUP applies them)",
+                      why, rules_dir_.string());
     return false;
 }
 
@@ -42,6 +48,7 @@ bool ActivePolicies::reload(const std::string& why, const std::function<void(Swa
     last_errors_.clear();
     last_warnings_ = std::move(load.warnings);
     if (reloads_total_) reloads_total_->with({"ok"}).inc();
+    if (rules_valid_) rules_valid_->set(1);
     Swapped swapped{*set_, std::move(*matcher), std::move(applied->dropped)};
     on_swapped(swapped);
     if (first)

@@ -25,6 +25,9 @@ public:
         : rules_dir_(std::move(rules_dir)), table_(maps, configured_mode, std::move(before_kernel_write)) {}
 
     void set_reloads_metric(CounterFamily* reloads_total) { reloads_total_ = reloads_total; }
+    // fnwarden_rules_valid: 1 while the directory, as last read, is the set
+    // in force; 0 from a failed load or apply until one succeeds.
+    void set_rules_valid_metric(Gauge* rules_valid) { rules_valid_ = rules_valid; }
 
     // What a successful reload hands on, before its summary is logged.
     struct Swapped {
@@ -45,6 +48,11 @@ public:
 
     // status: "policy_set".
     PolicySetInfo status() const;
+    // status: "rules": whether the rules directory, as last read, is in
+    // force ("valid"), and if not, why ("errors", as in last_errors()).
+    // Invalid at start means no policy set at all: the daemon runs, and
+    // applies the set once a change or SIGHUP finds it valid.
+    RulesInfo rules_status() const { return RulesInfo{last_result_ == "ok", last_errors_}; }
 
 private:
     bool refuse(const std::string& why, std::vector<std::string> errors);
@@ -53,6 +61,7 @@ private:
     PolicyTable table_;
     std::optional<PolicySet> set_;
     CounterFamily* reloads_total_ = nullptr;
+    Gauge* rules_valid_ = nullptr;
     uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
     std::string last_result_ = "none";
     std::string last_time_;

@@ -61,9 +61,7 @@ void ControlService::on_request(ClientId client, const StatusRequest&) {
 void ControlService::on_request(ClientId client, const PolicyRequest& request) {
     const PolicySet* set = parts_.policies.set();
     const FunctionPolicy* policy = set ? set->find(request.function) : nullptr;
-    if (!policy)
-        return reply(client, ErrorReply{"no policy for function \"" + request.function + "\" in " +
-                                        parts_.policies.rules_dir().string()});
+    if (!policy) return reply(client, no_policy_for(request.function));
     PolicyReply answer{request.function, policy->name, policy->source,
                        std::string(to_string(parts_.policies.table().effective_mode_of(*policy))), set->version};
     if (set->baseline) answer.baseline = set->baseline->source;
@@ -115,6 +113,15 @@ void ControlService::on_disconnect(ClientId client) {
     if (changed) parts_.router.refresh_trace_flags();
 }
 
+// With no set in force at all the launcher's user should learn why, not
+// look for a typo in the function's name.
+ErrorReply ControlService::no_policy_for(const std::string& function) const {
+    std::string error = "no policy for function \"" + function + "\" in " + parts_.policies.rules_dir().string();
+    if (!parts_.policies.set())
+        error += " (its rules are invalid, so no policy set is in force: `fnwarden status` shows the errors)";
+    return ErrorReply{error};
+}
+
 ErrorReply ControlService::refuse(const std::string& reason, const std::string& message) {
     ++refused_[reason];
     refused_total_->with({reason}).inc();
@@ -143,8 +150,7 @@ ControlReply ControlService::handle_register(ClientId client, const RegisterRequ
     reg.uid = peer->uid;
     const PolicyTable& table = parts_.policies.table();
     const auto slot = table.slot_of(reg.function);
-    if (!slot)
-        return ErrorReply{"no policy for function \"" + reg.function + "\" in " + parts_.policies.rules_dir().string()};
+    if (!slot) return no_policy_for(reg.function);
 
     RegisterRequestFacts facts;
     facts.peer_uid = peer->uid;

@@ -71,6 +71,8 @@ private:
     const Registrations::Map::value_type* registration_of(ClientId client) const;
     ControlReply handle_register(ClientId client, const RegisterRequest& request);
     ErrorReply refuse(const std::string& reason, const std::string& message);
+    // "no policy for function ...": for `policy` and `register` alike.
+    ErrorReply no_policy_for(const std::string& function) const;
     // Anything already guarding the cgroup: a registration must not replace it.
     Monitoring monitoring_of(uint64_t cgroup_id) const;
 

@@ -109,6 +109,7 @@ StatusReply Daemon::Impl::status() const {
     s.programs = programs_status(*probes);
     s.programs_stats = run_time_stats.valid() ? "on" : "off: " + run_time_stats_error;
     s.policy_set = policies->status();
+    s.rules = policies->rules_status();
     std::map<uint32_t, size_t> per_slot;
     s.cgroups = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
     s.functions = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);

@@ -30,26 +30,33 @@ Status Daemon::Impl::start_up() {
     if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     features = probe_kernel_capabilities();
 
-    // Rules before probes: a daemon with no valid policy set should not
-    // leave programs attached to every syscall of the host.
-    auto initial = load_policy_set(config.rules_dir);
-    if (!initial.ok()) {
-        std::string error = "invalid rules in " + config.rules_dir.string() + ":";
-        for (const auto& e : initial.errors) error += "\n  " + e.to_string();
-        return fail(error);
+    // The directory must be there to be watched (a rules directory that
+    // does not exist is a wrong path, not a bad file); what is in it is
+    // checked by the first reload, at the end.
+    if (Status usable = check_rules_directory(config.rules_dir); !usable) {
+        const std::string dir = config.rules_dir.string();
+        return fail("invalid rules in " + dir + ":\n  " + dir + ": " + usable.error());
     }
     for (auto step : {&Impl::load_probes, &Impl::open_outputs, &Impl::open_control_socket, &Impl::start_pod_feed})
         if (auto done = (this->*step)(); !done) return done;
     assemble(declare_metrics());
+    policies->set_rules_valid_metric(&threads.metrics.gauge(
+        "fnwarden_rules_valid",
+        "1 when the rules directory, as last read, is the policy set in force; 0 when it was refused "
+        "(status: rules.errors).").with());
     if (!config.metrics_address.empty())
         if (auto serving = threads.start_metrics_server(config.metrics_address, config.metrics_allow_non_loopback);
             !serving)
             return serving;
     if (auto ready = set_up_loop(); !ready) return ready;
-    if (!reload("start")) {
-        const auto& errors = policies->last_errors();
-        return fail("cannot write the policies into the kernel: " + (errors.empty() ? std::string("?") : errors.front()));
-    }
+    // A bad rules file does not stop the daemon: exiting would only make
+    // systemd restart it into the same file until it gives up, and leave
+    // nothing to report the error or pick up the fix. The daemon runs
+    // without applying the set (nothing in the kernel is cleared or
+    // rewritten), logs each error, shows them in `status` ("rules") and
+    // fnwarden_rules_valid, and applies the set once a change in the
+    // directory or SIGHUP finds it valid (docs/daemon.md).
+    reload("start");
     return {};
 }
 

@@ -340,6 +340,11 @@ PolicySet assemble_set(ParsedFiles parsed, std::vector<std::string>& warnings) {
 
 }  // namespace
 
+Status check_rules_directory(const std::filesystem::path& rules_dir) {
+    struct stat root {};
+    return check_rules_dir(rules_dir, root);
+}
+
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir) {
     PolicySetLoad load;
     struct stat root {};

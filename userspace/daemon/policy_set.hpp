@@ -13,6 +13,7 @@
 
 #include <fnwarden/limits.h>
 
+#include "common/result.hpp"
 #include "core/policy.hpp"
 #include "core/policy_parser.hpp"
 
@@ -52,6 +53,11 @@ struct PolicySetLoad {
 // of all files are collected, so an operator sees every problem in one go;
 // any error means no set: a broken set is never partly applied.
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir);
+
+// The rules directory itself: there, and a directory. The daemon needs this
+// much to start: it watches the directory (inotify) to see the set fixed or
+// changed, and can watch nothing that is not there.
+Status check_rules_directory(const std::filesystem::path& rules_dir);
 
 // Which functions a reload from `before` to `after` touches (each list sorted).
 struct PolicySetDiff {
