@@ -113,8 +113,11 @@ compute_depends() {
 }
 depends=$(compute_depends "$root/usr/bin/fnwarden")
 [[ -n $depends ]] || die "empty Depends"
-# adduser: postinst creates the fnwarden group with addgroup.
-depends="adduser, $depends"
+# adduser: postinst creates the fnwarden group with addgroup. procps: the
+# unit's ExecReload= is /bin/kill, which a minimal system (debootstrap's
+# minbase, a container image) lacks; `systemctl reload` then fails with
+# 203/EXEC (tests/systemd/unit_test.sh).
+depends="adduser, procps, $depends"
 
 installed_kb=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 
