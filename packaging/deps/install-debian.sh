@@ -32,6 +32,9 @@ packages=(
   curl
   # a real OCI runtime starts the container the runc test attributes
   runc
+  # the unit's test under a real systemd (tests/systemd/unit_test.sh): a
+  # bookworm rootfs made by mmdebstrap, booted by systemd-nspawn
+  mmdebstrap systemd-container
 )
 
 missing=()
