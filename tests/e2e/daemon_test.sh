@@ -442,6 +442,7 @@ declare -A expect=(
   [fnwarden_events_total]=">= 1"
   [fnwarden_violations_total]=">= 1"
   [fnwarden_policy_reloads_total]=">= $((r0 + 20))|result=\"ok\""
+  [fnwarden_rules_valid]="== 1"
   [fnwarden_event_latency_seconds]=">= 1"
   [fnwarden_ringbuf_drops_total]=">= 0"
   [fnwarden_kernel_syscalls_total]="> 0"
