@@ -49,6 +49,8 @@ cleanup() {
     eventually 30 bash -c "! kill -0 $nspawn_pid 2>/dev/null" || kill -KILL "$nspawn_pid" 2>/dev/null
     wait "$nspawn_pid" 2>/dev/null
   fi
+  # nspawn leaves this (empty) directory behind when the container was killed.
+  rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
