@@ -181,11 +181,16 @@ cat >"$root/DEBIAN/prerm" <<'EOF'
 #!/bin/sh
 set -e
 
-# Stop on removal only; on upgrade postinst restarts it with the new binary.
+# Stop on removal only; on upgrade postinst restarts it with the new binary,
+# and the new daemon takes over (or replaces) the pinned probes without a gap.
 if [ "$1" = "remove" ] || [ "$1" = "deconfigure" ]; then
     if [ -d /run/systemd/system ]; then
         systemctl stop fnwarden.service >/dev/null 2>&1 || true
     fi
+    # The stopped daemon's probes stay pinned and keep enforcing; with the
+    # package gone nothing would manage them. While the binary is still
+    # here: unload them (pinRoot from the config, when it names another).
+    /usr/bin/fnwarden unload >/dev/null 2>&1 || true
 fi
 
 exit 0
@@ -215,6 +220,9 @@ case "$1" in
                 groupdel fnwarden || true
             fi
         fi
+        # Pins a failed prerm unload left (the binary is gone by now):
+        # unlinking a pin is all `fnwarden unload` does.
+        rm -rf /sys/fs/bpf/fnwarden
         # /var/log/fnwarden is left alone: violation logs are evidence.
         ;;
 esac
