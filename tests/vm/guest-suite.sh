@@ -29,9 +29,9 @@ if [[ ${1:-} == --lane ]]; then
   lane=${2:-}
   shift 2
 fi
-case $lane in lsm | full | e2e | e2e.run_cli | e2e.daemon) ;; *) lane="" ;; esac
+case $lane in lsm | full | e2e | e2e.run_cli | e2e.daemon | e2e.pinned_restart) ;; *) lane="" ;; esac
 if [[ -z $lane ]] || [[ $# -ne 2 && $# -ne 4 ]]; then
-  echo "usage: $0 [--lane lsm|full|e2e|e2e.run_cli|e2e.daemon] BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
+  echo "usage: $0 [--lane lsm|full|e2e|e2e.run_cli|e2e.daemon|e2e.pinned_restart] BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
   exit 2
 fi
 if [[ ${RUN_IN_VM:-0} != 1 ]]; then
@@ -70,6 +70,8 @@ LSM_SUITES=(
   'NetworkTest.BindToUnlistedPortIsDeniedListedPortWorks'
   'NetworkTest.KillActionRefusesThenKills'
   'NetworkTest.AUnixConnectOutsideTheAllowlistIsRefusedUnderBpfLsmElseKilled'
+  # Pinned sets: the LSM programs' links are pinned and adopted only here.
+  'PinningTest.*'
 )
 
 # First what kernel this is and which LSMs are on, for the CI log.
@@ -237,6 +239,11 @@ if [[ $lane == full || $lane == e2e || $lane == e2e.daemon ]]; then
   # FNW_TEST_SLOWDOWN.
   FNW_TEST_SLOWDOWN=10 run_e2e e2e.daemon "$src/tests/e2e/daemon_test.sh" "$fnw" "$workload" \
     "$build/tests/fnw_webhook_receiver" "$build/tests/fnw_fake_kube_api"
+fi
+if [[ $lane == full || $lane == e2e || $lane == e2e.pinned_restart ]]; then
+  # kill -9 of a pinned daemon, adoption and an upgrade swap, with the
+  # BPF-LSM programs among the pinned links.
+  FNW_TEST_SLOWDOWN=10 run_e2e e2e.pinned_restart "$src/tests/e2e/pinned_restart_test.sh" "$fnw" "$workload"
 fi
 
 echo
