@@ -51,6 +51,9 @@ cleanup() {
   fi
   # nspawn leaves this (empty) directory behind when the container was killed.
   rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
+  # The container's own bpffs: unmounting it drops every pin, so the
+  # daemon's programs go with it.
+  mountpoint -q "$work/bpffs" && umount "$work/bpffs"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -105,8 +108,13 @@ echo "root file system ready in $((SECONDS - t0)) s"
 # container's own. SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1: cgroup2 at
 # /sys/fs/cgroup in the container even on a hybrid host, as the unit
 # expects (ExecStartPre= makes /sys/fs/cgroup/fnwarden).
+# nspawn's /sys has no bpffs: the container gets a bpffs instance of its
+# own at /sys/fs/bpf, so the unit's pinned probes (pinRoot) are the
+# container's alone and go when the test unmounts it.
+mkdir -p "$work/bpffs"
+mount -t bpf bpf "$work/bpffs" || { echo "FAIL: cannot mount a bpffs for the container"; exit 1; }
 SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn --quiet --boot --directory="$rootfs" --machine="$machine" \
-  --register=no --keep-unit --private-network --console=pipe \
+  --register=no --keep-unit --private-network --console=pipe --bind="$work/bpffs:/sys/fs/bpf" \
   --capability=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN --system-call-filter='bpf perf_event_open' \
   >"$work/console.log" 2>&1 </dev/null &
 nspawn_pid=$!
@@ -173,6 +181,11 @@ expect_eq "Type=notify" notify "$(unit_prop Type)"
 expect_eq "the rules are valid" true "$(rules_field valid)"
 expect_eq "fnwarden_rules_valid 1" 1 "$(rules_valid_metric)"
 first_version=$(policy_version)
+# The unit pins its probes under /sys/fs/bpf/fnwarden (the default pinRoot).
+link_pins() { stat -c '%n %i' "$work"/bpffs/fnwarden/v*/links/* 2>/dev/null | sort; }
+links_before=$(link_pins)
+[[ -n $links_before ]] && pass "the unit pinned its probes ($(wc -l <<<"$links_before") links)" ||
+  fail "nothing pinned: $(status_json | grep -A3 '"pinned"')"
 
 # --- log priorities reach the journal ---------------------------------------------------
 journal() { in_container journalctl --no-pager -o cat -u fnwarden.service "$@"; }
@@ -216,15 +229,12 @@ run_out=$(in_container fnwarden run --function other -- true 2>&1)
 journal -p err..err | grep -q 'no policy set is in force' && pass "journal: no set in force, at priority 3" ||
   fail "journal lacks the no-set error: $(journal -p warning | tail -5)"
 expect_eq "the same daemon still runs" "$main_pid" "$(unit_prop MainPID)"
-# TODO(issue 19, pinned state): a restarted daemon keeps the previous
-# daemon's pinned policies while its rules are invalid. Check here, once
-# pinning lands, that the set loaded before the restart ($first_version's
-# slots and cgroup entries) is still what the kernel enforces. Note: this
-# container has no /sys/fs/bpf (nspawn's /sys is read-only and has no bpffs);
-# pinning will need one, e.g. a fresh bpffs mounted on the host and handed
-# in with --bind=DIR:/sys/fs/bpf (untested).
-check_old_set_kept_after_restart() { :; }
-check_old_set_kept_after_restart
+# The old set: the restarted daemon adopted the probes the earlier one
+# pinned (the same link pins), and, its rules being invalid, applied
+# nothing over them: the kernel still enforces what was loaded before.
+pinned_field() { status_json | python3 -c "import json,sys; print(json.load(sys.stdin)['pinned']['$1'])" 2>/dev/null; }
+expect_eq "the restarted daemon adopted the pinned set" adopted "$(pinned_field origin)"
+expect_eq "the same link pins as before the restart" "$links_before" "$(link_pins)"
 
 # Fixed by a change in the directory (inotify, debounced).
 in_container rm "$rules/broken.yaml"
