@@ -123,7 +123,8 @@ grep -q "probes replacing in $pins/v" "$work/daemon3.log" && pass "the upgraded 
 old_set_gone() { [[ ! -e $old_sets ]]; }
 eventually $((10 * slow)) old_set_gone && pass "the old set is unpinned once the new one guards" || fail "old set still pinned"
 before_stop=$(wc -l <"$sends")
-eventually $((10 * slow)) test "$(wc -l <"$sends")" -gt $((before_stop + 3))  # a few sends under the new set alone
+more_sends() { (($(wc -l <"$sends") > before_stop + 3)); }
+eventually $((10 * slow)) more_sends  # a few sends under the new set alone
 touch "$stop_sends"
 wait "$loop" 2>/dev/null
 total=$(wc -l <"$sends")

@@ -360,47 +360,6 @@ std::optional<fnw_object_identity> ProbeSet::object_identity(int fd) const {
     return found;
 }
 
-std::vector<fnw_violation_summary_event> ProbeSet::take_violation_summaries() {
-    std::vector<fnw_violation_summary_event> out;
-    const int fd = bpf_map__fd(skel_->maps.violation_tally);
-    std::map<ViolationKey, ReportedRepeats> still_there;
-    fnw_violation_key key{}, next{};
-    for (const fnw_violation_key* prev = nullptr; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
-        key = next;
-        fnw_violation_tally tally{};
-        if (bpf_map_lookup_elem(fd, &key, &tally) != 0) continue;  // evicted meanwhile
-        const ViolationKey id{key.cgroup_id, key.type, key.what, key.detail};
-        ReportedRepeats seen = reported_repeats_.count(id) ? reported_repeats_.at(id) : ReportedRepeats{};
-        if (tally.repeats > seen.repeats) {
-            fnw_violation_summary_event ev{};
-            ev.hdr.type = FNW_EVENT_VIOLATION_SUMMARY;
-            ev.hdr.size = sizeof(ev);
-            ev.hdr.boot_ns = tally.last_ns;
-            ev.hdr.cgroup_id = key.cgroup_id;
-            ev.hdr.policy_id = tally.policy_id;
-            ev.kind = key.type;
-            ev.what = key.what;
-            ev.detail = key.detail;
-            // The window's first repeat; if the kernel opened a new window
-            // since (first_ns reset), the earliest time these can be from:
-            // just after the last summary, or this window's record.
-            ev.first_ns = tally.first_ns && tally.first_ns > seen.last_ns ? tally.first_ns
-                          : seen.last_ns                                  ? seen.last_ns + 1
-                                                                          : std::min(tally.window_start_ns, tally.last_ns);
-            ev.last_ns = tally.last_ns;
-            ev.repeats = tally.repeats - seen.repeats;
-            out.push_back(ev);
-            repeats_reported_total_ += ev.repeats;
-            seen = {tally.repeats, tally.last_ns};
-        }
-        still_there[id] = seen;
-    }
-    // Keys the LRU let go of are forgotten with it (their repeats were
-    // reported before, or are counted as unreported: violations_aggregated).
-    reported_repeats_ = std::move(still_there);
-    return out;
-}
-
 ObjectIdentityFn ProbeSet::identity_fn() const {
     return [this](int fd) { return object_identity(fd); };
 }
