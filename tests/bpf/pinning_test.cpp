@@ -47,6 +47,24 @@ std::set<uint32_t> pinned_program_ids(const std::filesystem::path& set_dir) {
 
 // Programs loaded anywhere on the host under `name` (the kernel keeps the
 // first 15 characters).
+// Each map id a set pins.
+std::set<uint32_t> pinned_map_ids(const std::filesystem::path& set_dir) {
+    std::set<uint32_t> ids;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(set_dir / "maps", ec)) {
+        UniqueFd map(bpf_obj_get(entry.path().c_str()));
+        bpf_map_info info{};
+        uint32_t len = sizeof(info);
+        if (map.valid() && bpf_obj_get_info_by_fd(map.get(), &info, &len) == 0) ids.insert(info.id);
+    }
+    return ids;
+}
+
+bool map_exists(uint32_t id) {
+    UniqueFd fd(bpf_map_get_fd_by_id(id));
+    return fd.valid();
+}
+
 size_t programs_named(const std::string& name) {
     size_t count = 0;
     for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
@@ -65,11 +83,11 @@ bool program_exists(uint32_t id) {
 
 // Freeing a detached program waits for an RCU grace period: a bound on
 // the condition, not a delay.
-bool eventually_gone(const std::set<uint32_t>& ids) {
+bool eventually_gone(const std::set<uint32_t>& ids, bool (*exists)(uint32_t) = program_exists) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (;;) {
         bool any = false;
-        for (uint32_t id : ids) any = any || program_exists(id);
+        for (uint32_t id : ids) any = any || exists(id);
         if (!any) return true;
         if (std::chrono::steady_clock::now() > deadline) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -210,12 +228,16 @@ TEST_F(PinningTest, EnforcementOutlivesTheProcessAndIsAdoptedWithoutASecondCopy)
     EXPECT_TRUE(sys_enter_listed);
 
     // Unload: nothing of the set remains, and the cgroup is free again.
+    const std::set<uint32_t> map_ids = pinned_map_ids(set_dir);
+    ASSERT_FALSE(map_ids.empty());
+    consumer.reset();  // its mmap of the rings holds them too
     second.reset();
     auto unloaded = unload_pinned_sets(pin_root_);
     ASSERT_TRUE(unloaded) << unloaded.error();
     EXPECT_EQ(*unloaded, 1u);
     EXPECT_FALSE(std::filesystem::exists(pin_root_));
     EXPECT_TRUE(eventually_gone(ids)) << "a program of the unloaded set is still loaded";
+    EXPECT_TRUE(eventually_gone(map_ids, map_exists)) << "a map of the unloaded set is still there";
     const int status = run_in_cgroup({"udp4:127.0.0.1:9", "exit-errno"});
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "still denied after unload";
 }
