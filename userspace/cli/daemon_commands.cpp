@@ -193,6 +193,9 @@ int trace_standalone(const std::string& socket, const std::string& rules, const 
     config.socket_path = socket;
     config.output = "none";  // the terminal is the output
     config.metrics_address = "";
+    // A trace session's probes go with it: pinned, they would keep
+    // enforcing its rules after Ctrl-C, and hold the root a daemon needs.
+    config.pin_root = "none";
     std::cerr << "fnwarden trace: no daemon at " << socket << ": tracing standalone with the rules in "
               << config.rules_dir.string() << "; start functions with `fnwarden run --socket " << socket << "`\n";
     block_daemon_signals();
