@@ -3,11 +3,9 @@
 // with SIGKILL), what the next load adopts, how another build's set is
 // replaced, and that unload leaves nothing behind.
 #include <bpf/bpf.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include <linux/magic.h>
 
 #include <cstring>
 #include <fstream>
@@ -100,17 +98,17 @@ protected:
         auto root = find_cgroup2_mount();
         ASSERT_TRUE(root) << "no cgroup2 mount";
         cgroup2_root_ = *root;
-        struct statfs fs {};
         std::string why;
+        const std::filesystem::path pins = "/sys/fs/bpf/fnw-test-" + std::to_string(::getpid());
         if (geteuid() != 0)
             why = "not root";
-        else if (::statfs("/sys/fs/bpf", &fs) != 0 || static_cast<unsigned long>(fs.f_type) != BPF_FS_MAGIC)
-            why = "/sys/fs/bpf is not a bpf filesystem";
+        else if (Status ready = prepare_pin_root(pins); !ready)  // mounts bpffs where missing
+            why = ready.error();
         if (!why.empty()) {
             if (bpf_required()) FAIL() << "FNW_REQUIRE_BPF=1 but " << why;
             GTEST_SKIP() << why;
         }
-        pin_root_ = "/sys/fs/bpf/fnw-test-" + std::to_string(::getpid());
+        pin_root_ = pins;
         (void)unload_pinned_sets(pin_root_);
         const auto parent = test_cgroup_parent(cgroup2_root_);
         static_cast<void>(::mkdir(parent.c_str(), 0755));

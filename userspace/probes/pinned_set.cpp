@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -61,7 +62,29 @@ std::vector<std::filesystem::path> pinned_sets(const std::filesystem::path& root
     return sets;
 }
 
+namespace {
+
+bool on_bpffs(const std::filesystem::path& path) {
+    struct statfs fs {};
+    return ::statfs(path.c_str(), &fs) == 0 && static_cast<unsigned long>(fs.f_type) == BPF_FS_MAGIC;
+}
+
+// A machine without bpffs at /sys/fs/bpf (a minimal VM, a container with
+// its own /sys) gets one, as tracefs and securityfs do
+// (mount_kernel_filesystems): systemd mounts it at boot everywhere else.
+Status mount_bpffs_for(const std::filesystem::path& root) {
+    const std::filesystem::path bpffs = "/sys/fs/bpf";
+    const auto [end, _] = std::mismatch(bpffs.begin(), bpffs.end(), root.begin(), root.end());
+    if (end != bpffs.end() || on_bpffs(bpffs)) return {};
+    if (::mount("bpf", bpffs.c_str(), "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0)
+        return fail("no bpf filesystem at " + bpffs.string() + ", and mounting one failed: " + errno_text(errno));
+    return {};
+}
+
+}  // namespace
+
 Status prepare_pin_root(const std::filesystem::path& root) {
+    if (Status mounted = mount_bpffs_for(root); !mounted) return mounted;
     std::error_code ec;
     std::filesystem::create_directories(root, ec);
     if (ec) return fail("cannot make " + root.string() + ": " + ec.message());
