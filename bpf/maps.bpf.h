@@ -163,6 +163,14 @@ struct {
 	__type(value, __u64);
 } coverage_gaps SEC(".maps") __weak;
 
+/* See struct fnw_violation_reported: written and read by userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_VIOLATION_TALLIES);
+	__type(key, struct fnw_violation_key);
+	__type(value, struct fnw_violation_reported);
+} violation_reported SEC(".maps") __weak;
+
 /* See struct fnw_slot_owner: written and read by userspace only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

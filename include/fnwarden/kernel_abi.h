@@ -296,6 +296,17 @@ struct fnw_violation_tally {
 	__u32 pad;
 };
 
+/*
+ * violation_reported[key]: how far userspace has reported a tally's repeats
+ * (summary records). Written by userspace only, next to violation_tally,
+ * so that a daemon adopting a pinned set reports only the repeats nobody
+ * reported before it: the earlier daemon's summaries are not sent twice.
+ */
+struct fnw_violation_reported {
+	__u64 repeats;
+	__u64 last_ns;
+};
+
 /* Per-CPU counters; the fields, and all that names them, are in counters.h. */
 struct fnw_counters {
 #define FNW_COUNTER_FIELD(field, cli_text, metric, help) __u64 field;

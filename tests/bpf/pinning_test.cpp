@@ -240,6 +240,37 @@ TEST_F(PinningTest, EnforcementOutlivesTheProcessAndIsAdoptedWithoutASecondCopy)
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "still denied after unload";
 }
 
+// Repeats of one violation are counted in the pinned tally; the adopting
+// daemon reports only those the earlier one had not reported yet.
+TEST_F(PinningTest, AnAdopterReportsOnlyTheRepeatsNobodyReported) {
+    constexpr int kBefore = 300, kDuring = 200;
+    auto sum = [](const std::vector<fnw_violation_summary_event>& summaries) {
+        uint64_t repeats = 0;
+        for (const auto& s : summaries) repeats += s.repeats;
+        return repeats;
+    };
+    auto first = load();
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(first->set_policy(kSlot, policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit));
+    ASSERT_TRUE(first->monitor_cgroup(cgroup_id_, fnw_cgroup_entry{kSlot, 0}));
+    run_in_cgroup({"repeat-getpgid:" + std::to_string(kBefore), "exit:0"});
+    const uint64_t reported_first = sum(first->take_violation_summaries());
+    ASSERT_GT(reported_first, 0u);
+    first.reset();
+
+    run_in_cgroup({"repeat-getpgid:" + std::to_string(kDuring), "exit:0"});  // nobody reads
+    auto second = load();
+    ASSERT_TRUE(second);
+    ASSERT_EQ(second->pinned().origin, PinnedOrigin::Adopted);
+    const uint64_t reported_second = sum(second->take_violation_summaries());
+    // Every repeat is reported once: the second daemon's share is what
+    // happened after the first one's last summary, the gap's (all repeats,
+    // or all but one if the kernel's window closed in between and the
+    // first of them went out as a record of its own).
+    EXPECT_LE(reported_second, uint64_t{kDuring}) << "the first daemon's repeats were reported again";
+    EXPECT_GE(reported_second, uint64_t{kDuring - 1}) << "the gap's repeats were not reported";
+}
+
 TEST_F(PinningTest, AnotherBuildsSetGuardsUntilTheNewOneTakesOver) {
     auto old_build = load();
     ASSERT_TRUE(old_build);

@@ -244,6 +244,9 @@ private:
         uint64_t last_ns = 0;
     };
     std::map<ViolationKey, ReportedRepeats> reported_repeats_;
+    bool reported_loaded_ = false;
+    void load_reported_repeats();
+    void store_reported_repeats(const std::map<ViolationKey, ReportedRepeats>& now);
     uint64_t repeats_reported_total_ = 0;
     uint64_t file_rule_refreshes_ = 0;
     std::optional<PinnedSetPaths> pins_;

@@ -10,9 +10,51 @@
 #include "fnwarden_bpf.skel.h"
 
 namespace fnw {
+namespace {
+
+fnw_violation_key key_of(const std::tuple<uint64_t, uint32_t, uint32_t, uint64_t>& id) {
+    fnw_violation_key key{};
+    std::tie(key.cgroup_id, key.type, key.what, key.detail) = id;
+    return key;
+}
+
+}  // namespace
+
+// An adopted set's violation_reported: what the earlier daemon reported.
+void ProbeSet::load_reported_repeats() {
+    const int fd = bpf_map__fd(skel_->maps.violation_reported);
+    fnw_violation_key key{}, next{};
+    for (const fnw_violation_key* prev = nullptr; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
+        key = next;
+        fnw_violation_reported reported{};
+        if (bpf_map_lookup_elem(fd, &key, &reported) == 0)
+            reported_repeats_[{key.cgroup_id, key.type, key.what, key.detail}] = {reported.repeats, reported.last_ns};
+    }
+}
+
+// Kept in the kernel beside the tallies, for a daemon that adopts them.
+void ProbeSet::store_reported_repeats(const std::map<ViolationKey, ReportedRepeats>& now) {
+    const int fd = bpf_map__fd(skel_->maps.violation_reported);
+    for (const auto& [id, seen] : now) {
+        auto before = reported_repeats_.find(id);
+        if (before != reported_repeats_.end() && before->second.repeats == seen.repeats) continue;
+        const fnw_violation_key key = key_of(id);
+        const fnw_violation_reported value{seen.repeats, seen.last_ns};
+        bpf_map_update_elem(fd, &key, &value, BPF_ANY);
+    }
+    for (const auto& [id, seen] : reported_repeats_) {
+        if (now.count(id)) continue;
+        const fnw_violation_key key = key_of(id);
+        bpf_map_delete_elem(fd, &key);  // the LRU let the tally go
+    }
+}
 
 std::vector<fnw_violation_summary_event> ProbeSet::take_violation_summaries() {
     std::vector<fnw_violation_summary_event> out;
+    if (!reported_loaded_) {
+        reported_loaded_ = true;
+        if (pinned_.origin == PinnedOrigin::Adopted) load_reported_repeats();
+    }
     const int fd = bpf_map__fd(skel_->maps.violation_tally);
     std::map<ViolationKey, ReportedRepeats> still_there;
     fnw_violation_key key{}, next{};
@@ -48,6 +90,7 @@ std::vector<fnw_violation_summary_event> ProbeSet::take_violation_summaries() {
     }
     // Keys the LRU let go of are forgotten with it (their repeats were
     // reported before, or are counted as unreported: violations_aggregated).
+    store_reported_repeats(still_there);
     reported_repeats_ = std::move(still_there);
     return out;
 }
