@@ -28,6 +28,7 @@ std::vector<ControlRequest> every_request() {
             PolicyRequest{"hello-fn"},
             RegisterRequest{"hello-fn", 4242, "/sys/fs/cgroup/fnwarden/hello-fn-1-1", 777, true, true},
             RegisterRequest{"hello-fn", std::nullopt, "", 0, false, false},
+            RegisterRequest{"hello-fn", 4242, "/sys/fs/cgroup/fnwarden/hello-fn-1-1", 777, false, false, true},
             UnregisterRequest{4242},
             EventRequest{json{{"type", "syscall"}, {"verdict", "violation"}}},
             TraceRequest{{"a", "b"}, {"syscall", "net"}, true},
@@ -49,6 +50,9 @@ TEST(ControlProtocol, RequestsKeepTheirWireFormat) {
     EXPECT_EQ(request_json(StatusRequest{}).dump(), R"({"op":"status"})");
     EXPECT_EQ(request_json(RegisterRequest{"f", 7, "/p", 9, false, true}).dump(),
               R"({"cgroup_id":7,"cgroup_path":"/p","function":"f","landlock":true,"op":"register","pid":9,"trace":false})");
+    // "resume" only when resuming: a first registration is what it always was.
+    EXPECT_EQ(request_json(RegisterRequest{"f", 7, "/p", 9, false, false, true}).dump(),
+              R"({"cgroup_id":7,"cgroup_path":"/p","function":"f","landlock":false,"op":"register","pid":9,"resume":true,"trace":false})");
     EXPECT_EQ(request_json(TraceRequest{{}, {"file"}, false}).dump(),
               R"({"events":["file"],"functions":[],"op":"trace","violations_only":false})");
 }
@@ -67,6 +71,7 @@ std::vector<ControlReply> every_reply() {
             PolicyReply{"f", "n", "/r/f.yaml", "audit", "abc", "/r/baseline.yaml"},
             PolicyReply{"f", "n", "/r/f.yaml", "enforce", "abc", std::nullopt},
             RegisteredReply{4242, 3, "p", "enforce"},
+            RegisteredReply{4242, 3, "p", "enforce", true},
             UnregisteredReply{4242},
             SubscribedReply{},
             ReloadedReply{false, "v2", {"x.yaml:1:1: bad"}},
@@ -90,6 +95,9 @@ TEST(ControlProtocol, ExpectReplyTurnsAnErrorReplyIntoItsMessage) {
     EXPECT_EQ(refused.error(), "register refused: x");
     EXPECT_FALSE(expect_reply<StatusReply>(reply_json(SubscribedReply{})).ok());
     EXPECT_EQ(expect_reply<RegisteredReply>(reply_json(RegisteredReply{1, 2, "p", "audit"}))->policy_id, 2u);
+    EXPECT_TRUE(expect_reply<RegisteredReply>(reply_json(RegisteredReply{1, 2, "p", "audit", true}))->pinned);
+    // A daemon from before "pinned": not pinned, so the launcher keeps today's hang-up behaviour.
+    EXPECT_FALSE(expect_reply<RegisteredReply>(json{{"type", "registered"}, {"cgroup_id", 1}, {"policy_id", 2}})->pinned);
 }
 
 // The daemon's status, captured (status_real.json: `fnwarden status -o json`

@@ -156,6 +156,7 @@ Result<ControlRequest> parse_register(const json& r) {
     request.pid = r.value("pid", int64_t{0});
     request.trace = r.value("trace", false);
     request.landlock = r.value("landlock", false);
+    request.resume = r.value("resume", false);
     if (r.contains("cgroup_id")) request.cgroup_id = r.at("cgroup_id").get<uint64_t>();
     return ControlRequest{std::move(request)};
 }
@@ -240,6 +241,7 @@ json request_json(const ControlRequest& request) {
                   {"trace", r->trace},
                   {"landlock", r->landlock}});
         put(j, "cgroup_id", r->cgroup_id);
+        if (r->resume) j["resume"] = true;
     }
     if (auto* r = std::get_if<UnregisterRequest>(&request)) j["cgroup_id"] = r->cgroup_id;
     if (auto* r = std::get_if<EventRequest>(&request)) j["event"] = r->event;
@@ -271,7 +273,7 @@ struct ReplyWriter {
     }
     json operator()(const RegisteredReply& r) const {
         return {{"type", "registered"}, {"cgroup_id", r.cgroup_id}, {"policy_id", r.policy_id},
-                {"policy", r.policy},   {"mode", r.mode}};
+                {"policy", r.policy},   {"mode", r.mode},         {"pinned", r.pinned}};
     }
     json operator()(const UnregisteredReply& r) const { return {{"type", "unregistered"}, {"cgroup_id", r.cgroup_id}}; }
     json operator()(const SubscribedReply&) const { return {{"type", "subscribed"}}; }
@@ -306,6 +308,7 @@ ControlReply read_reply(const std::string& type, const json& j) {
         get(j, "policy_id", r.policy_id);
         get(j, "policy", r.policy);
         get(j, "mode", r.mode);
+        get(j, "pinned", r.pinned);
         return r;
     }
     if (type == "unregistered") return UnregisteredReply{j.value("cgroup_id", uint64_t{0})};

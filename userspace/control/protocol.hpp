@@ -51,6 +51,12 @@ struct RegisterRequest {
     int64_t pid = 0;
     bool trace = false;
     bool landlock = false;
+    // The launcher registers again, after its daemon hung up, a cgroup whose
+    // function already runs: the daemon accepts it only if the kernel entry
+    // is one it adopted from the pinned set for the same function, and
+    // leaves that entry as it is (docs/daemon.md, "Launched functions across
+    // a restart"). Sent only when true.
+    bool resume = false;
 };
 struct UnregisterRequest {
     uint64_t cgroup_id = 0;
@@ -105,6 +111,10 @@ struct RegisteredReply {
     uint64_t cgroup_id = 0;
     uint32_t policy_id = 0;
     std::string policy, mode;
+    // The daemon's probes are pinned and stay when it exits: the kernel
+    // keeps guarding the cgroup while no daemon runs, so the launcher may
+    // wait for the next one instead of killing the function.
+    bool pinned = false;
 };
 struct UnregisteredReply {
     uint64_t cgroup_id = 0;
