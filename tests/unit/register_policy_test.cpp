@@ -65,6 +65,58 @@ TEST(RegisterPolicy, GuardedCgroupIsRefusedEvenToRoot) {
     }
 }
 
+// A launcher whose pinned daemon restarted registers its running function's
+// cgroup again: only an entry adopted for that function may be resumed, and
+// only by a request that says it resumes.
+TEST(RegisterPolicy, AnAdoptedEntryIsResumedOnlyByAResume) {
+    auto f = own_cgroup();
+    f.monitoring = Monitoring::adopted;
+    EXPECT_EQ(authorize_register(f).refusal, RegisterRefusal::monitored);
+    f.resume = true;
+    EXPECT_TRUE(authorize_register(f).allowed());
+}
+
+TEST(RegisterPolicy, AResumeOfAnythingButAnAdoptedEntryIsRefused) {
+    for (Monitoring m : {Monitoring::registered, Monitoring::identified, Monitoring::in_kernel}) {
+        auto f = own_cgroup();
+        f.monitoring = m;
+        f.resume = true;
+        f.peer_uid = 0;
+        f.peer_privileged = true;
+        EXPECT_EQ(authorize_register(f).refusal, RegisterRefusal::monitored) << static_cast<int>(m);
+    }
+    // Nothing left in the kernel: the function ran unguarded (the pins were
+    // removed), so there is nothing to resume; the launcher falls back.
+    auto f = own_cgroup();
+    f.resume = true;
+    const RegisterDecision d = authorize_register(f);
+    EXPECT_EQ(d.refusal, RegisterRefusal::resume);
+    EXPECT_EQ(std::string(to_string(d.refusal)), "resume");
+}
+
+TEST(RegisterPolicy, AResumeStillPassesEveryOtherCheck) {
+    auto f = own_cgroup();
+    f.monitoring = Monitoring::adopted;
+    f.resume = true;
+    f.cgroup->owner = kOther;
+    EXPECT_EQ(authorize_register(f).refusal, RegisterRefusal::owner);
+    f = own_cgroup();
+    f.monitoring = Monitoring::adopted;
+    f.resume = true;
+    f.requested_id = 78;
+    EXPECT_EQ(authorize_register(f).refusal, RegisterRefusal::cgroup_id);
+    f = own_cgroup();
+    f.monitoring = Monitoring::adopted;
+    f.resume = true;
+    f.path = "/sys/fs/cgroup/fnwarden/fn-42-0/deeper";
+    EXPECT_EQ(authorize_register(f).refusal, RegisterRefusal::path);
+    f = own_cgroup();
+    f.monitoring = Monitoring::adopted;
+    f.resume = true;
+    f.client_registrations = kMaxRegistrationsPerClient;
+    EXPECT_EQ(authorize_register(f).refusal, RegisterRefusal::limit);
+}
+
 TEST(RegisterPolicy, EmptyPathIsRefused) {
     // The old daemon skipped every check when cgroup_path was empty.
     auto f = own_cgroup();

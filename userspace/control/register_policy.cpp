@@ -21,6 +21,7 @@ const char* to_string(RegisterRefusal refusal) {
     case RegisterRefusal::cgroup_id: return "cgroup_id";
     case RegisterRefusal::monitored: return "monitored";
     case RegisterRefusal::owner: return "owner";
+    case RegisterRefusal::resume: return "resume";
     }
     return "unknown";
 }
@@ -78,9 +79,21 @@ RegisterDecision authorize_register(const RegisterRequestFacts& f) {
     // Before the owner: registering over a guarded cgroup is refused to root
     // too, whose launcher would otherwise re-arm (and on exit remove) an
     // entry it did not create. Whether a cgroup is guarded is no secret from
-    // a member: `status` lists every monitored cgroup.
+    // a member: `status` lists every monitored cgroup. The one exception is
+    // a launcher resuming its own function's entry after a restart of the
+    // daemon: that entry is the same function's, so the registration
+    // changes no policy, and it is not rewritten (the function keeps its
+    // armed guard).
     switch (f.monitoring) {
-    case Monitoring::none: break;
+    case Monitoring::none:
+        if (f.resume)
+            return refuse(RegisterRefusal::resume,
+                          "cgroup " + shown + " holds no guard an earlier daemon left for this function to resume");
+        break;
+    case Monitoring::adopted:
+        if (!f.resume)
+            return refuse(RegisterRefusal::monitored, "cgroup " + shown + " is already guarded (by an earlier daemon)");
+        break;
     case Monitoring::registered:
         return refuse(RegisterRefusal::monitored, "cgroup " + shown + " is already registered");
     case Monitoring::identified:

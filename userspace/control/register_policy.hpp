@@ -34,6 +34,7 @@ enum class RegisterRefusal {
     cgroup_id,  // the directory's id is not the one sent
     monitored,  // already guarded: registered, found by a selector or pod, or inherited
     owner,      // the directory is not the caller's (and the caller is not root)
+    resume,     // a resumed registration, but no adopted entry of that function to resume
 };
 // The label of fnwarden_control_refused_total{reason} (and status).
 const char* to_string(RegisterRefusal refusal);
@@ -52,6 +53,10 @@ enum class Monitoring {
     registered,  // by a launcher (any connection, this one included)
     identified,  // by the daemon's selectors (rules) or pod watcher
     in_kernel,   // an entry in the kernel map: inherited from a monitored parent
+    // An entry an earlier daemon left in the pinned maps for the function
+    // named in the request, which nothing of this daemon guards: a launcher
+    // whose daemon restarted may resume it (RegisterRequest::resume).
+    adopted,
 };
 
 struct RegisterRequestFacts {
@@ -66,6 +71,7 @@ struct RegisterRequestFacts {
     std::string open_error;
     Monitoring monitoring = Monitoring::none;
     size_t client_registrations = 0;  // held by this connection now
+    bool resume = false;              // RegisterRequest::resume
 };
 
 struct RegisterDecision {
