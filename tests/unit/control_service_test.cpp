@@ -51,6 +51,15 @@ protected:
         };
         hooks.reload = [this](const std::string& why) { return reload(why); };
         hooks.attach_landlock_reporting = [] { return Status{}; };
+        hooks.pinned = [this] { return pinned_; };
+        // Directories under the launcher's parent, as cgroupfs would show
+        // them (owned by root, which the test's client counts as: it is
+        // the daemon's own user).
+        hooks.inspect_cgroup = [this](const std::filesystem::path&, const std::string& leaf) -> Result<CgroupFacts> {
+            auto it = cgroups_.find(leaf);
+            if (it == cgroups_.end()) return fail("cannot open " + leaf + ": No such file or directory");
+            return CgroupFacts{/*directory=*/true, /*cgroupfs=*/true, /*owner=*/0, it->second};
+        };
         service_.emplace(ControlService::Parts{*server_, maps_, policies_, registrations_, identifier_, router_},
                          std::move(hooks), temp_.path() / "cgroup" / "fnwarden", "wheel");
         service_->count_refusals_in(metrics_.counter("fnwarden_control_refused_total", "", {"reason"}));
@@ -82,7 +91,36 @@ protected:
         return std::nullopt;
     }
 
+    json register_request(const std::string& function, const std::string& leaf, bool resume) const {
+        json request = {{"op", "register"},
+                        {"function", function},
+                        {"cgroup_path", (temp_.path() / "cgroup" / "fnwarden" / leaf).string()},
+                        {"cgroup_id", cgroups_.at(leaf)},
+                        {"pid", 4242}};
+        if (resume) request["resume"] = true;
+        return request;
+    }
+    // What a restarted daemon finds and adopts: `function`'s launcher
+    // registered cgroup `leaf` with the daemon before, and its function
+    // has exec'd (the entry is armed, so no ARM_ON_EXEC any more).
+    void left_by_the_earlier_daemon(const std::string& leaf, uint64_t id, const std::string& function,
+                                    uint32_t flags = FNW_CGROUP_LANDLOCK) {
+        cgroups_[leaf] = id;
+        fnw_cgroup_entry entry{};
+        entry.policy_id = *policies_.table().slot_of(function);
+        entry.flags = flags;
+        maps_.cgroups[id] = entry;
+    }
+    void adopt_the_kernels_entries() {
+        registrations_.adopt(maps_.monitored_cgroups(), [this](uint32_t slot) {
+            const SlotInfo* info = policies_.table().info(slot);
+            return info ? info->function : std::string();
+        });
+    }
+
     test::TempDir temp_;
+    bool pinned_ = true;
+    std::map<std::string, uint64_t> cgroups_;  // leaf -> id, under the launcher's parent
     std::filesystem::path rules_ = temp_.path() / "rules";
     FakeKernelMaps maps_;
     ActivePolicies policies_{rules_, maps_, Mode::Enforce, {}};
@@ -240,6 +278,130 @@ TEST_F(Control, AnUnregisteredClientsMalformedEventIsRefusedForTheClient) {
         ASSERT_TRUE(reply);
         EXPECT_EQ((*reply)["error"], "event from a client with no registered function") << request.dump();
     }
+}
+
+}  // namespace
+}  // namespace fnw
+
+namespace fnw {
+namespace {
+
+// A launcher whose pinned daemon restarted registers its running function's
+// cgroup again (docs/daemon.md, "Launched functions across a restart").
+
+TEST_F(Control, AResumeTakesBackTheAdoptedEntryAsTheKernelHasIt) {
+    left_by_the_earlier_daemon("alpha-1-0", 77, "alpha");
+    adopt_the_kernels_entries();
+    const fnw_cgroup_entry before = maps_.cgroups.at(77);
+    const int writes = maps_.calls["monitor_cgroup"];
+    auto client = connect();
+    auto reply = ask(client, register_request("alpha", "alpha-1-0", /*resume=*/true));
+    ASSERT_TRUE(reply);
+    ASSERT_EQ((*reply)["type"], "registered") << reply->dump();
+    EXPECT_EQ((*reply)["cgroup_id"], 77);
+    EXPECT_EQ((*reply)["pinned"], true);
+    // Not rewritten: ARM_ON_EXEC again would leave the running function
+    // unchecked until its next exec.
+    EXPECT_EQ(maps_.calls["monitor_cgroup"], writes);
+    EXPECT_EQ(maps_.cgroups.at(77).flags, before.flags);
+    EXPECT_EQ(maps_.cgroups.at(77).policy_id, before.policy_id);
+    ASSERT_TRUE(registrations_.find(77));
+    EXPECT_EQ(registrations_.find(77)->function, "alpha");
+    // Once resumed it is a registration like any other: a second resume, by
+    // anyone, is refused.
+    auto other = connect();
+    reply = ask(other, register_request("alpha", "alpha-1-0", /*resume=*/true));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)["reason"], "monitored") << reply->dump();
+}
+
+TEST_F(Control, AnAdoptedEntryIsStillRefusedToAFirstRegistration) {
+    left_by_the_earlier_daemon("alpha-1-0", 77, "alpha");
+    adopt_the_kernels_entries();
+    auto client = connect();
+    auto reply = ask(client, register_request("alpha", "alpha-1-0", /*resume=*/false));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)["reason"], "monitored") << reply->dump();
+    EXPECT_FALSE(registrations_.find(77));
+}
+
+TEST_F(Control, AResumeUnderAnotherFunctionIsRefused) {
+    write_policy(rules_, "beta", "audit");
+    ASSERT_TRUE(reload("beta added"));
+    left_by_the_earlier_daemon("alpha-1-0", 77, "alpha");
+    adopt_the_kernels_entries();
+    auto client = connect();
+    // beta's policy is audit: resuming alpha's enforced cgroup under it
+    // would weaken the guard.
+    auto reply = ask(client, register_request("beta", "alpha-1-0", /*resume=*/true));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)["reason"], "monitored") << reply->dump();
+    EXPECT_EQ(maps_.cgroups.at(77).policy_id, *policies_.table().slot_of("alpha"));
+}
+
+TEST_F(Control, AResumeOfAnEntryNotAdoptedForThatFunctionIsRefused) {
+    write_policy(rules_, "beta", "audit");
+    ASSERT_TRUE(reload("beta added"));
+    left_by_the_earlier_daemon("alpha-1-0", 77, "alpha");
+    // Inherited from a monitored parent: no launcher wrote it.
+    left_by_the_earlier_daemon("alpha-1-2", 79, "alpha", FNW_CGROUP_INHERITED);
+    adopt_the_kernels_entries();
+    // Adopted for alpha, but pointing at beta's slot by now.
+    maps_.cgroups.at(77).policy_id = *policies_.table().slot_of("beta");
+    // Written after the adoption: no earlier daemon's.
+    left_by_the_earlier_daemon("alpha-1-1", 78, "alpha");
+    auto client = connect();
+    for (const char* leaf : {"alpha-1-0", "alpha-1-1", "alpha-1-2"}) {
+        auto reply = ask(client, register_request("alpha", leaf, /*resume=*/true));
+        ASSERT_TRUE(reply);
+        EXPECT_EQ((*reply)["reason"], "monitored") << leaf << ": " << reply->dump();
+    }
+    EXPECT_TRUE(registrations_.all().empty());
+}
+
+TEST_F(Control, AResumeWithNothingLeftInTheKernelIsRefused) {
+    // The pins were removed (fnwarden unload) while no daemon ran: the
+    // function ran unguarded, and its launcher must hear so.
+    left_by_the_earlier_daemon("alpha-1-0", 77, "alpha");
+    adopt_the_kernels_entries();
+    maps_.cgroups.erase(77);
+    auto client = connect();
+    auto reply = ask(client, register_request("alpha", "alpha-1-0", /*resume=*/true));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)["reason"], "resume") << reply->dump();
+    EXPECT_FALSE(maps_.cgroups.count(77));
+    StatusCounters counters;
+    service_->add_status_counters(counters);
+    EXPECT_EQ(counters.control.register_refused["resume"], 1u);
+}
+
+TEST_F(Control, AResumeStillPassesTheOtherChecks) {
+    left_by_the_earlier_daemon("alpha-1-0", 77, "alpha");
+    adopt_the_kernels_entries();
+    auto client = connect();
+    json request = register_request("alpha", "alpha-1-0", /*resume=*/true);
+    request["cgroup_id"] = 78;
+    auto reply = ask(client, request);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)["reason"], "cgroup_id") << reply->dump();
+    request = register_request("alpha", "alpha-1-0", /*resume=*/true);
+    request["cgroup_path"] = (temp_.path() / "cgroup" / "elsewhere" / "alpha-1-0").string();
+    reply = ask(client, request);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ((*reply)["reason"], "path") << reply->dump();
+    EXPECT_FALSE(registrations_.find(77));
+}
+
+TEST_F(Control, AFirstRegistrationIsArmedOnExecAndSaysWhetherPinned) {
+    cgroups_["alpha-1-0"] = 77;
+    pinned_ = false;
+    auto client = connect();
+    auto reply = ask(client, register_request("alpha", "alpha-1-0", /*resume=*/false));
+    ASSERT_TRUE(reply);
+    ASSERT_EQ((*reply)["type"], "registered") << reply->dump();
+    EXPECT_EQ((*reply)["pinned"], false);
+    EXPECT_EQ(maps_.cgroups.at(77).flags, uint32_t{FNW_CGROUP_ARM_ON_EXEC});
+    EXPECT_EQ(maps_.cgroups.at(77).policy_id, *policies_.table().slot_of("alpha"));
 }
 
 }  // namespace

@@ -71,5 +71,32 @@ TEST_F(Launchers, DrainForgetsReleasedCgroupsOnceTheKernelEntryIsGone) {
     EXPECT_EQ(counters.launcher_cgroups_removed, 0u);
 }
 
+// A pinned set adopted at start: which entries a restarted launcher may
+// resume, by the function whose slot each pointed at.
+TEST_F(Launchers, AdoptionRemembersEachWrittenEntrysFunction) {
+    fnw_cgroup_entry alpha{}, beta{}, inherited{}, unowned{};
+    alpha.policy_id = 1;
+    beta.policy_id = 2;
+    inherited.policy_id = 1;
+    inherited.flags = FNW_CGROUP_INHERITED;  // copied by cgroup_mkdir: no launcher wrote it
+    unowned.policy_id = 9;                   // a slot with no owner recorded
+    const std::map<uint32_t, std::string> owners{{1, "alpha"}, {2, "beta"}};
+    registrations_.adopt({{7, alpha}, {8, beta}, {9, inherited}, {10, unowned}}, [&](uint32_t slot) {
+        auto it = owners.find(slot);
+        return it == owners.end() ? std::string() : it->second;
+    });
+    ASSERT_TRUE(registrations_.adopted_function(7));
+    EXPECT_EQ(*registrations_.adopted_function(7), "alpha");
+    ASSERT_TRUE(registrations_.adopted_function(8));
+    EXPECT_EQ(*registrations_.adopted_function(8), "beta");
+    EXPECT_FALSE(registrations_.adopted_function(9));
+    EXPECT_FALSE(registrations_.adopted_function(10));
+    EXPECT_FALSE(registrations_.adopted_function(11));
+    // Registered (resumed): no longer waiting to be.
+    guard(7, launched_by(1, "alpha"));
+    EXPECT_FALSE(registrations_.adopted_function(7));
+    EXPECT_TRUE(registrations_.adopted_function(8));
+}
+
 }  // namespace
 }  // namespace fnw

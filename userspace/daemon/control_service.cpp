@@ -19,7 +19,7 @@ void ControlService::count_refusals_in(CounterFamily& refused_total) {
     refused_total_ = &refused_total;
     // Every reason from the start, at 0: "no refusal", not "no data".
     for (RegisterRefusal r : {RegisterRefusal::limit, RegisterRefusal::path, RegisterRefusal::cgroup_id,
-                              RegisterRefusal::monitored, RegisterRefusal::owner}) {
+                              RegisterRefusal::monitored, RegisterRefusal::owner, RegisterRefusal::resume}) {
         refused_total_->with({to_string(r)});
         refused_[to_string(r)];
     }
@@ -128,11 +128,17 @@ ErrorReply ControlService::refuse(const std::string& reason, const std::string& 
     return ErrorReply{"register refused: " + message, reason};
 }
 
-Monitoring ControlService::monitoring_of(uint64_t cgroup_id) const {
+Monitoring ControlService::monitoring_of(uint64_t cgroup_id, const std::string& function) const {
     if (parts_.registrations.contains(cgroup_id)) return Monitoring::registered;
     if (parts_.identifier.find(cgroup_id)) return Monitoring::identified;
-    if (parts_.maps.monitored_cgroup(cgroup_id)) return Monitoring::in_kernel;
-    return Monitoring::none;
+    const std::optional<fnw_cgroup_entry> entry = parts_.maps.monitored_cgroup(cgroup_id);
+    if (!entry) return Monitoring::none;
+    // Adopted for this function, and still pointing at one of its slots
+    // (the adopted one, or the one the first reload moved it to).
+    const std::string* adopted = parts_.registrations.adopted_function(cgroup_id);
+    const SlotInfo* slot = parts_.policies.table().info(entry->policy_id);
+    if (adopted && *adopted == function && slot && slot->function == function) return Monitoring::adopted;
+    return Monitoring::in_kernel;
 }
 
 // Who may register what: register_policy.hpp. Everything the decision needs
@@ -159,11 +165,13 @@ ControlReply ControlService::handle_register(ClientId client, const RegisterRequ
     facts.parent = launcher_parent_;
     facts.requested_id = request.cgroup_id;
     facts.client_registrations = parts_.registrations.count_of(client);
+    facts.resume = request.resume;
     if (auto leaf = register_path_leaf(reg.path, launcher_parent_)) {
-        auto inspected = inspect_cgroup(launcher_parent_, *leaf);
+        auto inspected = hooks_.inspect_cgroup ? hooks_.inspect_cgroup(launcher_parent_, *leaf)
+                                               : inspect_cgroup(launcher_parent_, *leaf);
         if (inspected) {
             facts.cgroup = *inspected;
-            facts.monitoring = monitoring_of(inspected->id);
+            facts.monitoring = monitoring_of(inspected->id, reg.function);
         } else {
             facts.open_error = inspected.error();
         }
@@ -179,18 +187,25 @@ ControlReply ControlService::handle_register(ClientId client, const RegisterRequ
     if (reg.landlock) {
         if (Status attached = hooks_.attach_landlock_reporting(); !attached) return ErrorReply{attached.error()};
     }
-    fnw_cgroup_entry entry{};
-    entry.policy_id = *slot;
-    entry.flags = FNW_CGROUP_ARM_ON_EXEC | (reg.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
-    if (Status monitored = parts_.maps.monitor_cgroup(cgroup_id, entry); !monitored)
-        return ErrorReply{monitored.error()};
+    if (!request.resume) {
+        fnw_cgroup_entry entry{};
+        entry.policy_id = *slot;
+        entry.flags = FNW_CGROUP_ARM_ON_EXEC | (reg.landlock ? uint32_t{FNW_CGROUP_LANDLOCK} : 0u);
+        if (Status monitored = parts_.maps.monitor_cgroup(cgroup_id, entry); !monitored)
+            return ErrorReply{monitored.error()};
+    }
+    // Resumed: the adopted entry stays as the earlier daemon left it, armed
+    // since the function's exec (ARM_ON_EXEC again would leave it unchecked
+    // until its next exec), on the function's slot (moved by reloads).
     const SlotInfo& info = *table.info(*slot);
-    spdlog::info("{}: cgroup {} registered by pid {} uid {} (policy {}, {})", display_name(reg.function),
-                 display_name(reg.path), reg.pid, reg.uid, display_name(info.policy), to_string(info.mode));
+    spdlog::info("{}: cgroup {} {} by pid {} uid {} (policy {}, {})", display_name(reg.function),
+                 display_name(reg.path), request.resume ? "registered again (resumed)" : "registered", reg.pid,
+                 reg.uid, display_name(info.policy), to_string(info.mode));
     parts_.identifier.forget(cgroup_id);  // a selector may have matched its birth first: the launcher names it
     parts_.registrations.add(cgroup_id, std::move(reg));
     parts_.router.refresh_trace_flags();  // may set TRACE (launcher --trace, or a trace client)
-    return RegisteredReply{cgroup_id, *slot, info.policy, std::string(to_string(info.mode))};
+    const bool pinned = hooks_.pinned && hooks_.pinned();
+    return RegisteredReply{cgroup_id, *slot, info.policy, std::string(to_string(info.mode)), pinned};
 }
 
 void ControlService::add_status_counters(StatusCounters& counters) const {

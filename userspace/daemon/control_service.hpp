@@ -40,6 +40,14 @@ public:
         std::function<StatusReply()> status;
         std::function<bool(const std::string& why)> reload;
         std::function<Status()> attach_landlock_reporting;
+        // The kernel keeps guarding registered cgroups after this daemon
+        // exits (pinned probes, not unloaded on exit): said in each
+        // RegisteredReply. Unset: not pinned.
+        std::function<bool()> pinned;
+        // Reads a cgroup's facts; unset: inspect_cgroup() (register_policy.hpp).
+        // Tests stand in for cgroupfs, which needs root.
+        std::function<Result<CgroupFacts>(const std::filesystem::path& parent, const std::string& leaf)>
+            inspect_cgroup;
     };
     ControlService(Parts parts, Hooks hooks, std::filesystem::path launcher_parent, std::string admin_group);
 
@@ -73,8 +81,9 @@ private:
     ErrorReply refuse(const std::string& reason, const std::string& message);
     // "no policy for function ...": for `policy` and `register` alike.
     ErrorReply no_policy_for(const std::string& function) const;
-    // Anything already guarding the cgroup: a registration must not replace it.
-    Monitoring monitoring_of(uint64_t cgroup_id) const;
+    // Anything already guarding the cgroup: a registration must not replace
+    // it, unless it is an adopted entry of `function` (a resume).
+    Monitoring monitoring_of(uint64_t cgroup_id, const std::string& function) const;
 
     Parts parts_;
     Hooks hooks_;

@@ -209,6 +209,13 @@ void Daemon::Impl::assemble(const Families& f) {
     // rules set moves them (PolicyTable::adopt).
     if (probes->pinned().origin == PinnedOrigin::Adopted) policies->table().adopt(probes->slot_owners());
     registrations.emplace(*probes, cgroup2_root);
+    // Before any registration of ours: which entries a restarted launcher
+    // may resume (docs/daemon.md, "Launched functions across a restart").
+    if (probes->pinned().origin == PinnedOrigin::Adopted)
+        registrations->adopt(probes->monitored_cgroups(), [this](uint32_t slot) {
+            const SlotInfo* info = policies->table().info(slot);
+            return info ? info->function : std::string();
+        });
     identifier.emplace(*probes, policies->table(), *registrations, *tree, monitored_count);
     if (PodFeed* pods = threads.pods()) identifier->set_pods(pods->lookup());
     router.emplace(EventRouter::Parts{*probes, policies->table(), *identifier, *registrations, *output, file_decider,
@@ -220,6 +227,9 @@ void Daemon::Impl::assemble(const Families& f) {
     hooks.status = [this] { return status(); };
     hooks.reload = [this](const std::string& why) { return reload(why); };
     hooks.attach_landlock_reporting = [this] { return probes->attach_landlock_reporting(); };
+    // --unload-on-exit removes the pins on a clean stop: a launcher must not
+    // wait for a next daemon while nothing guards its function.
+    hooks.pinned = [this] { return probes->pinned().origin != PinnedOrigin::Unpinned && !config.unload_on_exit; };
     control.emplace(ControlService::Parts{*server, *probes, *policies, *registrations, *identifier, *router},
                     std::move(hooks), cgroup2_root / config.cgroup_parent, config.admin_group);
     control->count_refusals_in(*f.control_refused_total);

@@ -121,6 +121,20 @@ bool Registrations::drain_one(uint64_t cgroup_id, Registration& reg, std::chrono
     return true;
 }
 
+void Registrations::adopt(const std::vector<std::pair<uint64_t, fnw_cgroup_entry>>& entries,
+                          const std::function<std::string(uint32_t slot)>& function_of_slot) {
+    for (const auto& [cgroup_id, entry] : entries) {
+        if (entry.flags & FNW_CGROUP_INHERITED) continue;
+        std::string function = function_of_slot(entry.policy_id);
+        if (!function.empty()) adopted_[cgroup_id] = std::move(function);
+    }
+}
+
+const std::string* Registrations::adopted_function(uint64_t cgroup_id) const {
+    auto it = adopted_.find(cgroup_id);
+    return it == adopted_.end() ? nullptr : &it->second;
+}
+
 void Registrations::add_status_counters(DaemonCounters& daemon_counters) const {
     daemon_counters.launcher_cgroups_emptied = cgroups_emptied_;
     daemon_counters.launcher_cgroups_removed = cgroups_removed_;

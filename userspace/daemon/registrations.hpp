@@ -10,9 +10,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "control/protocol.hpp"
 
@@ -51,7 +54,10 @@ public:
     const Map& all() const { return by_cgroup_; }
     const Registration* find(uint64_t cgroup_id) const;
     bool contains(uint64_t cgroup_id) const { return by_cgroup_.count(cgroup_id) > 0; }
-    void add(uint64_t cgroup_id, Registration registration) { by_cgroup_[cgroup_id] = std::move(registration); }
+    void add(uint64_t cgroup_id, Registration registration) {
+        adopted_.erase(cgroup_id);
+        by_cgroup_[cgroup_id] = std::move(registration);
+    }
     void erase(uint64_t cgroup_id) { by_cgroup_.erase(cgroup_id); }
     size_t count_of(ClientId client) const;
 
@@ -66,6 +72,17 @@ public:
     // turn.
     void drain_released(std::chrono::steady_clock::time_point now);
 
+    // A pinned set adopted at start: the cgroups the kernel held then, each
+    // with the function whose slot it pointed at. A launcher whose daemon
+    // restarted registers its cgroup again (RegisterRequest::resume); only
+    // these entries, for the same function, can be resumed. Inherited
+    // entries are left out: a launcher's entry is written by its
+    // registration, never copied from a parent.
+    void adopt(const std::vector<std::pair<uint64_t, fnw_cgroup_entry>>& entries,
+               const std::function<std::string(uint32_t slot)>& function_of_slot);
+    // The function an adopted, not yet resumed cgroup belonged to.
+    const std::string* adopted_function(uint64_t cgroup_id) const;
+
     // status: counters.daemon's share.
     void add_status_counters(DaemonCounters& daemon_counters) const;
 
@@ -77,6 +94,7 @@ private:
     KernelMaps& maps_;
     std::filesystem::path cgroup2_root_;
     Map by_cgroup_;
+    std::map<uint64_t, std::string> adopted_;  // cgroup id -> function; resumed ones leave
     uint64_t cgroups_emptied_ = 0, cgroups_removed_ = 0;
 };
 
