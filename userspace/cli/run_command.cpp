@@ -177,8 +177,9 @@ void log_outcome(const std::string& function, const RunOutcome& outcome) {
 
 // `fnwarden run` under a host daemon: the daemon's policy for the function
 // applies, the daemon guards the cgroup, events go to the daemon's outputs.
-int run_under_daemon(ControlClient client, const std::string& function, const std::vector<std::string>& command,
-                     bool trace, bool explain, const std::optional<RunAs>& run_as) {
+int run_under_daemon(ControlClient client, const std::string& socket, const std::string& function,
+                     const std::vector<std::string>& command, bool trace, bool explain,
+                     const std::optional<RunAs>& run_as) {
     auto reply = client.request({{"op", "policy"}, {"function", function}}, std::chrono::seconds(5));
     if (!reply || reply->value("type", "") != "policy") {
         std::cerr << "fnwarden run: the daemon cannot guard \"" << function
@@ -195,7 +196,7 @@ int run_under_daemon(ControlClient client, const std::string& function, const st
     if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_capabilities(), LsmStatus{"(see fnwarden status)", {}});
     if (command.empty()) return 0;
 
-    DaemonGuard guard(std::move(client), EventContext{function, policy->name, mode, /*resolve_exe=*/true});
+    DaemonGuard guard(std::move(client), socket, EventContext{function, policy->name, mode, /*resolve_exe=*/true});
     auto cgroup2 = find_cgroup2_mount();
     if (!cgroup2) {
         std::cerr << "fnwarden run: no cgroup2 mount in /proc/self/mountinfo\n";
@@ -252,7 +253,7 @@ std::optional<int> try_run_under_daemon(const RunOptions& o, const std::vector<s
             spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events "
                          "ignored; --standalone to use them)",
                          o.socket);
-        return run_under_daemon(std::move(*connected), o.function, command, o.trace, o.explain, run_as);
+        return run_under_daemon(std::move(*connected), o.socket, o.function, command, o.trace, o.explain, run_as);
     }
     if (connected.failure().kind != ControlConnectFailure::no_daemon) {
         std::cerr << "fnwarden run: " << connected.error()

@@ -266,6 +266,7 @@ struct FunctionRunner::Supervision {
     SeccompSupervisor* supervisor;
     int sigfd;
     UniqueFd pidfd, epfd;
+    int guard_fd = -1;  // the guard's poll_fd() the loop watches
     bool guard_lost = false;
 
     bool watch(int fd) {
@@ -298,9 +299,18 @@ bool FunctionRunner::handle_ready(Supervision& run, const epoll_event& ready, Ru
 }
 
 void FunctionRunner::service_guard(Supervision& run) {
-    if (run.guard_lost || guard_.service()) return;
+    if (run.guard_lost) return;
+    const bool guarded = guard_.service();
+    // The guard's descriptor may change: the daemon guard has none while it
+    // waits for the next daemon, then the new connection's.
+    if (const int fd = guarded ? guard_.poll_fd() : -1; fd != run.guard_fd) {
+        if (run.guard_fd >= 0) ::epoll_ctl(run.epfd.get(), EPOLL_CTL_DEL, run.guard_fd, nullptr);
+        if (fd >= 0 && !run.watch(fd))
+            spdlog::warn("{}: cannot watch the guard's connection: {}", run.request.function, std::strerror(errno));
+        run.guard_fd = fd;
+    }
+    if (guarded) return;
     run.guard_lost = true;
-    ::epoll_ctl(run.epfd.get(), EPOLL_CTL_DEL, guard_.poll_fd(), nullptr);
     if (run.request.mode == Mode::Enforce) {
         // Nothing watches the function any more: in enforce mode it must
         // not run on unguarded.
@@ -314,8 +324,9 @@ void FunctionRunner::service_guard(Supervision& run) {
 Status FunctionRunner::supervise(Supervision& run, RunOutcome& outcome) {
     run.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, run.pid, 0)));
     run.epfd.reset(::epoll_create1(EPOLL_CLOEXEC));
+    run.guard_fd = guard_.poll_fd();
     if (run.pidfd.get() < 0 || run.epfd.get() < 0 || !run.watch(run.pidfd.get()) ||
-        (guard_.poll_fd() >= 0 && !run.watch(guard_.poll_fd())) || (run.sigfd >= 0 && !run.watch(run.sigfd)) ||
+        (run.guard_fd >= 0 && !run.watch(run.guard_fd)) || (run.sigfd >= 0 && !run.watch(run.sigfd)) ||
         (run.supervisor && !run.watch(run.supervisor->fd())))
         return fail(std::string("event loop setup: ") + std::strerror(errno));
     for (bool running = true; running;) {

@@ -89,7 +89,11 @@ public:
     virtual const EnforcementCapabilities& capabilities() const = 0;
     // An fd the run loop polls (-1: none), and the work to do on each tick
     // (at least every kConsumerLatencyMs). service() returns false when the
-    // guard is gone (the daemon died): the function is no longer watched.
+    // guard is gone (the daemon died and no next one took the function
+    // back): the function is no longer watched. poll_fd() may change from
+    // one service() to the next; a guard that replaces its descriptor
+    // returns -1 from at least one service() in between, so a number the
+    // kernel reuses is still seen as new.
     virtual int poll_fd() const { return -1; }
     virtual bool service() { return true; }
     // An event the launcher itself produced (a syscall seccomp stopped).
