@@ -7,12 +7,24 @@
 
 #include "cli/function_commands.hpp"
 #include "cli/options.hpp"
+#include "core/policy_summary.hpp"
 
 namespace fnw::cli {
 
 void print_policy_errors(const PolicyParseResult& result) {
     for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
 }
+
+namespace {
+
+// After the one-line summary (scripts grep it): what each right allows, and
+// each way the policy cannot work as written.
+void print_policy_meaning(const FunctionPolicy& policy) {
+    for (const auto& line : summarize_policy(policy)) std::cout << "  " << line << "\n";
+    for (const auto& line : policy_warnings(policy)) std::cout << "  warning: " << line << "\n";
+}
+
+}  // namespace
 
 int cmd_policy_validate(const std::vector<std::string>& args) {
     if (args.empty() || args[0] != "validate") {
@@ -78,6 +90,7 @@ int cmd_policy_validate(const std::vector<std::string>& args) {
             std::cout << "unrestricted";
         }
         std::cout << ")\n";
+        print_policy_meaning(p);
     }
     return rc;
 }

@@ -27,6 +27,7 @@
 #include "control/control_client.hpp"
 #include "control/daemon_guard.hpp"
 #include "core/display_name.hpp"
+#include "core/elf_interpreter.hpp"
 #include "output/event_json.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
@@ -196,7 +197,8 @@ int run_under_daemon(ControlClient client, const std::string& socket, const std:
     if (explain) std::cerr << explain_enforcement(*policy, mode, probe_kernel_capabilities(), LsmStatus{"(see fnwarden status)", {}});
     if (command.empty()) return 0;
 
-    DaemonGuard guard(std::move(client), socket, EventContext{function, policy->name, mode, /*resolve_exe=*/true});
+    DaemonGuard guard(std::move(client), socket,
+                      EventContext{function, policy->name, mode, /*resolve_exe=*/true, refused_interpreters(*policy)});
     auto cgroup2 = find_cgroup2_mount();
     if (!cgroup2) {
         std::cerr << "fnwarden run: no cgroup2 mount in /proc/self/mountinfo\n";
@@ -320,7 +322,7 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
         if (command.empty()) return 0;
     }
 
-    EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true};
+    EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true, refused_interpreters(policy)};
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
     uint64_t violation_events = 0;  // every class: syscalls, files, exec, network

@@ -82,6 +82,15 @@ struct ExecRules {
     // otherwise is a violation (daemon-side check, see FileDecider).
     std::map<std::string, std::string> sha256;
     ViolationAction on_violation = ViolationAction::Report;
+    // Filled at policy load from the files themselves (core/elf_interpreter),
+    // never written back: one entry per exact exec.allow path that is a
+    // dynamic ELF program or could not be read.
+    struct ProgramInterpreter {
+        std::string program;      // the exec.allow entry
+        std::string interpreter;  // its PT_INTERP, canonical; "" when undetermined
+        std::string problem;      // why it could not be determined; "" when known
+    };
+    std::vector<ProgramInterpreter> interpreters;
 };
 
 // spec.process: what a function may do to other processes and to its own

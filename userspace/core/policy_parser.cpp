@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/result.hpp"
+#include "core/elf_interpreter.hpp"
 #include "core/policy_checker.hpp"
 #include "core/selector.hpp"
 #include "core/suggest.hpp"
@@ -407,7 +408,12 @@ PolicyError whole_file_error(const std::filesystem::path& path, const std::strin
 PolicyParseResult parse_policy_file(const std::filesystem::path& path) {
     auto text = read_policy_text(path);
     if (!text) return {std::nullopt, {whole_file_error(path, text.error())}};
-    return parse_policy(*text, path.string());
+    PolicyParseResult result = parse_policy(*text, path.string());
+    // Loading a policy file for a function on this host: what its programs
+    // bring with them is read here, once (parse_policy stays free of I/O on
+    // the programs, for the daemon's rules and the fuzzer).
+    if (result.policy && result.policy->exec.restricted) resolve_exec_interpreters(result.policy->exec);
+    return result;
 }
 
 BaselineParseResult parse_baseline_file(const std::filesystem::path& path) {

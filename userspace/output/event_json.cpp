@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <vector>
 
 #include <fnwarden/events.h>
@@ -222,6 +223,24 @@ void file_rule_json(nlohmann::json& j, const fnw_file_event& ev) {
     }
 }
 
+// Landlock refused the exec of a program the policy allows: what the kernel
+// was refused is the program's ELF interpreter, which it opens on the
+// program's behalf. The event names it (the program stays in raw_path).
+// The program is looked up by its canonical name and as the function gave it
+// (exec.allow may list either).
+void name_refused_interpreter(nlohmann::json& j, const EventContext& ctx, std::initializer_list<std::string> names) {
+    for (const std::string& program : names) {
+        const auto it = ctx.refused_interpreters.find(program);
+        if (it == ctx.refused_interpreters.end()) continue;
+        j["file"]["path"] = it->second;
+        j["file"]["interpreter_of"] = program;
+        j["note"] = "landlock refused " + it->second + ", the ELF interpreter (PT_INTERP) of " + program +
+                    ", which the policy allows: the kernel opens the interpreter to run the program, so it needs "
+                    "exec.allow and files.read";
+        return;
+    }
+}
+
 nlohmann::json file_json(const fnw_file_event& ev, const EventContext& ctx, const WallClock& clock) {
     nlohmann::json j = header_json(ev.hdr, ctx, clock);
     j["type"] = json_type(EventKind::File);
@@ -249,6 +268,7 @@ nlohmann::json file_json(const fnw_file_event& ev, const EventContext& ctx, cons
     outcome_json(j, ev.verdict, ev.action, ev.mechanism);
     if (ev.object_flags & FNW_OBJECT_UNLINKED) j["file"]["unlinked"] = true;
     file_rule_json(j, ev);
+    if (ev.mechanism == FNW_MECH_LANDLOCK && is_exec_event(ev)) name_refused_interpreter(j, ctx, {path.path, std::string(bounded(ev.path))});
     return j;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,6 +38,10 @@ struct EventContext {
     // Add "exe" from /proc/PID/exe when the record is decoded (best effort:
     // empty when the process is gone). Off in tests, on in the CLI.
     bool resolve_exe = false;
+    // Allowed program -> its ELF interpreter, which the policy refuses
+    // (refused_interpreters): a Landlock refusal of the program's exec is
+    // the interpreter's, and the event names it. Empty under the daemon.
+    std::map<std::string, std::string> refused_interpreters;
 };
 
 // The event's JSON; nullopt for a record that is no policy event (a cgroup

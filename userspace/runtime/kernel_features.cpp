@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/policy_summary.hpp"
 #include "runtime/landlock_sandbox.hpp"
 
 namespace fnw {
@@ -126,6 +127,7 @@ void explain_exec(std::ostream& out, const FunctionPolicy& policy, const Enforce
     }
     out << "  exec (" << policy.exec.allow.size() << " programs), onViolation " << to_string(policy.exec.on_violation)
         << "\n";
+    for (const auto& line : describe_exec_interpreters(policy.exec)) out << "    " << line << "\n";
     const bool acting = exec.action != ViolationAction::Report;
     if (acting) {
         if (const std::string why = caps.lsm_why_not("bprm_check_security"); !why.empty())
@@ -353,6 +355,7 @@ std::string explain_enforcement(const FunctionPolicy& policy, Mode mode, const K
     if (caps.landlock_abi > 0)
         for (const auto& note : plan_landlock(landlock_view(policy, plan), caps.landlock_abi).notes)
             out << "    note: " << note << "\n";
+    for (const auto& warning : policy_warnings(policy)) out << "  warning: " << warning << "\n";
     explain_kernel(out, features, lsm);
     return out.str();
 }

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <set>
 
+#include "core/elf_interpreter.hpp"
+
 namespace fnw {
 namespace {
 
@@ -155,7 +157,12 @@ LandlockPlan plan_landlock(const FunctionPolicy& policy, int abi) {
         add(policy.files.create, kMake | LANDLOCK_ACCESS_FS_REFER);
         add(policy.files.remove, kRemove | LANDLOCK_ACCESS_FS_REFER);
     }
-    if (policy.exec.restricted) add(policy.exec.allow, LANDLOCK_ACCESS_FS_EXECUTE);
+    if (policy.exec.restricted) {
+        add(policy.exec.allow, LANDLOCK_ACCESS_FS_EXECUTE);
+        // The kernel opens a program's ELF interpreter with execute access
+        // on its behalf: without this an allowed program is refused.
+        add(implied_exec_paths(policy.exec), LANDLOCK_ACCESS_FS_EXECUTE);
+    }
     return plan;
 }
 

@@ -1,0 +1,54 @@
+// The ELF interpreter (PT_INTERP) a program brings with it.
+//
+// Exec'ing a dynamic ELF program makes the kernel open its interpreter
+// (/lib64/ld-linux-x86-64.so.2) with execute access on the program's
+// behalf, so an exec allowlist that names the program but not its loader
+// refuses the program under Landlock. Policy load reads each exact
+// exec.allow path's PT_INTERP and grants it as an implied entry.
+//
+// Only the program headers are read: a bounded prefix of the file, no exec.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "core/policy.hpp"
+
+namespace fnw {
+
+// How much of a program is read: the ELF header, the program headers and
+// the interpreter's name all sit within it in every linker's layout.
+inline constexpr size_t kElfHeadBytes = 64 * 1024;
+
+// Pure, for any bytes (fuzzed): the PT_INTERP path of an ELF64
+// little-endian x86_64 image's first bytes. nullopt when `head` is not an
+// ELF image at all (a script) or has no PT_INTERP (static); fails saying
+// why when it is an ELF image this cannot read (another class or machine,
+// headers out of range, an unterminated name).
+Result<std::optional<std::string>> elf_interpreter_of(std::string_view head);
+
+// Reads the first kElfHeadBytes of the regular file at `path` and parses
+// them. Fails when the file cannot be opened or is not a regular file.
+Result<std::optional<std::string>> read_elf_interpreter(const std::filesystem::path& path);
+
+// For each exact exec.allow path, records its interpreter (canonical path,
+// symlinks resolved) in rules.interpreters, or why it could not be
+// determined. Globs are skipped: they name no one file to read.
+void resolve_exec_interpreters(ExecRules& rules);
+
+// The interpreters exec rights must include beyond exec.allow: those
+// resolved and not already allowed by an exact entry.
+std::vector<std::string> implied_exec_paths(const ExecRules& rules);
+
+// Allowed programs -> their interpreter, for each program the policy lets
+// the function exec but whose interpreter the kernel will be refused
+// (files.read grants the program but not the interpreter, or exec rights
+// miss it): an exec refusal of such a program names the interpreter.
+std::map<std::string, std::string> refused_interpreters(const FunctionPolicy& policy);
+
+}  // namespace fnw
