@@ -131,7 +131,7 @@ std::vector<std::string> policy_warnings(const FunctionPolicy& policy) {
     for (const auto& entry : policy.exec.interpreters)
         if (!entry.problem.empty())
             out.push_back("the ELF interpreter of " + entry.program + " could not be determined (" + entry.problem +
-                          "): if it is a dynamic program, its interpreter is missing from exec.allow");
+                          "): if it is a dynamic program and its interpreter is not in exec.allow, the exec is refused");
     return out;
 }
 
