@@ -111,7 +111,8 @@ stage tsan bash -c "cd build-tsan && ctest -L tsan --output-on-failure"
 stage "build fuzz (clang)" bash -c "
   cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_BUILD_BENCH=OFF \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null &&
-  cmake --build build-fuzz -j$jobs --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path fnw_fuzz_daemon_config"
+  cmake --build build-fuzz -j$jobs --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path fnw_fuzz_daemon_config \
+    fnw_fuzz_elf_interpreter"
 # Each target runs 30 s and must grow coverage (tests/fuzz/run_fuzzer.sh).
 stage fuzz bash -c "cd build-fuzz && ctest -L fuzz -j$jobs --output-on-failure"
 
