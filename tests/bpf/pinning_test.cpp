@@ -146,12 +146,13 @@ protected:
     }
 
     // The workload with `steps`, inside the test cgroup; its wait status.
-    int run_in_cgroup(std::vector<std::string> steps) {
+    int run_in_cgroup(std::vector<std::string> steps) { return run_in(cgroup_, std::move(steps)); }
+    int run_in(const std::filesystem::path& cgroup, std::vector<std::string> steps) {
         std::vector<std::string> argv{FNW_TEST_WORKLOAD};
         argv.insert(argv.end(), steps.begin(), steps.end());
         const pid_t pid = ::fork();
         if (pid == 0) {
-            std::ofstream(cgroup_ / "cgroup.procs") << ::getpid() << std::flush;
+            std::ofstream(cgroup / "cgroup.procs") << ::getpid() << std::flush;
             std::vector<char*> args;
             for (auto& a : argv) args.push_back(a.data());
             args.push_back(nullptr);
@@ -192,6 +193,12 @@ TEST_F(PinningTest, EnforcementOutlivesTheProcessAndIsAdoptedWithoutASecondCopy)
     // Nobody holds the set but bpffs: the kernel still decides.
     EXPECT_TRUE(udp_send_denied()) << "the cgroup hook went with the process";
     EXPECT_TRUE(getpgid_killed()) << "the sys_enter kill went with the process";
+    // A cgroup made now inherits its parent's policy in the kernel alone.
+    const auto child = cgroup_ / "born-unwatched";
+    ASSERT_EQ(::mkdir(child.c_str(), 0755), 0);
+    const int child_status = run_in(child, {"getpgid", "print:survived"});
+    EXPECT_TRUE(WIFSIGNALED(child_status) && WTERMSIG(child_status) == SIGKILL)
+        << "a cgroup born while no daemon ran was not guarded";
 
     auto second = load();
     ASSERT_TRUE(second);
