@@ -58,6 +58,12 @@ udp_errno() {
   echo $?
 }
 send_refused() { [[ $(udp_errno) == 1 ]]; }  # EPERM
+# A TCP connect from the cgroup: EPERM (1) when the hook refuses it, else
+# ECONNREFUSED (111) from the closed port.
+connect_refused() {
+  bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" tcp4:127.0.0.1:9 exit-errno' _ "$cg2/$fn_cgroup" "$workload"
+  [[ $? == 1 ]]
+}
 send_allowed() { [[ $(udp_errno) == 0 ]]; }
 link_pins() { stat -c '%n %i' "$pins"/v*/links/* 2>/dev/null | sort; }
 start() { # start LOG EVENTS
@@ -83,6 +89,7 @@ kill -9 "$daemon"
 wait "$daemon" 2>/dev/null
 rm -f "$sock"
 send_refused && pass "after kill -9 the kernel still denies the send" || fail "the send went out after kill -9"
+connect_refused && pass "after kill -9 the kernel still denies a connect" || fail "a connect went out after kill -9"
 send_refused  # a second violation while nobody reads
 
 # --- a new daemon adopts the set -------------------------------------------------------
@@ -99,6 +106,12 @@ gap_event=$(grep -m1 '"op":"sendmsg"' "$work/events2.jsonl")
 [[ $gap_event == *'"policy":"pinned-policy"'* && $gap_event == *'"mode":"enforce"'* ]] &&
   pass "gap events name the policy and mode the earlier daemon wrote" || fail "gap event: $gap_event"
 send_refused && pass "still denied under the adopting daemon" || fail "send not denied after adoption"
+# The kernel's counters are pinned too: the gap's denies are in them.
+net_denied=$("$fnw" status --socket "$sock" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["kernel"]["net_denied"])')
+((net_denied >= 4)) && pass "the denies from before and during the gap are counted ($net_denied)" ||
+  fail "net_denied $net_denied after the gap"
+origin=$("$fnw" status --socket "$sock" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pinned"]["origin"])')
+expect_eq "status says the set was adopted" adopted "$origin"
 
 # --- an upgrade to another layout: the function stays guarded throughout ---------------
 # Another ring size is another map layout (the set's digest): the new daemon
