@@ -278,6 +278,32 @@ TEST_F(PinningTest, AnAdopterReportsOnlyTheRepeatsNobodyReported) {
     EXPECT_GE(reported_second, uint64_t{kDuring - 1}) << "the gap's repeats were not reported";
 }
 
+// The exec allowlist without a daemon: refused by lsm/bprm_check_security
+// where BPF-LSM runs (the 6.1 VM, FNW_REQUIRE_LSM=1), else killed at
+// sched_process_exec; either way by the pinned programs alone.
+TEST_F(PinningTest, AnExecOutsideTheAllowlistIsStoppedWithoutADaemon) {
+    auto first = load();
+    ASSERT_TRUE(first);
+    const bool lsm = first->lsm_hook_loaded("bprm_check_security");
+    const char* required = std::getenv("FNW_REQUIRE_LSM");
+    if (required && std::string(required) == "1") ASSERT_TRUE(lsm) << first->lsm_error();
+    FunctionPolicy policy = policy_denying({}, ViolationAction::Report);
+    policy.function = "pinned";
+    policy.exec.restricted = true;
+    policy.exec.allow = {FNW_TEST_WORKLOAD};
+    policy.exec.on_violation = ViolationAction::Deny;
+    ASSERT_TRUE(first->set_policy(kSlot, policy, Mode::Enforce));
+    ASSERT_TRUE(first->monitor_cgroup(cgroup_id_, fnw_cgroup_entry{kSlot, 0}));
+    first.reset();
+
+    const int status = run_in_cgroup({"exec:/bin/true", "exit-errno"});
+    if (lsm) {
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == EPERM) << "bprm_check_security went with the process";
+    } else {
+        EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "sched_process_exec went with the process";
+    }
+}
+
 TEST_F(PinningTest, AnotherBuildsSetGuardsUntilTheNewOneTakesOver) {
     auto old_build = load();
     ASSERT_TRUE(old_build);
