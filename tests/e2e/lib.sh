@@ -44,14 +44,33 @@ is_uint() { [[ ${1:-} =~ ^[0-9]+$ ]]; }
 # /sys/fs/cgroup/unified on a hybrid host). Prints nothing if there is none.
 cgroup2_mount() { awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts; }
 
+# require_bpffs: a bpf filesystem at /sys/fs/bpf, mounted where missing (as
+# the daemon does on a minimal machine); skips the test without one (exit
+# 77), or fails it under FNW_REQUIRE_BPF=1.
+require_bpffs() {
+  [[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) == bpf_fs ]] || mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null
+  [[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) == bpf_fs ]] && return 0
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: /sys/fs/bpf is not a bpf filesystem"; exit 1; }
+  echo "SKIP: no bpffs at /sys/fs/bpf"; exit 77
+}
+
+# errno_in CGROUP STEP: the caller's $workload running STEP (e.g.
+# udp4:127.0.0.1:9) in a process put in CGROUP; prints the errno it left
+# (0: the call succeeded, 1: EPERM).
+errno_in() {
+  bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" exit-errno' _ "$1" "$workload" "$2"
+  echo $?
+}
+
 # start_daemon LOG SOCKET ARGS...: `$fnw daemon --socket SOCKET ARGS...` in the
 # background, its output in LOG; adds it to the caller's `pids`, sets
 # daemon_pid, and waits up to 20 s for the socket. A daemon that does not
-# come up fails the test, which ends there (its log says why).
+# come up fails the test, which ends there (its log says why). Not pinned,
+# unless the caller sets pin_root (a pin root of the test's own).
 start_daemon() {
   local log=$1 sock=$2
   shift 2
-  "$fnw" daemon --socket "$sock" --pin-root none "$@" >"$log" 2>&1 &
+  "$fnw" daemon --socket "$sock" --pin-root "${pin_root:-none}" "$@" >"$log" 2>&1 &
   daemon_pid=$!
   pids+=("$daemon_pid")
   if eventually $((20 * ${FNW_TEST_SLOWDOWN:-1})) test -S "$sock"; then pass "daemon is listening"; else

@@ -12,12 +12,7 @@ workload=$(realpath "$2")
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
-# The daemon mounts bpffs where it is missing (a minimal machine); so may we.
-[[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) == bpf_fs ]] || mount -t bpf -o mode=0700 bpf /sys/fs/bpf 2>/dev/null
-if [[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) != bpf_fs ]]; then
-  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: /sys/fs/bpf is not a bpf filesystem"; exit 1; }
-  echo "SKIP: no bpffs at /sys/fs/bpf"; exit 77
-fi
+require_bpffs
 
 # Bounds on conditions scale with the machine (the VM lane runs under TCG).
 slow=${FNW_TEST_SLOWDOWN:-1}
@@ -25,6 +20,7 @@ work=$(mktemp -d)
 cg2=$(cgroup2_mount)
 fn_cgroup=fnwtest-pinned-$$
 pins=/sys/fs/bpf/fnw-e2e-$$
+pin_root=$pins  # start_daemon pins there
 sock=$work/fnwarden.sock
 main_shell=$BASHPID
 pids=()
@@ -53,27 +49,18 @@ mkdir "$cg2/$fn_cgroup" || { fail "cannot create cgroup $fn_cgroup"; exit 1; }
 
 # udp_errno: one UDP datagram from inside the function's cgroup; prints the
 # errno of the send (0: it went out).
-udp_errno() {
-  bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" udp4:127.0.0.1:9 exit-errno' _ "$cg2/$fn_cgroup" "$workload"
-  echo $?
-}
+udp_errno() { errno_in "$cg2/$fn_cgroup" udp4:127.0.0.1:9; }
 send_refused() { [[ $(udp_errno) == 1 ]]; }  # EPERM
 # A TCP connect from the cgroup: EPERM (1) when the hook refuses it, else
 # ECONNREFUSED (111) from the closed port.
-connect_refused() {
-  bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" tcp4:127.0.0.1:9 exit-errno' _ "$cg2/$fn_cgroup" "$workload"
-  [[ $? == 1 ]]
-}
+connect_refused() { [[ $(errno_in "$cg2/$fn_cgroup" tcp4:127.0.0.1:9) == 1 ]]; }
 send_allowed() { [[ $(udp_errno) == 0 ]]; }
 link_pins() { stat -c '%n %i' "$pins"/v*/links/* 2>/dev/null | sort; }
-start() { # start LOG EVENTS
-  "$fnw" daemon --pin-root "$pins" --rules "$work/rules" --mode enforce --socket "$sock" --output "$2" \
-    --metrics off >"$1" 2>&1 &
-  daemon=$!
-  pids+=("$daemon")
-  if eventually $((20 * slow)) test -S "$sock"; then pass "daemon is listening"; else
-    fail "daemon did not start: $(cat "$1")"; exit 1
-  fi
+start() { # start LOG EVENTS [ARGS...]
+  local log=$1 events=$2
+  shift 2
+  start_daemon "$log" "$sock" --rules "$work/rules" --mode enforce --output "$events" --metrics off "$@"
+  daemon=$daemon_pid
 }
 
 # --- a daemon that pins its probes ---------------------------------------------------
@@ -128,11 +115,7 @@ kill -9 "$daemon"
 wait "$daemon" 2>/dev/null
 rm -f "$sock"
 old_sets=$(ls -d "$pins"/v*)
-"$fnw" daemon --pin-root "$pins" --rules "$work/rules" --mode enforce --socket "$sock" \
-  --output "$work/events3.jsonl" --ringbuf-bytes 16777216 --metrics off >"$work/daemon3.log" 2>&1 &
-daemon=$!
-pids+=("$daemon")
-eventually $((20 * slow)) test -S "$sock" || fail "upgraded daemon did not start: $(cat "$work/daemon3.log")"
+start "$work/daemon3.log" "$work/events3.jsonl" --ringbuf-bytes 16777216
 grep -q "probes replacing in $pins/v" "$work/daemon3.log" && pass "the upgraded daemon loads beside the old set" ||
   fail "not replacing: $(cat "$work/daemon3.log")"
 old_set_gone() { [[ ! -e $old_sets ]]; }

@@ -14,16 +14,14 @@ workload=$(realpath "$2")
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
-if [[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) != bpf_fs ]]; then
-  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: /sys/fs/bpf is not a bpf filesystem"; exit 1; }
-  echo "SKIP: no bpffs at /sys/fs/bpf"; exit 77
-fi
+require_bpffs
 
 slow=${FNW_TEST_SLOWDOWN:-1}
 work=$(mktemp -d)
 cg2=$(cgroup2_mount)
 fn=relaunch-fn-$$
 pins=/sys/fs/bpf/fnw-e2e-$$
+pin_root=$pins  # start_daemon pins there
 sock=$work/fnwarden.sock
 main_shell=$BASHPID
 pids=()
@@ -51,23 +49,15 @@ YAML
 
 start() { # start LOG
   rm -f "$sock"  # a killed daemon leaves its socket file: wait for the new one's
-  "$fnw" daemon --pin-root "$pins" --rules "$work/rules" --mode enforce --socket "$sock" \
-    --output "$work/events.jsonl" --metrics off >"$1" 2>&1 &
-  daemon=$!
-  pids+=("$daemon")
-  if eventually $((20 * slow)) test -S "$sock"; then pass "daemon is listening"; else
-    fail "daemon did not start: $(cat "$1")"; exit 1
-  fi
+  start_daemon "$1" "$sock" --rules "$work/rules" --mode enforce --output "$work/events.jsonl" --metrics off
+  daemon=$daemon_pid
 }
 stop_daemon() { kill -9 "$daemon"; wait "$daemon" 2>/dev/null; }
 # The launched function's cgroup: <cgroup2>/fnwarden/<function>-<launcher pid>-0.
 fn_cgroup() { echo "$cg2/fnwarden/$fn-$1-0"; }
 # udp_errno CGROUP: one UDP datagram from a process put in CGROUP; prints the
 # errno of the send (0: it went out, 1: EPERM).
-udp_errno() {
-  bash -c 'echo $$ >"$1/cgroup.procs" && exec "$2" udp4:127.0.0.1:9 exit-errno' _ "$1" "$workload"
-  echo $?
-}
+udp_errno() { errno_in "$1" udp4:127.0.0.1:9; }
 send_refused() { [[ $(udp_errno "$1") == 1 ]]; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
