@@ -10,18 +10,14 @@
 #include <string>
 
 #include "cli/tables.hpp"
+#include "fakes/control_fixtures.hpp"
 
 using nlohmann::json;
 
 namespace fnw {
 namespace {
 
-std::string read_fixture(const std::string& name) {
-    std::ifstream in(std::string(FNW_TEST_FIXTURES) + "/control/" + name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
+std::string read_fixture(const std::string& name) { return testing::read_control_fixture(name); }
 
 std::vector<ControlRequest> every_request() {
     return {StatusRequest{},
