@@ -1,8 +1,6 @@
 // ProbeSet's pinned state (pinned_set.hpp): planning where the set lives,
 // adopting what an earlier daemon left attached, pinning what this one
 // attaches, and removing pins.
-#include <time.h>
-
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -12,6 +10,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "common/boot_clock.hpp"
 #include "probes/probe_families.hpp"
 #include "probes/probe_set.hpp"
 
@@ -21,12 +20,6 @@ namespace fnw {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
-
-uint64_t boot_ns_now() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_BOOTTIME, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // Where the skeleton keeps `prog`'s link (fnwarden_bpf__attach fills it).
 bpf_link** skeleton_link_slot(fnwarden_bpf* skel, const bpf_program* prog) {
@@ -122,7 +115,7 @@ Status ProbeSet::adopt_pinned_links() {
 
 void ProbeSet::read_heartbeat() {
     const uint64_t last = __atomic_load_n(&skel_->bss->reader_heartbeat_ns, __ATOMIC_SEQ_CST);
-    const uint64_t now = boot_ns_now();
+    const uint64_t now = boot_now_ns();
     if (last && last <= now) pinned_.unread_gap = std::chrono::nanoseconds(now - last);
 }
 

@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/boot_clock.hpp"
 #include "runtime/proc_info.hpp"
 #include "runtime/process_handle.hpp"
 
@@ -20,12 +21,6 @@ namespace fnw {
 namespace {
 
 scmp_filter_ctx as_ctx(void* p) { return static_cast<scmp_filter_ctx>(p); }
-
-uint64_t boot_ns_now() {
-    timespec ts{};
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return uint64_t(ts.tv_sec) * 1'000'000'000ull + uint64_t(ts.tv_nsec);
-}
 
 // Identity of the notifying thread, read from /proc. Only trusted after
 // seccomp_notify_id_valid() confirms the thread is still the one that made
@@ -175,7 +170,7 @@ void SeccompSupervisor::handle_one(const EventSink& sink) {
     fnw_syscall_event ev{};
     ev.hdr.type = FNW_EVENT_SYSCALL;
     ev.hdr.size = sizeof(ev);
-    ev.hdr.boot_ns = boot_ns_now();
+    ev.hdr.boot_ns = boot_now_ns();
     ev.hdr.policy_id = policy_id_;
     fill_identity(ev.hdr, static_cast<pid_t>(req->pid), cgroup2_root_);
     // The process pinned by a pidfd before the notification is confirmed:
