@@ -10,10 +10,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <system_error>
 
 #include <linux/magic.h>
 #include <openssl/evp.h>
+
+#include "common/hex.hpp"
 
 namespace fnw {
 namespace {
@@ -29,22 +32,15 @@ bool is_set_name(const std::string& name) {
 std::string pinned_set_name(std::span<const std::byte> bpf_object, uint32_t ringbuf_bytes,
                             uint32_t alerts_ringbuf_bytes) {
     // OpenSSL's SHA-256, as for exec.allow's sha256 pins (runtime/exec_hash).
-    unsigned char digest[EVP_MAX_MD_SIZE];
+    uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(ctx, bpf_object.data(), bpf_object.size());
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+    EVP_DigestUpdate(ctx.get(), bpf_object.data(), bpf_object.size());
     const uint32_t sizes[] = {ringbuf_bytes, alerts_ringbuf_bytes};
-    EVP_DigestUpdate(ctx, sizes, sizeof(sizes));
-    EVP_DigestFinal_ex(ctx, digest, &length);
-    EVP_MD_CTX_free(ctx);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string name = "v" + std::to_string(kPinLayoutVersion) + "-";
-    for (unsigned int i = 0; i < 8 && i < length; ++i) {
-        name += kHex[digest[i] >> 4];
-        name += kHex[digest[i] & 0xf];
-    }
-    return name;
+    EVP_DigestUpdate(ctx.get(), sizes, sizeof(sizes));
+    EVP_DigestFinal_ex(ctx.get(), digest, &length);
+    return "v" + std::to_string(kPinLayoutVersion) + "-" + to_hex({digest, std::min(length, 8u)});
 }
 
 std::string pin_name(std::string_view name) {

@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/hex.hpp"
 #include "common/kernel_dev.hpp"
 #include "common/unique_fd.hpp"
 
@@ -72,16 +73,7 @@ const char* to_string(HashFailure failure) {
     return "?";
 }
 
-std::string to_hex(const Sha256& digest) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(digest.size() * 2);
-    for (uint8_t byte : digest) {
-        out.push_back(kDigits[byte >> 4]);
-        out.push_back(kDigits[byte & 0xf]);
-    }
-    return out;
-}
+std::string to_hex(const Sha256& digest) { return to_hex(std::span<const uint8_t>(digest)); }
 
 namespace {
 
