@@ -18,7 +18,10 @@
 #   /usr/share/fnwarden/rules/examples/*.yaml  examples, not active
 #   /usr/share/fnwarden/rules/baseline.yaml    pristine baseline, so examples
 #                                              find one "one directory up"
-#   /usr/share/doc/fnwarden/                   README.md, docs/*.md
+#   /usr/share/doc/fnwarden/                   README.md, docs/*.md, copyright, changelog.gz
+#   /etc/logrotate.d/fnwarden                  conffile: rotates event files in /var/log/fnwarden
+#   /usr/share/lintian/overrides/fnwarden      the deliberate exceptions, each with its reason
+#   /usr/share/man/man8/fnwarden*.8.gz         fnwarden(8) and a page per subcommand
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -38,6 +41,11 @@ command -v strip >/dev/null || die "strip not found (apt-get install binutils)"
 
 version=$(sed -n 's/^project(fnwarden VERSION \([0-9][0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
 [[ -n $version ]] || die "no 'project(fnwarden VERSION x.y.z' line in $src/CMakeLists.txt"
+# The changelog's newest entry must name the same version: dpkg and lintian
+# read it there, the binary's --version reads CMake's.
+changelog_version=$(sed -n '1s/^fnwarden (\([^)]*\)).*/\1/p' "$src/packaging/deb/changelog")
+[[ $changelog_version == "$version" ]] ||
+  die "packaging/deb/changelog's newest entry is '$changelog_version', CMakeLists.txt says '$version'"
 arch=$(dpkg --print-architecture)
 maintainer=${FNW_DEB_MAINTAINER:-"fnwarden maintainers <maintainers@fnwarden.invalid>"}
 
@@ -70,6 +78,18 @@ for f in "$src"/rules/examples/*.yaml; do
 done
 
 install -m 0644 "$src/README.md" "$root/usr/share/doc/fnwarden/README.md"
+install -m 0644 "$src/packaging/deb/copyright" "$root/usr/share/doc/fnwarden/copyright"
+# A native package's changelog; -n keeps the name and time out of the gzip
+# header, so one commit packs to the same bytes.
+gzip -9n <"$src/packaging/deb/changelog" >"$root/usr/share/doc/fnwarden/changelog.gz"
+chmod 0644 "$root/usr/share/doc/fnwarden/changelog.gz"
+# Man pages, generated from the binary's own --help (packaging/man/).
+command -v help2man >/dev/null || die "help2man not found (apt-get install help2man)"
+bash "$src/packaging/man/generate.sh" "$binary" "$root/usr/share/man/man8"
+install -d "$root/etc/logrotate.d" "$root/usr/share/lintian/overrides"
+install -m 0644 "$src/packaging/deb/logrotate" "$root/etc/logrotate.d/fnwarden"
+# Deliberate, and said why in the file lintian reads.
+install -m 0644 "$src/packaging/deb/lintian-overrides" "$root/usr/share/lintian/overrides/fnwarden"
 for f in "$src"/docs/*.md; do
   install -m 0644 "$f" "$root/usr/share/doc/fnwarden/"
 done
@@ -143,36 +163,50 @@ EOF
 cat >"$root/DEBIAN/conffiles" <<'EOF'
 /etc/fnwarden/fnwarden.yaml
 /etc/fnwarden/rules/baseline.yaml
+/etc/logrotate.d/fnwarden
 EOF
 
 # --- maintainer scripts --------------------------------------------------------
+# The unit is handled the way dh_installsystemd does it (deb-systemd-helper
+# keeps the state that lets purge remove an admin's enablement;
+# deb-systemd-invoke honours policy-rc.d, so a chroot or image build never
+# starts the daemon), with the choices of --no-enable --no-start: a fresh
+# install neither enables nor starts it (see postinst), an upgrade restarts
+# a daemon that is enabled or running.
 cat >"$root/DEBIAN/postinst" <<'EOF'
 #!/bin/sh
 set -e
 
-if [ "$1" = "configure" ]; then
-    # Members of this group may use the control socket (fnwarden status,
-    # trace, top, run); the unit runs with Group=fnwarden.
-    if ! getent group fnwarden >/dev/null; then
-        addgroup --system --quiet fnwarden
-    fi
-
-    if [ -d /run/systemd/system ]; then
-        systemctl --system daemon-reload >/dev/null || true
-        # Not enabled or started on a fresh install: a running daemon attaches
-        # probes to every syscall of the host, and `fnwarden run` then asks it
-        # for the function's policy instead of using its --policy file, so
-        # every run of a function without a policy in /etc/fnwarden/rules
-        # (all of them, on a fresh install) would start failing. The admin
-        # enables it once the rules are in place:
-        #   systemctl enable --now fnwarden
-        # An upgrade restarts a daemon that was running, so the old binary
-        # does not keep running (the unit is stopped only on removal).
-        if [ -n "$2" ]; then
-            systemctl try-restart fnwarden.service >/dev/null || true
+case "$1" in
+    configure|abort-upgrade|abort-deconfigure|abort-remove)
+        # Members of this group may use the control socket (fnwarden status,
+        # trace, top, run); the unit runs with Group=fnwarden.
+        if [ "$1" = "configure" ] && ! getent group fnwarden >/dev/null; then
+            addgroup --system --quiet fnwarden
         fi
-    fi
-fi
+
+        # Not enabled or started on a fresh install: a running daemon
+        # attaches probes to every syscall of the host, and `fnwarden run`
+        # then asks it for the function's policy instead of using its
+        # --policy file, so every run of a function without a policy in
+        # /etc/fnwarden/rules (all of them, on a fresh install) would start
+        # failing. The admin enables it once the rules are in place:
+        #   systemctl enable --now fnwarden
+        if command -v deb-systemd-helper >/dev/null; then
+            deb-systemd-helper unmask fnwarden.service >/dev/null || true
+            deb-systemd-helper update-state fnwarden.service >/dev/null || true
+        fi
+        if [ -d /run/systemd/system ]; then
+            systemctl --system daemon-reload >/dev/null || true
+            # An upgrade restarts a daemon that is enabled or running, so
+            # the old binary does not keep running; the new daemon adopts
+            # the pinned probes (docs/daemon.md), so enforcement has no gap.
+            if [ -n "$2" ] && command -v deb-systemd-invoke >/dev/null; then
+                deb-systemd-invoke restart fnwarden.service >/dev/null || true
+            fi
+        fi
+        ;;
+esac
 
 exit 0
 EOF
@@ -184,13 +218,15 @@ set -e
 # Stop on removal only; on upgrade postinst restarts it with the new binary,
 # and the new daemon takes over (or replaces) the pinned probes without a gap.
 if [ "$1" = "remove" ] || [ "$1" = "deconfigure" ]; then
-    if [ -d /run/systemd/system ]; then
-        systemctl stop fnwarden.service >/dev/null 2>&1 || true
+    if [ -d /run/systemd/system ] && command -v deb-systemd-invoke >/dev/null; then
+        deb-systemd-invoke stop fnwarden.service >/dev/null || true
     fi
     # The stopped daemon's probes stay pinned and keep enforcing; with the
     # package gone nothing would manage them. While the binary is still
     # here: unload them (pinRoot from the config, when it names another).
-    /usr/bin/fnwarden unload >/dev/null 2>&1 || true
+    if command -v fnwarden >/dev/null; then
+        fnwarden unload >/dev/null 2>&1 || true
+    fi
 fi
 
 exit 0
@@ -205,11 +241,19 @@ case "$1" in
         if [ -d /run/systemd/system ]; then
             systemctl --system daemon-reload >/dev/null || true
         fi
+        # Removed but not purged: an enablement left behind must not start
+        # a unit whose binary is gone.
+        if command -v deb-systemd-helper >/dev/null; then
+            deb-systemd-helper mask fnwarden.service >/dev/null || true
+        fi
         ;;
     purge)
-        # The admin's enablement goes with the package; the unit file is
-        # already gone, so remove the symlink systemctl enable made.
-        rm -f /etc/systemd/system/multi-user.target.wants/fnwarden.service
+        # The admin's enablement goes with the package (deb-systemd-helper
+        # recorded its symlinks in postinst).
+        if command -v deb-systemd-helper >/dev/null; then
+            deb-systemd-helper purge fnwarden.service >/dev/null || true
+            deb-systemd-helper unmask fnwarden.service >/dev/null || true
+        fi
         if [ -d /run/systemd/system ]; then
             systemctl --system daemon-reload >/dev/null || true
         fi

@@ -35,6 +35,9 @@ packages=(
   # the unit's test under a real systemd (tests/systemd/unit_test.sh): a
   # bookworm rootfs made by mmdebstrap, booted by systemd-nspawn
   mmdebstrap systemd-container
+  # the .deb's man pages are generated from --help; the packaging test runs
+  # lintian on the .deb and renders the pages
+  help2man lintian man-db
 )
 
 missing=()

@@ -100,6 +100,16 @@ for f in "$src"/rules/examples/*.yaml; do
   expect -rw-r--r-- "usr/share/fnwarden/rules/examples/$(basename "$f")"
 done
 expect -rw-r--r-- usr/share/doc/fnwarden/README.md
+expect -rw-r--r-- usr/share/doc/fnwarden/copyright
+expect -rw-r--r-- usr/share/doc/fnwarden/changelog.gz
+expect -rw-r--r-- etc/logrotate.d/fnwarden
+# A man page per subcommand that `fnwarden --help` lists (version needs none).
+commands=$(sed -n '/^commands:/,$p' <<<"$("$build_dir/fnwarden" --help)" | sed -nE 's/^  ([a-z]+).*/\1/p' | grep -vx version | sort -u)
+[[ -n $commands ]] || fail "fnwarden --help lists no commands"
+expect -rw-r--r-- usr/share/man/man8/fnwarden.8.gz
+for command in $commands; do
+  expect -rw-r--r-- "usr/share/man/man8/fnwarden-$command.8.gz"
+done
 for f in "$src"/docs/*.md; do
   expect -rw-r--r-- "usr/share/doc/fnwarden/$(basename "$f")"
 done
@@ -117,7 +127,7 @@ dpkg-deb -x "$deb" "$root"
 dpkg-deb -e "$deb" "$tmp/DEBIAN"
 
 # conffiles: exactly the /etc files, each present in the package.
-expected_conffiles=$'/etc/fnwarden/fnwarden.yaml\n/etc/fnwarden/rules/baseline.yaml'
+expected_conffiles=$'/etc/fnwarden/fnwarden.yaml\n/etc/fnwarden/rules/baseline.yaml\n/etc/logrotate.d/fnwarden'
 [[ $(sort "$tmp/DEBIAN/conffiles") == "$expected_conffiles" ]] ||
   fail "conffiles is: $(tr '\n' ' ' <"$tmp/DEBIAN/conffiles")"
 while read -r conffile; do
@@ -140,7 +150,14 @@ grep -q 'daemon-reload' "$tmp/DEBIAN/postinst" || fail "postinst does not reload
 if grep -vE '^\s*#' "$tmp/DEBIAN/postinst" | grep -qE 'systemctl( [-a-z]+)* (enable|start|restart|reenable)\b'; then
   fail "postinst enables or starts the service"
 fi
-grep -q 'systemctl stop fnwarden' "$tmp/DEBIAN/prerm" || fail "prerm does not stop the service"
+grep -q 'deb-systemd-invoke stop fnwarden' "$tmp/DEBIAN/prerm" || fail "prerm does not stop the service"
+# An upgrade (postinst configure with the old version in $2) restarts it;
+# a fresh install neither enables nor starts it.
+grep -q 'deb-systemd-invoke restart fnwarden' "$tmp/DEBIAN/postinst" || fail "postinst does not restart on upgrade"
+if grep -vE '^\s*#' "$tmp/DEBIAN/postinst" | grep -qE 'deb-systemd-(helper enable|invoke start)'; then
+  fail "postinst enables or starts the service on a fresh install"
+fi
+grep -q 'deb-systemd-helper purge fnwarden' "$tmp/DEBIAN/postrm" || fail "postrm does not drop the enablement on purge"
 grep -qE 'delgroup|groupdel' "$tmp/DEBIAN/postrm" || fail "postrm does not remove the group on purge"
 pass "maintainer scripts"
 
@@ -212,6 +229,33 @@ if [[ $daemon_rc -eq 2 && $daemon_out =~ broken\.yaml:[0-9]+:[0-9]+:.*mode && $d
   pass "a broken config is refused as a config error"
 else
   fail "broken config: exit $daemon_rc, expected 2 with file:line:col: $daemon_out"
+fi
+
+# --- man pages: each renders, names itself and lists the options --help has ---------
+if command -v man >/dev/null; then
+  for command in $commands; do
+    page=$root/usr/share/man/man8/fnwarden-$command.8.gz
+    text=$(MANWIDTH=200 man -l "$page" 2>&1) || fail "man -l fnwarden-$command.8.gz failed: $text"
+    grep -q "^ *fnwarden-$command - " <<<"$text" || fail "fnwarden-$command(8) has no NAME line for itself"
+    for option in $("$bin" "$command" --help 2>&1 | grep -oE '^  (-[a-z] \[ )?--[a-z-]+' | grep -oE -- '--[a-z-]+'); do
+      grep -q -- "$option" <<<"$text" || fail "fnwarden-$command(8) lacks $option, which --help lists"
+    done
+  done
+  pass "man pages: $(wc -w <<<"$commands") subcommands"
+else
+  echo "note: man not installed: pages not rendered"
+fi
+
+# --- lintian -----------------------------------------------------------------------------
+# Clean at --pedantic, except the overrides the package ships (each says why).
+if command -v lintian >/dev/null; then
+  if out=$(lintian --pedantic --fail-on error,warning,pedantic "$deb" 2>&1 | grep -v 'running with root privileges'); [[ -z $out ]]; then
+    pass "lintian --pedantic: clean"
+  else
+    fail "lintian --pedantic: $out"
+  fi
+else
+  fail "lintian is not installed (packaging/deps/install-debian.sh installs it)"
 fi
 
 if ((failures)); then
