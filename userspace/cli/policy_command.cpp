@@ -24,11 +24,24 @@ void print_policy_meaning(const FunctionPolicy& policy) {
     for (const auto& line : policy_warnings(policy)) std::cout << "  warning: " << line << "\n";
 }
 
+constexpr const char* kPolicyUsage =
+    "usage: fnwarden policy validate FILE...\n"
+    "Checks policy and baseline files without loading anything: prints, per file, \"ok\" with what the\n"
+    "policy allows per right and each way it cannot work as written, or file:line:column for each error.\n"
+    "Exit status: 0 when every file is valid, 2 when one is not or the arguments are wrong.\n";
+
+bool asks_for_help(const std::string& arg) { return arg == "--help" || arg == "-h"; }
+
 }  // namespace
 
 int cmd_policy_validate(const std::vector<std::string>& args) {
+    // --help at any level is an answer, not a file name (exit 0).
+    if ((!args.empty() && asks_for_help(args[0])) || (args.size() >= 2 && args[0] == "validate" && asks_for_help(args[1]))) {
+        std::cout << kPolicyUsage;
+        return 0;
+    }
     if (args.empty() || args[0] != "validate") {
-        std::cerr << "usage: fnwarden policy validate FILE...\n";
+        std::cerr << kPolicyUsage;
         return kExitUsage;
     }
     if (args.size() < 2) {
