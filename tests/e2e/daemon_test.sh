@@ -680,8 +680,17 @@ fi
 rmcg "$ceil/fn-ceiling" "$ceil"
 rm -f "$rules"/ceiling-*.yaml
 
-# --- trace with no daemon: standalone, runs register with it ------------------------
-"$fnw" trace --socket "$work/standalone.sock" --rules "$rules" --violations -o json \
+# --- trace with no daemon: an error, unless --standalone ------------------------------
+if "$fnw" trace --socket "$work/no-daemon.sock" --rules "$rules" -o json >"$work/no-daemon.out" 2>&1; then
+  fail "trace with no daemon and no --standalone exited 0: $(cat "$work/no-daemon.out")"
+elif [[ -e $work/no-daemon.sock ]]; then
+  fail "trace with no daemon and no --standalone served a socket (it loaded probes)"
+else
+  grep -q -- '--standalone' "$work/no-daemon.out" && pass "trace with no daemon says so and points at --standalone" ||
+    fail "trace with no daemon: $(cat "$work/no-daemon.out")"
+fi
+# --standalone: this process loads the probes; runs register with it.
+"$fnw" trace --standalone --socket "$work/standalone.sock" --rules "$rules" --violations -o json \
   >"$work/standalone.jsonl" 2>"$work/standalone.err" &
 standalone=$!
 pids+=($standalone)

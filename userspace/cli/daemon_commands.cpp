@@ -224,7 +224,7 @@ int trace_standalone(const std::string& socket, const std::string& rules, const 
 int cmd_trace(const std::vector<std::string>& opts) {
     std::string socket = kDefaultSocket, format = "table", events, rules;
     std::vector<std::string> functions;
-    bool violations_only = false;
+    bool violations_only = false, standalone = false;
     po::options_description desc("fnwarden trace options");
     desc.add_options()
         ("help,h", "show this help")
@@ -233,11 +233,14 @@ int cmd_trace(const std::vector<std::string>& opts) {
         ("events", po::value(&events), "comma list of syscall,file,net,exec (default all)")
         ("violations", po::bool_switch(&violations_only), "only violations (allowed events then never leave the kernel)")
         ("output,o", po::value(&format), "table|json")
-        ("rules", po::value(&rules), "with no daemon running: trace standalone with the policies in DIR "
+        ("standalone", po::bool_switch(&standalone),
+         "when no daemon answers at --socket: load fnwarden's own probes and trace with them (this process "
+         "serves the socket until Ctrl-C)")
+        ("rules", po::value(&rules), "with --standalone: the policies in DIR "
                                      "(default: the config's rules, /etc/fnwarden/rules)");
     if (auto done = parse_subcommand(opts, desc, "trace",
                                      "fnwarden trace [--function NAME] [--events syscall,file,net,exec] "
-                                     "[--violations] [-o table|json]"))
+                                     "[--violations] [-o table|json] [--standalone [--rules DIR]]"))
         return *done;
     if (format != "table" && format != "json") {
         std::cerr << "fnwarden trace: -o must be table or json\n";
@@ -248,9 +251,14 @@ int cmd_trace(const std::vector<std::string>& opts) {
     const bool color = table && ::isatty(STDOUT_FILENO);
     auto connected = ControlClient::connect(socket, kConnectTimeout);
     if (!connected) {
-        if (connected.failure().kind == ControlConnectFailure::no_daemon)
+        // Only when asked: a mistyped --socket must not turn a read-only look
+        // at the daemon into a second, host-wide set of probes.
+        if (standalone && connected.failure().kind == ControlConnectFailure::no_daemon)
             return trace_standalone(socket, rules, request, table, color);
-        std::cerr << "fnwarden trace: " << connected.error() << "\n";
+        std::cerr << "fnwarden trace: " << connected.error();
+        if (connected.failure().kind == ControlConnectFailure::no_daemon)
+            std::cerr << " (--standalone traces with this process's own probes)";
+        std::cerr << "\n";
         return kExitInternal;
     }
     install_interrupt_handler();

@@ -36,7 +36,7 @@ constexpr const char* kTopUsage =
     "                     the host daemon: loads the probes once, every policy in DIR, serves the socket\n"
     "  status [-o table|json]\n"
     "                     what the daemon guards, with what mechanism, and its counters\n"
-    "  trace [--function NAME] [--events syscall,file,net,exec] [--violations] [-o table|json]\n"
+    "  trace [--function NAME] [--events syscall,file,net,exec] [--violations] [-o table|json] [--standalone]\n"
     "                     live events from the daemon\n"
     "  top                per-function event and violation rates, refreshed\n"
     "  unload [--pin-root DIR]\n"
