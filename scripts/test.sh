@@ -97,19 +97,19 @@ vm_lane() {
 stage deps bash packaging/deps/install-debian.sh
 
 stage "build asan (unit tests)" bash -c "
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFNW_SANITIZE=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFNW_SANITIZE=ON -DFNW_WERROR=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
   cmake --build build-asan -j$jobs --target fnw_unit_tests"
 stage "unit (asan+ubsan)" bash -c "cd build-asan && ctest -L unit -LE packaging -j$jobs --output-on-failure"
 
 # The daemon's threads started and stopped under ThreadSanitizer (its own
 # tree: TSan cannot share a build with ASan).
 stage "build tsan" bash -c "
-  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFNW_TSAN=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFNW_TSAN=ON -DFNW_WERROR=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
   cmake --build build-tsan -j$jobs --target fnw_tsan_tests"
 stage tsan bash -c "cd build-tsan && ctest -L tsan --output-on-failure"
 
 stage "build fuzz (clang)" bash -c "
-  cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_BUILD_BENCH=OFF \
+  cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_WERROR=ON -DFNW_BUILD_BENCH=OFF \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null &&
   cmake --build build-fuzz -j$jobs --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path fnw_fuzz_daemon_config \
     fnw_fuzz_elf_interpreter"
@@ -119,7 +119,7 @@ stage fuzz bash -c "cd build-fuzz && ctest -L fuzz -j$jobs --output-on-failure"
 # The unit tests are built and run in build-asan only: the main tree is
 # configured without them, so nothing is compiled twice.
 stage "build main" bash -c "
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFNW_BUILD_UNIT_TESTS=OFF >/dev/null &&
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFNW_WERROR=ON -DFNW_BUILD_UNIT_TESTS=OFF >/dev/null &&
   cmake --build build -j$jobs"
 stage packaging bash -c "cd build && ctest -L packaging --output-on-failure"
 

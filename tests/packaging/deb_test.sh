@@ -167,6 +167,22 @@ if readelf -S "$bin" | grep -qE '\.(symtab|debug_info)'; then fail "usr/bin/fnwa
 [[ $("$bin" version) == "fnwarden $version" ]] || fail "'fnwarden version' says '$("$bin" version)'"
 pass "binary stripped and runs"
 
+# Hardened as dpkg-buildflags would (FNW_HARDENING, on by default): what
+# lintian's hardening-no-bindnow / hardening-no-fortify-functions look for,
+# read with readelf on the unstripped build.
+if grep -q '^FNW_HARDENING:BOOL=ON' "$build_dir/CMakeCache.txt" 2>/dev/null; then
+  elf=$build_dir/fnwarden
+  readelf -h "$elf" | grep -qE 'Type: +DYN' || fail "fnwarden is not a position-independent executable"
+  readelf -lW "$elf" | grep -q 'GNU_RELRO' || fail "fnwarden has no RELRO segment"
+  readelf -dW "$elf" | grep -qE '\((FLAGS|FLAGS_1)\).*\b(BIND_NOW|NOW)\b' || fail "fnwarden is not linked with -z now (BIND_NOW)"
+  dynsyms=$(readelf --dyn-syms -W "$elf")
+  grep -q '__stack_chk_fail' <<<"$dynsyms" || fail "fnwarden has no stack protector (__stack_chk_fail)"
+  grep -qE '__[a-z_]+_chk@' <<<"$dynsyms" || fail "fnwarden calls no fortified libc function (_FORTIFY_SOURCE)"
+  pass "hardening: PIE, RELRO, BIND_NOW, stack protector, fortify"
+else
+  echo "note: $build_dir was configured with FNW_HARDENING=OFF: hardening not checked"
+fi
+
 # --- systemd unit ------------------------------------------------------------------
 unit=$root/lib/systemd/system/fnwarden.service
 grep -qx 'ExecStart=/usr/bin/fnwarden daemon --config /etc/fnwarden/fnwarden.yaml' "$unit" || fail "unexpected ExecStart"
