@@ -273,6 +273,7 @@ static __always_inline void fnw_file_event_clear(struct fnw_file_event *ev)
 	ev->object_flags = 0;
 	ev->dfd2 = -100; /* AT_FDCWD */
 	ev->sha256_check = FNW_SHA256_NOT_CHECKED;
+	ev->resolve_note = FNW_RESOLVE_NOTE_NONE;
 	ev->resolved[0] = '\0';
 	ev->path2[0] = '\0';
 }

@@ -67,12 +67,12 @@ struct {
 	__type(value, __u8);
 } unix_allowed SEC(".maps") __weak;
 
-/* Which argument of a syscall is its path; see FNW_PATH_ARG_*. */
+/* Which argument of a syscall is its path, and what it needs: fnw_path_arg. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FNW_MAX_SYSCALLS);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, struct fnw_path_arg);
 } path_args SEC(".maps") __weak;
 
 /* Programs each policy may exec, for lsm/bprm_check_security. */

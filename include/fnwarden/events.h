@@ -180,6 +180,29 @@ enum fnw_resolved_kind {
 	FNW_RESOLVED_NONE = 0,   /* nothing: `path` is absolute, or the base was unreadable */
 	FNW_RESOLVED_OBJECT = 1, /* the opened file itself, walked from its dentry: canonical */
 	FNW_RESOLVED_BASE = 2,   /* the directory a relative `path` starts from (cwd or dfd), canonical */
+	/*
+	 * Set by userspace, never by the kernel: where the kernel walked no
+	 * object (a refused or not yet made one), fnwarden resolved the name
+	 * after the fact, symlinks and all, in the process's own root
+	 * (/proc/PID/root). `resolved` holds the canonical path, and for a
+	 * two-name operation (rename, link) the second name's after its NUL.
+	 */
+	FNW_RESOLVED_USER = 3,
+};
+
+/*
+ * fnw_file_event.resolve_note: why userspace could not resolve a name
+ * after the fact (it then stays as the kernel left it: BASE joined, or
+ * lexical). Set by userspace only.
+ */
+enum fnw_resolve_note {
+	FNW_RESOLVE_NOTE_NONE = 0,
+	FNW_RESOLVE_NOTE_PROCESS_GONE = 1,   /* the process exited (or is not the event's any more) */
+	FNW_RESOLVE_NOTE_TOO_MANY_LINKS = 2, /* more than 40 symlinks, as the kernel's ELOOP */
+	FNW_RESOLVE_NOTE_BASE_UNREADABLE = 3, /* neither the kernel nor /proc could name the cwd or dirfd */
+	FNW_RESOLVE_NOTE_NAME_TRUNCATED = 4, /* the name did not fit the record */
+	FNW_RESOLVE_NOTE_LOOKUP_FAILED = 5,  /* a component could not be examined (permissions, I/O) */
+	FNW_RESOLVE_NOTE_TOO_LONG = 6,       /* the canonical names do not fit the record */
 };
 
 /*
@@ -203,7 +226,7 @@ struct fnw_file_event {
 	__u8 action;
 	__u8 mechanism;
 	__u8 path_truncated; /* the user string filled the buffer */
-	__u32 access;        /* FNW_FILE_* the operation needs on `path`; 0 for Landlock/LSM records */
+	__u32 access;        /* FNW_FILE_* the operation needs on `path` (0: an exec refused by LSM) */
 	union {
 		__u32 access2;  /* FNW_FILE_* needed on `path2` (rename: create at the new name) */
 		__u32 argv_len; /* nr == FNW_NR_EXEC: bytes of `argv` used */
@@ -225,7 +248,8 @@ struct fnw_file_event {
 	 * on its content (enum fnw_sha256_check) and the digest it computed.
 	 * The kernel only asks (FNW_VERDICT_PENDING); it never fills these. */
 	__u8 sha256_check;
-	__u8 pad[3];
+	__u8 resolve_note; /* enum fnw_resolve_note (userspace) */
+	__u8 pad[2];
 	__u8 sha256[32];
 	char path[FNW_PATH_MAX];
 	char resolved[FNW_PATH_MAX];

@@ -49,6 +49,31 @@ enum fnw_cgroup_flags {
 /* bit 7: with SOCKADDR, the syscall is bind (else connect). */
 #define FNW_PATH_ARG_BIND 0x80
 
+/*
+ * What a file syscall Landlock refused needed, so that its report names
+ * the same right (files.read, files.create...) the file probes would
+ * (files.bpf.c's FILE_ENTER table says the same per syscall).
+ */
+enum fnw_path_op {
+	FNW_PATH_OP_NONE = 0,    /* connect, bind */
+	FNW_PATH_OP_OPEN = 1,    /* open flags in the argument after the path */
+	FNW_PATH_OP_OPENAT2 = 2, /* struct open_how in the argument after the path */
+	FNW_PATH_OP_CREAT = 3,   /* creat(): O_CREAT | O_WRONLY | O_TRUNC */
+	FNW_PATH_OP_CREATE = 4,  /* mkdir, mknod, symlink, link: create at the path */
+	FNW_PATH_OP_DELETE = 5,  /* unlink, rmdir */
+	FNW_PATH_OP_RENAME = 6,  /* delete at the path, create at path2 */
+	FNW_PATH_OP_WRITE = 7,   /* truncate */
+	FNW_PATH_OP_EXEC = 8,    /* execve, execveat */
+};
+
+/* path_args[syscall nr] */
+struct fnw_path_arg {
+	__u8 where;    /* FNW_PATH_ARG_* and 1 + the path's argument index */
+	__u8 op;       /* enum fnw_path_op */
+	__u8 path2_arg; /* 1 + index of the second name (rename's new one, link's old one); 0: none */
+	__u8 dfd2_arg;  /* 1 + index of path2's directory fd; 0: AT_FDCWD */
+};
+
 /* monitored_cgroups: cgroup id -> this */
 struct fnw_cgroup_entry {
 	__u32 policy_id;

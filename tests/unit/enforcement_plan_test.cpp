@@ -240,12 +240,31 @@ TEST(KernelPolicy, ActionsComeFromThePlan) {
 
 TEST(KernelPolicy, PathArgsCoverLandlockSyscalls) {
     const auto args = compile_path_args();
-    std::map<uint32_t, uint8_t> by_nr(args.begin(), args.end());
-    EXPECT_EQ(by_nr.at(2), 1) << "open: path in argument 0";
-    EXPECT_EQ(by_nr.at(257), 2 | FNW_PATH_ARG_HAS_DFD) << "openat: argument 1, with a dfd";
-    EXPECT_EQ(by_nr.at(59), 1 | FNW_PATH_ARG_EXEC);
-    EXPECT_EQ(by_nr.at(42), 2 | FNW_PATH_ARG_SOCKADDR) << "connect";
-    EXPECT_EQ(by_nr.at(49), 2 | FNW_PATH_ARG_SOCKADDR | FNW_PATH_ARG_BIND) << "bind";
+    std::map<uint32_t, fnw_path_arg> by_nr(args.begin(), args.end());
+    EXPECT_EQ(by_nr.at(2).where, 1) << "open: path in argument 0";
+    EXPECT_EQ(by_nr.at(257).where, 2 | FNW_PATH_ARG_HAS_DFD) << "openat: argument 1, with a dfd";
+    EXPECT_EQ(by_nr.at(59).where, 1 | FNW_PATH_ARG_EXEC);
+    EXPECT_EQ(by_nr.at(42).where, 2 | FNW_PATH_ARG_SOCKADDR) << "connect";
+    EXPECT_EQ(by_nr.at(49).where, 2 | FNW_PATH_ARG_SOCKADDR | FNW_PATH_ARG_BIND) << "bind";
+}
+
+// What each refused syscall needed, so a Landlock report names the right
+// the file probes would (files.read for an open, files.create for a link).
+TEST(KernelPolicy, PathArgsSayWhatTheOperationNeeds) {
+    const auto args = compile_path_args();
+    std::map<uint32_t, fnw_path_arg> by_nr(args.begin(), args.end());
+    EXPECT_EQ(by_nr.at(257).op, FNW_PATH_OP_OPEN);
+    EXPECT_EQ(by_nr.at(83).op, FNW_PATH_OP_CREATE) << "mkdir";
+    EXPECT_EQ(by_nr.at(87).op, FNW_PATH_OP_DELETE) << "unlink";
+    EXPECT_EQ(by_nr.at(59).op, FNW_PATH_OP_EXEC);
+    const fnw_path_arg renameat = by_nr.at(264);
+    EXPECT_EQ(renameat.op, FNW_PATH_OP_RENAME);
+    EXPECT_EQ(renameat.path2_arg, 4) << "renameat: the new name in argument 3";
+    EXPECT_EQ(renameat.dfd2_arg, 3) << "its directory fd in argument 2";
+    const fnw_path_arg linkat = by_nr.at(265);
+    EXPECT_EQ(linkat.where, 4 | FNW_PATH_ARG_HAS_DFD) << "linkat: the new name in argument 3";
+    EXPECT_EQ(linkat.path2_arg, 2) << "the existing name in argument 1";
+    EXPECT_EQ(by_nr.at(42).op, FNW_PATH_OP_NONE) << "connect";
 }
 
 TEST(KillOnViolation, FollowsThePlansUserspaceKills) {

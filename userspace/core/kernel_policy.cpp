@@ -109,32 +109,57 @@ std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules
     return keys;
 }
 
-std::vector<std::pair<uint32_t, uint8_t>> compile_path_args() {
+std::vector<std::pair<uint32_t, fnw_path_arg>> compile_path_args() {
     struct PathArg {
         const char* name;
         uint8_t index;
         bool has_dfd;
+        fnw_path_op op;
+        int8_t path2 = -1;  // index of the second name
+        int8_t dfd2 = -1;   // index of its directory fd
     };
+    // The same rights per syscall as files.bpf.c's FILE_ENTER table: link
+    // and symlink create their new name (`index`); path2 is what it points at.
     static constexpr PathArg kPathArgs[] = {
-        {"open", 0, false},     {"creat", 0, false},    {"openat", 1, true},    {"openat2", 1, true},
-        {"mkdir", 0, false},    {"mkdirat", 1, true},   {"mknod", 0, false},    {"mknodat", 1, true},
-        {"unlink", 0, false},   {"unlinkat", 1, true},  {"rmdir", 0, false},    {"rename", 0, false},
-        {"renameat", 1, true},  {"renameat2", 1, true}, {"link", 1, false},     {"linkat", 3, true},
-        {"symlink", 1, false},  {"symlinkat", 2, true}, {"truncate", 0, false}, {"execve", 0, false},
-        {"execveat", 1, true},
+        {"open", 0, false, FNW_PATH_OP_OPEN},
+        {"creat", 0, false, FNW_PATH_OP_CREAT},
+        {"openat", 1, true, FNW_PATH_OP_OPEN},
+        {"openat2", 1, true, FNW_PATH_OP_OPENAT2},
+        {"mkdir", 0, false, FNW_PATH_OP_CREATE},
+        {"mkdirat", 1, true, FNW_PATH_OP_CREATE},
+        {"mknod", 0, false, FNW_PATH_OP_CREATE},
+        {"mknodat", 1, true, FNW_PATH_OP_CREATE},
+        {"unlink", 0, false, FNW_PATH_OP_DELETE},
+        {"unlinkat", 1, true, FNW_PATH_OP_DELETE},
+        {"rmdir", 0, false, FNW_PATH_OP_DELETE},
+        {"rename", 0, false, FNW_PATH_OP_RENAME, 1},
+        {"renameat", 1, true, FNW_PATH_OP_RENAME, 3, 2},
+        {"renameat2", 1, true, FNW_PATH_OP_RENAME, 3, 2},
+        {"link", 1, false, FNW_PATH_OP_CREATE, 0},
+        {"linkat", 3, true, FNW_PATH_OP_CREATE, 1, 0},
+        {"symlink", 1, false, FNW_PATH_OP_CREATE, 0},
+        {"symlinkat", 2, true, FNW_PATH_OP_CREATE, 0},
+        {"truncate", 0, false, FNW_PATH_OP_WRITE},
+        {"execve", 0, false, FNW_PATH_OP_EXEC},
+        {"execveat", 1, true, FNW_PATH_OP_EXEC},
     };
-    std::vector<std::pair<uint32_t, uint8_t>> out;
+    std::vector<std::pair<uint32_t, fnw_path_arg>> out;
     for (const auto& arg : kPathArgs) {
         auto nr = SyscallTable::number(arg.name);
         if (!nr) continue;  // e.g. openat2 on headers older than 5.6
-        const bool exec = std::string_view(arg.name).rfind("execve", 0) == 0;
-        out.emplace_back(static_cast<uint32_t>(*nr),
-                         static_cast<uint8_t>((arg.index + 1) | (arg.has_dfd ? FNW_PATH_ARG_HAS_DFD : 0) |
-                                              (exec ? FNW_PATH_ARG_EXEC : 0)));
+        fnw_path_arg value{};
+        value.where = static_cast<uint8_t>((arg.index + 1) | (arg.has_dfd ? FNW_PATH_ARG_HAS_DFD : 0) |
+                                           (arg.op == FNW_PATH_OP_EXEC ? FNW_PATH_ARG_EXEC : 0));
+        value.op = static_cast<uint8_t>(arg.op);
+        value.path2_arg = static_cast<uint8_t>(arg.path2 + 1);
+        value.dfd2_arg = static_cast<uint8_t>(arg.dfd2 + 1);
+        out.emplace_back(static_cast<uint32_t>(*nr), value);
     }
     // Landlock's TCP rights (ABI 4): connect(fd, addr, len), bind(fd, addr, len).
     for (auto [name, flags] : {std::pair{"connect", FNW_PATH_ARG_SOCKADDR}, {"bind", FNW_PATH_ARG_SOCKADDR | FNW_PATH_ARG_BIND}}) {
-        if (auto nr = SyscallTable::number(name)) out.emplace_back(static_cast<uint32_t>(*nr), static_cast<uint8_t>((1 + 1) | flags));
+        fnw_path_arg value{};
+        value.where = static_cast<uint8_t>((1 + 1) | flags);
+        if (auto nr = SyscallTable::number(name)) out.emplace_back(static_cast<uint32_t>(*nr), value);
     }
     return out;
 }

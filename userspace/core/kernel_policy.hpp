@@ -31,10 +31,11 @@ std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules
 // unix_allowed keys: one per network.unix name, as connect() passes it.
 std::vector<fnw_unix_key> compile_unix_keys(uint32_t policy_id, const NetworkRules& rules);
 
-// path_args entries (syscall number -> FNW_PATH_ARG_* and the argument's
-// index + 1): where each syscall Landlock can refuse keeps its path or
-// sockaddr, for landlock.bpf.c to read at sys_exit. Syscalls this build's
-// table does not know (openat2 on old headers) are left out.
-std::vector<std::pair<uint32_t, uint8_t>> compile_path_args();
+// path_args entries (syscall number -> fnw_path_arg: FNW_PATH_ARG_* and the
+// argument's index + 1, what the operation needs, where its second name
+// is): where each syscall Landlock can refuse keeps its path or sockaddr,
+// for landlock.bpf.c to read at sys_exit. Syscalls this build's table does
+// not know (openat2 on old headers) are left out.
+std::vector<std::pair<uint32_t, fnw_path_arg>> compile_path_args();
 
 }  // namespace fnw
