@@ -37,17 +37,11 @@
 #include "policy.bpf.h"
 
 #define EACCES 13
-#define AT_FDCWD -100
 
 /* ---- File syscalls of monitored functions ------------------------------ */
 
 #define ENOENT 2
 #define EPERM 1
-#define O_ACCMODE 00000003
-#define O_WRONLY 00000001
-#define O_RDWR 00000002
-#define O_CREAT 00000100
-#define O_TRUNC 00001000
 #define O_PATH 010000000
 /* f_mode bit do_open() sets when this open created the file (stable since 4.19). */
 #define FMODE_CREATED 0x100000
@@ -74,26 +68,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct file_pending);
 } file_pending SEC(".maps");
-
-static __always_inline __u32 open_access(__u32 flags)
-{
-	__u32 access = 0;
-
-	switch (flags & O_ACCMODE) {
-	case O_WRONLY:
-		access = FNW_FILE_WRITE;
-		break;
-	case O_RDWR:
-		access = FNW_FILE_READ | FNW_FILE_WRITE;
-		break;
-	default:
-		access = FNW_FILE_READ;
-	}
-	if (flags & O_TRUNC)
-		access |= FNW_FILE_WRITE;
-	/* FNW_FILE_CREATE is added at sys_exit, only if the file was created. */
-	return access;
-}
 
 static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, const char *path2, __s32 dfd2,
 				      __u32 open_flags, __u32 access, __u32 access2, bool is_open)
@@ -145,19 +119,6 @@ static __always_inline void file_verdict_key(struct fnw_file_verdict_key *vkey, 
 	vkey->ino = BPF_CORE_READ(inode, i_ino);
 	vkey->parent_ino = BPF_CORE_READ(dentry, d_parent, d_inode, i_ino);
 	vkey->generation = BPF_CORE_READ(inode, i_generation);
-}
-
-/* The path a relative name starts from: the cwd, or the directory fd. */
-static __always_inline const struct path *base_path(struct task_struct *task, __s32 dfd)
-{
-	if (dfd == AT_FDCWD) {
-		struct fs_struct *fs = BPF_CORE_READ(task, fs);
-
-		return fs ? &fs->pwd : NULL;
-	}
-	struct file *dir = fd_file(task, dfd);
-
-	return dir ? &dir->f_path : NULL;
 }
 
 static __always_inline int file_exit(long ret)

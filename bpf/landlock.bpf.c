@@ -15,7 +15,9 @@
  *
  * Which syscalls count, and where their object is, comes from path_args
  * (filled by userspace by syscall name): a path argument for the file and
- * exec syscalls, a sockaddr for connect and bind.
+ * exec syscalls, a sockaddr for connect and bind, and what the operation
+ * needed (fnw_path_arg), so that the report names the same rule as the
+ * file probes would.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -43,9 +45,75 @@ static __always_inline __u8 landlock_outcome(__u32 kill_action, struct fnw_count
 	return FNW_ACTION_DENIED;
 }
 
-static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr, __u8 where, __u64 cgroup_id,
-					__u32 policy_id, struct fnw_counters *stats)
+/*
+ * The rights the refused operation needed, from the syscall and its open
+ * flags, as the file probes count them: an open needs read and/or write,
+ * plus create when O_CREAT may have made the file (userspace drops it when
+ * the file turns out to exist), mkdir/link/symlink create, unlink delete,
+ * rename delete at the old name and create at the new one.
+ */
+static __always_inline __u32 refused_access(struct pt_regs *regs, const struct fnw_path_arg *arg, __u32 index,
+					    __u32 *open_flags, __u32 *access2)
 {
+	__u32 flags = 0;
+
+	*access2 = 0;
+	switch (arg->op) {
+	case FNW_PATH_OP_OPEN:
+		flags = (__u32)fnw_syscall_arg(regs, index + 1);
+		break;
+	case FNW_PATH_OP_OPENAT2: {
+		struct open_how how = {};
+
+		bpf_probe_read_user(&how, sizeof(how), (const void *)fnw_syscall_arg(regs, index + 1));
+		flags = (__u32)how.flags;
+		break;
+	}
+	case FNW_PATH_OP_CREAT:
+		flags = O_CREAT | O_WRONLY | O_TRUNC;
+		break;
+	case FNW_PATH_OP_CREATE:
+		return FNW_FILE_CREATE;
+	case FNW_PATH_OP_DELETE:
+		return FNW_FILE_DELETE;
+	case FNW_PATH_OP_RENAME:
+		*access2 = FNW_FILE_CREATE;
+		return FNW_FILE_DELETE;
+	case FNW_PATH_OP_WRITE:
+		return FNW_FILE_WRITE;
+	case FNW_PATH_OP_EXEC:
+		return FNW_FILE_EXEC;
+	default:
+		return 0;
+	}
+	*open_flags = flags;
+	return open_access(flags) | ((flags & O_CREAT) ? FNW_FILE_CREATE : 0);
+}
+
+/*
+ * The second name of a rename or link, as passed, and its directory fd.
+ * Unresolved here: the record has room for one kernel-resolved base, and
+ * userspace resolves both names after the fact (docs/events.md).
+ */
+static __always_inline void read_second_name(struct pt_regs *regs, const struct fnw_path_arg *arg,
+					     struct fnw_file_event *ev)
+{
+	if (!arg->path2_arg || arg->path2_arg > 6)
+		return;
+	long n = bpf_probe_read_user_str(ev->path2, sizeof(ev->path2),
+					 (const void *)fnw_syscall_arg(regs, (arg->path2_arg - 1) & 7));
+
+	if (n < 0)
+		ev->path2[0] = '\0';
+	ev->path2_truncated = n == sizeof(ev->path2);
+	if (arg->dfd2_arg && arg->dfd2_arg <= 6)
+		ev->dfd2 = (__s32)fnw_syscall_arg(regs, (arg->dfd2_arg - 1) & 7);
+}
+
+static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr, const struct fnw_path_arg *arg,
+					__u64 cgroup_id, __u32 policy_id, struct fnw_counters *stats)
+{
+	const __u8 where = arg->where;
 	__u32 index = (where & FNW_PATH_ARG_INDEX_MASK) - 1;
 	struct fnw_file_event *ev = fnw_reserve(FNW_RING_ALERTS, sizeof(*ev), stats);
 
@@ -58,11 +126,34 @@ static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr
 	fnw_file_event_clear(ev);
 	ev->verdict = FNW_VERDICT_VIOLATION;
 	ev->mechanism = FNW_MECH_LANDLOCK;
+	__u32 open_flags = 0, access2 = 0;
+
+	ev->access = refused_access(regs, arg, index, &open_flags, &access2);
+	ev->access2 = access2;
+	ev->open_flags = open_flags;
+	/* Which of the rights the policy lacks is a path match: userspace
+	 * narrows this (FileDecider::explain_refusal). */
+	ev->missing = ev->access | access2;
 	long n = bpf_probe_read_user_str(ev->path, sizeof(ev->path), (const void *)fnw_syscall_arg(regs, index));
 
 	if (n < 0)
 		ev->path[0] = '\0';
 	ev->path_truncated = n == sizeof(ev->path);
+	read_second_name(regs, arg, ev);
+
+	/*
+	 * Landlock refused before the walk reached an object: what the
+	 * kernel can name is the directory a relative name starts from, as
+	 * the file probes do for a name with no object.
+	 */
+	if (ev->path[0] != '/') {
+		const struct path *base = base_path(bpf_get_current_task_btf(), ev->dfd);
+
+		if (base) {
+			ev->resolved_kind = FNW_RESOLVED_BASE;
+			ev->resolved_truncated = !resolve_path(base, ev->resolved);
+		}
+	}
 
 	struct fnw_policy *policy = fnw_policy(policy_id);
 	__u32 kill_action = !policy ? FNW_KACTION_REPORT
@@ -143,15 +234,15 @@ int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 
 	__u32 nr = (__u32)regs->orig_ax;
-	__u8 *where = bpf_map_lookup_elem(&path_args, &nr);
+	struct fnw_path_arg *arg = bpf_map_lookup_elem(&path_args, &nr);
 	struct fnw_counters *stats = fnw_counters();
 
-	if (!where || !(*where & FNW_PATH_ARG_INDEX_MASK) || !stats)
+	if (!arg || !(arg->where & FNW_PATH_ARG_INDEX_MASK) || !stats)
 		return 0;
-	if (*where & FNW_PATH_ARG_SOCKADDR)
-		report_sockaddr(regs, *where, cgroup_id, cg->policy_id, stats);
+	if (arg->where & FNW_PATH_ARG_SOCKADDR)
+		report_sockaddr(regs, arg->where, cgroup_id, cg->policy_id, stats);
 	else
-		report_path(regs, ret, nr, *where, cgroup_id, cg->policy_id, stats);
+		report_path(regs, ret, nr, arg, cgroup_id, cg->policy_id, stats);
 	return 0;
 }
 

@@ -3,7 +3,9 @@
  * Walking a struct path up to the root, from tracing programs: the
  * canonical name of a file the kernel opened, as the process sees it (what
  * d_path gives, which tracepoints may not call), and the rights file_rules grant on it. Shared
- * by the file syscalls (files.bpf.c) and exec (exec.bpf.c).
+ * by the file syscalls (files.bpf.c), exec (exec.bpf.c) and Landlock's
+ * reports (landlock.bpf.c), with what an open needs and where a relative
+ * name starts.
  */
 #ifndef FNWARDEN_PATH_BPF_H
 #define FNWARDEN_PATH_BPF_H
@@ -66,6 +68,38 @@ static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 	fds = BPF_CORE_READ(fdt, fd);
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
 	return file;
+}
+
+#define AT_FDCWD -100
+#define O_ACCMODE 00000003
+#define O_WRONLY 00000001
+#define O_RDWR 00000002
+#define O_CREAT 00000100
+#define O_TRUNC 00001000
+
+/*
+ * The FNW_FILE_* rights an open with `flags` needs, the same for the file
+ * probes (files.bpf.c) and Landlock's reports (landlock.bpf.c), so both
+ * name the same policy rule. FNW_FILE_CREATE is the caller's: only if the
+ * open made the file.
+ */
+static __always_inline __u32 open_access(__u32 flags)
+{
+	__u32 access = 0;
+
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY:
+		access = FNW_FILE_WRITE;
+		break;
+	case O_RDWR:
+		access = FNW_FILE_READ | FNW_FILE_WRITE;
+		break;
+	default:
+		access = FNW_FILE_READ;
+	}
+	if (flags & O_TRUNC)
+		access |= FNW_FILE_WRITE;
+	return access;
 }
 
 /* A position in the mount tree while walking up from a file. */
@@ -311,6 +345,19 @@ static long name_step(__u32 level, void *data)
 	scratch->buf[off] = '/';
 	c->off = off;
 	return 0;
+}
+
+/* The path a relative name starts from: the cwd, or the directory fd. */
+static __always_inline const struct path *base_path(struct task_struct *task, __s32 dfd)
+{
+	if (dfd == AT_FDCWD) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+
+		return fs ? &fs->pwd : NULL;
+	}
+	struct file *dir = fd_file(task, dfd);
+
+	return dir ? &dir->f_path : NULL;
 }
 
 /*
