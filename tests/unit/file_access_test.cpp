@@ -182,39 +182,59 @@ TEST(FileAccessEventPath, BaseTruncationEitherWay) {
     EXPECT_TRUE(event_path(*ev).truncated);
 }
 
-TEST(FileAccessEventPath, NoBaseFallsBackToTheCwdOfTheLiveProcess) {
-    auto ev = file_event("sub/../file.txt");
-    ev->hdr.pid = static_cast<uint32_t>(::getpid());
-    ev->dfd = kAtFdcwd;
-    EventPath p = event_path(*ev);
-    EXPECT_EQ(p.path, (std::filesystem::current_path() / "file.txt").string());
-    EXPECT_EQ(p.source, PathSource::Proc);
-    EXPECT_FALSE(p.truncated);
-}
-
-TEST(FileAccessEventPath, NoBaseWithADirectoryFdUsesThatFd) {
-    test::TempDir dir;
-    std::filesystem::create_directory(dir.path() / "inner");
-    const int fd = ::open((dir.path() / "inner").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    auto ev = file_event("../x.txt");
-    ev->hdr.pid = static_cast<uint32_t>(::getpid());
-    ev->dfd = fd;
-    EventPath p = event_path(*ev);
-    ::close(fd);
-    const std::string expected = (std::filesystem::canonical(dir.path()) / "x.txt").string();
-    EXPECT_EQ(p.path, expected);
-    EXPECT_EQ(p.source, PathSource::Proc);
-    EXPECT_FALSE(p.truncated);
-}
-
-TEST(FileAccessEventPath, NoBaseAndNoProcessLeavesTheRawNameTruncated) {
+// The base of a relative name is the kernel's to read, or the resolver's
+// (runtime/path_resolver.hpp, from /proc while the process lives): the
+// event path itself reads nothing. Without either, the name stays as it
+// came, which is not a path and matches nothing, and says why; the name
+// itself was not cut, so it is not "truncated".
+TEST(FileAccessEventPath, NoBaseLeavesTheRawNameAndSaysWhy) {
     auto ev = file_event("data/file.txt");
-    ev->hdr.pid = kNoSuchPid;
+    ev->hdr.pid = static_cast<uint32_t>(::getpid());  // alive: still not looked up here
     EventPath p = event_path(*ev);
-    EXPECT_EQ(p.path, "data/file.txt");  // not absolute: it grants nothing
-    EXPECT_EQ(p.source, PathSource::Proc);
-    EXPECT_TRUE(p.truncated);
+    EXPECT_EQ(p.path, "data/file.txt");
+    EXPECT_EQ(p.source, PathSource::Lexical);
+    EXPECT_EQ(p.reason, "base unreadable");
+    EXPECT_FALSE(p.truncated);
+}
+
+// What the resolver found after the fact is in the record: both names of a
+// rename, NUL-separated in `resolved`.
+TEST(FileAccessEventPath, ResolvedAfterTheFactIsReadFromTheRecord) {
+    auto ev = file_event("link", FNW_RESOLVED_USER);
+    const char both[] = "/work/main/README.md\0/srv/new-name";
+    std::memcpy(ev->resolved, both, sizeof(both));
+    std::strcpy(ev->path2, "new-name");
+    EventPath p = event_path(*ev);
+    EXPECT_EQ(p.path, "/work/main/README.md");
+    EXPECT_EQ(p.source, PathSource::Resolved);
+    EXPECT_TRUE(p.reason.empty());
+    EventPath second = event_path2(*ev);
+    EXPECT_EQ(second.path, "/srv/new-name");
+    EXPECT_EQ(second.source, PathSource::Resolved);
+}
+
+TEST(FileAccessEventPath, SecondNameSharesTheKernelBaseOnlyFromTheSameDirectory) {
+    auto ev = file_event("old", FNW_RESOLVED_BASE, "/srv/app");
+    std::strcpy(ev->path2, "sub/../new");
+    ev->dfd2 = ev->dfd;
+    EventPath second = event_path2(*ev);
+    EXPECT_EQ(second.path, "/srv/app/new");
+    EXPECT_EQ(second.source, PathSource::Base);
+    ev->dfd2 = 7;  // another directory: its base is unknown here
+    second = event_path2(*ev);
+    EXPECT_EQ(second.path, "sub/../new");
+    EXPECT_EQ(second.reason, "base unreadable");
+}
+
+TEST(FileAccessEventPath, AResolveNoteIsTheReason) {
+    auto ev = file_event("link/x", FNW_RESOLVED_BASE, "/srv/app");
+    ev->resolve_note = FNW_RESOLVE_NOTE_PROCESS_GONE;
+    EventPath p = event_path(*ev);
+    EXPECT_EQ(p.path, "/srv/app/link/x");
+    EXPECT_EQ(p.source, PathSource::Base);
+    EXPECT_EQ(p.reason, "process exited");
+    ev->resolve_note = FNW_RESOLVE_NOTE_TOO_MANY_LINKS;
+    EXPECT_EQ(event_path(*ev).reason, "too many links");
 }
 
 TEST(FileAccessEventPath, RawStringWithoutNulIsBounded) {
@@ -232,7 +252,7 @@ TEST(FileAccessPathSource, Names) {
     EXPECT_EQ(to_string(PathSource::Kernel), "kernel");
     EXPECT_EQ(to_string(PathSource::Base), "kernel-base");
     EXPECT_EQ(to_string(PathSource::Lexical), "lexical");
-    EXPECT_EQ(to_string(PathSource::Proc), "proc");
+    EXPECT_EQ(to_string(PathSource::Resolved), "resolved");
 }
 
 // ---- FileMatcher ----------------------------------------------------------

@@ -1,7 +1,6 @@
 #include "core/file_access.hpp"
 
 #include <cstring>
-#include <filesystem>
 
 #include <fnwarden/kernel_abi.h>
 
@@ -44,11 +43,23 @@ uint32_t FileMatcher::missing(std::string_view path, uint32_t access) const {
 std::string_view to_string(PathSource source) {
     switch (source) {
     case PathSource::Kernel: return "kernel";
+    case PathSource::Resolved: return "resolved";
     case PathSource::Base: return "kernel-base";
     case PathSource::Lexical: return "lexical";
-    case PathSource::Proc: return "proc";
     }
     return "unknown";
+}
+
+std::string_view resolve_note_text(uint8_t note) {
+    switch (note) {
+    case FNW_RESOLVE_NOTE_PROCESS_GONE: return "process exited";
+    case FNW_RESOLVE_NOTE_TOO_MANY_LINKS: return "too many links";
+    case FNW_RESOLVE_NOTE_BASE_UNREADABLE: return "base unreadable";
+    case FNW_RESOLVE_NOTE_NAME_TRUNCATED: return "name truncated";
+    case FNW_RESOLVE_NOTE_LOOKUP_FAILED: return "lookup failed";
+    case FNW_RESOLVE_NOTE_TOO_LONG: return "path too long";
+    }
+    return {};
 }
 
 std::string join_path(std::string_view base, std::string_view name) {
@@ -81,35 +92,62 @@ namespace {
 
 std::string bounded(const char* text, size_t size) { return std::string(text, strnlen(text, size)); }
 
+// One name, its directory fd, and what the kernel resolved for it.
+EventPath path_of(std::string_view raw, bool raw_truncated, bool kernel_base, const fnw_file_event& ev) {
+    const std::string resolved = bounded(ev.resolved, sizeof(ev.resolved));
+    EventPath out;
+    out.reason = resolve_note_text(ev.resolve_note);
+    out.truncated = raw_truncated;
+    if (!raw.empty() && raw.front() == '/') {
+        out.path = join_path("/", raw);
+        out.source = PathSource::Lexical;
+    } else if (kernel_base) {
+        out.path = join_path(resolved, raw);
+        out.source = PathSource::Base;
+        out.truncated = out.truncated || ev.resolved_truncated != 0;
+    } else {
+        // Nobody could read the base: not a path, and it matches nothing.
+        out.path = std::string(raw);
+        out.source = PathSource::Lexical;
+        if (out.reason.empty()) out.reason = resolve_note_text(FNW_RESOLVE_NOTE_BASE_UNREADABLE);
+    }
+    return out;
+}
+
 }  // namespace
 
 EventPath event_path(const fnw_file_event& ev) {
-    const std::string raw = bounded(ev.path, sizeof(ev.path));
-    const std::string resolved = bounded(ev.resolved, sizeof(ev.resolved));
     EventPath out;
-    out.truncated = ev.resolved_truncated != 0 || ev.path_truncated != 0;
     if (ev.resolved_kind == FNW_RESOLVED_OBJECT) {
-        out.path = resolved;
+        out.path = bounded(ev.resolved, sizeof(ev.resolved));
         out.source = PathSource::Kernel;
         out.truncated = ev.resolved_truncated != 0;
-    } else if (!raw.empty() && raw.front() == '/') {
-        out.path = join_path("/", raw);
-        out.source = PathSource::Lexical;
-    } else if (ev.resolved_kind == FNW_RESOLVED_BASE) {
-        out.path = join_path(resolved, raw);
-        out.source = PathSource::Base;
-    } else {
-        // The kernel could not read the base: /proc now, if the process lives.
-        constexpr int32_t kAtFdcwd = -100;
-        std::error_code ec;
-        const std::string link = "/proc/" + std::to_string(ev.hdr.pid) +
-                                 (ev.dfd == kAtFdcwd ? "/cwd" : "/fd/" + std::to_string(ev.dfd));
-        auto dir = std::filesystem::read_symlink(link, ec);
-        out.path = ec ? raw : join_path(dir.string(), raw);
-        out.source = PathSource::Proc;
-        out.truncated = out.truncated || ec;
+        return out;
     }
-    return out;
+    if (ev.resolved_kind == FNW_RESOLVED_USER) {
+        out.path = bounded(ev.resolved, sizeof(ev.resolved));
+        out.source = PathSource::Resolved;
+        return out;
+    }
+    return path_of(bounded(ev.path, sizeof(ev.path)), ev.path_truncated != 0,
+                   ev.resolved_kind == FNW_RESOLVED_BASE, ev);
+}
+
+EventPath event_path2(const fnw_file_event& ev) {
+    const std::string raw = bounded(ev.path2, sizeof(ev.path2));
+    if (ev.resolved_kind == FNW_RESOLVED_USER) {
+        const size_t first = strnlen(ev.resolved, sizeof(ev.resolved));
+        if (first + 1 < sizeof(ev.resolved) && ev.resolved[first + 1] != '\0') {
+            EventPath out;
+            out.path = bounded(ev.resolved + first + 1, sizeof(ev.resolved) - first - 1);
+            out.source = PathSource::Resolved;
+            return out;
+        }
+        // Resolved for the first name only: the kernel's base is gone.
+        return path_of(raw, ev.path2_truncated != 0, false, ev);
+    }
+    // The kernel's base is the first name's directory.
+    return path_of(raw, ev.path2_truncated != 0, ev.resolved_kind == FNW_RESOLVED_BASE && ev.dfd2 == ev.dfd, ev);
 }
 
 }  // namespace fnw

@@ -34,12 +34,13 @@ private:
     PathGlobSet read_, write_, create_, delete_, exec_;
 };
 
-// How the path of a file event was established, from most to least trusted.
+// How the path of a file event was established, from most to least trusted
+// (docs/events.md, "path_source").
 enum class PathSource {
-    Kernel,   // the opened object's dentries, walked in the kernel
-    Base,     // the kernel-resolved cwd/dirfd, joined with the relative name
-    Lexical,  // an absolute name, with "." and ".." folded (symlinks as given)
-    Proc,     // a relative name joined with /proc/PID/cwd now: best effort
+    Kernel,    // the opened object's dentries, walked in the kernel
+    Resolved,  // resolved after the fact in the process's root, symlinks followed
+    Base,      // the kernel-resolved cwd/dirfd, joined with the relative name (symlinks in it as given)
+    Lexical,   // the name as given, "." and ".." folded (symlinks as given)
 };
 
 std::string_view to_string(PathSource source);
@@ -47,14 +48,28 @@ std::string_view to_string(PathSource source);
 struct EventPath {
     std::string path;
     PathSource source = PathSource::Lexical;
-    bool truncated = false;  // the kernel's walk was cut: not the whole path
+    bool truncated = false;  // the kernel cut a name or its walk: not the whole path
+    // Why it is not resolved (Base or Lexical): "process exited", "too many
+    // links", ... Empty when nothing better could have been had.
+    std::string_view reason;
 };
 
 // Joins `base` (absolute) and `name`, folding "." and ".." lexically; an
 // absolute `name` ignores `base`. ".." never climbs above "/".
 std::string join_path(std::string_view base, std::string_view name);
 
-// The canonical path of `ev`'s primary name (see fnw_resolved_kind).
+// The canonical path of `ev`'s primary name (see fnw_resolved_kind). Pure:
+// what userspace could add after the fact is already in the record
+// (runtime/path_resolver.hpp). A relative name whose base nobody could
+// read stays relative, and matches no pattern.
 EventPath event_path(const fnw_file_event& ev);
+
+// The same for the second name of a rename or link (the new name, the
+// existing one): resolved after the fact, or joined with the first name's
+// base when both start from the same directory, else as given.
+EventPath event_path2(const fnw_file_event& ev);
+
+// resolve_note in words: "process exited", "too many links"...; empty for none.
+std::string_view resolve_note_text(uint8_t note);
 
 }  // namespace fnw
