@@ -1,5 +1,7 @@
 #include "runtime/file_decider.hpp"
 
+#include "core/event_kind.hpp"
+
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -34,24 +36,23 @@ namespace {
 // read or its base is not known for certain.
 uint32_t missing_at_second_name(const FileMatcher& matcher, const fnw_file_event& ev) {
     if (ev.path2[0] == '\0' || ev.path2_truncated) return ev.access2;
-    auto second = std::make_unique<fnw_file_event>();  // 12 KiB: not on the stack
-    second->hdr = ev.hdr;
-    second->dfd = ev.dfd2;
-    std::memcpy(second->path, ev.path2, sizeof(ev.path2));
-    // The base the kernel resolved is the first name's directory: it serves
-    // the second only when both are relative to the same one.
-    if (ev.resolved_kind == FNW_RESOLVED_BASE && ev.dfd2 == ev.dfd) {
-        second->resolved_kind = FNW_RESOLVED_BASE;
-        second->resolved_truncated = ev.resolved_truncated;
-        std::memcpy(second->resolved, ev.resolved, sizeof(ev.resolved));
-    }
-    const EventPath path = event_path(*second);
+    const EventPath path = event_path2(ev);
     return path.truncated ? ev.access2 : matcher.missing(path.path, ev.access2);
 }
 
 }  // namespace
 
 FileDecider::~FileDecider() = default;
+
+void FileDecider::explain_refusal(fnw_file_event& ev) const {
+    auto found = slots_.find(ev.hdr.policy_id);
+    if (found == slots_.end() || is_exec_event(ev)) return;  // exec: exec.allow whatever the rights
+    const EventPath path = event_path(ev);
+    if (path.truncated) return;
+    uint32_t missing = found->second.matcher.missing(path.path, ev.access);
+    if (ev.access2) missing |= missing_at_second_name(found->second.matcher, ev);
+    if (missing) ev.missing = missing;
+}
 
 const std::string* FileDecider::pin_of(const Slot& slot, const fnw_file_event& ev) const {
     if (slot.sha256.empty()) return nullptr;

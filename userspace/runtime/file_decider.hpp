@@ -66,6 +66,14 @@ public:
     // The same for a decoded record: copied (once) only when pending, and
     // a deferred one is moved into the decider, not copied again.
     Decision decide_event(FileRecord& file);
+
+    // A refusal the kernel made without knowing which of the rights the
+    // policy lacks (Landlock: EACCES for the whole operation): `missing`
+    // narrowed to those no pattern grants on the event's canonical names,
+    // so it names the rule the file probes would. Left as is when the
+    // patterns grant them all (Landlock refused something else: a
+    // symlink's own name, the ELF interpreter) or the slot is unknown.
+    void explain_refusal(fnw_file_event& ev) const;
     int defer_hashing();
     void collect(const std::function<void(const fnw_file_event&)>& report);
     // When collect() must run at the latest, while hashes are outstanding.

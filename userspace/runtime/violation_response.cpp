@@ -6,6 +6,7 @@
 
 #include "core/event_kind.hpp"
 #include "probes/probe_set.hpp"
+#include "runtime/path_resolver.hpp"
 #include "runtime/proc_info.hpp"
 #include "runtime/process_handle.hpp"
 
@@ -71,6 +72,11 @@ void respond_to_network(fnw_net_event& net, const KillOnViolation& kill, const L
 // `files` until its hash is done.
 bool respond_to_file(FileRecord& file, const KillOnViolation& kill, FileDecider* files,
                      const std::filesystem::path& cgroup2_root) {
+    // Names first, once, while the process may still be there: the
+    // decider matches them, and every output reports them.
+    if (needs_resolving(*file)) resolve_file_event(file.edit(), *proc_view_for_event(file->hdr, cgroup2_root));
+    if (files && file->mechanism == FNW_MECH_LANDLOCK && file->verdict == FNW_VERDICT_VIOLATION)
+        files->explain_refusal(file.edit());
     if (file->verdict == FNW_VERDICT_PENDING) {
         if (files) return files->decide_event(file) == FileDecider::Decision::Report;
         // Nobody here can match globs: say so rather than drop it.

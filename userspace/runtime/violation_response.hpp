@@ -56,7 +56,9 @@ void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup);
 
 // Passes `record` to `next`, after acting on it as `kill` asks and filling
 // what the producing hook could not read (the parent of a network event's
-// process: cgroup socket hooks cannot read the task). File accesses the
+// process: cgroup socket hooks cannot read the task; the canonical names of
+// a file event whose object the kernel did not walk, resolved in the
+// process's root: runtime/path_resolver.hpp). File accesses the
 // kernel left undecided go through `files` first; those it finds allowed
 // and untraced end here. A file record is copied only when it changes.
 void respond_to_record(Record record, const KillOnViolation& kill, const DecodedRecordHandler& next,
