@@ -407,6 +407,54 @@ TEST(EventJson, FileRenameShowsTheSecondName) {
     EXPECT_FALSE((*j)["file"].contains("dev"));  // no object was walked
 }
 
+TEST(EventJson, FileRenameNamesTheCanonicalSecondName) {
+    auto ev = file_probe_event();
+    ev->nr = SYS_renameat2;
+    ev->access = FNW_FILE_DELETE;
+    ev->access2 = FNW_FILE_CREATE;
+    std::strcpy(ev->path, "data/part");
+    std::strcpy(ev->path2, "/etc/cron.d/job");
+    ev->resolved_kind = FNW_RESOLVED_BASE;
+    std::strcpy(ev->resolved, "/srv/app");
+    auto j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["file"]["path2"], "/etc/cron.d/job");
+    EXPECT_EQ((*j)["file"]["path2_source"], "lexical");
+    // Resolved after the fact (runtime/path_resolver): both names, from the record.
+    ev->resolved_kind = FNW_RESOLVED_USER;
+    const char both[] = "/srv/app/data/part\0/etc/cron.d/job";
+    std::memcpy(ev->resolved, both, sizeof(both));
+    j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["file"]["path"], "/srv/app/data/part");
+    EXPECT_EQ((*j)["file"]["path_source"], "resolved");
+    EXPECT_EQ((*j)["file"]["path2"], "/etc/cron.d/job");
+    EXPECT_EQ((*j)["file"]["path2_source"], "resolved");
+}
+
+// A Landlock refusal the resolver could not finish says why, and is not
+// "truncated": the names were whole (issue 18: it said truncated).
+TEST(EventJson, LandlockRefusalSaysHowItsPathWasResolved) {
+    auto ev = file_probe_event();
+    ev->nr = SYS_openat;
+    ev->mechanism = FNW_MECH_LANDLOCK;
+    ev->action = FNW_ACTION_DENIED;
+    ev->access = FNW_FILE_READ;
+    ev->missing = FNW_FILE_READ;
+    std::strcpy(ev->path, "../../work/main/./CMakeLists.txt");
+    ev->resolved_kind = FNW_RESOLVED_BASE;
+    std::strcpy(ev->resolved, "/tmp/d");
+    ev->resolve_note = FNW_RESOLVE_NOTE_PROCESS_GONE;
+    auto j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["rule"], "files.read");
+    EXPECT_EQ((*j)["file"]["path"], "/work/main/CMakeLists.txt");
+    EXPECT_EQ((*j)["file"]["raw_path"], "../../work/main/./CMakeLists.txt");
+    EXPECT_EQ((*j)["file"]["path_source"], "kernel-base");
+    EXPECT_EQ((*j)["file"]["path_source_reason"], "process exited");
+    EXPECT_FALSE((*j)["file"].contains("truncated"));
+}
+
 TEST(EventJson, TruncatedFilePathIsFlagged) {
     auto ev = file_probe_event();
     ev->resolved_truncated = 1;

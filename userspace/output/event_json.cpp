@@ -252,11 +252,18 @@ nlohmann::json file_json(const fnw_file_event& ev, const EventContext& ctx, cons
                  {"op", op},
                  {"error", ev.ret < 0 ? -ev.ret : 0}};
     if (ev.access) j["file"]["access"] = file_access_names(ev.access);
+    if (!path.reason.empty()) j["file"]["path_source_reason"] = path.reason;
     if (ev.nr == FNW_NR_EXEC) {
         j["exec"] = exec_json(ev);
     } else if (ev.path2[0] != '\0') {
         j["file"]["raw_path2"] = printable(std::string(bounded(ev.path2)));
         if (ev.access2) j["file"]["access2"] = file_access_names(ev.access2);
+        // A rename's new name, a link's existing one: canonical like the first.
+        if (const std::string_view op2 = op; op2.rfind("rename", 0) == 0 || op2 == "link" || op2 == "linkat") {
+            const EventPath second = event_path2(ev);
+            j["file"]["path2"] = printable(second.path);
+            j["file"]["path2_source"] = to_string(second.source);
+        }
     }
     if (ev.resolved_kind == FNW_RESOLVED_OBJECT) {
         j["file"]["dev"] = ev.dev;
