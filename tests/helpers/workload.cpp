@@ -12,6 +12,7 @@
 //                            then accept one connection (errno kept for exit-errno)
 //   unix-connect:NAME        connect a unix stream socket to NAME ("@name": abstract)
 //   read:PATH | write:PATH   open and read / open O_TRUNC and write "changed"
+//   read-at:DIR:NAME         openat(NAME) relative to an O_PATH fd of DIR, and read
 //   unlink:PATH | rename:FROM:TO | exec:PATH | truncate:PATH (to 0 bytes)
 //   memfd-exec:PATH          copy PATH into a memfd and execute that (fileless execution)
 //   uring-read:PATH          open PATH for reading through io_uring (IORING_OP_OPENAT)
@@ -379,6 +380,15 @@ int main(int argc, char** argv) {
             char buf[64];
             raw(fd < 0 ? -1 : read(fd, buf, sizeof(buf)));
             if (fd >= 0) close(fd);
+        } else if (step.rfind("read-at:", 0) == 0) {
+            // read-at:DIR:NAME: openat() relative to a directory fd (O_PATH: the directory itself is not read).
+            const std::string args = step.substr(8);
+            const auto colon = args.find(':');
+            const int dir = open(args.substr(0, colon).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+            const int fd = dir < 0 ? -1 : openat(dir, args.substr(colon + 1).c_str(), O_RDONLY | O_CLOEXEC);
+            raw(fd);
+            if (fd >= 0) close(fd);
+            if (dir >= 0) close(dir);
         } else if (step.rfind("create:", 0) == 0) {
             int fd = open(step.c_str() + 7, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
             last_errno = fd < 0 ? errno : 0;
