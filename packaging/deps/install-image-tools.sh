@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what packaging/image/build.sh and tests/image/image_test.sh need on
+# Debian 12 (bookworm); a fresh machine has none of it. Idempotent, like
+# install-debian.sh: apt-get runs only when something is missing.
+#   mmdebstrap  the root file system from Debian packages
+#   umoci       the OCI layout (layer, config, labels)
+#   skopeo      OCI layout -> docker-archive; inspects the archive
+#   podman      the test loads the archive and runs the image (podman load)
+#   runc        the test runs the image with the unit's capabilities
+#   python3     size_by_package.py
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-image-tools.sh: run as root (it calls apt-get)" >&2
+  exit 1
+fi
+
+packages=(mmdebstrap umoci skopeo podman runc python3)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-image-tools.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-image-tools.sh: all image tools present"
+fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# mmdebstrap customize hook of packaging/image/build.sh: removes what a
+# running container never reads. $1 is the root file system. Documentation,
+# man pages and translations are never unpacked (build.sh's path-exclude).
+set -euo pipefail
+root=$1
+[[ -d $root/usr/bin ]] || { echo "slim-rootfs.sh: $root is not a root file system" >&2; exit 1; }
+
+# Downloaded packages (kept only with --skip=essential/unlink, after the
+# cache hook copied them out) and apt's state: the image has no apt.
+rm -rf "$root"/var/cache/apt "$root"/var/lib/apt "$root"/var/cache/debconf/*-old
+# dpkg's backups and logs: they change with every build.
+rm -f "$root"/var/lib/dpkg/*-old "$root"/var/log/*.log "$root"/var/log/apt/* 2>/dev/null || true
+# The unit and its drop-in directory: no systemd in the container.
+rm -f "$root"/lib/systemd/system/fnwarden.service
+# The host's name and resolver: the runtime mounts its own.
+: >"$root/etc/hostname"
+: >"$root/etc/resolv.conf"
