@@ -134,8 +134,11 @@ Result<std::optional<gid_t>> hand_to_group(const std::filesystem::path& path, co
         if (::fchownat(socket_file.get(), "", ::geteuid(), *group_gid, AT_EMPTY_PATH) == 0) {
             mode = 0660;
         } else {
-            spdlog::warn("cannot give {} to group '{}' ({}); only root may connect", path.string(), group,
-                         std::strerror(errno));
+            // Without CAP_CHOWN the kernel lets the owner give a file only to
+            // a group the process is in (its gid or a supplementary one).
+            spdlog::warn("cannot give {} to group '{}' ({}); only root may connect. Run the daemon in that group "
+                         "(systemd Group=, a pod's runAsGroup or supplementalGroups) or with CAP_CHOWN",
+                         path.string(), group, std::strerror(errno));
             group_gid.reset();
         }
     } else if (::fchownat(socket_file.get(), "", ::geteuid(), ::getegid(), AT_EMPTY_PATH) != 0) {
@@ -156,10 +159,22 @@ Result<std::optional<gid_t>> hand_to_group(const std::filesystem::path& path, co
 
 }  // namespace
 
+std::optional<gid_t> numeric_group_id(const std::string& text) {
+    if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    unsigned long long value = std::stoull(text);
+    // (gid_t)-1 means "unchanged" to chown(2): never a group.
+    if (value >= static_cast<gid_t>(-1)) return std::nullopt;
+    return static_cast<gid_t>(value);
+}
+
 // A lookup failure (NSS down, bad entry) counts as "no such group": the
-// fallback is root-only access, the safe side.
+// fallback is root-only access, the safe side. A name of decimal digits is
+// a group id (Debian's tools refuse such group names): in a container the
+// group the node's users belong to has an id and no name in the image.
 std::optional<gid_t> lookup_group(const std::string& name) {
     if (name.empty()) return std::nullopt;
+    if (std::optional<gid_t> numeric = numeric_group_id(name)) return numeric;
     long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
     std::vector<char> buffer(hint > 0 ? static_cast<size_t>(hint) : 1024);
     for (;;) {

@@ -35,7 +35,11 @@ Result<SocketFile> create_socket_file(const std::filesystem::path& path, const s
 // Removes `path` only if it is still the socket (dev, ino).
 void unlink_if_same(const std::filesystem::path& path, dev_t dev, ino_t ino);
 
-// The gid of a group, or none (no such group, or the lookup failed).
+// The gid of a group, or none (no such group, or the lookup failed). A
+// name of decimal digits is taken as the gid itself, without a lookup.
 std::optional<gid_t> lookup_group(const std::string& name);
+
+// `text` as a group id: decimal digits only, below (gid_t)-1; else none.
+std::optional<gid_t> numeric_group_id(const std::string& text);
 
 }  // namespace fnw

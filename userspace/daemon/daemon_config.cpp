@@ -1,5 +1,6 @@
 #include "daemon/daemon_config.hpp"
 
+#include "control/socket_file.hpp"
 #include "core/display_name.hpp"
 
 #include "core/suggest.hpp"
@@ -125,6 +126,14 @@ std::string check_pin_root(std::string_view root) {
     return "";
 }
 
+// A group name, or its id as decimal digits (socketGroup: 9464), which the
+// daemon uses without a lookup (control/socket_file.hpp).
+std::string check_group(const std::string& group) {
+    if (group.empty() || group.find_first_not_of("0123456789") != std::string::npos) return "";
+    if (numeric_group_id(group)) return "";
+    return "must be a group name or a group id below 4294967295, not " + in_quotes(group);
+}
+
 std::string check_cgroup_parent(std::string_view parent) {
     const std::string hint = " (relative to the cgroup2 root, like \"fnwarden\" or \"system.slice/fnwarden\")";
     if (parent.empty()) return "must not be empty" + hint;
@@ -243,9 +252,11 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
         if (auto text = reader.text(value, key); text && reader.check(value, key, check_socket_path(*text)))
             config.socket_path = *text;
     } else if (key == "socketGroup") {
-        if (auto text = reader.text(value, key)) config.socket_group = *text;
+        if (auto text = reader.text(value, key); text && reader.check(value, key, check_group(*text)))
+            config.socket_group = *text;
     } else if (key == "adminGroup") {
-        if (auto text = reader.text(value, key)) config.admin_group = *text;
+        if (auto text = reader.text(value, key); text && reader.check(value, key, check_group(*text)))
+            config.admin_group = *text;
     } else if (key == "metrics") {
         if (auto text = reader.text(value, key); text && reader.check(value, key, check_metrics_address(*text)))
             config.metrics_address = *text;
@@ -378,6 +389,8 @@ std::vector<std::string> validate_daemon_config(const DaemonConfig& config) {
     report("rules", check_rules_dir(config.rules_dir));
     report("output", check_output(config.output));
     report("socket", check_socket_path(config.socket_path));
+    report("socketGroup", check_group(config.socket_group));
+    report("adminGroup", check_group(config.admin_group));
     report("metrics", check_metrics_address(config.metrics_address));
     report("webhook", check_webhook(config.webhook_url));
     report("ringbufBytes", check_ringbuf_bytes(config.ringbuf_bytes));

@@ -13,7 +13,7 @@
 //   mode: audit                         # --mode: audit | enforce
 //   output: stdout                      # --output: stdout | /absolute/file (JSON lines) | none
 //   socket: /run/fnwarden/fnwarden.sock # --socket
-//   socketGroup: fnwarden               # --socket-group ("" = root's group)
+//   socketGroup: fnwarden               # --socket-group: name or gid ("" = root's group)
 //   adminGroup: ""                      # --admin-group: members' `trace` shows every function
 //   metrics: 127.0.0.1:9464             # --metrics: IP:PORT, [IPv6]:PORT, "" = off
 //   metricsAllowNonLoopback: false      # --metrics-allow-non-loopback
