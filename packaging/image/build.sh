@@ -83,10 +83,12 @@ chmod -R a+rX "$work/deb"
 # essential: only Essential: yes packages (dpkg, coreutils, dash, bash, ...;
 # no apt), plus our .deb and its Depends, resolved by apt outside the chroot.
 # dpkg never writes documentation, man pages or translations; copyright
-# files stay (licences travel with the binaries). usr-is-merged: bookworm is
-# merged-/usr already; left to itself apt satisfies init-system-helpers'
-# "usrmerge | usr-is-merged" with usrmerge, which brings the whole of perl
-# (58 MB) to convert a system that needs no converting.
+# files stay (licences travel with the binaries). The merged-usr hook makes
+# the /bin -> usr/bin links itself and installs usr-is-merged: left to
+# itself apt satisfies init-system-helpers' "usrmerge | usr-is-merged" with
+# usrmerge, which brings the whole of perl (58 MB) to convert a system that
+# needs no converting. force-unsafe-io: no fsync per unpacked file (a
+# tarball is the result; slim-rootfs.sh drops the option again).
 hooks=(
   # Our group before the .deb's postinst runs: it then finds the group and
   # does not create one with whatever id is free (101 in one build, 102 in
@@ -112,7 +114,9 @@ mmdebstrap --variant=essential --format=tar --verbose \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
-  --include=usr-is-merged --include="$deb" --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
+  --dpkgopt=force-unsafe-io \
+  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+  --include="$deb" --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
   "${cache_opts[@]}" "${hooks[@]}" \
   bookworm "$work/rootfs.tar" "$mirror" >"$work/mmdebstrap.log" 2>&1 ||
   { tail -30 "$work/mmdebstrap.log" >&2; die "mmdebstrap failed (network? set FNW_IMAGE_MIRROR)"; }

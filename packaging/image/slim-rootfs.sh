@@ -13,6 +13,8 @@ rm -rf "$root"/var/cache/apt "$root"/var/lib/apt "$root"/var/cache/debconf/*-old
 rm -f "$root"/var/lib/dpkg/*-old "$root"/var/log/*.log "$root"/var/log/apt/* 2>/dev/null || true
 # The unit and its drop-in directory: no systemd in the container.
 rm -f "$root"/lib/systemd/system/fnwarden.service
+# build.sh's force-unsafe-io is for the build only (dpkgopt writes it here).
+sed -i '/^force-unsafe-io$/d' "$root/etc/dpkg/dpkg.cfg.d/99mmdebstrap"
 # The host's name and resolver: the runtime mounts its own.
 : >"$root/etc/hostname"
 : >"$root/etc/resolv.conf"
