@@ -224,6 +224,9 @@ else
 fi
 if mkdir -p "$cg2/$parent/fn-uname"; then
   made_cgroup=1
+  # The daemon guards the cgroup once it has seen it: only then run in it.
+  eventually 20 grep -q "fn-uname: cgroup $parent/fn-uname matched policy $function" "$work/$name.err" ||
+    fail "the daemon did not see the function's cgroup: $(tail -3 "$work/$name.err")"
   bash -c 'echo $$ >"$1/cgroup.procs" && exec uname >/dev/null' _ "$cg2/$parent/fn-uname" ||
     fail "uname in the function's cgroup"
 else
