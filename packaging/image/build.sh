@@ -95,7 +95,7 @@ hooks=(
   # the next).
   --essential-hook="echo 'fnwarden:x:$socket_gid:' >>\"\$1/etc/group\""
   --customize-hook="install -m 0640 '$here/fnwarden.yaml' \"\$1/etc/fnwarden/fnwarden.yaml\""
-  --customize-hook="bash '$here/slim-rootfs.sh' \"\$1\""
+  --customize-hook="bash '$here/slim-rootfs.sh' \"\$1\" '$work'"
 )
 cache_opts=()
 if [[ -n ${FNW_IMAGE_APT_CACHE:-} ]]; then
