@@ -1,7 +1,9 @@
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@
 
 #include "control/control_client.hpp"
 #include "control/control_socket.hpp"
+#include "control/socket_file.hpp"
 
 namespace fnw {
 namespace {
@@ -812,6 +815,69 @@ TEST_F(ControlSocket, CallbacksMayDisconnectOtherClients) {
     EXPECT_EQ(disconnects_, std::vector<ClientId>{id_a});
     EXPECT_FALSE(receive_pumping(a, 2s).has_value());
     EXPECT_TRUE(a.closed());
+}
+
+// The container case (issue 20): no CAP_CHOWN, and a group known only by its
+// id. The kernel lets a file's owner give it to a group the process is in,
+// capability or not: run in the socket group (the image's User 0:9464, a
+// pod's runAsGroup), the daemon gets a 0660 socket; run in group 0 it keeps
+// a 0600 one and says so. Prints nothing; returns 0 when the socket came out
+// as `want_gid` with `want_mode` and SocketFile::group_gid agrees.
+int socket_without_cap_chown(const std::filesystem::path& path, gid_t run_gid, const std::string& group,
+                             gid_t want_gid, mode_t want_mode) {
+    pid_t child = ::fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+        if (::setgroups(0, nullptr) != 0 || ::setgid(run_gid) != 0) ::_exit(100);
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[2]{};
+        if (::syscall(SYS_capget, &header, data) != 0) ::_exit(101);
+        data[0].effective &= ~(1u << CAP_CHOWN);
+        data[0].permitted &= ~(1u << CAP_CHOWN);
+        if (::syscall(SYS_capset, &header, data) != 0) ::_exit(102);
+        auto file = create_socket_file(path, group, {});
+        if (!file.ok()) ::_exit(103);
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) ::_exit(104);
+        if (st.st_gid != want_gid) ::_exit(105);
+        if ((st.st_mode & 07777) != want_mode) ::_exit(106);
+        if (file.value().group_gid.has_value() != (want_mode == 0660)) ::_exit(107);
+        ::unlink(path.c_str());
+        ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(SocketFile, AGroupIdNeedsNoLookup) {
+    EXPECT_EQ(lookup_group("4242"), std::optional<gid_t>(4242));
+    EXPECT_EQ(lookup_group("0"), std::optional<gid_t>(0));
+    EXPECT_EQ(numeric_group_id("4294967295"), std::nullopt) << "(gid_t)-1 is chown's \"unchanged\"";
+    EXPECT_EQ(numeric_group_id("99999999999"), std::nullopt);
+    EXPECT_EQ(numeric_group_id("12a"), std::nullopt);
+    EXPECT_EQ(numeric_group_id("-1"), std::nullopt);
+    EXPECT_EQ(lookup_group("fnwarden-no-such-group"), std::nullopt);
+}
+
+TEST(SocketFile, InTheSocketGroupNoCapChownIsNeeded) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to change groups and drop CAP_CHOWN";
+    TempDir temp;
+    const std::filesystem::path path = temp.path() / "run" / "fnwarden.sock";
+    // 4242 is in no /etc/group: the daemon takes the number as it is.
+    EXPECT_EQ(socket_without_cap_chown(path, 4242, "4242", 4242, 0660), 0);
+    // The directory the daemon made is the group's too.
+    struct stat dir {};
+    ASSERT_EQ(::stat(path.parent_path().c_str(), &dir), 0);
+    EXPECT_EQ(dir.st_gid, 4242u);
+    EXPECT_EQ(dir.st_mode & 07777, 0750u);
+}
+
+TEST(SocketFile, OutsideTheSocketGroupWithoutCapChownOnlyRootMayConnect) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to change groups and drop CAP_CHOWN";
+    TempDir temp;
+    // The container seen before issue 20: gid 0, no CAP_CHOWN.
+    EXPECT_EQ(socket_without_cap_chown(temp.path() / "fnwarden.sock", 0, "4242", 0, 0600), 0);
 }
 
 }  // namespace

@@ -213,6 +213,19 @@ TEST(DaemonConfig, MetricsAddress) {
     EXPECT_EQ(parsed->port, 9464);
 }
 
+// In a container the node's group has an id and no name in the image
+// (issue 20): digits are a gid, taken without a lookup.
+TEST(DaemonConfig, SocketGroupIsANameOrAGroupId) {
+    EXPECT_EQ(parsed_ok("socketGroup: 9464\n").socket_group, "9464");
+    EXPECT_EQ(parsed_ok("adminGroup: 0\n").admin_group, "0");
+    EXPECT_EQ(parsed_ok("socketGroup: fnwarden\n").socket_group, "fnwarden");
+    EXPECT_THAT(only_error("socketGroup: 4294967295\n").message, HasSubstr("group id below 4294967295"));
+    EXPECT_THAT(only_error("adminGroup: 99999999999\n").message, HasSubstr("group id below"));
+    DaemonConfig flags;
+    flags.socket_group = "4294967296";
+    EXPECT_THAT(validate_daemon_config(flags), testing::Contains(HasSubstr("socketGroup (--socket-group)")));
+}
+
 TEST(DaemonConfig, NonLoopbackMetricsNeedTheOptInAfterMerging) {
     // Per key the file is fine: the opt-in may come from a flag.
     DaemonConfig config = parsed_ok("metrics: 0.0.0.0:9464\n");
