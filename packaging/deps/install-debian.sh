@@ -55,3 +55,8 @@ if ((${#missing[@]})); then
 else
   echo "install-debian.sh: all dependencies present"
 fi
+
+# kubectl (kustomize) and Node.js for the Kubernetes manifest test
+# (tests/k8s): only when the commands are missing, since this machine's
+# kubectl and nodejs may come from elsewhere and Debian's would conflict.
+bash "$(dirname "$0")/install-k8s-validate.sh" --commands-only
