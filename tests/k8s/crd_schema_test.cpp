@@ -73,8 +73,16 @@ void collect(const YAML::Node& schema, const Path& path, std::vector<Path>& mapp
     }
 }
 
-YAML::Node schema_at(YAML::Node schema, const Path& path) {
-    for (const auto& segment : path) schema = segment == "[]" ? schema["items"] : schema["properties"][segment];
+// yaml-cpp: operator[] on a const node never inserts, and assigning to a
+// Node writes through to the node it refers to; reset() rebinds instead.
+YAML::Node child_of(const YAML::Node& schema, const std::string& segment) {
+    return segment == "[]" ? schema["items"] : schema["properties"][segment];
+}
+
+YAML::Node schema_at(const YAML::Node& root, const Path& path) {
+    YAML::Node schema;
+    schema.reset(root);
+    for (const auto& segment : path) schema.reset(child_of(schema, segment));
     return schema;
 }
 
@@ -104,18 +112,17 @@ YAML::Node sample(const std::string& key, const YAML::Node& schema) {
 // The smallest policy that holds `target` at `path`.
 YAML::Node document_with(const YAML::Node& root, const Path& path, const YAML::Node& target) {
     std::vector<YAML::Node> levels{root};
-    for (const auto& segment : path)
-        levels.push_back(segment == "[]" ? levels.back()["items"] : levels.back()["properties"][segment]);
-    YAML::Node node = target;
+    for (const auto& segment : path) levels.push_back(child_of(levels.back(), segment));
+    YAML::Node node = YAML::Clone(target);
     for (size_t i = path.size(); i-- > 0;) {
         if (path[i] == "[]") {
             YAML::Node seq(YAML::NodeType::Sequence);
             seq.push_back(node);
-            node = seq;
+            node.reset(seq);
         } else {
             YAML::Node map = required_filled(levels[i], path[i]);
             map[path[i]] = node;
-            node = map;
+            node.reset(map);
         }
     }
     YAML::Node metadata;
@@ -247,8 +254,8 @@ std::vector<std::string> function_policies_in(const std::filesystem::path& file)
     for (YAML::Node doc : YAML::LoadAllFromFile(file.string())) {
         if (!doc["kind"] || doc["kind"].as<std::string>() != "FunctionPolicy") continue;
         YAML::Node metadata;
-        metadata["name"] = doc["metadata"]["name"];
-        if (doc["metadata"]["labels"]) metadata["labels"] = doc["metadata"]["labels"];
+        metadata["name"] = doc["metadata"]["name"].as<std::string>();
+        if (doc["metadata"]["labels"]) metadata["labels"] = YAML::Clone(doc["metadata"]["labels"]);
         doc["metadata"] = metadata;
         YAML::Emitter text;
         text << doc;
