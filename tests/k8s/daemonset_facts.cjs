@@ -49,6 +49,10 @@ const nodeName = container.env?.find((e) => e.name === "NODE_NAME");
 expect(nodeName?.valueFrom?.fieldRef?.fieldPath === "spec.nodeName", "NODE_NAME from spec.nodeName");
 expect(container.resources?.requests && container.resources?.limits?.memory, "resource requests and a memory limit");
 
+// The image's tag is this tree's version (CMakeLists.txt project()).
+const version = fs.readFileSync(path.join(src, "CMakeLists.txt"), "utf8").match(/project\(fnwarden VERSION ([0-9.]+)/)[1];
+expect(container.image.endsWith(`:${version}`), `image ${container.image} is not tagged ${version}`);
+
 // The daemon's config, as the pod mounts it.
 const mounts = Object.fromEntries(container.volumeMounts.map((m) => [m.name, m]));
 const volumes = Object.fromEntries(pod.volumes.map((v) => [v.name, v]));
