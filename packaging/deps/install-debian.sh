@@ -30,6 +30,8 @@ packages=(
   procps util-linux
   # the daemon test scrapes /metrics like Prometheus would
   curl
+  # the differential test (tests/e2e/differential) reads events with jq
+  jq
   # a real OCI runtime starts the container the runc test attributes
   runc
   # the unit's test under a real systemd (tests/systemd/unit_test.sh): a
