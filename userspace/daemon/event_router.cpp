@@ -66,7 +66,7 @@ void EventRouter::publish_record(const Record& r) {
     const std::string& function = found ? found->function : slot.function;
     const bool violation = is_violation(r);  // the file decider may have decided it
     // /proc lookups only for violations: a traced flood must stay cheap.
-    EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation};
+    EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation, slot.refused_interpreters};
     auto event = to_json(r, ctx, clock_);
     if (!event) {
         ++malformed_;

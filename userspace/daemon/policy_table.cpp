@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/display_name.hpp"
+#include "core/elf_interpreter.hpp"
 
 namespace fnw {
 
@@ -30,7 +31,8 @@ Status PolicyTable::write_slot(uint32_t slot, const FunctionPolicy& policy) {
     if (Status written = maps_.set_policy(slot, policy, mode); !written) return written;
     // For a daemon that adopts this set after us: whose slot this is.
     if (Status owned = maps_.set_slot_owner(slot, SlotOwner{policy.function, policy.name, mode}); !owned) return owned;
-    slot_info_[slot] = SlotInfo{policy.function, policy.name, policy.source, mode, KillOnViolation::from(policy, mode)};
+    slot_info_[slot] = SlotInfo{policy.function, policy.name, policy.source, mode, KillOnViolation::from(policy, mode),
+                                refused_interpreters(policy)};
     return {};
 }
 
@@ -130,7 +132,7 @@ size_t PolicyTable::adopt(const std::map<uint32_t, SlotOwner>& owners) {
         const std::string& function = owner.function;
         // Records from before the first apply decode with what the earlier
         // daemon wrote; its kills on violation were its own to do.
-        slot_info_[slot] = SlotInfo{function, owner.policy, "(adopted from the pinned set)", owner.mode, KillOnViolation{}};
+        slot_info_[slot] = SlotInfo{function, owner.policy, "(adopted from the pinned set)", owner.mode, KillOnViolation{}, {}};
         if (function.empty()) {
             // No owner recorded: nothing can say whose it is, so it goes
             // the way of a removed function's slot.

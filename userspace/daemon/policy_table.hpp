@@ -35,6 +35,10 @@ struct SlotInfo {
     std::string source;  // file
     Mode mode = Mode::Audit;
     KillOnViolation kill;
+    // Allowed program -> its interpreter the policy refuses: a launched
+    // function's Landlock refusal decoded here must name the interpreter, as
+    // the standalone launcher does (audit and enforce tell the same story).
+    std::map<std::string, std::string> refused_interpreters;
 };
 
 // How long a retired policy slot stays reserved after no cgroup points at it
