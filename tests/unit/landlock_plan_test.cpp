@@ -216,5 +216,29 @@ TEST(ExecLsm, OnlyLiteralExecRulesAreCheckedInTheKernel) {
         << "symlinks resolved, as bpf_d_path reports them";
 }
 
+// io_uring's connects and binds run in the ring's worker: a Landlock
+// refusal there reaches no syscall exit and is never reported, while audit
+// mode reports it. A policy that allows io_uring_setup leaves TCP to the
+// cgroup hooks, which refuse and report (tests/e2e/differential n-uring-tcp).
+TEST(LandlockPlan, AllowedIoUringLeavesTcpToTheCgroupHooks) {
+    FunctionPolicy p;
+    p.network.restricted = true;
+    p.network.egress = {tcp_egress({443})};
+    p.network.listen = {ListenRule{8080, 6}};
+    p.syscalls.allow.set(SYS_read);
+    EXPECT_EQ(plan_landlock(p, 7).handled_net, kLandlockNetConnectTcp | kLandlockNetBindTcp) << "no io_uring";
+
+    p.syscalls.allow.set(SYS_io_uring_setup);
+    auto plan = plan_landlock(p, 7);
+    EXPECT_EQ(plan.handled_net, 0u);
+    EXPECT_TRUE(plan.port_rules.empty());
+    EXPECT_NE(std::find_if(plan.notes.begin(), plan.notes.end(),
+                           [](const std::string& n) { return n.find("io_uring") != n.npos; }),
+              plan.notes.end());
+
+    p.syscalls.allow.set();  // unrestricted (no section, no baseline): unchanged, Landlock keeps the ports
+    EXPECT_EQ(plan_landlock(p, 7).handled_net, kLandlockNetConnectTcp | kLandlockNetBindTcp);
+}
+
 }  // namespace
 }  // namespace fnw

@@ -57,11 +57,21 @@ uint64_t fs_rights_of_abi(int abi) {
 // direction is handled only if every rule that allows TCP in it names its
 // ports: "any port" cannot be written as a Landlock rule, and widening it
 // would deny what the policy allows.
-void plan_landlock_network(const NetworkRules& network, int abi, LandlockPlan& plan) {
+void plan_landlock_network(const NetworkRules& network, int abi, bool io_uring_usable, LandlockPlan& plan) {
     if (!network.restricted) return;
     if (abi < 4) {
         plan.notes.push_back("landlock ABI " + std::to_string(abi) +
                              " has no network rights (ABI 4, 6.7): TCP connect/bind are left to the cgroup hooks");
+        return;
+    }
+    // Landlock refuses an io_uring connect or bind in the ring's worker, with
+    // no syscall that could report it: the function would be refused and
+    // nobody told, while audit mode reports it (the cgroup hooks see every
+    // connect and bind, io_uring's included). So where the policy allows
+    // io_uring, the hooks alone decide, and report what they refuse.
+    if (io_uring_usable) {
+        plan.notes.push_back("landlock: TCP connect/bind are left to the cgroup hooks: the policy lets the function "
+                             "use io_uring, whose connects and binds Landlock would refuse unreported");
         return;
     }
     auto is_tcp = [](uint8_t protocol) { return protocol == 0 || protocol == 6; };
@@ -124,7 +134,11 @@ LandlockPlan plan_landlock(const FunctionPolicy& policy, int abi) {
     LandlockPlan plan;
     plan.abi = abi;
     if (abi <= 0) return plan;
-    plan_landlock_network(policy.network, abi, plan);
+    // Allowed by a syscalls section that names it (the baseline takes it out
+    // of every list that does not). An unrestricted list (no section, no
+    // baseline) keeps Landlock's port rules, as before: that gap remains.
+    const bool io_uring_usable = !policy.syscalls.allow.all() && policy.syscalls.allow.test(SYS_io_uring_setup);
+    plan_landlock_network(policy.network, abi, io_uring_usable, plan);
     if (!policy.files.restricted && !policy.exec.restricted) return plan;
     const uint64_t known = fs_rights_of_abi(abi);
 
