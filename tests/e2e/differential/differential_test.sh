@@ -56,7 +56,15 @@ ldx=$ldx_dir/ld.so
 cp "$interp" "$ldx"
 pt_interp=/lib64/ld-linux-x86-64.so.2
 pt_offset=$(grep -obUaF "$pt_interp" /usr/bin/true | head -1 | cut -d: -f1)
-is_uint "$pt_offset" && ((${#ldx} <= ${#pt_interp})) || { echo "FAIL: cannot patch /usr/bin/true's PT_INTERP"; exit 1; }
+# u OFFSET BYTES: an unsigned little-endian field of /usr/bin/true.
+u() { od -An -t "u$2" -j "$1" -N "$2" /usr/bin/true | tr -d ' '; }
+# The PT_INTERP program header's p_filesz (the name's length with its NUL).
+ph_off=$(u 32 8) ph_num=$(u 56 2) filesz_offset=
+for ((k = 0; k < ph_num; k++)); do
+  (($(u $((ph_off + k * 56)) 4) == 3)) && filesz_offset=$((ph_off + k * 56 + 32))
+done
+is_uint "$pt_offset" && is_uint "$filesz_offset" && ((${#ldx} <= ${#pt_interp})) ||
+  { echo "FAIL: cannot patch /usr/bin/true's PT_INTERP"; exit 1; }
 
 # What the workload, its loader and bash's exec need, for the `sys` variant:
 # everything else is a violation (getpgid, io_uring_setup, ...).
@@ -93,8 +101,12 @@ make_fixture() {
   ln -s "$d/secret/a" "$d/ok/link"
   cp /usr/bin/true "$d/bin/true"
   cp /usr/bin/true "$d/bin/true-ldx"
-  { printf '%s' "$ldx"; head -c $((${#pt_interp} - ${#ldx})) /dev/zero; } |
+  { printf '%s' "$ldx"; head -c $((${#pt_interp} + 1 - ${#ldx})) /dev/zero; } |
     dd of="$d/bin/true-ldx" bs=1 seek="$pt_offset" conv=notrunc status=none
+  # One NUL-terminated name, as a linker writes it (the kernel would also
+  # take a padded one; fnwarden's reader refuses NULs inside p_filesz).
+  printf "\\x$(printf %02x $((${#ldx} + 1)))" | cat - <(head -c 7 /dev/zero) |
+    dd of="$d/bin/true-ldx" bs=1 seek="$filesz_offset" conv=notrunc status=none
   printf '#!/bin/sh\nexit 0\n' >"$d/ok/script.sh"
   chmod 755 "$d/ok/script.sh"
   cp "$lib_src" "$d/libs/$lib_name"
