@@ -51,6 +51,8 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 				!(policy->flags & FNW_POLICY_EXEC_LSM);
 
 	const bool hashed = policy->flags & FNW_POLICY_EXEC_HASHED;
+	/* Userspace checks the program's ELF interpreter: FNW_POLICY_EXEC_INTERP. */
+	const bool interp = restricted && (policy->flags & FNW_POLICY_EXEC_INTERP);
 
 	if (!restricted && !fileless && !traced && !hashed)
 		return 0;
@@ -71,7 +73,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	}
 	/* exec.allow pins some programs to a sha256: userspace hashes them
 	 * (it reads the file; the kernel cannot). See FNW_POLICY_EXEC_HASHED. */
-	if (verdict == FNW_VERDICT_ALLOWED && hashed && !fileless)
+	if (verdict == FNW_VERDICT_ALLOWED && (hashed || interp) && !fileless)
 		verdict = FNW_VERDICT_PENDING;
 	if (verdict == FNW_VERDICT_ALLOWED && !traced)
 		return 0;

@@ -115,6 +115,13 @@ enum fnw_policy_flags {
 	FNW_POLICY_DENY_PTRACE = 1u << 5,      /* attach to or read another process */
 	FNW_POLICY_DENY_BPF = 1u << 6,         /* the bpf() syscall */
 	FNW_POLICY_DENY_EXEC_MEMORY = 1u << 7, /* PROT_EXEC on anonymous or writable memory */
+	/* An allowed program's ELF interpreter may be one the policy refuses
+	 * (an exec.allow glob implies none; files.read may miss an implied
+	 * one): every exec the kernel allows goes to userspace
+	 * (FNW_VERDICT_PENDING), which reads the program's PT_INTERP and checks
+	 * it, since the kernel opened it on the program's behalf and Landlock
+	 * refuses exactly that exec in enforce mode. */
+	FNW_POLICY_EXEC_INTERP = 1u << 8,
 };
 
 /*

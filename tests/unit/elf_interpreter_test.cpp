@@ -166,5 +166,30 @@ TEST(ElfInterpreter, ALandlockExecRefusalNamesTheInterpreter) {
     EXPECT_EQ(as_json()["file"]["path"], "/usr/bin/python3") << "bpf-lsm decides on the program itself, never its interpreter";
 }
 
+TEST(ElfInterpreter, AScriptNamesItsInterpreterByItsFirstWord) {
+    EXPECT_EQ(script_interpreter_of("#!/bin/sh\nexit 0\n"), "/bin/sh");
+    EXPECT_EQ(script_interpreter_of("#! /usr/bin/env python3\n"), "/usr/bin/env");
+    EXPECT_EQ(script_interpreter_of("#!/bin/bash\r\n"), "/bin/bash");
+    EXPECT_FALSE(script_interpreter_of("#!\n/bin/sh\n").has_value()) << "an empty first line names none";
+    EXPECT_FALSE(script_interpreter_of("echo hi\n").has_value());
+    EXPECT_FALSE(script_interpreter_of("").has_value());
+}
+
+// Audit names the interpreter a refused script ran under (sched_process_exec
+// sees it): a Landlock refusal of the allowed script names it too.
+TEST(ElfInterpreter, AnAllowedScriptWhoseInterpreterIsRefusedBlamesTheInterpreter) {
+    test::TempDir dir;
+    const std::string script = (dir.path() / "handler.sh").string();
+    std::ofstream(script) << "#!/bin/sh\nexit 0\n";
+    FunctionPolicy p;
+    p.exec.restricted = true;
+    p.exec.allow = {script};
+    const std::string sh = std::filesystem::canonical("/bin/sh").string();
+    EXPECT_EQ(script_interpreters(p.exec).at(script), sh);
+    EXPECT_EQ(refused_interpreters(p).at(script), sh) << "the shell is not in exec.allow";
+    p.exec.allow.push_back(sh);
+    EXPECT_TRUE(refused_interpreters(p).empty()) << "the shell is allowed";
+}
+
 }  // namespace
 }  // namespace fnw

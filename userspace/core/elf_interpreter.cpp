@@ -10,6 +10,8 @@
 #include <cstring>
 #include <set>
 
+#include <fnwarden/kernel_abi.h>
+
 #include "common/unique_fd.hpp"
 #include "core/path_glob.hpp"
 
@@ -74,7 +76,7 @@ Result<std::optional<std::string>> elf_interpreter_of(std::string_view head) {
     return std::optional<std::string>{};  // static: no interpreter
 }
 
-Result<std::optional<std::string>> read_elf_interpreter(const std::filesystem::path& path) {
+static Result<std::string> read_program_head(const std::filesystem::path& path) {
     // O_NONBLOCK: a FIFO named in a policy must not hang policy load.
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd.valid()) return fail(std::strerror(errno));
@@ -91,7 +93,26 @@ Result<std::optional<std::string>> read_elf_interpreter(const std::filesystem::p
         filled += static_cast<size_t>(n);
     }
     head.resize(filled);
-    return elf_interpreter_of(head);
+    return head;
+}
+
+Result<std::optional<std::string>> read_elf_interpreter(const std::filesystem::path& path) {
+    auto head = read_program_head(path);
+    if (!head) return fail(head.error());
+    return elf_interpreter_of(*head);
+}
+
+std::optional<std::string> script_interpreter_of(std::string_view head) {
+    if (head.substr(0, 2) != "#!") return std::nullopt;
+    std::string_view line = head.substr(2);
+    line = line.substr(0, line.find('\n'));
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos) return std::nullopt;
+    line.remove_prefix(start);
+    const size_t end = line.find_first_of(" \t\r");
+    const std::string_view name = line.substr(0, end);
+    if (name.empty() || name.find('\0') != std::string_view::npos) return std::nullopt;
+    return std::string(name);
 }
 
 void resolve_exec_interpreters(ExecRules& rules) {
@@ -131,6 +152,24 @@ std::vector<std::string> implied_exec_paths(const ExecRules& rules) {
     return implied;
 }
 
+// Exact exec.allow entries that are `#!` scripts -> their interpreter,
+// canonical. Read here, not at parse: a script's interpreter is never
+// implied (policy.md), only named when its exec is refused.
+std::map<std::string, std::string> script_interpreters(const ExecRules& rules) {
+    std::map<std::string, std::string> found;
+    for (const auto& program : rules.allow) {
+        if (program.find('*') != std::string::npos) continue;
+        auto head = read_program_head(program);
+        if (!head) continue;
+        const auto named = script_interpreter_of(*head);
+        if (!named) continue;
+        std::error_code ec;
+        const auto canonical = std::filesystem::canonical(*named, ec);
+        if (!ec) found.emplace(program, canonical.string());
+    }
+    return found;
+}
+
 std::map<std::string, std::string> refused_interpreters(const FunctionPolicy& policy) {
     std::map<std::string, std::string> refused;
     if (!policy.exec.restricted) return refused;
@@ -143,10 +182,39 @@ std::map<std::string, std::string> refused_interpreters(const FunctionPolicy& po
         return (exec_globs && exec_globs->match(path)) ||
                std::find(implied.begin(), implied.end(), path) != implied.end();
     };
+    auto refuses = [&](const std::string& program, const std::string& interpreter) {
+        if (readable(program) && !(readable(interpreter) && executable(interpreter)))
+            refused.emplace(program, interpreter);
+    };
     for (const auto& entry : policy.exec.interpreters)
-        if (!entry.interpreter.empty() && readable(entry.program) &&
-            !(readable(entry.interpreter) && executable(entry.interpreter)))
-            refused.emplace(entry.program, entry.interpreter);
+        if (!entry.interpreter.empty()) refuses(entry.program, entry.interpreter);
+    for (const auto& [script, interpreter] : script_interpreters(policy.exec))
+        refuses(script, interpreter);
+    return refused;
+}
+
+bool interpreter_may_be_refused(const FunctionPolicy& policy) {
+    if (!policy.exec.restricted) return false;
+    for (const auto& program : policy.exec.allow)
+        if (program.find('*') != std::string::npos) return true;
+    for (const auto& entry : policy.exec.interpreters)
+        if (!entry.problem.empty()) return true;
+    return !refused_interpreters(policy).empty();
+}
+
+uint32_t refused_interpreter_rights(const FunctionPolicy& policy, const std::string& interpreter) {
+    uint32_t refused = 0;
+    if (policy.exec.restricted) {
+        auto exec_globs = PathGlobSet::compile(policy.exec.allow);
+        const std::vector<std::string> implied = implied_exec_paths(policy.exec);
+        if (!(exec_globs && exec_globs->match(interpreter)) &&
+            std::find(implied.begin(), implied.end(), interpreter) == implied.end())
+            refused |= FNW_FILE_EXEC;
+    }
+    if (policy.files.restricted) {
+        auto read = PathGlobSet::compile(policy.files.read);
+        if (!(read && read->match(interpreter))) refused |= FNW_FILE_READ;
+    }
     return refused;
 }
 

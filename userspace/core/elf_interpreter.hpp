@@ -32,6 +32,10 @@ inline constexpr size_t kElfHeadBytes = 64 * 1024;
 // headers out of range, an unterminated name).
 Result<std::optional<std::string>> elf_interpreter_of(std::string_view head);
 
+// Pure: the interpreter a `#!` script's first line names (its first word),
+// nullopt when `head` does not start with "#!" or names none.
+std::optional<std::string> script_interpreter_of(std::string_view head);
+
 // Reads the first kElfHeadBytes of the regular file at `path` and parses
 // them. Fails when the file cannot be opened or is not a regular file.
 Result<std::optional<std::string>> read_elf_interpreter(const std::filesystem::path& path);
@@ -45,10 +49,29 @@ void resolve_exec_interpreters(ExecRules& rules);
 // resolved and not already allowed by an exact entry.
 std::vector<std::string> implied_exec_paths(const ExecRules& rules);
 
+// Exact exec.allow entries that are `#!` scripts -> their interpreter
+// (canonical), read from the files now.
+std::map<std::string, std::string> script_interpreters(const ExecRules& rules);
+
 // Allowed programs -> their interpreter, for each program the policy lets
 // the function exec but whose interpreter the kernel will be refused
 // (files.read grants the program but not the interpreter, or exec rights
-// miss it): an exec refusal of such a program names the interpreter.
+// miss it): an exec refusal of such a program names the interpreter. A
+// script's `#!` interpreter counts too: the kernel opens it the same way.
 std::map<std::string, std::string> refused_interpreters(const FunctionPolicy& policy);
+
+// Whether some program the policy lets the function exec could bring an
+// ELF interpreter the policy refuses: an exec.allow glob (it implies no
+// interpreter), an interpreter that could not be determined, or one
+// refused_interpreters names. Then every allowed exec has its PT_INTERP
+// checked after the fact (FNW_POLICY_EXEC_INTERP), so audit reports what
+// Landlock refuses in enforce mode.
+bool interpreter_may_be_refused(const FunctionPolicy& policy);
+
+// What `policy` refuses of the interpreter `interpreter` (canonical) of an
+// allowed program: FNW_FILE_EXEC unless exec.allow or an implied entry
+// grants it, FNW_FILE_READ unless files.read does (with a files section).
+// 0 when the kernel may open it.
+uint32_t refused_interpreter_rights(const FunctionPolicy& policy, const std::string& interpreter);
 
 }  // namespace fnw

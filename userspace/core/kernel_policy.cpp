@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/elf_interpreter.hpp"
 #include "core/syscall_table.hpp"
 
 namespace fnw {
@@ -35,6 +36,7 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const Enforcement
         out.exec_action = plan.exec.kernel_action;
         if (plan.exec_allowlist_in_lsm) out.flags |= FNW_POLICY_EXEC_LSM;
         if (!policy.exec.sha256.empty()) out.flags |= FNW_POLICY_EXEC_HASHED;
+        if (interpreter_may_be_refused(policy)) out.flags |= FNW_POLICY_EXEC_INTERP;
     }
     if (policy.files.restricted) {
         // The file probes treat deny as kill; launched functions get deny

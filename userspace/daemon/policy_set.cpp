@@ -16,6 +16,7 @@
 
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
+#include "core/elf_interpreter.hpp"
 
 namespace fnw {
 namespace {
@@ -286,6 +287,10 @@ ParsedFiles parse_rules_files(const std::vector<RulesFile>& files, std::vector<P
             baseline = std::move(parsed.baseline);
         } else {
             PolicyParseResult parsed = parse_policy(*text, shown);
+            // What the programs bring with them (PT_INTERP), as a launcher
+            // reads it (parse_policy_file): the daemon decides exec events of
+            // watched and launched functions and must agree with Landlock.
+            if (parsed.policy && parsed.policy->exec.restricted) resolve_exec_interpreters(parsed.policy->exec);
             for (auto& e : parsed.errors) errors.push_back(std::move(e));
             if (parsed.policy) parsed_files.policies.push_back(std::move(*parsed.policy));
         }

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "core/elf_interpreter.hpp"
+
 namespace fnw {
 
 Status FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mode mode) {
@@ -25,6 +27,7 @@ Status FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy,
         const auto canonical = std::filesystem::canonical(path, ec);
         slot.sha256[ec ? path : canonical.string()] = digest;
     }
+    if (interpreter_may_be_refused(policy)) slot.interpreter_rules = policy;
     slots_[policy_id] = std::move(slot);
     return {};
 }
@@ -52,6 +55,24 @@ void FileDecider::explain_refusal(fnw_file_event& ev) const {
     uint32_t missing = found->second.matcher.missing(path.path, ev.access);
     if (ev.access2) missing |= missing_at_second_name(found->second.matcher, ev);
     if (missing) ev.missing = missing;
+}
+
+// The kernel opened the program's ELF interpreter on its behalf: one the
+// policy refuses is refused with the exec under Landlock (enforce), so it
+// is a violation here too, and the event names it (raw_path keeps the
+// program). Read from the file now: a program replaced since the exec may
+// say otherwise, which is the same race the exec's own path has.
+uint32_t FileDecider::refused_interpreter(const Slot& slot, fnw_file_event& ev) {
+    if (!slot.interpreter_rules || ev.resolved_kind != FNW_RESOLVED_OBJECT || ev.resolved_truncated) return 0;
+    auto named = read_elf_interpreter(event_path(ev).path);
+    if (!named || !named->has_value()) return 0;  // a script, a static program, or gone
+    std::error_code ec;
+    const std::string interpreter = std::filesystem::canonical(**named, ec).string();
+    if (ec || interpreter.size() >= sizeof(ev.resolved)) return 0;
+    if (!refused_interpreter_rights(*slot.interpreter_rules, interpreter)) return 0;
+    std::memset(ev.resolved, 0, sizeof(ev.resolved));
+    std::memcpy(ev.resolved, interpreter.data(), interpreter.size());
+    return FNW_FILE_EXEC;
 }
 
 const std::string* FileDecider::pin_of(const Slot& slot, const fnw_file_event& ev) const {
@@ -141,6 +162,7 @@ FileDecider::Decision FileDecider::decide_pending(fnw_file_event& ev, const Keep
         // A path the kernel could not walk whole is not the path: fail closed.
         missing = path.truncated ? ev.access : slot.matcher.missing(path.path, ev.access);
         if (!exec && ev.access2) missing |= missing_at_second_name(slot.matcher, ev);  // exec: argv, not a name
+        if (exec && !missing) missing = refused_interpreter(slot, ev);
     }
     // Allowed by path: a pinned program must also be the pinned content.
     const std::string* pin = exec && !missing && ev.resolved_kind == FNW_RESOLVED_OBJECT ? pin_of(slot, ev) : nullptr;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fnwarden/events.h>
@@ -102,7 +103,14 @@ private:
         bool exec_kill = false;
         // exec.allow sha256 pins by canonical path (what the kernel reports).
         std::map<std::string, std::string> sha256;
+        // Set when an allowed program's interpreter may be refused
+        // (FNW_POLICY_EXEC_INTERP): the sections that decide it.
+        std::optional<FunctionPolicy> interpreter_rules;
     };
+
+    // The rights `slot` refuses the ELF interpreter of the program `ev`
+    // executed; when some, `ev` names the interpreter (canonical) instead.
+    static uint32_t refused_interpreter(const Slot& slot, fnw_file_event& ev);
 
     // The pin for a pinned program's exec, or nullptr.
     const std::string* pin_of(const Slot& slot, const fnw_file_event& ev) const;

@@ -11,9 +11,9 @@
 # (WORKLOAD: tests/helpers/workload.cpp; FNW_DIFF_ONLY=REGEX runs the cases
 # whose name matches, FNW_DIFF_KEEP=1 keeps the work directory; for debugging)
 set -u
-fnw=$1
-src=$2
-workload=$3
+fnw=$(realpath "$1")
+src=$(realpath "$2")
+workload=$(realpath "$3")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
 source "$here/../lib.sh"
@@ -74,14 +74,15 @@ base_syscalls="read write openat close fstat newfstatat mmap mprotect munmap brk
 
 # --- the case list ---------------------------------------------------------------
 names=() variants=() expects=() steps=()
+trim() { local t=${1#"${1%%[! ]*}"}; echo "${t%"${t##*[! ]}"}"; }
 while IFS='|' read -r name variant expect step; do
-  name=$(echo "$name" | xargs)
+  name=$(trim "$name")
   [[ -z $name || $name == \#* ]] && continue
   [[ -n ${FNW_DIFF_ONLY:-} && ! $name =~ $FNW_DIFF_ONLY ]] && continue
   names+=("$name")
-  variants+=("$(echo "$variant" | xargs)")
-  expects+=("$(echo "$expect" | sed 's/^ *//; s/ *$//')")
-  steps+=("$(echo "$step" | xargs)")
+  variants+=("$(trim "$variant")")
+  expects+=("$(trim "$expect")")
+  steps+=("$(trim "$step")")
 done <"$here/cases.txt"
 echo "${#names[@]} functions, 2 placements, 2 modes"
 
