@@ -218,4 +218,13 @@ uint32_t refused_interpreter_rights(const FunctionPolicy& policy, const std::str
     return refused;
 }
 
+std::optional<std::string> refused_interpreter_of(const FunctionPolicy& policy, const std::string& program) {
+    auto named = read_elf_interpreter(program);
+    if (!named || !named->has_value()) return std::nullopt;
+    std::error_code ec;
+    const std::string interpreter = std::filesystem::canonical(**named, ec).string();
+    if (ec || !refused_interpreter_rights(policy, interpreter)) return std::nullopt;
+    return interpreter;
+}
+
 }  // namespace fnw

@@ -74,4 +74,10 @@ bool interpreter_may_be_refused(const FunctionPolicy& policy);
 // 0 when the kernel may open it.
 uint32_t refused_interpreter_rights(const FunctionPolicy& policy, const std::string& interpreter);
 
+// The ELF interpreter of the program at `program` (read now, canonical) when
+// `policy` refuses it; nullopt otherwise (a script, a static program, an
+// unreadable file, an interpreter the policy grants). For programs allowed
+// by a glob, which refused_interpreters cannot list in advance.
+std::optional<std::string> refused_interpreter_of(const FunctionPolicy& policy, const std::string& program);
+
 }  // namespace fnw

@@ -32,7 +32,9 @@ Status PolicyTable::write_slot(uint32_t slot, const FunctionPolicy& policy) {
     // For a daemon that adopts this set after us: whose slot this is.
     if (Status owned = maps_.set_slot_owner(slot, SlotOwner{policy.function, policy.name, mode}); !owned) return owned;
     slot_info_[slot] = SlotInfo{policy.function, policy.name, policy.source, mode, KillOnViolation::from(policy, mode),
-                                refused_interpreters(policy)};
+                                refused_interpreters(policy),
+                                interpreter_may_be_refused(policy) ? std::make_shared<const FunctionPolicy>(policy)
+                                                                   : nullptr};
     return {};
 }
 
@@ -132,7 +134,7 @@ size_t PolicyTable::adopt(const std::map<uint32_t, SlotOwner>& owners) {
         const std::string& function = owner.function;
         // Records from before the first apply decode with what the earlier
         // daemon wrote; its kills on violation were its own to do.
-        slot_info_[slot] = SlotInfo{function, owner.policy, "(adopted from the pinned set)", owner.mode, KillOnViolation{}, {}};
+        slot_info_[slot] = SlotInfo{function, owner.policy, "(adopted from the pinned set)", owner.mode, KillOnViolation{}, {}, nullptr};
         if (function.empty()) {
             // No owner recorded: nothing can say whose it is, so it goes
             // the way of a removed function's slot.

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ struct SlotInfo {
     // function's Landlock refusal decoded here must name the interpreter, as
     // the standalone launcher does (audit and enforce tell the same story).
     std::map<std::string, std::string> refused_interpreters;
+    // Set when a program allowed by a glob may bring a refused interpreter
+    // (interpreter_may_be_refused): a Landlock exec refusal is then looked
+    // up when decoded, the program being unknown in advance.
+    std::shared_ptr<const FunctionPolicy> interpreter_rules;
 };
 
 // How long a retired policy slot stays reserved after no cgroup points at it

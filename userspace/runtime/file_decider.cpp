@@ -64,14 +64,10 @@ void FileDecider::explain_refusal(fnw_file_event& ev) const {
 // say otherwise, which is the same race the exec's own path has.
 uint32_t FileDecider::refused_interpreter(const Slot& slot, fnw_file_event& ev) {
     if (!slot.interpreter_rules || ev.resolved_kind != FNW_RESOLVED_OBJECT || ev.resolved_truncated) return 0;
-    auto named = read_elf_interpreter(event_path(ev).path);
-    if (!named || !named->has_value()) return 0;  // a script, a static program, or gone
-    std::error_code ec;
-    const std::string interpreter = std::filesystem::canonical(**named, ec).string();
-    if (ec || interpreter.size() >= sizeof(ev.resolved)) return 0;
-    if (!refused_interpreter_rights(*slot.interpreter_rules, interpreter)) return 0;
+    const auto interpreter = refused_interpreter_of(*slot.interpreter_rules, event_path(ev).path);
+    if (!interpreter || interpreter->size() >= sizeof(ev.resolved)) return 0;
     std::memset(ev.resolved, 0, sizeof(ev.resolved));
-    std::memcpy(ev.resolved, interpreter.data(), interpreter.size());
+    std::memcpy(ev.resolved, interpreter->data(), interpreter->size());
     return FNW_FILE_EXEC;
 }
 
