@@ -35,7 +35,13 @@ cleanup() {
   local p i
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
-  for ((i = ${#made_cgroups[@]} - 1; i >= 0; i--)); do rmdir "${made_cgroups[i]}" 2>/dev/null; done
+  # A function killed mid-case can leave a child behind (p-ptrace in
+  # enforce: the tracee it never got to kill): end them, then remove.
+  for ((i = ${#made_cgroups[@]} - 1; i >= 0; i--)); do
+    echo 1 >"${made_cgroups[i]}/cgroup.kill" 2>/dev/null
+    eventually 5 grep -q 'populated 0' "${made_cgroups[i]}/cgroup.events"
+    rmdir "${made_cgroups[i]}" 2>/dev/null || echo "FAIL: cgroup ${made_cgroups[i]} left behind"
+  done
   rm -rf "$ldx_dir"
   [[ ${FNW_DIFF_KEEP:-0} == 1 ]] && echo "kept $work" || rm -rf "$work"
 }
