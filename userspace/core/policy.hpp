@@ -145,6 +145,11 @@ struct FunctionPolicy {
     ExecRules exec;
     ProcessRules process;
     std::string source;  // file it came from, for messages
+    // metadata.namespace of a FunctionPolicy object read from the Kubernetes
+    // API; "" for a rules file. Such a policy selects pods of this namespace
+    // only, whatever its pod selector says (core/selector.hpp): whoever may
+    // write policies in one namespace must not reach another's pods.
+    std::string kube_namespace;
 };
 
 // What no function may do (rules/baseline.yaml), merged into every policy.

@@ -110,6 +110,23 @@ std::string validate_pod_selector(const PodSelector& pod) {
     return "";
 }
 
+// A policy from a namespace (a FunctionPolicy object) selects pods of that
+// namespace and nothing else: a cgroupPath, or a bare `function` (the name
+// `fnwarden run` registers under), could reach processes of any namespace
+// or of the host. "" when it keeps to that.
+std::string check_namespaced(const FunctionPolicy& policy) {
+    const Selector& selector = policy.selector;
+    if (!selector.pod)
+        return "a policy from namespace " + quoted(policy.kube_namespace) + " must select pods (spec.selector.pod)";
+    if (!selector.cgroup_path.empty())
+        return "a policy from namespace " + quoted(policy.kube_namespace) +
+               " selects pods only; spec.selector.cgroupPath is for rules files";
+    if (!selector.pod->namespace_.empty() && selector.pod->namespace_ != policy.kube_namespace)
+        return "a policy from namespace " + quoted(policy.kube_namespace) + " cannot select pods of namespace " +
+               quoted(selector.pod->namespace_);
+    return "";
+}
+
 // Stable: equal precedence keeps the order of the policy vector.
 template <typename Rule>
 void sort_by_precedence(std::vector<Rule>& rules) {
@@ -179,6 +196,8 @@ Result<SelectorMatcher> SelectorMatcher::build(const std::vector<FunctionPolicy>
         const FunctionPolicy& policy = policies[index];
         const Selector& selector = policy.selector;
         const bool names_function = !selector.function.empty();
+        if (!policy.kube_namespace.empty())
+            if (std::string why = check_namespaced(policy); !why.empty()) return fail(describe(policy) + ": " + why);
         if (selector.cgroup_path.empty() && !selector.pod) continue;
         if (fallback_function(policy).empty()) return fail(describe(policy) + ": the selector names no function");
 
@@ -193,7 +212,11 @@ Result<SelectorMatcher> SelectorMatcher::build(const std::vector<FunctionPolicy>
         if (selector.pod) {
             if (std::string why = validate_pod_selector(*selector.pod); !why.empty())
                 return fail(describe(policy) + ": " + why);
-            matcher.pod_rules_.push_back({index, names_function, *selector.pod, fallback_function(policy)});
+            PodRule rule{index, names_function, *selector.pod, fallback_function(policy), policy.kube_namespace};
+            // The ambiguity check below then knows that policies of two
+            // namespaces never meet.
+            if (!rule.owner_namespace.empty()) rule.selector.namespace_ = rule.owner_namespace;
+            matcher.pod_rules_.push_back(std::move(rule));
         }
     }
     sort_by_precedence(matcher.path_rules_);
@@ -246,6 +269,9 @@ std::optional<SelectorMatcher::Match> SelectorMatcher::match_cgroup(std::string_
 std::optional<SelectorMatcher::Match> SelectorMatcher::match_pod(
     std::string_view namespace_, const std::map<std::string, std::string>& labels) const {
     for (const PodRule& rule : pod_rules_) {
+        // The namespace rule, checked first and on its own: it is what keeps
+        // one namespace's policy writers away from another's pods.
+        if (!rule.owner_namespace.empty() && rule.owner_namespace != namespace_) continue;
         if (!rule.selector.namespace_.empty() && rule.selector.namespace_ != namespace_) continue;
         const bool all_labels = std::all_of(rule.selector.labels.begin(), rule.selector.labels.end(),
                                             [&labels](const auto& wanted) {

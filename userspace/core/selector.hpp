@@ -64,7 +64,8 @@ public:
 
     // Compiles the cgroupPath and pod selectors of `policies` (policies that
     // only name a `function` take no part). Returns an error message when a
-    // selector is invalid, which parse_policy() would have refused.
+    // selector is invalid, which parse_policy() would have refused, or when
+    // a policy with a kube_namespace selects anything but pods of it.
     static Result<SelectorMatcher> build(const std::vector<FunctionPolicy>& policies);
 
     // Matches nothing.
@@ -78,7 +79,8 @@ public:
 
     // The policy whose pod selector takes a pod in `namespace_` with
     // `labels` (its namespace, if set, is equal; each of its labels is
-    // present with the same value). The function is the selector's
+    // present with the same value). A policy with a kube_namespace (a
+    // FunctionPolicy object) takes only pods of that namespace. The function is the selector's
     // `function`, else FunctionPolicy::function (metadata.name).
     std::optional<Match> match_pod(std::string_view namespace_,
                                    const std::map<std::string, std::string>& labels) const;
@@ -102,6 +104,7 @@ private:
         bool names_function = false;
         PodSelector selector;
         std::string function;
+        std::string owner_namespace;  // FunctionPolicy::kube_namespace
     };
 
     std::vector<PathRule> path_rules_;
