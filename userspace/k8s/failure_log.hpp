@@ -1,4 +1,4 @@
-// The pod watcher's log of failures. The same failure repeats at every
+// A k8s watcher's log of failures. The same failure repeats at every
 // retry, and a broken stream repeats the same kind of bad line: once per
 // interval per key is enough, with a count. The key is the message itself
 // for failures (a new failure is news, logged at once) and a fixed word for
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,9 @@ namespace fnw {
 
 class FailureLog {
 public:
+    // `prefix` starts every line: which watcher speaks.
+    explicit FailureLog(std::string prefix = "pod watcher") : prefix_(std::move(prefix)) {}
+
     void log(spdlog::level::level_enum level, const std::string& message, const std::string& key = "") {
         const auto now = Clock::now();
         // Keys that embed changing details cannot grow this without bound.
@@ -26,9 +30,9 @@ public:
             return;
         }
         if (recent.suppressed > 0)
-            spdlog::log(level, "pod watcher: {} ({} similar suppressed)", message, recent.suppressed);
+            spdlog::log(level, "{}: {} ({} similar suppressed)", prefix_, message, recent.suppressed);
         else
-            spdlog::log(level, "pod watcher: {}", message);
+            spdlog::log(level, "{}: {}", prefix_, message);
         recent = {true, now, 0};
     }
 
@@ -41,6 +45,7 @@ private:
     };
     static constexpr auto kInterval = std::chrono::seconds(30);
     static constexpr size_t kMaxKeys = 64;
+    std::string prefix_;
     std::map<std::string, Recent> recent_;
 };
 

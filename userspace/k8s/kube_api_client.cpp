@@ -127,22 +127,24 @@ Status KubeApiClient::build_urls() {
     if (endpoint_.server.find_first_of("?#") != std::string::npos)
         return fail("API server URL must not have a query or fragment: " + printable(endpoint_.server));
     if (scheme == "http" && (!endpoint_.bearer_token.empty() || !endpoint_.token_file.empty()))
-        spdlog::warn("pod watcher: the API server {} is plain http: the bearer token travels unencrypted",
+        spdlog::warn("kubernetes: the API server {} is plain http: the bearer token travels unencrypted",
                      endpoint_.server);
     std::string base = endpoint_.server;
     while (base.ends_with('/')) base.pop_back();
-    pods_url_ = base + "/api/v1/pods?fieldSelector=" + escape("spec.nodeName=" + options_.node_name);
+    server_base_ = base;
+    resource_url_ = base + options_.resource_path + "?";
+    if (!options_.field_selector.empty()) resource_url_ += "fieldSelector=" + escape(options_.field_selector) + "&";
     return {};
 }
 
 std::string KubeApiClient::list_url(const std::string& continue_token) const {
-    std::string url = pods_url_ + "&limit=" + std::to_string(options_.list_page_size);
+    std::string url = resource_url_ + "limit=" + std::to_string(options_.list_page_size);
     if (!continue_token.empty()) url += "&continue=" + escape(continue_token);
     return url;
 }
 
 std::string KubeApiClient::watch_url(const std::string& resource_version) const {
-    return pods_url_ + "&watch=1&allowWatchBookmarks=true&resourceVersion=" + escape(resource_version) +
+    return resource_url_ + "watch=1&allowWatchBookmarks=true&resourceVersion=" + escape(resource_version) +
            "&timeoutSeconds=" + std::to_string(options_.watch_timeout_seconds);
 }
 
@@ -179,8 +181,11 @@ std::string KubeApiClient::current_token() {
     return last_good_token_.empty() ? endpoint_.bearer_token : last_good_token_;
 }
 
-CurlSlist KubeApiClient::request_headers() {
+CurlSlist KubeApiClient::request_headers(ApiRequest kind) {
     CurlSlist headers(curl_slist_append(nullptr, "Accept: application/json"));
+    if (headers && kind == ApiRequest::Patch &&
+        !curl_slist_append(headers.get(), "Content-Type: application/merge-patch+json"))
+        return nullptr;
     // Appending to a non-empty list keeps its head; nullptr means it failed.
     if (const std::string token = current_token(); headers && !token.empty())
         if (!curl_slist_append(headers.get(), ("Authorization: Bearer " + token).c_str())) return nullptr;
@@ -211,17 +216,18 @@ void KubeApiClient::wake() {
 
 // The multi interface rather than curl_easy_perform(): its poll can be
 // woken from the destructor, so an idle watch ends at once.
-ApiResponse KubeApiClient::perform(const std::string& url, ApiRequest kind, ResponseSink& sink) {
+ApiResponse KubeApiClient::perform(const std::string& url, ApiRequest kind, ResponseSink& sink,
+                                   const std::string& body) {
     ApiResponse response;
     CURL* h = easy_.get();
     CURLM* m = multi_.get();
-    headers_ = request_headers();
+    headers_ = request_headers(kind);
     if (!headers_) {
         response.result = CURLE_OUT_OF_MEMORY;
         response.transport_error = "out of memory building request headers";
         return response;
     }
-    const milliseconds timeout = kind == ApiRequest::List
+    const milliseconds timeout = kind != ApiRequest::Watch
                                      ? options_.list_timeout
                                      : milliseconds(1000LL * (options_.watch_timeout_seconds + kWatchClientGraceSeconds));
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
@@ -232,6 +238,14 @@ ApiResponse KubeApiClient::perform(const std::string& url, ApiRequest kind, Resp
     // the way) holds events back until its buffer fills, which on a
     // quiet node can be minutes.
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, kind == ApiRequest::List ? "" : nullptr);
+    if (kind == ApiRequest::Patch) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());  // not copied: `body` outlives the transfer
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, long(body.size()));
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, static_cast<const char*>(nullptr));
+    }
     sink_ = &sink;
     response_status_ = 0;
     curl_error_[0] = '\0';

@@ -1,5 +1,5 @@
-// The HTTP side of the pod watcher: one libcurl handle set up for the API
-// server (TLS, credentials, keepalive), the pod list and watch URLs, and a
+// The HTTP side of a k8s watcher: one libcurl handle set up for the API
+// server (TLS, credentials, keepalive), the list and watch URLs of one resource, and a
 // transfer that hands the body to a sink as it arrives and can be woken
 // from another thread. It knows nothing of pods or of the watch protocol.
 #pragma once
@@ -18,7 +18,8 @@
 
 namespace fnw {
 
-enum class ApiRequest { List, Watch };
+// Patch: a JSON merge patch (application/merge-patch+json).
+enum class ApiRequest { List, Watch, Patch };
 
 struct ApiResponse {
     long status = 0;
@@ -38,7 +39,10 @@ public:
 };
 
 struct ApiClientOptions {
-    std::string node_name;
+    // What is listed and watched: "/api/v1/pods",
+    // "/apis/fnwarden.io/v1/namespaces/NS/functionpolicies", ...
+    std::string resource_path = "/api/v1/pods";
+    std::string field_selector;  // "" none; e.g. "spec.nodeName=NODE"
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds list_timeout{60000};
     unsigned watch_timeout_seconds = 300;
@@ -59,10 +63,13 @@ public:
     Status setup();
 
     std::string list_url(const std::string& continue_token) const;
+    // The server URL with `path` ("/apis/...") appended.
+    std::string url_of(const std::string& path) const { return server_base_ + path; }
     std::string watch_url(const std::string& resource_version) const;
 
-    // Blocks until the response ends, fails, or `stopping` is set.
-    ApiResponse perform(const std::string& url, ApiRequest kind, ResponseSink& sink);
+    // Blocks until the response ends, fails, or `stopping` is set. `body`
+    // is the patch of a Patch request.
+    ApiResponse perform(const std::string& url, ApiRequest kind, ResponseSink& sink, const std::string& body = {});
 
     // Thread-safe: interrupts the poll of a transfer in progress at once.
     void wake();
@@ -75,13 +82,14 @@ private:
     Status build_urls();
     std::string escape(std::string_view text) const;
     std::string current_token();
-    CurlSlist request_headers();
+    CurlSlist request_headers(ApiRequest kind);
 
     const KubeEndpoint endpoint_;
     const ApiClientOptions options_;
     const std::atomic<bool>& stopping_;
     FailureLog& log_;
-    std::string pods_url_;  // with the field selector; list and watch add to it
+    std::string server_base_;   // the server URL without a trailing '/'
+    std::string resource_url_;  // ends in '?' or in the field selector; list and watch add to it
     std::string last_good_token_;
 
     // The sink and status of the transfer in progress.

@@ -25,6 +25,7 @@
 
 #include "common/result.hpp"
 #include "k8s/kube_config.hpp"
+#include "k8s/watch_stats.hpp"
 
 namespace fnw {
 
@@ -103,19 +104,9 @@ struct PodWatcherOptions {
     size_t max_pods = 10000;
 };
 
-struct PodWatcherStats {
-    uint64_t lists = 0;        // complete LISTs, all pages
-    uint64_t watches = 0;      // WATCH requests sent
-    uint64_t relists_410 = 0;  // resourceVersion expired (410 Gone): relisted
-    uint64_t reconnects = 0;   // watch resumed from the last resourceVersion
-    uint64_t events = 0;       // ADDED, MODIFIED, DELETED and BOOKMARK applied
-    uint64_t malformed_lines = 0;
-    uint64_t ignored_events = 0;   // well-formed but of an unknown type
-    uint64_t pods_refused = 0;     // max_pods reached
-    uint64_t errors = 0;           // failed requests and watch ERROR events
-    uint64_t pods = 0;             // current snapshot size
-    std::string resource_version;  // where the next watch resumes
-    std::string last_error;        // "" until something failed
+struct PodWatcherStats : ListWatchStats {
+    uint64_t pods_refused = 0;  // max_pods reached
+    uint64_t pods = 0;          // current snapshot size
 };
 
 class PodWatcher {
