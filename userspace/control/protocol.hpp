@@ -178,9 +178,24 @@ struct PolicySetInfo {
 };
 // Whether the rules directory, as last read, is the set in force, and if
 // not, why (the reload's errors).
+// FunctionPolicy objects from the Kubernetes API (policySource kubernetes
+// or both): whether the list is in, and what went wrong reading it. An
+// object's own errors are in RulesInfo::errors, named
+// "functionpolicies/NAMESPACE/NAME".
+struct FunctionPoliciesInfo {
+    std::string source;  // kubernetes | both
+    std::string scope;   // "" every namespace, else the one watched
+    bool synced = false;
+    uint64_t objects = 0, lists = 0, relists_410 = 0, reconnects = 0, errors = 0;
+    std::string resource_version, last_error;
+    // Verdicts written into the objects' status (functionPolicyStatus).
+    uint64_t status_patches = 0, status_patch_errors = 0;
+    std::string status_last_error;
+};
 struct RulesInfo {
     bool valid = false;
     std::vector<std::string> errors;
+    std::optional<FunctionPoliciesInfo> function_policies;  // absent: files only
 };
 struct CgroupPodInfo {
     std::string namespace_, pod, container_id;  // "namespace" on the wire
@@ -295,6 +310,7 @@ FNW_PROTOCOL_JSON(EnforcementInfo)
 FNW_PROTOCOL_JSON(ProgramInfo)
 FNW_PROTOCOL_JSON(LastReloadInfo)
 FNW_PROTOCOL_JSON(PolicySetInfo)
+FNW_PROTOCOL_JSON(FunctionPoliciesInfo)
 FNW_PROTOCOL_JSON(RulesInfo)
 FNW_PROTOCOL_JSON(CgroupPodInfo)
 FNW_PROTOCOL_JSON(CgroupInfo)

@@ -24,7 +24,7 @@ bool ActivePolicies::refuse(const std::string& why, std::vector<std::string> err
 
 bool ActivePolicies::reload(const std::string& why, const std::function<void(Swapped&)>& on_swapped) {
     last_time_ = iso_now();
-    auto load = load_policy_set(rules_dir_);
+    auto load = objects_ ? load_policy_set(rules_dir_, objects_()) : load_policy_set(rules_dir_);
     if (!load.ok()) {
         std::vector<std::string> errors;
         for (const auto& e : load.errors) errors.push_back(e.to_string());
@@ -52,7 +52,8 @@ bool ActivePolicies::reload(const std::string& why, const std::function<void(Swa
     Swapped swapped{*set_, std::move(*matcher), std::move(applied->dropped)};
     on_swapped(swapped);
     if (first)
-        spdlog::info("policy set {} loaded from {}: {} policies", set_->version, rules_dir_.string(),
+        spdlog::info("policy set {} loaded from {}{}: {} policies", set_->version, rules_dir_.string(),
+                     objects_ ? (rules_dir_.empty() ? "FunctionPolicy objects" : " and FunctionPolicy objects") : "",
                      set_->policies.size());
     else
         spdlog::info("policy reload ({}): {} -> {}, {} policies changed", why, before, set_->version,

@@ -25,6 +25,11 @@ public:
         : rules_dir_(std::move(rules_dir)), table_(maps, configured_mode, std::move(before_kernel_write)) {}
 
     void set_reloads_metric(CounterFamily* reloads_total) { reloads_total_ = reloads_total; }
+    // FunctionPolicy objects (policySource kubernetes or both), read at each
+    // reload and loaded with the rules directory's files as one set. An
+    // empty rules_dir then means objects only.
+    using ObjectSource = std::function<std::vector<PolicyObject>()>;
+    void read_objects_from(ObjectSource objects) { objects_ = std::move(objects); }
     // fnwarden_rules_valid: 1 while the directory, as last read, is the set
     // in force; 0 from a failed load or apply until one succeeds.
     void set_rules_valid_metric(Gauge* rules_valid) { rules_valid_ = rules_valid; }
@@ -58,6 +63,7 @@ private:
     bool refuse(const std::string& why, std::vector<std::string> errors);
 
     std::filesystem::path rules_dir_;
+    ObjectSource objects_;
     PolicyTable table_;
     std::optional<PolicySet> set_;
     CounterFamily* reloads_total_ = nullptr;

@@ -53,6 +53,8 @@ bool Daemon::Impl::reload(const std::string& why) {
         for (uint64_t cgroup_id : swapped.dropped) registrations->erase(cgroup_id);  // its policy is gone
         identifier->reconfigure(swapped.set, std::move(swapped.selectors));
     });
+    // Each object's verdict into its status, valid or not.
+    if (PolicyFeed* objects = threads.function_policies()) objects->report(policies->last_errors());
     if (ok) router->refresh_trace_flags();
     // Another build's pinned set guarded until our set took every cgroup
     // over (just now); from here it only doubles the work.
@@ -110,6 +112,8 @@ StatusReply Daemon::Impl::status() const {
     s.programs_stats = run_time_stats.valid() ? "on" : "off: " + run_time_stats_error;
     s.policy_set = policies->status();
     s.rules = policies->rules_status();
+    if (const PolicyFeed* objects = threads.function_policies())
+        s.rules->function_policies = objects->status(to_string(config.policy_source), config.function_policy_namespace);
     std::map<uint32_t, size_t> per_slot;
     s.cgroups = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
     s.functions = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);
@@ -183,6 +187,11 @@ bool Daemon::Impl::handle_ready(int fd) {
         server->process();
     } else if (threads.pods() && fd == threads.pods()->wakeup_fd()) {
         identifier->on_pod_changes(threads.pods()->take_changes());
+    } else if (PolicyFeed* objects = threads.function_policies(); objects && fd == objects->wakeup_fd()) {
+        // An edit is often several events (apply, then a controller's own
+        // update): the same debounce as for files.
+        objects->take_wakeup();
+        reload_due = std::chrono::steady_clock::now() + kReloadDebounce;
     }
     return true;
 }
@@ -190,7 +199,7 @@ bool Daemon::Impl::handle_ready(int fd) {
 void Daemon::Impl::reload_when_due(std::chrono::steady_clock::time_point now) {
     if (!reload_due || now < *reload_due) return;
     reload_due.reset();
-    reload("rules directory changed");
+    reload("policies changed");
     if (watcher && !watcher->root_watched()) {
         auto again = RulesWatcher::watch(policies->rules_dir());
         if (again) {

@@ -2,6 +2,7 @@
 
 #include "control/socket_file.hpp"
 #include "core/display_name.hpp"
+#include "core/selector.hpp"
 
 #include "core/suggest.hpp"
 
@@ -27,11 +28,12 @@ namespace {
 // A config file is a screenful; anything near this size is not one.
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 19> kKeys = {
+constexpr std::array<std::string_view, 22> kKeys = {
     "rules",        "mode",             "output",            "socket",       "socketGroup",
     "metrics",      "metricsAllowNonLoopback",               "webhook",      "ringbufBytes",
     "clientQueueBytes", "outputQueueEvents",                 "cgroupParent", "logLevel",
     "programStats", "kubeconfig", "nodeName",     "adminGroup", "pinRoot",   "unloadOnExit",
+    "policySource", "functionPolicyNamespace", "functionPolicyStatus",
 };
 
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -147,6 +149,12 @@ std::string check_cgroup_parent(std::string_view parent) {
         start = end + 1;
     }
     return "";
+}
+
+std::string check_policy_namespace(std::string_view name) {
+    if (name.empty()) return "";
+    const std::string why = validate_namespace_name(name);
+    return why.empty() ? "" : "must be \"\" (every namespace) or a namespace name: " + why;
 }
 
 std::string check_log_level(std::string_view level) {
@@ -294,6 +302,17 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
         if (auto text = reader.text(value, key)) config.kubeconfig = *text;
     } else if (key == "nodeName") {
         if (auto text = reader.text(value, key)) config.node_name = *text;
+    } else if (key == "policySource") {
+        if (auto text = reader.text(value, key)) {
+            auto source = parse_policy_source(*text);
+            if (reader.check(value, key, source ? "" : "must be files, kubernetes or both, not " + in_quotes(*text)))
+                config.policy_source = *source;
+        }
+    } else if (key == "functionPolicyStatus") {
+        if (auto flag = reader.boolean(value, key)) config.function_policy_status = *flag;
+    } else if (key == "functionPolicyNamespace") {
+        if (auto text = reader.text(value, key); text && reader.check(value, key, check_policy_namespace(*text)))
+            config.function_policy_namespace = *text;
     }
 }
 
@@ -307,6 +326,22 @@ std::string unknown_key_message(std::string_view key) {
 }
 
 }  // namespace
+
+std::optional<PolicySource> parse_policy_source(std::string_view text) {
+    if (text == "files") return PolicySource::Files;
+    if (text == "kubernetes") return PolicySource::Kubernetes;
+    if (text == "both") return PolicySource::Both;
+    return std::nullopt;
+}
+
+std::string_view to_string(PolicySource source) {
+    switch (source) {
+    case PolicySource::Files: return "files";
+    case PolicySource::Kubernetes: return "kubernetes";
+    case PolicySource::Both: return "both";
+    }
+    return "files";
+}
 
 ConfigLoad parse_daemon_config(const std::string& yaml_text, const std::string& source_name) {
     ConfigReader reader(source_name);
@@ -399,6 +434,11 @@ std::vector<std::string> validate_daemon_config(const DaemonConfig& config) {
     report("cgroupParent", check_cgroup_parent(config.cgroup_parent));
     report("logLevel", check_log_level(config.log_level));
     report("pinRoot", check_pin_root(config.pin_root));
+    report("functionPolicyNamespace", check_policy_namespace(config.function_policy_namespace));
+    if (config.policy_source != PolicySource::Files && config.kubeconfig.empty())
+        problems.push_back("policySource " + in_quotes(to_string(config.policy_source)) +
+                           " reads FunctionPolicy objects from the Kubernetes API: set kubeconfig (--kubeconfig) "
+                           "to in-cluster or a kubeconfig file");
 
     // Checked here, after the flags are applied, and not in the file parser:
     // either setting may come from the file and the other from a flag.

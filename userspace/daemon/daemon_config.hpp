@@ -26,6 +26,9 @@
 //   programStats: false                 # --program-stats (kernel bpf_stats: costs every probe run)
 //   kubeconfig: ""                      # --kubeconfig: "" off | in-cluster | /path/to/kubeconfig
 //   nodeName: ""                        # --node-name: "" = $NODE_NAME, else the hostname
+//   policySource: files                 # (file only) files | kubernetes | both: where policies come from
+//   functionPolicyNamespace: ""         # (file only) FunctionPolicy objects of this namespace only; "" = all
+//   functionPolicyStatus: true          # (file only) write each object's verdict into its status
 #pragma once
 
 #include <cstddef>
@@ -50,6 +53,13 @@ inline constexpr std::string_view kDefaultDaemonConfigFile = "/etc/fnwarden/fnwa
 // Below this a client queue could not hold even a few events: one JSON line
 // can carry several PATH_MAX-long paths.
 inline constexpr size_t kMinClientQueueBytes = 64 << 10;
+
+// Where the policy set comes from: the rules directory, FunctionPolicy
+// objects of the Kubernetes API (k8s/policy_watcher.hpp; needs kubeconfig),
+// or both as one set.
+enum class PolicySource { Files, Kubernetes, Both };
+std::optional<PolicySource> parse_policy_source(std::string_view text);
+std::string_view to_string(PolicySource source);
 
 struct DaemonConfig {
     std::filesystem::path rules_dir = "/etc/fnwarden/rules";
@@ -88,6 +98,13 @@ struct DaemonConfig {
     std::string kubeconfig;
     // The node whose pods are watched; "" means $NODE_NAME, else the hostname.
     std::string node_name;
+    PolicySource policy_source = PolicySource::Files;
+    // FunctionPolicy objects of this namespace only (a Role instead of a
+    // ClusterRole then suffices); "" = every namespace.
+    std::string function_policy_namespace;
+    // Each reload's verdict on an object goes into the object's status
+    // (RBAC: patch on functionpolicies/status; the CRD's status subresource).
+    bool function_policy_status = true;
 };
 
 struct ConfigLoad {

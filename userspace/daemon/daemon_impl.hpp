@@ -94,7 +94,8 @@ struct Daemon::Impl {
     Status load_probes();
     Status open_outputs();
     Status open_control_socket();
-    Status start_pod_feed();
+    Status start_pod_feed();  // and the FunctionPolicy feed
+    bool reads_rules_files() const;  // policySource files or both
     // The metric families the parts update on the loop thread.
     struct Families {
         CounterFamily* events_total = nullptr;

@@ -33,10 +33,12 @@ Status Daemon::Impl::start_up() {
     // The directory must be there to be watched (a rules directory that
     // does not exist is a wrong path, not a bad file); what is in it is
     // checked by the first reload, at the end.
-    if (Status usable = check_rules_directory(config.rules_dir); !usable) {
-        const std::string dir = config.rules_dir.string();
-        return fail("invalid rules in " + dir + ":\n  " + dir + ": " + usable.error());
-    }
+    if (!reads_rules_files()) config.rules_dir.clear();  // policySource kubernetes: objects only
+    if (reads_rules_files())
+        if (Status usable = check_rules_directory(config.rules_dir); !usable) {
+            const std::string dir = config.rules_dir.string();
+            return fail("invalid rules in " + dir + ":\n  " + dir + ": " + usable.error());
+        }
     for (auto step : {&Impl::load_probes, &Impl::open_outputs, &Impl::open_control_socket, &Impl::start_pod_feed})
         if (auto done = (this->*step)(); !done) return done;
     assemble(declare_metrics());
@@ -132,6 +134,7 @@ Status Daemon::Impl::open_control_socket() {
     server->on_message([this](ClientId c, const nlohmann::json& m) { control->on_message(c, m); });
     server->on_disconnect([this](ClientId c) { control->on_disconnect(c); });
 
+    if (!reads_rules_files()) return {};
     auto watching = RulesWatcher::watch(config.rules_dir);
     if (!watching)
         spdlog::warn("not watching {} for changes ({}); SIGHUP still reloads", config.rules_dir.string(),
@@ -151,6 +154,14 @@ Status Daemon::Impl::start_pod_feed() {
     options.node_name = node_name;
     if (auto started = threads.start_pod_feed(*endpoint, options); !started) return started;
     spdlog::info("watching the pods of node {} ({})", display_name(node_name), display_name(config.kubeconfig));
+    if (config.policy_source == PolicySource::Files) return {};
+    PolicyWatcherOptions objects;
+    objects.namespace_ = config.function_policy_namespace;
+    if (auto started = threads.start_policy_feed(*endpoint, objects, config.function_policy_status); !started)
+        return started;
+    spdlog::info("watching FunctionPolicy objects of {} ({})",
+                 objects.namespace_.empty() ? std::string("every namespace") : "namespace " + objects.namespace_,
+                 display_name(config.kubeconfig));
     return {};
 }
 
@@ -205,6 +216,8 @@ void Daemon::Impl::assemble(const Families& f) {
                          return file_decider.set_policy(slot, policy, mode);
                      });
     policies->set_reloads_metric(f.reloads_total);
+    if (PolicyFeed* objects = threads.function_policies())
+        policies->read_objects_from([objects] { return objects->objects(); });
     // An earlier daemon's cgroups keep their slots until the first valid
     // rules set moves them (PolicyTable::adopt).
     if (probes->pinned().origin == PinnedOrigin::Adopted) policies->table().adopt(probes->slot_owners());
@@ -240,8 +253,10 @@ Status Daemon::Impl::set_up_loop() {
     signals.reset(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
     epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
     const PodFeed* pods = threads.pods();
+    const PolicyFeed* objects = threads.function_policies();
     if (!signals.valid() || !epoll.valid() || !watch(signals.get()) || !watch(consumer->epoll_fd()) ||
-        !watch(server->fd()) || (watcher && !watch(watcher->fd())) || (pods && !watch(pods->wakeup_fd())))
+        !watch(server->fd()) || (watcher && !watch(watcher->fd())) || (pods && !watch(pods->wakeup_fd())) ||
+        (objects && !watch(objects->wakeup_fd())))
         return fail(std::string("event loop set-up: ") + std::strerror(errno));
     // Pinned programs are hashed on worker threads: a FIFO or a huge file
     // under a pinned name must not stall this loop (threat-model.md).

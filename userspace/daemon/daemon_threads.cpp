@@ -61,6 +61,75 @@ KubernetesInfo PodFeed::status(const std::string& node_name, size_t cgroups_wait
     return info;
 }
 
+Result<std::unique_ptr<PolicyFeed>> PolicyFeed::start(KubeEndpoint endpoint, PolicyWatcherOptions options,
+                                                       bool write_status) {
+    std::unique_ptr<PolicyFeed> feed(new PolicyFeed());
+    feed->wakeup_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!feed->wakeup_.valid()) return fail(std::string("eventfd: ") + std::strerror(errno));
+    // On the watcher's thread: wake the loop, nothing else.
+    options.on_change = [fd = feed->wakeup_.get()] {
+        const uint64_t one = 1;
+        (void)!::write(fd, &one, sizeof(one));
+    };
+    if (write_status) {
+        auto writer = PolicyStatusWriter::start(endpoint);
+        if (!writer) return fail("kubernetes: " + writer.error());
+        feed->status_writer_ = std::move(*writer);
+    }
+    auto started = PolicyWatcher::start(std::move(endpoint), std::move(options));
+    if (!started) return fail("kubernetes: " + started.error());
+    feed->watcher_ = std::move(*started);
+    return feed;
+}
+
+void PolicyFeed::take_wakeup() {
+    uint64_t count = 0;
+    (void)!::read(wakeup_.get(), &count, sizeof(count));
+}
+
+std::vector<PolicyObject> PolicyFeed::objects() {
+    last_read_ = watcher_->objects();
+    std::vector<PolicyObject> out;
+    for (const FunctionPolicyObject& object : last_read_) out.push_back({object.namespace_, object.name, object.document});
+    return out;
+}
+
+void PolicyFeed::report(const std::vector<std::string>& set_errors) {
+    if (!status_writer_) return;
+    std::vector<FunctionPolicyVerdict> verdicts;
+    for (const FunctionPolicyObject& object : last_read_) {
+        FunctionPolicyVerdict verdict{object.namespace_, object.name, object.generation, {}, object.status};
+        // As policy_set.cpp names an object in its errors.
+        const std::string prefix = "functionpolicies/" + object.key() + ":";
+        for (const std::string& error : set_errors)
+            if (error.starts_with(prefix)) verdict.errors.push_back(error);
+        verdicts.push_back(std::move(verdict));
+    }
+    status_writer_->submit(std::move(verdicts));
+}
+
+FunctionPoliciesInfo PolicyFeed::status(std::string_view source, const std::string& scope) const {
+    const PolicyWatcherStats k = watcher_->stats();
+    FunctionPoliciesInfo info;
+    info.source = std::string(source);
+    info.scope = scope;
+    info.synced = watcher_->synced();
+    info.objects = k.objects;
+    info.lists = k.lists;
+    info.relists_410 = k.relists_410;
+    info.reconnects = k.reconnects;
+    info.errors = k.errors;
+    info.resource_version = k.resource_version;
+    info.last_error = k.last_error;
+    if (status_writer_) {
+        const PolicyStatusWriterStats w = status_writer_->stats();
+        info.status_patches = w.patches;
+        info.status_patch_errors = w.failed;
+        info.status_last_error = w.last_error;
+    }
+    return info;
+}
+
 std::string node_name_for(const std::string& configured) {
     std::string node_name = configured;
     if (node_name.empty())
@@ -76,6 +145,13 @@ Status DaemonThreads::start_pod_feed(KubeEndpoint endpoint, PodWatcherOptions op
     auto feed = PodFeed::start(std::move(endpoint), std::move(options));
     if (!feed) return Error{feed.error()};
     pods_ = std::move(*feed);
+    return {};
+}
+
+Status DaemonThreads::start_policy_feed(KubeEndpoint endpoint, PolicyWatcherOptions options, bool write_status) {
+    auto feed = PolicyFeed::start(std::move(endpoint), std::move(options), write_status);
+    if (!feed) return Error{feed.error()};
+    policies_ = std::move(*feed);
     return {};
 }
 
@@ -96,6 +172,7 @@ Status DaemonThreads::start_metrics_server(const std::string& address, bool allo
 
 void DaemonThreads::stop() {
     if (pods_) pods_->stop();
+    if (policies_) policies_->stop();
     metrics_server_.reset();
 }
 

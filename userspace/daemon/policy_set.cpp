@@ -258,9 +258,52 @@ struct ParsedFiles {
     uint64_t version = 0;
 };
 
-// Reads and parses every file (sorted by relative name); their errors go
-// to `errors`, so an operator sees every problem in one go.
-ParsedFiles parse_rules_files(const std::vector<RulesFile>& files, std::vector<PolicyError>& errors) {
+// What the namespace rule asks of an object's policy; "" when it keeps to it.
+// SelectorMatcher::build checks it again where the matching is done.
+std::string namespaced_selector_problem(const FunctionPolicy& policy) {
+    const Selector& selector = policy.selector;
+    if (!selector.pod) return "spec.selector.pod is required: a FunctionPolicy object selects pods of its namespace";
+    if (!selector.cgroup_path.empty())
+        return "spec.selector.cgroupPath is for rules files: a FunctionPolicy object selects pods of its namespace";
+    if (!selector.pod->namespace_.empty() && selector.pod->namespace_ != policy.kube_namespace)
+        return "spec.selector.pod.namespace \"" + selector.pod->namespace_ + "\": a FunctionPolicy object in \"" +
+               policy.kube_namespace + "\" selects pods of its own namespace only";
+    return "";
+}
+
+// FunctionPolicy objects, after the files (the version hashes them too).
+void parse_policy_objects(const std::vector<PolicyObject>& objects, ParsedFiles& parsed, Fnv1a& version,
+                          std::vector<PolicyError>& errors) {
+    for (const PolicyObject& object : objects) {
+        const std::string key = object.namespace_ + "/" + object.name;
+        const std::string shown = "functionpolicies/" + key;
+        version.add_string(shown);
+        version.add_string(object.document);
+        PolicyParseResult result = parse_policy(object.document, shown);
+        for (PolicyError& e : result.errors) {
+            // Lines of our rendering of the object, not of anything the
+            // operator wrote: the message names the key instead.
+            e.line = e.column = 0;
+            errors.push_back(std::move(e));
+        }
+        if (!result.policy) continue;
+        FunctionPolicy& policy = *result.policy;
+        policy.kube_namespace = object.namespace_;
+        policy.name = key;
+        if (!policy.selector.function.empty()) policy.selector.function = object.namespace_ + "/" + policy.selector.function;
+        policy.function = policy.selector.function.empty() ? policy.name : policy.selector.function;
+        if (std::string why = namespaced_selector_problem(policy); !why.empty()) {
+            errors.push_back({shown, 0, 0, why});
+            continue;
+        }
+        parsed.policies.push_back(std::move(policy));
+    }
+}
+
+// Reads and parses every file (sorted by relative name), then every object;
+// their errors go to `errors`, so an operator sees every problem in one go.
+ParsedFiles parse_rules_files(const std::vector<RulesFile>& files, const std::vector<PolicyObject>& objects,
+                              std::vector<PolicyError>& errors) {
     Fnv1a version;
     ParsedFiles parsed_files;
     std::optional<Baseline>& baseline = parsed_files.baseline;
@@ -295,6 +338,7 @@ ParsedFiles parse_rules_files(const std::vector<RulesFile>& files, std::vector<P
             if (parsed.policy) parsed_files.policies.push_back(std::move(*parsed.policy));
         }
     }
+    parse_policy_objects(objects, parsed_files, version, errors);
     parsed_files.version = version.value();
     return parsed_files;
 }
@@ -350,29 +394,34 @@ Status check_rules_directory(const std::filesystem::path& rules_dir) {
     return check_rules_dir(rules_dir, root);
 }
 
-PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir) {
-    PolicySetLoad load;
-    struct stat root {};
-    if (Status usable = check_rules_dir(rules_dir, root); !usable) {
-        load.errors.push_back({rules_dir.string(), 0, 0, usable.error()});
-        return load;
-    }
+PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir) { return load_policy_set(rules_dir, {}); }
 
+PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir, const std::vector<PolicyObject>& objects) {
+    PolicySetLoad load;
     Walk walk;
-    walk.visited.insert({root.st_dev, root.st_ino});
-    walk_directory(rules_dir, "", walk);
+    if (!rules_dir.empty()) {
+        struct stat root {};
+        if (Status usable = check_rules_dir(rules_dir, root); !usable) {
+            load.errors.push_back({rules_dir.string(), 0, 0, usable.error()});
+            return load;
+        }
+        walk.visited.insert({root.st_dev, root.st_ino});
+        walk_directory(rules_dir, "", walk);
+    }
     load.errors = std::move(walk.errors);
     load.warnings = std::move(walk.warnings);
     std::sort(walk.files.begin(), walk.files.end(),
               [](const RulesFile& a, const RulesFile& b) { return a.relative < b.relative; });
 
-    ParsedFiles parsed = parse_rules_files(walk.files, load.errors);
-    check_policies_as_a_set(rules_dir, parsed.policies, load.errors);
+    ParsedFiles parsed = parse_rules_files(walk.files, objects, load.errors);
+    const std::filesystem::path where = rules_dir.empty() ? "functionpolicies" : rules_dir;
+    check_policies_as_a_set(where, parsed.policies, load.errors);
     if (!load.errors.empty()) return load;
 
-    if (walk.files.empty()) load.warnings.push_back(rules_dir.string() + ": no policy files");
+    if (!rules_dir.empty() && walk.files.empty() && objects.empty())
+        load.warnings.push_back(rules_dir.string() + ": no policy files");
     if (!parsed.baseline && !parsed.policies.empty())
-        load.warnings.push_back(rules_dir.string() + ": no Baseline document; policies are applied without one");
+        load.warnings.push_back(where.string() + ": no Baseline document; policies are applied without one");
     load.set = assemble_set(std::move(parsed), load.warnings);
     return load;
 }

@@ -54,6 +54,24 @@ struct PolicySetLoad {
 // any error means no set: a broken set is never partly applied.
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir);
 
+// A FunctionPolicy object of the Kubernetes API (k8s/policy_watcher.hpp), as
+// the loader reads it.
+struct PolicyObject {
+    std::string namespace_;  // metadata.namespace
+    std::string name;        // metadata.name
+    std::string document;    // apiVersion, kind, metadata (name, labels), spec: YAML or JSON
+};
+
+// The files of `rules_dir` (none when it is empty) and `objects`, loaded
+// and checked as one set, all or nothing as above. An object goes through
+// the same parser as a file, then: its policy is known as
+// "namespace/name" (function "namespace/<selector.function or name>", so
+// two namespaces never collide), it must select pods (no cgroupPath, no
+// other namespace), and it takes pods of its own namespace only
+// (FunctionPolicy::kube_namespace). Its errors name
+// "functionpolicies/namespace/name".
+PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir, const std::vector<PolicyObject>& objects);
+
 // The rules directory itself: there, and a directory. The daemon needs this
 // much to start: it watches the directory (inotify) to see the set fixed or
 // changed, and can watch nothing that is not there.
