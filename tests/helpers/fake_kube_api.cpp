@@ -4,7 +4,13 @@
 // event and closes (the watcher must relist), later watches stay open and
 // idle. Listens on 127.0.0.1 (ephemeral port, printed first on stdout) and
 // logs each request's query to stderr.
-// usage: fnw_fake_kube_api POD_LIST_FILE
+//
+// With POLICY_LIST_FILE (a FunctionPolicyList), GET
+// /apis/fnwarden.io/v1/functionpolicies serves it the same way; a watch
+// stays open until the file changes (a test edits it), then answers an
+// ERROR 410 event and closes: the watcher relists and sees the edit. A
+// PATCH of an object's status is logged (with its body) and answered 200.
+// usage: fnw_fake_kube_api POD_LIST_FILE [POLICY_LIST_FILE]
 #include <signal.h>
 
 #include <atomic>
@@ -18,9 +24,51 @@
 
 #include <httplib.h>
 
+namespace {
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream body;
+    body << in.rdbuf();
+    return body.str();
+}
+
+void serve_function_policies(httplib::Server& server, const std::string& list_file) {
+    server.Get("/apis/fnwarden.io/v1/functionpolicies", [list_file](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+        const bool watch = req.get_param_value("watch") == "1" || req.get_param_value("watch") == "true";
+        std::cerr << "GET functionpolicies watch=" << req.get_param_value("watch")
+                  << " resourceVersion=" << req.get_param_value("resourceVersion") << std::endl;
+        const std::string listed = read_all(list_file);
+        if (!watch) {
+            res.set_content(listed, "application/json");
+            return;
+        }
+        // Open until the file differs from what this watch started with.
+        res.set_chunked_content_provider("application/json", [list_file, listed](size_t, httplib::DataSink& sink) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (read_all(list_file) == listed) return sink.is_writable();
+            const std::string gone =
+                R"({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version","reason":"Expired","code":410}})"
+                "\n";
+            sink.write(gone.data(), gone.size());
+            sink.done();
+            return true;
+        });
+    });
+    server.Patch(R"(/apis/fnwarden\.io/v1/namespaces/([a-z0-9-]+)/functionpolicies/([a-z0-9.-]+)/status)",
+                 [](const httplib::Request& req, httplib::Response& res) {
+                     std::cerr << "PATCH functionpolicies/" << req.matches[1] << "/" << req.matches[2]
+                               << "/status " << req.body << std::endl;
+                     res.set_content("{}", "application/json");
+                 });
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s POD_LIST_FILE\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        std::fprintf(stderr, "usage: %s POD_LIST_FILE [POLICY_LIST_FILE]\n", argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);  // httplib 0.11 writes without MSG_NOSIGNAL
@@ -57,6 +105,7 @@ int main(int argc, char** argv) {
             return sink.is_writable();  // idle until the client goes away
         });
     });
+    if (argc == 3) serve_function_policies(server, argv[2]);
     const int port = server.bind_to_any_port("127.0.0.1");
     if (port <= 0) return 1;
     std::printf("%d\n", port);
