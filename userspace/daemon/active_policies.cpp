@@ -18,7 +18,7 @@ bool ActivePolicies::refuse(const std::string& why, std::vector<std::string> err
     else
         spdlog::error("policy reload ({}): rejected; no policy set is in force: running without one until the "
                       "rules in {} are valid (a change there or SIGHUP applies them)",
-                      why, rules_dir_.string());
+                      why, rules_dir_.empty() ? std::string("the FunctionPolicy objects") : rules_dir_.string());
     return false;
 }
 

@@ -262,9 +262,9 @@ struct ParsedFiles {
 // SelectorMatcher::build checks it again where the matching is done.
 std::string namespaced_selector_problem(const FunctionPolicy& policy) {
     const Selector& selector = policy.selector;
-    if (!selector.pod) return "spec.selector.pod is required: a FunctionPolicy object selects pods of its namespace";
     if (!selector.cgroup_path.empty())
         return "spec.selector.cgroupPath is for rules files: a FunctionPolicy object selects pods of its namespace";
+    if (!selector.pod) return "spec.selector.pod is required: a FunctionPolicy object selects pods of its namespace";
     if (!selector.pod->namespace_.empty() && selector.pod->namespace_ != policy.kube_namespace)
         return "spec.selector.pod.namespace \"" + selector.pod->namespace_ + "\": a FunctionPolicy object in \"" +
                policy.kube_namespace + "\" selects pods of its own namespace only";
