@@ -58,9 +58,19 @@ Status Daemon::Impl::start_up() {
     // rewritten), logs each error, shows them in `status` ("rules") and
     // fnwarden_rules_valid, and applies the set once a change in the
     // directory or SIGHUP finds it valid (docs/daemon.md).
-    reload("start");
+    //
+    // With FunctionPolicy objects, the first reload waits for their first
+    // list (the feed wakes the loop then): a set loaded without them would
+    // take the functions of an adopted pinned set off their policies for as
+    // long as the list takes.
+    if (const PolicyFeed* objects = threads.function_policies(); objects && !objects->synced())
+        spdlog::info("policies: waiting for the first list of FunctionPolicy objects before loading the set");
+    else
+        reload("start");
     return {};
 }
+
+bool Daemon::Impl::reads_rules_files() const { return config.policy_source != PolicySource::Kubernetes; }
 
 Status Daemon::Impl::load_probes() {
     ProbeOptions options;
