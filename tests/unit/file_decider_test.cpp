@@ -676,23 +676,34 @@ TEST(FileDecider, TruncatedNewNameFailsClosed) {
     EXPECT_EQ(ev->missing, uint32_t{FNW_FILE_CREATE});
 }
 
-TEST(FileDecider, NewNameWithoutABaseUsesTheProcessCwd) {
+// The new name's base is not the decider's to read (it used to readlink
+// /proc/PID/cwd itself, at decision time): the resolver
+// (runtime/path_resolver) puts both canonical names in the record before
+// the decider runs (respond_to_record). Without them, it fails closed.
+TEST(FileDecider, NewNameWithoutABaseIsDecidedFromTheResolvedNames) {
     RememberSpy spy;
     FileDecider decider(spy.callback());
-    const std::string cwd = std::filesystem::current_path().string();
     FunctionPolicy policy;
     policy.files.restricted = true;
     policy.files.remove = {"/srv/old"};
-    policy.files.create = {cwd + "/new-name"};
+    policy.files.create = {"/srv/cwd/new-name"};
     ASSERT_TRUE(decider.set_policy(kPolicy, policy, Mode::Audit));
 
+    auto unresolved = pending_rename("/srv/old", "new-name");
+    EXPECT_TRUE(decider.decide(*unresolved));
+    EXPECT_EQ(unresolved->missing, uint32_t{FNW_FILE_CREATE}) << "no base: fails closed";
+
     auto ev = pending_rename("/srv/old", "new-name");
-    ev->hdr.pid = static_cast<uint32_t>(::getpid());
+    ev->resolved_kind = FNW_RESOLVED_USER;
+    const char both[] = "/srv/old\0/srv/cwd/new-name";
+    std::memcpy(ev->resolved, both, sizeof(both));
     EXPECT_FALSE(decider.decide(*ev));
     EXPECT_EQ(ev->verdict, FNW_VERDICT_ALLOWED);
 
     auto elsewhere = pending_rename("/srv/old", "other-name");
-    elsewhere->hdr.pid = static_cast<uint32_t>(::getpid());
+    elsewhere->resolved_kind = FNW_RESOLVED_USER;
+    const char other[] = "/srv/old\0/srv/cwd/other-name";
+    std::memcpy(elsewhere->resolved, other, sizeof(other));
     EXPECT_TRUE(decider.decide(*elsewhere));
     EXPECT_EQ(elsewhere->missing, uint32_t{FNW_FILE_CREATE});
 }
