@@ -76,6 +76,24 @@ TEST(LearnedPolicy, ManyEntriesOfAWrittenOrTempDirectoryGeneralise) {
     EXPECT_EQ(p.files.write, Strings{"/srv/cache/**"});
 }
 
+// A temp work dir holding a spool the function fills (forced to spool/**)
+// and one data file: the spool's many files are not entries of the work
+// dir, which stays exact (a file beside them, never read, stays refused).
+TEST(LearnedPolicy, EntriesUnderACreatedInDirectoryDoNotCountForItsParent) {
+    LearnedAccesses seen;
+    for (int i = 0; i < 20; ++i) seen.add_file("/tmp/job/spool/req-" + std::to_string(i), FNW_FILE_CREATE | FNW_FILE_WRITE);
+    seen.add_file("/tmp/job/data/greeting.txt", FNW_FILE_READ);
+    const FunctionPolicy p = policy_from_learned(seen, identity());
+    EXPECT_EQ(p.files.read, Strings{"/tmp/job/data/greeting.txt"});
+    EXPECT_EQ(p.files.create, Strings{"/tmp/job/spool/**"});
+}
+
+TEST(LearnedPolicy, ManyIsCountedInEntriesOfTheDirectoryNotFilesBeneath) {
+    LearnedAccesses seen;  // 20 files, but in one subdirectory of /tmp/job
+    for (int i = 0; i < 20; ++i) seen.add_file("/tmp/job/cache/f" + std::to_string(i), FNW_FILE_READ);
+    EXPECT_EQ(policy_from_learned(seen, identity()).files.read, Strings{"/tmp/job/cache/**"});
+}
+
 TEST(LearnedPolicy, TempRootsThemselvesNeedACreateThere) {
     LearnedAccesses seen;
     for (size_t i = 0; i < 2 * kManyEntries; ++i) seen.add_file("/tmp/f" + std::to_string(i), FNW_FILE_READ);

@@ -66,6 +66,19 @@ PathsByRight stable_paths(const LearnedAccesses& seen) {
     return out;
 }
 
+// The distinct entries directly in `dir` that `paths` use (a path deeper
+// down counts as the child of `dir` it is beneath).
+size_t entries_of(const std::set<std::string>& paths, const std::string& dir) {
+    std::set<std::string_view> children;
+    const size_t start = dir == "/" ? 1 : dir.size() + 1;
+    for (const auto& path : paths) {
+        if (path.size() <= start || !within(path, dir)) continue;
+        const std::string_view rest = std::string_view(path).substr(start);
+        children.insert(rest.substr(0, rest.find('/')));
+    }
+    return children.size();
+}
+
 // The directories whose whole subtree is learned as `dir/**`, none beneath
 // another.
 std::set<std::string> generalised_dirs(const PathsByRight& paths) {
@@ -73,20 +86,20 @@ std::set<std::string> generalised_dirs(const PathsByRight& paths) {
     // Created or deleted in: forced, whatever the count.
     for (const auto* right : {&paths.create, &paths.remove})
         for (const auto& path : *right) dirs.insert(parent_of(path));
-    // Written in, or a temp directory: the shallowest one with many entries.
+    // The rest, not beneath a forced one: a directory written in, or a temp
+    // directory, with many entries of its own.
+    std::set<std::string> rest;
+    for (const auto& path : paths.all())
+        if (std::none_of(dirs.begin(), dirs.end(), [&](const std::string& d) { return within(path, d); }))
+            rest.insert(path);
     std::set<std::string> owned;
-    for (const auto& path : paths.write) owned.insert(parent_of(path));
-    const std::set<std::string> every = paths.all();
-    for (const auto& path : every) {
+    for (const auto& path : paths.write)
+        if (rest.count(path)) owned.insert(parent_of(path));
+    for (const auto& path : rest)
         for (std::string dir = parent_of(path); dir != "/"; dir = parent_of(dir))
             if (beneath_temp_root(dir)) owned.insert(dir);
-    }
-    for (const auto& dir : owned) {
-        if (never_generalised_by_count(dir)) continue;
-        const auto entries =
-            std::count_if(every.begin(), every.end(), [&](const std::string& p) { return p != dir && within(p, dir); });
-        if (static_cast<size_t>(entries) >= kManyEntries) dirs.insert(dir);
-    }
+    for (const auto& dir : owned)
+        if (!never_generalised_by_count(dir) && entries_of(rest, dir) >= kManyEntries) dirs.insert(dir);
     // Keep the shallowest: a directory beneath another one is covered.
     std::set<std::string> minimal;
     for (const auto& dir : dirs)

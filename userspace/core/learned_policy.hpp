@@ -11,7 +11,8 @@
 //         name next run);
 //       * one it wrote an existing entry in, or one beneath a temp root
 //         (/tmp, /var/tmp, /dev/shm): `dir/**` once it used at least
-//         kManyEntries distinct paths beneath it;
+//         kManyEntries distinct entries of it (files or subdirectories
+//         directly in it; those already under a created-in one not counted);
 //     never a system directory it only read (/usr, /etc, /lib, ...);
 //   - /proc/<pid>/... becomes /proc/*/... (the pid differs every run).
 #pragma once
@@ -30,7 +31,7 @@
 
 namespace fnw {
 
-// Distinct paths beneath an owned (written, or temp) directory from which
+// Distinct entries of an owned (written, or temp) directory from which
 // learn writes `dir/**` instead of the exact names.
 inline constexpr size_t kManyEntries = 8;
 
