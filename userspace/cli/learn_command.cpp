@@ -1,6 +1,10 @@
-// fnwarden learn: runs CMD with every syscall allowed and records, in the
-// kernel, each one it makes; prints a policy that allows exactly those.
+// fnwarden learn: runs CMD in audit under the most restrictive policy and
+// records every syscall (in the kernel) and every file, exec, network and
+// process access (as the violations it reports); prints a policy that
+// allows exactly those (core/learned_policy).
 #include <cstring>
+
+#include <sys/syscall.h>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -14,6 +18,8 @@
 #include "cli/function_commands.hpp"
 #include "cli/options.hpp"
 #include "core/display_name.hpp"
+#include "cli/learn_recorder.hpp"
+#include "core/learned_policy.hpp"
 #include "core/policy_writer.hpp"
 #include "runtime/function_runner.hpp"
 #include "runtime/local_guard.hpp"
@@ -22,6 +28,10 @@ namespace po = boost::program_options;
 
 namespace fnw::cli {
 namespace {
+
+// Larger than run's default ring: learning reports the first of every
+// access, and a runtime starting up opens hundreds of files at once.
+constexpr uint32_t kLearnRingbufBytes = 16u << 20;
 
 struct LearnOptions {
     std::string function, output_path, policy_name, merge_path;
@@ -37,7 +47,7 @@ std::optional<int> parse_learn_options(const std::vector<std::string>& opts, con
         ("function", po::value(&o.function)->required(), "function name")
         ("name", po::value(&o.policy_name), "metadata.name of the generated policy (default: the function name)")
         ("output,o", po::value(&o.output_path), "write the policy to FILE instead of stdout")
-        ("merge", po::value(&o.merge_path), "start from this policy: its syscalls are kept, the new ones added (learn a function over several runs)");
+        ("merge", po::value(&o.merge_path), "start from this policy and add what this run used, section by section (learn a function over several runs); a section it leaves out stays unrestricted");
     if (auto done = parse_subcommand(opts, desc, "learn",
                                      "fnwarden learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS..."))
         return *done;
@@ -60,28 +70,40 @@ std::optional<int> parse_learn_options(const std::vector<std::string>& opts, con
     return std::nullopt;
 }
 
-// What one run taught: the syscalls the kernel recorded, the process rules used.
+// What one run taught: the syscalls the kernel recorded, every access the
+// run's events reported, and what the kernel lost (must be nothing).
 struct Observed {
     RunOutcome outcome;
-    SyscallBitmap syscalls;
-    ProcessRules used;
+    LearnRecorder recorder;
+    std::vector<std::string> losses;
 };
+
+// The policy learning runs under: every syscall allowed (the kernel records
+// them in a bitmap), every other section present and empty in audit, so
+// each file, exec, network and process access is reported (and let
+// through) as a violation that names its canonical target.
+FunctionPolicy observing_policy(const std::string& name, const std::string& function) {
+    FunctionPolicy observe;
+    observe.name = name;
+    observe.function = function;
+    observe.syscalls.allow.set();
+    observe.files.restricted = true;
+    observe.exec.restricted = true;
+    observe.network.restricted = true;
+    observe.process.restricted = true;
+    return observe;
+}
 
 // nullopt when the run could not be observed (said on stderr).
 std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::vector<std::string>& command) {
     const std::string& function = observe.function;
-    auto engine = Engine::start("fnwarden learn", FNW_RINGBUF_DEFAULT_BYTES);
+    // Learning reports every first access: a ring larger than run's, so a
+    // burst (a runtime loading hundreds of modules) is not dropped.
+    auto engine = Engine::start("fnwarden learn", kLearnRingbufBytes);
     if (!engine) return std::nullopt;
-    ProcessRules used;
-    auto created = LocalGuard::create(
-        *engine->probes, /*policy_id=*/0, observe, Mode::Audit,
-        [&used](const Record& record) {
-            const auto* ev = std::get_if<fnw_syscall_event>(&record);
-            if (!ev || ev->verdict != FNW_VERDICT_VIOLATION) return;
-            used.ptrace |= ev->rule == FNW_RULE_PROCESS_PTRACE;
-            used.bpf |= ev->rule == FNW_RULE_PROCESS_BPF;
-            used.exec_memory |= ev->rule == FNW_RULE_PROCESS_EXEC_MEMORY;
-        });
+    Observed seen;
+    auto created = LocalGuard::create(*engine->probes, /*policy_id=*/0, observe, Mode::Audit,
+                                      [&seen](const Record& record) { seen.recorder.record(record); });
     if (!created) {
         std::cerr << "fnwarden learn: " << created.error() << "\n";
         return std::nullopt;
@@ -95,46 +117,27 @@ std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::ve
         std::cerr << "fnwarden learn: " << result.error() << "\n";
         return std::nullopt;
     }
-    const RunOutcome& outcome = *result;
-    auto seen = engine->probes->learned_syscalls(0);
-    if (!seen) {
+    seen.outcome = *result;
+    auto syscalls = engine->probes->learned_syscalls(0);
+    if (!syscalls) {
         std::cerr << "fnwarden learn: cannot read the learned syscalls\n";
         return std::nullopt;
     }
-    return Observed{outcome, *seen, used};
-}
-
-FunctionPolicy learned_policy(const FunctionPolicy& observe, const Observed& seen,
-                              const std::optional<FunctionPolicy>& base, const std::string& merge_path) {
-    const ProcessRules& used = seen.used;
-    FunctionPolicy learned = observe;
-    learned.syscalls.allow = seen.syscalls;
-    learned.syscalls.on_violation = ViolationAction::Deny;
-    learned.process = used;
-    learned.process.restricted = true;
-    learned.process.on_violation = ViolationAction::Deny;
-    learned.mode = Mode::Audit;
-    if (base) {
-        // Everything of the earlier policy stays (name, mode, actions,
-        // sections); only its syscall set and process permissions grow. An
-        // unrestricted one stays unrestricted.
-        const SyscallBitmap before = base->syscalls.allow;
-        learned = *base;
-        learned.syscalls.allow |= seen.syscalls;
-        if (learned.process.restricted) {
-            learned.process.ptrace |= used.ptrace;
-            learned.process.bpf |= used.bpf;
-            learned.process.exec_memory |= used.exec_memory;
-        }
-        spdlog::info("{}: {} syscalls new since {}", observe.function, (learned.syscalls.allow & ~before).count(),
-                     merge_path);
-    }
-    return learned;
+    seen.recorder.seen().syscalls = *syscalls;
+    // The exec that starts the function is the launcher's, kept out of the
+    // record (ARM_ON_EXEC); where a daemon watches the function's cgroup
+    // from before that exec (runc, a wrapper that joins it and execs), the
+    // function makes it itself.
+    seen.recorder.seen().syscalls.set(SYS_execve);
+    seen.recorder.add_program(command.front());
+    seen.recorder.add_interpreters();
+    seen.losses = learning_losses(engine->probes->counters());
+    return seen;
 }
 
 std::string learned_comment(const FunctionPolicy& learned, const Observed& seen, const std::vector<std::string>& command,
                             bool merged, const std::string& merge_path) {
-    const ProcessRules& used = seen.used;
+    const ProcessRules& used = seen.recorder.seen().process;
     std::string comment = "Learned by `fnwarden learn` from one run of: ";
     for (const auto& a : command) comment += a + " ";
     if (merged) comment += "(merged into " + merge_path + ")";
@@ -143,8 +146,19 @@ std::string learned_comment(const FunctionPolicy& learned, const Observed& seen,
     if (used.ptrace || used.bpf || used.exec_memory)
         comment += std::string("\nIt used") + (used.ptrace ? " ptrace" : "") + (used.bpf ? " bpf" : "") +
                    (used.exec_memory ? " executable memory (a JIT?)" : "") + ": allowed in `process`.";
+    comment += "\nFiles are exact paths but in directories the function owns (dir/**, see docs/policy.md).";
     comment += "\nReview it, exercise every code path while learning, then switch mode to enforce.";
     return comment;
+}
+
+void print_summary(const std::string& function, const FunctionPolicy& policy, const LearnRecorder& recorder) {
+    std::cerr << "fnwarden learn: " << function << ": the policy allows\n";
+    for (const auto& line : learned_summary(policy)) std::cerr << "  " << line << "\n";
+    if (recorder.summaries())
+        std::cerr << "  (" << recorder.summaries() << " repeats of accesses already recorded were summarised)\n";
+    if (recorder.skipped())
+        std::cerr << "  (" << recorder.skipped()
+                  << " accesses had no name a rule can hold: a relative or cut path, an ephemeral port)\n";
 }
 
 }  // namespace
@@ -155,20 +169,28 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     if (auto done = parse_learn_options(opts, command, o, base)) return *done;
     const std::string& function = o.function;
 
-    FunctionPolicy observe;  // no syscalls section: nothing is a violation
-    observe.name = o.policy_name.empty() ? function : o.policy_name;
-    observe.function = function;
-    observe.syscalls.allow.set();
-    // Every process rule refused, in audit: each use is reported (and let
-    // through), and becomes a `true` in the learned policy.
-    observe.process.restricted = true;
-
+    const FunctionPolicy observe = observing_policy(o.policy_name.empty() ? function : o.policy_name, function);
     const std::optional<Observed> observed = observe_run(observe, command);
     if (!observed) return kExitInternal;
     const Observed& seen = *observed;
     const RunOutcome& outcome = seen.outcome;
+    if (!seen.losses.empty()) {
+        // A lost record may be the only sighting of an access: a policy
+        // written from this run could miss it. Say so and write nothing.
+        std::cerr << "fnwarden learn: " << function << ": the kernel lost events while learning, no policy written:\n";
+        for (const auto& loss : seen.losses) std::cerr << "  " << loss << "\n";
+        return kExitInternal;
+    }
 
-    const FunctionPolicy learned = learned_policy(observe, seen, base, o.merge_path);
+    FunctionPolicy learned = policy_from_learned(seen.recorder.seen(), observe);
+    learned.mode = Mode::Audit;
+    if (base) {
+        const FunctionPolicy merged = merge_policies(*base, learned);
+        spdlog::info("{}: {} syscalls new since {}", function,
+                     (merged.syscalls.allow & ~base->syscalls.allow).count(), o.merge_path);
+        learned = merged;
+    }
+    print_summary(function, learned, seen.recorder);
     const std::string yaml =
         render_policy_yaml(learned, learned_comment(learned, seen, command, base.has_value(), o.merge_path));
     if (o.output_path.empty()) {
@@ -180,7 +202,7 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
             return kExitInternal;
         }
     }
-    spdlog::info("{}: learned {} syscalls; the command exited with {}", function, seen.syscalls.count(),
+    spdlog::info("{}: learned {} syscalls; the command exited with {}", function, seen.recorder.seen().syscalls.count(),
                  outcome.exit_code);
     // A server never exits by itself: stopping it with a signal fnwarden
     // forwarded (it died of it, or exited 128+N) is how learning ends.

@@ -52,8 +52,12 @@ void write_selector(YAML::Emitter& out, const FunctionPolicy& policy) {
 
 const char* protocol_name(uint8_t protocol) { return protocol == 6 ? "tcp" : protocol == 17 ? "udp" : nullptr; }
 
+// A short list on one line; a long one (learn writes hundreds of paths) one
+// entry a line, so a reviewer can read it and a diff shows what changed.
 void write_strings(YAML::Emitter& out, const char* key, const std::vector<std::string>& values) {
-    out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    out << YAML::Key << key << YAML::Value;
+    if (values.size() <= 4) out << YAML::Flow;
+    out << YAML::BeginSeq;
     for (const auto& v : values) out << v;
     out << YAML::EndSeq;
 }
