@@ -169,7 +169,7 @@ if [[ ! -s $policy ]]; then
 fi
 "$fnw" policy validate "$policy" >"$work/validate" 2>&1
 expect_eq "the learned policy validates" 0 $?
-learned=$(grep -c '^      - ' "$policy")
+learned=$(awk '/^  syscalls:/ { s = 1; next } /^  [a-z]/ { s = 0 } s && /^      - /' "$policy" | wc -l)
 echo "learned $learned syscalls"
 for s in socket bind listen accept4; do  # the HTTP server (epoll_wait vs epoll_pwait depends on libuv)
   grep -qx "      - $s" "$policy" && pass "learned policy allows $s" || fail "learned policy lacks $s"
@@ -178,6 +178,11 @@ done
 for s in mkdir socketpair; do
   grep -qx "      - $s" "$policy" && fail "learned policy already allows $s" || pass "learned policy does not allow $s"
 done
+# Every section is learned: the runtime, its interpreter, its code, its port.
+for want in "$node" "$(readlink -f /lib64/ld-linux-x86-64.so.2)" "$fn_dir/index.js" "$ff_main" "{port: $port, protocol: tcp}"; do
+  grep -qF -- "$want" "$policy" && pass "learned policy has $want" || fail "learned policy lacks $want"
+done
+grep -q 'execMemory: true' "$policy" && pass "learned execMemory: true (V8)" || fail "learned policy lacks execMemory: true"
 
 # --- 2. enforce the learned policy: the same workload runs clean ----------------------------
 # Node's shutdown races: in some runs (about 1 in 3 learn runs, 1 in 7-10
@@ -217,6 +222,9 @@ if start_and_wait negative run --function "$function" --policy "$policy" --mode 
   request "mkdir route" 500 "mkdir failed: EPERM" "$url/mkdir" && pass "mkdir in the function failed with EPERM"
   [[ ! -e $work/forbidden ]] && pass "denied mkdir left nothing behind" || fail "denied mkdir created $work/forbidden"
   request "spawn route" 500 "spawn failed: EPERM" "$url/spawn" && pass "spawning a child in the function failed with EPERM"
+  # learn writes a files section: a file the function never read is refused.
+  echo "not learned" >"$work/secret.txt"
+  request "read route" 500 "read failed: EACCES" "$url/read?path=$work/secret.txt" && pass "reading a file not learned failed with EACCES"
   exercise negative-after
 fi
 stop_and_reap
@@ -226,8 +234,10 @@ n_events=$(wc -l <"$events" 2>/dev/null || echo 0)
 expect_eq "exactly one mkdir violation" 1 "$(grep -c '"syscall":{"name":"mkdir","nr":83}' "$events")"
 bad=$(grep -v '"action":"denied"' "$events" | grep -c . ; true)
 expect_eq "every violation is denied" 0 "$bad"
-bad=$(grep -v '"mechanism":"seccomp"' "$events" | grep -c . ; true)
-expect_eq "every violation is stopped by seccomp" 0 "$bad"
+# The file refusal is Landlock's (the learned files section); every other one seccomp's.
+expect_eq "the read of the file not learned is reported" 1 "$(grep "\"path\":\"$work/secret.txt\"" "$events" | grep -c '"mechanism":"landlock"')"
+bad=$(grep -v '"mechanism":"seccomp"' "$events" | grep -vF "\"path\":\"$work/secret.txt\"" | grep -c . ; true)
+expect_eq "every other violation is stopped by seccomp" 0 "$bad"
 for field in '"function":"gcf-e2e"' '"comm":"node"' '"verdict":"violation"' '"rule":"syscalls.allow"'; do
   grep '"name":"mkdir"' "$events" | grep -q "$field" && pass "mkdir event has $field" || fail "mkdir event lacks $field: $(cat "$events")"
 done

@@ -6,10 +6,12 @@
 //   POST / {"name":"X"}  -> "hello X"              the same, through the JSON body parser
 //   GET  /mkdir          -> mkdir $FNW_FAAS_MKDIR  never exercised while learning
 //   GET  /spawn          -> runs /bin/echo         never exercised while learning
+//   GET  /read?path=P    -> the first line of P    never exercised while learning
 //
-// The last two are the negative controls: under the learned policy their
-// syscalls fail with EPERM, the handler reports the error code, and the
-// function keeps serving.
+// The last three are the negative controls: under the learned policy mkdir
+// and spawning fail with EPERM (syscalls), a file never read with EACCES
+// (files, Landlock); the handler reports the error code, and the function
+// keeps serving.
 'use strict';
 const childProcess = require('child_process');
 const fs = require('fs');
@@ -35,6 +37,14 @@ exports.hello = (req, res) => {
       res.send(out.toString());
     } catch (err) {
       res.status(500).send(`spawn failed: ${err.code}\n`);
+    }
+    return;
+  }
+  if (req.path === '/read') {
+    try {
+      res.send(`${fs.readFileSync(String(req.query.path), 'utf8').split('\n')[0]}\n`);
+    } catch (err) {
+      res.status(500).send(`read failed: ${err.code}\n`);
     }
     return;
   }
