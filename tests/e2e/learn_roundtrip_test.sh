@@ -181,6 +181,17 @@ rt_outside() { # events enforcer
 }
 round_trip
 
+# --merge: a second run (another program, another file) united with the
+# Python policy, every section kept and grown.
+echo "another file" >"$work/data/other.txt"
+"$fnw" learn --function "python-$$" --merge "$work/python.yaml" -o "$work/merged.yaml" -- \
+  /usr/bin/cat "$work/data/other.txt" >/dev/null 2>"$work/merge.err"
+expect_eq "learn --merge exits 0" 0 "$?"
+for want in "$work/data/greeting.txt" "$work/data/other.txt" "$(readlink -f /usr/bin/cat)" "$py" \
+  "$work/spool/**" "{port: $port, protocol: tcp}" "{cidr: 127.0.0.1/32, ports: [$port], protocol: tcp}" "      - accept4"; do
+  grep -qF -- "$want" "$work/merged.yaml" && pass "merged policy has $want" || fail "merged policy lacks $want: $(cat "$work/merge.err")"
+done
+
 # --- the Fn Project FDK (Node), on a unix socket -------------------------------------------------
 node=$(readlink -f "$(command -v node 2>/dev/null)")
 if [[ -n $deps ]] && bash "$src/packaging/deps/install-node-runtime.sh" "$deps" >"$work/install.log" 2>&1 &&
