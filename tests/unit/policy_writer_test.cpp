@@ -190,5 +190,23 @@ TEST(PolicyWriter, APolicyBuiltWithOnlyAFunctionGetsAFunctionSelector) {
     EXPECT_EQ(back.policy->selector.function, "hello");
 }
 
+// learn writes hundreds of paths: one a line (reviewable, diffable); a
+// short list stays on one line.
+TEST(PolicyWriter, LongPathListsAreOneEntryALine) {
+    FunctionPolicy p;
+    p.name = p.function = "fn";
+    p.syscalls.allow.set();
+    p.files.restricted = true;
+    for (int i = 0; i < 5; ++i) p.files.read.push_back("/srv/f" + std::to_string(i));
+    p.files.write = {"/tmp/w/**"};
+    const std::string yaml = render_policy_yaml(p);
+    EXPECT_NE(yaml.find("\n      - /srv/f0\n      - /srv/f1\n"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("write: [/tmp/w/**]"), std::string::npos) << yaml;
+    auto back = parse_policy(yaml, "rendered.yaml");
+    ASSERT_TRUE(back.ok()) << yaml;
+    EXPECT_EQ(back.policy->files.read, p.files.read);
+    EXPECT_EQ(back.policy->files.write, p.files.write);
+}
+
 }  // namespace
 }  // namespace fnw
