@@ -192,6 +192,15 @@ for want in "$work/data/greeting.txt" "$work/data/other.txt" "$(readlink -f /usr
   grep -qF -- "$want" "$work/merged.yaml" && pass "merged policy has $want" || fail "merged policy lacks $want: $(cat "$work/merge.err")"
 done
 
+# Nothing silently lost: a ring too small for one file record (12 KiB)
+# drops every access; learn names the counters and writes no policy.
+"$fnw" learn --function "lossy-$$" --ringbuf-bytes 4096 -o "$work/lossy.yaml" -- /usr/bin/cat /etc/hostname \
+  >/dev/null 2>"$work/lossy.err"
+expect_eq "learn with drops fails" 1 "$?"
+[[ ! -e $work/lossy.yaml ]] && pass "learn with drops writes no policy" || fail "learn with drops wrote a policy"
+grep -q 'ring-buffer drops (ringbuf_drops)' "$work/lossy.err" && pass "learn names the drop counter" ||
+  fail "learn with drops: $(cat "$work/lossy.err")"
+
 # --- the Fn Project FDK (Node), on a unix socket -------------------------------------------------
 node=$(readlink -f "$(command -v node 2>/dev/null)")
 if [[ -n $deps ]] && bash "$src/packaging/deps/install-node-runtime.sh" "$deps" >"$work/install.log" 2>&1 &&

@@ -9,7 +9,7 @@
 
 namespace fnw::cli {
 
-std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes) {
+std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes, uint32_t alerts_ringbuf_bytes) {
     auto root = find_cgroup2_mount();
     if (!root) {
         std::cerr << who << ": no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
@@ -20,6 +20,7 @@ std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes
     ProbeOptions options;
     options.cgroup2_root = *root;
     options.ringbuf_bytes = ringbuf_bytes;
+    options.alerts_ringbuf_bytes = alerts_ringbuf_bytes;
     options.capabilities = probe_kernel_capabilities();
     auto loaded = ProbeSet::load(options);
     if (!loaded) {

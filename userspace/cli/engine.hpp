@@ -20,7 +20,10 @@ struct Engine {
     std::filesystem::path cgroup_parent() const { return cgroup2_root / "fnwarden"; }
 
     // Says why not on stderr, prefixed with `who`, and returns nullopt.
-    static std::optional<Engine> start(std::string_view who, uint32_t ringbuf_bytes);
+    // `alerts_ringbuf_bytes`: the violations ring; learn, where every first
+    // access is one, asks for more than the default.
+    static std::optional<Engine> start(std::string_view who, uint32_t ringbuf_bytes,
+                                       uint32_t alerts_ringbuf_bytes = FNW_ALERTS_RINGBUF_DEFAULT_BYTES);
 };
 
 }  // namespace fnw::cli

@@ -29,12 +29,15 @@ namespace po = boost::program_options;
 namespace fnw::cli {
 namespace {
 
-// Larger than run's default ring: learning reports the first of every
-// access, and a runtime starting up opens hundreds of files at once.
+// Learning reports the first of every access, most of them as violations
+// on the alerts ring (1 MiB for run: about 85 file records), and a runtime
+// starting up opens hundreds of files at once: both rings get this much
+// unless --ringbuf-bytes says otherwise.
 constexpr uint32_t kLearnRingbufBytes = 16u << 20;
 
 struct LearnOptions {
     std::string function, output_path, policy_name, merge_path;
+    uint32_t ringbuf_bytes = kLearnRingbufBytes;
 };
 
 // The exit code when the command ends here (--help, a usage error, a bad
@@ -47,6 +50,7 @@ std::optional<int> parse_learn_options(const std::vector<std::string>& opts, con
         ("function", po::value(&o.function)->required(), "function name")
         ("name", po::value(&o.policy_name), "metadata.name of the generated policy (default: the function name)")
         ("output,o", po::value(&o.output_path), "write the policy to FILE instead of stdout")
+        ("ringbuf-bytes", po::value(&o.ringbuf_bytes), "size of each ring buffer (power of two; default 16 MiB): raise it when learn reports drops")
         ("merge", po::value(&o.merge_path), "start from this policy and add what this run used, section by section (learn a function over several runs); a section it leaves out stays unrestricted");
     if (auto done = parse_subcommand(opts, desc, "learn",
                                      "fnwarden learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS..."))
@@ -95,11 +99,10 @@ FunctionPolicy observing_policy(const std::string& name, const std::string& func
 }
 
 // nullopt when the run could not be observed (said on stderr).
-std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::vector<std::string>& command) {
+std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::vector<std::string>& command,
+                                    uint32_t ringbuf_bytes) {
     const std::string& function = observe.function;
-    // Learning reports every first access: a ring larger than run's, so a
-    // burst (a runtime loading hundreds of modules) is not dropped.
-    auto engine = Engine::start("fnwarden learn", kLearnRingbufBytes);
+    auto engine = Engine::start("fnwarden learn", ringbuf_bytes, ringbuf_bytes);
     if (!engine) return std::nullopt;
     Observed seen;
     auto created = LocalGuard::create(*engine->probes, /*policy_id=*/0, observe, Mode::Audit,
@@ -170,7 +173,7 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     const std::string& function = o.function;
 
     const FunctionPolicy observe = observing_policy(o.policy_name.empty() ? function : o.policy_name, function);
-    const std::optional<Observed> observed = observe_run(observe, command);
+    const std::optional<Observed> observed = observe_run(observe, command, o.ringbuf_bytes);
     if (!observed) return kExitInternal;
     const Observed& seen = *observed;
     const RunOutcome& outcome = seen.outcome;
@@ -179,6 +182,7 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
         // written from this run could miss it. Say so and write nothing.
         std::cerr << "fnwarden learn: " << function << ": the kernel lost events while learning, no policy written:\n";
         for (const auto& loss : seen.losses) std::cerr << "  " << loss << "\n";
+        std::cerr << "  learn again with a larger --ringbuf-bytes (now " << o.ringbuf_bytes << ")\n";
         return kExitInternal;
     }
 
