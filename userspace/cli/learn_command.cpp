@@ -53,7 +53,7 @@ std::optional<int> parse_learn_options(const std::vector<std::string>& opts, con
         ("ringbuf-bytes", po::value(&o.ringbuf_bytes), "size of each ring buffer (power of two; default 16 MiB): raise it when learn reports drops")
         ("merge", po::value(&o.merge_path), "start from this policy and add what this run used, section by section (learn a function over several runs); a section it leaves out stays unrestricted");
     if (auto done = parse_subcommand(opts, desc, "learn",
-                                     "fnwarden learn --function NAME [--merge FILE] [-o FILE] -- CMD ARGS..."))
+                                     "fnwarden learn --function NAME [--merge FILE] [-o FILE] [--ringbuf-bytes N] -- CMD ARGS..."))
         return *done;
     if (std::string problem = function_name_problem(o.function); !problem.empty()) {
         std::cerr << "fnwarden learn: " << problem << "\n";
