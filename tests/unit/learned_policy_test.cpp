@@ -207,8 +207,8 @@ TEST(LearnedPolicy, SummaryHasALinePerSection) {
     const auto find = [&](const std::string& prefix) {
         return std::find_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
     };
-    ASSERT_NE(find("files.read: 1 entries, 1 as dir/**: /tmp/w/**"), lines.end());
-    ASSERT_NE(find("network.listen: 1 ports: 8080"), lines.end());
+    ASSERT_NE(find("files.read: 1 entry, 1 as dir/**: /tmp/w/**"), lines.end());
+    ASSERT_NE(find("network.listen: 1 port: 8080"), lines.end());
     for (const char* section : {"syscalls:", "files.write:", "files.create:", "files.delete:", "exec:",
                                 "network.egress:", "network.unix:", "process:"})
         EXPECT_NE(find(section), lines.end()) << section;

@@ -166,11 +166,16 @@ std::string joined(const std::vector<std::string>& items, size_t at_most = 6) {
     return text;
 }
 
+// "1 entry", "3 entries".
+std::string counted(size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 std::string list_summary(const char* key, const std::vector<std::string>& patterns) {
     std::vector<std::string> globs;
     for (const auto& p : patterns)
         if (p.size() >= 3 && p.compare(p.size() - 3, 3, "/**") == 0) globs.push_back(p);
-    std::string line = std::string(key) + ": " + std::to_string(patterns.size()) + " entries";
+    std::string line = std::string(key) + ": " + counted(patterns.size(), "entry", "entries");
     if (!globs.empty()) line += ", " + std::to_string(globs.size()) + " as dir/**: " + joined(globs);
     return line;
 }
@@ -278,9 +283,10 @@ std::vector<std::string> learned_summary(const FunctionPolicy& policy) {
     } else {
         lines.push_back("files: unrestricted");
     }
-    lines.push_back(policy.exec.restricted ? "exec: " + std::to_string(policy.exec.allow.size()) +
-                                                 " programs: " + joined(policy.exec.allow)
-                                           : "exec: unrestricted");
+    lines.push_back(policy.exec.restricted
+                        ? "exec: " + counted(policy.exec.allow.size(), "program", "programs") +
+                              (policy.exec.allow.empty() ? "" : ": " + joined(policy.exec.allow))
+                        : "exec: unrestricted");
     if (policy.network.restricted) {
         std::vector<std::string> peers, ports;
         for (const auto& rule : policy.network.egress) {
@@ -290,11 +296,11 @@ std::vector<std::string> learned_summary(const FunctionPolicy& policy) {
         }
         for (const auto& rule : policy.network.listen)
             ports.push_back(std::to_string(rule.port) + (rule.protocol == 17 ? "/udp" : ""));
-        lines.push_back("network.egress: " + std::to_string(peers.size()) + " peers" +
+        lines.push_back("network.egress: " + counted(peers.size(), "peer", "peers") +
                         (peers.empty() ? "" : ": " + joined(peers)));
-        lines.push_back("network.listen: " + std::to_string(ports.size()) + " ports" +
+        lines.push_back("network.listen: " + counted(ports.size(), "port", "ports") +
                         (ports.empty() ? "" : ": " + joined(ports)));
-        lines.push_back("network.unix: " + std::to_string(policy.network.unix_sockets.size()) + " sockets" +
+        lines.push_back("network.unix: " + counted(policy.network.unix_sockets.size(), "socket", "sockets") +
                         (policy.network.unix_sockets.empty() ? "" : ": " + joined(policy.network.unix_sockets)));
     } else {
         lines.push_back("network: unrestricted");
