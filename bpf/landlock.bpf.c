@@ -126,6 +126,10 @@ static __always_inline void report_path(struct pt_regs *regs, long ret, __u32 nr
 	fnw_file_event_clear(ev);
 	ev->verdict = FNW_VERDICT_VIOLATION;
 	ev->mechanism = FNW_MECH_LANDLOCK;
+	/* A killed function is gone before its record is read: this lets
+	 * userspace still follow its symlinks, in its own root (ours). */
+	if (rules_root_is_ours())
+		ev->object_flags = FNW_OBJECT_ROOT_IS_OURS;
 	__u32 open_flags = 0, access2 = 0;
 
 	ev->access = refused_access(regs, arg, index, &open_flags, &access2);

@@ -83,6 +83,12 @@ enum fnw_object_flags {
 	 * object (deleted and made again): userspace decided by name, and
 	 * re-reads the rules' identities (docs/threat-model.md). */
 	FNW_OBJECT_RULE_REPLACED = 1u << 1,
+	/* Set whatever resolved_kind says: the task resolved names in
+	 * fnwarden's own mount namespace and root when the record was made
+	 * (rules_root_is_ours()), so userspace may resolve its names in its own
+	 * root once the process is gone (a refused function killed, or one that
+	 * simply exited before the record was read). */
+	FNW_OBJECT_ROOT_IS_OURS = 1u << 2,
 };
 
 /* Which socket operation a network event is about. */
@@ -242,7 +248,7 @@ struct fnw_file_event {
 	__u64 parent_ino; /* directory the name was found in: hard links elsewhere differ */
 	__u32 generation; /* i_generation: an inode number reused later differs */
 	__u32 missing;    /* FNW_FILE_* rights the policy does not grant (violations) */
-	__u32 object_flags; /* enum fnw_object_flags, when resolved_kind == FNW_RESOLVED_OBJECT */
+	__u32 object_flags; /* enum fnw_object_flags (all but ROOT_IS_OURS: when resolved_kind == FNW_RESOLVED_OBJECT) */
 	__s32 dfd2;         /* directory fd `path2` is relative to (renameat/linkat/symlinkat) */
 	/* Exec of a program exec.allow pins to a sha256: userspace's verdict
 	 * on its content (enum fnw_sha256_check) and the digest it computed.

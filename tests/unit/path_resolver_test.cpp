@@ -207,6 +207,30 @@ TEST_F(PathResolverTest, AGoneProcessKeepsTheKernelsNameAndSaysSo) {
     EXPECT_EQ(ev->resolve_note, FNW_RESOLVE_NOTE_PROCESS_GONE);
 }
 
+// A killed function is gone before its record is read; when the kernel saw
+// it in fnwarden's own root, its names still resolve, in ours.
+TEST_F(PathResolverTest, AGoneProcessInOurRootIsResolvedInOurs) {
+    FakeView gone;  // no root: exited
+    FakeView ours;
+    ours.root_dir = root_;  // stands in for "/"
+    auto ev = landlock_refusal(SYS_openat, "link", "/srv/app");
+    resolve_file_event(*ev, gone, ours);
+    EXPECT_EQ(ev->resolve_note, FNW_RESOLVE_NOTE_PROCESS_GONE) << "not known to share our root: left as it was";
+    EXPECT_EQ(event_path(*ev).path, "/srv/app/link");
+
+    ev = landlock_refusal(SYS_openat, "link", "/srv/app");
+    ev->object_flags = FNW_OBJECT_ROOT_IS_OURS;
+    resolve_file_event(*ev, gone, ours);
+    const EventPath p = event_path(*ev);
+    EXPECT_EQ(p.path, "/work/main/README.md");
+    EXPECT_EQ(p.source, PathSource::Resolved);
+
+    // The real one: "/" itself, and no base of its own.
+    const auto own = own_root_view();
+    EXPECT_EQ(own->root(), fs::path("/"));
+    EXPECT_FALSE(own->base(kAtFdcwd).has_value());
+}
+
 // O_CREAT of a file that is there opens it: create is not what it needed.
 TEST_F(PathResolverTest, CreateIsDroppedWhenTheFileExists) {
     FakeView view;

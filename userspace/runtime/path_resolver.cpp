@@ -171,7 +171,22 @@ std::optional<std::string> base_of(const fnw_file_event& ev, std::string_view na
     return view.base(dfd);
 }
 
+class OwnRootView final : public ProcessView {
+public:
+    std::optional<std::filesystem::path> root() const override { return std::filesystem::path("/"); }
+    std::optional<std::string> base(int32_t) const override { return std::nullopt; }
+    bool still_there() const override { return true; }
+};
+
 }  // namespace
+
+std::unique_ptr<ProcessView> own_root_view() { return std::make_unique<OwnRootView>(); }
+
+void resolve_file_event(fnw_file_event& ev, const ProcessView& process, const ProcessView& own_root) {
+    resolve_file_event(ev, process);
+    if (ev.resolve_note == FNW_RESOLVE_NOTE_PROCESS_GONE && (ev.object_flags & FNW_OBJECT_ROOT_IS_OURS))
+        resolve_file_event(ev, own_root);
+}
 
 std::unique_ptr<ProcessView> proc_view_for_event(const fnw_event_header& hdr,
                                                  const std::filesystem::path& cgroup2_root) {

@@ -62,6 +62,12 @@ public:
 std::unique_ptr<ProcessView> proc_view_for_event(const fnw_event_header& hdr,
                                                  const std::filesystem::path& cgroup2_root);
 
+// fnwarden's own "/", for a process the kernel saw resolving names in
+// fnwarden's mount namespace and root (FNW_OBJECT_ROOT_IS_OURS) that is gone
+// now: its names meant then what they mean here. No base of its own (only
+// the kernel's), and nothing to outlive.
+std::unique_ptr<ProcessView> own_root_view();
+
 // Whether `ev` needs resolving after the fact: a violation or an undecided
 // access whose object the kernel did not walk.
 bool needs_resolving(const fnw_file_event& ev);
@@ -73,5 +79,10 @@ bool needs_resolving(const fnw_file_event& ev);
 // exists did not need to create it: FNW_FILE_CREATE is dropped, as the file
 // probes count it.
 void resolve_file_event(fnw_file_event& ev, const ProcessView& view);
+
+// resolve_file_event through the process; when it is gone and the kernel
+// saw it resolve names in fnwarden's own root (FNW_OBJECT_ROOT_IS_OURS),
+// again through `own_root` (own_root_view()).
+void resolve_file_event(fnw_file_event& ev, const ProcessView& process, const ProcessView& own_root);
 
 }  // namespace fnw

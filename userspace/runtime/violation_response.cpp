@@ -74,7 +74,8 @@ bool respond_to_file(FileRecord& file, const KillOnViolation& kill, FileDecider*
                      const std::filesystem::path& cgroup2_root) {
     // Names first, once, while the process may still be there: the
     // decider matches them, and every output reports them.
-    if (needs_resolving(*file)) resolve_file_event(file.edit(), *proc_view_for_event(file->hdr, cgroup2_root));
+    if (needs_resolving(*file))
+        resolve_file_event(file.edit(), *proc_view_for_event(file->hdr, cgroup2_root), *own_root_view());
     if (files && file->mechanism == FNW_MECH_LANDLOCK && file->verdict == FNW_VERDICT_VIOLATION)
         files->explain_refusal(file.edit());
     if (file->verdict == FNW_VERDICT_PENDING) {
