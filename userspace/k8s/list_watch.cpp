@@ -32,6 +32,17 @@ constexpr auto kStreamLifeThatWorked = std::chrono::seconds(10);
 
 }  // namespace
 
+void apply_limits(ListWatchOptions& watch, const ListWatchLimits& limits) {
+    watch.api.connect_timeout = limits.connect_timeout;
+    watch.api.list_timeout = limits.list_timeout;
+    watch.api.watch_timeout_seconds = limits.watch_timeout_seconds;
+    watch.api.list_page_size = limits.list_page_size;
+    watch.backoff_initial = limits.backoff_initial;
+    watch.backoff_max = limits.backoff_max;
+    watch.max_line_bytes = limits.max_line_bytes;
+    watch.max_list_page_bytes = limits.max_list_page_bytes;
+}
+
 Status check_list_watch(const KubeEndpoint& endpoint, const ListWatchOptions& options) {
     if (options.backoff_initial.count() <= 0 || options.backoff_max < options.backoff_initial)
         return fail("backoff_initial must be positive and at most backoff_max");

@@ -23,6 +23,7 @@
 #include "k8s/failure_log.hpp"
 #include "k8s/kube_api_client.hpp"
 #include "k8s/kube_config.hpp"
+#include "k8s/list_watch_limits.hpp"
 #include "k8s/watch_stats.hpp"
 
 namespace fnw {
@@ -59,6 +60,22 @@ struct ListWatchOptions {
     size_t max_line_bytes = 4u << 20;
     size_t max_list_page_bytes = 256u << 20;
 };
+
+// A listed object kept under its uid, unless `listed` already holds `max`
+// others: then it is counted in `refused` (a bound on what a broken or
+// hostile server can make us hold).
+template <typename Map>
+void keep_listed(Map& listed, typename Map::mapped_type&& object, size_t max, uint64_t& refused) {
+    if (listed.size() >= max && !listed.contains(object.uid)) {
+        ++refused;
+        return;
+    }
+    std::string uid = object.uid;
+    listed.insert_or_assign(std::move(uid), std::move(object));
+}
+
+// Copies a watcher's limits into the options of its ListWatch.
+void apply_limits(ListWatchOptions& watch, const ListWatchLimits& limits);
 
 // Checks that the endpoint's credential files are readable and the limits sane.
 Status check_list_watch(const KubeEndpoint& endpoint, const ListWatchOptions& options);

@@ -61,14 +61,7 @@ ListWatchOptions list_watch_options(const PodWatcherOptions& options) {
     watch.rbac_rule = "a ClusterRole rule apiGroups [\"\"], resources [\"pods\"]";
     watch.api.resource_path = "/api/v1/pods";
     watch.api.field_selector = "spec.nodeName=" + options.node_name;
-    watch.api.connect_timeout = options.connect_timeout;
-    watch.api.list_timeout = options.list_timeout;
-    watch.api.watch_timeout_seconds = options.watch_timeout_seconds;
-    watch.api.list_page_size = options.list_page_size;
-    watch.backoff_initial = options.backoff_initial;
-    watch.backoff_max = options.backoff_max;
-    watch.max_line_bytes = options.max_line_bytes;
-    watch.max_list_page_bytes = options.max_list_page_bytes;
+    apply_limits(watch, options);
     return watch;
 }
 
@@ -104,12 +97,7 @@ struct PodWatcher::Impl final : ListWatchTarget {
     bool list_item(const Json& item) override {
         std::optional<PodInfo> pod = pod_from_json(item, options.function_labels);
         if (!pod) return false;
-        if (listed.size() >= options.max_pods && !listed.contains(pod->uid)) {
-            ++refused;
-            return true;
-        }
-        std::string uid = pod->uid;
-        listed.insert_or_assign(std::move(uid), std::move(*pod));
+        keep_listed(listed, std::move(*pod), options.max_pods, refused);
         return true;
     }
 

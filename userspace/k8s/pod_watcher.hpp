@@ -25,6 +25,7 @@
 
 #include "common/result.hpp"
 #include "k8s/kube_config.hpp"
+#include "k8s/list_watch_limits.hpp"
 #include "k8s/watch_stats.hpp"
 
 namespace fnw {
@@ -70,7 +71,7 @@ std::string_view to_string(PodEvent event);
 // stream and the API server drops slow watchers.
 using PodChangeCallback = std::function<void(const PodInfo&, PodEvent)>;
 
-struct PodWatcherOptions {
+struct PodWatcherOptions : ListWatchLimits {
     // Required: only this node's pods are listed and watched
     // (fieldSelector=spec.nodeName=<node_name>), usually from the downward
     // API (env NODE_NAME from spec.nodeName).
@@ -78,27 +79,6 @@ struct PodWatcherOptions {
     FunctionLabelKeys function_labels;
     PodChangeCallback on_change;
 
-    // Retry delay after a failure: doubled per consecutive failure up to
-    // backoff_max, back to backoff_initial after a watch that worked. 401
-    // and 403 wait backoff_max at once: they need an operator, not a retry.
-    std::chrono::milliseconds backoff_initial{1000};
-    std::chrono::milliseconds backoff_max{30000};
-
-    std::chrono::milliseconds connect_timeout{10000};
-    // One LIST page, start to end.
-    std::chrono::milliseconds list_timeout{60000};
-    // Asked of the server (timeoutSeconds): it ends the watch cleanly after
-    // this long and we resume from the last resourceVersion. The client
-    // gives up a minute later, for a server that forgot.
-    unsigned watch_timeout_seconds = 300;
-
-    size_t list_page_size = 500;
-    // A pod object is at most 1.5 MiB (etcd's default request limit): a
-    // longer watch line means a broken stream, which is dropped and relisted.
-    size_t max_line_bytes = 4u << 20;
-    // One decoded LIST page (list_page_size pods): a bound on what a broken
-    // or hostile server can make us buffer.
-    size_t max_list_page_bytes = 256u << 20;
     // Beyond this many pods new ones are refused (and counted): a node runs
     // at most a few hundred, so more means a selector that did not apply.
     size_t max_pods = 10000;

@@ -30,14 +30,7 @@ ListWatchOptions list_watch_options(const PolicyWatcherOptions& options) {
                                   ? group_path + "/" + std::string(kFunctionPolicyResource)
                                   : group_path + "/namespaces/" + options.namespace_ + "/" +
                                         std::string(kFunctionPolicyResource);
-    watch.api.connect_timeout = options.connect_timeout;
-    watch.api.list_timeout = options.list_timeout;
-    watch.api.watch_timeout_seconds = options.watch_timeout_seconds;
-    watch.api.list_page_size = options.list_page_size;
-    watch.backoff_initial = options.backoff_initial;
-    watch.backoff_max = options.backoff_max;
-    watch.max_line_bytes = options.max_line_bytes;
-    watch.max_list_page_bytes = options.max_list_page_bytes;
+    apply_limits(watch, options);
     return watch;
 }
 
@@ -103,12 +96,7 @@ struct PolicyWatcher::Impl final : ListWatchTarget {
     bool list_item(const Json& item) override {
         std::optional<FunctionPolicyObject> object = object_from_json(item);
         if (!object) return false;
-        if (listed.size() >= options.max_objects && !listed.contains(object->uid)) {
-            ++refused;
-            return true;
-        }
-        std::string uid = object->uid;
-        listed.insert_or_assign(std::move(uid), std::move(*object));
+        keep_listed(listed, std::move(*object), options.max_objects, refused);
         return true;
     }
 

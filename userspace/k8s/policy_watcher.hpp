@@ -17,6 +17,7 @@
 
 #include "common/result.hpp"
 #include "k8s/kube_config.hpp"
+#include "k8s/list_watch_limits.hpp"
 #include "k8s/watch_stats.hpp"
 
 namespace fnw {
@@ -47,18 +48,10 @@ struct FunctionPolicyObject {
 // objects, or one's document, changed; not for status-only updates.
 using PolicyChangeCallback = std::function<void()>;
 
-struct PolicyWatcherOptions {
+struct PolicyWatcherOptions : ListWatchLimits {
     std::string namespace_;  // "" = every namespace
     PolicyChangeCallback on_change;
 
-    std::chrono::milliseconds backoff_initial{1000};
-    std::chrono::milliseconds backoff_max{30000};
-    std::chrono::milliseconds connect_timeout{10000};
-    std::chrono::milliseconds list_timeout{60000};
-    unsigned watch_timeout_seconds = 300;
-    size_t list_page_size = 500;
-    size_t max_line_bytes = 4u << 20;
-    size_t max_list_page_bytes = 256u << 20;
     // A set holds at most this many policies anyway (daemon/policy_set.hpp):
     // objects beyond it are refused and counted.
     size_t max_objects = 1024;
