@@ -63,6 +63,12 @@ count_tests() {
     tests_passed=$((tests_passed + total - failed))
     tests_failed=$((tests_failed + failed))
   done < <(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$1")
+  # The unit stage runs its gtest binary by itself, outside ctest: its
+  # "[  PASSED  ] N tests." and "[  FAILED  ] N tests, listed below:".
+  if [[ ${2:-} == gtest ]]; then
+    tests_passed=$((tests_passed + $(awk '/^\[  PASSED  \] [0-9]+ tests?\.$/ {n += $4} END {print n + 0}' "$1")))
+    tests_failed=$((tests_failed + $(awk '/^\[  FAILED  \] [0-9]+ tests?, listed below:$/ {n += $4} END {print n + 0}' "$1")))
+  fi
 }
 
 # stage NAME COMMAND...: runs it, records its wall time and its tests;
@@ -75,7 +81,7 @@ stage() {
   t0=$(date +%s)
   # errexit is off on the left of ||, so a failing command still reaches rc=.
   { "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}; } || true
-  count_tests "$log"
+  count_tests "$log" "${stage_count:-}"
   stage_names+=("$name")
   stage_times+=($(($(date +%s) - t0)))
   stage_results+=("$([[ $rc -eq 0 ]] && echo ok || echo "FAILED ($rc)")")
@@ -99,7 +105,10 @@ stage deps bash packaging/deps/install-debian.sh
 stage "build asan (unit tests)" bash -c "
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFNW_SANITIZE=ON -DFNW_WERROR=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
   cmake --build build-asan -j$jobs --target fnw_unit_tests"
-stage "unit (asan+ubsan)" bash -c "cd build-asan && ctest -L unit -LE packaging -j$jobs --output-on-failure"
+# The gtest binary in one process (each of its tests is a ctest entry too,
+# labelled gtest, for a developer's -R); then the other unit tests.
+stage_count=gtest stage "unit (asan+ubsan)" bash -c "build-asan/tests/fnw_unit_tests --gtest_brief=1 &&
+  cd build-asan && ctest -L unit -LE 'packaging|gtest' -j$jobs --output-on-failure"
 
 # The daemon's threads started and stopped under ThreadSanitizer (its own
 # tree: TSan cannot share a build with ASan).
