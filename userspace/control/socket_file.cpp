@@ -159,15 +159,6 @@ Result<std::optional<gid_t>> hand_to_group(const std::filesystem::path& path, co
 
 }  // namespace
 
-std::optional<gid_t> numeric_group_id(const std::string& text) {
-    if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-    unsigned long long value = std::stoull(text);
-    // (gid_t)-1 means "unchanged" to chown(2): never a group.
-    if (value >= static_cast<gid_t>(-1)) return std::nullopt;
-    return static_cast<gid_t>(value);
-}
-
 // A lookup failure (NSS down, bad entry) counts as "no such group": the
 // fallback is root-only access, the safe side. A name of decimal digits is
 // a group id (Debian's tools refuse such group names): in a container the

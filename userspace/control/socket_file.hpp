@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "common/group_id.hpp"
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
 
@@ -38,8 +39,5 @@ void unlink_if_same(const std::filesystem::path& path, dev_t dev, ino_t ino);
 // The gid of a group, or none (no such group, or the lookup failed). A
 // name of decimal digits is taken as the gid itself, without a lookup.
 std::optional<gid_t> lookup_group(const std::string& name);
-
-// `text` as a group id: decimal digits only, below (gid_t)-1; else none.
-std::optional<gid_t> numeric_group_id(const std::string& text);
 
 }  // namespace fnw

@@ -1,6 +1,6 @@
 #include "daemon/daemon_config.hpp"
 
-#include "control/socket_file.hpp"
+#include "common/group_id.hpp"
 #include "core/display_name.hpp"
 #include "core/selector.hpp"
 
@@ -129,7 +129,7 @@ std::string check_pin_root(std::string_view root) {
 }
 
 // A group name, or its id as decimal digits (socketGroup: 9464), which the
-// daemon uses without a lookup (control/socket_file.hpp).
+// daemon uses without a lookup (common/group_id.hpp).
 std::string check_group(const std::string& group) {
     if (group.empty() || group.find_first_not_of("0123456789") != std::string::npos) return "";
     if (numeric_group_id(group)) return "";
