@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loads and attaches bench/floor.bpf.c, prints "ready", and keeps it attached
 // until SIGINT or SIGTERM. Used by bench/run.sh for its "floor" row.
 #include <errno.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Syscall overhead of fnwarden, next to the floor (an empty tp_btf/sys_enter
 # program) and two peers (bpftrace, BCC syscount). Results: docs/performance.md.
 #

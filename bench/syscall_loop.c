@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The workload of bench/run.sh: a tight loop of one kind of syscall, timed
 // with CLOCK_MONOTONIC. Prints one number, the mean ns per iteration.
 //

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Compiles BPF C sources with clang -target bpf (CO-RE, against the checked-in
 # vmlinux.h), links them into one object with `bpftool gen object`, and
 # generates a libbpf skeleton with `bpftool gen skeleton`.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Userspace layers, enforced by the compiler.
 #
 # userspace/<folder>/ is one layer, and a layer may only include the layers

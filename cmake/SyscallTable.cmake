@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The x86_64 syscall name -> number table is generated, never typed by hand:
 # from the kernel's uapi <asm/unistd_64.h> (linux-libc-dev), which the kernel
 # build itself generates from arch/x86/entry/syscalls/syscall_64.tbl.

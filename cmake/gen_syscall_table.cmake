@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cmake -DHEADER=.../asm/unistd_64.h -DOUTPUT=... -P gen_syscall_table.cmake
 file(STRINGS ${HEADER} lines REGEX "^#define __NR_[a-z0-9_]+ [0-9]+")
 set(body "")

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The quick-start demo, from a fresh Debian 12 machine: installs the
 # dependencies, builds, then starts the host daemon with the bundled rules
 # (rules/: baseline.yaml + examples/) and runs the demo function

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The whole test suite, from a fresh Debian 12 machine: installs the
 # dependencies, builds, and runs every test. Run as root: the bpf/e2e/vm
 # tests load real probes and create real cgroups. FNW_REQUIRE_BPF=1 (set by

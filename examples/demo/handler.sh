@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # A tiny stand-in for a FaaS handler: it answers a request the way its policy
 # (rules/examples/demo.yaml) allows, then does one thing the policy does not:
 # it creates a directory (mkdir is not in the allowlist).

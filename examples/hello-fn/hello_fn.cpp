@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // hello-fn: a small function with a file, exec and network profile, the
 // example for rules/examples/hello-fn.yaml. Installed the way Lambda lays a
 // function out: code and data in /var/task/hello-fn (read-only to it),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds fnwarden_<version>_<arch>.deb from an existing build tree, without
 # debhelper: a staging tree plus DEBIAN/, packed by dpkg-deb.
 #

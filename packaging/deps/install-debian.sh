@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs every build and test dependency of fnwarden on Debian 12 (bookworm).
 # Idempotent and non-interactive: packages already present are left alone, and
 # `apt-get update` runs only when something is missing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what packaging/image/build.sh and tests/image/image_test.sh need on
 # Debian 12 (bookworm); a fresh machine has none of it. Idempotent, like
 # install-debian.sh: apt-get runs only when something is missing.

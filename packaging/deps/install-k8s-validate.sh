@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what the Kubernetes manifest test (tests/k8s/validate_manifests.sh)
 # needs: kubectl (to render the kustomizations), Node.js and npm, and the
 # validator's npm packages (tests/k8s/package-lock.json) into DEST/node_modules.

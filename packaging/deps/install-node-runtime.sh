@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what the functions-framework e2e test (tests/e2e/faas/) needs:
 # Node.js and npm (Debian apt, only when `node` or `npm` is missing), curl, and
 # the test function's npm dependencies (@google-cloud/functions-framework,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the fnwarden container image from Debian packages and the project's
 # own .deb, without a registry, a Dockerfile or a container engine:
 #

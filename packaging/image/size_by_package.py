@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """What takes the space in an image root file system, by Debian package.
 
 usage: size_by_package.py ROOTFS

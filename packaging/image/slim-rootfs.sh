@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # mmdebstrap customize hook of packaging/image/build.sh: removes what a
 # running container never reads. $1 is the root file system, $2 build.sh's
 # work directory. Documentation, man pages and translations are never

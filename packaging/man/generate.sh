@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Writes fnwarden(8) and one page per subcommand (fnwarden-run(8), ...) into
 # OUTDIR, gzipped, from the binary's own --help: the options a page lists
 # are the ones the program parses, so the two cannot drift. help2man

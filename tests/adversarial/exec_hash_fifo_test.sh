@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A function that tries to freeze the daemon through its exec.allow sha256
 # pin (threat-model.md, "A FIFO or a huge file over a pinned program"):
 #  1. it runs the pinned program, then renames a FIFO over it before the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A full ring buffer must not let an access through (threat-model.md,
 # "Flooding the ring buffer"), for a function the daemon finds by its
 # cgroup path (the launched case is FailClosedFloodTest in tests/bpf).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A hostile member of the control socket's group (threat-model.md, "A hostile
 # control-socket client"): uid 65534 with the socket group, speaking the
 # socket's JSON protocol directly. Each attempt must be refused:

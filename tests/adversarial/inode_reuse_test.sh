@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A grant must follow the object, not its inode number (threat-model.md,
 # "A grant that follows an inode number"). Tried as a new user would: a
 # daemon-watched function (found by its cgroup path, so no Landlock: its

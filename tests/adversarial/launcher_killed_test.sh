@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The launcher killed, a grandchild left behind (threat-model.md): a function
 # run by `fnwarden run` under a daemon double-forks a grandchild (nobody's
 # child in the function, so PDEATHSIG does not reach it). Its launcher and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A monitored function that tries to loosen its own policy (threat-model.md,
 # "A nested cgroup that matches a looser rule"): the operator has a
 # catch-all audit rule for the runtime's directory (`nest/.+`) and an enforce

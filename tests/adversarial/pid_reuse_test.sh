@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # An asynchronous kill must never hit the process that holds the pid by the
 # time fnwarden acts (threat-model.md, "pid reuse before an asynchronous
 # kill"). The attacker controls the timing: it stalls the daemon (here:

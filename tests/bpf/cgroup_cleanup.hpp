@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tearing down a test's cgroup tree: kill whatever is still in it, wait until
 // the kernel says it is empty, remove every directory bottom-up.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Policy inheritance at cgroup birth, done in the kernel by cgroups.bpf.c.
 #include <fcntl.h>
 #include <sys/syscall.h>

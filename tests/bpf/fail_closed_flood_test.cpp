@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A full ring buffer must not be a way past the policy (docs/threat-model.md,
 // "Flooding the ring buffer"):
 //  - an access only fnwarden could decide (a glob: FNW_VERDICT_PENDING)

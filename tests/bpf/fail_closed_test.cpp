@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // "Fail closed" (docs/architecture.md, "Fail closed on launcher death";
 // docs/threat-model.md, "fnwarden's own surface"): nothing a launched
 // function started keeps running unchecked once its main process or its

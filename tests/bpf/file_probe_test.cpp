@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The file probes (bpf/files.bpf.c) against real processes in a real
 // cgroup: canonical paths however the name was spelt, rights derived from
 // what the syscall did, the kernel's inode rules, userspace globs with

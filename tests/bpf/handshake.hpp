@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Waiting for another process without sleeping: the tests block on the event
 // they wait for (a file appearing, a process dying, a cgroup emptying), each
 // with a generous bound so a broken run fails instead of hanging.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Landlock refusal names what the function reached for, as audit mode
 // names it (issue 18): the canonical target, the rule of the right it
 // lacked, and how the path was resolved. Each case runs in enforce (the

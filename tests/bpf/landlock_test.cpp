@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real file, exec and TCP-port blocking without BPF-LSM: the launcher's
 // Landlock ruleset, with each denial reported from sys_exit (landlock.bpf.c).
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden learn: the kernel aggregates every syscall a function makes; the
 // learned set, used as an allowlist, runs the same workload cleanly.
 #include <sys/syscall.h>

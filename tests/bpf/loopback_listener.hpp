@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A TCP listener on loopback for BPF tests that connect to something real.
 #pragma once
 

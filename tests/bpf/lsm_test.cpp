@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BPF-LSM: an exec outside the allowlist fails with EPERM before the new
 // image runs (lsm/bprm_check_security in exec.bpf.c), and so does an open
 // (lsm/file_open in files.bpf.c), io_uring's included. Only kernels that run

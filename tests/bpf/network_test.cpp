@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The network allowlist, decided and enforced in the kernel by the cgroup
 // sock_addr hooks (net.bpf.c): real sockets, real loopback peers.
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pinned probe sets (probes/pinned_set.hpp) on the real kernel: what a probe
 // set leaves running when its process lets go of every fd (a daemon killed
 // with SIGKILL), what the next load adopts, how another build's set is

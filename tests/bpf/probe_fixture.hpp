@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared set-up for tests that load the real probes. Needs root (CAP_BPF,
 // CAP_SYS_ADMIN for cgroups). Without them the tests skip, unless
 // FNW_REQUIRE_BPF=1 (CI), where not being able to load is a failure.

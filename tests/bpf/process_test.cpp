@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // spec.process (process.bpf.c): ptrace, bpf() and executable memory.
 // Where BPF-LSM runs (the 6.1 VM lane) its hooks refuse with EPERM; here
 // (6.18, LSM refused at load) syscall tracepoints stand in and kill. Each

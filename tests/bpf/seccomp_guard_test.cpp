@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real blocking without BPF-LSM: the launcher's seccomp user-notif filter.
 // Denied syscalls fail with EPERM and have no side effect; each is reported
 // exactly once, by the notification (the BPF probe never sees it).

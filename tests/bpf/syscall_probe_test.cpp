@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The syscall allowlist probe against real processes in real cgroups.
 #include <sys/stat.h>
 #include <sys/syscall.h>

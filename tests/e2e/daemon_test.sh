@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The host daemon end to end, with real probes, real cgroups and the real
 # binaries: `fnwarden run` registers with the daemon, violations reach the
 # JSON output, `trace -o json`, /metrics (every documented family, and no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The bundled example function (examples/hello-fn) under `fnwarden run`
 # with its policy (rules/examples/hello-fn.yaml): its normal behaviour makes
 # no event at all; each misbehaviour makes exactly one violation, with the

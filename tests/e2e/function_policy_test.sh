@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # FunctionPolicy objects from the Kubernetes API, through the real daemon
 # binary: the fake API server (tests/helpers/fake_kube_api.cpp) serves one
 # pod and a FunctionPolicyList; the daemon runs with policySource

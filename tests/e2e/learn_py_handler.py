@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The Python function of learn_roundtrip_test.sh: a stdlib HTTP handler
 # (PyPI is not reachable here) that does what a small function does.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # learn -> enforce round trips with real runtimes (docs/policy.md, "Learning
 # it"), each:
 #   1. `fnwarden learn` while the workload runs: every section is learned

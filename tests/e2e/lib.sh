@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers shared by the e2e scripts (sourced, not run). Every check either
 # passes or fails by name; a script ends with `finish NAME`, which prints
 # "NAME: N failure(s)" and returns non-zero on any failure.

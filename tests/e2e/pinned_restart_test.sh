@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Enforcement that outlives the daemon (docs/daemon.md, "Pinned state"). A
 # daemon with pinned probes denies a watched function's UDP send; it is
 # killed with SIGKILL, and the send is still refused, by the kernel alone.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Functions launched by `fnwarden run` under a pinned daemon keep their guard
 # when the daemon restarts (docs/daemon.md, "Launched functions across a
 # restart"). The daemon is killed with SIGKILL while the function runs: the

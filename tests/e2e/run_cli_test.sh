@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Drives build/fnwarden like a user: policy validation, `run` in audit and
 # enforce mode, exit-status pass-through. Needs root (BPF + cgroups).
 # usage: run_cli_test.sh FNWARDEN_BINARY SOURCE_DIR [TEST_WORKLOAD]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A container started by runc (Debian's package), not by fnwarden: the
 # daemon finds it by its cgroup path and attributes its violations to the
 # right function. runc creates the cgroup itself (cgroupsPath under a parent

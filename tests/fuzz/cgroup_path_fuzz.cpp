@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: cgroup paths come from /proc/PID/cgroup of any process on
 // the host, and below a container they are named by the container itself, so
 // the parser must turn any byte string into a validated identity or nothing:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the daemon's config file (/etc/fnwarden/fnwarden.yaml, or
 // a ConfigMap) comes from outside, so its parser must turn any byte string
 // into a config or errors, never a crash, a hang or an escaping exception.

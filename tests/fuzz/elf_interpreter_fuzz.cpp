@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: policy load reads the head of every program exec.allow
 // names, and those files are whatever is on disk (a program an attacker
 // replaced, a damaged download). The PT_INTERP reader must turn any bytes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: policy files come from outside (rules dirs, ConfigMaps),
 // so the parser must turn any byte string into a policy or errors, never a
 // crash, a hang or an exception escaping. Whatever parses must also survive

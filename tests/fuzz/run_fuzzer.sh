@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One bounded libFuzzer run as a ctest test (label fuzz), which fails when
 # the target crashes, leaks or times out, and also when libFuzzer is blind
 # to the code it fuzzes: a library built without coverage counters still

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // compile_kernel_policy for tests that write a policy straight into the
 // kernel's struct: planned as a watched cgroup with every LSM hook counted
 // as loaded, the way ProbeSet::set_policy's callers used to before the

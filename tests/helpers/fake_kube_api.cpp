@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Kubernetes API server for the daemon tests, just enough for the pod
 // watcher: GET /api/v1/pods serves POD_LIST_FILE (re-read per request, so a
 // test can change it); with watch=1 the first watch answers an ERROR 410

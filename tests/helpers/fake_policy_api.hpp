@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Kubernetes API server that keeps FunctionPolicy objects the way the real
 // one does, for the policy watcher's tests: objects with uid, generation and
 // resourceVersion; LIST (all namespaces or one); WATCH from a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A webhook endpoint for the daemon tests: listens on 127.0.0.1 (ephemeral
 // port, printed as the first stdout line), appends every POST body as one
 // line to FILE and answers as MODE says:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The process the BPF tests watch. Each argument is one step, run in order,
 // so a test states exactly which syscalls the function makes:
 //   getppid | getpgid        one raw syscall

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The container image of packaging/image/build.sh, built from this tree's
 # binary and checked as a user of it would:
 #   - the docker-archive loads with `podman load` and carries the tag, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The FunctionPolicy CRD's schema (deploy/kubernetes/functionpolicy-crd.yaml)
 // against the policy parser (core/policy_parser.cpp): the same keys in every
 // mapping, the same values for every enum, and every example policy accepted

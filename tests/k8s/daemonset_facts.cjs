@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the rendered base must say beyond the API schema: the facts the
 // DaemonSet shares with the systemd unit and with its own fnwarden.yaml, and
 // the references between the objects (tests/k8s/validate_manifests.sh).

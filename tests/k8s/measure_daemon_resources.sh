@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Measures what `fnwarden daemon` uses, for the DaemonSet's requests and
 # limits (docs/kubernetes.md, "Resources"). By hand, as root; not a ctest:
 # its numbers depend on the machine and on what else runs.

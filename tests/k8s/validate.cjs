@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Strict offline validation of Kubernetes objects (tests/k8s/validate_manifests.sh).
 //
 //   node validate.cjs --modules DIR --crd CRD.yaml [--reject TEXT FILE]... [FILE]...

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Kubernetes manifests, checked offline (ctest k8s.manifests; docs/kubernetes.md):
 #   1. `kubectl kustomize` renders the base, the example overlay and the two
 #      optional kustomizations (servicemonitor, rbac-report);

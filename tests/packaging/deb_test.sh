@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the .deb from a build tree's fnwarden binary (packaging/deb/build-deb.sh)
 # and checks what is in it: control fields, file list and modes, conffiles,
 # maintainer scripts, the systemd unit (systemd-analyze verify, when

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The packaged unit under a real systemd: a Debian 12 root file system made
 # by mmdebstrap, booted by `systemd-nspawn --boot`, the project's .deb
 # installed in it with dpkg, then driven with systemctl and journalctl:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ActivePolicies against an in-memory kernel map: a rules directory that is
 // invalid from the start leaves the kernel untouched and says so (status
 // "rules", fnwarden_rules_valid), and the first valid reload applies it.

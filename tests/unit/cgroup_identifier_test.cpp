@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CgroupIdentifier against an in-memory kernel map and cgroup tree: what a
 // scan, a birth and a pod's arrival monitor, and that a match below a
 // monitored cgroup never loosens what it inherits.

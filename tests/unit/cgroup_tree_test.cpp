@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A cgroup subtree without a kernel: cgroup.events parsing, and the walk
 // that removes a tree deepest first (on plain directories).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ControlService over a real control socket in a temp dir, with the daemon's
 // parts running against an in-memory kernel map: one test per op, and the
 // replies' JSON as clients read it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel's counters are listed once (FNW_KERNEL_COUNTERS in
 // <fnwarden/counters.h>): the BPF struct, ProbeCounters, the per-CPU sum,
 // the status JSON, the metrics and the CLI all follow that list.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policySource and functionPolicyNamespace: where the policy set comes from.
 #include <string>
 

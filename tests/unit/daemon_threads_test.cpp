@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's threads (pod watcher feeding the loop, metrics server whose
 // scrapes read what the daemon owns) started and stopped repeatedly, as
 // Daemon wires and stops them, while a client scrapes and the API server

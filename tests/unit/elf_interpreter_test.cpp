@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading a program's ELF interpreter (PT_INTERP) at policy load: real
 // programs, crafted damaged headers, and what the policy compiles to.
 #include "core/elf_interpreter.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The enforcement matrix and --explain: which mechanism each kernel
 // capability leads to, per event class and per LSM hook. Pure: the kernel
 // features are given, not probed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // plan_enforcement: mode x kernel x launched x section -> mechanism, kernel
 // action, who kills, Landlock/seccomp. And the consumers that must follow
 // it: compile_kernel_policy and KillOnViolation.

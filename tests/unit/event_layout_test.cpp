@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The structs in include/fnwarden/ are compiled twice: by clang for BPF and
 // by g++ here. This test reads the BTF that clang emitted into the BPF object
 // and compares every struct, field by field, with this compiler's view. A

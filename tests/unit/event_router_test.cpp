@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EventRouter without a kernel: records built in memory go to the outputs,
 // trace subscribers and counters as the daemon's rules say; births reach
 // the identifier; trace flags follow who wants allowed events.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // exec.allow sha256 pins: the hasher, and the decider acting on its verdict.
 #include "runtime/exec_hash.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // compile_file_rules without BPF: the object identities come from a stand-in
 // for ProbeSet::object_identity that reads stat().
 #include <fstream>

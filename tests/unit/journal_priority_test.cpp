@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Log priorities for systemd's journal: which level gets which "<N>", and
 // when the prefix is used at all ($JOURNAL_STREAM naming stderr). No
 // systemd needed: the stream check only compares device and inode numbers.

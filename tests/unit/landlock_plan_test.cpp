@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compiling a policy's files/exec/network sections into Landlock rules: pure, no kernel.
 #include "runtime/landlock_sandbox.hpp"
 

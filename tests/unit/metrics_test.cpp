@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "output/function_tally.hpp"
 #include "output/metrics.hpp"
 #include "output/metrics_server.hpp"

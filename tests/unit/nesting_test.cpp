@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rule for cgroups below a monitored cgroup (daemon/nesting.hpp): a
 // descendant never leaves a function's policy, and never gets a lower mode
 // than a default gave it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The after-the-fact resolver: a temporary directory tree stands in for
 // /proc/PID/root, so nothing here needs root or another process.
 #include "runtime/path_resolver.hpp"

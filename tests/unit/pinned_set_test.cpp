@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pinned set's name and directory handling, without bpffs: a set is
 // shared only by builds whose object and map sizes agree.
 #include "probes/pinned_set.hpp"

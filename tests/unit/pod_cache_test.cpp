@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PodCache, the pod watcher's snapshot, without a server: which changes a
 // listener is told about, the container index, max_pods, and that a relist
 // reports the difference from the old snapshot.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `policy validate`'s account of a policy: one line per right, and the
 // warnings for policies that cannot work.
 #include "core/policy_summary.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PolicyTable against an in-memory KernelMaps: random sequences of reloads
 // (functions added, removed, changed), cgroups made and removed, injected
 // map failures and children copying a parent's entry in the middle of a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FunctionPolicy objects from the Kubernetes API: the watcher against a
 // fake API server that keeps objects as the real one does
 // (tests/helpers/fake_policy_api.hpp), then the daemon's side (PolicyFeed,

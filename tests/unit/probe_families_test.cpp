@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The probe family table covers the skeleton: every program exactly once,
 // each LSM program on the hook its section names, each stand-in for a hook
 // the table has. No kernel: the skeleton is opened (parsed), never loaded.

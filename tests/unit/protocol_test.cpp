@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The typed control protocol (control/protocol.hpp): every request and reply
 // survives a round trip, a status reply captured from the daemon reads and
 // writes back byte for byte, and malformed input is an error, never a throw.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON of every record type, byte for byte as the outputs and the
 // control socket carry it. The expected lines were captured from the
 // encoder before records were decoded into typed values (issue 17): the

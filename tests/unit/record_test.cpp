@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // decode_record: the one place a ring-buffer record's size and type are
 // checked. Every record type decodes to its own alternative; anything cut,
 // padded, mislabelled or unknown is refused with a reason, never read.

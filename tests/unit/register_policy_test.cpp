@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // authorize_register(): who may register which cgroup (threat-model.md,
 // "A hostile control-socket client"). Every refusal the daemon can give is
 // decided here from plain facts; inspect_cgroup() is checked on a plain

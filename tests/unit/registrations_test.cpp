@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Registrations against an in-memory kernel map: who may let go of what,
 // and what a launcher's disconnect and the loop's drain do.
 #include "daemon/registrations.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The namespace rule: a FunctionPolicy object (a policy with a
 // kube_namespace) selects pods of its own namespace and nothing else.
 #include <map>

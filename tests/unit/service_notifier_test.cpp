@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The systemd notification protocol as the daemon speaks it: datagrams on
 // $NOTIFY_SOCKET, watchdog pings at half of $WATCHDOG_USEC.
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `status` reply as the daemon assembles it: one typed part per
 // component (control/protocol.hpp), JSON only when it goes on the socket.
 // The golden fixture pins the wire format (keys, nesting, null and absent

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The vm lane's driver, run INSIDE the run-in-vm guest (Debian 6.1 kernel,
 # lsm=...,bpf) by tests/vm/CMakeLists.txt, so that one boot runs every suite:
 #

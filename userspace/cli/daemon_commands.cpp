@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden daemon | status | trace | top: the host daemon and the commands
 // that read it over its control socket.
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden's own probes, for `run --standalone` and `learn`: loaded and
 // attached in this process, with the cgroup2 mount functions go under.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The subcommands that run a function (run, learn) or read policy files
 // (policy validate), and the little they share.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden learn: runs CMD in audit under the most restrictive policy and
 // records every syscall (in the kernel) and every file, exec, network and
 // process access (as the violations it reports); prints a policy that

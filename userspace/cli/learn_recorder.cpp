@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "cli/learn_recorder.hpp"
 
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What `fnwarden learn` makes of the events of its audit run: every
 // violation of the most restrictive policy is one access the function made,
 // added to LearnedAccesses (core/learned_policy). Also what the kernel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden: the command-line entry point. It picks the subcommand; each
 // lives in a file of its own: run_command.cpp, learn_command.cpp,
 // policy_command.cpp (policy validate), daemon_commands.cpp (daemon,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every fnwarden subcommand shares: exit codes, option parsing, where
 // the daemon listens.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden policy validate FILE...: parse each file, say what it holds or
 // where it is wrong.
 #include <iostream>

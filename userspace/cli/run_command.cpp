@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden run: a command as a monitored function in its own cgroup, guarded
 // by the host daemon when one runs, else by probes of its own.
 #include <fcntl.h>

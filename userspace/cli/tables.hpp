@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The tables `fnwarden status`, `trace` and `top` print. Every string in
 // them comes from the daemon, which got many of them from outside: cgroup
 // paths, pod names and labels, function names clients sent, process names

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fnwarden unload: removes the pinned probes a stopped daemon left behind,
 // so that nothing of fnwarden stays in the kernel (the package's purge and
 // the Kubernetes uninstall path call it).

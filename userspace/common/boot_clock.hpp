@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CLOCK_BOOTTIME in nanoseconds: the clock the kernel stamps records with
 // (bpf_ktime_get_boot_ns), so userspace times compare with theirs.
 #pragma once

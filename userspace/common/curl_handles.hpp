@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libcurl handles as unique_ptrs, and its one-time global init: shared by
 // every libcurl user (webhook sink, Kubernetes pod watcher).
 #pragma once

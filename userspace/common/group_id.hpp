@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A group given by its id: the daemon's config and its socket both read
 // `socketGroup: 9464` this way (in a container, the group the node's users
 // are in has an id and no name in the image).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bytes as lowercase hex digits (digests in names, pins and events).
 #pragma once
 

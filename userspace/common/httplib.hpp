@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cpp-httplib, as Debian built it.
 //
 // Debian's libcpp-httplib is a compiled library, not the single header, built

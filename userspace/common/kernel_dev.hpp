@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel's own dev_t layout (MAJOR << 20 | MINOR), which is what
 // inode->i_sb->s_dev holds and what BPF records carry; stat() reports the
 // glibc encoding. One conversion for every place that compares the two.

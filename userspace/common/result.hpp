@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Result<T>: the one way userspace says that something can fail.
 //
 // A function that can fail returns Result<T> (or Status, which carries no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CLI side of the control socket: connect to the daemon, send requests and
 // read its JSON lines with timeouts (`fnwarden run`, `status`, `trace`).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Daemon side of the control socket: a unix stream socket speaking one JSON
 // object per line, served from the daemon's own epoll loop without threads.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FunctionGuard backed by the host daemon: `fnwarden run` registers its
 // function's cgroup over the control socket instead of loading a second
 // copy of the probes. The daemon guards the cgroup for as long as this

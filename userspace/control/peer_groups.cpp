@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "control/peer_groups.hpp"
 
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A connected peer's supplementary groups, for the control socket's group
 // checks: from the kernel when it can say, from /proc otherwise.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control protocol, typed: one struct per request and per reply, shared
 // by the daemon (parse a request, serialise a reply) and its clients (build a
 // request, parse the reply). The wire format is unchanged: one JSON object

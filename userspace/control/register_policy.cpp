@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "control/register_policy.hpp"
 
 #include <fcntl.h>

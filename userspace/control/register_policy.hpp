@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Who may register which cgroup with the daemon (`register` on the control
 // socket). Members of the socket group are not fully trusted (threat-model.md,
 // "A hostile control-socket client"): a registration re-arms a cgroup under a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The control socket's file system side: the directory, a stale socket left
 // by a daemon that died, and a fresh socket file owned root:<group> 0660
 // (or root:root 0600) from its first instant, without ever following a

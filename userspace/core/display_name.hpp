@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names that come from outside fnwarden's trust (cgroup paths, pod names and
 // labels, function names a client sends, URLs from the config), made safe to
 // print, and checked before they become paths.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ELF interpreter (PT_INTERP) a program brings with it.
 //
 // Exec'ing a dynamic ELF program makes the kernel open its interpreter

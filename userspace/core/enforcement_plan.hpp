@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What enforces each section of a policy, decided once.
 //
 // The kernel policy (compile_kernel_policy), the launcher (FunctionRunner),

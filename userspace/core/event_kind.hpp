@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What an event is about: the one list of event kinds, with the one
 // spelling of each, shared by the trace filter (`trace --events`), the
 // metrics' labels, the CLI's trace table and the JSON encoder.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A function's files section as userspace checks it: the canonical path of
 // a file event, and which of the rights it needs the policy grants.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A policy's files section as the kernel can check it: file_rules keyed on
 // each pattern's object, and file_rule_names for the way up from it.
 //

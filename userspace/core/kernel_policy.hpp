@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A FunctionPolicy compiled into what the BPF side reads: the fnw_policy
 // struct and the per-policy map keys (include/fnwarden/kernel_abi.h). Pure
 // apart from exec keys, which resolve symlinks like bpf_d_path does; no BPF

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "core/learned_policy.hpp"
 
 #include <algorithm>

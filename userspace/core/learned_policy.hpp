@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What `fnwarden learn` saw a function do, and the policy that allows
 // exactly that. Pure: no kernel, no files (the caller reads events and ELF
 // headers and fills LearnedAccesses).

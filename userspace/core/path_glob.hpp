@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Path patterns (spec.files, spec.exec) compiled to regexes, matched against
 // the canonical absolute paths of file accesses.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The policy model: what a function may do. Pure data; no BPF, no I/O.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parts of the policy parser shared by its files: the Checker that
 // collects located errors, and section parsers used from more than one
 // place. Internal to core/: include only from the parser's .cpp files.

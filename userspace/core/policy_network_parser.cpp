@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // spec.network of a FunctionPolicy: egress (cidr, ports, protocol), listen
 // (port, protocol) and unix socket rules.
 #include <cstdint>

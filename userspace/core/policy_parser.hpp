@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rules/*.yaml -> FunctionPolicy, with errors that point at file:line:column.
 #pragma once
 

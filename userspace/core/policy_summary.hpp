@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a policy means, in words: `fnwarden policy validate` prints one line
 // per right and a warning for each way the policy cannot work as written.
 #pragma once

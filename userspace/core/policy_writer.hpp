@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FunctionPolicy -> YAML that parse_policy() reads back to the same policy,
 // every section included.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which policy a process belongs to, from its cgroup path or its Kubernetes
 // pod: every policy's spec.selector compiled once per policy set.
 //

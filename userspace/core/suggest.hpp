@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // "Did you mean ...?": one edit distance and one key matcher for every
 // message that names a misspelt syscall, policy key or config key.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The x86_64 syscall names fnwarden knows, generated at build time from the
 // kernel's uapi header (cmake/gen_syscall_table.cmake).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/active_policies.hpp"
 
 #include <spdlog/spdlog.h>

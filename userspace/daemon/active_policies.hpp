@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The policy set in force, the kernel slots its policies use, and how the
 // reloads went (for status and fnwarden_policy_reloads_total). A reload
 // parses and validates the whole rules directory first; only a fully valid

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cgroups the daemon finds itself: a cgroupPath selector matching a path
 // (at birth, or at a scan of the tree), or a pod selector matching the pod
 // a container cgroup belongs to, including pods the API server has not

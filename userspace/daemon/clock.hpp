@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's two clocks in events and status: CLOCK_BOOTTIME (what the
 // kernel stamps records with) and wall time as RFC 3339.
 #pragma once

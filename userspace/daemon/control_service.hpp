@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's side of the control socket: each request parsed once into
 // the protocol's typed request (control/protocol.hpp), one handler per op
 // (status, policy, register, unregister, event, trace, reload), replies

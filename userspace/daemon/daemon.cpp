@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's wiring: which part gets what, the event loop, and the order
 // things stop in. The parts themselves: active_policies (rules, slots),
 // cgroup_identifier (selectors, pods), registrations (launchers' cgroups),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `fnwarden daemon`: one set of probes for the host, every policy of a rules
 // directory, functions registered by `fnwarden run`, one event loop (epoll
 // over the ring buffer, signalfd, inotify and the control socket).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's settings: defaults, the config file that overrides them, and
 // the checks both the file and the command line must pass.
 //

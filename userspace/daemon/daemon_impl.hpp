@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Daemon::Impl: the parts a daemon is made of, shared by daemon.cpp (the
 // loop, status, stop) and daemon_start.cpp (start-up wiring). Not for use
 // outside those two files.

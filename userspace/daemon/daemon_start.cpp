@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Daemon start-up: each part made in an order that fails early and leaves
 // nothing attached when a required part cannot start.
 #include <sys/epoll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parts of `fnwarden status` that no single component owns: each
 // function reads one source (the probes, the kernel's maps against the
 // policy table, the outputs) and returns its member of the status object,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's threads besides its event loop: the pod watcher (its changes
 // queued for the loop, which an eventfd wakes), the FunctionPolicy watcher
 // (an eventfd: reload) and the metrics server

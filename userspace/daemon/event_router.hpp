@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where a ring-buffer record goes: decoded once, answered (the file decider
 // for accesses only userspace can decide, kills for policies that kill),
 // then published: counted, sent to the trace subscribers that want it, and

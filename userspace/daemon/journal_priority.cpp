@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/journal_priority.hpp"
 
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Log lines that reach systemd's journal with their priority.
 //
 // A service's stderr under systemd is a stream into journald, which files

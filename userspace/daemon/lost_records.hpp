@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Records the kernel could not queue (ring full; docs/threat-model.md,
 // "Flooding the ring buffer"). Coverage gaps are counted per policy slot
 // and never reset there: the delta since the last read goes to the function

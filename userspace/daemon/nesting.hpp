@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which policy a cgroup below a monitored cgroup runs under (docs/policy.md,
 // "Nested cgroups"). Pure decisions: no kernel, no I/O.
 //

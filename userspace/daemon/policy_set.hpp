@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every policy of a rules directory, loaded and checked as one unit: what the
 // daemon enforces, and what a reload replaces all at once or not at all.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which kernel policy slot (index into the `policies` map) each function
 // uses. A reload never rewrites a slot a cgroup may be reading: it writes the
 // new policy into a free slot, points cgroups at it, and only then retires

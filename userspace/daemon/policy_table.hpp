@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which kernel policy slot each function of the policy set uses, and the
 // lifecycle of a slot: written while nothing points at it, flipped to (every
 // cgroup of the function at once), retired, and freed only once no cgroup

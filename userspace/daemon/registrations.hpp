@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cgroups `fnwarden run` asked the daemon to guard. Each is kept, with
 // its policy in the kernel, until the cgroup is gone: when the launcher lets
 // go (unregister) or goes away (its connection closes: killed, crashed),

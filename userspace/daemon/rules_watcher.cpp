@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon/rules_watcher.hpp"
 
 #include <sys/inotify.h>

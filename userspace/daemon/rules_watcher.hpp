@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tells the daemon's epoll loop when a rules directory changed, via inotify.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the daemon tells its service manager: ready once the control socket
 // and probes are up, alive on every turn of the event loop, stopping on
 // exit. Under systemd with WatchdogSec= a loop that stops turning (a hash,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Container identity from a cgroup v2 path: the "0::" line of
 // /proc/PID/cgroup, relative to the cgroup2 root.
 //

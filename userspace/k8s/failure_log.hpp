@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A k8s watcher's log of failures. The same failure repeats at every
 // retry, and a broken stream repeats the same kind of bad line: once per
 // interval per key is enough, with a count. The key is the message itself

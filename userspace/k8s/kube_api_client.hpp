@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The HTTP side of a k8s watcher: one libcurl handle set up for the API
 // server (TLS, credentials, keepalive), the list and watch URLs of one resource, and a
 // transfer that hands the body to a sink as it arrives and can be woken

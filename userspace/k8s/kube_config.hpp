@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where the Kubernetes API server is and how to prove who we are to it: from
 // the pod's service account (in-cluster) or from a kubeconfig file.
 //

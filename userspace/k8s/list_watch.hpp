@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reflector loop shared by the k8s watchers: LIST (paged), then WATCH
 // from the list's resourceVersion, as client-go's reflector does; relist on
 // 410 Gone, an ERROR event or a broken stream; resume on a dropped

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The timeouts, retry delays and size bounds of one list+watch of the API
 // server, shared by every watcher (pods, FunctionPolicy objects).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pod watcher's snapshot: pods by uid, the container index, the
 // resourceVersion to resume from and the counters, under one mutex. Each
 // change returns what a listener must be told, so the caller can call out

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading the API server's JSON: pod objects, Status bodies, metadata. Kept
 // apart from the transfers so the parsing reads (and is tested) on its own.
 // Nothing here throws on a wrong shape: a missing or mistyped member reads

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pods on this node, kept current from the Kubernetes API (LIST, then
 // WATCH from the list's resourceVersion, as client-go's reflector does), so
 // the daemon can name the pod and the function behind a cgroup's container.

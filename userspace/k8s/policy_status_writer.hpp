@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes each FunctionPolicy object's verdict into the object's status
 // (PATCH .../functionpolicies/NAME/status, a JSON merge patch), so that
 // `kubectl get functionpolicy -o yaml` shows why an object was refused:

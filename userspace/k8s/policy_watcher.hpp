@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FunctionPolicy objects (fnwarden.io/v1, namespaced, plural
 // functionpolicies) kept current from the Kubernetes API with the same
 // list+watch loop as the pods (k8s/list_watch.hpp): across all namespaces,

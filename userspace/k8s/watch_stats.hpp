@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The counters of a k8s list+watch loop (k8s/list_watch.hpp), apart so
 // that public watcher headers need neither libcurl nor the JSON library.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decoded records -> one JSON object per event (the event schema of
 // docs/events.md). JSON is made only here, for the outputs and the control
 // socket; everything before works on the typed Record (probes/record.hpp).

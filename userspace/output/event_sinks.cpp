@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The JSON-lines sink, the warning throttle and the output pipeline; the
 // webhook sink is in webhook_sink.cpp.
 #include "output/event_sinks.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where decoded events go (a JSON-lines file or stdout, an HTTP webhook) and
 // the pipeline that hands them over off the event-loop thread: a slow disk or
 // a slow receiver costs events (counted), never ring-buffer reads.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Events and violations per function for `status` and `top`. Function names
 // come from outside (cgroup path capture groups, pod labels, clients'
 // registrations): the table is capped, and what does not fit is counted in

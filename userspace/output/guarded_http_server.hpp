@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The metrics endpoint's HTTP server: httplib's, with connections that
 // cannot outstay their welcome (one deadline per request, a bounded worker
 // pool, idle connections parked without a thread). Apart from the metrics

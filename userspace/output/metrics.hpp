@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prometheus metrics of the daemon: counters, gauges and histograms with
 // labels, kept lock-free on the update path and rendered in the text
 // exposition format 0.0.4 for the HTTP endpoint (output/metrics_server.hpp).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's HTTP endpoint: GET /metrics (Prometheus text format 0.0.4)
 // and GET /healthz, served on loopback unless deliberately told otherwise.
 #pragma once

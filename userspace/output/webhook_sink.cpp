@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // WebhookSink: batches of events POSTed as JSON arrays, from a queue and a
 // thread of its own (event_sinks.hpp says why). Kept apart from the other
 // sinks: it is the only one that speaks HTTP (libcurl).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the running kernel offers fnwarden, probed in one place: `status`,
 // `--explain`, the launcher and ProbeSet::load all read this one answer.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the daemon's policy table and cgroup identification read and write in
 // the kernel's maps: policy slots (the `policies` map and its rule maps) and
 // the monitored cgroups (`cgroups`). ProbeSet implements it against the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "probes/libbpf_log.hpp"
 
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libbpf's messages, through spdlog: warnings stay visible, its chatty
 // info lines (e.g. the skipped BTF-anchor section) only at debug.
 #pragma once

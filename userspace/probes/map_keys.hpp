@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-policy keys in BPF maps: delete a slot's old keys, write its new ones.
 #pragma once
 

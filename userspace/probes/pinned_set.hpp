@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where a probe set lives in bpffs, so that enforcement outlives the daemon
 // (docs/daemon.md, "Pinned state").
 //

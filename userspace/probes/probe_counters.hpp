@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel's counters in userspace: struct fnw_counters summed over CPUs.
 // Fields, JSON keys, metric names and CLI words all come from one list,
 // FNW_KERNEL_COUNTERS in <fnwarden/counters.h>.

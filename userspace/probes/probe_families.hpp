@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every BPF program of the skeleton, by family, with how it is attached.
 //
 // Programs are named by their skeleton member (&Programs::fnw_sys_enter),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The loaded and attached BPF programs and their maps, as one RAII object.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ProbeSet's pinned state (pinned_set.hpp): planning where the set lives,
 // adopting what an earlier daemon left attached, pinning what this one
 // attaches, and removing pins.

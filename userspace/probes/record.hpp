@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ring-buffer records, decoded once into typed values: the one place that
 // checks a record's size and type. Everything after the decoder (the
 // userspace response, the file decider, enrichment, the JSON encoder, the

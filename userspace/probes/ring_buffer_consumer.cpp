@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "probes/ring_buffer_consumer.hpp"
 
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads records from the BPF ring buffers and hands them to a callback.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ProbeSet's reading of violation_tally (kernel_abi.h): the repeats the
 // kernel counted instead of reporting each, turned into summary records.
 #include <bpf/bpf.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "runtime/cgroup.hpp"
 
 #include "core/display_name.hpp"

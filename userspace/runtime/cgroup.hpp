@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // cgroup v2: finding the mount, and a cgroup directory owned by fnwarden.
 #pragma once
 

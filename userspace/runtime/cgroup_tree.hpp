@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A cgroup and everything below it: is anything still running there, kill
 // it all, remove it all. Shared by the launcher (CgroupDir) and the daemon,
 // which empties a run's cgroup when its launcher is gone.

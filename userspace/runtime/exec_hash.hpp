@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Code integrity for exec.allow entries pinned to a sha256: the kernel sends
 // every exec of such a policy to userspace (FNW_POLICY_EXEC_HASHED); this
 // hashes the file the process actually executes and says whether it is the

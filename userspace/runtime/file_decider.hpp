@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Userspace's half of file checking, shared by `fnwarden run` and the
 // daemon: the kernel decides what its inode rules can (files.bpf.c) and
 // sends the rest as FNW_VERDICT_PENDING; this matches those against the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `fnwarden run`: start a command as a monitored function in its own cgroup.
 #pragma once
 

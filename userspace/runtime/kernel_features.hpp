@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What enforces what, in words: `--explain` for one policy and the host's
 // enforcement matrix for `status`. Both render an EnforcementPlan
 // (core/enforcement_plan.hpp), the one place the decision is made.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real file and exec blocking without BPF-LSM: a Landlock ruleset compiled
 // from the policy's files/exec sections, applied by the launcher to the
 // function before it execs (Landlock is unprivileged and stacks; on by

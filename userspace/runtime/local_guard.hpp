@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FunctionGuard backed by probes this process loaded: `fnwarden run` and
 // `learn` when no daemon is running (or with --standalone).
 #pragma once

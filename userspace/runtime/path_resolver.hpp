@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Names a file event by what it reached for, after the fact, where the
 // kernel walked no object: Landlock refused before the open, a create or
 // delete the probes saw by name, a kill before the object existed. The

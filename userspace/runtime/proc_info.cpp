@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "runtime/proc_info.hpp"
 
 #include "runtime/cgroup.hpp"

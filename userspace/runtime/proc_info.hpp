@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What /proc says about a task. Racy by nature (the task may exit, its id
 // be reused): callers use it for enrichment, or confirm it another way.
 #pragma once

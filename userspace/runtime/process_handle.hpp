@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A process to kill later, pinned by a pidfd. A bare pid names whoever holds
 // the number when the signal is sent: seconds after an event (a hash, a
 // stalled loop) that may be an innocent host process that got the pid

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "runtime/seccomp_guard.hpp"
 
 #include <seccomp.h>

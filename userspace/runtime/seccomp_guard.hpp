@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real syscall blocking for launched functions, without BPF-LSM: a seccomp
 // filter built from the policy's syscall allowlist. Allowed syscalls pass in
 // the kernel; every other one is suspended and handed to the launcher

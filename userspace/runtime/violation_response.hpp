@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The userspace half of a violation's response, shared by `fnwarden run`
 // and the daemon: the kernel already refused the operation (network hook,
 // Landlock); a section that says `kill` also ends the process, and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Audit predicts enforce (issue 18): every function of cases.txt runs in audit
 # and in enforce mode, launched (`fnwarden run`: Landlock, seccomp, probes)
 # and watched (found by the daemon through a `cgroupPath` selector: probes

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # End to end with a real FaaS runtime nobody on the project wrote: Google's
 # @google-cloud/functions-framework (npm) serving index.js over HTTP on
 # 127.0.0.1. Learns a policy from one run (start, requests, SIGTERM), enforces

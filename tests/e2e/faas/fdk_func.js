@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Fn Project function of tests/e2e/learn_roundtrip_test.sh, served by
 // @fnproject/fdk (npm) over a unix socket (FN_LISTENER), as `fn init
 // --runtime node` writes one.

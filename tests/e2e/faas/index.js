@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The function the functions-framework e2e test serves (faas_runtime_test.sh).
 // An HTTP function in the Google Cloud Functions style: exported by name and
 // loaded by @google-cloud/functions-framework with --target=hello.

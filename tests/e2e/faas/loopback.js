@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Preloaded with `node --require`: makes a listen() that names no host bind
 // 127.0.0.1 instead of every interface. functions-framework has no host
 // option (it calls server.listen(port, cb)), and the e2e test must not expose

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The captured and golden control-socket messages in tests/fixtures/control,
 // shared by the protocol and status tests.
 #pragma once

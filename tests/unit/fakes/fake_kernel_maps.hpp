@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // KernelMaps in memory, for the daemon's parts: records what was written,
 // fails a chosen call on demand, and lets a test look at (or change) the
 // maps around every call, as a concurrent cgroup_mkdir would.
