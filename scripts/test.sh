@@ -107,9 +107,9 @@ stage "build asan (unit tests)" bash -c "
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFNW_SANITIZE=ON -DFNW_WERROR=ON -DFNW_BUILD_BENCH=OFF >/dev/null &&
   cmake --build build-asan -j$jobs --target fnw_unit_tests"
 # The gtest binary in one process (each of its tests is a ctest entry too,
-# labelled gtest, for a developer's -R); then the other unit tests.
+# named Suite.Test, for a developer's -R); then the other unit tests.
 stage_count=gtest stage "unit (asan+ubsan)" bash -c "build-asan/tests/fnw_unit_tests --gtest_brief=1 &&
-  cd build-asan && ctest -L unit -LE 'packaging|gtest' -j$jobs --output-on-failure"
+  cd build-asan && ctest -L unit -LE packaging -E '^[A-Z]' -j$jobs --output-on-failure"
 
 # The daemon's threads started and stopped under ThreadSanitizer (its own
 # tree: TSan cannot share a build with ASan).
