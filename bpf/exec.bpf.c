@@ -31,9 +31,12 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	if (!cg)
 		return 0;
 	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC) {
-		/* The launcher's own exec of the function: from here on it is the function. */
+		/* The launcher's own exec of the function: from here on it is the
+		 * function. The new image is the function's first program, and is
+		 * checked like any other exec: under Landlock (enforce) the kernel
+		 * refuses it, or its interpreter, before this point, so audit must
+		 * report the same here. */
 		__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_ON_EXEC);
-		return 0;
 	}
 
 	__u32 policy_id = cg->policy_id;

@@ -324,10 +324,12 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     }
 
     EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true, refused_interpreters(policy)};
+    const bool interpreter_may_be_refused_here = interpreter_may_be_refused(policy);
     WallClock clock = WallClock::now();
     uint64_t malformed = 0;
     uint64_t violation_events = 0;  // every class: syscalls, files, exec, network
     auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](const Record& record) {
+        if (interpreter_may_be_refused_here) name_glob_program_interpreter(record, policy, ctx);
         if (auto j = to_json(record, ctx, clock)) {
             if (j->value("verdict", "") == "violation") ++violation_events;
             output->write_line(j->dump());

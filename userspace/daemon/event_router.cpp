@@ -7,9 +7,7 @@
 
 #include <fnwarden/events.h>
 
-#include "core/elf_interpreter.hpp"
 #include "core/event_kind.hpp"
-#include "core/file_access.hpp"
 #include "daemon/clock.hpp"
 
 namespace fnw {
@@ -62,23 +60,6 @@ void EventRouter::handle_birth(const fnw_event_header& hdr, const fnw_cgroup_eve
         parts_.identifier.identify(hdr.cgroup_id, std::string(bounded(birth.path)), birth.parent_id, "cgroupPath");
 }
 
-namespace {
-
-// A launched function's Landlock exec refusal of a program an exec.allow
-// glob allows: the refused object is its interpreter, if the policy refuses
-// that (read now: no list names glob-allowed programs in advance).
-void name_glob_program_interpreter(const Record& r, const SlotInfo& slot, EventContext& ctx) {
-    const auto* file = std::get_if<FileRecord>(&r);
-    if (!file || !slot.interpreter_rules) return;
-    const fnw_file_event& ev = **file;
-    if (ev.mechanism != FNW_MECH_LANDLOCK || !is_exec_event(ev)) return;
-    const std::string program = event_path(ev).path;
-    if (ctx.refused_interpreters.count(program)) return;
-    if (auto interpreter = refused_interpreter_of(*slot.interpreter_rules, program))
-        ctx.refused_interpreters.emplace(program, *interpreter);
-}
-
-}  // namespace
 
 void EventRouter::publish_record(const Record& r) {
     const fnw_event_header& hdr = header(r);
@@ -89,7 +70,7 @@ void EventRouter::publish_record(const Record& r) {
     const bool violation = is_violation(r);  // the file decider may have decided it
     // /proc lookups only for violations: a traced flood must stay cheap.
     EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation, slot.refused_interpreters};
-    name_glob_program_interpreter(r, slot, ctx);
+    if (slot.interpreter_rules) name_glob_program_interpreter(r, *slot.interpreter_rules, ctx);
     auto event = to_json(r, ctx, clock_);
     if (!event) {
         ++malformed_;

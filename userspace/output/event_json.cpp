@@ -11,6 +11,7 @@
 
 #include <fnwarden/events.h>
 
+#include "core/elf_interpreter.hpp"
 #include "core/event_kind.hpp"
 #include "core/file_access.hpp"
 #include "core/syscall_table.hpp"
@@ -374,6 +375,16 @@ std::optional<EventKind> event_kind_of(const nlohmann::json& event) {
         return it != event.end() && it->is_string() ? it->get<std::string>() : std::string();
     };
     return kind_from_json_type(text("type"), text("rule"));
+}
+
+void name_glob_program_interpreter(const Record& record, const FunctionPolicy& policy, EventContext& ctx) {
+    const auto* file = std::get_if<FileRecord>(&record);
+    if (!file) return;
+    const fnw_file_event& ev = **file;
+    if (ev.mechanism != FNW_MECH_LANDLOCK || !is_exec_event(ev)) return;
+    const std::string program = event_path(ev).path;
+    if (ctx.refused_interpreters.count(program)) return;
+    if (auto interpreter = refused_interpreter_of(policy, program)) ctx.refused_interpreters.emplace(program, *interpreter);
 }
 
 }  // namespace fnw

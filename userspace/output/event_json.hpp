@@ -41,9 +41,17 @@ struct EventContext {
     bool resolve_exe = false;
     // Allowed program -> its ELF interpreter, which the policy refuses
     // (refused_interpreters): a Landlock refusal of the program's exec is
-    // the interpreter's, and the event names it. Empty under the daemon.
+    // the interpreter's, and the event names it. Programs an exec.allow glob
+    // allows are added as their refusals arrive (name_glob_program_interpreter).
     std::map<std::string, std::string> refused_interpreters;
 };
+
+// A launched function's Landlock exec refusal of a program an exec.allow
+// glob allows: the refused object is its interpreter when `policy` refuses
+// that, read now (no list names glob-allowed programs in advance); added to
+// ctx.refused_interpreters so the event names it. Call only where
+// interpreter_may_be_refused(policy): it reads the program's ELF header.
+void name_glob_program_interpreter(const Record& record, const FunctionPolicy& policy, EventContext& ctx);
 
 // The event's JSON; nullopt for a record that is no policy event (a cgroup
 // birth).
