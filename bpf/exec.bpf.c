@@ -30,14 +30,16 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (!cg)
 		return 0;
-	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC) {
-		/* The launcher's own exec of the function: from here on it is the
-		 * function. The new image is the function's first program, and is
-		 * checked like any other exec: under Landlock (enforce) the kernel
-		 * refuses it, or its interpreter, before this point, so audit must
-		 * report the same here. */
+	/* The launcher's own exec of the function: from here on it is the
+	 * function. The new image is the function's first program, and is
+	 * checked like any other exec: under Landlock (enforce) the kernel
+	 * refuses it, or its interpreter, before this point, so audit must
+	 * report the same here. Only checked: an allowed first exec is not a
+	 * traced event (the launcher's exec, as before). */
+	const bool arming = cg->flags & FNW_CGROUP_ARM_ON_EXEC;
+
+	if (arming)
 		__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_ON_EXEC);
-	}
 
 	__u32 policy_id = cg->policy_id;
 	struct fnw_policy *policy = fnw_policy(policy_id);
@@ -48,7 +50,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	struct file *file = bprm->file;
 	struct inode *inode = file->f_inode;
 	const bool fileless = inode->i_nlink == 0;
-	const bool traced = cg->flags & FNW_CGROUP_TRACE;
+	const bool traced = (cg->flags & FNW_CGROUP_TRACE) && !arming;
 	/* Under BPF-LSM, bprm_check_security already decided and reported. */
 	const bool restricted = (policy->flags & FNW_POLICY_EXEC_RESTRICTED) &&
 				!(policy->flags & FNW_POLICY_EXEC_LSM);
