@@ -43,21 +43,9 @@ packages=(
   help2man lintian man-db
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "install-debian.sh: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "install-debian.sh: all dependencies present"
-fi
+# shellcheck source=apt-missing.sh
+source "$(dirname "$0")/apt-missing.sh"
+install_missing_packages install-debian.sh "dependencies" "${packages[@]}"
 
 # kubectl (kustomize) and Node.js for the Kubernetes manifest test
 # (tests/k8s): only when the commands are missing, since this machine's

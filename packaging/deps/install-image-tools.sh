@@ -18,18 +18,6 @@ fi
 
 packages=(mmdebstrap umoci skopeo podman runc python3)
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "install-image-tools.sh: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "install-image-tools.sh: all image tools present"
-fi
+# shellcheck source=apt-missing.sh
+source "$(dirname "$0")/apt-missing.sh"
+install_missing_packages install-image-tools.sh "image tools" "${packages[@]}"
