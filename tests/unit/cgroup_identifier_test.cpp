@@ -29,6 +29,13 @@ public:
         for (const auto& [path, id] : ids)
             if (!path.empty()) visit(path);
     }
+    // Cgroups whose container's runtime is still setting it up: how many
+    // more looks see it so (its entrypoint execs after them).
+    mutable std::map<std::string, int> starting;
+    bool runtime_still_starting(const std::filesystem::path& relative) const override {
+        auto it = starting.find(relative.string());
+        return it != starting.end() && it->second-- > 0;
+    }
 };
 
 FunctionPolicy policy(std::string name, std::string function, std::string cgroup_path, Mode mode = Mode::Enforce,
@@ -86,6 +93,36 @@ TEST_F(Identifier, ScanMonitorsMatchesAndGivesTheirChildrenTheParentsEntry) {
     EXPECT_EQ(monitored_.load(), 2u);
     ASSERT_NE(identifier_.find(3), nullptr);
     EXPECT_EQ(identifier_.find(3)->found_by, "cgroupPath, found at scan");
+}
+
+// runc init sets the container up inside its cgroup: checking starts at
+// its exec of the entrypoint, not before (a policy would kill the runtime).
+TEST_F(Identifier, AContainerFoundBeforeItsEntrypointIsCheckedFromItsExec) {
+    tree_.ids = {{"", 1}, {"ctr", 2}};
+    tree_.starting["ctr/starting"] = 2;  // the look and the look after the write
+    load({policy("fn", "fn", "ctr/[a-z]+")});
+    tree_.ids["ctr/starting"] = 10;
+    identifier_.identify(10, "ctr/starting", 2, "cgroupPath");
+    ASSERT_TRUE(maps_.monitored_cgroup(10));
+    EXPECT_TRUE(maps_.monitored_cgroup(10)->flags & FNW_CGROUP_ARM_ON_EXEC);
+
+    // Started already (its entrypoint exec'd): checked from now on.
+    tree_.ids["ctr/running"] = 11;
+    identifier_.identify(11, "ctr/running", 2, "cgroupPath");
+    ASSERT_TRUE(maps_.monitored_cgroup(11));
+    EXPECT_FALSE(maps_.monitored_cgroup(11)->flags & FNW_CGROUP_ARM_ON_EXEC);
+
+    // The entrypoint exec'd between the look and the write: no exec is left
+    // to clear the flag, so the identifier does.
+    tree_.starting["ctr/racing"] = 1;
+    tree_.ids["ctr/racing"] = 12;
+    identifier_.identify(12, "ctr/racing", 2, "cgroupPath");
+    ASSERT_TRUE(maps_.monitored_cgroup(12));
+    EXPECT_FALSE(maps_.monitored_cgroup(12)->flags & FNW_CGROUP_ARM_ON_EXEC);
+
+    // A reload keeps a flag the kernel has not cleared yet.
+    load({policy("fn", "fn", "ctr/[a-z]+")});
+    EXPECT_TRUE(maps_.monitored_cgroup(10)->flags & FNW_CGROUP_ARM_ON_EXEC);
 }
 
 TEST_F(Identifier, NoPathSelectorsNoBirthsAndNoScan) {
@@ -154,13 +191,15 @@ TEST_F(Identifier, AContainerWaitsForItsPodThenMatchesItsLabels) {
     EXPECT_FALSE(slot_of_cgroup(20));
     EXPECT_EQ(identifier_.pending_pod_cgroups(), 1u);
 
-    known = PodInfo{kPodUid, "openfaas-fn", "figlet-1", "node-1", {{"faas_function", "figlet"}}, {kContainerId}, ""};
+    known = PodInfo{kPodUid, "openfaas-fn", "figlet-1", "node-1", {{"faas_function", "figlet"}}, {kContainerId}, "",
+                    {{kContainerId, "figlet"}}};
     identifier_.on_pod_changes({{*known, PodEvent::Added}});
     EXPECT_EQ(identifier_.pending_pod_cgroups(), 0u);
     EXPECT_EQ(slot_of_cgroup(20), slot("figlet"));
     ASSERT_NE(identifier_.find(20), nullptr);
     EXPECT_EQ(identifier_.find(20)->found_by, "pod");
     EXPECT_EQ(identifier_.find(20)->k8s_pod, "figlet-1");
+    EXPECT_EQ(identifier_.find(20)->container_name, "figlet");
 }
 
 TEST_F(Identifier, APodDeletedBeforeItWasSeenMatchesNothing) {

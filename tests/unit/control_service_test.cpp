@@ -31,6 +31,7 @@ void write_policy(const std::filesystem::path& dir, const std::string& function,
 struct NoTree : CgroupTreeReader {
     std::optional<uint64_t> id_of(const std::filesystem::path&) const override { return std::nullopt; }
     void walk(const std::function<void(const std::filesystem::path&)>&) const override {}
+    bool runtime_still_starting(const std::filesystem::path&) const override { return false; }
 };
 
 class Control : public ::testing::Test {

@@ -103,6 +103,7 @@ protected:
     struct NoTree : CgroupTreeReader {
         std::optional<uint64_t> id_of(const std::filesystem::path&) const override { return std::nullopt; }
         void walk(const std::function<void(const std::filesystem::path&)>&) const override {}
+        bool runtime_still_starting(const std::filesystem::path&) const override { return false; }
     } tree_;
     std::atomic<uint64_t> monitored_{0};
     CgroupIdentifier identifier_{maps_, table_, registrations_, tree_, monitored_};

@@ -351,6 +351,8 @@ TEST(PodWatcher, ListsThenAppliesWatchEvents) {
     EXPECT_EQ(hello->uid, kKnativeUid);
     EXPECT_EQ(hello->function, "hello");
     EXPECT_EQ(hello->container_ids, (std::vector<std::string>{container_id('b'), container_id('c')}));
+    EXPECT_EQ(hello->container_names.at(container_id('b')), "user-container");
+    EXPECT_EQ(hello->container_names.at(container_id('c')), "queue-proxy");
 
     // Fission, from ADDED: containers and the ephemeral debug container.
     const auto fission = watcher->pod_by_uid(kFissionUid);

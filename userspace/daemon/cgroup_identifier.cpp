@@ -2,12 +2,14 @@
 #include "daemon/cgroup_identifier.hpp"
 
 #include <algorithm>
+#include <fstream>
 
 #include <spdlog/spdlog.h>
 
 #include "core/display_name.hpp"
 #include "k8s/cgroup_path.hpp"
 #include "runtime/cgroup.hpp"
+#include "runtime/proc_info.hpp"
 
 namespace fnw {
 namespace {
@@ -45,6 +47,14 @@ void CgroupFsTree::walk(const std::function<void(const std::filesystem::path& re
         visit(std::filesystem::relative(it->path(), root_, ec));
     }
     if (ec) spdlog::warn("cgroup scan of {}: {}", root_.string(), ec.message());
+}
+
+bool CgroupFsTree::runtime_still_starting(const std::filesystem::path& relative) const {
+    std::ifstream procs(root_ / relative / "cgroup.procs");
+    if (!procs) return false;
+    for (pid_t pid = 0; procs >> pid;)
+        if (!is_container_runtime_init(pid)) return false;
+    return true;
 }
 
 void CgroupIdentifier::reconfigure(const PolicySet& set, SelectorMatcher selectors) {
@@ -97,6 +107,8 @@ bool CgroupIdentifier::look_up_pod(uint64_t cgroup_id, const std::string& relati
         who.k8s_namespace = pod->namespace_;
         who.k8s_pod = pod->name;
         who.container_id = container->container_id;
+        if (auto name = pod->container_names.find(container->container_id); name != pod->container_names.end())
+            who.container_name = name->second;
         if (!match && pod_selectors_) {
             match = selectors_.match_pod(pod->namespace_, pod->labels);
             if (match) {
@@ -162,11 +174,26 @@ void CgroupIdentifier::monitor_match(uint64_t cgroup_id, const std::string& rela
     // parent's unknown children, say) is upgraded to the function's own.
     fnw_cgroup_entry entry{};
     entry.policy_id = slot;
-    entry.flags = existing ? (existing->flags & uint32_t{FNW_CGROUP_TRACE}) : 0u;
+    entry.flags = existing ? (existing->flags & uint32_t{FNW_CGROUP_TRACE | FNW_CGROUP_ARM_ON_EXEC}) : 0u;
+    // A container's runtime works inside the container's cgroup before the
+    // container runs: runc init mounts, pivots and reads as itself, then
+    // execs the entrypoint. That is not the function (and killing it fails
+    // the pod's start): found before that exec, checking starts with it, as
+    // for `fnwarden run` (ARM_ON_EXEC; exec.bpf.c checks that exec and
+    // clears the flag).
+    const bool arm = !existing && tree_.runtime_still_starting(relative_path);
+    if (arm) entry.flags |= FNW_CGROUP_ARM_ON_EXEC;
     if (Status monitored = maps_.monitor_cgroup(cgroup_id, entry); !monitored) {
         spdlog::error("{}: cannot monitor cgroup {}: {}", display_name(match.function), display_name(relative_path),
                       monitored.error());
         return;
+    }
+    // The entrypoint exec'd between the look and the write: no exec is left
+    // to clear the flag, so clear it here.
+    if (arm && !tree_.runtime_still_starting(relative_path)) {
+        entry.flags &= ~uint32_t{FNW_CGROUP_ARM_ON_EXEC};
+        if (Status cleared = maps_.monitor_cgroup(cgroup_id, entry); !cleared)
+            spdlog::error("cgroup {}: cannot start checking: {}", display_name(relative_path), cleared.error());
     }
     if (!identified_.count(cgroup_id) || identified_[cgroup_id].function != match.function)
         spdlog::info("{}: cgroup {} matched policy {} ({}{})", display_name(match.function),

@@ -36,6 +36,9 @@ public:
     virtual std::optional<uint64_t> id_of(const std::filesystem::path& relative) const = 0;
     // Every cgroup below the root, parents before their children (bounded).
     virtual void walk(const std::function<void(const std::filesystem::path& relative)>& visit) const = 0;
+    // A container not started yet: its cgroup holds no process, or only a
+    // container runtime's init (runc init, before it execs the entrypoint).
+    virtual bool runtime_still_starting(const std::filesystem::path& relative) const = 0;
 };
 
 // The real tree under a cgroup2 mount.
@@ -44,6 +47,7 @@ public:
     explicit CgroupFsTree(std::filesystem::path root) : root_(std::move(root)) {}
     std::optional<uint64_t> id_of(const std::filesystem::path& relative) const override;
     void walk(const std::function<void(const std::filesystem::path& relative)>& visit) const override;
+    bool runtime_still_starting(const std::filesystem::path& relative) const override;
 
 private:
     std::filesystem::path root_;
@@ -62,7 +66,7 @@ struct IdentifiedCgroup {
     std::string path;      // relative to the cgroup2 mount
     std::string found_by;  // "cgroupPath" or "pod", at birth or at the scan
     // Kubernetes identity, when the path is a pod's container and the pod is known.
-    std::string k8s_namespace, k8s_pod, container_id;
+    std::string k8s_namespace, k8s_pod, container_id, container_name;
     // The selector named the function (daemon/nesting.hpp): its descendants
     // keep this policy. False for a default (a cgroupPath naming no function).
     bool names_function = true;

@@ -78,7 +78,8 @@ void EventRouter::publish_record(const Record& r) {
     }
     if (found && !found->k8s_pod.empty())
         (*event)["k8s"] = {
-            {"namespace", found->k8s_namespace}, {"pod", found->k8s_pod}, {"container_id", found->container_id}};
+            {"namespace", found->k8s_namespace}, {"pod", found->k8s_pod}, {"container", found->container_name},
+            {"container_id", found->container_id}};
     // Allowed events reach the outputs only when a launcher asked for
     // --trace; a trace client's interest is its own.
     bool to_outputs = violation;

@@ -64,7 +64,9 @@ std::optional<PodInfo> pod_from_json(const Json& pod, const FunctionLabelKeys& f
             if (!statuses || !statuses->is_array()) continue;
             for (const Json& container : *statuses) {
                 std::string id = without_runtime_prefix(string_member(container, "containerID"));
-                if (!id.empty()) info.container_ids.push_back(std::move(id));
+                if (id.empty()) continue;
+                info.container_names.insert_or_assign(id, string_member(container, "name"));
+                info.container_ids.push_back(std::move(id));
             }
         }
     }

@@ -43,6 +43,10 @@ struct PodInfo {
     std::vector<std::string> container_ids;
     // The value of the first FunctionLabelKeys key the pod has; "" if none.
     std::string function;
+    // Each of those ids' container name (status name = the spec's), so that
+    // an event names the container a reader knows ("handler"), not only
+    // its 64-hex id.
+    std::map<std::string, std::string> container_names;
 
     bool operator==(const PodInfo&) const = default;
 };

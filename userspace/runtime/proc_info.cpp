@@ -3,9 +3,15 @@
 
 #include "runtime/cgroup.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace fnw {
 
@@ -27,17 +33,120 @@ std::optional<ProcStatus> read_proc_status(pid_t tid) {
     return out;
 }
 
-std::optional<uint64_t> read_proc_cgroup_id(pid_t tid, const std::filesystem::path& cgroup2_root) {
-    std::ifstream cgroups("/proc/" + std::to_string(tid) + "/cgroup");
+namespace {
+
+// The "0::" line of /proc/PID/cgroup without its prefix ("/a/b"), or
+// nullopt when the task is gone or has no cgroup v2 line.
+std::optional<std::string> read_v2_line(const std::string& proc_file) {
+    std::ifstream cgroups(proc_file);
     if (!cgroups) return std::nullopt;
-    for (std::string line; std::getline(cgroups, line);) {
-        if (line.rfind("0::/", 0) != 0) continue;
-        const std::string relative = line.substr(4);
-        // " (deleted)" or any ".." would point elsewhere: not a path to follow.
-        if (relative.find("..") != std::string::npos) return std::nullopt;
-        return cgroup_id_of(relative.empty() ? cgroup2_root : cgroup2_root / relative);
+    for (std::string line; std::getline(cgroups, line);)
+        if (line.rfind("0::/", 0) == 0) return line.substr(3);
+    return std::nullopt;
+}
+
+bool procs_lists(const std::filesystem::path& cgroup_dir, pid_t pid) {
+    std::ifstream procs(cgroup_dir / "cgroup.procs");
+    for (pid_t listed = 0; procs >> listed;)
+        if (listed == pid) return true;
+    return false;
+}
+
+// A node has a few thousand cgroups at most; the walk stops well beyond.
+constexpr size_t kMaxCgroupsWalked = 100000;
+
+// The cgroup listing `pid`, relative to `root`, by a breadth-first walk.
+std::optional<std::filesystem::path> find_cgroup_listing(const std::filesystem::path& root, pid_t pid) {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> level{fs::path()};
+    size_t walked = 0;
+    while (!level.empty() && walked < kMaxCgroupsWalked) {
+        std::vector<fs::path> next;
+        for (const auto& relative : level) {
+            if (++walked > kMaxCgroupsWalked) break;
+            if (procs_lists(root / relative, pid)) return relative;
+            std::error_code ec;
+            for (fs::directory_iterator it(root / relative, ec), end; !ec && it != end; it.increment(ec))
+                if (it->is_directory(ec) && !it->is_symlink(ec)) next.push_back(relative / it->path().filename());
+        }
+        level = std::move(next);
     }
     return std::nullopt;
+}
+
+// This process's namespace root in `cgroup2_root`, found once per root:
+// it does not change while the process lives (a namespace root is fixed
+// at unshare; the daemon does not move itself).
+std::optional<std::filesystem::path> own_namespace_root(const std::filesystem::path& cgroup2_root) {
+    static std::mutex lock;
+    static std::map<std::filesystem::path, std::optional<std::filesystem::path>> found;
+    const std::lock_guard<std::mutex> guard(lock);
+    if (auto it = found.find(cgroup2_root); it != found.end()) return it->second;
+    std::optional<std::filesystem::path> root;
+    if (const auto own = read_v2_line("/proc/self/cgroup"))
+        root = cgroup_namespace_root(cgroup2_root, std::filesystem::path(*own).relative_path(), getpid());
+    found.emplace(cgroup2_root, root);
+    return root;
+}
+
+}  // namespace
+
+bool is_container_runtime_init(pid_t pid) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    std::string comm;
+    if (!std::getline(std::ifstream(proc + "/comm"), comm) || comm.rfind("runc:[", 0) != 0) return false;
+    std::error_code ec;
+    const std::string exe = std::filesystem::read_symlink(proc + "/exe", ec).string();
+    return !ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0);
+}
+
+std::optional<std::filesystem::path> cgroup_namespace_root(const std::filesystem::path& cgroup2_root,
+                                                           const std::filesystem::path& own, pid_t self) {
+    for (const auto& part : own)
+        if (part == "..") return std::nullopt;
+    if (procs_lists(cgroup2_root / own, self)) return std::filesystem::path();
+    const auto listing = find_cgroup_listing(cgroup2_root, self);
+    if (!listing) return std::nullopt;
+    // listing = namespace root / own: strip own's components from its end.
+    std::vector<std::filesystem::path> parts(listing->begin(), listing->end());
+    std::vector<std::filesystem::path> suffix(own.begin(), own.end());
+    if (!suffix.empty() && suffix.back().empty()) suffix.pop_back();  // "a/" from a trailing slash
+    if (suffix.size() > parts.size() || !std::equal(suffix.rbegin(), suffix.rend(), parts.rbegin())) return std::nullopt;
+    std::filesystem::path root;
+    for (size_t i = 0; i < parts.size() - suffix.size(); ++i) root /= parts[i];
+    return root;
+}
+
+std::optional<std::filesystem::path> cgroup_path_in_hierarchy(const std::filesystem::path& namespace_root,
+                                                              const std::string& relative) {
+    std::vector<std::string> parts;
+    for (const auto& part : namespace_root)
+        if (!part.empty() && part != "/" && part != ".") parts.push_back(part.string());
+    for (const auto& part : std::filesystem::path(relative)) {
+        if (part.empty() || part == "/" || part == ".") continue;
+        if (part == "..") {
+            if (parts.empty()) return std::nullopt;
+            parts.pop_back();
+        } else {
+            parts.push_back(part.string());
+        }
+    }
+    std::filesystem::path out;
+    for (const auto& part : parts) out /= part;
+    return out;
+}
+
+std::optional<uint64_t> read_proc_cgroup_id(pid_t tid, const std::filesystem::path& cgroup2_root) {
+    const auto relative = read_v2_line("/proc/" + std::to_string(tid) + "/cgroup");
+    if (!relative) return std::nullopt;
+    // Not found (no cgroup lists this process): a path that stays inside
+    // the namespace is still taken as the hierarchy's, as before; one that
+    // climbs out of it cannot be placed.
+    auto namespace_root = own_namespace_root(cgroup2_root);
+    if (!namespace_root && relative->find("..") != std::string::npos) return std::nullopt;
+    const auto path = cgroup_path_in_hierarchy(namespace_root.value_or(std::filesystem::path()), *relative);
+    if (!path) return std::nullopt;
+    return cgroup_id_of(path->empty() ? cgroup2_root : cgroup2_root / *path);
 }
 
 }  // namespace fnw
