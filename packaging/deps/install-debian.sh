@@ -38,6 +38,11 @@ packages=(
   # the unit's test under a real systemd (tests/systemd/unit_test.sh): a
   # bookworm rootfs made by mmdebstrap, booted by systemd-nspawn
   mmdebstrap systemd-container
+  # the pod-shaped Kubernetes test (tests/k8s/pod_e2e_test.sh): the image
+  # (mmdebstrap above, umoci, skopeo), the manifest read by pod_to_oci.py
+  # (python3-yaml), the pod's network (iproute2), its API server's
+  # certificates (openssl)
+  umoci skopeo python3-yaml iproute2 openssl
   # the .deb's man pages are generated from --help; the packaging test runs
   # lintian on the .deb and renders the pages
   help2man lintian man-db

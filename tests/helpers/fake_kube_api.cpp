@@ -11,19 +11,26 @@
 // stays open until the file changes (a test edits it), then answers an
 // ERROR 410 event and closes: the watcher relists and sees the edit. A
 // PATCH of an object's status is logged (with its body) and answered 200.
+//
+// Environment (the pod-shaped test, where the daemon reaches it from a
+// pod's network namespace with its in-cluster configuration):
+//   FNW_FAKE_KUBE_API_ADDRESS  listen address (default 127.0.0.1)
+//   FNW_FAKE_KUBE_API_TLS      CERT_FILE:KEY_FILE: serve https
 // usage: fnw_fake_kube_api POD_LIST_FILE [POLICY_LIST_FILE]
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
 
-#include <httplib.h>
+#include "common/httplib.hpp"
 
 namespace {
 
@@ -76,7 +83,18 @@ int main(int argc, char** argv) {
     const std::string list_file = argv[1];
     std::atomic<int> watches{0};
 
-    httplib::Server server;
+    const char* tls = std::getenv("FNW_FAKE_KUBE_API_TLS");
+    std::unique_ptr<httplib::Server> https_or_http;
+    if (tls && *tls) {
+        const std::string files = tls;
+        const auto colon = files.find(':');
+        if (colon == std::string::npos) return 2;
+        https_or_http = std::make_unique<httplib::SSLServer>(files.substr(0, colon).c_str(), files.substr(colon + 1).c_str());
+    } else {
+        https_or_http = std::make_unique<httplib::Server>();
+    }
+    if (!https_or_http->is_valid()) return 1;
+    httplib::Server& server = *https_or_http;
     server.Get("/api/v1/pods", [&](const httplib::Request& req, httplib::Response& res) {
         std::cerr << "GET /api/v1/pods watch=" << req.get_param_value("watch")
                   << " fieldSelector=" << req.get_param_value("fieldSelector")
@@ -107,7 +125,8 @@ int main(int argc, char** argv) {
         });
     });
     if (argc == 3) serve_function_policies(server, argv[2]);
-    const int port = server.bind_to_any_port("127.0.0.1");
+    const char* address = std::getenv("FNW_FAKE_KUBE_API_ADDRESS");
+    const int port = server.bind_to_any_port(address && *address ? address : "127.0.0.1");
     if (port <= 0) return 1;
     std::printf("%d\n", port);
     std::fflush(stdout);
