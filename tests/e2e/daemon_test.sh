@@ -280,7 +280,7 @@ fi
 # --- a run for a function with no policy is refused, not silently unguarded ----------
 "$fnw" run --socket "$sock" --function nosuch -- true >"$work/nosuch.out" 2>&1
 rc=$?
-[[ $rc == 2 ]] && grep -q 'no policy for function "nosuch"' "$work/nosuch.out" &&
+[[ $rc == 125 ]] && grep -q 'no policy for function "nosuch"' "$work/nosuch.out" &&
   pass "run of an unknown function refused" || fail "unknown function: rc $rc $(cat "$work/nosuch.out")"
 
 # Moves itself into the cgroup, then becomes the workload: a process the

@@ -135,13 +135,25 @@ grep -q 'not restricted (no syscalls section)' "$work/explain" && pass "--no-bas
 "$fnw" run --function demo --policy "$demo" -- sh -c 'exit 3' 2>"$work/err"
 expect_eq "exit status passes through" 3 $?
 
+# fnwarden's own failures are 125, the shell's 126 and 127 keep their
+# meanings (as env, timeout, chroot): a caller tells them from the command's.
 "$fnw" run --function demo --policy "$src/tests/fixtures/policies/bad-unknown-syscall.yaml" -- true 2>"$work/err"
-expect_eq "run with a broken policy exits 2" 2 $?
+expect_eq "run with a broken policy exits 125" 125 $?
 grep -q 'nothing loaded' "$work/err" && pass "run says nothing was loaded" || fail "run error: $(cat "$work/err")"
 
 "$fnw" run --function demo --policy "$demo" -- /nonexistent/cmd 2>"$work/err"
-expect_eq "run of a missing command exits 1" 1 $?
+expect_eq "run of a missing command exits 127" 127 $?
 grep -q 'cannot execute /nonexistent/cmd' "$work/err" && pass "missing command is named" || fail "$(cat "$work/err")"
+"$fnw" run --function demo --policy "$demo" -- no-such-command-on-path-$$ 2>"$work/err"
+expect_eq "run of a command not on PATH exits 127" 127 $?
+printf '#!/bin/sh\nexit 0\n' >"$work/not-executable"
+chmod 0644 "$work/not-executable"
+"$fnw" run --function demo --policy "$demo" -- "$work/not-executable" 2>"$work/err"
+expect_eq "run of a file that is not executable exits 126" 126 $?
+"$fnw" run --function demo --policy "$demo" -- sh -c 'exit 125' 2>"$work/err"
+expect_eq "the command's own 125 passes through" 125 $?
+"$fnw" learn --function demo -- /nonexistent/cmd >/dev/null 2>"$work/err"
+expect_eq "learn of a missing command exits 127" 127 $?
 
 # No cgroup is left behind by any of the runs above: the cgroups their
 # events name (a cgroup's id is its directory's inode number) are all gone.

@@ -54,23 +54,24 @@ std::optional<int> parse_learn_options(const std::vector<std::string>& opts, con
         ("ringbuf-bytes", po::value(&o.ringbuf_bytes), "size of each ring buffer (power of two; default 16 MiB): raise it when learn reports drops")
         ("merge", po::value(&o.merge_path), "start from this policy and add what this run used, section by section (learn a function over several runs); a section it leaves out stays unrestricted");
     if (auto done = parse_subcommand(opts, desc, "learn",
-                                     "fnwarden learn --function NAME [--merge FILE] [-o FILE] [--ringbuf-bytes N] -- CMD ARGS..."))
+                                     "fnwarden learn --function NAME [--merge FILE] [-o FILE] [--ringbuf-bytes N] -- CMD ARGS...",
+                                     nullptr, kExitRunFailed))
         return *done;
     if (std::string problem = function_name_problem(o.function); !problem.empty()) {
         std::cerr << "fnwarden learn: " << problem << "\n";
-        return kExitUsage;
+        return kExitRunFailed;
     }
     if (!o.merge_path.empty()) {
         auto parsed = parse_policy_file(o.merge_path);
         if (!parsed.ok()) {
             print_policy_errors(parsed);
-            return kExitUsage;
+            return kExitRunFailed;
         }
         base = std::move(parsed.policy);
     }
     if (command.empty()) {
         std::cerr << "fnwarden learn: no command given (put it after --)\n";
-        return kExitUsage;
+        return kExitRunFailed;
     }
     return std::nullopt;
 }
@@ -99,18 +100,19 @@ FunctionPolicy observing_policy(const std::string& name, const std::string& func
     return observe;
 }
 
-// nullopt when the run could not be observed (said on stderr).
-std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::vector<std::string>& command,
-                                    uint32_t ringbuf_bytes) {
+// What the run showed, or why it could not be observed (said on stderr;
+// exit_code_for() turns it into 125, 126 or 127).
+Result<Observed, RunFailure> observe_run(const FunctionPolicy& observe, const std::vector<std::string>& command,
+                                         uint32_t ringbuf_bytes) {
     const std::string& function = observe.function;
     auto engine = Engine::start("fnwarden learn", ringbuf_bytes, ringbuf_bytes);
-    if (!engine) return std::nullopt;
+    if (!engine) return RunFailure{"cannot load the probes"};
     Observed seen;
     auto created = LocalGuard::create(*engine->probes, /*policy_id=*/0, observe, Mode::Audit,
                                       [&seen](const Record& record) { seen.recorder.record(record); });
     if (!created) {
         std::cerr << "fnwarden learn: " << created.error() << "\n";
-        return std::nullopt;
+        return RunFailure{created.error()};
     }
     std::unique_ptr<LocalGuard> guard = std::move(*created);
     FunctionRunner runner(*guard, engine->cgroup_parent());
@@ -119,13 +121,13 @@ std::optional<Observed> observe_run(const FunctionPolicy& observe, const std::ve
     auto result = runner.run(request);
     if (!result.ok()) {
         std::cerr << "fnwarden learn: " << result.error() << "\n";
-        return std::nullopt;
+        return result.failure();
     }
     seen.outcome = *result;
     auto syscalls = engine->probes->learned_syscalls(0);
     if (!syscalls) {
         std::cerr << "fnwarden learn: cannot read the learned syscalls\n";
-        return std::nullopt;
+        return RunFailure{"cannot read the learned syscalls"};
     }
     seen.recorder.seen().syscalls = *syscalls;
     // The exec that starts the function is the launcher's, kept out of the
@@ -174,8 +176,8 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
     const std::string& function = o.function;
 
     const FunctionPolicy observe = observing_policy(o.policy_name.empty() ? function : o.policy_name, function);
-    const std::optional<Observed> observed = observe_run(observe, command, o.ringbuf_bytes);
-    if (!observed) return kExitInternal;
+    const Result<Observed, RunFailure> observed = observe_run(observe, command, o.ringbuf_bytes);
+    if (!observed) return exit_code_for(observed.failure());
     const Observed& seen = *observed;
     const RunOutcome& outcome = seen.outcome;
     if (!seen.losses.empty()) {
@@ -184,7 +186,7 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
         std::cerr << "fnwarden learn: " << function << ": the kernel lost events while learning, no policy written:\n";
         for (const auto& loss : seen.losses) std::cerr << "  " << loss << "\n";
         std::cerr << "  learn again with a larger --ringbuf-bytes (now " << o.ringbuf_bytes << ")\n";
-        return kExitInternal;
+        return kExitRunFailed;
     }
 
     FunctionPolicy learned = policy_from_learned(seen.recorder.seen(), observe);
@@ -204,7 +206,7 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
         std::ofstream out(o.output_path, std::ios::trunc);
         if (!(out << yaml)) {
             std::cerr << "fnwarden learn: cannot write " << o.output_path << "\n";
-            return kExitInternal;
+            return kExitRunFailed;
         }
     }
     spdlog::info("{}: learned {} syscalls; the command exited with {}", function, seen.recorder.seen().syscalls.count(),
@@ -216,7 +218,7 @@ int cmd_learn(const std::vector<std::string>& opts, const std::vector<std::strin
         (forwarded && (outcome.term_signal == forwarded || outcome.exit_code == 128 + *forwarded)))
         return 0;
     spdlog::warn("{}: the command failed on its own; the policy may miss the paths it did not reach", function);
-    return outcome.exit_code;  // as `run` does; kExitInternal stays for fnwarden's own failures
+    return outcome.exit_code;  // as `run` does; 125 stays for fnwarden's own failures
 }
 
 }  // namespace fnw::cli

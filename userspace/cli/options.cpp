@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/options.hpp"
 
+#include <cerrno>
 #include <iostream>
 
 namespace po = boost::program_options;
@@ -8,7 +9,8 @@ namespace po = boost::program_options;
 namespace fnw::cli {
 
 std::optional<int> parse_subcommand(const std::vector<std::string>& opts, const po::options_description& desc,
-                                    std::string_view name, std::string_view usage, po::variables_map* seen) {
+                                    std::string_view name, std::string_view usage, po::variables_map* seen,
+                                    int usage_exit) {
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(opts).options(desc).run(), vm);
@@ -19,10 +21,15 @@ std::optional<int> parse_subcommand(const std::vector<std::string>& opts, const 
         po::notify(vm);
     } catch (const po::error& e) {
         std::cerr << "fnwarden " << name << ": " << e.what() << "\n" << desc;
-        return kExitUsage;
+        return usage_exit;
     }
     if (seen) *seen = std::move(vm);
     return std::nullopt;
+}
+
+int exit_code_for(const RunFailure& failure) {
+    if (failure.exec_errno == 0) return kExitRunFailed;
+    return failure.exec_errno == ENOENT ? kExitNotFound : kExitCannotExecute;
 }
 
 }  // namespace fnw::cli

@@ -159,16 +159,14 @@ std::optional<FunctionPolicy> load_run_policy(const std::string& policy_file, bo
     return policy;
 }
 
-// The function run to its end; nullopt (said on stderr) when it could not start.
-std::optional<RunOutcome> run_function(FunctionRunner& runner, RunRequest request,
-                                       const std::optional<RunAs>& run_as) {
+// The function run to its end, or why it did not start (said on stderr;
+// exit_code_for() turns it into 125, 126 or 127).
+Result<RunOutcome, RunFailure> run_function(FunctionRunner& runner, RunRequest request,
+                                            const std::optional<RunAs>& run_as) {
     request.run_as = run_as;
     auto result = runner.run(request);
-    if (!result.ok()) {
-        std::cerr << "fnwarden run: " << result.error() << "\n";
-        return std::nullopt;
-    }
-    return *result;
+    if (!result.ok()) std::cerr << "fnwarden run: " << result.error() << "\n";
+    return result;
 }
 
 void log_outcome(const std::string& function, const RunOutcome& outcome) {
@@ -187,11 +185,11 @@ int run_under_daemon(ControlClient client, const std::string& socket, const std:
         std::cerr << "fnwarden run: the daemon cannot guard \"" << function
                   << "\": " << (reply ? reply->value("error", reply->dump()) : client.last_error())
                   << " (or run with --standalone --policy FILE)\n";
-        return kExitUsage;
+        return kExitRunFailed;
     }
     const std::string file = reply->value("file", "");
     auto policy = load_run_policy(file, !reply->contains("baseline"), reply->value("baseline", ""));
-    if (!policy) return kExitUsage;
+    if (!policy) return kExitRunFailed;
     const Mode mode = parse_mode(reply->value("mode", "audit")).value_or(Mode::Audit);
     spdlog::info("{}: guarded by the daemon (policy {} from {}, {} mode, set {}); events go to its outputs",
                  function, policy->name, file, to_string(mode), reply->value("version", ""));
@@ -203,11 +201,11 @@ int run_under_daemon(ControlClient client, const std::string& socket, const std:
     auto cgroup2 = find_cgroup2_mount();
     if (!cgroup2) {
         std::cerr << "fnwarden run: no cgroup2 mount in /proc/self/mountinfo\n";
-        return kExitInternal;
+        return kExitRunFailed;
     }
     FunctionRunner runner(guard, *cgroup2 / "fnwarden");
     auto outcome = run_function(runner, RunRequest{function, *policy, mode, command, trace}, run_as);
-    if (!outcome) return kExitInternal;
+    if (!outcome) return exit_code_for(outcome.failure());
     log_outcome(function, *outcome);
     return outcome->exit_code;
 }
@@ -242,7 +240,7 @@ std::optional<int> parse_run_options(const std::vector<std::string>& opts, RunOp
         ("user", po::value(&o.user), "run the function as this user (name or uid; default under sudo: the invoking user)")
         ("group", po::value(&o.group), "... with this group (name or gid; default: the user's primary group); no supplementary groups")
         ("standalone", po::bool_switch(&o.standalone), "load fnwarden's own probes even when a daemon runs");
-    return parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...");
+    return parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...", nullptr, kExitRunFailed);
 }
 
 // A running daemon owns the probes: register with it rather than load a
@@ -261,7 +259,7 @@ std::optional<int> try_run_under_daemon(const RunOptions& o, const std::vector<s
     if (connected.failure().kind != ControlConnectFailure::no_daemon) {
         std::cerr << "fnwarden run: " << connected.error()
                   << " (--standalone loads fnwarden's own probes instead)\n";
-        return kExitInternal;
+        return kExitRunFailed;
     }
     return std::nullopt;
 }
@@ -305,17 +303,17 @@ void report_standalone_run(const std::string& function, const RunOutcome& outcom
 int run_standalone(const RunOptions& o, const std::vector<std::string>& command, const std::optional<RunAs>& run_as) {
     const std::string& function = o.function;
     auto chosen = standalone_policy(o);
-    if (!chosen) return kExitUsage;
+    if (!chosen) return kExitRunFailed;
     auto& [policy, mode] = *chosen;
 
     auto output = EventOutput::open(o.events_path);
     if (!output) {
         std::cerr << "fnwarden run: cannot open " << o.events_path << ": " << std::strerror(errno) << "\n";
-        return kExitInternal;
+        return kExitRunFailed;
     }
 
     auto engine = Engine::start("fnwarden run", o.ringbuf_bytes);
-    if (!engine) return kExitInternal;
+    if (!engine) return kExitRunFailed;
     ProbeSet& probes = *engine->probes;
     // After loading: whether the BPF-LSM programs loaded is part of the answer.
     if (o.explain) {
@@ -339,12 +337,12 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     });
     if (!created) {
         std::cerr << "fnwarden run: " << created.error() << "\n";
-        return kExitInternal;
+        return kExitRunFailed;
     }
     std::unique_ptr<LocalGuard> guard = std::move(*created);
     FunctionRunner runner(*guard, engine->cgroup_parent());
     auto outcome = run_function(runner, RunRequest{function, policy, mode, command, o.trace}, run_as);
-    if (!outcome) return kExitInternal;
+    if (!outcome) return exit_code_for(outcome.failure());
     report_standalone_run(function, *outcome, probes, malformed + guard->malformed(), violation_events);
     return outcome->exit_code;
 }
@@ -358,16 +356,16 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
     // function under another parent's limits and policy.
     if (std::string problem = function_name_problem(o.function); !problem.empty()) {
         std::cerr << "fnwarden run: " << problem << "\n";
-        return kExitUsage;
+        return kExitRunFailed;
     }
     if (command.empty() && !o.explain) {
         std::cerr << "fnwarden run: no command given (put it after --)\n";
-        return kExitUsage;
+        return kExitRunFailed;
     }
     auto run_as = resolve_run_as(o.user, o.group);
     if (!run_as) {
         std::cerr << "fnwarden run: " << run_as.error() << "\n";
-        return kExitUsage;
+        return kExitRunFailed;
     }
     if (*run_as) spdlog::debug("{}: runs as uid {} gid {}", o.function, (*run_as)->uid, (*run_as)->gid);
 
@@ -375,7 +373,7 @@ int cmd_run(const std::vector<std::string>& opts, const std::vector<std::string>
         if (auto done = try_run_under_daemon(o, command, *run_as)) return *done;
     if (o.policy_file.empty()) {
         std::cerr << "fnwarden run: no daemon at " << o.socket << ": --policy FILE is required\n";
-        return kExitUsage;
+        return kExitRunFailed;
     }
     return run_standalone(o, command, *run_as);
 }

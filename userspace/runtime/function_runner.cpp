@@ -350,26 +350,26 @@ Result<CgroupDir> FunctionRunner::create_cgroup(const std::string& function) {
     return CgroupDir::create(cgroup_parent_ / leaf);
 }
 
-Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
-    if (request.argv.empty()) return fail("no command to run");
+Result<RunOutcome, RunFailure> FunctionRunner::run(const RunRequest& request) {
+    if (request.argv.empty()) return RunFailure{"no command to run"};
     auto created = create_cgroup(request.function);
-    if (!created.ok()) return Error{created.error()};
+    if (!created.ok()) return RunFailure{created.error()};
     CgroupDir cgroup = std::move(*created);
     // Empties and removes the cgroup if this launcher dies before it can
     // (PDEATHSIG reaches only the function's main process). Declared after
     // `cgroup`, so a normal end stops the reaper first and then cleans up.
     Result<CgroupReaper> started = CgroupReaper::start(cgroup.path());
-    if (!started) return fail(started.error());
+    if (!started) return RunFailure{started.error()};
     CgroupReaper reaper = std::move(*started);
     Launch launch;
     if (Status prepared = prepare_launch(request, guard_.capabilities(), launch); !prepared.ok())
-        return fail(prepared.error());
+        return RunFailure{prepared.error()};
 
     SignalBlock blocked;
     sigset_t forwarded = forwarded_signals();
     UniqueFd sigfd(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
     pid_t pid = ::fork();
-    if (pid < 0) return fail(std::string("fork: ") + std::strerror(errno));
+    if (pid < 0) return RunFailure{std::string("fork: ") + std::strerror(errno)};
     if (pid == 0)
         child_exec(ChildPlan{launch.go_read.get(), launch.err_write.get(), launch.listener_child.get(),
                              launch.filter ? &*launch.filter : nullptr, launch.landlock_ruleset.get(),
@@ -382,11 +382,11 @@ Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
     outcome.cgroup_id = cgroup.id();
 
     bool armed = false;
-    auto abort_child = [&](std::string message) -> Result<RunOutcome> {
+    auto abort_child = [&](std::string message) -> Result<RunOutcome, RunFailure> {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
         if (armed) guard_.disarm(cgroup.id());
-        return fail(std::move(message));
+        return RunFailure{std::move(message)};
     };
     // Order matters: the process is in the cgroup and the cgroup is guarded
     // before the child may exec. ARM_ON_EXEC keeps the child's last launcher
@@ -409,7 +409,8 @@ Result<RunOutcome> FunctionRunner::run(const RunRequest& request) {
     if (auto failure = read_child_failure(launch.err_read.get())) {
         ::waitpid(pid, nullptr, 0);
         guard_.disarm(cgroup.id());
-        return fail(describe(*failure, launch.exe));
+        return RunFailure{describe(*failure, launch.exe),
+                          failure->stage == ChildFailure::kExec ? failure->error : 0};
     }
     if (launch.filter && !supervisor) return abort_child("the child sent no seccomp listener");
 

@@ -52,6 +52,15 @@ struct RunRequest {
     std::optional<RunAs> run_as;
 };
 
+// Why a run did not start. `exec_errno` is set when everything was in place
+// but execve itself failed (the command was not found, or found and not
+// executable): `fnwarden run` then exits 127 or 126 as a shell would,
+// where any other failure is fnwarden's own (125).
+struct RunFailure {
+    std::string message;
+    int exec_errno = 0;
+};
+
 struct RunOutcome {
     pid_t pid = 0;
     uint64_t cgroup_id = 0;
@@ -108,7 +117,7 @@ public:
         : guard_(guard), cgroup_parent_(std::move(cgroup_parent)) {}
 
     // Runs the command to completion; fails when the run could not be started.
-    Result<RunOutcome> run(const RunRequest& request);
+    Result<RunOutcome, RunFailure> run(const RunRequest& request);
 
 private:
     struct Supervision;
