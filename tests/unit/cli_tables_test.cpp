@@ -31,7 +31,8 @@ TEST(CliTables, TraceRowPrintsHostileNamesEscaped) {
     std::ostringstream out;
     print_trace_row(event, /*color=*/false, out);
     EXPECT_FALSE(acts_on_terminal(out.str())) << out.str();
-    EXPECT_NE(out.str().find("evil\\x1b[2J\\x0dforged\\x9b31m"), std::string::npos) << out.str();
+    // Cut to the FUNCTION column's width (a stream cannot widen it).
+    EXPECT_NE(out.str().find("evil\\x1b[2J\\x0dforge"), std::string::npos) << out.str();
 }
 
 TEST(CliTables, ASummaryRowReadsAsTheViolationItRepeatsTimesN) {
@@ -103,7 +104,7 @@ TEST(CliTables, StatusTablePrintsHostileNamesEscaped) {
 
 TEST(CliTables, TopRowPrintsHostileNamesEscaped) {
     std::ostringstream out;
-    print_top_row(kHostile, "1", "0.0", "0.0", 1, 0, out);
+    print_top_table({TopRow{kHostile, "1", "0.0", "0.0", 1, 0}}, out);
     EXPECT_FALSE(acts_on_terminal(out.str())) << out.str();
     EXPECT_NE(out.str().find("evil\\x1b[2J\\x0dforged\\x9b31m"), std::string::npos) << out.str();
 }

@@ -21,6 +21,7 @@
 
 #include "cli/options.hpp"
 #include "cli/tables.hpp"
+#include "cli/terminal.hpp"
 #include "control/control_client.hpp"
 #include "control/protocol.hpp"
 #include "core/display_name.hpp"
@@ -64,6 +65,19 @@ std::optional<ControlClient> connect_or_explain(const std::string& socket, std::
     }
     return std::move(*connected);
 }
+
+// --color's value as a decision for this process; nullopt (said on stderr)
+// for a value that is none of auto, always, never.
+std::optional<bool> color_from_option(const std::string& value, std::string_view who) {
+    auto choice = parse_color_choice(value);
+    if (!choice) {
+        std::cerr << "fnwarden " << who << ": --color must be auto, always or never\n";
+        return std::nullopt;
+    }
+    return should_color(*choice);
+}
+
+constexpr const char* kColorHelp = "auto|always|never: color the table (auto: only on a terminal, and not when NO_COLOR is set)";
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;
@@ -151,18 +165,22 @@ int cmd_daemon(const std::vector<std::string>& opts) {
 }
 
 int cmd_status(const std::vector<std::string>& opts) {
-    std::string socket = kDefaultSocket, format = "table";
+    std::string socket = kDefaultSocket, format = "table", color_choice = "auto";
     po::options_description desc("fnwarden status options");
     desc.add_options()
         ("help,h", "show this help")
         ("socket", po::value(&socket), "the daemon's control socket")
-        ("output,o", po::value(&format), "table|json");
-    if (auto done = parse_subcommand(opts, desc, "status", "fnwarden status [--socket PATH] [-o table|json]"))
+        ("output,o", po::value(&format), "table|json")
+        ("color", po::value(&color_choice), kColorHelp);
+    if (auto done = parse_subcommand(opts, desc, "status",
+                                     "fnwarden status [--socket PATH] [-o table|json] [--color auto|always|never]"))
         return *done;
     if (format != "table" && format != "json") {
         std::cerr << "fnwarden status: -o must be table or json\n";
         return kExitUsage;
     }
+    const std::optional<bool> color = color_from_option(color_choice, "status");
+    if (!color) return kExitUsage;
     auto client = connect_or_explain(socket, "status");
     if (!client) return kExitInternal;
     auto reply = client->ask(StatusRequest{}, kStatusTimeout);
@@ -175,7 +193,7 @@ int cmd_status(const std::vector<std::string>& opts) {
     if (format == "json")
         std::cout << reply->dump(2) << "\n";
     else
-        print_status_table(*status, std::cout);
+        print_status_table(*status, std::cout, *color);
     return 0;
 }
 
@@ -222,62 +240,19 @@ int trace_standalone(const std::string& socket, const std::string& rules, const 
     return daemon.run();
 }
 
-int cmd_trace(const std::vector<std::string>& opts) {
-    std::string socket = kDefaultSocket, format = "table", events, rules;
-    std::vector<std::string> functions;
-    bool violations_only = false, standalone = false;
-    po::options_description desc("fnwarden trace options");
-    desc.add_options()
-        ("help,h", "show this help")
-        ("socket", po::value(&socket), "the daemon's control socket")
-        ("function", po::value(&functions), "only this function (repeatable)")
-        ("events", po::value(&events), "comma list of syscall,file,net,exec (default all)")
-        ("violations", po::bool_switch(&violations_only), "only violations (allowed events then never leave the kernel)")
-        ("output,o", po::value(&format), "table|json")
-        ("standalone", po::bool_switch(&standalone),
-         "when no daemon answers at --socket: load fnwarden's own probes and trace with them (this process "
-         "serves the socket until Ctrl-C)")
-        ("rules", po::value(&rules), "with --standalone: the policies in DIR "
-                                     "(default: the config's rules, /etc/fnwarden/rules)");
-    if (auto done = parse_subcommand(opts, desc, "trace",
-                                     "fnwarden trace [--function NAME] [--events syscall,file,net,exec] "
-                                     "[--violations] [-o table|json] [--standalone [--rules DIR]]"))
-        return *done;
-    if (format != "table" && format != "json") {
-        std::cerr << "fnwarden trace: -o must be table or json\n";
-        return kExitUsage;
-    }
-    const TraceRequest request{functions, split_list(events), violations_only};
-    const bool table = format == "table";
-    const bool color = table && ::isatty(STDOUT_FILENO);
-    auto connected = ControlClient::connect(socket, kConnectTimeout);
-    if (!connected) {
-        // Only when asked: a mistyped --socket must not turn a read-only look
-        // at the daemon into a second, host-wide set of probes.
-        if (standalone && connected.failure().kind == ControlConnectFailure::no_daemon)
-            return trace_standalone(socket, rules, request, table, color);
-        std::cerr << "fnwarden trace: " << connected.error();
-        if (connected.failure().kind == ControlConnectFailure::no_daemon)
-            std::cerr << " (--standalone traces with this process's own probes)";
-        std::cerr << "\n";
-        return kExitInternal;
-    }
-    install_interrupt_handler();
-    ControlClient* client = &connected.value();
-    auto reply = client->request(request_json(request), kStatusTimeout);
-    Result<SubscribedReply> subscribed = reply ? expect_reply<SubscribedReply>(*reply) : fail(client->last_error());
-    if (!subscribed) {
-        std::cerr << "fnwarden trace: " << display_name(subscribed.error(), 1024) << "\n";
-        return kExitUsage;
-    }
+namespace {
+
+// The subscribed stream, printed until Ctrl-C, a closed stdout (0) or the
+// daemon's end (1).
+int print_trace_stream(ControlClient& client, bool table, bool color) {
     if (table) print_trace_header(std::cout);
     std::cout.flush();
     while (!g_interrupted) {
-        auto message = client->receive(std::chrono::milliseconds(-1));
+        auto message = client.receive(std::chrono::milliseconds(-1));
         if (!message) {
             if (g_interrupted) break;
-            if (client->closed()) {
-                std::cerr << "fnwarden trace: the daemon closed the stream: " << client->last_error() << "\n";
+            if (client.closed()) {
+                std::cerr << "fnwarden trace: the daemon closed the stream: " << client.last_error() << "\n";
                 return kExitInternal;
             }
             continue;
@@ -302,8 +277,65 @@ int cmd_trace(const std::vector<std::string>& opts) {
     return 0;
 }
 
+}  // namespace
+
+int cmd_trace(const std::vector<std::string>& opts) {
+    std::string socket = kDefaultSocket, format = "table", events, rules, color_choice = "auto";
+    std::vector<std::string> functions;
+    bool violations_only = false, standalone = false;
+    po::options_description desc("fnwarden trace options");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("socket", po::value(&socket), "the daemon's control socket")
+        ("function", po::value(&functions), "only this function (repeatable)")
+        ("events", po::value(&events), "comma list of syscall,file,net,exec (default all)")
+        ("violations", po::bool_switch(&violations_only), "only violations (allowed events then never leave the kernel)")
+        ("output,o", po::value(&format), "table|json")
+        ("standalone", po::bool_switch(&standalone),
+         "when no daemon answers at --socket: load fnwarden's own probes and trace with them (this process "
+         "serves the socket until Ctrl-C)")
+        ("rules", po::value(&rules), "with --standalone: the policies in DIR "
+                                     "(default: the config's rules, /etc/fnwarden/rules)")
+        ("color", po::value(&color_choice), kColorHelp);
+    if (auto done = parse_subcommand(opts, desc, "trace",
+                                     "fnwarden trace [--function NAME] [--events syscall,file,net,exec] "
+                                     "[--violations] [-o table|json] [--color auto|always|never] "
+                                     "[--standalone [--rules DIR]]"))
+        return *done;
+    if (format != "table" && format != "json") {
+        std::cerr << "fnwarden trace: -o must be table or json\n";
+        return kExitUsage;
+    }
+    const std::optional<bool> colored = color_from_option(color_choice, "trace");
+    if (!colored) return kExitUsage;
+    const TraceRequest request{functions, split_list(events), violations_only};
+    const bool table = format == "table";
+    const bool color = table && *colored;  // JSON is never colored
+    auto connected = ControlClient::connect(socket, kConnectTimeout);
+    if (!connected) {
+        // Only when asked: a mistyped --socket must not turn a read-only look
+        // at the daemon into a second, host-wide set of probes.
+        if (standalone && connected.failure().kind == ControlConnectFailure::no_daemon)
+            return trace_standalone(socket, rules, request, table, color);
+        std::cerr << "fnwarden trace: " << connected.error();
+        if (connected.failure().kind == ControlConnectFailure::no_daemon)
+            std::cerr << " (--standalone traces with this process's own probes)";
+        std::cerr << "\n";
+        return kExitInternal;
+    }
+    install_interrupt_handler();
+    ControlClient* client = &connected.value();
+    auto reply = client->request(request_json(request), kStatusTimeout);
+    Result<SubscribedReply> subscribed = reply ? expect_reply<SubscribedReply>(*reply) : fail(client->last_error());
+    if (!subscribed) {
+        std::cerr << "fnwarden trace: " << display_name(subscribed.error(), 1024) << "\n";
+        return kExitUsage;
+    }
+    return print_trace_stream(*client, table, color);
+}
+
 int cmd_top(const std::vector<std::string>& opts) {
-    std::string socket = kDefaultSocket;
+    std::string socket = kDefaultSocket, color_choice = "auto";
     double interval = 1.0;
     unsigned iterations = 0;
     po::options_description desc("fnwarden top options");
@@ -311,8 +343,12 @@ int cmd_top(const std::vector<std::string>& opts) {
         ("help,h", "show this help")
         ("socket", po::value(&socket), "the daemon's control socket")
         ("interval", po::value(&interval), "seconds between refreshes")
-        ("iterations,n", po::value(&iterations), "stop after N refreshes (0: until Ctrl-C)");
-    if (auto done = parse_subcommand(opts, desc, "top", "fnwarden top [--interval S] [-n N]")) return *done;
+        ("iterations,n", po::value(&iterations), "stop after N refreshes (0: until Ctrl-C)")
+        ("color", po::value(&color_choice), kColorHelp);
+    if (auto done = parse_subcommand(opts, desc, "top", "fnwarden top [--interval S] [-n N] [--color auto|always|never]"))
+        return *done;
+    const std::optional<bool> color = color_from_option(color_choice, "top");
+    if (!color) return kExitUsage;
     install_interrupt_handler();
     const bool tty = ::isatty(STDOUT_FILENO);
     std::map<std::string, std::pair<uint64_t, uint64_t>> previous;
@@ -335,8 +371,8 @@ int cmd_top(const std::vector<std::string>& opts) {
                   << display_name(s->daemon.mode, 1024) << "  ring-buffer drops " << drops;
         if (seconds > 0) std::cout << " (+" << drops - previous_drops << ")";
         std::cout << "\n\n";
-        print_top_header(std::cout);
         std::map<std::string, std::pair<uint64_t, uint64_t>> current;
+        std::vector<TopRow> rows;
         for (const FunctionInfo& f : s->functions) {
             const std::string& name = f.function;
             current[name] = {f.events, f.violations};
@@ -346,9 +382,11 @@ int cmd_top(const std::vector<std::string>& opts) {
                 r << std::fixed << std::setprecision(1) << (seconds > 0 ? (now_v - then_v) / seconds : 0.0);
                 return r.str();
             };
-            print_top_row(name, std::to_string(f.cgroups), rate(f.events, before.first),
-                          rate(f.violations, before.second), f.events, f.violations, std::cout);
+            rows.push_back(TopRow{name, std::to_string(f.cgroups), rate(f.events, before.first),
+                                  rate(f.violations, before.second), f.events, f.violations,
+                                  f.violations > before.second});
         }
+        print_top_table(rows, std::cout, *color);
         std::cout.flush();
         previous = std::move(current);
         previous_drops = drops;

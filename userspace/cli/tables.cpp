@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "cli/text_table.hpp"
 #include "core/display_name.hpp"
 #include "core/event_kind.hpp"
 #include "output/event_json.hpp"
@@ -52,7 +53,7 @@ std::string counted(const ProbeCounters& kernel, uint64_t ProbeCounters::*field)
     return std::to_string(kernel.*field) + " " + kernel_counter(field).cli_text;
 }
 
-void print_daemon_lines(const StatusReply& s, std::ostream& out) {
+void print_daemon_lines(const StatusReply& s, std::ostream& out, bool color) {
     const DaemonInfo& d = s.daemon;
     const PolicySetInfo& p = s.policy_set;
     out << "fnwarden " << shown(d.version) << "  pid " << d.pid << "  up " << format_duration(d.uptime_seconds)
@@ -61,7 +62,7 @@ void print_daemon_lines(const StatusReply& s, std::ostream& out) {
         << "; reloads ok " << p.reloads_ok << ", failed " << p.reloads_failed << ")\n";
     if (p.last_reload.result == "error") {
         // No version: the rules were invalid from the start, nothing of them applies.
-        out << "  LAST RELOAD FAILED at " << shown(p.last_reload.time)
+        out << "  " << paint("LAST RELOAD FAILED", Tone::Bad, color) << " at " << shown(p.last_reload.time)
             << (p.version.empty() ? ": no policy set is in force until the rules are valid\n"
                                   : ": the set above stays in force\n");
         for (const auto& e : p.last_reload.errors) out << "    " << shown(e) << "\n";
@@ -111,33 +112,38 @@ void print_enforcement(const StatusReply& s, std::ostream& out) {
     }
 }
 
-void print_functions_and_cgroups(const StatusReply& s, std::ostream& out) {
-    out << "\n" << std::left << std::setw(18) << "FUNCTION" << std::setw(18) << "POLICY" << std::setw(9) << "MODE"
-        << std::setw(9) << "CGROUPS" << std::setw(10) << "EVENTS" << std::setw(11) << "VIOLATIONS" << "FILE\n";
+void print_functions_and_cgroups(const StatusReply& s, std::ostream& out, bool color) {
+    TextTable functions({"FUNCTION", "POLICY", "MODE", "CGROUPS", "EVENTS", "VIOLATIONS", "FILE"});
     for (const auto& f : s.functions)
-        out << std::setw(18) << shown(f.function) << std::setw(18) << shown(f.policy) << std::setw(9) << shown(f.mode)
-            << std::setw(9) << f.cgroups << std::setw(10) << f.events << std::setw(11) << f.violations
-            << shown(f.file) << "\n";
+        functions.add_row({shown(f.function), shown(f.policy), shown(f.mode), std::to_string(f.cgroups),
+                           std::to_string(f.events),
+                           Cell(std::to_string(f.violations), f.violations ? Tone::Warning : Tone::Plain),
+                           shown(f.file)});
+    out << "\n";
+    functions.print(out, color);
     if (s.cgroups.empty()) return;
-    out << "\n" << std::setw(12) << "CGROUP ID" << std::setw(18) << "FUNCTION" << std::setw(8) << "SLOT"
-        << std::setw(24) << "FLAGS" << "PATH\n";
+    TextTable cgroups({"CGROUP ID", "FUNCTION", "SLOT", "FLAGS", "PATH"});
     for (const auto& c : s.cgroups) {
         std::string flags;
         for (const auto& f : c.flags) flags += (flags.empty() ? "" : ",") + shown(f);
-        out << std::setw(12) << c.cgroup_id << std::setw(18) << shown(c.function) << std::setw(8) << c.policy_id
-            << std::setw(24) << (flags.empty() ? "-" : flags) << (c.path ? shown(*c.path) : "(inherited)") << "\n";
+        cgroups.add_row({std::to_string(c.cgroup_id), shown(c.function), std::to_string(c.policy_id),
+                         flags.empty() ? "-" : flags, c.path ? shown(*c.path) : "(inherited)"});
     }
+    out << "\n";
+    cgroups.print(out, color);
 }
 
-void print_programs(const StatusReply& s, std::ostream& out) {
-    out << "\n" << std::setw(24) << "PROGRAM" << std::setw(34) << "HOOK" << std::setw(12) << "ATTACHED"
-        << std::setw(14) << "RUNS" << "AVG NS  (bpf_stats " << shown(s.programs_stats) << ")\n";
+void print_programs(const StatusReply& s, std::ostream& out, bool color) {
+    TextTable programs({"PROGRAM", "HOOK", "ATTACHED", "RUNS", "AVG NS  (bpf_stats " + shown(s.programs_stats) + ")"});
     for (const auto& prog : s.programs) {
-        std::string attached = !prog.loaded ? "not loaded" : prog.attached ? "yes" : "no";
-        out << std::setw(24) << shown(prog.name) << std::setw(34) << shown(prog.section) << std::setw(12) << attached
-            << std::setw(14) << prog.run_count
-            << (prog.run_count ? std::to_string(prog.run_time_ns / prog.run_count) : "-") << "\n";
+        Cell attached = !prog.loaded    ? Cell("not loaded", Tone::Bad)
+                        : prog.attached ? Cell("yes")
+                                        : Cell("no", Tone::Bad);
+        programs.add_row({shown(prog.name), shown(prog.section), std::move(attached), std::to_string(prog.run_count),
+                          prog.run_count ? std::to_string(prog.run_time_ns / prog.run_count) : "-"});
     }
+    out << "\n";
+    programs.print(out, color);
 }
 
 void print_counters(const StatusReply& s, std::ostream& out) {
@@ -169,18 +175,18 @@ void print_counters(const StatusReply& s, std::ostream& out) {
 
 }  // namespace
 
-void print_status_table(const StatusReply& status, std::ostream& out) {
-    print_daemon_lines(status, out);
+void print_status_table(const StatusReply& status, std::ostream& out, bool color) {
+    print_daemon_lines(status, out, color);
     print_enforcement(status, out);
-    print_functions_and_cgroups(status, out);
-    print_programs(status, out);
+    print_functions_and_cgroups(status, out, color);
+    print_programs(status, out, color);
     print_counters(status, out);
 }
 
-void print_status_table(const json& status, std::ostream& out) {
+void print_status_table(const json& status, std::ostream& out, bool color) {
     StatusReply typed;
     from_json(status, typed);  // lenient: what is missing prints as empty or 0
-    print_status_table(typed, out);
+    print_status_table(typed, out, color);
 }
 
 // ---- trace --------------------------------------------------------------------
@@ -220,10 +226,43 @@ std::string event_detail(const json& e, std::optional<EventKind> kind) {
     return shown(e);
 }
 
+namespace {
+
+// A trace is a stream: its columns cannot wait for the widest cell, so they
+// are fixed and a longer cell is cut ("...") rather than shift its row.
+struct TraceColumn {
+    const char* title;
+    size_t width;  // a space to the next column included; 0: the last column
+};
+constexpr TraceColumn kTraceColumns[] = {{"TIME", 13},  {"FUNCTION", 24}, {"PID", 8}, {"COMM", 16},
+                                         {"EVENT", 9}, {"DETAIL", 44},   {"VERDICT", 0}};
+
+void print_trace_cells(const std::string (&cells)[std::size(kTraceColumns)], Tone verdict_tone, bool color,
+                       std::ostream& out) {
+    for (size_t i = 0; i < std::size(kTraceColumns); ++i) {
+        const size_t width = kTraceColumns[i].width;
+        if (width == 0) {
+            out << paint(cells[i], verdict_tone, color);
+            break;
+        }
+        const std::string cell = fit_width(cells[i], width - 1);
+        out << cell << std::string(width - display_width(cell), ' ');
+    }
+    out << "\n";
+}
+
+// Killed or denied: the function was stopped. Reported (audit): it went
+// through and was only reported.
+Tone verdict_tone(const std::string& action) {
+    return action == "killed" || action == "denied" ? Tone::Bad : Tone::Warning;
+}
+
+}  // namespace
+
 void print_trace_header(std::ostream& out) {
-    out << std::left << std::setw(13) << "TIME" << std::setw(16) << "FUNCTION" << std::setw(8) << "PID"
-        << std::setw(16) << "COMM" << std::setw(9) << "EVENT" << std::setw(44) << "DETAIL"
-        << "VERDICT\n";
+    std::string titles[std::size(kTraceColumns)];
+    for (size_t i = 0; i < std::size(kTraceColumns); ++i) titles[i] = kTraceColumns[i].title;
+    print_trace_cells(titles, Tone::Plain, false, out);
 }
 
 void print_trace_row(const json& e, bool color, std::ostream& out) {
@@ -238,26 +277,19 @@ void print_trace_row(const json& e, bool color, std::ostream& out) {
     if (summary) verdict = "VIOLATION x" + str(e, "repeats") + " more";
     if (violation && str(e, "mechanism") != "none" && !str(e, "mechanism").empty())
         verdict += " (" + str(e, "mechanism") + ")";
-    std::string detail = event_detail(about, known_kind);
-    if (detail.size() > 43) detail = detail.substr(0, 40) + "...";
-    if (color && violation) out << "\033[1;31m";
-    out << std::left << std::setw(13) << short_time(str(e, "time")) << std::setw(16) << str(e, "function")
-        << std::setw(8) << str(e, "pid") << std::setw(16) << str(e, "comm") << std::setw(9) << kind << std::setw(44)
-        << detail << verdict;
-    if (color && violation) out << "\033[0m";
-    out << "\n";
+    const std::string cells[] = {short_time(str(e, "time")), str(e, "function"), str(e, "pid"), str(e, "comm"),
+                                 kind, event_detail(about, known_kind), verdict};
+    print_trace_cells(cells, violation ? verdict_tone(str(e, "action")) : Tone::Plain, color, out);
 }
 
-void print_top_header(std::ostream& out) {
-    out << std::left << std::setw(18) << "FUNCTION" << std::setw(9) << "CGROUPS" << std::setw(12) << "EVENTS/S"
-        << std::setw(14) << "VIOLATIONS/S" << std::setw(12) << "EVENTS" << "VIOLATIONS\n";
-}
-
-void print_top_row(const std::string& function, const std::string& cgroups, const std::string& events_rate,
-                   const std::string& violations_rate, uint64_t events, uint64_t violations, std::ostream& out) {
-    out << std::left << std::setw(18) << display_name(function, kShownBytes) << std::setw(9)
-        << display_name(cgroups, kShownBytes) << std::setw(12) << events_rate << std::setw(14) << violations_rate
-        << std::setw(12) << events << violations << "\n";
+void print_top_table(const std::vector<TopRow>& rows, std::ostream& out, bool color) {
+    TextTable table({"FUNCTION", "CGROUPS", "EVENTS/S", "VIOLATIONS/S", "EVENTS", "VIOLATIONS"});
+    for (const TopRow& row : rows)
+        table.add_row({display_name(row.function, kShownBytes), display_name(row.cgroups, kShownBytes),
+                       row.events_rate,
+                       Cell(row.violations_rate, row.violations_rising ? Tone::Bad : Tone::Plain),
+                       std::to_string(row.events), std::to_string(row.violations)});
+    table.print(out, color);
 }
 
 }  // namespace fnw::cli

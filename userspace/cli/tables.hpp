@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,16 +21,24 @@ namespace fnw::cli {
 std::string str(const nlohmann::json& j, const char* key, std::string fallback = "");
 
 std::string format_duration(int64_t seconds);
-void print_status_table(const StatusReply& status, std::ostream& out);
+// Tables sized from their content (text_table.hpp); `color` marks failed
+// reloads, programs not attached and functions with violations.
+void print_status_table(const StatusReply& status, std::ostream& out, bool color = false);
 // The same from the reply as JSON, read leniently (protocol.hpp); throws
 // when a part has the wrong shape.
-void print_status_table(const nlohmann::json& status, std::ostream& out);
+void print_status_table(const nlohmann::json& status, std::ostream& out, bool color = false);
 
+// A stream: fixed columns, a longer cell cut with "..."; `color` marks
+// violations (red when killed or denied, yellow when only reported).
 void print_trace_header(std::ostream& out);
 void print_trace_row(const nlohmann::json& event, bool color, std::ostream& out);
 
-void print_top_header(std::ostream& out);
-void print_top_row(const std::string& function, const std::string& cgroups, const std::string& events_rate,
-                   const std::string& violations_rate, uint64_t events, uint64_t violations, std::ostream& out);
+// One function in one refresh of `top`.
+struct TopRow {
+    std::string function, cgroups, events_rate, violations_rate;
+    uint64_t events = 0, violations = 0;
+    bool violations_rising = false;  // violations since the last refresh
+};
+void print_top_table(const std::vector<TopRow>& rows, std::ostream& out, bool color = false);
 
 }  // namespace fnw::cli
