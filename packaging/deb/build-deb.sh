@@ -47,6 +47,11 @@ version=$(sed -n 's/^project(fnwarden VERSION \([0-9][0-9.]*\).*/\1/p' "$src/CMa
 changelog_version=$(sed -n '1s/^fnwarden (\([^)]*\)).*/\1/p' "$src/packaging/deb/changelog")
 [[ $changelog_version == "$version" ]] ||
   die "packaging/deb/changelog's newest entry is '$changelog_version', CMakeLists.txt says '$version'"
+# The binary packed must be that version too (a tree built before the
+# version changed would say otherwise): "fnwarden X.Y.Z (commit C)".
+binary_version=$("$binary" --version | sed -n 's/^fnwarden \([0-9][0-9.]*\) .*/\1/p')
+[[ $binary_version == "$version" ]] ||
+  die "$binary says '$("$binary" --version)', CMakeLists.txt says '$version': rebuild it"
 arch=$(dpkg --print-architecture)
 maintainer=${FNW_DEB_MAINTAINER:-"fnwarden maintainers <maintainers@fnwarden.invalid>"}
 

@@ -17,7 +17,9 @@ fnwarden=$(realpath "$1")
 outdir=$2
 here=$(cd "$(dirname "$0")" && pwd)
 command -v help2man >/dev/null || { echo "generate.sh: help2man not found (apt-get install help2man)" >&2; exit 1; }
-version=$("$fnwarden" --version | sed -n 's/^fnwarden //p')
+# "fnwarden X.Y.Z (commit C)": the pages carry X.Y.Z, CMakeLists.txt's
+# project version the binary was built with.
+version=$("$fnwarden" --version | sed -n 's/^fnwarden \([0-9][0-9.]*\).*/\1/p')
 [[ -n $version ]] || { echo "generate.sh: $fnwarden --version printed no version" >&2; exit 1; }
 mkdir -p "$outdir"
 # Pages carry the commit's date, not today's, so one commit gives the same

@@ -178,7 +178,10 @@ spec:
     allow: [execve, brk, arch_prctl, mmap, munmap, mprotect, set_tid_address, set_robust_list, rseq, prlimit64,
             getrandom, access, openat, read, pread64, write, close, fstat, newfstatat, exit_group, futex]
 EOF
-expect_eq "fnwarden --version inside" "fnwarden $version" \
+# The binary names the commit it was built from: this checkout's.
+commit=${revision:0:12}
+[[ $revision == *-dirty ]] && commit+=-dirty
+expect_eq "fnwarden --version inside" "fnwarden $version (commit $commit)" \
   "$(in_runc fnw-img-v-$$ "$socket_gid" /usr/bin/fnwarden --version)"
 help=$(in_runc fnw-img-h-$$ "$socket_gid" /usr/bin/fnwarden daemon --help)
 [[ $help == *"--socket-group"* ]] && pass "fnwarden daemon --help inside" || fail "daemon --help: $help $(cat "$work"/*.err)"

@@ -165,7 +165,8 @@ pass "maintainer scripts"
 # The binary: stripped, and it runs.
 bin=$root/usr/bin/fnwarden
 if readelf -S "$bin" | grep -qE '\.(symtab|debug_info)'; then fail "usr/bin/fnwarden is not stripped"; fi
-[[ $("$bin" version) == "fnwarden $version" ]] || fail "'fnwarden version' says '$("$bin" version)'"
+[[ $("$bin" version) =~ ^fnwarden\ ${version//./\\.}\ \(commit\ ([0-9a-f]{12}(-dirty)?|unknown)\)$ ]] ||
+  fail "'fnwarden version' says '$("$bin" version)', expected 'fnwarden $version (commit ...)'"
 pass "binary stripped and runs"
 
 # Hardened as dpkg-buildflags would (FNW_HARDENING, on by default): what

@@ -3,6 +3,7 @@
 // lives in a file of its own: run_command.cpp, learn_command.cpp,
 // policy_command.cpp (policy validate), daemon_commands.cpp (daemon,
 // status, trace, top).
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,6 +15,8 @@
 
 #include "cli/function_commands.hpp"
 #include "cli/options.hpp"
+#include "cli/terminal.hpp"
+#include "common/version.hpp"
 #include "daemon/journal_priority.hpp"
 #include "runtime/function_runner.hpp"
 
@@ -35,22 +38,35 @@ constexpr const char* kTopUsage =
     "  daemon [--rules DIR] [--mode audit|enforce] [--output stdout|FILE] [--socket PATH] [--metrics ADDR]\n"
     "      [--webhook URL] [--config FILE] [--pin-root DIR|none] [--unload-on-exit]\n"
     "                     the host daemon: loads the probes once, every policy in DIR, serves the socket\n"
-    "  status [-o table|json]\n"
+    "  status [-o table|json] [--color auto|always|never]\n"
     "                     what the daemon guards, with what mechanism, and its counters\n"
     "  trace [--function NAME] [--events syscall,file,net,exec] [--violations] [-o table|json] [--standalone]\n"
+    "      [--color auto|always|never]\n"
     "                     live events from the daemon\n"
-    "  top                per-function event and violation rates, refreshed\n"
+    "  top [--interval S] [-n N] [--color auto|always|never]\n"
+    "                     per-function event and violation rates, refreshed\n"
     "  unload [--pin-root DIR]\n"
     "                     remove the probes a stopped daemon left pinned (they keep enforcing until then)\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
-    "  version            print the version\n";
+    "  version            print the version and the commit it was built from (also --version)\n"
+    "\n"
+    "`fnwarden COMMAND --help` lists a command's options. run and learn exit with the command's own\n"
+    "status; 125 when fnwarden itself fails, 126 when the command cannot be executed, 127 when it is\n"
+    "not found. The other commands exit 0 on success, 1 on failure, 2 on bad arguments.\n";
+
+constexpr const char* kVersionUsage =
+    "usage: fnwarden version (or fnwarden --version)\n"
+    "prints \"fnwarden X.Y.Z (commit C)\": C is the commit built, with -dirty when the tree had\n"
+    "uncommitted changes, or unknown outside a git checkout\n";
 
 }  // namespace
 }  // namespace fnw
 
 int main(int argc, char** argv) {
-    auto logger = spdlog::stderr_color_st("fnwarden");
+    // spdlog colors the level on a terminal itself; NO_COLOR turns it off.
+    const bool may_color = fnw::cli::should_color(fnw::cli::ColorChoice::Auto, std::getenv("NO_COLOR"), true);
+    auto logger = spdlog::stderr_color_st("fnwarden", may_color ? spdlog::color_mode::automatic : spdlog::color_mode::never);
     auto format = std::make_unique<spdlog::pattern_formatter>("fnwarden: %^%l%$: %v");
     // Under systemd each line carries its priority ("<3>" for an error) so
     // that `journalctl -p warning` finds it (daemon/journal_priority.hpp).
@@ -87,7 +103,8 @@ int main(int argc, char** argv) {
     if (command == "unload") return fnw::cli::cmd_unload(opts);
     if (command == "learn") return fnw::cli::cmd_learn(opts, rest);
     if (command == "version" || command == "--version") {
-        std::cout << "fnwarden 0.1.0\n";
+        const bool help = !opts.empty() && (opts[0] == "--help" || opts[0] == "-h");
+        std::cout << (help ? fnw::kVersionUsage : fnw::version_line() + "\n");
         return 0;
     }
     std::cerr << "fnwarden: unknown command \"" << command << "\"\n" << fnw::kTopUsage;

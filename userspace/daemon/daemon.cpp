@@ -18,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/version.hpp"
 #include "control/protocol.hpp"
 #include "daemon/daemon_impl.hpp"
 #include "daemon/daemon_status.hpp"
@@ -74,7 +75,7 @@ void Daemon::Impl::publish_violation_summaries() {
 
 DaemonInfo Daemon::Impl::daemon_info() const {
     DaemonInfo info;
-    info.version = "0.1.0";
+    info.version = std::string(fnwarden_version());
     info.pid = ::getpid();
     info.started = started_at;
     info.uptime_seconds =
