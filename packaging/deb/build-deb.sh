@@ -23,6 +23,7 @@
 #   /etc/logrotate.d/fnwarden                  conffile: rotates event files in /var/log/fnwarden
 #   /usr/share/lintian/overrides/fnwarden      the deliberate exceptions, each with its reason
 #   /usr/share/man/man8/fnwarden*.8.gz         fnwarden(8) and a page per subcommand
+#   /usr/share/bash-completion/completions/fnwarden   bash completion
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -92,6 +93,10 @@ chmod 0644 "$root/usr/share/doc/fnwarden/changelog.gz"
 # Man pages, generated from the binary's own --help (packaging/man/).
 command -v help2man >/dev/null || die "help2man not found (apt-get install help2man)"
 bash "$src/packaging/man/generate.sh" "$binary" "$root/usr/share/man/man8"
+# Bash completion, read by bash-completion on demand (it asks the binary's
+# --help for the options: packaging/completion/fnwarden.bash).
+install -d "$root/usr/share/bash-completion/completions"
+install -m 0644 "$src/packaging/completion/fnwarden.bash" "$root/usr/share/bash-completion/completions/fnwarden"
 install -d "$root/etc/logrotate.d" "$root/usr/share/lintian/overrides"
 install -m 0644 "$src/packaging/deb/logrotate" "$root/etc/logrotate.d/fnwarden"
 # Deliberate, and said why in the file lintian reads.

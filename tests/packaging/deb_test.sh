@@ -104,6 +104,7 @@ expect -rw-r--r-- usr/share/doc/fnwarden/README.md
 expect -rw-r--r-- usr/share/doc/fnwarden/copyright
 expect -rw-r--r-- usr/share/doc/fnwarden/changelog.gz
 expect -rw-r--r-- etc/logrotate.d/fnwarden
+expect -rw-r--r-- usr/share/bash-completion/completions/fnwarden
 # A man page per subcommand that `fnwarden --help` lists (version needs none).
 commands=$(sed -n '/^commands:/,$p' <<<"$("$build_dir/fnwarden" --help)" | sed -nE 's/^  ([a-z]+).*/\1/p' | grep -vx version | sort -u)
 [[ -n $commands ]] || fail "fnwarden --help lists no commands"
@@ -259,7 +260,18 @@ if command -v man >/dev/null; then
       grep -q -- "$option" <<<"$text" || fail "fnwarden-$command(8) lacks $option, which --help lists"
     done
   done
-  pass "man pages: $(wc -w <<<"$commands") subcommands"
+  # Exit codes are documented where a script writer looks: run's page says
+  # what 125, 126 and 127 mean.
+  run_page=$(MANWIDTH=200 man -l "$root/usr/share/man/man8/fnwarden-run.8.gz" 2>/dev/null)
+  exit_status=$(sed -n '/^EXIT STATUS/,/^[A-Z]/p' <<<"$run_page")
+  for code in 125 126 127; do
+    grep -qE "^ +$code\b" <<<"$exit_status" || fail "fnwarden-run(8) has no EXIT STATUS entry for $code: $exit_status"
+  done
+  for command in $commands; do
+    MANWIDTH=200 man -l "$root/usr/share/man/man8/fnwarden-$command.8.gz" 2>/dev/null | grep -q '^EXIT STATUS' ||
+      fail "fnwarden-$command(8) has no EXIT STATUS section"
+  done
+  pass "man pages: $(wc -w <<<"$commands") subcommands, each with its exit status"
 else
   echo "note: man not installed: pages not rendered"
 fi
