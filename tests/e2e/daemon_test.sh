@@ -111,7 +111,7 @@ metric_sum() {
 # num_cmp A OP B, numerically (floats allowed).
 num_cmp() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
   r = op == ">=" ? a >= b : op == "==" ? a == b : op == ">" ? a > b : 0; exit !r }'; }
-documented_families() { grep '^| `fnwarden_' "$daemon_doc" | grep -o 'fnwarden_[a-z_]*' | sort -u; }
+documented_families() { grep -E '^\| `(fnwarden|process)_' "$daemon_doc" | grep -oE '(fnwarden|process)_[a-z_]*' | sort -u; }
 
 write_policy() { # allow-list of syscalls (space separated)
   {
@@ -457,6 +457,15 @@ declare -A expect=(
   [fnwarden_webhook_sent_total]=">= 1"
   [fnwarden_webhook_dropped_total]="== 0"
   [fnwarden_metrics_series_overflow_total]="== 0"
+  [fnwarden_build_info]="== 1"
+  [fnwarden_policy_set_last_reload_successful]="== 1"
+  [fnwarden_policy_set_last_reload_success_timestamp_seconds]="> 1577836800"
+  [process_cpu_seconds_total]="> 0"
+  [process_resident_memory_bytes]="> 0"
+  [process_virtual_memory_bytes]="> 0"
+  [process_start_time_seconds]="> 1577836800"
+  [process_open_fds]="> 0"
+  [process_max_fds]="> 0"
 )
 documented=$(documented_families)
 exported=$(awk '/^# TYPE / {print $3}' <<<"$scrape" | sort -u)

@@ -4,6 +4,7 @@
 // "rules", fnwarden_rules_valid), and the first valid reload applies it.
 #include "daemon/active_policies.hpp"
 
+#include <ctime>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -137,6 +138,31 @@ TEST_F(ActivePoliciesTest, RulesStatusReachesTheClientAsSent) {
     Result<StatusReply> older = expect_reply<StatusReply>(nlohmann::json{{"type", "status"}});
     ASSERT_TRUE(older.ok());
     EXPECT_FALSE(older->rules);
+}
+
+// fnwarden_policy_set_last_reload_successful follows each reload; the
+// success timestamp moves only on success (Prometheus' config reload pair).
+TEST_F(ActivePoliciesTest, LastReloadMetricsFollowTheReloads) {
+    Gauge& successful = metrics_.gauge("fnwarden_policy_set_last_reload_successful", "").with();
+    Gauge& success_time = metrics_.gauge("fnwarden_policy_set_last_reload_success_timestamp_seconds", "").with();
+    policies_.set_last_reload_metrics(&successful, &success_time);
+
+    write_policy(rules_, "alpha");
+    const double before = static_cast<double>(std::time(nullptr));
+    ASSERT_TRUE(reload("start"));
+    EXPECT_EQ(successful.value(), 1);
+    EXPECT_GE(success_time.value(), before);
+    const double first_success = success_time.value();
+
+    write_broken_policy(rules_);
+    ASSERT_FALSE(reload("SIGHUP"));
+    EXPECT_EQ(successful.value(), 0);
+    EXPECT_EQ(success_time.value(), first_success);
+
+    std::filesystem::remove(rules_ / "broken.yaml");
+    ASSERT_TRUE(reload("SIGHUP"));
+    EXPECT_EQ(successful.value(), 1);
+    EXPECT_GE(success_time.value(), first_success);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "daemon/clock.hpp"
 
 namespace fnw {
@@ -13,6 +15,7 @@ bool ActivePolicies::refuse(const std::string& why, std::vector<std::string> err
     last_errors_ = std::move(errors);
     if (reloads_total_) reloads_total_->with({"error"}).inc();
     if (rules_valid_) rules_valid_->set(0);
+    if (last_reload_successful_) last_reload_successful_->set(0);
     for (const auto& e : last_errors_) spdlog::error("policy reload ({}): {}", why, e);
     if (set_)
         spdlog::error("policy reload ({}): rejected; policy set {} stays in force", why, set_->version);
@@ -50,6 +53,10 @@ bool ActivePolicies::reload(const std::string& why, const std::function<void(Swa
     last_warnings_ = std::move(load.warnings);
     if (reloads_total_) reloads_total_->with({"ok"}).inc();
     if (rules_valid_) rules_valid_->set(1);
+    if (last_reload_successful_) last_reload_successful_->set(1);
+    if (last_reload_success_timestamp_)
+        last_reload_success_timestamp_->set(
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     Swapped swapped{*set_, std::move(*matcher), std::move(applied->dropped)};
     on_swapped(swapped);
     if (first)

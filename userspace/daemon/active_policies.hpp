@@ -34,6 +34,13 @@ public:
     // fnwarden_rules_valid: 1 while the directory, as last read, is the set
     // in force; 0 from a failed load or apply until one succeeds.
     void set_rules_valid_metric(Gauge* rules_valid) { rules_valid_ = rules_valid; }
+    // fnwarden_policy_set_last_reload_successful (0/1) and
+    // fnwarden_policy_set_last_reload_success_timestamp_seconds, the pair
+    // Prometheus exports for its own configuration reloads.
+    void set_last_reload_metrics(Gauge* successful, Gauge* success_timestamp_seconds) {
+        last_reload_successful_ = successful;
+        last_reload_success_timestamp_ = success_timestamp_seconds;
+    }
 
     // What a successful reload hands on, before its summary is logged.
     struct Swapped {
@@ -69,6 +76,8 @@ private:
     std::optional<PolicySet> set_;
     CounterFamily* reloads_total_ = nullptr;
     Gauge* rules_valid_ = nullptr;
+    Gauge* last_reload_successful_ = nullptr;
+    Gauge* last_reload_success_timestamp_ = nullptr;
     uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
     std::string last_result_ = "none";
     std::string last_time_;

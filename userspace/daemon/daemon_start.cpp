@@ -12,6 +12,7 @@
 #include "core/display_name.hpp"
 #include "daemon/daemon_impl.hpp"
 #include "k8s/kube_config.hpp"
+#include "output/metrics_process.hpp"
 #include "runtime/cgroup.hpp"
 
 namespace fnw {
@@ -47,6 +48,14 @@ Status Daemon::Impl::start_up() {
         "fnwarden_rules_valid",
         "1 when the rules directory, as last read, is the policy set in force; 0 when it was refused "
         "(status: rules.errors).").with());
+    policies->set_last_reload_metrics(
+        &threads.metrics.gauge("fnwarden_policy_set_last_reload_successful",
+                               "1 when the last policy set reload succeeded, 0 when it was refused.").with(),
+        &threads.metrics.gauge("fnwarden_policy_set_last_reload_success_timestamp_seconds",
+                               "When the last successful policy set reload happened, in seconds since the epoch.")
+             .with());
+    // The commit is not recorded by the build yet: "unknown" says so.
+    declare_build_info(threads.metrics, daemon_info().version, "unknown");
     if (!config.metrics_address.empty())
         if (auto serving = threads.start_metrics_server(config.metrics_address, config.metrics_allow_non_loopback);
             !serving)
@@ -198,6 +207,7 @@ Daemon::Impl::Families Daemon::Impl::declare_metrics() {
     // (BPF map lookups, the pipeline's locked stats, atomics).
     ProbeSet* p = probes.get();
     declare_kernel_counter_metrics(metrics, [p] { return p->counters(); });
+    declare_process_metrics(metrics);
     LoopGauges* gauges = &threads.gauges;
     metrics.gauge_callback("fnwarden_monitored_cgroups", "Cgroups in the kernel's monitored map.",
                            [gauges] { return static_cast<double>(gauges->monitored_count.load()); });
