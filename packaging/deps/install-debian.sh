@@ -52,6 +52,20 @@ packages=(
 source "$(dirname "$0")/apt-missing.sh"
 install_missing_packages install-debian.sh "dependencies" "${packages[@]}"
 
+# promtool, for the lint of a live daemon's /metrics (tests/e2e/metrics_lint_test.sh).
+# Only the one binary: Debian ships it in the `prometheus` package, whose
+# install is 96 MB with a dozen JavaScript libraries and starts a Prometheus
+# server from its postinst. So the .deb (19 MB) is downloaded and promtool
+# alone taken out of it, into /usr/local/bin.
+if ! command -v promtool >/dev/null; then
+  echo "install-debian.sh: installing promtool (from Debian's prometheus package)"
+  promtool_tmp=$(mktemp -d)
+  (cd "$promtool_tmp" && { apt-get download -qq prometheus || { apt-get update -qq && apt-get download -qq prometheus; }; })
+  dpkg-deb --fsys-tarfile "$promtool_tmp"/prometheus_*.deb | tar -x -C "$promtool_tmp" ./usr/bin/promtool
+  install -m 0755 "$promtool_tmp/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$promtool_tmp"
+fi
+
 # kubectl (kustomize) and Node.js for the Kubernetes manifest test
 # (tests/k8s): only when the commands are missing, since this machine's
 # kubectl and nodejs may come from elsewhere and Debian's would conflict.
