@@ -124,30 +124,34 @@ void BM_RenderPrometheusCpp(benchmark::State& state) {
     state.counters["exposition_bytes"] = static_cast<double>(bytes);
 }
 
-// Heap held by the registry once its series exist, per series of the
-// labelled family (the fixed part is measured at 0 and subtracted in docs).
-void BM_HeapOurs(benchmark::State& state) {
+// Heap held by a registry once its series exist: make_filled(n) builds one
+// with n violation series (the fixed part is the n = 0 run).
+template <class MakeFilled>
+void measure_heap(benchmark::State& state, MakeFilled make_filled) {
     size_t held = 0;
     for (auto _ : state) {
         size_t before = heap_in_use();
-        auto registry = std::make_unique<fnw::MetricsRegistry>();
-        fill_ours(*registry, state.range(0));
+        auto registry = make_filled(state.range(0));
         held = heap_in_use() - before;
         benchmark::DoNotOptimize(registry);
     }
     state.counters["heap_bytes"] = static_cast<double>(held);
 }
 
+void BM_HeapOurs(benchmark::State& state) {
+    measure_heap(state, [](int64_t n) {
+        auto registry = std::make_unique<fnw::MetricsRegistry>();
+        fill_ours(*registry, n);
+        return registry;
+    });
+}
+
 void BM_HeapPrometheusCpp(benchmark::State& state) {
-    size_t held = 0;
-    for (auto _ : state) {
-        size_t before = heap_in_use();
+    measure_heap(state, [](int64_t n) {
         auto registry = std::make_shared<prometheus::Registry>();
-        fill_theirs(*registry, state.range(0));
-        held = heap_in_use() - before;
-        benchmark::DoNotOptimize(registry);
-    }
-    state.counters["heap_bytes"] = static_cast<double>(held);
+        fill_theirs(*registry, n);
+        return registry;
+    });
 }
 
 // 0: today's daemon with no violations yet (about 40 series); 40: a quiet
