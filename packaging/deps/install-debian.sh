@@ -52,7 +52,7 @@ packages=(
 source "$(dirname "$0")/apt-missing.sh"
 install_missing_packages install-debian.sh "dependencies" "${packages[@]}"
 
-# promtool, for the lint of a live daemon's /metrics (tests/e2e/metrics_lint_test.sh).
+# promtool, for the lint of a live daemon's /metrics (tests/e2e/daemon_test.sh).
 # Only the one binary: Debian ships it in the `prometheus` package, whose
 # install is 96 MB with a dozen JavaScript libraries and starts a Prometheus
 # server from its postinst. So the .deb (19 MB) is downloaded and promtool

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # The host daemon end to end, with real probes, real cgroups and the real
 # binaries: `fnwarden run` registers with the daemon, violations reach the
-# JSON output, `trace -o json`, /metrics (every documented family, and no
-# undocumented one) and the webhook; reloads (valid and broken, and twenty
-# in a row under a function making forbidden calls: not one call goes
-# unreported), SIGHUP reopen, a trace client killed mid-stream, a refused
+# JSON output, `trace -o json`, /metrics (every documented family, no
+# undocumented one, promtool's lint) and the webhook; reloads (valid and
+# broken, and twenty in a row under a function making forbidden calls: not
+# one call goes unreported), SIGHUP reopen, a trace client killed mid-stream, a refused
 # non-root user, the daemon's mode ceiling (an auditing daemon kills nothing,
 # an enforcing one kills), and an event flood during which `status` keeps
 # answering.
@@ -240,6 +240,8 @@ if eventually 5 more_than "${before:-0}" "$out" '"name":"getppid"'; then pass "r
 
 # --- reload with a broken file: the previous set stays, the error is visible ----
 v2=$(policy_version) || fail "no policy set version in status"
+reload_time() { metric_sum "$(curl -sf "http://$metrics/metrics")" fnwarden_policy_set_last_reload_success_timestamp_seconds; }
+last_success=$(reload_time)
 printf 'apiVersion: fnwarden.io/v1\nkind: FunctionPolicy\nmetadata: {name: broken}\nspec:\n  selector: {function: other}\n  syscalls:\n    allow: [opne]\n' \
   >"$rules/broken.yaml"
 if eventually 5 status_has 'broken.yaml:7'; then
@@ -248,6 +250,10 @@ v_now=$(policy_version)
 [[ -n $v2 && $v_now == "$v2" ]] && pass "previous policy set stays in force" || fail "policy set changed: '$v2' -> '$v_now'"
 curl -sf "http://$metrics/metrics" | grep -q 'fnwarden_policy_reloads_total{result="error"} 1' &&
   pass "failed reload counted in /metrics" || fail "reload error not in metrics"
+[[ $(metric_sum "$(curl -sf "http://$metrics/metrics")" fnwarden_policy_set_last_reload_successful) == 0 ]] &&
+  pass "failed reload: fnwarden_policy_set_last_reload_successful 0" || fail "last reload successful not 0"
+[[ -n $last_success && $(reload_time) == "$last_success" ]] &&
+  pass "failed reload: success timestamp unchanged ($last_success)" || fail "success timestamp '$last_success' -> '$(reload_time)'"
 before=$(count_matching "$out" '"name":"getppid"')
 "$fnw" run --socket "$sock" --function e2e -- "$workload" getppid >/dev/null 2>&1
 is_uint "$before" && eventually 5 more_than "$before" "$out" '"name":"getppid"' && pass "old policy still enforced" ||
@@ -491,6 +497,24 @@ for family in $exported; do
   grep -qx "$family" <<<"$documented" || fail "metric $family exported but not in docs/daemon.md"
 done
 [[ -n $exported ]] && pass "every exported family is documented" || fail "no # TYPE line in the scrape"
+# The same scrape through Prometheus' own parser and naming lint (HELP on
+# every family, _total on counters, base units: docs/daemon.md, "Metrics").
+# Here rather than in a test of its own: this daemon's families all have
+# series by now, and a second daemon start would cost the e2e lane seconds.
+promtool=${FNW_PROMTOOL:-$(command -v promtool || true)}
+if [[ -x $promtool ]]; then
+  if lint=$("$promtool" check metrics <<<"$scrape" 2>&1); then pass "promtool check metrics on the live /metrics"; else
+    fail "promtool check metrics: $lint"
+  fi
+elif [[ ${FNW_REQUIRE_BPF:-0} == 1 ]]; then
+  fail "promtool not found (packaging/deps/install-debian.sh installs it)"
+else
+  echo "SKIP: promtool check metrics: promtool not found (packaging/deps/install-debian.sh installs it)"
+fi
+version=$("$fnw" version | awk '{print $2}')
+grep -q "^fnwarden_build_info{version=\"$version\",commit=\"[^\"]*\"} 1$" <<<"$scrape" &&
+  pass "fnwarden_build_info carries version $version" ||
+  fail "fnwarden_build_info: '$(grep '^fnwarden_build_info' <<<"$scrape")', want version $version"
 value=$(metric_sum "$scrape" fnwarden_policy_reloads_total 'result="error"')
 [[ $value == 1 ]] && pass "metric fnwarden_policy_reloads_total{result=\"error\"} = 1" || fail "reload errors '$value'"
 

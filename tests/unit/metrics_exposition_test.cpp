@@ -3,7 +3,7 @@
 // `promtool check metrics` read it: one HELP and one TYPE per family before
 // its samples, families in one block each, label values escaped, no series
 // twice, and the naming scheme (counters end in _total, nothing else does,
-// base units). tests/e2e/metrics_lint_test.sh runs promtool itself on a live
+// base units). tests/e2e/daemon_test.sh runs promtool itself on a live
 // daemon; this one needs no promtool and covers the corner cases.
 #include <cstdlib>
 #include <map>
