@@ -5,6 +5,7 @@
 // twice, and the naming scheme (counters end in _total, nothing else does,
 // base units). tests/e2e/daemon_test.sh runs promtool itself on a live
 // daemon; this one needs no promtool and covers the corner cases.
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -26,6 +27,13 @@ struct Family {
     bool has_samples = false;
 };
 
+bool is_label_name(const std::string& name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    for (char c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+}
+
 // Reads `{a="x",b="y"}` at text[at] (at is on '{'); returns the labels
 // sorted by name, or why not.
 bool read_labels(const std::string& line, size_t& at, std::map<std::string, std::string>& labels,
@@ -35,6 +43,7 @@ bool read_labels(const std::string& line, size_t& at, std::map<std::string, std:
         size_t eq = line.find("=\"", at);
         if (eq == std::string::npos) return problem = "label without =\"", false;
         std::string name = line.substr(at, eq - at);
+        if (!is_label_name(name)) return problem = "label name \"" + name + "\"", false;
         std::string value;
         for (at = eq + 2; at < line.size() && line[at] != '"'; ++at) {
             if (line[at] != '\\') {
@@ -49,6 +58,7 @@ bool read_labels(const std::string& line, size_t& at, std::map<std::string, std:
         if (!labels.emplace(name, value).second) return problem = "label " + name + " twice", false;
         ++at;  // closing '"'
         if (at < line.size() && line[at] == ',') ++at;
+        else if (at < line.size() && line[at] != '}') return problem = "no , or } after a label value", false;
     }
     if (at >= line.size()) return problem = "unterminated label set", false;
     ++at;  // '}'
@@ -183,6 +193,8 @@ TEST(MetricsExposition, TheCheckerCatchesWhatPrometheusRefuses) {
         {"no TYPE", "# HELP b_total B.\nb_total 1\n"},
         {"HELP twice", good + "# HELP a_total A.\n"},
         {"unescaped quote", "# HELP a_total A.\n# TYPE a_total counter\na_total{f=\"x\"y\"} 1\n"},
+        {"unescaped quote, then more labels",
+         "# HELP a_total A.\n# TYPE a_total counter\na_total{f=\"a\"q\"\",g=\"y\"} 1\n"},
         {"bad escape", "# HELP a_total A.\n# TYPE a_total counter\na_total{f=\"x\\t\"} 1\n"},
         {"no value", "# HELP a_total A.\n# TYPE a_total counter\na_total{f=\"x\"}\n"},
         {"counter without _total", "# HELP a A.\n# TYPE a counter\na 1\n"},
