@@ -242,6 +242,9 @@ if eventually 5 more_than "${before:-0}" "$out" '"name":"getppid"'; then pass "r
 v2=$(policy_version) || fail "no policy set version in status"
 reload_time() { metric_sum "$(curl -sf "http://$metrics/metrics")" fnwarden_policy_set_last_reload_success_timestamp_seconds; }
 last_success=$(reload_time)
+[[ $(metric_sum "$(curl -sf "http://$metrics/metrics")" fnwarden_policy_reloads_total 'result="error"') == 0 ]] &&
+  pass "fnwarden_policy_reloads_total{result=\"error\"} is 0 before any failure, not missing" ||
+  fail "no fnwarden_policy_reloads_total{result=\"error\"} 0 before the first failure"
 printf 'apiVersion: fnwarden.io/v1\nkind: FunctionPolicy\nmetadata: {name: broken}\nspec:\n  selector: {function: other}\n  syscalls:\n    allow: [opne]\n' \
   >"$rules/broken.yaml"
 if eventually 5 status_has 'broken.yaml:7'; then

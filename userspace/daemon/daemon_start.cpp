@@ -193,6 +193,8 @@ Daemon::Impl::Families Daemon::Impl::declare_metrics() {
                                           "Policy violations, by function, event type and action taken.",
                                           {"function", "type", "action"});
     f.reloads_total = &metrics.counter("fnwarden_policy_reloads_total", "Policy set reloads, by result.", {"result"});
+    // Both results from the start, at 0: "no failed reload", not "no data".
+    for (const char* result : {"ok", "error"}) f.reloads_total->with({result});
     f.control_refused_total = &metrics.counter(
         "fnwarden_control_refused_total",
         "Control-socket registrations refused, by reason (docs/threat-model.md, \"A hostile control-socket client\").",
