@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/display_name.hpp"
+#include "output/event_stamp.hpp"
 
 namespace fnw {
 
@@ -86,6 +87,7 @@ void ControlService::on_request(ClientId client, const EventRequest& request) {
     nlohmann::json event = request.event;
     event["function"] = reg->second.function;
     event["source"] = "launcher";
+    stamp_event(event);  // this daemon's host and ids, whatever the client sent
     const bool violation = event.value("verdict", "") == "violation";
     parts_.router.publish(event, reg->second.function, reg->first, violation, violation || reg->second.trace);
 }

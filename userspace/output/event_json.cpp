@@ -15,6 +15,7 @@
 #include "core/event_kind.hpp"
 #include "core/file_access.hpp"
 #include "core/syscall_table.hpp"
+#include "output/event_stamp.hpp"
 #include "runtime/exec_hash.hpp"
 
 namespace fnw {
@@ -345,12 +346,22 @@ nlohmann::json summary_json(const fnw_violation_summary_event& ev, const EventCo
 
 }  // namespace
 
-std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock) {
+namespace {
+
+std::optional<nlohmann::json> unstamped_json(const Record& record, const EventContext& ctx, const WallClock& clock) {
     if (const auto* ev = std::get_if<fnw_syscall_event>(&record)) return syscall_json(*ev, ctx, clock);
     if (const auto* ev = std::get_if<FileRecord>(&record)) return file_json(**ev, ctx, clock);
     if (const auto* ev = std::get_if<fnw_net_event>(&record)) return net_json(*ev, ctx, clock);
     if (const auto* ev = std::get_if<fnw_violation_summary_event>(&record)) return summary_json(*ev, ctx, clock);
     return std::nullopt;  // a cgroup birth: identity input, not an event
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock) {
+    auto event = unstamped_json(record, ctx, clock);
+    if (event) stamp_event(*event);  // host, schema_version, id, severity
+    return event;
 }
 
 std::optional<nlohmann::json> event_to_json(std::span<const std::byte> bytes, const EventContext& ctx,
