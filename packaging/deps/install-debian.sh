@@ -21,7 +21,8 @@ packages=(
   libboost-program-options-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   nlohmann-json3-dev libseccomp-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   libre2-dev
-  # sd_notify: readiness and watchdog pings to systemd
+  # sd_notify: readiness and watchdog pings to systemd; sd_journal_sendv:
+  # events as structured journal entries (runtime: libsystemd0, via shlibdeps)
   libsystemd-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -452,6 +452,27 @@ TEST(WebhookSink, DeliversEveryEventAsJsonArraysOfBoundedSize) {
     EXPECT_EQ(stats.dropped_events(), 0u);
 }
 
+// --output-format falco: falcosidekick decodes one object per POST.
+TEST(WebhookSink, OneEventPerRequestPostsEachEventAsABareObject) {
+    TestReceiver receiver([](TestReceiver&, int) { return 200; });
+    auto options = fast_options(receiver.url());
+    options.one_event_per_request = true;
+    auto sink = make_webhook(options);
+    ASSERT_TRUE(sink);
+
+    sink->write_batch(numbered_events(0, 5));
+    ASSERT_TRUE(eventually([&] { return sink->stats().sent_events == 5; })) << sink->stats().sent_events;
+
+    const auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 5u);
+    for (size_t i = 0; i < requests.size(); ++i) {
+        const auto body = nlohmann::json::parse(requests[i].body);
+        ASSERT_TRUE(body.is_object()) << requests[i].body;
+        EXPECT_EQ(body.at("seq"), static_cast<int>(i));
+    }
+    EXPECT_EQ(sink->stats().sent_batches, 5u);
+}
+
 TEST(WebhookSink, RetriesUntilTheReceiverRecovers) {
     TestReceiver receiver([](TestReceiver&, int index) { return index < 2 ? 500 : 200; });
     auto sink = make_webhook(fast_options(receiver.url()));

@@ -104,6 +104,7 @@ int cmd_daemon(const std::vector<std::string>& opts) {
         ("admin-group", po::value<std::string>(), "members of the socket group also in this group see every function in trace (default: root only)")
         ("metrics", po::value(&metrics), "Prometheus /metrics and /healthz address (\"\" or off disables)")
         ("webhook", po::value(&webhook), "POST batches of violations to this http(s) URL")
+        ("output-format", po::value<std::string>(), "json|falco: how --output and --webhook write events (falco: Falco's schema, one event per POST, for falcosidekick)")
         ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)")
         ("log-level", po::value(&log_level), "trace|debug|info|warn|error")
         ("kubeconfig", po::value<std::string>(), "Kubernetes API for pod metadata and pod selectors: in-cluster or a kubeconfig path")
@@ -138,6 +139,7 @@ int cmd_daemon(const std::vector<std::string>& opts) {
     if (seen.count("admin-group")) config.admin_group = seen["admin-group"].as<std::string>();
     if (seen.count("metrics")) config.metrics_address = metrics == "off" ? "" : metrics;
     if (seen.count("webhook")) config.webhook_url = webhook;
+    if (seen.count("output-format")) config.output_format = seen["output-format"].as<std::string>();
     if (seen.count("ringbuf-bytes")) config.ringbuf_bytes = ringbuf_bytes;
     if (seen.count("log-level")) config.log_level = log_level;
     if (seen.count("program-stats")) config.program_stats = true;

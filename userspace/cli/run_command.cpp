@@ -30,6 +30,7 @@
 #include "core/display_name.hpp"
 #include "core/elf_interpreter.hpp"
 #include "output/event_json.hpp"
+#include "output/falco_format.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
 #include "runtime/kernel_features.hpp"
@@ -212,6 +213,7 @@ int run_under_daemon(ControlClient client, const std::string& socket, const std:
 
 struct RunOptions {
     std::string function, policy_file, mode_text, events_path;
+    std::string output_format = "json";
     std::string socket = kDefaultSocket;
     uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
     bool trace = false;
@@ -231,6 +233,7 @@ std::optional<int> parse_run_options(const std::vector<std::string>& opts, RunOp
         ("policy", po::value(&o.policy_file), "policy file (rules/*.yaml); under a daemon its own policy for the function applies")
         ("mode", po::value(&o.mode_text), "audit|enforce: overrides the policy's spec.mode (standalone only)")
         ("events", po::value(&o.events_path), "write JSON-lines events to PATH instead of stderr (standalone only)")
+        ("output-format", po::value(&o.output_format), "json|falco: how --events writes events (falco: Falco's schema; standalone only)")
         ("trace", po::bool_switch(&o.trace), "emit every syscall of the function, not only violations")
         ("explain", po::bool_switch(&o.explain), "print which mechanism guards each rule on this kernel (then run CMD, if given)")
         ("ringbuf-bytes", po::value(&o.ringbuf_bytes), "ring buffer size (power of two, >= page size)")
@@ -250,9 +253,9 @@ std::optional<int> try_run_under_daemon(const RunOptions& o, const std::vector<s
                                         const std::optional<RunAs>& run_as) {
     auto connected = ControlClient::connect(o.socket, std::chrono::seconds(2));
     if (connected) {
-        if (!o.policy_file.empty() || !o.mode_text.empty() || !o.events_path.empty())
-            spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events "
-                         "ignored; --standalone to use them)",
+        if (!o.policy_file.empty() || !o.mode_text.empty() || !o.events_path.empty() || o.output_format != "json")
+            spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events/"
+                         "--output-format ignored; --standalone to use them)",
                          o.socket);
         return run_under_daemon(std::move(*connected), o.socket, o.function, command, o.trace, o.explain, run_as);
     }
@@ -306,6 +309,11 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     if (!chosen) return kExitRunFailed;
     auto& [policy, mode] = *chosen;
 
+    const auto format = output_format_from(o.output_format);
+    if (!format) {
+        std::cerr << "fnwarden run: --output-format must be json or falco, not \"" << o.output_format << "\"\n";
+        return kExitUsage;
+    }
     auto output = EventOutput::open(o.events_path);
     if (!output) {
         std::cerr << "fnwarden run: cannot open " << o.events_path << ": " << std::strerror(errno) << "\n";
@@ -330,7 +338,7 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
         if (interpreter_may_be_refused_here) name_glob_program_interpreter(record, policy, ctx);
         if (auto j = to_json(record, ctx, clock)) {
             if (j->value("verdict", "") == "violation") ++violation_events;
-            output->write_line(j->dump());
+            output->write_line(*format == OutputFormat::Falco ? to_falco(*j).dump() : j->dump());
         } else {
             ++malformed;
         }

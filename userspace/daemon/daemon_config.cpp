@@ -29,12 +29,12 @@ namespace {
 // A config file is a screenful; anything near this size is not one.
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 22> kKeys = {
+constexpr std::array<std::string_view, 23> kKeys = {
     "rules",        "mode",             "output",            "socket",       "socketGroup",
     "metrics",      "metricsAllowNonLoopback",               "webhook",      "ringbufBytes",
     "clientQueueBytes", "outputQueueEvents",                 "cgroupParent", "logLevel",
     "programStats", "kubeconfig", "nodeName",     "adminGroup", "pinRoot",   "unloadOnExit",
-    "policySource", "functionPolicyNamespace", "functionPolicyStatus",
+    "policySource", "functionPolicyNamespace", "functionPolicyStatus", "outputFormat",
 };
 
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -90,6 +90,11 @@ std::string check_metrics_address(std::string_view address) {
     auto parsed = parse_listen_address(address);
     if (parsed) return "";
     return "must be IP:PORT or [IPv6]:PORT (\"\" disables metrics), not " + in_quotes(address) + ": " + parsed.error();
+}
+
+std::string check_output_format(std::string_view format) {
+    if (format == "json" || format == "falco") return "";
+    return "must be \"json\" or \"falco\", not " + in_quotes(format);
 }
 
 std::string check_webhook(std::string_view url) {
@@ -274,6 +279,9 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
     } else if (key == "webhook") {
         if (auto text = reader.text(value, key); text && reader.check(value, key, check_webhook(*text)))
             config.webhook_url = *text;
+    } else if (key == "outputFormat") {
+        if (auto text = reader.text(value, key); text && reader.check(value, key, check_output_format(*text)))
+            config.output_format = *text;
     } else if (key == "ringbufBytes") {
         if (auto n = reader.whole_number(value, key, std::numeric_limits<uint32_t>::max());
             n && reader.check(value, key, check_ringbuf_bytes(*n)))
@@ -429,6 +437,7 @@ std::vector<std::string> validate_daemon_config(const DaemonConfig& config) {
     report("adminGroup", check_group(config.admin_group));
     report("metrics", check_metrics_address(config.metrics_address));
     report("webhook", check_webhook(config.webhook_url));
+    report("outputFormat", check_output_format(config.output_format));
     report("ringbufBytes", check_ringbuf_bytes(config.ringbuf_bytes));
     report("clientQueueBytes", check_client_queue_bytes(config.client_queue_bytes));
     report("outputQueueEvents", check_output_queue_events(config.output_queue_events));

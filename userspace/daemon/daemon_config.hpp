@@ -19,6 +19,7 @@
 //   metrics: 127.0.0.1:9464             # --metrics: IP:PORT, [IPv6]:PORT, "" = off
 //   metricsAllowNonLoopback: false      # --metrics-allow-non-loopback
 //   webhook: ""                         # --webhook: http(s) URL, "" = none
+//   outputFormat: json                  # --output-format: json | falco (output and webhook; docs/outputs.md)
 //   ringbufBytes: 8388608               # --ringbuf-bytes: power of two >= 4096
 //   clientQueueBytes: 4194304           # (file only)
 //   outputQueueEvents: 65536            # (file only)
@@ -77,6 +78,9 @@ struct DaemonConfig {
     std::string metrics_address = "127.0.0.1:9464";
     bool metrics_allow_non_loopback = false;
     std::string webhook_url;  // "" none
+    // How the output and the webhook write events: "json" (docs/events.md)
+    // or "falco" (Falco's schema, one event per POST: docs/outputs.md).
+    std::string output_format = "json";
     uint32_t ringbuf_bytes = FNW_RINGBUF_DEFAULT_BYTES;
     size_t client_queue_bytes = 4 << 20;  // per subscriber; a slow one is cut off, not waited for
     size_t output_queue_events = 65536;

@@ -4,14 +4,21 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdlib>
+#include <iterator>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
 
 #include "core/display_name.hpp"
 #include "daemon/daemon_impl.hpp"
+#include "daemon/journal_priority.hpp"
 #include "k8s/kube_config.hpp"
+#include "output/falco_format.hpp"
+#include "output/journal_sink.hpp"
 #include "output/metrics_process.hpp"
 #include "runtime/cgroup.hpp"
 
@@ -121,20 +128,40 @@ void log_pinned_state(const PinnedState& pinned) {
     for (const auto& why : pinned.unpinned_links) spdlog::warn("not pinned: {}", why);
 }
 
+// The pipeline carries native JSON lines. The file/stdout and webhook sinks
+// take config.output_format (behind one FalcoFormatSink for "falco"); the
+// journal, under systemd, reads the native lines for its fields.
 Status Daemon::Impl::open_outputs() {
-    std::vector<std::unique_ptr<EventSink>> sinks;
-    if (config.output != "none") {
+    const bool falco = output_format_from(config.output_format) == OutputFormat::Falco;
+    const bool journal = running_under_systemd();
+    std::vector<std::unique_ptr<EventSink>> formatted;
+    // stdout that is itself the journal stream: the structured entry says it all.
+    const char* journal_stream = std::getenv("JOURNAL_STREAM");
+    const bool stdout_is_journal = journal && config.output == "stdout" && journal_stream &&
+                                   is_journal_stream(STDOUT_FILENO, journal_stream);
+    if (config.output != "none" && !stdout_is_journal) {
         auto lines = JsonLinesSink::open(config.output);
         if (!lines) return lines.wrap("output " + config.output);
-        sinks.push_back(std::move(*lines));
+        formatted.push_back(std::move(*lines));
     }
     if (!config.webhook_url.empty()) {
         WebhookOptions hook;
         hook.url = config.webhook_url;
+        hook.one_event_per_request = falco;  // falcosidekick decodes one object per POST
         auto sink = WebhookSink::create(hook);
         if (!sink) return sink.wrap("webhook");  // not the URL: it may carry a token
         webhook = sink->get();
-        sinks.push_back(std::move(*sink));
+        formatted.push_back(std::move(*sink));
+    }
+    std::vector<std::unique_ptr<EventSink>> sinks;
+    if (falco && !formatted.empty())
+        sinks.push_back(std::make_unique<FalcoFormatSink>(std::move(formatted)));
+    else
+        std::move(formatted.begin(), formatted.end(), std::back_inserter(sinks));
+    if (journal) {
+        sinks.push_back(std::make_unique<JournalSink>(systemd_journal_writer()));
+        spdlog::info("events also go to the journal as structured entries{}",
+                     stdout_is_journal ? " (instead of JSON lines on stdout, which is the journal)" : "");
     }
     OutputPipelineOptions pipeline;
     pipeline.queue_capacity_lines = config.output_queue_events;

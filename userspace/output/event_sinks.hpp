@@ -98,6 +98,9 @@ struct WebhookOptions {
     // events of a run are often the interesting ones; a hanging receiver
     // must still not hold up the exit for longer than this.
     std::chrono::milliseconds shutdown_grace{1000};
+    // Each POST's body is one event, not an array: what falcosidekick (and
+    // Falco's http_output) expects. Batches are then of one event.
+    bool one_event_per_request = false;
 };
 
 struct WebhookStats {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// WebhookSink: batches of events POSTed as JSON arrays, from a queue and a
+// WebhookSink: batches of events POSTed as JSON arrays (or one event per
+// POST, as falcosidekick takes them), from a queue and a
 // thread of its own (event_sinks.hpp says why). Kept apart from the other
 // sinks: it is the only one that speaks HTTP (libcurl).
 #include "output/event_sinks.hpp"
@@ -192,12 +193,16 @@ struct WebhookSink::Impl {
 
     void deliver(std::span<const std::string> batch) {
         body.clear();
-        body += '[';
-        for (size_t i = 0; i < batch.size(); ++i) {
-            if (i) body += ',';
-            body += batch[i];
+        if (options.one_event_per_request) {
+            body = batch.front();  // batches are of one event then (create())
+        } else {
+            body += '[';
+            for (size_t i = 0; i < batch.size(); ++i) {
+                if (i) body += ',';
+                body += batch[i];
+            }
+            body += ']';
         }
-        body += ']';
 
         const uint64_t events = batch.size();
         auto backoff = options.backoff_initial;
@@ -361,7 +366,7 @@ Result<std::unique_ptr<WebhookSink>> WebhookSink::create(WebhookOptions options)
     if (!curl_ready()) return fail("libcurl global initialisation failed");
     Result<std::string> shown = redacted_http_url(options.url);
     if (!shown) return fail(shown.error());
-    options.batch_max_events = std::max<size_t>(options.batch_max_events, 1);
+    options.batch_max_events = options.one_event_per_request ? 1 : std::max<size_t>(options.batch_max_events, 1);
     options.queue_capacity_events = std::max<size_t>(options.queue_capacity_events, 1);
     options.backoff_max = std::max(options.backoff_max, options.backoff_initial);
 
