@@ -32,6 +32,8 @@
 
 #include "common/httplib.hpp"
 
+#include "loopback_port.hpp"
+
 namespace {
 
 std::string read_all(const std::string& path) {
@@ -126,10 +128,5 @@ int main(int argc, char** argv) {
     });
     if (argc == 3) serve_function_policies(server, argv[2]);
     const char* address = std::getenv("FNW_FAKE_KUBE_API_ADDRESS");
-    const int port = server.bind_to_any_port(address && *address ? address : "127.0.0.1");
-    if (port <= 0) return 1;
-    std::printf("%d\n", port);
-    std::fflush(stdout);
-    server.listen_after_bind();
-    return 0;
+    return fnw::test::serve_on_loopback_printing_port(server, address && *address ? address : "127.0.0.1");
 }

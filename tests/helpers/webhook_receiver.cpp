@@ -19,6 +19,8 @@
 
 #include <httplib.h>
 
+#include "loopback_port.hpp"
+
 int main(int argc, char** argv) {
     if (argc != 3) {
         std::fprintf(stderr, "usage: %s ok|fail-first:N|hang FILE\n", argv[0]);
@@ -47,10 +49,5 @@ int main(int argc, char** argv) {
         std::ofstream(file, std::ios::app) << req.body << "\n";
         res.status = 200;
     });
-    const int port = server.bind_to_any_port("127.0.0.1");
-    if (port <= 0) return 1;
-    std::printf("%d\n", port);
-    std::fflush(stdout);
-    server.listen_after_bind();
-    return 0;
+    return fnw::test::serve_on_loopback_printing_port(server);
 }
