@@ -515,7 +515,7 @@ else
   echo "SKIP: promtool check metrics: promtool not found (packaging/deps/install-debian.sh installs it)"
 fi
 version=$("$fnw" version | awk '{print $2}')
-grep -q "^fnwarden_build_info{version=\"$version\",commit=\"[^\"]*\"} 1$" <<<"$scrape" &&
+grep -q "^fnwarden_build_info{version=\"$version\",commit=\"[0-9a-f]\{12\}\(-dirty\)\?\"} 1$" <<<"$scrape" &&
   pass "fnwarden_build_info carries version $version" ||
   fail "fnwarden_build_info: '$(grep '^fnwarden_build_info' <<<"$scrape")', want version $version"
 value=$(metric_sum "$scrape" fnwarden_policy_reloads_total 'result="error"')

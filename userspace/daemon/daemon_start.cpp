@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/version.hpp"
 #include "core/display_name.hpp"
 #include "daemon/daemon_impl.hpp"
 #include "daemon/journal_priority.hpp"
@@ -62,7 +63,7 @@ Status Daemon::Impl::start_up() {
                                "When the last successful policy set reload happened, in seconds since the epoch.")
              .with());
     // The commit is not recorded by the build yet: "unknown" says so.
-    declare_build_info(threads.metrics, daemon_info().version, "unknown");
+    declare_build_info(threads.metrics, fnwarden_version(), build_commit());
     if (!config.metrics_address.empty())
         if (auto serving = threads.start_metrics_server(config.metrics_address, config.metrics_allow_non_loopback);
             !serving)
