@@ -111,7 +111,10 @@ int cmd_daemon(const std::vector<std::string>& opts) {
         ("node-name", po::value<std::string>(), "the node whose pods are watched (default $NODE_NAME, else the hostname)")
         ("program-stats", "per-program run counts/times in status (kernel bpf_stats; small cost on every probe run)")
         ("pin-root", po::value<std::string>(), "bpffs directory the probes are pinned under, so enforcement outlives the daemon (default /sys/fs/bpf/fnwarden; none: not pinned)")
-        ("unload-on-exit", "remove the pinned probes when the daemon exits (default: they keep enforcing)");
+        ("unload-on-exit", "remove the pinned probes when the daemon exits (default: they keep enforcing)")
+        ("bundle", po::value<std::string>(), "a signed policy bundle (fnwarden policy bundle) instead of --rules")
+        ("trusted-key", po::value<std::string>(), "the Ed25519 public key (PEM) a bundle must be signed with")
+        ("require-signed", "refuse policies from a plain directory or FunctionPolicy objects");
     po::variables_map seen;
     if (auto done = parse_subcommand(opts, desc, "daemon", "fnwarden daemon [options]", &seen)) return *done;
 
@@ -147,6 +150,9 @@ int cmd_daemon(const std::vector<std::string>& opts) {
     if (seen.count("unload-on-exit")) config.unload_on_exit = true;
     if (seen.count("kubeconfig")) config.kubeconfig = seen["kubeconfig"].as<std::string>();
     if (seen.count("node-name")) config.node_name = seen["node-name"].as<std::string>();
+    if (seen.count("bundle")) config.bundle = seen["bundle"].as<std::string>();
+    if (seen.count("trusted-key")) config.trusted_key = seen["trusted-key"].as<std::string>();
+    if (seen.count("require-signed")) config.require_signed = true;
     if (auto problems = validate_daemon_config(config); !problems.empty()) {
         for (const auto& p : problems) std::cerr << "fnwarden daemon: " << p << "\n";
         return kExitUsage;

@@ -67,6 +67,16 @@ void print_daemon_lines(const StatusReply& s, std::ostream& out, bool color) {
                                   : ": the set above stays in force\n");
         for (const auto& e : p.last_reload.errors) out << "    " << shown(e) << "\n";
     }
+    if (s.rules && s.rules->bundle) {  // docs/policy.md, "Signed bundles"
+        const BundleInfo& b = *s.rules->bundle;
+        out << "bundle   " << (b.digest.empty() ? "none verified" : "sha256 " + b.digest.substr(0, 16) + "  signer " +
+                                                        b.signer.substr(0, 16) + "  created " + b.created + "  expires " +
+                                                        (b.expires.empty() ? "never" : b.expires))
+            << (b.require_signed ? "  (require-signed)" : "") << "\n";
+        if (!b.last_refusal_reason.empty())
+            out << "  last refusal (" << b.last_refusal_reason << ") at " << shown(b.last_refusal_time) << ": "
+                << shown(b.last_refusal) << "\n";
+    }
     const KernelInfo& k = s.kernel;
     out << "kernel   " << shown(k.release) << "  seccomp user_notif " << (k.seccomp_user_notif ? "yes" : "no")
         << "  landlock " << (k.landlock_abi ? "ABI " + std::to_string(*k.landlock_abi) : "no")

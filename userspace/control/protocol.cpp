@@ -87,7 +87,9 @@ FNW_JSON_FIELDS(LastReloadInfo, result, time, errors, warnings)
 FNW_JSON_FIELDS(PolicySetInfo, version, loaded_at, baseline, reloads_ok, reloads_failed, last_reload)
 FNW_JSON_FIELDS(FunctionPoliciesInfo, source, scope, synced, objects, lists, relists_410, reconnects, errors,
                 resource_version, last_error, status_patches, status_patch_errors, status_last_error)
-FNW_JSON_FIELDS(RulesInfo, valid, errors, function_policies)
+FNW_JSON_FIELDS(BundleInfo, file, digest, signer, created, expires, files, pins, require_signed, last_refusal_reason,
+                last_refusal, last_refusal_time)
+FNW_JSON_FIELDS(RulesInfo, valid, errors, function_policies, bundle)
 FNW_JSON_FIELDS(CgroupInfo, cgroup_id, policy_id, function, flags, path, registered_by, launcher, found_by, k8s)
 FNW_JSON_FIELDS(FunctionInfo, function, policy, file, mode, policy_id, cgroups, events, violations, coverage_gaps)
 FNW_JSON_FIELDS(ControlInfo, register_refused, max_registrations_per_client, admin_group, launcher_parent)

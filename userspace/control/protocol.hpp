@@ -193,10 +193,19 @@ struct FunctionPoliciesInfo {
     uint64_t status_patches = 0, status_patch_errors = 0;
     std::string status_last_error;
 };
+// A signed bundle (--bundle) or --require-signed: the bundle in force and
+// the last refusal (docs/policy.md, "Signed bundles").
+struct BundleInfo {
+    std::string file, digest, signer, created, expires;  // of the bundle in force; expires "" = none
+    uint64_t files = 0, pins = 0;
+    bool require_signed = false;
+    std::string last_refusal_reason, last_refusal, last_refusal_time;  // "" none yet
+};
 struct RulesInfo {
     bool valid = false;
     std::vector<std::string> errors;
     std::optional<FunctionPoliciesInfo> function_policies;  // absent: files only
+    std::optional<BundleInfo> bundle;                       // absent: no bundle, not require-signed
 };
 struct CgroupPodInfo {
     std::string namespace_, pod, container_id;  // "namespace" on the wire
@@ -312,6 +321,7 @@ FNW_PROTOCOL_JSON(ProgramInfo)
 FNW_PROTOCOL_JSON(LastReloadInfo)
 FNW_PROTOCOL_JSON(PolicySetInfo)
 FNW_PROTOCOL_JSON(FunctionPoliciesInfo)
+FNW_PROTOCOL_JSON(BundleInfo)
 FNW_PROTOCOL_JSON(RulesInfo)
 FNW_PROTOCOL_JSON(CgroupPodInfo)
 FNW_PROTOCOL_JSON(CgroupInfo)

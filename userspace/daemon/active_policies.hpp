@@ -7,12 +7,14 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "control/protocol.hpp"
 #include "core/selector.hpp"
+#include "daemon/bundle_policy_set.hpp"
 #include "daemon/policy_set.hpp"
 #include "daemon/policy_table.hpp"
 #include "output/metrics.hpp"
@@ -42,6 +44,31 @@ public:
         last_reload_success_timestamp_ = success_timestamp_seconds;
     }
 
+    // Signed bundles (docs/policy.md, "Signed bundles"): with a bundle, it
+    // replaces the rules directory, and only a verified one is loaded; with
+    // require_signed, a plain directory and FunctionPolicy objects are
+    // refused (objects are left out of the set, each told why).
+    struct SignedSource {
+        std::filesystem::path bundle;  // "" none
+        std::shared_ptr<const Ed25519Key> trusted_key;
+        bool require_signed = false;
+    };
+    void use_signed_source(SignedSource source) { signed_ = std::move(source); }
+    // Called for each refusal of a bundle or an unsigned source (the
+    // daemon's event and metric).
+    using RefusalHook = std::function<void(const BundleError&)>;
+    void on_refusal(RefusalHook hook) { on_refusal_ = std::move(hook); }
+    // The last verified bundle in force, and the last refusal.
+    struct BundleState {
+        std::optional<BundleSummary> in_force;
+        std::optional<BundleError> last_refusal;
+        std::string last_refusal_time;
+    };
+    const BundleState& bundle_state() const { return bundle_state_; }
+    // Errors for the FunctionPolicy objects' status: the last reload's, and
+    // the objects requireSigned left out.
+    std::vector<std::string> object_verdict_errors() const;
+
     // What a successful reload hands on, before its summary is logged.
     struct Swapped {
         const PolicySet& set;
@@ -65,10 +92,16 @@ public:
     // force ("valid"), and if not, why ("errors", as in last_errors()).
     // Invalid at start means no policy set at all: the daemon runs, and
     // applies the set once a change or SIGHUP finds it valid.
-    RulesInfo rules_status() const { return RulesInfo{last_result_ == "ok", last_errors_}; }
+    RulesInfo rules_status() const { return RulesInfo{last_result_ == "ok", last_errors_, std::nullopt, bundle_status()}; }
+    // status: "rules.bundle", with a bundle or requireSigned only.
+    std::optional<BundleInfo> bundle_status() const;
 
 private:
     bool refuse(const std::string& why, std::vector<std::string> errors);
+    // The next set from wherever policies come from; a refusal of a signed
+    // source goes to `refusal`, a verified bundle to `bundle`.
+    PolicySetLoad read_sources(std::optional<BundleError>& refusal, std::optional<BundleSummary>& bundle);
+    void note_refusal(const BundleError& refusal);
 
     std::filesystem::path rules_dir_;
     ObjectSource objects_;
@@ -84,6 +117,10 @@ private:
     std::vector<std::string> last_errors_;
     std::vector<std::string> last_warnings_;
     std::string loaded_at_;
+    SignedSource signed_;
+    RefusalHook on_refusal_;
+    BundleState bundle_state_;
+    std::vector<std::string> refused_objects_;
 };
 
 }  // namespace fnw

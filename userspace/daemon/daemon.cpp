@@ -56,7 +56,7 @@ bool Daemon::Impl::reload(const std::string& why) {
         identifier->reconfigure(swapped.set, std::move(swapped.selectors));
     });
     // Each object's verdict into its status, valid or not.
-    if (PolicyFeed* objects = threads.function_policies()) objects->report(policies->last_errors());
+    if (PolicyFeed* objects = threads.function_policies()) objects->report(policies->object_verdict_errors());
     if (ok) router->refresh_trace_flags();
     // Another build's pinned set guarded until our set took every cgroup
     // over (just now); from here it only doubles the work.
@@ -203,7 +203,7 @@ void Daemon::Impl::reload_when_due(std::chrono::steady_clock::time_point now) {
     reload_due.reset();
     reload("policies changed");
     if (watcher && !watcher->root_watched()) {
-        auto again = RulesWatcher::watch(policies->rules_dir());
+        auto again = watch_policy_source();
         if (again) {
             ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, watcher->fd(), nullptr);
             watcher.emplace(std::move(*again));

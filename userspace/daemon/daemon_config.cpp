@@ -29,12 +29,13 @@ namespace {
 // A config file is a screenful; anything near this size is not one.
 constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
-constexpr std::array<std::string_view, 23> kKeys = {
+constexpr std::array<std::string_view, 26> kKeys = {
     "rules",        "mode",             "output",            "socket",       "socketGroup",
     "metrics",      "metricsAllowNonLoopback",               "webhook",      "ringbufBytes",
     "clientQueueBytes", "outputQueueEvents",                 "cgroupParent", "logLevel",
     "programStats", "kubeconfig", "nodeName",     "adminGroup", "pinRoot",   "unloadOnExit",
     "policySource", "functionPolicyNamespace", "functionPolicyStatus", "outputFormat",
+    "bundle",       "trustedKey",       "requireSigned",
 };
 
 constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -317,6 +318,10 @@ void read_setting(ConfigReader& reader, std::string_view key, const YAML::Node& 
             if (reader.check(value, key, source ? "" : "must be files, kubernetes or both, not " + in_quotes(*text)))
                 config.policy_source = *source;
         }
+    } else if (key == "bundle" || key == "trustedKey") {
+        if (auto text = reader.text(value, key)) (key == "bundle" ? config.bundle : config.trusted_key) = *text;
+    } else if (key == "requireSigned") {
+        if (auto flag = reader.boolean(value, key)) config.require_signed = *flag;
     } else if (key == "functionPolicyStatus") {
         if (auto flag = reader.boolean(value, key)) config.function_policy_status = *flag;
     } else if (key == "functionPolicyNamespace") {
@@ -449,6 +454,13 @@ std::vector<std::string> validate_daemon_config(const DaemonConfig& config) {
         problems.push_back("policySource " + in_quotes(to_string(config.policy_source)) +
                            " reads FunctionPolicy objects from the Kubernetes API: set kubeconfig (--kubeconfig) "
                            "to in-cluster or a kubeconfig file");
+
+    if (!config.bundle.empty() && config.trusted_key.empty())
+        problems.push_back("bundle (--bundle) needs trustedKey (--trusted-key): the public key it must verify with");
+    if (config.bundle.empty() && !config.trusted_key.empty())
+        problems.push_back("trustedKey (--trusted-key) is for a bundle: set bundle (--bundle) too");
+    if (!config.bundle.empty() && config.policy_source == PolicySource::Kubernetes)
+        problems.push_back("bundle (--bundle) replaces the rules directory: policySource kubernetes reads none");
 
     // Checked here, after the flags are applied, and not in the file parser:
     // either setting may come from the file and the other from a flag.

@@ -31,6 +31,9 @@
 //   policySource: files                 # (file only) files | kubernetes | both: where policies come from
 //   functionPolicyNamespace: ""         # (file only) FunctionPolicy objects of this namespace only; "" = all
 //   functionPolicyStatus: true          # (file only) write each object's verdict into its status
+//   bundle: ""                          # --bundle: a signed policy bundle instead of the rules directory
+//   trustedKey: ""                      # --trusted-key: the Ed25519 public key (PEM) bundles must verify with
+//   requireSigned: false                # --require-signed: refuse plain directories and FunctionPolicy objects
 #pragma once
 
 #include <cstddef>
@@ -110,6 +113,13 @@ struct DaemonConfig {
     // Each reload's verdict on an object goes into the object's status
     // (RBAC: patch on functionpolicies/status; the CRD's status subresource).
     bool function_policy_status = true;
+    // A signed policy bundle (docs/policy.md, "Signed bundles"): used instead
+    // of rules_dir, loaded only when it verifies with trusted_key.
+    std::filesystem::path bundle;
+    std::filesystem::path trusted_key;
+    // Only signed bundles: a plain rules directory or FunctionPolicy objects
+    // are refused (fail-closed: no set rather than an unsigned one).
+    bool require_signed = false;
 };
 
 struct ConfigLoad {

@@ -83,6 +83,7 @@ struct Daemon::Impl {
     std::unique_ptr<RingBufferConsumer> consumer;
 
     std::optional<RulesWatcher> watcher;
+    std::shared_ptr<const Ed25519Key> trusted_key;  // --trusted-key, read once at start
     std::optional<std::chrono::steady_clock::time_point> reload_due;
     std::string node_name;
     ServiceNotifier service;  // systemd: READY=1, WATCHDOG=1 per loop turn
@@ -97,6 +98,9 @@ struct Daemon::Impl {
     Status open_control_socket();
     Status start_pod_feed();  // and the FunctionPolicy feed
     bool reads_rules_files() const;  // policySource files or both
+    Status check_policy_source();    // the rules directory, or the bundle's directory and the trusted key
+    Result<RulesWatcher> watch_policy_source() const;
+    void report_refusal(const BundleError& refusal);  // event, metric, log
     // The metric families the parts update on the loop thread.
     struct Families {
         CounterFamily* events_total = nullptr;
@@ -105,6 +109,8 @@ struct Daemon::Impl {
         CounterFamily* control_refused_total = nullptr;
         // Ring full (docs/threat-model.md, "Flooding the ring buffer").
         CounterFamily* coverage_gaps_total = nullptr;
+        // Bundles and unsigned sources refused (docs/policy.md, "Signed bundles").
+        CounterFamily* policy_refused_total = nullptr;
         HistogramFamily* latency = nullptr;
     };
     Families declare_metrics();
@@ -120,6 +126,7 @@ struct Daemon::Impl {
     bool handle_ready(int fd);
     void reload_when_due(std::chrono::steady_clock::time_point now);
     void every_second(uint64_t& drops_reported);
+    CounterFamily* policy_refused_total = nullptr;
     // status: the reply, each member from the part that owns it.
     StatusReply status() const;
     DaemonInfo daemon_info() const;

@@ -21,6 +21,7 @@
 #include "output/falco_format.hpp"
 #include "output/journal_sink.hpp"
 #include "output/metrics_process.hpp"
+#include "output/policy_refusal_event.hpp"
 #include "runtime/cgroup.hpp"
 
 namespace fnw {
@@ -40,15 +41,7 @@ Status Daemon::Impl::start_up() {
     if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     features = probe_kernel_capabilities();
 
-    // The directory must be there to be watched (a rules directory that
-    // does not exist is a wrong path, not a bad file); what is in it is
-    // checked by the first reload, at the end.
-    if (!reads_rules_files()) config.rules_dir.clear();  // policySource kubernetes: objects only
-    if (reads_rules_files())
-        if (Status usable = check_rules_directory(config.rules_dir); !usable) {
-            const std::string dir = config.rules_dir.string();
-            return fail("invalid rules in " + dir + ":\n  " + dir + ": " + usable.error());
-        }
+    if (Status usable = check_policy_source(); !usable) return usable;
     for (auto step : {&Impl::load_probes, &Impl::open_outputs, &Impl::open_control_socket, &Impl::start_pod_feed})
         if (auto done = (this->*step)(); !done) return done;
     assemble(declare_metrics());
@@ -89,6 +82,47 @@ Status Daemon::Impl::start_up() {
 }
 
 bool Daemon::Impl::reads_rules_files() const { return config.policy_source != PolicySource::Kubernetes; }
+
+// The directory must be there to be watched (a rules directory that does
+// not exist is a wrong path, not a bad file); what is in it is checked by
+// the first reload, at the end. A bundle's directory likewise; the bundle
+// itself may come later (until then: no set, fail-closed). The trusted key
+// is read once, here: replacing the key file changes nothing until a
+// restart.
+Status Daemon::Impl::check_policy_source() {
+    if (!reads_rules_files()) config.rules_dir.clear();  // policySource kubernetes: objects only
+    if (!config.bundle.empty()) {
+        auto key = Ed25519Key::load_public(config.trusted_key);
+        if (!key) return fail("trusted key (--trusted-key): " + key.error());
+        trusted_key = std::make_shared<const Ed25519Key>(std::move(*key));
+        const std::filesystem::path dir = config.bundle.parent_path().empty() ? "." : config.bundle.parent_path();
+        if (Status usable = check_rules_directory(dir); !usable)
+            return fail("bundle " + config.bundle.string() + ": its directory: " + usable.error());
+        spdlog::info("policies from the signed bundle {} (trusted key {})", config.bundle.string(),
+                     trusted_key->fingerprint().substr(0, 16));
+        return {};
+    }
+    if (reads_rules_files())
+        if (Status usable = check_rules_directory(config.rules_dir); !usable) {
+            const std::string dir = config.rules_dir.string();
+            return fail("invalid rules in " + dir + ":\n  " + dir + ": " + usable.error());
+        }
+    return {};
+}
+
+Result<RulesWatcher> Daemon::Impl::watch_policy_source() const {
+    return config.bundle.empty() ? RulesWatcher::watch(config.rules_dir) : RulesWatcher::watch_file(config.bundle);
+}
+
+void Daemon::Impl::report_refusal(const BundleError& refusal) {
+    const std::string_view reason = to_string(refusal.reason);
+    spdlog::error("policies refused ({}): {}", reason, refusal.message);
+    if (policy_refused_total) policy_refused_total->with({std::string(reason)}).inc();
+    const PolicySet* in_force = policies ? policies->set() : nullptr;
+    const std::string source = config.bundle.empty() ? config.rules_dir.string() : config.bundle.string();
+    if (!output->push(policy_refused_line({source, reason, refusal.message, in_force ? in_force->version : "", iso_now()})))
+        spdlog::warn("policy refusal: the output queue is full, the event is lost");
+}
 
 Status Daemon::Impl::load_probes() {
     ProbeOptions options;
@@ -183,10 +217,10 @@ Status Daemon::Impl::open_control_socket() {
     server->on_disconnect([this](ClientId c) { control->on_disconnect(c); });
 
     if (!reads_rules_files()) return {};
-    auto watching = RulesWatcher::watch(config.rules_dir);
+    auto watching = watch_policy_source();
     if (!watching)
-        spdlog::warn("not watching {} for changes ({}); SIGHUP still reloads", config.rules_dir.string(),
-                     watching.error());
+        spdlog::warn("not watching {} for changes ({}); SIGHUP still reloads",
+                     (config.bundle.empty() ? config.rules_dir : config.bundle).string(), watching.error());
     else
         watcher.emplace(std::move(*watching));
     return {};
@@ -230,6 +264,10 @@ Daemon::Impl::Families Daemon::Impl::declare_metrics() {
     f.coverage_gaps_total = &metrics.counter(
         "fnwarden_coverage_gaps_total",
         "Accesses neither decided nor reported: the ring buffer was full and the policy only reports.", {"function"});
+    f.policy_refused_total = &metrics.counter(
+        "fnwarden_policy_refused_total",
+        "Signed bundles and unsigned policy sources refused, by reason (docs/policy.md, \"Signed bundles\").",
+        {"reason"});
     f.latency = &metrics.histogram("fnwarden_event_latency_seconds",
                                    "From the kernel's timestamp to the event leaving the event loop.", {},
                                    {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
@@ -262,11 +300,14 @@ Daemon::Impl::Families Daemon::Impl::declare_metrics() {
 void Daemon::Impl::assemble(const Families& f) {
     std::atomic<uint64_t>& monitored_count = threads.gauges.monitored_count;
     tree.emplace(cgroup2_root);
-    policies.emplace(config.rules_dir, *probes, config.mode,
+    policies.emplace(config.bundle.empty() ? config.rules_dir : config.bundle, *probes, config.mode,
                      [this](uint32_t slot, const FunctionPolicy& policy, Mode mode) -> Status {
                          return file_decider.set_policy(slot, policy, mode);
                      });
     policies->set_reloads_metric(f.reloads_total);
+    policy_refused_total = f.policy_refused_total;
+    policies->use_signed_source({config.bundle, trusted_key, config.require_signed});
+    policies->on_refusal([this](const BundleError& refusal) { report_refusal(refusal); });
     if (PolicyFeed* objects = threads.function_policies())
         policies->read_objects_from([objects] { return objects->objects(); });
     // An earlier daemon's cgroups keep their slots until the first valid

@@ -15,8 +15,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "bundle/bundle_file.hpp"
 #include "common/result.hpp"
-#include "common/unique_fd.hpp"
 #include "core/elf_interpreter.hpp"
 
 namespace fnw {
@@ -125,6 +125,7 @@ bool ends_with(std::string_view text, std::string_view suffix) {
 struct RulesFile {
     std::filesystem::path path;  // as the operator sees it: rules_dir/relative
     std::string relative;        // '/'-separated, below rules_dir: what `version` hashes
+    std::optional<std::string> text;  // already read (a bundle's file); else read from `path`
 };
 
 struct Walk {
@@ -181,30 +182,10 @@ void walk_directory(const std::filesystem::path& dir, const std::string& relativ
     }
 }
 
-// The bytes of a rules file, or why not. Opened non-blocking and checked
-// with fstat on the open descriptor: a FIFO named x.yaml must not hang the
-// daemon, and no rename between a check and the open can slip one in.
+// The bytes of a rules file, or why not (bundle/bundle_file.hpp: a FIFO
+// named x.yaml must not hang the daemon).
 Result<std::string> read_rules_file(const std::filesystem::path& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
-    if (!fd.valid()) return fail(std::string("cannot read file: ") + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return fail(std::string("cannot stat file: ") + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) return fail("not a regular file");
-    const std::string too_big = "file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes";
-    if (static_cast<uint64_t>(st.st_size) > kMaxPolicyFileBytes) return fail(too_big);
-    // Read one byte past the limit: the file may have grown since fstat.
-    std::string text(kMaxPolicyFileBytes + 1, '\0');
-    size_t filled = 0;
-    while (filled < text.size()) {
-        ssize_t n = ::read(fd.get(), text.data() + filled, text.size() - filled);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(std::string("cannot read file: ") + std::strerror(errno));
-        if (n == 0) break;
-        filled += static_cast<size_t>(n);
-    }
-    if (filled > kMaxPolicyFileBytes) return fail(too_big);
-    text.resize(filled);
-    return text;
+    return read_bounded_file(path, kMaxPolicyFileBytes);
 }
 
 // The document's `kind`, from bytes already read. document_kind_of_file()
@@ -304,19 +285,20 @@ void parse_policy_objects(const std::vector<PolicyObject>& objects, ParsedFiles&
 // Reads and parses every file (sorted by relative name), then every object;
 // their errors go to `errors`, so an operator sees every problem in one go.
 ParsedFiles parse_rules_files(const std::vector<RulesFile>& files, const std::vector<PolicyObject>& objects,
-                              std::vector<PolicyError>& errors) {
+                              std::vector<PolicyError>& errors, std::vector<PolicyDocument>* documents_read) {
     Fnv1a version;
     ParsedFiles parsed_files;
     std::optional<Baseline>& baseline = parsed_files.baseline;
     for (const RulesFile& file : files) {
         const std::string shown = file.path.string();
-        const Result<std::string> text = read_rules_file(file.path);
+        const Result<std::string> text = file.text ? Result<std::string>(*file.text) : read_rules_file(file.path);
         if (!text) {
             errors.push_back({shown, 0, 0, text.error()});
             continue;
         }
         version.add_string(file.relative);
         version.add_string(*text);
+        if (documents_read) documents_read->push_back({file.relative, *text});
 
         if (document_kind(*text) == "Baseline") {
             BaselineParseResult parsed = parse_baseline(*text, shown);
@@ -388,6 +370,12 @@ PolicySet assemble_set(ParsedFiles parsed, std::vector<std::string>& warnings) {
     return set;
 }
 
+PolicySetLoad load_parsed_set(const std::filesystem::path& where, std::vector<RulesFile> files,
+                              const std::vector<PolicyObject>& objects, PolicySetLoad load,
+                              std::vector<PolicyDocument>* documents_read = nullptr);
+PolicySetLoad load_rules_directory(const std::filesystem::path& rules_dir, const std::vector<PolicyObject>& objects,
+                                   std::vector<PolicyDocument>* documents_read);
+
 }  // namespace
 
 Status check_rules_directory(const std::filesystem::path& rules_dir) {
@@ -398,6 +386,17 @@ Status check_rules_directory(const std::filesystem::path& rules_dir) {
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir) { return load_policy_set(rules_dir, {}); }
 
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir, const std::vector<PolicyObject>& objects) {
+    return load_rules_directory(rules_dir, objects, nullptr);
+}
+
+PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir, std::vector<PolicyDocument>& documents_read) {
+    return load_rules_directory(rules_dir, {}, &documents_read);
+}
+
+namespace {
+
+PolicySetLoad load_rules_directory(const std::filesystem::path& rules_dir, const std::vector<PolicyObject>& objects,
+                                   std::vector<PolicyDocument>* documents_read) {
     PolicySetLoad load;
     Walk walk;
     if (!rules_dir.empty()) {
@@ -411,21 +410,39 @@ PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir, const std:
     }
     load.errors = std::move(walk.errors);
     load.warnings = std::move(walk.warnings);
-    std::sort(walk.files.begin(), walk.files.end(),
-              [](const RulesFile& a, const RulesFile& b) { return a.relative < b.relative; });
-
-    ParsedFiles parsed = parse_rules_files(walk.files, objects, load.errors);
     const std::filesystem::path where = rules_dir.empty() ? "functionpolicies" : rules_dir;
+    return load_parsed_set(where, std::move(walk.files), objects, std::move(load), documents_read);
+}
+
+}  // namespace
+
+PolicySetLoad load_policy_set(const std::string& where, const std::vector<PolicyDocument>& documents,
+                              const std::vector<PolicyObject>& objects) {
+    std::vector<RulesFile> files;
+    for (const PolicyDocument& document : documents)
+        files.push_back({where + ":" + document.name, document.name, document.text});
+    return load_parsed_set(where, std::move(files), objects, PolicySetLoad{});
+}
+
+namespace {
+
+PolicySetLoad load_parsed_set(const std::filesystem::path& where, std::vector<RulesFile> files,
+                              const std::vector<PolicyObject>& objects, PolicySetLoad load,
+                              std::vector<PolicyDocument>* documents_read) {
+    std::sort(files.begin(), files.end(), [](const RulesFile& a, const RulesFile& b) { return a.relative < b.relative; });
+    ParsedFiles parsed = parse_rules_files(files, objects, load.errors, documents_read);
     check_policies_as_a_set(where, parsed.policies, load.errors);
     if (!load.errors.empty()) return load;
 
-    if (!rules_dir.empty() && walk.files.empty() && objects.empty())
-        load.warnings.push_back(rules_dir.string() + ": no policy files");
+    if (where != "functionpolicies" && files.empty() && objects.empty())
+        load.warnings.push_back(where.string() + ": no policy files");
     if (!parsed.baseline && !parsed.policies.empty())
         load.warnings.push_back(where.string() + ": no Baseline document; policies are applied without one");
     load.set = assemble_set(std::move(parsed), load.warnings);
     return load;
 }
+
+}  // namespace
 
 PolicySetDiff diff_functions(const PolicySet& before, const PolicySet& after) {
     PolicySetDiff diff;

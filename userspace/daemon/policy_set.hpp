@@ -73,6 +73,22 @@ struct PolicyObject {
 // "functionpolicies/namespace/name".
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir, const std::vector<PolicyObject>& objects);
 
+// A policy file's relative name and bytes, from elsewhere than a rules
+// directory: a verified bundle (daemon/bundle_policy_set.hpp).
+struct PolicyDocument {
+    std::string name;
+    std::string text;
+};
+// `documents` and `objects` loaded as one set, exactly as the files of a
+// rules directory would be; errors name "WHERE:NAME".
+PolicySetLoad load_policy_set(const std::string& where, const std::vector<PolicyDocument>& documents,
+                              const std::vector<PolicyObject>& objects);
+
+// As load_policy_set(rules_dir), and the bytes of every file it read, by
+// relative name: what `policy bundle` signs is exactly what was validated,
+// not a second read of files that may have changed in between.
+PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir, std::vector<PolicyDocument>& documents_read);
+
 // The rules directory itself: there, and a directory. The daemon needs this
 // much to start: it watches the directory (inotify) to see the set fixed or
 // changed, and can watch nothing that is not there.

@@ -54,6 +54,16 @@ Result<RulesWatcher> RulesWatcher::watch(const std::filesystem::path& dir) {
     return watcher;
 }
 
+Result<RulesWatcher> RulesWatcher::watch_file(const std::filesystem::path& file) {
+    UniqueFd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (!inotify.valid()) return fail(std::string("inotify_init1: ") + std::strerror(errno));
+    std::filesystem::path dir = file.parent_path();
+    RulesWatcher watcher(dir.empty() ? "." : dir, std::move(inotify));
+    watcher.file_name_ = file.filename().string();
+    if (std::string problem = watcher.rescan(); !problem.empty()) return fail(std::move(problem));
+    return watcher;
+}
+
 std::string RulesWatcher::rescan() {
     std::unordered_map<int, std::filesystem::path> seen;
     std::string problem = watch_tree(root_, seen);
@@ -81,6 +91,7 @@ std::string RulesWatcher::watch_tree(const std::filesystem::path& dir,
     }
     // The same directory again (a symlink loop): its wd is already ours.
     if (!seen.emplace(wd, dir).second) return "";
+    if (!file_name_.empty()) return "";  // one file: nothing below its directory
 
     std::string problem;
     std::error_code ec;
@@ -127,6 +138,10 @@ void RulesWatcher::handle(const inotify_event& event, bool& reload, bool& rescan
     }
 
     const std::string_view name(event.name);  // NUL-padded to event.len
+    if (!file_name_.empty()) {
+        if (name == file_name_ || name == kConfigMapDataLink) reload = true;
+        return;
+    }
     if (name == kConfigMapDataLink) {
         // A ConfigMap update: every file, and every linked directory, now
         // resolves into the new timestamped directory.

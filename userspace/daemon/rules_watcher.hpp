@@ -36,6 +36,9 @@ inline constexpr std::chrono::milliseconds kReloadDebounce{200};
 class RulesWatcher {
 public:
     static Result<RulesWatcher> watch(const std::filesystem::path& dir);
+    // A single file (a signed bundle): its directory, not below it; a
+    // change of that name, or a ConfigMap "..data" swap, means reload.
+    static Result<RulesWatcher> watch_file(const std::filesystem::path& file);
 
     RulesWatcher(RulesWatcher&&) noexcept = default;
     RulesWatcher& operator=(RulesWatcher&&) noexcept = default;
@@ -73,6 +76,7 @@ private:
     std::filesystem::path root_;
     UniqueFd inotify_;
     int root_wd_ = -1;
+    std::string file_name_;  // watch_file(): the one name that matters
     std::unordered_map<int, std::filesystem::path> watched_;  // watch descriptor -> directory
 };
 
