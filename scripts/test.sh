@@ -124,7 +124,7 @@ stage "build fuzz (clang)" bash -c "
   cmake -S . -B build-fuzz -DFNW_FUZZ=ON -DFNW_FUZZ_SECONDS=15 -DFNW_WERROR=ON -DFNW_BUILD_BENCH=OFF \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null &&
   cmake --build build-fuzz -j$jobs --target fnw_fuzz_policy_parser fnw_fuzz_cgroup_path fnw_fuzz_daemon_config \
-    fnw_fuzz_elf_interpreter"
+    fnw_fuzz_elf_interpreter fnw_fuzz_bundle_reader"
 # Each target runs 15 s and must grow coverage (tests/fuzz/run_fuzzer.sh).
 stage fuzz bash -c "cd build-fuzz && ctest -L fuzz -j$jobs --output-on-failure"
 
