@@ -37,6 +37,7 @@ constexpr const char* kTopUsage =
     "                     run CMD, record every syscall it makes (in the kernel), print a policy\n"
     "  daemon [--rules DIR] [--mode audit|enforce] [--output stdout|FILE] [--socket PATH] [--metrics ADDR]\n"
     "      [--webhook URL] [--config FILE] [--pin-root DIR|none] [--unload-on-exit]\n"
+    "      [--bundle BUNDLE --trusted-key PUB.pem] [--require-signed]\n"
     "                     the host daemon: loads the probes once, every policy in DIR, serves the socket\n"
     "  status [-o table|json] [--color auto|always|never]\n"
     "                     what the daemon guards, with what mechanism, and its counters\n"
@@ -49,6 +50,10 @@ constexpr const char* kTopUsage =
     "                     remove the probes a stopped daemon left pinned (they keep enforcing until then)\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
+    "  policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin FILE|DIR]... [--expires WHEN]\n"
+    "  policy verify --trusted-key PUB.pem BUNDLE\n"
+    "                     sign a rules directory into one bundle; check a bundle as the daemon does\n"
+    "  version            print the version\n";
     "  version            print the version and the commit it was built from (also --version)\n"
     "\n"
     "`fnwarden COMMAND --help` lists a command's options. run and learn exit with the command's own\n"
