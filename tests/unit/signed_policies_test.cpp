@@ -135,6 +135,7 @@ TEST(SignedPolicies, RequireSignedRefusesAPlainDirectoryAndObjects) {
 
     // Without requireSigned the same directory loads.
     policies.use_signed_source({});
+    policies.read_objects_from([] { return std::vector<PolicyObject>{}; });
     EXPECT_TRUE(policies.reload("test", [](ActivePolicies::Swapped&) {}));
 }
 
