@@ -53,7 +53,6 @@ constexpr const char* kTopUsage =
     "  policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin FILE|DIR]... [--expires WHEN]\n"
     "  policy verify --trusted-key PUB.pem BUNDLE\n"
     "                     sign a rules directory into one bundle; check a bundle as the daemon does\n"
-    "  version            print the version\n";
     "  version            print the version and the commit it was built from (also --version)\n"
     "\n"
     "`fnwarden COMMAND --help` lists a command's options. run and learn exit with the command's own\n"

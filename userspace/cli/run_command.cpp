@@ -39,6 +39,10 @@
 namespace po = boost::program_options;
 
 namespace fnw::cli {
+
+// policy_bundle_command.cpp: a daemon's policy reply from a signed bundle.
+std::optional<FunctionPolicy> policy_from_daemon_documents(const nlohmann::json& reply);
+
 namespace {
 
 // baseline.yaml in the policy's directory or its parent (rules/examples/x.yaml
@@ -189,7 +193,9 @@ int run_under_daemon(ControlClient client, const std::string& socket, const std:
         return kExitRunFailed;
     }
     const std::string file = reply->value("file", "");
-    auto policy = load_run_policy(file, !reply->contains("baseline"), reply->value("baseline", ""));
+    // From a signed bundle: the daemon's verified text (policy_bundle_command.cpp).
+    auto policy = reply->contains("document") ? policy_from_daemon_documents(*reply)
+                                              : load_run_policy(file, !reply->contains("baseline"), reply->value("baseline", ""));
     if (!policy) return kExitRunFailed;
     const Mode mode = parse_mode(reply->value("mode", "audit")).value_or(Mode::Audit);
     spdlog::info("{}: guarded by the daemon (policy {} from {}, {} mode, set {}); events go to its outputs",

@@ -254,6 +254,8 @@ struct ReplyWriter {
         json j = {{"type", "policy"},    {"function", r.function}, {"name", r.name},
                   {"file", r.file},      {"mode", r.mode},         {"version", r.version}};
         put(j, "baseline", r.baseline);
+        put(j, "document", r.document);
+        put(j, "baseline_document", r.baseline_document);
         return j;
     }
     json operator()(const RegisteredReply& r) const {
@@ -285,6 +287,8 @@ ControlReply read_reply(const std::string& type, const json& j) {
         get(j, "mode", r.mode);
         get(j, "version", r.version);
         get(j, "baseline", r.baseline);
+        get(j, "document", r.document);
+        get(j, "baseline_document", r.baseline_document);
         return r;
     }
     if (type == "registered") {

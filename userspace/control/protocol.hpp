@@ -107,6 +107,8 @@ struct ErrorReply {
 struct PolicyReply {
     std::string function, name, file, mode, version;
     std::optional<std::string> baseline;
+    // From a signed bundle there is no file to read: the verified texts.
+    std::optional<std::string> document, baseline_document;
 };
 struct RegisteredReply {
     uint64_t cgroup_id = 0;

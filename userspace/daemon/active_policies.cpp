@@ -58,6 +58,7 @@ PolicySetLoad ActivePolicies::read_sources(std::optional<BundleError>& refusal,
         BundleLoad loaded = load_policy_bundle(signed_.bundle, *signed_.trusted_key, std::time(nullptr), objects);
         refusal = std::move(loaded.refusal);
         bundle = std::move(loaded.bundle);
+        pending_documents_ = std::move(loaded.documents);
         return std::move(loaded.load);
     }
     if (signed_.require_signed) {
@@ -96,6 +97,7 @@ bool ActivePolicies::reload(const std::string& why, const std::function<void(Swa
     const std::string before = first ? "" : set_->version;
     set_ = std::move(next);
     bundle_state_.in_force = std::move(bundle);
+    bundle_documents_ = std::move(pending_documents_);
     loaded_at_ = last_time_;
     ++reloads_ok_;
     last_result_ = "ok";

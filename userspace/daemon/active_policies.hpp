@@ -65,6 +65,12 @@ public:
         std::string last_refusal_time;
     };
     const BundleState& bundle_state() const { return bundle_state_; }
+    // The verified text of a policy or baseline of the bundle in force, by
+    // its source ("BUNDLE:NAME"); nullptr for a file or an object.
+    const std::string* document_of(std::string_view source) const {
+        auto it = bundle_documents_.find(source);
+        return it == bundle_documents_.end() ? nullptr : &it->second;
+    }
     // Errors for the FunctionPolicy objects' status: the last reload's, and
     // the objects requireSigned left out.
     std::vector<std::string> object_verdict_errors() const;
@@ -101,6 +107,8 @@ private:
     // The next set from wherever policies come from; a refusal of a signed
     // source goes to `refusal`, a verified bundle to `bundle`.
     PolicySetLoad read_sources(std::optional<BundleError>& refusal, std::optional<BundleSummary>& bundle);
+    std::map<std::string, std::string, std::less<>> pending_documents_;  // of the bundle read_sources loaded
+    std::map<std::string, std::string, std::less<>> bundle_documents_;   // of the bundle in force
     void note_refusal(const BundleError& refusal);
 
     std::filesystem::path rules_dir_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct BundleLoad {
     PolicySetLoad load;                   // a set only when verified and valid
     std::optional<BundleError> refusal;   // why not (also set for an invalid policy)
     std::optional<BundleSummary> bundle;  // when it verified
+    // The verified texts by the name policies and errors show
+    // ("BUNDLE:NAME"): a launcher gets its policy from these, never from a
+    // file it would read unverified.
+    std::map<std::string, std::string, std::less<>> documents;
 };
 
 // Reads, verifies against `trusted` at `now` (seconds since the epoch),

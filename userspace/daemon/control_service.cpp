@@ -67,6 +67,9 @@ void ControlService::on_request(ClientId client, const PolicyRequest& request) {
     PolicyReply answer{request.function, policy->name, policy->source,
                        std::string(to_string(parts_.policies.table().effective_mode_of(*policy))), set->version};
     if (set->baseline) answer.baseline = set->baseline->source;
+    if (const std::string* text = parts_.policies.document_of(policy->source)) answer.document = *text;
+    if (const std::string* text = set->baseline ? parts_.policies.document_of(set->baseline->source) : nullptr)
+        answer.baseline_document = *text;
     reply(client, answer);
 }
 
