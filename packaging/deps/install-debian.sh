@@ -34,6 +34,8 @@ packages=(
   curl
   # the differential test (tests/e2e/differential) reads events with jq
   jq
+  # the bundle test makes Ed25519 keys as an operator would (openssl genpkey)
+  openssl
   # a real OCI runtime starts the container the runc test attributes
   runc
   # the unit's test under a real systemd (tests/systemd/unit_test.sh): a
