@@ -463,6 +463,7 @@ declare -A expect=(
   [fnwarden_output_dropped_total]=">= 0"
   [fnwarden_client_dropped_total]=">= 0"
   [fnwarden_control_refused_total]="== 0"
+  [fnwarden_policy_refused_total]="== 0"
   [fnwarden_webhook_sent_total]=">= 1"
   [fnwarden_webhook_dropped_total]="== 0"
   [fnwarden_metrics_series_overflow_total]="== 0"

@@ -268,6 +268,8 @@ Daemon::Impl::Families Daemon::Impl::declare_metrics() {
         "fnwarden_policy_refused_total",
         "Signed bundles and unsigned policy sources refused, by reason (docs/policy.md, \"Signed bundles\").",
         {"reason"});
+    // Every reason from the start, at 0: "no refusal", not "no data".
+    for (BundleRefusal reason : all_bundle_refusals()) f.policy_refused_total->with({std::string(to_string(reason))});
     f.latency = &metrics.histogram("fnwarden_event_latency_seconds",
                                    "From the kernel's timestamp to the event leaving the event loop.", {},
                                    {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
