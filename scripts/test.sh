@@ -156,7 +156,12 @@ host_rc=0
 # BpfLsmOnly* tests have nothing to check where BPF-LSM is refused (as on
 # the CI host, which could only skip them): they run in the VM lane, where
 # a skip is a failure.
-stage "host bpf" bash -c "cd build && ctest -L bpf -LE e2e -E '^BpfLsmOnly' --output-on-failure" || host_rc=$?
+# All of them are gtest's (Suite.Test): one process runs them in turn, as
+# the unit stage does, instead of one ctest process each (half the time:
+# 135 s against 252 s). A hang still ends: the whole run has a bound.
+stage_count=gtest stage "host bpf" bash -c "cd build && timeout 900 tests/fnw_bpf_tests --gtest_brief=1 \
+  --gtest_filter='-BpfLsmOnly*' && ctest -L bpf -LE e2e -E '^[A-Z]' --output-on-failure --no-tests=ignore" ||
+  host_rc=$?
 image_rc=0
 wait "$image_pid" || image_rc=$?
 if [[ $image_rc -eq 0 ]]; then

@@ -34,8 +34,6 @@ packages=(
   curl
   # the differential test (tests/e2e/differential) reads events with jq
   jq
-  # the bundle test makes Ed25519 keys as an operator would (openssl genpkey)
-  openssl
   # a real OCI runtime starts the container the runc test attributes
   runc
   # the unit's test under a real systemd (tests/systemd/unit_test.sh): a
@@ -44,7 +42,8 @@ packages=(
   # the pod-shaped Kubernetes test (tests/k8s/pod_e2e_test.sh): the image
   # (mmdebstrap above, umoci, skopeo), the manifest read by pod_to_oci.py
   # (python3-yaml), the pod's network (iproute2), its API server's
-  # certificates (openssl)
+  # certificates (openssl; the bundle test makes Ed25519 keys with it too,
+  # as an operator would: openssl genpkey)
   umoci skopeo python3-yaml iproute2 openssl
   # the .deb's man pages are generated from --help; the packaging test runs
   # lintian on the .deb and renders the pages
