@@ -89,24 +89,55 @@ std::vector<std::string> split_list(const std::string& text) {
 
 }  // namespace
 
+// The daemon's flags over its config file's keys. False: a bad --mode.
+bool apply_daemon_flags(const po::variables_map& seen, DaemonConfig& config) {
+    const auto text = [&seen](const char* flag) { return seen[flag].as<std::string>(); };
+    if (seen.count("rules")) config.rules_dir = text("rules");
+    if (seen.count("mode")) {
+        auto m = parse_mode(text("mode"));
+        if (!m) {
+            std::cerr << "fnwarden daemon: --mode must be audit or enforce\n";
+            return false;
+        }
+        config.mode = *m;
+    }
+    if (seen.count("output")) config.output = text("output");
+    if (seen.count("socket")) config.socket_path = text("socket");
+    if (seen.count("socket-group")) config.socket_group = text("socket-group");
+    if (seen.count("admin-group")) config.admin_group = text("admin-group");
+    if (seen.count("metrics")) config.metrics_address = text("metrics") == "off" ? "" : text("metrics");
+    if (seen.count("webhook")) config.webhook_url = text("webhook");
+    if (seen.count("output-format")) config.output_format = text("output-format");
+    if (seen.count("ringbuf-bytes")) config.ringbuf_bytes = seen["ringbuf-bytes"].as<uint32_t>();
+    if (seen.count("log-level")) config.log_level = text("log-level");
+    if (seen.count("program-stats")) config.program_stats = true;
+    if (seen.count("pin-root")) config.pin_root = text("pin-root");
+    if (seen.count("unload-on-exit")) config.unload_on_exit = true;
+    if (seen.count("kubeconfig")) config.kubeconfig = text("kubeconfig");
+    if (seen.count("node-name")) config.node_name = text("node-name");
+    if (seen.count("bundle")) config.bundle = text("bundle");
+    if (seen.count("trusted-key")) config.trusted_key = text("trusted-key");
+    if (seen.count("require-signed")) config.require_signed = true;
+    return true;
+}
+
 int cmd_daemon(const std::vector<std::string>& opts) {
-    std::string config_file, rules, mode, output, socket, group, metrics, webhook, log_level;
-    uint32_t ringbuf_bytes = 0;
+    std::string config_file;
     po::options_description desc("fnwarden daemon options (each overrides the same key of the config file)");
     desc.add_options()
         ("help,h", "show this help")
         ("config", po::value(&config_file), "config file (default /etc/fnwarden/fnwarden.yaml when it exists)")
-        ("rules", po::value(&rules), "directory of policies (*.yaml, recursively) and the baseline")
-        ("mode", po::value(&mode), "audit|enforce: a ceiling on every policy's spec.mode (default audit)")
-        ("output", po::value(&output), "JSON-lines events: stdout, a file path (reopened on SIGHUP) or none")
-        ("socket", po::value(&socket), "control socket path")
-        ("socket-group", po::value(&group), "group allowed on the control socket besides root")
+        ("rules", po::value<std::string>(), "directory of policies (*.yaml, recursively) and the baseline")
+        ("mode", po::value<std::string>(), "audit|enforce: a ceiling on every policy's spec.mode (default audit)")
+        ("output", po::value<std::string>(), "JSON-lines events: stdout, a file path (reopened on SIGHUP) or none")
+        ("socket", po::value<std::string>(), "control socket path")
+        ("socket-group", po::value<std::string>(), "group allowed on the control socket besides root")
         ("admin-group", po::value<std::string>(), "members of the socket group also in this group see every function in trace (default: root only)")
-        ("metrics", po::value(&metrics), "Prometheus /metrics and /healthz address (\"\" or off disables)")
-        ("webhook", po::value(&webhook), "POST batches of violations to this http(s) URL")
+        ("metrics", po::value<std::string>(), "Prometheus /metrics and /healthz address (\"\" or off disables)")
+        ("webhook", po::value<std::string>(), "POST batches of violations to this http(s) URL")
         ("output-format", po::value<std::string>(), "json|falco: how --output and --webhook write events (falco: Falco's schema, one event per POST, for falcosidekick)")
-        ("ringbuf-bytes", po::value(&ringbuf_bytes), "ring buffer size (power of two, >= page size)")
-        ("log-level", po::value(&log_level), "trace|debug|info|warn|error")
+        ("ringbuf-bytes", po::value<uint32_t>(), "ring buffer size (power of two, >= page size)")
+        ("log-level", po::value<std::string>(), "trace|debug|info|warn|error")
         ("kubeconfig", po::value<std::string>(), "Kubernetes API for pod metadata and pod selectors: in-cluster or a kubeconfig path")
         ("node-name", po::value<std::string>(), "the node whose pods are watched (default $NODE_NAME, else the hostname)")
         ("program-stats", "per-program run counts/times in status (kernel bpf_stats; small cost on every probe run)")
@@ -127,32 +158,7 @@ int cmd_daemon(const std::vector<std::string>& opts) {
     }
     DaemonConfig config = *loaded.config;
     // Flags override the file; the file overrides the defaults.
-    if (seen.count("rules")) config.rules_dir = rules;
-    if (seen.count("mode")) {
-        auto m = parse_mode(mode);
-        if (!m) {
-            std::cerr << "fnwarden daemon: --mode must be audit or enforce\n";
-            return kExitUsage;
-        }
-        config.mode = *m;
-    }
-    if (seen.count("output")) config.output = output;
-    if (seen.count("socket")) config.socket_path = socket;
-    if (seen.count("socket-group")) config.socket_group = group;
-    if (seen.count("admin-group")) config.admin_group = seen["admin-group"].as<std::string>();
-    if (seen.count("metrics")) config.metrics_address = metrics == "off" ? "" : metrics;
-    if (seen.count("webhook")) config.webhook_url = webhook;
-    if (seen.count("output-format")) config.output_format = seen["output-format"].as<std::string>();
-    if (seen.count("ringbuf-bytes")) config.ringbuf_bytes = ringbuf_bytes;
-    if (seen.count("log-level")) config.log_level = log_level;
-    if (seen.count("program-stats")) config.program_stats = true;
-    if (seen.count("pin-root")) config.pin_root = seen["pin-root"].as<std::string>();
-    if (seen.count("unload-on-exit")) config.unload_on_exit = true;
-    if (seen.count("kubeconfig")) config.kubeconfig = seen["kubeconfig"].as<std::string>();
-    if (seen.count("node-name")) config.node_name = seen["node-name"].as<std::string>();
-    if (seen.count("bundle")) config.bundle = seen["bundle"].as<std::string>();
-    if (seen.count("trusted-key")) config.trusted_key = seen["trusted-key"].as<std::string>();
-    if (seen.count("require-signed")) config.require_signed = true;
+    if (!apply_daemon_flags(seen, config)) return kExitUsage;
     if (auto problems = validate_daemon_config(config); !problems.empty()) {
         for (const auto& p : problems) std::cerr << "fnwarden daemon: " << p << "\n";
         return kExitUsage;
