@@ -175,7 +175,10 @@ protected:
 };
 
 TEST_F(EventLayoutTest, EverySharedStructMatchesTheBpfObject) {
-    for (const auto& [name, expected] : expected_layouts()) {
+    for (const auto& layout : expected_layouts()) {
+        // Not a structured binding: clang 14 cannot capture one in a lambda.
+        const auto& name = layout.first;
+        const auto& expected = layout.second;
         SCOPED_TRACE(name);
         __s32 id = btf__find_by_name_kind(btf_, name.c_str(), BTF_KIND_STRUCT);
         ASSERT_GT(id, 0) << "struct " << name << " is not in the BPF object's BTF (unused on the BPF side?)";

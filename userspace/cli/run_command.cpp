@@ -313,7 +313,10 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     const std::string& function = o.function;
     auto chosen = standalone_policy(o);
     if (!chosen) return kExitRunFailed;
-    auto& [policy, mode] = *chosen;
+    // Named, not a structured binding: clang 14 (Debian 12's) cannot
+    // capture a binding in the lambdas below.
+    FunctionPolicy& policy = chosen->first;
+    Mode& mode = chosen->second;
 
     const auto format = output_format_from(o.output_format);
     if (!format) {
