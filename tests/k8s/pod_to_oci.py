@@ -60,9 +60,7 @@ def find(objects, kind, name):
 
 def pod_spec(objects, kind, name):
     o = find(objects, kind, name)
-    if kind == "Pod":
-        return o, o["spec"]
-    return o["spec"]["template"], o["spec"]["template"]["spec"]
+    return o["spec"] if kind == "Pod" else o["spec"]["template"]["spec"]
 
 
 def capabilities(sc):
@@ -99,7 +97,7 @@ def seccomp(profile_type, caps):
     return {"defaultAction": p["defaultAction"], "architectures": p["architectures"], "syscalls": rules}
 
 
-def env_value(item, pod, args):
+def env_value(item, args):
     if "value" in item:
         return item["value"]
     field = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
@@ -155,7 +153,8 @@ def volume_mounts(objects, spec, container, args):
     return mounts
 
 
-def default_mounts(sysfs_ro):
+def default_mounts():
+    # sysfs read-only: an unprivileged container's, as containerd mounts it.
     return [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
@@ -163,7 +162,7 @@ def default_mounts(sysfs_ro):
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev"] + sysfs_ro},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
     ]
 
 
@@ -194,7 +193,7 @@ def main():
         objects = list(yaml.safe_load_all(f))
     with open(args.image_config) as f:
         image = json.load(f).get("config", {})
-    template, spec = pod_spec(objects, args.kind, args.name)
+    spec = pod_spec(objects, args.kind, args.name)
     containers = {c["name"]: c for c in spec["containers"]}
     if args.container not in containers:
         die(f"no container {args.container}")
@@ -216,7 +215,7 @@ def main():
     argv = (c.get("command") or image.get("Entrypoint") or []) + (
         c.get("args") if "args" in c else ([] if "command" in c else image.get("Cmd") or []))
     env = list(image.get("Env") or []) + [f"HOSTNAME={args.pod_name}"] + args.env
-    env += [f"{e['name']}={env_value(e, template, args)}" for e in c.get("env", [])]
+    env += [f"{e['name']}={env_value(e, args)}" for e in c.get("env", [])]
 
     host_network = spec.get("hostNetwork", False)
     namespaces = [{"type": "mount"}, {"type": "cgroup"}]
@@ -256,7 +255,7 @@ def main():
         },
         "root": {"path": args.rootfs, "readonly": bool(csc.get("readOnlyRootFilesystem"))},
         "hostname": args.pod_name if not host_network else os.uname().nodename,
-        "mounts": default_mounts(["ro"]) + volume_mounts(objects, spec, c, args),
+        "mounts": default_mounts() + volume_mounts(objects, spec, c, args),
         "linux": linux,
     }
     with open(args.out, "w") as f:

@@ -2,7 +2,6 @@
 #include "daemon/cgroup_identifier.hpp"
 
 #include <algorithm>
-#include <fstream>
 
 #include <spdlog/spdlog.h>
 
@@ -50,11 +49,7 @@ void CgroupFsTree::walk(const std::function<void(const std::filesystem::path& re
 }
 
 bool CgroupFsTree::runtime_still_starting(const std::filesystem::path& relative) const {
-    std::ifstream procs(root_ / relative / "cgroup.procs");
-    if (!procs) return false;
-    for (pid_t pid = 0; procs >> pid;)
-        if (!is_container_runtime_init(pid)) return false;
-    return true;
+    return holds_only_runtime_init(root_ / relative);
 }
 
 void CgroupIdentifier::reconfigure(const PolicySet& set, SelectorMatcher selectors) {

@@ -46,10 +46,8 @@ std::optional<std::string> read_v2_line(const std::string& proc_file) {
 }
 
 bool procs_lists(const std::filesystem::path& cgroup_dir, pid_t pid) {
-    std::ifstream procs(cgroup_dir / "cgroup.procs");
-    for (pid_t listed = 0; procs >> listed;)
-        if (listed == pid) return true;
-    return false;
+    const auto pids = cgroup_procs(cgroup_dir);
+    return pids && std::find(pids->begin(), pids->end(), pid) != pids->end();
 }
 
 // A node has a few thousand cgroups at most; the walk stops well beyond.
@@ -90,6 +88,19 @@ std::optional<std::filesystem::path> own_namespace_root(const std::filesystem::p
 }
 
 }  // namespace
+
+std::optional<std::vector<pid_t>> cgroup_procs(const std::filesystem::path& cgroup_dir) {
+    std::ifstream procs(cgroup_dir / "cgroup.procs");
+    if (!procs) return std::nullopt;
+    std::vector<pid_t> pids;
+    for (pid_t pid = 0; procs >> pid;) pids.push_back(pid);
+    return pids;
+}
+
+bool holds_only_runtime_init(const std::filesystem::path& cgroup_dir) {
+    const auto pids = cgroup_procs(cgroup_dir);
+    return pids && std::all_of(pids->begin(), pids->end(), is_container_runtime_init);
+}
 
 bool is_container_runtime_init(pid_t pid) {
     const std::string proc = "/proc/" + std::to_string(pid);

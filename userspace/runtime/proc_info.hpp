@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fnw {
 
@@ -29,6 +30,14 @@ std::optional<ProcStatus> read_proc_status(pid_t tid);
 // process's namespace root sits in `cgroup2_root` (the node's hierarchy,
 // mounted from the host), found once by cgroup_namespace_root().
 std::optional<uint64_t> read_proc_cgroup_id(pid_t tid, const std::filesystem::path& cgroup2_root);
+
+// The pids the cgroup.procs file of `cgroup_dir` lists; nullopt when it
+// cannot be read (the cgroup is gone).
+std::optional<std::vector<pid_t>> cgroup_procs(const std::filesystem::path& cgroup_dir);
+
+// A container not started yet: its cgroup (`cgroup_dir`) holds no process,
+// or only runc's init (is_container_runtime_init). False when it is gone.
+bool holds_only_runtime_init(const std::filesystem::path& cgroup_dir);
 
 // runc's init inside a container that has not started: comm "runc:[2:INIT]"
 // (and its earlier stages), and an exe that is runc's own copy, no program
