@@ -235,6 +235,39 @@ static __always_inline bool fnw_kill_current(struct fnw_counters *stats)
 	return false;
 }
 
+#define FNW_SIGSTOP 19
+
+/*
+ * Hold the current process until userspace's verdict on an operation that
+ * already happened (an open, an unlink, an exec) and that only userspace
+ * can decide (a glob, a name): SIGSTOP, delivered before the task returns
+ * to user space, so it never uses the fd or runs the new image, and an
+ * entry in holds that userspace deletes before it lets it go (SIGCONT) or
+ * kills it. SIGSTOP cannot be caught or blocked. False when it cannot hold
+ * (holds full, or the signal failed): the caller fails closed.
+ */
+static __always_inline bool fnw_hold_current(__u64 cgroup_id, __u32 policy_id, struct fnw_counters *stats)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct fnw_hold hold = {
+		.held_ns = bpf_ktime_get_boot_ns(),
+		.cgroup_id = cgroup_id,
+		.tgid = (__u32)(pid_tgid >> 32),
+		.policy_id = policy_id,
+	};
+
+	if (bpf_map_update_elem(&holds, &tid, &hold, BPF_ANY))
+		return false;
+	if (bpf_send_signal(FNW_SIGSTOP)) {
+		bpf_map_delete_elem(&holds, &tid);
+		__sync_fetch_and_add(&stats->signal_errors, 1);
+		return false;
+	}
+	__sync_fetch_and_add(&stats->file_held, 1);
+	return true;
+}
+
 /*
  * The record of an access only userspace could decide (PENDING) found no
  * room in the ring: nobody will ever decide it. Letting it through would
@@ -265,6 +298,7 @@ static __always_inline void fnw_file_event_clear(struct fnw_file_event *ev)
 	ev->resolved_truncated = 0;
 	ev->path2_truncated = 0;
 	ev->traced = 0;
+	ev->held = 0;
 	ev->dev = 0;
 	ev->ino = 0;
 	ev->parent_ino = 0;

@@ -113,6 +113,15 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
 	fnw_file_event_clear(ev);
+	/* A glob or a pinned sha256 only fnwarden can check: where the policy
+	 * acts, the new image waits for that verdict before its first
+	 * instruction (fnw_hold_current), or dies if it cannot wait. */
+	if (verdict == FNW_VERDICT_PENDING && policy->exec_action != FNW_KACTION_REPORT) {
+		if (fnw_hold_current(cgroup_id, policy_id, stats))
+			ev->held = 1;
+		else
+			fnw_fail_closed(policy->exec_action, policy_id, stats);
+	}
 	ev->nr = FNW_NR_EXEC;
 	ev->ret = 0;
 	ev->dfd = -100;

@@ -22,7 +22,9 @@
  *
  * Enforcement here is SIGKILL from sys_exit for a violation the kernel
  * decided: the operation has happened, but the process dies before it
- * returns to user space and never gets the fd (docs/enforcement.md). Making
+ * returns to user space and never gets the fd (docs/enforcement.md). What
+ * only userspace can decide is held: the process is stopped before it
+ * returns (fnw_hold_current) until userspace lets it go or kills it. Making
  * the operation fail needs BPF-LSM or Landlock.
  *
  * What Landlock refused is reported by landlock.bpf.c.
@@ -247,6 +249,17 @@ static __always_inline int file_exit(long ret)
 	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_FILE, sizeof(*ev), cgroup_id, policy_id);
 	fnw_file_event_clear(ev);
+	/*
+	 * Done, and only fnwarden can say whether it was allowed: where the
+	 * policy acts, the process waits for that verdict before it can use
+	 * the result (fnw_hold_current), or dies if it cannot wait.
+	 */
+	if (verdict == FNW_VERDICT_PENDING && ret >= 0 && policy->file_action != FNW_KACTION_REPORT) {
+		if (fnw_hold_current(cgroup_id, policy_id, stats))
+			ev->held = 1;
+		else
+			fnw_fail_closed(policy->file_action, policy_id, stats);
+	}
 	ev->nr = pending.nr;
 	ev->ret = (__s32)ret;
 	ev->dfd = pending.dfd;
@@ -588,7 +601,7 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 	__u32 policy_id = cg->policy_id;
 
 	__u32 named = 0;
-	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, access, &named, NULL)
+	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, entry, access, &named, NULL)
 				: granted_rights_named(policy_id, where, access, &named, NULL);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);

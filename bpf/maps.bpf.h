@@ -123,6 +123,14 @@ struct {
 	__type(value, struct fnw_violation_tally);
 } violation_tally SEC(".maps") __weak;
 
+/* Threads stopped until userspace's verdict; see fnw_hold and fnw_hold_current(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_HOLDS);
+	__type(key, __u32);
+	__type(value, struct fnw_hold);
+} holds SEC(".maps") __weak;
+
 /* Opens found allowed, by the kernel or by userspace; see fnw_file_verdict_key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

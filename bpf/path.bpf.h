@@ -173,7 +173,7 @@ struct rights_walk {
 	struct fnw_file_rule_key key;
 	__u32 needed;
 	__u32 granted;
-	__u32 named; /* named_children of the object's directory */
+	__u32 named; /* rights a rule names the object (or new entry) by, not by inode */
 	__u32 beneath; /* the walk starts at the directory of a new entry, not at the object */
 	bool replaced; /* a replaced rule object was found on the way */
 };
@@ -240,13 +240,14 @@ static long rights_step(__u32 level, void *data)
 		return 1;
 	if (rule) {
 		c->granted |= rule->subtree | (level == 0 && !c->beneath ? rule->exact : 0);
-		if (level == 1 - c->beneath)
-			c->named |= rule->named_children;
 		/*
 		 * The entry below matched no rule, but a rule's object is, or
 		 * lies under, an entry of that name: the object was deleted
-		 * and made again. Its grant went with the old object; whether
-		 * the new one is allowed is decided by name, in userspace.
+		 * and made again (an editor's rename over /etc/resolv.conf).
+		 * Its grant went with the old object; whether the new one is
+		 * allowed is decided by name, in userspace. Any other name in
+		 * this directory is the kernel's to decide: a single-file rule
+		 * does not make its siblings undecided.
 		 */
 		if (rule->named_entries && carry->unmatched) {
 			__u32 rights = rule_rights_by_name(c, (struct dentry *)carry->unmatched);
@@ -273,18 +274,20 @@ static long rights_step(__u32 level, void *data)
  * miss of those is not the kernel's to call.
  */
 static __always_inline __u32 granted_rights_walk(__u32 policy_id, const struct path *path, __u32 needed,
-						 __u32 *named, bool *replaced, bool beneath)
+						 __u32 *named, bool *replaced, struct dentry *new_entry)
 {
 	struct rights_walk c = {};
 
 	__u32 zero = 0;
 	struct rights_carry *carry = bpf_map_lookup_elem(&rights_carry, &zero);
 
+	/* The object itself has no entry below it; a new entry is the name
+	 * below the directory the walk starts at, and matches no rule yet. */
 	if (carry)
-		carry->unmatched = 0; /* the object itself has no entry below it */
+		carry->unmatched = (__u64)new_entry;
 	c.key.policy_id = policy_id;
 	c.needed = needed;
-	c.beneath = beneath;
+	c.beneath = new_entry != NULL;
 	walk_start(&c.w, path);
 	bpf_loop(FNW_PATH_DEPTH, rights_step, &c, 0);
 	if (named)
@@ -297,15 +300,16 @@ static __always_inline __u32 granted_rights_walk(__u32 policy_id, const struct p
 static __always_inline __u32 granted_rights_named(__u32 policy_id, const struct path *path, __u32 needed,
 						  __u32 *named, bool *replaced)
 {
-	return granted_rights_walk(policy_id, path, needed, named, replaced, false);
+	return granted_rights_walk(policy_id, path, needed, named, replaced, NULL);
 }
 
-/* The rights on a new entry of directory `dir` (before it exists): the
- * subtree rules of dir and above; dir's own exact rule is about dir. */
-static __always_inline __u32 granted_rights_beneath(__u32 policy_id, const struct path *dir, __u32 needed,
-						    __u32 *named, bool *replaced)
+/* The rights on `entry`, a new entry of directory `dir` (before it
+ * exists): the subtree rules of dir and above; dir's own exact rule is
+ * about dir. *named gets the rights a rule names `entry`'s name by. */
+static __always_inline __u32 granted_rights_beneath(__u32 policy_id, const struct path *dir, struct dentry *entry,
+						    __u32 needed, __u32 *named, bool *replaced)
 {
-	return granted_rights_walk(policy_id, dir, needed, named, replaced, true);
+	return granted_rights_walk(policy_id, dir, needed, named, replaced, entry);
 }
 
 static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)

@@ -50,6 +50,8 @@
 	X(file_pending, "sent to userspace", "", "File operations sent to userspace's glob matcher.")      \
 	X(file_cache_hits, "answered by the verdict cache", "", "Opens answered by file_verdicts.")       \
 	X(file_pending_lost, "lost (pending map full)", "", "File operations entered without an exit.")   \
+	X(file_held, "held for the verdict", "fnwarden_kernel_holds_total",                               \
+	  "Processes stopped at an operation's end until userspace's verdict on it.")                     \
 	X(file_lsm_denied, "refused by bpf-lsm", "", "Opens refused by lsm/file_open (EPERM).")            \
 	X(process_violations, "ptrace/bpf/exec-memory violations", "",                                     \
 	  "spec.process rules broken (process.bpf.c).")                                                    \

@@ -52,6 +52,10 @@ enum fnw_mechanism {
 	FNW_MECH_LANDLOCK = 4,    /* Landlock refused (EACCES), seen at sys_exit: no side effect */
 	FNW_MECH_BPF_LSM = 5,     /* an lsm/ program refused (EPERM) before the operation */
 	FNW_MECH_USER_KILL = 6,   /* SIGKILL from fnwarden when it read the event: asynchronous */
+	/* Stopped by the probe at the operation's end (held: SIGSTOP before it
+	 * returned to user space), killed on fnwarden's verdict: the process
+	 * never used the result. */
+	FNW_MECH_HELD_KILL = 7,
 };
 
 /* fnw_file_event.nr when the event comes from an LSM hook, not a syscall. */
@@ -255,7 +259,11 @@ struct fnw_file_event {
 	 * The kernel only asks (FNW_VERDICT_PENDING); it never fills these. */
 	__u8 sha256_check;
 	__u8 resolve_note; /* enum fnw_resolve_note (userspace) */
-	__u8 pad[2];
+	/* The kernel stopped the process before it returned to user space
+	 * (holds map, keyed by hdr.tid) until userspace's verdict on this record
+	 * (FNW_VERDICT_PENDING): userspace releases it (SIGCONT) or kills it. */
+	__u8 held;
+	__u8 pad;
 	__u8 sha256[32];
 	char path[FNW_PATH_MAX];
 	char resolved[FNW_PATH_MAX];

@@ -179,19 +179,14 @@ struct fnw_file_rule {
 	__u32 exact;   /* FNW_FILE_* */
 	__u32 subtree; /* FNW_FILE_* */
 	/*
-	 * On a directory: rights for which a single-file rule names one of its
-	 * entries. Files get replaced (a rename over /etc/resolv.conf makes a
-	 * new inode), so a miss in such a directory is matched by name in
-	 * userspace, never refused or killed on the inode alone.
-	 */
-	__u32 named_children;
-	/*
 	 * On a directory on the way from a rule's object up to its mount's
-	 * root: rights for which one of its entries is on such a way
-	 * (file_rule_names has the entry's name). An entry found under that
-	 * name that matches no rule is a replaced object: the kernel leaves
-	 * its rights to userspace's name match instead of killing on a grant
-	 * the old object took with it.
+	 * root, the object's own directory included: rights for which one of
+	 * its entries is, or leads to, a rule's object (file_rule_names has
+	 * the entry's name). An entry found under that name that matches no
+	 * rule is a replaced object (files get replaced: a rename over
+	 * /etc/resolv.conf makes a new inode): the kernel leaves its rights to
+	 * userspace's name match instead of killing on a grant the old object
+	 * took with it. Every other entry is decided by inode, in the kernel.
 	 */
 	__u32 named_entries;
 };
@@ -208,6 +203,20 @@ struct fnw_file_rule_name_key {
 	__u64 dev;
 	__u64 ino;
 	char name[FNW_RULE_NAME_MAX];
+};
+
+/*
+ * holds: thread id -> a thread the probes stopped (SIGSTOP) at the end of an
+ * operation only userspace can decide, until userspace's verdict. Userspace
+ * deletes the entry, then sends SIGCONT once no thread of the process is
+ * held, or SIGKILL. What the sweeper needs to prove the process and to bound
+ * the wait: the process, its cgroup and when it was stopped (boot clock).
+ */
+struct fnw_hold {
+	__u64 held_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 policy_id;
 };
 
 /* What identity.bpf.c reads for one of fnwarden's own fds: a rule key's object. */

@@ -73,6 +73,9 @@
 #define FNW_RULE_NAME_MAX 64
 /* file_verdicts: opens already found allowed (LRU, all policies). */
 #define FNW_MAX_FILE_VERDICTS 65536
+/* Threads stopped until userspace's verdict (holds), host-wide. A hold that
+ * finds the map full fails closed: the thread is killed. */
+#define FNW_MAX_HOLDS 4096
 /* File syscalls in flight between sys_enter and sys_exit, host-wide. */
 #define FNW_MAX_FILE_PENDING 16384
 /*

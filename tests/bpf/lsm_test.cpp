@@ -293,10 +293,11 @@ TEST_F(BpfLsmFileTest, CreateAndDeleteOutsideTheAllowlistAreRefusedBeforeTheyHap
     const auto created = scratch_ / "created.txt";
     auto cr = run_workload(p, Mode::Enforce, {"create:" + created.string(), "exit-errno"}, kNoLandlock);
     if (!lsm) {
-        // Decided after the fact (a create/delete is not an open): fnwarden
-        // kills when it reads the event, and the mkdir has happened.
+        // Decided after the fact (a create/delete is not an open): the
+        // kernel holds the process at sys_exit until fnwarden's verdict
+        // kills it, and the mkdir has happened.
         EXPECT_EQ(ev.verdict, FNW_VERDICT_VIOLATION);
-        EXPECT_EQ(ev.mechanism, FNW_MECH_USER_KILL);
+        EXPECT_EQ(ev.mechanism, FNW_MECH_HELD_KILL);
         EXPECT_TRUE(std::filesystem::exists(dir)) << "without LSM the mkdir happened";
         return;
     }
@@ -349,7 +350,7 @@ TEST_F(BpfLsmFileTest, RenameOutsideTheAllowlistIsRefusedBeforeItHappens) {
                            kNoLandlock);
     ASSERT_EQ(in.file_events.size(), 1u);
     if (!lsm) {
-        EXPECT_EQ(out.file_events[0].mechanism, FNW_MECH_USER_KILL);
+        EXPECT_EQ(out.file_events[0].mechanism, FNW_MECH_HELD_KILL);
         EXPECT_TRUE(std::filesystem::exists(outside)) << "without LSM the rename happened";
         return;
     }

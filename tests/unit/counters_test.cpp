@@ -78,6 +78,7 @@ TEST(KernelCounters, MetricsAreDeclaredFromTheListWithTheirDocumentedNames) {
         {"fnwarden_kernel_kills_total", "Processes killed from the sys_enter probe."},
         {"fnwarden_fail_closed_kills_total",
          "Processes killed because an access only fnwarden could decide found the ring full."},
+        {"fnwarden_kernel_holds_total", "Processes stopped at an operation's end until userspace's verdict on it."},
     };
     std::map<std::string, std::string> declared;
     for (const KernelCounter& counter : kKernelCounters)

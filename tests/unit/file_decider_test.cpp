@@ -429,6 +429,156 @@ TEST(FileDecider, UnknownPolicyIsReportedNotActedOn) {
     EXPECT_TRUE(child.alive());
 }
 
+// ---- held processes (files.bpf.c stops them until this verdict) -------------
+
+// Which holds the decider ended, and what it answers about other threads.
+struct HoldSpy {
+    std::vector<std::pair<uint32_t, uint32_t>> ended;  // (tid, tgid)
+    bool others_held = false;
+    FileDecider::EndHold callback() {
+        return [this](uint32_t tid, uint32_t tgid) {
+            ended.emplace_back(tid, tgid);
+            return others_held;
+        };
+    }
+};
+
+// Stops `child` as the kernel's hold does, and waits until it is stopped.
+void hold(Child& child) {
+    ASSERT_EQ(::kill(child.pid(), SIGSTOP), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child.pid(), &status, WUNTRACED), child.pid());
+    ASSERT_TRUE(WIFSTOPPED(status));
+}
+
+// Whether `child` was continued (SIGCONT) within a second.
+bool continued(Child& child) {
+    for (int i = 0; i < 200; ++i) {
+        int status = 0;
+        if (::waitpid(child.pid(), &status, WCONTINUED | WNOHANG) == child.pid() && WIFCONTINUED(status)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+}
+
+TEST(FileDecider, AHeldProcessGoesOnOnceItsLastHeldThreadIsAllowed) {
+    RememberSpy spy;
+    HoldSpy holds;
+    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
+    decider.on_hold_end(holds.callback());
+    Child child;
+    ASSERT_GT(child.pid(), 0);
+    hold(child);
+    auto first = pending_open("/srv/app/a", FNW_FILE_READ);
+    child.own(first->hdr);
+    first->held = 1;
+    holds.others_held = true;  // another thread of it still waits for its verdict
+    EXPECT_FALSE(decider.decide(*first));
+    EXPECT_FALSE(continued(child)) << "let go while a thread of it was still held";
+    auto last = pending_open("/srv/app/b", FNW_FILE_READ);
+    child.own(last->hdr);
+    last->held = 1;
+    holds.others_held = false;
+    EXPECT_FALSE(decider.decide(*last));
+    EXPECT_TRUE(continued(child));
+    ASSERT_EQ(holds.ended.size(), 2u);
+    EXPECT_EQ(holds.ended[1], std::make_pair(uint32_t(child.pid()), uint32_t(child.pid())));
+    EXPECT_EQ(decider.stats().holds_released, 1u);
+    EXPECT_TRUE(child.alive());
+}
+
+TEST(FileDecider, AHeldViolationIsKilledWhileHeld) {
+    RememberSpy spy;
+    HoldSpy holds;
+    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
+    decider.on_hold_end(holds.callback());
+    Child child;
+    ASSERT_GT(child.pid(), 0);
+    hold(child);
+    auto ev = pending_open("/etc/shadow", FNW_FILE_READ);
+    child.own(ev->hdr);
+    ev->held = 1;
+    EXPECT_TRUE(decider.decide(*ev));
+    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
+    EXPECT_EQ(ev->mechanism, FNW_MECH_HELD_KILL);
+    EXPECT_EQ(child.wait_for_signal(), SIGKILL);
+    EXPECT_EQ(holds.ended.size(), 1u) << "its entry in holds ended";
+    EXPECT_EQ(decider.stats().holds_killed, 1u);
+}
+
+TEST(FileDecider, AHeldReportOnlyViolationGoesOn) {
+    RememberSpy spy;
+    HoldSpy holds;
+    FileDecider decider = make_decider(spy, Mode::Audit, ViolationAction::Kill);
+    decider.on_hold_end(holds.callback());
+    Child child;
+    ASSERT_GT(child.pid(), 0);
+    hold(child);
+    auto ev = pending_open("/etc/shadow", FNW_FILE_READ);
+    child.own(ev->hdr);
+    ev->held = 1;
+    EXPECT_TRUE(decider.decide(*ev));
+    EXPECT_EQ(ev->action, FNW_ACTION_REPORTED);
+    EXPECT_TRUE(continued(child)) << "audit: the kernel's hold must not outlast the verdict";
+}
+
+TEST(FileDecider, AHeldRecordNobodyCanDecideFailsClosed) {
+    RememberSpy spy;
+    HoldSpy holds;
+    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
+    decider.on_hold_end(holds.callback());
+    Child child;
+    ASSERT_GT(child.pid(), 0);
+    hold(child);
+    auto ev = pending_open("/etc/hosts", FNW_FILE_READ);
+    child.own(ev->hdr);
+    ev->hdr.policy_id = kPolicy + 1;  // a slot this decider never compiled
+    ev->held = 1;
+    EXPECT_TRUE(decider.decide(*ev));
+    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
+    EXPECT_EQ(child.wait_for_signal(), SIGKILL);
+}
+
+TEST(FileDecider, WithoutAWayToEndHoldsAHeldProcessIsKilled) {
+    RememberSpy spy;
+    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
+    Child child;
+    ASSERT_GT(child.pid(), 0);
+    hold(child);
+    auto ev = pending_open("/srv/app/a", FNW_FILE_READ);  // allowed, but
+    child.own(ev->hdr);
+    ev->held = 1;
+    decider.decide(*ev);
+    EXPECT_EQ(child.wait_for_signal(), SIGKILL) << "its hold could never end: fail closed";
+}
+
+TEST(FileDecider, AHoldOlderThanTheBoundIsKilledAndEnded) {
+    RememberSpy spy;
+    HoldSpy holds;
+    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
+    decider.on_hold_end(holds.callback());
+    Child old_one, young_one;
+    ASSERT_GT(old_one.pid(), 0);
+    ASSERT_GT(young_one.pid(), 0);
+    hold(old_one);
+    hold(young_one);
+    fnw_event_header a{}, b{};
+    old_one.own(a);
+    young_one.own(b);
+    const auto held = [](const fnw_event_header& hdr, uint64_t held_ns) {
+        return std::make_pair(hdr.tid, fnw_hold{held_ns, hdr.cgroup_id, hdr.pid, kPolicy});
+    };
+    const uint64_t now = a.boot_ns + 6'000'000'000ull;
+    const auto expired = decider.expire_holds({held(a, a.boot_ns), held(b, now - 1'000'000'000ull)}, now,
+                                              std::chrono::seconds(5));
+    EXPECT_EQ(expired, 1u);
+    EXPECT_EQ(old_one.wait_for_signal(), SIGKILL);
+    EXPECT_TRUE(young_one.alive()) << "held for 1 s of a 5 s bound";
+    ASSERT_EQ(holds.ended.size(), 1u);
+    EXPECT_EQ(holds.ended[0].first, a.tid);
+    EXPECT_EQ(decider.stats().holds_expired, 1u);
+}
+
 TEST(FileDecider, ForgottenPolicyIsUnknown) {
     RememberSpy spy;
     FileDecider decider = make_decider(spy);

@@ -53,8 +53,16 @@ TEST(FileRules, ExactSubtreeAndGlobPatterns) {
     EXPECT_EQ(data->subtree, static_cast<uint32_t>(FNW_FILE_READ));
     const fnw_file_rule* parent = rule_for(rules, dir.path());
     ASSERT_NE(parent, nullptr);
-    EXPECT_EQ(parent->named_children, static_cast<uint32_t>(FNW_FILE_READ)) << "a replaced file is found by name";
     EXPECT_EQ(parent->named_entries, static_cast<uint32_t>(FNW_FILE_READ)) << "the way up from both rules";
+    // A replaced config.json is found by its name; its siblings are not named.
+    bool file_named = false, sibling_named = false;
+    for (const auto& [key, rights] : rules.names) {
+        const std::string name(key.name);
+        file_named |= name == "config.json" && rights == FNW_FILE_READ;
+        sibling_named |= name == "other.json";
+    }
+    EXPECT_TRUE(file_named) << "a single-file rule names its file in its directory";
+    EXPECT_FALSE(sibling_named);
     EXPECT_FALSE(rules.names.empty());
 
     ASSERT_EQ(rules.userspace_only.size(), 1u);

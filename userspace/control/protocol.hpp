@@ -238,7 +238,8 @@ struct FunctionInfo {
     X(kill_not_the_event_process) X(malformed) X(traced_sent) X(cgroup_births_seen)                               \
     X(cgroup_rescans_after_lost_births) X(cgroups_identified) X(nested_matches_refused)                           \
     X(launcher_cgroups_emptied) X(launcher_cgroups_removed) X(output_written) X(output_dropped) X(output_queued)  \
-    X(client_dropped) X(clients_refused) X(functions_overflow_events) X(registrations_refused)
+    X(client_dropped) X(clients_refused) X(functions_overflow_events) X(registrations_refused)                     \
+    X(holds_released) X(holds_killed) X(holds_gone) X(holds_expired)
 
 struct DaemonCounters {
 #define FNW_DAEMON_COUNTER_FIELD(field) uint64_t field = 0;

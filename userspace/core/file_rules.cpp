@@ -156,16 +156,11 @@ void FileRuleCompiler::add_pattern(const std::string& pattern, uint32_t right, c
     if (ec) return userspace_only("its canonical path cannot be found");
     // A single file is an inode, and files get replaced (an editor's or
     // resolvconf's rename over /etc/resolv.conf): the new inode would miss
-    // the rule. So its directory is marked: a miss there is matched by name
-    // in fnwarden, never refused or killed on the inode alone
-    // (named_children). Programs (exec.allow) are not: deciding an exec
-    // after the fact would let the new image run; a program replaced by an
-    // upgrade needs a policy reload.
-    if (rule->kind == KernelPathRule::Kind::Exact && S_ISREG(found.mode) && right != FNW_FILE_EXEC) {
-        const auto& dir = identities_.of(target.parent_path().string());
-        if (const auto* why = std::get_if<std::string>(&dir)) return userspace_only("its directory: " + *why);
-        by_object_[key_of(std::get<Identified>(dir).id)].named_children |= right;
-    }
+    // the rule. mark_way_up() names the file in its directory too, so a
+    // miss under that name is matched by name in fnwarden; a sibling's miss
+    // stays the kernel's to refuse. Programs (exec.allow) are not named:
+    // deciding an exec after the fact would let the new image run; a
+    // program replaced by an upgrade needs a policy reload.
     auto& entry = by_object_[key_of(found.id)];
     (rule->kind == KernelPathRule::Kind::Subtree ? entry.subtree : entry.exact) |= right;
     if (right != FNW_FILE_EXEC) mark_way_up(target, found.mount_root, right, userspace_only);

@@ -212,7 +212,16 @@ void Daemon::Impl::reload_when_due(std::chrono::steady_clock::time_point now) {
     }
 }
 
+// How long a process the probes held waits for its verdict before it is
+// killed (fail closed). Verdicts come in microseconds; this is for records
+// nobody will read (a daemon that died before its verdict) and for floods.
+constexpr std::chrono::seconds kHoldBound{5};
+
 void Daemon::Impl::every_second(uint64_t& drops_reported) {
+    const size_t expired =
+        file_decider.expire_holds(probes->holds(), boot_now_ns(), kHoldBound, lineage_lookup.cgroup2_root);
+    if (expired > 0)
+        spdlog::warn("{} held process(es) waited over {} s for a verdict: killed", expired, kHoldBound.count());
     for (uint64_t cgroup_id : policies->table().sweep(std::chrono::steady_clock::now()))
         registrations->erase(cgroup_id);  // released or not: its policy is gone
     identifier->prune();

@@ -362,6 +362,9 @@ Status Daemon::Impl::set_up_loop() {
         if (Status refreshed = probes->refresh_file_rules(slot); !refreshed)
             spdlog::warn("policy slot {}: re-reading the file rules' objects failed: {}", slot, refreshed.error());
     });
+    // A process held until its verdict goes on once its last held thread
+    // is settled (files.bpf.c, fnw_hold_current).
+    file_decider.on_hold_end([this](uint32_t tid, uint32_t tgid) { return probes && probes->end_hold(tid, tgid); });
     if (hash_wakeup < 0 || !watch(hash_wakeup)) return fail(std::string("exec hash worker: ") + std::strerror(errno));
     return {};
 }

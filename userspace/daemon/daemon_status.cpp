@@ -116,6 +116,10 @@ void add_engine_counters(DaemonCounters& d, const ProbeSet& probes, const FileDe
     d.exec_sha256_not_regular = hashes.not_regular;
     d.exec_sha256_too_large = hashes.too_large;
     d.exec_sha256_late = decided.sha256_late;
+    d.holds_released = decided.holds_released;
+    d.holds_killed = decided.holds_killed;
+    d.holds_gone = decided.holds_gone;
+    d.holds_expired = decided.holds_expired;
     d.exec_sha256_pending = worker ? worker->pending : 0;
     d.exec_hash_threads_stuck = worker ? worker->stuck_threads : 0;
     const auto kills = ProcessHandle::stats();

@@ -71,6 +71,7 @@ std::string_view mechanism_name(uint8_t m) {
     case FNW_MECH_LANDLOCK: return "landlock";
     case FNW_MECH_BPF_LSM: return "bpf-lsm";
     case FNW_MECH_USER_KILL: return "fnwarden-sigkill";
+    case FNW_MECH_HELD_KILL: return "held-sigkill";
     }
     return "unknown";
 }

@@ -152,6 +152,13 @@ public:
     // same access itself from now on (file_verdicts).
     bool remember_allowed_file(const fnw_file_verdict_key& key);
 
+    // The threads the probes stopped until userspace's verdict (holds map,
+    // fnw_hold): a snapshot, and the end of one thread's hold. end_hold()
+    // says whether another thread of the same process is still held (the
+    // process may only go on when none is).
+    std::vector<std::pair<uint32_t, fnw_hold>> holds() const;
+    bool end_hold(uint32_t tid, uint32_t tgid);
+
     // The kernel's (dev, inode, generation) of this process's open `fd`
     // (identity.bpf.c): what file_rules are keyed on. nullopt when the
     // iterator cannot run. One thread at a time (it sets .bss globals).

@@ -104,6 +104,7 @@ bool FileDecider::conclude(fnw_file_event& ev, uint32_t missing, bool kill, Proc
             key.generation = ev.generation;
             if (remember_ && remember_(key)) ++stats_.remembered;
         }
+        settle_hold(ev, target, true);
         return ev.traced != 0;
     }
     ++stats_.violations;
@@ -115,9 +116,57 @@ bool FileDecider::conclude(fnw_file_event& ev, uint32_t missing, bool kill, Proc
     // event's process: never whoever holds the pid by now.
     if (kill && target.kill()) {
         ev.action = FNW_ACTION_KILLED;
-        ev.mechanism = FNW_MECH_USER_KILL;
+        ev.mechanism = ev.held ? FNW_MECH_HELD_KILL : FNW_MECH_USER_KILL;
     }
+    settle_hold(ev, target, !kill);  // report-only: it goes on
     return true;
+}
+
+void FileDecider::settle_hold(fnw_file_event& ev, ProcessHandle& target, bool may_go) {
+    if (!ev.held) return;
+    const bool others_held = end_hold_ && end_hold_(ev.hdr.tid, ev.hdr.pid);
+    if (ev.action == FNW_ACTION_KILLED) {
+        ++stats_.holds_killed;
+        return;
+    }
+    if (!target.valid()) target = ProcessHandle::for_event(ev.hdr);
+    // Not to go on, or nobody can end its hold: fail closed, as for a
+    // record the ring had no room for.
+    if (!may_go || !end_hold_) {
+        if (target.kill()) {
+            ev.action = FNW_ACTION_KILLED;
+            ev.mechanism = FNW_MECH_HELD_KILL;
+            ++stats_.holds_killed;
+        } else {
+            ++stats_.holds_gone;
+        }
+        return;
+    }
+    if (others_held) return;  // the last of its threads to be settled lets it go
+    if (target.resume()) {
+        ++stats_.holds_released;
+    } else {
+        ++stats_.holds_gone;
+    }
+}
+
+size_t FileDecider::expire_holds(const std::vector<std::pair<uint32_t, fnw_hold>>& holds, uint64_t now_boot_ns,
+                                 std::chrono::nanoseconds bound, const std::filesystem::path& cgroup2_root) {
+    size_t expired = 0;
+    for (const auto& [tid, hold] : holds) {
+        if (hold.held_ns + static_cast<uint64_t>(bound.count()) > now_boot_ns) continue;
+        // The proof a record's kill gets: this cgroup, born before the hold.
+        fnw_event_header hdr{};
+        hdr.pid = hold.tgid;
+        hdr.tid = tid;
+        hdr.cgroup_id = hold.cgroup_id;
+        hdr.boot_ns = hold.held_ns;
+        ProcessHandle::for_event(hdr, cgroup2_root).kill();
+        if (end_hold_) end_hold_(tid, hold.tgid);
+        ++expired;
+    }
+    stats_.holds_expired += expired;
+    return expired;
 }
 
 bool FileDecider::decide(fnw_file_event& ev) {
@@ -148,6 +197,8 @@ FileDecider::Decision FileDecider::decide_pending(fnw_file_event& ev, const Keep
         ev.verdict = FNW_VERDICT_VIOLATION;
         ev.action = FNW_ACTION_REPORTED;
         ev.missing = ev.access | (ev.nr == FNW_NR_EXEC ? 0 : ev.access2);  // exec: the union holds argv_len
+        ProcessHandle target;
+        settle_hold(ev, target, false);  // held for a verdict nobody can give: killed
         return Decision::Report;
     }
     const Slot& slot = found->second;

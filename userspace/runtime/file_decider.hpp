@@ -6,12 +6,16 @@
 // back to the kernel so the same access is not asked about again.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fnwarden/events.h>
 #include <fnwarden/kernel_abi.h>
@@ -47,6 +51,24 @@ public:
     // its grant in the kernel.
     using RulesStale = std::function<void(uint32_t policy_id)>;
     void on_rules_stale(RulesStale stale) { rules_stale_ = std::move(stale); }
+
+    // Ends a held thread's entry in the kernel's holds map (ProbeSet::
+    // end_hold); true while another thread of its process is still held.
+    // A held record (fnw_file_event.held: the process is stopped at the
+    // operation's end) is settled once its verdict is in: killed, or let go
+    // (SIGCONT) when no other thread of its process waits. Without this
+    // callback nobody can end a hold, so a held process is killed.
+    using EndHold = std::function<bool(uint32_t tid, uint32_t tgid)>;
+    void on_hold_end(EndHold end) { end_hold_ = std::move(end); }
+
+    // The bounded wait: every hold (ProbeSet::holds()) older than `bound`
+    // at `now_boot_ns` (CLOCK_BOOTTIME, the kernel's held_ns clock) ends
+    // with a kill, through a pidfd proven to be the held process, and its
+    // entry is removed: its record was lost to this process (a crash
+    // before the verdict, an earlier daemon's) or waits behind a flood.
+    // Returns how many expired.
+    size_t expire_holds(const std::vector<std::pair<uint32_t, fnw_hold>>& holds, uint64_t now_boot_ns,
+                        std::chrono::nanoseconds bound, const std::filesystem::path& cgroup2_root = {});
 
     // Decides a PENDING record in place: verdict, action, mechanism and
     // missing rights; kills the process when the section acts (deny falls
@@ -90,6 +112,10 @@ public:
         uint64_t sha256_deferred = 0;    // hashed off the caller's thread
         uint64_t sha256_late = 0;        // no answer by the deadline: "cannot verify in time"
         uint64_t replaced_rule_objects = 0;  // records that met a rule's object made again
+        uint64_t holds_released = 0;  // held processes let go (SIGCONT) on an allowed verdict
+        uint64_t holds_killed = 0;    // held processes killed on a violation, or failing closed
+        uint64_t holds_gone = 0;      // held processes no longer there to settle
+        uint64_t holds_expired = 0;   // held longer than the bound: killed (fail closed)
     };
     const Stats& stats() const { return stats_; }
     ExecHasher::Stats hash_stats() const { return hasher_->stats(); }
@@ -120,6 +146,11 @@ private:
     // Writes the verdict for `missing` into `ev`; kills through `target`
     // (taken when the record arrived) when `kill`. Whether to report it.
     bool conclude(fnw_file_event& ev, uint32_t missing, bool kill, ProcessHandle target);
+    // Ends `ev`'s hold, if it has one: its process killed (or gone), or let
+    // go once no other thread of it is held. `target` may be invalid: the
+    // process is then found again from the record.
+    // `may_go` false: it is killed whatever the record says (fail closed).
+    void settle_hold(fnw_file_event& ev, ProcessHandle& target, bool may_go);
     // decide_event for a PENDING `ev`; `keep` hands over the record to
     // hold while its program is hashed.
     using Keep = std::function<std::unique_ptr<fnw_file_event>()>;
@@ -133,6 +164,7 @@ private:
 
     Remember remember_;
     RulesStale rules_stale_;
+    EndHold end_hold_;
     std::shared_ptr<ExecHasher> hasher_;
     std::unique_ptr<HashWorker> worker_;
     std::map<uint64_t, Deferred> deferred_;  // HashWorker job id -> the record waiting for it

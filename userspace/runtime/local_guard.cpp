@@ -22,6 +22,7 @@ Result<std::unique_ptr<LocalGuard>> LocalGuard::create(ProbeSet& probes, uint32_
         if (Status refreshed = probes.refresh_file_rules(slot); !refreshed)
             spdlog::warn("re-reading the file rules' objects failed: {}", refreshed.error());
     });
+    guard->files_.on_hold_end([&probes](uint32_t tid, uint32_t tgid) { return probes.end_hold(tid, tgid); });
     const KillOnViolation kill = KillOnViolation::from(policy, mode);
     LocalGuard* self = guard.get();
     // Network events name their ancestors from /proc (the socket hooks cannot).

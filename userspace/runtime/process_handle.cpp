@@ -90,6 +90,8 @@ bool ProcessHandle::kill() {
     return true;
 }
 
+bool ProcessHandle::resume() { return valid() && pidfd_send_signal(fd_.get(), SIGCONT) == 0; }
+
 ProcessHandle::Stats ProcessHandle::stats() {
     return Stats{g_kills.load(), g_gone.load(), g_not_theirs.load()};
 }

@@ -52,6 +52,8 @@ public:
     // SIGKILL through the pidfd. False, and counted as kill_target_gone,
     // when the handle is invalid or the process has gone since.
     bool kill();
+    // SIGCONT through the pidfd: lets a process the probes held go on.
+    bool resume();
 
     // Process-wide counters (every call site adds to them).
     struct Stats {

@@ -81,11 +81,16 @@ bool respond_to_file(FileRecord& file, const KillOnViolation& kill, FileDecider*
         files->explain_refusal(file.edit());
     if (file->verdict == FNW_VERDICT_PENDING) {
         if (files) return files->decide_event(file) == FileDecider::Decision::Report;
-        // Nobody here can match globs: say so rather than drop it.
+        // Nobody here can match globs: say so rather than drop it. A held
+        // process waits for a verdict nobody can give: fail closed.
         fnw_file_event& ev = file.edit();
         ev.verdict = FNW_VERDICT_VIOLATION;
         ev.action = FNW_ACTION_REPORTED;
         ev.missing = ev.access | (ev.nr == FNW_NR_EXEC ? 0 : ev.access2);
+        if (ev.held && ProcessHandle::for_event(ev.hdr, cgroup2_root).kill()) {
+            ev.action = FNW_ACTION_KILLED;
+            ev.mechanism = FNW_MECH_HELD_KILL;
+        }
         return true;
     }
     if (file->verdict == FNW_VERDICT_VIOLATION && file->action != FNW_ACTION_KILLED &&
