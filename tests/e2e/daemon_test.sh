@@ -458,6 +458,7 @@ declare -A expect=(
   [fnwarden_kernel_syscalls_total]="> 0"
   [fnwarden_kernel_kills_total]="== 0"
   [fnwarden_fail_closed_kills_total]="== 0"
+  [fnwarden_kernel_holds_total]="== 0"
   [fnwarden_coverage_gaps_total]=">= 0"
   [fnwarden_monitored_cgroups]=">= 1"
   [fnwarden_output_dropped_total]=">= 0"

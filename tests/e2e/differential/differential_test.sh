@@ -6,8 +6,11 @@
 # and cgroup hooks only). One daemon (enforce ceiling) serves every case:
 # each (function, placement, mode) has its own policy, whose mode applies. Per function and placement the
 # set of (rule, canonical target) violations must be the same in both modes
-# and equal the set the case names; benign functions have none. Prints a
-# results table. Needs root (BPF, cgroups) and jq (packaging/deps).
+# and equal the set the case names; benign functions have none. A case whose
+# steps print "used" after the forbidden operation checks the outcome too
+# (issue 21): in audit the function gets to use the result, in enforce it
+# never does, launched or watched, whatever the shape of its rules
+# (directories, single files, globs, several mounts). Prints a results table. Needs root (BPF, cgroups) and jq (packaging/deps).
 # usage: differential_test.sh FNWARDEN SOURCE_DIR WORKLOAD
 # (WORKLOAD: tests/helpers/workload.cpp; FNW_DIFF_ONLY=REGEX runs the cases
 # whose name matches, FNW_DIFF_KEEP=1 keeps the work directory; for debugging)
@@ -43,6 +46,7 @@ cleanup() {
     eventually 5 grep -q 'populated 0' "${made_cgroups[i]}/cgroup.events"
     rmdir "${made_cgroups[i]}" 2>/dev/null || echo "FAIL: cgroup ${made_cgroups[i]} left behind"
   done
+  [[ -n ${mnt:-} ]] && umount "$mnt" 2>/dev/null
   rm -rf "$ldx_dir"
   [[ ${FNW_DIFF_KEEP:-0} == 1 ]] && echo "kept $work" || rm -rf "$work"
 }
@@ -59,6 +63,9 @@ lib_name=$(basename "$lib_src")
 # A second ELF interpreter, outside every rule (a short path: it replaces
 # /lib64/ld-linux-x86-64.so.2 inside a copy of /usr/bin/true, see make_fixture).
 ldx_dir=$(mktemp -d /tmp/fnwld.XXXXXX)
+# A second mount for the `mounts` rule shape.
+mnt=$ldx_dir/mnt
+mkdir "$mnt" && mount -t tmpfs -o size=1m fnwdiff "$mnt" || { echo "FAIL: cannot mount a tmpfs"; exit 1; }
 ldx=$ldx_dir/ld.so
 cp "$interp" "$ldx"
 pt_interp=/lib64/ld-linux-x86-64.so.2
@@ -105,7 +112,8 @@ subst() {
 make_fixture() {
   local d=$1
   mkdir -p "$d/ok" "$d/ro" "$d/secret" "$d/bin" "$d/libs"
-  echo data >"$d/ok/a"; echo data >"$d/ro/a"; echo secret >"$d/secret/a"
+  echo data >"$d/ok/a"; echo data >"$d/ro/a"; echo data >"$d/ro/b"; echo secret >"$d/secret/a"
+  echo data >"$d/secret/allowed"
   ln -s "$d/secret/a" "$d/ok/link"
   cp /usr/bin/true "$d/bin/true"
   cp /usr/bin/true "$d/bin/true-ldx"
@@ -132,6 +140,20 @@ write_policy() {
   local exec_allow="\"$workload\"$extra_exec"
   # A glob names no one file: its interpreter cannot be implied.
   [[ ,$variant, == *,xglob,* ]] && exec_allow="\"$d/bin/*\", \"$workload\""
+  # Rule shapes (issue 21): the fixture's rules as directories (default),
+  # as single files beside the forbidden ones, as globs only fnwarden can
+  # match, or with rules on a second mount.
+  local read_fixture="\"$d/ok/**\", \"$d/ro/**\"" ok_rule="\"$d/ok/**\"" extra_ok=""
+  if [[ ,$variant, == *,single,* ]]; then
+    read_fixture="\"$d/ok/**\", \"$d/ro/a\", \"$d/ro/b\", \"$d/secret/allowed\""
+    extra_ok=", \"$d/ro/b\", \"$d/secret/allowed\""
+  elif [[ ,$variant, == *,glob,* ]]; then
+    read_fixture="\"$d/ok/*\", \"$d/ro/*\""
+    ok_rule="\"$d/ok/*\""
+  elif [[ ,$variant, == *,mounts,* ]]; then
+    read_fixture+=", \"$mnt/**\""
+    extra_ok=", \"$mnt/**\""
+  fi
   {
     echo "apiVersion: fnwarden.io/v1"
     echo "kind: FunctionPolicy"
@@ -140,10 +162,10 @@ write_policy() {
     echo "  selector: $selector"
     echo "  mode: $mode"
     echo "  files:"
-    echo "    read: [/usr/**, /etc/**, /proc/**, /sys/**, /dev/**, \"$d/ok/**\", \"$d/ro/**\", \"$d/bin/**\", \"$(dirname "$workload")/**\"$extra_read]"
-    echo "    write: [\"$d/ok/**\", /dev/null]"
-    echo "    create: [\"$d/ok/**\"]"
-    echo "    delete: [\"$d/ok/**\"]"
+    echo "    read: [/usr/**, /etc/**, /proc/**, /sys/**, /dev/**, $read_fixture, \"$d/bin/**\", \"$(dirname "$workload")/**\"$extra_read]"
+    echo "    write: [$ok_rule$extra_ok, /dev/null]"
+    echo "    create: [$ok_rule$extra_ok]"
+    echo "    delete: [$ok_rule$extra_ok]"
     echo "    onViolation: deny"
     echo "  exec:"
     echo "    allow: [$exec_allow]"
@@ -265,11 +287,17 @@ for i in "${!names[@]}"; do
     p=${placement:0:1}
     audit=$(violations "$watched_out" "$work/$p-${names[i]}-audit" "$p-${names[i]}-audit")
     enforce=$(violations "$watched_out" "$work/$p-${names[i]}-enforce" "$p-${names[i]}-enforce")
-    if [[ $audit == "$enforce" && $audit == "$want" ]]; then verdict=pass; else verdict=FAIL; fi
+    outcome=
+    if [[ ${steps[i]} == *print:used* ]]; then
+      # The forbidden operation's result: used in audit, never in enforce.
+      grep -q '^used$' "$work/$p-${names[i]}-audit.out" || outcome="audit never used the result"
+      grep -q '^used$' "$work/$p-${names[i]}-enforce.out" && outcome="enforce used the result"
+    fi
+    if [[ $audit == "$enforce" && $audit == "$want" && -z $outcome ]]; then verdict=pass; else verdict=FAIL; fi
     printf '%-14s %-9s %-6s %-44s %-44s %s\n' "${names[i]}" "$placement" "$verdict" "$(show "$audit")" \
       "$(show "$enforce")" "$(show "$want")" >>"$results"
     if [[ $verdict == pass ]]; then pass "${names[i]} $placement"; else
-      fail "${names[i]} $placement: audit {$(show "$audit")} enforce {$(show "$enforce")} expected {$(show "$want")}"
+      fail "${names[i]} $placement: audit {$(show "$audit")} enforce {$(show "$enforce")} expected {$(show "$want")} ${outcome}"
     fi
   done
 done
