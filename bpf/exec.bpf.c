@@ -30,6 +30,12 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (!cg)
 		return 0;
+	/* fnwarden-runtime's container init: not the function yet, and not
+	 * checked (it is fnwarden's own, bind-mounted read-only). */
+	if ((cg->flags & FNW_CGROUP_ARM_ON_EXEC) && (cg->flags & FNW_CGROUP_ARM_SKIP_EXEC)) {
+		__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_SKIP_EXEC);
+		return 0;
+	}
 	/* The launcher's own exec of the function: from here on it is the
 	 * function. The new image is the function's first program, and is
 	 * checked like any other exec: under Landlock (enforce) the kernel

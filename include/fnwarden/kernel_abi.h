@@ -31,6 +31,13 @@ enum fnw_cgroup_flags {
 	FNW_CGROUP_LEARN = 1u << 3,
 	/* The launcher applied Landlock: EACCES from file/exec syscalls is a denial to report. */
 	FNW_CGROUP_LANDLOCK = 1u << 4,
+	/*
+	 * With ARM_ON_EXEC: one exec comes before the function's. A container
+	 * started through fnwarden-runtime runs its init first (runc init ->
+	 * fnwarden's container init -> the entrypoint); sched_process_exec
+	 * clears this flag at the init's exec and ARM_ON_EXEC at the next.
+	 */
+	FNW_CGROUP_ARM_SKIP_EXEC = 1u << 5,
 };
 
 /*

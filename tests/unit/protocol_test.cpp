@@ -153,7 +153,7 @@ TEST(ControlProtocol, MalformedRequestsAreErrorsNotExceptions) {
         EXPECT_FALSE(parsed.error().empty()) << request.dump();
     }
     EXPECT_EQ(parse_request(json{{"op", "nope"}}).error(),
-              "unknown op \"nope\" (status, policy, register, unregister, event, trace, reload)");
+              "unknown op \"nope\" (status, policy, register, unregister, event, trace, reload, container)");
     EXPECT_EQ(parse_request(json{{"op", "trace"}, {"events", {"bogus"}}}).error(),
               "unknown event kind \"bogus\" (syscall, file, net, exec)");
     EXPECT_EQ(parse_request(json{{"op", "register"}}).error().rfind("bad request: ", 0), 0u);

@@ -146,11 +146,25 @@ Result<ControlRequest> parse_register(const json& r) {
     return ControlRequest{std::move(request)};
 }
 
+Result<ControlRequest> parse_container(const json& r) {
+    ContainerRequest request;
+    request.id = r.value("id", "");
+    request.cgroup_path = r.value("cgroup_path", "");
+    request.function = r.value("function", "");
+    request.namespace_ = r.value("namespace", "");
+    request.pod = r.value("pod", "");
+    request.container = r.value("container", "");
+    request.register_cgroup = r.value("register", false);
+    request.landlock = r.value("landlock", false);
+    return ControlRequest{std::move(request)};
+}
+
 Result<ControlRequest> parse_known_op(const std::string& op, const json& r) {
     if (op == "status") return ControlRequest{StatusRequest{}};
     if (op == "reload") return ControlRequest{ReloadRequest{}};
     if (op == "policy") return ControlRequest{PolicyRequest{r.at("function").get<std::string>()}};
     if (op == "register") return parse_register(r);
+    if (op == "container") return parse_container(r);
     if (op == "unregister") return ControlRequest{UnregisterRequest{r.at("cgroup_id").get<uint64_t>()}};
     if (op == "trace") {
         Result<TraceRequest> trace = parse_trace_request(r);
@@ -162,13 +176,14 @@ Result<ControlRequest> parse_known_op(const std::string& op, const json& r) {
         if (!event.is_object()) return fail("event must be an object");
         return ControlRequest{EventRequest{event}};
     }
-    return fail("unknown op \"" + op + "\" (status, policy, register, unregister, event, trace, reload)");
+    return fail("unknown op \"" + op + "\" (status, policy, register, unregister, event, trace, reload, container)");
 }
 
 }  // namespace
 
 const char* op_of(const ControlRequest& request) {
-    static constexpr const char* kOps[] = {"status", "policy", "register", "unregister", "event", "trace", "reload"};
+    static constexpr const char* kOps[] = {"status", "policy",  "register", "unregister",
+                                           "event",  "trace",   "reload",   "container"};
     static_assert(std::size(kOps) == std::variant_size_v<ControlRequest>);
     return kOps[request.index()];
 }
@@ -229,6 +244,15 @@ json request_json(const ControlRequest& request) {
         if (r->resume) j["resume"] = true;
     }
     if (auto* r = std::get_if<UnregisterRequest>(&request)) j["cgroup_id"] = r->cgroup_id;
+    if (auto* r = std::get_if<ContainerRequest>(&request))
+        j.update({{"id", r->id},
+                  {"cgroup_path", r->cgroup_path},
+                  {"function", r->function},
+                  {"namespace", r->namespace_},
+                  {"pod", r->pod},
+                  {"container", r->container},
+                  {"register", r->register_cgroup},
+                  {"landlock", r->landlock}});
     if (auto* r = std::get_if<EventRequest>(&request)) j["event"] = r->event;
     if (auto* r = std::get_if<TraceRequest>(&request))
         j.update({{"functions", r->functions}, {"events", r->events}, {"violations_only", r->violations_only}});
@@ -269,6 +293,10 @@ struct ReplyWriter {
     }
     json operator()(const EventMessage& r) const { return {{"type", "event"}, {"event", r.event}}; }
     json operator()(const DroppedNotice& r) const { return {{"type", "dropped"}, {"count", r.count}}; }
+    json operator()(const ContainerReply& r) const {
+        return {{"type", "container"}, {"function", r.function},   {"policy", r.policy},
+                {"mode", r.mode},       {"cgroup_id", r.cgroup_id}, {"policy_id", r.policy_id}};
+    }
 };
 
 ControlReply read_reply(const std::string& type, const json& j) {
@@ -311,6 +339,15 @@ ControlReply read_reply(const std::string& type, const json& j) {
     }
     if (type == "event") return EventMessage{j.at("event")};
     if (type == "dropped") return DroppedNotice{j.value("count", uint64_t{0})};
+    if (type == "container") {
+        ContainerReply r;
+        get(j, "function", r.function);
+        get(j, "policy", r.policy);
+        get(j, "mode", r.mode);
+        get(j, "cgroup_id", r.cgroup_id);
+        get(j, "policy_id", r.policy_id);
+        return r;
+    }
     throw std::invalid_argument("unknown message type \"" + type + "\"");
 }
 

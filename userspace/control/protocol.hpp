@@ -73,9 +73,21 @@ struct TraceRequest {
     bool violations_only = false;
 };
 struct ReloadRequest {};
+// fnwarden-runtime (root only): which function a container about to start
+// belongs to, and, with register_cgroup, its cgroup guarded from the
+// container's entrypoint on (armed past the container's init). The
+// registration outlives the connection: it ends with the cgroup.
+struct ContainerRequest {
+    std::string id;           // the OCI container id (for the log)
+    std::string cgroup_path;  // absolute, under the daemon's cgroup2 mount
+    std::string function;     // the fnwarden.io/function annotation, "" when absent
+    std::string namespace_, pod, container;  // Kubernetes annotations ("namespace" on the wire)
+    bool register_cgroup = false;            // "register" on the wire
+    bool landlock = false;                   // the init applies Landlock: report EACCES
+};
 
 using ControlRequest = std::variant<StatusRequest, PolicyRequest, RegisterRequest, UnregisterRequest, EventRequest,
-                                    TraceRequest, ReloadRequest>;
+                                    TraceRequest, ReloadRequest, ContainerRequest>;
 
 // The op of each request type, as sent.
 const char* op_of(const ControlRequest& request);
@@ -121,6 +133,13 @@ struct RegisteredReply {
 };
 struct UnregisteredReply {
     uint64_t cgroup_id = 0;
+};
+// The answer to ContainerRequest: function "" when no policy takes the
+// container; cgroup_id 0 when nothing was registered.
+struct ContainerReply {
+    std::string function, policy, mode;
+    uint64_t cgroup_id = 0;
+    uint32_t policy_id = 0;
 };
 struct SubscribedReply {};
 struct ReloadedReply {
@@ -292,7 +311,7 @@ struct StatusReply {
 };
 
 using ControlReply = std::variant<ErrorReply, StatusReply, PolicyReply, RegisteredReply, UnregisteredReply,
-                                  SubscribedReply, ReloadedReply, EventMessage, DroppedNotice>;
+                                  SubscribedReply, ReloadedReply, EventMessage, DroppedNotice, ContainerReply>;
 
 // The reply with its "type"; what the server sends.
 nlohmann::json reply_json(const ControlReply& reply);

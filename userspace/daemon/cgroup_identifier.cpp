@@ -281,4 +281,9 @@ void CgroupIdentifier::add_status_counters(DaemonCounters& daemon_counters) cons
     daemon_counters.nested_matches_refused = nested_matches_refused_;
 }
 
+std::string CgroupIdentifier::function_for_path(const std::string& relative_path) const {
+    const std::optional<SelectorMatcher::Match> match = selectors_.match_cgroup(relative_path);
+    return match ? match->function : std::string();
+}
+
 }  // namespace fnw

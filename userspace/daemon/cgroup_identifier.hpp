@@ -107,6 +107,9 @@ public:
     void forget(uint64_t cgroup_id) { identified_.erase(cgroup_id); }
 
     const IdentifiedCgroup* find(uint64_t cgroup_id) const;
+    // The function a cgroupPath selector gives `relative_path`, "" when
+    // none: fnwarden-runtime asks before the container's cgroup exists.
+    std::string function_for_path(const std::string& relative_path) const;
     size_t pending_pod_cgroups() const { return pending_count_; }
     void add_status_counters(DaemonCounters& daemon_counters) const;
 

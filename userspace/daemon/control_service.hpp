@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The daemon's side of the control socket: each request parsed once into
 // the protocol's typed request (control/protocol.hpp), one handler per op
-// (status, policy, register, unregister, event, trace, reload), replies
-// built as the protocol's reply structs; and what a client's disconnect
-// releases. The wire form is documented in docs/control.md.
+// (status, policy, register, unregister, event, trace, reload, container),
+// replies built as the protocol's reply structs; and what a client's
+// disconnect releases. The wire form is documented in docs/control.md.
 #pragma once
 
 #include <filesystem>
@@ -52,6 +52,10 @@ public:
     };
     ControlService(Parts parts, Hooks hooks, std::filesystem::path launcher_parent, std::string admin_group);
 
+    // fnwarden-runtime's containers (control_container.cpp): cgroups
+    // anywhere below `cgroup2_root`, registered by root only.
+    void set_cgroup2_root(std::filesystem::path cgroup2_root) { cgroup2_root_ = std::move(cgroup2_root); }
+
     // Refusals go to fnwarden_control_refused_total{reason} too; every
     // reason starts at 0.
     void count_refusals_in(CounterFamily& refused_total);
@@ -72,6 +76,10 @@ private:
     void on_request(ClientId client, const EventRequest& request);
     void on_request(ClientId client, const TraceRequest& request);
     void on_request(ClientId client, const ReloadRequest& request);
+    void on_request(ClientId client, const ContainerRequest& request);
+    // control_container.cpp: the function a container belongs to, "" none.
+    Result<std::string> container_function(const ContainerRequest& request) const;
+    ControlReply register_container(ClientId client, const ContainerRequest& request, const std::string& function);
 
     void reply(ClientId client, const ControlReply& reply);
     // Why a request that did not parse is refused: for an event from a
@@ -89,6 +97,7 @@ private:
     Parts parts_;
     Hooks hooks_;
     std::filesystem::path launcher_parent_;
+    std::filesystem::path cgroup2_root_;
     std::string admin_group_;
     // Requests refused (docs/threat-model.md, "A hostile control-socket
     // client"), by reason: status and fnwarden_control_refused_total{reason}.

@@ -340,6 +340,7 @@ void Daemon::Impl::assemble(const Families& f) {
     control.emplace(ControlService::Parts{*server, *probes, *policies, *registrations, *identifier, *router},
                     std::move(hooks), cgroup2_root / config.cgroup_parent, config.admin_group);
     control->count_refusals_in(*f.control_refused_total);
+    control->set_cgroup2_root(cgroup2_root);
 }
 
 Status Daemon::Impl::set_up_loop() {

@@ -16,6 +16,7 @@ std::vector<std::string> flag_names(uint32_t flags) {
     if (flags & FNW_CGROUP_INHERITED) out.push_back("inherited");
     if (flags & FNW_CGROUP_LEARN) out.push_back("learn");
     if (flags & FNW_CGROUP_LANDLOCK) out.push_back("landlock");
+    if (flags & FNW_CGROUP_ARM_SKIP_EXEC) out.push_back("arm-after-init");
     return out;
 }
 
