@@ -4,7 +4,7 @@
 # userspace/<folder>/ is one layer, and a layer may only include the layers
 # below it (docs/architecture.md, "Layers"):
 #
-#   common < core < bundle < k8s < probes < runtime < output < control < daemon < cli
+#   common < core < bundle < k8s < probes < runtime < output < control < oci < daemon < cli
 #
 # Every source includes by folder ("core/policy.hpp"), so each layer gets an
 # include root of its own, build/layers/<layer>/, holding links to its own
@@ -17,7 +17,7 @@
 # every header without a same-named .cpp gets a one-line translation unit in
 # its layer (layer_checks/), which also proves it compiles on its own.
 
-set(FNW_LAYERS common core bundle k8s probes runtime output control daemon cli)
+set(FNW_LAYERS common core bundle k8s probes runtime output control oci daemon cli)
 
 # fnw_layer_include_root(<layer> <out-var>): creates build/layers/<layer>/
 # with links to userspace/<l> for every l at or below <layer>.
