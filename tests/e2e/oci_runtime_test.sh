@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# fnwarden-runtime, the runc wrapper (docs/kubernetes.md, "Pods on nodes
+# without BPF-LSM"), with Debian's runc: containers on an overlayfs root
+# (lower: a tiny root with /app/handler.py, the host's /usr bind-mounted).
+#   - a container whose policy forbids writing /app/handler.py, created and
+#     started as containerd does (create, start): the write fails with
+#     EACCES (Landlock, applied by fnwarden's init inside the container),
+#     the file is unchanged, and the daemon reports the refusal;
+#   - allowed work passes (reading it, writing /tmp), through `runc run`;
+#   - a container without a policy: config.json untouched, writes work;
+#   - the daemon down, a container that claims a policy: refused.
+# usage: oci_runtime_test.sh FNWARDEN FNWARDEN_RUNTIME
+set -u
+fnw=$(realpath "$1")
+wrapper=$(realpath "$2")
+skip=77
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+require_root
+if ! command -v runc >/dev/null; then
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: runc missing (packaging/deps/install-debian.sh installs it)"; exit 1; }
+  echo "SKIP: no runc"; exit $skip
+fi
+
+work=$(mktemp -d)
+cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+parent=fnwtest-ociwrap-$$-$RANDOM
+fn=ociwrap-fn-$$
+main_shell=$BASHPID
+daemon=
+containers=()
+mounted=()
+cleanup() {
+  [[ $BASHPID == "$main_shell" ]] || return 0
+  local c m
+  for c in "${containers[@]}"; do runc delete -f "$c" >/dev/null 2>&1; done
+  [[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null; done
+  [[ -d $cg2/$parent ]] && find "$cg2/$parent" -depth -type d -exec rmdir {} + 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export FNWARDEN_RUNTIME_STATE=$work/state FNWARDEN_SOCKET=$work/fnwarden.sock
+
+mkdir -p "$work/rules"
+cat >"$work/rules/fn.yaml" <<YAML
+apiVersion: fnwarden.io/v1
+kind: FunctionPolicy
+metadata: {name: $fn}
+spec:
+  selector: {function: $fn}
+  mode: enforce
+  files:
+    read: ["/usr/**", "/etc/**", "/app/**", "/tmp/**", "/dev/**", "/proc/**"]
+    write: ["/tmp/**", "/dev/null"]
+    create: ["/tmp/**"]
+    delete: ["/tmp/**"]
+    onViolation: deny
+YAML
+mkdir "$cg2/$parent" || { fail "cannot create cgroup $parent"; exit 1; }
+"$fnw" daemon --pin-root none --rules "$work/rules" --mode enforce --socket "$FNWARDEN_SOCKET" \
+  --output "$work/events.jsonl" --metrics off >"$work/daemon.log" 2>&1 &
+daemon=$!
+eventually 20 test -S "$FNWARDEN_SOCKET" || { fail "daemon did not start: $(cat "$work/daemon.log")"; exit 1; }
+
+# The image's layer: a root with /app/handler.py; /usr is the host's.
+lower=$work/lower
+mkdir -p "$lower"/{proc,dev,tmp,usr,etc,app}
+ln -s usr/bin "$lower/bin"; ln -s usr/lib "$lower/lib"; ln -s usr/lib64 "$lower/lib64"
+printf 'print("hello")\n' >"$lower/app/handler.py"
+
+# bundle NAME ANNOTATION SCRIPT: an overlay root over the layer, config.json
+# with the annotation ("" none) running `sh -c SCRIPT`.
+bundle() {
+  local dir=$work/$1 annotation=$2 script=$3
+  mkdir -p "$dir"/{upper,work,rootfs}
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs" ||
+    { fail "overlay mount failed"; exit 1; }
+  mounted+=("$dir/rootfs")
+  python3 - "$dir/config.json" "$annotation" "$script" "/$parent/$1" <<'PY'
+import json, sys
+path, annotation, script, cgroup = sys.argv[1:]
+config = {
+  "ociVersion": "1.0.2",
+  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", script],
+              "env": ["PATH=/usr/bin:/bin"], "cwd": "/", "noNewPrivileges": True},
+  "root": {"path": "rootfs"},
+  "hostname": "fnwtest",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=65536k"]},
+    {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
+  ],
+  "linux": {"cgroupsPath": cgroup,
+            "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
+}
+if annotation:
+  config["annotations"] = {"fnwarden.io/function": annotation}
+json.dump(config, open(path, "w"), indent=1)
+PY
+}
+
+# --- 1. forbidden write, create + start as containerd does it -------------------------
+c1=ociwrap-deny-$$
+containers+=("$c1")
+bundle deny "$fn" 'cat /app/handler.py >/dev/null || exit 3; echo x > /app/handler.py; echo "write-rc=$?"'
+cp "$work/deny/config.json" "$work/deny/config.orig"
+(cd "$work/deny" && "$wrapper" create "$c1" >"$work/deny.out" 2>&1) &&
+  pass "create through fnwarden-runtime" || fail "create failed: $(cat "$work/deny.out")"
+grep -q '"/.fnwarden/init"' "$work/deny/config.json" && pass "config.json starts fnwarden's init" ||
+  fail "config.json not rewritten"
+flags=$("$fnw" status --socket "$FNWARDEN_SOCKET" -o json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin)["cgroups"]:
+    if c.get("path", "").endswith("/deny"): print(",".join(c["flags"]))')
+[[ $flags == *arm-on-exec* && $flags == *arm-after-init* && $flags == *landlock* ]] &&
+  pass "cgroup registered before start, armed past the init ($flags)" || fail "cgroup flags after create: '$flags'"
+"$wrapper" start "$c1" && pass "start through fnwarden-runtime" || fail "start failed"
+eventually 10 bash -c "runc state $c1 2>/dev/null | grep -q '\"status\": \"stopped\"'"
+"$wrapper" delete "$c1" >/dev/null 2>&1
+cat "$work/deny.out"
+grep -q 'Permission denied' "$work/deny.out" && pass "echo > /app/handler.py: Permission denied" ||
+  fail "no EACCES: $(cat "$work/deny.out")"
+grep -q 'write-rc=[1-9]' "$work/deny.out" && pass "the write failed" || fail "write result: $(cat "$work/deny.out")"
+expect_eq "handler.py unchanged" 'print("hello")' "$(cat "$lower/app/handler.py")"
+[[ ! -e $work/deny/upper/app/handler.py ]] && pass "nothing copied up" || fail "handler.py was copied up"
+if eventually 5 grep -q '"/app/handler.py"' "$work/events.jsonl"; then
+  ev=$(grep '"/app/handler.py"' "$work/events.jsonl" | head -1)
+  [[ $ev == *'"mechanism":"landlock"'* && $ev == *"\"function\":\"$fn\""* ]] &&
+    pass "reported: Landlock refused /app/handler.py for $fn" || fail "event: $ev"
+else
+  fail "no event naming /app/handler.py: $(cat "$work/events.jsonl") $(tail -5 "$work/daemon.log")"
+fi
+[[ ! -d $FNWARDEN_RUNTIME_STATE/$c1 ]] && pass "delete removed the plan directory" || fail "plan directory left"
+
+# --- 2. allowed work, through runc run -----------------------------------------------
+c2=ociwrap-allow-$$
+containers+=("$c2")
+bundle allow "$fn" 'cat /app/handler.py && echo y > /tmp/out && cat /tmp/out'
+start=$(date +%s%N)
+(cd "$work/allow" && "$wrapper" run "$c2" </dev/null >"$work/allow.out" 2>&1)
+rc=$?
+echo "runc run through fnwarden-runtime: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+[[ $rc == 0 ]] && grep -q '^print("hello")$' "$work/allow.out" && grep -q '^y$' "$work/allow.out" &&
+  pass "allowed reads and writes pass" || fail "allowed work (exit $rc): $(cat "$work/allow.out")"
+
+# --- 3. no policy: untouched ---------------------------------------------------------
+c3=ociwrap-plain-$$
+containers+=("$c3")
+bundle plain "" 'echo x > /app/handler.py && cat /app/handler.py'
+cp "$work/plain/config.json" "$work/plain/config.orig"
+start=$(date +%s%N)
+(cd "$work/plain" && "$wrapper" run "$c3" </dev/null >"$work/plain.out" 2>&1)
+rc=$?
+echo "runc run, no policy, through fnwarden-runtime: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+cmp -s "$work/plain/config.json" "$work/plain/config.orig" && pass "no policy: config.json byte-identical" ||
+  fail "config.json changed"
+[[ $rc == 0 ]] && grep -qx x "$work/plain.out" && pass "no policy: the write works" ||
+  fail "plain container (exit $rc): $(cat "$work/plain.out")"
+
+# --- 4. daemon down, a container that claims a policy: refused -------------------------
+kill "$daemon"; wait "$daemon" 2>/dev/null; daemon=
+c4=ociwrap-down-$$
+containers+=("$c4")
+bundle down "$fn" 'echo ran'
+cp "$work/down/config.json" "$work/down/config.orig"
+(cd "$work/down" && "$wrapper" create "$c4" >"$work/down.out" 2>&1)
+rc=$?
+[[ $rc == 1 ]] && grep -q 'refusing to create' "$work/down.out" && pass "daemon down: refused ($(head -1 "$work/down.out"))" ||
+  fail "daemon down (exit $rc): $(cat "$work/down.out")"
+runc state "$c4" >/dev/null 2>&1 && fail "the container exists" || pass "no container was created"
+cmp -s "$work/down/config.json" "$work/down/config.orig" && pass "daemon down: config.json untouched" ||
+  fail "config.json changed"
+
+finish "oci runtime e2e"
