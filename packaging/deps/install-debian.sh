@@ -36,6 +36,9 @@ packages=(
   jq
   # a real OCI runtime starts the container the runc test attributes
   runc
+  # e2e.oci_runtime's containerd case: fnwarden-runtime as containerd 1.6's
+  # runc binary (ctr run --runc-binary), as a RuntimeClass handler uses it
+  containerd
   # the unit's test under a real systemd (tests/systemd/unit_test.sh): a
   # bookworm rootfs made by mmdebstrap, booted by systemd-nspawn
   mmdebstrap systemd-container
