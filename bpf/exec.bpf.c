@@ -21,6 +21,21 @@
 
 #define EPERM 1
 
+/* The comm exec gave fnwarden-runtime's init: the basename of the path
+ * it is run by, /.fnwarden/fnwarden-init (oci/oci_config.cpp). Before the
+ * entrypoint only runc's own programs run in the container's cgroup, so
+ * the name is enough to tell the init's exec from runc's. */
+static __always_inline bool is_container_init(struct task_struct *p)
+{
+	static const char name[] = "fnwarden-init";
+
+#pragma unroll
+	for (int i = 0; i < (int)sizeof(name); i++)
+		if (p->comm[i] != name[i])
+			return false;
+	return true;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -30,10 +45,13 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (!cg)
 		return 0;
-	/* fnwarden-runtime's container init: not the function yet, and not
-	 * checked (it is fnwarden's own, bind-mounted read-only). */
+	/* fnwarden-runtime's container: every exec up to and including
+	 * fnwarden's init (runc re-executing itself, then the init) is not the
+	 * function yet; the init's clears the flag, and the exec after it,
+	 * the entrypoint's, arms the cgroup. */
 	if ((cg->flags & FNW_CGROUP_ARM_ON_EXEC) && (cg->flags & FNW_CGROUP_ARM_SKIP_EXEC)) {
-		__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_SKIP_EXEC);
+		if (is_container_init(p))
+			__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_SKIP_EXEC);
 		return 0;
 	}
 	/* The launcher's own exec of the function: from here on it is the

@@ -32,10 +32,11 @@ enum fnw_cgroup_flags {
 	/* The launcher applied Landlock: EACCES from file/exec syscalls is a denial to report. */
 	FNW_CGROUP_LANDLOCK = 1u << 4,
 	/*
-	 * With ARM_ON_EXEC: one exec comes before the function's. A container
-	 * started through fnwarden-runtime runs its init first (runc init ->
-	 * fnwarden's container init -> the entrypoint); sched_process_exec
-	 * clears this flag at the init's exec and ARM_ON_EXEC at the next.
+	 * With ARM_ON_EXEC: execs before the function's are not its own. A
+	 * container started through fnwarden-runtime runs runc's init (which
+	 * may re-exec itself) and then fnwarden's container init before the
+	 * entrypoint; sched_process_exec clears this flag at the init's exec
+	 * (comm "fnwarden-init") and ARM_ON_EXEC at the next.
 	 */
 	FNW_CGROUP_ARM_SKIP_EXEC = 1u << 5,
 };

@@ -111,7 +111,7 @@ bundle deny "$fn" 'cat /app/handler.py >/dev/null || exit 3; echo x > /app/handl
 cp "$work/deny/config.json" "$work/deny/config.orig"
 (cd "$work/deny" && "$wrapper" create "$c1" >"$work/deny.out" 2>&1) &&
   pass "create through fnwarden-runtime" || fail "create failed: $(cat "$work/deny.out")"
-grep -q '"/.fnwarden/init"' "$work/deny/config.json" && pass "config.json starts fnwarden's init" ||
+grep -q '"/.fnwarden/fnwarden-init"' "$work/deny/config.json" && pass "config.json starts fnwarden's init" ||
   fail "config.json not rewritten"
 flags=$("$fnw" status --socket "$FNWARDEN_SOCKET" -o json | python3 -c '
 import json, sys
@@ -144,7 +144,7 @@ bundle allow "$fn" 'cat /app/handler.py && echo y > /tmp/out && cat /tmp/out'
 (cd "$work/allow" && "$wrapper" run "$c2" </dev/null >"$work/allow.out" 2>&1)
 rc=$?
 [[ $rc == 0 ]] && grep -q '^print("hello")$' "$work/allow.out" && grep -q '^y$' "$work/allow.out" &&
-  pass "allowed reads and writes pass" || fail "allowed work (exit $rc): $(cat "$work/allow.out")"
+  pass "allowed reads and writes pass" || fail "allowed work (exit $rc): $(cat "$work/allow.out") $(grep -v handler.py "$work/events.jsonl")"
 
 # --- 3. no policy: untouched ---------------------------------------------------------
 c3=ociwrap-plain-$$

@@ -89,12 +89,12 @@ TEST(OciRewriteTest, TheInitRunsFirstWithTheEntrypointAfterIt) {
         rewrite_for_init(config_with(json::object()), InitMounts{"/usr/libexec/fnwarden/init", "/run/fnwarden/runtime/c1"});
     ASSERT_TRUE(rewritten);
     EXPECT_EQ((*rewritten)["process"]["args"],
-              json({"/.fnwarden/init", "/.fnwarden/plan", "--", "python3", "/app/handler.py"}));
+              json({"/.fnwarden/fnwarden-init", "/.fnwarden/plan", "--", "python3", "/app/handler.py"}));
     const json& mounts = (*rewritten)["mounts"];
     ASSERT_EQ(mounts.size(), 2u);
     EXPECT_EQ(mounts[0]["destination"], "/.fnwarden");
     EXPECT_EQ(mounts[0]["source"], "/run/fnwarden/runtime/c1");
-    EXPECT_EQ(mounts[1]["destination"], "/.fnwarden/init");
+    EXPECT_EQ(mounts[1]["destination"], "/.fnwarden/fnwarden-init");
     EXPECT_EQ(mounts[1]["source"], "/usr/libexec/fnwarden/init");
     for (const json& m : mounts) EXPECT_NE(std::find(m["options"].begin(), m["options"].end(), "ro"), m["options"].end());
 }

@@ -143,7 +143,8 @@ Result<InitPlan> write_init_plan(const FunctionPolicy& policy, Mode mode, const 
         init.seccomp_file = mounts.container_dir + "/seccomp.bpf";
     }
     if (Status written = write_file(dir / "plan", init_plan_text(init), 0644); !written) return fail(written.error());
-    if (Status mount_point = write_file(dir / "init", "", 0755); !mount_point) return fail(mount_point.error());
+    if (Status mount_point = write_file(dir / "fnwarden-init", "", 0755); !mount_point)
+        return fail(mount_point.error());
     return init;
 }
 

@@ -102,14 +102,14 @@ Result<json> rewrite_for_init(json config, const InitMounts& mounts) {
     if (process == config.end() || !process->is_object()) return fail("config.json has no process");
     auto args = process->find("args");
     if (args == process->end() || !args->is_array() || args->empty()) return fail("config.json has no process.args");
-    json wrapped = json::array({mounts.container_dir + "/init", mounts.container_dir + "/plan", "--"});
+    json wrapped = json::array({mounts.container_dir + "/fnwarden-init", mounts.container_dir + "/plan", "--"});
     for (const json& arg : *args) wrapped.push_back(arg);
     *args = std::move(wrapped);
     json& list = config["mounts"];
     if (list.is_null()) list = json::array();
     if (!list.is_array()) return fail("config.json's mounts is not a list");
     list.push_back(read_only_bind(mounts.host_dir, mounts.container_dir));
-    list.push_back(read_only_bind(mounts.host_init, mounts.container_dir + "/init"));
+    list.push_back(read_only_bind(mounts.host_init, mounts.container_dir + "/fnwarden-init"));
     return config;
 }
 

@@ -51,11 +51,12 @@ Result<std::string> expand_systemd_slice(std::string_view slice);
 // sees them.
 struct InitMounts {
     std::filesystem::path host_init;  // the static init binary
-    std::filesystem::path host_dir;   // plan, seccomp program, an empty "init" mount point
+    std::filesystem::path host_dir;   // plan, seccomp program, an empty "fnwarden-init" mount point
     std::string container_dir = "/.fnwarden";
 };
-// process.args becomes [dir/init, dir/plan, --, the original args...], and
-// the two read-only bind mounts are appended. Fails on a config with no
+// process.args becomes [dir/fnwarden-init, dir/plan, --, the original
+// args...], and the two read-only bind mounts are appended. The init's
+// name is its comm after exec, which exec.bpf.c looks for. Fails on a config with no
 // process.args.
 Result<nlohmann::json> rewrite_for_init(nlohmann::json config, const InitMounts& mounts);
 
