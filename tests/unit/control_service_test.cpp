@@ -406,5 +406,89 @@ TEST_F(Control, AFirstRegistrationIsArmedOnExecAndSaysWhetherPinned) {
     EXPECT_EQ(maps_.cgroups.at(77).policy_id, *policies_.table().slot_of("alpha"));
 }
 
+// fnwarden-runtime's op (daemon/control_container.cpp): containers are
+// named by the annotation's function and registered anywhere below the
+// cgroup2 mount, armed past the container's init, for no connection.
+TEST_F(Control, ContainerOpNamesTheAnnotatedFunctionAndRefusesAnUnknownOne) {
+    service_->set_cgroup2_root(temp_.path() / "cgroup");
+    ControlClient client = connect();
+    const std::string path = (temp_.path() / "cgroup" / "kubepods" / "abc").string();
+    auto reply = ask(client, {{"op", "container"}, {"id", "abc"}, {"function", "alpha"}, {"cgroup_path", path}});
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->value("type", ""), "container");
+    EXPECT_EQ(reply->value("function", ""), "alpha");
+    EXPECT_EQ(reply->value("mode", ""), "enforce");
+    EXPECT_EQ(reply->value("cgroup_id", uint64_t{1}), 0u);  // not asked to register
+    reply = ask(client, {{"op", "container"}, {"id", "abc"}, {"function", "nope"}, {"cgroup_path", path}});
+    ASSERT_TRUE(reply);
+    EXPECT_NE(reply->value("error", "").find("no policy for function \"nope\""), std::string::npos) << reply->dump();
+    // No annotation, and no cgroupPath selector takes the path: no policy.
+    reply = ask(client, {{"op", "container"}, {"id", "abc"}, {"cgroup_path", path}});
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->value("type", ""), "container");
+    EXPECT_EQ(reply->value("function", "x"), "");
+    reply = ask(client, {{"op", "container"}, {"id", "abc"}, {"cgroup_path", "/elsewhere/abc"}});
+    ASSERT_TRUE(reply);
+    EXPECT_NE(reply->value("error", "").find("not below the cgroup2 mount"), std::string::npos) << reply->dump();
+}
+
+TEST_F(Control, ContainerRegistrationIsArmedPastTheInitAndOutlivesTheConnection) {
+    service_->set_cgroup2_root(temp_.path() / "cgroup");
+    cgroups_["abc"] = 91;
+    const json request = {{"op", "container"},       {"id", "abc"},      {"function", "alpha"},
+                          {"cgroup_path", (temp_.path() / "cgroup" / "kubepods" / "abc").string()},
+                          {"register", true},        {"landlock", true}};
+    {
+        ControlClient client = connect();
+        auto reply = ask(client, request);
+        ASSERT_TRUE(reply);
+        EXPECT_EQ(reply->value("cgroup_id", uint64_t{0}), 91u) << reply->dump();
+        ASSERT_TRUE(maps_.cgroups.count(91));
+        EXPECT_EQ(maps_.cgroups.at(91).flags,
+                  uint32_t{FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC | FNW_CGROUP_LANDLOCK});
+        EXPECT_EQ(maps_.cgroups.at(91).policy_id, *policies_.table().slot_of("alpha"));
+        reply = ask(client, request);
+        ASSERT_TRUE(reply);
+        EXPECT_NE(reply->value("error", "").find("registered already"), std::string::npos) << reply->dump();
+    }
+    ControlClient other = connect();
+    ASSERT_TRUE(ask(other, {{"op", "policy"}, {"function", "alpha"}}));  // the first hang-up is handled
+    EXPECT_TRUE(registrations_.contains(91));
+    EXPECT_TRUE(maps_.cgroups.count(91));
+}
+
+TEST_F(Control, ContainerOpResolvesAPodByItsSelector) {
+    service_->set_cgroup2_root(temp_.path() / "cgroup");
+    std::ofstream(rules_ / "thumb.yaml") << "apiVersion: fnwarden.io/v1\nkind: FunctionPolicy\nmetadata:\n"
+                                            "  name: thumb-policy\nspec:\n  mode: enforce\n  selector:\n"
+                                            "    function: thumbnailer\n    pod:\n      namespace: media\n"
+                                            "      labels: {app: thumb}\n";
+    ASSERT_TRUE(reload("test"));
+    PodInfo thumb{"uid-1", "media", "thumb-1", "node", {{"app", "thumb"}}, {}, "", {}};
+    PodInfo plain{"uid-2", "media", "plain-1", "node", {}, {}, "", {}};
+    identifier_.set_pods(PodLookup{[](std::string_view) { return std::optional<PodInfo>(); },
+                                   [](std::string_view) { return std::optional<PodInfo>(); },
+                                   [&](std::string_view ns, std::string_view name) -> std::optional<PodInfo> {
+                                       if (ns == "media" && name == "thumb-1") return thumb;
+                                       if (ns == "media" && name == "plain-1") return plain;
+                                       return std::nullopt;
+                                   }});
+    ControlClient client = connect();
+    auto container_of = [&](const std::string& pod) {
+        return ask(client, {{"op", "container"}, {"id", "c"}, {"namespace", "media"}, {"pod", pod},
+                            {"cgroup_path", (temp_.path() / "cgroup" / "kubepods" / "c").string()}});
+    };
+    auto reply = container_of("thumb-1");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->value("function", ""), "thumbnailer") << reply->dump();
+    reply = container_of("plain-1");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->value("type", ""), "container");
+    EXPECT_EQ(reply->value("function", "x"), "");
+    reply = container_of("unknown-1");  // refused: the kubelet tries again once the watcher has it
+    ASSERT_TRUE(reply);
+    EXPECT_NE(reply->value("error", "").find("not known to the daemon yet"), std::string::npos) << reply->dump();
+}
+
 }  // namespace
 }  // namespace fnw

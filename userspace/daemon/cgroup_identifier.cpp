@@ -281,6 +281,15 @@ void CgroupIdentifier::add_status_counters(DaemonCounters& daemon_counters) cons
     daemon_counters.nested_matches_refused = nested_matches_refused_;
 }
 
+Result<std::string> CgroupIdentifier::function_for_pod(std::string_view namespace_, std::string_view name) const {
+    if (!pods_.by_name) return std::string();
+    const std::optional<PodInfo> pod = pods_.by_name(namespace_, name);
+    if (!pod) return fail("pod " + std::string(namespace_) + "/" + std::string(name) + " is not known to the daemon yet");
+    std::optional<SelectorMatcher::Match> match = selectors_.match_pod(pod->namespace_, pod->labels);
+    if (!match) return std::string();
+    return pod->function.empty() ? match->function : pod->function;
+}
+
 std::string CgroupIdentifier::function_for_path(const std::string& relative_path) const {
     const std::optional<SelectorMatcher::Match> match = selectors_.match_cgroup(relative_path);
     return match ? match->function : std::string();

@@ -57,6 +57,8 @@ private:
 struct PodLookup {
     std::function<std::optional<PodInfo>(std::string_view uid)> by_uid;
     std::function<std::optional<PodInfo>(std::string_view container_id)> by_container;
+    // Unset: by uid and container id only (tests).
+    std::function<std::optional<PodInfo>(std::string_view namespace_, std::string_view name)> by_name;
     explicit operator bool() const { return static_cast<bool>(by_uid); }
 };
 
@@ -110,6 +112,10 @@ public:
     // The function a cgroupPath selector gives `relative_path`, "" when
     // none: fnwarden-runtime asks before the container's cgroup exists.
     std::string function_for_path(const std::string& relative_path) const;
+    // The function a pod selector gives the named pod, "" when none takes
+    // it; a failure when a pod watcher runs but does not know the pod yet
+    // (the wrapper refuses the container, and the kubelet tries again).
+    Result<std::string> function_for_pod(std::string_view namespace_, std::string_view name) const;
     size_t pending_pod_cgroups() const { return pending_count_; }
     void add_status_counters(DaemonCounters& daemon_counters) const;
 

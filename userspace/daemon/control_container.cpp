@@ -35,10 +35,14 @@ Result<std::string> ControlService::container_function(const ContainerRequest& r
         if (!set || !set->find(request.function)) return fail(no_policy_for(request.function).error);
         return request.function;
     }
-    if (request.cgroup_path.empty()) return std::string();
-    Result<std::string> relative = cgroup_below(request.cgroup_path, cgroup2_root_);
-    if (!relative) return fail(relative.error());
-    return parts_.identifier.function_for_path(*relative);
+    // As the identifier does for a container it finds: cgroupPath first, then pod selectors.
+    if (!request.cgroup_path.empty()) {
+        Result<std::string> relative = cgroup_below(request.cgroup_path, cgroup2_root_);
+        if (!relative) return fail(relative.error());
+        if (std::string by_path = parts_.identifier.function_for_path(*relative); !by_path.empty()) return by_path;
+    }
+    if (request.pod.empty()) return std::string();
+    return parts_.identifier.function_for_pod(request.namespace_, request.pod);
 }
 
 void ControlService::on_request(ClientId client, const ContainerRequest& request) {

@@ -42,7 +42,8 @@ std::vector<std::pair<PodInfo, PodEvent>> PodFeed::take_changes() {
 PodLookup PodFeed::lookup() const {
     const PodWatcher* watcher = watcher_.get();
     return PodLookup{[watcher](std::string_view uid) { return watcher->pod_by_uid(uid); },
-                     [watcher](std::string_view id) { return watcher->pod_by_container(id); }};
+                     [watcher](std::string_view id) { return watcher->pod_by_container(id); },
+                     [watcher](std::string_view ns, std::string_view name) { return watcher->pod_by_name(ns, name); }};
 }
 
 KubernetesInfo PodFeed::status(const std::string& node_name, size_t cgroups_waiting) const {

@@ -104,6 +104,13 @@ std::optional<PodInfo> PodCache::by_uid(std::string_view uid) const {
     return it->second;
 }
 
+std::optional<PodInfo> PodCache::by_name(std::string_view namespace_, std::string_view name) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [uid, pod] : pods_by_uid_)
+        if (pod.namespace_ == namespace_ && pod.name == name) return pod;
+    return std::nullopt;
+}
+
 std::optional<PodInfo> PodCache::by_container(std::string_view container_id) const {
     std::lock_guard lock(mutex_);
     const auto owner = uid_by_container_.find(container_id);

@@ -64,6 +64,8 @@ public:
     std::string resource_version() const;
     std::optional<PodInfo> by_uid(std::string_view uid) const;
     std::optional<PodInfo> by_container(std::string_view container_id) const;
+    // A pod by its name (a scan: fnwarden-runtime asks once per container).
+    std::optional<PodInfo> by_name(std::string_view namespace_, std::string_view name) const;
     std::vector<PodInfo> all() const;
     bool synced() const;
     PodWatcherStats stats() const;

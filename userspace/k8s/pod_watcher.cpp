@@ -171,6 +171,10 @@ Result<std::unique_ptr<PodWatcher>> PodWatcher::start(KubeEndpoint endpoint, Pod
 
 std::optional<PodInfo> PodWatcher::pod_by_uid(std::string_view uid) const { return impl_->cache.by_uid(uid); }
 
+std::optional<PodInfo> PodWatcher::pod_by_name(std::string_view namespace_, std::string_view name) const {
+    return impl_->cache.by_name(namespace_, name);
+}
+
 std::optional<PodInfo> PodWatcher::pod_by_container(std::string_view container_id) const {
     return impl_->cache.by_container(container_id);
 }

@@ -110,6 +110,7 @@ public:
     // Thread-safe; copies, so the caller keeps nothing locked.
     std::optional<PodInfo> pod_by_uid(std::string_view uid) const;
     std::optional<PodInfo> pod_by_container(std::string_view container_id) const;
+    std::optional<PodInfo> pod_by_name(std::string_view namespace_, std::string_view name) const;
     std::vector<PodInfo> pods() const;
     // True once the first LIST has completed: before that, a miss means
     // "not known yet", not "not a pod".
