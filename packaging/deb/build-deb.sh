@@ -13,6 +13,8 @@
 #
 # Installs:
 #   /usr/bin/fnwarden                          stripped copy of BUILD_DIR/fnwarden
+#   /usr/bin/fnwarden-runtime                  the runc wrapper (docs/kubernetes.md)
+#   /usr/libexec/fnwarden/fnwarden-container-init   its static container init
 #   /lib/systemd/system/fnwarden.service       not enabled, not started
 #   /etc/fnwarden/fnwarden.yaml                conffile: every key at its default
 #   /etc/fnwarden/rules/baseline.yaml          conffile: the only active policy
@@ -69,6 +71,17 @@ install -d "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/fnwarden/rules"
 # object is embedded in .rodata (skeleton) and survives stripping.
 strip --strip-unneeded --remove-section=.comment --remove-section=.note -o "$root/usr/bin/fnwarden" "$binary"
 chmod 0755 "$root/usr/bin/fnwarden"
+# The runc wrapper and the static init it bind-mounts into containers
+# (docs/kubernetes.md), built beside fnwarden (the fnwarden-runtime target).
+install -d "$root/usr/libexec/fnwarden"
+for b in fnwarden-runtime fnwarden-container-init; do
+  [[ -x $build_dir/$b ]] || die "$build_dir/$b not found: build the fnwarden-runtime target first"
+done
+strip --strip-unneeded --remove-section=.comment --remove-section=.note -o "$root/usr/bin/fnwarden-runtime" \
+  "$build_dir/fnwarden-runtime"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+  -o "$root/usr/libexec/fnwarden/fnwarden-container-init" "$build_dir/fnwarden-container-init"
+chmod 0755 "$root/usr/bin/fnwarden-runtime" "$root/usr/libexec/fnwarden/fnwarden-container-init"
 
 install -m 0644 "$src/packaging/systemd/fnwarden.service" "$root/lib/systemd/system/fnwarden.service"
 # 0640: an admin may put a webhook URL carrying a token in it; only the
@@ -93,6 +106,9 @@ chmod 0644 "$root/usr/share/doc/fnwarden/changelog.gz"
 # Man pages, generated from the binary's own --help (packaging/man/).
 command -v help2man >/dev/null || die "help2man not found (apt-get install help2man)"
 bash "$src/packaging/man/generate.sh" "$binary" "$root/usr/share/man/man8"
+# The wrapper's --help is runc's: its page is written by hand.
+gzip -9n <"$src/packaging/man/fnwarden-runtime.8" >"$root/usr/share/man/man8/fnwarden-runtime.8.gz"
+chmod 0644 "$root/usr/share/man/man8/fnwarden-runtime.8.gz"
 # Bash completion, read by bash-completion on demand (it asks the binary's
 # --help for the options: packaging/completion/fnwarden.bash).
 install -d "$root/usr/share/bash-completion/completions"

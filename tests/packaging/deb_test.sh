@@ -93,6 +93,9 @@ expect() {  # expect MODE PATH
   grep -qE "^$1 root/root +[0-9]+ [0-9-]+ [0-9:]+ \./$2\$" <<<"$listing" || fail "no $1 root/root ./$2 in the package"
 }
 expect -rwxr-xr-x usr/bin/fnwarden
+expect -rwxr-xr-x usr/bin/fnwarden-runtime
+expect -rwxr-xr-x usr/libexec/fnwarden/fnwarden-container-init
+expect -rw-r--r-- usr/share/man/man8/fnwarden-runtime.8.gz
 expect -rw-r--r-- lib/systemd/system/fnwarden.service
 expect -rw-r----- etc/fnwarden/fnwarden.yaml
 expect -rw-r--r-- etc/fnwarden/rules/baseline.yaml
