@@ -27,6 +27,13 @@ require_root() {
   echo "SKIP: needs root"; exit 77
 }
 
+# Exits 77 (skip) without runc, or fails when FNW_REQUIRE_BPF=1.
+require_runc() {
+  command -v runc >/dev/null && return 0
+  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: runc missing (packaging/deps/install-debian.sh installs it)"; exit 1; }
+  echo "SKIP: no runc"; exit 77
+}
+
 # eventually SECONDS COMMAND...: re-runs COMMAND (a command or a function,
 # evaluated afresh each time) until it succeeds or SECONDS pass. This is a
 # bound on a condition, not a delay: it returns as soon as the condition holds.

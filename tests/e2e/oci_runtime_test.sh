@@ -16,14 +16,10 @@
 set -u
 fnw=$(realpath "$1")
 wrapper=$(realpath "$2")
-skip=77
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
-if ! command -v runc >/dev/null; then
-  [[ ${FNW_REQUIRE_BPF:-0} == 1 ]] && { echo "FAIL: runc missing (packaging/deps/install-debian.sh installs it)"; exit 1; }
-  echo "SKIP: no runc"; exit $skip
-fi
+require_runc
 
 work=$(mktemp -d)
 cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
