@@ -8,6 +8,8 @@
 #     EACCES (Landlock, applied by fnwarden's init inside the container),
 #     the file is unchanged, and the daemon reports the refusal;
 #   - allowed work passes (reading it, writing /tmp), through `runc run`;
+#   - a syscall the allowlist leaves out (mkdir) fails with EPERM: the
+#     init loaded the seccomp program the wrapper compiled;
 #   - a container without a policy: config.json untouched, writes work;
 #   - containerd 1.6 (`ctr run --runc-binary fnwarden-runtime`): the same
 #     refusal, through containerd's shim;
@@ -55,6 +57,22 @@ spec:
     create: ["/tmp/**"]
     delete: ["/tmp/**"]
     onViolation: deny
+YAML
+# A second function whose syscall allowlist leaves out mkdir: the init's
+# seccomp program refuses it (EPERM) in the kernel.
+cat >"$work/rules/seccomp.yaml" <<YAML
+apiVersion: fnwarden.io/v1
+kind: FunctionPolicy
+metadata: {name: $fn-seccomp}
+spec:
+  selector: {function: $fn-seccomp}
+  mode: enforce
+  syscalls:
+    onViolation: deny
+    allow: [access, arch_prctl, brk, close, execve, exit_group, exit, fadvise64, futex, getegid, geteuid, getgid,
+            getpid, getppid, getrandom, getuid, mmap, mprotect, munmap, newfstatat, fstat, openat, pread64,
+            prlimit64, read, rseq, rt_sigaction, rt_sigprocmask, rt_sigreturn, set_robust_list, set_tid_address,
+            statfs, vfork, clone, clone3, wait4, write, dup2, fcntl, ioctl, lseek, getcwd, uname, sysinfo]
 YAML
 mkdir "$cg2/$parent" || { fail "cannot create cgroup $parent"; exit 1; }
 "$fnw" daemon --pin-root none --rules "$work/rules" --mode enforce --socket "$FNWARDEN_SOCKET" \
@@ -141,6 +159,14 @@ bundle allow "$fn" 'cat /app/handler.py && echo y > /tmp/out && cat /tmp/out'
 rc=$?
 [[ $rc == 0 ]] && grep -q '^print("hello")$' "$work/allow.out" && grep -q '^y$' "$work/allow.out" &&
   pass "allowed reads and writes pass" || fail "allowed work (exit $rc): $(cat "$work/allow.out") $(grep -v handler.py "$work/events.jsonl")"
+
+c2s=ociwrap-seccomp-$$
+containers+=("$c2s")
+bundle seccomp "$fn-seccomp" 'mkdir /tmp/made; echo "mkdir-rc=$?"'
+(cd "$work/seccomp" && "$wrapper" run "$c2s" </dev/null >"$work/seccomp.out" 2>&1)
+grep -q 'Operation not permitted' "$work/seccomp.out" && grep -q 'mkdir-rc=[1-9]' "$work/seccomp.out" &&
+  [[ ! -e $work/seccomp/upper/tmp/made ]] && pass "a syscall outside the allowlist: EPERM from seccomp, no directory" ||
+  fail "seccomp: $(cat "$work/seccomp.out")"
 
 # --- 3. no policy: untouched ---------------------------------------------------------
 c3=ociwrap-plain-$$
