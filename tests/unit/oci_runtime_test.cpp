@@ -21,14 +21,14 @@ json config_with(json annotations) {
             {"annotations", std::move(annotations)}};
 }
 
-TEST(OciIdentityTest, ThePlainAnnotationNamesTheFunction) {
-    const ContainerIdentity who = identity_of(config_with({{"fnwarden.io/function", "thumbnailer"}}));
+TEST(OciClaimTest, ThePlainAnnotationNamesTheFunction) {
+    const ContainerClaim who = claim_of(config_with({{"fnwarden.io/function", "thumbnailer"}}));
     EXPECT_EQ(who.function, "thumbnailer");
     EXPECT_TRUE(who.may_have_policy());
 }
 
-TEST(OciIdentityTest, ContainerdAndCrioAnnotationsNameThePod) {
-    const ContainerIdentity containerd = identity_of(config_with({{"io.kubernetes.cri.container-type", "container"},
+TEST(OciClaimTest, ContainerdAndCrioAnnotationsNameThePod) {
+    const ContainerClaim containerd = claim_of(config_with({{"io.kubernetes.cri.container-type", "container"},
                                                                   {"io.kubernetes.cri.sandbox-namespace", "media"},
                                                                   {"io.kubernetes.cri.sandbox-name", "thumb-1"},
                                                                   {"io.kubernetes.cri.container-name", "handler"}}));
@@ -36,20 +36,20 @@ TEST(OciIdentityTest, ContainerdAndCrioAnnotationsNameThePod) {
     EXPECT_EQ(containerd.pod, "thumb-1");
     EXPECT_EQ(containerd.container, "handler");
     EXPECT_TRUE(containerd.may_have_policy());
-    const ContainerIdentity crio = identity_of(config_with({{"io.kubernetes.pod.namespace", "media"},
+    const ContainerClaim crio = claim_of(config_with({{"io.kubernetes.pod.namespace", "media"},
                                                             {"io.kubernetes.pod.name", "thumb-1"},
                                                             {"io.kubernetes.container.name", "handler"}}));
     EXPECT_EQ(crio.pod, "thumb-1");
     EXPECT_EQ(crio.container, "handler");
 }
 
-TEST(OciIdentityTest, SandboxesAndUnannotatedContainersPassThrough) {
-    EXPECT_FALSE(identity_of(config_with({{"io.kubernetes.cri.container-type", "sandbox"},
+TEST(OciClaimTest, SandboxesAndUnannotatedContainersPassThrough) {
+    EXPECT_FALSE(claim_of(config_with({{"io.kubernetes.cri.container-type", "sandbox"},
                                           {"io.kubernetes.cri.sandbox-name", "thumb-1"}}))
                      .may_have_policy());
-    EXPECT_FALSE(identity_of(config_with(json::object())).may_have_policy());
-    EXPECT_FALSE(identity_of(json{{"process", json::object()}}).may_have_policy());
-    EXPECT_FALSE(identity_of(config_with({{"fnwarden.io/function", 7}})).may_have_policy());
+    EXPECT_FALSE(claim_of(config_with(json::object())).may_have_policy());
+    EXPECT_FALSE(claim_of(json{{"process", json::object()}}).may_have_policy());
+    EXPECT_FALSE(claim_of(config_with({{"fnwarden.io/function", 7}})).may_have_policy());
 }
 
 TEST(OciCgroupTest, SystemdSlicesExpandToTheirPath) {

@@ -148,19 +148,15 @@ Result<InitPlan> write_init_plan(const FunctionPolicy& policy, Mode mode, const 
     return init;
 }
 
-struct Claim {
-    ContainerIdentity identity;
-    std::filesystem::path cgroup;
-};
-
-ContainerRequest container_request(const std::string& id, const Claim& claim) {
+ContainerRequest container_request(const std::string& id, const ContainerClaim& claim,
+                                   const std::filesystem::path& cgroup) {
     ContainerRequest request;
     request.id = id;
-    request.cgroup_path = claim.cgroup.string();
-    request.function = claim.identity.function;
-    request.namespace_ = claim.identity.namespace_;
-    request.pod = claim.identity.pod;
-    request.container = claim.identity.container;
+    request.cgroup_path = cgroup.string();
+    request.function = claim.function;
+    request.namespace_ = claim.namespace_;
+    request.pod = claim.pod;
+    request.container = claim.container;
     return request;
 }
 
@@ -222,15 +218,15 @@ Result<std::optional<Prepared>> prepare_container(const RuncCommandLine& line, c
     if (!text) return std::optional<Prepared>();  // runc says what is wrong with the bundle
     nlohmann::json config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
     if (!config.is_object()) return std::optional<Prepared>();
-    const ContainerIdentity identity = identity_of(config);
-    if (!identity.may_have_policy()) return std::optional<Prepared>();
+    const ContainerClaim claim = claim_of(config);
+    if (!claim.may_have_policy()) return std::optional<Prepared>();
     if (!safe_id(line.container_id)) return fail("container id \"" + line.container_id + "\" is not one runc takes");
     Result<std::filesystem::path> cgroup = cgroup_of(line, config);
     if (!cgroup) return fail(cgroup.error());
     auto client = ControlClient::connect(settings.socket, kDaemonTimeout);
     if (!client) return fail("the fnwarden daemon at " + settings.socket + " cannot be reached (" +
                              client.failure().message + ")");
-    ContainerRequest request = container_request(line.container_id, Claim{identity, *cgroup});
+    ContainerRequest request = container_request(line.container_id, claim, *cgroup);
     auto answer = ask_daemon(*client, request);
     if (!answer) return fail(answer.error());
     if (!*answer) return std::optional<Prepared>();  // no policy takes it: untouched

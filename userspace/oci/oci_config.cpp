@@ -51,8 +51,8 @@ Result<std::filesystem::path> systemd_cgroup(const std::string& cgroups_path, co
 
 }  // namespace
 
-ContainerIdentity identity_of(const json& config) {
-    ContainerIdentity who;
+ContainerClaim claim_of(const json& config) {
+    ContainerClaim who;
     auto found = config.find("annotations");
     if (found == config.end() || !found->is_object()) return who;
     const json& a = *found;

@@ -19,10 +19,11 @@ namespace fnw {
 // containers outside Kubernetes).
 inline constexpr std::string_view kFunctionAnnotation = "fnwarden.io/function";
 
-// Who the container says it is. Kubernetes runtimes annotate every
+// Who the container says it is (not k8s/cgroup_path.hpp's ContainerIdentity,
+// which is read from a cgroup path). Kubernetes runtimes annotate every
 // container: containerd io.kubernetes.cri.*, CRI-O io.kubernetes.pod.* and
 // io.kubernetes.container.name.
-struct ContainerIdentity {
+struct ContainerClaim {
     std::string function;                    // kFunctionAnnotation, "" when absent
     std::string namespace_, pod, container;  // Kubernetes, "" when absent
     bool sandbox = false;                    // a pod's sandbox (pause) container
@@ -31,7 +32,7 @@ struct ContainerIdentity {
     // own container (the daemon's selectors decide which, if any).
     bool may_have_policy() const { return !function.empty() || (kubernetes() && !sandbox); }
 };
-ContainerIdentity identity_of(const nlohmann::json& config);
+ContainerClaim claim_of(const nlohmann::json& config);
 
 // Where runc will put the container's cgroup, as an absolute path under
 // `cgroup2_root`. `own_cgroup` is the caller's cgroup relative to the root
