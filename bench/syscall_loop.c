@@ -11,6 +11,9 @@
 //              image's loader opens
 //   jit        mprotect a page read+exec, then read+write again: a JIT's
 //              flip, what spec.process's execMemory probes look at
+//   createunlink  open("fnw-bench.tmp", O_CREAT|O_EXCL) + close + unlink,
+//              in the current directory: a new inode each time, so no
+//              verdict cache helps (bench/hold_latency.sh)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +92,17 @@ static void loop_jit(long iterations) {
     munmap(page, 4096);
 }
 
+static void loop_createunlink(long iterations) {
+    static const char kName[] = "fnw-bench.tmp";
+    for (long i = 0; i < iterations; ++i) {
+        int fd = open(kName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || close(fd) != 0 || unlink(kName) != 0) {
+            fprintf(stderr, "syscall_loop: create+unlink %s: %s\n", kName, strerror(errno));
+            exit(1);
+        }
+    }
+}
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -102,10 +116,11 @@ int main(int argc, char** argv) {
     if (argc == 3 && strcmp(argv[1], "connect") == 0) loop = loop_connect;
     if (argc == 3 && strcmp(argv[1], "exec") == 0) loop = loop_exec;
     if (argc == 3 && strcmp(argv[1], "jit") == 0) loop = loop_jit;
+    if (argc == 3 && strcmp(argv[1], "createunlink") == 0) loop = loop_createunlink;
     char* end = NULL;
     long iterations = argc == 3 ? strtol(argv[2], &end, 10) : 0;
     if (!loop || *end != '\0' || iterations <= 0) {
-        fprintf(stderr, "usage: syscall_loop getppid|openclose|connect|exec|jit ITERATIONS\n");
+        fprintf(stderr, "usage: syscall_loop getppid|openclose|connect|exec|jit|createunlink ITERATIONS\n");
         return 2;
     }
 

@@ -64,7 +64,7 @@ static __always_inline void *fnw_reserve(bool alert, __u64 size, struct fnw_coun
 	return rec;
 }
 
-static __always_inline void fnw_submit(bool alert, void *rec, struct fnw_counters *stats)
+static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_counters *stats, bool wake_now)
 {
 	__u64 pending, threshold;
 
@@ -75,8 +75,13 @@ static __always_inline void fnw_submit(bool alert, void *rec, struct fnw_counter
 		pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 		threshold = ringbuf_wakeup_bytes;
 	}
-	bpf_ringbuf_submit(rec, pending >= threshold ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(rec, wake_now || pending >= threshold ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	__sync_fetch_and_add(&stats->emitted, 1);
+}
+
+static __always_inline void fnw_submit(bool alert, void *rec, struct fnw_counters *stats)
+{
+	fnw_submit_waking(alert, rec, stats, false);
 }
 
 /*

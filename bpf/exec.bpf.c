@@ -180,7 +180,9 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	/* The branch is the bound the verifier needs for the size. */
 	if (len > 0 && len <= sizeof(ev->argv) && bpf_probe_read_user(ev->argv, len, (const void *)arg_start) == 0)
 		ev->argv_len = (__u32)len;
-	fnw_submit(alert, ev, stats);
+	/* A held process waits for this record: wake the reader now, not at
+	 * the batch threshold or its next tick. */
+	fnw_submit_waking(alert, ev, stats, ev->held);
 	return 0;
 }
 

@@ -305,7 +305,9 @@ static __always_inline int file_exit(long ret)
 	}
 	if (where)
 		ev->resolved_truncated = !resolve_path(where, ev->resolved);
-	fnw_submit(alert, ev, stats);
+	/* A held process waits for this record: wake the reader now, not at
+	 * the batch threshold or its next tick. */
+	fnw_submit_waking(alert, ev, stats, ev->held);
 	return 0;
 }
 
