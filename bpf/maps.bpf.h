@@ -50,13 +50,21 @@ struct {
 	__type(value, struct fnw_syscall_set);
 } learned_syscalls SEC(".maps") __weak;
 
+/* Grants each policy slot used at least once; see struct fnw_rule_use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FNW_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct fnw_rule_use);
+} rule_use SEC(".maps") __weak;
+
 /* Allowed peers (egress) and local ports (listen) per policy; see fnw_net_key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, FNW_MAX_NET_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct fnw_net_key);
-	__type(value, __u32); /* rule index, for the event */
+	__type(value, __u32); /* the key's bit in fnw_rule_use.grants (0: not counted) */
 } net_rules SEC(".maps") __weak;
 
 /* Unix sockets each policy may connect to (network.unix). */

@@ -18,11 +18,15 @@
 
 #include "emit.bpf.h"
 #include "policy.bpf.h"
+#include "rule_use.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
 
-/* Four lookups, most specific first: exact protocol and port, then wildcards. */
+/*
+ * Four lookups, most specific first: exact protocol and port, then
+ * wildcards. The rule that matched is marked used (its value is its bit).
+ */
 static __always_inline bool net_rule_matches(__u32 policy_id, __u8 direction, __u8 protocol, __u16 port,
 					     const __u8 addr[16])
 {
@@ -35,17 +39,25 @@ static __always_inline bool net_rule_matches(__u32 policy_id, __u8 direction, __
 
 	key.protocol = protocol;
 	key.port = bpf_htons(port);
-	if (bpf_map_lookup_elem(&net_rules, &key))
-		return true;
-	key.port = 0;
-	if (bpf_map_lookup_elem(&net_rules, &key))
-		return true;
-	key.protocol = 0;
-	key.port = bpf_htons(port);
-	if (bpf_map_lookup_elem(&net_rules, &key))
-		return true;
-	key.port = 0;
-	return bpf_map_lookup_elem(&net_rules, &key) != NULL;
+	__u32 *use_bit = bpf_map_lookup_elem(&net_rules, &key);
+
+	if (!use_bit) {
+		key.port = 0;
+		use_bit = bpf_map_lookup_elem(&net_rules, &key);
+	}
+	if (!use_bit) {
+		key.protocol = 0;
+		key.port = bpf_htons(port);
+		use_bit = bpf_map_lookup_elem(&net_rules, &key);
+	}
+	if (!use_bit) {
+		key.port = 0;
+		use_bit = bpf_map_lookup_elem(&net_rules, &key);
+	}
+	if (!use_bit)
+		return false;
+	fnw_mark_grant(policy_id, *use_bit);
+	return true;
 }
 
 /* IPv4 as ::ffff:a.b.c.d, so v4 rules also match v4-mapped IPv6 peers. */

@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "maps.bpf.h"
+#include "rule_use.bpf.h"
 
 /*
  * Where fnwarden compiled file_rules: its mount namespace and root
@@ -239,6 +240,7 @@ static long rights_step(__u32 level, void *data)
 	if (!carry)
 		return 1;
 	if (rule) {
+		fnw_mark_file_rule_used(c->key.policy_id, rule, c->needed & ~c->granted, level == 0 && !c->beneath);
 		c->granted |= rule->subtree | (level == 0 && !c->beneath ? rule->exact : 0);
 		/*
 		 * The entry below matched no rule, but a rule's object is, or

@@ -21,6 +21,7 @@
 
 #include "emit.bpf.h"
 #include "policy.bpf.h"
+#include "rule_use.bpf.h"
 
 #define EPERM 1
 
@@ -43,7 +44,16 @@ static __always_inline struct fnw_policy *process_policy(__u32 deny_flag, __u64 
 {
 	struct fnw_policy *policy = fnw_current_function(cgroup_id, cg);
 
-	return policy && (policy->flags & deny_flag) ? policy : NULL;
+	if (!policy)
+		return NULL;
+	if (policy->flags & deny_flag)
+		return policy;
+	/* Granted: the grant is used (counted where the hook's own filter
+	 * passed; mprotect's area check comes after). */
+	fnw_mark_grant((*cg)->policy_id, deny_flag == FNW_POLICY_DENY_PTRACE ? FNW_USE_PROCESS_PTRACE
+					 : deny_flag == FNW_POLICY_DENY_BPF  ? FNW_USE_PROCESS_BPF
+									     : FNW_USE_PROCESS_EXEC_MEMORY);
+	return NULL;
 }
 
 /*

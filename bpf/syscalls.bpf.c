@@ -13,6 +13,7 @@
 
 #include "emit.bpf.h"
 #include "policy.bpf.h"
+#include "rule_use.bpf.h"
 
 /*
  * The word of a syscall bitmap that holds `bit`, masked as well as range
@@ -41,11 +42,10 @@ static __always_inline bool syscall_allowed(const struct fnw_policy *policy, lon
 	return policy->syscall_allow[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
 }
 
-static __always_inline void learn_syscall(__u32 policy_id, long nr)
+/* Sets syscall `nr`'s bit in `bits` (a learned set, or the grants used). */
+static __always_inline void note_syscall(__u64 *bits, long nr)
 {
-	struct fnw_syscall_set *seen = bpf_map_lookup_elem(&learned_syscalls, &policy_id);
-
-	if (!seen || nr < 0 || nr >= FNW_MAX_SYSCALLS)
+	if (!bits || nr < 0 || nr >= FNW_MAX_SYSCALLS)
 		return;
 	__u32 bit = (__u32)nr;
 	__u64 mask = 1ull << (bit % 64);
@@ -54,8 +54,25 @@ static __always_inline void learn_syscall(__u32 policy_id, long nr)
 	 * a plain load is cheaper than an atomic on a shared cache line. */
 	const __u32 word = fnw_bitmap_word(bit);
 
-	if (!(seen->bits[word] & mask))
-		__sync_fetch_and_or(&seen->bits[word], mask);
+	if (!(bits[word] & mask))
+		__sync_fetch_and_or(&bits[word], mask);
+}
+
+static __always_inline void learn_syscall(__u32 policy_id, long nr)
+{
+	struct fnw_syscall_set *seen = bpf_map_lookup_elem(&learned_syscalls, &policy_id);
+
+	if (seen)
+		note_syscall(seen->bits, nr);
+}
+
+/* syscalls.allow let `nr` through: that grant is used (fnw_rule_use). */
+static __always_inline void use_syscall_grant(__u32 policy_id, long nr)
+{
+	struct fnw_rule_use *use = fnw_rule_use(policy_id);
+
+	if (use)
+		note_syscall(use->syscalls, nr);
 }
 
 SEC("tp_btf/sys_enter")
@@ -89,6 +106,8 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 
 	bool allowed = syscall_allowed(policy, id);
 
+	if (allowed)
+		use_syscall_grant(policy_id, id);
 	if (allowed && !(cg->flags & FNW_CGROUP_TRACE))
 		return 0; /* allowed and not traced: no userspace work at all */
 

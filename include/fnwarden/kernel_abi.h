@@ -197,6 +197,14 @@ struct fnw_file_rule {
 	 * took with it. Every other entry is decided by inode, in the kernel.
 	 */
 	__u32 named_entries;
+	/*
+	 * Where in rule_use[policy].grants a grant of this object's exact
+	 * (`use_exact`) and subtree (`use_subtree`) rights is marked: the
+	 * FNW_FILE_* rights granted go to bits 8 * use_* and up (0: not
+	 * counted). The number of the first pattern that keyed the object.
+	 */
+	__u16 use_exact;
+	__u16 use_subtree;
 };
 
 /*
@@ -315,7 +323,26 @@ struct fnw_syscall_set {
 	__u64 bits[FNW_SYSCALL_BITMAP_WORDS];
 };
 
-/* Per-CPU counters; userspace sums the CPUs. */
+/*
+ * rule_use[policy_id]: which grants of the policy in that slot were used
+ * at least once since userspace wrote it (fnwarden policy report). Bits,
+ * not counts: the kernel reads the word first and writes only the first
+ * time, so after warm-up an allowed access costs one load. Cleared when a
+ * policy is written into the slot.
+ *  - syscalls: bit nr, set when syscalls.allow let the syscall through;
+ *  - grants: FNW_USE_PROCESS_* (process permissions a policy grants),
+ *    8 bits per file rule slot (fnw_file_rule.use_*: the FNW_FILE_* rights
+ *    granted), and from FNW_USE_NET_BASE one bit per net_rules key (the
+ *    key's value is its bit). Bit 0 means "not counted".
+ */
+#define FNW_USE_PROCESS_PTRACE 1
+#define FNW_USE_PROCESS_BPF 2
+#define FNW_USE_PROCESS_EXEC_MEMORY 3
+struct fnw_rule_use {
+	__u64 syscalls[FNW_SYSCALL_BITMAP_WORDS];
+	__u64 grants[FNW_RULE_USE_WORDS];
+};
+
 /*
  * violation_tally (LRU): repeated identical violations of one cgroup,
  * counted in the kernel instead of one alerts record each, so a function

@@ -25,6 +25,17 @@
 /* Policy slots; a reload writes new slots before cgroups flip to them. */
 #define FNW_MAX_POLICIES 1024
 
+/*
+ * Grants counted per policy slot (fnw_rule_use.grants): process bits below
+ * 8, file rule slots of 8 bits from 8 up to FNW_USE_NET_BASE, network keys
+ * from there. A policy with more is counted up to the limit; the rest is
+ * reported as not counted, never as unused.
+ */
+#define FNW_RULE_USE_BITS 4096
+#define FNW_RULE_USE_WORDS (FNW_RULE_USE_BITS / 64)
+#define FNW_USE_FILE_SLOTS 255 /* slots 1..255: bits 8..2047 */
+#define FNW_USE_NET_BASE 2048
+
 /* A function's or policy's name as kept in the slot_owners map, NUL included. */
 #define FNW_SLOT_OWNER_MAX 128
 
