@@ -101,3 +101,41 @@ TEST(FileRules, ExecAllowlistMarksNoWayUp) {
 
 }  // namespace
 }  // namespace fnw
+
+namespace fnw {
+namespace {
+
+// Where the kernel marks each pattern's use (fnw_file_rule.use_*): one slot
+// per pattern, numbered in section order, globs included so that no slot
+// moves when another pattern's object comes or goes; patterns on the same
+// object share the first one's slot, and only keyed patterns are counted.
+TEST(FileRules, UseSlotsNumberPatternsAndShareAnObject) {
+    test::TempDir dir;
+    std::filesystem::create_directories(dir.path() / "data");
+    std::ofstream(dir.path() / "config.json") << "{}";
+    const std::string config = (dir.path() / "config.json").string();
+    const std::string glob = (dir.path() / "*.log").string();
+    const std::string data = (dir.path() / "data/**").string();
+    std::filesystem::create_symlink(dir.path() / "config.json", dir.path() / "link.json");
+    const std::string alias = (dir.path() / "link.json").string();
+    FileRules files;
+    files.restricted = true;
+    files.read = {glob, config, data};
+    files.write = {alias, config};
+    const KernelFileRules rules = compile_file_rules(3, files, ExecRules{}, stat_identity);
+
+    EXPECT_EQ(rules.use_slots.count(glob), 0u) << "a glob is not counted in the kernel";
+    EXPECT_EQ(rules.use_slots.at(config), 2);
+    EXPECT_EQ(rules.use_slots.at(data), 3);
+    EXPECT_EQ(rules.use_slots.at(alias), 2) << "the same object: the slot of its first pattern";
+    const fnw_file_rule* config_rule = rule_for(rules, config);
+    ASSERT_NE(config_rule, nullptr);
+    EXPECT_EQ(config_rule->use_exact, 2);
+    EXPECT_EQ(config_rule->use_subtree, 0);
+    const fnw_file_rule* data_rule = rule_for(rules, dir.path() / "data");
+    ASSERT_NE(data_rule, nullptr);
+    EXPECT_EQ(data_rule->use_subtree, 3);
+}
+
+}  // namespace
+}  // namespace fnw

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -31,6 +33,7 @@
 #include "core/elf_interpreter.hpp"
 #include "output/event_json.hpp"
 #include "output/falco_format.hpp"
+#include "output/grant_report_json.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
 #include "runtime/kernel_features.hpp"
@@ -228,6 +231,7 @@ struct RunOptions {
     bool standalone = false;
     std::string baseline_file;
     std::string user, group;
+    std::string report_path;  // --report: the grant report, as JSON
 };
 
 // The exit code when the command ends here (--help, a usage error).
@@ -248,8 +252,42 @@ std::optional<int> parse_run_options(const std::vector<std::string>& opts, RunOp
         ("socket", po::value(&o.socket), "the daemon's control socket: register there when a daemon runs")
         ("user", po::value(&o.user), "run the function as this user (name or uid; default under sudo: the invoking user)")
         ("group", po::value(&o.group), "... with this group (name or gid; default: the user's primary group); no supplementary groups")
-        ("standalone", po::bool_switch(&o.standalone), "load fnwarden's own probes even when a daemon runs");
+        ("standalone", po::bool_switch(&o.standalone), "load fnwarden's own probes even when a daemon runs")
+        ("report", po::value(&o.report_path), "after the run, write which grants of the policy went unused to FILE "
+                                              "(JSON; read it with fnwarden policy report --from FILE)");
     return parse_subcommand(opts, desc, "run", "fnwarden run [options] -- CMD ARGS...", nullptr, kExitRunFailed);
+}
+
+// --report: the JSON goes to `path`; a failure is said, the run's status stays.
+void write_report(const std::string& path, const Result<nlohmann::json>& report) {
+    if (!report) {
+        spdlog::error("--report: no grant report: {}", report.error());
+        return;
+    }
+    std::ofstream out(path, std::ios::trunc);
+    out << report->dump(2) << "\n";
+    if (!out.flush()) spdlog::error("--report: cannot write {}", display_name(path));
+}
+
+// Under a daemon the counts are the daemon's, since it loaded the policy.
+void write_daemon_report(const RunOptions& o) {
+    auto client = ControlClient::connect(o.socket, std::chrono::seconds(2));
+    if (!client) return write_report(o.report_path, fail(client.error()));
+    auto reply = client->ask(PolicyReportRequest{o.function}, std::chrono::seconds(10));
+    Result<PolicyReportReply> report = reply ? expect_reply<PolicyReportReply>(*reply) : fail(client->last_error());
+    write_report(o.report_path, report ? Result<nlohmann::json>(report->report) : fail(report.error()));
+}
+
+// Standalone: this process's probes counted slot 0 during the run. The
+// policy as written (no baseline): the suggestion is a file to keep.
+void write_standalone_report(const RunOptions& o, const ProbeSet& probes) {
+    auto counted = probes.grant_use(0);
+    auto written = parse_policy_file(o.policy_file);
+    if (!counted || !written.ok()) return write_report(o.report_path, fail("the kernel's counts cannot be read"));
+    GrantReport report = report_grant_use(
+        *written.policy, *counted, std::chrono::duration<double>(std::chrono::steady_clock::now() - counted->since).count());
+    report.function = o.function;
+    write_report(o.report_path, grant_report_json(make_grant_report_document(*written.policy, std::move(report))));
 }
 
 // A running daemon owns the probes: register with it rather than load a
@@ -263,7 +301,9 @@ std::optional<int> try_run_under_daemon(const RunOptions& o, const std::vector<s
             spdlog::warn("a daemon runs at {}: its policy, mode and outputs apply (--policy/--mode/--events/"
                          "--output-format ignored; --standalone to use them)",
                          o.socket);
-        return run_under_daemon(std::move(*connected), o.socket, o.function, command, o.trace, o.explain, run_as);
+        const int rc = run_under_daemon(std::move(*connected), o.socket, o.function, command, o.trace, o.explain, run_as);
+        if (!o.report_path.empty()) write_daemon_report(o);
+        return rc;
     }
     if (connected.failure().kind != ControlConnectFailure::no_daemon) {
         std::cerr << "fnwarden run: " << connected.error()
@@ -361,6 +401,7 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     auto outcome = run_function(runner, RunRequest{function, policy, mode, command, o.trace}, run_as);
     if (!outcome) return exit_code_for(outcome.failure());
     report_standalone_run(function, *outcome, probes, malformed + guard->malformed(), violation_events);
+    if (!o.report_path.empty()) write_standalone_report(o, probes);
     return outcome->exit_code;
 }
 

@@ -91,7 +91,9 @@ FNW_JSON_FIELDS(BundleInfo, file, digest, signer, created, expires, files, pins,
                 last_refusal, last_refusal_time)
 FNW_JSON_FIELDS(RulesInfo, valid, errors, function_policies, bundle)
 FNW_JSON_FIELDS(CgroupInfo, cgroup_id, policy_id, function, flags, path, registered_by, launcher, found_by, k8s)
-FNW_JSON_FIELDS(FunctionInfo, function, policy, file, mode, policy_id, cgroups, events, violations, coverage_gaps)
+FNW_JSON_FIELDS(GrantsInfo, used, unused, not_counted, observed_seconds)
+FNW_JSON_FIELDS(FunctionInfo, function, policy, file, mode, policy_id, cgroups, events, violations, coverage_gaps,
+                grants)
 FNW_JSON_FIELDS(ControlInfo, register_refused, max_registrations_per_client, admin_group, launcher_parent)
 FNW_JSON_FIELDS(WebhookCounters, sent_events, failed_attempts, dropped, queued)
 FNW_JSON_FIELDS(StatusCounters, kernel, daemon, control, webhook)
@@ -163,6 +165,7 @@ Result<ControlRequest> parse_known_op(const std::string& op, const json& r) {
     if (op == "status") return ControlRequest{StatusRequest{}};
     if (op == "reload") return ControlRequest{ReloadRequest{}};
     if (op == "policy") return ControlRequest{PolicyRequest{r.at("function").get<std::string>()}};
+    if (op == "policy_report") return ControlRequest{PolicyReportRequest{r.at("function").get<std::string>()}};
     if (op == "register") return parse_register(r);
     if (op == "container") return parse_container(r);
     if (op == "unregister") return ControlRequest{UnregisterRequest{r.at("cgroup_id").get<uint64_t>()}};
@@ -176,14 +179,14 @@ Result<ControlRequest> parse_known_op(const std::string& op, const json& r) {
         if (!event.is_object()) return fail("event must be an object");
         return ControlRequest{EventRequest{event}};
     }
-    return fail("unknown op \"" + op + "\" (status, policy, register, unregister, event, trace, reload, container)");
+    return fail("unknown op \"" + op + "\" (status, policy, register, unregister, event, trace, reload, container, policy_report)");
 }
 
 }  // namespace
 
 const char* op_of(const ControlRequest& request) {
-    static constexpr const char* kOps[] = {"status", "policy",  "register", "unregister",
-                                           "event",  "trace",   "reload",   "container"};
+    static constexpr const char* kOps[] = {"status", "policy", "register",  "unregister",   "event",
+                                           "trace",  "reload", "container", "policy_report"};
     static_assert(std::size(kOps) == std::variant_size_v<ControlRequest>);
     return kOps[request.index()];
 }
@@ -234,6 +237,7 @@ Result<TraceRequest> parse_trace_request(const json& r) {
 json request_json(const ControlRequest& request) {
     json j = {{"op", op_of(request)}};
     if (auto* r = std::get_if<PolicyRequest>(&request)) j["function"] = r->function;
+    if (auto* r = std::get_if<PolicyReportRequest>(&request)) j["function"] = r->function;
     if (auto* r = std::get_if<RegisterRequest>(&request)) {
         j.update({{"function", r->function},
                   {"cgroup_path", r->cgroup_path},
@@ -297,6 +301,7 @@ struct ReplyWriter {
         return {{"type", "container"}, {"function", r.function},   {"policy", r.policy},
                 {"mode", r.mode},       {"cgroup_id", r.cgroup_id}, {"policy_id", r.policy_id}};
     }
+    json operator()(const PolicyReportReply& r) const { return {{"type", "policy_report"}, {"report", r.report}}; }
 };
 
 ControlReply read_reply(const std::string& type, const json& j) {
@@ -348,6 +353,7 @@ ControlReply read_reply(const std::string& type, const json& j) {
         get(j, "policy_id", r.policy_id);
         return r;
     }
+    if (type == "policy_report") return PolicyReportReply{j.at("report")};
     throw std::invalid_argument("unknown message type \"" + type + "\"");
 }
 

@@ -86,8 +86,13 @@ struct ContainerRequest {
     bool landlock = false;                   // the init applies Landlock: report EACCES
 };
 
+// fnwarden policy report: which grants of a function's policy went unused.
+struct PolicyReportRequest {
+    std::string function;
+};
+
 using ControlRequest = std::variant<StatusRequest, PolicyRequest, RegisterRequest, UnregisterRequest, EventRequest,
-                                    TraceRequest, ReloadRequest, ContainerRequest>;
+                                    TraceRequest, ReloadRequest, ContainerRequest, PolicyReportRequest>;
 
 // The op of each request type, as sent.
 const char* op_of(const ControlRequest& request);
@@ -150,6 +155,11 @@ struct ReloadedReply {
 // One event of a trace subscription.
 struct EventMessage {
     nlohmann::json event = nlohmann::json::object();
+};
+// The grant report (output/grant_report_json.hpp: the same JSON that
+// `run --report` writes).
+struct PolicyReportReply {
+    nlohmann::json report = nlohmann::json::object();
 };
 // Messages the server dropped for a client that read too slowly.
 struct DroppedNotice {
@@ -241,10 +251,17 @@ struct CgroupInfo {
     std::optional<std::string> launcher, found_by;
     std::optional<CgroupPodInfo> k8s;
 };
+// How many grants of a function's policy were used since its slot was
+// written (core/grant_usage.hpp): counts only, `policy report` lists them.
+struct GrantsInfo {
+    uint64_t used = 0, unused = 0, not_counted = 0;
+    double observed_seconds = 0;
+};
 struct FunctionInfo {
     std::string function, policy, file, mode;
     uint32_t policy_id = 0;
     uint64_t cgroups = 0, events = 0, violations = 0, coverage_gaps = 0;
+    std::optional<GrantsInfo> grants;  // absent where the kernel does not count them
 };
 
 // counters.daemon: what the daemon counts itself, listed once like the
@@ -311,7 +328,8 @@ struct StatusReply {
 };
 
 using ControlReply = std::variant<ErrorReply, StatusReply, PolicyReply, RegisteredReply, UnregisteredReply,
-                                  SubscribedReply, ReloadedReply, EventMessage, DroppedNotice, ContainerReply>;
+                                  SubscribedReply, ReloadedReply, EventMessage, DroppedNotice, ContainerReply,
+                                  PolicyReportReply>;
 
 // The reply with its "type"; what the server sends.
 nlohmann::json reply_json(const ControlReply& reply);
@@ -347,6 +365,7 @@ FNW_PROTOCOL_JSON(BundleInfo)
 FNW_PROTOCOL_JSON(RulesInfo)
 FNW_PROTOCOL_JSON(CgroupPodInfo)
 FNW_PROTOCOL_JSON(CgroupInfo)
+FNW_PROTOCOL_JSON(GrantsInfo)
 FNW_PROTOCOL_JSON(FunctionInfo)
 FNW_PROTOCOL_JSON(ControlInfo)
 FNW_PROTOCOL_JSON(WebhookCounters)

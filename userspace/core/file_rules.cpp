@@ -126,6 +126,13 @@ public:
 
 private:
     using Note = std::function<void(const std::string& why)>;
+    // A pattern's own rule_use slot (1..FNW_USE_FILE_SLOTS), the same for
+    // each right it appears under; 0 once they are all taken.
+    uint16_t use_slot(const std::string& pattern) {
+        auto [it, fresh] = slots_.try_emplace(pattern, 0);
+        if (fresh && next_slot_ <= FNW_USE_FILE_SLOTS) it->second = next_slot_++;
+        return it->second;
+    }
     void add_pattern(const std::string& pattern, uint32_t right, const Note& userspace_only);
     void mark_way_up(std::filesystem::path child, bool child_is_mount_root, uint32_t right,
                      const Note& userspace_only);
@@ -135,9 +142,14 @@ private:
     KernelFileRules out_;
     std::map<ObjectKey, fnw_file_rule> by_object_;
     std::map<std::pair<ObjectKey, std::string>, uint32_t> by_name_;
+    std::map<std::string, uint16_t> slots_;
+    uint16_t next_slot_ = 1;
 };
 
 void FileRuleCompiler::add_pattern(const std::string& pattern, uint32_t right, const Note& userspace_only) {
+    // Numbered before anything can fail: a pattern keeps its slot when
+    // another's object comes or goes (refresh_file_rules).
+    const uint16_t slot = use_slot(pattern);
     auto rule = kernel_path_rule(pattern);
     if (!rule) return userspace_only("a glob only userspace can match");
     const auto& object = identities_.of(rule->path);
@@ -147,7 +159,8 @@ void FileRuleCompiler::add_pattern(const std::string& pattern, uint32_t right, c
     // the rule still allows what it matches but the kernel must not decide
     // a miss is a violation: overlayfs gives a file's lower-layer device,
     // btrfs a per-subvolume device.
-    if (found.fs_type == kOverlayfsMagic || found.fs_type == kBtrfsMagic) {
+    const bool foreign_identity = found.fs_type == kOverlayfsMagic || found.fs_type == kBtrfsMagic;
+    if (foreign_identity) {
         userspace_only(std::string("on ") + (found.fs_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
                        ", whose stat() identities the kernel does not use");
     }
@@ -162,7 +175,12 @@ void FileRuleCompiler::add_pattern(const std::string& pattern, uint32_t right, c
     // deciding an exec after the fact would let the new image run; a
     // program replaced by an upgrade needs a policy reload.
     auto& entry = by_object_[key_of(found.id)];
-    (rule->kind == KernelPathRule::Kind::Subtree ? entry.subtree : entry.exact) |= right;
+    const bool subtree = rule->kind == KernelPathRule::Kind::Subtree;
+    (subtree ? entry.subtree : entry.exact) |= right;
+    // Patterns naming the same object share its first pattern's slot.
+    uint16_t& use = subtree ? entry.use_subtree : entry.use_exact;
+    if (!use) use = slot;
+    if (use && !foreign_identity) out_.use_slots[pattern] = use;
     if (right != FNW_FILE_EXEC) mark_way_up(target, found.mount_root, right, userspace_only);
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,6 +32,10 @@ struct KernelFileRules {
     uint32_t complete_rights = 0;  // FNW_FILE_*
     // Why a right is not complete, per pattern, for status/--explain.
     std::vector<std::string> userspace_only;
+    // The rule_use slot (fnw_file_rule.use_*) where the kernel marks each
+    // pattern's rights when it grants them. A pattern not here is not
+    // counted in the kernel (a glob, an object it cannot identify).
+    std::map<std::string, uint16_t> use_slots;
 };
 
 // The kernel's identity of the object open at `fd` in this process, or

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/display_name.hpp"
+#include "daemon/grant_reports.hpp"
 #include "output/event_stamp.hpp"
 
 namespace fnw {
@@ -71,6 +72,12 @@ void ControlService::on_request(ClientId client, const PolicyRequest& request) {
     if (const std::string* text = set->baseline ? parts_.policies.document_of(set->baseline->source) : nullptr)
         answer.baseline_document = *text;
     reply(client, answer);
+}
+
+void ControlService::on_request(ClientId client, const PolicyReportRequest& request) {
+    auto report = function_grant_report(parts_.policies, parts_.maps, request.function, std::chrono::steady_clock::now());
+    if (!report) return reply(client, ErrorReply{report.error()});
+    reply(client, PolicyReportReply{grant_report_json(*report)});
 }
 
 void ControlService::on_request(ClientId client, const RegisterRequest& request) {

@@ -80,6 +80,7 @@ private:
     // control_container.cpp: the function a container belongs to, "" none.
     Result<std::string> container_function(const ContainerRequest& request) const;
     ControlReply register_container(ClientId client, const ContainerRequest& request, const std::string& function);
+    void on_request(ClientId client, const PolicyReportRequest& request);
 
     void reply(ClientId client, const ControlReply& reply);
     // Why a request that did not parse is refused: for an event from a

@@ -119,6 +119,8 @@ StatusReply Daemon::Impl::status() const {
     std::map<uint32_t, size_t> per_slot;
     s.cgroups = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
     s.functions = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);
+    const auto now = std::chrono::steady_clock::now();
+    for (FunctionInfo& f : s.functions) f.grants = function_grants_info(*policies, *probes, f.function, now);
     s.counters = counters_status();
     if (const PodFeed* pods = threads.pods()) s.kubernetes = pods->status(node_name, identifier->pending_pod_cgroups());
     s.clients = control->clients_status();
@@ -232,6 +234,7 @@ void Daemon::Impl::every_second(uint64_t& drops_reported) {
     if (drops > drops_reported) spdlog::warn("{} events lost so far: ring buffer full (raise ringbufBytes)", drops);
     drops_reported = drops;
     lost->account(kernel, probes->coverage_gaps(), policies->table(), *identifier);
+    if (grant_gauges) grant_gauges->update(*policies, *probes, std::chrono::steady_clock::now());
     publish_violation_summaries();
 }
 

@@ -23,6 +23,7 @@
 #include "daemon/daemon.hpp"
 #include "daemon/daemon_threads.hpp"
 #include "daemon/event_router.hpp"
+#include "daemon/grant_reports.hpp"
 #include "daemon/lost_records.hpp"
 #include "daemon/registrations.hpp"
 #include "daemon/rules_watcher.hpp"
@@ -79,6 +80,8 @@ struct Daemon::Impl {
     std::optional<CgroupIdentifier> identifier;
     std::optional<EventRouter> router;
     std::optional<LostRecords> lost;
+    // fnwarden_policy_grants: refreshed every second.
+    std::optional<GrantGauges> grant_gauges;
     std::optional<ControlService> control;
     std::unique_ptr<RingBufferConsumer> consumer;
 

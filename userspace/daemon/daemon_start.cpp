@@ -291,6 +291,7 @@ Daemon::Impl::Families Daemon::Impl::declare_metrics() {
         metrics.counter_callback("fnwarden_webhook_sent_total", "Events the webhook receiver accepted.",
                                  [hook] { return static_cast<double>(hook->stats().sent_events); });
     }
+    grant_gauges.emplace(metrics);
     metrics.counter_callback("fnwarden_client_dropped_total",
                              "Messages dropped for control clients that read too slowly.",
                              [gauges] { return static_cast<double>(gauges->client_dropped.load()); });

@@ -18,6 +18,7 @@
 #include <fnwarden/kernel_abi.h>
 
 #include "common/result.hpp"
+#include "core/grant_usage.hpp"
 #include "core/policy.hpp"
 
 namespace fnw {
@@ -53,6 +54,9 @@ public:
     virtual std::map<uint32_t, SlotOwner> slot_owners() const = 0;
     // Report cgroup births (FNW_EVENT_CGROUP records) for path selectors.
     virtual void report_cgroup_births(bool on) = 0;
+    // Which grants of slot `policy_id` were used since it was written
+    // (rule_use); nullopt where nothing counts them (test fakes).
+    virtual std::optional<GrantUseBits> grant_use(uint32_t /*policy_id*/) const { return std::nullopt; }
 };
 
 }  // namespace fnw

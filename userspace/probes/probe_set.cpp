@@ -299,6 +299,12 @@ Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mo
     const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec, identity_fn());
     if (Status s = replace_file_rules(policy_id, files); !s) return s;
     file_sections_[policy_id] = {policy.files, policy.exec, {}};
+    // A new policy in the slot: what the old one used is not its use.
+    const fnw_rule_use unused{};
+    if (int err = bpf_map__update_elem(skel_->maps.rule_use, &policy_id, sizeof(policy_id), &unused, sizeof(unused),
+                                       BPF_ANY))
+        return fail("rule_use map update: " + errno_text(err));
+    use_layouts_[policy_id] = {files.use_slots, std::chrono::steady_clock::now()};
     // Why the kernel leaves a right to fnwarden's matcher (slower, and its
     // kills are asynchronous): said once per load, per pattern.
     for (const auto& why : files.userspace_only)
@@ -381,6 +387,8 @@ Status ProbeSet::refresh_file_rules(uint32_t policy_id) {
     narrowed.file_kernel_rights &= files.complete_rights;
     if (Status s = set_policy(policy_id, narrowed); !s) return s;
     if (Status s = replace_file_rules(policy_id, files); !s) return s;
+    if (auto layout = use_layouts_.find(policy_id); layout != use_layouts_.end())
+        layout->second.file_slots = files.use_slots;
     ++file_rule_refreshes_;
     policy.file_kernel_rights = files.complete_rights;
     return set_policy(policy_id, policy);
@@ -397,10 +405,11 @@ bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
 }
 
 Status ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules) {
-    // The value is the rule's index, for the event.
+    // The value is the key's bit in rule_use (grant_usage.hpp).
+    const std::vector<fnw_net_key> net_keys = compile_net_keys(policy_id, rules);
+    const std::vector<uint32_t> use_bits = net_key_use_bits(net_keys);
     if (Status s = replace_policy_keys(
-            skel_->maps.net_rules, compile_net_keys(policy_id, rules),
-            [](size_t i) { return static_cast<uint32_t>(i); },
+            skel_->maps.net_rules, net_keys, [&](size_t i) { return use_bits[i]; },
             [&](const fnw_net_key& k) { return ntohl(k.policy_id) == policy_id; });
         !s)
         return s;
@@ -524,6 +533,17 @@ bool ProbeSet::reset_learned_syscalls(uint32_t policy_id) {
     fnw_syscall_set empty{};
     return bpf_map__update_elem(skel_->maps.learned_syscalls, &policy_id, sizeof(policy_id), &empty, sizeof(empty),
                                 BPF_ANY) == 0;
+}
+
+std::optional<GrantUseBits> ProbeSet::grant_use(uint32_t policy_id) const {
+    auto layout = use_layouts_.find(policy_id);
+    if (layout == use_layouts_.end()) return std::nullopt;  // not written by this process
+    GrantUseBits out;
+    if (bpf_map__lookup_elem(skel_->maps.rule_use, &policy_id, sizeof(policy_id), &out.bits, sizeof(out.bits), 0) != 0)
+        return std::nullopt;
+    out.file_slots = layout->second.file_slots;
+    out.since = layout->second.since;
+    return out;
 }
 
 ProbeCounters ProbeSet::counters() const {

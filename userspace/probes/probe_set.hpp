@@ -129,6 +129,10 @@ public:
     std::optional<SyscallBitmap> learned_syscalls(uint32_t policy_id) const;
     bool reset_learned_syscalls(uint32_t policy_id);
 
+    // Grants of slot `policy_id` used since set_policy wrote it (rule_use,
+    // with the file patterns' slots): for `fnwarden policy report`.
+    std::optional<GrantUseBits> grant_use(uint32_t policy_id) const override;
+
     // Attaches the file syscall probes (files.bpf.c: 24 syscalls/sys_enter_*
     // and sys_exit_* tracepoints). Done on demand, by set_policy for a
     // policy with a files section and by monitor_cgroup for a traced
@@ -244,6 +248,12 @@ private:
         ExecRules exec;
         std::optional<std::chrono::steady_clock::time_point> last_refresh;
     };
+    // Per slot: where its file patterns are counted, and since when.
+    struct UseLayout {
+        std::map<std::string, uint16_t> file_slots;
+        std::chrono::steady_clock::time_point since;
+    };
+    std::map<uint32_t, UseLayout> use_layouts_;
     std::map<uint32_t, FileSections> file_sections_;
     // violation_tally keys -> how many repeats were reported, and the last one's time.
     using ViolationKey = std::tuple<uint64_t, uint32_t, uint32_t, uint64_t>;
