@@ -461,6 +461,8 @@ declare -A expect=(
   [fnwarden_kernel_holds_total]="== 0"
   [fnwarden_coverage_gaps_total]=">= 0"
   [fnwarden_monitored_cgroups]=">= 1"
+  [fnwarden_policy_grants]=">= 1"
+  [fnwarden_policy_grants_observed_seconds]="> 0"
   [fnwarden_output_dropped_total]=">= 0"
   [fnwarden_client_dropped_total]=">= 0"
   [fnwarden_control_refused_total]="== 0"
