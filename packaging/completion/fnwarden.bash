@@ -120,7 +120,7 @@ _fnwarden() {
 
     if [[ $sub == policy ]]; then
         if ((COMP_CWORD == 2)); then
-            _fnwarden_add compgen -W 'validate --help' -- "$cur"
+            _fnwarden_add compgen -W 'validate report --help' -- "$cur"
         else
             _fnwarden_files "$cur" '*.yaml'
         fi
