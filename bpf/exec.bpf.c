@@ -229,8 +229,12 @@ int BPF_PROG(fnw_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 	}
 
 	/* A path too long for a key can never have been allowed. */
-	if (n > 0 && bpf_map_lookup_elem(&exec_allowed, key))
+	__u32 *use_bit = n > 0 ? bpf_map_lookup_elem(&exec_allowed, key) : NULL;
+
+	if (use_bit) {
+		fnw_mark_grant(policy_id, *use_bit);
 		return 0;
+	}
 
 	__sync_fetch_and_add(&stats->violations, 1);
 	const bool deny = policy->exec_action != FNW_KACTION_REPORT;

@@ -88,7 +88,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FNW_MAX_EXEC_RULES);
 	__type(key, struct fnw_exec_key);
-	__type(value, __u8);
+	__type(value, __u32); /* the entry's exec bit in fnw_rule_use.grants (0: not counted) */
 } exec_allowed SEC(".maps") __weak;
 
 /* Per-CPU room to build an exec_allowed key (too big for the BPF stack). */

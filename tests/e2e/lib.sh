@@ -70,6 +70,15 @@ errno_in() {
   echo $?
 }
 
+# use_work_dir: $work, a fresh temporary directory, and $pids, the background
+# processes start_daemon (or the caller) adds; at exit every one of them is
+# killed and reaped and $work removed.
+use_work_dir() {
+  work=$(mktemp -d)
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+}
+
 # start_daemon LOG SOCKET ARGS...: `$fnw daemon --socket SOCKET ARGS...` in the
 # background, its output in LOG; adds it to the caller's `pids`, sets
 # daemon_pid, and waits up to 20 s for the socket. A daemon that does not

@@ -17,13 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 command -v jq >/dev/null || { fail "jq not installed (packaging/deps)"; exit 1; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+use_work_dir
 
 fn=report-e2e-$$-$RANDOM
 rules=$work/rules

@@ -60,6 +60,12 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const Enforcement
 
 std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules) {
     std::vector<fnw_exec_key> keys;
+    for (auto& [key, pattern] : compile_exec_entries(policy_id, rules)) keys.push_back(key);
+    return keys;
+}
+
+std::vector<std::pair<fnw_exec_key, std::string>> compile_exec_entries(uint32_t policy_id, const ExecRules& rules) {
+    std::vector<std::pair<fnw_exec_key, std::string>> keys;
     for (const auto& pattern : rules.allow) {
         // bpf_d_path gives the path the kernel resolved: symlinks followed.
         std::error_code ec;
@@ -69,7 +75,7 @@ std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules&
         fnw_exec_key k{};
         k.policy_id = policy_id;
         std::memcpy(k.path, path.data(), path.size());
-        keys.push_back(k);
+        keys.emplace_back(k, pattern);
     }
     return keys;
 }

@@ -25,6 +25,8 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const Enforcement
 // exec_allowed keys: one per exec.allow entry, canonicalised (bpf_d_path
 // reports resolved paths). Only literal paths fit an exact lookup.
 std::vector<fnw_exec_key> compile_exec_keys(uint32_t policy_id, const ExecRules& rules);
+// The same keys, each with the exec.allow entry it came from.
+std::vector<std::pair<fnw_exec_key, std::string>> compile_exec_entries(uint32_t policy_id, const ExecRules& rules);
 
 // The LPM keys for a policy's network rules (one per rule x port x direction).
 std::vector<fnw_net_key> compile_net_keys(uint32_t policy_id, const NetworkRules& rules);

@@ -288,15 +288,15 @@ Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mo
     // Rules first, then the policy that turns them on: a cgroup pointing at
     // this slot never sees a restricted policy with half its rules.
     if (Status s = replace_net_rules(policy_id, policy.network); !s) return s;
+    const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec, identity_fn());
     if (lsm_hook_loaded("bprm_check_security"))
-        if (Status s = replace_exec_rules(policy_id, policy.exec); !s) return s;
+        if (Status s = replace_exec_rules(policy_id, policy.exec, files.use_slots); !s) return s;
     if (policy.files.restricted)
         if (Status s = attach_file_probes(); !s) return s;
     if (policy.network.restricted)
         if (Status s = attach_net_probes(); !s) return s;
     if (policy.process.restricted)
         if (Status s = attach_process_probes(); !s) return s;
-    const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec, identity_fn());
     if (Status s = replace_file_rules(policy_id, files); !s) return s;
     file_sections_[policy_id] = {policy.files, policy.exec, {}};
     // A new policy in the slot: what the old one used is not its use.
@@ -314,9 +314,17 @@ Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mo
     return set_policy(policy_id, compiled);
 }
 
-Status ProbeSet::replace_exec_rules(uint32_t policy_id, const ExecRules& rules) {
+Status ProbeSet::replace_exec_rules(uint32_t policy_id, const ExecRules& rules,
+                                    const std::map<std::string, uint16_t>& use_slots) {
+    std::vector<fnw_exec_key> keys;
+    std::vector<uint32_t> use_bits;  // the value: where the entry's use is marked (its file rule slot's exec bit)
+    for (auto& [key, pattern] : compile_exec_entries(policy_id, rules)) {
+        keys.push_back(key);
+        auto slot = use_slots.find(pattern);
+        use_bits.push_back(slot == use_slots.end() ? 0u : 8u * slot->second + __builtin_ctz(FNW_FILE_EXEC));
+    }
     return replace_policy_keys(
-        skel_->maps.exec_allowed, compile_exec_keys(policy_id, rules), [](size_t) { return uint8_t{1}; },
+        skel_->maps.exec_allowed, keys, [&](size_t i) { return use_bits[i]; },
         [&](const fnw_exec_key& k) { return k.policy_id == policy_id; });
 }
 

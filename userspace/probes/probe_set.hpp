@@ -234,7 +234,8 @@ private:
     bool stands_in(const ProbeProgram& program) const;
     bool attached(const ProgramPlace& place) const;
     Status replace_net_rules(uint32_t policy_id, const NetworkRules& rules);
-    Status replace_exec_rules(uint32_t policy_id, const ExecRules& rules);
+    Status replace_exec_rules(uint32_t policy_id, const ExecRules& rules,
+                              const std::map<std::string, uint16_t>& use_slots);
     Status replace_file_rules(uint32_t policy_id, const KernelFileRules& rules);
     void forget_file_verdicts(uint32_t policy_id);
 
