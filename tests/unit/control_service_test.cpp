@@ -147,7 +147,7 @@ TEST_F(Control, UnknownOpListsTheOps) {
     auto reply = ask(client, {{"op", "dance"}});
     ASSERT_TRUE(reply);
     EXPECT_EQ(*reply, (json{{"type", "error"},
-                            {"error", "unknown op \"dance\" (status, policy, register, unregister, event, trace, reload, container)"}}));
+                            {"error", "unknown op \"dance\" (status, policy, register, unregister, event, trace, reload, container, policy_report)"}}));
 }
 
 TEST_F(Control, PolicyNamesTheFunctionsPolicyAndMode) {

@@ -29,7 +29,8 @@ std::vector<ControlRequest> every_request() {
             UnregisterRequest{4242},
             EventRequest{json{{"type", "syscall"}, {"verdict", "violation"}}},
             TraceRequest{{"a", "b"}, {"syscall", "net"}, true},
-            ReloadRequest{}};
+            ReloadRequest{},
+            PolicyReportRequest{"hello-fn"}};
 }
 
 TEST(ControlProtocol, EveryRequestSurvivesARoundTrip) {
@@ -62,6 +63,7 @@ std::vector<ControlReply> every_reply() {
     status.counters.daemon.records = 5;
     status.counters.webhook = WebhookCounters{1, 2, 3, 4};
     status.kubernetes = KubernetesInfo{};
+    status.functions.push_back(FunctionInfo{"f", "p", "/r/f.yaml", "audit", 3, 1, 2, 0, 0, GrantsInfo{8, 10, 2, 12.5}});
     return {ErrorReply{"register refused: no", "path"},
             ErrorReply{"plain", std::nullopt},
             status,
@@ -73,7 +75,8 @@ std::vector<ControlReply> every_reply() {
             SubscribedReply{},
             ReloadedReply{false, "v2", {"x.yaml:1:1: bad"}},
             EventMessage{json{{"type", "file"}}},
-            DroppedNotice{12}};
+            DroppedNotice{12},
+            PolicyReportReply{json{{"function", "f"}, {"grants", json::array()}}}};
 }
 
 TEST(ControlProtocol, EveryReplySurvivesARoundTrip) {
@@ -153,7 +156,7 @@ TEST(ControlProtocol, MalformedRequestsAreErrorsNotExceptions) {
         EXPECT_FALSE(parsed.error().empty()) << request.dump();
     }
     EXPECT_EQ(parse_request(json{{"op", "nope"}}).error(),
-              "unknown op \"nope\" (status, policy, register, unregister, event, trace, reload, container)");
+              "unknown op \"nope\" (status, policy, register, unregister, event, trace, reload, container, policy_report)");
     EXPECT_EQ(parse_request(json{{"op", "trace"}, {"events", {"bogus"}}}).error(),
               "unknown event kind \"bogus\" (syscall, file, net, exec)");
     EXPECT_EQ(parse_request(json{{"op", "register"}}).error().rfind("bad request: ", 0), 0u);
