@@ -100,7 +100,7 @@ check_report "daemon" "$work/daemon-report.json"
 
 "$fnw" status --socket "$sock" -o json >"$work/status.json"
 expect_eq "status: grants of the function" "10 8 0" \
-  "$(jq -r --arg fn "$fn" '.functions[] | select(.function == $fn) | .grants | "\(.unused) \(.used) \(.not_counted)"' "$work/status.json")"
+  "$(jq -r --arg fn "$fn" '.functions[] | select(.function == $fn) | .usage | "\(.unused) \(.used) \(.not_counted)"' "$work/status.json")"
 metrics=$(jq -r '.daemon.metrics' "$work/status.json")
 scrape() { curl -sf "http://$metrics/metrics"; }
 has_unused_gauge() { scrape | grep -qF "fnwarden_policy_grants{function=\"$fn\",use=\"unused\"} 10"; }

@@ -261,7 +261,9 @@ struct FunctionInfo {
     std::string function, policy, file, mode;
     uint32_t policy_id = 0;
     uint64_t cgroups = 0, events = 0, violations = 0, coverage_gaps = 0;
-    std::optional<GrantsInfo> grants;  // absent where the kernel does not count them
+    // Absent where the kernel does not count them. Named to sort after
+    // "mode": scripts match `"function":...,"mode":...` in the JSON.
+    std::optional<GrantsInfo> usage;
 };
 
 // counters.daemon: what the daemon counts itself, listed once like the

@@ -120,7 +120,7 @@ StatusReply Daemon::Impl::status() const {
     s.cgroups = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
     s.functions = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);
     const auto now = std::chrono::steady_clock::now();
-    for (FunctionInfo& f : s.functions) f.grants = function_grants_info(*policies, *probes, f.function, now);
+    for (FunctionInfo& f : s.functions) f.usage = function_grants_info(*policies, *probes, f.function, now);
     s.counters = counters_status();
     if (const PodFeed* pods = threads.pods()) s.kubernetes = pods->status(node_name, identifier->pending_pod_cgroups());
     s.clients = control->clients_status();
