@@ -64,18 +64,43 @@ static __always_inline void *fnw_reserve(bool alert, __u64 size, struct fnw_coun
 	return rec;
 }
 
+/*
+ * Where each ring's producer position was at its last forced wakeup. Once
+ * the consumer fell a threshold behind, waking it on every record meant an
+ * irq_work (a self-IPI: a VM exit here) per record: a traced getppid loop
+ * went from 0.3 to 3-9 us a call, the producer throttled by its own
+ * wakeups (docs/performance.md, "Tracing"). One forced wakeup per
+ * threshold of bytes produced is enough: the ring's poll is level-
+ * triggered (readable while data is pending), so a consumer that was
+ * awake for a wakeup sees the data at its next epoll_wait. Racy between
+ * CPUs: at worst an extra wakeup, or one a few records later.
+ */
+__u64 fnw_events_woken_at __weak;
+__u64 fnw_alerts_woken_at __weak;
+
+/* `wake_now`: a reader is waited for (a held process): wake it whatever
+ * the threshold. */
 static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_counters *stats, bool wake_now)
 {
-	__u64 pending, threshold;
+	__u64 pending, threshold, produced, *woken_at;
 
 	if (alert) {
 		pending = bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA);
+		produced = bpf_ringbuf_query(&alerts, BPF_RB_PROD_POS);
 		threshold = alerts_wakeup_bytes;
+		woken_at = &fnw_alerts_woken_at;
 	} else {
 		pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+		produced = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
 		threshold = ringbuf_wakeup_bytes;
+		woken_at = &fnw_events_woken_at;
 	}
-	bpf_ringbuf_submit(rec, wake_now || pending >= threshold ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	if (wake_now || (pending >= threshold && produced - *woken_at >= threshold)) {
+		*woken_at = produced;
+		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+	} else {
+		bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	}
 	__sync_fetch_and_add(&stats->emitted, 1);
 }
 
