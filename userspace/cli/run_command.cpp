@@ -32,6 +32,7 @@
 #include "core/display_name.hpp"
 #include "core/elf_interpreter.hpp"
 #include "output/event_json.hpp"
+#include "output/event_line.hpp"
 #include "output/falco_format.hpp"
 #include "output/grant_report_json.hpp"
 #include "runtime/cgroup.hpp"
@@ -71,22 +72,33 @@ public:
         fd.release();  // now owned by `file`
         return EventOutput(file, true);
     }
-    EventOutput(EventOutput&& o) noexcept : file_(std::exchange(o.file_, nullptr)), owned_(o.owned_) {}
+    EventOutput(EventOutput&& o) noexcept
+        : file_(std::exchange(o.file_, nullptr)), owned_(o.owned_), pending_(std::move(o.pending_)) {}
     EventOutput(const EventOutput&) = delete;
     ~EventOutput() {
+        if (file_) flush();
         if (owned_ && file_) std::fclose(file_);
     }
-    // One line per event, flushed: a reader tailing the file sees it at once.
-    void write_line(const std::string& line) {
-        std::fputs(line.c_str(), file_);
-        std::fputc('\n', file_);
+    // Lines are gathered here and written by flush(), once per read of the
+    // rings: one write(2) per batch, where one per event kept the consumer
+    // from keeping up with a traced flood.
+    std::string& pending() { return pending_; }
+    void flush() {
+        if (pending_.empty()) return;
+        std::fwrite(pending_.data(), 1, pending_.size(), file_);
         std::fflush(file_);
+        pending_.clear();
+    }
+    // Bounds the batch under a flood that a single drain never ends.
+    void flush_if_large() {
+        if (pending_.size() >= (1u << 20)) flush();
     }
 
 private:
     EventOutput(FILE* file, bool owned) : file_(file), owned_(owned) {}
     FILE* file_;
     bool owned_;
+    std::string pending_;
 };
 
 // A whole decimal id, nothing else ("65534", not "65534x" or "").
@@ -381,26 +393,30 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     EventContext ctx{function, policy.name, mode, /*resolve_exe=*/true, refused_interpreters(policy)};
     const bool interpreter_may_be_refused_here = interpreter_may_be_refused(policy);
     WallClock clock = WallClock::now();
-    uint64_t malformed = 0;
     uint64_t violation_events = 0;  // every class: syscalls, files, exec, network
+    EventLineWriter lines(ctx, clock);
     auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](const Record& record) {
         if (interpreter_may_be_refused_here) name_glob_program_interpreter(record, policy, ctx);
-        if (auto j = to_json(record, ctx, clock)) {
-            if (j->value("verdict", "") == "violation") ++violation_events;
-            output->write_line(*format == OutputFormat::Falco ? to_falco(*j).dump() : j->dump());
+        if (*format == OutputFormat::Json) {
+            if (!lines.append(record, output->pending())) return;  // a cgroup birth: no event
+        } else if (auto j = to_json(record, ctx, clock)) {
+            output->pending() += to_falco(*j).dump() + "\n";
         } else {
-            ++malformed;
+            return;
         }
+        if (is_violation(record)) ++violation_events;
+        output->flush_if_large();
     });
     if (!created) {
         std::cerr << "fnwarden run: " << created.error() << "\n";
         return kExitRunFailed;
     }
     std::unique_ptr<LocalGuard> guard = std::move(*created);
+    guard->on_drained([&output] { output->flush(); });
     FunctionRunner runner(*guard, engine->cgroup_parent());
     auto outcome = run_function(runner, RunRequest{function, policy, mode, command, o.trace}, run_as);
     if (!outcome) return exit_code_for(outcome.failure());
-    report_standalone_run(function, *outcome, probes, malformed + guard->malformed(), violation_events);
+    report_standalone_run(function, *outcome, probes, guard->malformed(), violation_events);
     if (!o.report_path.empty()) write_standalone_report(o, probes);
     return outcome->exit_code;
 }

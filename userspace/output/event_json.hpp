@@ -26,6 +26,7 @@ public:
     explicit WallClock(int64_t boot_to_realtime_ns) : offset_ns_(boot_to_realtime_ns) {}
     // RFC 3339, UTC, nanoseconds: 2026-11-28T13:26:54.123456789Z
     std::string rfc3339(uint64_t boot_ns) const;
+    int64_t offset_ns() const { return offset_ns_; }
 
 private:
     int64_t offset_ns_;

@@ -58,6 +58,7 @@ Status LocalGuard::arm(const GuardRequest& request) {
 void LocalGuard::disarm(uint64_t cgroup_id) {
     consumer_->drain();  // everything the function emitted up to its exit
     report_violation_summaries();  // and the repeats counted since the last look
+    if (after_drain_) after_drain_();
     probes_.unmonitor_cgroup(cgroup_id);
 }
 
@@ -71,6 +72,7 @@ int LocalGuard::poll_fd() const { return consumer_->epoll_fd(); }
 bool LocalGuard::service() {
     // Always drain: below the wakeup threshold the kernel does not wake us.
     consumer_->drain();
+    if (after_drain_) after_drain_();
     // Drops are reported while they happen, not only at the end: a flood
     // that overruns the ring should be visible while it lasts.
     if (auto now = std::chrono::steady_clock::now(); now - last_drop_check_ >= std::chrono::seconds(1)) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,9 @@ public:
     // Ring-buffer records that did not decode (wrong size, unknown type):
     // counted here, never passed on.
     uint64_t malformed() const { return malformed_; }
+    // Called after each read of the rings: where a consumer that gathers
+    // lines writes them out (one write per batch, not one per event).
+    void on_drained(std::function<void()> after_drain) { after_drain_ = std::move(after_drain); }
 
 private:
     // Violation repeats the kernel counted since the last look
@@ -59,6 +63,7 @@ private:
     uint64_t drops_reported_ = 0;
     uint64_t malformed_ = 0;
     std::chrono::steady_clock::time_point last_drop_check_;
+    std::function<void()> after_drain_;
 };
 
 }  // namespace fnw

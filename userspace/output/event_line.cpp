@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "output/event_line.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <ctime>
+
+#include <fnwarden/events.h>
+
+#include "core/event_kind.hpp"
+#include "core/syscall_table.hpp"
+
+namespace fnw {
+namespace {
+
+template <typename Number>
+void append_number(std::string& out, Number value) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
+    out.append(digits, end);
+}
+
+// What event_json's printable() and nlohmann's dump() make of process bytes:
+// outside printable ASCII '?', then '"' and '\' escaped.
+void append_printable_string(std::string& out, std::string_view text) {
+    out.push_back('"');
+    for (char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte > 0x7e) {
+            out.push_back('?');
+        } else {
+            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back(c);
+        }
+    }
+    out.push_back('"');
+}
+
+std::string json_string(std::string_view text) { return nlohmann::json(std::string(text)).dump(); }
+
+std::string_view verdict_text(uint8_t verdict) {
+    switch (verdict) {
+    case FNW_VERDICT_ALLOWED: return "allowed";
+    case FNW_VERDICT_VIOLATION: return "violation";
+    case FNW_VERDICT_PENDING: return "undecided";
+    }
+    return "unknown";
+}
+
+std::string_view action_text(uint8_t action) {
+    switch (action) {
+    case FNW_ACTION_NONE: return "none";
+    case FNW_ACTION_REPORTED: return "reported";
+    case FNW_ACTION_KILLED: return "killed";
+    case FNW_ACTION_DENIED: return "denied";
+    }
+    return "unknown";
+}
+
+std::string_view mechanism_text(uint8_t mechanism) {
+    switch (mechanism) {
+    case FNW_MECH_NONE: return "none";
+    case FNW_MECH_SIGKILL: return "sigkill";
+    case FNW_MECH_SECCOMP: return "seccomp";
+    case FNW_MECH_CGROUP_SOCK: return "cgroup-sock";
+    case FNW_MECH_LANDLOCK: return "landlock";
+    case FNW_MECH_BPF_LSM: return "bpf-lsm";
+    case FNW_MECH_USER_KILL: return "fnwarden-sigkill";
+    }
+    return "unknown";
+}
+
+std::string_view syscall_rule_text(uint8_t rule) {
+    switch (rule) {
+    case FNW_RULE_PROCESS_PTRACE: return "process.ptrace";
+    case FNW_RULE_PROCESS_BPF: return "process.bpf";
+    case FNW_RULE_PROCESS_EXEC_MEMORY: return "process.execMemory";
+    }
+    return "syscalls.allow";
+}
+
+// severity_of() (event_stamp.cpp) for a syscall event.
+std::string_view syscall_severity(const fnw_syscall_event& ev) {
+    if (ev.verdict == FNW_VERDICT_PENDING) return to_string(Severity::Notice);
+    if (ev.verdict != FNW_VERDICT_VIOLATION) return to_string(Severity::Informational);
+    const bool stopped = ev.action == FNW_ACTION_KILLED || ev.action == FNW_ACTION_DENIED;
+    const bool escape = syscall_rule_text(ev.rule).rfind("process.", 0) == 0;
+    if (escape) return to_string(stopped ? Severity::Critical : Severity::Error);
+    return to_string(stopped ? Severity::Error : Severity::Warning);
+}
+
+bool is_exec_syscall(uint32_t nr) { return nr == 59 || nr == 322; }  // x86_64 execve, execveat
+
+}  // namespace
+
+const std::string& ExeCache::exe(uint32_t pid) {
+    const auto now = std::chrono::steady_clock::now();
+    auto found = entries_.find(pid);
+    if (found != entries_.end() && now - found->second.read_at < max_age_) return found->second.exe;
+    if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
+    std::array<char, 4096> target{};
+    const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+    std::string exe = n > 0 ? std::string(target.data(), static_cast<size_t>(n)) : std::string();
+    for (char& c : exe)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+    Entry& entry = entries_[pid];
+    entry = Entry{std::move(exe), now};
+    return entry.exe;
+}
+
+void EventTimeFormatter::append(uint64_t boot_ns, std::string& out) {
+    const int64_t ns = int64_t(boot_ns) + clock_.offset_ns();
+    const int64_t second = ns / 1'000'000'000;
+    if (second != cached_second_) {
+        // The slow path formats the whole stamp; its prefix is the cache.
+        cached_prefix_ = clock_.rfc3339(boot_ns);
+        cached_prefix_.resize(cached_prefix_.size() - 11);  // ".123456789Z"
+        cached_second_ = second;
+    }
+    out.push_back('"');
+    out += cached_prefix_;
+    char fraction[12] = {'.', '0', '0', '0', '0', '0', '0', '0', '0', '0', 'Z', '"'};
+    for (int64_t rest = ns % 1'000'000'000, i = 9; i >= 1; --i, rest /= 10) fraction[i] = char('0' + rest % 10);
+    out.append(fraction, sizeof(fraction));
+}
+
+EventLineWriter::EventLineWriter(const EventContext& ctx, WallClock clock)
+    : ctx_(ctx),
+      clock_(clock),
+      time_(clock),
+      function_json_(json_string(ctx.function)),
+      policy_json_(json_string(ctx.policy)),
+      mode_json_(json_string(to_string(ctx.mode))),
+      host_json_(json_string(event_host())) {}
+
+bool EventLineWriter::append(const Record& record, std::string& out) {
+    if (const auto* ev = std::get_if<fnw_syscall_event>(&record)) {
+        append_syscall(*ev, out);
+    } else if (auto event = to_json(record, ctx_, clock_)) {
+        out += event->dump();
+    } else {
+        return false;
+    }
+    out.push_back('\n');
+    return true;
+}
+
+// Keys in nlohmann's (sorted) order: action ... verdict; header_json and
+// syscall_json (event_json.cpp) say what each means.
+void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& out) {
+    out += "{\"action\":\"";
+    out += action_text(ev.action);
+    out += "\",\"args\":[";
+    for (size_t i = 0; i < FNW_SYSCALL_ARGS; ++i) {
+        if (i) out.push_back(',');
+        append_number(out, ev.args[i]);
+    }
+    out += "],";
+    append_header_fields(ev.hdr, out);
+    out += ",\"mechanism\":\"";
+    out += mechanism_text(ev.mechanism);
+    out += "\",\"mode\":";
+    out += mode_json_;
+    out += ",\"pid\":";
+    append_number(out, ev.hdr.pid);
+    out += ",\"policy\":";
+    out += policy_json_;
+    out += ",\"ppid\":";
+    append_number(out, ev.hdr.ppid);
+    if (ev.verdict == FNW_VERDICT_VIOLATION) {
+        out += ",\"rule\":\"";
+        out += syscall_rule_text(ev.rule);
+        out.push_back('"');
+    }
+    out += ",\"schema_version\":";
+    append_number(out, kEventSchemaVersion);
+    out += ",\"severity\":\"";
+    out += syscall_severity(ev);
+    out += "\",\"syscall\":{\"name\":\"";
+    const std::string_view name = SyscallTable::name(static_cast<int>(ev.nr));
+    out += name.empty() ? std::string_view("unknown") : name;
+    out += "\",\"nr\":";
+    append_number(out, ev.nr);
+    out += "},\"tid\":";
+    append_number(out, ev.hdr.tid);
+    out += ",\"time\":";
+    time_.append(ev.hdr.boot_ns, out);
+    out += ",\"type\":\"";
+    out += json_type(EventKind::Syscall);
+    out += "\",\"verdict\":\"";
+    out += verdict_text(ev.verdict);
+    out += "\"}";
+    if (is_exec_syscall(ev.nr)) exes_.forget(ev.hdr.pid);  // its next events run the new image
+}
+
+// cgroup_id through lineage_truncated, in key order.
+void EventLineWriter::append_header_fields(const fnw_event_header& hdr, std::string& out) {
+    out += "\"cgroup_id\":";
+    append_number(out, hdr.cgroup_id);
+    out += ",\"comm\":";
+    append_printable_string(out, bounded(hdr.comm));
+    if (ctx_.resolve_exe) {
+        out += ",\"exe\":";
+        append_printable_string(out, exes_.exe(hdr.pid));
+    }
+    out += ",\"function\":";
+    out += function_json_;
+    const std::span<const uint32_t> ancestors = lineage(hdr);
+    if (!hdr.lineage_truncated) {
+        out += ",\"function_root\":";
+        append_number(out, ancestors.empty() ? hdr.pid : ancestors.back());
+    }
+    out += ",\"host\":";
+    out += host_json_;
+    out += ",\"id\":\"";
+    out += ids_.next();
+    out += "\",\"lineage\":[";
+    for (size_t i = 0; i < ancestors.size(); ++i) {
+        if (i) out.push_back(',');
+        append_number(out, ancestors[i]);
+    }
+    out.push_back(']');
+    if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) out += ",\"lineage_from_proc\":true";
+    if (hdr.lineage_truncated) out += ",\"lineage_truncated\":true";
+}
+
+}  // namespace fnw

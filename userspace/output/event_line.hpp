@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// Records -> JSON lines on the trace hot path. A traced function emits one
+// syscall record per syscall (1M+ a second); building an nlohmann::json for
+// each (a std::map per object, a string per key), resolving /proc/PID/exe
+// and formatting the time with strftime cost ~8 us an event here, so the
+// consumer fell behind and the ring overflowed (docs/performance.md,
+// "Tracing"). EventLineWriter writes the syscall record's line straight into
+// a buffer, byte for byte what to_json(...).dump() writes (keys in the same
+// sorted order; tests/unit/event_line_test.cpp compares the two), and falls
+// back to to_json for every other record (rare: files, network, summaries).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "output/event_json.hpp"
+#include "output/event_stamp.hpp"
+#include "probes/record.hpp"
+
+namespace fnw {
+
+// /proc/PID/exe, read once per process and kept while it keeps its image: a
+// traced execve drops the entry (the next event reads the new image), and
+// an entry older than `max_age` is read again (a recycled pid).
+class ExeCache {
+public:
+    explicit ExeCache(std::chrono::milliseconds max_age = std::chrono::seconds(1)) : max_age_(max_age) {}
+    // The printable exe of `pid` ("" when the process is gone).
+    const std::string& exe(uint32_t pid);
+    void forget(uint32_t pid) { entries_.erase(pid); }
+
+private:
+    struct Entry {
+        std::string exe;
+        std::chrono::steady_clock::time_point read_at;
+    };
+    std::chrono::milliseconds max_age_;
+    std::unordered_map<uint32_t, Entry> entries_;
+};
+
+// "2026-11-28T13:26:54.123456789Z" for a boot-time stamp, like
+// WallClock::rfc3339, with the date and time of the last second kept: a
+// flood of events shares its second, so most cost only the nine digits.
+class EventTimeFormatter {
+public:
+    explicit EventTimeFormatter(WallClock clock) : clock_(clock) {}
+    void append(uint64_t boot_ns, std::string& out);
+
+private:
+    WallClock clock_;
+    int64_t cached_second_ = -1;
+    std::string cached_prefix_;  // up to the seconds, without the fraction
+};
+
+class EventLineWriter {
+public:
+    // `ctx` must outlive the writer (run_command's may grow as interpreters
+    // are named: the fallback reads it as it is).
+    EventLineWriter(const EventContext& ctx, WallClock clock);
+
+    // Appends the record's JSON and a newline to `out`; false (nothing
+    // appended) for a record that is no event (a cgroup birth).
+    bool append(const Record& record, std::string& out);
+
+private:
+    void append_syscall(const fnw_syscall_event& ev, std::string& out);
+    void append_header_fields(const fnw_event_header& hdr, std::string& out);
+
+    const EventContext& ctx_;
+    WallClock clock_;
+    EventTimeFormatter time_;
+    ExeCache exes_;
+    EventIdGenerator ids_;
+    // The context's strings, JSON-escaped once (names may be any UTF-8).
+    std::string function_json_, policy_json_, mode_json_, host_json_;
+};
+
+}  // namespace fnw
