@@ -3,12 +3,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
-struct ring_buffer;
+#include "common/unique_fd.hpp"
 
 namespace fnw {
 
@@ -19,14 +20,14 @@ public:
     // Every ring of the probe set (ProbeSet::ringbuf_fds()), read in the
     // order given: a bounded bite (drain_some) takes from the first ring
     // first, so the alerts ring is never starved by a flood in the other.
-    // Returns nullptr (and sets errno) when libbpf cannot set a ring up.
+    // Returns nullptr (and sets errno) when a ring cannot be mapped.
     static std::unique_ptr<RingBufferConsumer> create(const std::vector<int>& ringbuf_map_fds, Handler handler);
     ~RingBufferConsumer();
     RingBufferConsumer(const RingBufferConsumer&) = delete;
     RingBufferConsumer& operator=(const RingBufferConsumer&) = delete;
 
     // epoll fd that becomes readable when the kernel forces a wakeup.
-    int epoll_fd() const;
+    int epoll_fd() const { return epoll_.get(); }
 
     // Reads everything pending, woken or not. The producers submit with
     // BPF_RB_NO_WAKEUP below a threshold, so callers must drain on a timer
@@ -39,13 +40,25 @@ public:
     int drain_some(int max_records);
 
 private:
+    // One ring, mapped as libbpf maps it: the consumer position page
+    // (writable), then the producer position page and the data, twice in a
+    // row so that a record that wraps is contiguous.
+    struct Ring {
+        void* consumer_page = nullptr;
+        void* producer_area = nullptr;
+        size_t producer_area_bytes = 0;
+        uint64_t mask = 0;  // data size - 1 (a power of two)
+    };
+
     explicit RingBufferConsumer(Handler handler) : handler_(std::move(handler)) {}
-    static int on_record(void* ctx, void* data, size_t size);
+    bool map_ring(int map_fd);
+    // Up to `budget` records of one ring (-1: all); the count read.
+    int read_ring(const Ring& ring, int64_t budget);
 
     Handler handler_;
-    ring_buffer* ring_ = nullptr;
-    int budget_ = -1;  // records left in this drain_some(); -1 = unbounded
-    int taken_ = 0;
+    std::vector<Ring> rings_;
+    UniqueFd epoll_;
+    size_t page_size_ = 4096;
 };
 
 }  // namespace fnw
