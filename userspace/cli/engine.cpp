@@ -10,7 +10,8 @@
 
 namespace fnw::cli {
 
-std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes, uint32_t alerts_ringbuf_bytes) {
+std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes, uint32_t alerts_ringbuf_bytes,
+                                    std::optional<ProbeNeeds> needs) {
     auto root = find_cgroup2_mount();
     if (!root) {
         std::cerr << who << ": no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
@@ -23,6 +24,7 @@ std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes
     options.ringbuf_bytes = ringbuf_bytes;
     options.alerts_ringbuf_bytes = alerts_ringbuf_bytes;
     options.capabilities = probe_kernel_capabilities();
+    options.needs = needs;
     auto loaded = ProbeSet::load(options);
     if (!loaded) {
         std::cerr << who << ": " << loaded.error() << "\n";

@@ -23,8 +23,11 @@ struct Engine {
     // Says why not on stderr, prefixed with `who`, and returns nullopt.
     // `alerts_ringbuf_bytes`: the violations ring; learn, where every first
     // access is one, asks for more than the default.
+    // `needs`: only the on-demand probes one policy asks for (a standalone
+    // run); unset: all of them.
     static std::optional<Engine> start(std::string_view who, uint32_t ringbuf_bytes,
-                                       uint32_t alerts_ringbuf_bytes = FNW_ALERTS_RINGBUF_DEFAULT_BYTES);
+                                       uint32_t alerts_ringbuf_bytes = FNW_ALERTS_RINGBUF_DEFAULT_BYTES,
+                                       std::optional<ProbeNeeds> needs = std::nullopt);
 };
 
 }  // namespace fnw::cli

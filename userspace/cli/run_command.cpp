@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // fnwarden run: a command as a monitored function in its own cgroup, guarded
 // by the host daemon when one runs, else by probes of its own.
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -10,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -360,6 +364,57 @@ void report_standalone_run(const std::string& function, const RunOutcome& outcom
                  violation_events);
 }
 
+// The on-demand probes this run can ask for (LocalGuard::arm, ProbeSet::
+// set_policy and monitor_cgroup attach them): the rest are not loaded.
+ProbeNeeds probe_needs(const FunctionPolicy& policy, bool trace) {
+    ProbeNeeds needs;
+    needs.files = policy.files.restricted || trace;  // a traced cgroup's file accesses are traced too
+    needs.network = policy.network.restricted || trace;
+    needs.process = policy.process.restricted;
+    // Landlock guards files, exec and TCP ports of a launched function.
+    needs.landlock = policy.files.restricted || policy.exec.restricted || policy.network.restricted;
+    return needs;
+}
+
+// Whether fd is one of the probes' kernel objects (a BPF link, program or
+// map, or the perf event a tracepoint link holds).
+bool is_probe_object(int fd) {
+    char target[64] = {};
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    if (::readlink(link.c_str(), target, sizeof(target) - 1) < 0) return false;
+    const std::string_view name(target);
+    return name.rfind("anon_inode:bpf", 0) == 0 || name == "anon_inode:[perf_event]";
+}
+
+// Detaching waits for an RCU grace period per tracepoint link: about 2 s
+// for the file probes here, even closed in parallel (~ProbeSet), and the
+// function's result need not wait for it. A child keeps the probes' objects,
+// waits until this process is gone, then exits: the kernel detaches them
+// then. It closes everything else first (the terminal, pipes, the events
+// file), so that whoever reads our output sees its end when we exit.
+[[noreturn]] void exit_detaching_in_background(int code) {
+    spdlog::default_logger()->flush();
+    std::fflush(nullptr);
+    UniqueFd parent(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
+    if (parent.valid() && ::fork() == 0) {
+        std::vector<int> others;
+        if (DIR* dir = ::opendir("/proc/self/fd")) {
+            while (const dirent* entry = ::readdir(dir)) {
+                const int fd = std::atoi(entry->d_name);
+                if (entry->d_name[0] != '.' && fd != parent.get() && fd != ::dirfd(dir) && !is_probe_object(fd))
+                    others.push_back(fd);
+            }
+            ::closedir(dir);
+        }
+        for (int fd : others) ::close(fd);
+        ::setsid();  // a Ctrl-C meant for the next command is not ours
+        pollfd gone{parent.get(), POLLIN, 0};
+        ::poll(&gone, 1, 30'000);
+        ::_exit(0);
+    }
+    ::_exit(code);  // without the destructors: the child detaches (or, if fork failed, the kernel here)
+}
+
 // `fnwarden run` with probes of its own: events go to --events or stderr.
 int run_standalone(const RunOptions& o, const std::vector<std::string>& command, const std::optional<RunAs>& run_as) {
     const std::string& function = o.function;
@@ -381,7 +436,8 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
         return kExitRunFailed;
     }
 
-    auto engine = Engine::start("fnwarden run", o.ringbuf_bytes);
+    auto engine = Engine::start("fnwarden run", o.ringbuf_bytes, FNW_ALERTS_RINGBUF_DEFAULT_BYTES,
+                                probe_needs(policy, o.trace));
     if (!engine) return kExitRunFailed;
     ProbeSet& probes = *engine->probes;
     // After loading: whether the BPF-LSM programs loaded is part of the answer.
@@ -418,7 +474,8 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     if (!outcome) return exit_code_for(outcome.failure());
     report_standalone_run(function, *outcome, probes, guard->malformed(), violation_events);
     if (!o.report_path.empty()) write_standalone_report(o, probes);
-    return outcome->exit_code;
+    output->flush();
+    exit_detaching_in_background(outcome->exit_code);
 }
 
 }  // namespace

@@ -52,6 +52,12 @@ Status attach_family(fnwarden_bpf* skel, ProbeFamily family, Wanted wanted, std:
     for (const ProbeProgram& program : probe_family(family).programs) {
         if (!wanted(program)) continue;
         bpf_program* prog = program_of(skel, program);
+        if (bpf_program__fd(prog) < 0) {  // left out at load (ProbeOptions::needs)
+            for (bpf_link* l : links) bpf_link__destroy(l);
+            errno = ENOENT;
+            return fail(std::string("cannot attach ") + bpf_program__name(prog) +
+                        ": not loaded (this probe set was loaded for a policy that does not need it)");
+        }
         bpf_link* link = bpf_program__attach(prog);
         if (!link) {
             const int err = errno;
@@ -90,6 +96,21 @@ void configure_pins(fnwarden_bpf* skel, const PinnedSetPaths& pins) {
     }
 }
 
+// Whether `needs` (unset: everything) asks for the programs of `family`.
+bool family_needed(ProbeFamily family, const std::optional<ProbeNeeds>& needs) {
+    if (!needs) return true;
+    switch (family) {
+    // Not FileExitHandler: libbpf 1.1 fills file_exit_handler's slot with
+    // fnw_file_exit at load and fails if it was not loaded (its 0.2 s of
+    // verification stays; filling the slot from userspace would spare it).
+    case ProbeFamily::FileSyscalls: return needs->files;
+    case ProbeFamily::NetSyscalls: return needs->network;
+    case ProbeFamily::ProcessSyscalls: return needs->process;
+    case ProbeFamily::LandlockReporting: return needs->landlock;
+    default: return true;
+    }
+}
+
 // Sizes, tunables and which programs load and attach with the skeleton.
 Status configure(fnwarden_bpf* skel, const ProbeOptions& options, const LsmProgramChecks* lsm,
                  const std::optional<PinnedSetPaths>& pins) {
@@ -112,8 +133,10 @@ Status configure(fnwarden_bpf* skel, const ProbeOptions& options, const LsmProgr
             bpf_program* prog = program_of(skel, program);
             if (family.attach != AttachPolicy::WithSkeleton) bpf_program__set_autoattach(prog, false);
             if (program.lsm_hook) bpf_program__set_autoload(prog, lsm && lsm->programs.at(&program).empty());
+            if (!family_needed(family.family, options.needs)) bpf_program__set_autoload(prog, false);
         }
     }
+
     if (pins) configure_pins(skel, *pins);
     return {};
 }

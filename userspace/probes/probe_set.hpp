@@ -31,6 +31,14 @@ struct bpf_link;
 
 namespace fnw {
 
+// What a caller's policies need of the on-demand families (ProbeOptions::needs).
+struct ProbeNeeds {
+    bool files = true;     // FileSyscalls and their exit handler: a files section, or a trace
+    bool network = true;   // NetSyscalls (accept exits, unix connects): a network section, or a trace
+    bool process = true;   // ProcessSyscalls: a process section
+    bool landlock = true;  // LandlockReporting: Landlock may refuse (files, exec, network sections)
+};
+
 struct ProbeOptions {
     // cgroup v2 mount: the network hooks attach here, covering every cgroup.
     std::filesystem::path cgroup2_root;
@@ -48,6 +56,11 @@ struct ProbeOptions {
     // for the same build is adopted. Empty: nothing is pinned, and the
     // programs go with the process (`fnwarden run` alone, tests).
     std::filesystem::path pin_root;
+    // The on-demand families a short-lived caller will ask for; the others
+    // are not loaded at all (bpf_program__set_autoload(false)), which spares
+    // their verification: fnw_file_exit alone took 0.2 s of `run`'s start
+    // here. Unset: every program, as the daemon (any policy may come) needs.
+    std::optional<ProbeNeeds> needs;
 };
 
 // How this probe set came to be, for status and for the daemon's start-up.
