@@ -16,6 +16,8 @@
 #include "common/result.hpp"
 #include "core/enforcement_plan.hpp"
 
+struct btf;  // libbpf's
+
 namespace fnw {
 
 struct KernelCapabilities {
@@ -40,12 +42,15 @@ Status mount_kernel_filesystems();
 // would: the bpf LSM must be active (without it lsm/ programs load and
 // attach and are never called: a silent hole), the hook must exist in this
 // kernel, and the verifier must take an LSM program there (a
-// two-instruction probe, loaded and closed). Root.
-std::string lsm_hook_unusable(const std::string& hook, const KernelCapabilities& kernel);
+// two-instruction probe, loaded and closed). Root. `vmlinux`: the kernel's
+// BTF when the caller holds it (read here otherwise: ~20 ms a call, and
+// the probe set checks 16 hooks).
+std::string lsm_hook_unusable(const std::string& hook, const KernelCapabilities& kernel,
+                              const ::btf* vmlinux = nullptr);
 
 // Why a program written for `arity` arguments would read the wrong ones on
 // this kernel's `hook`, or "" when the counts agree (or arity is 0).
-std::string lsm_hook_arity_mismatch(const std::string& hook, unsigned arity);
+std::string lsm_hook_arity_mismatch(const std::string& hook, unsigned arity, const ::btf* vmlinux = nullptr);
 
 // The plain view core's plan_enforcement takes: this kernel plus what
 // loading found about fnwarden's LSM programs (ProbeSet::lsm_*).

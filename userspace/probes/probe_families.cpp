@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "probes/probe_families.hpp"
 
+#include <bpf/btf.h>
+
 #include <algorithm>
 #include <array>
+#include <memory>
 
 namespace fnw {
 namespace {
@@ -144,13 +147,15 @@ ProgramPlace find_program(const fnwarden_bpf* skel, const bpf_program* prog) {
 LsmProgramChecks check_lsm_programs(const KernelCapabilities& kernel) {
     LsmProgramChecks checks;
     std::map<std::string, std::string> hook_checks;
+    // Read once for all the hooks (each lookup used to parse it again).
+    std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
     for (const ProbeFamilyEntry& family : probe_families()) {
         for (const ProbeProgram& program : family.programs) {
             if (!program.lsm_hook) continue;
             const std::string hook = program.lsm_hook;
-            if (!hook_checks.count(hook)) hook_checks[hook] = lsm_hook_unusable(hook, kernel);
+            if (!hook_checks.count(hook)) hook_checks[hook] = lsm_hook_unusable(hook, kernel, vmlinux.get());
             std::string why = hook_checks[hook];
-            if (why.empty()) why = lsm_hook_arity_mismatch(hook, program.arity);
+            if (why.empty()) why = lsm_hook_arity_mismatch(hook, program.arity, vmlinux.get());
             checks.programs[&program] = why;
             if (auto it = checks.hooks.find(hook); it == checks.hooks.end() || !it->second.empty())
                 checks.hooks[hook] = why;
