@@ -6,7 +6,11 @@
 # usage: sudo bench/run.sh
 # env:   ROUNDS (7), GETPPID_N (2000000), OPENCLOSE_N (200000), CONNECT_N (100000),
 #        EXEC_N (2000), JIT_N (500000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
-#        CONFIGS (a b c d e f), WORKLOADS (getppid openclose connect exec jit)
+#        CONFIGS (a b c d e f), WORKLOADS (getppid openclose connect exec jit),
+#        SCENARIOS (overhead throughput startup): overhead is the table below;
+#        throughput (bench/throughput.sh) traces a getppid loop standalone and
+#        under a daemon with trace clients; startup (bench/startup.sh) times
+#        runs and the daemon's start and measures its RSS
 #
 # Each workload runs pinned to BENCH_CPU; monitors run on the other CPUs. The
 # configurations a..f run in interleaved rounds (a b c d e f, a b c d e f, ...)
@@ -21,6 +25,9 @@ declare -A iterations=([getppid]=${GETPPID_N:-2000000} [openclose]=${OPENCLOSE_N
   [connect]=${CONNECT_N:-100000} [exec]=${EXEC_N:-2000} [jit]=${JIT_N:-500000})
 read -ra workloads <<<"${WORKLOADS:-getppid openclose connect exec jit}"  # e.g. WORKLOADS=jit
 read -ra configs <<<"${CONFIGS:-a b c d e f}"  # e.g. CONFIGS="a b c d": fnwarden only
+read -ra scenarios <<<"${SCENARIOS:-overhead throughput startup}"
+wants() { [[ " ${scenarios[*]} " == *" $1 "* ]]; }
+wants overhead || configs=()
 declare -A label=(
   [a]="(a) no probes"
   [b]="(b) floor: empty tp_btf sys_enter"
@@ -57,7 +64,7 @@ install_missing() { # PACKAGE...
 }
 
 [[ " ${configs[*]} " == *" e "* || " ${configs[*]} " == *" f "* ]] && install_missing bpftrace bpfcc-tools
-install_missing util-linux
+install_missing util-linux time
 
 if [[ ! -x $fnw || ! -x $loop || ! -x $floor ]]; then
   log "building fnwarden and the bench helpers in $build"
@@ -313,6 +320,15 @@ report() {
 # Kept out of git (.gitignore: /bench/results/).
 mkdir -p "$src/bench/results"
 result_file=$src/bench/results/$(date -u +%Y%m%dT%H%M%SZ).md
-echo
-report | tee "$result_file"
+: >"$result_file"
+if wants overhead; then
+  echo
+  report | tee "$result_file"
+fi
+for scenario in throughput startup; do
+  wants "$scenario" || continue
+  log "scenario $scenario"
+  echo | tee -a "$result_file"
+  FNW_BUILD_DIR=$build BENCH_CPU=$cpu bash "$src/bench/$scenario.sh" | tee -a "$result_file"
+done
 log "saved to $result_file"

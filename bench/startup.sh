@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Start-up and memory (docs/performance.md, "Start-up"): what a run costs
+# over the bare command, standalone and under a daemon; how long the daemon
+# takes to answer its socket with every probe loaded; its RSS idle and after
+# a traced storm. Medians of STARTUP_ROUNDS. Wall times include waiting for
+# a CPU: read them next to the CPU times (user+sys, children included).
+# Called by bench/run.sh (SCENARIOS); alone: sudo bench/startup.sh
+# env: STARTUP_ROUNDS (5), STORM_N (2000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build)
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${FNW_BUILD_DIR:-$src/build}
+rounds=${STARTUP_ROUNDS:-5}
+storm_n=${STORM_N:-2000000}
+cpu=${BENCH_CPU:-1}
+fnw=$build/fnwarden
+loop=$build/bench/syscall_loop
+work=$(mktemp -d)
+daemon_pid=
+cleanup() {
+  [[ -z $daemon_pid ]] || { kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; }
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+now_ms() { echo $(($(date +%s%N) / 1000)) | awk '{ printf "%.1f", $1 / 1000 }'; }
+
+# timed CMD...: "wall_ms cpu_ms" of one run (cpu: user+sys of CMD and its children)
+timed() {
+  local t0 t1 cpu
+  t0=$(now_ms)
+  /usr/bin/time -o "$work/time" -f '%U %S' "$@" >/dev/null 2>&1 || true
+  cpu=$(tail -n1 "$work/time" | awk '{ printf "%.0f", ($1 + $2) * 1000 }')
+  t1=$(now_ms)
+  awk -v a="$t0" -v b="$t1" -v c="$cpu" 'BEGIN { printf "%.1f %s", b - a, c }'
+}
+
+# row LABEL CMD...: median wall and CPU of rounds runs
+row() {
+  local label=$1 walls="" cpus="" r sample
+  shift
+  for ((r = 0; r < rounds; r++)); do
+    sample=$(timed "$@")
+    walls+="${sample% *} "
+    cpus+="${sample#* } "
+  done
+  echo "$label $(median <<<"$walls") $(median <<<"$cpus")"
+}
+
+vm_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+start_daemon() { # sets daemon_pid and ready_ms
+  local sock=$work/d.sock t0 i
+  rm -f "$sock"
+  t0=$(now_ms)
+  "$fnw" daemon --socket "$sock" --pin-root none --rules "$work/rules" --metrics off --output "$work/daemon.jsonl" \
+    >"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+  for ((i = 0; i < 3000; i++)); do "$fnw" status --socket "$sock" >/dev/null 2>&1 && break; sleep 0.01; done
+  ready_ms=$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.0f", b - a }')
+}
+stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=; }
+
+mkdir -p "$work/rules"
+cp "$src/bench/trace-policy.yaml" "$work/rules/"
+declare -A wall cpu_ms
+while read -r key w c; do wall[$key]=$w cpu_ms[$key]=$c; done < <(
+  row bare /bin/true
+  row standalone_minimal "$fnw" run --standalone --no-baseline --function fnwbench-start \
+    --policy "$src/bench/trace-policy.yaml" -- /bin/true
+  row standalone_allow_all "$fnw" run --standalone --no-baseline --function fnwbench-start \
+    --policy "$src/bench/allow-all.yaml" -- /bin/true
+)
+readies=""
+for ((r = 0; r < 3; r++)); do
+  start_daemon
+  readies+="$ready_ms "
+  ((r == 2)) || stop_daemon
+done
+sleep 1
+idle_rss=$(vm_kib "$daemon_pid" VmRSS)
+while read -r key w c; do wall[$key]=$w cpu_ms[$key]=$c; done < <(
+  row under_daemon "$fnw" run --socket "$work/d.sock" --function fnwbench-trace -- /bin/true
+)
+"$fnw" run --socket "$work/d.sock" --trace --function fnwbench-trace -- taskset -c "$cpu" "$loop" getppid "$storm_n" \
+  >"$work/storm.out" 2>/dev/null
+storm_ns=$(cat "$work/storm.out")
+storm_hwm=$(vm_kib "$daemon_pid" VmHWM)
+after_rss=$(vm_kib "$daemon_pid" VmRSS)
+
+over() { awk -v x="${wall[$1]}" -v b="${wall[bare]}" 'BEGIN { printf "%+.1f", x - b }'; }
+echo "| start-up | wall ms (median of $rounds) | over the bare command | CPU ms (user+sys) |"
+echo "|---|---:|---:|---:|"
+echo "| /bin/true | ${wall[bare]} | | ${cpu_ms[bare]} |"
+echo "| run --standalone, policy without sections | ${wall[standalone_minimal]} | $(over standalone_minimal) | ${cpu_ms[standalone_minimal]} |"
+echo "| run --standalone, bench/allow-all.yaml | ${wall[standalone_allow_all]} | $(over standalone_allow_all) | ${cpu_ms[standalone_allow_all]} |"
+echo "| run under the daemon | ${wall[under_daemon]} | $(over under_daemon) | ${cpu_ms[under_daemon]} |"
+echo
+echo "Daemon ready (socket answers, every probe loaded), ms: $(median <<<"$readies") (runs: ${readies% })"
+echo "Daemon RSS: idle $((idle_rss / 1024)) MiB; during a traced storm of ${storm_n} getppid" \
+  "($(awk -v ns="$storm_ns" 'BEGIN { printf "%.2fM events/s", 1000 / ns }') offered) peak $((storm_hwm / 1024)) MiB, after it $((after_rss / 1024)) MiB"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Tracing throughput (docs/performance.md, "Tracing"): a traced function
+# calls getppid in a tight loop pinned to BENCH_CPU, fnwarden reads its
+# events on the other CPU(s). One event per call, so the producer's rate is
+# 1e9 / (ns per call). Prints, for
+#   standalone  `run --standalone --trace`, JSON lines to a file, 8 MiB ring
+#   daemon      `run --trace` under a daemon writing --output to a file, with
+#               two `fnwarden trace` clients: one reading, one stalled
+# the rate produced, the events delivered and the events lost (and where).
+# Called by bench/run.sh (SCENARIOS); alone: sudo bench/throughput.sh
+# env: TRACE_N (1000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build)
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${FNW_BUILD_DIR:-$src/build}
+cpu=${BENCH_CPU:-1}
+n=${TRACE_N:-1000000}
+fnw=$build/fnwarden
+loop=$build/bench/syscall_loop
+helper_cpus=$(seq 0 $(($(nproc) - 1)) | grep -vx "$cpu" | paste -sd,)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# rate NS_PER_CALL: events a second produced (one per call)
+rate() { awk -v ns="$1" 'BEGIN { printf "%.2fM", 1000 / ns }'; }
+
+standalone() {
+  local out=$work/standalone.jsonl log=$work/standalone.log ns drops seen lines
+  ns=$(taskset -c "$helper_cpus" "$fnw" run --standalone --no-baseline --trace --function fnwbench-trace \
+    --policy "$src/bench/trace-policy.yaml" --events "$out" -- taskset -c "$cpu" "$loop" getppid "$n" 2>"$log")
+  drops=$(grep -oE '[0-9]+ events dropped' "$log" | grep -oE '^[0-9]+' || echo '?')
+  seen=$(grep -oE '[0-9]+ syscalls seen' "$log" | grep -oE '^[0-9]+' || echo '?')
+  lines=$(wc -l <"$out")
+  echo "| standalone, JSON lines to a file | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) |"
+}
+
+daemon() {
+  local sock=$work/d.sock rules=$work/rules out=$work/daemon.jsonl ns live stalled_pid status
+  mkdir -p "$rules"
+  cp "$src/bench/trace-policy.yaml" "$rules/"
+  taskset -c "$helper_cpus" "$fnw" daemon --socket "$sock" --pin-root none --rules "$rules" --metrics off \
+    --output "$out" >"$work/daemon.log" 2>&1 &
+  pids+=($!)
+  local i
+  for ((i = 0; i < 600; i++)); do "$fnw" status --socket "$sock" >/dev/null 2>&1 && break; sleep 0.05; done
+  taskset -c "$helper_cpus" "$fnw" trace --socket "$sock" --function fnwbench-trace -o json >"$work/live.jsonl" 2>/dev/null &
+  pids+=($!)
+  # Stalled: stops reading once the pipe to `sleep` is full.
+  (taskset -c "$helper_cpus" "$fnw" trace --socket "$sock" --function fnwbench-trace -o json 2>/dev/null | sleep 600) &
+  stalled_pid=$!
+  pids+=("$stalled_pid")
+  sleep 1
+  ns=$(taskset -c "$helper_cpus" "$fnw" run --socket "$sock" --trace --function fnwbench-trace -- \
+    taskset -c "$cpu" "$loop" getppid "$n" 2>"$work/run.log")
+  sleep 2  # let the daemon and the live client finish what is queued
+  "$fnw" status --socket "$sock" -o json >"$work/status.json"
+  live=$(grep -c '"syscall"' "$work/live.jsonl" || true)
+  python3 - "$ns" "$(rate "$ns")" "$(wc -l <"$out")" "$live" "$work/status.json" <<'PY'
+import json, sys
+ns, rate, written, live, status = sys.argv[1:6]
+s = json.load(open(status))
+k, d = s["counters"]["kernel"], s["counters"]["daemon"]
+drops = sorted(c.get("dropped", 0) for c in s.get("clients", []))
+print(f"| daemon, --output file + 2 trace clients | {ns} | {rate} | {k['emitted']} | {written} (output), {live} (live client) "
+      f"| {k['ringbuf_drops']} (ring), {d['output_dropped']} (output), per client: {drops} |")
+PY
+}
+
+echo "| tracing, getppid x $n (+10% warm-up) | ns/call | events/s produced | events emitted | lines delivered | lost |"
+echo "|---|---:|---:|---:|---:|---|"
+standalone
+daemon
+
+# Per-event userspace cost on one core, without the ring (Google Benchmark:
+# bench/event_path_bench.cpp), CPU time.
+bench_bin=$build/bench/fnw_event_path_bench
+[[ -x $bench_bin ]] || cmake --build "$build" --target fnw_event_path_bench >&2 || true
+if [[ -x $bench_bin ]]; then
+  echo
+  echo "| per event, one core (CPU time) | ns | events/s |"
+  echo "|---|---:|---:|"
+  taskset -c "$cpu" "$bench_bin" --benchmark_format=json --benchmark_repetitions=3 \
+    --benchmark_report_aggregates_only=true 2>/dev/null | python3 -c '
+import json, sys
+labels = {"BM_DecodeAndMatch": "decode + a subscriber'"'"'s match", "BM_LineFast": "JSON line (event_line.hpp)",
+          "BM_LineNlohmann": "JSON line through nlohmann::json (before)", "BM_StandaloneConsumer": "standalone consumer: decode, respond, line"}
+for b in json.load(sys.stdin)["benchmarks"]:
+    if b.get("aggregate_name") != "median": continue
+    name = b["run_name"]
+    print(f"| {labels.get(name, name)} | {b['"'"'cpu_time'"'"']:.0f} | {1e9 / b['"'"'cpu_time'"'"'] / 1e6:.2f}M |")
+'
+else
+  echo "(fnw_event_path_bench not built: libbenchmark-dev missing)"
+fi
