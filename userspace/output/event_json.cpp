@@ -41,8 +41,6 @@ std::string WallClock::rfc3339(uint64_t boot_ns) const {
     return buf;
 }
 
-namespace {
-
 std::string_view verdict_name(uint8_t v) {
     switch (v) {
     case FNW_VERDICT_ALLOWED: return "allowed";
@@ -75,6 +73,17 @@ std::string_view mechanism_name(uint8_t m) {
     }
     return "unknown";
 }
+
+std::string_view syscall_rule_name(uint8_t rule) {
+    switch (rule) {
+    case FNW_RULE_PROCESS_PTRACE: return "process.ptrace";
+    case FNW_RULE_PROCESS_BPF: return "process.bpf";
+    case FNW_RULE_PROCESS_EXEC_MEMORY: return "process.execMemory";
+    }
+    return "syscalls.allow";
+}
+
+namespace {
 
 // Process names and paths are bytes chosen by a possibly hostile process:
 // anything outside printable ASCII becomes '?', so the JSON is always valid
@@ -162,14 +171,7 @@ nlohmann::json syscall_json(const fnw_syscall_event& ev, const EventContext& ctx
     j["args"] = nlohmann::json::array();
     for (uint64_t a : ev.args) j["args"].push_back(a);
     outcome_json(j, ev.verdict, ev.action, ev.mechanism);
-    if (ev.verdict == FNW_VERDICT_VIOLATION) {
-        switch (ev.rule) {
-        case FNW_RULE_PROCESS_PTRACE: j["rule"] = "process.ptrace"; break;
-        case FNW_RULE_PROCESS_BPF: j["rule"] = "process.bpf"; break;
-        case FNW_RULE_PROCESS_EXEC_MEMORY: j["rule"] = "process.execMemory"; break;
-        default: j["rule"] = "syscalls.allow";
-        }
-    }
+    if (ev.verdict == FNW_VERDICT_VIOLATION) j["rule"] = syscall_rule_name(ev.rule);
     return j;
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,13 @@ public:
 private:
     int64_t offset_ns_;
 };
+
+// The JSON spelling of a record's verdict, action and mechanism (enum
+// fnw_verdict, fnw_action, fnw_mechanism), and of a syscall event's rule.
+std::string_view verdict_name(uint8_t verdict);
+std::string_view action_name(uint8_t action);
+std::string_view mechanism_name(uint8_t mechanism);
+std::string_view syscall_rule_name(uint8_t rule);
 
 // What userspace knows about the cgroup an event came from.
 struct EventContext {

@@ -40,53 +40,12 @@ void append_printable_string(std::string& out, std::string_view text) {
 
 std::string json_string(std::string_view text) { return nlohmann::json(std::string(text)).dump(); }
 
-std::string_view verdict_text(uint8_t verdict) {
-    switch (verdict) {
-    case FNW_VERDICT_ALLOWED: return "allowed";
-    case FNW_VERDICT_VIOLATION: return "violation";
-    case FNW_VERDICT_PENDING: return "undecided";
-    }
-    return "unknown";
-}
-
-std::string_view action_text(uint8_t action) {
-    switch (action) {
-    case FNW_ACTION_NONE: return "none";
-    case FNW_ACTION_REPORTED: return "reported";
-    case FNW_ACTION_KILLED: return "killed";
-    case FNW_ACTION_DENIED: return "denied";
-    }
-    return "unknown";
-}
-
-std::string_view mechanism_text(uint8_t mechanism) {
-    switch (mechanism) {
-    case FNW_MECH_NONE: return "none";
-    case FNW_MECH_SIGKILL: return "sigkill";
-    case FNW_MECH_SECCOMP: return "seccomp";
-    case FNW_MECH_CGROUP_SOCK: return "cgroup-sock";
-    case FNW_MECH_LANDLOCK: return "landlock";
-    case FNW_MECH_BPF_LSM: return "bpf-lsm";
-    case FNW_MECH_USER_KILL: return "fnwarden-sigkill";
-    }
-    return "unknown";
-}
-
-std::string_view syscall_rule_text(uint8_t rule) {
-    switch (rule) {
-    case FNW_RULE_PROCESS_PTRACE: return "process.ptrace";
-    case FNW_RULE_PROCESS_BPF: return "process.bpf";
-    case FNW_RULE_PROCESS_EXEC_MEMORY: return "process.execMemory";
-    }
-    return "syscalls.allow";
-}
-
 // severity_of() (event_stamp.cpp) for a syscall event.
 std::string_view syscall_severity(const fnw_syscall_event& ev) {
     if (ev.verdict == FNW_VERDICT_PENDING) return to_string(Severity::Notice);
     if (ev.verdict != FNW_VERDICT_VIOLATION) return to_string(Severity::Informational);
     const bool stopped = ev.action == FNW_ACTION_KILLED || ev.action == FNW_ACTION_DENIED;
-    const bool escape = syscall_rule_text(ev.rule).rfind("process.", 0) == 0;
+    const bool escape = syscall_rule_name(ev.rule).rfind("process.", 0) == 0;
     if (escape) return to_string(stopped ? Severity::Critical : Severity::Error);
     return to_string(stopped ? Severity::Error : Severity::Warning);
 }
@@ -152,7 +111,7 @@ bool EventLineWriter::append(const Record& record, std::string& out) {
 // syscall_json (event_json.cpp) say what each means.
 void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& out) {
     out += "{\"action\":\"";
-    out += action_text(ev.action);
+    out += action_name(ev.action);
     out += "\",\"args\":[";
     for (size_t i = 0; i < FNW_SYSCALL_ARGS; ++i) {
         if (i) out.push_back(',');
@@ -161,7 +120,7 @@ void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& o
     out += "],";
     append_header_fields(ev.hdr, out);
     out += ",\"mechanism\":\"";
-    out += mechanism_text(ev.mechanism);
+    out += mechanism_name(ev.mechanism);
     out += "\",\"mode\":";
     out += mode_json_;
     out += ",\"pid\":";
@@ -172,7 +131,7 @@ void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& o
     append_number(out, ev.hdr.ppid);
     if (ev.verdict == FNW_VERDICT_VIOLATION) {
         out += ",\"rule\":\"";
-        out += syscall_rule_text(ev.rule);
+        out += syscall_rule_name(ev.rule);
         out.push_back('"');
     }
     out += ",\"schema_version\":";
@@ -191,7 +150,7 @@ void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& o
     out += ",\"type\":\"";
     out += json_type(EventKind::Syscall);
     out += "\",\"verdict\":\"";
-    out += verdict_text(ev.verdict);
+    out += verdict_name(ev.verdict);
     out += "\"}";
     if (is_exec_syscall(ev.nr)) exes_.forget(ev.hdr.pid);  // its next events run the new image
 }
