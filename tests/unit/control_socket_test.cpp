@@ -757,6 +757,55 @@ TEST_F(ControlSocket, SlowClientIsBoundedAndToldWhatItMissed) {
     EXPECT_EQ(server_->stats().clients.at(0).dropped_total, dropped);
 }
 
+// Trace subscribers are independent: one that stopped reading loses its
+// own messages (bounded, counted, told), never another's, and sending to it
+// never waits. The live client reads as it goes; the stalled one never does.
+TEST_F(ControlSocket, StalledClientNeverCostsAnotherClientAMessage) {
+    auto o = options();
+    o.max_queued_bytes_per_client = 32 * 1024;
+    start(o);
+    ControlClient stalled = connect_client();
+    ControlClient live = connect_client();
+    const ClientId stalled_id = subscribe(stalled);
+    const ClientId live_id = subscribe(live);
+
+    constexpr int kMessages = 20000;
+    const std::string pad(48, 'p');
+    int next_expected = 0;
+    for (int seq = 0; seq < kMessages; ++seq) {
+        const std::string line = json{{"type", "event"}, {"seq", seq}, {"pad", pad}}.dump();
+        ASSERT_TRUE(server_->send_line(stalled_id, line));
+        ASSERT_TRUE(server_->send_line(live_id, line));
+        // The live client keeps up in bites, as `fnwarden trace` would.
+        while (seq % 64 == 63 && next_expected <= seq) {
+            auto message = receive_pumping(live);
+            ASSERT_TRUE(message.has_value()) << "after seq " << next_expected << ": " << live.last_error();
+            ASSERT_EQ((*message)["type"], "event") << message->dump();
+            ASSERT_EQ((*message)["seq"], next_expected);
+            ++next_expected;
+        }
+    }
+    while (next_expected < kMessages) {
+        auto message = receive_pumping(live);
+        ASSERT_TRUE(message.has_value()) << "after seq " << next_expected << ": " << live.last_error();
+        ASSERT_EQ((*message)["seq"], next_expected);
+        ++next_expected;
+    }
+
+    const ControlServerStats stats = server_->stats();
+    ASSERT_EQ(stats.clients.size(), 2u);
+    for (const ControlClientStats& client : stats.clients) {
+        if (client.id == live_id) {
+            EXPECT_EQ(client.dropped_total, 0u) << "the live client paid for the stalled one";
+        } else {
+            EXPECT_EQ(client.id, stalled_id);
+            EXPECT_GT(client.dropped_total, 0u);  // its own loss, counted
+            EXPECT_LE(client.queued_bytes, o.max_queued_bytes_per_client);  // and bounded
+        }
+    }
+    EXPECT_TRUE(server_->connected(stalled_id));  // dropped from, not cut off
+}
+
 TEST_F(ControlSocket, ClientGoneWhileIdleIsNoticedOnTheNextSend) {
     start();
     ClientId id = 0;

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// EventLineWriter (output/event_line.hpp) must write what to_json(...).dump()
+// writes, byte for byte but the id: the trace hot path and the JSON every
+// other consumer parses are one schema.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "output/event_json.hpp"
+#include "output/event_line.hpp"
+#include "probes/record.hpp"
+
+namespace fnw {
+namespace {
+
+fnw_syscall_event syscall_event() {
+    fnw_syscall_event ev{};
+    ev.hdr.type = FNW_EVENT_SYSCALL;
+    ev.hdr.size = sizeof(ev);
+    ev.hdr.boot_ns = 1'234'567'890'123'456'789ULL;
+    ev.hdr.cgroup_id = 77;
+    ev.hdr.pid = 4242;
+    ev.hdr.tid = 4243;
+    ev.hdr.ppid = 4000;
+    std::strncpy(ev.hdr.comm, "we\"ird\\c\x01m\xff", sizeof(ev.hdr.comm));  // escaped and replaced alike
+    ev.nr = 110;
+    ev.verdict = FNW_VERDICT_ALLOWED;
+    for (int i = 0; i < FNW_SYSCALL_ARGS; ++i) ev.args[i] = 0xffff'ffff'ffff'fff0ULL + i;
+    return ev;
+}
+
+// Both lines with their ids set aside (each writer has its own generator).
+std::pair<nlohmann::json, nlohmann::json> both(const fnw_syscall_event& ev, const EventContext& ctx,
+                                               std::string* fast_text = nullptr) {
+    const WallClock clock(1'000'000'000'000'000'000LL);
+    EventLineWriter writer(ctx, clock);
+    std::string line;
+    EXPECT_TRUE(writer.append(Record(ev), line));
+    EXPECT_EQ(line.back(), '\n');
+    line.pop_back();
+    if (fast_text) *fast_text = line;
+    auto fast = nlohmann::json::parse(line);
+    auto slow = *to_json(Record(ev), ctx, clock);
+    EXPECT_TRUE(fast.contains("id"));
+    fast.erase("id");
+    slow.erase("id");
+    return {fast, slow};
+}
+
+TEST(EventLine, TracedSyscallIsTheSameBytesAsTheJsonEncoder) {
+    const EventContext ctx{"fn \"quoted\" ü", "pol\\icy", Mode::Enforce};
+    const fnw_syscall_event ev = syscall_event();
+    std::string text;
+    auto [fast, slow] = both(ev, ctx, &text);
+    EXPECT_EQ(fast.dump(), slow.dump());
+    // Byte for byte, not only the same values: the id is the only difference.
+    nlohmann::json with_id = slow;
+    with_id["id"] = nlohmann::json::parse(text)["id"];
+    EXPECT_EQ(text, with_id.dump());
+}
+
+TEST(EventLine, EveryVerdictActionRuleAndLineageShape) {
+    const EventContext ctx{"fn", "policy", Mode::Audit};
+    for (uint8_t verdict : {FNW_VERDICT_ALLOWED, FNW_VERDICT_VIOLATION, FNW_VERDICT_PENDING})
+        for (uint8_t action : {FNW_ACTION_NONE, FNW_ACTION_REPORTED, FNW_ACTION_KILLED, FNW_ACTION_DENIED})
+            for (uint8_t rule : {FNW_RULE_SYSCALLS_ALLOW, FNW_RULE_PROCESS_PTRACE, FNW_RULE_PROCESS_EXEC_MEMORY})
+                for (int shape = 0; shape < 3; ++shape) {
+                    fnw_syscall_event ev = syscall_event();
+                    ev.verdict = verdict;
+                    ev.action = action;
+                    ev.rule = rule;
+                    ev.mechanism = FNW_MECH_SIGKILL;
+                    ev.nr = 100000;  // no such syscall: "unknown"
+                    ev.hdr.lineage_len = shape == 0 ? 0 : 3;
+                    ev.hdr.lineage[0] = 10, ev.hdr.lineage[1] = 11, ev.hdr.lineage[2] = 12;
+                    ev.hdr.lineage_truncated = shape == 2;
+                    ev.hdr.lineage_source = shape == 2 ? FNW_LINEAGE_FROM_PROC : FNW_LINEAGE_FROM_KERNEL;
+                    auto [fast, slow] = both(ev, ctx);
+                    EXPECT_EQ(fast.dump(), slow.dump()) << int(verdict) << " " << int(action) << " " << int(rule)
+                                                        << " " << shape;
+                }
+}
+
+TEST(EventLine, ExeIsReadOnceAndAgainAfterAnExec) {
+    EventContext ctx{"fn", "policy", Mode::Audit};
+    ctx.resolve_exe = true;
+    EventLineWriter writer(ctx, WallClock(0));
+    fnw_syscall_event ev = syscall_event();
+    ev.hdr.pid = static_cast<uint32_t>(::getpid());
+    std::string line;
+    writer.append(Record(ev), line);
+    const auto exe = nlohmann::json::parse(line)["exe"].get<std::string>();
+    EXPECT_FALSE(exe.empty());
+    EXPECT_EQ(exe, to_json(Record(ev), ctx, WallClock(0))->at("exe"));
+
+    ExeCache cache(std::chrono::hours(1));
+    const std::string first = cache.exe(ev.hdr.pid);
+    EXPECT_EQ(first, exe);
+    EXPECT_EQ(cache.exe(999'999'999), "");  // no such process
+}
+
+TEST(EventLine, TimeMatchesTheWallClockAcrossSeconds) {
+    const WallClock clock(1'764'000'000'123'456'789LL);
+    EventTimeFormatter formatter(clock);
+    for (uint64_t boot_ns : {0ULL, 999'999'999ULL, 1'000'000'000ULL, 1'876'543'210ULL, 86'400'000'000'001ULL}) {
+        std::string out;
+        formatter.append(boot_ns, out);
+        EXPECT_EQ(out, "\"" + clock.rfc3339(boot_ns) + "\"") << boot_ns;
+    }
+}
+
+TEST(EventLine, OtherRecordsGoThroughTheJsonEncoder) {
+    const EventContext ctx{"fn", "policy", Mode::Audit};
+    EventLineWriter writer(ctx, WallClock(0));
+    fnw_violation_summary_event summary{};
+    summary.hdr.type = FNW_EVENT_VIOLATION_SUMMARY;
+    summary.hdr.size = sizeof(summary);
+    summary.repeats = 5;
+    std::string line;
+    ASSERT_TRUE(writer.append(Record(summary), line));
+    auto parsed = nlohmann::json::parse(line);
+    EXPECT_EQ(parsed["type"], "violation_summary");
+    EXPECT_EQ(parsed["repeats"], 5);
+}
+
+}  // namespace
+}  // namespace fnw
