@@ -74,6 +74,21 @@ spec:
             prlimit64, read, rseq, rt_sigaction, rt_sigprocmask, rt_sigreturn, set_robust_list, set_tid_address,
             statfs, vfork, clone, clone3, wait4, write, dup2, fcntl, ioctl, lseek, getcwd, uname, sysinfo]
 YAML
+# A third, for a container started by plain runc (no wrapper) that the
+# daemon finds by its cgroup: no Landlock, so the forbidden write is held
+# at sys_exit until fnwarden's verdict kills it (issue 21 acceptance).
+cat >"$work/rules/nowrap.yaml" <<YAML
+apiVersion: fnwarden.io/v1
+kind: FunctionPolicy
+metadata: {name: $fn-nowrap}
+spec:
+  selector: {function: $fn-nowrap, cgroupPath: '$parent/nowrap'}
+  mode: enforce
+  files:
+    read: ["/usr/**", "/etc/**", "/app/**", "/tmp/**", "/dev/**", "/proc/**"]
+    write: ["/tmp/**", "/dev/null"]
+    onViolation: kill
+YAML
 mkdir "$cg2/$parent" || { fail "cannot create cgroup $parent"; exit 1; }
 "$fnw" daemon --pin-root none --rules "$work/rules" --mode enforce --socket "$FNWARDEN_SOCKET" \
   --output "$work/events.jsonl" --metrics off >"$work/daemon.log" 2>&1 &
@@ -167,6 +182,24 @@ bundle seccomp "$fn-seccomp" 'mkdir /tmp/made; echo "mkdir-rc=$?"'
 grep -q 'Operation not permitted' "$work/seccomp.out" && grep -q 'mkdir-rc=[1-9]' "$work/seccomp.out" &&
   [[ ! -e $work/seccomp/upper/tmp/made ]] && pass "a syscall outside the allowlist: EPERM from seccomp, no directory" ||
   fail "seccomp: $(cat "$work/seccomp.out")"
+
+# --- 2b. without the wrapper: held at sys_exit, killed on fnwarden's verdict -----------
+c2n=ociwrap-nowrap-$$
+containers+=("$c2n")
+bundle nowrap "" 'cat /app/handler.py >/dev/null || exit 3; echo x > /app/handler.py; echo "after-write"'
+(cd "$work/nowrap" && runc run "$c2n" </dev/null >"$work/nowrap.out" 2>&1)
+rc=$?
+expect_eq "plain runc: the writer is killed (sh's status)" 137 "$rc"
+grep -q after-write "$work/nowrap.out" && fail "it returned from the write: $(cat "$work/nowrap.out")" ||
+  pass "it never returned from the write"
+if eventually 5 grep -q "\"function\":\"$fn-nowrap\"" "$work/events.jsonl"; then
+  ev=$(grep "\"function\":\"$fn-nowrap\"" "$work/events.jsonl" | grep '"verdict":"violation"' | head -1)
+  [[ $ev == *'"path":"/app/handler.py"'* && $ev == *'"action":"killed"'* && $ev == *'"mechanism":"held-sigkill"'* ]] &&
+    pass "reported: held and killed, naming /app/handler.py" || fail "event: $ev"
+else
+  fail "no event for $fn-nowrap: $(tail -5 "$work/daemon.log")"
+fi
+expect_eq "the image's handler.py (lower layer) is untouched" 'print("hello")' "$(cat "$lower/app/handler.py")"
 
 # --- 3. no policy: untouched ---------------------------------------------------------
 c3=ociwrap-plain-$$
