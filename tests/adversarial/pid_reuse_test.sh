@@ -68,6 +68,15 @@ kill -STOP "$daemon"
 CG=$cg/fn-pid bash -c 'echo $$ >"$CG/cgroup.procs" && exec "$@"' bash \
   "$workload" "read:$work/g/secret.key" "exit:0" >/dev/null 2>&1 &
 victim=$!
+# Only fnwarden can decide the read (a glob): the probe holds the victim at
+# the open's exit until the verdict (docs/enforcement.md), and the verdict
+# waits for the stalled daemon. The function lets it go itself, with SIGCONT
+# from another of its processes (threat-model.md: the hold's known gap), so
+# that it can exit and hand its pid over before the daemon reads the record.
+held() { [[ $(awk '{ print $3 }' "/proc/$victim/stat" 2>/dev/null) == T ]]; }
+if eventually 10 held; then pass "the victim is held at the open's exit while the daemon stalls"; else
+  fail "the victim was not held"; fi
+kill -CONT "$victim"
 wait "$victim"
 echo "victim pid $victim read the secret and exited"
 

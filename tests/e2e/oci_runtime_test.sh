@@ -187,6 +187,12 @@ grep -q 'Operation not permitted' "$work/seccomp.out" && grep -q 'mkdir-rc=[1-9]
 c2n=ociwrap-nowrap-$$
 containers+=("$c2n")
 bundle nowrap "" 'cat /app/handler.py >/dev/null || exit 3; echo x > /app/handler.py; echo "after-write"'
+# The cgroup made first and found by the daemon before runc uses it: a
+# cgroupPath match is the daemon's, and this case is about the hold, not
+# about how fast the daemon finds a new cgroup (kubernetes.md does that).
+mkdir "$cg2/$parent/nowrap"
+nowrap_found() { "$fnw" status --socket "$FNWARDEN_SOCKET" -o json | grep -q "\"path\": \"$parent/nowrap\""; }
+eventually 10 nowrap_found || fail "the daemon did not find $parent/nowrap"
 (cd "$work/nowrap" && runc run "$c2n" </dev/null >"$work/nowrap.out" 2>&1)
 rc=$?
 expect_eq "plain runc: the writer is killed (sh's status)" 137 "$rc"

@@ -28,6 +28,7 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const Enforcement
     fnw_policy out{};
     for (size_t nr = 0; nr < policy.syscalls.allow.size(); ++nr)
         if (policy.syscalls.allow.test(nr)) out.syscall_allow[nr / 64] |= 1ull << (nr % 64);
+    out.syscall_allow[kKernelRestartSyscall / 64] |= 1ull << (kKernelRestartSyscall % 64);
     // Launched functions get deny from seccomp, which runs before the probe.
     out.syscall_action = plan.syscalls.kernel_action;
     if (policy.exec.restricted) {

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <memory>
 
+#include "core/syscall_table.hpp"
+
 namespace fnw {
 
 Status write_seccomp_program(const SyscallBitmap& allow, ViolationAction action, int fd) {
@@ -23,7 +25,7 @@ Status write_seccomp_program(const SyscallBitmap& allow, ViolationAction action,
         if (rc != 0 && rc != -EINVAL && rc != -EDOM)
             return fail("seccomp rule for syscall " + std::to_string(nr) + ": " + std::strerror(-rc));
     }
-    for (int nr : {SCMP_SYS(execve), SCMP_SYS(exit), SCMP_SYS(exit_group)})
+    for (int nr : {SCMP_SYS(execve), SCMP_SYS(exit), SCMP_SYS(exit_group), kKernelRestartSyscall})
         if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0))
             return fail(std::string("seccomp rule: ") + std::strerror(-rc));
     if (int rc = seccomp_export_bpf(ctx.get(), fd)) return fail(std::string("seccomp export: ") + std::strerror(-rc));

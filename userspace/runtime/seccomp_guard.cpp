@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/syscall_table.hpp"
 #include "common/boot_clock.hpp"
 #include "runtime/proc_info.hpp"
 #include "runtime/process_handle.hpp"
@@ -72,6 +73,7 @@ Result<SeccompFilter> SeccompFilter::build(const SyscallBitmap& allow, const Lau
     rc |= allow_always(SCMP_SYS(execve));
     rc |= allow_always(SCMP_SYS(exit));
     rc |= allow_always(SCMP_SYS(exit_group));
+    rc |= allow_always(kKernelRestartSyscall);
     if (!allow.test(SYS_sendmsg))
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
                                SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(tail.notify_socket_fd)));
