@@ -372,36 +372,6 @@ Status ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& r
         [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; });
 }
 
-std::optional<fnw_object_identity> ProbeSet::object_identity(int fd) const {
-    const uint32_t self = static_cast<uint32_t>(::getpid());
-    skel_->bss->identity_tgid = self;
-    skel_->bss->identity_fd = static_cast<uint32_t>(fd);
-    // 6.1 and later iterate only this process's files; older kernels
-    // refuse the filter and the program skips everyone else's.
-    union bpf_iter_link_info info {};
-    info.task.pid = self;
-    LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
-    bpf_link* link = bpf_program__attach_iter(skel_->progs.fnw_object_identity, &opts);
-    if (!link) link = bpf_program__attach_iter(skel_->progs.fnw_object_identity, nullptr);
-    if (!link) return std::nullopt;
-    std::optional<fnw_object_identity> found;
-    UniqueFd iter(bpf_iter_create(bpf_link__fd(link)));
-    if (iter.valid()) {
-        fnw_object_identity id{};
-        size_t got = 0;
-        for (ssize_t n; got < sizeof(id) && (n = ::read(iter.get(), reinterpret_cast<char*>(&id) + got,
-                                                       sizeof(id) - got)) > 0;)
-            got += static_cast<size_t>(n);
-        if (got == sizeof(id)) found = id;
-    }
-    bpf_link__destroy(link);
-    return found;
-}
-
-ObjectIdentityFn ProbeSet::identity_fn() const {
-    return [this](int fd) { return object_identity(fd); };
-}
-
 Status ProbeSet::refresh_file_rules(uint32_t policy_id) {
     auto it = file_sections_.find(policy_id);
     if (it == file_sections_.end()) return {};  // no files section was written to this slot
@@ -423,16 +393,6 @@ Status ProbeSet::refresh_file_rules(uint32_t policy_id) {
     ++file_rule_refreshes_;
     policy.file_kernel_rights = files.complete_rights;
     return set_policy(policy_id, policy);
-}
-
-void ProbeSet::forget_file_verdicts(uint32_t policy_id) {
-    delete_keys_where<fnw_file_verdict_key>(
-        skel_->maps.file_verdicts, [&](const fnw_file_verdict_key& k) { return k.policy_id == policy_id; });
-}
-
-bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
-    const uint8_t yes = 1;
-    return bpf_map__update_elem(skel_->maps.file_verdicts, &key, sizeof(key), &yes, sizeof(yes), BPF_ANY) == 0;
 }
 
 Status ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules) {
