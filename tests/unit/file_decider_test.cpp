@@ -461,6 +461,26 @@ bool continued(Child& child) {
     return false;
 }
 
+// A decider that can end holds, and a child the kernel "held" (stopped).
+struct HeldChild {
+    explicit HeldChild(Mode mode = Mode::Enforce)
+        : decider(make_decider(spy, mode, ViolationAction::Kill)) {
+        decider.on_hold_end(holds.callback());
+        if (child.pid() > 0) hold(child);
+    }
+    // A held PENDING open of `path` by the child.
+    std::unique_ptr<fnw_file_event> record(const char* path) {
+        auto ev = pending_open(path, FNW_FILE_READ);
+        child.own(ev->hdr);
+        ev->held = 1;
+        return ev;
+    }
+    RememberSpy spy;
+    HoldSpy holds;
+    FileDecider decider;
+    Child child;
+};
+
 TEST(FileDecider, AHeldProcessGoesOnOnceItsLastHeldThreadIsAllowed) {
     RememberSpy spy;
     HoldSpy holds;
@@ -488,55 +508,34 @@ TEST(FileDecider, AHeldProcessGoesOnOnceItsLastHeldThreadIsAllowed) {
 }
 
 TEST(FileDecider, AHeldViolationIsKilledWhileHeld) {
-    RememberSpy spy;
-    HoldSpy holds;
-    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
-    decider.on_hold_end(holds.callback());
-    Child child;
-    ASSERT_GT(child.pid(), 0);
-    hold(child);
-    auto ev = pending_open("/etc/shadow", FNW_FILE_READ);
-    child.own(ev->hdr);
-    ev->held = 1;
-    EXPECT_TRUE(decider.decide(*ev));
+    HeldChild held;
+    ASSERT_GT(held.child.pid(), 0);
+    auto ev = held.record("/etc/shadow");
+    EXPECT_TRUE(held.decider.decide(*ev));
     EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
     EXPECT_EQ(ev->mechanism, FNW_MECH_HELD_KILL);
-    EXPECT_EQ(child.wait_for_signal(), SIGKILL);
-    EXPECT_EQ(holds.ended.size(), 1u) << "its entry in holds ended";
-    EXPECT_EQ(decider.stats().holds_killed, 1u);
+    EXPECT_EQ(held.child.wait_for_signal(), SIGKILL);
+    EXPECT_EQ(held.holds.ended.size(), 1u) << "its entry in holds ended";
+    EXPECT_EQ(held.decider.stats().holds_killed, 1u);
 }
 
 TEST(FileDecider, AHeldReportOnlyViolationGoesOn) {
-    RememberSpy spy;
-    HoldSpy holds;
-    FileDecider decider = make_decider(spy, Mode::Audit, ViolationAction::Kill);
-    decider.on_hold_end(holds.callback());
-    Child child;
-    ASSERT_GT(child.pid(), 0);
-    hold(child);
-    auto ev = pending_open("/etc/shadow", FNW_FILE_READ);
-    child.own(ev->hdr);
-    ev->held = 1;
-    EXPECT_TRUE(decider.decide(*ev));
+    HeldChild held(Mode::Audit);
+    ASSERT_GT(held.child.pid(), 0);
+    auto ev = held.record("/etc/shadow");
+    EXPECT_TRUE(held.decider.decide(*ev));
     EXPECT_EQ(ev->action, FNW_ACTION_REPORTED);
-    EXPECT_TRUE(continued(child)) << "audit: the kernel's hold must not outlast the verdict";
+    EXPECT_TRUE(continued(held.child)) << "audit: the kernel's hold must not outlast the verdict";
 }
 
 TEST(FileDecider, AHeldRecordNobodyCanDecideFailsClosed) {
-    RememberSpy spy;
-    HoldSpy holds;
-    FileDecider decider = make_decider(spy, Mode::Enforce, ViolationAction::Kill);
-    decider.on_hold_end(holds.callback());
-    Child child;
-    ASSERT_GT(child.pid(), 0);
-    hold(child);
-    auto ev = pending_open("/etc/hosts", FNW_FILE_READ);
-    child.own(ev->hdr);
+    HeldChild held;
+    ASSERT_GT(held.child.pid(), 0);
+    auto ev = held.record("/etc/hosts");
     ev->hdr.policy_id = kPolicy + 1;  // a slot this decider never compiled
-    ev->held = 1;
-    EXPECT_TRUE(decider.decide(*ev));
+    EXPECT_TRUE(held.decider.decide(*ev));
     EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
-    EXPECT_EQ(child.wait_for_signal(), SIGKILL);
+    EXPECT_EQ(held.child.wait_for_signal(), SIGKILL);
 }
 
 TEST(FileDecider, WithoutAWayToEndHoldsAHeldProcessIsKilled) {
