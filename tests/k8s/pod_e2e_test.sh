@@ -95,6 +95,9 @@ EOF
 pin_root=$(config_value pinRoot)
 metrics_port=$(config_value metrics | sed 's/.*://')
 [[ -n $pin_root && -n $metrics_port ]] || { fail "no pinRoot/metrics in the rendered config"; exit 1; }
+# An empty pin root holds nothing (a daemon run with --unload-on-exit, such
+# as scripts/demo.sh's, leaves the directory): rmdir removes only that.
+rmdir "$pin_root" 2>/dev/null
 if [[ -e $pin_root ]]; then
   pin_root=
   fail "$(config_value pinRoot) is already there: a fnwarden of this node pins there; not touching it"
