@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <bpf/libbpf.h>
@@ -25,6 +26,23 @@ void delete_keys_where(bpf_map* map, Owned owned) {
         prev = &key;
     }
     for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+}
+
+// Every (key, value) of `map`, a snapshot: a key deleted between the walk
+// and its lookup is skipped.
+template <typename Key, typename Value>
+std::vector<std::pair<Key, Value>> map_entries(const bpf_map* map) {
+    std::vector<std::pair<Key, Value>> out;
+    Key key{}, next{};
+    const void* prev = nullptr;
+    while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+        Value value{};
+        if (bpf_map__lookup_elem(map, &next, sizeof(next), &value, sizeof(value), 0) == 0)
+            out.emplace_back(next, value);
+        key = next;
+        prev = &key;
+    }
+    return out;
 }
 
 // Replaces a policy slot's keys in a map keyed per policy: first deletes

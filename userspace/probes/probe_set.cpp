@@ -439,18 +439,7 @@ std::optional<fnw_cgroup_entry> ProbeSet::monitored_cgroup(uint64_t cgroup_id) c
 }
 
 std::vector<std::pair<uint64_t, fnw_cgroup_entry>> ProbeSet::monitored_cgroups() const {
-    std::vector<std::pair<uint64_t, fnw_cgroup_entry>> out;
-    uint64_t key = 0, next = 0;
-    const void* prev = nullptr;
-    while (bpf_map__get_next_key(skel_->maps.monitored_cgroups, prev, &next, sizeof(next)) == 0) {
-        fnw_cgroup_entry entry{};
-        // A key deleted between the two calls is simply skipped.
-        if (bpf_map__lookup_elem(skel_->maps.monitored_cgroups, &next, sizeof(next), &entry, sizeof(entry), 0) == 0)
-            out.emplace_back(next, entry);
-        key = next;
-        prev = &key;
-    }
-    return out;
+    return map_entries<uint64_t, fnw_cgroup_entry>(skel_->maps.monitored_cgroups);
 }
 
 size_t ProbeSet::retarget_cgroups(uint32_t from, uint32_t to) {

@@ -56,17 +56,7 @@ bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
 }
 
 std::vector<std::pair<uint32_t, fnw_hold>> ProbeSet::holds() const {
-    std::vector<std::pair<uint32_t, fnw_hold>> out;
-    uint32_t key = 0, next = 0;
-    const void* prev = nullptr;
-    while (bpf_map__get_next_key(skel_->maps.holds, prev, &next, sizeof(next)) == 0) {
-        fnw_hold hold{};
-        if (bpf_map__lookup_elem(skel_->maps.holds, &next, sizeof(next), &hold, sizeof(hold), 0) == 0)
-            out.emplace_back(next, hold);
-        key = next;
-        prev = &key;
-    }
-    return out;
+    return map_entries<uint32_t, fnw_hold>(skel_->maps.holds);
 }
 
 bool ProbeSet::end_hold(uint32_t tid, uint32_t tgid) {
