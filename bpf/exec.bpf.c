@@ -83,7 +83,13 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	/* Userspace checks the program's ELF interpreter: FNW_POLICY_EXEC_INTERP. */
 	const bool interp = restricted && (policy->flags & FNW_POLICY_EXEC_INTERP);
 
-	if (!restricted && !fileless && !traced && !hashed)
+	/* A program in a pinned code directory: userspace hashes it. */
+	const bool code = !fileless && (policy->flags & FNW_POLICY_CODE_PINNED) &&
+			  in_code_dir(policy_id, file->f_path.dentry);
+	const __u32 hold_action = code && policy->code_action != FNW_KACTION_REPORT ? policy->code_action
+										    : policy->exec_action;
+
+	if (!restricted && !fileless && !traced && !hashed && !code)
 		return 0;
 
 	__u8 verdict = FNW_VERDICT_ALLOWED;
@@ -102,7 +108,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	}
 	/* exec.allow pins some programs to a sha256: userspace hashes them
 	 * (it reads the file; the kernel cannot). See FNW_POLICY_EXEC_HASHED. */
-	if (verdict == FNW_VERDICT_ALLOWED && (hashed || interp) && !fileless)
+	if (verdict == FNW_VERDICT_ALLOWED && (hashed || interp || code) && !fileless)
 		verdict = FNW_VERDICT_PENDING;
 	if (verdict == FNW_VERDICT_ALLOWED && !traced)
 		return 0;
@@ -130,7 +136,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 		/* No room: an exec only fnwarden could decide (a glob, a
 		 * pinned sha256) fails closed; see fnw_fail_closed. */
 		if (verdict == FNW_VERDICT_PENDING)
-			fnw_fail_closed(policy->exec_action, policy_id, stats);
+			fnw_fail_closed(hold_action, policy_id, stats);
 		else if (action == FNW_ACTION_REPORTED)
 			fnw_count_gap(policy_id, stats);
 		return 0;
@@ -140,11 +146,11 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	/* A glob or a pinned sha256 only fnwarden can check: where the policy
 	 * acts, the new image waits for that verdict before its first
 	 * instruction (fnw_hold_current), or dies if it cannot wait. */
-	if (verdict == FNW_VERDICT_PENDING && policy->exec_action != FNW_KACTION_REPORT) {
+	if (verdict == FNW_VERDICT_PENDING && hold_action != FNW_KACTION_REPORT) {
 		if (fnw_hold_current(cgroup_id, policy_id, stats))
 			ev->held = 1;
 		else
-			fnw_fail_closed(policy->exec_action, policy_id, stats);
+			fnw_fail_closed(hold_action, policy_id, stats);
 	}
 	ev->nr = FNW_NR_EXEC;
 	ev->ret = 0;
@@ -155,7 +161,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	ev->access = FNW_FILE_EXEC;
 	ev->missing = missing;
 	ev->traced = traced;
-	ev->object_flags = fileless ? FNW_OBJECT_UNLINKED : 0;
+	ev->object_flags = (fileless ? FNW_OBJECT_UNLINKED : 0) | (code ? FNW_OBJECT_CODE_PINNED : 0);
 	ev->dev = inode->i_sb->s_dev;
 	ev->ino = inode->i_ino;
 	ev->generation = inode->i_generation;

@@ -80,7 +80,11 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 
 	if (!policy)
 		return 0;
-	if (!(policy->flags & FNW_POLICY_FILES_RESTRICTED) && !(cg->flags & FNW_CGROUP_TRACE))
+	/* Code pins are checked at opens only: what runs or is imported. */
+	const bool checked = (policy->flags & FNW_POLICY_FILES_RESTRICTED) ||
+			     ((policy->flags & FNW_POLICY_CODE_PINNED) && is_open);
+
+	if (!checked && !(cg->flags & FNW_CGROUP_TRACE))
 		return 0;
 	/* O_PATH opens nothing: reading or writing through it means a real open later. */
 	if (is_open && (open_flags & O_PATH))
@@ -181,8 +185,22 @@ static __always_inline int file_exit(long ret)
 	__u8 verdict = FNW_VERDICT_PENDING;
 	__u32 granted = 0, named = 0;
 	bool replaced = false;
+	/*
+	 * A file of a pinned code directory: only its content can say whether
+	 * it may be used, so userspace decides (hash and pin, and the files
+	 * section by name), before the cache: an allowed inode may have been
+	 * written since, or renamed over the pinned name.
+	 */
+	const bool code = file && (policy->flags & FNW_POLICY_CODE_PINNED) &&
+			  in_code_dir(policy_id, BPF_CORE_READ(file, f_path.dentry));
+	/* Whether the process waits for a pending verdict: the code pin's
+	 * action where it is one, else the files section's. */
+	const __u32 hold_action = code && policy->code_action != FNW_KACTION_REPORT ? policy->code_action
+										    : policy->file_action;
 
-	if (!restricted) {
+	if (code) {
+		verdict = FNW_VERDICT_PENDING;
+	} else if (!restricted) {
 		verdict = FNW_VERDICT_ALLOWED; /* traced only */
 	} else if (file) {
 		if (bpf_map_lookup_elem(&file_verdicts, &vkey)) {
@@ -242,7 +260,7 @@ static __always_inline int file_exit(long ret)
 		 * policy acts); a refused one did nothing and is only unseen.
 		 */
 		if (verdict == FNW_VERDICT_PENDING && ret >= 0)
-			fnw_fail_closed(policy->file_action, policy_id, stats);
+			fnw_fail_closed(hold_action, policy_id, stats);
 		else if (verdict == FNW_VERDICT_PENDING || action == FNW_ACTION_REPORTED)
 			fnw_count_gap(policy_id, stats);
 		return 0;
@@ -254,11 +272,11 @@ static __always_inline int file_exit(long ret)
 	 * policy acts, the process waits for that verdict before it can use
 	 * the result (fnw_hold_current), or dies if it cannot wait.
 	 */
-	if (verdict == FNW_VERDICT_PENDING && ret >= 0 && policy->file_action != FNW_KACTION_REPORT) {
+	if (verdict == FNW_VERDICT_PENDING && ret >= 0 && hold_action != FNW_KACTION_REPORT) {
 		if (fnw_hold_current(cgroup_id, policy_id, stats))
 			ev->held = 1;
 		else
-			fnw_fail_closed(policy->file_action, policy_id, stats);
+			fnw_fail_closed(hold_action, policy_id, stats);
 	}
 	ev->nr = pending.nr;
 	ev->ret = (__s32)ret;
@@ -276,6 +294,8 @@ static __always_inline int file_exit(long ret)
 	ev->generation = vkey.generation;
 	if (replaced)
 		ev->object_flags |= FNW_OBJECT_RULE_REPLACED;
+	if (code)
+		ev->object_flags |= FNW_OBJECT_CODE_PINNED;
 	ev->traced = traced;
 	if (verdict == FNW_VERDICT_VIOLATION)
 		ev->missing = access & ~granted;

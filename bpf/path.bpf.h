@@ -319,6 +319,34 @@ static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *
 	return granted_rights_named(policy_id, path, needed, NULL, NULL);
 }
 
+#define FNW_S_IFMT 00170000
+#define FNW_S_IFREG 0100000
+
+/*
+ * Whether `dentry`, an object just opened or executed, is a regular file
+ * directly in a directory the policy's code pins name (FNW_RULE_CODE_DIR):
+ * one lookup, on the directory, so a pinned file replaced by a new inode is
+ * still caught, and so is a file added next to the pinned ones (a module
+ * that shadows a library one).
+ */
+static __always_inline bool in_code_dir(__u32 policy_id, struct dentry *dentry)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+	if ((BPF_CORE_READ(inode, i_mode) & FNW_S_IFMT) != FNW_S_IFREG)
+		return false;
+	struct inode *dir = BPF_CORE_READ(dentry, d_parent, d_inode);
+	struct fnw_file_rule_key key = {
+		.policy_id = policy_id,
+		.generation = BPF_CORE_READ(dir, i_generation),
+		.dev = BPF_CORE_READ(dir, i_sb, s_dev),
+		.ino = BPF_CORE_READ(dir, i_ino),
+	};
+	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &key);
+
+	return rule && (rule->flags & FNW_RULE_CODE_DIR);
+}
+
 struct name_walk {
 	struct walk w;
 	__u32 off; /* where the path starts in path_scratch, filled right to left */

@@ -76,6 +76,9 @@ enum fnw_sha256_check {
 	FNW_SHA256_MATCH = 1,      /* the executed file hashes to the pinned value */
 	FNW_SHA256_MISMATCH = 2,   /* it does not: a violation */
 	FNW_SHA256_UNREADABLE = 3, /* the executed file could not be found or read: a violation */
+	/* A regular file in a pinned code directory that the bundle does not
+	 * pin (added after the bundle was made): a violation, like a mismatch. */
+	FNW_SHA256_NOT_PINNED = 4,
 };
 
 /* fnw_file_event.object_flags */
@@ -93,6 +96,12 @@ enum fnw_object_flags {
 	 * root once the process is gone (a refused function killed, or one that
 	 * simply exited before the record was read). */
 	FNW_OBJECT_ROOT_IS_OURS = 1u << 2,
+	/* A regular file opened or executed in a directory the policy's code
+	 * pins name (FNW_RULE_CODE_DIR): userspace hashes it and compares the
+	 * digest with the pin (rule code.sha256), whatever the files and exec
+	 * sections allow. Never remembered in file_verdicts: its content can
+	 * change under the same inode. */
+	FNW_OBJECT_CODE_PINNED = 1u << 3,
 };
 
 /* Which socket operation a network event is about. */
@@ -254,8 +263,9 @@ struct fnw_file_event {
 	__u32 missing;    /* FNW_FILE_* rights the policy does not grant (violations) */
 	__u32 object_flags; /* enum fnw_object_flags (all but ROOT_IS_OURS: when resolved_kind == FNW_RESOLVED_OBJECT) */
 	__s32 dfd2;         /* directory fd `path2` is relative to (renameat/linkat/symlinkat) */
-	/* Exec of a program exec.allow pins to a sha256: userspace's verdict
-	 * on its content (enum fnw_sha256_check) and the digest it computed.
+	/* Exec of a program exec.allow pins to a sha256, or a file of a pinned
+	 * code directory (FNW_OBJECT_CODE_PINNED): userspace's verdict on its
+	 * content (enum fnw_sha256_check) and the digest it computed.
 	 * The kernel only asks (FNW_VERDICT_PENDING); it never fills these. */
 	__u8 sha256_check;
 	__u8 resolve_note; /* enum fnw_resolve_note (userspace) */
@@ -265,6 +275,9 @@ struct fnw_file_event {
 	__u8 held;
 	__u8 pad;
 	__u8 sha256[32];
+	/* The digest the pin expects (exec.sha256 or a code pin), when
+	 * sha256_check says MATCH or MISMATCH. Userspace only. */
+	__u8 expected_sha256[32];
 	char path[FNW_PATH_MAX];
 	char resolved[FNW_PATH_MAX];
 	union {

@@ -130,6 +130,10 @@ enum fnw_policy_flags {
 	 * it, since the kernel opened it on the program's behalf and Landlock
 	 * refuses exactly that exec in enforce mode. */
 	FNW_POLICY_EXEC_INTERP = 1u << 8,
+	/* The policy came with code pins (a signed bundle's): an open or exec
+	 * of a regular file in a pinned code directory (FNW_RULE_CODE_DIR)
+	 * goes to userspace, which hashes it, acted on with code_action. */
+	FNW_POLICY_CODE_PINNED = 1u << 9,
 };
 
 /*
@@ -161,6 +165,10 @@ struct fnw_policy {
 	 */
 	__u32 file_kernel_rights;
 	__u32 process_action; /* enum fnw_kernel_action, for FNW_POLICY_DENY_* */
+	/* enum fnw_kernel_action for FNW_POLICY_CODE_PINNED: kill in enforce
+	 * mode whatever the sections say (code that is not the pinned code must
+	 * not run), report in audit. */
+	__u32 code_action;
 };
 
 /*
@@ -205,6 +213,17 @@ struct fnw_file_rule {
 	 */
 	__u16 use_exact;
 	__u16 use_subtree;
+	__u32 flags; /* enum fnw_file_rule_flags */
+};
+
+/* fnw_file_rule.flags */
+enum fnw_file_rule_flags {
+	/* A directory that holds files the policy's code pins name: every
+	 * regular file opened or executed directly in it is checked against
+	 * its pin (FNW_OBJECT_CODE_PINNED), a file without one included. Keyed
+	 * on the directory, not on each file: a file replaced by a rename (a
+	 * new inode) is in the same directory. */
+	FNW_RULE_CODE_DIR = 1u << 0,
 };
 
 /*

@@ -840,5 +840,118 @@ TEST_F(ExecProbeTest, APinnedProgramWithOtherContentIsKilledBeforeItsFirstInstru
     EXPECT_EQ(status, "137") << "touch died of SIGKILL";
 }
 
+// ---- code pins: a bundle's digests of the function's code files -----------
+
+class CodePinTest : public FileProbeTest {
+protected:
+    void SetUp() override {
+        FileProbeTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        code_ = dir_ / "fn";
+        fs::create_directory(code_);
+        std::ofstream(code_ / "handler.py") << "print('hello')\n";
+        std::ofstream(code_ / "greet.py") << "NAME = 'world'\n";
+    }
+    // Pins every file of the code directory as it is now; no files section,
+    // so only the pins make the probes look at an open.
+    FunctionPolicy pinned_policy() const {
+        FunctionPolicy p = policy_denying({}, ViolationAction::Report);
+        for (const char* name : {"handler.py", "greet.py"})
+            p.code_pins.push_back({(code_ / name).string(), sha256_hex_of((code_ / name).string())});
+        return p;
+    }
+    // Records about the code directory's files.
+    std::vector<fnw_file_event> code_events(const Run& r) const {
+        std::vector<fnw_file_event> out;
+        for (const auto& ev : r.file_events)
+            if (event_path(ev).path.rfind(code_.string() + "/", 0) == 0) out.push_back(ev);
+        return out;
+    }
+    static std::string hex(const uint8_t (&digest)[32]) {
+        Sha256 bytes{};
+        std::memcpy(bytes.data(), digest, bytes.size());
+        return to_hex(bytes);
+    }
+    // `cat FILE`, its output and exit status kept in files.
+    Run cat(const FunctionPolicy& p, Mode mode, const std::string& file) {
+        return sh(p, mode, "cat " + (code_ / file).string() + " >" + (dir_ / "out").string() + "; echo $? >" +
+                               (dir_ / "status").string());
+    }
+    std::string slurp(const std::string& name) const {
+        std::ifstream in(dir_ / name);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    fs::path code_;
+};
+
+TEST_F(CodePinTest, TheUnchangedCodeIsReadAndNothingIsReported) {
+    auto r = cat(pinned_policy(), Mode::Enforce, "handler.py");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    EXPECT_EQ(slurp("status"), "0\n");
+    EXPECT_EQ(slurp("out"), "print('hello')\n");
+    EXPECT_TRUE(code_events(r).empty()) << describe(code_events(r));
+    EXPECT_GE(counters().file_pending, 1u) << "the open went to userspace to be hashed";
+}
+
+TEST_F(CodePinTest, AnAppendedLineIsKilledAtItsFirstReadAndReportedWithBothDigests) {
+    const FunctionPolicy p = pinned_policy();
+    const std::string pinned = sha256_hex_of((code_ / "handler.py").string());
+    std::ofstream(code_ / "handler.py", std::ios::app) << "import os; os.system('curl evil')\n";
+    auto r = cat(p, Mode::Enforce, "handler.py");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = code_events(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_TRUE(v[0].object_flags & FNW_OBJECT_CODE_PINNED);
+    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(hex(v[0].expected_sha256), pinned);
+    EXPECT_EQ(hex(v[0].sha256), sha256_hex_of((code_ / "handler.py").string()));
+    // Held at the open's end until the hash, then killed: cat never got
+    // the fd, so nothing of the changed file came out.
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(v[0].mechanism, FNW_MECH_HELD_KILL);
+    EXPECT_EQ(slurp("out"), "");
+    EXPECT_EQ(slurp("status"), "137\n");
+}
+
+TEST_F(CodePinTest, InAuditTheChangedCodeIsReportedAndRuns) {
+    const FunctionPolicy p = pinned_policy();
+    std::ofstream(code_ / "greet.py", std::ios::app) << "NAME = 'mallory'\n";
+    auto r = cat(p, Mode::Audit, "greet.py");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = code_events(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(v[0].action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(v[0].held, 0) << "audit never stops the function";
+    EXPECT_EQ(slurp("status"), "0\n");
+}
+
+TEST_F(CodePinTest, AFileReplacedByARenameIsCheckedUnderItsPinnedName) {
+    const FunctionPolicy p = pinned_policy();
+    std::ofstream(dir_ / "evil.py") << "print('evil')\n";
+    fs::rename(dir_ / "evil.py", code_ / "handler.py");  // a new inode under the pinned name
+    auto r = cat(p, Mode::Enforce, "handler.py");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = code_events(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(slurp("out"), "");
+}
+
+TEST_F(CodePinTest, AFileAddedToTheCodeDirectoryIsNotTheBundlesCode) {
+    const FunctionPolicy p = pinned_policy();
+    std::ofstream(code_ / "json.py") << "print('shadows the standard library')\n";
+    auto r = cat(p, Mode::Enforce, "json.py");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = code_events(r);
+    ASSERT_EQ(v.size(), 1u) << describe(v);
+    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_NOT_PINNED);
+    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(slurp("status"), "137\n");
+}
+
 }  // namespace
 }  // namespace fnw::test

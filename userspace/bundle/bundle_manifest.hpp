@@ -22,6 +22,7 @@
 
 #include "bundle/bundle_format.hpp"
 #include "common/result.hpp"
+#include "core/policy.hpp"  // CodePin
 
 namespace fnw {
 
@@ -32,11 +33,6 @@ struct ManifestFile {
     std::string name;
     uint64_t size = 0;
     std::string sha256;  // 64 lowercase hex digits
-};
-
-struct CodePin {
-    std::string path;  // absolute, as the function sees it
-    std::string sha256;
 };
 
 struct BundleManifest {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <tuple>
 #include <variant>
 
@@ -122,6 +123,9 @@ public:
         if (complete) out_.complete_rights |= right;
     }
 
+    // Marks the directory of each pinned file a code directory.
+    void add_code_pins(const std::vector<CodePin>& pins);
+
     KernelFileRules finish() &&;
 
 private:
@@ -207,6 +211,25 @@ void FileRuleCompiler::mark_way_up(std::filesystem::path child, bool child_is_mo
     }
 }
 
+void FileRuleCompiler::add_code_pins(const std::vector<CodePin>& pins) {
+    std::set<std::string> dirs;
+    for (const CodePin& pin : pins) {
+        // The kernel sees the directory the name resolves to.
+        std::error_code ec;
+        const auto dir = std::filesystem::weakly_canonical(std::filesystem::path(pin.path).parent_path(), ec);
+        dirs.insert(ec ? std::filesystem::path(pin.path).parent_path().string() : dir.string());
+    }
+    for (const std::string& dir : dirs) {
+        const auto& object = identities_.of(dir);
+        if (const auto* why = std::get_if<std::string>(&object)) {
+            out_.code_dirs_unkeyed.push_back(dir + ": " + *why);
+            continue;
+        }
+        by_object_[key_of(std::get<Identified>(object).id)].flags |= FNW_RULE_CODE_DIR;
+        out_.code_dirs.push_back(dir);
+    }
+}
+
 KernelFileRules FileRuleCompiler::finish() && {
     for (const auto& [object, rule] : by_object_) {
         fnw_file_rule_key key{};
@@ -227,7 +250,7 @@ KernelFileRules FileRuleCompiler::finish() && {
 }  // namespace
 
 KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec,
-                                   const ObjectIdentityFn& identify) {
+                                   const ObjectIdentityFn& identify, const std::vector<CodePin>& code_pins) {
     FileRuleCompiler compiler(policy_id, identify);
     const std::vector<std::string> none;
     compiler.add_section(files.restricted ? files.read : none, FNW_FILE_READ);
@@ -235,6 +258,7 @@ KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, c
     compiler.add_section(files.restricted ? files.create : none, FNW_FILE_CREATE);
     compiler.add_section(files.restricted ? files.remove : none, FNW_FILE_DELETE);
     compiler.add_section(exec.restricted ? exec.allow : none, FNW_FILE_EXEC);
+    compiler.add_code_pins(code_pins);
     return std::move(compiler).finish();
 }
 

@@ -36,6 +36,11 @@ struct KernelFileRules {
     // pattern's rights when it grants them. A pattern not here is not
     // counted in the kernel (a glob, an object it cannot identify).
     std::map<std::string, uint16_t> use_slots;
+    // Code directories keyed in the kernel (FNW_RULE_CODE_DIR), and each
+    // code pin's directory that could not be, with why: its files go
+    // unchecked (status and the load's log say so).
+    std::vector<std::string> code_dirs;
+    std::vector<std::string> code_dirs_unkeyed;
 };
 
 // The kernel's identity of the object open at `fd` in this process, or
@@ -43,10 +48,10 @@ struct KernelFileRules {
 using ObjectIdentityFn = std::function<std::optional<fnw_object_identity>(int fd)>;
 
 // file_rules and file_rule_names entries for a policy's files and exec
-// sections: each exact or subtree pattern whose object exists now and has
+// sections, and its code pins' directories (FNW_RULE_CODE_DIR): each exact or subtree pattern whose object exists now and has
 // a provable identity. A section that is absent is complete (nothing to
 // check).
 KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec,
-                                   const ObjectIdentityFn& identify);
+                                   const ObjectIdentityFn& identify, const std::vector<CodePin>& code_pins = {});
 
 }  // namespace fnw

@@ -56,6 +56,12 @@ fnw_policy compile_kernel_policy(const FunctionPolicy& policy, const Enforcement
         out.flags |= FNW_POLICY_NET_RESTRICTED;
         out.net_action = plan.network.kernel_action;
     }
+    if (!policy.code_pins.empty()) {
+        // Not a section with an onViolation: code that is not the pinned
+        // code is never only reported where the policy enforces.
+        out.flags |= FNW_POLICY_CODE_PINNED;
+        out.code_action = plan.mode == Mode::Enforce ? FNW_KACTION_KILL : FNW_KACTION_REPORT;
+    }
     return out;
 }
 

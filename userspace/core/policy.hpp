@@ -132,6 +132,15 @@ struct Selector {
     bool operator==(const Selector&) const = default;
 };
 
+// Code integrity from a signed bundle (`policy bundle --pin`): a file of the
+// function's code and the SHA-256 its content must have. The directories
+// holding pinned files are code directories: every regular file opened or
+// executed in one is checked, and one without a pin is a violation too.
+struct CodePin {
+    std::string path;    // absolute, as the function sees it
+    std::string sha256;  // 64 lowercase hex digits
+};
+
 struct FunctionPolicy {
     std::string name;  // metadata.name
     // spec.selector.function, or metadata.name when the selector has no
@@ -151,6 +160,9 @@ struct FunctionPolicy {
     // only, whatever its pod selector says (core/selector.hpp): whoever may
     // write policies in one namespace must not reach another's pods.
     std::string kube_namespace;
+    // The pins of the bundle the policy came in (every policy of a bundle
+    // gets all of them); empty for a rules file. Never written as YAML.
+    std::vector<CodePin> code_pins;
 };
 
 // What no function may do (rules/baseline.yaml), merged into every policy.

@@ -23,6 +23,7 @@ BundleLoad load_policy_bundle(const std::filesystem::path& bundle, const Ed25519
     std::vector<PolicyDocument> documents;
     for (BundleFile& file : verified->files) documents.push_back({file.name, std::move(file.data)});
     out.load = load_policy_set(bundle.string(), documents, objects);
+    if (out.load.set) attach_code_pins(*out.load.set, verified->manifest.pins);
     for (PolicyDocument& document : documents)
         out.documents.emplace(bundle.string() + ":" + document.name, std::move(document.text));
     if (!out.load.ok())

@@ -108,6 +108,17 @@ uint64_t fingerprint_of(const FunctionPolicy& policy) {
     hash.add_number(policy.exec.restricted);
     hash.add_strings(policy.exec.allow);
     hash.add_number(static_cast<uint64_t>(policy.exec.on_violation));
+    // A digest changed in a pin is a new policy: the slot must hash anew.
+    hash.add_number(policy.exec.sha256.size());
+    for (const auto& [path, digest] : policy.exec.sha256) {
+        hash.add_string(path);
+        hash.add_string(digest);
+    }
+    hash.add_number(policy.code_pins.size());
+    for (const CodePin& pin : policy.code_pins) {
+        hash.add_string(pin.path);
+        hash.add_string(pin.sha256);
+    }
 
     const ProcessRules& process = policy.process;
     hash.add_number(process.restricted);
@@ -456,6 +467,13 @@ PolicySetDiff diff_functions(const PolicySet& before, const PolicySet& after) {
     for (const auto& [function, fingerprint] : before.fingerprints)
         if (!after.fingerprints.contains(function)) diff.removed.push_back(function);
     return diff;
+}
+
+void attach_code_pins(PolicySet& set, const std::vector<CodePin>& pins) {
+    for (FunctionPolicy& policy : set.policies) {
+        policy.code_pins = pins;
+        set.fingerprints[policy.function] = fingerprint_of(policy);
+    }
 }
 
 }  // namespace fnw

@@ -55,6 +55,10 @@ struct PolicySetLoad {
 // any error means no set: a broken set is never partly applied.
 PolicySetLoad load_policy_set(const std::filesystem::path& rules_dir);
 
+// Gives every policy of `set` the code pins of the bundle it came in
+// (FunctionPolicy::code_pins), and their fingerprints with them.
+void attach_code_pins(PolicySet& set, const std::vector<CodePin>& pins);
+
 // A FunctionPolicy object of the Kubernetes API (k8s/policy_watcher.hpp), as
 // the loader reads it.
 struct PolicyObject {

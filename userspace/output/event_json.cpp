@@ -100,6 +100,7 @@ std::string_view sha256_check_name(uint8_t check) {
     case FNW_SHA256_MATCH: return "match";
     case FNW_SHA256_MISMATCH: return "mismatch";
     case FNW_SHA256_UNREADABLE: return "unreadable";
+    case FNW_SHA256_NOT_PINNED: return "not_pinned";
     }
     return "unknown";
 }
@@ -189,6 +190,20 @@ std::string file_op_name(uint32_t nr) {
     return syscall_name(nr);
 }
 
+// What fnwarden made of a pinned program's or code file's content: the
+// check, the digest it computed and the one the pin expects.
+void digest_json(nlohmann::json& out, const fnw_file_event& ev) {
+    if (ev.sha256_check == FNW_SHA256_NOT_CHECKED) return;
+    out["sha256_check"] = sha256_check_name(ev.sha256_check);
+    Sha256 digest{};
+    if (ev.sha256_check == FNW_SHA256_MATCH || ev.sha256_check == FNW_SHA256_MISMATCH) {
+        std::memcpy(digest.data(), ev.sha256, digest.size());
+        out["sha256"] = to_hex(digest);
+    }
+    std::memcpy(digest.data(), ev.expected_sha256, digest.size());
+    if (digest != Sha256{}) out["expected_sha256"] = to_hex(digest);
+}
+
 // argv as the new image got it, and what fnwarden made of a pinned program.
 nlohmann::json exec_json(const fnw_file_event& ev) {
     nlohmann::json argv = nlohmann::json::array();
@@ -200,21 +215,18 @@ nlohmann::json exec_json(const fnw_file_event& ev) {
     }
     nlohmann::json exec = {{"argv", argv}};
     if (ev.path2_truncated) exec["argv_truncated"] = true;
-    if (ev.sha256_check != FNW_SHA256_NOT_CHECKED) {
-        exec["sha256_check"] = sha256_check_name(ev.sha256_check);
-        if (ev.sha256_check != FNW_SHA256_UNREADABLE) {
-            Sha256 digest{};
-            std::memcpy(digest.data(), ev.sha256, digest.size());
-            exec["sha256"] = to_hex(digest);
-        }
-    }
+    digest_json(exec, ev);
     return exec;
 }
 
 // The policy section a file event answers to; names the rights it lacked.
 void file_rule_json(nlohmann::json& j, const fnw_file_event& ev) {
     const bool is_exec = is_exec_event(ev);
-    if (is_exec && (ev.object_flags & FNW_OBJECT_UNLINKED)) {
+    const bool content_refused = ev.sha256_check == FNW_SHA256_MISMATCH || ev.sha256_check == FNW_SHA256_UNREADABLE ||
+                                 ev.sha256_check == FNW_SHA256_NOT_PINNED;
+    if ((ev.object_flags & FNW_OBJECT_CODE_PINNED) && content_refused) {
+        j["rule"] = "code.sha256";  // a file of a pinned code directory that is not the pinned code
+    } else if (is_exec && (ev.object_flags & FNW_OBJECT_UNLINKED)) {
         j["rule"] = "exec.fileless";  // a memfd or deleted file: no path to allow
     } else if (is_exec && (ev.sha256_check == FNW_SHA256_MISMATCH || ev.sha256_check == FNW_SHA256_UNREADABLE)) {
         j["rule"] = "exec.sha256";  // allowed by path, not by content
@@ -280,6 +292,7 @@ nlohmann::json file_json(const fnw_file_event& ev, const EventContext& ctx, cons
     if (!from_lsm) j["syscall"] = {{"nr", ev.nr}, {"name", op}};
     outcome_json(j, ev.verdict, ev.action, ev.mechanism);
     if (ev.object_flags & FNW_OBJECT_UNLINKED) j["file"]["unlinked"] = true;
+    if (ev.nr != FNW_NR_EXEC) digest_json(j["file"], ev);  // an exec's is under "exec"
     file_rule_json(j, ev);
     if (ev.mechanism == FNW_MECH_LANDLOCK && is_exec_event(ev)) name_refused_interpreter(j, ctx, {path.path, std::string(bounded(ev.path))});
     return j;

@@ -311,17 +311,18 @@ Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mo
     // Rules first, then the policy that turns them on: a cgroup pointing at
     // this slot never sees a restricted policy with half its rules.
     if (Status s = replace_net_rules(policy_id, policy.network); !s) return s;
-    const KernelFileRules files = compile_file_rules(policy_id, policy.files, policy.exec, identity_fn());
+    const KernelFileRules files =
+        compile_file_rules(policy_id, policy.files, policy.exec, identity_fn(), policy.code_pins);
     if (lsm_hook_loaded("bprm_check_security"))
         if (Status s = replace_exec_rules(policy_id, policy.exec, files.use_slots); !s) return s;
-    if (policy.files.restricted)
+    if (policy.files.restricted || !policy.code_pins.empty())
         if (Status s = attach_file_probes(); !s) return s;
     if (policy.network.restricted)
         if (Status s = attach_net_probes(); !s) return s;
     if (policy.process.restricted)
         if (Status s = attach_process_probes(); !s) return s;
     if (Status s = replace_file_rules(policy_id, files); !s) return s;
-    file_sections_[policy_id] = {policy.files, policy.exec, {}};
+    file_sections_[policy_id] = {policy.files, policy.exec, policy.code_pins, {}};
     // A new policy in the slot: what the old one used is not its use.
     const fnw_rule_use unused{};
     if (int err = bpf_map__update_elem(skel_->maps.rule_use, &policy_id, sizeof(policy_id), &unused, sizeof(unused),
@@ -332,6 +333,9 @@ Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mo
     // kills are asynchronous): said once per load, per pattern.
     for (const auto& why : files.userspace_only)
         spdlog::debug("{}: matched in userspace: {}", display_name(policy.name), why);
+    // A pin whose directory the kernel cannot key is not checked at all.
+    for (const auto& why : files.code_dirs_unkeyed)
+        spdlog::warn("{}: code pins in {} are not checked", display_name(policy.name), why);
     fnw_policy compiled = compile_kernel_policy(policy, plan);
     compiled.file_kernel_rights = files.complete_rights;
     return set_policy(policy_id, compiled);
@@ -381,7 +385,8 @@ Status ProbeSet::refresh_file_rules(uint32_t policy_id) {
     fnw_policy policy{};
     if (bpf_map__lookup_elem(skel_->maps.policies, &policy_id, sizeof(policy_id), &policy, sizeof(policy), 0))
         return {};  // the slot is gone
-    const KernelFileRules files = compile_file_rules(policy_id, it->second.files, it->second.exec, identity_fn());
+    const KernelFileRules files =
+        compile_file_rules(policy_id, it->second.files, it->second.exec, identity_fn(), it->second.code_pins);
     // Rights that stop being complete stop being the kernel's to refuse
     // before their rules change; rights that become complete, after.
     fnw_policy narrowed = policy;

@@ -260,6 +260,7 @@ private:
     struct FileSections {
         FileRules files;
         ExecRules exec;
+        std::vector<CodePin> code_pins;
         std::optional<std::chrono::steady_clock::time_point> last_refresh;
     };
     // Per slot: where its file patterns are counted, and since when.

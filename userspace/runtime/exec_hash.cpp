@@ -85,17 +85,18 @@ bool on_overlayfs(int fd) {
     return ::fstatfs(fd, &fs) == 0 && fs.f_type == kOverlayfsMagic;
 }
 
-// An open file that is the inode the kernel executed, or an invalid fd and
-// why not. Never blocks: O_NONBLOCK makes opening a FIFO return at once
-// (without it, open() waits for a writer that never comes), and nothing is
-// read before fstat() says it is a regular file, the executed one.
-UniqueFd open_executed(pid_t pid, uint64_t dev, uint64_t ino, const std::string& path, struct stat& st,
-                       HashFailure* failure) {
+// An open file that is the inode the kernel executed (or the process
+// opened), or an invalid fd and why not. Never blocks: O_NONBLOCK makes
+// opening a FIFO return at once (without it, open() waits for a writer that
+// never comes), and nothing is read before fstat() says it is a regular
+// file, the one the kernel saw.
+UniqueFd open_checked(const std::string& exe, uint64_t dev, uint64_t ino, const std::string& path, struct stat& st,
+                      HashFailure* failure) {
     constexpr int kFlags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
-    const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
     *failure = HashFailure::NotFound;
-    // /proc/PID/exe is a magic link to the very file the process maps, not a
-    // name anyone can redirect: it must be followed. The path is a name: a
+    // /proc/PID/exe (or /proc/PID/fd/N) is a magic link to the very file the
+    // process maps (or holds open), not a name anyone can redirect: it must
+    // be followed. The path is a name: a
     // symlink there now is not what the kernel resolved (it reports the
     // resolved path), so it is not followed.
     for (const auto& [candidate, flags] : {std::pair{exe, kFlags}, std::pair{path, kFlags | O_NOFOLLOW}}) {
@@ -148,11 +149,24 @@ std::optional<Sha256> ExecHasher::digest_of(int fd, const Version& version,
 ExecHasher::Verdict ExecHasher::verify(pid_t pid, uint64_t dev, uint64_t ino, const std::string& path,
                                        const std::string& expected_hex,
                                        std::optional<std::chrono::steady_clock::time_point> deadline) {
+    return verify_at("/proc/" + std::to_string(pid) + "/exe", dev, ino, path, expected_hex, deadline);
+}
+
+ExecHasher::Verdict ExecHasher::verify_open(pid_t pid, int fd, uint64_t dev, uint64_t ino, const std::string& path,
+                                            const std::string& expected_hex,
+                                            std::optional<std::chrono::steady_clock::time_point> deadline) {
+    return verify_at("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), dev, ino, path, expected_hex,
+                     deadline);
+}
+
+ExecHasher::Verdict ExecHasher::verify_at(const std::string& magic_link, uint64_t dev, uint64_t ino,
+                                          const std::string& path, const std::string& expected_hex,
+                                          std::optional<std::chrono::steady_clock::time_point> deadline) {
     const auto until = deadline.value_or(std::chrono::steady_clock::now() + limits_.deadline);
     Verdict verdict;
     struct stat st {};
     HashFailure failure = HashFailure::None;
-    UniqueFd fd = open_executed(pid, dev, ino, path, st, &failure);
+    UniqueFd fd = open_checked(magic_link, dev, ino, path, st, &failure);
     std::optional<Sha256> digest;
     if (fd.valid()) {
         failure = HashFailure::None;
@@ -342,8 +356,10 @@ void worker_main(std::shared_ptr<HashWorker::State> s, uint64_t token) {
         if (!s->open.count(job.id)) continue;  // answered late while it waited
         s->running[job.id] = {token, job.deadline};
         lock.unlock();
-        auto verdict = s->hasher->verify(job.job.pid, job.job.dev, job.job.ino, job.job.path, job.job.expected_hex,
-                                         job.deadline);
+        auto verdict = job.job.fd >= 0 ? s->hasher->verify_open(job.job.pid, job.job.fd, job.job.dev, job.job.ino,
+                                                                 job.job.path, job.job.expected_hex, job.deadline)
+                                        : s->hasher->verify(job.job.pid, job.job.dev, job.job.ino, job.job.path,
+                                                            job.job.expected_hex, job.deadline);
         lock.lock();
         const bool written_off = s->running[job.id].written_off;
         s->running.erase(job.id);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Code integrity for exec.allow entries pinned to a sha256: the kernel sends
-// every exec of such a policy to userspace (FNW_POLICY_EXEC_HASHED); this
-// hashes the file the process actually executes and says whether it is the
-// pinned one. Hashing reads the whole file, so digests are cached by the
+// Code integrity for exec.allow entries pinned to a sha256 and for a
+// bundle's code pins: the kernel sends every exec of such a policy
+// (FNW_POLICY_EXEC_HASHED), and every open or exec in a pinned code
+// directory (FNW_OBJECT_CODE_PINNED), to userspace; this hashes the file the
+// process actually executes or holds open and says whether it is the pinned
+// one. Hashing reads the whole file, so digests are cached by the
 // file's identity and version (dev, inode, size, mtime, ctime): a program is
 // hashed once per change, not once per exec.
 //
@@ -88,6 +90,11 @@ public:
     // Without a deadline, limits().deadline from now.
     Verdict verify(pid_t pid, uint64_t dev, uint64_t ino, const std::string& path, const std::string& expected_hex,
                    std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
+    // The same for a file process `pid` holds open as `fd` (a code pin's
+    // open, the process held until the verdict): /proc/PID/fd/FD first.
+    Verdict verify_open(pid_t pid, int fd, uint64_t dev, uint64_t ino, const std::string& path,
+                        const std::string& expected_hex,
+                        std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
 
     struct Stats {
         uint64_t hashed = 0;      // files read and hashed
@@ -107,6 +114,8 @@ private:
 
     std::optional<Sha256> digest_of(int fd, const Version& version, std::chrono::steady_clock::time_point deadline,
                                     HashFailure* failure);
+    Verdict verify_at(const std::string& magic_link, uint64_t dev, uint64_t ino, const std::string& path,
+                      const std::string& expected_hex, std::optional<std::chrono::steady_clock::time_point> deadline);
 
     const HashLimits limits_;
     mutable std::mutex cache_mutex_;
@@ -129,6 +138,7 @@ public:
         uint64_t dev = 0, ino = 0;
         std::string path;
         std::string expected_hex;
+        int fd = -1;  // >= 0: the file the process holds open as fd (verify_open), not its program
     };
     struct Done {
         uint64_t id = 0;

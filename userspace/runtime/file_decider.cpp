@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "common/hex.hpp"
 #include "core/elf_interpreter.hpp"
 
 namespace fnw {
@@ -28,6 +29,15 @@ Status FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy,
         const auto canonical = std::filesystem::canonical(path, ec);
         slot.sha256[ec ? path : canonical.string()] = digest;
     }
+    for (const CodePin& pin : policy.code_pins) {
+        // As the kernel reports the file: its directory resolved.
+        std::error_code ec;
+        const auto canonical = std::filesystem::weakly_canonical(pin.path, ec);
+        const std::filesystem::path path = ec ? std::filesystem::path(pin.path) : canonical;
+        slot.code_pins[path.string()] = pin.sha256;
+        slot.code_dirs.insert(path.parent_path().string());
+    }
+    slot.code_kill = mode == Mode::Enforce;
     if (interpreter_may_be_refused(policy)) slot.interpreter_rules = policy;
     slots_[policy_id] = std::move(slot);
     return {};
@@ -78,12 +88,30 @@ const std::string* FileDecider::pin_of(const Slot& slot, const fnw_file_event& e
     return pin == slot.sha256.end() ? nullptr : &pin->second;
 }
 
+FileDecider::PinCheck FileDecider::pin_check(const Slot& slot, const fnw_file_event& ev) const {
+    PinCheck check;
+    if (ev.resolved_kind != FNW_RESOLVED_OBJECT) return check;
+    if (ev.nr == FNW_NR_EXEC) check.expected = pin_of(slot, ev);
+    if (check.expected || !(ev.object_flags & FNW_OBJECT_CODE_PINNED)) return check;
+    check.code = true;
+    const EventPath path = event_path(ev);
+    auto pin = path.truncated ? slot.code_pins.end() : slot.code_pins.find(path.path);
+    // The kernel found it in a code directory: a file there without a pin
+    // (or whose name cannot be read whole) is not the bundle's code.
+    if (pin == slot.code_pins.end())
+        check.unpinned = true;
+    else
+        check.expected = &pin->second;
+    return check;
+}
+
 uint32_t FileDecider::apply_sha256(const ExecHasher::Verdict& verdict, fnw_file_event& ev) {
     ev.sha256_check = verdict.check;
     std::memcpy(ev.sha256, verdict.digest.data(), sizeof(ev.sha256));
     if (verdict.check == FNW_SHA256_MATCH) return 0;
     ++stats_.sha256_mismatches;
-    return FNW_FILE_EXEC;
+    // An exec needs FNW_FILE_EXEC; an open of code, what it asked for.
+    return ev.nr == FNW_NR_EXEC ? uint32_t{FNW_FILE_EXEC} : ev.access;
 }
 
 bool FileDecider::conclude(fnw_file_event& ev, uint32_t missing, bool kill, ProcessHandle target) {
@@ -93,8 +121,10 @@ bool FileDecider::conclude(fnw_file_event& ev, uint32_t missing, bool kill, Proc
         ev.verdict = FNW_VERDICT_ALLOWED;
         ev.action = FNW_ACTION_NONE;
         ev.mechanism = FNW_MECH_NONE;
-        // Opens only: the exec check does not consult file_verdicts.
-        if (!exec && ev.resolved_kind == FNW_RESOLVED_OBJECT && ev.ino != 0) {
+        // Opens only: the exec check does not consult file_verdicts. Code
+        // is checked before the cache, so remembering it would buy nothing.
+        if (!exec && ev.resolved_kind == FNW_RESOLVED_OBJECT && ev.ino != 0 &&
+            !(ev.object_flags & FNW_OBJECT_CODE_PINNED)) {
             fnw_file_verdict_key key{};
             key.policy_id = ev.hdr.policy_id;
             key.access = ev.access;
@@ -203,7 +233,6 @@ FileDecider::Decision FileDecider::decide_pending(fnw_file_event& ev, const Keep
     }
     const Slot& slot = found->second;
     const bool exec = ev.nr == FNW_NR_EXEC;
-    const bool kill = exec ? slot.exec_kill : slot.files_kill;
     uint32_t missing = 0;
     if (exec ? slot.exec_restricted : slot.files_restricted) {
         const EventPath path = event_path(ev);
@@ -212,23 +241,40 @@ FileDecider::Decision FileDecider::decide_pending(fnw_file_event& ev, const Keep
         if (!exec && ev.access2) missing |= missing_at_second_name(slot.matcher, ev);  // exec: argv, not a name
         if (exec && !missing) missing = refused_interpreter(slot, ev);
     }
-    // Allowed by path: a pinned program must also be the pinned content.
-    const std::string* pin = exec && !missing && ev.resolved_kind == FNW_RESOLVED_OBJECT ? pin_of(slot, ev) : nullptr;
+    // Allowed by path: a pinned program, and a file of a pinned code
+    // directory, must also be the pinned content.
+    const PinCheck pin = missing ? PinCheck{} : pin_check(slot, ev);
+    const bool kill = pin.code ? slot.code_kill : exec ? slot.exec_kill : slot.files_kill;
+    if (pin.unpinned) {
+        ev.sha256_check = FNW_SHA256_NOT_PINNED;
+        ++stats_.sha256_mismatches;
+        missing = exec ? uint32_t{FNW_FILE_EXEC} : ev.access;
+    }
+    if (pin.expected) {
+        if (auto expected = from_hex(*pin.expected); expected && expected->size() == sizeof(ev.expected_sha256))
+            std::memcpy(ev.expected_sha256, expected->data(), sizeof(ev.expected_sha256));
+    }
     // The process, pinned now, before any hash: a kill after it goes to
     // this process or to nobody.
     ProcessHandle target;
-    if (kill && (missing || pin)) target = ProcessHandle::for_event(ev.hdr);
-    if (pin && worker_) {
+    if (kill && (missing || pin.expected)) target = ProcessHandle::for_event(ev.hdr);
+    // A code file is read through the fd the held process got.
+    const int open_fd = exec ? -1 : ev.ret;
+    if (pin.expected && worker_) {
         auto kept = keep();  // the same object as `ev`, or a copy of it
-        const uint64_t id = worker_->submit(
-            HashWorker::Job{static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino, event_path(ev).path, *pin});
+        const uint64_t id = worker_->submit(HashWorker::Job{static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino,
+                                                            event_path(ev).path, *pin.expected, open_fd});
         deferred_.emplace(id, Deferred{std::move(kept), std::move(target), kill});
         ++stats_.sha256_deferred;
         return Decision::Deferred;
     }
-    if (pin) missing = apply_sha256(hasher_->verify(static_cast<pid_t>(ev.hdr.pid), ev.dev, ev.ino,
-                                                    event_path(ev).path, *pin),
-                                    ev);
+    if (pin.expected) {
+        const auto pid = static_cast<pid_t>(ev.hdr.pid);
+        const std::string path = event_path(ev).path;
+        missing = apply_sha256(open_fd >= 0 ? hasher_->verify_open(pid, open_fd, ev.dev, ev.ino, path, *pin.expected)
+                                            : hasher_->verify(pid, ev.dev, ev.ino, path, *pin.expected),
+                               ev);
+    }
     return conclude(ev, missing, kill, std::move(target)) ? Decision::Report : Decision::Drop;
 }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,7 +109,7 @@ public:
         uint64_t violations = 0;
         uint64_t remembered = 0;  // allowed opens written back to the kernel
         uint64_t unknown_policy = 0;
-        uint64_t sha256_mismatches = 0;  // pinned programs that hashed otherwise, or could not be read
+        uint64_t sha256_mismatches = 0;  // pinned programs and code files that hashed otherwise, or could not be read
         uint64_t sha256_deferred = 0;    // hashed off the caller's thread
         uint64_t sha256_late = 0;        // no answer by the deadline: "cannot verify in time"
         uint64_t replaced_rule_objects = 0;  // records that met a rule's object made again
@@ -130,6 +131,11 @@ private:
         bool exec_kill = false;
         // exec.allow sha256 pins by canonical path (what the kernel reports).
         std::map<std::string, std::string> sha256;
+        // The bundle's code pins by canonical path, and the directories
+        // holding them; a code pin's violation is killed in enforce mode.
+        std::map<std::string, std::string> code_pins;
+        std::set<std::string> code_dirs;
+        bool code_kill = false;
         // Set when an allowed program's interpreter may be refused
         // (FNW_POLICY_EXEC_INTERP): the sections that decide it.
         std::optional<FunctionPolicy> interpreter_rules;
@@ -141,6 +147,14 @@ private:
 
     // The pin for a pinned program's exec, or nullptr.
     const std::string* pin_of(const Slot& slot, const fnw_file_event& ev) const;
+    // What a record's content must hash to: a pinned program's exec.allow
+    // digest, or, for a file of a pinned code directory, its code pin.
+    struct PinCheck {
+        const std::string* expected = nullptr;
+        bool code = false;      // a code pin decides (code.sha256, killed in enforce)
+        bool unpinned = false;  // in a code directory without a pin of its own
+    };
+    PinCheck pin_check(const Slot& slot, const fnw_file_event& ev) const;
     // A hash verdict written into `ev`; the missing right, if any.
     uint32_t apply_sha256(const ExecHasher::Verdict& verdict, fnw_file_event& ev);
     // Writes the verdict for `missing` into `ev`; kills through `target`
