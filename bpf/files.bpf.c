@@ -186,12 +186,13 @@ static __always_inline int file_exit(long ret)
 	__u32 granted = 0, named = 0;
 	bool replaced = false;
 	/*
-	 * A file of a pinned code directory: only its content can say whether
-	 * it may be used, so userspace decides (hash and pin, and the files
+	 * A file of a pinned code directory opened for reading (an import, a
+	 * script): only its content can say whether it may be used, so
+	 * userspace decides (hash and pin, and the files
 	 * section by name), before the cache: an allowed inode may have been
 	 * written since, or renamed over the pinned name.
 	 */
-	const bool code = file && (policy->flags & FNW_POLICY_CODE_PINNED) &&
+	const bool code = file && (access & FNW_FILE_READ) && (policy->flags & FNW_POLICY_CODE_PINNED) &&
 			  in_code_dir(policy_id, BPF_CORE_READ(file, f_path.dentry));
 	/* Whether the process waits for a pending verdict: the code pin's
 	 * action where it is one, else the files section's. */

@@ -322,12 +322,28 @@ static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *
 #define FNW_S_IFMT 00170000
 #define FNW_S_IFREG 0100000
 
+/* Whether directory `dir` is a code directory of `policy_id`. */
+static __always_inline bool is_code_dir(__u32 policy_id, struct dentry *dir)
+{
+	struct inode *inode = BPF_CORE_READ(dir, d_inode);
+	struct fnw_file_rule_key key = {
+		.policy_id = policy_id,
+		.generation = BPF_CORE_READ(inode, i_generation),
+		.dev = BPF_CORE_READ(inode, i_sb, s_dev),
+		.ino = BPF_CORE_READ(inode, i_ino),
+	};
+	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &key);
+
+	return rule && (rule->flags & FNW_RULE_CODE_DIR);
+}
+
 /*
- * Whether `dentry`, an object just opened or executed, is a regular file
- * directly in a directory the policy's code pins name (FNW_RULE_CODE_DIR):
- * one lookup, on the directory, so a pinned file replaced by a new inode is
- * still caught, and so is a file added next to the pinned ones (a module
- * that shadows a library one).
+ * Whether `dentry`, an object just opened or executed, is a regular file in
+ * a directory the policy's code pins name (FNW_RULE_CODE_DIR) or in a
+ * directory right below one. Looked up on the directories, not the file:
+ * a pinned file replaced by a new inode is still caught, and so is a file
+ * added next to the pinned ones (a module that shadows a library one) or
+ * in a new subdirectory (a __pycache__, a package of the same name).
  */
 static __always_inline bool in_code_dir(__u32 policy_id, struct dentry *dentry)
 {
@@ -335,16 +351,9 @@ static __always_inline bool in_code_dir(__u32 policy_id, struct dentry *dentry)
 
 	if ((BPF_CORE_READ(inode, i_mode) & FNW_S_IFMT) != FNW_S_IFREG)
 		return false;
-	struct inode *dir = BPF_CORE_READ(dentry, d_parent, d_inode);
-	struct fnw_file_rule_key key = {
-		.policy_id = policy_id,
-		.generation = BPF_CORE_READ(dir, i_generation),
-		.dev = BPF_CORE_READ(dir, i_sb, s_dev),
-		.ino = BPF_CORE_READ(dir, i_ino),
-	};
-	struct fnw_file_rule *rule = bpf_map_lookup_elem(&file_rules, &key);
+	struct dentry *dir = BPF_CORE_READ(dentry, d_parent);
 
-	return rule && (rule->flags & FNW_RULE_CODE_DIR);
+	return is_code_dir(policy_id, dir) || is_code_dir(policy_id, BPF_CORE_READ(dir, d_parent));
 }
 
 struct name_walk {

@@ -953,5 +953,22 @@ TEST_F(CodePinTest, AFileAddedToTheCodeDirectoryIsNotTheBundlesCode) {
     EXPECT_EQ(slurp("status"), "137\n");
 }
 
+TEST_F(CodePinTest, AFileInANewSubdirectoryIsCheckedAndAWriteIsNot) {
+    const FunctionPolicy p = pinned_policy();
+    fs::create_directory(code_ / "__pycache__");
+    std::ofstream(code_ / "__pycache__" / "greet.cpython-311.pyc") << "not the pinned code";
+    auto r = sh(p, Mode::Enforce,
+                "echo log >>" + (code_ / "written.txt").string() + "; cat " +
+                    (code_ / "__pycache__" / "greet.cpython-311.pyc").string() + " >/dev/null; echo $? >" +
+                    (dir_ / "status").string());
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto v = code_events(r);
+    ASSERT_EQ(v.size(), 1u) << "the write-only open is the files section's business: " << describe(v);
+    EXPECT_EQ(event_path(v[0]).path, (code_ / "__pycache__" / "greet.cpython-311.pyc").string());
+    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_NOT_PINNED);
+    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    EXPECT_EQ(slurp("status"), "137\n");
+}
+
 }  // namespace
 }  // namespace fnw::test

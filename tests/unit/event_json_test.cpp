@@ -493,5 +493,34 @@ TEST(EventJson, MalformedRecordsAreRejectedNotRead) {
     EXPECT_FALSE(event_to_json(bytes(ev), EventContext{}, WallClock(0)));
 }
 
+TEST(EventJson, ACodeFileThatIsNotThePinnedCodeNamesBothDigestsAndTheCodeRule) {
+    auto ev = file_probe_event();
+    ev->verdict = FNW_VERDICT_VIOLATION;
+    ev->access = ev->missing = FNW_FILE_READ;
+    ev->object_flags = FNW_OBJECT_CODE_PINNED;
+    ev->sha256_check = FNW_SHA256_MISMATCH;
+    std::memset(ev->sha256, 0xab, sizeof(ev->sha256));
+    std::memset(ev->expected_sha256, 0xcd, sizeof(ev->expected_sha256));
+    auto j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["rule"], "code.sha256") << "the content, not files.read";
+    EXPECT_EQ((*j)["file"]["sha256_check"], "mismatch");
+    std::string actual, expected;
+    for (int i = 0; i < 32; ++i) {
+        actual += "ab";
+        expected += "cd";
+    }
+    EXPECT_EQ((*j)["file"]["sha256"], actual);
+    EXPECT_EQ((*j)["file"]["expected_sha256"], expected);
+
+    ev->sha256_check = FNW_SHA256_NOT_PINNED;
+    std::memset(ev->expected_sha256, 0, sizeof(ev->expected_sha256));
+    j = file_json(*ev);
+    ASSERT_TRUE(j);
+    EXPECT_EQ((*j)["rule"], "code.sha256");
+    EXPECT_EQ((*j)["file"]["sha256_check"], "not_pinned");
+    EXPECT_FALSE((*j)["file"].contains("expected_sha256")) << "no pin, no expected digest";
+}
+
 }  // namespace
 }  // namespace fnw

@@ -341,5 +341,81 @@ TEST(ExecHash, DeferredAHashPastItsDeadlineIsAViolation) {
     EXPECT_EQ(done->missing, uint32_t{FNW_FILE_EXEC});
 }
 
+// ---- code pins (a bundle's) ------------------------------------------------
+
+std::unique_ptr<fnw_file_event> pending_code_open(const std::string& path, const Identity& id, pid_t pid = kNoSuchPid,
+                                                  int fd = -1) {
+    auto ev = pending_exec(path, id);
+    ev->hdr.pid = static_cast<uint32_t>(pid);
+    ev->nr = 257;  // openat
+    ev->ret = fd;
+    ev->access = FNW_FILE_READ;
+    ev->object_flags = FNW_OBJECT_CODE_PINNED;
+    return ev;
+}
+
+std::string hex_of(const uint8_t (&digest)[32]) {
+    Sha256 bytes{};
+    std::memcpy(bytes.data(), digest, bytes.size());
+    return to_hex(bytes);
+}
+
+TEST(ExecHash, ACodeFileIsCheckedAgainstItsPinAndOneWithoutAPinIsRefused) {
+    test::TempDir dir;
+    const auto code = std::filesystem::canonical(dir.path());
+    write_file(code / "handler.py", "abc");
+    write_file(code / "json.py", "shadow");
+    FunctionPolicy policy;  // no files section: the pins alone
+    policy.code_pins = {{(code / "handler.py").string(), kAbc}};
+    FileDecider decider(nullptr);
+    ASSERT_TRUE(decider.set_policy(3, policy, Mode::Enforce));
+
+    auto same = pending_code_open((code / "handler.py").string(), identity_of(code / "handler.py"));
+    EXPECT_FALSE(decider.decide(*same));
+    EXPECT_EQ(same->verdict, FNW_VERDICT_ALLOWED);
+    EXPECT_EQ(same->sha256_check, FNW_SHA256_MATCH);
+
+    write_file(code / "handler.py", "abc; evil()");
+    auto changed = pending_code_open((code / "handler.py").string(), identity_of(code / "handler.py"));
+    EXPECT_TRUE(decider.decide(*changed));
+    EXPECT_EQ(changed->verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(changed->sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(changed->missing, uint32_t{FNW_FILE_READ}) << "what the open asked for";
+    EXPECT_EQ(hex_of(changed->expected_sha256), kAbc);
+    EXPECT_NE(hex_of(changed->sha256), kAbc);
+
+    auto added = pending_code_open((code / "json.py").string(), identity_of(code / "json.py"));
+    EXPECT_TRUE(decider.decide(*added));
+    EXPECT_EQ(added->verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(added->sha256_check, FNW_SHA256_NOT_PINNED);
+
+    // Only what the kernel found in a code directory is checked.
+    auto elsewhere = pending_code_open((code / "handler.py").string(), identity_of(code / "handler.py"));
+    elsewhere->object_flags = 0;
+    EXPECT_FALSE(decider.decide(*elsewhere));
+    EXPECT_EQ(elsewhere->sha256_check, FNW_SHA256_NOT_CHECKED);
+    EXPECT_EQ(decider.stats().sha256_mismatches, 2u);
+}
+
+TEST(ExecHash, ACodeFileIsReadThroughTheFdTheProcessGot) {
+    test::TempDir dir;
+    const auto code = std::filesystem::canonical(dir.path());
+    write_file(code / "handler.py", "abc");
+    FunctionPolicy policy;
+    policy.code_pins = {{(code / "handler.py").string(), kAbc}};
+    FileDecider decider(nullptr);
+    ASSERT_TRUE(decider.set_policy(3, policy, Mode::Audit));  // audit: nothing is killed, this process least
+    UniqueFd held(::open((code / "handler.py").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(held.valid());
+    const Identity id = identity_of(code / "handler.py");
+    // Replaced by a rename since the open: the name now leads elsewhere,
+    // the fd still to what the process opened.
+    write_file(code / "other", "abcd");
+    std::filesystem::rename(code / "other", code / "handler.py");
+    auto ev = pending_code_open((code / "handler.py").string(), id, ::getpid(), held.get());
+    EXPECT_FALSE(decider.decide(*ev));
+    EXPECT_EQ(ev->sha256_check, FNW_SHA256_MATCH) << "hashed what the fd holds, not what the name holds now";
+}
+
 }  // namespace
 }  // namespace fnw

@@ -137,5 +137,27 @@ TEST(FileRules, UseSlotsNumberPatternsAndShareAnObject) {
     EXPECT_EQ(data_rule->use_subtree, 3);
 }
 
+TEST(FileRules, ACodePinMarksItsDirectoryAndNothingElse) {
+    test::TempDir dir;
+    std::filesystem::create_directories(dir.path() / "fn");
+    std::ofstream(dir.path() / "fn/handler.py") << "print()";
+    std::ofstream(dir.path() / "fn/greet.py") << "X = 1";
+    const std::vector<CodePin> pins = {{(dir.path() / "fn/handler.py").string(), std::string(64, 'a')},
+                                       {(dir.path() / "fn/greet.py").string(), std::string(64, 'b')}};
+    const KernelFileRules rules = compile_file_rules(2, FileRules{}, ExecRules{}, stat_identity, pins);
+    const fnw_file_rule* fn = rule_for(rules, dir.path() / "fn");
+    ASSERT_NE(fn, nullptr);
+    EXPECT_EQ(fn->flags, static_cast<uint32_t>(FNW_RULE_CODE_DIR));
+    EXPECT_EQ(fn->exact | fn->subtree | fn->named_entries, 0u) << "a code directory grants nothing";
+    EXPECT_EQ(rules.rules.size(), 1u) << "one entry for the directory, none per file";
+    EXPECT_EQ(rules.code_dirs.size(), 1u);
+    EXPECT_TRUE(rules.code_dirs_unkeyed.empty());
+
+    const KernelFileRules unknown = compile_file_rules(2, FileRules{}, ExecRules{},
+                                                       [](int) { return std::optional<fnw_object_identity>(); }, pins);
+    EXPECT_TRUE(unknown.rules.empty());
+    ASSERT_EQ(unknown.code_dirs_unkeyed.size(), 1u) << "said, not silently unchecked";
+}
+
 }  // namespace
 }  // namespace fnw

@@ -421,6 +421,23 @@ TEST(PolicySet, EveryRuleSectionReachesTheFingerprint) {
     }
 }
 
+TEST(PolicySet, CodePinsAndExecDigestsReachTheFingerprint) {
+    TempDir dir;
+    write_file(dir.path() / "p.yaml", policy_yaml("p", "f", "  exec: {allow: [{path: /bin/sh, sha256: " +
+                                                                  std::string(64, 'a') + "}]}\n"));
+    PolicySet set = load_policy_set(dir.path()).set.value();
+    const uint64_t plain = set.fingerprints.at("f");
+    write_file(dir.path() / "p.yaml", policy_yaml("p", "f", "  exec: {allow: [{path: /bin/sh, sha256: " +
+                                                                  std::string(64, 'b') + "}]}\n"));
+    EXPECT_NE(load_policy_set(dir.path()).set.value().fingerprints.at("f"), plain) << "another exec digest";
+    attach_code_pins(set, {{"/var/task/fn/handler.py", std::string(64, 'c')}});
+    EXPECT_EQ(set.policies.front().code_pins.size(), 1u);
+    const uint64_t pinned = set.fingerprints.at("f");
+    EXPECT_NE(pinned, plain);
+    attach_code_pins(set, {{"/var/task/fn/handler.py", std::string(64, 'd')}});
+    EXPECT_NE(set.fingerprints.at("f"), pinned) << "another code digest";
+}
+
 TEST(PolicySet, ABaselineChangeChangesThePoliciesItApplies) {
     TempDir dir;
     write_file(dir.path() / "baseline.yaml", kBaselineYaml);
