@@ -79,6 +79,15 @@ start_daemon "$work/daemon.log" "$sock" --bundle "$work/policies.fnwb" --trusted
 # pins it, or the function runs without one, as here).
 run_fn() { "$fnw" run --socket "$sock" --function "$fn" -- "$python" -B "$code/bootstrap.py" >"$work/run.out" 2>&1; }
 
+# status says what guards the code, per function.
+"$fnw" status --socket "$sock" -o json | "$python" -c '
+import json, sys
+fn, code = sys.argv[1], sys.argv[2]
+f = [f for f in json.load(sys.stdin)["functions"] if f["function"] == fn][0]
+assert f["code"] == {"pins": 3, "dirs": [code], "dirs_not_checked": [], "on_violation": "held, then killed"}, f
+' "$fn" "$code" && pass "status shows the pins, the code directory and what a change gets" ||
+  fail "status: $("$fnw" status --socket "$sock" -o json | grep -A8 '"code"')"
+
 run_fn
 rc=$?
 [[ $rc == 0 ]] && grep -q "hello world from the pinned code" "$work/run.out" && pass "the pinned code runs" ||

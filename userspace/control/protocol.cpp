@@ -92,8 +92,9 @@ FNW_JSON_FIELDS(BundleInfo, file, digest, signer, created, expires, files, pins,
 FNW_JSON_FIELDS(RulesInfo, valid, errors, function_policies, bundle)
 FNW_JSON_FIELDS(CgroupInfo, cgroup_id, policy_id, function, flags, path, registered_by, launcher, found_by, k8s)
 FNW_JSON_FIELDS(GrantsInfo, used, unused, not_counted, observed_seconds)
+FNW_JSON_FIELDS(CodePinsInfo, pins, dirs, dirs_not_checked, on_violation)
 FNW_JSON_FIELDS(FunctionInfo, function, policy, file, mode, policy_id, cgroups, events, violations, coverage_gaps,
-                usage)
+                usage, code)
 FNW_JSON_FIELDS(ControlInfo, register_refused, max_registrations_per_client, admin_group, launcher_parent)
 FNW_JSON_FIELDS(WebhookCounters, sent_events, failed_attempts, dropped, queued)
 FNW_JSON_FIELDS(StatusCounters, kernel, daemon, control, webhook)

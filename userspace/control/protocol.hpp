@@ -257,6 +257,14 @@ struct GrantsInfo {
     uint64_t used = 0, unused = 0, not_counted = 0;
     double observed_seconds = 0;
 };
+// A function's code pins (a signed bundle's): how many, the code
+// directories the kernel checks and those it cannot (with why), and what a
+// file that is not the pinned code gets.
+struct CodePinsInfo {
+    uint64_t pins = 0;
+    std::vector<std::string> dirs, dirs_not_checked;
+    std::string on_violation;  // "held, then killed" or "reported"
+};
 struct FunctionInfo {
     std::string function, policy, file, mode;
     uint32_t policy_id = 0;
@@ -264,6 +272,7 @@ struct FunctionInfo {
     // Absent where the kernel does not count them. Named to sort after
     // "mode": scripts match `"function":...,"mode":...` in the JSON.
     std::optional<GrantsInfo> usage;
+    std::optional<CodePinsInfo> code;  // absent without pins
 };
 
 // counters.daemon: what the daemon counts itself, listed once like the

@@ -118,7 +118,7 @@ StatusReply Daemon::Impl::status() const {
         s.rules->function_policies = objects->status(to_string(config.policy_source), config.function_policy_namespace);
     std::map<uint32_t, size_t> per_slot;
     s.cgroups = cgroups_status(*probes, policies->table(), *registrations, *identifier, per_slot);
-    s.functions = functions_status(policies->set(), policies->table(), router->per_function(), *lost, per_slot);
+    s.functions = functions_status(policies->set(), policies->table(), *probes, router->per_function(), *lost, per_slot);
     const auto now = std::chrono::steady_clock::now();
     for (FunctionInfo& f : s.functions) f.usage = function_grants_info(*policies, *probes, f.function, now);
     s.counters = counters_status();

@@ -85,7 +85,7 @@ std::vector<CgroupInfo> cgroups_status(const KernelMaps& maps, const PolicyTable
     return cgroups;
 }
 
-std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table,
+std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table, const KernelMaps& maps,
                                            const FunctionTally& tally, const LostRecords& lost,
                                            std::map<uint32_t, size_t>& per_slot) {
     std::vector<FunctionInfo> functions;
@@ -93,9 +93,15 @@ std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTab
     for (const auto& p : set->policies) {
         const uint32_t slot = *table.slot_of(p.function);
         const FunctionTally::Counts counts = tally.get(p.function);
-        functions.push_back(FunctionInfo{p.function, p.name, p.source, std::string(to_string(table.info(slot)->mode)),
-                                         slot, per_slot[slot], counts.events, counts.violations,
-                                         lost.gaps_of(p.function)});
+        const Mode mode = table.info(slot)->mode;
+        functions.push_back(FunctionInfo{p.function, p.name, p.source, std::string(to_string(mode)), slot,
+                                         per_slot[slot], counts.events, counts.violations, lost.gaps_of(p.function)});
+        if (!p.code_pins.empty()) {
+            const std::optional<CodeDirs> dirs = maps.code_dirs(slot);
+            functions.back().code = CodePinsInfo{p.code_pins.size(), dirs ? dirs->checked : std::vector<std::string>{},
+                                                 dirs ? dirs->not_checked : std::vector<std::string>{},
+                                                 mode == Mode::Enforce ? "held, then killed" : "reported"};
+        }
     }
     return functions;
 }

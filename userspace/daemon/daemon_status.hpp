@@ -32,9 +32,10 @@ std::vector<ProgramInfo> programs_status(const ProbeSet& probes);
 // into `per_slot` (for "functions").
 std::vector<CgroupInfo> cgroups_status(const KernelMaps& maps, const PolicyTable& table,
                                        const Registrations& registrations, const CgroupIdentifier& identifier, std::map<uint32_t, size_t>& per_slot);
-// "functions": one per policy of the set in force.
-std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table,
-                                           const FunctionTally& tally, const LostRecords& lost, std::map<uint32_t, size_t>& per_slot);
+// "functions": one per policy of the set in force (code pins from `maps`).
+std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table, const KernelMaps& maps,
+                                           const FunctionTally& tally, const LostRecords& lost,
+                                           std::map<uint32_t, size_t>& per_slot);
 
 // counters.daemon's share of the probes, the file decider, kills and outputs.
 void add_engine_counters(DaemonCounters& daemon_counters, const ProbeSet& probes, const FileDecider& files,

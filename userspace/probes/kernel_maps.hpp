@@ -32,6 +32,13 @@ struct SlotOwner {
     bool operator==(const SlotOwner&) const = default;
 };
 
+// A slot's code directories (a bundle's code pins): the ones the kernel
+// checks (FNW_RULE_CODE_DIR), and each it cannot key, with why.
+struct CodeDirs {
+    std::vector<std::string> checked;
+    std::vector<std::string> not_checked;
+};
+
 class KernelMaps {
 public:
     virtual ~KernelMaps() = default;
@@ -57,6 +64,9 @@ public:
     // Which grants of slot `policy_id` were used since it was written
     // (rule_use); nullopt where nothing counts them (test fakes).
     virtual std::optional<GrantUseBits> grant_use(uint32_t /*policy_id*/) const { return std::nullopt; }
+    // Slot `policy_id`'s code directories as last compiled; nullopt where
+    // nothing compiles them (test fakes).
+    virtual std::optional<CodeDirs> code_dirs(uint32_t /*policy_id*/) const { return std::nullopt; }
 };
 
 }  // namespace fnw

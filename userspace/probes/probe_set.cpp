@@ -329,6 +329,7 @@ Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mo
                                        BPF_ANY))
         return fail("rule_use map update: " + errno_text(err));
     use_layouts_[policy_id] = {files.use_slots, std::chrono::steady_clock::now()};
+    code_dirs_[policy_id] = {files.code_dirs, files.code_dirs_unkeyed};
     // Why the kernel leaves a right to fnwarden's matcher (slower, and its
     // kills are asynchronous): said once per load, per pattern.
     for (const auto& why : files.userspace_only)
@@ -395,6 +396,7 @@ Status ProbeSet::refresh_file_rules(uint32_t policy_id) {
     if (Status s = replace_file_rules(policy_id, files); !s) return s;
     if (auto layout = use_layouts_.find(policy_id); layout != use_layouts_.end())
         layout->second.file_slots = files.use_slots;
+    code_dirs_[policy_id] = {files.code_dirs, files.code_dirs_unkeyed};
     ++file_rule_refreshes_;
     policy.file_kernel_rights = files.complete_rights;
     return set_policy(policy_id, policy);
@@ -518,6 +520,12 @@ bool ProbeSet::reset_learned_syscalls(uint32_t policy_id) {
     fnw_syscall_set empty{};
     return bpf_map__update_elem(skel_->maps.learned_syscalls, &policy_id, sizeof(policy_id), &empty, sizeof(empty),
                                 BPF_ANY) == 0;
+}
+
+std::optional<CodeDirs> ProbeSet::code_dirs(uint32_t policy_id) const {
+    auto it = code_dirs_.find(policy_id);
+    if (it == code_dirs_.end()) return std::nullopt;
+    return it->second;
 }
 
 std::optional<GrantUseBits> ProbeSet::grant_use(uint32_t policy_id) const {

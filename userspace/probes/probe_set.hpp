@@ -145,6 +145,7 @@ public:
     // Grants of slot `policy_id` used since set_policy wrote it (rule_use,
     // with the file patterns' slots): for `fnwarden policy report`.
     std::optional<GrantUseBits> grant_use(uint32_t policy_id) const override;
+    std::optional<CodeDirs> code_dirs(uint32_t policy_id) const override;
 
     // Attaches the file syscall probes (files.bpf.c: 24 syscalls/sys_enter_*
     // and sys_exit_* tracepoints). Done on demand, by set_policy for a
@@ -269,6 +270,7 @@ private:
         std::chrono::steady_clock::time_point since;
     };
     std::map<uint32_t, UseLayout> use_layouts_;
+    std::map<uint32_t, CodeDirs> code_dirs_;  // per slot, as last compiled
     std::map<uint32_t, FileSections> file_sections_;
     // violation_tally keys -> how many repeats were reported, and the last one's time.
     using ViolationKey = std::tuple<uint64_t, uint32_t, uint32_t, uint64_t>;
