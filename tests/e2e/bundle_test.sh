@@ -4,11 +4,11 @@
 # bundles"): `policy bundle` refuses an invalid policy and signs a valid
 # set; `policy verify` accepts it and refuses a changed one; a daemon
 # started with --bundle loads it (a violation is reported per its policy);
-# a copy with one flipped byte, one signed with another key and an expired
-# one are each refused with their reason (status, a policy_refused event,
-# fnwarden_policy_refused_total) while the old set stays in force (the
-# same violation still reported); --require-signed refuses a plain rules
-# directory.
+# a copy with one flipped byte, one signed with another key, an expired
+# one and one signed before it (a rollback) are each refused with their
+# reason (status, a policy_refused event, fnwarden_policy_refused_total)
+# while the old set stays in force (the same violation still reported);
+# --require-signed refuses a plain rules directory.
 # usage: bundle_test.sh FNWARDEN WORKLOAD
 set -u
 fnw=$1
@@ -67,6 +67,12 @@ rc=$?
 [[ $rc == 2 && ! -e $work/bad.fnwb ]] && pass "an invalid policy is refused at bundle time" ||
   fail "bundle of an invalid policy: exit $rc, $(cat "$work/bad.out")"
 
+# Signed before the good one ("created" counts seconds: the clock moves on
+# first), so it is a rollback once the good one is in force.
+"$fnw" policy bundle --key "$work/key.pem" -o "$work/older.fnwb" "$rules" --expires 1h >/dev/null 2>&1 || fail "bundle (older)"
+older_signed=$(date +%s)
+clock_moved_on() { (($(date +%s) > older_signed)); }
+eventually 3 clock_moved_on || fail "the clock did not move on"
 "$fnw" policy bundle --key "$work/key.pem" -o "$work/good.fnwb" "$rules" --pin "$workload" --expires 1h >"$work/bundle.out" 2>&1 &&
   pass "bundle signed" || { fail "bundle: $(cat "$work/bundle.out")"; exit 1; }
 "$fnw" policy verify --trusted-key "$work/pub.pem" "$work/good.fnwb" >"$work/verify.out" 2>&1
@@ -120,6 +126,7 @@ refused() {
 refused "one flipped byte" "$work/flipped.fnwb" digest_mismatch
 refused "another key" "$work/other.fnwb" wrong_key
 refused "expired" "$work/expired.fnwb" expired
+refused "an older signed bundle" "$work/older.fnwb" rollback
 kill "$daemon_pid" && wait "$daemon_pid" 2>/dev/null
 
 # --- --require-signed refuses a plain rules directory --------------------------------

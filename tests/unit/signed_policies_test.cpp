@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/active_policies.hpp"
+#include "daemon/bundle_policy_set.hpp"
 #include "daemon/daemon_config.hpp"
 #include "daemon/rules_watcher.hpp"
 #include "fakes/fake_kernel_maps.hpp"
@@ -110,6 +111,65 @@ TEST_F(SignedPoliciesTest, ASignedButInvalidPolicyIsRefused) {
     write_file(bundle_, *make_bundle(input, *key_));
     EXPECT_FALSE(reload());
     EXPECT_EQ(refusals_, std::vector{BundleRefusal::InvalidPolicy});
+}
+
+// Rollback: an attacker who can write the bundle file holds every bundle
+// ever signed; an older one verifies, and must still not come back.
+TEST_F(SignedPoliciesTest, AnOlderSignedBundleIsRefusedAsARollback) {
+    use_bundle();
+    const int64_t now = std::time(nullptr);
+    auto signed_at = [&](const std::string& function, int64_t created) {
+        BundleInput input;
+        input.files.push_back({function + ".yaml", policy_text(function)});
+        input.created = created;
+        return *make_bundle(input, *key_);
+    };
+    const std::string current = signed_at("current", now - 60);
+    write_file(bundle_, current);
+    ASSERT_TRUE(reload());
+
+    write_file(bundle_, signed_at("older", now - 61));
+    EXPECT_FALSE(reload());
+    EXPECT_EQ(refusals_, std::vector{BundleRefusal::Rollback});
+    EXPECT_TRUE(has("current"));
+    EXPECT_FALSE(has("older"));
+    const BundleInfo info = *policies_.rules_status().bundle;
+    EXPECT_EQ(info.last_refusal_reason, "rollback");
+    EXPECT_NE(info.last_refusal.find("before the bundle in force"), std::string::npos) << info.last_refusal;
+    EXPECT_EQ(info.digest, sha256_hex(current));
+
+    write_file(bundle_, current);
+    EXPECT_TRUE(reload()) << "the bundle in force reloads (SIGHUP)";
+    write_file(bundle_, signed_at("same-second", now - 60));
+    EXPECT_TRUE(reload()) << "signed in the same second as the one in force";
+    write_file(bundle_, signed_at("newer", now));
+    ASSERT_TRUE(reload());
+    EXPECT_TRUE(has("newer"));
+    write_file(bundle_, current);
+    EXPECT_FALSE(reload()) << "once a newer one is in force, the one before it is a rollback too";
+    EXPECT_EQ(refusals_.back(), BundleRefusal::Rollback);
+    EXPECT_TRUE(has("newer"));
+}
+
+TEST(SignedPolicies, LoadingABundleChecksItsAgeOnlyOnceItVerified) {
+    test::TempDir temp;
+    const fs::path file = temp.path() / "b.fnwb";
+    const Ed25519Key key = *Ed25519Key::generate();
+    BundleInput input;
+    input.files.push_back({"fn.yaml", policy_text("fn")});
+    input.created = 1000;
+    write_file(file, *make_bundle(input, key));
+    EXPECT_FALSE(load_policy_bundle(file, key, 2000, {}, std::nullopt).refusal);
+    EXPECT_FALSE(load_policy_bundle(file, key, 2000, {}, 1000).refusal);
+    const BundleLoad older = load_policy_bundle(file, key, 2000, {}, 1001);
+    ASSERT_TRUE(older.refusal);
+    EXPECT_EQ(older.refusal->reason, BundleRefusal::Rollback);
+    EXPECT_FALSE(older.load.ok());
+    EXPECT_FALSE(older.bundle) << "a refused bundle is not summarised as verified";
+    // A forged "older" bundle is refused for its signature, not its age.
+    const BundleLoad other_key = load_policy_bundle(file, *Ed25519Key::generate(), 2000, {}, 1001);
+    ASSERT_TRUE(other_key.refusal);
+    EXPECT_EQ(other_key.refusal->reason, BundleRefusal::WrongKey);
 }
 
 TEST(SignedPolicies, RequireSignedRefusesAPlainDirectoryAndObjects) {

@@ -83,6 +83,7 @@ std::string_view to_string(BundleRefusal reason) {
     case BundleRefusal::Expired: return "expired";
     case BundleRefusal::InvalidPolicy: return "invalid_policy";
     case BundleRefusal::UnsignedSource: return "unsigned_source";
+    case BundleRefusal::Rollback: return "rollback";
     }
     return "unknown";
 }
@@ -91,7 +92,7 @@ std::vector<BundleRefusal> all_bundle_refusals() {
     return {BundleRefusal::Unreadable,     BundleRefusal::TooLarge,      BundleRefusal::Malformed,
             BundleRefusal::Unsigned,       BundleRefusal::BadSignature,  BundleRefusal::WrongKey,
             BundleRefusal::DigestMismatch, BundleRefusal::Expired,       BundleRefusal::InvalidPolicy,
-            BundleRefusal::UnsignedSource};
+            BundleRefusal::UnsignedSource, BundleRefusal::Rollback};
 }
 
 std::string bundle_name_problem(std::string_view name) {

@@ -54,6 +54,7 @@ enum class BundleRefusal {
     Expired,         // past the manifest's expiry
     InvalidPolicy,   // verified, but a policy in it does not load
     UnsignedSource,  // requireSigned: a plain directory or an object
+    Rollback,        // verified, but made before the bundle in force
 };
 std::string_view to_string(BundleRefusal reason);
 // Every reason, for declaring the metric's series up front.

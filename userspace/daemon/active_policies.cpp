@@ -55,7 +55,11 @@ PolicySetLoad ActivePolicies::read_sources(std::optional<BundleError>& refusal,
         objects.clear();
     }
     if (!signed_.bundle.empty()) {
-        BundleLoad loaded = load_policy_bundle(signed_.bundle, *signed_.trusted_key, std::time(nullptr), objects);
+        // Rollback protection: in memory only (the daemon has no state
+        // directory), so the floor starts again at each daemon start.
+        const auto& in_force = bundle_state_.in_force;
+        BundleLoad loaded = load_policy_bundle(signed_.bundle, *signed_.trusted_key, std::time(nullptr), objects,
+                                               in_force ? std::optional(in_force->created) : std::nullopt);
         refusal = std::move(loaded.refusal);
         bundle = std::move(loaded.bundle);
         pending_documents_ = std::move(loaded.documents);

@@ -4,7 +4,7 @@
 namespace fnw {
 
 BundleLoad load_policy_bundle(const std::filesystem::path& bundle, const Ed25519Key& trusted, int64_t now,
-                              const std::vector<PolicyObject>& objects) {
+                              const std::vector<PolicyObject>& objects, std::optional<int64_t> in_force_created) {
     BundleLoad out;
     auto refused = [&](BundleError why) {
         out.load.errors.push_back({bundle.string(), 0, 0, "bundle refused (" + std::string(to_string(why.reason)) + "): " + why.message});
@@ -15,6 +15,11 @@ BundleLoad load_policy_bundle(const std::filesystem::path& bundle, const Ed25519
     if (!bytes) return refused(bytes.failure());
     auto verified = verify_bundle(*bytes, trusted, now);
     if (!verified) return refused(verified.failure());
+    if (in_force_created && verified->manifest.created < *in_force_created)
+        return refused(bundle_error(BundleRefusal::Rollback,
+                                    "created " + format_utc_time(verified->manifest.created) +
+                                        ", before the bundle in force (created " + format_utc_time(*in_force_created) +
+                                        "): an older signed set is not loaded again; sign a new bundle"));
 
     out.bundle = BundleSummary{bundle.string(),      verified->digest,
                                verified->manifest.signer, verified->manifest.created,

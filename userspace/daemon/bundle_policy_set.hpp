@@ -37,8 +37,14 @@ struct BundleLoad {
 };
 
 // Reads, verifies against `trusted` at `now` (seconds since the epoch),
-// and loads the bundle's policies with `objects` as one set.
+// and loads the bundle's policies with `objects` as one set. A verified
+// bundle made before `in_force_created` (the "created" of the bundle in
+// force, none at start) is refused as a rollback: whoever can write the
+// bundle file must not bring back an older signed set (one that granted
+// more, or pinned code since fixed). The same "created" loads again: a
+// reload of the bundle in force, or one signed within the same second.
 BundleLoad load_policy_bundle(const std::filesystem::path& bundle, const Ed25519Key& trusted, int64_t now,
-                              const std::vector<PolicyObject>& objects);
+                              const std::vector<PolicyObject>& objects,
+                              std::optional<int64_t> in_force_created = std::nullopt);
 
 }  // namespace fnw
