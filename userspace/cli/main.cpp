@@ -50,7 +50,7 @@ constexpr const char* kTopUsage =
     "                     remove the probes a stopped daemon left pinned (they keep enforcing until then)\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
-    "  policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin FILE|DIR]... [--expires WHEN]\n"
+    "  policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin PATH[=DEPLOYED]]... [--expires WHEN]\n"
     "  policy verify --trusted-key PUB.pem BUNDLE\n"
     "                     sign a rules directory into one bundle; check a bundle as the daemon does\n"
     "  version            print the version and the commit it was built from (also --version)\n"

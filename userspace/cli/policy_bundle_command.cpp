@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bundle/bundle_file.hpp"
+#include "bundle/pin_paths.hpp"
 #include "bundle/policy_bundle.hpp"
 #include "cli/options.hpp"
 #include "common/unique_fd.hpp"
@@ -29,11 +30,13 @@ namespace fs = std::filesystem;
 constexpr int kExitRefused = 1;
 
 constexpr const char* kBundleUsage =
-    "usage: fnwarden policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin FILE|DIR]... [--expires DURATION|TIME]\n"
+    "usage: fnwarden policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin PATH[=DEPLOYED]]... [--expires DURATION|TIME]\n"
     "Validates every policy of RULES_DIR (as the daemon loads it) and packs the files, a manifest with each\n"
     "file's sha256 and the code pins (sha256 of each FILE, every regular file under DIR) into BUNDLE, signed\n"
-    "with the Ed25519 KEY (openssl genpkey -algorithm ed25519 -out KEY.pem). --expires: 90m, 12h, 30d, or\n"
-    "2026-12-31T00:00:00Z. Exit status: 0 written, 2 an invalid policy or bad arguments (nothing written).\n";
+    "with the Ed25519 KEY (openssl genpkey -algorithm ed25519 -out KEY.pem). A pin is recorded under its\n"
+    "absolute path, or with PATH=DEPLOYED under DEPLOYED (build/fn=/var/task/fn: hashed in build/fn, pinned\n"
+    "as /var/task/fn/...). --expires: 90m, 12h, 30d, or 2026-12-31T00:00:00Z.\n"
+    "Exit status: 0 written, 2 an invalid policy or bad arguments (nothing written).\n";
 constexpr const char* kVerifyUsage =
     "usage: fnwarden policy verify --trusted-key PUB.pem BUNDLE\n"
     "Checks BUNDLE as the daemon does: signature by the key PUB.pem (openssl pkey -in KEY.pem -pubout),\n"
@@ -65,22 +68,26 @@ std::optional<BundleArgs> parse_bundle_args(const std::vector<std::string>& args
     return out;
 }
 
-Result<CodePin> pin_file(const fs::path& path) {
+Result<CodePin> pin_file(const fs::path& path, const PinSource& source) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd.valid()) return fail(path.string() + ": cannot open (a symlink is not followed: pin its target)");
     auto digest = sha256_of_fd(fd.get());
     if (!digest) return fail(path.string() + ": cannot read");
-    return CodePin{fs::absolute(path).lexically_normal().string(), to_hex(*digest)};
+    return CodePin{deployed_pin_path(source, path), to_hex(*digest)};
 }
 
 // Each FILE, and every regular file under each DIR (symlinks refused: a
-// pin names what the function runs, not where a link pointed today).
-Result<std::vector<CodePin>> collect_pins(const std::vector<std::string>& paths) {
+// pin names what the function runs, not where a link pointed today), each
+// recorded under its deployed path (PATH=DEPLOYED) or its own.
+Result<std::vector<CodePin>> collect_pins(const std::vector<std::string>& arguments) {
     std::vector<CodePin> pins;
-    for (const std::string& given : paths) {
+    for (const std::string& argument : arguments) {
+        auto source = parse_pin_argument(argument, fs::current_path());
+        if (!source) return fail(source.error());
+        const fs::path& given = source->local;
         std::error_code ec;
         if (!fs::is_directory(fs::symlink_status(given, ec))) {
-            auto pin = pin_file(given);
+            auto pin = pin_file(given, *source);
             if (!pin) return fail(pin.error());
             pins.push_back(std::move(*pin));
             continue;
@@ -89,12 +96,12 @@ Result<std::vector<CodePin>> collect_pins(const std::vector<std::string>& paths)
             if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
             if (!it->is_regular_file(ec) || it->is_symlink(ec))
                 return fail(it->path().string() + ": not a regular file; a code directory holds regular files only");
-            auto pin = pin_file(it->path());
+            auto pin = pin_file(it->path(), *source);
             if (!pin) return fail(pin.error());
             pins.push_back(std::move(*pin));
             if (pins.size() > kMaxCodePins) return fail("more than " + std::to_string(kMaxCodePins) + " pinned files");
         }
-        if (ec) return fail(given + ": " + ec.message());
+        if (ec) return fail(given.string() + ": " + ec.message());
     }
     return pins;
 }

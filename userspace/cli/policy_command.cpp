@@ -27,7 +27,7 @@ void print_policy_meaning(const FunctionPolicy& policy) {
 
 constexpr const char* kPolicyUsage =
     "usage: fnwarden policy validate FILE...\n"
-    "       fnwarden policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin FILE|DIR]... [--expires WHEN]\n"
+    "       fnwarden policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin PATH[=DEPLOYED]]... [--expires WHEN]\n"
     "       fnwarden policy verify --trusted-key PUB.pem BUNDLE\n"
     "       fnwarden policy report (--function NAME | --from REPORT.json) [-o table|json|markdown] [--write-policy FILE]\n"
     "Checks policy and baseline files without loading anything: prints, per file, \"ok\" with what the\n"
