@@ -35,14 +35,14 @@ std::vector<const Grant*> grants_by_use(const GrantReport& r) {
     return out;
 }
 
+}  // namespace
+
 // A markdown table cell: no pipe or newline can break the row.
 std::string markdown_cell(const std::string& text) {
     std::string out = "`";
     for (char c : display_name(text)) out += (c == '|' ? std::string("\\|") : c == '`' ? std::string("'") : std::string(1, c));
     return out + "`";
 }
-
-}  // namespace
 
 void print_grant_report_table(const GrantReport& report, std::ostream& out, bool color) {
     out << display_name(report.function) << " (policy " << display_name(report.policy) << "): " << summary_of(report)

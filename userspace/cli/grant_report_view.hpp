@@ -4,10 +4,15 @@
 #pragma once
 
 #include <ostream>
+#include <string>
 
 #include "output/grant_report_json.hpp"
 
 namespace fnw::cli {
+
+// `text` as one markdown table cell, in code style: no pipe, backtick or
+// newline can break the row.
+std::string markdown_cell(const std::string& text);
 
 // A summary line, then every grant with its use (unused ones first).
 void print_grant_report_table(const GrantReport& report, std::ostream& out, bool color);

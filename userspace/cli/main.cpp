@@ -50,6 +50,8 @@ constexpr const char* kTopUsage =
     "                     remove the probes a stopped daemon left pinned (they keep enforcing until then)\n"
     "  policy validate FILE...\n"
     "                     check policy files; prints file:line:column for each error\n"
+    "  policy diff OLD.yaml NEW.yaml [-o table|json|markdown]\n"
+    "                     the grants a policy change adds and removes, per section (exit 1 when any)\n"
     "  policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin PATH[=DEPLOYED]]... [--expires WHEN]\n"
     "  policy verify --trusted-key PUB.pem BUNDLE\n"
     "                     sign a rules directory into one bundle; check a bundle as the daemon does\n"

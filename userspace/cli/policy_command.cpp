@@ -30,6 +30,7 @@ constexpr const char* kPolicyUsage =
     "       fnwarden policy bundle --key KEY.pem -o BUNDLE RULES_DIR [--pin PATH[=DEPLOYED]]... [--expires WHEN]\n"
     "       fnwarden policy verify --trusted-key PUB.pem BUNDLE\n"
     "       fnwarden policy report (--function NAME | --from REPORT.json) [-o table|json|markdown] [--write-policy FILE]\n"
+    "       fnwarden policy diff OLD.yaml NEW.yaml [-o table|json|markdown]\n"
     "Checks policy and baseline files without loading anything: prints, per file, \"ok\" with what the\n"
     "policy allows per right and each way it cannot work as written, or file:line:column for each error.\n"
     "Exit status: 0 when every file is valid, 2 when one is not or the arguments are wrong.\n";
@@ -43,11 +44,14 @@ int cmd_policy_bundle(const std::vector<std::string>& args);
 int cmd_policy_verify(const std::vector<std::string>& args);
 // policy_report_command.cpp
 int cmd_policy_report(const std::vector<std::string>& args);
+// policy_diff_command.cpp
+int cmd_policy_diff(const std::vector<std::string>& args);
 
 int cmd_policy_validate(const std::vector<std::string>& args) {
     if (!args.empty() && args[0] == "bundle") return cmd_policy_bundle(args);
     if (!args.empty() && args[0] == "verify") return cmd_policy_verify(args);
     if (!args.empty() && args[0] == "report") return cmd_policy_report(args);
+    if (!args.empty() && args[0] == "diff") return cmd_policy_diff(args);
     // --help at any level is an answer, not a file name (exit 0).
     if ((!args.empty() && asks_for_help(args[0])) || (args.size() >= 2 && args[0] == "validate" && asks_for_help(args[1]))) {
         std::cout << kPolicyUsage;
