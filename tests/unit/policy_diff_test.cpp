@@ -59,7 +59,9 @@ TEST(PolicyDiff, EachSectionSaysWhatWasAddedAndRemoved) {
     ASSERT_FALSE(diff.equal());
     ASSERT_TRUE(section(diff, "mode"));
     EXPECT_EQ(section(diff, "mode")->removed, (Items{"mode: audit", "files.onViolation: deny"}));
-    EXPECT_EQ(section(diff, "mode")->added, (Items{"mode: enforce", "files.onViolation: kill"}));
+    EXPECT_EQ(section(diff, "mode")->added,
+              (Items{"mode: enforce", "files.onViolation: kill", "process.onViolation: report"}))
+        << "a new section acts too";
     ASSERT_TRUE(section(diff, "syscalls"));
     EXPECT_EQ(section(diff, "syscalls")->added, (Items{"socket", "connect"}));
     EXPECT_TRUE(section(diff, "syscalls")->removed.empty());
@@ -73,7 +75,7 @@ TEST(PolicyDiff, EachSectionSaysWhatWasAddedAndRemoved) {
     ASSERT_TRUE(section(diff, "process"));
     EXPECT_EQ(section(diff, "process")->removed, Items{kUnrestrictedGrant});
     EXPECT_EQ(section(diff, "process")->added, Items{"ptrace"});
-    EXPECT_EQ(diff.added(), 2u + 2u + 1u + 1u + 1u + 1u + 1u + 1u);
+    EXPECT_EQ(diff.added(), 3u + 2u + 1u + 1u + 1u + 1u + 1u);
     EXPECT_EQ(diff.removed(), 2u + 1u + 1u);
     // The fixed order: who, how, then the grants as a policy lists them.
     std::vector<std::string> order;

@@ -154,7 +154,7 @@ TEST_F(SignedPoliciesTest, AnOlderSignedBundleIsRefusedAsARollback) {
 TEST(SignedPolicies, LoadingABundleChecksItsAgeOnlyOnceItVerified) {
     test::TempDir temp;
     const fs::path file = temp.path() / "b.fnwb";
-    const Ed25519Key key = *Ed25519Key::generate();
+    const Ed25519Key key = Ed25519Key::generate().value();
     BundleInput input;
     input.files.push_back({"fn.yaml", policy_text("fn")});
     input.created = 1000;
