@@ -17,6 +17,10 @@ FunctionPolicy parsed(const std::string& spec, const std::string& name = "hello"
     return result.ok() ? *result.policy : FunctionPolicy{};
 }
 
+PolicyDiff diff_of(const std::string& before_spec, const std::string& after_spec) {
+    return diff_policies(parsed(before_spec), parsed(after_spec));
+}
+
 const SectionDiff* section(const PolicyDiff& diff, const std::string& name) {
     for (const SectionDiff& s : diff.sections)
         if (s.section == name) return &s;
@@ -33,29 +37,27 @@ constexpr const char* kBase =
     "  network:\n    egress: [{cidr: 10.0.0.0/8, ports: [443], protocol: tcp}]\n";
 
 TEST(PolicyDiff, OrderDuplicatesAndFormattingAreNotChanges) {
-    const FunctionPolicy before = parsed(kBase);
-    const FunctionPolicy after = parsed(
+    const PolicyDiff diff = diff_of(
+        kBase,
         "  mode: audit\n"
         "  files:\n    onViolation: deny\n    write: [/tmp/out/**]\n    read: [/srv/fn/**, /etc/hosts, /etc/hosts]\n"
         "  syscalls: {onViolation: deny, allow: [exit_group, openat, write, read]}\n"
         "  network:\n    egress:\n      - {cidr: 10.0.0.0/8, ports: [443], protocol: tcp}   # the API\n"
         "  exec: {allow: [/usr/bin/python3]}\n");
-    const PolicyDiff diff = diff_policies(before, after);
     EXPECT_TRUE(diff.equal()) << (diff.sections.empty() ? "" : diff.sections[0].section);
     EXPECT_EQ(diff.added(), 0u);
     EXPECT_EQ(diff.removed(), 0u);
 }
 
 TEST(PolicyDiff, EachSectionSaysWhatWasAddedAndRemoved) {
-    const FunctionPolicy before = parsed(kBase);
-    const FunctionPolicy after = parsed(
+    const PolicyDiff diff = diff_of(
+        kBase,
         "  mode: enforce\n"
         "  syscalls:\n    onViolation: deny\n    allow: [read, write, openat, exit_group, socket, connect]\n"
         "  files:\n    onViolation: kill\n    read: [/srv/fn/**]\n    write: [/tmp/out/**]\n    delete: [/tmp/out/**]\n"
         "  exec:\n    allow: [/usr/bin/python3, /bin/sh]\n"
         "  network:\n    egress: [{cidr: 10.0.0.0/8, ports: [443, 80], protocol: tcp}]\n    listen: [{port: 8080}]\n"
         "  process: {ptrace: true}\n");
-    const PolicyDiff diff = diff_policies(before, after);
     ASSERT_FALSE(diff.equal());
     ASSERT_TRUE(section(diff, "mode"));
     EXPECT_EQ(section(diff, "mode")->removed, (Items{"mode: audit", "files.onViolation: deny"}));
@@ -85,10 +87,8 @@ TEST(PolicyDiff, EachSectionSaysWhatWasAddedAndRemoved) {
 }
 
 TEST(PolicyDiff, DroppingASectionGrantsEverythingInIt) {
-    const FunctionPolicy before = parsed(kBase);
-    const FunctionPolicy after = parsed("  mode: audit\n  syscalls:\n    onViolation: deny\n"
-                                        "    allow: [read, write, openat, exit_group]\n");
-    const PolicyDiff diff = diff_policies(before, after);
+    const PolicyDiff diff =
+        diff_of(kBase, "  mode: audit\n  syscalls:\n    onViolation: deny\n    allow: [read, write, openat, exit_group]\n");
     ASSERT_TRUE(section(diff, "files"));
     EXPECT_EQ(section(diff, "files")->added, Items{kUnrestrictedGrant});
     EXPECT_EQ(section(diff, "files.read")->removed, (Items{"/etc/hosts", "/srv/fn/**"}));
