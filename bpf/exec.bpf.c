@@ -99,7 +99,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 		verdict = FNW_VERDICT_VIOLATION; /* no path can be allowed: there is none */
 		missing = FNW_FILE_EXEC;
 	} else if (restricted && !(granted_rights(policy_id, &file->f_path, FNW_FILE_EXEC) & FNW_FILE_EXEC)) {
-		if ((policy->file_kernel_rights & FNW_FILE_EXEC) && rules_root_is_ours()) {
+		if (rules_root_rights(policy_id, policy->file_kernel_rights) & FNW_FILE_EXEC) {
 			verdict = FNW_VERDICT_VIOLATION;
 			missing = FNW_FILE_EXEC;
 		} else {

@@ -212,8 +212,8 @@ static __always_inline int file_exit(long ret)
 
 			bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
 			verdict = FNW_VERDICT_ALLOWED;
-		} else if (!(access & ~policy->file_kernel_rights) && !(access & ~granted & named) &&
-			   rules_root_is_ours()) {
+		} else if (!(access & ~rules_root_rights(policy_id, policy->file_kernel_rights)) &&
+			   !(access & ~granted & named)) {
 			verdict = FNW_VERDICT_VIOLATION;
 		}
 	}

@@ -115,6 +115,14 @@ struct {
 	__type(value, __u32);
 } file_rule_names SEC(".maps") __weak;
 
+/* Roots besides fnwarden's own each policy's file rules were compiled in; see fnw_rules_root_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_RULES_ROOTS);
+	__type(key, struct fnw_rules_root_key);
+	__type(value, __u32); /* FNW_FILE_* rights complete in that root */
+} rules_roots SEC(".maps") __weak;
+
 /* Per-CPU room to build a file_rule_names key (the walk's stack is full). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -39,6 +39,32 @@ static __always_inline bool rules_root_is_ours(void)
 	       BPF_CORE_READ(root, i_ino) == rules_root_ino && BPF_CORE_READ(root, i_sb, s_dev) == rules_root_dev;
 }
 
+/*
+ * The FNW_FILE_* rights whose rules are complete for the current task's
+ * root: `own` (the policy's file_kernel_rights, compiled in fnwarden's
+ * root) when it is fnwarden's, what the policy's rules compiled in the
+ * task's own root make complete (rules_roots: a container's, a chroot's),
+ * or none. A miss of any other right proves nothing here.
+ */
+static __always_inline __u32 rules_root_rights(__u32 policy_id, __u32 own)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
+	struct fnw_rules_root_key key = {
+		.policy_id = policy_id,
+		.mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum),
+		.root_dev = BPF_CORE_READ(root, i_sb, s_dev),
+		.root_ino = BPF_CORE_READ(root, i_ino),
+	};
+
+	if (rules_mnt_ns && key.mnt_ns == rules_mnt_ns && key.root_ino == rules_root_ino &&
+	    key.root_dev == rules_root_dev)
+		return own;
+	__u32 *rights = bpf_map_lookup_elem(&rules_roots, &key);
+
+	return rights ? *rights : 0;
+}
+
 /* d_name.len is at most NAME_MAX (255): a mask the verifier can see. */
 #define NAME_LEN_MASK 0xff
 

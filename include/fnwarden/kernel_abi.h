@@ -263,6 +263,21 @@ struct fnw_object_identity {
 };
 
 /*
+ * rules_roots: (policy, a root the policy's file rules were also compiled
+ * in) -> the FNW_FILE_* rights complete there. A function in a container or
+ * a chroot names other objects than fnwarden does; its slot's rules were
+ * compiled in its root too, and a task whose mount namespace and root
+ * directory are that root's may have a miss of these rights decided in the
+ * kernel (path.bpf.h, rules_root_rights).
+ */
+struct fnw_rules_root_key {
+	__u32 policy_id;
+	__u32 mnt_ns; /* nsproxy->mnt_ns->ns.inum */
+	__u64 root_dev; /* fs->root's inode: kernel dev_t */
+	__u64 root_ino;
+};
+
+/*
  * file_verdicts (LRU): an open already found allowed, by the kernel's rules
  * or by userspace's globs, so the same access never crosses the ring buffer
  * again. parent_ino and generation keep a hard link elsewhere, or a reused

@@ -80,6 +80,8 @@
 #define FNW_VIOLATION_WINDOW_NS 1000000000ull
 /* file_rule_names entries (each rule object's way up to its mount's root). */
 #define FNW_MAX_FILE_RULE_NAMES 16384
+/* rules_roots: (policy slot, container or chroot root) pairs with compiled rules. */
+#define FNW_MAX_RULES_ROOTS 4096
 /* Longest entry name file_rule_names holds, NUL included (a power of two). */
 #define FNW_RULE_NAME_MAX 64
 /* file_verdicts: opens already found allowed (LRU, all policies). */

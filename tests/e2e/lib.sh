@@ -141,3 +141,41 @@ find_bpftool() { # [BUILD_DIR]
   fi
   return 1
 }
+
+# overlay_bundle DIR LOWER CGROUP ANNOTATION SCRIPT [SRC:DST...]: an OCI
+# bundle in DIR for runc, its root an overlayfs over LOWER (upper and work
+# in DIR, mounted at DIR/rootfs and added to the caller's `mounted` array
+# to unmount), running `sh -c SCRIPT` as root in cgroup CGROUP, with the
+# host's /usr and each SRC bound read-only at DST, and the annotation
+# fnwarden.io/function=ANNOTATION unless it is "".
+overlay_bundle() {
+  local dir=$1 lower=$2 cgroup=$3 annotation=$4 script=$5
+  shift 5
+  mkdir -p "$dir"/{upper,work,rootfs}
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs" ||
+    { fail "overlay mount failed"; exit 1; }
+  mounted+=("$dir/rootfs")
+  python3 - "$dir/config.json" "$annotation" "$script" "$cgroup" "$@" <<'PY'
+import json, sys
+path, annotation, script, cgroup = sys.argv[1:5]
+binds = [{"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]}
+         for src, dst in (b.split(":", 1) for b in sys.argv[5:])]
+config = {
+  "ociVersion": "1.0.2",
+  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", script],
+              "env": ["PATH=/usr/bin:/bin"], "cwd": "/", "noNewPrivileges": True},
+  "root": {"path": "rootfs"},
+  "hostname": "fnwtest",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=65536k"]},
+    {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
+  ] + binds,
+  "linux": {"cgroupsPath": cgroup,
+            "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
+}
+if annotation:
+  config["annotations"] = {"fnwarden.io/function": annotation}
+json.dump(config, open(path, "w"), indent=1)
+PY
+}

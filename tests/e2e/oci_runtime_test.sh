@@ -75,8 +75,10 @@ spec:
             statfs, vfork, clone, clone3, wait4, write, dup2, fcntl, ioctl, lseek, getcwd, uname, sysinfo]
 YAML
 # A third, for a container started by plain runc (no wrapper) that the
-# daemon finds by its cgroup: no Landlock, so the forbidden write is held
-# at sys_exit until fnwarden's verdict kills it (issue 21 acceptance).
+# daemon finds by its cgroup: no Landlock. Its first read is matched by name
+# and makes the daemon compile the rules in the container's root; the
+# forbidden write after it is killed by the probe at sys_exit (issue 21
+# acceptance; tests/e2e/foreign_root_test.sh has the details).
 cat >"$work/rules/nowrap.yaml" <<YAML
 apiVersion: fnwarden.io/v1
 kind: FunctionPolicy
@@ -104,33 +106,8 @@ printf 'print("hello")\n' >"$lower/app/handler.py"
 # bundle NAME ANNOTATION SCRIPT: an overlay root over the layer, config.json
 # with the annotation ("" none) running `sh -c SCRIPT`.
 bundle() {
-  local dir=$work/$1 annotation=$2 script=$3
-  mkdir -p "$dir"/{upper,work,rootfs}
-  printf '%s' "$script" >"$work/$1.script"
-  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs" ||
-    { fail "overlay mount failed"; exit 1; }
-  mounted+=("$dir/rootfs")
-  python3 - "$dir/config.json" "$annotation" "$script" "/$parent/$1" <<'PY'
-import json, sys
-path, annotation, script, cgroup = sys.argv[1:]
-config = {
-  "ociVersion": "1.0.2",
-  "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", script],
-              "env": ["PATH=/usr/bin:/bin"], "cwd": "/", "noNewPrivileges": True},
-  "root": {"path": "rootfs"},
-  "hostname": "fnwtest",
-  "mounts": [
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=65536k"]},
-    {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]},
-  ],
-  "linux": {"cgroupsPath": cgroup,
-            "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")]},
-}
-if annotation:
-  config["annotations"] = {"fnwarden.io/function": annotation}
-json.dump(config, open(path, "w"), indent=1)
-PY
+  printf '%s' "$3" >"$work/$1.script"
+  overlay_bundle "$work/$1" "$lower" "/$parent/$1" "$2" "$3"
 }
 
 # --- 1. forbidden write, create + start as containerd does it -------------------------
@@ -183,7 +160,7 @@ grep -q 'Operation not permitted' "$work/seccomp.out" && grep -q 'mkdir-rc=[1-9]
   [[ ! -e $work/seccomp/upper/tmp/made ]] && pass "a syscall outside the allowlist: EPERM from seccomp, no directory" ||
   fail "seccomp: $(cat "$work/seccomp.out")"
 
-# --- 2b. without the wrapper: held at sys_exit, killed on fnwarden's verdict -----------
+# --- 2b. without the wrapper: killed at sys_exit by the probe --------------------------
 c2n=ociwrap-nowrap-$$
 containers+=("$c2n")
 bundle nowrap "" 'cat /app/handler.py >/dev/null || exit 3; echo x > /app/handler.py; echo "after-write"'
@@ -200,8 +177,8 @@ grep -q after-write "$work/nowrap.out" && fail "it returned from the write: $(ca
   pass "it never returned from the write"
 if eventually 5 grep -q "\"function\":\"$fn-nowrap\"" "$work/events.jsonl"; then
   ev=$(grep "\"function\":\"$fn-nowrap\"" "$work/events.jsonl" | grep '"verdict":"violation"' | head -1)
-  [[ $ev == *'"path":"/app/handler.py"'* && $ev == *'"action":"killed"'* && $ev == *'"mechanism":"held-sigkill"'* ]] &&
-    pass "reported: held and killed, naming /app/handler.py" || fail "event: $ev"
+  [[ $ev == *'"path":"/app/handler.py"'* && $ev == *'"action":"killed"'* && $ev == *'"mechanism":"sigkill"'* ]] &&
+    pass "reported: killed by the probe in the container's root, naming /app/handler.py" || fail "event: $ev"
 else
   fail "no event for $fn-nowrap: $(tail -5 "$work/daemon.log")"
 fi

@@ -10,21 +10,13 @@
 #include <fnwarden/kernel_abi.h>
 
 #include "core/file_rules.hpp"
+#include "stat_identity.hpp"
 #include "temp_dir.hpp"
 
 namespace fnw {
 namespace {
 
-// What identity.bpf.c would read, with a generation the filesystem "gave".
-std::optional<fnw_object_identity> stat_identity(int fd) {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) return std::nullopt;
-    fnw_object_identity id{};
-    id.dev = st.st_dev;
-    id.ino = st.st_ino;
-    id.generation = 7;
-    return id;
-}
+using test::stat_identity;  // what identity.bpf.c would read
 
 const fnw_file_rule* rule_for(const KernelFileRules& rules, const std::filesystem::path& path) {
     struct stat st {};

@@ -63,11 +63,12 @@ using ObjectKey = std::tuple<uint64_t, uint64_t, uint32_t>;  // dev, ino, genera
 
 ObjectKey key_of(const fnw_object_identity& id) { return {id.dev, id.ino, id.generation}; }
 
-// Reads the kernel's identity of the object at `path` (symlinks followed:
-// the kernel sees what they name), once per path per compile.
+// Reads the kernel's identity of the object at `path` in one root
+// (symlinks followed: the kernel sees what they name), once per path per
+// compile.
 class Identities {
 public:
-    explicit Identities(const ObjectIdentityFn& identify) : identify_(identify) {}
+    Identities(const ObjectIdentityFn& identify, const PathOpener& root) : identify_(&identify), root_(&root) {}
 
     // The identity, or why it cannot be proven.
     const std::variant<Identified, std::string>& of(const std::string& path) {
@@ -78,7 +79,7 @@ public:
 
 private:
     std::variant<Identified, std::string> read(const std::string& path) const {
-        UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+        UniqueFd fd = root_->open(path);
         if (!fd.valid()) return errno == ENOENT ? "does not exist now" : std::string(std::strerror(errno));
         // Everything compile_file_rules asks of the object, read from the
         // one fd: what it is, where it is mounted, which filesystem.
@@ -89,18 +90,30 @@ private:
         out.mode = stx.stx_mode;
         out.mount_root = stx.stx_attributes_mask & stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
         if (struct statfs fs {}; ::fstatfs(fd.get(), &fs) == 0) out.fs_type = fs.f_type;
-        auto id = identify_ ? identify_(fd.get()) : std::nullopt;
+        auto id = *identify_ ? (*identify_)(fd.get()) : std::nullopt;
         if (!id) return std::string("its inode identity cannot be read here (BPF iterator)");
         // Generation 0 is also what a filesystem without generations
         // reports: a freed inode number reused for a new object would look
         // the same. A mount's root cannot be deleted, so its number is safe.
-        if (id->generation == 0 && !out.mount_root && !assigns_generations(out.fs_type))
+        if (id->generation == 0 && !out.mount_root && !assigns_generations(out.fs_type) &&
+            !stable_overlay_object(path, *id, out.fs_type))
             return std::string("its filesystem gives no inode generation, so a reused inode could not be told apart");
         out.id = *id;
         return out;
     }
 
-    const ObjectIdentityFn& identify_;
+    // In a function's own root, an overlay object whose number the root
+    // vouches for (RootOpener::overlay_identity_is_stable): the overlay
+    // inode is what the kernel's walk meets there.
+    bool stable_overlay_object(const std::string& path, const fnw_object_identity& id,
+                               decltype(statfs::f_type) fs_type) const {
+        if (fs_type != kOverlayfsMagic || root_->foreign_root().empty()) return false;
+        const auto canonical = root_->canonical(path);
+        return canonical && root_->overlay_identity_is_stable(*canonical, id.dev, id.ino);
+    }
+
+    const ObjectIdentityFn* identify_;
+    const PathOpener* root_;
     std::map<std::string, std::variant<Identified, std::string>> cache_;
 };
 
@@ -108,16 +121,27 @@ private:
 class FileRuleCompiler {
 public:
     FileRuleCompiler(uint32_t policy_id, const ObjectIdentityFn& identify)
-        : policy_id_(policy_id), identities_(identify) {}
+        : policy_id_(policy_id), identify_(identify), identities_(identify, own_root_) {}
+
+    // Patterns name objects as `root` does from here on (fnwarden's own
+    // until then), into the rules compiled so far: what is complete is
+    // counted from this root's sections alone.
+    void set_root(const PathOpener& root) {
+        root_ = &root;
+        identities_ = Identities(identify_, root);
+        out_.complete_rights = 0;
+    }
+    uint32_t complete_rights() const { return out_.complete_rights; }
 
     // One right's patterns; the right is complete when the kernel holds
     // every one of them.
     void add_section(const std::vector<std::string>& patterns, uint32_t right) {
         bool complete = true;
+        const std::string where = root_->foreign_root().empty() ? "" : " (" + root_->foreign_root() + ")";
         for (const auto& pattern : patterns) {
             add_pattern(pattern, right, [&](const std::string& why) {
                 complete = false;
-                out_.userspace_only.push_back(pattern + ": " + why);
+                out_.userspace_only.push_back(pattern + where + ": " + why);
             });
         }
         if (complete) out_.complete_rights |= right;
@@ -142,7 +166,10 @@ private:
                      const Note& userspace_only);
 
     uint32_t policy_id_;
-    Identities identities_;
+    const ObjectIdentityFn& identify_;
+    OwnRootOpener own_root_;
+    const PathOpener* root_ = &own_root_;  // where patterns are looked up now
+    Identities identities_;               // its objects
     KernelFileRules out_;
     std::map<ObjectKey, fnw_file_rule> by_object_;
     std::map<std::pair<ObjectKey, std::string>, uint32_t> by_name_;
@@ -163,14 +190,17 @@ void FileRuleCompiler::add_pattern(const std::string& pattern, uint32_t right, c
     // the rule still allows what it matches but the kernel must not decide
     // a miss is a violation: overlayfs gives a file's lower-layer device,
     // btrfs a per-subvolume device.
-    const bool foreign_identity = found.fs_type == kOverlayfsMagic || found.fs_type == kBtrfsMagic;
+    // In a function's own root, an overlay identity was read as its walk
+    // meets it and proven stable (Identities::stable_overlay_object).
+    const bool foreign_identity = (found.fs_type == kOverlayfsMagic && root_->foreign_root().empty()) ||
+                                  found.fs_type == kBtrfsMagic;
     if (foreign_identity) {
         userspace_only(std::string("on ") + (found.fs_type == kOverlayfsMagic ? "overlayfs" : "btrfs") +
                        ", whose stat() identities the kernel does not use");
     }
-    std::error_code ec;
-    const std::filesystem::path target = std::filesystem::canonical(rule->path, ec);
-    if (ec) return userspace_only("its canonical path cannot be found");
+    const auto canonical = root_->canonical(rule->path);
+    if (!canonical) return userspace_only("its canonical path cannot be found");
+    const std::filesystem::path& target = *canonical;
     // A single file is an inode, and files get replaced (an editor's or
     // resolvconf's rename over /etc/resolv.conf): the new inode would miss
     // the rule. mark_way_up() names the file in its directory too, so a
@@ -260,6 +290,31 @@ KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, c
     compiler.add_section(exec.restricted ? exec.allow : none, FNW_FILE_EXEC);
     compiler.add_code_pins(code_pins);
     return std::move(compiler).finish();
+}
+
+RootedFileRules compile_file_rules_in_roots(uint32_t policy_id, const FileRules& files, const ExecRules& exec,
+                                            const ObjectIdentityFn& identify,
+                                            const std::vector<const PathOpener*>& roots,
+                                            const std::vector<CodePin>& code_pins) {
+    FileRuleCompiler compiler(policy_id, identify);
+    const std::pair<const std::vector<std::string>*, uint32_t> sections[] = {
+        {&files.read, FNW_FILE_READ},     {&files.write, FNW_FILE_WRITE},   {&files.create, FNW_FILE_CREATE},
+        {&files.remove, FNW_FILE_DELETE}, {&exec.allow, FNW_FILE_EXEC},
+    };
+    std::vector<uint32_t> complete;
+    for (size_t i = 0; i < roots.size(); ++i) {
+        compiler.set_root(*roots[i]);
+        for (const auto& [patterns, right] : sections) {
+            const bool restricted = right == FNW_FILE_EXEC ? exec.restricted : files.restricted;
+            compiler.add_section(restricted ? *patterns : std::vector<std::string>{}, right);
+        }
+        complete.push_back(compiler.complete_rights());
+        // A bundle's pins name paths in fnwarden's own root (the first).
+        if (i == 0) compiler.add_code_pins(code_pins);
+    }
+    RootedFileRules out{std::move(compiler).finish(), std::move(complete)};
+    out.rules.complete_rights = out.complete_rights.empty() ? 0 : out.complete_rights.front();
+    return out;
 }
 
 }  // namespace fnw

@@ -20,6 +20,7 @@
 
 #include <fnwarden/kernel_abi.h>
 
+#include "core/path_opener.hpp"
 #include "core/policy.hpp"
 
 namespace fnw {
@@ -53,5 +54,20 @@ using ObjectIdentityFn = std::function<std::optional<fnw_object_identity>(int fd
 // check).
 KernelFileRules compile_file_rules(uint32_t policy_id, const FileRules& files, const ExecRules& exec,
                                    const ObjectIdentityFn& identify, const std::vector<CodePin>& code_pins = {});
+
+// The same sections compiled in each of `roots` (fnwarden's own, a
+// container's, a chroot's: the roots one function runs in) into one slot.
+// The rules are the union: a grant is on an object, whatever name reached
+// it, so an object two roots share (a bind mount) carries what either
+// earns. Which rights are complete differs per root: a pattern's object may
+// exist in one and not in another. rules.complete_rights is the first's.
+struct RootedFileRules {
+    KernelFileRules rules;
+    std::vector<uint32_t> complete_rights;  // per root, in the order given
+};
+RootedFileRules compile_file_rules_in_roots(uint32_t policy_id, const FileRules& files, const ExecRules& exec,
+                                            const ObjectIdentityFn& identify,
+                                            const std::vector<const PathOpener*>& roots,
+                                            const std::vector<CodePin>& code_pins = {});
 
 }  // namespace fnw

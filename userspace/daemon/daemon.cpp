@@ -227,6 +227,8 @@ void Daemon::Impl::every_second(uint64_t& drops_reported) {
     for (uint64_t cgroup_id : policies->table().sweep(std::chrono::steady_clock::now()))
         registrations->erase(cgroup_id);  // released or not: its policy is gone
     identifier->prune();
+    if (Status swept = probes->sweep_rules_roots(); !swept)
+        spdlog::warn("file rules of a function's root that is gone: {}", swept.error());
     threads.gauges.monitored_count = probes->monitored_cgroups().size();
     threads.gauges.client_dropped = server->stats().dropped_messages;
     const ProbeCounters kernel = probes->counters();

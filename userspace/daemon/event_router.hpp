@@ -111,6 +111,10 @@ public:
 private:
     bool may_see(const TraceFilter& filter, uint64_t cgroup_id) const;
     void handle_birth(const fnw_event_header& hdr, const fnw_cgroup_event& birth);
+    // A file access the kernel left to userspace: the process may be in a
+    // root of its own (a container's, a chroot's) that its slot's rules
+    // were not compiled in yet.
+    void compile_in_root_of(const fnw_event_header& hdr);
     void count(const nlohmann::json& event, const std::string& type, const std::string& function, bool violation);
     void send_to_subscribers(const nlohmann::json& event, const std::string& line, const std::string& function,
                              uint64_t cgroup_id, bool violation);

@@ -6,6 +6,8 @@
 // the selector logic run without root or a kernel.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -67,6 +69,10 @@ public:
     // Slot `policy_id`'s code directories as last compiled; nullopt where
     // nothing compiles them (test fakes).
     virtual std::optional<CodeDirs> code_dirs(uint32_t /*policy_id*/) const { return std::nullopt; }
+    // Slot `policy_id`'s file rules compiled in process `pid`'s root too,
+    // when that is not fnwarden's (ProbeSet::add_rules_root). True when a
+    // root was added; test fakes compile nothing.
+    virtual Result<bool> add_rules_root(uint32_t /*policy_id*/, pid_t /*pid*/) { return false; }
 };
 
 }  // namespace fnw

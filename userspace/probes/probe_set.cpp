@@ -233,6 +233,7 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
     probes->pinned_ = std::move(pinned);
     probes->lsm_error_ = lsm_error;
     probes->lsm_hooks_ = lsm.hooks;
+    probes->cgroup2_root_ = options.cgroup2_root;
     for (const auto& [hook, why] : lsm.hooks)
         if (!why.empty() && lsm_error.empty()) spdlog::info("BPF-LSM hook {} not used: {}", hook, why);
     if (Status attached = probes->attach_at_load(options.cgroup2_root); !attached.ok())
@@ -309,7 +310,9 @@ Status ProbeSet::set_policy(uint32_t policy_id, const FunctionPolicy& policy, Mo
     loaded.lsm_hooks = lsm_hooks_;
     const EnforcementPlan plan = plan_enforcement(policy, mode, loaded, /*launched=*/false);
     // Rules first, then the policy that turns them on: a cgroup pointing at
-    // this slot never sees a restricted policy with half its rules.
+    // this slot never sees a restricted policy with half its rules. Roots
+    // compiled for what the slot held before are not this policy's.
+    forget_rules_roots(policy_id);
     if (Status s = replace_net_rules(policy_id, policy.network); !s) return s;
     const KernelFileRules files =
         compile_file_rules(policy_id, policy.files, policy.exec, identity_fn(), policy.code_pins);
@@ -386,20 +389,9 @@ Status ProbeSet::refresh_file_rules(uint32_t policy_id) {
     fnw_policy policy{};
     if (bpf_map__lookup_elem(skel_->maps.policies, &policy_id, sizeof(policy_id), &policy, sizeof(policy), 0))
         return {};  // the slot is gone
-    const KernelFileRules files =
-        compile_file_rules(policy_id, it->second.files, it->second.exec, identity_fn(), it->second.code_pins);
-    // Rights that stop being complete stop being the kernel's to refuse
-    // before their rules change; rights that become complete, after.
-    fnw_policy narrowed = policy;
-    narrowed.file_kernel_rights &= files.complete_rights;
-    if (Status s = set_policy(policy_id, narrowed); !s) return s;
-    if (Status s = replace_file_rules(policy_id, files); !s) return s;
-    if (auto layout = use_layouts_.find(policy_id); layout != use_layouts_.end())
-        layout->second.file_slots = files.use_slots;
-    code_dirs_[policy_id] = {files.code_dirs, files.code_dirs_unkeyed};
+    if (Status s = recompile_file_rules(policy_id, policy); !s) return s;
     ++file_rule_refreshes_;
-    policy.file_kernel_rights = files.complete_rights;
-    return set_policy(policy_id, policy);
+    return {};
 }
 
 Status ProbeSet::replace_net_rules(uint32_t policy_id, const NetworkRules& rules) {

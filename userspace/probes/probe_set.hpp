@@ -25,6 +25,7 @@
 #include "probes/kernel_maps.hpp"
 #include "probes/pinned_set.hpp"
 #include "probes/probe_counters.hpp"
+#include "probes/root_opener.hpp"
 
 struct fnwarden_bpf;  // generated skeleton
 struct bpf_link;
@@ -199,6 +200,20 @@ public:
     // in between, userspace's name match decides.
     static constexpr std::chrono::milliseconds kFileRulesRefreshInterval{500};
     Status refresh_file_rules(uint32_t policy_id);
+
+    // Slot `policy_id`'s file and exec rules compiled in the root of process
+    // `pid` too (a container's, a chroot's: probes/root_opener.hpp), so that
+    // a miss by a task in that root is the kernel's to decide (rules_roots).
+    // False when that root is fnwarden's own or has its rules already. Its
+    // roots are compiled again with every refresh; a root whose process is
+    // gone is dropped then (probe_set_roots.cpp).
+    Result<bool> add_rules_root(uint32_t policy_id, pid_t pid) override;
+    // Recompiles each slot with a root whose process is gone, without it:
+    // its objects' keys go too (an overlay's device number is reused by
+    // the next mount). Once a second, from the daemon's loop.
+    Status sweep_rules_roots();
+    // The roots slot `policy_id` has rules for besides fnwarden's.
+    size_t rules_root_count(uint32_t policy_id) const;
     uint64_t file_rule_refreshes() const { return file_rule_refreshes_; }
 
     ProbeCounters counters() const;
@@ -252,6 +267,14 @@ private:
                               const std::map<std::string, uint16_t>& use_slots);
     Status replace_file_rules(uint32_t policy_id, const KernelFileRules& rules);
     void forget_file_verdicts(uint32_t policy_id);
+    // Compiles the slot's rules in fnwarden's root and in each of its
+    // rules_roots_, and writes them with `policy` (the slot's, from the
+    // kernel): rights that stop being complete stop before the rules change.
+    Status recompile_file_rules(uint32_t policy_id, const fnw_policy& policy);
+    // Whether `root` is still lived in: its process, or another process of
+    // the cgroup it was in that has the same root (which then replaces it).
+    bool keep_root(RootOpener& root) const;
+    void forget_rules_roots(uint32_t policy_id);
 
     fnwarden_bpf* skel_;
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
@@ -272,6 +295,9 @@ private:
     std::map<uint32_t, UseLayout> use_layouts_;
     std::map<uint32_t, CodeDirs> code_dirs_;  // per slot, as last compiled
     std::map<uint32_t, FileSections> file_sections_;
+    std::filesystem::path cgroup2_root_;  // where a root's other processes are looked for
+    // Per slot: the roots besides fnwarden's its rules are compiled in.
+    std::map<uint32_t, std::map<RootIdentity, RootOpener>> rules_roots_;
     // violation_tally keys -> how many repeats were reported, and the last one's time.
     using ViolationKey = std::tuple<uint64_t, uint32_t, uint32_t, uint64_t>;
     struct ReportedRepeats {
