@@ -113,6 +113,27 @@ TEST(EventLine, TimeMatchesTheWallClockAcrossSeconds) {
     }
 }
 
+// The daemon's writer: one for every function, the context given per line,
+// with the "k8s" object where it knows the pod.
+TEST(EventLine, TheDaemonsContextPerLineAndItsPodAreTheJsonEncoders) {
+    const WallClock clock(0);
+    SyscallLineWriter writer(clock);
+    const nlohmann::json pod = {{"namespace", "ns"}, {"pod", "p\xff"}, {"container", "c"}, {"container_id", "id"}};
+    const std::string pod_json = pod.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    fnw_syscall_event ev = syscall_event();
+    for (const EventContext& ctx : {EventContext{"alpha", "a-policy", Mode::Audit}, EventContext{"beta\xfe", "b", Mode::Enforce},
+                                    EventContext{"alpha", "a-policy", Mode::Enforce}}) {
+        for (bool in_pod : {false, true}) {
+            std::string line;
+            writer.append(ev, LineContext{ctx.function, ctx.policy, ctx.mode, false, in_pod ? pod_json : ""}, line);
+            nlohmann::json slow = *to_json(Record(ev), ctx, clock);
+            if (in_pod) slow["k8s"] = pod;
+            slow["id"] = nlohmann::json::parse(line)["id"];
+            EXPECT_EQ(line, slow.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << ctx.function;
+        }
+    }
+}
+
 TEST(EventLine, OtherRecordsGoThroughTheJsonEncoder) {
     const EventContext ctx{"fn", "policy", Mode::Audit};
     EventLineWriter writer(ctx, WallClock(0));

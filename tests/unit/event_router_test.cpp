@@ -141,6 +141,30 @@ TEST_F(Router, AllowedEventsReachTheOutputsOnlyForATracedRegistration) {
     EXPECT_EQ(nlohmann::json::parse(lines[0])["function"], "beta");
 }
 
+// The syscall flood is written straight from the record (output/event_line.hpp):
+// to the outputs and to a trace client, the line is the JSON encoder's.
+TEST_F(Router, ASyscallLineIsWhatTheJsonEncoderWrites) {
+    Registration traced;
+    traced.function = "beta";
+    traced.trace = true;
+    registrations_.add(8, traced);
+    for (bool violation : {false, true}) router_.handle_record(bytes(syscall_record(8, slot("beta"), violation)));
+    const auto lines = written();
+    ASSERT_EQ(lines.size(), 2u);
+    for (bool violation : {false, true}) {
+        const EventContext ctx{"beta", "beta-policy", Mode::Enforce, /*resolve_exe=*/violation};
+        nlohmann::json expected = *to_json(Record(syscall_record(8, slot("beta"), violation)), ctx, WallClock(0));
+        const std::string& line = lines[violation ? 1 : 0];
+        const nlohmann::json parsed = nlohmann::json::parse(line);
+        // Another generator, another clock: the id and the time differ.
+        for (const char* key : {"id", "time"}) {
+            ASSERT_TRUE(parsed.contains(key));
+            expected[key] = parsed[key];
+        }
+        EXPECT_EQ(line, expected.dump()) << violation;
+    }
+}
+
 TEST_F(Router, SubscribersGetWhatTheirFilterAsksFor) {
     auto filter = trace_filter_of(TraceRequest{{"alpha"}, {}, true});
     ASSERT_TRUE(filter);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/event_router.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -88,18 +90,6 @@ void EventRouter::publish_record(const Record& r) {
     const IdentifiedCgroup* found = parts_.identifier.find(hdr.cgroup_id);
     const std::string& function = found ? found->function : slot.function;
     const bool violation = is_violation(r);  // the file decider may have decided it
-    // /proc lookups only for violations: a traced flood must stay cheap.
-    EventContext ctx{function, slot.policy, slot.mode, /*resolve_exe=*/violation, slot.refused_interpreters};
-    if (slot.interpreter_rules) name_glob_program_interpreter(r, *slot.interpreter_rules, ctx);
-    auto event = to_json(r, ctx, clock_);
-    if (!event) {
-        ++malformed_;
-        return;
-    }
-    if (found && !found->k8s_pod.empty())
-        (*event)["k8s"] = {
-            {"namespace", found->k8s_namespace}, {"pod", found->k8s_pod}, {"container", found->container_name},
-            {"container_id", found->container_id}};
     // Allowed events reach the outputs only when a launcher asked for
     // --trace; a trace client's interest is its own.
     bool to_outputs = violation;
@@ -107,18 +97,72 @@ void EventRouter::publish_record(const Record& r) {
         const Registration* reg = parts_.registrations.find(hdr.cgroup_id);
         to_outputs = reg && reg->trace;
     }
-    publish(*event, function, hdr.cgroup_id, violation, to_outputs);
+    const Destination to{function, hdr.cgroup_id, violation, to_outputs};
+    if (const auto* syscall = std::get_if<fnw_syscall_event>(&r)) {
+        publish_syscall(*syscall, slot, found, to);
+    } else if (!publish_as_json(r, slot, found, to)) {
+        return;
+    }
     const uint64_t now = boot_now_ns();
-    if (now > hdr.boot_ns) metrics_.latency->with({}).observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
+    if (now > hdr.boot_ns) latency_.observe(static_cast<double>(now - hdr.boot_ns) / 1e9);
+}
+
+// The trace flood: one line written straight from the record (what
+// to_json(...).dump() writes, output/event_line.hpp), no JSON object unless
+// this process's own trace asks for one.
+void EventRouter::publish_syscall(const fnw_syscall_event& ev, const SlotInfo& slot, const IdentifiedCgroup* found,
+                                  const Destination& to) {
+    line_.clear();
+    // /proc lookups only for violations: a traced flood must stay cheap.
+    const LineContext ctx{to.function, slot.policy, slot.mode, /*resolve_exe=*/to.violation, k8s_json(found)};
+    syscall_lines_.append(ev, ctx, line_);
+    syscall_events_.inc();
+    per_function_.count(to.function, to.violation);
+    if (to.violation)
+        metrics_.violations_total->with({to.function, std::string(json_type(EventKind::Syscall)),
+                                         std::string(action_name(ev.action))}).inc();
+    deliver(EventKind::Syscall, nullptr, to);
+}
+
+// Every other record (files, network, exec, summaries: far fewer) through
+// the JSON encoder. False when the record is no event.
+bool EventRouter::publish_as_json(const Record& r, const SlotInfo& slot, const IdentifiedCgroup* found,
+                                  const Destination& to) {
+    EventContext ctx{to.function, slot.policy, slot.mode, /*resolve_exe=*/to.violation, slot.refused_interpreters};
+    if (slot.interpreter_rules) name_glob_program_interpreter(r, *slot.interpreter_rules, ctx);
+    auto event = to_json(r, ctx, clock_);
+    if (!event) {
+        ++malformed_;
+        return false;
+    }
+    if (found && !found->k8s_pod.empty()) (*event)["k8s"] = k8s_object(*found);
+    publish(*event, to.function, to.cgroup_id, to.violation, to.to_outputs);
+    return true;
+}
+
+nlohmann::json EventRouter::k8s_object(const IdentifiedCgroup& cgroup) {
+    return {{"namespace", cgroup.k8s_namespace}, {"pod", cgroup.k8s_pod}, {"container", cgroup.container_name},
+            {"container_id", cgroup.container_id}};
+}
+
+// The serialized "k8s" object of the last pod seen: a flood is one cgroup's.
+std::string_view EventRouter::k8s_json(const IdentifiedCgroup* found) {
+    if (!found || found->k8s_pod.empty()) return {};
+    const std::array<std::string_view, 4> key{found->k8s_namespace, found->k8s_pod, found->container_name,
+                                              found->container_id};
+    if (!std::equal(key.begin(), key.end(), k8s_key_.begin(), k8s_key_.end())) {
+        k8s_key_.assign(key.begin(), key.end());
+        k8s_json_ = k8s_object(*found).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    return k8s_json_;
 }
 
 void EventRouter::publish(const nlohmann::json& event, const std::string& function, uint64_t cgroup_id,
                           bool violation, bool to_outputs) {
     const std::string type = event.value("type", "unknown");
     count(event, type, function, violation);
-    std::string line = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (!subscribers_.empty()) send_to_subscribers(event, line, function, cgroup_id, violation);
-    if (to_outputs && !parts_.output.push(std::move(line))) ++output_refused_;
+    line_ = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    deliver(trace_kind_of(event), &event, Destination{function, cgroup_id, violation, to_outputs});
 }
 
 void EventRouter::count(const nlohmann::json& event, const std::string& type, const std::string& function,
@@ -135,18 +179,25 @@ void EventRouter::count(const nlohmann::json& event, const std::string& type, co
     }
 }
 
-void EventRouter::send_to_subscribers(const nlohmann::json& event, const std::string& line,
-                                      const std::string& function, uint64_t cgroup_id, bool violation) {
-    const std::string message = R"({"type":"event","event":)" + line + "}";
-    for (const auto& [client, filter] : subscribers_) {
-        if (!filter.matches(event, function, violation) || !may_see(filter, cgroup_id)) continue;
-        if (client == kLocalClient) {
-            local_trace_(event);
-            ++traced_sent_;
-        } else if (server_ && server_->send_line(client, message)) {
-            ++traced_sent_;
+// line_ to the trace subscribers that want it, and to the outputs. `event`
+// is the line's JSON when the caller built it; this process's own trace
+// (which takes JSON) parses the line otherwise.
+void EventRouter::deliver(std::optional<EventKind> kind, const nlohmann::json* event, const Destination& to) {
+    if (!subscribers_.empty()) {
+        message_.assign(R"({"type":"event","event":)");
+        message_ += line_;
+        message_.push_back('}');
+        for (const auto& [client, filter] : subscribers_) {
+            if (!filter.matches(kind, to.function, to.violation) || !may_see(filter, to.cgroup_id)) continue;
+            if (client == kLocalClient) {
+                local_trace_(event ? *event : nlohmann::json::parse(line_));
+                ++traced_sent_;
+            } else if (server_ && server_->send_line(client, message_)) {
+                ++traced_sent_;
+            }
         }
     }
+    if (to.to_outputs && !parts_.output.push(line_)) ++output_refused_;
 }
 
 bool EventRouter::may_see(const TraceFilter& filter, uint64_t cgroup_id) const {

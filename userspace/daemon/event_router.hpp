@@ -13,6 +13,8 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,7 @@
 #include "daemon/policy_table.hpp"
 #include "daemon/registrations.hpp"
 #include "output/event_json.hpp"
+#include "output/event_line.hpp"
 #include "output/event_sinks.hpp"
 #include "output/function_tally.hpp"
 #include "output/metrics.hpp"
@@ -49,12 +52,15 @@ struct TraceFilter {
     bool wants_allowed_events_of(const std::string& function) const {
         return !violations_only && (functions.empty() || functions.count(function));
     }
-    bool matches(const nlohmann::json& event, const std::string& function, bool violation) const {
+    // `kind`: what `trace --events` filters on (trace_kind, trace_kind_of).
+    bool matches(std::optional<EventKind> kind, const std::string& function, bool violation) const {
         if (violations_only && !violation) return false;
         if (!functions.empty() && !functions.count(function)) return false;
         if (kinds.empty()) return true;
-        const auto kind = trace_kind_of(event);
         return kind && kinds.count(*kind);
+    }
+    bool matches(const nlohmann::json& event, const std::string& function, bool violation) const {
+        return matches(trace_kind_of(event), function, violation);
     }
 };
 
@@ -81,7 +87,11 @@ public:
         const LineageLookup& lineage;
         std::atomic<uint64_t>& monitored_count;  // read by the metrics thread
     };
-    EventRouter(Parts parts, RouterMetrics metrics) : parts_(parts), metrics_(metrics) {}
+    EventRouter(Parts parts, RouterMetrics metrics)
+        : parts_(parts),
+          metrics_(metrics),
+          syscall_events_(metrics.events_total->with({std::string(json_type(EventKind::Syscall))})),
+          latency_(metrics.latency->with({})) {}
 
     // Trace messages go out through the control server once it listens.
     void set_server(ControlServer* server) { server_ = server; }
@@ -115,14 +125,31 @@ private:
     // root of its own (a container's, a chroot's) that its slot's rules
     // were not compiled in yet.
     void compile_in_root_of(const fnw_event_header& hdr);
+    // Where a published event goes, and what its subscribers filter on.
+    struct Destination {
+        const std::string& function;
+        uint64_t cgroup_id;
+        bool violation;
+        bool to_outputs;
+    };
+    void publish_syscall(const fnw_syscall_event& ev, const SlotInfo& slot, const IdentifiedCgroup* found,
+                         const Destination& to);
+    bool publish_as_json(const Record& r, const SlotInfo& slot, const IdentifiedCgroup* found, const Destination& to);
+    static nlohmann::json k8s_object(const IdentifiedCgroup& cgroup);
+    std::string_view k8s_json(const IdentifiedCgroup* found);
     void count(const nlohmann::json& event, const std::string& type, const std::string& function, bool violation);
-    void send_to_subscribers(const nlohmann::json& event, const std::string& line, const std::string& function,
-                             uint64_t cgroup_id, bool violation);
+    void deliver(std::optional<EventKind> kind, const nlohmann::json* event, const Destination& to);
 
     Parts parts_;
     RouterMetrics metrics_;
+    Counter& syscall_events_;  // the flood's series, looked up once
+    Histogram& latency_;
     ControlServer* server_ = nullptr;
     WallClock clock_ = WallClock::now();
+    SyscallLineWriter syscall_lines_{clock_};
+    std::string line_, message_;  // reused: no allocation per event
+    std::vector<std::string> k8s_key_;  // namespace, pod, container, id of k8s_json_
+    std::string k8s_json_;
     std::map<ClientId, TraceFilter> subscribers_;
     std::function<void(const nlohmann::json&)> local_trace_;
     // Counters of the daemon's own work (kernel counters come from the probes).

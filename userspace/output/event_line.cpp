@@ -38,7 +38,11 @@ void append_printable_string(std::string& out, std::string_view text) {
     out.push_back('"');
 }
 
-std::string json_string(std::string_view text) { return nlohmann::json(std::string(text)).dump(); }
+// Invalid UTF-8 replaced (U+FFFD), as the daemon's dump does: a function
+// name from a cgroup path or a pod label can hold any byte.
+std::string json_string(std::string_view text) {
+    return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // severity_of() (event_stamp.cpp) for a syscall event.
 std::string_view syscall_severity(const fnw_syscall_event& ev) {
@@ -86,20 +90,22 @@ void EventTimeFormatter::append(uint64_t boot_ns, std::string& out) {
     out.append(fraction, sizeof(fraction));
 }
 
-EventLineWriter::EventLineWriter(const EventContext& ctx, WallClock clock)
-    : ctx_(ctx),
-      clock_(clock),
-      time_(clock),
-      function_json_(json_string(ctx.function)),
-      policy_json_(json_string(ctx.policy)),
-      mode_json_(json_string(to_string(ctx.mode))),
-      host_json_(json_string(event_host())) {}
+const std::string& JsonStringCache::json(std::string_view text) {
+    if (!filled_ || text != text_) {
+        text_.assign(text);
+        json_ = json_string(text);
+        filled_ = true;
+    }
+    return json_;
+}
+
+SyscallLineWriter::SyscallLineWriter(WallClock clock) : time_(clock), host_json_(json_string(event_host())) {}
 
 bool EventLineWriter::append(const Record& record, std::string& out) {
     if (const auto* ev = std::get_if<fnw_syscall_event>(&record)) {
-        append_syscall(*ev, out);
+        syscalls_.append(*ev, LineContext{ctx_.function, ctx_.policy, ctx_.mode, ctx_.resolve_exe, {}}, out);
     } else if (auto event = to_json(record, ctx_, clock_)) {
-        out += event->dump();
+        out += event->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
         return false;
     }
@@ -109,7 +115,7 @@ bool EventLineWriter::append(const Record& record, std::string& out) {
 
 // Keys in nlohmann's (sorted) order: action ... verdict; header_json and
 // syscall_json (event_json.cpp) say what each means.
-void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& out) {
+void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out) {
     out += "{\"action\":\"";
     out += action_name(ev.action);
     out += "\",\"args\":[";
@@ -118,15 +124,15 @@ void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& o
         append_number(out, ev.args[i]);
     }
     out += "],";
-    append_header_fields(ev.hdr, out);
+    append_header_fields(ev.hdr, ctx, out);
     out += ",\"mechanism\":\"";
     out += mechanism_name(ev.mechanism);
-    out += "\",\"mode\":";
-    out += mode_json_;
-    out += ",\"pid\":";
+    out += "\",\"mode\":\"";
+    out += to_string(ctx.mode);  // a fixed name: nothing to escape
+    out += "\",\"pid\":";
     append_number(out, ev.hdr.pid);
     out += ",\"policy\":";
-    out += policy_json_;
+    out += policy_json_.json(ctx.policy);
     out += ",\"ppid\":";
     append_number(out, ev.hdr.ppid);
     if (ev.verdict == FNW_VERDICT_VIOLATION) {
@@ -156,17 +162,17 @@ void EventLineWriter::append_syscall(const fnw_syscall_event& ev, std::string& o
 }
 
 // cgroup_id through lineage_truncated, in key order.
-void EventLineWriter::append_header_fields(const fnw_event_header& hdr, std::string& out) {
+void SyscallLineWriter::append_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string& out) {
     out += "\"cgroup_id\":";
     append_number(out, hdr.cgroup_id);
     out += ",\"comm\":";
     append_printable_string(out, bounded(hdr.comm));
-    if (ctx_.resolve_exe) {
+    if (ctx.resolve_exe) {
         out += ",\"exe\":";
         append_printable_string(out, exes_.exe(hdr.pid));
     }
     out += ",\"function\":";
-    out += function_json_;
+    out += function_json_.json(ctx.function);
     const std::span<const uint32_t> ancestors = lineage(hdr);
     if (!hdr.lineage_truncated) {
         out += ",\"function_root\":";
@@ -176,7 +182,12 @@ void EventLineWriter::append_header_fields(const fnw_event_header& hdr, std::str
     out += host_json_;
     out += ",\"id\":\"";
     out += ids_.next();
-    out += "\",\"lineage\":[";
+    out.push_back('"');
+    if (!ctx.k8s_json.empty()) {
+        out += ",\"k8s\":";
+        out += ctx.k8s_json;
+    }
+    out += ",\"lineage\":[";
     for (size_t i = 0; i < ancestors.size(); ++i) {
         if (i) out.push_back(',');
         append_number(out, ancestors[i]);

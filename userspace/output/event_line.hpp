@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "output/event_json.hpp"
@@ -54,27 +55,59 @@ private:
     std::string cached_prefix_;  // up to the seconds, without the fraction
 };
 
+// What a syscall line says about its cgroup, as the strings are (the
+// writer escapes them): a daemon publishes many functions through one writer.
+struct LineContext {
+    std::string_view function;
+    std::string_view policy;
+    Mode mode = Mode::Audit;
+    bool resolve_exe = false;
+    // The "k8s" object, serialized (nlohmann's key order); empty: none.
+    std::string_view k8s_json;
+};
+
+// A string and its JSON spelling, spelled again only when it changes: the
+// events of a flood share their function and policy.
+class JsonStringCache {
+public:
+    const std::string& json(std::string_view text);
+
+private:
+    bool filled_ = false;
+    std::string text_, json_;
+};
+
+// The syscall record's line, context per call: what to_json(...).dump()
+// writes for it (with "k8s" where the daemon adds it), without the newline.
+class SyscallLineWriter {
+public:
+    explicit SyscallLineWriter(WallClock clock);
+    void append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out);
+
+private:
+    void append_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string& out);
+
+    EventTimeFormatter time_;
+    ExeCache exes_;
+    EventIdGenerator ids_;
+    JsonStringCache function_json_, policy_json_;
+    std::string host_json_;
+};
+
 class EventLineWriter {
 public:
     // `ctx` must outlive the writer (run_command's may grow as interpreters
     // are named: the fallback reads it as it is).
-    EventLineWriter(const EventContext& ctx, WallClock clock);
+    EventLineWriter(const EventContext& ctx, WallClock clock) : ctx_(ctx), clock_(clock), syscalls_(clock) {}
 
     // Appends the record's JSON and a newline to `out`; false (nothing
     // appended) for a record that is no event (a cgroup birth).
     bool append(const Record& record, std::string& out);
 
 private:
-    void append_syscall(const fnw_syscall_event& ev, std::string& out);
-    void append_header_fields(const fnw_event_header& hdr, std::string& out);
-
     const EventContext& ctx_;
     WallClock clock_;
-    EventTimeFormatter time_;
-    ExeCache exes_;
-    EventIdGenerator ids_;
-    // The context's strings, JSON-escaped once (names may be any UTF-8).
-    std::string function_json_, policy_json_, mode_json_, host_json_;
+    SyscallLineWriter syscalls_;
 };
 
 }  // namespace fnw
