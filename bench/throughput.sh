@@ -9,13 +9,17 @@
 #               two `fnwarden trace` clients: one reading, one stalled
 # the rate produced, the events delivered and the events lost (and where).
 # Called by bench/run.sh (SCENARIOS); alone: sudo bench/throughput.sh
-# env: TRACE_N (1000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build)
+# env: TRACE_N (1000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
+#      CASES ("standalone daemon"; "daemon-output": the daemon without trace
+#      clients), BUILD_LABEL (a word added to each row: which build ran)
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${FNW_BUILD_DIR:-$src/build}
 cpu=${BENCH_CPU:-1}
 n=${TRACE_N:-1000000}
+cases=${CASES:-standalone daemon}
+label=${BUILD_LABEL:+ ($BUILD_LABEL)}
 fnw=$build/fnwarden
 loop=$build/bench/syscall_loop
 helper_cpus=$(seq 0 $(($(nproc) - 1)) | grep -vx "$cpu" | paste -sd,)
@@ -39,11 +43,13 @@ standalone() {
   drops=$(grep -oE '[0-9]+ events dropped' "$log" | grep -oE '^[0-9]+' || echo '?')
   seen=$(grep -oE '[0-9]+ syscalls seen' "$log" | grep -oE '^[0-9]+' || echo '?')
   lines=$(wc -l <"$out")
-  echo "| standalone, JSON lines to a file | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) |"
+  echo "| standalone, JSON lines to a file$label | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) |"
 }
 
+# daemon CLIENTS: the daemon's trace path, with 0 or 2 trace clients
 daemon() {
-  local sock=$work/d.sock rules=$work/rules out=$work/daemon.jsonl ns live stalled_pid status
+  local clients=$1 sock=$work/d.sock rules=$work/rules out=$work/daemon.jsonl ns live=0 stalled_pid status
+  rm -rf "$rules" "$out" "$work/live.jsonl"
   mkdir -p "$rules"
   cp "$src/bench/trace-policy.yaml" "$rules/"
   taskset -c "$helper_cpus" "$fnw" daemon --socket "$sock" --pin-root none --rules "$rules" --metrics off \
@@ -51,33 +57,46 @@ daemon() {
   pids+=($!)
   local i
   for ((i = 0; i < 600; i++)); do "$fnw" status --socket "$sock" >/dev/null 2>&1 && break; sleep 0.05; done
-  taskset -c "$helper_cpus" "$fnw" trace --socket "$sock" --function fnwbench-trace -o json >"$work/live.jsonl" 2>/dev/null &
-  pids+=($!)
-  # Stalled: stops reading once the pipe to `sleep` is full.
-  (taskset -c "$helper_cpus" "$fnw" trace --socket "$sock" --function fnwbench-trace -o json 2>/dev/null | sleep 600) &
-  stalled_pid=$!
-  pids+=("$stalled_pid")
+  if ((clients > 0)); then
+    taskset -c "$helper_cpus" "$fnw" trace --socket "$sock" --function fnwbench-trace -o json >"$work/live.jsonl" 2>/dev/null &
+    pids+=($!)
+    # Stalled: writes into a FIFO nobody reads (this shell holds it open),
+    # so it stops reading from the daemon once the FIFO is full.
+    [[ -p $work/stall ]] || { mkfifo "$work/stall" && exec 9<>"$work/stall"; }
+    taskset -c "$helper_cpus" "$fnw" trace --socket "$sock" --function fnwbench-trace -o json >"$work/stall" 2>/dev/null &
+    stalled_pid=$!
+    pids+=("$stalled_pid")
+  fi
   sleep 1
   ns=$(taskset -c "$helper_cpus" "$fnw" run --socket "$sock" --trace --function fnwbench-trace -- \
     taskset -c "$cpu" "$loop" getppid "$n" 2>"$work/run.log")
   sleep 2  # let the daemon and the live client finish what is queued
   "$fnw" status --socket "$sock" -o json >"$work/status.json"
-  live=$(grep -c '"syscall"' "$work/live.jsonl" || true)
-  python3 - "$ns" "$(rate "$ns")" "$(wc -l <"$out")" "$live" "$work/status.json" <<'PY'
+  [[ ! -f $work/live.jsonl ]] || live=$(grep -c '"syscall"' "$work/live.jsonl" || true)
+  python3 - "$ns" "$(rate "$ns")" "$(wc -l <"$out")" "$live" "$work/status.json" "$clients" "$label" <<'PY'
 import json, sys
-ns, rate, written, live, status = sys.argv[1:6]
+ns, rate, written, live, status, clients, label = sys.argv[1:8]
 s = json.load(open(status))
 k, d = s["counters"]["kernel"], s["counters"]["daemon"]
 drops = sorted(c.get("dropped", 0) for c in s.get("clients", []))
-print(f"| daemon, --output file + 2 trace clients | {ns} | {rate} | {k['emitted']} | {written} (output), {live} (live client) "
+print(f"| daemon, --output file + {clients} trace clients{label} | {ns} | {rate} | {k['emitted']} | {written} (output), {live} (live client) "
       f"| {k['ringbuf_drops']} (ring), {d['output_dropped']} (output), per client: {drops} |")
 PY
 }
 
 echo "| tracing, getppid x $n (+10% warm-up) | ns/call | events/s produced | events emitted | lines delivered | lost |"
 echo "|---|---:|---:|---:|---:|---|"
-standalone
-daemon
+for c in $cases; do
+  case $c in
+    standalone) standalone ;;
+    daemon) daemon 2 ;;
+    daemon-output) daemon 0 ;;
+  esac
+  # Each daemon case stops its daemon and clients before the next.
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+done
+[[ " $cases " == *" standalone "* ]] || exit 0  # the per-event benchmark goes with the standalone case
 
 # Per-event userspace cost on one core, without the ring (Google Benchmark:
 # bench/event_path_bench.cpp), CPU time.
