@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <iterator>
 #include <cstring>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -25,6 +27,26 @@
 #include "runtime/cgroup.hpp"
 
 namespace fnw {
+namespace {
+
+// Where the time to ready goes (docs/performance.md, "Start-up"): one debug
+// line per step, `--log-level debug` to see them.
+class StartupClock {
+public:
+    void step(std::string_view what) {
+        const auto now = std::chrono::steady_clock::now();
+        spdlog::debug("start-up: {} in {} ms (at {} ms)", what, ms(now - last_), ms(now - start_));
+        last_ = now;
+    }
+
+private:
+    static long long ms(std::chrono::steady_clock::duration d) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    }
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
+};
+
+}  // namespace
 
 bool Daemon::Impl::watch(int fd) {
     epoll_event ev{};
@@ -34,16 +56,20 @@ bool Daemon::Impl::watch(int fd) {
 }
 
 Status Daemon::Impl::start_up() {
+    StartupClock clock;
     auto root = find_cgroup2_mount();
     if (!root) return fail("no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)");
     cgroup2_root = *root;
     // tracefs and securityfs first: the capabilities and the probes read them.
     if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     features = probe_kernel_capabilities();
+    clock.step("kernel capabilities probed");
 
     if (Status usable = check_policy_source(); !usable) return usable;
-    for (auto step : {&Impl::load_probes, &Impl::open_outputs, &Impl::open_control_socket, &Impl::start_pod_feed})
+    for (auto step : {&Impl::load_probes, &Impl::open_outputs, &Impl::open_control_socket, &Impl::start_pod_feed}) {
         if (auto done = (this->*step)(); !done) return done;
+        clock.step(step == &Impl::load_probes ? "probes loaded and attached" : "outputs, socket, pod feed");
+    }
     assemble(declare_metrics());
     policies->set_rules_valid_metric(&threads.metrics.gauge(
         "fnwarden_rules_valid",
@@ -78,6 +104,7 @@ Status Daemon::Impl::start_up() {
         spdlog::info("policies: waiting for the first list of FunctionPolicy objects before loading the set");
     else
         reload("start");
+    clock.step("first policy set applied (the loop starts: READY=1 next)");
     return {};
 }
 

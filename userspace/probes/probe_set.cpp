@@ -2,6 +2,7 @@
 #include "probes/probe_set.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -190,9 +191,14 @@ bool ProbeSet::stands_in(const ProbeProgram& program) const {
 // loaded with the usable ones, quietly (where the kernel refuses LSM
 // programs the log would only alarm); if that still fails, without any.
 Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto ms_since = [](std::chrono::steady_clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+    };
     libbpf_set_print(forward_libbpf_log);
     const KernelCapabilities kernel = options.capabilities ? *options.capabilities : probe_kernel_capabilities();
     LsmProgramChecks lsm = check_lsm_programs(kernel);
+    spdlog::debug("start-up: BPF-LSM hooks checked in {} ms", ms_since(started));
     auto make = [](fnwarden_bpf* skel) { return std::unique_ptr<ProbeSet>(new ProbeSet(skel)); };
     PinnedState pinned;
     UniqueFd pin_lock;
@@ -203,10 +209,12 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
     {
         auto attempt = open_configured(options, &lsm, pins, make);
         if (!attempt.ok()) return fail(attempt.error());
+        spdlog::debug("start-up: BPF object opened at {} ms", ms_since(started));
         LibbpfLogCapture quiet;
         if (int err = fnwarden_bpf__load((*attempt)->skel_); err == 0) {
             probes = std::move(*attempt);
         } else {
+            spdlog::debug("start-up: a load with the BPF-LSM programs refused after {} ms", ms_since(started));
             const std::string detail = quiet.refusal();
             for (auto& [hook, why] : lsm.hooks)
                 if (why.empty())
@@ -228,6 +236,9 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
         }
         spdlog::debug("BPF-LSM unavailable: {}", lsm_error);
     }
+    // Mostly the kernel's verifier (docs/performance.md, "Start-up").
+    spdlog::debug("start-up: BPF object opened and loaded in {} ms", ms_since(started));
+    const auto attaching = std::chrono::steady_clock::now();
     probes->pins_ = pins;
     probes->pin_lock_ = std::move(pin_lock);
     probes->pinned_ = std::move(pinned);
@@ -238,6 +249,7 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions& options) {
         if (!why.empty() && lsm_error.empty()) spdlog::info("BPF-LSM hook {} not used: {}", hook, why);
     if (Status attached = probes->attach_at_load(options.cgroup2_root); !attached.ok())
         return fail(attached.error());
+    spdlog::debug("start-up: programs attached in {} ms", ms_since(attaching));
     return probes;
 }
 
