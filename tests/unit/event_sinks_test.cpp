@@ -241,6 +241,28 @@ TEST(OutputPipeline, DropsWhatDoesNotFitWhileASinkIsStuckThenWritesTheRestInOrde
     EXPECT_EQ(stats.queued, 0u);
 }
 
+// Lines are counted in bytes too: a queue of long lines stays bounded in
+// memory well before its line count.
+TEST(OutputPipeline, BoundedInBytesAsWellAsInLines) {
+    auto state = std::make_shared<RecordingSinkState>();
+    state->block_first_write = true;
+    const std::string long_line(1000, 'x');
+    const size_t cost = long_line.size() + sizeof(std::string);
+    OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
+                            OutputPipelineOptions{.queue_capacity_lines = 1000, .batch_max_lines = 4,
+                                                  .queue_capacity_bytes = 3 * cost});
+    ASSERT_TRUE(pipeline.push("first"));  // taken by the worker, stuck in the sink
+    state->first_write_entered.wait();
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(pipeline.push(long_line));
+    EXPECT_FALSE(pipeline.push(long_line));
+    EXPECT_EQ(pipeline.stats().dropped, 1u);
+    EXPECT_EQ(pipeline.stats().queued, 3u);
+    state->release_first_write.count_down();
+    ASSERT_TRUE(eventually([&] { return pipeline.stats().written == 4; }));
+    // Written lines give their bytes back.
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(pipeline.push(long_line));
+}
+
 TEST(OutputPipeline, ReopenHappensBeforeTheNextBatch) {
     auto state = std::make_shared<RecordingSinkState>();
     OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)));

@@ -141,6 +141,9 @@ OutputPipelineOptions usable(OutputPipelineOptions options) {
     return options;
 }
 
+// A queued line's memory: its text and the string that holds it.
+size_t queued_cost(const std::string& line) { return line.size() + sizeof(std::string); }
+
 // One misbehaving sink must not take the others (or the process) down.
 template <typename Call>
 void guarded(EventSink& sink, const char* what, Call&& call) {
@@ -170,13 +173,15 @@ bool OutputPipeline::push(std::string line) {
     bool was_empty = false;
     {
         std::lock_guard lock(mutex_);
-        if (queue_.size() >= options_.queue_capacity_lines) {
+        if (queue_.size() >= options_.queue_capacity_lines ||
+            queued_bytes_ + queued_cost(line) > options_.queue_capacity_bytes) {
             const uint64_t dropped = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
             if (drop_warnings_.allow())
                 spdlog::warn("output queue full: {} events dropped so far (outputs slower than events)", dropped);
             return false;
         }
         was_empty = queue_.empty();
+        queued_bytes_ += queued_cost(line);
         queue_.push_back(std::move(line));
     }
     // The worker only sleeps on an empty queue: saves a futex call per event.
@@ -218,11 +223,13 @@ void OutputPipeline::run() {
                 const size_t abandoned = queue_.size();
                 dropped_.fetch_add(abandoned, std::memory_order_relaxed);
                 queue_.clear();
+                queued_bytes_ = 0;
                 spdlog::warn("output: {} queued events not written: the outputs did not drain in time", abandoned);
             }
             const size_t count = std::min(queue_.size(), options_.batch_max_lines);
             batch.assign(std::make_move_iterator(queue_.begin()),
                          std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(count)));
+            for (const std::string& line : batch) queued_bytes_ -= queued_cost(line);
             queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(count));
             last_round = stopping_ && queue_.empty();
         }

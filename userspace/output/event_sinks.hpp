@@ -146,6 +146,10 @@ struct OutputPipelineOptions {
     size_t batch_max_lines = 1024;
     // At destruction, how long the worker may keep writing what is queued.
     std::chrono::milliseconds drain_timeout{2000};
+    // The queue's memory, lines and their bookkeeping: 65,536 lines of a
+    // file event's 4 KiB path would be 256 MiB. A storm that the daemon now
+    // reads in full filled the line count (docs/performance.md, "Start-up").
+    size_t queue_capacity_bytes = 16u << 20;
 };
 
 // The event loop pushes serialized events; one worker thread writes them to
@@ -163,7 +167,8 @@ public:
     OutputPipeline(const OutputPipeline&) = delete;
     OutputPipeline& operator=(const OutputPipeline&) = delete;
 
-    // Never waits for a sink: false (and a drop counted) when the queue is full.
+    // Never waits for a sink: false (and a drop counted) when the queue is
+    // full, in lines or in bytes.
     bool push(std::string line);
     // From the event loop when it reads SIGHUP (signalfd), not from a signal
     // handler: it takes a mutex. Sinks reopen before the next batch.
@@ -179,6 +184,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable wake_worker_;
     std::deque<std::string> queue_;
+    size_t queued_bytes_ = 0;  // what queue_ holds, as queued_cost() counts it
     bool stopping_ = false;
     bool reopen_requested_ = false;
     std::chrono::steady_clock::time_point drain_deadline_{};
