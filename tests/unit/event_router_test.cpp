@@ -4,7 +4,11 @@
 // the identifier; trace flags follow who wants allowed events.
 #include "daemon/event_router.hpp"
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
 
 #include <cstring>
 #include <memory>
@@ -163,6 +167,39 @@ TEST_F(Router, ASyscallLineIsWhatTheJsonEncoderWrites) {
         }
         EXPECT_EQ(line, expected.dump()) << violation;
     }
+}
+
+// A violation names the image the process runs now: a process that exec'd
+// since its last violation is not named by its old image.
+TEST_F(Router, AViolationReadsItsExeAfterAnExec) {
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        char byte;
+        ::close(go[1]);
+        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "5", static_cast<char*>(nullptr));
+        ::_exit(1);
+    }
+    ::close(go[0]);
+    fnw_syscall_event ev = syscall_record(7, slot("alpha"), true);
+    ev.hdr.pid = static_cast<uint32_t>(child);
+    ev.nr = 110;  // not an exec: nothing tells the writer the image changed
+    router_.handle_record(bytes(ev));
+    const std::string before = std::filesystem::read_symlink("/proc/self/exe");
+    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    std::string now;
+    for (int i = 0; i < 2000 && (now = std::filesystem::read_symlink("/proc/" + std::to_string(child) + "/exe")) == before; ++i)
+        ::usleep(1000);
+    router_.handle_record(bytes(ev));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(go[1]);
+    const auto lines = written();
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(nlohmann::json::parse(lines[0])["exe"], before);
+    EXPECT_EQ(nlohmann::json::parse(lines[1])["exe"], now);
+    EXPECT_NE(now, before);
 }
 
 TEST_F(Router, SubscribersGetWhatTheirFilterAsksFor) {

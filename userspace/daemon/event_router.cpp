@@ -115,6 +115,10 @@ void EventRouter::publish_syscall(const fnw_syscall_event& ev, const SlotInfo& s
     line_.clear();
     // /proc lookups only for violations: a traced flood must stay cheap.
     const LineContext ctx{to.function, slot.policy, slot.mode, /*resolve_exe=*/to.violation, k8s_json(found)};
+    // A violation names the image it ran, read now as before: the process
+    // may have exec'd since a cached read (the router sees execs as exec
+    // records, which the line writer's cache does not).
+    if (to.violation) syscall_lines_.forget_exe(ev.hdr.pid);
     syscall_lines_.append(ev, ctx, line_);
     syscall_events_.inc();
     per_function_.count(to.function, to.violation);

@@ -83,6 +83,9 @@ class SyscallLineWriter {
 public:
     explicit SyscallLineWriter(WallClock clock);
     void append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out);
+    // The next line of `pid` reads its exe again (the cache only sees the
+    // execs it writes lines for).
+    void forget_exe(uint32_t pid) { exes_.forget(pid); }
 
 private:
     void append_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string& out);
