@@ -465,14 +465,14 @@ static __always_inline struct fnw_policy *lsm_acting_policy(struct fnw_cgroup_en
 /*
  * Whether a miss (rights `access` asked, `granted` found) is the kernel's to
  * refuse: no single-file rule names a sibling (a replaced file is a new
- * inode: fnwarden matches the name), fnwarden's paths name the same objects
- * for this task, and the object is in a real mount: the backing file an
- * overlay opens underneath (an internal mount) is checked as the overlay
- * file it serves.
+ * inode: fnwarden matches the name), and the object is in a real mount: the
+ * backing file an overlay opens underneath (an internal mount) is checked as
+ * the overlay file it serves. The callers checked that the rules were
+ * compiled in this task's root (rules_root_rights).
  */
 static __always_inline bool lsm_may_refuse(__u32 access, __u32 granted, __u32 named, struct vfsmount *mnt)
 {
-	return !(access & ~granted & named) && rules_root_is_ours() && mnt_in_namespace(mnt);
+	return !(access & ~granted & named) && mnt_in_namespace(mnt);
 }
 
 /*
@@ -532,6 +532,9 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 	if (!cg || !policy || !stats)
 		return 0;
 	__u32 policy_id = cg->policy_id;
+	/* The rights the kernel may decide for this task's root: fnwarden's own,
+	 * or one its rules were compiled in (a container's, a chroot's). */
+	const __u32 decidable = rules_root_rights(policy_id, policy->file_kernel_rights);
 	__u32 f_flags = BPF_CORE_READ(file, f_flags);
 	__u32 f_mode = BPF_CORE_READ(file, f_mode);
 
@@ -546,8 +549,8 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 		access |= FNW_FILE_WRITE;
 	if (f_mode & FMODE_CREATED)
 		access |= FNW_FILE_CREATE;
-	if (!access || (access & ~policy->file_kernel_rights))
-		return 0; /* nothing asked, or a glob decides: after the fact */
+	if (!access || (access & ~decidable))
+		return 0; /* nothing asked, a glob decides, or a root not compiled: after the fact */
 
 	struct fnw_file_verdict_key vkey = {};
 
@@ -603,9 +606,10 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
  * the directory and before it changes anything: a refused mkdir, create
  * (open with O_CREAT of a new file comes through path_mknod), unlink, rmdir,
  * symlink or link leaves nothing behind. Same rules as file_open: only what
- * the kernel can decide, only in enforce mode, only for tasks with
- * fnwarden's root. `where` is the object (delete) or the directory of the
- * new entry (create, `beneath`); `entry` is the entry's dentry.
+ * the kernel can decide, only in enforce mode, only in a root fnwarden
+ * compiled the rules in (its own, a container's, a chroot's). `where` is
+ * the object (delete) or the directory of the new entry (create,
+ * `beneath`); `entry` is the entry's dentry.
  *
  * An allowed create or delete of a non-open syscall is marked decided in
  * file_pending: its sys_exit then has nothing to ask fnwarden.
@@ -619,9 +623,12 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 	struct fnw_policy *policy = lsm_acting_policy(cg);
 	struct fnw_counters *stats = fnw_counters();
 
-	if (!cg || !policy || !stats || (access & ~policy->file_kernel_rights))
+	if (!cg || !policy || !stats)
 		return 0;
 	__u32 policy_id = cg->policy_id;
+
+	if (access & ~rules_root_rights(policy_id, policy->file_kernel_rights))
+		return 0;
 
 	__u32 named = 0;
 	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, entry, access, &named, NULL)

@@ -22,6 +22,7 @@
 #include "core/file_access.hpp"
 #include "probe_fixture.hpp"
 #include "probes/ring_buffer_consumer.hpp"
+#include "runtime/cgroup.hpp"
 
 namespace fnw {
 namespace {
@@ -543,6 +544,72 @@ TEST_F(BpfLsmFileTest, NoKernelVerdictForATaskWithAnotherRoot) {
     }
     EXPECT_TRUE(pending_or_decided_by_fnwarden)
         << "the open of /etc/shadow reaches fnwarden's matcher; exit " << r.outcome.exit_code << ", events: " << seen;
+}
+
+// A chroot whose root fnwarden compiled the slot's rules in (the daemon does
+// it on the root's first undecided record: ProbeSet::add_rules_root): BPF-LSM
+// decides there too, and refuses a forbidden open before it happens, as in
+// fnwarden's own root (issue 21). Without the compile it is not the kernel's
+// to decide (NoKernelVerdictForATaskWithAnotherRoot).
+TEST_F(BpfLsmOnlyFileTest, InAChrootWhoseRulesWereCompiledAForbiddenOpenIsRefused) {
+    if (!probes_->lsm_hook_loaded("file_open")) {
+        if (lsm_required()) FAIL() << "FNW_REQUIRE_LSM=1: " << probes_->lsm_error();
+        GTEST_SKIP() << "BPF-LSM unavailable: " << probes_->lsm_error();
+    }
+    const auto jail = scratch_ / "jail";
+    std::filesystem::create_directories(jail / "app");
+    std::ofstream(jail / "app" / "ok.txt") << "ok";
+    std::ofstream(jail / "secret.txt") << "secret";
+    FunctionPolicy p;
+    p.name = "lsm-chroot";
+    p.function = "chroot";
+    p.syscalls.allow.set();
+    p.files.restricted = true;
+    p.files.read = {"/app/**"};  // as the function sees it: /app in the jail
+    p.files.on_violation = ViolationAction::Deny;
+    constexpr uint32_t kSlot = 9;
+    ASSERT_TRUE(probes_->set_policy(kSlot, p, Mode::Enforce).ok());
+    const auto cgroup = cgroup_parent_ / ("lsm-chroot-" + std::to_string(::getpid()));
+    ASSERT_EQ(::mkdir(cgroup.c_str(), 0755), 0) << std::strerror(errno);
+    const auto cgroup_id = cgroup_id_of(cgroup);
+    ASSERT_TRUE(cgroup_id);
+    fnw_cgroup_entry entry{};
+    entry.policy_id = kSlot;
+    ASSERT_TRUE(probes_->monitor_cgroup(*cgroup_id, entry).ok());
+
+    int ready[2], go[2], result[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    ASSERT_EQ(::pipe(go), 0);
+    ASSERT_EQ(::pipe(result), 0);
+    const std::string procs = (cgroup / "cgroup.procs").string();
+    const pid_t pid = ::fork();
+    if (pid == 0) {  // only async-signal-safe calls from here
+        const int fd = ::open(procs.c_str(), O_WRONLY);
+        if (fd < 0 || ::write(fd, "0", 1) != 1) _exit(1);
+        if (::chroot(jail.c_str()) != 0 || ::chdir("/") != 0) _exit(2);
+        char byte = 0;
+        if (::write(ready[1], "x", 1) != 1 || ::read(go[0], &byte, 1) != 1) _exit(3);
+        const int allowed = ::open("/app/ok.txt", O_RDONLY);
+        const int refused = ::open("/secret.txt", O_RDONLY);
+        const int errors[2] = {allowed < 0 ? errno : 0, refused < 0 ? errno : 0};
+        _exit(::write(result[1], errors, sizeof(errors)) == sizeof(errors) ? 0 : 4);
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    ::close(result[1]);
+    char byte = 0;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the child did not chroot";
+    auto added = probes_->add_rules_root(kSlot, pid);
+    EXPECT_TRUE(added && *added) << (added ? "not added" : added.error());
+    EXPECT_EQ(::write(go[1], "x", 1), 1);
+    int errors[2] = {-1, -1};
+    EXPECT_EQ(::read(result[0], errors, sizeof(errors)), static_cast<ssize_t>(sizeof(errors)));
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    for (int fd : {ready[0], go[1], result[0]}) ::close(fd);
+    probes_->unmonitor_cgroup(*cgroup_id);
+    EXPECT_EQ(errors[0], 0) << "the allowed read in the jail";
+    EXPECT_EQ(errors[1], EPERM) << "refused by BPF-LSM from the rules compiled in the jail";
 }
 
 }  // namespace
