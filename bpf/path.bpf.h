@@ -363,10 +363,34 @@ static __always_inline bool is_code_dir(__u32 policy_id, struct dentry *dir)
 	return rule && (rule->flags & FNW_RULE_CODE_DIR);
 }
 
+/* Whether `dir`, an entry of directory `up`, is named a code directory
+ * there (FNW_NAME_CODE_DIR): the code directory, or one made in its place. */
+static __always_inline bool names_code_dir(__u32 policy_id, struct dentry *up, struct dentry *dir)
+{
+	__u32 zero = 0;
+	struct fnw_file_rule_name_key *nkey = bpf_map_lookup_elem(&rule_name_scratch, &zero);
+	struct inode *inode = BPF_CORE_READ(up, d_inode);
+	__u32 len = BPF_CORE_READ(dir, d_name.len);
+
+	if (!nkey || len >= FNW_RULE_NAME_MAX)
+		return false; /* userspace keys no longer name */
+	__builtin_memset(nkey, 0, sizeof(*nkey));
+	nkey->policy_id = policy_id;
+	nkey->generation = BPF_CORE_READ(inode, i_generation);
+	nkey->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	nkey->ino = BPF_CORE_READ(inode, i_ino);
+	bpf_probe_read_kernel(nkey->name, len & (FNW_RULE_NAME_MAX - 1), BPF_CORE_READ(dir, d_name.name));
+
+	__u32 *value = bpf_map_lookup_elem(&file_rule_names, nkey);
+
+	return value && (*value & FNW_NAME_CODE_DIR);
+}
+
 /*
  * Whether `dentry`, an object just opened or executed, is a regular file in
- * a directory the policy's code pins name (FNW_RULE_CODE_DIR) or in a
- * directory right below one. Looked up on the directories, not the file:
+ * a directory the policy's code pins name (FNW_RULE_CODE_DIR), in one made
+ * again under a code directory's name, or in a directory right below a
+ * code directory. Looked up on the directories, not the file:
  * a pinned file replaced by a new inode is still caught, and so is a file
  * added next to the pinned ones (a module that shadows a library one) or
  * in a new subdirectory (a __pycache__, a package of the same name).
@@ -378,8 +402,9 @@ static __always_inline bool in_code_dir(__u32 policy_id, struct dentry *dentry)
 	if ((BPF_CORE_READ(inode, i_mode) & FNW_S_IFMT) != FNW_S_IFREG)
 		return false;
 	struct dentry *dir = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *up = BPF_CORE_READ(dir, d_parent);
 
-	return is_code_dir(policy_id, dir) || is_code_dir(policy_id, BPF_CORE_READ(dir, d_parent));
+	return is_code_dir(policy_id, dir) || is_code_dir(policy_id, up) || names_code_dir(policy_id, up, dir);
 }
 
 struct name_walk {

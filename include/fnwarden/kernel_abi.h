@@ -227,6 +227,14 @@ enum fnw_file_rule_flags {
 };
 
 /*
+ * In a file_rule_names value, beside the FNW_FILE_* rights: the entry (in
+ * the directory keyed) is a code directory. A directory made again under
+ * that name (a rename of the code away and a new one in its place) is a new
+ * inode without FNW_RULE_CODE_DIR: its files are still checked by name.
+ */
+#define FNW_NAME_CODE_DIR (1u << 31)
+
+/*
  * file_rule_names: (policy, directory, entry name) -> the rights for which
  * a rule's object is, or lies beneath, that entry. Names are NUL-padded to
  * FNW_RULE_NAME_MAX so equal names hash equal; a longer name is never a

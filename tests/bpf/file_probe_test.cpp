@@ -947,6 +947,19 @@ TEST_F(CodePinTest, AFileReplacedByARenameIsCheckedUnderItsPinnedName) {
     EXPECT_EQ(slurp("out"), "");
 }
 
+TEST_F(CodePinTest, ACodeDirectoryMadeAgainUnderItsNameIsStillChecked) {
+    const FunctionPolicy p = pinned_policy();
+    fs::rename(code_, dir_ / "fn.old");  // the pinned directory's inode goes away
+    fs::create_directory(code_);
+    std::ofstream(code_ / "handler.py") << "print('evil')\n";
+    auto r = cat(p, Mode::Enforce, "handler.py");
+    const auto ev = one_code_event(r);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->sha256_check, FNW_SHA256_MISMATCH);
+    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
+    EXPECT_EQ(slurp("out"), "");
+}
+
 TEST_F(CodePinTest, AFileAddedToTheCodeDirectoryIsNotTheBundlesCode) {
     const FunctionPolicy p = pinned_policy();
     std::ofstream(code_ / "json.py") << "print('shadows the standard library')\n";

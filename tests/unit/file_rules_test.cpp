@@ -144,6 +144,10 @@ TEST(FileRules, ACodePinMarksItsDirectoryAndNothingElse) {
     EXPECT_EQ(rules.rules.size(), 1u) << "one entry for the directory, none per file";
     EXPECT_EQ(rules.code_dirs.size(), 1u);
     EXPECT_TRUE(rules.code_dirs_unkeyed.empty());
+    // Named in its parent: a directory made again in its place is found.
+    ASSERT_EQ(rules.names.size(), 1u);
+    EXPECT_STREQ(rules.names[0].first.name, "fn");
+    EXPECT_EQ(rules.names[0].second, FNW_NAME_CODE_DIR);
 
     const KernelFileRules unknown = compile_file_rules(2, FileRules{}, ExecRules{},
                                                        [](int) { return std::optional<fnw_object_identity>(); }, pins);

@@ -255,8 +255,16 @@ void FileRuleCompiler::add_code_pins(const std::vector<CodePin>& pins) {
             out_.code_dirs_unkeyed.push_back(dir + ": " + *why);
             continue;
         }
-        by_object_[key_of(std::get<Identified>(object).id)].flags |= FNW_RULE_CODE_DIR;
+        const Identified& found = std::get<Identified>(object);
+        by_object_[key_of(found.id)].flags |= FNW_RULE_CODE_DIR;
         out_.code_dirs.push_back(dir);
+        // Named in its parent too: a directory renamed away and made again
+        // in its place is a new inode, and its files are still the code's.
+        const std::filesystem::path path(dir);
+        const std::string name = path.filename().string();
+        if (found.mount_root || name.empty() || name.size() >= FNW_RULE_NAME_MAX) continue;
+        if (const auto* parent = std::get_if<Identified>(&identities_.of(path.parent_path().string())))
+            by_name_[{key_of(parent->id), name}] |= FNW_NAME_CODE_DIR;
     }
 }
 
