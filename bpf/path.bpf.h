@@ -379,7 +379,11 @@ static __always_inline bool names_code_dir(__u32 policy_id, struct dentry *up, s
 	nkey->generation = BPF_CORE_READ(inode, i_generation);
 	nkey->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	nkey->ino = BPF_CORE_READ(inode, i_ino);
-	bpf_probe_read_kernel(nkey->name, len & (FNW_RULE_NAME_MAX - 1), BPF_CORE_READ(dir, d_name.name));
+	/* The _str read with the key's whole size, not `len`: inlined into a
+	 * sys_exit program, the 6.1 verifier lost len's bound through a spill
+	 * ("R2 unbounded memory access"). The name and its NUL fit (len < 64),
+	 * and the rest stays zero: the same key userspace writes. */
+	bpf_probe_read_kernel_str(nkey->name, sizeof(nkey->name), BPF_CORE_READ(dir, d_name.name));
 
 	__u32 *value = bpf_map_lookup_elem(&file_rule_names, nkey);
 
