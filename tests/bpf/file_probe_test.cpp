@@ -877,6 +877,18 @@ protected:
         if (v.size() != 1) return std::nullopt;
         return v[0];
     }
+    // `cat FILE` under `p` in enforce was stopped at its open by the code
+    // check named `check` and killed before it printed a byte.
+    void expect_killed_unread(const FunctionPolicy& p, const std::string& file, uint8_t check) {
+        auto r = cat(p, Mode::Enforce, file);
+        const auto ev = one_code_event(r);
+        ASSERT_TRUE(ev);
+        EXPECT_EQ(ev->sha256_check, check);
+        EXPECT_EQ(ev->verdict, FNW_VERDICT_VIOLATION);
+        EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
+        EXPECT_EQ(slurp("out"), "");
+        EXPECT_EQ(slurp("status"), "137\n");
+    }
     static std::string hex(const uint8_t (&digest)[32]) {
         Sha256 bytes{};
         std::memcpy(bytes.data(), digest, bytes.size());
@@ -939,12 +951,7 @@ TEST_F(CodePinTest, AFileReplacedByARenameIsCheckedUnderItsPinnedName) {
     const FunctionPolicy p = pinned_policy();
     std::ofstream(dir_ / "evil.py") << "print('evil')\n";
     fs::rename(dir_ / "evil.py", code_ / "handler.py");  // a new inode under the pinned name
-    auto r = cat(p, Mode::Enforce, "handler.py");
-    const auto ev = one_code_event(r);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->sha256_check, FNW_SHA256_MISMATCH);
-    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
-    EXPECT_EQ(slurp("out"), "");
+    expect_killed_unread(p, "handler.py", FNW_SHA256_MISMATCH);
 }
 
 TEST_F(CodePinTest, ACodeDirectoryMadeAgainUnderItsNameIsStillChecked) {
@@ -952,24 +959,13 @@ TEST_F(CodePinTest, ACodeDirectoryMadeAgainUnderItsNameIsStillChecked) {
     fs::rename(code_, dir_ / "fn.old");  // the pinned directory's inode goes away
     fs::create_directory(code_);
     std::ofstream(code_ / "handler.py") << "print('evil')\n";
-    auto r = cat(p, Mode::Enforce, "handler.py");
-    const auto ev = one_code_event(r);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->sha256_check, FNW_SHA256_MISMATCH);
-    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
-    EXPECT_EQ(slurp("out"), "");
+    expect_killed_unread(p, "handler.py", FNW_SHA256_MISMATCH);
 }
 
 TEST_F(CodePinTest, AFileAddedToTheCodeDirectoryIsNotTheBundlesCode) {
     const FunctionPolicy p = pinned_policy();
     std::ofstream(code_ / "json.py") << "print('shadows the standard library')\n";
-    auto r = cat(p, Mode::Enforce, "json.py");
-    const auto ev = one_code_event(r);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->sha256_check, FNW_SHA256_NOT_PINNED);
-    EXPECT_EQ(ev->verdict, FNW_VERDICT_VIOLATION);
-    EXPECT_EQ(ev->action, FNW_ACTION_KILLED);
-    EXPECT_EQ(slurp("status"), "137\n");
+    expect_killed_unread(p, "json.py", FNW_SHA256_NOT_PINNED);
 }
 
 TEST_F(CodePinTest, AFileInANewSubdirectoryIsCheckedAndAWriteIsNot) {

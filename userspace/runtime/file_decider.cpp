@@ -35,7 +35,6 @@ Status FileDecider::set_policy(uint32_t policy_id, const FunctionPolicy& policy,
         const auto canonical = std::filesystem::weakly_canonical(pin.path, ec);
         const std::filesystem::path path = ec ? std::filesystem::path(pin.path) : canonical;
         slot.code_pins[path.string()] = pin.sha256;
-        slot.code_dirs.insert(path.parent_path().string());
     }
     slot.code_kill = mode == Mode::Enforce;
     if (interpreter_may_be_refused(policy)) slot.interpreter_rules = policy;

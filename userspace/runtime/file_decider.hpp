@@ -13,7 +13,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -131,10 +130,10 @@ private:
         bool exec_kill = false;
         // exec.allow sha256 pins by canonical path (what the kernel reports).
         std::map<std::string, std::string> sha256;
-        // The bundle's code pins by canonical path, and the directories
-        // holding them; a code pin's violation is killed in enforce mode.
+        // The bundle's code pins by canonical path (which directories are
+        // code is the kernel's to say: FNW_OBJECT_CODE_PINNED); a code
+        // pin's violation is killed in enforce mode.
         std::map<std::string, std::string> code_pins;
-        std::set<std::string> code_dirs;
         bool code_kill = false;
         // Set when an allowed program's interpreter may be refused
         // (FNW_POLICY_EXEC_INTERP): the sections that decide it.
