@@ -403,6 +403,32 @@ TEST_F(ControlSocket, SendLineRefusesEmbeddedNewlines) {
     }
 }
 
+// A trace flood is written once per client and turn, not once per line:
+// send_line() queues, and the turn's end (flush_queued) or the next
+// process() writes the batch, in order and whole.
+TEST_F(ControlSocket, SendLineWritesTheTurnsLinesTogetherAtTheTurnsEnd) {
+    start();
+    ControlClient client = connect_client();
+    ClientId id = subscribe(client);
+    for (int x = 0; x < 100; ++x)
+        ASSERT_TRUE(server_->send_line(id, json{{"type", "event"}, {"x", x}}.dump()));
+    pollfd readable{client.fd(), POLLIN, 0};
+    EXPECT_EQ(::poll(&readable, 1, 20), 0) << "a line was written before the turn ended";
+    EXPECT_GT(server_->stats().clients.at(0).queued_bytes, 0u);
+    server_->flush_queued();
+    EXPECT_EQ(server_->stats().clients.at(0).queued_bytes, 0u);
+    for (int x = 0; x < 100; ++x) {
+        auto message = client.receive(1s);
+        ASSERT_TRUE(message.has_value()) << "line " << x << ": " << client.last_error();
+        EXPECT_EQ((*message)["x"], x);
+    }
+    // Without flush_queued, the server's own turn writes them.
+    ASSERT_TRUE(server_->send_line(id, json{{"type", "event"}, {"x", 100}}.dump()));
+    auto late = receive_pumping(client);
+    ASSERT_TRUE(late.has_value()) << client.last_error();
+    EXPECT_EQ((*late)["x"], 100);
+}
+
 TEST_F(ControlSocket, ClientIdsAreNeverReused) {
     start();
     ClientId first = 0;

@@ -30,6 +30,8 @@ constexpr int kAcceptsPerProcess = 32;
 constexpr size_t kReadBudgetPerEvent = 256 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxIovecs = 64;
+// The size a client's queued lines are coalesced into (append_outbound).
+constexpr size_t kChunkBytes = 64 * 1024;
 constexpr int kListenBacklog = 128;
 
 std::string serialise(const nlohmann::json& message) {
@@ -139,6 +141,7 @@ bool ControlServer::process() {
             if (!client->dead && (events & (EPOLLHUP | EPOLLERR))) mark_dead(*client);
         }
     }
+    flush_queued();  // reaps too
     reap();
     return work_left;
 }
@@ -294,8 +297,7 @@ void ControlServer::reject_oversize(Client& client) {
     client.inbound.clear();
     // Past the queue bound if need be: it is one short line, and the last.
     std::string reason = error_line("request line longer than " + std::to_string(kMaxControlRequestBytes) + " bytes");
-    client.queued_bytes += reason.size();
-    client.outbound.push_back(std::move(reason));
+    append_outbound(client, reason);
     flush(client);
     mark_dead(client);
 }
@@ -306,7 +308,7 @@ void ControlServer::dispatch_line(Client& client, std::string_view line) {
 
     Result<nlohmann::json> request = parse_request_line(line);
     if (!request) {
-        enqueue(client, error_line(request.error()));
+        enqueue(client, error_line(request.error()), Flush::now);
         return;
     }
     if (!on_message_) return;
@@ -318,11 +320,11 @@ void ControlServer::dispatch_line(Client& client, std::string_view line) {
         // daemon (and every probe with it) down.
         spdlog::error("control request '{}' from client {} failed: {}",
                       display_name(request->at("op").get<std::string>(), 64), client.id, display_name(e.what()));
-        enqueue(client, error_line(std::string("request failed: ") + e.what()));
+        enqueue(client, error_line(std::string("request failed: ") + e.what()), Flush::now);
     }
 }
 
-bool ControlServer::enqueue(Client& client, std::string line) {
+bool ControlServer::enqueue(Client& client, std::string_view line, Flush when) {
     if (client.dead || client.closing) return false;
     const size_t limit = options_.max_queued_bytes_per_client;
     const bool was_idle = client.outbound.empty();
@@ -339,16 +341,48 @@ bool ControlServer::enqueue(Client& client, std::string line) {
         return true;
     }
     if (!notice.empty()) {
-        client.queued_bytes += notice.size();
-        client.outbound.push_back(std::move(notice));
+        append_outbound(client, notice);
         client.dropped_unreported = 0;
     }
-    client.queued_bytes += line.size();
-    client.outbound.push_back(std::move(line));
-    // A non-empty queue means the socket was full at the last attempt and
-    // EPOLLOUT is armed: trying again now would only cost a syscall.
-    if (was_idle) flush(client);
+    append_outbound(client, line);
+    // A queue that was not empty means the socket was full at the last
+    // attempt and EPOLLOUT is armed: trying again now would only cost a
+    // syscall.
+    if (!was_idle) return true;
+    if (when == Flush::now) {
+        flush(client);
+        return !client.dead;
+    }
+    // Later, with whatever else this turn queues for it: one sendmsg for
+    // the batch instead of one per line. EPOLLOUT makes sure "later" comes
+    // even if the owner never calls flush_queued().
+    unflushed_.push_back(client.id);
+    update_interest(client);
     return !client.dead;
+}
+
+// Lines are coalesced into chunks of up to kChunkBytes, so a flush hands
+// the kernel a few large iovecs instead of one per line, and a queue of
+// small lines costs a few allocations. Appending to the front chunk while
+// it is partly written is fine: front_written counts from its start.
+void ControlServer::append_outbound(Client& client, std::string_view bytes) {
+    client.queued_bytes += bytes.size();
+    if (!client.outbound.empty() && client.outbound.back().size() + bytes.size() <= kChunkBytes) {
+        client.outbound.back().append(bytes);
+        return;
+    }
+    client.outbound.emplace_back(bytes);
+}
+
+void ControlServer::flush_queued() {
+    if (unflushed_.empty()) return;
+    {
+        DepthGuard busy(callback_depth_);
+        for (ClientId id : unflushed_)
+            if (Client* client = find(id); client != nullptr && !client->dead) flush(*client);
+    }
+    unflushed_.clear();
+    reap();
 }
 
 void ControlServer::flush(Client& client) {
@@ -359,8 +393,7 @@ void ControlServer::flush(Client& client) {
             if (client.dropped_unreported == 0) break;
             std::string notice = dropped_notice(client.dropped_unreported);
             if (notice.size() > options_.max_queued_bytes_per_client) break;
-            client.queued_bytes += notice.size();
-            client.outbound.push_back(std::move(notice));
+            append_outbound(client, notice);
             client.dropped_unreported = 0;
         }
         iovec pieces[kMaxIovecs];
@@ -451,21 +484,24 @@ void ControlServer::reap() {
 bool ControlServer::send(ClientId client_id, const nlohmann::json& message) {
     Client* client = find(client_id);
     if (client == nullptr || client->dead || client->closing) return false;
-    bool queued = enqueue(*client, serialise(message));
+    bool queued = enqueue(*client, serialise(message), Flush::now);
     reap();
     return queued;
 }
 
-bool ControlServer::send_line(ClientId client_id, std::string line) {
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    if (line.find('\n') != std::string::npos) {
+bool ControlServer::send_line(ClientId client_id, std::string_view line) {
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (line.find('\n') != std::string_view::npos) {
         spdlog::warn("control client {}: refusing to send a line with an embedded newline", client_id);
         return false;
     }
     Client* client = find(client_id);
     if (client == nullptr || client->dead || client->closing) return false;
-    line.push_back('\n');
-    bool queued = enqueue(*client, std::move(line));
+    // The line and its newline as one piece, so that a full queue drops
+    // both or neither.
+    line_scratch_.assign(line);
+    line_scratch_.push_back('\n');
+    bool queued = enqueue(*client, line_scratch_, Flush::with_the_turn);
     reap();
     return queued;
 }

@@ -134,7 +134,14 @@ public:
     // Same for an already serialised JSON line (fan-out of one event to many
     // trace clients serialises once). A trailing '\n' is optional; a line with
     // an embedded newline would break framing and is refused (false).
-    bool send_line(ClientId client, std::string line);
+    // Unlike send(), it does not write at once: the lines a turn queues for
+    // a client go out together, at flush_queued() or at the next process(),
+    // whichever comes first (a trace flood is one sendmsg per client and
+    // turn, not one per event).
+    bool send_line(ClientId client, std::string_view line);
+    // Writes what send_line() queued since the last turn. The daemon calls
+    // it once per turn, after draining the ring buffer.
+    void flush_queued();
 
     // Stop reading from the client and close it once its queue is written.
     void close_after_flush(ClientId client);
@@ -179,7 +186,9 @@ private:
     void extract_lines(Client& client);
     void reject_oversize(Client& client);
     void dispatch_line(Client& client, std::string_view line);
-    bool enqueue(Client& client, std::string line);
+    enum class Flush { now, with_the_turn };
+    bool enqueue(Client& client, std::string_view line, Flush when);
+    void append_outbound(Client& client, std::string_view bytes);
     void flush(Client& client);
     void update_interest(Client& client);
     void mark_dead(Client& client);
@@ -202,6 +211,8 @@ private:
     std::map<ClientId, std::unique_ptr<Client>> clients_;
     ClientId next_id_ = 1;  // 0 tags the listener in epoll
     std::vector<ClientId> dead_;
+    std::vector<ClientId> unflushed_;  // send_line() queued, flush_queued() writes
+    std::string line_scratch_;         // send_line()'s line and newline
     int callback_depth_ = 0;
 
     MessageHandler on_message_;

@@ -160,6 +160,7 @@ int Daemon::Impl::loop() {
         file_decider.collect([this](const fnw_file_event& ev) {
             router->publish_record(Record(FileRecord::view(ev)));
         });
+        server->flush_queued();  // this turn's trace lines, one write per client
         const auto now = std::chrono::steady_clock::now();
         reload_when_due(now);
         if (now - last_second >= std::chrono::seconds(1)) {
