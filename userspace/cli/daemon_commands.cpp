@@ -12,7 +12,9 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -256,14 +258,32 @@ int trace_standalone(const std::string& socket, const std::string& rules, const 
 
 namespace {
 
+// An event message as the daemon frames it (ControlServer, EventRouter::
+// deliver): {"type":"event","event":EVENT}. For -o json the EVENT bytes are
+// passed on as they came; the daemon wrote them as JSON.
+constexpr std::string_view kEventFramePrefix = R"({"type":"event","event":)";
+
+std::optional<std::string_view> framed_event(std::string_view line) {
+    if (line.size() <= kEventFramePrefix.size() + 1 || !line.starts_with(kEventFramePrefix) || !line.ends_with('}'))
+        return std::nullopt;
+    return line.substr(kEventFramePrefix.size(), line.size() - kEventFramePrefix.size() - 1);
+}
+
 // The subscribed stream, printed until Ctrl-C, a closed stdout (0) or the
-// daemon's end (1).
+// daemon's end (1). Output is flushed when the stream has nothing more
+// buffered, not per line: a write per event made this client, not the
+// daemon, the trace's bottleneck.
 int print_trace_stream(ControlClient& client, bool table, bool color) {
     if (table) print_trace_header(std::cout);
     std::cout.flush();
     while (!g_interrupted) {
-        auto message = client.receive(std::chrono::milliseconds(-1));
-        if (!message) {
+        std::optional<std::string> line = client.receive_line(std::chrono::milliseconds(0));
+        if (!line) {
+            std::cout.flush();
+            if (!std::cout) break;  // stdout closed (trace | head)
+            line = client.receive_line(std::chrono::milliseconds(-1));
+        }
+        if (!line) {
             if (g_interrupted) break;
             if (client.closed()) {
                 std::cerr << "fnwarden trace: the daemon closed the stream: " << client.last_error() << "\n";
@@ -271,7 +291,16 @@ int print_trace_stream(ControlClient& client, bool table, bool color) {
             }
             continue;
         }
-        Result<ControlReply> parsed = parse_reply(*message);
+        if (!table) {
+            if (std::optional<std::string_view> event = framed_event(*line)) {
+                std::cout << *event << '\n';
+                if (!std::cout) break;
+                continue;
+            }
+        }
+        json message = json::parse(*line, nullptr, /*allow_exceptions=*/false);
+        if (message.is_discarded()) continue;
+        Result<ControlReply> parsed = parse_reply(message);
         if (!parsed) continue;
         if (const auto* event = std::get_if<EventMessage>(&*parsed)) {
             if (table)
@@ -283,11 +312,11 @@ int print_trace_stream(ControlClient& client, bool table, bool color) {
             if (table)
                 std::cout << "--- " << dropped->count << " events dropped: this terminal read too slowly ---\n";
             else
-                std::cout << message->dump() << "\n";
+                std::cout << message.dump() << "\n";
         }
-        std::cout.flush();
-        if (!std::cout) break;  // stdout closed (trace | head)
+        if (!std::cout) break;
     }
+    std::cout.flush();
     return 0;
 }
 

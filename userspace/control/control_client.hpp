@@ -62,6 +62,9 @@ public:
     // Callers polling fd() themselves: one readable event may carry several
     // messages, so call receive(0ms) until it returns nothing.
     std::optional<nlohmann::json> receive(std::chrono::milliseconds timeout);
+    // The same, as the line the daemon wrote (without its newline), not
+    // parsed: for a stream passed on as it came (`trace -o json`).
+    std::optional<std::string> receive_line(std::chrono::milliseconds timeout);
 
     // send() then receive(), sharing one timeout. The answer is simply the
     // next message: do not mix with a stream subscription on one connection.
@@ -87,11 +90,13 @@ public:
 private:
     explicit ControlClient(UniqueFd fd) : fd_(std::move(fd)) {}
     std::optional<std::string> take_line();
+    void compact_inbound();
     void fail(std::string reason);
 
     UniqueFd fd_;
     std::string inbound_;
-    size_t scanned_ = 0;  // inbound_ holds no '\n' before this offset
+    size_t consumed_ = 0;  // inbound_ before this offset was taken already
+    size_t scanned_ = 0;   // inbound_ holds no '\n' between consumed_ and this
     bool closed_ = false;
     bool sending_broken_ = false;
     std::string last_error_;
