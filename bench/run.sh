@@ -5,8 +5,10 @@
 #
 # usage: sudo bench/run.sh
 # env:   ROUNDS (7), GETPPID_N (2000000), OPENCLOSE_N (200000), CONNECT_N (100000),
-#        EXEC_N (2000), JIT_N (500000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
-#        CONFIGS (a b c d e f), WORKLOADS (getppid openclose connect exec jit),
+#        EXEC_N (2000), JIT_N (500000), PYHANDLER_N (3000), BENCH_CPU (1),
+#        FNW_BUILD_DIR (<repo>/build), CONFIGS (a b c d e f),
+#        WORKLOADS (getppid openclose connect exec jit pyhandler; pyhandler is
+#        bench/py_handler.py, a Python handler's file and TCP work per request),
 #        SCENARIOS (overhead throughput startup): overhead is the table below;
 #        throughput (bench/throughput.sh) traces a getppid loop standalone and
 #        under a daemon with trace clients; startup (bench/startup.sh) times
@@ -22,8 +24,8 @@ build=${FNW_BUILD_DIR:-$src/build}
 rounds=${ROUNDS:-7}
 cpu=${BENCH_CPU:-1}
 declare -A iterations=([getppid]=${GETPPID_N:-2000000} [openclose]=${OPENCLOSE_N:-200000}
-  [connect]=${CONNECT_N:-100000} [exec]=${EXEC_N:-2000} [jit]=${JIT_N:-500000})
-read -ra workloads <<<"${WORKLOADS:-getppid openclose connect exec jit}"  # e.g. WORKLOADS=jit
+  [connect]=${CONNECT_N:-100000} [exec]=${EXEC_N:-2000} [jit]=${JIT_N:-500000} [pyhandler]=${PYHANDLER_N:-3000})
+read -ra workloads <<<"${WORKLOADS:-getppid openclose connect exec jit pyhandler}"  # e.g. WORKLOADS=jit
 read -ra configs <<<"${CONFIGS:-a b c d e f}"  # e.g. CONFIGS="a b c d": fnwarden only
 read -ra scenarios <<<"${SCENARIOS:-overhead throughput startup}"
 wants() { [[ " ${scenarios[*]} " == *" $1 "* ]]; }
@@ -181,13 +183,15 @@ start_bg() {
 }
 
 measure() { # CONFIG WORKLOAD: prints ns/iteration
-  local n=${iterations[$2]} out
+  local n=${iterations[$2]} out workload=("$loop" "$2" "$n")
+  # The real function: its requests timed inside, the interpreter's start not.
+  [[ $2 == pyhandler ]] && workload=(/usr/bin/python3 "$src/bench/py_handler.py" "$n")
   if [[ $1 == d ]]; then
     # fnwarden logs to stderr; the loop's stdout passes through.
     out=$(taskset -c "$helper_cpus" "$fnw" run --function bench --policy "$policy" -- \
-      taskset -c "$cpu" "$loop" "$2" "$n" 2>"$work/measure.log")
+      taskset -c "$cpu" "${workload[@]}" 2>"$work/measure.log")
   else
-    out=$(taskset -c "$cpu" "$loop" "$2" "$n" 2>"$work/measure.log")
+    out=$(taskset -c "$cpu" "${workload[@]}" 2>"$work/measure.log")
   fi
   [[ $out =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "${label[$1]}, $2: no result: $(tail -n3 "$work/measure.log")"
   echo "$out"
@@ -257,7 +261,7 @@ for c in "${configs[@]}"; do
 done
 
 declare -A workload_label=([getppid]="getppid" [openclose]="open+close" [connect]="udp connect"
-  [exec]="fork+exec" [jit]="mprotect RX/RW")
+  [exec]="fork+exec" [jit]="mprotect RX/RW" [pyhandler]="Python handler request")
 report() {
   # One column group per workload measured: getppid in ns and as a ratio,
   # the others as ratios to (a), all from the same interleaved rounds.
