@@ -183,7 +183,8 @@ start_bg() {
 }
 
 measure() { # CONFIG WORKLOAD: prints ns/iteration
-  local n=${iterations[$2]} out workload=("$loop" "$2" "$n")
+  local n=${iterations[$2]} out
+  local workload=("$loop" "$2" "$n")
   # The real function: its requests timed inside, the interpreter's start not.
   [[ $2 == pyhandler ]] && workload=(/usr/bin/python3 "$src/bench/py_handler.py" "$n")
   if [[ $1 == d ]]; then
