@@ -108,6 +108,15 @@ struct {
 } sys_exit_handlers SEC(".maps") __weak;
 
 /*
+ * The syscalls with a handler in sys_exit_handlers, one bit each, in .bss
+ * (set by userspace through the skeleton's mmap before it installs the
+ * handler, never cleared): the sys_exit dispatcher tests it before the
+ * cgroup lookup, so a syscall nobody pairs (getppid, close, read, ...)
+ * costs every task one load and a bit test.
+ */
+__u64 exit_handled[FNW_SYSCALL_BITMAP_WORDS] __weak;
+
+/*
  * landlock.bpf.c's report of a refusal, tail-called by the sys_exit
  * dispatcher for an EACCES of a Landlock-restricted function before the
  * syscall's own handler (which it dispatches to in turn). Filled while a

@@ -179,6 +179,16 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 
 #define EACCES 13
 
+/* Whether syscall `nr` has a handler in sys_exit_handlers (exit_handled). */
+static __always_inline bool exit_handled_nr(long nr)
+{
+	if (nr < 0 || nr >= FNW_MAX_SYSCALLS)
+		return false;
+	__u32 bit = (__u32)nr;
+
+	return exit_handled[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
+}
+
 /*
  * Attached while some policy needs a handler at sys_exit (the file and
  * network families pair an enter with its result) or Landlock reporting:
@@ -187,6 +197,13 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(fnw_sys_exit_dispatch, struct pt_regs *regs, long ret)
 {
+	const long nr = fnw_exit_nr(regs);
+
+	/* Nothing to pair and nothing Landlock refused: done before the
+	 * cgroup lookup (nearly every syscall of every task). */
+	if (ret != -EACCES && !exit_handled_nr(nr))
+		return 0;
+
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
 
@@ -196,7 +213,7 @@ int BPF_PROG(fnw_sys_exit_dispatch, struct pt_regs *regs, long ret)
 	/* Landlock's refusal is reported first; that handler dispatches on. */
 	if (ret == -EACCES && (cg->flags & FNW_CGROUP_LANDLOCK))
 		bpf_tail_call(ctx, &landlock_exit_handler, 0);
-	fnw_dispatch(ctx, &sys_exit_handlers, fnw_exit_nr(regs));
+	fnw_dispatch(ctx, &sys_exit_handlers, nr);
 	return 0;
 }
 

@@ -211,7 +211,11 @@ Status ProbeSet::install_handlers(ProbeFamily family, const std::function<bool(c
         }
     }
     // The exit side first: an enter handler whose exit handler is not
-    // called yet would leave its pending entry behind.
+    // called yet would leave its pending entry behind. The dispatcher
+    // looks a syscall up only where its exit_handled bit is set (never
+    // cleared: a bit without a handler costs a lookup, nothing else).
+    for (const Slot& slot : exits)
+        __atomic_fetch_or(&skel_->bss->exit_handled[slot.nr / 64], uint64_t{1} << (slot.nr % 64), __ATOMIC_SEQ_CST);
     if (!exits.empty())
         if (Status attached = attach_exit_dispatch(); !attached) return attached;
     std::vector<Slot> done;
