@@ -14,9 +14,10 @@
  * attached, put every syscall of every task on the host through the perf
  * syscall callbacks and enable the sys_exit tracepoint. Now their handlers
  * are tail-called from here (dispatch.bpf.h), after the fast path: a
- * process outside every function pays the cgroup lookup at sys_enter, and
- * at sys_exit while some policy needs an exit handler (docs/performance.md,
- * "Bystanders").
+ * process outside every function pays the cgroup lookup at sys_enter and,
+ * while some policy needs an exit handler, a bit test on the syscall number
+ * at sys_exit (and the lookup for a syscall that has one): docs/performance.md,
+ * "Bystanders".
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
