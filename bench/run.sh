@@ -6,7 +6,8 @@
 # usage: sudo bench/run.sh
 # env:   ROUNDS (7), GETPPID_N (2000000), OPENCLOSE_N (200000), CONNECT_N (100000),
 #        EXEC_N (2000), JIT_N (500000), PYHANDLER_N (3000), BENCH_CPU (1),
-#        FNW_BUILD_DIR (<repo>/build), CONFIGS (a b c d e f),
+#        FNW_BUILD_DIR (<repo>/build), FNW_BASELINE_DIR and FNW_ALT_DIR (other
+#        builds, for the cm/dm and c1/d1 rows), CONFIGS (a b c d e f),
 #        WORKLOADS (getppid openclose connect exec jit pyhandler; pyhandler is
 #        bench/py_handler.py, a Python handler's file and TCP work per request),
 #        SCENARIOS (overhead throughput startup): overhead is the table below;
@@ -37,12 +38,33 @@ declare -A label=(
   [d]="(d) fnwarden monitoring, all allowed"
   [e]="(e) bpftrace @[cgroup] = count()"
   [f]="(f) BCC syscount"
+  # Not in the default set: a bystander's cost split into its parts
+  # (floor_loader's shapes), fnwarden with a policy that needs only the
+  # sys_enter program, and (c)/(d) of a baseline build (FNW_BASELINE_DIR).
+  [g]="(g) floor + bpf_get_current_cgroup_id + bitmap miss"
+  [h]="(h) floor + cgroup id through the task + bitmap miss"
+  [i]="(i) floor + empty syscalls/sys_enter_openat+sys_exit_openat"
+  [j]="(j) floor + empty tp_btf sys_exit"
+  [k]="(k) (h) + tp_btf sys_exit with the same lookup"
+  [l]="(l) (h) + tp_btf sys_exit: syscall-number bit test, then the lookup"
+  [cs]="(cs) fnwarden attached, syscalls-only policy, process unmonitored"
+  [cb]="(cb) as (c), a monitored function busy (open+close) on the other CPU"
+  [cm]="(cm) baseline fnwarden attached, process unmonitored"
+  [dm]="(dm) baseline fnwarden monitoring, all allowed"
+  [c1]="(c1) alternative fnwarden attached, process unmonitored"
+  [d1]="(d1) alternative fnwarden monitoring, all allowed"
 )
 
 fnw=$build/fnwarden
 loop=$build/bench/syscall_loop
 floor=$build/bench/floor_loader
 policy=$src/bench/allow-all.yaml
+baseline=${FNW_BASELINE_DIR:-}
+alternative=${FNW_ALT_DIR:-}
+[[ " ${configs[*]} " != *" cm "* && " ${configs[*]} " != *" dm "* ]] ||
+  [[ -x $baseline/fnwarden ]] || { echo "bench: cm and dm need FNW_BASELINE_DIR with a built fnwarden" >&2; exit 1; }
+[[ " ${configs[*]} " != *" c1 "* && " ${configs[*]} " != *" d1 "* ]] ||
+  [[ -x $alternative/fnwarden ]] || { echo "bench: c1 and d1 need FNW_ALT_DIR with a built fnwarden" >&2; exit 1; }
 
 log() { echo "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -187,9 +209,12 @@ measure() { # CONFIG WORKLOAD: prints ns/iteration
   local workload=("$loop" "$2" "$n")
   # The real function: its requests timed inside, the interpreter's start not.
   [[ $2 == pyhandler ]] && workload=(/usr/bin/python3 "$src/bench/py_handler.py" "$n")
-  if [[ $1 == d ]]; then
+  if [[ $1 == d || $1 == dm || $1 == d1 ]]; then
+    local bin=$fnw
+    [[ $1 == dm ]] && bin=$baseline/fnwarden
+    [[ $1 == d1 ]] && bin=$alternative/fnwarden
     # fnwarden logs to stderr; the loop's stdout passes through.
-    out=$(taskset -c "$helper_cpus" "$fnw" run --function bench --policy "$policy" -- \
+    out=$(taskset -c "$helper_cpus" "$bin" run --function bench --policy "$policy" -- \
       taskset -c "$cpu" "${workload[@]}" 2>"$work/measure.log")
   else
     out=$(taskset -c "$cpu" "${workload[@]}" 2>"$work/measure.log")
@@ -200,11 +225,33 @@ measure() { # CONFIG WORKLOAD: prints ns/iteration
 
 setup_config() { # CONFIG: starts its monitor; fails with start_error set
   case $1 in
-  a | d) ;;
+  a | d | dm | d1) ;;
   b) start_bg '^ready$' "$floor" ;;
-  c)
+  g) start_bg '^ready$' "$floor" helper ;;
+  h) start_bg '^ready$' "$floor" direct ;;
+  i) start_bg '^ready$' "$floor" tp-pair ;;
+  j) start_bg '^ready$' "$floor" exit ;;
+  k) start_bg '^ready$' "$floor" dispatch ;;
+  l) start_bg '^ready$' "$floor" dispatch-bit ;;
+  cb)
+    # The bystander workload (issue 24 item 5): the loop measured is outside
+    # every function while one runs flat out in its own cgroup, on the
+    # monitors' CPU, through every check allow-all.yaml turns on.
     rm -f "$work/READY"
-    start_bg "file:$work/READY" "$fnw" run --function idle --policy "$policy" -- \
+    start_bg "file:$work/READY" "$fnw" run --function bench --policy "$policy" -- \
+      sh -c "touch '$work/READY'; exec '$loop' openclose 1000000000"
+    ;;
+  c | cs | cm | c1)
+    local bin=$fnw pol=$policy
+    [[ $1 == cm ]] && bin=$baseline/fnwarden
+    [[ $1 == c1 ]] && bin=$alternative/fnwarden
+    if [[ $1 == cs ]]; then
+      pol=$work/syscalls-only.yaml
+      printf '%s\n' 'apiVersion: fnwarden.io/v1' 'kind: FunctionPolicy' 'metadata: {name: syscalls-only}' \
+        'spec: {selector: {function: idle}}' >"$pol"
+    fi
+    rm -f "$work/READY"
+    start_bg "file:$work/READY" "$bin" run --function idle --policy "$pol" -- \
       sh -c "touch '$work/READY'; exec sleep 600"
     ;;
   e) start_bg '^ready$' bpftrace -B line -e \

@@ -3,11 +3,12 @@
  * File syscalls: every open, create, delete, rename, link, chmod/chown and
  * truncate of a monitored function, checked against its files section.
  *
- * The per-syscall tracepoints (syscalls/sys_enter_openat, ...) fire only for
- * those syscalls: the rest of the host's syscalls pay nothing here, unlike a
- * raw sys_enter hook. sys_enter keeps the arguments (user pointers) per
- * thread; sys_exit pairs them with the return value, so the event says what
- * happened, not what was asked.
+ * Each syscall's enter handler and the one exit handler are tail-called from
+ * the raw sys_enter/sys_exit dispatchers (syscalls.bpf.c) once the task is
+ * known to be in a monitored function: a process outside every function
+ * pays only their fast path. sys_enter keeps the arguments (user pointers)
+ * per thread; sys_exit pairs them with the return value, so the event says
+ * what happened, not what was asked.
  *
  * Deciding in the kernel. A successful open is checked by inode: its own
  * inode and every ancestor's (crossing mounts) against file_rules, which
@@ -333,50 +334,33 @@ static __always_inline int file_exit(long ret)
 }
 
 /*
- * Every sys_exit_* program tail-calls this one: the exit logic (two
- * bounded dentry walks) is verified once instead of once per syscall,
- * which kept probe loading from taking seconds. Same program type and
- * context layout (trace_event_raw_sys_exit) as its callers.
+ * The exit handler of every file syscall (ProbeSet::install_handlers puts it
+ * at each of their numbers in sys_exit_handlers): the exit logic (two
+ * bounded dentry walks) is verified once instead of once per syscall, which
+ * kept probe loading from taking seconds.
  */
-SEC("tracepoint")
-int fnw_file_exit(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fnw_file_exit, struct pt_regs *regs, long ret)
 {
-	return file_exit(ctx->ret);
+	return file_exit(ret);
 }
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(__u32)); /* no BTF types: prog arrays refuse them */
-	__array(values, int(void *));
-} file_exit_handler SEC(".maps") = {
-	.values = { [0] = (void *)&fnw_file_exit },
-};
+#define ARG_PTR(i) ((const char *)fnw_syscall_arg(regs, i))
+#define ARG_FD(i) ((__s32)fnw_syscall_arg(regs, i))
+#define ARG(i) fnw_syscall_arg(regs, i)
+#define NR ((__u32)id)
 
-#define FILE_EXIT(syscall)                                                              \
-	SEC("tracepoint/syscalls/sys_exit_" #syscall)                                   \
-	int fnw_exit_##syscall(struct trace_event_raw_sys_exit *ctx)                    \
-	{                                                                               \
-		bpf_tail_call(ctx, &file_exit_handler, 0);                              \
-		return 0; /* only if the handler is missing */                          \
-	}
-
-#define ARG_PTR(i) ((const char *)ctx->args[i])
-#define ARG_FD(i) ((__s32)ctx->args[i])
-/* __syscall_nr is an int; the 4 bytes after it are padding. */
-#define NR ((__u32)ctx->id)
-
+/* The enter handler of `syscall`, at its number in sys_enter_handlers. */
 #define FILE_ENTER(syscall, call)                                                       \
-	SEC("tracepoint/syscalls/sys_enter_" #syscall)                                  \
-	int fnw_enter_##syscall(struct trace_event_raw_sys_enter *ctx)                  \
+	SEC("tp_btf/sys_enter")                                                         \
+	int BPF_PROG(fnw_enter_##syscall, struct pt_regs *regs, long id)                \
 	{                                                                               \
 		return call;                                                            \
-	}                                                                               \
-	FILE_EXIT(syscall)
+	}
 
 /* file_enter(nr, path, dfd, path2, dfd2, open flags, access, access2, is_open) */
-FILE_ENTER(open, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, ctx->args[1], open_access(ctx->args[1]), 0, true))
-FILE_ENTER(openat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, ctx->args[2], open_access(ctx->args[2]), 0, true))
+FILE_ENTER(open, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, ARG(1), open_access(ARG(1)), 0, true))
+FILE_ENTER(openat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, ARG(2), open_access(ARG(2)), 0, true))
 FILE_ENTER(creat, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, O_CREAT | O_WRONLY | O_TRUNC,
 			     FNW_FILE_WRITE, 0, true))
 FILE_ENTER(mkdir, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_CREATE, 0, false))
@@ -404,15 +388,14 @@ FILE_ENTER(fchownat, file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, 0, FN
 FILE_ENTER(truncate, file_enter(NR, ARG_PTR(0), AT_FDCWD, NULL, AT_FDCWD, 0, FNW_FILE_WRITE, 0, false))
 
 /* openat2 keeps its flags in a struct in user memory. */
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int fnw_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_enter_openat2, struct pt_regs *regs, long id)
 {
 	struct open_how how = {};
 
-	bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]);
+	bpf_probe_read_user(&how, sizeof(how), (const void *)ARG(2));
 	return file_enter(NR, ARG_PTR(1), ARG_FD(0), NULL, AT_FDCWD, (__u32)how.flags, open_access((__u32)how.flags), 0, true);
 }
-FILE_EXIT(openat2)
 
 /* ---- BPF-LSM: refusing an open before it happens ----------------------- */
 
@@ -430,11 +413,11 @@ FILE_EXIT(openat2)
  * It refuses only what the kernel can decide on its own: a violation of
  * rights whose every pattern is in file_rules (file_kernel_rights), in
  * enforce mode. Everything else (globs, report-only policies) passes here
- * and is decided by the tracepoints and fnwarden as without LSM; allowed
+ * and is decided by the syscall handlers and fnwarden as without LSM; allowed
  * opens go to file_verdicts, so sys_exit answers them from the cache.
  *
  * A refusal is reported here, with the syscall's own arguments when the
- * tracepoints saw it enter (file_pending), and marked so that sys_exit does
+ * enter handler saw it (file_pending), and marked so that sys_exit does
  * not report it a second time.
  */
 /* MNT_NS_INTERNAL is ERR_PTR(-EINVAL); a lazily unmounted tree has none. */

@@ -9,9 +9,9 @@
  * socket hooks (security_socket_connect runs before the protocol's connect),
  * so without this program the denial would be silent.
  *
- * tp_btf/sys_exit sees every syscall on the host, so it is attached only
- * while a Landlock-restricted function runs, and its first test is the
- * return value: nearly every syscall leaves at `ret != -EACCES`.
+ * The sys_exit dispatcher (syscalls.bpf.c) tail-calls it only for an EACCES
+ * of a function Landlock restricts (FNW_CGROUP_LANDLOCK): a process outside
+ * every function never gets here.
  *
  * Which syscalls count, and where their object is, comes from path_args
  * (filled by userspace by syscall name): a path argument for the file and
@@ -25,6 +25,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "dispatch.bpf.h"
 #include "emit.bpf.h"
 #include "path.bpf.h"
 #include "policy.bpf.h"
@@ -225,28 +226,37 @@ static __always_inline void report_sockaddr(struct pt_regs *regs, __u8 where, __
 	fnw_submit(FNW_RING_ALERTS, ev, stats);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(fnw_sys_exit, struct pt_regs *regs, long ret)
+/* What Landlock refused in syscall `nr`, reported. */
+static __always_inline void report_refusal(struct pt_regs *regs, long ret, __u32 nr, struct fnw_cgroup_entry *cg,
+					   __u64 cgroup_id)
 {
-	if (ret != -EACCES)
-		return 0; /* nearly every syscall ends here, before any lookup */
-
-	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg || !(cg->flags & FNW_CGROUP_LANDLOCK))
-		return 0;
-
-	__u32 nr = (__u32)regs->orig_ax;
 	struct fnw_path_arg *arg = bpf_map_lookup_elem(&path_args, &nr);
 	struct fnw_counters *stats = fnw_counters();
 
 	if (!arg || !(arg->where & FNW_PATH_ARG_INDEX_MASK) || !stats)
-		return 0;
+		return;
 	if (arg->where & FNW_PATH_ARG_SOCKADDR)
 		report_sockaddr(regs, arg->where, cgroup_id, cg->policy_id, stats);
 	else
 		report_path(regs, ret, nr, arg, cgroup_id, cg->policy_id, stats);
+}
+
+/*
+ * Tail-called by the sys_exit dispatcher (syscalls.bpf.c) for an EACCES of a
+ * Landlock-restricted function, before the syscall's own exit handler, which
+ * it dispatches to in turn (a file syscall's handler must still see its
+ * pending entry go).
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fnw_landlock_exit, struct pt_regs *regs, long ret)
+{
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	__u32 nr = (__u32)fnw_exit_nr(regs);
+
+	if (ret == -EACCES && cg && (cg->flags & FNW_CGROUP_LANDLOCK))
+		report_refusal(regs, ret, nr, cg, cgroup_id);
+	fnw_dispatch(ctx, &sys_exit_handlers, nr);
 	return 0;
 }
 

@@ -83,6 +83,52 @@ struct {
 	__type(value, struct fnw_path_arg);
 } path_args SEC(".maps") __weak;
 
+/*
+ * Syscall number -> the handler that the raw sys_enter and sys_exit
+ * dispatchers (syscalls.bpf.c) tail-call once the task is known to be in a
+ * monitored function. Filled by userspace, one family at a time, when a
+ * policy first needs it (ProbeSet::install_handlers); an empty slot ends the
+ * dispatch. One raw hook instead of per-syscall tracepoints: attaching any
+ * of those puts every syscall of every task on the host on the perf syscall
+ * callbacks (docs/performance.md, "Bystanders"). No BTF key/value types:
+ * prog arrays refuse them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, FNW_MAX_SYSCALLS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} sys_enter_handlers SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, FNW_MAX_SYSCALLS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} sys_exit_handlers SEC(".maps") __weak;
+
+/*
+ * The syscalls with a handler in sys_exit_handlers, one bit each, in .bss
+ * (set by userspace through the skeleton's mmap before it installs the
+ * handler, never cleared): the sys_exit dispatcher tests it before the
+ * cgroup lookup, so a syscall nobody pairs (getppid, close, read, ...)
+ * costs every task one load and a bit test.
+ */
+__u64 exit_handled[FNW_SYSCALL_BITMAP_WORDS] __weak;
+
+/*
+ * landlock.bpf.c's report of a refusal, tail-called by the sys_exit
+ * dispatcher for an EACCES of a Landlock-restricted function before the
+ * syscall's own handler (which it dispatches to in turn). Filled while a
+ * Landlock-restricted function runs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} landlock_exit_handler SEC(".maps") __weak;
+
 /* Programs each policy may exec, for lsm/bprm_check_security. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -307,16 +307,11 @@ static __always_inline int accept_exit(long fd)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int fnw_net_exit_accept(struct trace_event_raw_sys_exit *ctx)
+/* accept's and accept4's exit handler (sys_exit_handlers, syscalls.bpf.c). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fnw_net_exit_accept, struct pt_regs *regs, long ret)
 {
-	return accept_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int fnw_net_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	return accept_exit(ctx->ret);
+	return accept_exit(ret);
 }
 
 /* ---- Unix-socket connects ------------------------------------------------
@@ -385,8 +380,8 @@ static __always_inline void emit_unix_connect(const struct fnw_unix_key *key, __
 	}
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int fnw_net_enter_connect(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_net_enter_connect, struct pt_regs *regs, long id)
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg;
@@ -394,8 +389,8 @@ int fnw_net_enter_connect(struct trace_event_raw_sys_enter *ctx)
 
 	if (!policy || (!(policy->flags & FNW_POLICY_NET_RESTRICTED) && !(cg->flags & FNW_CGROUP_TRACE)))
 		return 0;
-	const char *uaddr = (const char *)ctx->args[1];
-	__u64 addrlen = ctx->args[2];
+	const char *uaddr = (const char *)fnw_syscall_arg(regs, 1);
+	__u64 addrlen = fnw_syscall_arg(regs, 2);
 	__u16 family = 0;
 
 	if (addrlen < sizeof(family) || bpf_probe_read_user(&family, sizeof(family), uaddr) || family != AF_UNIX)
@@ -417,8 +412,8 @@ int fnw_net_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int fnw_net_exit_connect(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fnw_net_exit_connect, struct pt_regs *regs, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct fnw_unix_key *pending = bpf_map_lookup_elem(&unix_connect_pending, &tid);
@@ -428,7 +423,7 @@ int fnw_net_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct fnw_unix_key key = *pending;
 
 	bpf_map_delete_elem(&unix_connect_pending, &tid);
-	if (ctx->ret != 0)
+	if (ret != 0)
 		return 0;
 
 	__u64 cgroup_id;

@@ -210,10 +210,10 @@ int BPF_PROG(fnw_lsm_mmap_file, struct file *file, unsigned long reqprot, unsign
 
 /* ---- Without BPF-LSM: seen at sys_enter, reported or killed -------------- */
 
-SEC("tracepoint/syscalls/sys_enter_ptrace")
-int fnw_proc_enter_ptrace(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_proc_enter_ptrace, struct pt_regs *regs, long id)
 {
-	const long request = ctx->args[0];
+	const long request = fnw_syscall_arg(regs, 0);
 
 	if (request != PTRACE_ATTACH && request != PTRACE_SEIZE && request != PTRACE_TRACEME)
 		return 0; /* the others act on a tracee already attached */
@@ -222,28 +222,28 @@ int fnw_proc_enter_ptrace(struct trace_event_raw_sys_enter *ctx)
 }
 
 /* process_vm_readv/writev on another process: ptrace's attach check. */
-static __always_inline int process_vm_access(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int process_vm_access(struct pt_regs *regs)
 {
-	if ((__u32)ctx->args[0] == bpf_get_current_pid_tgid() >> 32)
+	if ((__u32)fnw_syscall_arg(regs, 0) == bpf_get_current_pid_tgid() >> 32)
 		return 0; /* itself: the kernel does not check that either */
 	check_process_rule(FNW_POLICY_DENY_PTRACE, FNW_RULE_PROCESS_PTRACE, false);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_process_vm_readv")
-int fnw_proc_enter_process_vm_readv(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_proc_enter_process_vm_readv, struct pt_regs *regs, long id)
 {
-	return process_vm_access(ctx);
+	return process_vm_access(regs);
 }
 
-SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
-int fnw_proc_enter_process_vm_writev(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_proc_enter_process_vm_writev, struct pt_regs *regs, long id)
 {
-	return process_vm_access(ctx);
+	return process_vm_access(regs);
 }
 
-SEC("tracepoint/syscalls/sys_enter_bpf")
-int fnw_proc_enter_bpf(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_proc_enter_bpf, struct pt_regs *regs, long id)
 {
 	check_process_rule(FNW_POLICY_DENY_BPF, FNW_RULE_PROCESS_BPF, false);
 	return 0;
@@ -266,9 +266,9 @@ static long inspect_vma(struct task_struct *task, struct vm_area_struct *vma, st
  * The area at `start` only (the LSM hook sees each area of the range): the
  * first is where a JIT's or an injector's buffer begins.
  */
-static __always_inline int mprotect_enter(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int mprotect_enter(struct pt_regs *regs)
 {
-	const unsigned long start = ctx->args[0], prot = ctx->args[2];
+	const unsigned long start = fnw_syscall_arg(regs, 0), prot = fnw_syscall_arg(regs, 2);
 
 	if (!(prot & PROT_EXEC))
 		return 0;
@@ -287,24 +287,19 @@ static __always_inline int mprotect_enter(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_mprotect")
-int fnw_proc_enter_mprotect(struct trace_event_raw_sys_enter *ctx)
+/* mprotect's and pkey_mprotect's enter handler (sys_enter_handlers). */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_proc_enter_mprotect, struct pt_regs *regs, long id)
 {
-	return mprotect_enter(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_enter_pkey_mprotect")
-int fnw_proc_enter_pkey_mprotect(struct trace_event_raw_sys_enter *ctx)
-{
-	return mprotect_enter(ctx);
+	return mprotect_enter(regs);
 }
 
 /* A file mapped executable is taken as code here (no fd lookup): memfds
  * are caught under BPF-LSM only. */
-SEC("tracepoint/syscalls/sys_enter_mmap")
-int fnw_proc_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_proc_enter_mmap, struct pt_regs *regs, long id)
 {
-	const unsigned long prot = ctx->args[2], flags = ctx->args[3];
+	const unsigned long prot = fnw_syscall_arg(regs, 2), flags = fnw_syscall_arg(regs, 3);
 
 	if (!(prot & PROT_EXEC) || !((flags & MAP_ANONYMOUS) || (prot & PROT_WRITE)))
 		return 0;

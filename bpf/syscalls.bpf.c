@@ -1,16 +1,29 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Syscall allowlist, decided in the kernel.
+ * The raw syscall hooks: the syscall allowlist, decided in the kernel, and
+ * the dispatch of every other family's syscall handlers.
  *
  * tp_btf/sys_enter is the cheapest always-on syscall hook on this kernel
  * (notes/kernel-and-peers.md: +21 ns empty, vs +20 raw_tp but +53 for
  * cgroup-id + hash miss through raw_tp). Only violations, or every event of
  * a cgroup with tracing on, reach the ring buffer.
+ *
+ * The file, network and process families watch particular syscalls. They
+ * used to attach to the per-syscall tracepoints (syscalls/sys_enter_openat,
+ * ...), which fire only for their syscall but, once any of them is
+ * attached, put every syscall of every task on the host through the perf
+ * syscall callbacks and enable the sys_exit tracepoint. Now their handlers
+ * are tail-called from here (dispatch.bpf.h), after the fast path: a
+ * process outside every function pays the cgroup lookup at sys_enter and,
+ * while some policy needs an exit handler, a bit test on the syscall number
+ * at sys_exit (and the lookup for a syscall that has one): docs/performance.md,
+ * "Bystanders".
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "dispatch.bpf.h"
 #include "emit.bpf.h"
 #include "policy.bpf.h"
 #include "rule_use.bpf.h"
@@ -75,18 +88,10 @@ static __always_inline void use_syscall_grant(__u32 policy_id, long nr)
 		note_syscall(use->syscalls, nr);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
+/* The allowlist's check of syscall `id` of a monitored function. */
+static __always_inline void check_syscall(struct pt_regs *regs, long id, struct fnw_cgroup_entry *cg,
+					  __u64 cgroup_id)
 {
-	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-
-	if (!cg)
-		return 0; /* not a monitored function: the fast path ends here */
-
-	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC)
-		return 0; /* still the launcher, before its execve completed */
-
 	__u32 policy_id = cg->policy_id;
 	struct fnw_policy *policy = fnw_policy(policy_id);
 	struct fnw_counters *stats = fnw_counters();
@@ -98,7 +103,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	 * ("Unreleased reference") while 6.18 accepted it.
 	 */
 	if (!policy || !stats)
-		return 0;
+		return;
 	__sync_fetch_and_add(&stats->events, 1);
 
 	if (cg->flags & FNW_CGROUP_LEARN)
@@ -109,7 +114,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	if (allowed)
 		use_syscall_grant(policy_id, id);
 	if (allowed && !(cg->flags & FNW_CGROUP_TRACE))
-		return 0; /* allowed and not traced: no userspace work at all */
+		return; /* allowed and not traced: no userspace work at all */
 
 	__u8 action = FNW_ACTION_NONE;
 	__u8 mechanism = FNW_MECH_NONE;
@@ -134,7 +139,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 		struct fnw_violation_key vkey = { .cgroup_id = cgroup_id, .type = FNW_EVENT_SYSCALL, .what = (__u32)id };
 
 		if (!fnw_violation_reported(&vkey, policy_id, stats))
-			return 0;
+			return;
 	}
 
 	struct fnw_syscall_event *ev = fnw_reserve(!allowed, sizeof(*ev), stats);
@@ -142,7 +147,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	if (!ev) {
 		if (action == FNW_ACTION_REPORTED)
 			fnw_count_gap(policy_id, stats); /* let through, and unreported */
-		return 0;
+		return;
 	}
 	fnw_fill_header(&ev->hdr, FNW_EVENT_SYSCALL, sizeof(*ev), cgroup_id, policy_id);
 	ev->nr = (__u32)id;
@@ -153,6 +158,63 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	/* tp_btf gives a typed pointer to the user registers: direct loads. */
 	fnw_copy_syscall_args(ev->args, regs);
 	fnw_submit(!allowed, ev, stats);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg)
+		return 0; /* not a monitored function: the fast path ends here */
+
+	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC)
+		return 0; /* still the launcher, before its execve completed */
+
+	check_syscall(regs, id, cg, cgroup_id);
+	/* The file, network or process handler of this syscall, if any. */
+	fnw_dispatch(ctx, &sys_enter_handlers, id);
+	return 0;
+}
+
+#define EACCES 13
+
+/* Whether syscall `nr` has a handler in sys_exit_handlers (exit_handled). */
+static __always_inline bool exit_handled_nr(long nr)
+{
+	if (nr < 0 || nr >= FNW_MAX_SYSCALLS)
+		return false;
+	__u32 bit = (__u32)nr;
+
+	return exit_handled[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
+}
+
+/*
+ * Attached while some policy needs a handler at sys_exit (the file and
+ * network families pair an enter with its result) or Landlock reporting:
+ * every syscall on the host pays this fast path then, nothing more.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(fnw_sys_exit_dispatch, struct pt_regs *regs, long ret)
+{
+	const long nr = fnw_exit_nr(regs);
+
+	/* Nothing to pair and nothing Landlock refused: done before the
+	 * cgroup lookup (nearly every syscall of every task). */
+	if (ret != -EACCES && !exit_handled_nr(nr))
+		return 0;
+
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+
+	if (!cg)
+		return 0; /* not a monitored function: the fast path ends here */
+
+	/* Landlock's refusal is reported first; that handler dispatches on. */
+	if (ret == -EACCES && (cg->flags & FNW_CGROUP_LANDLOCK))
+		bpf_tail_call(ctx, &landlock_exit_handler, 0);
+	fnw_dispatch(ctx, &sys_exit_handlers, nr);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 // The probe family table covers the skeleton: every program exactly once,
 // each LSM program on the hook its section names, each stand-in for a hook
 // the table has. No kernel: the skeleton is opened (parsed), never loaded.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -10,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/syscall_table.hpp"
 #include "probes/probe_families.hpp"
 
 namespace fnw {
@@ -67,19 +69,42 @@ TEST(ProbeFamilies, LsmProgramsSitOnTheHookTheTableNames) {
     }
 }
 
-TEST(ProbeFamilies, OnDemandFamiliesAreSyscallTracepoints) {
+// No per-syscall tracepoint: attaching one puts every syscall of every task
+// on the perf syscall callbacks (docs/performance.md, "Bystanders"). The
+// syscall handlers sit on the raw hooks their dispatcher is on (a tail call
+// stays on one hook), at syscalls this architecture has.
+TEST(ProbeFamilies, SyscallHandlersAreDispatchedFromTheRawHooks) {
     Skeleton skel = open_skeleton();
     ASSERT_TRUE(skel);
+    const auto section_of = [&](const ProbeProgram& program) {
+        return std::string(bpf_program__section_name(program_of(skel.get(), program)));
+    };
     for (const auto& family : probe_families()) {
-        if (family.attach != AttachPolicy::OnDemand || family.family == ProbeFamily::LandlockReporting) continue;
         for (const auto& program : family.programs) {
-            const std::string section = bpf_program__section_name(program_of(skel.get(), program));
-            EXPECT_EQ(section.rfind("tracepoint/syscalls/", 0), 0u) << family.name << ": " << section;
+            EXPECT_NE(section_of(program).rfind("tracepoint/syscalls/", 0), 0u) << family.name;
+            if (family.attach != AttachPolicy::Dispatched) continue;
+            EXPECT_TRUE(section_of(program) == "tp_btf/sys_enter" || section_of(program) == "tp_btf/sys_exit")
+                << family.name << ": " << section_of(program);
+            if (family.family == ProbeFamily::LandlockReporting) {
+                EXPECT_EQ(program.syscalls, nullptr);  // its own slot
+                continue;
+            }
+            ASSERT_NE(program.syscalls, nullptr) << family.name;
+            if (std::string(program.syscalls) == "*") continue;
+            std::string names = program.syscalls;
+            for (size_t start = 0; start <= names.size();) {
+                const size_t end = std::min(names.find(' ', start), names.size());
+                const std::string name = names.substr(start, end - start);
+                EXPECT_TRUE(SyscallTable::number(name).has_value()) << family.name << ": " << name;
+                start = end + 1;
+            }
         }
     }
-    EXPECT_EQ(std::string(bpf_program__section_name(skel->progs.fnw_sys_exit)), "tp_btf/sys_exit");
+    EXPECT_EQ(section_of(probe_family(ProbeFamily::Syscalls).programs[0]), "tp_btf/sys_enter");
+    EXPECT_EQ(section_of(probe_family(ProbeFamily::SyscallExitDispatch).programs[0]), "tp_btf/sys_exit");
+    EXPECT_EQ(section_of(probe_family(ProbeFamily::LandlockReporting).programs[0]), "tp_btf/sys_exit");
     for (const auto& program : probe_family(ProbeFamily::NetCgroup).programs)
-        EXPECT_EQ(std::string(bpf_program__section_name(program_of(skel.get(), program))).rfind("cgroup/", 0), 0u);
+        EXPECT_EQ(section_of(program).rfind("cgroup/", 0), 0u);
 }
 
 TEST(ProbeFamilies, StandInsReplaceHooksTheTableHas) {

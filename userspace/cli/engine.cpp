@@ -17,7 +17,7 @@ std::optional<Engine> Engine::start(std::string_view who, uint32_t ringbuf_bytes
         std::cerr << who << ": no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)\n";
         return std::nullopt;
     }
-    // tracefs and securityfs first: the capabilities and the probes read them.
+    // securityfs first: the capabilities read it.
     if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     ProbeOptions options;
     options.cgroup2_root = *root;

@@ -60,7 +60,7 @@ Status Daemon::Impl::start_up() {
     auto root = find_cgroup2_mount();
     if (!root) return fail("no cgroup2 mount in /proc/self/mountinfo (mount -t cgroup2 none /sys/fs/cgroup)");
     cgroup2_root = *root;
-    // tracefs and securityfs first: the capabilities and the probes read them.
+    // securityfs first: the capabilities read it.
     if (Status mounted = mount_kernel_filesystems(); !mounted.ok()) spdlog::warn("{}", mounted.error());
     features = probe_kernel_capabilities();
     clock.step("kernel capabilities probed");

@@ -65,13 +65,10 @@ KernelCapabilities probe_kernel_capabilities() {
 }
 
 Status mount_kernel_filesystems() {
-    Status securityfs = mount_if_missing("/sys/kernel/security/lsm", "securityfs", "/sys/kernel/security",
-                                         "to see whether the bpf LSM is active");
-    if (::access("/sys/kernel/debug/tracing/events", F_OK) == 0) return securityfs;
-    Status tracefs = mount_if_missing("/sys/kernel/tracing/events", "tracefs", "/sys/kernel/tracing",
-                                      "the file probes attach to syscall tracepoints");
-    if (!tracefs.ok()) return tracefs;
-    return securityfs;
+    // No tracefs: no program attaches to a tracefs tracepoint (the syscall
+    // handlers are tail-called from tp_btf/sys_enter and sys_exit).
+    return mount_if_missing("/sys/kernel/security/lsm", "securityfs", "/sys/kernel/security",
+                            "to see whether the bpf LSM is active");
 }
 
 std::string lsm_hook_unusable(const std::string& hook, const KernelCapabilities& kernel, const ::btf* vmlinux) {

@@ -3,9 +3,9 @@
 // `--explain`, the launcher and ProbeSet::load all read this one answer.
 //
 // Probing has no side effects. The pseudo-filesystems some answers live in
-// (securityfs for the active LSMs, tracefs for the syscall tracepoints) are
-// mounted by the caller at start-up, with mount_kernel_filesystems(), before
-// probing: a hidden mount inside a probe made two probes disagree.
+// (securityfs for the active LSMs) are mounted by the caller at start-up,
+// with mount_kernel_filesystems(), before probing: a hidden mount inside a
+// probe made two probes disagree.
 #pragma once
 
 #include <map>
@@ -31,11 +31,11 @@ struct KernelCapabilities {
 
 KernelCapabilities probe_kernel_capabilities();
 
-// Mounts tracefs (the file, network and process probes attach to syscalls/*
-// tracepoints, which libbpf finds there) and securityfs (whether "bpf" is an
-// active LSM decides whether lsm/ programs would ever be called) where they
-// are not mounted. A fresh machine may lack them; systemd normally mounts
-// both. Fails with what could not be mounted.
+// Mounts securityfs (whether "bpf" is an active LSM decides whether lsm/
+// programs would ever be called) where it is not mounted. A fresh machine
+// may lack it; systemd normally mounts it. Fails with what could not be
+// mounted. (tracefs is not needed: every program is tp_btf, LSM, cgroup or
+// an iterator.)
 Status mount_kernel_filesystems();
 
 // Why this kernel would not run a BPF-LSM program on `hook`, or "" if it

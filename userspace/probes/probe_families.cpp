@@ -13,63 +13,39 @@ namespace {
 using P = SkeletonPrograms;
 
 constexpr ProbeProgram kSyscalls[] = {{&P::fnw_sys_enter}};
+constexpr ProbeProgram kSyscallExitDispatch[] = {{&P::fnw_sys_exit_dispatch}};
 constexpr ProbeProgram kCgroupLifecycle[] = {{&P::fnw_cgroup_mkdir}, {&P::fnw_cgroup_rmdir}};
 constexpr ProbeProgram kExec[] = {{&P::fnw_sched_process_exec}};
 constexpr ProbeProgram kExecLsm[] = {{&P::fnw_lsm_bprm_check, "bprm_check_security"}};
 
-// Each file syscall's sys_enter program and the sys_exit one that tail-calls
-// fnw_file_exit.
+// Each file syscall's enter handler, and the exit handler of them all.
 constexpr ProbeProgram kFileSyscalls[] = {
-    {&SkeletonPrograms::fnw_enter_open},
-    {&SkeletonPrograms::fnw_exit_open},
-    {&SkeletonPrograms::fnw_enter_openat},
-    {&SkeletonPrograms::fnw_exit_openat},
-    {&SkeletonPrograms::fnw_enter_creat},
-    {&SkeletonPrograms::fnw_exit_creat},
-    {&SkeletonPrograms::fnw_enter_mkdir},
-    {&SkeletonPrograms::fnw_exit_mkdir},
-    {&SkeletonPrograms::fnw_enter_mkdirat},
-    {&SkeletonPrograms::fnw_exit_mkdirat},
-    {&SkeletonPrograms::fnw_enter_mknod},
-    {&SkeletonPrograms::fnw_exit_mknod},
-    {&SkeletonPrograms::fnw_enter_mknodat},
-    {&SkeletonPrograms::fnw_exit_mknodat},
-    {&SkeletonPrograms::fnw_enter_unlink},
-    {&SkeletonPrograms::fnw_exit_unlink},
-    {&SkeletonPrograms::fnw_enter_unlinkat},
-    {&SkeletonPrograms::fnw_exit_unlinkat},
-    {&SkeletonPrograms::fnw_enter_rmdir},
-    {&SkeletonPrograms::fnw_exit_rmdir},
-    {&SkeletonPrograms::fnw_enter_rename},
-    {&SkeletonPrograms::fnw_exit_rename},
-    {&SkeletonPrograms::fnw_enter_renameat},
-    {&SkeletonPrograms::fnw_exit_renameat},
-    {&SkeletonPrograms::fnw_enter_renameat2},
-    {&SkeletonPrograms::fnw_exit_renameat2},
-    {&SkeletonPrograms::fnw_enter_link},
-    {&SkeletonPrograms::fnw_exit_link},
-    {&SkeletonPrograms::fnw_enter_linkat},
-    {&SkeletonPrograms::fnw_exit_linkat},
-    {&SkeletonPrograms::fnw_enter_symlink},
-    {&SkeletonPrograms::fnw_exit_symlink},
-    {&SkeletonPrograms::fnw_enter_symlinkat},
-    {&SkeletonPrograms::fnw_exit_symlinkat},
-    {&SkeletonPrograms::fnw_enter_chmod},
-    {&SkeletonPrograms::fnw_exit_chmod},
-    {&SkeletonPrograms::fnw_enter_fchmodat},
-    {&SkeletonPrograms::fnw_exit_fchmodat},
-    {&SkeletonPrograms::fnw_enter_chown},
-    {&SkeletonPrograms::fnw_exit_chown},
-    {&SkeletonPrograms::fnw_enter_lchown},
-    {&SkeletonPrograms::fnw_exit_lchown},
-    {&SkeletonPrograms::fnw_enter_fchownat},
-    {&SkeletonPrograms::fnw_exit_fchownat},
-    {&SkeletonPrograms::fnw_enter_truncate},
-    {&SkeletonPrograms::fnw_exit_truncate},
-    {&SkeletonPrograms::fnw_enter_openat2},
-    {&SkeletonPrograms::fnw_exit_openat2},
+    {&P::fnw_enter_open, nullptr, 0, nullptr, "open"},
+    {&P::fnw_enter_openat, nullptr, 0, nullptr, "openat"},
+    {&P::fnw_enter_creat, nullptr, 0, nullptr, "creat"},
+    {&P::fnw_enter_mkdir, nullptr, 0, nullptr, "mkdir"},
+    {&P::fnw_enter_mkdirat, nullptr, 0, nullptr, "mkdirat"},
+    {&P::fnw_enter_mknod, nullptr, 0, nullptr, "mknod"},
+    {&P::fnw_enter_mknodat, nullptr, 0, nullptr, "mknodat"},
+    {&P::fnw_enter_unlink, nullptr, 0, nullptr, "unlink"},
+    {&P::fnw_enter_unlinkat, nullptr, 0, nullptr, "unlinkat"},
+    {&P::fnw_enter_rmdir, nullptr, 0, nullptr, "rmdir"},
+    {&P::fnw_enter_rename, nullptr, 0, nullptr, "rename"},
+    {&P::fnw_enter_renameat, nullptr, 0, nullptr, "renameat"},
+    {&P::fnw_enter_renameat2, nullptr, 0, nullptr, "renameat2"},
+    {&P::fnw_enter_link, nullptr, 0, nullptr, "link"},
+    {&P::fnw_enter_linkat, nullptr, 0, nullptr, "linkat"},
+    {&P::fnw_enter_symlink, nullptr, 0, nullptr, "symlink"},
+    {&P::fnw_enter_symlinkat, nullptr, 0, nullptr, "symlinkat"},
+    {&P::fnw_enter_chmod, nullptr, 0, nullptr, "chmod"},
+    {&P::fnw_enter_fchmodat, nullptr, 0, nullptr, "fchmodat"},
+    {&P::fnw_enter_chown, nullptr, 0, nullptr, "chown"},
+    {&P::fnw_enter_lchown, nullptr, 0, nullptr, "lchown"},
+    {&P::fnw_enter_fchownat, nullptr, 0, nullptr, "fchownat"},
+    {&P::fnw_enter_truncate, nullptr, 0, nullptr, "truncate"},
+    {&P::fnw_enter_openat2, nullptr, 0, nullptr, "openat2"},
+    {&P::fnw_file_exit, nullptr, 0, nullptr, "*"},
 };
-constexpr ProbeProgram kFileExitHandler[] = {{&P::fnw_file_exit}};
 constexpr ProbeProgram kFileLsm[] = {
     {&P::fnw_lsm_file_open, "file_open"},       {&P::fnw_lsm_path_mknod, "path_mknod"},
     {&P::fnw_lsm_path_mkdir, "path_mkdir"},     {&P::fnw_lsm_path_symlink, "path_symlink"},
@@ -78,12 +54,14 @@ constexpr ProbeProgram kFileLsm[] = {
     {&P::fnw_lsm_path_rename, "path_rename", 5},  // `flags` since 5.19
 };
 constexpr ProbeProgram kObjectIdentity[] = {{&P::fnw_object_identity}};
-constexpr ProbeProgram kLandlockReporting[] = {{&P::fnw_sys_exit}};
+constexpr ProbeProgram kLandlockReporting[] = {{&P::fnw_landlock_exit}};
 constexpr ProbeProgram kNetCgroup[] = {
     {&P::fnw_connect4}, {&P::fnw_connect6}, {&P::fnw_sendmsg4}, {&P::fnw_sendmsg6}, {&P::fnw_bind4}, {&P::fnw_bind6},
 };
 constexpr ProbeProgram kNetSyscalls[] = {
-    {&P::fnw_net_exit_accept}, {&P::fnw_net_exit_accept4}, {&P::fnw_net_enter_connect}, {&P::fnw_net_exit_connect},
+    {&P::fnw_net_exit_accept, nullptr, 0, nullptr, "accept accept4"},
+    {&P::fnw_net_enter_connect, nullptr, 0, nullptr, "connect"},
+    {&P::fnw_net_exit_connect, nullptr, 0, nullptr, "connect"},
 };
 constexpr ProbeProgram kNetLsm[] = {
     {&P::fnw_lsm_socket_connect, "socket_connect"},
@@ -99,33 +77,31 @@ constexpr ProbeProgram kProcessLsm[] = {
     {&P::fnw_lsm_mmap_file, "mmap_file"},
 };
 constexpr ProbeProgram kProcessSyscalls[] = {
-    {&P::fnw_proc_enter_ptrace, nullptr, 0, "ptrace_access_check"},
-    {&P::fnw_proc_enter_process_vm_readv, nullptr, 0, "ptrace_access_check"},
-    {&P::fnw_proc_enter_process_vm_writev, nullptr, 0, "ptrace_access_check"},
-    {&P::fnw_proc_enter_bpf, nullptr, 0, "bpf"},
-    {&P::fnw_proc_enter_mprotect, nullptr, 0, "file_mprotect"},
-    {&P::fnw_proc_enter_pkey_mprotect, nullptr, 0, "file_mprotect"},
-    {&P::fnw_proc_enter_mmap, nullptr, 0, "mmap_file"},
+    {&P::fnw_proc_enter_ptrace, nullptr, 0, "ptrace_access_check", "ptrace"},
+    {&P::fnw_proc_enter_process_vm_readv, nullptr, 0, "ptrace_access_check", "process_vm_readv"},
+    {&P::fnw_proc_enter_process_vm_writev, nullptr, 0, "ptrace_access_check", "process_vm_writev"},
+    {&P::fnw_proc_enter_bpf, nullptr, 0, "bpf", "bpf"},
+    {&P::fnw_proc_enter_mprotect, nullptr, 0, "file_mprotect", "mprotect pkey_mprotect"},
+    {&P::fnw_proc_enter_mmap, nullptr, 0, "mmap_file", "mmap"},
 };
 
 constexpr ProbeFamilyEntry kFamilies[] = {
     {ProbeFamily::Syscalls, "syscalls", AttachPolicy::WithSkeleton, kSyscalls},
+    // The raw sys_exit costs every syscall on the host its fast path:
+    // attached only once a policy needs an exit handler or Landlock reporting.
+    {ProbeFamily::SyscallExitDispatch, "syscall exit dispatch", AttachPolicy::OnDemand, kSyscallExitDispatch},
     {ProbeFamily::CgroupLifecycle, "cgroup lifecycle", AttachPolicy::WithSkeleton, kCgroupLifecycle},
     {ProbeFamily::Exec, "exec", AttachPolicy::WithSkeleton, kExec},
     {ProbeFamily::ExecLsm, "exec lsm", AttachPolicy::WithSkeleton, kExecLsm},
-    // Each tracepoint costs an RCU grace period to detach (~70 ms here),
-    // which a probe set that never needs them should not pay.
-    {ProbeFamily::FileSyscalls, "file syscalls", AttachPolicy::OnDemand, kFileSyscalls},
-    {ProbeFamily::FileExitHandler, "file exit handler", AttachPolicy::Never, kFileExitHandler},
+    {ProbeFamily::FileSyscalls, "file syscalls", AttachPolicy::Dispatched, kFileSyscalls},
     {ProbeFamily::FileLsm, "file lsm", AttachPolicy::WithSkeleton, kFileLsm},
     {ProbeFamily::ObjectIdentity, "object identity", AttachPolicy::Never, kObjectIdentity},
-    // sys_exit costs every syscall on the host.
-    {ProbeFamily::LandlockReporting, "landlock reporting", AttachPolicy::OnDemand, kLandlockReporting},
+    {ProbeFamily::LandlockReporting, "landlock reporting", AttachPolicy::Dispatched, kLandlockReporting},
     {ProbeFamily::NetCgroup, "network cgroup hooks", AttachPolicy::CgroupRoot, kNetCgroup},
-    {ProbeFamily::NetSyscalls, "network syscalls", AttachPolicy::OnDemand, kNetSyscalls},
+    {ProbeFamily::NetSyscalls, "network syscalls", AttachPolicy::Dispatched, kNetSyscalls},
     {ProbeFamily::NetLsm, "network lsm", AttachPolicy::WithSkeleton, kNetLsm},
     {ProbeFamily::ProcessLsm, "process lsm", AttachPolicy::WithSkeleton, kProcessLsm},
-    {ProbeFamily::ProcessSyscalls, "process syscalls", AttachPolicy::OnDemand, kProcessSyscalls},
+    {ProbeFamily::ProcessSyscalls, "process syscalls", AttachPolicy::Dispatched, kProcessSyscalls},
 };
 
 }  // namespace

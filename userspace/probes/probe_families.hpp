@@ -25,24 +25,28 @@ enum class AttachPolicy {
     WithSkeleton,  // fnwarden_bpf__attach at load (an LSM program: only where its hook loaded)
     CgroupRoot,    // on the cgroup2 root, at load (cgroup programs have no automatic attach point)
     OnDemand,      // attached when a policy or a trace first needs the family, then kept
-    Never,         // run without a link of ours: a tail-call target, an iterator read on demand
+    // Tail-called by the raw sys_enter/sys_exit dispatchers (syscalls.bpf.c)
+    // at its syscall's number: put in sys_enter_handlers/sys_exit_handlers
+    // when a policy or a trace first needs the family, then kept.
+    Dispatched,
+    Never,         // run without a link of ours: an iterator read on demand
 };
 
 enum class ProbeFamily {
-    Syscalls,          // syscalls.bpf.c: tp_btf/sys_enter
+    Syscalls,          // syscalls.bpf.c: tp_btf/sys_enter, the allowlist and the dispatch
+    SyscallExitDispatch, // syscalls.bpf.c: tp_btf/sys_exit, the dispatch to the exit handlers
     CgroupLifecycle,   // cgroups.bpf.c: cgroup_mkdir/rmdir
     Exec,              // exec.bpf.c: sched_process_exec
     ExecLsm,           // exec.bpf.c: bprm_check_security
-    FileSyscalls,      // files.bpf.c: sys_enter_*/sys_exit_* of 24 file syscalls
-    FileExitHandler,   // files.bpf.c: the sys_exit tail-call target
+    FileSyscalls,      // files.bpf.c: the enter handlers of 24 file syscalls and their exit handler
     FileLsm,           // files.bpf.c: file_open, path_*
     ObjectIdentity,    // identity.bpf.c: the task_file iterator
-    LandlockReporting, // landlock.bpf.c: tp_btf/sys_exit
+    LandlockReporting, // landlock.bpf.c: the sys_exit handler of a Landlock refusal
     NetCgroup,         // net.bpf.c: connect4/6, sendmsg4/6, bind4/6
-    NetSyscalls,       // net.bpf.c: accept exits, unix connects
+    NetSyscalls,       // net.bpf.c: accept exits, unix connects (syscall handlers)
     NetLsm,            // net.bpf.c: socket_connect, socket_bind
     ProcessLsm,        // process.bpf.c: ptrace, bpf, mprotect, mmap hooks
-    ProcessSyscalls,   // process.bpf.c: the tracepoints that stand in for ProcessLsm
+    ProcessSyscalls,   // process.bpf.c: the syscall handlers that stand in for ProcessLsm
 };
 
 struct ProbeProgram {
@@ -53,9 +57,15 @@ struct ProbeProgram {
     // count it is written for (it reads its arguments by position, so on
     // another count it would take the wrong one for `ret`). 0: any.
     unsigned arity = 0;
-    // A syscall tracepoint that stands in for this LSM hook: attached only
+    // A syscall handler that stands in for this LSM hook: installed only
     // where the hook did not load, so one operation is reported once.
     const char* stands_in_for = nullptr;
+    // A Dispatched program: the syscalls (space-separated names) at whose
+    // numbers it goes, in sys_enter_handlers or sys_exit_handlers as its
+    // section says; "*" for every syscall its family has an enter handler
+    // for. A name this architecture lacks is skipped. None: the family's
+    // own slot (landlock_exit_handler).
+    const char* syscalls = nullptr;
 };
 
 struct ProbeFamilyEntry {

@@ -24,6 +24,7 @@
 #include "common/unique_fd.hpp"
 #include "core/display_name.hpp"
 #include "core/kernel_policy.hpp"
+#include "core/syscall_table.hpp"
 #include "probes/libbpf_log.hpp"
 #include "probes/map_keys.hpp"
 #include "probes/probe_families.hpp"
@@ -88,7 +89,7 @@ void configure_pins(fnwarden_bpf* skel, const PinnedSetPaths& pins) {
         if (std::filesystem::exists(path, ec)) bpf_map__set_pin_path(map, path.c_str());
     }
     for (const ProbeFamilyEntry& family : probe_families()) {
-        if (family.attach == AttachPolicy::Never) continue;
+        if (family.attach == AttachPolicy::Never || family.attach == AttachPolicy::Dispatched) continue;
         for (const ProbeProgram& program : family.programs) {
             bpf_program* prog = program_of(skel, program);
             if (std::filesystem::exists(pins.links() / bpf_program__name(prog), ec))
@@ -101,9 +102,7 @@ void configure_pins(fnwarden_bpf* skel, const PinnedSetPaths& pins) {
 bool family_needed(ProbeFamily family, const std::optional<ProbeNeeds>& needs) {
     if (!needs) return true;
     switch (family) {
-    // Not FileExitHandler: libbpf 1.1 fills file_exit_handler's slot with
-    // fnw_file_exit at load and fails if it was not loaded (its 0.2 s of
-    // verification stays; filling the slot from userspace would spare it).
+    case ProbeFamily::SyscallExitDispatch: return needs->files || needs->network || needs->landlock;
     case ProbeFamily::FileSyscalls: return needs->files;
     case ProbeFamily::NetSyscalls: return needs->network;
     case ProbeFamily::ProcessSyscalls: return needs->process;
@@ -153,35 +152,116 @@ Result<std::unique_ptr<ProbeSet>> open_configured(const ProbeOptions& options, c
     return probes;
 }
 
+// The numbers of the syscalls a Dispatched program goes at; "*" is
+// `enter_nrs`, those of its family's enter handlers.
+std::vector<uint32_t> handler_numbers(const ProbeProgram& program, const std::vector<uint32_t>& enter_nrs) {
+    if (!program.syscalls) return {};
+    if (std::string_view(program.syscalls) == "*") return enter_nrs;
+    std::vector<uint32_t> nrs;
+    std::string_view names = program.syscalls;
+    while (!names.empty()) {
+        const size_t space = names.find(' ');
+        const std::optional<int> nr = SyscallTable::number(names.substr(0, space));
+        if (nr && *nr >= 0 && *nr < FNW_MAX_SYSCALLS) nrs.push_back(static_cast<uint32_t>(*nr));
+        names = space == std::string_view::npos ? std::string_view{} : names.substr(space + 1);
+    }
+    return nrs;
+}
+
+bool is_exit_handler(const bpf_program* prog) {
+    return std::string_view(bpf_program__section_name(prog)) == "tp_btf/sys_exit";
+}
+
 }  // namespace
 
-Status ProbeSet::attach_file_probes() {
-    return attach_family(skel_, ProbeFamily::FileSyscalls, [](const ProbeProgram&) { return true; },
-                         demand_links_[ProbeFamily::FileSyscalls], pin_new());
+Status ProbeSet::attach_exit_dispatch() {
+    return attach_family(skel_, ProbeFamily::SyscallExitDispatch, [](const ProbeProgram&) { return true; },
+                         demand_links_[ProbeFamily::SyscallExitDispatch], pin_new());
 }
 
-Status ProbeSet::attach_net_probes() {
-    return attach_family(skel_, ProbeFamily::NetSyscalls, [](const ProbeProgram&) { return true; },
-                         demand_links_[ProbeFamily::NetSyscalls], pin_new());
-}
-
-Status ProbeSet::attach_process_probes() {
-    return attach_family(skel_, ProbeFamily::ProcessSyscalls, [this](const ProbeProgram& p) { return stands_in(p); },
-                         demand_links_[ProbeFamily::ProcessSyscalls], pin_new());
-}
-
-Status ProbeSet::attach_landlock_reporting() {
-    auto& links = demand_links_[ProbeFamily::LandlockReporting];
-    if (!links.empty()) return {};
-    if (!attach_family(skel_, ProbeFamily::LandlockReporting, [](const ProbeProgram&) { return true; }, links, pin_new()).ok())
-        return fail("cannot attach the sys_exit probe: " + errno_text(errno));
+Status ProbeSet::install_handlers(ProbeFamily family, const std::function<bool(const ProbeProgram&)>& wanted) {
+    if (installed_.count(family)) return {};
+    struct Slot {
+        bpf_map* map;
+        uint32_t nr;
+        int fd;
+    };
+    std::vector<Slot> exits, enters;
+    std::vector<uint32_t> enter_nrs;
+    // Enter handlers first: an exit handler's "*" is their numbers.
+    for (const bool exit_side : {false, true}) {
+        for (const ProbeProgram& program : probe_family(family).programs) {
+            if (!wanted(program)) continue;
+            bpf_program* prog = program_of(skel_, program);
+            if (is_exit_handler(prog) != exit_side) continue;
+            const int fd = bpf_program__fd(prog);
+            if (fd < 0) {  // left out at load (ProbeOptions::needs)
+                errno = ENOENT;
+                return fail(std::string("cannot attach ") + bpf_program__name(prog) +
+                            ": not loaded (this probe set was loaded for a policy that does not need it)");
+            }
+            for (uint32_t nr : handler_numbers(program, enter_nrs)) {
+                if (exit_side) {
+                    exits.push_back({skel_->maps.sys_exit_handlers, nr, fd});
+                } else {
+                    enters.push_back({skel_->maps.sys_enter_handlers, nr, fd});
+                    enter_nrs.push_back(nr);
+                }
+            }
+        }
+    }
+    // The exit side first: an enter handler whose exit handler is not
+    // called yet would leave its pending entry behind. The dispatcher
+    // looks a syscall up only where its exit_handled bit is set (never
+    // cleared: a bit without a handler costs a lookup, nothing else).
+    for (const Slot& slot : exits)
+        __atomic_fetch_or(&skel_->bss->exit_handled[slot.nr / 64], uint64_t{1} << (slot.nr % 64), __ATOMIC_SEQ_CST);
+    if (!exits.empty())
+        if (Status attached = attach_exit_dispatch(); !attached) return attached;
+    std::vector<Slot> done;
+    for (const std::vector<Slot>* side : {&exits, &enters}) {
+        for (const Slot& slot : *side) {
+            if (int err = bpf_map__update_elem(slot.map, &slot.nr, sizeof(slot.nr), &slot.fd, sizeof(slot.fd), BPF_ANY)) {
+                for (const Slot& undo : done) (void)bpf_map__delete_elem(undo.map, &undo.nr, sizeof(undo.nr), 0);
+                errno = err < 0 ? -err : err;
+                return fail("cannot install the " + std::string(probe_family(family).name) + " handler of syscall " +
+                            std::to_string(slot.nr) + ": " + errno_text(err));
+            }
+            done.push_back(slot);
+        }
+    }
+    installed_.insert(family);
     return {};
 }
 
-bool ProbeSet::file_probes_attached() const {
-    auto links = demand_links_.find(ProbeFamily::FileSyscalls);
-    return links != demand_links_.end() && !links->second.empty();
+Status ProbeSet::attach_file_probes() {
+    return install_handlers(ProbeFamily::FileSyscalls, [](const ProbeProgram&) { return true; });
 }
+
+Status ProbeSet::attach_net_probes() {
+    return install_handlers(ProbeFamily::NetSyscalls, [](const ProbeProgram&) { return true; });
+}
+
+Status ProbeSet::attach_process_probes() {
+    return install_handlers(ProbeFamily::ProcessSyscalls, [this](const ProbeProgram& p) { return stands_in(p); });
+}
+
+Status ProbeSet::attach_landlock_reporting() {
+    if (installed_.count(ProbeFamily::LandlockReporting)) return {};
+    if (!attach_exit_dispatch().ok()) return fail("cannot attach the sys_exit probe: " + errno_text(errno));
+    const int fd = bpf_program__fd(skel_->progs.fnw_landlock_exit);
+    const uint32_t zero = 0;
+    if (fd < 0) {
+        errno = ENOENT;
+        return fail("cannot attach fnw_landlock_exit: not loaded (this probe set was loaded for a policy that does not need it)");
+    }
+    if (int err = bpf_map__update_elem(skel_->maps.landlock_exit_handler, &zero, sizeof(zero), &fd, sizeof(fd), BPF_ANY))
+        return fail("landlock_exit_handler map update: " + errno_text(err));
+    installed_.insert(ProbeFamily::LandlockReporting);
+    return {};
+}
+
+bool ProbeSet::file_probes_attached() const { return installed_.count(ProbeFamily::FileSyscalls) > 0; }
 
 bool ProbeSet::stands_in(const ProbeProgram& program) const {
     return !program.stands_in_for || !lsm_hook_loaded(program.stands_in_for);
@@ -289,9 +369,9 @@ Status ProbeSet::attach_at_load(const std::filesystem::path& cgroup2_root) {
 
 ProbeSet::~ProbeSet() {
     // Detaching a tracepoint program waits for an RCU grace period (~70 ms
-    // measured here, seconds under emulation), and the file probes hold 48
-    // of them: one after the other, `fnwarden run` took 3.4 s to exit.
-    // Closed concurrently, the grace periods overlap.
+    // measured here, seconds under emulation): one after the other, the
+    // file probes' 48 tracepoints once made `fnwarden run` take 3.4 s to
+    // exit. Closed concurrently, the grace periods overlap.
     std::vector<bpf_link*> links(cgroup_links_.begin(), cgroup_links_.end());
     for (const auto& [family, attached] : demand_links_) links.insert(links.end(), attached.begin(), attached.end());
     for (int i = 0; i < skel_->skeleton->prog_cnt; ++i) {
@@ -467,6 +547,8 @@ size_t ProbeSet::retarget_cgroups(uint32_t from, uint32_t to) {
 }
 
 bool ProbeSet::attached(const ProgramPlace& place) const {
+    if (place.family && place.family->attach == AttachPolicy::Dispatched)
+        return installed_.count(place.family->family) > 0 && stands_in(*place.program);
     if (!place.family || place.family->attach != AttachPolicy::OnDemand) return true;
     auto links = demand_links_.find(place.family->family);
     return links != demand_links_.end() && !links->second.empty() && stands_in(*place.program);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -148,23 +149,25 @@ public:
     std::optional<GrantUseBits> grant_use(uint32_t policy_id) const override;
     std::optional<CodeDirs> code_dirs(uint32_t policy_id) const override;
 
-    // Attaches the file syscall probes (files.bpf.c: 24 syscalls/sys_enter_*
-    // and sys_exit_* tracepoints). Done on demand, by set_policy for a
-    // policy with a files section and by monitor_cgroup for a traced
-    // cgroup: each tracepoint costs an RCU grace period to detach (~70 ms
-    // here), which a probe set that never needs them should not pay.
-    // Idempotent; they stay attached for the life of the probe set.
+    // Installs the file syscall handlers (files.bpf.c: the enter handlers
+    // of 24 syscalls and their exit handler) in the raw sys_enter/sys_exit
+    // dispatch, attaching the sys_exit dispatcher first. Done on demand, by
+    // set_policy for a policy with a files section and by monitor_cgroup
+    // for a traced cgroup: the raw sys_exit costs every syscall on the host
+    // its fast path, which a probe set that never needs it should not pay.
+    // Idempotent; they stay installed for the life of the probe set.
     Status attach_file_probes();
     bool file_probes_attached() const;
-    // Likewise net.bpf.c's syscall tracepoints (accept/accept4 exits, unix
+    // Likewise net.bpf.c's syscall handlers (accept/accept4 exits, unix
     // connects), for a policy with a network section or a traced cgroup.
     Status attach_net_probes();
-    // process.bpf.c's syscall tracepoints, for the process rules whose LSM
-    // hook this kernel does not run; attached on demand like the others.
+    // process.bpf.c's syscall handlers, for the process rules whose LSM
+    // hook this kernel does not run; installed on demand like the others.
     Status attach_process_probes();
 
-    // Attaches the sys_exit probe that reports Landlock denials (files.bpf.c).
-    // Idempotent; it stays attached for the life of the probe set.
+    // Installs the sys_exit handler that reports Landlock denials
+    // (landlock.bpf.c), with the sys_exit dispatcher. Idempotent; it stays
+    // for the life of the probe set.
     Status attach_landlock_reporting();
 
     // Remembers an open userspace found allowed, so the kernel answers the
@@ -262,6 +265,10 @@ private:
     // A stand-in for an LSM hook runs only where that hook did not load.
     bool stands_in(const ProbeProgram& program) const;
     bool attached(const ProgramPlace& place) const;
+    // The Dispatched programs of `family` that `wanted` picks, put at their
+    // syscalls' numbers (ProbeProgram::syscalls), all or none.
+    Status install_handlers(ProbeFamily family, const std::function<bool(const ProbeProgram&)>& wanted);
+    Status attach_exit_dispatch();
     Status replace_net_rules(uint32_t policy_id, const NetworkRules& rules);
     Status replace_exec_rules(uint32_t policy_id, const ExecRules& rules,
                               const std::map<std::string, uint16_t>& use_slots);
@@ -280,6 +287,8 @@ private:
     std::vector<bpf_link*> cgroup_links_;  // the sock_addr hooks at the cgroup2 root
     // The AttachPolicy::OnDemand families attached so far (probe_families.hpp).
     std::map<ProbeFamily, std::vector<bpf_link*>> demand_links_;
+    // The AttachPolicy::Dispatched families installed so far.
+    std::set<ProbeFamily> installed_;
     // Each slot's files and exec sections, for refresh_file_rules.
     struct FileSections {
         FileRules files;

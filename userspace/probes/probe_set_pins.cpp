@@ -92,7 +92,8 @@ Status ProbeSet::pin_maps() {
 Status ProbeSet::adopt_pinned_links() {
     std::error_code ec;
     for (const ProbeFamilyEntry& family : probe_families()) {
-        if (family.attach == AttachPolicy::Never) continue;
+        // Dispatched programs have no link: the pinned prog arrays keep them.
+        if (family.attach == AttachPolicy::Never || family.attach == AttachPolicy::Dispatched) continue;
         for (const ProbeProgram& program : family.programs) {
             bpf_program* prog = program_of(skel_, program);
             const auto path = pins_->links() / bpf_program__name(prog);
