@@ -86,10 +86,43 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	/* A program in a pinned code directory: userspace hashes it. */
 	const bool code = !fileless && (policy->flags & FNW_POLICY_CODE_PINNED) &&
 			  in_code_dir(policy_id, file->f_path.dentry);
-	const __u32 hold_action = code && policy->code_action != FNW_KACTION_REPORT ? policy->code_action
-										    : policy->exec_action;
+	/*
+	 * Birth in a new root: the first exec in a root (a mount namespace and
+	 * root directory) the policy's file and exec rules were not compiled
+	 * in. A container's entrypoint, a chroot's program: until the daemon
+	 * compiles the rules in that root (ProbeSet::add_rules_root), no miss
+	 * there is the kernel's to decide, by BPF-LSM or at sys_exit, and the
+	 * first forbidden access would be matched by name after it happened.
+	 * So the new image waits here, before its first instruction, for the
+	 * record that makes the daemon compile the root; the daemon compiles
+	 * before it lets it go (EventRouter::compile_in_root_of). In audit,
+	 * only the record.
+	 *
+	 * Why the exec is the moment: what a process does in the cgroup
+	 * before it is runc's own code, not the image's. runc's init joins
+	 * the cgroup in the host's root (decided as fnwarden's own root), then
+	 * unshares the mount namespace, mounts the container's root and
+	 * pivots into it: each access of that set-up that the kernel cannot
+	 * decide (a root not compiled) is matched by name, the task held in
+	 * enforce, as before. No instruction of the image runs until runc's
+	 * init execs the entrypoint, and that exec lands here. fnwarden-
+	 * runtime's init (ARM_SKIP_EXEC above) is fnwarden's own program,
+	 * bind-mounted read-only; the entrypoint's exec after it lands here
+	 * too. A chroot(2) without an exec keeps running the code it had:
+	 * matched by name until its first record compiles the root.
+	 */
+	const bool new_root =
+		(policy->flags & (FNW_POLICY_FILES_RESTRICTED | FNW_POLICY_EXEC_RESTRICTED)) &&
+		!rules_root_compiled(policy_id);
+	__u32 hold_action = code && policy->code_action != FNW_KACTION_REPORT ? policy->code_action
+									      : policy->exec_action;
 
-	if (!restricted && !fileless && !traced && !hashed && !code)
+	if (new_root) {
+		__sync_fetch_and_add(&stats->new_roots, 1);
+		if (hold_action == FNW_KACTION_REPORT)
+			hold_action = policy->file_action;
+	}
+	if (!restricted && !fileless && !traced && !hashed && !code && !new_root)
 		return 0;
 
 	__u8 verdict = FNW_VERDICT_ALLOWED;
@@ -108,7 +141,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	}
 	/* exec.allow pins some programs to a sha256: userspace hashes them
 	 * (it reads the file; the kernel cannot). See FNW_POLICY_EXEC_HASHED. */
-	if (verdict == FNW_VERDICT_ALLOWED && (hashed || interp || code) && !fileless)
+	if (verdict == FNW_VERDICT_ALLOWED && (hashed || interp || code || new_root) && !fileless)
 		verdict = FNW_VERDICT_PENDING;
 	if (verdict == FNW_VERDICT_ALLOWED && !traced)
 		return 0;

@@ -65,6 +65,28 @@ static __always_inline __u32 rules_root_rights(__u32 policy_id, __u32 own)
 	return rights ? *rights : 0;
 }
 
+/*
+ * Whether the policy's rules were compiled in the current task's root:
+ * fnwarden's own, or one in rules_roots (with whatever rights are complete
+ * there, none included). False: a root fnwarden has not seen yet.
+ */
+static __always_inline bool rules_root_compiled(__u32 policy_id)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
+	struct fnw_rules_root_key key = {
+		.policy_id = policy_id,
+		.mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum),
+		.root_dev = BPF_CORE_READ(root, i_sb, s_dev),
+		.root_ino = BPF_CORE_READ(root, i_ino),
+	};
+
+	if (rules_mnt_ns && key.mnt_ns == rules_mnt_ns && key.root_ino == rules_root_ino &&
+	    key.root_dev == rules_root_dev)
+		return true;
+	return bpf_map_lookup_elem(&rules_roots, &key) != NULL;
+}
+
 /* d_name.len is at most NAME_MAX (255): a mask the verifier can see. */
 #define NAME_LEN_MASK 0xff
 

@@ -53,6 +53,8 @@
 	X(file_held, "held for the verdict", "fnwarden_kernel_holds_total",                               \
 	  "Processes stopped at an operation's end until userspace's verdict on it.")                     \
 	X(file_lsm_denied, "refused by bpf-lsm", "", "Opens refused by lsm/file_open (EPERM).")            \
+	X(new_roots, "execs in a new root", "",                                                            \
+	  "Execs in a root the policy's rules were not compiled in yet, held (enforce) until they are.")   \
 	X(process_violations, "ptrace/bpf/exec-memory violations", "",                                     \
 	  "spec.process rules broken (process.bpf.c).")                                                    \
 	X(process_denied, "refused by bpf-lsm", "", "Process operations refused by a BPF-LSM hook.")       \

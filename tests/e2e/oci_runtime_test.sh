@@ -14,6 +14,8 @@
 #   - containerd 1.6 (`ctr run --runc-binary fnwarden-runtime`): the same
 #     refusal, through containerd's shim;
 #   - the daemon down, a container that claims a policy: refused.
+# The first container without the wrapper, started by plain runc and found
+# by its cgroup path, is plain_runc_test.sh (also in the VM lane).
 # usage: oci_runtime_test.sh FNWARDEN FNWARDEN_RUNTIME
 set -u
 fnw=$(realpath "$1")
@@ -73,23 +75,6 @@ spec:
             getpid, getppid, getrandom, getuid, mmap, mprotect, munmap, newfstatat, fstat, openat, pread64,
             prlimit64, read, rseq, rt_sigaction, rt_sigprocmask, rt_sigreturn, set_robust_list, set_tid_address,
             statfs, vfork, clone, clone3, wait4, write, dup2, fcntl, ioctl, lseek, getcwd, uname, sysinfo]
-YAML
-# A third, for a container started by plain runc (no wrapper) that the
-# daemon finds by its cgroup: no Landlock. Its first read is matched by name
-# and makes the daemon compile the rules in the container's root; the
-# forbidden write after it is killed by the probe at sys_exit (issue 21
-# acceptance; tests/e2e/foreign_root_test.sh has the details).
-cat >"$work/rules/nowrap.yaml" <<YAML
-apiVersion: fnwarden.io/v1
-kind: FunctionPolicy
-metadata: {name: $fn-nowrap}
-spec:
-  selector: {function: $fn-nowrap, cgroupPath: '$parent/nowrap'}
-  mode: enforce
-  files:
-    read: ["/usr/**", "/etc/**", "/app/**", "/tmp/**", "/dev/**", "/proc/**"]
-    write: ["/tmp/**", "/dev/null"]
-    onViolation: kill
 YAML
 mkdir "$cg2/$parent" || { fail "cannot create cgroup $parent"; exit 1; }
 "$fnw" daemon --pin-root none --rules "$work/rules" --mode enforce --socket "$FNWARDEN_SOCKET" \
@@ -159,30 +144,6 @@ bundle seccomp "$fn-seccomp" 'mkdir /tmp/made; echo "mkdir-rc=$?"'
 grep -q 'Operation not permitted' "$work/seccomp.out" && grep -q 'mkdir-rc=[1-9]' "$work/seccomp.out" &&
   [[ ! -e $work/seccomp/upper/tmp/made ]] && pass "a syscall outside the allowlist: EPERM from seccomp, no directory" ||
   fail "seccomp: $(cat "$work/seccomp.out")"
-
-# --- 2b. without the wrapper: killed at sys_exit by the probe --------------------------
-c2n=ociwrap-nowrap-$$
-containers+=("$c2n")
-bundle nowrap "" 'cat /app/handler.py >/dev/null || exit 3; echo x > /app/handler.py; echo "after-write"'
-# The cgroup made first and found by the daemon before runc uses it: a
-# cgroupPath match is the daemon's, and this case is about the hold, not
-# about how fast the daemon finds a new cgroup (kubernetes.md does that).
-mkdir "$cg2/$parent/nowrap"
-nowrap_found() { "$fnw" status --socket "$FNWARDEN_SOCKET" -o json | grep -q "\"path\": \"$parent/nowrap\""; }
-eventually 10 nowrap_found || fail "the daemon did not find $parent/nowrap"
-(cd "$work/nowrap" && runc run "$c2n" </dev/null >"$work/nowrap.out" 2>&1)
-rc=$?
-expect_eq "plain runc: the writer is killed (sh's status)" 137 "$rc"
-grep -q after-write "$work/nowrap.out" && fail "it returned from the write: $(cat "$work/nowrap.out")" ||
-  pass "it never returned from the write"
-if eventually 5 grep -q "\"function\":\"$fn-nowrap\"" "$work/events.jsonl"; then
-  ev=$(grep "\"function\":\"$fn-nowrap\"" "$work/events.jsonl" | grep '"verdict":"violation"' | head -1)
-  [[ $ev == *'"path":"/app/handler.py"'* && $ev == *'"action":"killed"'* && $ev == *'"mechanism":"sigkill"'* ]] &&
-    pass "reported: killed by the probe in the container's root, naming /app/handler.py" || fail "event: $ev"
-else
-  fail "no event for $fn-nowrap: $(tail -5 "$work/daemon.log")"
-fi
-expect_eq "the image's handler.py (lower layer) is untouched" 'print("hello")' "$(cat "$lower/app/handler.py")"
 
 # --- 3. no policy: untouched ---------------------------------------------------------
 c3=ociwrap-plain-$$

@@ -152,7 +152,7 @@ const std::map<std::string, StructLayout>& expected_layouts() {
            FNW_FIELD(fnw_counters, file_checks), FNW_FIELD(fnw_counters, file_violations),
            FNW_FIELD(fnw_counters, file_pending), FNW_FIELD(fnw_counters, file_cache_hits),
            FNW_FIELD(fnw_counters, file_pending_lost), FNW_FIELD(fnw_counters, file_held),
-           FNW_FIELD(fnw_counters, file_lsm_denied),
+           FNW_FIELD(fnw_counters, file_lsm_denied), FNW_FIELD(fnw_counters, new_roots),
            FNW_FIELD(fnw_counters, process_violations), FNW_FIELD(fnw_counters, process_denied),
            FNW_FIELD(fnw_counters, fail_closed_kills), FNW_FIELD(fnw_counters, coverage_gaps),
            FNW_FIELD(fnw_counters, alert_drops), FNW_FIELD(fnw_counters, birth_drops),

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "control/protocol.hpp"
+#include "daemon/daemon_status.hpp"
 #include "fakes/control_fixtures.hpp"
 
 using nlohmann::json;
@@ -61,6 +62,8 @@ StatusReply fake_status() {
     s.cgroups = {registered, found, inherited};
     s.functions = {FunctionInfo{"hello-fn", "hello", "hello.yaml", "enforce", 1, 1, 12, 3, 0},
                    FunctionInfo{"pod-fn", "pods", "pods.yaml", "audit", 2, 2, 5, 0, 4}};
+    s.functions[0].roots = {RootInfo{4026532451, "0:34", 2, 5120, "/run/containerd/io.containerd.runtime.v2.task/x/rootfs",
+                                     {"read", "write"}}};
     s.counters = fake_counters();
     s.kubernetes = KubernetesInfo{"node-1", "12345", "watch: EOF", true, 4, 1, 0, 2, 9, 1, 1};
     s.clients = {ClientInfo{1, 5742, 0, "client", 0, 0}, ClientInfo{2, 6000, 1000, "trace", 128, 5}};
@@ -93,6 +96,24 @@ TEST(StatusReply, SurvivesARoundTripThroughTheCliParser) {
     ASSERT_TRUE(golden.ok()) << golden.error();
     EXPECT_EQ(golden->counters.daemon.registrations_refused, fake_status().counters.daemon.registrations_refused);
     EXPECT_EQ(reply_json(*golden), written);
+}
+
+// functions[].roots: a container's root as the kernel keys it (s_dev's
+// encoding, major in the high 12 bits), with the rights decided there.
+TEST(StatusReply, ACompiledRootIsListedWithItsDeviceAndRights) {
+    const CompiledRoot root{4026532451, (uint64_t{0} << 20) | 34, 2, 5120, FNW_FILE_READ | FNW_FILE_EXEC};
+    const RootInfo info = root_info(root, "/tmp/box/rootfs");
+    EXPECT_EQ(info.mnt_ns, 4026532451u);
+    EXPECT_EQ(info.root_dev, "0:34");
+    EXPECT_EQ(info.root_ino, 2u);
+    EXPECT_EQ(info.pid, 5120);
+    EXPECT_EQ(info.path, "/tmp/box/rootfs");
+    EXPECT_EQ(info.rights, (std::vector<std::string>{"read", "exec"}));
+    EXPECT_EQ(root_info(CompiledRoot{1, (uint64_t{259} << 20) | 3, 5, 6, 0}, "").root_dev, "259:3");
+    EXPECT_TRUE(root_info(CompiledRoot{}, "").rights.empty()) << "a root being compiled decides nothing yet";
+    // Absent while there is none (the fixtures' other function).
+    EXPECT_FALSE(reply_json(fake_status())["functions"][1].contains("roots"));
+    EXPECT_EQ(reply_json(fake_status())["functions"][0]["roots"][0]["root_dev"], "0:34");
 }
 
 // Key paths ("counters.daemon.records", "cgroups[].path"): what a reader

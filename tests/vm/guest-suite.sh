@@ -14,12 +14,14 @@
 #   lsm  (default, in .ci/run): the BPF-LSM suites, i.e. every test whose
 #        outcome differs where BPF-LSM runs (LSM_SUITES below). Each of them
 #        loads and attaches the whole object with every LSM hook, so the 6.1
-#        verifier sees every program; plus the `cat /etc/shadow` check.
+#        verifier sees every program; plus the `cat /etc/shadow` check and
+#        plain_runc_test.sh (a runc container's write refused by BPF-LSM).
 #   full (scripts/test.sh --full): the whole BPF suite, the check, and the
-#        run_cli and daemon e2e scripts.
+#        plain_runc, run_cli, daemon and pinned_restart e2e scripts.
 # and, to iterate on an e2e script without the ~10 minutes of BPF tests (no
 # ctest lane; run it by hand, docs/development.md):
-#   e2e  the LSM check and both e2e scripts;  e2e.run_cli, e2e.daemon: one.
+#   e2e  the LSM check and the e2e scripts;  e2e.run_cli, e2e.daemon,
+#        e2e.pinned_restart, e2e.plain_runc: one.
 # If the BPF suite fails and BPF_OBJECT/BPFTOOL are given, the end of the
 # 6.1 verifier log of every program that does not load is printed (fnwarden's
 # own log lines are cut short, and the reason is at the end of the log).
@@ -30,9 +32,9 @@ if [[ ${1:-} == --lane ]]; then
   lane=${2:-}
   shift 2
 fi
-case $lane in lsm | full | e2e | e2e.run_cli | e2e.daemon | e2e.pinned_restart) ;; *) lane="" ;; esac
+case $lane in lsm | full | e2e | e2e.run_cli | e2e.daemon | e2e.pinned_restart | e2e.plain_runc) ;; *) lane="" ;; esac
 if [[ -z $lane ]] || [[ $# -ne 2 && $# -ne 4 ]]; then
-  echo "usage: $0 [--lane lsm|full|e2e|e2e.run_cli|e2e.daemon|e2e.pinned_restart] BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
+  echo "usage: $0 [--lane lsm|full|e2e|e2e.run_cli|e2e.daemon|e2e.pinned_restart|e2e.plain_runc] BUILD_DIR SOURCE_DIR [BPF_OBJECT BPFTOOL] (run through tests/vm/run-in-vm)" >&2
   exit 2
 fi
 if [[ ${RUN_IN_VM:-0} != 1 ]]; then
@@ -231,6 +233,14 @@ run_e2e() { # NAME SCRIPT ARGS...
   esac
   record "$name" "$rc" $((SECONDS - t0)) "$detail"
 }
+# Issue 21's last acceptance point: a runc container on an overlay root
+# (layers on a tmpfs: this guest's root is an overlay itself), started by
+# plain runc, found by its cgroup path; BPF-LSM refuses its write of
+# /app/handler.py with EPERM and the container goes on. In every lane that
+# runs more than one script, and alone as e2e.plain_runc.
+if [[ $lane == lsm || $lane == full || $lane == e2e || $lane == e2e.plain_runc ]]; then
+  FNW_TEST_SLOWDOWN=10 run_e2e e2e.plain_runc "$src/tests/e2e/plain_runc_test.sh" "$fnw"
+fi
 if [[ $lane == full || $lane == e2e || $lane == e2e.run_cli ]]; then
   run_e2e e2e.run_cli "$src/tests/e2e/run_cli_test.sh" "$fnw" "$src" "$workload"
 fi

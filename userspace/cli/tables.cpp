@@ -131,6 +131,23 @@ void print_functions_and_cgroups(const StatusReply& s, std::ostream& out, bool c
                            shown(f.file)});
     out << "\n";
     functions.print(out, color);
+    // Containers' and chroots' roots the rules are compiled in: only when
+    // there is one.
+    TextTable roots({"FUNCTION", "ROOT (MNT NS, DEV INO)", "PID", "PATH", "DECIDED IN THE KERNEL"});
+    for (const auto& f : s.functions) {
+        if (!f.roots) continue;
+        for (const auto& r : *f.roots) {
+            std::string rights;
+            for (const auto& right : r.rights) rights += (rights.empty() ? "" : ",") + shown(right);
+            roots.add_row({shown(f.function),
+                           std::to_string(r.mnt_ns) + " " + shown(r.root_dev) + " " + std::to_string(r.root_ino),
+                           std::to_string(r.pid), r.path.empty() ? "-" : shown(r.path), rights.empty() ? "-" : rights});
+        }
+    }
+    if (!roots.empty()) {
+        out << "\n";
+        roots.print(out, color);
+    }
     if (s.cgroups.empty()) return;
     TextTable cgroups({"CGROUP ID", "FUNCTION", "SLOT", "FLAGS", "PATH"});
     for (const auto& c : s.cgroups) {

@@ -265,6 +265,16 @@ struct CodePinsInfo {
     std::vector<std::string> dirs, dirs_not_checked;
     std::string on_violation;  // "held, then killed" or "reported"
 };
+// A root besides fnwarden's own that the function's file rules are
+// compiled in (a container's, a chroot's): where the kernel decides for it.
+struct RootInfo {
+    uint32_t mnt_ns = 0;      // the mount namespace's inode number (/proc/PID/ns/mnt)
+    std::string root_dev;     // "major:minor" of the root directory, as the kernel reads it
+    uint64_t root_ino = 0;
+    int64_t pid = 0;          // a process living in it
+    std::string path;         // that process's root as the daemon sees it ("" once gone)
+    std::vector<std::string> rights;  // decided in the kernel there
+};
 struct FunctionInfo {
     std::string function, policy, file, mode;
     uint32_t policy_id = 0;
@@ -273,6 +283,7 @@ struct FunctionInfo {
     // "mode": scripts match `"function":...,"mode":...` in the JSON.
     std::optional<GrantsInfo> usage;
     std::optional<CodePinsInfo> code;  // absent without pins
+    std::optional<std::vector<RootInfo>> roots;  // absent while there is none
 };
 
 // counters.daemon: what the daemon counts itself, listed once like the
@@ -377,6 +388,7 @@ FNW_PROTOCOL_JSON(RulesInfo)
 FNW_PROTOCOL_JSON(CgroupPodInfo)
 FNW_PROTOCOL_JSON(CgroupInfo)
 FNW_PROTOCOL_JSON(GrantsInfo)
+FNW_PROTOCOL_JSON(RootInfo)
 FNW_PROTOCOL_JSON(FunctionInfo)
 FNW_PROTOCOL_JSON(ControlInfo)
 FNW_PROTOCOL_JSON(WebhookCounters)

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "daemon/daemon_status.hpp"
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "core/file_access.hpp"
 #include "runtime/process_handle.hpp"
 
 namespace fnw {
@@ -85,6 +87,12 @@ std::vector<CgroupInfo> cgroups_status(const KernelMaps& maps, const PolicyTable
     return cgroups;
 }
 
+RootInfo root_info(const CompiledRoot& root, std::string path) {
+    // s_dev's encoding (kernel_dev): major in the high 12 bits, minor in the low 20.
+    const std::string dev = std::to_string(root.root_dev >> 20) + ":" + std::to_string(root.root_dev & 0xfffff);
+    return RootInfo{root.mnt_ns, dev, root.root_ino, root.pid, std::move(path), file_access_names(root.rights)};
+}
+
 std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table, const KernelMaps& maps,
                                            const FunctionTally& tally, const LostRecords& lost,
                                            std::map<uint32_t, size_t>& per_slot) {
@@ -101,6 +109,15 @@ std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTab
             functions.back().code = CodePinsInfo{p.code_pins.size(), dirs ? dirs->checked : std::vector<std::string>{},
                                                  dirs ? dirs->not_checked : std::vector<std::string>{},
                                                  mode == Mode::Enforce ? "held, then killed" : "reported"};
+        }
+        if (const std::vector<CompiledRoot> roots = maps.rules_roots(slot); !roots.empty()) {
+            auto& listed = functions.back().roots.emplace();
+            for (const CompiledRoot& root : roots) {
+                // One readlink per root: where the container's root is on the host.
+                std::error_code ec;
+                const auto path = std::filesystem::read_symlink("/proc/" + std::to_string(root.pid) + "/root", ec);
+                listed.push_back(root_info(root, ec ? std::string() : path.string()));
+            }
         }
     }
     return functions;

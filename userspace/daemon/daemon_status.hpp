@@ -32,7 +32,11 @@ std::vector<ProgramInfo> programs_status(const ProbeSet& probes);
 // into `per_slot` (for "functions").
 std::vector<CgroupInfo> cgroups_status(const KernelMaps& maps, const PolicyTable& table,
                                        const Registrations& registrations, const CgroupIdentifier& identifier, std::map<uint32_t, size_t>& per_slot);
-// "functions": one per policy of the set in force (code pins from `maps`).
+// One of "functions[].roots": `root` as the kernel keys it, `path` where
+// its process's root is from the daemon's view ("" if unknown).
+RootInfo root_info(const CompiledRoot& root, std::string path);
+// "functions": one per policy of the set in force (code pins and compiled
+// roots from `maps`).
 std::vector<FunctionInfo> functions_status(const PolicySet* set, const PolicyTable& table, const KernelMaps& maps,
                                            const FunctionTally& tally, const LostRecords& lost,
                                            std::map<uint32_t, size_t>& per_slot);

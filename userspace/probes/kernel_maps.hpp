@@ -41,6 +41,17 @@ struct CodeDirs {
     std::vector<std::string> not_checked;
 };
 
+// A root besides fnwarden's own that a slot's file rules are compiled in
+// (a container's, a chroot's): the rules_roots key and what is complete
+// there, with a process that lives in it.
+struct CompiledRoot {
+    uint32_t mnt_ns = 0;
+    uint64_t root_dev = 0;  // kernel encoding (s_dev), as the kernel reads the root
+    uint64_t root_ino = 0;
+    pid_t pid = 0;     // a live process of the root, as last checked
+    uint32_t rights = 0;  // FNW_FILE_* decided in the kernel there
+};
+
 class KernelMaps {
 public:
     virtual ~KernelMaps() = default;
@@ -73,6 +84,9 @@ public:
     // when that is not fnwarden's (ProbeSet::add_rules_root). True when a
     // root was added; test fakes compile nothing.
     virtual Result<bool> add_rules_root(uint32_t /*policy_id*/, pid_t /*pid*/) { return false; }
+    // The roots slot `policy_id`'s rules are compiled in besides fnwarden's
+    // (a snapshot); none where nothing compiles them (test fakes).
+    virtual std::vector<CompiledRoot> rules_roots(uint32_t /*policy_id*/) const { return {}; }
 };
 
 }  // namespace fnw

@@ -217,6 +217,7 @@ public:
     Status sweep_rules_roots();
     // The roots slot `policy_id` has rules for besides fnwarden's.
     size_t rules_root_count(uint32_t policy_id) const;
+    std::vector<CompiledRoot> rules_roots(uint32_t policy_id) const override;
     uint64_t file_rule_refreshes() const { return file_rule_refreshes_; }
 
     ProbeCounters counters() const;

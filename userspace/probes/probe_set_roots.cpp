@@ -43,6 +43,20 @@ size_t ProbeSet::rules_root_count(uint32_t policy_id) const {
     return it == rules_roots_.end() ? 0 : it->second.size();
 }
 
+std::vector<CompiledRoot> ProbeSet::rules_roots(uint32_t policy_id) const {
+    std::vector<CompiledRoot> out;
+    auto it = rules_roots_.find(policy_id);
+    if (it == rules_roots_.end()) return out;
+    for (const auto& [id, opener] : it->second) {
+        const fnw_rules_root_key key = root_key(policy_id, id);
+        uint32_t rights = 0;
+        // No entry yet (being compiled): nothing is the kernel's there.
+        if (bpf_map__lookup_elem(skel_->maps.rules_roots, &key, sizeof(key), &rights, sizeof(rights), 0)) rights = 0;
+        out.push_back(CompiledRoot{id.mnt_ns, id.dev, id.ino, opener.pid(), rights});
+    }
+    return out;
+}
+
 Result<bool> ProbeSet::add_rules_root(uint32_t policy_id, pid_t pid) {
     auto sections = file_sections_.find(policy_id);
     if (sections == file_sections_.end() || !(sections->second.files.restricted || sections->second.exec.restricted))
