@@ -54,6 +54,16 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 			__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_SKIP_EXEC);
 		return 0;
 	}
+	/* runc 1.1's init re-executes itself from an unlinked copy of its
+	 * binary (a memfd, its guard against CVE-2019-5736), and the parent
+	 * may have moved it into the cgroup by then: a race that load decides
+	 * (seen on this host and in the 6.1 VM). That exec is the runtime's;
+	 * arming on it would check runc's own set-up (mknod of the rootfs'
+	 * /dev/null, refused) and fail the container's start. The function's
+	 * first program is a file: the launcher execs the command it was
+	 * given, runc the entrypoint's path in the container's root. */
+	if ((cg->flags & FNW_CGROUP_ARM_ON_EXEC) && bprm->file->f_inode->i_nlink == 0)
+		return 0;
 	/* The launcher's own exec of the function: from here on it is the
 	 * function. The new image is the function's first program, and is
 	 * checked like any other exec: under Landlock (enforce) the kernel
