@@ -36,6 +36,31 @@ static __always_inline bool is_container_init(struct task_struct *p)
 	return true;
 }
 
+/*
+ * runc starting its init: `runc create` (or `run`) execs its own binary
+ * (/proc/self/exe init) in a child it then moves into the container's
+ * cgroup. Go's fork+exec returns to runc when the close-on-exec pipe
+ * closes, inside the exec and before this tracepoint, and runc joins the
+ * child to the cgroup right after: under load (the 6.1 VM under TCG, every
+ * run) the join wins, and this exec lands in the armed cgroup. It is
+ * runc's, not the function's: the new image is the very file its parent
+ * runs, and the parent is runc. Read through probe reads: a cold path,
+ * and the parent may be exiting (no mm: no match).
+ */
+static __always_inline bool is_runtime_self_exec(struct task_struct *p, struct linux_binprm *bprm)
+{
+	struct task_struct *parent = BPF_CORE_READ(p, real_parent);
+	struct inode *parent_image = BPF_CORE_READ(parent, mm, exe_file, f_inode);
+	char comm[5];
+
+	if (!parent_image || parent_image != bprm->file->f_inode)
+		return false;
+	if (bpf_probe_read_kernel(comm, sizeof(comm), &parent->comm))
+		return false;
+	return comm[0] == 'r' && comm[1] == 'u' && comm[2] == 'n' && comm[3] == 'c' &&
+	       (comm[4] == '\0' || comm[4] == ':');
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -54,15 +79,18 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 			__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_SKIP_EXEC);
 		return 0;
 	}
-	/* runc 1.1's init re-executes itself from an unlinked copy of its
-	 * binary (a memfd, its guard against CVE-2019-5736), and the parent
-	 * may have moved it into the cgroup by then: a race that load decides
-	 * (seen on this host and in the 6.1 VM). That exec is the runtime's;
-	 * arming on it would check runc's own set-up (mknod of the rootfs'
-	 * /dev/null, refused) and fail the container's start. The function's
-	 * first program is a file: the launcher execs the command it was
-	 * given, runc the entrypoint's path in the container's root. */
-	if ((cg->flags & FNW_CGROUP_ARM_ON_EXEC) && bprm->file->f_inode->i_nlink == 0)
+	/* runc's two execs before the entrypoint may land in an armed cgroup,
+	 * in a race that load decides (its parent joins the child to the
+	 * cgroup while the child execs): its own binary, for `runc init`
+	 * (is_runtime_self_exec), then 1.1's re-exec of its init from an
+	 * unlinked copy of that binary (a memfd, its guard against
+	 * CVE-2019-5736). Both are the runtime's; arming on either would check
+	 * runc's own set-up (the copy's read, mknod of the rootfs' /dev/null,
+	 * its exec fifo: refused) and fail the container's start. The
+	 * function's first program is a file: the launcher execs the command
+	 * it was given, runc the entrypoint's path in the container's root. */
+	if ((cg->flags & FNW_CGROUP_ARM_ON_EXEC) &&
+	    (bprm->file->f_inode->i_nlink == 0 || is_runtime_self_exec(p, bprm)))
 		return 0;
 	/* The launcher's own exec of the function: from here on it is the
 	 * function. The new image is the function's first program, and is

@@ -14,9 +14,8 @@
 #   lsm  (default, in .ci/run): the BPF-LSM suites, i.e. every test whose
 #        outcome differs where BPF-LSM runs (LSM_SUITES below). Each of them
 #        loads and attaches the whole object with every LSM hook, so the 6.1
-#        verifier sees every program; plus the `cat /etc/shadow` check.
-#        (plain_runc_test.sh is not in it yet: in this guest runc's own
-#        set-up is checked, tests/vm/README.md.)
+#        verifier sees every program; plus the `cat /etc/shadow` check
+#        and plain_runc_test.sh (EPERM for a plain runc container).
 #   full (scripts/test.sh --full): the whole BPF suite, the check, and the
 #        plain_runc, run_cli, daemon and pinned_restart e2e scripts.
 # and, to iterate on an e2e script without the ~10 minutes of BPF tests (no
@@ -237,12 +236,10 @@ run_e2e() { # NAME SCRIPT ARGS...
 # Issue 21's last acceptance point: a runc container on an overlay root
 # (layers on a tmpfs: this guest's root is an overlay itself), started by
 # plain runc, found by its cgroup path; BPF-LSM refuses its write of
-# /app/handler.py with EPERM and the container goes on. In every lane that
-# runs more than one script, and alone as e2e.plain_runc. Not in the lsm
-# lane (CI) yet: in this guest runc's init is checked before the
-# entrypoint (its cgroup is not armed, cause not found; tests/vm/README.md),
-# so the container does not start.
-if [[ $lane == full || $lane == e2e || $lane == e2e.plain_runc ]]; then
+# /app/handler.py with EPERM and the container goes on. In every lane
+# that runs more than one script, the lsm lane (CI) included, and alone
+# as e2e.plain_runc.
+if [[ $lane == lsm || $lane == full || $lane == e2e || $lane == e2e.plain_runc ]]; then
   FNW_TEST_SLOWDOWN=10 run_e2e e2e.plain_runc "$src/tests/e2e/plain_runc_test.sh" "$fnw"
 fi
 if [[ $lane == full || $lane == e2e || $lane == e2e.run_cli ]]; then
