@@ -29,14 +29,30 @@ const volatile __u32 rules_mnt_ns __weak = 0;
 const volatile __u64 rules_root_dev __weak = 0;
 const volatile __u64 rules_root_ino __weak = 0;
 
-/* True when the current task resolves paths the way fnwarden did. */
-static __always_inline bool rules_root_is_ours(void)
+/*
+ * The current task's root as rules_roots keys it (for `policy_id`), and
+ * whether it is fnwarden's own: the task resolves paths the way fnwarden
+ * did when it compiled file_rules.
+ */
+static __always_inline bool current_rules_root(__u32 policy_id, struct fnw_rules_root_key *key)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
 
-	return rules_mnt_ns && BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum) == rules_mnt_ns &&
-	       BPF_CORE_READ(root, i_ino) == rules_root_ino && BPF_CORE_READ(root, i_sb, s_dev) == rules_root_dev;
+	key->policy_id = policy_id;
+	key->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	key->root_dev = BPF_CORE_READ(root, i_sb, s_dev);
+	key->root_ino = BPF_CORE_READ(root, i_ino);
+	return rules_mnt_ns && key->mnt_ns == rules_mnt_ns && key->root_ino == rules_root_ino &&
+	       key->root_dev == rules_root_dev;
+}
+
+/* True when the current task resolves paths the way fnwarden did. */
+static __always_inline bool rules_root_is_ours(void)
+{
+	struct fnw_rules_root_key key;
+
+	return current_rules_root(0, &key);
 }
 
 /*
@@ -48,17 +64,9 @@ static __always_inline bool rules_root_is_ours(void)
  */
 static __always_inline __u32 rules_root_rights(__u32 policy_id, __u32 own)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
-	struct fnw_rules_root_key key = {
-		.policy_id = policy_id,
-		.mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum),
-		.root_dev = BPF_CORE_READ(root, i_sb, s_dev),
-		.root_ino = BPF_CORE_READ(root, i_ino),
-	};
+	struct fnw_rules_root_key key;
 
-	if (rules_mnt_ns && key.mnt_ns == rules_mnt_ns && key.root_ino == rules_root_ino &&
-	    key.root_dev == rules_root_dev)
+	if (current_rules_root(policy_id, &key))
 		return own;
 	__u32 *rights = bpf_map_lookup_elem(&rules_roots, &key);
 
@@ -72,19 +80,9 @@ static __always_inline __u32 rules_root_rights(__u32 policy_id, __u32 own)
  */
 static __always_inline bool rules_root_compiled(__u32 policy_id)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
-	struct fnw_rules_root_key key = {
-		.policy_id = policy_id,
-		.mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum),
-		.root_dev = BPF_CORE_READ(root, i_sb, s_dev),
-		.root_ino = BPF_CORE_READ(root, i_ino),
-	};
+	struct fnw_rules_root_key key;
 
-	if (rules_mnt_ns && key.mnt_ns == rules_mnt_ns && key.root_ino == rules_root_ino &&
-	    key.root_dev == rules_root_dev)
-		return true;
-	return bpf_map_lookup_elem(&rules_roots, &key) != NULL;
+	return current_rules_root(policy_id, &key) || bpf_map_lookup_elem(&rules_roots, &key) != NULL;
 }
 
 /* d_name.len is at most NAME_MAX (255): a mask the verifier can see. */
