@@ -52,6 +52,28 @@ protected:
             << std::strerror(errno);
     }
 
+    // dir_/jail: /usr and the test workload's directory (as /w) bound
+    // read-only, /app/ok.txt, /secret.txt, an empty /etc. Empty on failure.
+    fs::path make_jail() {
+        std::string tmpl = (fs::temp_directory_path() / "fnw-roots-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) {
+            ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
+            return {};
+        }
+        dir_ = tmpl;
+        const fs::path jail = dir_ / "jail";
+        fs::create_directories(jail / "app");
+        fs::create_directories(jail / "etc");
+        std::ofstream(jail / "app" / "ok.txt") << "ok";
+        std::ofstream(jail / "secret.txt") << "secret";
+        bind("/usr", jail / "usr");
+        bind(fs::path(FNW_TEST_WORKLOAD).parent_path(), jail / "w");
+        if (::testing::Test::HasFatalFailure()) return {};
+        for (const char* link : {"lib", "lib64", "bin"})
+            fs::create_directory_symlink(std::string("usr/") + link, jail / link);
+        return jail;
+    }
+
     // A child chrooted into dir_/jail and moved into `cgroup`, waiting to be killed.
     pid_t chrooted_child(const fs::path& cgroup) {
         int ready[2];
@@ -118,23 +140,14 @@ TEST_F(RulesRootsTest, AChrootKeepsItsRulesWhileAnyProcessOfItsCgroupLivesInIt) 
 // Birth in a new root (exec.bpf.c, new_root): the first exec in a root the
 // slot's rules were not compiled in holds the new image before its first
 // instruction, and the record makes fnwarden compile the root (as the
-// daemon does: EventRouter::compile_in_root_of, then the verdict) before it
+// daemon and `fnwarden run` do: compile_rules_in_root_of, then the verdict) before it
 // lets it go. So the program's very first forbidden access is the kernel's:
 // killed by the probe at sys_exit (sigkill; BPF-LSM refuses it where it
 // runs), not held and matched by name (held-sigkill) as when the root was
 // compiled only on that access.
 TEST_F(RulesRootsTest, TheFirstForbiddenAccessAfterAnExecInANewRootIsDecidedInTheKernel) {
-    std::string tmpl = (fs::temp_directory_path() / "fnw-roots-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    const fs::path jail = dir_ / "jail";
-    fs::create_directories(jail / "app");
-    std::ofstream(jail / "app" / "ok.txt") << "ok";
-    std::ofstream(jail / "secret.txt") << "secret";
-    bind("/usr", jail / "usr");
-    const fs::path workload_dir = fs::path(FNW_TEST_WORKLOAD).parent_path();
-    bind(workload_dir, jail / "w");
-    for (const char* link : {"lib", "lib64", "bin"}) fs::create_directory_symlink(std::string("usr/") + link, jail / link);
+    const fs::path jail = make_jail();
+    ASSERT_FALSE(jail.empty());
 
     FunctionPolicy policy;
     policy.name = "new-root";
@@ -162,11 +175,11 @@ TEST_F(RulesRootsTest, TheFirstForbiddenAccessAfterAnExecInANewRootIsDecidedInTh
     auto consumer = RingBufferConsumer::create(probes_->ringbuf_fds(), [&](std::span<const std::byte> bytes) {
         Result<Record> record = decode_record(bytes);
         if (!record) return;
-        if (const auto* file = std::get_if<FileRecord>(&*record); file && (*file)->verdict == FNW_VERDICT_PENDING) {
+        if (const auto* file = std::get_if<FileRecord>(&*record); file && (*file)->verdict == FNW_VERDICT_PENDING)
             pending.push_back(**file);
-            if (auto added = probes_->add_rules_root(kSlot, static_cast<pid_t>((*file)->hdr.pid)); added && *added)
-                ++compiled;
-        }
+        const size_t roots_before = probes_->rules_root_count(kSlot);
+        compile_rules_in_root_of(*probes_, *record, "new-root");
+        compiled += probes_->rules_root_count(kSlot) > roots_before;
         respond_to_record(std::move(*record), kill, [&](const Record& r) {
             if (const auto* file = std::get_if<FileRecord>(&r)) events.push_back(**file);
         }, &files);
@@ -215,6 +228,49 @@ TEST_F(RulesRootsTest, TheFirstForbiddenAccessAfterAnExecInANewRootIsDecidedInTh
     EXPECT_EQ(exec->held, 1) << "and waits for fnwarden";
     EXPECT_STREQ(exec->path, "/w/fnw_test_workload");
     EXPECT_EQ(pending.size(), 1u) << "nothing after it is left to fnwarden: " << seen;
+    ASSERT_NE(secret, nullptr) << seen;
+    EXPECT_EQ(secret->action, FNW_ACTION_KILLED);
+    EXPECT_EQ(secret->mechanism,
+              probes_->lsm_hook_loaded("file_open") ? uint8_t{FNW_MECH_BPF_LSM} : uint8_t{FNW_MECH_SIGKILL})
+        << "decided in the kernel, not held and matched by name (held-sigkill is " << int{FNW_MECH_HELD_KILL}
+        << "): " << seen;
+}
+
+// The same for a function `fnwarden run` launched (LocalGuard): it runs
+// chroot(8), which execs the workload inside the jail. That exec is held
+// until fnwarden run compiles the policy's rules there, so the workload's
+// first forbidden read is the kernel's to decide, as under the daemon.
+TEST_F(RulesRootsTest, ALaunchedFunctionThatExecsInAChrootIsDecidedInTheKernelThere) {
+    const fs::path jail = make_jail();
+    ASSERT_FALSE(jail.empty());
+    FunctionPolicy policy;
+    policy.name = "launched-root";
+    policy.syscalls.allow.set();
+    policy.files.restricted = true;
+    // Each exists in both roots: read is complete in the host's root
+    // (chroot(8) and its libraries) and in the jail (the workload).
+    policy.files.read = {"/usr/**", "/w/**", "/app/**", "/etc/**"};
+    policy.files.on_violation = ViolationAction::Kill;
+    const uint64_t new_roots_before = probes_->counters().new_roots;
+
+    // Without Landlock: its rules are paths opened in the launcher's root
+    // before the exec (/w does not exist there), so it would refuse the
+    // workload's exec in the jail before the probes see anything.
+    RunOptions opts;
+    opts.use_landlock = false;
+    Run r = run(policy, Mode::Enforce,
+                {"/usr/sbin/chroot", jail.string(), "/w/fnw_test_workload", "read:/secret.txt", "exit:0"}, opts);
+
+    std::string seen;
+    const fnw_file_event* secret = nullptr;
+    for (const auto& ev : r.file_events) {
+        seen += std::string(ev.path) + " verdict " + std::to_string(ev.verdict) + " action " +
+                std::to_string(ev.action) + " mechanism " + std::to_string(ev.mechanism) + "; ";
+        if (std::string(ev.path) == "/secret.txt" && ev.verdict == FNW_VERDICT_VIOLATION) secret = &ev;
+    }
+    EXPECT_GT(probes_->counters().new_roots, new_roots_before) << "the exec in the jail is a new root: " << seen;
+    ASSERT_TRUE(r.outcome.term_signal) << "exit " << r.outcome.exit_code << "; events: " << seen;
+    EXPECT_EQ(*r.outcome.term_signal, SIGKILL);
     ASSERT_NE(secret, nullptr) << seen;
     EXPECT_EQ(secret->action, FNW_ACTION_KILLED);
     EXPECT_EQ(secret->mechanism,

@@ -46,28 +46,10 @@ void EventRouter::handle_record(std::span<const std::byte> record) {
     const fnw_event_header hdr = header(*decoded);
     if (const auto* birth = std::get_if<CgroupRecord>(&*decoded)) return handle_birth(hdr, **birth);
     const SlotInfo& slot = slot_or_unknown(parts_.table, hdr.policy_id);
-    if (const auto* file = std::get_if<FileRecord>(&*decoded); file && (*file)->verdict == FNW_VERDICT_PENDING)
-        compile_in_root_of(hdr);
+    compile_rules_in_root_of(parts_.maps, *decoded, display_name(slot.function));
     // Pinned execs come back later, through the hash worker (the loop).
     respond_to_record(std::move(*decoded), slot.kill, [this](const Record& r) { publish_record(r); }, &parts_.files,
                       &parts_.lineage);
-}
-
-// The kernel decides a miss only for tasks in a root the slot's rules were
-// compiled in (path.bpf.h, rules_root_rights); a container's process gets
-// there through its first access that comes here. This one is decided by
-// name as before; the next are the kernel's. A held process waits. Asked
-// for every such record: a process changes roots (runc's init pivots and
-// execs the entrypoint), and a known root costs a few stat() calls.
-void EventRouter::compile_in_root_of(const fnw_event_header& hdr) {
-    Result<bool> added = parts_.maps.add_rules_root(hdr.policy_id, static_cast<pid_t>(hdr.pid));
-    const SlotInfo* info = parts_.table.info(hdr.policy_id);
-    const std::string function = info ? display_name(info->function) : "slot " + std::to_string(hdr.policy_id);
-    if (!added)  // most often the process is gone already
-        spdlog::debug("{}: file rules not compiled in the root of pid {}: {}", function, hdr.pid, added.error());
-    else if (*added)
-        spdlog::info("{}: file rules compiled in the root of pid {} (policy slot {}): the kernel decides there",
-                     function, hdr.pid, hdr.policy_id);
 }
 
 // Identity input, not a policy event: match it, publish nothing.

@@ -121,10 +121,6 @@ public:
 private:
     bool may_see(const TraceFilter& filter, uint64_t cgroup_id) const;
     void handle_birth(const fnw_event_header& hdr, const fnw_cgroup_event& birth);
-    // A file access the kernel left to userspace: the process may be in a
-    // root of its own (a container's, a chroot's) that its slot's rules
-    // were not compiled in yet.
-    void compile_in_root_of(const fnw_event_header& hdr);
     // Where a published event goes, and what its subscribers filter on.
     struct Destination {
         const std::string& function;

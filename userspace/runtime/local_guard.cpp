@@ -34,6 +34,7 @@ Result<std::unique_ptr<LocalGuard>> LocalGuard::create(ProbeSet& probes, uint32_
                 ++self->malformed_;
                 return;
             }
+            compile_rules_in_root_of(self->probes_, *record, self->function_);
             respond_to_record(std::move(*record), kill, self->on_record_, &self->files_, &lineage);
         });
     if (!guard->consumer_) return fail(std::string("cannot set up the ring buffer consumer: ") + std::strerror(errno));

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include <fnwarden/events.h>
+#include <spdlog/spdlog.h>
 
 #include "core/event_kind.hpp"
 #include "probes/probe_set.hpp"
@@ -110,6 +111,18 @@ void respond_to_record(Record record, const KillOnViolation& kill, const Decoded
         if (!respond_to_file(*file, kill, files, lineage ? lineage->cgroup2_root : std::filesystem::path())) return;
     }
     next(record);
+}
+
+void compile_rules_in_root_of(KernelMaps& maps, const Record& record, std::string_view function) {
+    const auto* file = std::get_if<FileRecord>(&record);
+    if (!file || (*file)->verdict != FNW_VERDICT_PENDING) return;
+    const fnw_event_header& hdr = (*file)->hdr;
+    Result<bool> added = maps.add_rules_root(hdr.policy_id, static_cast<pid_t>(hdr.pid));
+    if (!added)  // most often the process is gone already
+        spdlog::debug("{}: file rules not compiled in the root of pid {}: {}", function, hdr.pid, added.error());
+    else if (*added)
+        spdlog::info("{}: file rules compiled in the root of pid {} (policy slot {}): the kernel decides there",
+                     function, hdr.pid, hdr.policy_id);
 }
 
 }  // namespace fnw

@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include <fnwarden/events.h>
 
@@ -20,6 +21,7 @@
 
 namespace fnw {
 
+class KernelMaps;
 class ProbeSet;
 
 // Takes records once decode_record() made them a Record: nothing after the
@@ -64,5 +66,17 @@ void fill_lineage_from_proc(fnw_event_header& hdr, const LineageLookup& lookup);
 // and untraced end here. A file record is copied only when it changes.
 void respond_to_record(Record record, const KillOnViolation& kill, const DecodedRecordHandler& next,
                        FileDecider* files = nullptr, const LineageLookup* lineage = nullptr);
+
+// The kernel decides a file or exec miss only for a task in a root the
+// policy's rules were compiled in (bpf/path.bpf.h, rules_root_rights). A
+// record it left undecided may come from another root: a container's, a
+// chroot's, or the first exec there, held until this returns
+// (exec.bpf.c, new_root). Compiles the rules in the root of the record's
+// process, before its verdict, so that process's next accesses are the
+// kernel's. Asked for every undecided record: a process changes roots
+// (runc's init pivots, then execs the entrypoint), and a root known
+// already costs a few stat() calls. `function` names it in the log. Used
+// by the daemon and by `fnwarden run` alike.
+void compile_rules_in_root_of(KernelMaps& maps, const Record& record, std::string_view function);
 
 }  // namespace fnw
