@@ -21,30 +21,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 require_runc
 
-work=$(mktemp -d)
-cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
-parent=fnwtest-froot-$$-$RANDOM
+runc_test_setup froot
 fn=froot-fn-$$
 container=froot-$$
-main_shell=$BASHPID
-daemon=
-mounted=()
-cleanup() {
-  [[ $BASHPID == "$main_shell" ]] || return 0
-  runc delete -f "$container" >/dev/null 2>&1
-  [[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  local m
-  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null; done
-  [[ -d $cg2/$parent ]] && find "$cg2/$parent" -depth -type d -exec rmdir {} + 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+containers=("$container")
 [[ -e /app || -e /secret ]] && { fail "this host has /app or /secret: the test needs them absent"; exit 1; }
 
 mkdir -p "$work/rules"
-# "/": runc 1.1's init may already be in the cgroup when it opens its own
-# memfd copy (/proc/self/exe), which fnwarden names "/"; runc's set-up is
-# not what this test is about.
 policy() { # NAME: function $fn-NAME, cgroup $parent/NAME
   cat >"$work/rules/$1.yaml" <<YAML
 apiVersion: fnwarden.io/v1
@@ -54,7 +37,7 @@ spec:
   selector: {cgroupPath: '$parent/$1'}
   mode: enforce
   files:
-    read: ["/", "/usr/**", "/etc/**", "/app/**", "/tmp/**", "/dev/**", "/proc/**", "/handshake/**"]
+    read: ["/usr/**", "/etc/**", "/app/**", "/tmp/**", "/dev/**", "/proc/**", "/handshake/**"]
     write: ["/tmp/**", "/app/data.txt"]
     create: ["/tmp/**"]
     onViolation: kill

@@ -79,6 +79,34 @@ use_work_dir() {
   trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
 }
 
+# runc_test_setup NAME: what the runc e2e scripts share. Sets $work (a
+# fresh directory), $cg2 (where cgroup2 is mounted) and $parent (a cgroup
+# name of this run's own, fnwtest-NAME-PID-N, not made yet), and empty
+# $containers, $mounted and $daemon for the script to fill. At exit, from
+# the script's own shell only (a subshell's exit runs the trap too): every
+# container in $containers deleted, the daemon killed and reaped, every
+# mount in $mounted undone (the last first: a mount on top of another),
+# $parent's cgroups removed and $work deleted.
+runc_test_setup() {
+  work=$(mktemp -d)
+  cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+  parent=fnwtest-$1-$$-$RANDOM
+  containers=()
+  mounted=()
+  daemon=
+  runc_test_shell=$BASHPID
+  trap runc_test_cleanup EXIT
+}
+runc_test_cleanup() {
+  [[ $BASHPID == "$runc_test_shell" ]] || return 0
+  local c i
+  for c in "${containers[@]}"; do runc delete -f "$c" >/dev/null 2>&1; done
+  [[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null; done
+  [[ -d $cg2/$parent ]] && find "$cg2/$parent" -depth -type d -exec rmdir {} + 2>/dev/null
+  rm -rf "$work"
+}
+
 # start_daemon LOG SOCKET ARGS...: `$fnw daemon --socket SOCKET ARGS...` in the
 # background, its output in LOG; adds it to the caller's `pids`, sets
 # daemon_pid, and waits up to 20 s for the socket. A daemon that does not

@@ -25,24 +25,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 require_runc
 
-work=$(mktemp -d)
-cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
-parent=fnwtest-ociwrap-$$-$RANDOM
+runc_test_setup ociwrap
 fn=ociwrap-fn-$$
-main_shell=$BASHPID
-daemon=
-containers=()
-mounted=()
-cleanup() {
-  [[ $BASHPID == "$main_shell" ]] || return 0
-  local c m
-  for c in "${containers[@]}"; do runc delete -f "$c" >/dev/null 2>&1; done
-  [[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null; done
-  [[ -d $cg2/$parent ]] && find "$cg2/$parent" -depth -type d -exec rmdir {} + 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
 export FNWARDEN_RUNTIME_STATE=$work/state FNWARDEN_SOCKET=$work/fnwarden.sock
 
 mkdir -p "$work/rules"

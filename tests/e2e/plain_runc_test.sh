@@ -30,24 +30,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 require_runc
 
-work=$(mktemp -d)
-cg2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
-parent=fnwtest-plainrunc-$$-$RANDOM
+runc_test_setup plainrunc
 fn=plainrunc-fn-$$
 container=plainrunc-$$
-main_shell=$BASHPID
-daemon=
-mounted=()
-cleanup() {
-  [[ $BASHPID == "$main_shell" ]] || return 0
-  runc delete -f "$container" >/dev/null 2>&1
-  [[ -n $daemon ]] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-  local i
-  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do umount -l "${mounted[i]}" 2>/dev/null; done
-  [[ -d $cg2/$parent ]] && find "$cg2/$parent" -depth -type d -exec rmdir {} + 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+containers=("$container")
 mount -t tmpfs -o mode=0700 fnwtest "$work" || { fail "cannot mount a tmpfs on $work"; exit 1; }
 mounted+=("$work")
 

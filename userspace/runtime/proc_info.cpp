@@ -3,6 +3,7 @@
 
 #include "runtime/cgroup.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,13 +103,41 @@ bool holds_only_runtime_init(const std::filesystem::path& cgroup_dir) {
     return pids && std::all_of(pids->begin(), pids->end(), is_container_runtime_init);
 }
 
-bool is_container_runtime_init(pid_t pid) {
-    const std::string proc = "/proc/" + std::to_string(pid);
+namespace {
+
+std::optional<std::string> read_comm(pid_t pid) {
     std::string comm;
-    if (!std::getline(std::ifstream(proc + "/comm"), comm) || comm.rfind("runc:[", 0) != 0) return false;
-    std::error_code ec;
-    const std::string exe = std::filesystem::read_symlink(proc + "/exe", ec).string();
-    return !ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0);
+    if (!std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/comm"), comm)) return std::nullopt;
+    return comm;
+}
+
+bool names_runc(const std::string& comm) { return comm == "runc" || comm.rfind("runc:", 0) == 0; }
+
+// runc starting its init: a child of runc's that runs runc's own binary,
+// forked and not exec'd yet or just after its exec of /proc/self/exe, as
+// exec.bpf.c's is_runtime_self_exec sees it.
+bool is_runtime_self_copy(pid_t pid) {
+    const auto status = read_proc_status(pid);
+    if (!status || status->ppid == 0) return false;
+    const auto parent_comm = read_comm(static_cast<pid_t>(status->ppid));
+    if (!parent_comm || !names_runc(*parent_comm)) return false;
+    struct stat own{}, parent{};
+    return ::stat(("/proc/" + std::to_string(pid) + "/exe").c_str(), &own) == 0 &&
+           ::stat(("/proc/" + std::to_string(status->ppid) + "/exe").c_str(), &parent) == 0 &&
+           own.st_dev == parent.st_dev && own.st_ino == parent.st_ino;
+}
+
+}  // namespace
+
+bool is_container_runtime_init(pid_t pid) {
+    const auto comm = read_comm(pid);
+    if (!comm) return false;
+    if (comm->rfind("runc:[", 0) == 0) {
+        std::error_code ec;
+        const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+        if (!ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0)) return true;
+    }
+    return is_runtime_self_copy(pid);
 }
 
 std::optional<std::filesystem::path> cgroup_namespace_root(const std::filesystem::path& cgroup2_root,

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// is_container_runtime_init (runtime/proc_info.cpp): which processes in a
+// container's cgroup are runc's, not the container's. Real processes; the
+// "runc" parent is this test's thread, renamed for the test.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+#include "runtime/proc_info.hpp"
+
+namespace fnw {
+namespace {
+
+// Names the calling thread `name` for the scope: a forked child's parent
+// is this thread's process, whose /proc/PID/comm is the main thread's.
+class ThreadName {
+public:
+    explicit ThreadName(const char* name) {
+        prctl(PR_GET_NAME, saved_.data());
+        prctl(PR_SET_NAME, name);
+    }
+    ~ThreadName() { prctl(PR_SET_NAME, saved_.data()); }
+    ThreadName(const ThreadName&) = delete;
+    ThreadName& operator=(const ThreadName&) = delete;
+
+private:
+    std::array<char, 17> saved_{};
+};
+
+// A child that waits to be killed, running `program` (nullptr: this binary, not exec'd).
+pid_t waiting_child(const char* program) {
+    int ready[2];
+    if (pipe(ready) != 0) return -1;
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        if (program) {
+            // The pipe's write end closes at the exec: its EOF says the exec happened.
+            fcntl(ready[1], F_SETFD, FD_CLOEXEC);
+            execl(program, program, "1000", static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        close(ready[1]);
+        for (;;) pause();
+    }
+    close(ready[1]);
+    char byte;
+    while (read(ready[0], &byte, 1) > 0) {}
+    close(ready[0]);
+    return pid;
+}
+
+void end(pid_t pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+}
+
+bool main_thread() { return getpid() == static_cast<pid_t>(gettid()); }
+
+TEST(RuntimeInit, RuncsChildRunningRuncsOwnBinaryIsTheRuntimes) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t child = waiting_child(nullptr);  // the same binary as its parent, named runc
+    ASSERT_GT(child, 0);
+    EXPECT_TRUE(is_container_runtime_init(child));
+    end(child);
+}
+
+TEST(RuntimeInit, AnotherProgramUnderRuncIsTheContainers) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t child = waiting_child("/bin/sleep");
+    ASSERT_GT(child, 0);
+    EXPECT_FALSE(is_container_runtime_init(child)) << "an entrypoint runc exec'd";
+    end(child);
+}
+
+TEST(RuntimeInit, TheSameBinaryUnderAParentNotNamedRuncIsNotTheRuntimes) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName other("handler");
+    const pid_t child = waiting_child(nullptr);
+    ASSERT_GT(child, 0);
+    EXPECT_FALSE(is_container_runtime_init(child)) << "a shell starting a shell, say";
+    end(child);
+}
+
+TEST(RuntimeInit, AGoneProcessIsNot) {
+    const pid_t child = waiting_child(nullptr);
+    ASSERT_GT(child, 0);
+    end(child);
+    EXPECT_FALSE(is_container_runtime_init(child));
+}
+
+}  // namespace
+}  // namespace fnw
