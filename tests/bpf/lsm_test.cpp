@@ -524,16 +524,15 @@ TEST_F(BpfLsmOnlyFileTest, IoUringPathOperationsOutsideTheAllowlistAreRefusedToo
 }
 
 // A function in another mount namespace sees other objects under the same
-// names: the kernel must not call a rule miss a violation there (it kills
-// or refuses nothing on its own); the names go to fnwarden's matcher.
+// names: the kernel must not call a rule miss a violation there from rules
+// made in fnwarden's (it kills or refuses nothing on its own); the names go
+// to fnwarden's matcher. The workload unshares without an exec, so nothing
+// has compiled the rules in its new namespace when it opens the file.
 TEST_F(BpfLsmFileTest, NoKernelVerdictForATaskWithAnotherRoot) {
     auto policy = this->policy(ViolationAction::Deny);
     policy.files.read = {"/usr/**", "/lib/**", "/lib64/**", "/proc/**", "/dev/**", "/etc/ld.so.cache",
-                         "/etc/locale.alias",  // unshare's setlocale, before it unshares
                          std::filesystem::path(FNW_TEST_WORKLOAD).parent_path().string() + "/**"};
-    auto r = run(policy, Mode::Enforce,
-                 {"/usr/bin/unshare", "--mount", "--", FNW_TEST_WORKLOAD, "read:/etc/shadow", "exit-errno"},
-                 kNoLandlock);
+    auto r = run_workload(policy, Mode::Enforce, {"unshare-mount", "read:/etc/shadow", "exit-errno"}, kNoLandlock);
     EXPECT_NE(r.outcome.exit_code, EPERM) << "refused in the kernel from rules made in another namespace";
     bool pending_or_decided_by_fnwarden = false;
     std::string seen;
@@ -544,6 +543,35 @@ TEST_F(BpfLsmFileTest, NoKernelVerdictForATaskWithAnotherRoot) {
     }
     EXPECT_TRUE(pending_or_decided_by_fnwarden)
         << "the open of /etc/shadow reaches fnwarden's matcher; exit " << r.outcome.exit_code << ", events: " << seen;
+}
+
+// The same namespace entered by an exec (unshare(1), as a container's
+// runtime does): the exec in the new root waits until `run` compiled the
+// rules there (exec.bpf.c, new_root), so the kernel decides the open from
+// rules made in the function's own namespace: BPF-LSM refuses it, or the
+// probe kills at sys_exit.
+TEST_F(BpfLsmFileTest, AnExecInAnotherMountNamespaceIsDecidedFromRulesCompiledThere) {
+    auto policy = this->policy(ViolationAction::Deny);
+    policy.files.read = {"/usr/**", "/lib/**", "/lib64/**", "/proc/**", "/dev/**", "/etc/ld.so.cache",
+                         "/etc/locale.alias",  // unshare's setlocale, before it unshares
+                         std::filesystem::path(FNW_TEST_WORKLOAD).parent_path().string() + "/**"};
+    auto r = run(policy, Mode::Enforce,
+                 {"/usr/bin/unshare", "--mount", "--", FNW_TEST_WORKLOAD, "read:/etc/shadow", "exit-errno"},
+                 kNoLandlock);
+    const bool lsm = probes_->lsm_hook_loaded("file_open");
+    std::string seen;
+    const fnw_file_event* shadow = nullptr;
+    for (const auto& ev : r.file_events) {
+        seen += std::string(ev.resolved) + " (" + ev.path + ") mechanism " + std::to_string(ev.mechanism) + "; ";
+        if (std::string(ev.resolved) == "/etc/shadow" && !shadow) shadow = &ev;
+    }
+    if (lsm)
+        EXPECT_EQ(r.outcome.exit_code, EPERM) << seen;
+    else
+        EXPECT_EQ(r.outcome.term_signal.value_or(0), SIGKILL) << "exit " << r.outcome.exit_code << "; " << seen;
+    ASSERT_NE(shadow, nullptr) << seen;
+    EXPECT_EQ(shadow->mechanism, lsm ? uint8_t{FNW_MECH_BPF_LSM} : uint8_t{FNW_MECH_SIGKILL})
+        << "the kernel's, not fnwarden's matcher: " << seen;
 }
 
 // A chroot whose root fnwarden compiled the slot's rules in (the daemon does

@@ -57,6 +57,7 @@
 //   await-kill:S             wait for a signal to end the process (a kill the test expects);
 //                            SIGALRM ends it after S seconds if none came
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -446,6 +447,8 @@ int main(int argc, char** argv) {
             char* const child_argv[] = {const_cast<char*>("payload"), nullptr};
             char* const child_env[] = {nullptr};
             raw(syscall(SYS_execveat, mem, "", child_argv, child_env, AT_EMPTY_PATH));
+        } else if (step == "unshare-mount") {  // a mount namespace of its own, no exec
+            raw(unshare(CLONE_NEWNS));
         } else if (step == "bpf") {
             char attr[128] = {};  // union bpf_attr, all zero: no map type
             raw(syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, attr, sizeof(attr)));
