@@ -61,16 +61,31 @@ struct file_pending {
 	__u32 access2;
 	__u8 is_open;
 	__u8 lsm_decided; /* lsm/file_open refused it and reported it */
-	__u8 pad[2];
+	__u8 active;	  /* set at sys_enter, cleared at sys_exit */
+	__u8 pad;
 };
 
-/* Private to this family: thread id -> the file syscall it is in. */
+/*
+ * Private to this family: the file syscall a thread is in, in the thread's
+ * own storage. A monitored open pays two pointer chases from the task
+ * here, where a hash keyed on the thread id cost an update, a lookup and
+ * a delete per syscall (issue 24 item 2). Freed with the thread.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FNW_MAX_FILE_PENDING);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct file_pending);
 } file_pending SEC(".maps");
+
+/* The file syscall the current thread is in, or NULL. */
+static __always_inline struct file_pending *current_file_pending(void)
+{
+	struct file_pending *pending =
+		bpf_task_storage_get(&file_pending, bpf_get_current_task_btf(), 0, 0);
+
+	return pending && pending->active ? pending : NULL;
+}
 
 static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, const char *path2, __s32 dfd2,
 				      __u32 open_flags, __u32 access, __u32 access2, bool is_open)
@@ -101,15 +116,19 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 		.access = access,
 		.access2 = access2,
 		.is_open = is_open,
+		.active = 1,
 	};
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct file_pending *slot = bpf_task_storage_get(&file_pending, bpf_get_current_task_btf(), 0,
+							 BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	if (bpf_map_update_elem(&file_pending, &tid, &pending, BPF_ANY)) {
+	if (!slot) {
 		struct fnw_counters *stats = fnw_counters();
 
 		if (stats)
 			__sync_fetch_and_add(&stats->file_pending_lost, 1);
+		return 0;
 	}
+	*slot = pending;
 	return 0;
 }
 
@@ -130,14 +149,13 @@ static __always_inline void file_verdict_key(struct fnw_file_verdict_key *vkey, 
 
 static __always_inline int file_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct file_pending *found = bpf_map_lookup_elem(&file_pending, &tid);
+	struct file_pending *found = current_file_pending();
 
 	if (!found)
 		return 0;
 	struct file_pending pending = *found;
 
-	bpf_map_delete_elem(&file_pending, &tid);
+	found->active = 0;
 
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
@@ -553,8 +571,7 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 	if (!lsm_may_refuse(access, granted, named, BPF_CORE_READ(file, f_path.mnt)))
 		return 0;
 
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);
+	struct file_pending *pending = current_file_pending();
 	struct fnw_file_event *ev = lsm_refusal(cg, cgroup_id, policy, stats, pending, access, granted);
 
 	if (!ev)
@@ -616,8 +633,7 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 	__u32 named = 0;
 	__u32 granted = beneath ? granted_rights_beneath(policy_id, where, entry, access, &named, NULL)
 				: granted_rights_named(policy_id, where, access, &named, NULL);
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);
+	struct file_pending *pending = current_file_pending();
 
 	if (!(access & ~granted)) {
 		*allowed = true;
@@ -650,8 +666,7 @@ static __always_inline void lsm_mark_decided(void)
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct file_pending *pending = bpf_map_lookup_elem(&file_pending, &tid);
+	struct file_pending *pending = current_file_pending();
 
 	if (cg && pending && !pending->is_open && !(cg->flags & FNW_CGROUP_TRACE))
 		pending->lsm_decided = 1;
