@@ -185,18 +185,26 @@ static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, _
  * for as long as it runs in a monitored cgroup under the same policy. Paid
  * only by events that are emitted, never on the allowed path. One map
  * lookup per level; the bound keeps the verifier's walk short.
+ *
+ * Probe reads (BPF_CORE_READ), not BTF loads: on 6.18 every load of a
+ * pointer through a trusted or RCU pointer (task->real_parent,
+ * ->cgroups, ->dfl_cgrp, ->kn) makes the verifier search vmlinux's BTF by
+ * name for "<type>__safe_trusted" and the like, 125,000 types a miss, and
+ * it does so at every level of this unrolled loop on every path that
+ * reaches an emit: 1.5 of the 2 s the daemon spent loading its programs
+ * (docs/performance.md, "Daemon ready"). Emitted events only pay for them.
  */
 static __always_inline void fnw_fill_lineage(struct fnw_event_header *hdr, struct task_struct *task,
 					     __u32 policy_id)
 {
-	struct task_struct *ancestor = task->real_parent;
+	struct task_struct *ancestor = BPF_CORE_READ(task, real_parent);
 	__u8 len = 0;
 
 	hdr->lineage_truncated = 0;
 	for (int i = 0; i < FNW_LINEAGE_MAX + 1; i++) {
 		if (!ancestor)
 			break;
-		__u64 id = ancestor->cgroups->dfl_cgrp->kn->id;
+		__u64 id = BPF_CORE_READ(ancestor, cgroups, dfl_cgrp, kn, id);
 		struct fnw_cgroup_entry *entry = fnw_lookup_cgroup(id);
 
 		if (!entry || entry->policy_id != policy_id)
@@ -205,9 +213,9 @@ static __always_inline void fnw_fill_lineage(struct fnw_event_header *hdr, struc
 			hdr->lineage_truncated = 1; /* one more ancestor than fits */
 			break;
 		}
-		hdr->lineage[i] = ancestor->tgid;
+		hdr->lineage[i] = BPF_CORE_READ(ancestor, tgid);
 		len++;
-		ancestor = ancestor->real_parent;
+		ancestor = BPF_CORE_READ(ancestor, real_parent);
 	}
 	hdr->lineage_len = len;
 }
