@@ -6,19 +6,21 @@
 //
 // usage: verifier_stats [--lsm] [PROGRAM...]   (PROGRAM: load only these, for perf)
 // prints: program  section  usec  insns_processed  total_states  peak_states  (sorted by usec)
-// then a total line. FNW_VERIFIER_LOG=1: the verifier's log too (level 1),
-// printed for a program that failed. Nothing is attached; the object is closed at exit.
+// then a total line. FNW_VERIFIER_LOG=1 (or 2: every instruction's state)
+// prints the verifier's log of each program to stderr. Nothing is attached; the object is closed at exit.
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <bpf/libbpf.h>
 
 #include "fnwarden_bpf.skel.h"
 
-#define LOG_SIZE (1 << 20)
 
 struct row {
     const char* name;
@@ -52,10 +54,22 @@ int main(int argc, char** argv) {
         fprintf(stderr, "cannot open the BPF object: %s\n", strerror(errno));
         return 1;
     }
+    // As ProbeSet::configure sets them: a rules root the verifier cannot
+    // prove absent (0 would let it drop the code that compares with it).
+    struct stat mnt_ns, root;
+    if (stat("/proc/self/ns/mnt", &mnt_ns) == 0 && stat("/", &root) == 0) {
+        skel->rodata->rules_mnt_ns = (__u32)mnt_ns.st_ino;
+        skel->rodata->rules_root_dev = ((__u64)major(root.st_dev) << 20) | minor(root.st_dev);
+        skel->rodata->rules_root_ino = root.st_ino;
+    }
     size_t count = 0;
     struct bpf_program* prog;
     bpf_object__for_each_program(prog, skel->obj) count++;
-    char* logs = calloc(count, LOG_SIZE);
+    // FNW_VERIFIER_LOG=2: every instruction's state (name the programs: 256 MiB of log each).
+    const char* log_env = getenv("FNW_VERIFIER_LOG");
+    const int log_level = log_env ? (atoi(log_env) >= 2 ? 2 : 1) | 4 : 4;
+    const size_t log_size = log_level & 2 ? (size_t)1 << 28 : log_level & 1 ? (size_t)1 << 20 : 4096;
+    char** logs = calloc(count, sizeof(*logs));
     struct row* rows = calloc(count, sizeof(*rows));
     if (!logs || !rows) return 1;
     size_t i = 0;
@@ -65,8 +79,12 @@ int main(int argc, char** argv) {
         int wanted = only_count == 0;
         for (int k = 0; k < only_count; k++) wanted |= strcmp(only[k], bpf_program__name(prog)) == 0;
         if (!wanted) bpf_program__set_autoload(prog, false);
-        bpf_program__set_log_buf(prog, logs + i * LOG_SIZE, LOG_SIZE);
-        bpf_program__set_log_level(prog, getenv("FNW_VERIFIER_LOG") ? 5 : 4);
+        if (wanted) {
+            logs[i] = calloc(1, log_size);
+            if (!logs[i]) return 1;
+            bpf_program__set_log_buf(prog, logs[i], log_size);
+            bpf_program__set_log_level(prog, log_level);
+        }
         i++;
     }
     struct timespec t0, t1;
@@ -77,8 +95,8 @@ int main(int argc, char** argv) {
         fprintf(stderr, "load failed: %s\n", strerror(-err));
         i = 0;
         bpf_object__for_each_program(prog, skel->obj) {
-            const char* log = logs + (i++) * LOG_SIZE;
-            if (bpf_program__autoload(prog) && *log)
+            const char* log = logs[i++];
+            if (log && *log)
                 fprintf(stderr, "%s:\n%s\n", bpf_program__name(prog), log);
         }
         return 1;
@@ -86,8 +104,8 @@ int main(int argc, char** argv) {
     size_t n = 0;
     i = 0;
     bpf_object__for_each_program(prog, skel->obj) {
-        const char* log = logs + (i++) * LOG_SIZE;
-        if (!bpf_program__autoload(prog)) continue;
+        const char* log = logs[i++];
+        if (!bpf_program__autoload(prog) || !log) continue;
         rows[n++] = (struct row){bpf_program__name(prog), bpf_program__section_name(prog),
                                  field(log, "verification time "), field(log, "processed "),
                                  field(log, "total_states "), field(log, "peak_states ")};
@@ -103,6 +121,13 @@ int main(int argc, char** argv) {
     }
     printf("%zu programs: verification %ld ms, %ld insns processed; object load (wall) %ld ms\n", n, usec / 1000,
            insns, (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+    if (log_level & 3) {
+        i = 0;
+        bpf_object__for_each_program(prog, skel->obj) {
+            const char* log = logs[i++];
+            if (log && bpf_program__autoload(prog)) fprintf(stderr, "%s:\n%s\n", bpf_program__name(prog), log);
+        }
+    }
     fnwarden_bpf__destroy(skel);
     return 0;
 }
