@@ -6,7 +6,9 @@
 # a traced storm. Medians of STARTUP_ROUNDS. Wall times include waiting for
 # a CPU: read them next to the CPU times (user+sys, children included).
 # Called by bench/run.sh (SCENARIOS); alone: sudo bench/startup.sh
-# env: STARTUP_ROUNDS (5), STORM_N (2000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build)
+# env: STARTUP_ROUNDS (5), STORM_N (2000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
+#      READY_ONLY=1: only the daemon's ready time, READY_ROUNDS (3) starts,
+#      alternating with FNW_BASELINE_DIR's fnwarden when that is set (before/after)
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,11 +53,11 @@ row() {
 
 vm_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-start_daemon() { # [LOG_LEVEL]: sets daemon_pid and ready_ms (and load_ms, started_ms at debug)
-  local sock=$work/d.sock t0 i
+start_daemon() { # [LOG_LEVEL [FNWARDEN]]: sets daemon_pid and ready_ms (and load_ms, started_ms at debug)
+  local sock=$work/d.sock t0 i bin=${2:-$fnw}
   rm -f "$sock"
   t0=$(now_ms)
-  "$fnw" daemon --socket "$sock" --pin-root none --rules "$work/rules" --metrics off --output "$work/daemon.jsonl" \
+  "$bin" daemon --socket "$sock" --pin-root none --rules "$work/rules" --metrics off --output "$work/daemon.jsonl" \
     --log-level "${1:-info}" >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   for ((i = 0; i < 3000; i++)); do "$fnw" status --socket "$sock" >/dev/null 2>&1 && break; sleep 0.01; done
@@ -70,6 +72,26 @@ stop_daemon() { kill -TERM "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true
 
 mkdir -p "$work/rules"
 cp "$src/bench/trace-policy.yaml" "$work/rules/"
+
+if [[ -n ${READY_ONLY:-} ]]; then
+  # ready_rounds BIN LABEL...: one start each in turn, so drift hits them alike
+  baseline=${FNW_BASELINE_DIR:+$FNW_BASELINE_DIR/fnwarden}
+  declare -A r_ready r_load
+  for ((r = 0; r < ${READY_ROUNDS:-3}; r++)); do
+    for bin in ${baseline:+"$baseline"} "$fnw"; do
+      start_daemon debug "$bin"
+      r_ready[$bin]+="$ready_ms "
+      r_load[$bin]+="${load_ms:-?} "
+      stop_daemon
+    done
+  done
+  echo "| daemon ready, every probe (${READY_ROUNDS:-3} starts each, alternated) | ready ms, median | runs | BPF object load ms (debug log) |"
+  echo "|---|---:|---|---|"
+  for bin in ${baseline:+"$baseline"} "$fnw"; do
+    echo "| $bin | $(median <<<"${r_ready[$bin]}") | ${r_ready[$bin]% } | ${r_load[$bin]% } |"
+  done
+  exit 0
+fi
 declare -A wall cpu_ms
 while read -r key w c; do wall[$key]=$w cpu_ms[$key]=$c; done < <(
   row bare /bin/true

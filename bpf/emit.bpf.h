@@ -180,36 +180,59 @@ static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, _
 	hdr->lineage_source = FNW_LINEAGE_FROM_KERNEL;
 }
 
-/*
- * The ancestors inside the function, up to its root: each parent in turn,
- * for as long as it runs in a monitored cgroup under the same policy. Paid
- * only by events that are emitted, never on the allowed path. One map
- * lookup per level; the bound keeps the verifier's walk short.
- */
-static __always_inline void fnw_fill_lineage(struct fnw_event_header *hdr, struct task_struct *task,
-					     __u32 policy_id)
-{
-	struct task_struct *ancestor = task->real_parent;
-	__u8 len = 0;
+/* The ancestors fnw_lineage_walk found. */
+struct fnw_lineage {
+	__u32 tgid[FNW_LINEAGE_MAX];
+	__u32 len;
+	__u32 truncated;
+};
 
-	hdr->lineage_truncated = 0;
+/*
+ * The ancestors inside the function, up to its root: each parent of the
+ * current task in turn, for as long as it runs in a monitored cgroup under
+ * the same policy. Paid only by events that are emitted, never on the
+ * allowed path. One map lookup per level; the bound keeps the verifier's
+ * walk short.
+ *
+ * Probe reads (BPF_CORE_READ), not BTF loads: on 6.18 every load of a
+ * pointer through a trusted or RCU pointer (task->real_parent,
+ * ->cgroups, ->dfl_cgrp, ->kn) makes the verifier search vmlinux's BTF by
+ * name for "<type>__safe_trusted" and the like, 125,000 types a miss, at
+ * every level of this unrolled loop: 1.5 of the 2 s the daemon spent
+ * loading its programs (docs/performance.md, "Daemon ready"). And a global
+ * function, not inlined, so the verifier walks its nine levels once per
+ * program instead of once per path to an emit (half of what it processed
+ * for fnw_file_exit). `out` is on the caller's stack: 6.1's global
+ * functions take pointers to memory, not to a ring-buffer record's field.
+ * __weak: every object that includes this header defines it, the linker
+ * keeps one.
+ */
+__weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
+{
+	struct task_struct *ancestor = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent);
+	__u32 len = 0;
+
+	if (!out)
+		return 0;
+	out->truncated = 0;
 	for (int i = 0; i < FNW_LINEAGE_MAX + 1; i++) {
 		if (!ancestor)
 			break;
-		__u64 id = ancestor->cgroups->dfl_cgrp->kn->id;
+		__u64 id = BPF_CORE_READ(ancestor, cgroups, dfl_cgrp, kn, id);
 		struct fnw_cgroup_entry *entry = fnw_lookup_cgroup(id);
 
 		if (!entry || entry->policy_id != policy_id)
 			break;
 		if (i == FNW_LINEAGE_MAX) {
-			hdr->lineage_truncated = 1; /* one more ancestor than fits */
+			out->truncated = 1; /* one more ancestor than fits */
 			break;
 		}
-		hdr->lineage[i] = ancestor->tgid;
+		out->tgid[i] = BPF_CORE_READ(ancestor, tgid);
 		len++;
-		ancestor = ancestor->real_parent;
+		ancestor = BPF_CORE_READ(ancestor, real_parent);
 	}
-	hdr->lineage_len = len;
+	out->len = len;
+	return 0;
 }
 
 /* For tracing programs (tp_btf): also the parent and the lineage. */
@@ -217,10 +240,14 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 					    __u64 cgroup_id, __u32 policy_id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct fnw_lineage lineage = {};
 
 	fnw_fill_header_base(hdr, type, size, cgroup_id, policy_id);
 	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	fnw_fill_lineage(hdr, task, policy_id);
+	fnw_lineage_walk(policy_id, &lineage);
+	__builtin_memcpy(hdr->lineage, lineage.tgid, sizeof(hdr->lineage));
+	hdr->lineage_len = lineage.len;
+	hdr->lineage_truncated = lineage.truncated;
 }
 
 /* x86_64 syscall ABI: the arguments are in rdi rsi rdx r10 r8 r9. */

@@ -123,7 +123,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	/* A program in a pinned code directory: userspace hashes it. */
 	const bool code = !fileless && (policy->flags & FNW_POLICY_CODE_PINNED) &&
-			  in_code_dir(policy_id, file->f_path.dentry);
+			  in_code_dir(policy_id, BPF_CORE_READ(file, f_path.dentry));
 	/*
 	 * Birth in a new root: the first exec in a root (a mount namespace and
 	 * root directory) the policy's file and exec rules were not compiled
@@ -233,7 +233,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	ev->missing = missing;
 	ev->traced = traced;
 	ev->object_flags = (fileless ? FNW_OBJECT_UNLINKED : 0) | (code ? FNW_OBJECT_CODE_PINNED : 0);
-	ev->dev = inode->i_sb->s_dev;
+	ev->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	ev->ino = inode->i_ino;
 	ev->generation = inode->i_generation;
 	/* The name exec was given (a script's own path when an interpreter runs it). */

@@ -92,7 +92,7 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg;
-	struct fnw_policy *policy = fnw_current_function(&cgroup_id, &cg);
+	struct fnw_policy *policy = fnw_handler_function(&cgroup_id, &cg);
 
 	if (!policy)
 		return 0;
@@ -158,7 +158,7 @@ static __always_inline int file_exit(long ret)
 	found->active = 0;
 
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	struct fnw_cgroup_entry *cg = fnw_handler_cgroup(&cgroup_id);
 
 	if (!cg)
 		return 0;

@@ -251,7 +251,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(fnw_landlock_exit, struct pt_regs *regs, long ret)
 {
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	struct fnw_cgroup_entry *cg = fnw_handler_cgroup(&cgroup_id);
 	__u32 nr = (__u32)fnw_exit_nr(regs);
 
 	if (ret == -EACCES && cg && (cg->flags & FNW_CGROUP_LANDLOCK))

@@ -235,7 +235,7 @@ static __always_inline int accept_exit(long fd)
 		return 0;
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg;
-	struct fnw_policy *policy = fnw_current_function(&cgroup_id, &cg);
+	struct fnw_policy *policy = fnw_handler_function(&cgroup_id, &cg);
 	struct fnw_counters *stats = fnw_counters();
 
 	if (!policy || !stats)
@@ -385,7 +385,7 @@ int BPF_PROG(fnw_net_enter_connect, struct pt_regs *regs, long id)
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg;
-	struct fnw_policy *policy = fnw_current_function(&cgroup_id, &cg);
+	struct fnw_policy *policy = fnw_handler_function(&cgroup_id, &cg);
 
 	if (!policy || (!(policy->flags & FNW_POLICY_NET_RESTRICTED) && !(cg->flags & FNW_CGROUP_TRACE)))
 		return 0;
@@ -427,7 +427,7 @@ int BPF_PROG(fnw_net_exit_connect, struct pt_regs *regs, long ret)
 		return 0;
 
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	struct fnw_cgroup_entry *cg = fnw_handler_cgroup(&cgroup_id);
 
 	if (!cg)
 		return 0;

@@ -164,15 +164,21 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 	return (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
 }
 
-static __always_inline void walk_start(struct walk *w, const struct path *path)
+/* A walk from `dentry` in `mnt` (the two halves of a struct path). */
+static __always_inline void walk_start_at(struct walk *w, struct dentry *dentry, struct vfsmount *mnt)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 
-	w->dentry = BPF_CORE_READ(path, dentry);
-	w->mnt = real_mount(BPF_CORE_READ(path, mnt));
+	w->dentry = dentry;
+	w->mnt = real_mount(mnt);
 	w->root_dentry = BPF_CORE_READ(fs, root.dentry);
 	w->root_mnt = real_mount(BPF_CORE_READ(fs, root.mnt));
+}
+
+static __always_inline void walk_start(struct walk *w, const struct path *path)
+{
+	walk_start_at(w, BPF_CORE_READ(path, dentry), BPF_CORE_READ(path, mnt));
 }
 
 enum walk_step { WALK_NAME, WALK_CROSSED, WALK_ROOT };
@@ -315,40 +321,76 @@ static long rights_step(__u32 level, void *data)
 }
 
 /*
- * The rights file_rules grant `policy_id` on the object at `path`: its own
- * exact and subtree rules, and the subtree rules of every directory above
- * it. Stops as soon as `needed` is covered. *named (optional) gets the
- * rights a single-file rule in the object's directory names by name: a
- * miss of those is not the kernel's to call.
+ * A question to granted_rights_walk and its answer. The path is given as
+ * its two halves, read by the caller, as plain addresses: a global
+ * function takes only scalars and pointers to memory (6.1 has no typed
+ * kernel pointers there), and the walk reads them through probe reads
+ * anyway.
  */
-static __always_inline __u32 granted_rights_walk(__u32 policy_id, const struct path *path, __u32 needed,
-						 __u32 *named, bool *replaced, struct dentry *new_entry)
+struct rights_query {
+	__u64 dentry; /* struct dentry *: the object, or the directory of a new entry */
+	__u64 mnt; /* struct vfsmount * */
+	__u64 new_entry; /* struct dentry *: the new entry, or 0 */
+	__u32 needed;
+	__u32 named; /* out: the rights a rule names the object (or new entry) by */
+	__u32 replaced; /* out: a replaced rule object was found on the way */
+	__u32 pad;
+};
+
+/*
+ * The rights file_rules grant `policy_id` on the object of q: its own
+ * exact and subtree rules, and the subtree rules of every directory above
+ * it (for a new entry, those of its directory and above). Stops as soon as
+ * q->needed is covered. q->named gets the rights a single-file rule in the
+ * object's directory names by name: a miss of those is not the kernel's to
+ * call.
+ *
+ * A global function, not inlined: the verifier checks it once per program
+ * that calls it, whatever the caller's state. Inlined, its walk (a bpf_loop
+ * whose callback 6.18 re-verifies until its states converge) was checked
+ * again on every path the caller reached it by: 40,000 of the 48,000
+ * instructions the verifier processed for fnw_sched_process_exec
+ * (docs/performance.md, "Daemon ready"). __weak: every object that includes
+ * this header defines it, the linker keeps one.
+ */
+__weak __noinline __u32 granted_rights_walk(__u32 policy_id, struct rights_query *q)
 {
 	struct rights_walk c = {};
 
+	if (!q)
+		return 0;
 	__u32 zero = 0;
 	struct rights_carry *carry = bpf_map_lookup_elem(&rights_carry, &zero);
 
 	/* The object itself has no entry below it; a new entry is the name
 	 * below the directory the walk starts at, and matches no rule yet. */
 	if (carry)
-		carry->unmatched = (__u64)new_entry;
+		carry->unmatched = q->new_entry;
 	c.key.policy_id = policy_id;
-	c.needed = needed;
-	c.beneath = new_entry != NULL;
-	walk_start(&c.w, path);
+	c.needed = q->needed;
+	c.beneath = q->new_entry != 0;
+	walk_start_at(&c.w, (struct dentry *)q->dentry, (struct vfsmount *)q->mnt);
 	bpf_loop(FNW_PATH_DEPTH, rights_step, &c, 0);
-	if (named)
-		*named = c.named;
-	if (replaced)
-		*replaced = c.replaced;
+	q->named = c.named;
+	q->replaced = c.replaced;
 	return c.granted;
 }
 
 static __always_inline __u32 granted_rights_named(__u32 policy_id, const struct path *path, __u32 needed,
 						  __u32 *named, bool *replaced)
 {
-	return granted_rights_walk(policy_id, path, needed, named, replaced, NULL);
+	struct rights_query q = {
+		.dentry = (__u64)BPF_CORE_READ(path, dentry),
+		.mnt = (__u64)BPF_CORE_READ(path, mnt),
+		.needed = needed,
+	};
+	__u32 granted = granted_rights_walk(policy_id, &q);
+
+	if (named)
+		*named = q.named;
+	if (replaced)
+		*replaced = q.replaced;
+	return granted;
 }
 
 /* The rights on `entry`, a new entry of directory `dir` (before it
@@ -357,7 +399,19 @@ static __always_inline __u32 granted_rights_named(__u32 policy_id, const struct 
 static __always_inline __u32 granted_rights_beneath(__u32 policy_id, const struct path *dir, struct dentry *entry,
 						    __u32 needed, __u32 *named, bool *replaced)
 {
-	return granted_rights_walk(policy_id, dir, needed, named, replaced, entry);
+	struct rights_query q = {
+		.dentry = (__u64)BPF_CORE_READ(dir, dentry),
+		.mnt = (__u64)BPF_CORE_READ(dir, mnt),
+		.new_entry = (__u64)entry,
+		.needed = needed,
+	};
+	__u32 granted = granted_rights_walk(policy_id, &q);
+
+	if (named)
+		*named = q.named;
+	if (replaced)
+		*replaced = q.replaced;
+	return granted;
 }
 
 static __always_inline __u32 granted_rights(__u32 policy_id, const struct path *path, __u32 needed)

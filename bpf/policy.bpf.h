@@ -41,6 +41,23 @@ static __always_inline struct fnw_cgroup_entry *fnw_current_cgroup(__u64 *cgroup
 	return fnw_lookup_cgroup(*cgroup_id);
 }
 
+/*
+ * The syscall handlers tail-called from the dispatchers (dispatch.bpf.h):
+ * the helper, not the BTF loads. On 6.18 each of the three pointer loads
+ * of fnw_current_cgroup makes the verifier search vmlinux's BTF by name
+ * (btf_nested_type_is_trusted, two misses of 125,000 types a load): 2-4 ms
+ * of verification per program, and there are some 35 handlers
+ * (docs/performance.md, "Daemon ready"). A handler runs only for a
+ * monitored function's syscall that has one, where the helper's call
+ * costs about 13 ns more than the loads; the dispatchers, which every
+ * syscall of every task runs, keep the loads.
+ */
+static __always_inline struct fnw_cgroup_entry *fnw_handler_cgroup(__u64 *cgroup_id)
+{
+	*cgroup_id = bpf_get_current_cgroup_id();
+	return fnw_lookup_cgroup(*cgroup_id);
+}
+
 /* cgroup socket programs may not read the task: they use the helper. */
 static __always_inline struct fnw_cgroup_entry *fnw_current_cgroup_sock(__u64 *cgroup_id)
 {
@@ -62,6 +79,15 @@ static __always_inline struct fnw_policy *fnw_policy(__u32 policy_id)
 static __always_inline struct fnw_policy *fnw_current_function(__u64 *cgroup_id, struct fnw_cgroup_entry **cg)
 {
 	*cg = fnw_current_cgroup(cgroup_id);
+	if (!*cg || ((*cg)->flags & FNW_CGROUP_ARM_ON_EXEC))
+		return NULL;
+	return fnw_policy((*cg)->policy_id);
+}
+
+/* fnw_current_function for the tail-called syscall handlers (fnw_handler_cgroup). */
+static __always_inline struct fnw_policy *fnw_handler_function(__u64 *cgroup_id, struct fnw_cgroup_entry **cg)
+{
+	*cg = fnw_handler_cgroup(cgroup_id);
 	if (!*cg || ((*cg)->flags & FNW_CGROUP_ARM_ON_EXEC))
 		return NULL;
 	return fnw_policy((*cg)->policy_id);

@@ -40,9 +40,11 @@
  * restricts `deny_flag` (FNW_POLICY_DENY_*), else NULL.
  */
 static __always_inline struct fnw_policy *process_policy(__u32 deny_flag, __u64 *cgroup_id,
-							 struct fnw_cgroup_entry **cg)
+							 struct fnw_cgroup_entry **cg, bool lsm)
 {
-	struct fnw_policy *policy = fnw_current_function(cgroup_id, cg);
+	/* An LSM hook runs for every task; a syscall handler only for a
+	 * monitored one (fnw_handler_cgroup). */
+	struct fnw_policy *policy = lsm ? fnw_current_function(cgroup_id, cg) : fnw_handler_function(cgroup_id, cg);
 
 	if (!policy)
 		return NULL;
@@ -116,7 +118,7 @@ static __always_inline int check_process_rule(__u32 deny_flag, __u8 rule, bool c
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = NULL;
-	struct fnw_policy *policy = process_policy(deny_flag, &cgroup_id, &cg);
+	struct fnw_policy *policy = process_policy(deny_flag, &cgroup_id, &cg, can_refuse);
 
 	if (!policy || !cg)
 		return 0;
@@ -274,7 +276,7 @@ static __always_inline int mprotect_enter(struct pt_regs *regs)
 		return 0;
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = NULL;
-	struct fnw_policy *policy = process_policy(FNW_POLICY_DENY_EXEC_MEMORY, &cgroup_id, &cg);
+	struct fnw_policy *policy = process_policy(FNW_POLICY_DENY_EXEC_MEMORY, &cgroup_id, &cg, false);
 
 	if (!policy || !cg)
 		return 0;
