@@ -67,7 +67,10 @@ std::optional<LaunchOptions> parse_launch_options(const std::vector<std::string>
                                   std::pair{"--user", &o.user}, std::pair{"--group", &o.group}}) {
             const std::string_view key(name);
             if (arg == key) {
-                if (i + 1 >= args.size() || !take(*slot, args[++i])) return std::nullopt;
+                // A value that looks like an option ("--function --trace"):
+                // Boost's rules decide it, so fnwarden run does.
+                if (i + 1 >= args.size() || args[i + 1].rfind('-', 0) == 0 || !take(*slot, args[++i]))
+                    return std::nullopt;
             } else if (arg.size() > key.size() && arg.compare(0, key.size(), key) == 0 && arg[key.size()] == '=') {
                 if (!take(*slot, arg.substr(key.size() + 1))) return std::nullopt;
             } else {
