@@ -18,6 +18,9 @@ cpu=${BENCH_CPU:-1}
 fnw=$build/fnwarden
 launcher=$build/fnwarden-run
 loop=$build/bench/syscall_loop
+for b in "$fnw" "$launcher" "$loop"; do
+  [[ -x $b ]] || { echo "startup.sh: $b not found: build it first (cmake --build $build)" >&2; exit 1; }
+done
 work=$(mktemp -d)
 daemon_pid=
 cleanup() {
