@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Start-up and memory (docs/performance.md, "Start-up"): what a run costs
-# over the bare command, standalone and under a daemon; how long the daemon
+# over the bare command, standalone and under a daemon (fnwarden run and the
+# quick launcher fnwarden-run, interleaved); how long the daemon
 # takes to answer its socket with every probe loaded; its RSS idle and after
 # a traced storm. Medians of STARTUP_ROUNDS. Wall times include waiting for
 # a CPU: read them next to the CPU times (user+sys, children included).
@@ -17,7 +18,11 @@ rounds=${STARTUP_ROUNDS:-5}
 storm_n=${STORM_N:-2000000}
 cpu=${BENCH_CPU:-1}
 fnw=$build/fnwarden
+launcher=$build/fnwarden-run
 loop=$build/bench/syscall_loop
+for b in "$fnw" "$launcher" "$loop"; do
+  [[ -x $b ]] || { echo "startup.sh: $b not found: build it first (cmake --build $build)" >&2; exit 1; }
+done
 work=$(mktemp -d)
 daemon_pid=
 cleanup() {
@@ -111,27 +116,49 @@ done
 start_daemon  # at info, as deployed: the RSS and the runs below
 sleep 1
 idle_rss=$(vm_kib "$daemon_pid" VmRSS)
-while read -r key w c; do wall[$key]=$w cpu_ms[$key]=$c; done < <(
-  row under_daemon "$fnw" run --socket "$work/d.sock" --function fnwbench-trace -- /bin/true
-)
+# fnwarden run and fnwarden-run (the quick launcher) under the daemon, and
+# the bare command again, interleaved round by round: the machine's load
+# then weighs on all three alike.
+interleaved() {
+  local r sample key
+  declare -A walls cpus
+  for ((r = 0; r < rounds; r++)); do
+    sample=$(timed /bin/true)
+    walls[bare_daemon]+="${sample% *} " cpus[bare_daemon]+="${sample#* } "
+    sample=$(timed "$fnw" run --socket "$work/d.sock" --function fnwbench-trace -- /bin/true)
+    walls[under_daemon]+="${sample% *} " cpus[under_daemon]+="${sample#* } "
+    sample=$(timed "$launcher" --socket "$work/d.sock" --function fnwbench-trace -- /bin/true)
+    walls[launcher]+="${sample% *} " cpus[launcher]+="${sample#* } "
+  done
+  for key in bare_daemon under_daemon launcher; do
+    echo "$key $(median <<<"${walls[$key]}") $(median <<<"${cpus[$key]}")"
+  done
+}
+while read -r key w c; do wall[$key]=$w cpu_ms[$key]=$c; done < <(interleaved)
 "$fnw" run --socket "$work/d.sock" --trace --function fnwbench-trace -- taskset -c "$cpu" "$loop" getppid "$storm_n" \
   >"$work/storm.out" 2>/dev/null
 storm_ns=$(cat "$work/storm.out")
 storm_hwm=$(vm_kib "$daemon_pid" VmHWM)
 after_rss=$(vm_kib "$daemon_pid" VmRSS)
 
-over() { awk -v x="${wall[$1]}" -v b="${wall[bare]}" 'BEGIN { printf "%+.1f", x - b }'; }
+over() { awk -v x="${wall[$1]}" -v b="${wall[${2:-bare}]}" 'BEGIN { printf "%+.1f", x - b }'; }
 echo "| start-up | wall ms (median of $rounds) | over the bare command | CPU ms (user+sys) |"
 echo "|---|---:|---:|---:|"
 echo "| /bin/true | ${wall[bare]} | | ${cpu_ms[bare]} |"
 echo "| run --standalone, policy without sections | ${wall[standalone_minimal]} | $(over standalone_minimal) | ${cpu_ms[standalone_minimal]} |"
 echo "| run --standalone, bench/allow-all.yaml | ${wall[standalone_allow_all]} | $(over standalone_allow_all) | ${cpu_ms[standalone_allow_all]} |"
-echo "| run under the daemon | ${wall[under_daemon]} | $(over under_daemon) | ${cpu_ms[under_daemon]} |"
+echo "| /bin/true, interleaved with the two below | ${wall[bare_daemon]} | | ${cpu_ms[bare_daemon]} |"
+echo "| fnwarden run under the daemon | ${wall[under_daemon]} | $(over under_daemon bare_daemon) | ${cpu_ms[under_daemon]} |"
+echo "| fnwarden-run under the daemon | ${wall[launcher]} | $(over launcher bare_daemon) | ${cpu_ms[launcher]} |"
 echo
 ratio() { awk -v x="$1" -v b="$2" 'BEGIN { printf "%.2fx", x / b }'; }
 ready=$(median <<<"$readies")
 echo "Daemon ready (socket answers, every probe loaded), ms: $ready (runs: ${readies% }), $(ratio "$ready" 500) the 500 ms target"
 echo "  of which, by the daemon's debug log: BPF object load (verifier) ${loads% } ms, start-up to the loop ${starts% } ms"
-echo "Run under the daemon: $(over under_daemon) ms over the bare command ($(ratio "${wall[under_daemon]}" "${wall[bare]}") its wall time), $(ratio "$(over under_daemon | tr -d +)" 10) the 10 ms target"
+for key in under_daemon launcher; do
+  echo "$([[ $key == launcher ]] && echo fnwarden-run || echo "fnwarden run") under the daemon: $(over $key bare_daemon) ms" \
+    "over the bare command ($(ratio "${wall[$key]}" "${wall[bare_daemon]}") its wall time)," \
+    "$(ratio "$(over $key bare_daemon | tr -d +)" 10) the 10 ms target"
+done
 echo "Daemon RSS: idle $((idle_rss / 1024)) MiB ($(ratio "$idle_rss" $((40 * 1024))) the 40 MiB target); during a traced storm of ${storm_n} getppid" \
   "($(awk -v ns="$storm_ns" 'BEGIN { printf "%.2fM events/s", 1000 / ns }') offered) peak $((storm_hwm / 1024)) MiB, after it $((after_rss / 1024)) MiB"

@@ -14,6 +14,7 @@
 # Installs:
 #   /usr/bin/fnwarden                          stripped copy of BUILD_DIR/fnwarden
 #   /usr/bin/fnwarden-runtime                  the runc wrapper (docs/kubernetes.md)
+#   /usr/bin/fnwarden-run                      `fnwarden run` under the daemon, quick to start
 #   /usr/libexec/fnwarden/fnwarden-container-init   its static container init
 #   /lib/systemd/system/fnwarden.service       not enabled, not started
 #   /etc/fnwarden/fnwarden.yaml                conffile: every key at its default
@@ -74,14 +75,18 @@ chmod 0755 "$root/usr/bin/fnwarden"
 # The runc wrapper and the static init it bind-mounts into containers
 # (docs/kubernetes.md), built beside fnwarden (the fnwarden-runtime target).
 install -d "$root/usr/libexec/fnwarden"
-for b in fnwarden-runtime fnwarden-container-init; do
-  [[ -x $build_dir/$b ]] || die "$build_dir/$b not found: build the fnwarden-runtime target first"
+for b in fnwarden-runtime fnwarden-container-init fnwarden-run; do
+  [[ -x $build_dir/$b ]] || die "$build_dir/$b not found: build the $b target first"
 done
 strip --strip-unneeded --remove-section=.comment --remove-section=.note -o "$root/usr/bin/fnwarden-runtime" \
   "$build_dir/fnwarden-runtime"
+# `fnwarden run` under the daemon in a binary that starts in a few ms
+# (docs/performance.md); it hands anything else to the fnwarden beside it.
+strip --strip-unneeded --remove-section=.comment --remove-section=.note -o "$root/usr/bin/fnwarden-run" \
+  "$build_dir/fnwarden-run"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
   -o "$root/usr/libexec/fnwarden/fnwarden-container-init" "$build_dir/fnwarden-container-init"
-chmod 0755 "$root/usr/bin/fnwarden-runtime" "$root/usr/libexec/fnwarden/fnwarden-container-init"
+chmod 0755 "$root/usr/bin/fnwarden-runtime" "$root/usr/bin/fnwarden-run" "$root/usr/libexec/fnwarden/fnwarden-container-init"
 
 install -m 0644 "$src/packaging/systemd/fnwarden.service" "$root/lib/systemd/system/fnwarden.service"
 # 0640: an admin may put a webhook URL carrying a token in it; only the

@@ -94,6 +94,7 @@ expect() {  # expect MODE PATH
 }
 expect -rwxr-xr-x usr/bin/fnwarden
 expect -rwxr-xr-x usr/bin/fnwarden-runtime
+expect -rwxr-xr-x usr/bin/fnwarden-run
 expect -rwxr-xr-x usr/libexec/fnwarden/fnwarden-container-init
 expect -rw-r--r-- usr/share/man/man8/fnwarden-runtime.8.gz
 expect -rw-r--r-- lib/systemd/system/fnwarden.service

@@ -27,9 +27,4 @@ std::optional<int> parse_subcommand(const std::vector<std::string>& opts, const 
     return std::nullopt;
 }
 
-int exit_code_for(const RunFailure& failure) {
-    if (failure.exec_errno == 0) return kExitRunFailed;
-    return failure.exec_errno == ENOENT ? kExitNotFound : kExitCannotExecute;
-}
-
 }  // namespace fnw::cli

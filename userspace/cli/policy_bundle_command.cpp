@@ -142,23 +142,6 @@ bool asks_for_help(const std::vector<std::string>& args) {
 
 }  // namespace
 
-// A policy reply from a daemon whose set is a signed bundle: the policy (and
-// baseline) as the verified texts it sent, parsed as a file would be.
-std::optional<FunctionPolicy> policy_from_daemon_documents(const nlohmann::json& reply) {
-    const std::string file = reply.value("file", "");
-    PolicyParseResult parsed = parse_policy(reply.value("document", ""), file);
-    for (const auto& e : parsed.errors) std::cerr << e.to_string() << "\n";
-    if (!parsed.policy) return std::nullopt;
-    FunctionPolicy policy = std::move(*parsed.policy);
-    if (policy.exec.restricted) resolve_exec_interpreters(policy.exec);
-    if (!reply.contains("baseline_document")) return policy;
-    BaselineParseResult baseline = parse_baseline(reply.value("baseline_document", ""), reply.value("baseline", ""));
-    for (const auto& e : baseline.errors) std::cerr << e.to_string() << "\n";
-    if (!baseline.baseline) return std::nullopt;
-    (void)apply_baseline(policy, *baseline.baseline);
-    return policy;
-}
-
 int cmd_policy_bundle(const std::vector<std::string>& args) {
     if (asks_for_help(args)) {
         std::cout << kBundleUsage;

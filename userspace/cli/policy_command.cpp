@@ -12,10 +12,6 @@
 
 namespace fnw::cli {
 
-void print_policy_errors(const PolicyParseResult& result) {
-    for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";
-}
-
 namespace {
 
 // After the one-line summary (scripts grep it): what each right allows, and

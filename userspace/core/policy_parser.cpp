@@ -391,12 +391,16 @@ namespace {
 Result<std::string> read_policy_text(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail("cannot read file");
+    // In chunks, not into a buffer of the limit's size: zeroing and
+    // faulting in 1 MiB for a policy of a few hundred bytes was a tenth of
+    // fnwarden-run's CPU per run (docs/performance.md).
     std::string text;
-    text.resize(kMaxPolicyFileBytes + 1);
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxPolicyFileBytes)
-        return fail("file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes");
+    char chunk[16384];
+    while (in.read(chunk, sizeof(chunk)) || in.gcount() > 0) {
+        text.append(chunk, static_cast<size_t>(in.gcount()));
+        if (text.size() > kMaxPolicyFileBytes)
+            return fail("file larger than " + std::to_string(kMaxPolicyFileBytes) + " bytes");
+    }
     return text;
 }
 

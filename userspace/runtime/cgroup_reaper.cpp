@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,8 +84,10 @@ void kill_listed(const char* procs_file) {
     sigfillset(&all);
     ::sigprocmask(SIG_BLOCK, &all, nullptr);
     // No fd of the launcher's stays open here: a held pipe or socket end
-    // would keep its peer from seeing EOF.
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    // would keep its peer from seeing EOF. close_range (5.9) is one call
+    // where the loop is a thousand, counted in every run's start-up.
+    if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+        for (int fd = 3; fd < 1024; ++fd) ::close(fd);
     if (::prctl(PR_SET_PDEATHSIG, kLauncherDied) != 0) ::_exit(1);
     // The launcher may have died before the prctl: then no signal comes.
     if (::getppid() != launcher) reap(paths);

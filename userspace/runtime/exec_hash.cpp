@@ -74,8 +74,6 @@ const char* to_string(HashFailure failure) {
     return "?";
 }
 
-std::string to_hex(const Sha256& digest) { return to_hex(std::span<const uint8_t>(digest)); }
-
 namespace {
 
 constexpr long kOverlayfsMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC

@@ -32,6 +32,8 @@
 
 #include <fnwarden/events.h>
 
+#include "common/hex.hpp"
+
 namespace fnw {
 
 using Sha256 = std::array<uint8_t, 32>;
@@ -69,7 +71,9 @@ std::optional<Sha256> sha256_of_fd(int fd);
 // `deadline` (checked between 64 KiB reads).
 std::optional<Sha256> sha256_of_fd(int fd, int64_t max_bytes, std::chrono::steady_clock::time_point deadline,
                                    HashFailure* failure);
-std::string to_hex(const Sha256& digest);
+// Inline, so an event's digest is written without linking OpenSSL
+// (output/event_json.cpp in fnwarden-run).
+inline std::string to_hex(const Sha256& digest) { return to_hex(std::span<const uint8_t>(digest)); }
 
 // Thread-safe: HashWorker's threads share one (and its cache).
 class ExecHasher {

@@ -5,11 +5,13 @@
 #include <grp.h>
 #include <signal.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,7 +101,7 @@ struct ChildPlan {
     int landlock_ruleset_fd; // -1 without landlock
     const sigset_t* signal_mask;
     const std::string* exe;
-    const std::vector<std::string>* argv;
+    char* const* argv;  // built before the fork: the child allocates nothing it can avoid
     const std::optional<RunAs>* run_as;
 };
 
@@ -121,9 +123,6 @@ struct ChildPlan {
     // function must receive them normally.
     sigset_t forwarded = forwarded_signals();
     sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);
-    std::vector<char*> args;
-    for (const auto& a : *plan.argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
 
     char go = 0;
     // Wait until the parent has put us in the cgroup and registered it.
@@ -159,7 +158,7 @@ struct ChildPlan {
         if (!send_fd(plan.listener_socket_fd, listener)) fail_child(plan.error_fd, ChildFailure::kSendListener, errno);
         // The listener is O_CLOEXEC: the function never holds its own supervisor.
     }
-    ::execv(plan.exe->c_str(), args.data());
+    ::execv(plan.exe->c_str(), plan.argv);
     fail_child(plan.error_fd, ChildFailure::kExec, errno);
 }
 
@@ -244,6 +243,33 @@ std::optional<ChildFailure> read_child_failure(int fd) {
     } while (n < 0 && errno == EINTR);
     if (n == sizeof(failure)) return failure;
     return std::nullopt;
+}
+
+// The child, born in its cgroup (clone3 with CLONE_INTO_CGROUP, Linux 5.7):
+// moving it there afterwards (a write to cgroup.procs) takes the cgroup
+// threadgroup lock for writing, which waits for an RCU grace period unless
+// the hierarchy is mounted with favordynmods: 20-25 ms of wall time per run
+// on the test host, more than the rest of a run under the daemon
+// (docs/performance.md, "Run under the daemon: the launcher"). The raw
+// syscall skips glibc's fork handlers, which only matter when another
+// thread may hold a lock (malloc's, stdio's) at the fork: so only in a
+// process that never started a thread; otherwise, and where the kernel (or
+// a container's seccomp profile) refuses clone3, fork() and the move as
+// before. `born_inside` says which happened.
+pid_t fork_into_cgroup(int cgroup_fd, bool& born_inside) {
+    born_inside = false;
+    if (cgroup_fd >= 0 && __libc_single_threaded) {
+        clone_args args{};
+        args.flags = CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = static_cast<uint64_t>(cgroup_fd);
+        const long pid = ::syscall(SYS_clone3, &args, sizeof(args));
+        if (pid >= 0) {
+            born_inside = true;
+            return static_cast<pid_t>(pid);
+        }
+    }
+    return ::fork();
 }
 
 void record_exit(int status, RunOutcome& outcome) {
@@ -368,12 +394,18 @@ Result<RunOutcome, RunFailure> FunctionRunner::run(const RunRequest& request) {
     SignalBlock blocked;
     sigset_t forwarded = forwarded_signals();
     UniqueFd sigfd(::signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
-    pid_t pid = ::fork();
+    std::vector<char*> argv;
+    for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    UniqueFd cgroup_fd(::open(cgroup.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    bool born_inside = false;
+    pid_t pid = fork_into_cgroup(cgroup_fd.get(), born_inside);
     if (pid < 0) return RunFailure{std::string("fork: ") + std::strerror(errno)};
     if (pid == 0)
         child_exec(ChildPlan{launch.go_read.get(), launch.err_write.get(), launch.listener_child.get(),
                              launch.filter ? &*launch.filter : nullptr, launch.landlock_ruleset.get(),
-                             &blocked.previous(), &launch.exe, &request.argv, &request.run_as});
+                             &blocked.previous(), &launch.exe, argv.data(), &request.run_as});
+    cgroup_fd.reset();
     launch.go_read.reset();
     launch.err_write.reset();
     launch.listener_child.reset();
@@ -391,7 +423,8 @@ Result<RunOutcome, RunFailure> FunctionRunner::run(const RunRequest& request) {
     // Order matters: the process is in the cgroup and the cgroup is guarded
     // before the child may exec. ARM_ON_EXEC keeps the child's last launcher
     // syscalls (read, execve) out of the function's record.
-    if (Status added = cgroup.add_process(pid); !added) return abort_child(added.error());
+    if (!born_inside)
+        if (Status added = cgroup.add_process(pid); !added) return abort_child(added.error());
     if (Status armed_now = guard_.arm({request.function, cgroup.path(), cgroup.id(), pid, request.trace, request.learn,
                                        launch.landlock.active()});
         !armed_now)
