@@ -4,6 +4,7 @@
 // "runc" parent is this test's thread, renamed for the test.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,6 +89,51 @@ TEST(RuntimeInit, TheSameBinaryUnderAParentNotNamedRuncIsNotTheRuntimes) {
     const pid_t child = waiting_child(nullptr);
     ASSERT_GT(child, 0);
     EXPECT_FALSE(is_container_runtime_init(child)) << "a shell starting a shell, say";
+    end(child);
+}
+
+// The moment between runc's exec of its sealed copy and nsexec naming it:
+// the exec named it after the memfd, and its parent is runc.
+pid_t memfd_child(const char* memfd_name) {
+    int ready[2];
+    if (pipe(ready) != 0) return -1;
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        fcntl(ready[1], F_SETFD, FD_CLOEXEC);
+        const int in = open("/bin/sleep", O_RDONLY | O_CLOEXEC);
+        const int mem = memfd_create(memfd_name, 0);
+        if (in < 0 || mem < 0) _exit(126);
+        char buf[65536];
+        for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;)
+            if (write(mem, buf, static_cast<size_t>(n)) != n) _exit(126);
+        char* const argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
+        char* const envp[] = {nullptr};
+        fexecve(mem, argv, envp);
+        _exit(127);
+    }
+    close(ready[1]);
+    char byte;
+    while (read(ready[0], &byte, 1) > 0) {}
+    close(ready[0]);
+    return pid;
+}
+
+TEST(RuntimeInit, RuncsSealedCopyBeforeNsexecNamesItIsTheRuntimes) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t child = memfd_child("runc_cloned:/proc/self/exe");
+    ASSERT_GT(child, 0);
+    EXPECT_TRUE(is_container_runtime_init(child));
+    end(child);
+}
+
+TEST(RuntimeInit, ACopyNamedLikeRuncsUnderAnotherParentIsNot) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName other("handler");
+    const pid_t child = memfd_child("runc_cloned:/proc/self/exe");
+    ASSERT_GT(child, 0);
+    EXPECT_FALSE(is_container_runtime_init(child));
     end(child);
 }
 

@@ -127,16 +127,27 @@ bool is_runtime_self_copy(pid_t pid) {
            own.st_dev == parent.st_dev && own.st_ino == parent.st_ino;
 }
 
+bool parent_named_runc(pid_t pid) {
+    const auto status = read_proc_status(pid);
+    if (!status || status->ppid == 0) return false;
+    const auto comm = read_comm(static_cast<pid_t>(status->ppid));
+    return comm && names_runc(*comm);
+}
+
 }  // namespace
 
 bool is_container_runtime_init(pid_t pid) {
     const auto comm = read_comm(pid);
     if (!comm) return false;
-    if (comm->rfind("runc:[", 0) == 0) {
-        std::error_code ec;
-        const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
-        if (!ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0)) return true;
-    }
+    std::error_code ec;
+    const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+    // runc's sealed copy of itself. Its own name comes from nsexec
+    // ("runc:[0:PARENT]" and on), set a moment after the copy's exec: in
+    // between, the name is the exec's (the memfd's, or its fd number on
+    // older kernels), and only the parent says it is runc's.
+    if (!ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0) &&
+        (comm->rfind("runc:[", 0) == 0 || parent_named_runc(pid)))
+        return true;
     return is_runtime_self_copy(pid);
 }
 

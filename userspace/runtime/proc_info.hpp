@@ -45,9 +45,10 @@ bool holds_only_runtime_init(const std::filesystem::path& cgroup_dir);
 // 1.1, which reads as "/" once init has pivoted into the container's root
 // (measured with Debian's runc 1.1.5). The exec of the entrypoint changes
 // both; a container's process can rename itself but its exe stays the
-// program it runs. Also runc's child before that: its own binary, forked
-// or exec'd as `runc init`, under a parent named runc that runs the same
-// file (exec.bpf.c does not arm a cgroup on that exec either). Other
+// program it runs. Also runc's child before that: the sealed copy before
+// nsexec names it (the parent is named runc), and runc's own binary,
+// forked or exec'd as `runc init`, under a parent named runc that runs the
+// same file (exec.bpf.c does not arm a cgroup on that exec either). Other
 // runtimes' inits are not recognized (false), nor a process that is gone.
 bool is_container_runtime_init(pid_t pid);
 
