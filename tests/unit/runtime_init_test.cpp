@@ -35,17 +35,38 @@ private:
     std::array<char, 17> saved_{};
 };
 
-// A child that waits to be killed, running `program` (nullptr: this binary, not exec'd).
-pid_t waiting_child(const char* program) {
+// What a child becomes: exec'd into something that runs until killed.
+using Become = void (*)(const char* arg);
+
+// Runs `program 1000`.
+void exec_program(const char* program) { execl(program, program, "1000", static_cast<char*>(nullptr)); }
+
+// Execs /bin/sleep from a memfd named `memfd_name`: runc's sealed copy of
+// itself as it looks between its exec and nsexec naming it.
+void exec_sealed_copy(const char* memfd_name) {
+    const int in = open("/bin/sleep", O_RDONLY | O_CLOEXEC);
+    const int mem = memfd_create(memfd_name, 0);
+    if (in < 0 || mem < 0) return;
+    char buf[65536];
+    for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;)
+        if (write(mem, buf, static_cast<size_t>(n)) != n) return;
+    char* const argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
+    char* const envp[] = {nullptr};
+    fexecve(mem, argv, envp);
+}
+
+// A child that waits to be killed: this binary, not exec'd (no `become`),
+// or once `become(arg)` has exec'd (the pipe's write end closes at the
+// exec: its EOF says the exec happened).
+pid_t waiting_child(Become become = nullptr, const char* arg = nullptr) {
     int ready[2];
     if (pipe(ready) != 0) return -1;
     const pid_t pid = fork();
     if (pid == 0) {
         close(ready[0]);
-        if (program) {
-            // The pipe's write end closes at the exec: its EOF says the exec happened.
+        if (become) {
             fcntl(ready[1], F_SETFD, FD_CLOEXEC);
-            execl(program, program, "1000", static_cast<char*>(nullptr));
+            become(arg);
             _exit(127);
         }
         close(ready[1]);
@@ -68,7 +89,7 @@ bool main_thread() { return getpid() == static_cast<pid_t>(gettid()); }
 TEST(RuntimeInit, RuncsChildRunningRuncsOwnBinaryIsTheRuntimes) {
     if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
     ThreadName runc("runc");
-    const pid_t child = waiting_child(nullptr);  // the same binary as its parent, named runc
+    const pid_t child = waiting_child();  // the same binary as its parent, named runc
     ASSERT_GT(child, 0);
     EXPECT_TRUE(is_container_runtime_init(child));
     end(child);
@@ -77,7 +98,7 @@ TEST(RuntimeInit, RuncsChildRunningRuncsOwnBinaryIsTheRuntimes) {
 TEST(RuntimeInit, AnotherProgramUnderRuncIsTheContainers) {
     if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
     ThreadName runc("runc");
-    const pid_t child = waiting_child("/bin/sleep");
+    const pid_t child = waiting_child(exec_program, "/bin/sleep");
     ASSERT_GT(child, 0);
     EXPECT_FALSE(is_container_runtime_init(child)) << "an entrypoint runc exec'd";
     end(child);
@@ -86,7 +107,7 @@ TEST(RuntimeInit, AnotherProgramUnderRuncIsTheContainers) {
 TEST(RuntimeInit, TheSameBinaryUnderAParentNotNamedRuncIsNotTheRuntimes) {
     if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
     ThreadName other("handler");
-    const pid_t child = waiting_child(nullptr);
+    const pid_t child = waiting_child();
     ASSERT_GT(child, 0);
     EXPECT_FALSE(is_container_runtime_init(child)) << "a shell starting a shell, say";
     end(child);
@@ -94,35 +115,10 @@ TEST(RuntimeInit, TheSameBinaryUnderAParentNotNamedRuncIsNotTheRuntimes) {
 
 // The moment between runc's exec of its sealed copy and nsexec naming it:
 // the exec named it after the memfd, and its parent is runc.
-pid_t memfd_child(const char* memfd_name) {
-    int ready[2];
-    if (pipe(ready) != 0) return -1;
-    const pid_t pid = fork();
-    if (pid == 0) {
-        close(ready[0]);
-        fcntl(ready[1], F_SETFD, FD_CLOEXEC);
-        const int in = open("/bin/sleep", O_RDONLY | O_CLOEXEC);
-        const int mem = memfd_create(memfd_name, 0);
-        if (in < 0 || mem < 0) _exit(126);
-        char buf[65536];
-        for (ssize_t n; (n = read(in, buf, sizeof(buf))) > 0;)
-            if (write(mem, buf, static_cast<size_t>(n)) != n) _exit(126);
-        char* const argv[] = {const_cast<char*>("sleep"), const_cast<char*>("1000"), nullptr};
-        char* const envp[] = {nullptr};
-        fexecve(mem, argv, envp);
-        _exit(127);
-    }
-    close(ready[1]);
-    char byte;
-    while (read(ready[0], &byte, 1) > 0) {}
-    close(ready[0]);
-    return pid;
-}
-
 TEST(RuntimeInit, RuncsSealedCopyBeforeNsexecNamesItIsTheRuntimes) {
     if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
     ThreadName runc("runc");
-    const pid_t child = memfd_child("runc_cloned:/proc/self/exe");
+    const pid_t child = waiting_child(exec_sealed_copy, "runc_cloned:/proc/self/exe");
     ASSERT_GT(child, 0);
     EXPECT_TRUE(is_container_runtime_init(child));
     end(child);
@@ -131,14 +127,14 @@ TEST(RuntimeInit, RuncsSealedCopyBeforeNsexecNamesItIsTheRuntimes) {
 TEST(RuntimeInit, ACopyNamedLikeRuncsUnderAnotherParentIsNot) {
     if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
     ThreadName other("handler");
-    const pid_t child = memfd_child("runc_cloned:/proc/self/exe");
+    const pid_t child = waiting_child(exec_sealed_copy, "runc_cloned:/proc/self/exe");
     ASSERT_GT(child, 0);
     EXPECT_FALSE(is_container_runtime_init(child));
     end(child);
 }
 
 TEST(RuntimeInit, AGoneProcessIsNot) {
-    const pid_t child = waiting_child(nullptr);
+    const pid_t child = waiting_child();
     ASSERT_GT(child, 0);
     end(child);
     EXPECT_FALSE(is_container_runtime_init(child));

@@ -46,7 +46,7 @@ void EventRouter::handle_record(std::span<const std::byte> record) {
     const fnw_event_header hdr = header(*decoded);
     if (const auto* birth = std::get_if<CgroupRecord>(&*decoded)) return handle_birth(hdr, **birth);
     const SlotInfo& slot = slot_or_unknown(parts_.table, hdr.policy_id);
-    compile_rules_in_root_of(parts_.maps, *decoded, display_name(slot.function));
+    compile_rules_in_root_of(parts_.maps, *decoded, slot.function);
     // Pinned execs come back later, through the hash worker (the loop).
     respond_to_record(std::move(*decoded), slot.kill, [this](const Record& r) { publish_record(r); }, &parts_.files,
                       &parts_.lineage);

@@ -113,25 +113,22 @@ std::optional<std::string> read_comm(pid_t pid) {
 
 bool names_runc(const std::string& comm) { return comm == "runc" || comm.rfind("runc:", 0) == 0; }
 
-// runc starting its init: a child of runc's that runs runc's own binary,
-// forked and not exec'd yet or just after its exec of /proc/self/exe, as
-// exec.bpf.c's is_runtime_self_exec sees it.
-bool is_runtime_self_copy(pid_t pid) {
+// The parent of `pid` when it is named runc.
+std::optional<pid_t> runc_parent(pid_t pid) {
     const auto status = read_proc_status(pid);
-    if (!status || status->ppid == 0) return false;
-    const auto parent_comm = read_comm(static_cast<pid_t>(status->ppid));
-    if (!parent_comm || !names_runc(*parent_comm)) return false;
-    struct stat own{}, parent{};
-    return ::stat(("/proc/" + std::to_string(pid) + "/exe").c_str(), &own) == 0 &&
-           ::stat(("/proc/" + std::to_string(status->ppid) + "/exe").c_str(), &parent) == 0 &&
-           own.st_dev == parent.st_dev && own.st_ino == parent.st_ino;
+    if (!status || status->ppid == 0) return std::nullopt;
+    const auto parent = static_cast<pid_t>(status->ppid);
+    const auto comm = read_comm(parent);
+    if (!comm || !names_runc(*comm)) return std::nullopt;
+    return parent;
 }
 
-bool parent_named_runc(pid_t pid) {
-    const auto status = read_proc_status(pid);
-    if (!status || status->ppid == 0) return false;
-    const auto comm = read_comm(static_cast<pid_t>(status->ppid));
-    return comm && names_runc(*comm);
+// Whether two processes run the same file.
+bool same_image(pid_t a, pid_t b) {
+    struct stat first{}, second{};
+    return ::stat(("/proc/" + std::to_string(a) + "/exe").c_str(), &first) == 0 &&
+           ::stat(("/proc/" + std::to_string(b) + "/exe").c_str(), &second) == 0 &&
+           first.st_dev == second.st_dev && first.st_ino == second.st_ino;
 }
 
 }  // namespace
@@ -141,14 +138,17 @@ bool is_container_runtime_init(pid_t pid) {
     if (!comm) return false;
     std::error_code ec;
     const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
-    // runc's sealed copy of itself. Its own name comes from nsexec
-    // ("runc:[0:PARENT]" and on), set a moment after the copy's exec: in
-    // between, the name is the exec's (the memfd's, or its fd number on
-    // older kernels), and only the parent says it is runc's.
-    if (!ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0) &&
-        (comm->rfind("runc:[", 0) == 0 || parent_named_runc(pid)))
-        return true;
-    return is_runtime_self_copy(pid);
+    // runc's sealed copy of itself (exe "/" once it has pivoted).
+    const bool sealed_copy = !ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0);
+    if (sealed_copy && comm->rfind("runc:[", 0) == 0) return true;
+    // Before nsexec names it "runc:[0:PARENT]" (a moment after the copy's
+    // exec, the name is the exec's: the memfd's, or its fd number on older
+    // kernels), only the parent says the copy is runc's. Before the copy's
+    // exec, runc's child runs runc's own binary, forked or exec'd as
+    // `runc init`: the file its parent runs, as exec.bpf.c's
+    // is_runtime_self_exec sees it.
+    const auto parent = runc_parent(pid);
+    return parent && (sealed_copy || same_image(pid, *parent));
 }
 
 std::optional<std::filesystem::path> cgroup_namespace_root(const std::filesystem::path& cgroup2_root,

@@ -6,6 +6,7 @@
 #include <fnwarden/events.h>
 #include <spdlog/spdlog.h>
 
+#include "core/display_name.hpp"
 #include "core/event_kind.hpp"
 #include "probes/probe_set.hpp"
 #include "runtime/path_resolver.hpp"
@@ -119,10 +120,11 @@ void compile_rules_in_root_of(KernelMaps& maps, const Record& record, std::strin
     const fnw_event_header& hdr = (*file)->hdr;
     Result<bool> added = maps.add_rules_root(hdr.policy_id, static_cast<pid_t>(hdr.pid));
     if (!added)  // most often the process is gone already
-        spdlog::debug("{}: file rules not compiled in the root of pid {}: {}", function, hdr.pid, added.error());
+        spdlog::debug("{}: file rules not compiled in the root of pid {}: {}", display_name(function), hdr.pid,
+                      added.error());
     else if (*added)
         spdlog::info("{}: file rules compiled in the root of pid {} (policy slot {}): the kernel decides there",
-                     function, hdr.pid, hdr.policy_id);
+                     display_name(function), hdr.pid, hdr.policy_id);
 }
 
 }  // namespace fnw

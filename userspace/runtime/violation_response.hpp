@@ -75,8 +75,9 @@ void respond_to_record(Record record, const KillOnViolation& kill, const Decoded
 // process, before its verdict, so that process's next accesses are the
 // kernel's. Asked for every undecided record: a process changes roots
 // (runc's init pivots, then execs the entrypoint), and a root known
-// already costs a few stat() calls. `function` names it in the log. Used
-// by the daemon and by `fnwarden run` alike.
+// already costs a few stat() calls. `function` names it in the log (made
+// printable there, only when a line is written: this is asked per record).
+// Used by the daemon and by `fnwarden run` alike.
 void compile_rules_in_root_of(KernelMaps& maps, const Record& record, std::string_view function);
 
 }  // namespace fnw
