@@ -377,6 +377,7 @@ eventually 10 gap_refusal && pass "daemon pod 2 reports the refusal made while n
   fail "gap refusal not reported: $(tail -c 600 "$events")"
 out=$(run_function file); rc=$?
 expect_eq "after the update: the file violation is killed again" 137 "$rc"
+[[ $rc == 137 ]] || echo "  the container said: ${out:0:800}"
 eventually 10 has_event file files.read && pass "and reported by daemon pod 2" ||
   fail "no file violation from daemon pod 2"
 stop_daemon_pod

@@ -6,11 +6,14 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstring>
+#include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -128,6 +131,62 @@ TEST(RuntimeInit, ACopyNamedLikeRuncsUnderAnotherParentIsNot) {
     if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
     ThreadName other("handler");
     const pid_t child = waiting_child(exec_sealed_copy, "runc_cloned:/proc/self/exe");
+    ASSERT_GT(child, 0);
+    EXPECT_FALSE(is_container_runtime_init(child));
+    end(child);
+}
+
+// A child named `name` whose main thread has exited: its memory is gone,
+// and with it /proc/PID/exe, but it is not reaped. With `keep_thread`, a
+// second thread of it runs on. -1 when that state was not reached.
+pid_t exited_child(const char* name, bool keep_thread) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_NAME, name);
+        if (keep_thread) {
+            std::thread([] { for (;;) pause(); }).detach();
+            syscall(SYS_exit, 0);  // this thread only
+        }
+        _exit(0);
+    }
+    const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+    for (int tries = 0; tries < 5000; ++tries) {
+        std::error_code ec;
+        (void)std::filesystem::read_symlink(exe, ec);
+        if (ec == std::errc::no_such_file_or_directory) return pid;
+        usleep(1000);
+    }
+    end(pid);
+    return -1;
+}
+
+// runc:[0:PARENT] and [1:CHILD] exit once INIT runs; cgroup.procs may list
+// one that has lost its memory (a pod e2e start failed when this said no).
+TEST(RuntimeInit, AnExitingRuncStageIsTheRuntimes) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t child = exited_child("runc:[0:PARENT]", false);
+    ASSERT_GT(child, 0);
+    EXPECT_TRUE(is_container_runtime_init(child));
+    end(child);
+}
+
+TEST(RuntimeInit, AnExitingProcessNotNamedLikeRuncsStagesIsNot) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t child = exited_child("handler", false);
+    ASSERT_GT(child, 0);
+    EXPECT_FALSE(is_container_runtime_init(child)) << "the container's entrypoint, exiting";
+    end(child);
+}
+
+// A leader that exits while another of its threads runs stays in
+// cgroup.procs without an exe: the name alone must not make that thread
+// pass for runc's.
+TEST(RuntimeInit, ALeaderNamedLikeRuncThatExitedWhileItsThreadsRunIsNot) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t child = exited_child("runc:[0:PARENT]", true);
     ASSERT_GT(child, 0);
     EXPECT_FALSE(is_container_runtime_init(child));
     end(child);

@@ -131,6 +131,14 @@ bool same_image(pid_t a, pid_t b) {
            first.st_dev == second.st_dev && first.st_ino == second.st_ino;
 }
 
+// The count of live threads of `pid`'s process ("Threads:" of its status).
+std::optional<unsigned long> thread_count(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("Threads:", 0) == 0) return std::strtoul(line.c_str() + 8, nullptr, 10);
+    return std::nullopt;
+}
+
 }  // namespace
 
 bool is_container_runtime_init(pid_t pid) {
@@ -138,6 +146,14 @@ bool is_container_runtime_init(pid_t pid) {
     if (!comm) return false;
     std::error_code ec;
     const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+    // runc:[0:PARENT] and [1:CHILD] exit once INIT runs, and an exiting
+    // process loses its memory (and with it /proc/PID/exe) before it leaves
+    // cgroup.procs. One seen in that moment is still runc's, as long as
+    // nothing of it can run on: a leader that exits while its other threads
+    // run keeps its place in cgroup.procs, and those threads must not pass
+    // for runc's.
+    if (ec == std::errc::no_such_file_or_directory)
+        return comm->rfind("runc:[", 0) == 0 && thread_count(pid) == 1ul && runc_parent(pid).has_value();
     // runc's sealed copy of itself (exe "/" once it has pivoted).
     const bool sealed_copy = !ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0);
     if (sealed_copy && comm->rfind("runc:[", 0) == 0) return true;
