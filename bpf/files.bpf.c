@@ -196,7 +196,7 @@ static __always_inline int file_exit(long ret)
 	struct fnw_file_verdict_key vkey = {};
 
 	if (pending.is_open && ret >= 0)
-		file = fd_file(task, (int)ret);
+		file = fd_file_btf(task, (int)ret);
 	if (file) {
 		if ((pending.open_flags & O_CREAT) && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED))
 			access |= FNW_FILE_CREATE;
