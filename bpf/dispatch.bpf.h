@@ -21,17 +21,46 @@
  * replace do not fire for one either (ARCH_TRACE_IGNORE_COMPAT_SYSCALLS).
  * Neither do x32 numbers (__X32_SYSCALL_BIT is far out of range).
  */
-static __always_inline bool fnw_compat_syscall(void)
+static __always_inline bool fnw_compat_syscall(struct task_struct *task)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
 	return task->thread_info.status & FNW_TS_COMPAT;
 }
 
-/* Tail-calls the handler of syscall `nr`; returns only where there is none. */
-static __always_inline void fnw_dispatch(void *ctx, void *handlers, long nr)
+/*
+ * Hands what the dispatcher found (the task, its cgroup id and entry) to
+ * the handler it is about to tail-call (fnw_handler_cgroup_of reads it).
+ *
+ * Why one per-CPU slot is enough: a tail call is a jump inside the same
+ * run of the dispatcher, and these tp_btf programs run with preemption
+ * disabled from the dispatcher's first instruction to the handler's last:
+ * 6.1's __DO_TRACE disables it around every tracepoint's callbacks, and
+ * since 6.13, where the syscall tracepoints may fault and run preemptible,
+ * their BPF probe disables it itself (__BPF_DECLARE_TRACE_SYSCALL,
+ * include/trace/bpf_probe.h). Nothing else on this CPU runs a
+ * sys_enter/sys_exit program in between (interrupts make no syscalls, and
+ * a program does not nest in itself: prog->active). The task is in the
+ * slot anyway: should a kernel ever run these programs preemptible (with
+ * migration disabled only), another task's dispatcher could write the slot
+ * between ours and our handler; the handler then sees a foreign task and
+ * looks its own cgroup up.
+ */
+static __always_inline void fnw_hand_over(struct task_struct *task, __u64 cgroup_id, const struct fnw_cgroup_entry *cg)
 {
-	if (nr < 0 || nr >= FNW_MAX_SYSCALLS || fnw_compat_syscall())
+	__u32 zero = 0;
+	struct fnw_dispatched *slot = bpf_map_lookup_elem(&dispatched, &zero);
+
+	if (!slot)
+		return;
+	slot->task = (__u64)task;
+	slot->cgroup_id = cgroup_id;
+	slot->entry = *cg;
+}
+
+/* Tail-calls the handler of syscall `nr` of `task` (the current task);
+ * returns only where there is none. */
+static __always_inline void fnw_dispatch(void *ctx, void *handlers, long nr, struct task_struct *task)
+{
+	if (nr < 0 || nr >= FNW_MAX_SYSCALLS || fnw_compat_syscall(task))
 		return;
 	bpf_tail_call(ctx, handlers, (__u32)nr);
 }

@@ -78,13 +78,17 @@ struct {
 	__type(value, struct file_pending);
 } file_pending SEC(".maps");
 
-/* The file syscall the current thread is in, or NULL. */
-static __always_inline struct file_pending *current_file_pending(void)
+/* The file syscall `task` (the current thread) is in, or NULL. */
+static __always_inline struct file_pending *task_file_pending(struct task_struct *task)
 {
-	struct file_pending *pending =
-		bpf_task_storage_get(&file_pending, bpf_get_current_task_btf(), 0, 0);
+	struct file_pending *pending = bpf_task_storage_get(&file_pending, task, 0, 0);
 
 	return pending && pending->active ? pending : NULL;
+}
+
+static __always_inline struct file_pending *current_file_pending(void)
+{
+	return task_file_pending(bpf_get_current_task_btf());
 }
 
 static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, const char *path2, __s32 dfd2,
@@ -92,7 +96,8 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 {
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg;
-	struct fnw_policy *policy = fnw_handler_function(&cgroup_id, &cg);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fnw_policy *policy = fnw_handler_function_of(task, &cgroup_id, &cg);
 
 	if (!policy)
 		return 0;
@@ -118,8 +123,7 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 		.is_open = is_open,
 		.active = 1,
 	};
-	struct file_pending *slot = bpf_task_storage_get(&file_pending, bpf_get_current_task_btf(), 0,
-							 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct file_pending *slot = bpf_task_storage_get(&file_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (!slot) {
 		struct fnw_counters *stats = fnw_counters();
@@ -149,7 +153,8 @@ static __always_inline void file_verdict_key(struct fnw_file_verdict_key *vkey, 
 
 static __always_inline int file_exit(long ret)
 {
-	struct file_pending *found = current_file_pending();
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file_pending *found = task_file_pending(task);
 
 	if (!found)
 		return 0;
@@ -158,7 +163,7 @@ static __always_inline int file_exit(long ret)
 	found->active = 0;
 
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_handler_cgroup(&cgroup_id);
+	struct fnw_cgroup_entry *cg = fnw_handler_cgroup_of(task, &cgroup_id);
 
 	if (!cg)
 		return 0;
@@ -186,13 +191,12 @@ static __always_inline int file_exit(long ret)
 		return 0;
 	__sync_fetch_and_add(&stats->file_checks, 1);
 
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct file *file = NULL;
 	__u32 access = pending.access;
 	struct fnw_file_verdict_key vkey = {};
 
 	if (pending.is_open && ret >= 0)
-		file = fd_file(task, (int)ret);
+		file = fd_file_btf(task, (int)ret);
 	if (file) {
 		if ((pending.open_flags & O_CREAT) && (BPF_CORE_READ(file, f_mode) & FMODE_CREATED))
 			access |= FNW_FILE_CREATE;

@@ -251,12 +251,14 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(fnw_landlock_exit, struct pt_regs *regs, long ret)
 {
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_handler_cgroup(&cgroup_id);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fnw_cgroup_entry *cg = fnw_handler_cgroup_of(task, &cgroup_id);
 	__u32 nr = (__u32)fnw_exit_nr(regs);
 
 	if (ret == -EACCES && cg && (cg->flags & FNW_CGROUP_LANDLOCK))
 		report_refusal(regs, ret, nr, cg, cgroup_id);
-	fnw_dispatch(ctx, &sys_exit_handlers, nr);
+	/* The slot the dispatcher wrote still holds: nothing here writes it. */
+	fnw_dispatch(ctx, &sys_exit_handlers, nr, task);
 	return 0;
 }
 

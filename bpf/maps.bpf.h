@@ -129,6 +129,26 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } landlock_exit_handler SEC(".maps") __weak;
 
+/*
+ * What a dispatcher found for the syscall it hands on (dispatch.bpf.h):
+ * written by fnw_sys_enter and fnw_sys_exit_dispatch just before their tail
+ * call and read by the handler it lands in, which then needs neither
+ * bpf_get_current_cgroup_id() nor the monitored_cgroups lookup again.
+ * Private to the BPF side.
+ */
+struct fnw_dispatched {
+	__u64 task; /* whose syscall: a handler trusts the rest for this task only */
+	__u64 cgroup_id;
+	struct fnw_cgroup_entry entry; /* a copy: map values cannot hold pointers */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnw_dispatched);
+} dispatched SEC(".maps") __weak;
+
 /* Programs each policy may exec, for lsm/bprm_check_security. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

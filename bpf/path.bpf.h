@@ -117,6 +117,28 @@ static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 	return file;
 }
 
+/*
+ * fd_file for the exit handler's hot path (a monitored open's new fd): the
+ * task's file table by BTF loads from the trusted current task instead of
+ * four probe reads, each a helper call (issue 24 item 2). The slot itself
+ * stays a probe read: fdt->fd is a pointer to pointers, which BTF types as
+ * a scalar, and 6.1 has no bpf_rdonly_cast to make the file a typed
+ * pointer again. A BTF load of a NULL or stale pointer reads 0 (PROBE_MEM),
+ * as the probe read did. On 6.18 the first load (task->files) makes the
+ * verifier search vmlinux's BTF by name once per path that reaches it
+ * (docs/architecture.md, "Cheap to verify"): only that one call site.
+ */
+static __always_inline struct file *fd_file_btf(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = task->files->fdt;
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]);
+	return file;
+}
+
 #define AT_FDCWD -100
 #define O_ACCMODE 00000003
 #define O_WRONLY 00000001

@@ -33,29 +33,45 @@ static __always_inline struct fnw_cgroup_entry *fnw_lookup_cgroup(__u64 cgroup_i
  * less per syscall on the 6.18 host (docs/performance.md), where every call
  * out of a BPF program pays for retpolines and return thunks.
  */
-static __always_inline struct fnw_cgroup_entry *fnw_current_cgroup(__u64 *cgroup_id)
+static __always_inline struct fnw_cgroup_entry *fnw_task_cgroup(struct task_struct *task, __u64 *cgroup_id)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
 	*cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	return fnw_lookup_cgroup(*cgroup_id);
 }
 
+static __always_inline struct fnw_cgroup_entry *fnw_current_cgroup(__u64 *cgroup_id)
+{
+	return fnw_task_cgroup(bpf_get_current_task_btf(), cgroup_id);
+}
+
 /*
  * The syscall handlers tail-called from the dispatchers (dispatch.bpf.h):
- * the helper, not the BTF loads. On 6.18 each of the three pointer loads
- * of fnw_current_cgroup makes the verifier search vmlinux's BTF by name
- * (btf_nested_type_is_trusted, two misses of 125,000 types a load): 2-4 ms
- * of verification per program, and there are some 35 handlers
- * (docs/performance.md, "Daemon ready"). A handler runs only for a
- * monitored function's syscall that has one, where the helper's call
- * costs about 13 ns more than the loads; the dispatchers, which every
- * syscall of every task runs, keep the loads.
+ * what the dispatcher found, handed over in `dispatched` (fnw_hand_over),
+ * for the task it was found for. Looking it up again cost a monitored open
+ * a helper call and a hash lookup at each of its two handlers (issue 24
+ * item 2). Where the slot is not this task's (nothing dispatched to this
+ * handler, should a future path reach it otherwise): the helper, not the BTF
+ * loads. On 6.18 each of the three pointer loads of fnw_current_cgroup makes
+ * the verifier search vmlinux's BTF by name (btf_nested_type_is_trusted, two
+ * misses of 125,000 types a load): 2-4 ms of verification per program, and
+ * there are some 35 handlers (docs/performance.md, "Daemon ready").
  */
-static __always_inline struct fnw_cgroup_entry *fnw_handler_cgroup(__u64 *cgroup_id)
+static __always_inline struct fnw_cgroup_entry *fnw_handler_cgroup_of(struct task_struct *task, __u64 *cgroup_id)
 {
+	__u32 zero = 0;
+	struct fnw_dispatched *found = bpf_map_lookup_elem(&dispatched, &zero);
+
+	if (found && found->task == (__u64)task) {
+		*cgroup_id = found->cgroup_id;
+		return &found->entry;
+	}
 	*cgroup_id = bpf_get_current_cgroup_id();
 	return fnw_lookup_cgroup(*cgroup_id);
+}
+
+static __always_inline struct fnw_cgroup_entry *fnw_handler_cgroup(__u64 *cgroup_id)
+{
+	return fnw_handler_cgroup_of(bpf_get_current_task_btf(), cgroup_id);
 }
 
 /* cgroup socket programs may not read the task: they use the helper. */
@@ -84,13 +100,19 @@ static __always_inline struct fnw_policy *fnw_current_function(__u64 *cgroup_id,
 	return fnw_policy((*cg)->policy_id);
 }
 
-/* fnw_current_function for the tail-called syscall handlers (fnw_handler_cgroup). */
-static __always_inline struct fnw_policy *fnw_handler_function(__u64 *cgroup_id, struct fnw_cgroup_entry **cg)
+/* fnw_current_function for the tail-called syscall handlers (fnw_handler_cgroup_of). */
+static __always_inline struct fnw_policy *fnw_handler_function_of(struct task_struct *task, __u64 *cgroup_id,
+								  struct fnw_cgroup_entry **cg)
 {
-	*cg = fnw_handler_cgroup(cgroup_id);
+	*cg = fnw_handler_cgroup_of(task, cgroup_id);
 	if (!*cg || ((*cg)->flags & FNW_CGROUP_ARM_ON_EXEC))
 		return NULL;
 	return fnw_policy((*cg)->policy_id);
+}
+
+static __always_inline struct fnw_policy *fnw_handler_function(__u64 *cgroup_id, struct fnw_cgroup_entry **cg)
+{
+	return fnw_handler_function_of(bpf_get_current_task_btf(), cgroup_id, cg);
 }
 
 static __always_inline struct fnw_counters *fnw_counters(void)

@@ -164,7 +164,8 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 {
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fnw_cgroup_entry *cg = fnw_task_cgroup(task, &cgroup_id);
 
 	if (!cg)
 		return 0; /* not a monitored function: the fast path ends here */
@@ -174,7 +175,8 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 
 	check_syscall(regs, id, cg, cgroup_id);
 	/* The file, network or process handler of this syscall, if any. */
-	fnw_dispatch(ctx, &sys_enter_handlers, id);
+	fnw_hand_over(task, cgroup_id, cg);
+	fnw_dispatch(ctx, &sys_enter_handlers, id, task);
 	return 0;
 }
 
@@ -206,15 +208,17 @@ int BPF_PROG(fnw_sys_exit_dispatch, struct pt_regs *regs, long ret)
 		return 0;
 
 	__u64 cgroup_id;
-	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fnw_cgroup_entry *cg = fnw_task_cgroup(task, &cgroup_id);
 
 	if (!cg)
 		return 0; /* not a monitored function: the fast path ends here */
 
+	fnw_hand_over(task, cgroup_id, cg);
 	/* Landlock's refusal is reported first; that handler dispatches on. */
 	if (ret == -EACCES && (cg->flags & FNW_CGROUP_LANDLOCK))
 		bpf_tail_call(ctx, &landlock_exit_handler, 0);
-	fnw_dispatch(ctx, &sys_exit_handlers, nr);
+	fnw_dispatch(ctx, &sys_exit_handlers, nr, task);
 	return 0;
 }
 
