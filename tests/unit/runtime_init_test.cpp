@@ -13,6 +13,9 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -190,6 +193,57 @@ TEST(RuntimeInit, ALeaderNamedLikeRuncThatExitedWhileItsThreadsRunIsNot) {
     ASSERT_GT(child, 0);
     EXPECT_FALSE(is_container_runtime_init(child));
     end(child);
+}
+
+// A directory whose cgroup.procs lists `pids`: what holds_only_runtime_init
+// reads of a cgroup.
+class FakeCgroup {
+public:
+    explicit FakeCgroup(const std::vector<pid_t>& pids)
+        : dir_(std::filesystem::temp_directory_path() / ("fnw-runtime-init-" + std::to_string(getpid()))) {
+        std::filesystem::create_directories(dir_);
+        std::ofstream procs(dir_ / "cgroup.procs");
+        for (pid_t pid : pids) procs << pid << '\n';
+    }
+    ~FakeCgroup() { std::filesystem::remove_all(dir_); }
+    FakeCgroup(const FakeCgroup&) = delete;
+    FakeCgroup& operator=(const FakeCgroup&) = delete;
+    const std::filesystem::path& dir() const { return dir_; }
+
+private:
+    std::filesystem::path dir_;
+};
+
+pid_t reaped_child() {
+    const pid_t child = waiting_child();
+    if (child > 0) end(child);
+    return child;
+}
+
+// runc:[1:CHILD] is reaped as INIT starts: listed, then gone before it is
+// looked at. It ran nothing of the container's.
+TEST(RuntimeInit, ACgroupOfRuncsInitAndAReapedProcessIsStillStarting) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t init = waiting_child();
+    const pid_t gone = reaped_child();
+    ASSERT_GT(init, 0);
+    ASSERT_GT(gone, 0);
+    FakeCgroup cgroup({init, gone});
+    EXPECT_TRUE(holds_only_runtime_init(cgroup.dir()));
+    end(init);
+}
+
+TEST(RuntimeInit, ACgroupWithAProcessOfTheContainersHasStarted) {
+    if (!main_thread()) GTEST_SKIP() << "the parent's comm is its main thread's";
+    ThreadName runc("runc");
+    const pid_t entrypoint = waiting_child(exec_program, "/bin/sleep");
+    const pid_t gone = reaped_child();
+    ASSERT_GT(entrypoint, 0);
+    ASSERT_GT(gone, 0);
+    FakeCgroup cgroup({gone, entrypoint});
+    EXPECT_FALSE(holds_only_runtime_init(cgroup.dir()));
+    end(entrypoint);
 }
 
 TEST(RuntimeInit, AGoneProcessIsNot) {

@@ -36,7 +36,8 @@ std::optional<uint64_t> read_proc_cgroup_id(pid_t tid, const std::filesystem::pa
 std::optional<std::vector<pid_t>> cgroup_procs(const std::filesystem::path& cgroup_dir);
 
 // A container not started yet: its cgroup (`cgroup_dir`) holds no process,
-// or only runc's init (is_container_runtime_init). False when it is gone.
+// or only runc's init (is_container_runtime_init) and processes reaped since
+// cgroup.procs listed them. False when the cgroup is gone.
 bool holds_only_runtime_init(const std::filesystem::path& cgroup_dir);
 
 // runc's init inside a container that has not started: comm "runc:[2:INIT]"
