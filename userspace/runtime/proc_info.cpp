@@ -129,6 +129,9 @@ std::optional<std::string> read_comm(pid_t pid) {
 
 bool names_runc(const std::string& comm) { return comm == "runc" || comm.rfind("runc:", 0) == 0; }
 
+// The names nsexec gives its stages: "runc:[0:PARENT]", "[1:CHILD]", "[2:INIT]".
+bool names_runc_stage(const std::string& comm) { return comm.rfind("runc:[", 0) == 0; }
+
 // The parent of `pid` when it is named runc.
 std::optional<pid_t> runc_parent(pid_t pid) {
     const auto status = read_proc_status(pid);
@@ -169,10 +172,10 @@ bool is_container_runtime_init(pid_t pid) {
     // run keeps its place in cgroup.procs, and those threads must not pass
     // for runc's.
     if (ec == std::errc::no_such_file_or_directory)
-        return comm->rfind("runc:[", 0) == 0 && thread_count(pid) == 1ul && runc_parent(pid).has_value();
+        return names_runc_stage(*comm) && thread_count(pid) == 1ul && runc_parent(pid).has_value();
     // runc's sealed copy of itself (exe "/" once it has pivoted).
     const bool sealed_copy = !ec && (exe == "/" || exe.rfind("/memfd:runc_cloned:", 0) == 0);
-    if (sealed_copy && comm->rfind("runc:[", 0) == 0) return true;
+    if (sealed_copy && names_runc_stage(*comm)) return true;
     // Before nsexec names it "runc:[0:PARENT]" (a moment after the copy's
     // exec, the name is the exec's: the memfd's, or its fd number on older
     // kernels), only the parent says the copy is runc's. Before the copy's
