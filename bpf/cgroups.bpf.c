@@ -91,7 +91,10 @@ int BPF_PROG(fnw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 
 	struct fnw_cgroup_entry child = *parent;
 
-	child.flags |= FNW_CGROUP_INHERITED;
+	/* The parent's arming as the kernel knows it, not as a stale rewrite
+	 * of its entry may show it. */
+	child.flags = (child.flags & ~(__u32)(FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC)) |
+		      fnw_arming(parent_id, parent) | FNW_CGROUP_INHERITED;
 	/* Entry first, then the prefilter bit that makes probes look for it. */
 	/* NOEXIST: never overwrite a registration userspace already made. */
 	if (bpf_map_update_elem(&monitored_cgroups, &child_id, &child, BPF_NOEXIST) == 0) {
@@ -115,8 +118,9 @@ int BPF_PROG(fnw_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 
 	__u64 id = BPF_CORE_READ(cgrp, kn, id);
 
-	/* Keeps the map from growing under cgroup churn. */
+	/* Keeps the maps from growing under cgroup churn. */
 	bpf_map_delete_elem(&monitored_cgroups, &id);
+	bpf_map_delete_elem(&disarmed_cgroups, &id);
 	return 0;
 }
 

@@ -70,13 +70,17 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (!cg)
 		return 0;
+	/* The flags still in force, whatever a stale userspace rewrite of the
+	 * entry put back (disarmed_cgroups). */
+	const __u32 arming_flags = fnw_arming(cgroup_id, cg);
+
 	/* fnwarden-runtime's container: every exec up to and including
 	 * fnwarden's init (runc re-executing itself, then the init) is not the
 	 * function yet; the init's clears the flag, and the exec after it,
 	 * the entrypoint's, arms the cgroup. */
-	if ((cg->flags & FNW_CGROUP_ARM_ON_EXEC) && (cg->flags & FNW_CGROUP_ARM_SKIP_EXEC)) {
+	if ((arming_flags & FNW_CGROUP_ARM_ON_EXEC) && (arming_flags & FNW_CGROUP_ARM_SKIP_EXEC)) {
 		if (is_container_init(p))
-			__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_SKIP_EXEC);
+			fnw_disarm(cgroup_id, cg, FNW_CGROUP_ARM_SKIP_EXEC);
 		return 0;
 	}
 	/* runc's two execs before the entrypoint may land in an armed cgroup,
@@ -89,7 +93,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	 * its exec fifo: refused) and fail the container's start. The
 	 * function's first program is a file: the launcher execs the command
 	 * it was given, runc the entrypoint's path in the container's root. */
-	if ((cg->flags & FNW_CGROUP_ARM_ON_EXEC) &&
+	if ((arming_flags & FNW_CGROUP_ARM_ON_EXEC) &&
 	    (bprm->file->f_inode->i_nlink == 0 || is_runtime_self_exec(p, bprm)))
 		return 0;
 	/* The launcher's own exec of the function: from here on it is the
@@ -98,10 +102,10 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	 * refuses it, or its interpreter, before this point, so audit must
 	 * report the same here. Only checked: an allowed first exec is not a
 	 * traced event (the launcher's exec, as before). */
-	const bool arming = cg->flags & FNW_CGROUP_ARM_ON_EXEC;
+	const bool arming = arming_flags & FNW_CGROUP_ARM_ON_EXEC;
 
 	if (arming)
-		__sync_fetch_and_and(&cg->flags, ~(__u32)FNW_CGROUP_ARM_ON_EXEC);
+		fnw_disarm(cgroup_id, cg, FNW_CGROUP_ARM_ON_EXEC);
 
 	__u32 policy_id = cg->policy_id;
 	struct fnw_policy *policy = fnw_policy(policy_id);

@@ -456,9 +456,9 @@ static __always_inline bool mnt_in_namespace(struct vfsmount *vfsmnt)
  * launcher's own exec) whose policy restricts files and acts on a
  * violation in this mode. NULL: the hook lets the operation be.
  */
-static __always_inline struct fnw_policy *lsm_acting_policy(struct fnw_cgroup_entry *cg)
+static __always_inline struct fnw_policy *lsm_acting_policy(__u64 cgroup_id, struct fnw_cgroup_entry *cg)
 {
-	if (!cg || (cg->flags & FNW_CGROUP_ARM_ON_EXEC))
+	if (!cg || fnw_armed(cgroup_id, cg))
 		return NULL;
 	struct fnw_policy *policy = fnw_policy(cg->policy_id);
 
@@ -531,7 +531,7 @@ int BPF_PROG(fnw_lsm_file_open, struct file *file, int ret)
 
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-	struct fnw_policy *policy = lsm_acting_policy(cg);
+	struct fnw_policy *policy = lsm_acting_policy(cgroup_id, cg);
 	struct fnw_counters *stats = fnw_counters();
 
 	if (!cg || !policy || !stats)
@@ -624,7 +624,7 @@ static __always_inline int lsm_path_check(const struct path *where, struct dentr
 	*allowed = false;
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_current_cgroup(&cgroup_id);
-	struct fnw_policy *policy = lsm_acting_policy(cg);
+	struct fnw_policy *policy = lsm_acting_policy(cgroup_id, cg);
 	struct fnw_counters *stats = fnw_counters();
 
 	if (!cg || !policy || !stats)

@@ -23,6 +23,22 @@ struct {
 } monitored_cgroups SEC(".maps") __weak;
 
 /*
+ * cgroup id -> the arming flags (FNW_CGROUP_ARM_ON_EXEC, _ARM_SKIP_EXEC)
+ * the kernel has cleared for it. Written only by BPF (exec.bpf.c), deleted
+ * with the cgroup. The kernel clears those flags in the monitored_cgroups
+ * entry too, but userspace rewrites whole entries (a trace flag, a policy
+ * retarget): one it read before the function's first exec and writes after
+ * it would set ARM_ON_EXEC again and leave the running function unchecked.
+ * This set is what such a write cannot undo (fnw_arming, policy.bpf.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FNW_MAX_MONITORED_CGROUPS);
+	__type(key, __u64);
+	__type(value, __u32);
+} disarmed_cgroups SEC(".maps") __weak;
+
+/*
  * See FNW_CGROUP_FILTER_BITS. Plain global memory (.bss): the fast path reads
  * it without a map helper call, and userspace sets bits through the
  * skeleton's mmap. Bits are never cleared (a stale bit only costs a hash

@@ -77,7 +77,7 @@ static __always_inline int check_sock_addr(struct bpf_sock_addr *ctx, __u8 op, _
 
 	if (!cg)
 		return 1; /* not a monitored function */
-	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC)
+	if (fnw_armed(cgroup_id, cg))
 		return 1;
 
 	__u32 policy_id = cg->policy_id;

@@ -74,6 +74,47 @@ static __always_inline struct fnw_cgroup_entry *fnw_handler_cgroup(__u64 *cgroup
 	return fnw_handler_cgroup_of(bpf_get_current_task_btf(), cgroup_id);
 }
 
+/*
+ * The arming flags still in force for a monitored cgroup: the entry's, less
+ * those the kernel has cleared (disarmed_cgroups). The lookup is paid only
+ * while the entry still shows one, i.e. between a launcher's registration
+ * and the function's first exec, or after a stale userspace rewrite.
+ */
+static __always_inline __u32 fnw_arming(__u64 cgroup_id, const struct fnw_cgroup_entry *cg)
+{
+	const __u32 arming = cg->flags & (FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC);
+
+	if (!arming)
+		return 0;
+	__u32 *cleared = bpf_map_lookup_elem(&disarmed_cgroups, &cgroup_id);
+
+	return cleared ? arming & ~*cleared : arming;
+}
+
+/* Whether the cgroup still waits for its function's first exec. */
+static __always_inline bool fnw_armed(__u64 cgroup_id, const struct fnw_cgroup_entry *cg)
+{
+	return fnw_arming(cgroup_id, cg) & FNW_CGROUP_ARM_ON_EXEC;
+}
+
+/*
+ * Clears arming flag `flag` for good: first in disarmed_cgroups, which only
+ * BPF writes, then in the entry (so the fast test above stays one load).
+ */
+static __always_inline void fnw_disarm(__u64 cgroup_id, struct fnw_cgroup_entry *cg, __u32 flag)
+{
+	__u32 *cleared = bpf_map_lookup_elem(&disarmed_cgroups, &cgroup_id);
+
+	if (!cleared) {
+		/* NOEXIST: another CPU's exec in the same cgroup may insert first. */
+		bpf_map_update_elem(&disarmed_cgroups, &cgroup_id, &flag, BPF_NOEXIST);
+		cleared = bpf_map_lookup_elem(&disarmed_cgroups, &cgroup_id);
+	}
+	if (cleared)
+		__sync_fetch_and_or(cleared, flag);
+	__sync_fetch_and_and(&cg->flags, ~flag);
+}
+
 /* cgroup socket programs may not read the task: they use the helper. */
 static __always_inline struct fnw_cgroup_entry *fnw_current_cgroup_sock(__u64 *cgroup_id)
 {
@@ -95,7 +136,7 @@ static __always_inline struct fnw_policy *fnw_policy(__u32 policy_id)
 static __always_inline struct fnw_policy *fnw_current_function(__u64 *cgroup_id, struct fnw_cgroup_entry **cg)
 {
 	*cg = fnw_current_cgroup(cgroup_id);
-	if (!*cg || ((*cg)->flags & FNW_CGROUP_ARM_ON_EXEC))
+	if (!*cg || fnw_armed(*cgroup_id, *cg))
 		return NULL;
 	return fnw_policy((*cg)->policy_id);
 }
@@ -105,7 +146,7 @@ static __always_inline struct fnw_policy *fnw_handler_function_of(struct task_st
 								  struct fnw_cgroup_entry **cg)
 {
 	*cg = fnw_handler_cgroup_of(task, cgroup_id);
-	if (!*cg || ((*cg)->flags & FNW_CGROUP_ARM_ON_EXEC))
+	if (!*cg || fnw_armed(*cgroup_id, *cg))
 		return NULL;
 	return fnw_policy((*cg)->policy_id);
 }

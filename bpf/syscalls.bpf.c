@@ -170,7 +170,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	if (!cg)
 		return 0; /* not a monitored function: the fast path ends here */
 
-	if (cg->flags & FNW_CGROUP_ARM_ON_EXEC)
+	if (fnw_armed(cgroup_id, cg))
 		return 0; /* still the launcher, before its execve completed */
 
 	check_syscall(regs, id, cg, cgroup_id);

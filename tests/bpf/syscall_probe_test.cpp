@@ -5,8 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 #include <memory>
 #include <set>
 #include <vector>
@@ -16,6 +20,7 @@
 #include <fnwarden/events.h>
 
 #include "core/syscall_table.hpp"
+#include "handshake.hpp"
 #include "probe_fixture.hpp"
 #include "probes/probe_set.hpp"
 #include "runtime/cgroup.hpp"
@@ -83,6 +88,57 @@ TEST_F(SyscallProbeTest, ALineageLongerThanTheRecordHoldsIsCutAndFlagged) {
     EXPECT_EQ(hdr.lineage_truncated, 1u);
     EXPECT_EQ(hdr.lineage[0], hdr.ppid);
     EXPECT_NE(hdr.lineage[FNW_LINEAGE_MAX - 1], static_cast<uint32_t>(r.outcome.pid));  // the root is beyond
+}
+
+// The daemon rewrites whole cgroup entries (a trace client's flag, a
+// policy's new slot). One it read while the launcher's registration still
+// had ARM_ON_EXEC, written back after the function's exec cleared it, sets
+// ARM_ON_EXEC again: the kernel must go on checking the running function,
+// and userspace must see the cgroup as armed no longer.
+TEST_F(SyscallProbeTest, AStaleRewriteOfTheEntryDoesNotReArmARunningFunction) {
+    const std::string tag = std::to_string(getpid());
+    const std::filesystem::path ready = std::filesystem::temp_directory_path() / ("fnw-rearm-ready-" + tag);
+    const std::filesystem::path go = std::filesystem::temp_directory_path() / ("fnw-rearm-go-" + tag);
+    std::filesystem::remove(ready);
+    std::filesystem::remove(go);
+    std::string rewrite_error = "not run";
+    std::thread operator_side([&] {
+        // The workload's create: it runs after its exec, so the kernel has
+        // cleared ARM_ON_EXEC in its cgroup's entry.
+        if (!test::wait_for_file(ready, std::chrono::seconds(30))) {
+            rewrite_error = "the workload never got past its exec";
+            return;
+        }
+        rewrite_error = "no monitored cgroup with the run's policy";
+        for (auto [cgroup_id, entry] : probes_->monitored_cgroups()) {
+            if (entry.policy_id != last_policy_id()) continue;
+            if (entry.flags & FNW_CGROUP_ARM_ON_EXEC) {
+                rewrite_error = "armed after the function's exec";
+                break;
+            }
+            fnw_cgroup_entry stale = entry;
+            stale.flags |= FNW_CGROUP_ARM_ON_EXEC;  // as read before the exec
+            if (Status written = probes_->monitor_cgroup(cgroup_id, stale); !written) {
+                rewrite_error = written.error();
+                break;
+            }
+            auto seen = probes_->monitored_cgroup(cgroup_id);
+            rewrite_error = !seen ? "the entry vanished"
+                            : (seen->flags & FNW_CGROUP_ARM_ON_EXEC) ? "userspace reads the stale arming back"
+                                                                     : "";
+            break;
+        }
+        std::ofstream(go).put('1');
+    });
+    auto r = run_workload(policy_denying({SYS_getpgid}, ViolationAction::Report), Mode::Audit,
+                          {"create:" + ready.string(), "await-file:" + go.string(), "getpgid", "exit:0"});
+    operator_side.join();
+    std::filesystem::remove(ready);
+    std::filesystem::remove(go);
+    EXPECT_EQ(rewrite_error, "");
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    EXPECT_EQ(syscall_violations_reported(r, SYS_getpgid), 1u)
+        << "the getpgid after the stale rewrite went unchecked";
 }
 
 TEST_F(SyscallProbeTest, AllowedSyscallsProduceNoEvents) {

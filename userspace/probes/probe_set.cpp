@@ -518,7 +518,26 @@ Status ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entr
 }
 
 bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
-    return bpf_map__delete_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), 0) == 0;
+    const bool removed =
+        bpf_map__delete_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), 0) == 0;
+    // After the entry: a registration made anew starts with no arming
+    // cleared. Absent for most cgroups (ENOENT).
+    (void)bpf_map__delete_elem(skel_->maps.disarmed_cgroups, &cgroup_id, sizeof(cgroup_id), 0);
+    return removed;
+}
+
+// The kernel clears a cgroup's arming flags in disarmed_cgroups as well as
+// in the entry (maps.bpf.h); an entry that still shows one was read, or
+// rewritten, before the clear. What callers get, and write back, is the
+// arming still in force.
+fnw_cgroup_entry ProbeSet::without_cleared_arming(uint64_t cgroup_id, fnw_cgroup_entry entry) const {
+    constexpr uint32_t arming_flags = FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC;
+    if (!(entry.flags & arming_flags)) return entry;
+    uint32_t cleared = 0;
+    if (bpf_map__lookup_elem(skel_->maps.disarmed_cgroups, &cgroup_id, sizeof(cgroup_id), &cleared,
+                             sizeof(cleared), 0) == 0)
+        entry.flags &= ~(cleared & arming_flags);
+    return entry;
 }
 
 std::optional<fnw_cgroup_entry> ProbeSet::monitored_cgroup(uint64_t cgroup_id) const {
@@ -526,11 +545,13 @@ std::optional<fnw_cgroup_entry> ProbeSet::monitored_cgroup(uint64_t cgroup_id) c
     if (bpf_map__lookup_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), &entry,
                              sizeof(entry), 0) != 0)
         return std::nullopt;
-    return entry;
+    return without_cleared_arming(cgroup_id, entry);
 }
 
 std::vector<std::pair<uint64_t, fnw_cgroup_entry>> ProbeSet::monitored_cgroups() const {
-    return map_entries<uint64_t, fnw_cgroup_entry>(skel_->maps.monitored_cgroups);
+    auto entries = map_entries<uint64_t, fnw_cgroup_entry>(skel_->maps.monitored_cgroups);
+    for (auto& [cgroup_id, entry] : entries) entry = without_cleared_arming(cgroup_id, entry);
+    return entries;
 }
 
 size_t ProbeSet::retarget_cgroups(uint32_t from, uint32_t to) {
