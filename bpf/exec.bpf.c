@@ -73,6 +73,10 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	/* The flags still in force, whatever a stale userspace rewrite of the
 	 * entry put back (disarmed_cgroups). */
 	const __u32 arming_flags = fnw_arming(cgroup_id, cg);
+	struct file *file = bprm->file;
+	struct inode *inode = file->f_inode;
+	/* An unlinked program: a memfd, or a file deleted since it was opened. */
+	const bool fileless = inode->i_nlink == 0;
 
 	/* fnwarden-runtime's container: every exec up to and including
 	 * fnwarden's init (runc re-executing itself, then the init) is not the
@@ -94,7 +98,7 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 	 * function's first program is a file: the launcher execs the command
 	 * it was given, runc the entrypoint's path in the container's root. */
 	if ((arming_flags & FNW_CGROUP_ARM_ON_EXEC) &&
-	    (bprm->file->f_inode->i_nlink == 0 || is_runtime_self_exec(p, bprm)))
+	    (fileless || is_runtime_self_exec(p, bprm)))
 		return 0;
 	/* The launcher's own exec of the function: from here on it is the
 	 * function. The new image is the function's first program, and is
@@ -113,9 +117,6 @@ int BPF_PROG(fnw_sched_process_exec, struct task_struct *p, pid_t old_pid,
 
 	if (!policy || !stats)
 		return 0;
-	struct file *file = bprm->file;
-	struct inode *inode = file->f_inode;
-	const bool fileless = inode->i_nlink == 0;
 	const bool traced = (cg->flags & FNW_CGROUP_TRACE) && !arming;
 	/* Under BPF-LSM, bprm_check_security already decided and reported. */
 	const bool restricted = (policy->flags & FNW_POLICY_EXEC_RESTRICTED) &&
