@@ -66,6 +66,24 @@ struct file_pending {
 };
 
 /*
+ * The last open this thread found allowed (in file_verdicts, or by the
+ * rules and then put there): a repeat of the same key under the same
+ * file_verdicts_epoch is answered here without the LRU lookup. It holds a
+ * copy of a file_verdicts key, never anything looser, and a purge of
+ * file_verdicts bumps the epoch after it, so it never allows what the LRU
+ * and the rules would not.
+ */
+struct file_verdict_memo {
+	struct fnw_file_verdict_key key;
+	__u64 epoch; /* file_verdicts_epoch + 1 when it was read before the lookup; 0: none */
+};
+
+struct file_task {
+	struct file_pending pending; /* first: a pointer to it is one to the value */
+	struct file_verdict_memo memo;
+};
+
+/*
  * Private to this family: the file syscall a thread is in, in the thread's
  * own storage. A monitored open pays two pointer chases from the task
  * here, where a hash keyed on the thread id cost an update, a lookup and
@@ -75,15 +93,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct file_pending);
+	__type(value, struct file_task);
 } file_pending SEC(".maps");
 
 /* The file syscall `task` (the current thread) is in, or NULL. */
 static __always_inline struct file_pending *task_file_pending(struct task_struct *task)
 {
-	struct file_pending *pending = bpf_task_storage_get(&file_pending, task, 0, 0);
+	struct file_task *state = bpf_task_storage_get(&file_pending, task, 0, 0);
 
-	return pending && pending->active ? pending : NULL;
+	return state && state->pending.active ? &state->pending : NULL;
 }
 
 static __always_inline struct file_pending *current_file_pending(void)
@@ -123,7 +141,7 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 		.is_open = is_open,
 		.active = 1,
 	};
-	struct file_pending *slot = bpf_task_storage_get(&file_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct file_task *slot = bpf_task_storage_get(&file_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 	if (!slot) {
 		struct fnw_counters *stats = fnw_counters();
@@ -132,7 +150,7 @@ static __always_inline int file_enter(__u32 nr, const char *path, __s32 dfd, con
 			__sync_fetch_and_add(&stats->file_pending_lost, 1);
 		return 0;
 	}
-	*slot = pending;
+	slot->pending = pending;
 	return 0;
 }
 
@@ -151,16 +169,32 @@ static __always_inline void file_verdict_key(struct fnw_file_verdict_key *vkey, 
 	vkey->generation = BPF_CORE_READ(inode, i_generation);
 }
 
+/* Whether two verdict keys are the same (all 40 bytes, pad zeroed). */
+static __always_inline bool same_verdict_key(const struct fnw_file_verdict_key *a,
+					     const struct fnw_file_verdict_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+static __always_inline void remember_verdict(struct file_verdict_memo *memo, const struct fnw_file_verdict_key *key,
+					     __u64 epoch)
+{
+	memo->key = *key;
+	memo->epoch = epoch;
+}
+
 static __always_inline int file_exit(long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct file_pending *found = task_file_pending(task);
+	struct file_task *state = bpf_task_storage_get(&file_pending, task, 0, 0);
 
-	if (!found)
+	if (!state || !state->pending.active)
 		return 0;
-	struct file_pending pending = *found;
+	struct file_pending pending = state->pending;
 
-	found->active = 0;
+	state->pending.active = 0;
 
 	__u64 cgroup_id;
 	struct fnw_cgroup_entry *cg = fnw_handler_cgroup_of(task, &cgroup_id);
@@ -227,13 +261,21 @@ static __always_inline int file_exit(long ret)
 	} else if (!restricted) {
 		verdict = FNW_VERDICT_ALLOWED; /* traced only */
 	} else if (file) {
-		if (bpf_map_lookup_elem(&file_verdicts, &vkey)) {
+		/* Read before the lookup: a purge after this read bumps it. */
+		const __u64 epoch = *(volatile __u64 *)&file_verdicts_epoch + 1;
+
+		if (state->memo.epoch == epoch && same_verdict_key(&state->memo.key, &vkey)) {
 			__sync_fetch_and_add(&stats->file_cache_hits, 1);
+			verdict = FNW_VERDICT_ALLOWED;
+		} else if (bpf_map_lookup_elem(&file_verdicts, &vkey)) {
+			__sync_fetch_and_add(&stats->file_cache_hits, 1);
+			remember_verdict(&state->memo, &vkey, epoch);
 			verdict = FNW_VERDICT_ALLOWED;
 		} else if (!(access & ~(granted = granted_rights_named(policy_id, &file->f_path, access, &named, &replaced)))) {
 			__u8 yes = 1;
 
 			bpf_map_update_elem(&file_verdicts, &vkey, &yes, BPF_ANY);
+			remember_verdict(&state->memo, &vkey, epoch);
 			verdict = FNW_VERDICT_ALLOWED;
 		} else if (!(access & ~rules_root_rights(policy_id, policy->file_kernel_rights)) &&
 			   !(access & ~granted & named)) {

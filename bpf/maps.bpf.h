@@ -229,6 +229,13 @@ struct {
 	__type(value, struct fnw_hold);
 } holds SEC(".maps") __weak;
 
+/*
+ * Bumped by userspace after every purge of file_verdicts (a policy's rules
+ * replaced): files.bpf.c's per-thread copy of the last allowed key is
+ * valid only under the epoch it was read in (.bss, mmapped).
+ */
+__u64 file_verdicts_epoch __weak;
+
 /* Opens found allowed, by the kernel or by userspace; see fnw_file_verdict_key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

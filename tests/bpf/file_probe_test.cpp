@@ -261,6 +261,69 @@ TEST_F(FileProbeTest, GlobsAreDecidedInUserspaceAndAllowedOpensAreRememberedInTh
     EXPECT_LT(c.file_pending, loader + 6) << "the loader's opens beyond its own baseline are inode-allowed, not sent";
 }
 
+// files.bpf.c keeps each thread's last allowed open (file_verdict_memo) and
+// answers a repeat from it without the verdict cache. These change what the
+// full check would say between a thread's second read of `first` (answered
+// from that copy) and its read of `then`, which must get the full check's
+// answer: `change` runs when the second read's record (traced) has been
+// handled, and the workload waits for it without opening anything, so its
+// last allowed open is still `first`.
+class FileVerdictMemoTest : public FileProbeTest {
+protected:
+    std::vector<fnw_file_event> reads_around(const FunctionPolicy& p, const fs::path& first, const fs::path& then,
+                                             const std::function<void()>& change) {
+        const fs::path go = dir_ / "sync" / "go";
+        int seen = 0;
+        on_record_ = [&](std::span<const std::byte> rec) {
+            fnw_file_event ev{};
+            if (rec.size() != sizeof(ev)) return;
+            std::memcpy(&ev, rec.data(), sizeof(ev));
+            if (ev.hdr.type != FNW_EVENT_FILE || raw(ev) != first.string() || ++seen != 2) return;
+            change();
+            std::ofstream(go) << "go";
+        };
+        auto r = run_workload(p, Mode::Audit,
+                              {"read:" + first.string(), "read:" + first.string(), "await-file:" + go.string(),
+                               "read:" + then.string(), "exit-errno"},
+                              {.trace = true, .use_landlock = false});
+        on_record_ = nullptr;
+        EXPECT_GE(seen, 2) << describe(r.file_events);
+        EXPECT_EQ(r.outcome.exit_code, 0) << "124: the change never ran";
+        EXPECT_GE(counters().file_cache_hits, 1u) << "the second read was answered from a cache";
+        std::vector<fnw_file_event> out;
+        for (const auto& ev : r.file_events)
+            if (ev.access == FNW_FILE_READ && (raw(ev) == first.string() || raw(ev) == then.string()))
+                out.push_back(ev);
+        return out;
+    }
+};
+
+TEST_F(FileVerdictMemoTest, AReloadThatTakesTheGrantAwayEndsTheThreadsCachedAllow) {
+    FunctionPolicy p = policy();
+    p.files.read.push_back(dir_.string() + "/**");
+    const fs::path secret = dir_ / "secret";
+    const auto reads = reads_around(p, secret, secret, [&] {
+        EXPECT_TRUE(probes_->set_policy(last_policy_id(), policy(), Mode::Audit).ok()) << "the reload";
+    });
+    ASSERT_EQ(reads.size(), 3u) << describe(reads);
+    EXPECT_EQ(reads[0].verdict, FNW_VERDICT_ALLOWED);
+    EXPECT_EQ(reads[1].verdict, FNW_VERDICT_ALLOWED);
+    EXPECT_EQ(reads[2].verdict, FNW_VERDICT_VIOLATION) << "allowed by the rules of before the reload";
+}
+
+TEST_F(FileVerdictMemoTest, AFileRenamedOutOfTheAllowedDirectoryIsNotAllowedThere) {
+    fs::create_directory(dir_ / "ok");
+    fs::create_directory(dir_ / "no");
+    const fs::path in = dir_ / "ok" / "f", out = dir_ / "no" / "f";
+    std::ofstream(in) << "f\n";
+    FunctionPolicy p = policy();
+    p.files.read.push_back((dir_ / "ok").string() + "/**");
+    const auto reads = reads_around(p, in, out, [&] { EXPECT_EQ(::rename(in.c_str(), out.c_str()), 0); });
+    ASSERT_EQ(reads.size(), 3u) << describe(reads);
+    EXPECT_EQ(reads[1].verdict, FNW_VERDICT_ALLOWED);
+    EXPECT_EQ(reads[2].verdict, FNW_VERDICT_VIOLATION) << "the same inode, now where nothing allows it";
+}
+
 // A single-file rule names an inode, and files get replaced: a rename over
 // the allowed file (what resolvconf or an editor does) makes a new inode.
 // Reading the new one must not be killed as a violation: a miss in that

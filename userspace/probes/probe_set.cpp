@@ -467,9 +467,15 @@ Status ProbeSet::replace_file_rules(uint32_t policy_id, const KernelFileRules& r
             [&](const fnw_file_rule_name_key& k) { return k.policy_id == policy_id; });
         !s)
         return s;
-    return replace_policy_keys(
-        skel_->maps.file_rules, keys, [&](size_t i) { return rules.rules[i].second; },
-        [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; });
+    if (Status s = replace_policy_keys(
+            skel_->maps.file_rules, keys, [&](size_t i) { return rules.rules[i].second; },
+            [&](const fnw_file_rule_key& k) { return k.policy_id == policy_id; });
+        !s)
+        return s;
+    // And again: an open checked between the purge above and here was
+    // allowed by the old rules, and its verdict must not outlive them.
+    forget_file_verdicts(policy_id);
+    return {};
 }
 
 Status ProbeSet::refresh_file_rules(uint32_t policy_id) {

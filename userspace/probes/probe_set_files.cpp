@@ -48,6 +48,10 @@ ObjectIdentityFn ProbeSet::identity_fn() const {
 void ProbeSet::forget_file_verdicts(uint32_t policy_id) {
     delete_keys_where<fnw_file_verdict_key>(
         skel_->maps.file_verdicts, [&](const fnw_file_verdict_key& k) { return k.policy_id == policy_id; });
+    // After the purge: a thread's copy of a verdict (files.bpf.c,
+    // file_verdict_memo) read the epoch before its lookup, so one made
+    // from a purged entry carries an older epoch and is not used again.
+    __atomic_fetch_add(&skel_->bss->file_verdicts_epoch, 1, __ATOMIC_SEQ_CST);
 }
 
 bool ProbeSet::remember_allowed_file(const fnw_file_verdict_key& key) {
