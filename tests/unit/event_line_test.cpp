@@ -3,7 +3,10 @@
 // writes, byte for byte but the id: the trace hot path and the JSON every
 // other consumer parses are one schema.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstring>
 #include <string>
@@ -97,10 +100,32 @@ TEST(EventLine, ExeIsReadOnceAndAgainAfterAnExec) {
     EXPECT_FALSE(exe.empty());
     EXPECT_EQ(exe, to_json(Record(ev), ctx, WallClock(0))->at("exe"));
 
-    ExeCache cache(std::chrono::hours(1));
-    const std::string first = cache.exe(ev.hdr.pid);
+    ExeCache cache(std::chrono::seconds(1));
+    const std::string first = cache.exe(ev.hdr.pid, 5'000'000'000);
     EXPECT_EQ(first, exe);
-    EXPECT_EQ(cache.exe(999'999'999), "");  // no such process
+    EXPECT_EQ(cache.exe_json(ev.hdr.pid, 5'000'000'000), nlohmann::json(exe).dump());
+    EXPECT_EQ(cache.exe(999'999'999, 5'000'000'000), "");  // no such process
+
+}
+
+// Kept within its age on the caller's clock, read again after it or when
+// that clock went back: a pid recycled since names its new image.
+TEST(EventLine, ExeCacheAgesOnTheCallersClock) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    ExeCache cache(std::chrono::seconds(1));
+    const auto pid = static_cast<uint32_t>(child);
+    const std::string exe = cache.exe(pid, 5'000'000'000);
+    ASSERT_FALSE(exe.empty());
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    EXPECT_EQ(cache.exe(pid, 5'999'999'999), exe) << "within its age: not read again";
+    EXPECT_EQ(cache.exe(pid, 4'000'000'000), "") << "the clock went back: read again";
+    EXPECT_EQ(cache.exe(pid, 7'000'000'000), "") << "past its age: read again";
 }
 
 TEST(EventLine, TimeMatchesTheWallClockAcrossSeconds) {

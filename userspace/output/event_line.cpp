@@ -15,6 +15,10 @@
 namespace fnw {
 namespace {
 
+// Literals with their length known at compile time: `out += "..."` would
+// measure each one per event (strlen).
+using namespace std::string_view_literals;
+
 template <typename Number>
 void append_number(std::string& out, Number value) {
     char digits[24];
@@ -23,17 +27,27 @@ void append_number(std::string& out, Number value) {
 }
 
 // What event_json's printable() and nlohmann's dump() make of process bytes:
-// outside printable ASCII '?', then '"' and '\' escaped.
+// outside printable ASCII '?', then '"' and '\' escaped. The run of bytes
+// that need none (all of them, nearly always) goes in with one append.
 void append_printable_string(std::string& out, std::string_view text) {
     out.push_back('"');
-    for (char c : text) {
+    while (!text.empty()) {
+        size_t plain = 0;
+        for (; plain < text.size(); ++plain) {
+            const auto byte = static_cast<unsigned char>(text[plain]);
+            if (byte < 0x20 || byte > 0x7e || byte == '"' || byte == '\\') break;
+        }
+        out.append(text.data(), plain);
+        if (plain == text.size()) break;
+        const char c = text[plain];
         const auto byte = static_cast<unsigned char>(c);
         if (byte < 0x20 || byte > 0x7e) {
             out.push_back('?');
         } else {
-            if (c == '"' || c == '\\') out.push_back('\\');
+            out.push_back('\\');
             out.push_back(c);
         }
+        text.remove_prefix(plain + 1);
     }
     out.push_back('"');
 }
@@ -58,10 +72,12 @@ bool is_exec_syscall(uint32_t nr) { return nr == 59 || nr == 322; }  // x86_64 e
 
 }  // namespace
 
-const std::string& ExeCache::exe(uint32_t pid) {
-    const auto now = std::chrono::steady_clock::now();
+const ExeCache::Entry& ExeCache::entry(uint32_t pid, uint64_t now_ns) {
+    const auto max_age_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_age_).count());
     auto found = entries_.find(pid);
-    if (found != entries_.end() && now - found->second.read_at < max_age_) return found->second.exe;
+    // A clock that went back (another caller's stamp) reads again too.
+    if (found != entries_.end() && now_ns >= found->second.read_at_ns && now_ns - found->second.read_at_ns < max_age_ns)
+        return found->second;
     if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
     std::array<char, 4096> target{};
     const std::string link = "/proc/" + std::to_string(pid) + "/exe";
@@ -70,8 +86,11 @@ const std::string& ExeCache::exe(uint32_t pid) {
     for (char& c : exe)
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
     Entry& entry = entries_[pid];
-    entry = Entry{std::move(exe), now};
-    return entry.exe;
+    entry.json.clear();
+    append_printable_string(entry.json, exe);
+    entry.exe = std::move(exe);
+    entry.read_at_ns = now_ns;
+    return entry;
 }
 
 void EventTimeFormatter::append(uint64_t boot_ns, std::string& out) {
@@ -116,85 +135,89 @@ bool EventLineWriter::append(const Record& record, std::string& out) {
 // Keys in nlohmann's (sorted) order: action ... verdict; header_json and
 // syscall_json (event_json.cpp) say what each means.
 void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out) {
-    out += "{\"action\":\"";
+    out += "{\"action\":\""sv;
     out += action_name(ev.action);
-    out += "\",\"args\":[";
+    out += "\",\"args\":["sv;
     for (size_t i = 0; i < FNW_SYSCALL_ARGS; ++i) {
         if (i) out.push_back(',');
         append_number(out, ev.args[i]);
     }
-    out += "],";
+    out += "],"sv;
     append_header_fields(ev.hdr, ctx, out);
-    out += ",\"mechanism\":\"";
+    out += ",\"mechanism\":\""sv;
     out += mechanism_name(ev.mechanism);
-    out += "\",\"mode\":\"";
+    out += "\",\"mode\":\""sv;
     out += to_string(ctx.mode);  // a fixed name: nothing to escape
-    out += "\",\"pid\":";
+    out += "\",\"pid\":"sv;
     append_number(out, ev.hdr.pid);
-    out += ",\"policy\":";
+    out += ",\"policy\":"sv;
     out += policy_json_.json(ctx.policy);
-    out += ",\"ppid\":";
+    out += ",\"ppid\":"sv;
     append_number(out, ev.hdr.ppid);
     if (ev.verdict == FNW_VERDICT_VIOLATION) {
-        out += ",\"rule\":\"";
+        out += ",\"rule\":\""sv;
         out += syscall_rule_name(ev.rule);
         out.push_back('"');
     }
-    out += ",\"schema_version\":";
+    out += ",\"schema_version\":"sv;
     append_number(out, kEventSchemaVersion);
-    out += ",\"severity\":\"";
+    out += ",\"severity\":\""sv;
     out += syscall_severity(ev);
-    out += "\",\"syscall\":{\"name\":\"";
+    out += "\",\"syscall\":{\"name\":\""sv;
     const std::string_view name = SyscallTable::name(static_cast<int>(ev.nr));
     out += name.empty() ? std::string_view("unknown") : name;
-    out += "\",\"nr\":";
+    out += "\",\"nr\":"sv;
     append_number(out, ev.nr);
-    out += "},\"tid\":";
+    out += "},\"tid\":"sv;
     append_number(out, ev.hdr.tid);
-    out += ",\"time\":";
+    out += ",\"time\":"sv;
     time_.append(ev.hdr.boot_ns, out);
-    out += ",\"type\":\"";
+    out += ",\"type\":\""sv;
     out += json_type(EventKind::Syscall);
-    out += "\",\"verdict\":\"";
+    out += "\",\"verdict\":\""sv;
     out += verdict_name(ev.verdict);
-    out += "\"}";
+    out += "\"}"sv;
     if (is_exec_syscall(ev.nr)) exes_.forget(ev.hdr.pid);  // its next events run the new image
 }
 
 // cgroup_id through lineage_truncated, in key order.
 void SyscallLineWriter::append_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string& out) {
-    out += "\"cgroup_id\":";
+    out += "\"cgroup_id\":"sv;
     append_number(out, hdr.cgroup_id);
-    out += ",\"comm\":";
+    out += ",\"comm\":"sv;
     append_printable_string(out, bounded(hdr.comm));
     if (ctx.resolve_exe) {
-        out += ",\"exe\":";
-        append_printable_string(out, exes_.exe(hdr.pid));
+        out += ",\"exe\":"sv;
+        out += exes_.exe_json(hdr.pid, hdr.boot_ns);
     }
-    out += ",\"function\":";
+    out += ",\"function\":"sv;
     out += function_json_.json(ctx.function);
     const std::span<const uint32_t> ancestors = lineage(hdr);
     if (!hdr.lineage_truncated) {
-        out += ",\"function_root\":";
+        out += ",\"function_root\":"sv;
         append_number(out, ancestors.empty() ? hdr.pid : ancestors.back());
     }
-    out += ",\"host\":";
+    out += ",\"host\":"sv;
     out += host_json_;
-    out += ",\"id\":\"";
-    out += ids_.next();
+    out += ",\"id\":\""sv;
+    // Stamped with the event's own time: no clock read per event.
+    const int64_t wall_ns = static_cast<int64_t>(hdr.boot_ns) + time_.clock().offset_ns();
+    ids_.append_next(out, std::chrono::system_clock::time_point(
+                              std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                  std::chrono::nanoseconds(wall_ns))));
     out.push_back('"');
     if (!ctx.k8s_json.empty()) {
-        out += ",\"k8s\":";
+        out += ",\"k8s\":"sv;
         out += ctx.k8s_json;
     }
-    out += ",\"lineage\":[";
+    out += ",\"lineage\":["sv;
     for (size_t i = 0; i < ancestors.size(); ++i) {
         if (i) out.push_back(',');
         append_number(out, ancestors[i]);
     }
     out.push_back(']');
-    if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) out += ",\"lineage_from_proc\":true";
-    if (hdr.lineage_truncated) out += ",\"lineage_truncated\":true";
+    if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) out += ",\"lineage_from_proc\":true"sv;
+    if (hdr.lineage_truncated) out += ",\"lineage_truncated\":true"sv;
 }
 
 }  // namespace fnw

@@ -24,19 +24,25 @@ namespace fnw {
 
 // /proc/PID/exe, read once per process and kept while it keeps its image: a
 // traced execve drops the entry (the next event reads the new image), and
-// an entry older than `max_age` is read again (a recycled pid).
+// an entry older than `max_age` is read again (a recycled pid). The age is
+// counted on the caller's clock (`now_ns`, any monotonic nanoseconds: the
+// writer gives the event's own stamp), so a hit costs no clock read.
 class ExeCache {
 public:
     explicit ExeCache(std::chrono::milliseconds max_age = std::chrono::seconds(1)) : max_age_(max_age) {}
     // The printable exe of `pid` ("" when the process is gone).
-    const std::string& exe(uint32_t pid);
+    const std::string& exe(uint32_t pid, uint64_t now_ns) { return entry(pid, now_ns).exe; }
+    // The same as a JSON string, quotes included.
+    const std::string& exe_json(uint32_t pid, uint64_t now_ns) { return entry(pid, now_ns).json; }
     void forget(uint32_t pid) { entries_.erase(pid); }
 
 private:
     struct Entry {
-        std::string exe;
-        std::chrono::steady_clock::time_point read_at;
+        std::string exe, json;
+        uint64_t read_at_ns = 0;
     };
+    const Entry& entry(uint32_t pid, uint64_t now_ns);
+
     std::chrono::milliseconds max_age_;
     std::unordered_map<uint32_t, Entry> entries_;
 };
@@ -48,6 +54,7 @@ class EventTimeFormatter {
 public:
     explicit EventTimeFormatter(WallClock clock) : clock_(clock) {}
     void append(uint64_t boot_ns, std::string& out);
+    const WallClock& clock() const { return clock_; }
 
 private:
     WallClock clock_;
