@@ -328,18 +328,19 @@ bool ControlServer::enqueue(Client& client, std::string_view line, Flush when) {
     if (client.dead || client.closing) return false;
     const size_t limit = options_.max_queued_bytes_per_client;
     const bool was_idle = client.outbound.empty();
-    size_t needed = line.size();
-    std::string notice;
-    if (client.dropped_unreported > 0) {
-        notice = dropped_notice(client.dropped_unreported);
-        needed += notice.size();
-    }
-    if (client.queued_bytes + needed > limit) {
+    const auto drop = [&] {
         ++client.dropped_total;
         ++client.dropped_unreported;
         ++dropped_messages_;
         return true;
-    }
+    };
+    // A stalled client is offered every event of a flood: dropping must
+    // cost a compare, not the JSON of the notice (it was built, and thrown
+    // away, per dropped line: the daemon's reader spent its time there).
+    if (client.queued_bytes + line.size() > limit) return drop();
+    std::string notice;
+    if (client.dropped_unreported > 0) notice = dropped_notice(client.dropped_unreported);
+    if (client.queued_bytes + line.size() + notice.size() > limit) return drop();
     if (!notice.empty()) {
         append_outbound(client, notice);
         client.dropped_unreported = 0;
