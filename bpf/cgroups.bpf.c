@@ -93,7 +93,7 @@ int BPF_PROG(fnw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 
 	/* The parent's arming as the kernel knows it, not as a stale rewrite
 	 * of its entry may show it. */
-	child.flags = (child.flags & ~(__u32)(FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC)) |
+	child.flags = (child.flags & ~(__u32)FNW_CGROUP_ARMING_FLAGS) |
 		      fnw_arming(parent_id, parent) | FNW_CGROUP_INHERITED;
 	/* Entry first, then the prefilter bit that makes probes look for it. */
 	/* NOEXIST: never overwrite a registration userspace already made. */

@@ -82,7 +82,7 @@ static __always_inline struct fnw_cgroup_entry *fnw_handler_cgroup(__u64 *cgroup
  */
 static __always_inline __u32 fnw_arming(__u64 cgroup_id, const struct fnw_cgroup_entry *cg)
 {
-	const __u32 arming = cg->flags & (FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC);
+	const __u32 arming = cg->flags & FNW_CGROUP_ARMING_FLAGS;
 
 	if (!arming)
 		return 0;

@@ -42,6 +42,13 @@ enum fnw_cgroup_flags {
 };
 
 /*
+ * The flags that wait for an exec, which only the kernel clears (and also
+ * records in disarmed_cgroups, maps.bpf.h, so a stale rewrite of the entry
+ * cannot set them again).
+ */
+#define FNW_CGROUP_ARMING_FLAGS (FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC)
+
+/*
  * path_args[syscall nr]: where a syscall Landlock can refuse keeps its
  * object: the path of a file/exec syscall, the sockaddr of connect/bind.
  * Filled by userspace from the syscall table by name, so no number is typed

@@ -537,12 +537,11 @@ bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
 // rewritten, before the clear. What callers get, and write back, is the
 // arming still in force.
 fnw_cgroup_entry ProbeSet::without_cleared_arming(uint64_t cgroup_id, fnw_cgroup_entry entry) const {
-    constexpr uint32_t arming_flags = FNW_CGROUP_ARM_ON_EXEC | FNW_CGROUP_ARM_SKIP_EXEC;
-    if (!(entry.flags & arming_flags)) return entry;
+    if (!(entry.flags & FNW_CGROUP_ARMING_FLAGS)) return entry;
     uint32_t cleared = 0;
     if (bpf_map__lookup_elem(skel_->maps.disarmed_cgroups, &cgroup_id, sizeof(cgroup_id), &cleared,
                              sizeof(cleared), 0) == 0)
-        entry.flags &= ~(cleared & arming_flags);
+        entry.flags &= ~(cleared & FNW_CGROUP_ARMING_FLAGS);
     return entry;
 }
 
