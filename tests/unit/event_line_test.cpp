@@ -101,11 +101,8 @@ TEST(EventLine, ExeIsReadOnceAndAgainAfterAnExec) {
     EXPECT_EQ(exe, to_json(Record(ev), ctx, WallClock(0))->at("exe"));
 
     ExeCache cache(std::chrono::seconds(1));
-    const std::string first = cache.exe(ev.hdr.pid, 5'000'000'000);
-    EXPECT_EQ(first, exe);
     EXPECT_EQ(cache.exe_json(ev.hdr.pid, 5'000'000'000), nlohmann::json(exe).dump());
-    EXPECT_EQ(cache.exe(999'999'999, 5'000'000'000), "");  // no such process
-
+    EXPECT_EQ(cache.exe_json(999'999'999, 5'000'000'000), "\"\"");  // no such process
 }
 
 // Kept within its age on the caller's clock, read again after it or when
@@ -119,13 +116,13 @@ TEST(EventLine, ExeCacheAgesOnTheCallersClock) {
     }
     ExeCache cache(std::chrono::seconds(1));
     const auto pid = static_cast<uint32_t>(child);
-    const std::string exe = cache.exe(pid, 5'000'000'000);
-    ASSERT_FALSE(exe.empty());
+    const std::string exe = cache.exe_json(pid, 5'000'000'000);
+    ASSERT_NE(exe, "\"\"");
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
-    EXPECT_EQ(cache.exe(pid, 5'999'999'999), exe) << "within its age: not read again";
-    EXPECT_EQ(cache.exe(pid, 4'000'000'000), "") << "the clock went back: read again";
-    EXPECT_EQ(cache.exe(pid, 7'000'000'000), "") << "past its age: read again";
+    EXPECT_EQ(cache.exe_json(pid, 5'999'999'999), exe) << "within its age: not read again";
+    EXPECT_EQ(cache.exe_json(pid, 4'000'000'000), "\"\"") << "the clock went back: read again";
+    EXPECT_EQ(cache.exe_json(pid, 7'000'000'000), "\"\"") << "past its age: read again";
 }
 
 TEST(EventLine, TimeMatchesTheWallClockAcrossSeconds) {

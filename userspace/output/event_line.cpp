@@ -72,25 +72,22 @@ bool is_exec_syscall(uint32_t nr) { return nr == 59 || nr == 322; }  // x86_64 e
 
 }  // namespace
 
-const ExeCache::Entry& ExeCache::entry(uint32_t pid, uint64_t now_ns) {
+const std::string& ExeCache::exe_json(uint32_t pid, uint64_t now_ns) {
     const auto max_age_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_age_).count());
     auto found = entries_.find(pid);
     // A clock that went back (another caller's stamp) reads again too.
     if (found != entries_.end() && now_ns >= found->second.read_at_ns && now_ns - found->second.read_at_ns < max_age_ns)
-        return found->second;
+        return found->second.json;
     if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
     std::array<char, 4096> target{};
     const std::string link = "/proc/" + std::to_string(pid) + "/exe";
     const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    std::string exe = n > 0 ? std::string(target.data(), static_cast<size_t>(n)) : std::string();
-    for (char& c : exe)
-        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
     Entry& entry = entries_[pid];
     entry.json.clear();
-    append_printable_string(entry.json, exe);
-    entry.exe = std::move(exe);
+    // Outside printable ASCII '?', as event_json's printable() does.
+    append_printable_string(entry.json, std::string_view(target.data(), n > 0 ? static_cast<size_t>(n) : 0));
     entry.read_at_ns = now_ns;
-    return entry;
+    return entry.json;
 }
 
 void EventTimeFormatter::append(uint64_t boot_ns, std::string& out) {

@@ -30,18 +30,16 @@ namespace fnw {
 class ExeCache {
 public:
     explicit ExeCache(std::chrono::milliseconds max_age = std::chrono::seconds(1)) : max_age_(max_age) {}
-    // The printable exe of `pid` ("" when the process is gone).
-    const std::string& exe(uint32_t pid, uint64_t now_ns) { return entry(pid, now_ns).exe; }
-    // The same as a JSON string, quotes included.
-    const std::string& exe_json(uint32_t pid, uint64_t now_ns) { return entry(pid, now_ns).json; }
+    // The printable exe of `pid` as a JSON string, quotes included ("\"\""
+    // when the process is gone).
+    const std::string& exe_json(uint32_t pid, uint64_t now_ns);
     void forget(uint32_t pid) { entries_.erase(pid); }
 
 private:
     struct Entry {
-        std::string exe, json;
+        std::string json;
         uint64_t read_at_ns = 0;
     };
-    const Entry& entry(uint32_t pid, uint64_t now_ns);
 
     std::chrono::milliseconds max_age_;
     std::unordered_map<uint32_t, Entry> entries_;
