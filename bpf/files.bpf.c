@@ -79,7 +79,7 @@ struct file_verdict_memo {
 };
 
 struct file_task {
-	struct file_pending pending; /* first: a pointer to it is one to the value */
+	struct file_pending pending;
 	struct file_verdict_memo memo;
 };
 
@@ -96,12 +96,20 @@ struct {
 	__type(value, struct file_task);
 } file_pending SEC(".maps");
 
-/* The file syscall `task` (the current thread) is in, or NULL. */
-static __always_inline struct file_pending *task_file_pending(struct task_struct *task)
+/* The file state of `task` (the current thread) while it is in a file syscall, or NULL. */
+static __always_inline struct file_task *task_file_in_syscall(struct task_struct *task)
 {
 	struct file_task *state = bpf_task_storage_get(&file_pending, task, 0, 0);
 
-	return state && state->pending.active ? &state->pending : NULL;
+	return state && state->pending.active ? state : NULL;
+}
+
+/* The file syscall `task` (the current thread) is in, or NULL. */
+static __always_inline struct file_pending *task_file_pending(struct task_struct *task)
+{
+	struct file_task *state = task_file_in_syscall(task);
+
+	return state ? &state->pending : NULL;
 }
 
 static __always_inline struct file_pending *current_file_pending(void)
@@ -188,9 +196,9 @@ static __always_inline void remember_verdict(struct file_verdict_memo *memo, con
 static __always_inline int file_exit(long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct file_task *state = bpf_task_storage_get(&file_pending, task, 0, 0);
+	struct file_task *state = task_file_in_syscall(task);
 
-	if (!state || !state->pending.active)
+	if (!state)
 		return 0;
 	struct file_pending pending = state->pending;
 
