@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/utf8.hpp"
+
 namespace fnw {
 namespace {
 
@@ -14,40 +16,6 @@ void append_escaped_bytes(std::string& out, std::string_view bytes) {
         out += kHex[c >> 4];
         out += kHex[c & 0xf];
     }
-}
-
-// Length of the valid UTF-8 sequence at text[0] and its code point, or 0.
-size_t decode_utf8(std::string_view text, uint32_t* code_point) {
-    const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-    const unsigned char lead = byte(0);
-    size_t length;
-    uint32_t cp;
-    if (lead < 0x80) {
-        *code_point = lead;
-        return 1;
-    } else if (lead >= 0xc2 && lead <= 0xdf) {
-        length = 2;
-        cp = lead & 0x1f;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-        length = 3;
-        cp = lead & 0x0f;
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-        length = 4;
-        cp = lead & 0x07;
-    } else {
-        return 0;
-    }
-    if (text.size() < length) return 0;
-    for (size_t i = 1; i < length; ++i) {
-        if ((byte(i) & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (byte(i) & 0x3f);
-    }
-    // Overlong forms, UTF-16 surrogates, beyond Unicode.
-    if ((length == 3 && cp < 0x800) || (length == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    *code_point = cp;
-    return length;
 }
 
 bool unsafe_code_point(uint32_t cp) {

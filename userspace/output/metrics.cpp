@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/utf8.hpp"
 #include "probes/probe_counters.hpp"
 
 namespace fnw {
@@ -31,57 +32,12 @@ bool is_label_name(std::string_view name) {
                        [](char c) { return is_ascii_letter(c) || is_ascii_digit(c) || c == '_'; });
 }
 
-// Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629: no
-// overlongs, no surrogates, nothing past U+10FFFF), 0 when there is none.
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-    auto byte_at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char lead = byte_at(i);
-    if (lead < 0x80) return 1;
-    size_t length = 0;
-    unsigned char second_min = 0x80, second_max = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2;
-    } else if (lead == 0xE0) {
-        length = 3;
-        second_min = 0xA0;
-    } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
-        length = 3;
-    } else if (lead == 0xED) {
-        length = 3;
-        second_max = 0x9F;
-    } else if (lead == 0xF0) {
-        length = 4;
-        second_min = 0x90;
-    } else if (lead >= 0xF1 && lead <= 0xF3) {
-        length = 4;
-    } else if (lead == 0xF4) {
-        length = 4;
-        second_max = 0x8F;
-    } else {
-        return 0;
-    }
-    if (i + length > s.size()) return 0;
-    if (byte_at(i + 1) < second_min || byte_at(i + 1) > second_max) return 0;
-    for (size_t k = 2; k < length; ++k)
-        if (byte_at(i + k) < 0x80 || byte_at(i + k) > 0xBF) return 0;
-    return length;
-}
-
-bool is_valid_utf8(std::string_view s) {
-    for (size_t i = 0; i < s.size();) {
-        size_t n = utf8_sequence_length(s, i);
-        if (n == 0) return false;
-        i += n;
-    }
-    return true;
-}
-
 std::string with_invalid_utf8_replaced(std::string_view s) {
     constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
-        size_t n = utf8_sequence_length(s, i);
+        size_t n = utf8_sequence_length(s.substr(i));
         if (n == 0) {
             out += kReplacementCharacter;
             i += 1;
