@@ -58,6 +58,29 @@ TEST(PolicyParser, ParsesAFullPolicy) {
     EXPECT_EQ(p.source, "t.yaml");
 }
 
+// A policy is UTF-8 text. Other bytes are refused where they stand: kept,
+// yaml-cpp would decode them differently when the policy is written back
+// (the parser fuzzer's crash of session 18, an overlong C0 98 in a
+// cgroupPath, is the fixture).
+TEST(PolicyParser, BytesThatAreNotUtf8AreRefusedAtTheirPlace) {
+    auto r = parse_spec("spec:\n  selector:\n    cgroupPath: 'pods/\xc0\x98x'\n");
+    EXPECT_THAT(only_error(r).to_string(), HasSubstr("t.yaml:7:23: not UTF-8 text: byte 0xc0"));
+    // In a comment too: the file is not text.
+    r = parse_policy(std::string("# caf\xe9\n") + kHeader + "spec: {}\n", "t.yaml");
+    EXPECT_THAT(only_error(r).to_string(), HasSubstr("t.yaml:1:6: not UTF-8 text: byte 0xe9"));
+    // A surrogate (ED A0 80) and a truncated sequence at the end.
+    EXPECT_FALSE(parse_spec("spec:\n  selector:\n    function: \xed\xa0\x80\n").ok());
+    EXPECT_FALSE(parse_spec("spec:\n  selector:\n    function: a\n# \xe2\x82").ok());
+    auto file = parse_policy_file(FNW_TEST_FIXTURES "/policies/bad-overlong-utf8.yaml");
+    EXPECT_THAT(only_error(file).to_string(), HasSubstr("bad-overlong-utf8.yaml:11:24: not UTF-8 text: byte 0xff"));
+}
+
+TEST(PolicyParser, Utf8TextIsKept) {
+    auto r = parse_spec("spec:\n  selector:\n    function: caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x90\x8d\n");
+    ASSERT_TRUE(r.ok()) << r.errors[0].to_string();
+    EXPECT_EQ(r.policy->function, "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x90\x8d");
+}
+
 TEST(PolicyParser, DefaultsAreAuditAndReport) {
     auto r = parse_spec("spec:\n  selector: {function: f}\n  syscalls: {allow: [read]}\n");
     ASSERT_TRUE(r.ok());

@@ -125,6 +125,25 @@ TEST(PolicyWriter, ACgroupPathWithAControlCharacterRoundTrips) {
     EXPECT_EQ(back.policy->selector.cgroup_path, p.selector.cgroup_path) << yaml;
 }
 
+// Multi-byte UTF-8 in a pattern, a name and a path comes back as it went
+// out, in either quoting.
+TEST(PolicyWriter, Utf8TextRoundTrips) {
+    FunctionPolicy p;
+    p.name = "caf\xc3\xa9";
+    p.function = "caf\xc3\xa9";
+    p.selector.cgroup_path = "pods/\xe2\x82\xac(\\d+)";
+    p.syscalls.allow.set();
+    p.files.restricted = true;
+    p.files.read = {"/srv/\xf0\x9f\x90\x8d/**"};
+    const std::string yaml = render_policy_yaml(p);
+    auto back = parse_policy(yaml, "rendered.yaml");
+    ASSERT_TRUE(back.ok()) << yaml;
+    EXPECT_EQ(back.policy->selector.cgroup_path, p.selector.cgroup_path) << yaml;
+    EXPECT_EQ(back.policy->function, p.function);
+    EXPECT_EQ(back.policy->files.read, p.files.read);
+    EXPECT_EQ(render_policy_yaml(*back.policy), yaml);
+}
+
 TEST(PolicyWriter, UnrestrictedSyscallsHaveNoSection) {
     FunctionPolicy p;
     p.name = "n";

@@ -5,11 +5,15 @@
 #include <cctype>
 #include <fstream>
 #include <initializer_list>
+#include <span>
 #include <sstream>
+#include <utility>
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/hex.hpp"
 #include "common/result.hpp"
+#include "common/utf8.hpp"
 #include "core/elf_interpreter.hpp"
 #include "core/policy_checker.hpp"
 #include "core/selector.hpp"
@@ -309,8 +313,27 @@ void parse_spec(Checker& check, const YAML::Node& spec, FunctionPolicy& policy) 
     if (const YAML::Node process = spec["process"]) parse_process(check, process, policy.process);
 }
 
+// Line and column (from 1) of byte `offset` in `text`.
+std::pair<int, int> position_of(std::string_view text, size_t offset) {
+    const std::string_view before = text.substr(0, offset);
+    const size_t line_start = before.rfind('\n');
+    const auto line = static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1;
+    const auto column = static_cast<int>(line_start == std::string_view::npos ? offset : offset - line_start - 1) + 1;
+    return {line, column};
+}
+
 // Parses YAML text; on a syntax error records it and returns nullopt.
+// A policy is UTF-8 text (YAML 1.2 allows UTF-16 and -32 too; nobody
+// writes policies in them). Other bytes are refused, not passed through:
+// yaml-cpp keeps them in a scalar as read but decodes them when it writes
+// (an overlong C0 98 becomes a raw control character), so a policy that
+// `learn --merge` writes back would no longer say what it said.
 std::optional<YAML::Node> load_document(Checker& check, const std::string& text) {
+    if (const auto bad = first_invalid_utf8(text)) {
+        const auto [line, column] = position_of(text, *bad);
+        check.error_at(line, column, "not UTF-8 text: byte 0x" + to_hex(std::span(reinterpret_cast<const uint8_t*>(text.data()) + *bad, 1)));
+        return std::nullopt;
+    }
     try {
         return YAML::Load(text);
     } catch (const YAML::ParserException& e) {
