@@ -310,6 +310,33 @@ done
 
 declare -A workload_label=([getppid]="getppid" [openclose]="open+close" [connect]="udp connect"
   [exec]="fork+exec" [jit]="mprotect RX/RW" [pyhandler]="Python handler request")
+# Issue 24's acceptance, from this run's medians: (c) at most the floor (b)
+# plus the one helper that finds the caller's cgroup ((g) measures exactly
+# that), and (d) open+close at most 1.25x. (j), the floor plus an empty
+# sys_exit program, is the least a monitored open can cost while it is
+# paired at sys_exit: printed next to (d) when measured.
+targets() {
+  local w have
+  for w in getppid openclose; do
+    [[ -n ${med[a,$w]:-} && -n ${med[b,$w]:-} && -n ${med[c,$w]:-} ]] || {
+      echo "(c) <= (b) + one helper, ${workload_label[$w]}: not measured (needs a b c)"
+      continue
+    }
+    have=${med[g,$w]:-}
+    awk -v a="${med[a,$w]}" -v b="${med[b,$w]}" -v c="${med[c,$w]}" -v g="$have" -v w="${workload_label[$w]}" 'BEGIN {
+      if (g == "") { printf "(c) <= (b) + one helper, %s: c-b = %+.1f ns (%.2fx against %.2fx); add g to CONFIGS for the helper'"'"'s cost\n", w, c - b, c / a, b / a; exit }
+      printf "(c) <= (b) + one helper, %s: %s (c-b = %+.1f ns, g-b = %+.1f ns; %.2fx, %.2fx, %.2fx)\n", w, (c <= g) ? "yes" : "no", c - b, g - b, c / a, g / a, b / a }'
+  done
+  if [[ -n ${med[a,openclose]:-} && -n ${med[d,openclose]:-} ]]; then
+    awk -v a="${med[a,openclose]}" -v d="${med[d,openclose]}" -v j="${med[j,openclose]:-}" 'BEGIN {
+      printf "(d) open+close <= 1.25x: %s (%.2fx)", (d / a <= 1.25) ? "yes" : "no", d / a
+      if (j != "") printf "; (j), the floor and an empty sys_exit alone: %.2fx", j / a
+      printf "\n" }'
+  else
+    echo "(d) open+close <= 1.25x: not measured (needs a d, openclose)"
+  fi
+}
+
 report() {
   # One column group per workload measured: getppid in ns and as a ratio,
   # the others as ratios to (a), all from the same interleaved rounds.
@@ -343,18 +370,7 @@ report() {
     echo "$line"
   done
   echo
-  if [[ -n ${med[b,getppid]:-} && -n ${med[c,getppid]:-} ]]; then
-    awk -v b="${med[b,getppid]}" -v c="${med[c,getppid]}" 'BEGIN {
-      printf "(c) within floor + 20 ns per syscall: %s (c-b = %+.1f ns)\n", (c - b <= 20) ? "yes" : "no", c - b }'
-  else
-    echo "(c) within floor + 20 ns per syscall: not measured"
-  fi
-  if [[ -n ${med[d,getppid]:-} ]]; then
-    awk -v a="${med[a,getppid]}" -v d="${med[d,getppid]}" 'BEGIN {
-      printf "(d) <= 1.45x on getppid: %s (%.2fx)\n", (d / a <= 1.45) ? "yes" : "no", d / a }'
-  else
-    echo "(d) <= 1.45x on getppid: not measured"
-  fi
+  targets
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) CPUs; workload pinned to CPU $cpu," \
     "monitors on CPU $helper_cpus; $rounds interleaved rounds, medians; ${busy_before}% CPU busy and $foreign_probes" \
