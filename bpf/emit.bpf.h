@@ -82,20 +82,25 @@ __u64 fnw_alerts_woken_at __weak;
  * the threshold. */
 static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_counters *stats, bool wake_now)
 {
-	__u64 pending, threshold, produced, *woken_at;
+	__u64 threshold, produced, *woken_at;
 
 	if (alert) {
-		pending = bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA);
 		produced = bpf_ringbuf_query(&alerts, BPF_RB_PROD_POS);
 		threshold = alerts_wakeup_bytes;
 		woken_at = &fnw_alerts_woken_at;
 	} else {
-		pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 		produced = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
 		threshold = ringbuf_wakeup_bytes;
 		woken_at = &fnw_events_woken_at;
 	}
-	if (wake_now || (pending >= threshold && produced - *woken_at >= threshold)) {
+	/* What is pending is asked only once a threshold was produced since
+	 * the last wakeup: one query instead of two for nearly every record. */
+	bool wake = wake_now;
+
+	if (!wake && produced - *woken_at >= threshold)
+		wake = (alert ? bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA)
+			      : bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA)) >= threshold;
+	if (wake) {
 		*woken_at = produced;
 		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
 	} else {
@@ -157,27 +162,35 @@ static __always_inline void fnw_count_gap(__u32 policy_id, struct fnw_counters *
 }
 
 /*
- * Header fields every program type can fill. ppid needs the task struct,
- * which only tracing programs may read (bpf_get_current_task_btf); cgroup
- * socket hooks leave it 0 and userspace fills it in.
+ * Header fields every program type fills alike: all but the task's ids,
+ * comm and lineage. ppid and the lineage need the task struct, which only
+ * tracing programs may read (bpf_get_current_task_btf); cgroup socket
+ * hooks leave them empty and userspace fills them in.
  */
+static __always_inline void fnw_fill_header_common(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						   __u64 cgroup_id, __u32 policy_id)
+{
+	hdr->type = type;
+	hdr->size = size;
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	hdr->cgroup_id = cgroup_id;
+	hdr->ppid = 0;
+	hdr->policy_id = policy_id;
+	hdr->lineage_len = 0;
+	hdr->lineage_truncated = 0;
+	hdr->lineage_source = FNW_LINEAGE_FROM_KERNEL;
+}
+
+/* For the cgroup socket hooks, which cannot read the task: the helpers. */
 static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, __u32 type, __u32 size,
 						 __u64 cgroup_id, __u32 policy_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	hdr->type = type;
-	hdr->size = size;
-	hdr->boot_ns = bpf_ktime_get_boot_ns();
-	hdr->cgroup_id = cgroup_id;
+	fnw_fill_header_common(hdr, type, size, cgroup_id, policy_id);
 	hdr->pid = pid_tgid >> 32;
 	hdr->tid = (__u32)pid_tgid;
-	hdr->ppid = 0;
-	hdr->policy_id = policy_id;
 	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
-	hdr->lineage_len = 0;
-	hdr->lineage_truncated = 0;
-	hdr->lineage_source = FNW_LINEAGE_FROM_KERNEL;
 }
 
 /* The parent's tgid and the ancestors fnw_lineage_walk found. */
@@ -240,13 +253,12 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 	const __u64 epoch = *(volatile __u64 *)&lineage_epoch + 1;
 	struct fnw_lineage_memo *memo;
 	struct task_struct *ancestor;
-	bool settled = true;
-	__u32 len = 0;
+	__u32 len = 0, flags = 0;
 
 	if (!out)
 		return 0;
 	barrier();
-	memo = bpf_task_storage_get(&lineage_memo, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	memo = bpf_task_storage_get(&lineage_memo, task, 0, 0);
 	if (memo && memo->epoch == epoch && memo->policy_id == policy_id) {
 		__builtin_memcpy(out->tgid, memo->tgid, sizeof(out->tgid));
 		out->len = memo->len;
@@ -262,8 +274,9 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 			break;
 		if (i == 0)
 			out->ppid = BPF_CORE_READ(ancestor, tgid);
-		if (BPF_CORE_READ(ancestor, flags) & FNW_PF_EXITING)
-			settled = false; /* its children are about to move */
+		/* Or'd, not tested here: a branch per level would double the
+		 * verifier's paths at each. */
+		flags |= BPF_CORE_READ(ancestor, flags);
 		__u64 id = BPF_CORE_READ(ancestor, cgroups, dfl_cgrp, kn, id);
 		struct fnw_cgroup_entry *entry = fnw_lookup_cgroup(id);
 
@@ -278,7 +291,13 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 		ancestor = BPF_CORE_READ(ancestor, real_parent);
 	}
 	out->len = len;
-	if (memo && settled) {
+	/* An exiting task's children are about to move: not remembered. */
+	if (flags & FNW_PF_EXITING)
+		return 0;
+	/* Looked up again rather than kept across the walk, where a pointer
+	 * that may be NULL would have the verifier walk it twice. */
+	memo = bpf_task_storage_get(&lineage_memo, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (memo) {
 		__builtin_memcpy(memo->tgid, out->tgid, sizeof(memo->tgid));
 		memo->len = len;
 		memo->truncated = out->truncated;
@@ -293,9 +312,21 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
 					    __u64 cgroup_id, __u32 policy_id)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct fnw_lineage lineage = {};
 
-	fnw_fill_header_base(hdr, type, size, cgroup_id, policy_id);
+	fnw_fill_header_common(hdr, type, size, cgroup_id, policy_id);
+	/*
+	 * Loads from the task instead of the helpers' calls (what
+	 * bpf_get_current_pid_tgid returns is task->tgid and ->pid). comm's
+	 * helper, with its strscpy and padding, was 3% of a traced getppid
+	 * loop's CPU. __set_task_comm pads comm with NULs (strscpy_pad since
+	 * 5.2), so these are the bytes the helper would copy; a rename racing
+	 * this may tear it, as it may the helper's copy.
+	 */
+	hdr->pid = task->tgid;
+	hdr->tid = task->pid;
+	__builtin_memcpy(hdr->comm, task->comm, sizeof(hdr->comm));
 	fnw_lineage_walk(policy_id, &lineage);
 	hdr->ppid = lineage.ppid;
 	__builtin_memcpy(hdr->lineage, lineage.tgid, sizeof(hdr->lineage));
