@@ -164,6 +164,25 @@ TEST_F(SyscallProbeTest, ATaskOrphanedOutsideTheFunctionIsReportedAsItsRoot) {
     EXPECT_EQ(after->hdr.lineage_truncated, 0u);
 }
 
+// An ancestor moved out of the function's cgroup is no longer the function's:
+// the lineage remembered while it was must be forgotten.
+TEST_F(SyscallProbeTest, AfterItsParentLeavesTheFunctionsCgroupATaskIsReportedAsItsRoot) {
+    const std::filesystem::path elsewhere = cgroup_parent_ / "lineage-elsewhere";
+    ASSERT_TRUE(std::filesystem::create_directory(elsewhere) || std::filesystem::is_directory(elsewhere));
+    auto r = run_workload(policy_denying({SYS_getpgid, SYS_getsid}, ViolationAction::Report), Mode::Audit,
+                          {"nest:1", "getpgid", "move-parent:" + (elsewhere / "cgroup.procs").string(),
+                           "exit-on-error", "getsid"});
+    ASSERT_EQ(r.outcome.exit_code, 0) << "the move failed (errno)";
+    std::error_code ec;
+    std::filesystem::remove(elsewhere, ec);
+    const auto root = static_cast<uint32_t>(r.outcome.pid);
+    auto [before, after] = orphan_records(r);
+    ASSERT_TRUE(before && after);
+    EXPECT_EQ(lineage_of(*before), std::vector<uint32_t>{root});
+    EXPECT_EQ(after->hdr.ppid, root);
+    EXPECT_EQ(after->hdr.lineage_len, 0u) << "still names " << after->hdr.lineage[0];
+}
+
 // The daemon rewrites whole cgroup entries (a trace client's flag, a
 // policy's new slot). One it read while the launcher's registration still
 // had ARM_ON_EXEC, written back after the function's exec cleared it, sets

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The process the BPF tests watch. Each argument is one step, run in order,
 // so a test states exactly which syscalls the function makes:
-//   getppid | getpgid        one raw syscall
+//   getppid | getpgid | getsid   one raw syscall
 //   repeat-getppid:N         N getppid calls (floods a traced cgroup)
 //   repeat-getpgid:N         N getpgid calls (one violation, repeated, where getpgid is denied)
 //   mkdir:PATH               raw mkdir(PATH, 0700)
@@ -30,6 +30,7 @@
 //                            new parent: P when R is 1, P being a child subreaper, else whoever
 //                            reaps orphans outside), then calls getsid. P waits for C's word and its
 //                            children; exit 4 if a fork or the wait failed, 124 if A was never reaped
+//   move-parent:PROCS        write the parent's pid into PROCS (a cgroup.procs: move it to that cgroup)
 //   nest:N                   the remaining steps run in a descendant N generations down (each
 //                            generation forks one child, waits, and exits with its status)
 //   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
@@ -409,6 +410,8 @@ int main(int argc, char** argv) {
             raw(syscall(SYS_getppid));
         } else if (step == "getpgid") {
             raw(syscall(SYS_getpgid, 0));
+        } else if (step == "getsid") {
+            raw(syscall(SYS_getsid, 0));
         } else if (step.rfind("mkdir:", 0) == 0) {
             raw(syscall(SYS_mkdir, step.c_str() + 6, 0700));
         } else if (step.size() > 5 && step[4] == ':' &&
@@ -458,6 +461,11 @@ int main(int argc, char** argv) {
                 }
                 if (child < 0 || waitpid(child, nullptr, 0) != child) return 4;
             }
+        } else if (step.rfind("move-parent:", 0) == 0) {
+            const int fd = open(step.c_str() + 12, O_WRONLY | O_CLOEXEC);
+            const std::string pid = std::to_string(getppid());
+            raw(fd < 0 ? -1 : write(fd, pid.data(), pid.size()));
+            if (fd >= 0) close(fd);
         } else if (step.rfind("orphan:", 0) == 0) {
             char* end = nullptr;
             const long generations = std::strtol(step.c_str() + 7, &end, 10);
