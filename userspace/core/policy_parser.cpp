@@ -331,7 +331,8 @@ std::pair<int, int> position_of(std::string_view text, size_t offset) {
 std::optional<YAML::Node> load_document(Checker& check, const std::string& text) {
     if (const auto bad = first_invalid_utf8(text)) {
         const auto [line, column] = position_of(text, *bad);
-        check.error_at(line, column, "not UTF-8 text: byte 0x" + to_hex(std::span(reinterpret_cast<const uint8_t*>(text.data()) + *bad, 1)));
+        const auto byte = static_cast<uint8_t>(text[*bad]);
+        check.error_at(line, column, "not UTF-8 text: byte 0x" + to_hex(std::span(&byte, 1)));
         return std::nullopt;
     }
     try {
