@@ -9,7 +9,9 @@
 //   build/bench/fnw_event_path_bench
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <set>
 #include <span>
 #include <string>
@@ -38,7 +40,10 @@ fnw_syscall_event traced_getppid() {
     std::strncpy(ev.hdr.comm, "syscall_loop", sizeof(ev.hdr.comm));
     ev.nr = 110;
     ev.verdict = FNW_VERDICT_ALLOWED;
-    ev.args[1] = 140736716315532;
+    // getppid takes none: its six are whatever the registers held, mostly
+    // pointers (these from a traced syscall_loop's line).
+    const uint64_t registers[FNW_SYSCALL_ARGS] = {140736716315532, 94618237681856, 0, 8, 140251226390528, 1};
+    std::copy(std::begin(registers), std::end(registers), ev.args);
     return ev;
 }
 
