@@ -88,6 +88,25 @@ TEST(EventLine, EveryVerdictActionRuleAndLineageShape) {
                 }
 }
 
+// Names far longer than the room the writer makes for a line (a KiB and
+// the strings it is given): the line grows as it goes and stays the JSON
+// encoder's, byte for byte.
+TEST(EventLine, HugeNamesGrowTheLineAndKeepItsBytes) {
+    const std::string function(100'000, '"');  // every byte escaped: twice as long in JSON
+    const std::string policy = std::string(70'000, '\\') + "\xff\x01";
+    EventContext ctx{function, policy, Mode::Enforce};
+    ctx.resolve_exe = true;
+    fnw_syscall_event ev = syscall_event();
+    ev.hdr.pid = static_cast<uint32_t>(::getpid());
+    ev.hdr.lineage_len = FNW_LINEAGE_MAX;
+    for (int i = 0; i < FNW_LINEAGE_MAX; ++i) ev.hdr.lineage[i] = 4'000'000'000u + i;
+    std::string text;
+    auto [fast, slow] = both(ev, ctx, &text);
+    const auto replaced = nlohmann::json::error_handler_t::replace;
+    EXPECT_EQ(fast.dump(-1, ' ', false, replaced), slow.dump(-1, ' ', false, replaced));
+    EXPECT_GT(text.size(), 340'000u);
+}
+
 TEST(EventLine, ExeIsReadOnceAndAgainAfterAnExec) {
     EventContext ctx{"fn", "policy", Mode::Audit};
     ctx.resolve_exe = true;

@@ -4,13 +4,13 @@
 #include <unistd.h>
 
 #include <array>
-#include <charconv>
 #include <ctime>
 
 #include <fnwarden/events.h>
 
 #include "core/event_kind.hpp"
 #include "core/syscall_table.hpp"
+#include "output/line_cursor.hpp"
 
 namespace fnw {
 namespace {
@@ -19,37 +19,30 @@ namespace {
 // measure each one per event (strlen).
 using namespace std::string_view_literals;
 
-template <typename Number>
-void append_number(std::string& out, Number value) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
-    out.append(digits, end);
-}
-
 // What event_json's printable() and nlohmann's dump() make of process bytes:
 // outside printable ASCII '?', then '"' and '\' escaped. The run of bytes
-// that need none (all of them, nearly always) goes in with one append.
-void append_printable_string(std::string& out, std::string_view text) {
-    out.push_back('"');
+// that need none (all of them, nearly always) goes in with one copy.
+void put_printable_string(LineCursor& line, std::string_view text) {
+    line.put('"');
     while (!text.empty()) {
         size_t plain = 0;
         for (; plain < text.size(); ++plain) {
             const auto byte = static_cast<unsigned char>(text[plain]);
             if (byte < 0x20 || byte > 0x7e || byte == '"' || byte == '\\') break;
         }
-        out.append(text.data(), plain);
+        line.put(text.substr(0, plain));
         if (plain == text.size()) break;
         const char c = text[plain];
         const auto byte = static_cast<unsigned char>(c);
         if (byte < 0x20 || byte > 0x7e) {
-            out.push_back('?');
+            line.put('?');
         } else {
-            out.push_back('\\');
-            out.push_back(c);
+            line.put('\\');
+            line.put(c);
         }
         text.remove_prefix(plain + 1);
     }
-    out.push_back('"');
+    line.put('"');
 }
 
 // Invalid UTF-8 replaced (U+FFFD), as the daemon's dump does: a function
@@ -74,23 +67,48 @@ bool is_exec_syscall(uint32_t nr) { return nr == 59 || nr == 322; }  // x86_64 e
 
 const std::string& ExeCache::exe_json(uint32_t pid, uint64_t now_ns) {
     const auto max_age_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_age_).count());
-    auto found = entries_.find(pid);
     // A clock that went back (another caller's stamp) reads again too.
-    if (found != entries_.end() && now_ns >= found->second.read_at_ns && now_ns - found->second.read_at_ns < max_age_ns)
+    const auto fresh = [&](const Entry& entry) {
+        return now_ns >= entry.read_at_ns && now_ns - entry.read_at_ns < max_age_ns;
+    };
+    // A flood is one process's: its entry is asked again before the map is.
+    if (last_ && last_pid_ == pid && fresh(*last_)) return last_->json;
+    auto found = entries_.find(pid);
+    if (found != entries_.end() && fresh(found->second)) {
+        remember_last(pid, found->second);
         return found->second.json;
-    if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
+    }
+    if (entries_.size() >= 4096) {  // bounded: pids come and go
+        entries_.clear();
+        last_ = nullptr;
+    }
     std::array<char, 4096> target{};
     const std::string link = "/proc/" + std::to_string(pid) + "/exe";
     const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
     Entry& entry = entries_[pid];
     entry.json.clear();
-    // Outside printable ASCII '?', as event_json's printable() does.
-    append_printable_string(entry.json, std::string_view(target.data(), n > 0 ? static_cast<size_t>(n) : 0));
+    {
+        // Outside printable ASCII '?', as event_json's printable() does.
+        const std::string_view exe(target.data(), n > 0 ? static_cast<size_t>(n) : 0);
+        LineCursor line(entry.json, 2 * exe.size() + 2);
+        put_printable_string(line, exe);
+    }
     entry.read_at_ns = now_ns;
+    remember_last(pid, entry);
     return entry.json;
 }
 
+void ExeCache::forget(uint32_t pid) {
+    if (last_pid_ == pid) last_ = nullptr;
+    entries_.erase(pid);
+}
+
 void EventTimeFormatter::append(uint64_t boot_ns, std::string& out) {
+    LineCursor line(out, kMaxSize);
+    append(boot_ns, line);
+}
+
+void EventTimeFormatter::append(uint64_t boot_ns, LineCursor& line) {
     const int64_t ns = int64_t(boot_ns) + clock_.offset_ns();
     const int64_t second = ns / 1'000'000'000;
     if (second != cached_second_) {
@@ -99,11 +117,12 @@ void EventTimeFormatter::append(uint64_t boot_ns, std::string& out) {
         cached_prefix_.resize(cached_prefix_.size() - 11);  // ".123456789Z"
         cached_second_ = second;
     }
-    out.push_back('"');
-    out += cached_prefix_;
-    char fraction[12] = {'.', '0', '0', '0', '0', '0', '0', '0', '0', '0', 'Z', '"'};
-    for (int64_t rest = ns % 1'000'000'000, i = 9; i >= 1; --i, rest /= 10) fraction[i] = char('0' + rest % 10);
-    out.append(fraction, sizeof(fraction));
+    line.put('"');
+    line.put(cached_prefix_);
+    line.put('.');
+    const int64_t fraction = ns % 1'000'000'000;
+    line.nine_digits(static_cast<uint32_t>(fraction < 0 ? fraction + 1'000'000'000 : fraction));
+    line.put("Z\""sv);
 }
 
 const std::string& JsonStringCache::json(std::string_view text) {
@@ -132,89 +151,98 @@ bool EventLineWriter::append(const Record& record, std::string& out) {
 // Keys in nlohmann's (sorted) order: action ... verdict; header_json and
 // syscall_json (event_json.cpp) say what each means.
 void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out) {
-    out += "{\"action\":\""sv;
-    out += action_name(ev.action);
-    out += "\",\"args\":["sv;
+    const std::string& function = function_json_.json(ctx.function);
+    const std::string& policy = policy_json_.json(ctx.policy);
+    const std::string_view exe = ctx.resolve_exe ? std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.boot_ns)) : "";
+    // The literals, numbers, names, comm, time and id take under 1 KiB;
+    // the strings that come from outside are added. A line longer than
+    // this (a huge rule name) grows the buffer on the way.
+    LineCursor line(out, 1024 + function.size() + policy.size() + exe.size() + host_json_.size() + ctx.k8s_json.size());
+    line.put("{\"action\":\""sv);
+    line.put(action_name(ev.action));
+    line.put("\",\"args\":["sv);
     for (size_t i = 0; i < FNW_SYSCALL_ARGS; ++i) {
-        if (i) out.push_back(',');
-        append_number(out, ev.args[i]);
+        if (i) line.put(',');
+        line.decimal(ev.args[i]);
     }
-    out += "],"sv;
-    append_header_fields(ev.hdr, ctx, out);
-    out += ",\"mechanism\":\""sv;
-    out += mechanism_name(ev.mechanism);
-    out += "\",\"mode\":\""sv;
-    out += to_string(ctx.mode);  // a fixed name: nothing to escape
-    out += "\",\"pid\":"sv;
-    append_number(out, ev.hdr.pid);
-    out += ",\"policy\":"sv;
-    out += policy_json_.json(ctx.policy);
-    out += ",\"ppid\":"sv;
-    append_number(out, ev.hdr.ppid);
+    line.put("],"sv);
+    put_header_fields(ev.hdr, ctx, function, exe, line);
+    line.put(",\"mechanism\":\""sv);
+    line.put(mechanism_name(ev.mechanism));
+    line.put("\",\"mode\":\""sv);
+    line.put(to_string(ctx.mode));  // a fixed name: nothing to escape
+    line.put("\",\"pid\":"sv);
+    line.decimal(ev.hdr.pid);
+    line.put(",\"policy\":"sv);
+    line.put(policy);
+    line.put(",\"ppid\":"sv);
+    line.decimal(ev.hdr.ppid);
     if (ev.verdict == FNW_VERDICT_VIOLATION) {
-        out += ",\"rule\":\""sv;
-        out += syscall_rule_name(ev.rule);
-        out.push_back('"');
+        line.put(",\"rule\":\""sv);
+        line.put(syscall_rule_name(ev.rule));
+        line.put('"');
     }
-    out += ",\"schema_version\":"sv;
-    append_number(out, kEventSchemaVersion);
-    out += ",\"severity\":\""sv;
-    out += syscall_severity(ev);
-    out += "\",\"syscall\":{\"name\":\""sv;
+    line.put(",\"schema_version\":"sv);
+    line.decimal(kEventSchemaVersion);
+    line.put(",\"severity\":\""sv);
+    line.put(syscall_severity(ev));
+    line.put("\",\"syscall\":{\"name\":\""sv);
     const std::string_view name = SyscallTable::name(static_cast<int>(ev.nr));
-    out += name.empty() ? std::string_view("unknown") : name;
-    out += "\",\"nr\":"sv;
-    append_number(out, ev.nr);
-    out += "},\"tid\":"sv;
-    append_number(out, ev.hdr.tid);
-    out += ",\"time\":"sv;
-    time_.append(ev.hdr.boot_ns, out);
-    out += ",\"type\":\""sv;
-    out += json_type(EventKind::Syscall);
-    out += "\",\"verdict\":\""sv;
-    out += verdict_name(ev.verdict);
-    out += "\"}"sv;
+    line.put(name.empty() ? std::string_view("unknown") : name);
+    line.put("\",\"nr\":"sv);
+    line.decimal(ev.nr);
+    line.put("},\"tid\":"sv);
+    line.decimal(ev.hdr.tid);
+    line.put(",\"time\":"sv);
+    time_.append(ev.hdr.boot_ns, line);
+    line.put(",\"type\":\""sv);
+    line.put(json_type(EventKind::Syscall));
+    line.put("\",\"verdict\":\""sv);
+    line.put(verdict_name(ev.verdict));
+    line.put("\"}"sv);
     if (is_exec_syscall(ev.nr)) exes_.forget(ev.hdr.pid);  // its next events run the new image
 }
 
 // cgroup_id through lineage_truncated, in key order.
-void SyscallLineWriter::append_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string& out) {
-    out += "\"cgroup_id\":"sv;
-    append_number(out, hdr.cgroup_id);
-    out += ",\"comm\":"sv;
-    append_printable_string(out, bounded(hdr.comm));
+void SyscallLineWriter::put_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string_view function,
+                                          std::string_view exe, LineCursor& line) {
+    line.put("\"cgroup_id\":"sv);
+    line.decimal(hdr.cgroup_id);
+    line.put(",\"comm\":"sv);
+    put_printable_string(line, bounded(hdr.comm));
     if (ctx.resolve_exe) {
-        out += ",\"exe\":"sv;
-        out += exes_.exe_json(hdr.pid, hdr.boot_ns);
+        line.put(",\"exe\":"sv);
+        line.put(exe);
     }
-    out += ",\"function\":"sv;
-    out += function_json_.json(ctx.function);
+    line.put(",\"function\":"sv);
+    line.put(function);
     const std::span<const uint32_t> ancestors = lineage(hdr);
     if (!hdr.lineage_truncated) {
-        out += ",\"function_root\":"sv;
-        append_number(out, ancestors.empty() ? hdr.pid : ancestors.back());
+        line.put(",\"function_root\":"sv);
+        line.decimal(ancestors.empty() ? hdr.pid : ancestors.back());
     }
-    out += ",\"host\":"sv;
-    out += host_json_;
-    out += ",\"id\":\""sv;
+    line.put(",\"host\":"sv);
+    line.put(host_json_);
+    line.put(",\"id\":\""sv);
     // Stamped with the event's own time: no clock read per event.
     const int64_t wall_ns = static_cast<int64_t>(hdr.boot_ns) + time_.clock().offset_ns();
-    ids_.append_next(out, std::chrono::system_clock::time_point(
-                              std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                  std::chrono::nanoseconds(wall_ns))));
-    out.push_back('"');
+    ids_.write_next(line.reserve(EventIdGenerator::kLength),
+                    std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                        std::chrono::nanoseconds(wall_ns))));
+    line.advance(EventIdGenerator::kLength);
+    line.put('"');
     if (!ctx.k8s_json.empty()) {
-        out += ",\"k8s\":"sv;
-        out += ctx.k8s_json;
+        line.put(",\"k8s\":"sv);
+        line.put(ctx.k8s_json);
     }
-    out += ",\"lineage\":["sv;
+    line.put(",\"lineage\":["sv);
     for (size_t i = 0; i < ancestors.size(); ++i) {
-        if (i) out.push_back(',');
-        append_number(out, ancestors[i]);
+        if (i) line.put(',');
+        line.decimal(ancestors[i]);
     }
-    out.push_back(']');
-    if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) out += ",\"lineage_from_proc\":true"sv;
-    if (hdr.lineage_truncated) out += ",\"lineage_truncated\":true"sv;
+    line.put(']');
+    if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) line.put(",\"lineage_from_proc\":true"sv);
+    if (hdr.lineage_truncated) line.put(",\"lineage_truncated\":true"sv);
 }
 
 }  // namespace fnw

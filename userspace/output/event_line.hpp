@@ -18,6 +18,7 @@
 
 #include "output/event_json.hpp"
 #include "output/event_stamp.hpp"
+#include "output/line_cursor.hpp"
 #include "probes/record.hpp"
 
 namespace fnw {
@@ -33,7 +34,7 @@ public:
     // The printable exe of `pid` as a JSON string, quotes included ("\"\""
     // when the process is gone).
     const std::string& exe_json(uint32_t pid, uint64_t now_ns);
-    void forget(uint32_t pid) { entries_.erase(pid); }
+    void forget(uint32_t pid);
 
 private:
     struct Entry {
@@ -41,8 +42,16 @@ private:
         uint64_t read_at_ns = 0;
     };
 
+    void remember_last(uint32_t pid, const Entry& entry) {
+        last_pid_ = pid;
+        last_ = &entry;
+    }
+
     std::chrono::milliseconds max_age_;
     std::unordered_map<uint32_t, Entry> entries_;
+    // The entry asked for last (nodes stay put until erased or cleared).
+    uint32_t last_pid_ = 0;
+    const Entry* last_ = nullptr;
 };
 
 // "2026-11-28T13:26:54.123456789Z" for a boot-time stamp, like
@@ -51,8 +60,12 @@ private:
 class EventTimeFormatter {
 public:
     explicit EventTimeFormatter(WallClock clock) : clock_(clock) {}
+    // The stamp, quotes included.
     void append(uint64_t boot_ns, std::string& out);
+    void append(uint64_t boot_ns, LineCursor& line);
     const WallClock& clock() const { return clock_; }
+    // strftime's buffer (event_json.cpp), the fraction and the quotes.
+    static constexpr size_t kMaxSize = 64 + 12;
 
 private:
     WallClock clock_;
@@ -93,7 +106,9 @@ public:
     void forget_exe(uint32_t pid) { exes_.forget(pid); }
 
 private:
-    void append_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string& out);
+    // `function` and `exe` as JSON strings, quotes included.
+    void put_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string_view function,
+                           std::string_view exe, LineCursor& line);
 
     EventTimeFormatter time_;
     ExeCache exes_;

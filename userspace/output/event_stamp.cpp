@@ -92,6 +92,12 @@ std::string EventIdGenerator::next(std::chrono::system_clock::time_point now) {
 }
 
 void EventIdGenerator::append_next(std::string& out, std::chrono::system_clock::time_point now) {
+    const size_t at = out.size();
+    out.resize(at + kLength);
+    write_next(out.data() + at, now);
+}
+
+void EventIdGenerator::write_next(char* text, std::chrono::system_clock::time_point now) {
     const uint64_t ms = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
     const uint32_t sequence = sequence_.fetch_add(1, std::memory_order_relaxed);
@@ -100,18 +106,16 @@ void EventIdGenerator::append_next(std::string& out, std::chrono::system_clock::
     const uint64_t low = (uint64_t{0x2} << 62) | ((random_ & 0x3fff'ffffULL) << 32) | sequence;
     // By hand, not snprintf: a traced flood takes an id per event.
     static constexpr char kHex[] = "0123456789abcdef";
-    char text[36];
     size_t at = 0;
     const auto put = [&](uint64_t value, int digits) {
         for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) text[at++] = kHex[(value >> shift) & 0xf];
-        if (at < sizeof(text)) text[at++] = '-';
+        if (at < kLength) text[at++] = '-';
     };
     put(high >> 32, 8);
     put((high >> 16) & 0xffff, 4);
     put(high & 0xffff, 4);
     put(low >> 48, 4);
     put(low & 0xffff'ffff'ffffULL, 12);
-    out.append(text, sizeof(text));
 }
 
 void stamp_event(nlohmann::json& event) {

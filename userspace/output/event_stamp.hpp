@@ -62,6 +62,9 @@ public:
     // The same 36 characters appended to `out`: the trace hot path takes an
     // id per event, and a std::string of 36 is a heap allocation.
     void append_next(std::string& out, std::chrono::system_clock::time_point now);
+    // The same kLength characters written at `at`.
+    void write_next(char* at, std::chrono::system_clock::time_point now);
+    static constexpr size_t kLength = 36;
 
 private:
     static constexpr uint64_t kRandomMask = (uint64_t{1} << 42) - 1;
