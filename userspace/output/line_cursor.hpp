@@ -72,33 +72,39 @@ public:
         std::memcpy(at_, text.data(), text.size());
         at_ += text.size();
     }
-    // Unsigned decimal, two digits a step from a table, written from the
-    // last digit back into its place: what to_chars does, without its
-    // digit-counting loop and the copy out of a scratch buffer.
+    // Unsigned decimal, written from the last digit back into its place:
+    // eight digits a block while more than eight are left, each block as
+    // four pairs from a table that do not wait on each other, then two
+    // digits a step. A record's six arguments are mostly pointers of 15
+    // digits, where a plain two-a-step loop chains seven divisions.
     FNW_LINE_INLINE void decimal(uint64_t value) {
         make_room(20);
         const unsigned digits = decimal_digits(value);
         char* last = at_ + digits;
-        while (value >= 100) {
-            last -= 2;
-            std::memcpy(last, &kDigitPairs[(value % 100) * 2], 2);
-            value /= 100;
+        while (value >= 100'000'000) {
+            last -= 8;
+            put_eight_digits(last, static_cast<uint32_t>(value % 100'000'000));
+            value /= 100'000'000;
         }
-        if (value >= 10) {
-            std::memcpy(last - 2, &kDigitPairs[value * 2], 2);
+        auto rest = static_cast<uint32_t>(value);
+        while (rest >= 100) {
+            last -= 2;
+            std::memcpy(last, &kDigitPairs[(rest % 100) * 2], 2);
+            rest /= 100;
+        }
+        if (rest >= 10) {
+            std::memcpy(last - 2, &kDigitPairs[rest * 2], 2);
         } else {
-            last[-1] = static_cast<char>('0' + value);
+            last[-1] = static_cast<char>('0' + rest);
         }
         at_ += digits;
     }
     // `value` (below 10^9) as exactly nine digits, zeros in front: the
     // fraction of a second.
-    void nine_digits(uint32_t value) {
+    FNW_LINE_INLINE void nine_digits(uint32_t value) {
         make_room(9);
         at_[0] = static_cast<char>('0' + value / 100'000'000 % 10);
-        value %= 100'000'000;
-        for (char* pair = at_ + 7; pair > at_; pair -= 2, value /= 100)
-            std::memcpy(pair, &kDigitPairs[(value % 100) * 2], 2);
+        put_eight_digits(at_ + 1, value % 100'000'000);
         at_ += 9;
     }
     // For a writer that fills `size` bytes itself: where to write them.
@@ -115,15 +121,25 @@ private:
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
 
+    // `block` (below 10^8) as exactly eight digits at `at`.
+    FNW_LINE_INLINE static void put_eight_digits(char* at, uint32_t block) {
+        const uint32_t high = block / 10'000, low = block % 10'000;
+        std::memcpy(at, &kDigitPairs[(high / 100) * 2], 2);
+        std::memcpy(at + 2, &kDigitPairs[(high % 100) * 2], 2);
+        std::memcpy(at + 4, &kDigitPairs[(low / 100) * 2], 2);
+        std::memcpy(at + 6, &kDigitPairs[(low % 100) * 2], 2);
+    }
     size_t written() const { return static_cast<size_t>(at_ - out_.data()); }
     FNW_LINE_INLINE void make_room(size_t size) {
         if (static_cast<size_t>(end_ - at_) >= size) return;
         grow(size);
     }
     // Rare: the expected size was short (a long exe, a huge function name).
+    // Room for `size` and a KiB more: resize zero-fills, so what it adds
+    // costs in proportion (doubling `out`, a batch of lines, would not).
     [[gnu::noinline, gnu::cold]] void grow(size_t size) {
         const size_t at = written();
-        out_.resize(at + size + out_.size());
+        out_.resize(at + size + 1024);
         at_ = out_.data() + at;
         end_ = out_.data() + out_.size();
     }
