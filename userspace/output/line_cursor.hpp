@@ -16,28 +16,32 @@
 
 namespace fnw {
 
+// 10^0 .. 10^19. At namespace scope: a table local to decimal_digits(),
+// constexpr but not static, was copied onto the stack at every call
+// (perf of the trace consumer).
+inline constexpr uint64_t kPowersOfTen[] = {1ULL,
+                                            10ULL,
+                                            100ULL,
+                                            1'000ULL,
+                                            10'000ULL,
+                                            100'000ULL,
+                                            1'000'000ULL,
+                                            10'000'000ULL,
+                                            100'000'000ULL,
+                                            1'000'000'000ULL,
+                                            10'000'000'000ULL,
+                                            100'000'000'000ULL,
+                                            1'000'000'000'000ULL,
+                                            10'000'000'000'000ULL,
+                                            100'000'000'000'000ULL,
+                                            1'000'000'000'000'000ULL,
+                                            10'000'000'000'000'000ULL,
+                                            100'000'000'000'000'000ULL,
+                                            1'000'000'000'000'000'000ULL,
+                                            10'000'000'000'000'000'000ULL};
+
 // How many decimal digits `value` has (1 for 0).
 constexpr unsigned decimal_digits(uint64_t value) {
-    constexpr uint64_t kPowersOfTen[] = {1ULL,
-                                         10ULL,
-                                         100ULL,
-                                         1'000ULL,
-                                         10'000ULL,
-                                         100'000ULL,
-                                         1'000'000ULL,
-                                         10'000'000ULL,
-                                         100'000'000ULL,
-                                         1'000'000'000ULL,
-                                         10'000'000'000ULL,
-                                         100'000'000'000ULL,
-                                         1'000'000'000'000ULL,
-                                         10'000'000'000'000ULL,
-                                         100'000'000'000'000ULL,
-                                         1'000'000'000'000'000ULL,
-                                         10'000'000'000'000'000ULL,
-                                         100'000'000'000'000'000ULL,
-                                         1'000'000'000'000'000'000ULL,
-                                         10'000'000'000'000'000'000ULL};
     // log10(2) ~ 1233 / 4096: the bit width gives the count or one less.
     const auto width = static_cast<unsigned>(std::bit_width(value | 1));
     const unsigned below = (width * 1233) >> 12;
