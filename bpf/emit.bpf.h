@@ -82,20 +82,25 @@ __u64 fnw_alerts_woken_at __weak;
  * the threshold. */
 static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_counters *stats, bool wake_now)
 {
-	__u64 pending, threshold, produced, *woken_at;
+	__u64 threshold, produced, *woken_at;
 
 	if (alert) {
-		pending = bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA);
 		produced = bpf_ringbuf_query(&alerts, BPF_RB_PROD_POS);
 		threshold = alerts_wakeup_bytes;
 		woken_at = &fnw_alerts_woken_at;
 	} else {
-		pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 		produced = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
 		threshold = ringbuf_wakeup_bytes;
 		woken_at = &fnw_events_woken_at;
 	}
-	if (wake_now || (pending >= threshold && produced - *woken_at >= threshold)) {
+	/* What is pending is asked only once a threshold was produced since
+	 * the last wakeup: one query instead of two for nearly every record. */
+	bool wake = wake_now;
+
+	if (!wake && produced - *woken_at >= threshold)
+		wake = (alert ? bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA)
+			      : bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA)) >= threshold;
+	if (wake) {
 		*woken_at = produced;
 		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
 	} else {
@@ -157,35 +162,47 @@ static __always_inline void fnw_count_gap(__u32 policy_id, struct fnw_counters *
 }
 
 /*
- * Header fields every program type can fill. ppid needs the task struct,
- * which only tracing programs may read (bpf_get_current_task_btf); cgroup
- * socket hooks leave it 0 and userspace fills it in.
+ * Header fields every program type fills alike: all but the task's ids,
+ * comm and lineage. ppid and the lineage need the task struct, which only
+ * tracing programs may read (bpf_get_current_task_btf); cgroup socket
+ * hooks leave them empty and userspace fills them in.
  */
-static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, __u32 type, __u32 size,
-						 __u64 cgroup_id, __u32 policy_id)
+static __always_inline void fnw_fill_header_common(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						   __u64 cgroup_id, __u32 policy_id)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
 	hdr->type = type;
 	hdr->size = size;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->cgroup_id = cgroup_id;
-	hdr->pid = pid_tgid >> 32;
-	hdr->tid = (__u32)pid_tgid;
 	hdr->ppid = 0;
 	hdr->policy_id = policy_id;
-	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
 	hdr->lineage_len = 0;
 	hdr->lineage_truncated = 0;
 	hdr->lineage_source = FNW_LINEAGE_FROM_KERNEL;
 }
 
-/* The ancestors fnw_lineage_walk found. */
+/* For the cgroup socket hooks, which cannot read the task: the helpers. */
+static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						 __u64 cgroup_id, __u32 policy_id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	fnw_fill_header_common(hdr, type, size, cgroup_id, policy_id);
+	hdr->pid = pid_tgid >> 32;
+	hdr->tid = (__u32)pid_tgid;
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+/* The parent's tgid and the ancestors fnw_lineage_walk found. */
 struct fnw_lineage {
 	__u32 tgid[FNW_LINEAGE_MAX];
 	__u32 len;
 	__u32 truncated;
+	__u32 ppid;
 };
+
+/* include/linux/sched.h: set by exit_signals() at the start of do_exit(). */
+#define FNW_PF_EXITING 0x00000004
 
 /*
  * The ancestors inside the function, up to its root: each parent of the
@@ -193,6 +210,27 @@ struct fnw_lineage {
  * the same policy. Paid only by events that are emitted, never on the
  * allowed path. One map lookup per level; the bound keeps the verifier's
  * walk short.
+ *
+ * Remembered in the task's storage (lineage_memo) and reused while
+ * lineage_epoch stays where it was before the walk: a traced getppid loop
+ * paid the walk's seven probe reads at every record (docs/performance.md,
+ * "The lineage remembered"). What a lineage is made of, and what moves the
+ * epoch when it changes:
+ *  - a parent pointer, changed only by the exit of that parent (or of its
+ *    thread that forked): every exit moves the epoch, at
+ *    sched_process_exit. That tracepoint fires before exit_notify()
+ *    reparents the children, so a walk that runs in between would
+ *    remember the old parent under the new epoch; but PF_EXITING is set
+ *    before the tracepoint, and a walk that meets an exiting task on the
+ *    way (the stop included) does not remember what it found;
+ *  - an ancestor's cgroup: moved at cgroup_attach_task, after the move;
+ *  - an ancestor cgroup's policy: userspace moves it after each write to
+ *    monitored_cgroups (cgroup_mkdir's entries are for new, empty cgroups,
+ *    cgroup_rmdir's for empty ones);
+ *  - the task's own policy: remembered with the lineage.
+ * Moving it after the change leaves a window: a record made while a
+ * cgroup migration or a registration is still in its system call may name
+ * the lineage from just before it, as a walk racing it could.
  *
  * Probe reads (BPF_CORE_READ), not BTF loads: on 6.18 every load of a
  * pointer through a trusted or RCU pointer (task->real_parent,
@@ -202,22 +240,43 @@ struct fnw_lineage {
  * loading its programs (docs/performance.md, "Daemon ready"). And a global
  * function, not inlined, so the verifier walks its nine levels once per
  * program instead of once per path to an emit (half of what it processed
- * for fnw_file_exit). `out` is on the caller's stack: 6.1's global
+ * for fnw_file_exit). `out` is on the caller's stack, zeroed: 6.1's global
  * functions take pointers to memory, not to a ring-buffer record's field.
  * __weak: every object that includes this header defines it, the linker
  * keeps one.
  */
 __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 {
-	struct task_struct *ancestor = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent);
-	__u32 len = 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	/* Read before the walk: whatever moves it from here on makes the memo
+	 * written below stale. */
+	const __u64 epoch = *(volatile __u64 *)&lineage_epoch + 1;
+	struct fnw_lineage_memo *memo;
+	struct task_struct *ancestor;
+	__u32 len = 0, flags = 0;
 
 	if (!out)
 		return 0;
+	barrier();
+	memo = bpf_task_storage_get(&lineage_memo, task, 0, 0);
+	if (memo && memo->epoch == epoch && memo->policy_id == policy_id) {
+		__builtin_memcpy(out->tgid, memo->tgid, sizeof(out->tgid));
+		out->len = memo->len;
+		out->truncated = memo->truncated;
+		out->ppid = memo->ppid;
+		return 0;
+	}
+
+	ancestor = BPF_CORE_READ(task, real_parent);
 	out->truncated = 0;
 	for (int i = 0; i < FNW_LINEAGE_MAX + 1; i++) {
 		if (!ancestor)
 			break;
+		if (i == 0)
+			out->ppid = BPF_CORE_READ(ancestor, tgid);
+		/* Or'd, not tested here: a branch per level would double the
+		 * verifier's paths at each. */
+		flags |= BPF_CORE_READ(ancestor, flags);
 		__u64 id = BPF_CORE_READ(ancestor, cgroups, dfl_cgrp, kn, id);
 		struct fnw_cgroup_entry *entry = fnw_lookup_cgroup(id);
 
@@ -227,11 +286,25 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 			out->truncated = 1; /* one more ancestor than fits */
 			break;
 		}
-		out->tgid[i] = BPF_CORE_READ(ancestor, tgid);
+		out->tgid[i] = i == 0 ? out->ppid : BPF_CORE_READ(ancestor, tgid);
 		len++;
 		ancestor = BPF_CORE_READ(ancestor, real_parent);
 	}
 	out->len = len;
+	/* An exiting task's children are about to move: not remembered. */
+	if (flags & FNW_PF_EXITING)
+		return 0;
+	/* Looked up again rather than kept across the walk, where a pointer
+	 * that may be NULL would have the verifier walk it twice. */
+	memo = bpf_task_storage_get(&lineage_memo, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (memo) {
+		__builtin_memcpy(memo->tgid, out->tgid, sizeof(memo->tgid));
+		memo->len = len;
+		memo->truncated = out->truncated;
+		memo->ppid = out->ppid;
+		memo->policy_id = policy_id;
+		memo->epoch = epoch;
+	}
 	return 0;
 }
 
@@ -242,9 +315,20 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fnw_lineage lineage = {};
 
-	fnw_fill_header_base(hdr, type, size, cgroup_id, policy_id);
-	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	fnw_fill_header_common(hdr, type, size, cgroup_id, policy_id);
+	/*
+	 * Loads from the task instead of the helpers' calls (what
+	 * bpf_get_current_pid_tgid returns is task->tgid and ->pid). comm's
+	 * helper, with its strscpy and padding, was 3% of a traced getppid
+	 * loop's CPU. __set_task_comm pads comm with NULs (strscpy_pad since
+	 * 5.2), so these are the bytes the helper would copy; a rename racing
+	 * this may tear it, as it may the helper's copy.
+	 */
+	hdr->pid = task->tgid;
+	hdr->tid = task->pid;
+	__builtin_memcpy(hdr->comm, task->comm, sizeof(hdr->comm));
 	fnw_lineage_walk(policy_id, &lineage);
+	hdr->ppid = lineage.ppid;
 	__builtin_memcpy(hdr->lineage, lineage.tgid, sizeof(hdr->lineage));
 	hdr->lineage_len = lineage.len;
 	hdr->lineage_truncated = lineage.truncated;
