@@ -199,6 +199,9 @@ struct fnw_lineage {
 	__u32 len;
 	__u32 truncated;
 	__u32 ppid;
+	__u32 pad;
+	/* lineage_epoch + 1 as fnw_lineage_recall read it before the walk. */
+	__u64 epoch;
 };
 
 /* include/linux/sched.h: set by exit_signals() at the start of do_exit(). */
@@ -209,28 +212,8 @@ struct fnw_lineage {
  * current task in turn, for as long as it runs in a monitored cgroup under
  * the same policy. Paid only by events that are emitted, never on the
  * allowed path. One map lookup per level; the bound keeps the verifier's
- * walk short.
- *
- * Remembered in the task's storage (lineage_memo) and reused while
- * lineage_epoch stays where it was before the walk: a traced getppid loop
- * paid the walk's seven probe reads at every record (docs/performance.md,
- * "The lineage remembered"). What a lineage is made of, and what moves the
- * epoch when it changes:
- *  - a parent pointer, changed only by the exit of that parent (or of its
- *    thread that forked): every exit moves the epoch, at
- *    sched_process_exit. That tracepoint fires before exit_notify()
- *    reparents the children, so a walk that runs in between would
- *    remember the old parent under the new epoch; but PF_EXITING is set
- *    before the tracepoint, and a walk that meets an exiting task on the
- *    way (the stop included) does not remember what it found;
- *  - an ancestor's cgroup: moved at cgroup_attach_task, after the move;
- *  - an ancestor cgroup's policy: userspace moves it after each write to
- *    monitored_cgroups (cgroup_mkdir's entries are for new, empty cgroups,
- *    cgroup_rmdir's for empty ones);
- *  - the task's own policy: remembered with the lineage.
- * Moving it after the change leaves a window: a record made while a
- * cgroup migration or a registration is still in its system call may name
- * the lineage from just before it, as a walk racing it could.
+ * walk short. Returns whether it met an exiting task on the way (the stop
+ * included): that task's children are about to move.
  *
  * Probe reads (BPF_CORE_READ), not BTF loads: on 6.18 every load of a
  * pointer through a trusted or RCU pointer (task->real_parent,
@@ -247,27 +230,12 @@ struct fnw_lineage {
  */
 __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	/* Read before the walk: whatever moves it from here on makes the memo
-	 * written below stale. */
-	const __u64 epoch = *(volatile __u64 *)&lineage_epoch + 1;
-	struct fnw_lineage_memo *memo;
 	struct task_struct *ancestor;
 	__u32 len = 0, flags = 0;
 
 	if (!out)
 		return 0;
-	barrier();
-	memo = bpf_task_storage_get(&lineage_memo, task, 0, 0);
-	if (memo && memo->epoch == epoch && memo->policy_id == policy_id) {
-		__builtin_memcpy(out->tgid, memo->tgid, sizeof(out->tgid));
-		out->len = memo->len;
-		out->truncated = memo->truncated;
-		out->ppid = memo->ppid;
-		return 0;
-	}
-
-	ancestor = BPF_CORE_READ(task, real_parent);
+	ancestor = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent);
 	out->truncated = 0;
 	for (int i = 0; i < FNW_LINEAGE_MAX + 1; i++) {
 		if (!ancestor)
@@ -291,26 +259,93 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 		ancestor = BPF_CORE_READ(ancestor, real_parent);
 	}
 	out->len = len;
-	/* An exiting task's children are about to move: not remembered. */
-	if (flags & FNW_PF_EXITING)
+	return (flags & FNW_PF_EXITING) != 0;
+}
+
+/*
+ * The lineage remembered: the task's storage (lineage_memo) keeps what
+ * fnw_lineage_walk found, reused while lineage_epoch stays where it was
+ * before the walk. A traced getppid loop paid the walk's seven probe reads
+ * at every record (docs/performance.md, "The lineage remembered").
+ *
+ * Only tp_btf/sys_enter's records (fnw_sys_enter) recall and remember,
+ * the hot path that needed it: a task in a system call's entry, no lock
+ * held, the context task storage is made for. Every other program that
+ * emits (the BPF-LSM hooks, cgroup_mkdir under trace_cgroup_path_lock with
+ * interrupts off, the file and exec tracepoints, sys_exit) walks and
+ * leaves task storage alone: with the memo in all of them the Debian 6.1
+ * guest soft-locked both CPUs once in four lanes (docs/architecture.md,
+ * "A task's lineage is remembered"): rare records, they gain nothing.
+ *
+ * What a lineage is made of, and what moves the epoch when it changes:
+ *  - a parent pointer, changed only by the exit of that parent (or of its
+ *    thread that forked): every exit moves the epoch, at
+ *    sched_process_exit. That tracepoint fires before exit_notify()
+ *    reparents the children, so a walk that runs in between would
+ *    remember the old parent under the new epoch; but PF_EXITING is set
+ *    before the tracepoint, and a walk that meets an exiting task on the
+ *    way (the stop included) is not remembered;
+ *  - an ancestor's cgroup: moved at cgroup_attach_task, after the move;
+ *  - an ancestor cgroup's policy: userspace moves it after each write to
+ *    monitored_cgroups (cgroup_mkdir's entries are for new, empty cgroups,
+ *    cgroup_rmdir's for empty ones);
+ *  - the task's own policy: remembered with the lineage.
+ * Moving it after the change leaves a window: a record made while a
+ * cgroup migration or a registration is still in its system call may name
+ * the lineage from just before it, as a walk racing it could.
+ *
+ * Three steps, each a global function the verifier walks once: recall
+ * (1: `out` holds the remembered lineage; 0: it holds the epoch to
+ * remember under), walk, remember. One function would keep a pointer
+ * that may be NULL across the walk, and the verifier would walk it twice.
+ */
+__weak __noinline int fnw_lineage_recall(__u32 policy_id, struct fnw_lineage *out)
+{
+	struct fnw_lineage_memo *memo;
+
+	if (!out)
 		return 0;
-	/* Looked up again rather than kept across the walk, where a pointer
-	 * that may be NULL would have the verifier walk it twice. */
-	memo = bpf_task_storage_get(&lineage_memo, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* Read before the walk: whatever moves it from here on makes the memo
+	 * written after it stale. */
+	out->epoch = *(volatile __u64 *)&lineage_epoch + 1;
+	barrier();
+	memo = bpf_task_storage_get(&lineage_memo, bpf_get_current_task_btf(), 0, 0);
+	if (!memo || memo->epoch != out->epoch || memo->policy_id != policy_id)
+		return 0;
+	__builtin_memcpy(out->tgid, memo->tgid, sizeof(out->tgid));
+	out->len = memo->len;
+	out->truncated = memo->truncated;
+	out->ppid = memo->ppid;
+	return 1;
+}
+
+__weak __noinline int fnw_lineage_remember(__u32 policy_id, struct fnw_lineage *out)
+{
+	struct fnw_lineage_memo *memo;
+
+	if (!out)
+		return 0;
+	memo = bpf_task_storage_get(&lineage_memo, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (memo) {
 		__builtin_memcpy(memo->tgid, out->tgid, sizeof(memo->tgid));
-		memo->len = len;
+		memo->len = out->len;
 		memo->truncated = out->truncated;
 		memo->ppid = out->ppid;
 		memo->policy_id = policy_id;
-		memo->epoch = epoch;
+		memo->epoch = out->epoch;
 	}
 	return 0;
 }
 
-/* For tracing programs (tp_btf): also the parent and the lineage. */
-static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
-					    __u64 cgroup_id, __u32 policy_id)
+/*
+ * For tracing programs (tp_btf, BPF-LSM): also the parent and the lineage.
+ * `remember`, a constant at each call: only fnw_sys_enter's records pass
+ * true (see fnw_lineage_recall); the others' programs hold no call that
+ * touches task storage.
+ */
+static __always_inline void fnw_fill_header_walked(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						   __u64 cgroup_id, __u32 policy_id, const bool remember)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fnw_lineage lineage = {};
@@ -327,11 +362,30 @@ static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 
 	hdr->pid = task->tgid;
 	hdr->tid = task->pid;
 	__builtin_memcpy(hdr->comm, task->comm, sizeof(hdr->comm));
-	fnw_lineage_walk(policy_id, &lineage);
+	if (remember) {
+		if (!fnw_lineage_recall(policy_id, &lineage) && !fnw_lineage_walk(policy_id, &lineage))
+			fnw_lineage_remember(policy_id, &lineage);
+	} else {
+		fnw_lineage_walk(policy_id, &lineage);
+	}
 	hdr->ppid = lineage.ppid;
 	__builtin_memcpy(hdr->lineage, lineage.tgid, sizeof(hdr->lineage));
 	hdr->lineage_len = lineage.len;
 	hdr->lineage_truncated = lineage.truncated;
+}
+
+/* Every tracing program's records but fnw_sys_enter's: walked each time. */
+static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
+					    __u64 cgroup_id, __u32 policy_id)
+{
+	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, false);
+}
+
+/* fnw_sys_enter's records (tp_btf/sys_enter only): the lineage remembered. */
+static __always_inline void fnw_fill_header_remembered(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						       __u64 cgroup_id, __u32 policy_id)
+{
+	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, true);
 }
 
 /* x86_64 syscall ABI: the arguments are in rdi rsi rdx r10 r8 r9. */

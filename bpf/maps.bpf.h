@@ -238,8 +238,8 @@ __u64 file_verdicts_epoch __weak;
 
 /*
  * Each task's lineage as fnw_lineage_walk last found it (emit.bpf.h), kept
- * while lineage_epoch has not moved. Created at a task's first emitted
- * record, freed with the task.
+ * while lineage_epoch has not moved. Created at a task's first record
+ * from fnw_sys_enter (fnw_lineage_remember), freed with the task.
  */
 struct fnw_lineage_memo {
 	__u64 epoch; /* lineage_epoch + 1 as read before the walk; 0: none */
