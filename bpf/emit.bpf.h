@@ -82,20 +82,25 @@ __u64 fnw_alerts_woken_at __weak;
  * the threshold. */
 static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_counters *stats, bool wake_now)
 {
-	__u64 pending, threshold, produced, *woken_at;
+	__u64 threshold, produced, *woken_at;
 
 	if (alert) {
-		pending = bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA);
 		produced = bpf_ringbuf_query(&alerts, BPF_RB_PROD_POS);
 		threshold = alerts_wakeup_bytes;
 		woken_at = &fnw_alerts_woken_at;
 	} else {
-		pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 		produced = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
 		threshold = ringbuf_wakeup_bytes;
 		woken_at = &fnw_events_woken_at;
 	}
-	if (wake_now || (pending >= threshold && produced - *woken_at >= threshold)) {
+	/* What is pending is asked only once a threshold was produced since
+	 * the last wakeup: one query instead of two for nearly every record. */
+	bool wake = wake_now;
+
+	if (!wake && produced - *woken_at >= threshold)
+		wake = (alert ? bpf_ringbuf_query(&alerts, BPF_RB_AVAIL_DATA)
+			      : bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA)) >= threshold;
+	if (wake) {
 		*woken_at = produced;
 		bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
 	} else {
@@ -157,42 +162,58 @@ static __always_inline void fnw_count_gap(__u32 policy_id, struct fnw_counters *
 }
 
 /*
- * Header fields every program type can fill. ppid needs the task struct,
- * which only tracing programs may read (bpf_get_current_task_btf); cgroup
- * socket hooks leave it 0 and userspace fills it in.
+ * Header fields every program type fills alike: all but the task's ids,
+ * comm and lineage. ppid and the lineage need the task struct, which only
+ * tracing programs may read (bpf_get_current_task_btf); cgroup socket
+ * hooks leave them empty and userspace fills them in.
  */
-static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, __u32 type, __u32 size,
-						 __u64 cgroup_id, __u32 policy_id)
+static __always_inline void fnw_fill_header_common(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						   __u64 cgroup_id, __u32 policy_id)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
 	hdr->type = type;
 	hdr->size = size;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	hdr->cgroup_id = cgroup_id;
-	hdr->pid = pid_tgid >> 32;
-	hdr->tid = (__u32)pid_tgid;
 	hdr->ppid = 0;
 	hdr->policy_id = policy_id;
-	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
 	hdr->lineage_len = 0;
 	hdr->lineage_truncated = 0;
 	hdr->lineage_source = FNW_LINEAGE_FROM_KERNEL;
 }
 
-/* The ancestors fnw_lineage_walk found. */
+/* For the cgroup socket hooks, which cannot read the task: the helpers. */
+static __always_inline void fnw_fill_header_base(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						 __u64 cgroup_id, __u32 policy_id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	fnw_fill_header_common(hdr, type, size, cgroup_id, policy_id);
+	hdr->pid = pid_tgid >> 32;
+	hdr->tid = (__u32)pid_tgid;
+	bpf_get_current_comm(hdr->comm, sizeof(hdr->comm));
+}
+
+/* The parent's tgid and the ancestors fnw_lineage_walk found. */
 struct fnw_lineage {
 	__u32 tgid[FNW_LINEAGE_MAX];
 	__u32 len;
 	__u32 truncated;
+	__u32 ppid;
+	__u32 pad;
+	/* lineage_epoch + 1 as fnw_lineage_recall read it before the walk. */
+	__u64 epoch;
 };
+
+/* include/linux/sched.h: set by exit_signals() at the start of do_exit(). */
+#define FNW_PF_EXITING 0x00000004
 
 /*
  * The ancestors inside the function, up to its root: each parent of the
  * current task in turn, for as long as it runs in a monitored cgroup under
  * the same policy. Paid only by events that are emitted, never on the
  * allowed path. One map lookup per level; the bound keeps the verifier's
- * walk short.
+ * walk short. Returns whether it met an exiting task on the way (the stop
+ * included): that task's children are about to move.
  *
  * Probe reads (BPF_CORE_READ), not BTF loads: on 6.18 every load of a
  * pointer through a trusted or RCU pointer (task->real_parent,
@@ -202,22 +223,28 @@ struct fnw_lineage {
  * loading its programs (docs/performance.md, "Daemon ready"). And a global
  * function, not inlined, so the verifier walks its nine levels once per
  * program instead of once per path to an emit (half of what it processed
- * for fnw_file_exit). `out` is on the caller's stack: 6.1's global
+ * for fnw_file_exit). `out` is on the caller's stack, zeroed: 6.1's global
  * functions take pointers to memory, not to a ring-buffer record's field.
  * __weak: every object that includes this header defines it, the linker
  * keeps one.
  */
 __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 {
-	struct task_struct *ancestor = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent);
-	__u32 len = 0;
+	struct task_struct *ancestor;
+	__u32 len = 0, flags = 0;
 
 	if (!out)
 		return 0;
+	ancestor = BPF_CORE_READ(bpf_get_current_task_btf(), real_parent);
 	out->truncated = 0;
 	for (int i = 0; i < FNW_LINEAGE_MAX + 1; i++) {
 		if (!ancestor)
 			break;
+		if (i == 0)
+			out->ppid = BPF_CORE_READ(ancestor, tgid);
+		/* Or'd, not tested here: a branch per level would double the
+		 * verifier's paths at each. */
+		flags |= BPF_CORE_READ(ancestor, flags);
 		__u64 id = BPF_CORE_READ(ancestor, cgroups, dfl_cgrp, kn, id);
 		struct fnw_cgroup_entry *entry = fnw_lookup_cgroup(id);
 
@@ -227,27 +254,138 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
 			out->truncated = 1; /* one more ancestor than fits */
 			break;
 		}
-		out->tgid[i] = BPF_CORE_READ(ancestor, tgid);
+		out->tgid[i] = i == 0 ? out->ppid : BPF_CORE_READ(ancestor, tgid);
 		len++;
 		ancestor = BPF_CORE_READ(ancestor, real_parent);
 	}
 	out->len = len;
+	return (flags & FNW_PF_EXITING) != 0;
+}
+
+/*
+ * The lineage remembered: the task's storage (lineage_memo) keeps what
+ * fnw_lineage_walk found, reused while lineage_epoch stays where it was
+ * before the walk. A traced getppid loop paid the walk's seven probe reads
+ * at every record (docs/performance.md, "The lineage remembered").
+ *
+ * Only tp_btf/sys_enter's records (fnw_sys_enter) recall and remember,
+ * the hot path that needed it: a task in a system call's entry, no lock
+ * held, the context task storage is made for. Every other program that
+ * emits (the BPF-LSM hooks, cgroup_mkdir under trace_cgroup_path_lock with
+ * interrupts off, the file and exec tracepoints, sys_exit) walks and
+ * leaves task storage alone: with the memo in all of them the Debian 6.1
+ * guest soft-locked both CPUs once in four lanes (docs/architecture.md,
+ * "A task's lineage is remembered"): rare records, they gain nothing.
+ *
+ * What a lineage is made of, and what moves the epoch when it changes:
+ *  - a parent pointer, changed only by the exit of that parent (or of its
+ *    thread that forked): every exit moves the epoch, at
+ *    sched_process_exit. That tracepoint fires before exit_notify()
+ *    reparents the children, so a walk that runs in between would
+ *    remember the old parent under the new epoch; but PF_EXITING is set
+ *    before the tracepoint, and a walk that meets an exiting task on the
+ *    way (the stop included) is not remembered;
+ *  - an ancestor's cgroup: moved at cgroup_attach_task, after the move;
+ *  - an ancestor cgroup's policy: userspace moves it after each write to
+ *    monitored_cgroups (cgroup_mkdir's entries are for new, empty cgroups,
+ *    cgroup_rmdir's for empty ones);
+ *  - the task's own policy: remembered with the lineage.
+ * Moving it after the change leaves a window: a record made while a
+ * cgroup migration or a registration is still in its system call may name
+ * the lineage from just before it, as a walk racing it could.
+ *
+ * Three steps, each a global function the verifier walks once: recall
+ * (1: `out` holds the remembered lineage; 0: it holds the epoch to
+ * remember under), walk, remember. One function would keep a pointer
+ * that may be NULL across the walk, and the verifier would walk it twice.
+ */
+__weak __noinline int fnw_lineage_recall(__u32 policy_id, struct fnw_lineage *out)
+{
+	struct fnw_lineage_memo *memo;
+
+	if (!out)
+		return 0;
+	/* Read before the walk: whatever moves it from here on makes the memo
+	 * written after it stale. */
+	out->epoch = *(volatile __u64 *)&lineage_epoch + 1;
+	barrier();
+	memo = bpf_task_storage_get(&lineage_memo, bpf_get_current_task_btf(), 0, 0);
+	if (!memo || memo->epoch != out->epoch || memo->policy_id != policy_id)
+		return 0;
+	__builtin_memcpy(out->tgid, memo->tgid, sizeof(out->tgid));
+	out->len = memo->len;
+	out->truncated = memo->truncated;
+	out->ppid = memo->ppid;
+	return 1;
+}
+
+__weak __noinline int fnw_lineage_remember(__u32 policy_id, struct fnw_lineage *out)
+{
+	struct fnw_lineage_memo *memo;
+
+	if (!out)
+		return 0;
+	memo = bpf_task_storage_get(&lineage_memo, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (memo) {
+		__builtin_memcpy(memo->tgid, out->tgid, sizeof(memo->tgid));
+		memo->len = out->len;
+		memo->truncated = out->truncated;
+		memo->ppid = out->ppid;
+		memo->policy_id = policy_id;
+		memo->epoch = out->epoch;
+	}
 	return 0;
 }
 
-/* For tracing programs (tp_btf): also the parent and the lineage. */
-static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
-					    __u64 cgroup_id, __u32 policy_id)
+/*
+ * For tracing programs (tp_btf, BPF-LSM): also the parent and the lineage.
+ * `remember`, a constant at each call: only fnw_sys_enter's records pass
+ * true (see fnw_lineage_recall); the others' programs hold no call that
+ * touches task storage.
+ */
+static __always_inline void fnw_fill_header_walked(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						   __u64 cgroup_id, __u32 policy_id, const bool remember)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fnw_lineage lineage = {};
 
-	fnw_fill_header_base(hdr, type, size, cgroup_id, policy_id);
-	hdr->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	fnw_lineage_walk(policy_id, &lineage);
+	fnw_fill_header_common(hdr, type, size, cgroup_id, policy_id);
+	/*
+	 * Loads from the task instead of the helpers' calls (what
+	 * bpf_get_current_pid_tgid returns is task->tgid and ->pid). comm's
+	 * helper, with its strscpy and padding, was 3% of a traced getppid
+	 * loop's CPU. __set_task_comm pads comm with NULs (strscpy_pad since
+	 * 5.2), so these are the bytes the helper would copy; a rename racing
+	 * this may tear it, as it may the helper's copy.
+	 */
+	hdr->pid = task->tgid;
+	hdr->tid = task->pid;
+	__builtin_memcpy(hdr->comm, task->comm, sizeof(hdr->comm));
+	if (remember) {
+		if (!fnw_lineage_recall(policy_id, &lineage) && !fnw_lineage_walk(policy_id, &lineage))
+			fnw_lineage_remember(policy_id, &lineage);
+	} else {
+		fnw_lineage_walk(policy_id, &lineage);
+	}
+	hdr->ppid = lineage.ppid;
 	__builtin_memcpy(hdr->lineage, lineage.tgid, sizeof(hdr->lineage));
 	hdr->lineage_len = lineage.len;
 	hdr->lineage_truncated = lineage.truncated;
+}
+
+/* Every tracing program's records but fnw_sys_enter's: walked each time. */
+static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
+					    __u64 cgroup_id, __u32 policy_id)
+{
+	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, false);
+}
+
+/* fnw_sys_enter's records (tp_btf/sys_enter only): the lineage remembered. */
+static __always_inline void fnw_fill_header_remembered(struct fnw_event_header *hdr, __u32 type, __u32 size,
+						       __u64 cgroup_id, __u32 policy_id)
+{
+	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, true);
 }
 
 /* x86_64 syscall ABI: the arguments are in rdi rsi rdx r10 r8 r9. */

@@ -236,6 +236,35 @@ struct {
  */
 __u64 file_verdicts_epoch __weak;
 
+/*
+ * Each task's lineage as fnw_lineage_walk last found it (emit.bpf.h), kept
+ * while lineage_epoch has not moved. Created at a task's first record
+ * from fnw_sys_enter (fnw_lineage_remember), freed with the task.
+ */
+struct fnw_lineage_memo {
+	__u64 epoch; /* lineage_epoch + 1 as read before the walk; 0: none */
+	__u32 policy_id;
+	__u32 ppid;
+	__u32 tgid[FNW_LINEAGE_MAX];
+	__u32 len;
+	__u32 truncated;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct fnw_lineage_memo);
+} lineage_memo SEC(".maps") __weak;
+
+/*
+ * Moved by everything that can change some task's lineage: an exit (its
+ * children are reparented), a cgroup migration (lineage.bpf.c), and
+ * userspace after every write to monitored_cgroups (an ancestor's policy).
+ * .bss, mmapped.
+ */
+__u64 lineage_epoch __weak;
+
 /* Opens found allowed, by the kernel or by userspace; see fnw_file_verdict_key. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -149,7 +149,7 @@ static __always_inline void check_syscall(struct pt_regs *regs, long id, struct 
 			fnw_count_gap(policy_id, stats); /* let through, and unreported */
 		return;
 	}
-	fnw_fill_header(&ev->hdr, FNW_EVENT_SYSCALL, sizeof(*ev), cgroup_id, policy_id);
+	fnw_fill_header_remembered(&ev->hdr, FNW_EVENT_SYSCALL, sizeof(*ev), cgroup_id, policy_id);
 	ev->nr = (__u32)id;
 	ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
 	ev->action = action;

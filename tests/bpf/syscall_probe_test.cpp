@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -88,6 +89,98 @@ TEST_F(SyscallProbeTest, ALineageLongerThanTheRecordHoldsIsCutAndFlagged) {
     EXPECT_EQ(hdr.lineage_truncated, 1u);
     EXPECT_EQ(hdr.lineage[0], hdr.ppid);
     EXPECT_NE(hdr.lineage[FNW_LINEAGE_MAX - 1], static_cast<uint32_t>(r.outcome.pid));  // the root is beyond
+}
+
+// The kernel remembers each task's lineage (fnw_lineage_walk) and must
+// forget it when an ancestor exits: the task's second record may not name
+// the ancestor that is gone. `orphan:G:R` (tests/helpers/workload.cpp): C,
+// G generations below the root, is reported once with A (the root's child)
+// among its ancestors, kills A, waits until A is reaped, and is reported
+// again.
+struct OrphanRecords {
+    const fnw_syscall_event* before = nullptr;
+    const fnw_syscall_event* after = nullptr;
+};
+
+OrphanRecords orphan_records(const auto& r) {  // a ProbeTest::Run
+    OrphanRecords out;
+    for (const auto& ev : r.events) {
+        if (ev.nr == static_cast<uint32_t>(SYS_getpgid)) out.before = &ev;
+        if (ev.nr == static_cast<uint32_t>(SYS_getsid)) out.after = &ev;
+    }
+    return out;
+}
+
+std::vector<uint32_t> lineage_of(const fnw_syscall_event& ev) {
+    return {ev.hdr.lineage, ev.hdr.lineage + std::min<uint32_t>(ev.hdr.lineage_len, FNW_LINEAGE_MAX)};
+}
+
+TEST_F(SyscallProbeTest, AfterItsParentExitsATaskIsReportedUnderTheParentItWasGiven) {
+    auto r = run_workload(policy_denying({SYS_getpgid, SYS_getsid}, ViolationAction::Report), Mode::Audit,
+                          {"orphan:2:1"});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    const auto root = static_cast<uint32_t>(r.outcome.pid);
+    auto [before, after] = orphan_records(r);
+    ASSERT_TRUE(before && after);
+    ASSERT_EQ(before->hdr.pid, after->hdr.pid);
+    ASSERT_EQ(before->hdr.lineage_len, 2u);
+    const uint32_t dead = before->hdr.lineage[0];
+    EXPECT_EQ(before->hdr.ppid, dead);
+    EXPECT_EQ(before->hdr.lineage[1], root);
+    // The root is a child subreaper: the orphan is its child now.
+    EXPECT_EQ(after->hdr.ppid, root);
+    EXPECT_EQ(lineage_of(*after), std::vector<uint32_t>{root});
+    EXPECT_EQ(after->hdr.lineage_truncated, 0u);
+}
+
+TEST_F(SyscallProbeTest, AfterAGrandparentExitsATaskIsReportedWithoutIt) {
+    auto r = run_workload(policy_denying({SYS_getpgid, SYS_getsid}, ViolationAction::Report), Mode::Audit,
+                          {"orphan:3:1"});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    const auto root = static_cast<uint32_t>(r.outcome.pid);
+    auto [before, after] = orphan_records(r);
+    ASSERT_TRUE(before && after);
+    ASSERT_EQ(before->hdr.lineage_len, 3u);
+    const uint32_t parent = before->hdr.lineage[0], dead = before->hdr.lineage[1];
+    EXPECT_EQ(before->hdr.lineage[2], root);
+    // Its own parent lives on (moved to the root): only the lineage above it changed.
+    EXPECT_EQ(after->hdr.ppid, parent);
+    EXPECT_EQ(lineage_of(*after), (std::vector<uint32_t>{parent, root})) << "the exited " << dead << " is named";
+}
+
+TEST_F(SyscallProbeTest, ATaskOrphanedOutsideTheFunctionIsReportedAsItsRoot) {
+    auto r = run_workload(policy_denying({SYS_getpgid, SYS_getsid}, ViolationAction::Report), Mode::Audit,
+                          {"orphan:2:0"});
+    ASSERT_EQ(r.outcome.exit_code, 0);
+    auto [before, after] = orphan_records(r);
+    ASSERT_TRUE(before && after);
+    ASSERT_EQ(before->hdr.lineage_len, 2u);
+    const uint32_t dead = before->hdr.lineage[0];
+    // Whoever reaps orphans here (this test, if a subreaper, or init) is
+    // outside the function.
+    EXPECT_NE(after->hdr.ppid, dead);
+    EXPECT_NE(after->hdr.ppid, 0u);
+    EXPECT_EQ(after->hdr.lineage_len, 0u) << "still names " << after->hdr.lineage[0];
+    EXPECT_EQ(after->hdr.lineage_truncated, 0u);
+}
+
+// An ancestor moved out of the function's cgroup is no longer the function's:
+// the lineage remembered while it was must be forgotten.
+TEST_F(SyscallProbeTest, AfterItsParentLeavesTheFunctionsCgroupATaskIsReportedAsItsRoot) {
+    const std::filesystem::path elsewhere = cgroup_parent_ / "lineage-elsewhere";
+    ASSERT_TRUE(std::filesystem::create_directory(elsewhere) || std::filesystem::is_directory(elsewhere));
+    auto r = run_workload(policy_denying({SYS_getpgid, SYS_getsid}, ViolationAction::Report), Mode::Audit,
+                          {"nest:1", "getpgid", "move-parent:" + (elsewhere / "cgroup.procs").string(),
+                           "exit-on-error", "getsid"});
+    ASSERT_EQ(r.outcome.exit_code, 0) << "the move failed (errno)";
+    std::error_code ec;
+    std::filesystem::remove(elsewhere, ec);
+    const auto root = static_cast<uint32_t>(r.outcome.pid);
+    auto [before, after] = orphan_records(r);
+    ASSERT_TRUE(before && after);
+    EXPECT_EQ(lineage_of(*before), std::vector<uint32_t>{root});
+    EXPECT_EQ(after->hdr.ppid, root);
+    EXPECT_EQ(after->hdr.lineage_len, 0u) << "still names " << after->hdr.lineage[0];
 }
 
 // The daemon rewrites whole cgroup entries (a trace client's flag, a

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The process the BPF tests watch. Each argument is one step, run in order,
 // so a test states exactly which syscalls the function makes:
-//   getppid | getpgid        one raw syscall
+//   getppid | getpgid | getsid   one raw syscall
 //   repeat-getppid:N         N getppid calls (floods a traced cgroup)
 //   repeat-getpgid:N         N getpgid calls (one violation, repeated, where getpgid is denied)
 //   mkdir:PATH               raw mkdir(PATH, 0700)
@@ -25,6 +25,12 @@
 //   mmap-exec                map anonymous memory read-write-execute
 //   jit                      map anonymous memory read-write, then mprotect it read-execute (a JIT's flip)
 //   fork-getpgid:N           fork N children one after another; each calls getpgid and exits
+//   orphan:G:R               fork a chain of G >= 2 generations (this process P -> A -> ... -> C); C
+//                            calls getpgid, kills A, waits until A is reaped (its children moved to a
+//                            new parent: P when R is 1, P being a child subreaper, else whoever
+//                            reaps orphans outside), then calls getsid. P waits for C's word and its
+//                            children; exit 4 if a fork or the wait failed, 124 if A was never reaped
+//   move-parent:PROCS        write the parent's pid into PROCS (a cgroup.procs: move it to that cgroup)
 //   nest:N                   the remaining steps run in a descendant N generations down (each
 //                            generation forks one child, waits, and exits with its status)
 //   open-loop:MS:PATH        open()+close() PATH in a tight loop for MS milliseconds
@@ -68,6 +74,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -355,6 +362,43 @@ int use_every_fd(bool with_sendmsg, long hi) {
     return err;
 }
 
+// orphan:G:R (see the top of this file).
+int orphan_chain(long generations, bool subreaper) {
+    if (generations < 2 || (subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)) return 4;
+    int done[2];
+    if (pipe(done) != 0) return 4;
+    const pid_t first = fork();
+    if (first < 0) return 4;
+    if (first == 0) {
+        close(done[0]);
+        const pid_t a = getpid();
+        for (long k = 1; k < generations; ++k) {
+            const pid_t child = fork();
+            if (child < 0) _exit(4);
+            if (child > 0) {  // A and the generations between: wait (A is killed meanwhile)
+                int status = 0;
+                _exit(waitpid(child, &status, 0) == child && WIFEXITED(status) ? WEXITSTATUS(status) : 4);
+            }
+        }
+        syscall(SYS_getpgid, 0);  // C, with A among its ancestors
+        kill(a, SIGKILL);
+        // P reaps A; exit_notify() moved A's children before that.
+        for (int t = 0; t < 10000 && kill(a, 0) == 0; ++t) usleep(1000);
+        if (kill(a, 0) == 0) _exit(124);
+        syscall(SYS_getsid, 0);
+        const char word = 'x';
+        _exit(write(done[1], &word, 1) == 1 ? 0 : 4);
+    }
+    close(done[1]);
+    int status = 0;
+    if (waitpid(first, &status, 0) != first) return 4;  // A, killed
+    char word = 0;
+    const bool told = read(done[0], &word, 1) == 1;
+    while (waitpid(-1, &status, 0) > 0) {  // a subreaper's orphans: the generations below A
+    }
+    return told ? 0 : 124;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -366,6 +410,8 @@ int main(int argc, char** argv) {
             raw(syscall(SYS_getppid));
         } else if (step == "getpgid") {
             raw(syscall(SYS_getpgid, 0));
+        } else if (step == "getsid") {
+            raw(syscall(SYS_getsid, 0));
         } else if (step.rfind("mkdir:", 0) == 0) {
             raw(syscall(SYS_mkdir, step.c_str() + 6, 0700));
         } else if (step.size() > 5 && step[4] == ':' &&
@@ -415,6 +461,16 @@ int main(int argc, char** argv) {
                 }
                 if (child < 0 || waitpid(child, nullptr, 0) != child) return 4;
             }
+        } else if (step.rfind("move-parent:", 0) == 0) {
+            const int fd = open(step.c_str() + 12, O_WRONLY | O_CLOEXEC);
+            const std::string pid = std::to_string(getppid());
+            raw(fd < 0 ? -1 : write(fd, pid.data(), pid.size()));
+            if (fd >= 0) close(fd);
+        } else if (step.rfind("orphan:", 0) == 0) {
+            char* end = nullptr;
+            const long generations = std::strtol(step.c_str() + 7, &end, 10);
+            const int rc = orphan_chain(generations, end && std::strcmp(end, ":1") == 0);
+            if (rc != 0) return rc;
         } else if (step.rfind("nest:", 0) == 0) {
             const long depth = std::strtol(step.c_str() + 5, nullptr, 10);
             for (long k = 0; k < depth; ++k) {

@@ -15,6 +15,7 @@ using P = SkeletonPrograms;
 constexpr ProbeProgram kSyscalls[] = {{&P::fnw_sys_enter}};
 constexpr ProbeProgram kSyscallExitDispatch[] = {{&P::fnw_sys_exit_dispatch}};
 constexpr ProbeProgram kCgroupLifecycle[] = {{&P::fnw_cgroup_mkdir}, {&P::fnw_cgroup_rmdir}};
+constexpr ProbeProgram kLineage[] = {{&P::fnw_lineage_exit}, {&P::fnw_lineage_migrate}};
 constexpr ProbeProgram kExec[] = {{&P::fnw_sched_process_exec}};
 constexpr ProbeProgram kExecLsm[] = {{&P::fnw_lsm_bprm_check, "bprm_check_security"}};
 
@@ -91,6 +92,8 @@ constexpr ProbeFamilyEntry kFamilies[] = {
     // attached only once a policy needs an exit handler or Landlock reporting.
     {ProbeFamily::SyscallExitDispatch, "syscall exit dispatch", AttachPolicy::OnDemand, kSyscallExitDispatch},
     {ProbeFamily::CgroupLifecycle, "cgroup lifecycle", AttachPolicy::WithSkeleton, kCgroupLifecycle},
+    // Every exit and cgroup migration on the host: one atomic add each.
+    {ProbeFamily::Lineage, "lineage", AttachPolicy::WithSkeleton, kLineage},
     {ProbeFamily::Exec, "exec", AttachPolicy::WithSkeleton, kExec},
     {ProbeFamily::ExecLsm, "exec lsm", AttachPolicy::WithSkeleton, kExecLsm},
     {ProbeFamily::FileSyscalls, "file syscalls", AttachPolicy::Dispatched, kFileSyscalls},

@@ -36,6 +36,7 @@ enum class ProbeFamily {
     Syscalls,          // syscalls.bpf.c: tp_btf/sys_enter, the allowlist and the dispatch
     SyscallExitDispatch, // syscalls.bpf.c: tp_btf/sys_exit, the dispatch to the exit handlers
     CgroupLifecycle,   // cgroups.bpf.c: cgroup_mkdir/rmdir
+    Lineage,           // lineage.bpf.c: sched_process_exit, cgroup_attach_task (the lineage memo's epoch)
     Exec,              // exec.bpf.c: sched_process_exec
     ExecLsm,           // exec.bpf.c: bprm_check_security
     FileSyscalls,      // files.bpf.c: the enter handlers of 24 file syscalls and their exit handler
