@@ -67,21 +67,11 @@ bool is_exec_syscall(uint32_t nr) { return nr == 59 || nr == 322; }  // x86_64 e
 
 const std::string& ExeCache::exe_json(uint32_t pid, uint64_t now_ns) {
     const auto max_age_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_age_).count());
-    // A clock that went back (another caller's stamp) reads again too.
-    const auto fresh = [&](const Entry& entry) {
-        return now_ns >= entry.read_at_ns && now_ns - entry.read_at_ns < max_age_ns;
-    };
-    // A flood is one process's: its entry is asked again before the map is.
-    if (last_ && last_pid_ == pid && fresh(*last_)) return last_->json;
     auto found = entries_.find(pid);
-    if (found != entries_.end() && fresh(found->second)) {
-        remember_last(pid, found->second);
+    // A clock that went back (another caller's stamp) reads again too.
+    if (found != entries_.end() && now_ns >= found->second.read_at_ns && now_ns - found->second.read_at_ns < max_age_ns)
         return found->second.json;
-    }
-    if (entries_.size() >= 4096) {  // bounded: pids come and go
-        entries_.clear();
-        last_ = nullptr;
-    }
+    if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
     std::array<char, 4096> target{};
     const std::string link = "/proc/" + std::to_string(pid) + "/exe";
     const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
@@ -94,13 +84,7 @@ const std::string& ExeCache::exe_json(uint32_t pid, uint64_t now_ns) {
         put_printable_string(line, exe);
     }
     entry.read_at_ns = now_ns;
-    remember_last(pid, entry);
     return entry.json;
-}
-
-void ExeCache::forget(uint32_t pid) {
-    if (last_pid_ == pid) last_ = nullptr;
-    entries_.erase(pid);
 }
 
 void EventTimeFormatter::append(uint64_t boot_ns, std::string& out) {
@@ -155,8 +139,8 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
     const std::string& policy = policy_json_.json(ctx.policy);
     const std::string_view exe = ctx.resolve_exe ? std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.boot_ns)) : "";
     // The literals, numbers, names, comm, time and id take under 1 KiB;
-    // the strings that come from outside are added. A line longer than
-    // this (a huge rule name) grows the buffer on the way.
+    // the strings that come from outside are added. The cursor's growth is
+    // the safety net should that ever fall short.
     LineCursor line(out, 1024 + function.size() + policy.size() + exe.size() + host_json_.size() + ctx.k8s_json.size());
     line.put("{\"action\":\""sv);
     line.put(action_name(ev.action));

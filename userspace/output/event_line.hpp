@@ -34,7 +34,7 @@ public:
     // The printable exe of `pid` as a JSON string, quotes included ("\"\""
     // when the process is gone).
     const std::string& exe_json(uint32_t pid, uint64_t now_ns);
-    void forget(uint32_t pid);
+    void forget(uint32_t pid) { entries_.erase(pid); }
 
 private:
     struct Entry {
@@ -42,16 +42,8 @@ private:
         uint64_t read_at_ns = 0;
     };
 
-    void remember_last(uint32_t pid, const Entry& entry) {
-        last_pid_ = pid;
-        last_ = &entry;
-    }
-
     std::chrono::milliseconds max_age_;
     std::unordered_map<uint32_t, Entry> entries_;
-    // The entry asked for last (nodes stay put until erased or cleared).
-    uint32_t last_pid_ = 0;
-    const Entry* last_ = nullptr;
 };
 
 // "2026-11-28T13:26:54.123456789Z" for a boot-time stamp, like
