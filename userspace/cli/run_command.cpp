@@ -39,6 +39,7 @@
 #include "output/event_json.hpp"
 #include "output/event_line.hpp"
 #include "output/falco_format.hpp"
+#include "output/file_appender.hpp"
 #include "output/grant_report_json.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/function_runner.hpp"
@@ -50,47 +51,6 @@ namespace po = boost::program_options;
 namespace fnw::cli {
 
 namespace {
-
-// Where events go: stderr by default, or a file opened 0600 (events name
-// processes and arguments: not for every local user to read).
-class EventOutput {
-public:
-    static std::optional<EventOutput> open(const std::string& path) {
-        if (path.empty()) return EventOutput(stderr, false);
-        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-        FILE* file = fd.valid() ? ::fdopen(fd.get(), "a") : nullptr;
-        if (!file) return std::nullopt;
-        fd.release();  // now owned by `file`
-        return EventOutput(file, true);
-    }
-    EventOutput(EventOutput&& o) noexcept
-        : file_(std::exchange(o.file_, nullptr)), owned_(o.owned_), pending_(std::move(o.pending_)) {}
-    EventOutput(const EventOutput&) = delete;
-    ~EventOutput() {
-        if (file_) flush();
-        if (owned_ && file_) std::fclose(file_);
-    }
-    // Lines are gathered here and written by flush(), once per read of the
-    // rings: one write(2) per batch, where one per event kept the consumer
-    // from keeping up with a traced flood.
-    std::string& pending() { return pending_; }
-    void flush() {
-        if (pending_.empty()) return;
-        std::fwrite(pending_.data(), 1, pending_.size(), file_);
-        std::fflush(file_);
-        pending_.clear();
-    }
-    // Bounds the batch under a flood that a single drain never ends.
-    void flush_if_large() {
-        if (pending_.size() >= (1u << 20)) flush();
-    }
-
-private:
-    EventOutput(FILE* file, bool owned) : file_(file), owned_(owned) {}
-    FILE* file_;
-    bool owned_;
-    std::string pending_;
-};
 
 struct RunOptions {
     std::string function, policy_file, mode_text, events_path;
@@ -286,9 +246,16 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
         std::cerr << "fnwarden run: --output-format must be json or falco, not \"" << o.output_format << "\"\n";
         return kExitUsage;
     }
-    auto output = EventOutput::open(o.events_path);
-    if (!output) {
-        std::cerr << "fnwarden run: cannot open " << o.events_path << ": " << std::strerror(errno) << "\n";
+    // Events go to --events (a file created 0600: events name processes
+    // and arguments) or to stderr, written by the appender's own thread:
+    // the thread that drains the rings never waits for the disk.
+    std::unique_ptr<FileAppender> output;
+    if (o.events_path.empty()) {
+        output = FileAppender::borrow(STDERR_FILENO);
+    } else if (auto opened = FileAppender::open(o.events_path, FileAppenderOptions{.follow_symlinks = true})) {
+        output = std::move(*opened);
+    } else {
+        std::cerr << "fnwarden run: cannot open " << opened.error() << "\n";
         return kExitRunFailed;
     }
 
@@ -310,27 +277,30 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](const Record& record) {
         if (interpreter_may_be_refused_here) name_glob_program_interpreter(record, policy, ctx);
         if (*format == OutputFormat::Json) {
-            if (!lines.append(record, output->pending())) return;  // a cgroup birth: no event
+            if (!lines.append(record, output->batch())) return;  // a cgroup birth: no event
         } else if (auto j = to_json(record, ctx, clock)) {
-            output->pending() += to_falco(*j).dump() + "\n";
+            output->batch() += to_falco(*j).dump() + "\n";
         } else {
             return;
         }
         if (is_violation(record)) ++violation_events;
-        output->flush_if_large();
+        output->hand_over_if_full();
     });
     if (!created) {
         std::cerr << "fnwarden run: " << created.error() << "\n";
         return kExitRunFailed;
     }
     std::unique_ptr<LocalGuard> guard = std::move(*created);
-    guard->on_drained([&output] { output->flush(); });
+    guard->on_drained([&output] { output->idle(); });
     FunctionRunner runner(*guard, engine->cgroup_parent());
     auto outcome = run_function(runner, RunRequest{function, policy, mode, command, o.trace}, run_as);
     if (!outcome) return exit_code_for(outcome.failure());
-    report_standalone_run(function, *outcome, probes, guard->malformed(), violation_events);
-    if (!o.report_path.empty()) write_standalone_report(o, probes);
     output->flush();
+    report_standalone_run(function, *outcome, probes, guard->malformed(), violation_events);
+    if (const uint64_t lost = output->stats().bytes_lost)
+        spdlog::error("{} bytes of events could not be written to {}", lost,
+                      o.events_path.empty() ? std::string("stderr") : o.events_path);
+    if (!o.report_path.empty()) write_standalone_report(o, probes);
     exit_detaching_in_background(outcome->exit_code);
 }
 
