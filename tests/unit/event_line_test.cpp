@@ -9,7 +9,10 @@
 #include <csignal>
 
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -173,6 +176,112 @@ TEST(EventLine, TheDaemonsContextPerLineAndItsPodAreTheJsonEncoders) {
             EXPECT_EQ(line, slow.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << ctx.function;
         }
     }
+}
+
+// One writer, one record after another, each changing one of the fields
+// the writer keeps spelt between lines (and then changing it back): every
+// line must still be the encoder's.
+TEST(EventLine, EachLineIsTheEncodersWhenOneKeptFieldChanges) {
+    const WallClock clock(0);
+    SyscallLineWriter writer(clock);
+    const std::string pod_a = R"({"container":"c","namespace":"ns","pod":"a"})";
+    const std::string pod_b = R"({"container":"c","namespace":"ns","pod":"b"})";
+    struct Step {
+        const char* what;
+        std::function<void(fnw_syscall_event&, EventContext&, std::string&)> change;
+    };
+    const std::vector<Step> steps = {
+        {"cgroup", [](auto& ev, auto&, auto&) { ev.hdr.cgroup_id = 78; }},
+        {"pid", [](auto& ev, auto&, auto&) { ev.hdr.pid = 4244; }},
+        {"ppid", [](auto& ev, auto&, auto&) { ev.hdr.ppid = 4001; }},
+        {"comm", [](auto& ev, auto&, auto&) { std::strncpy(ev.hdr.comm, "renamed", sizeof(ev.hdr.comm)); }},
+        {"lineage grows", [](auto& ev, auto&, auto&) { ev.hdr.lineage[ev.hdr.lineage_len++] = 4001; }},
+        {"an ancestor", [](auto& ev, auto&, auto&) { ev.hdr.lineage[0] = 3999; }},
+        {"truncated", [](auto& ev, auto&, auto&) { ev.hdr.lineage_truncated = 1; }},
+        {"from /proc", [](auto& ev, auto&, auto&) { ev.hdr.lineage_source = FNW_LINEAGE_FROM_PROC; }},
+        {"function", [](auto&, auto& ctx, auto&) { ctx.function = "other"; }},
+        {"policy", [](auto&, auto& ctx, auto&) { ctx.policy = "other-policy"; }},
+        {"mode", [](auto&, auto& ctx, auto&) { ctx.mode = Mode::Enforce; }},
+        {"exe", [](auto& ev, auto& ctx, auto&) {
+             ctx.resolve_exe = true;
+             ev.hdr.pid = static_cast<uint32_t>(::getpid());
+         }},
+        {"pod", [&](auto&, auto&, auto& pod) { pod = pod_a; }},
+        {"another pod", [&](auto&, auto&, auto& pod) { pod = pod_b; }},
+    };
+    fnw_syscall_event ev = syscall_event();
+    EventContext ctx{"fn", "policy", Mode::Audit};
+    std::string pod;
+    auto expect_encoders = [&](const std::string& when) {
+        std::string line;
+        writer.append(ev, LineContext{ctx.function, ctx.policy, ctx.mode, ctx.resolve_exe, pod}, line);
+        nlohmann::json slow = *to_json(Record(ev), ctx, clock);
+        if (!pod.empty()) slow["k8s"] = nlohmann::json::parse(pod);
+        slow["id"] = nlohmann::json::parse(line)["id"];
+        EXPECT_EQ(line, slow.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << when;
+    };
+    expect_encoders("first");
+    for (const Step& step : steps) {
+        const fnw_syscall_event saved_ev = ev;
+        const EventContext saved_ctx = ctx;
+        const std::string saved_pod = pod;
+        step.change(ev, ctx, pod);
+        expect_encoders(std::string("after: ") + step.what);
+        ++ev.args[0];  // the next record of the same thread
+        expect_encoders(std::string("again after: ") + step.what);
+        const fnw_syscall_event changed_ev = ev;
+        const EventContext changed_ctx = ctx;
+        const std::string changed_pod = pod;
+        ev = saved_ev;
+        ctx = saved_ctx;
+        pod = saved_pod;
+        expect_encoders(std::string("back from: ") + step.what);
+        ev = changed_ev;  // on to the next step with this change kept
+        ctx = changed_ctx;
+        pod = changed_pod;
+    }
+}
+
+// The same process, a new image: after its execve's record the next line
+// names the new exe, though nothing else in the header moved.
+TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        char byte;
+        ::close(go[1]);
+        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
+        ::_exit(127);
+    }
+    ::close(go[0]);
+    const std::string link = "/proc/" + std::to_string(child) + "/exe";
+    const std::string before = std::filesystem::read_symlink(link).string();
+
+    const WallClock clock(0);
+    SyscallLineWriter writer(clock);
+    EventContext ctx{"fn", "policy", Mode::Audit};
+    ctx.resolve_exe = true;
+    fnw_syscall_event ev = syscall_event();
+    ev.hdr.pid = static_cast<uint32_t>(child);
+    auto exe_of_line = [&] {
+        std::string line;
+        writer.append(ev, LineContext{ctx.function, ctx.policy, ctx.mode, true, ""}, line);
+        return nlohmann::json::parse(line)["exe"].get<std::string>();
+    };
+    EXPECT_EQ(exe_of_line(), before);
+    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    for (int i = 0; i < 10'000 && std::filesystem::read_symlink(link).string() == before; ++i) ::usleep(1000);
+    const std::string after = std::filesystem::read_symlink(link).string();
+    ASSERT_NE(after, before) << "the child did not exec";
+    ev.nr = 59;  // its execve's record
+    exe_of_line();
+    ev.nr = 110;
+    EXPECT_EQ(exe_of_line(), after);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(go[1]);
 }
 
 TEST(EventLine, OtherRecordsGoThroughTheJsonEncoder) {

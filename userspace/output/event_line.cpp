@@ -114,6 +114,7 @@ const std::string& JsonStringCache::json(std::string_view text) {
         text_.assign(text);
         json_ = json_string(text);
         filled_ = true;
+        ++generation_;
     }
     return json_;
 }
@@ -138,10 +139,13 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
     const std::string& function = function_json_.json(ctx.function);
     const std::string& policy = policy_json_.json(ctx.policy);
     const std::string_view exe = ctx.resolve_exe ? std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.boot_ns)) : "";
-    // The literals, numbers, names, comm, time and id take under 1 KiB;
-    // the strings that come from outside are added. The cursor's growth is
-    // the safety net should that ever fall short.
-    LineCursor line(out, 1024 + function.size() + policy.size() + exe.size() + host_json_.size() + ctx.k8s_json.size());
+    if (!segments_.built_for(ev.hdr, ctx, function_json_.generation(), policy_json_.generation(), exe))
+        build_segments(ev.hdr, ctx, function, policy, exe);
+    // The literals, numbers, names, time and id take under 1 KiB; the
+    // segments hold what comes from outside. The cursor's growth is the
+    // safety net should that ever fall short.
+    LineCursor line(out, 1024 + segments_.before_id.size() + segments_.before_mechanism.size() +
+                             segments_.after_mechanism.size());
     line.put("{\"action\":\""sv);
     line.put(action_name(ev.action));
     line.put("\",\"args\":["sv);
@@ -150,17 +154,19 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
         line.decimal(ev.args[i]);
     }
     line.put("],"sv);
-    put_header_fields(ev.hdr, ctx, function, exe, line);
+    line.put(segments_.before_id);
+    line.put(",\"id\":\""sv);
+    // Stamped with the event's own time: no clock read per event.
+    const int64_t wall_ns = static_cast<int64_t>(ev.hdr.boot_ns) + time_.clock().offset_ns();
+    ids_.write_next(line.reserve(EventIdGenerator::kLength),
+                    std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                        std::chrono::nanoseconds(wall_ns))));
+    line.advance(EventIdGenerator::kLength);
+    line.put('"');
+    line.put(segments_.before_mechanism);
     line.put(",\"mechanism\":\""sv);
     line.put(mechanism_name(ev.mechanism));
-    line.put("\",\"mode\":\""sv);
-    line.put(to_string(ctx.mode));  // a fixed name: nothing to escape
-    line.put("\",\"pid\":"sv);
-    line.decimal(ev.hdr.pid);
-    line.put(",\"policy\":"sv);
-    line.put(policy);
-    line.put(",\"ppid\":"sv);
-    line.decimal(ev.hdr.ppid);
+    line.put(segments_.after_mechanism);
     if (ev.verdict == FNW_VERDICT_VIOLATION) {
         line.put(",\"rule\":\""sv);
         line.put(syscall_rule_name(ev.rule));
@@ -187,46 +193,86 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
     if (is_exec_syscall(ev.nr)) exes_.forget(ev.hdr.pid);  // its next events run the new image
 }
 
-// cgroup_id through lineage_truncated, in key order.
-void SyscallLineWriter::put_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string_view function,
-                                          std::string_view exe, LineCursor& line) {
-    line.put("\"cgroup_id\":"sv);
-    line.decimal(hdr.cgroup_id);
-    line.put(",\"comm\":"sv);
-    put_printable_string(line, bounded(hdr.comm));
-    if (ctx.resolve_exe) {
-        line.put(",\"exe\":"sv);
-        line.put(exe);
-    }
-    line.put(",\"function\":"sv);
-    line.put(function);
+bool SyscallLineWriter::TaskSegments::built_for(const fnw_event_header& hdr, const LineContext& ctx,
+                                                uint64_t function_gen, uint64_t policy_gen, std::string_view exe_json) const {
+    return built && hdr.cgroup_id == cgroup_id && hdr.pid == pid && hdr.ppid == ppid &&
+           hdr.lineage_len == lineage_len && hdr.lineage_truncated == lineage_truncated &&
+           hdr.lineage_source == lineage_source && std::memcmp(hdr.comm, comm, sizeof(comm)) == 0 &&
+           std::memcmp(hdr.lineage, lineage, sizeof(lineage)) == 0 && function_gen == function_generation &&
+           policy_gen == policy_generation && ctx.mode == mode && ctx.resolve_exe == resolve_exe &&
+           exe_json == exe && ctx.k8s_json == k8s_json;
+}
+
+// The fields of the three segments, in key order.
+void SyscallLineWriter::build_segments(const fnw_event_header& hdr, const LineContext& ctx, std::string_view function,
+                                       std::string_view policy, std::string_view exe) {
+    TaskSegments& seg = segments_;
+    seg.built = false;  // until every part is in place
+    seg.cgroup_id = hdr.cgroup_id;
+    seg.pid = hdr.pid;
+    seg.ppid = hdr.ppid;
+    std::memcpy(seg.comm, hdr.comm, sizeof(seg.comm));
+    std::memcpy(seg.lineage, hdr.lineage, sizeof(seg.lineage));
+    seg.lineage_len = hdr.lineage_len;
+    seg.lineage_truncated = hdr.lineage_truncated;
+    seg.lineage_source = hdr.lineage_source;
+    seg.function_generation = function_json_.generation();
+    seg.policy_generation = policy_json_.generation();
+    seg.mode = ctx.mode;
+    seg.resolve_exe = ctx.resolve_exe;
+    seg.exe.assign(exe);
+    seg.k8s_json.assign(ctx.k8s_json);
+
     const std::span<const uint32_t> ancestors = lineage(hdr);
-    if (!hdr.lineage_truncated) {
-        line.put(",\"function_root\":"sv);
-        line.decimal(ancestors.empty() ? hdr.pid : ancestors.back());
+    seg.before_id.clear();
+    {
+        LineCursor line(seg.before_id, 256 + function.size() + exe.size() + host_json_.size());
+        line.put("\"cgroup_id\":"sv);
+        line.decimal(hdr.cgroup_id);
+        line.put(",\"comm\":"sv);
+        put_printable_string(line, bounded(hdr.comm));
+        if (ctx.resolve_exe) {
+            line.put(",\"exe\":"sv);
+            line.put(exe);
+        }
+        line.put(",\"function\":"sv);
+        line.put(function);
+        if (!hdr.lineage_truncated) {
+            line.put(",\"function_root\":"sv);
+            line.decimal(ancestors.empty() ? hdr.pid : ancestors.back());
+        }
+        line.put(",\"host\":"sv);
+        line.put(host_json_);
     }
-    line.put(",\"host\":"sv);
-    line.put(host_json_);
-    line.put(",\"id\":\""sv);
-    // Stamped with the event's own time: no clock read per event.
-    const int64_t wall_ns = static_cast<int64_t>(hdr.boot_ns) + time_.clock().offset_ns();
-    ids_.write_next(line.reserve(EventIdGenerator::kLength),
-                    std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                        std::chrono::nanoseconds(wall_ns))));
-    line.advance(EventIdGenerator::kLength);
-    line.put('"');
-    if (!ctx.k8s_json.empty()) {
-        line.put(",\"k8s\":"sv);
-        line.put(ctx.k8s_json);
+    seg.before_mechanism.clear();
+    {
+        LineCursor line(seg.before_mechanism, 256 + ctx.k8s_json.size() + 11 * ancestors.size());
+        if (!ctx.k8s_json.empty()) {
+            line.put(",\"k8s\":"sv);
+            line.put(ctx.k8s_json);
+        }
+        line.put(",\"lineage\":["sv);
+        for (size_t i = 0; i < ancestors.size(); ++i) {
+            if (i) line.put(',');
+            line.decimal(ancestors[i]);
+        }
+        line.put(']');
+        if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) line.put(",\"lineage_from_proc\":true"sv);
+        if (hdr.lineage_truncated) line.put(",\"lineage_truncated\":true"sv);
     }
-    line.put(",\"lineage\":["sv);
-    for (size_t i = 0; i < ancestors.size(); ++i) {
-        if (i) line.put(',');
-        line.decimal(ancestors[i]);
+    seg.after_mechanism.clear();
+    {
+        LineCursor line(seg.after_mechanism, 128 + policy.size());
+        line.put("\",\"mode\":\""sv);
+        line.put(to_string(ctx.mode));  // a fixed name: nothing to escape
+        line.put("\",\"pid\":"sv);
+        line.decimal(hdr.pid);
+        line.put(",\"policy\":"sv);
+        line.put(policy);
+        line.put(",\"ppid\":"sv);
+        line.decimal(hdr.ppid);
     }
-    line.put(']');
-    if (hdr.lineage_source == FNW_LINEAGE_FROM_PROC) line.put(",\"lineage_from_proc\":true"sv);
-    if (hdr.lineage_truncated) line.put(",\"lineage_truncated\":true"sv);
+    seg.built = true;
 }
 
 }  // namespace fnw

@@ -81,9 +81,13 @@ struct LineContext {
 class JsonStringCache {
 public:
     const std::string& json(std::string_view text);
+    // Moves whenever json() spells a new text: what was built from the
+    // last spelling is stale when this differs.
+    uint64_t generation() const { return generation_; }
 
 private:
     bool filled_ = false;
+    uint64_t generation_ = 0;
     std::string text_, json_;
 };
 
@@ -98,15 +102,44 @@ public:
     void forget_exe(uint32_t pid) { exes_.forget(pid); }
 
 private:
-    // `function` and `exe` as JSON strings, quotes included.
-    void put_header_fields(const fnw_event_header& hdr, const LineContext& ctx, std::string_view function,
-                           std::string_view exe, LineCursor& line);
+    // The parts of a line that a thread's records share, built for the
+    // first of them and copied into the next: a traced loop's lines differ
+    // only in their arguments, id, syscall, thread and time. Spelling these
+    // fields anew (four numbers, comm's escaping, five strings) was a fifth
+    // of the consumer's cost per line (docs/performance.md, "The event file
+    // written directly").
+    struct TaskSegments {
+        // What they were built from.
+        uint64_t cgroup_id = 0;
+        uint32_t pid = 0, ppid = 0;
+        char comm[FNW_COMM_LEN] = {};
+        uint32_t lineage[FNW_LINEAGE_MAX] = {};
+        uint8_t lineage_len = 0, lineage_truncated = 0, lineage_source = 0;
+        uint64_t function_generation = 0, policy_generation = 0;
+        Mode mode = Mode::Audit;
+        bool resolve_exe = false;
+        std::string exe, k8s_json;
+        bool built = false;
+        // "cgroup_id":... through "host":..., the key before "id".
+        std::string before_id;
+        // ,"k8s":... ,"lineage":[...] and its flags: between the id and "mechanism".
+        std::string before_mechanism;
+        // ","mode":"..." through "ppid":N, after the mechanism's name.
+        std::string after_mechanism;
+
+        bool built_for(const fnw_event_header& hdr, const LineContext& ctx, uint64_t function_generation,
+                       uint64_t policy_generation, std::string_view exe) const;
+    };
+    // `function`, `policy` and `exe` as JSON strings, quotes included.
+    void build_segments(const fnw_event_header& hdr, const LineContext& ctx, std::string_view function,
+                        std::string_view policy, std::string_view exe);
 
     EventTimeFormatter time_;
     ExeCache exes_;
     EventIdGenerator ids_;
     JsonStringCache function_json_, policy_json_;
     std::string host_json_;
+    TaskSegments segments_;
 };
 
 class EventLineWriter {
