@@ -7,7 +7,9 @@
 #   standalone  `run --standalone --trace`, JSON lines to a file, 8 MiB ring
 #   daemon      `run --trace` under a daemon writing --output to a file, with
 #               two `fnwarden trace` clients: one reading, one stalled
-# the rate produced, the events delivered and the events lost (and where).
+# the rate produced, the events delivered and the events lost (and where),
+# and for the standalone case the consumer's CPU time a line (its CPUs'
+# busy time from /proc/stat, start-up taken off): the rate it could take.
 # Called by bench/run.sh (SCENARIOS); alone: sudo bench/throughput.sh
 # env: TRACE_N (1000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
 #      CASES ("standalone daemon"; "daemon-output": the daemon without trace
@@ -36,14 +38,38 @@ trap cleanup EXIT
 # rate NS_PER_CALL: events a second produced (one per call)
 rate() { awk -v ns="$1" 'BEGIN { printf "%.2fM", 1000 / ns }'; }
 
+# busy_ms CPUS: the time CPUS (comma-separated) spent busy so far, in ms
+# (/proc/stat: user, nice, system, irq, softirq; jiffies. Not steal:
+# time the host gave to others is not the consumer's work).
+busy_ms() {
+  awk -v cpus=",$1," -v hz="$(getconf CLK_TCK)" \
+    '$1 ~ /^cpu[0-9]+$/ && index(cpus, "," substr($1, 4) ",") { b += $2 + $3 + $4 + $7 + $8 }
+     END { printf "%d", b * 1000 / hz }' /proc/stat
+}
+
+standalone_run() {  # CALLS OUT LOG: prints ns a call
+  taskset -c "$helper_cpus" "$fnw" run --standalone --no-baseline --trace --function fnwbench-trace \
+    --policy "$src/bench/trace-policy.yaml" --events "$2" -- taskset -c "$cpu" "$loop" getppid "$1" 2>"$3"
+}
+
+# The producer's rate is capped by what a traced call costs it; what the
+# consumer could take is its CPUs' busy time per line, beyond a run of one
+# call (start-up and teardown): the consumer's capacity, whatever the
+# producer offered.
 standalone() {
-  local out=$work/standalone.jsonl log=$work/standalone.log ns drops seen lines
-  ns=$(taskset -c "$helper_cpus" "$fnw" run --standalone --no-baseline --trace --function fnwbench-trace \
-    --policy "$src/bench/trace-policy.yaml" --events "$out" -- taskset -c "$cpu" "$loop" getppid "$n" 2>"$log")
+  local out=$work/standalone.jsonl log=$work/standalone.log ns drops seen lines b0 b1 b2
+  b0=$(busy_ms "$helper_cpus")
+  standalone_run 1 "$work/startup.jsonl" "$work/startup.log" >/dev/null
+  b1=$(busy_ms "$helper_cpus")
+  ns=$(standalone_run "$n" "$out" "$log")
+  b2=$(busy_ms "$helper_cpus")
   drops=$(grep -oE '[0-9]+ events dropped' "$log" | grep -oE '^[0-9]+' || echo '?')
   seen=$(grep -oE '[0-9]+ syscalls seen' "$log" | grep -oE '^[0-9]+' || echo '?')
   lines=$(wc -l <"$out")
-  echo "| standalone, JSON lines to a file$label | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) |"
+  local capacity
+  capacity=$(awk -v run=$((b2 - b1)) -v start=$((b1 - b0)) -v lines="$lines" \
+    'BEGIN { ns = (run - start) * 1e6 / lines; if (ns > 0) printf "%.0f ns (%.2fM/s)", ns, 1000 / ns; else printf "?" }')
+  echo "| standalone, JSON lines to a file$label | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) | $capacity |"
 }
 
 # daemon CLIENTS: the daemon's trace path, with 0 or 2 trace clients
@@ -80,12 +106,12 @@ s = json.load(open(status))
 k, d = s["counters"]["kernel"], s["counters"]["daemon"]
 drops = sorted(c.get("dropped", 0) for c in s.get("clients", []))
 print(f"| daemon, --output file + {clients} trace clients{label} | {ns} | {rate} | {k['emitted']} | {written} (output), {live} (live client) "
-      f"| {k['ringbuf_drops']} (ring), {d['output_dropped']} (output), per client: {drops} |")
+      f"| {k['ringbuf_drops']} (ring), {d['output_dropped']} (output), per client: {drops} | |")
 PY
 }
 
-echo "| tracing, getppid x $n (+10% warm-up) | ns/call | events/s produced | events emitted | lines delivered | lost |"
-echo "|---|---:|---:|---:|---:|---|"
+echo "| tracing, getppid x $n (+10% warm-up) | ns/call | events/s produced | events emitted | lines delivered | lost | consumer CPU a line (its capacity) |"
+echo "|---|---:|---:|---:|---:|---|---:|"
 for c in $cases; do
   case $c in
     standalone) standalone ;;
