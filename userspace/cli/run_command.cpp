@@ -297,9 +297,13 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     if (!outcome) return exit_code_for(outcome.failure());
     output->flush();
     report_standalone_run(function, *outcome, probes, guard->malformed(), violation_events);
-    if (const uint64_t lost = output->stats().bytes_lost)
-        spdlog::error("{} bytes of events could not be written to {}", lost,
-                      o.events_path.empty() ? std::string("stderr") : o.events_path);
+    const FileAppender::Stats written = output->stats();
+    const std::string events_to = o.events_path.empty() ? std::string("stderr") : o.events_path;
+    if (written.bytes_lost) spdlog::error("{} bytes of events could not be written to {}", written.bytes_lost, events_to);
+    // The ring's drops say that events were lost; this says whether the
+    // disk was why (the ring filled while the reader waited for it).
+    if (written.filler_waits)
+        spdlog::info("{}: the reader waited {} times for the event file's writer", events_to, written.filler_waits);
     if (!o.report_path.empty()) write_standalone_report(o, probes);
     exit_detaching_in_background(outcome->exit_code);
 }
