@@ -67,6 +67,8 @@ TEST(JsonLinesSink, WritesOneLinePerEventToAPrivateFile) {
     sink->write_batch(first);
     sink->write_batch(second);
     sink->write_batch({});
+    EXPECT_EQ(read_file(path), "") << "small batches are held back for one bigger write";
+    sink->idle();  // the pipeline's queue is empty: everything is in the file when it returns
     EXPECT_EQ(read_file(path), "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
 
     struct stat st {};
@@ -84,6 +86,7 @@ TEST(JsonLinesSink, AppendsToAnExistingFile) {
     auto sink = std::move(*opened);
     const std::vector<std::string> lines{R"({"new":true})"};
     sink->write_batch(lines);
+    sink->idle();
     EXPECT_EQ(read_file(path), "{\"old\":true}\n{\"new\":true}\n");
 }
 
@@ -99,8 +102,9 @@ TEST(JsonLinesSink, ReopenAfterRenameStartsANewFile) {
     std::filesystem::rename(path, rotated);
     // Until SIGHUP the old descriptor still points at the renamed file.
     sink->write_batch(std::vector<std::string>{R"({"n":2})"});
-    sink->reopen();
+    sink->reopen();  // what was handed over before goes to the renamed file
     sink->write_batch(std::vector<std::string>{R"({"n":3})"});
+    sink->idle();
 
     EXPECT_EQ(read_file(rotated), "{\"n\":1}\n{\"n\":2}\n");
     EXPECT_EQ(read_file(path), "{\"n\":3}\n");
@@ -141,8 +145,23 @@ TEST(JsonLinesSink, ReopenRefusesASymlinkAndKeepsTheOldFile) {
     std::filesystem::create_symlink(target, path);  // planted between rotation and SIGHUP
     sink->reopen();
     sink->write_batch(std::vector<std::string>{R"({"n":1})"});
+    sink->idle();
     EXPECT_EQ(read_file(target), "precious\n");
     EXPECT_EQ(read_file(rotated), "{\"n\":1}\n");
+}
+
+TEST(JsonLinesSink, CountsEachBatchTheDeviceRefused) {
+    auto opened = JsonLinesSink::open("/dev/full");  // every write: ENOSPC
+    ASSERT_TRUE(opened) << opened.error();
+    auto sink = std::move(*opened);
+    sink->write_batch(std::vector<std::string>{R"({"n":1})", R"({"n":2})"});
+    sink->idle();
+    EXPECT_EQ(sink->failed_batches(), 1u);
+    sink->write_batch(std::vector<std::string>{R"({"n":3})"});
+    sink->idle();
+    EXPECT_EQ(sink->failed_batches(), 2u);
+    sink->idle();  // nothing new lost
+    EXPECT_EQ(sink->failed_batches(), 2u);
 }
 
 TEST(JsonLinesSink, StdoutSpellings) {
@@ -162,6 +181,7 @@ struct RecordingSinkState {
     std::mutex mutex;
     std::vector<std::string> lines;
     std::vector<std::string> calls;  // "write:N" / "reopen"
+    std::vector<size_t> idle_after;  // at each idle(): how many lines were written by then
     std::latch first_write_entered{1};
     std::latch release_first_write{1};
     bool block_first_write = false;
@@ -194,6 +214,10 @@ public:
     void reopen() override {
         std::lock_guard lock(state_->mutex);
         state_->calls.push_back("reopen");
+    }
+    void idle() override {
+        std::lock_guard lock(state_->mutex);
+        state_->idle_after.push_back(state_->lines.size());
     }
     std::string name() const override { return "recording"; }
 
@@ -239,6 +263,26 @@ TEST(OutputPipeline, DropsWhatDoesNotFitWhileASinkIsStuckThenWritesTheRestInOrde
     stats = pipeline.stats();
     EXPECT_EQ(stats.dropped, 5u);
     EXPECT_EQ(stats.queued, 0u);
+}
+
+// A sink that holds lines back (JsonLinesSink) is told when the batch it
+// was given emptied the queue, after writing it, and only then.
+TEST(OutputPipeline, IdleFollowsEachBatchThatEmptiesTheQueue) {
+    auto state = std::make_shared<RecordingSinkState>();
+    state->block_first_write = true;
+    OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
+                            OutputPipelineOptions{.queue_capacity_lines = 16, .batch_max_lines = 4});
+    ASSERT_TRUE(pipeline.push("line-0"));  // taken alone: the queue is empty behind it
+    state->first_write_entered.wait();
+    for (int i = 1; i <= 8; ++i) ASSERT_TRUE(pipeline.push("line-" + std::to_string(i)));
+    state->release_first_write.count_down();
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(state->mutex);
+        return state->idle_after.size() == 2;
+    }));
+    std::lock_guard lock(state->mutex);
+    EXPECT_EQ(state->calls, (std::vector<std::string>{"write:1", "write:4", "write:4"}));
+    EXPECT_EQ(state->idle_after, (std::vector<size_t>{1, 9}));
 }
 
 // Lines are counted in bytes too: a queue of long lines stays bounded in

@@ -6,7 +6,6 @@
 #include "common/result.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,93 +40,71 @@ namespace {
 
 bool names_stdout(const std::string& path) { return path.empty() || path == "-" || path == "stdout"; }
 
-Result<UniqueFd> open_for_append(const std::string& path) {
-    // O_APPEND: a second writer (or the previous daemon instance) never has
-    // its lines overwritten. 0600: events name processes and arguments.
-    // O_NOFOLLOW: a symlink planted at the path (at start or between a
-    // rotation and SIGHUP) would have root append to whatever it names.
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd.valid())
-        return fail(errno == ELOOP ? path + ": is a symbolic link; refusing to follow it (name the file itself)"
-                                   : path + ": " + std::strerror(errno));
+// O_APPEND (FileAppender keeps it): a second writer (or the previous
+// daemon instance) never has its lines overwritten. 0600: events name
+// processes and arguments. No symlink is followed: one planted at the path
+// (at start or between a rotation and SIGHUP) would have root append to
+// whatever it names.
+Result<std::unique_ptr<FileAppender>> open_for_append(const std::string& path) {
+    auto appender = FileAppender::open(path);
+    if (!appender) return fail(appender.error());
     // O_CREAT's mode only applies to a new file; an existing one keeps what
     // the administrator chose, but a world-readable event log is worth a word.
     struct stat st {};
-    if (::fstat(fd.get(), &st) == 0 && (st.st_mode & S_IROTH))
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
         spdlog::warn("{}: the event log is readable by every user (chmod o-r)", path);
-    return fd;
-}
-
-struct WriteResult {
-    size_t written = 0;
-    int error = 0;  // errno, 0 when everything was written
-};
-
-WriteResult write_all(int fd, std::string_view data) {
-    WriteResult result;
-    while (result.written < data.size()) {
-        const ssize_t n = ::write(fd, data.data() + result.written, data.size() - result.written);
-        if (n > 0) {
-            result.written += static_cast<size_t>(n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            // stdout inherited non-blocking from whoever started us: wait
-            // like a blocking descriptor would rather than lose the batch.
-            pollfd pfd{fd, POLLOUT, 0};
-            if (::poll(&pfd, 1, -1) >= 0 || errno == EINTR) continue;
-        }
-        result.error = n < 0 ? errno : EIO;  // write() == 0 makes no progress: never spin on it
-        break;
-    }
-    return result;
+    return appender;
 }
 
 }  // namespace
 
 Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& path) {
-    if (names_stdout(path)) return std::unique_ptr<JsonLinesSink>(new JsonLinesSink("", UniqueFd()));
-    Result<UniqueFd> file = open_for_append(path);
+    if (names_stdout(path)) return std::unique_ptr<JsonLinesSink>(new JsonLinesSink("", FileAppender::borrow(STDOUT_FILENO)));
+    auto file = open_for_append(path);
     if (!file) return fail(file.error());
     return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(path, std::move(*file)));
 }
 
-int JsonLinesSink::target_fd() const { return to_stdout() ? STDOUT_FILENO : file_.get(); }
-
 std::string JsonLinesSink::name() const { return to_stdout() ? "stdout" : "file " + path_; }
 
 void JsonLinesSink::write_batch(std::span<const std::string> lines) {
-    if (lines.empty()) return;
-    buffer_.clear();
-    if (line_broken_) buffer_ += '\n';
-    for (const std::string& line : lines) {
-        buffer_ += line;
-        buffer_ += '\n';
-    }
-    const WriteResult result = write_all(target_fd(), buffer_);
-    if (result.error == 0) {
+    std::string& out = appender_->batch();
+    if (line_broken_ && !lines.empty()) {
+        out += '\n';
         line_broken_ = false;
-    } else {
-        line_broken_ = line_broken_ || result.written > 0;
-        const uint64_t failed = failed_batches_.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (write_warnings_.allow())
-            spdlog::warn("{}: write failed: {} ({} batches lost so far)", name(), std::strerror(result.error),
-                         failed);
     }
-    // One burst must not pin megabytes for the rest of the run.
-    constexpr size_t kKeptBufferBytes = 1 << 20;
-    if (buffer_.capacity() > kKeptBufferBytes) std::string().swap(buffer_);
+    for (const std::string& line : lines) {
+        out += line;
+        out += '\n';
+        appender_->hand_over_if_full();
+    }
+}
+
+void JsonLinesSink::idle() { flush_and_count_losses(); }
+
+void JsonLinesSink::flush_and_count_losses() {
+    appender_->flush();
+    const uint64_t lost = appender_->stats().bytes_lost;
+    if (lost == lost_seen_) return;
+    const uint64_t now_lost = lost - std::exchange(lost_seen_, lost);
+    // A failed write may have left half a line: the next batch starts on
+    // a new line, so that only the broken events are unreadable.
+    line_broken_ = true;
+    const uint64_t failed = failed_batches_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (write_warnings_.allow())
+        spdlog::warn("{}: {} bytes of events not written ({} times so far)", name(), now_lost, failed);
 }
 
 void JsonLinesSink::reopen() {
     if (to_stdout()) return;
-    Result<UniqueFd> file = open_for_append(path_);
+    auto file = open_for_append(path_);
     if (!file) {
         spdlog::warn("reopening the event log failed, still writing to the old file: {}", file.error());
         return;
     }
-    file_ = std::move(*file);
+    flush_and_count_losses();  // what was handed over goes to the old file
+    appender_ = std::move(*file);
+    lost_seen_ = 0;
     line_broken_ = false;
 }
 
@@ -214,6 +191,7 @@ void OutputPipeline::run() {
     for (;;) {
         bool reopen = false;
         bool last_round = false;
+        bool idle = false;  // this batch empties the queue
         batch.clear();
         {
             std::unique_lock lock(mutex_);
@@ -232,12 +210,15 @@ void OutputPipeline::run() {
             for (const std::string& line : batch) queued_bytes_ -= queued_cost(line);
             queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(count));
             last_round = stopping_ && queue_.empty();
+            idle = queue_.empty();
         }
         if (reopen)
             for (auto& sink : sinks_) guarded(*sink, "reopen", [&] { sink->reopen(); });
         if (!batch.empty()) {
             for (auto& sink : sinks_) guarded(*sink, "write", [&] { sink->write_batch(batch); });
             written_.fetch_add(batch.size(), std::memory_order_relaxed);
+            if (idle)
+                for (auto& sink : sinks_) guarded(*sink, "flush", [&] { sink->idle(); });
         }
         if (last_round) return;
     }

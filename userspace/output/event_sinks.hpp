@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "common/unique_fd.hpp"
+#include "output/file_appender.hpp"
 
 namespace fnw {
 
@@ -31,6 +31,9 @@ public:
     virtual void write_batch(std::span<const std::string> lines) = 0;
     // SIGHUP: logrotate has moved the files away.
     virtual void reopen() {}
+    // The pipeline has handed over everything queued for now: what a sink
+    // holds back to write in bigger pieces must reach its destination.
+    virtual void idle() {}
     virtual std::string name() const = 0;
 };
 
@@ -58,27 +61,33 @@ public:
     // cannot be opened.
     static Result<std::unique_ptr<JsonLinesSink>> open(const std::string& path);
 
+    // Lines are written in bigger pieces than the pipeline's batches, from
+    // the appender's thread; idle() waits until they are in the file.
     void write_batch(std::span<const std::string> lines) override;
+    void idle() override;
     // Opens the path again: after logrotate renamed the file, a new one is
     // created. If that fails the old descriptor is kept (better a renamed
     // file than lost events).
     void reopen() override;
     std::string name() const override;
 
-    // Batches that could not be written completely (disk full, I/O error).
+    // Times bytes were found not written (disk full, I/O error) at an
+    // idle() or a reopen.
     uint64_t failed_batches() const { return failed_batches_.load(std::memory_order_relaxed); }
 
 private:
-    JsonLinesSink(std::string path, UniqueFd file) : path_(std::move(path)), file_(std::move(file)) {}
+    JsonLinesSink(std::string path, std::unique_ptr<FileAppender> appender)
+        : path_(std::move(path)), appender_(std::move(appender)) {}
     bool to_stdout() const { return path_.empty(); }
-    int target_fd() const;
+    void flush_and_count_losses();
 
     std::string path_;  // empty: stdout, which is not ours to close
-    UniqueFd file_;
-    std::string buffer_;  // reused: one write(2) per batch
-    // A failed write may have left half a line: the next batch starts on a
-    // new line so that only the broken event is unreadable.
+    // Whole blocks with O_DIRECT where the file takes them: a storm's lines
+    // neither cost the page cache's per-page work nor fill the node's
+    // memory with pages nobody reads again (file_appender.hpp).
+    std::unique_ptr<FileAppender> appender_;
     bool line_broken_ = false;
+    uint64_t lost_seen_ = 0;  // the appender's bytes_lost at the last look
     std::atomic<uint64_t> failed_batches_{0};
     WarningThrottle write_warnings_;
 };
