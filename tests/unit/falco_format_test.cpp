@@ -174,18 +174,21 @@ class RecordingSink final : public EventSink {
 public:
     void write_batch(std::span<const std::string> lines) override { lines_.insert(lines_.end(), lines.begin(), lines.end()); }
     void reopen() override { ++reopened_; }
+    void idle() override { ++idled_; }
     std::string name() const override { return "recording"; }
     std::vector<std::string>& lines_;
     int& reopened_;
-    RecordingSink(std::vector<std::string>& lines, int& reopened) : lines_(lines), reopened_(reopened) {}
+    int& idled_;
+    RecordingSink(std::vector<std::string>& lines, int& reopened, int& idled)
+        : lines_(lines), reopened_(reopened), idled_(idled) {}
 };
 
 TEST(FalcoFormatSink, HandsEveryInnerSinkTheConvertedLines) {
     std::vector<std::string> first, second;
-    int reopened = 0;
+    int reopened = 0, idled = 0;
     std::vector<std::unique_ptr<EventSink>> inner;
-    inner.push_back(std::make_unique<RecordingSink>(first, reopened));
-    inner.push_back(std::make_unique<RecordingSink>(second, reopened));
+    inner.push_back(std::make_unique<RecordingSink>(first, reopened, idled));
+    inner.push_back(std::make_unique<RecordingSink>(second, reopened, idled));
     FalcoFormatSink sink(std::move(inner));
     const std::vector<std::string> lines{exec_violation().dump(), "not json", connect_violation().dump()};
     sink.write_batch(lines);
@@ -196,6 +199,8 @@ TEST(FalcoFormatSink, HandsEveryInnerSinkTheConvertedLines) {
     EXPECT_EQ(sink.unreadable(), 1u);
     sink.reopen();
     EXPECT_EQ(reopened, 2);
+    sink.idle();  // an inner JsonLinesSink writes what it held back only then
+    EXPECT_EQ(idled, 2);
 }
 
 TEST(OutputFormat, ParsesOnlyItsTwoNames) {

@@ -220,6 +220,10 @@ void FalcoFormatSink::reopen() {
     for (const auto& sink : inner_) sink->reopen();
 }
 
+void FalcoFormatSink::idle() {
+    for (const auto& sink : inner_) sink->idle();
+}
+
 std::string FalcoFormatSink::name() const {
     std::string names;
     for (const auto& sink : inner_) names += (names.empty() ? "" : ", ") + sink->name();

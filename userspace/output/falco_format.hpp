@@ -44,6 +44,7 @@ public:
     explicit FalcoFormatSink(std::vector<std::unique_ptr<EventSink>> inner) : inner_(std::move(inner)) {}
     void write_batch(std::span<const std::string> lines) override;
     void reopen() override;
+    void idle() override;  // the inner sinks may hold lines back (JsonLinesSink)
     std::string name() const override;
     // Lines that were not a JSON object (never expected: counted, not sent).
     uint64_t unreadable() const { return unreadable_; }
