@@ -195,10 +195,11 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
 
 bool SyscallLineWriter::TaskSegments::built_for(const fnw_event_header& hdr, const LineContext& ctx,
                                                 uint64_t function_gen, uint64_t policy_gen, std::string_view exe_json) const {
-    return built && hdr.cgroup_id == cgroup_id && hdr.pid == pid && hdr.ppid == ppid &&
-           hdr.lineage_len == lineage_len && hdr.lineage_truncated == lineage_truncated &&
-           hdr.lineage_source == lineage_source && std::memcmp(hdr.comm, comm, sizeof(comm)) == 0 &&
-           std::memcmp(hdr.lineage, lineage, sizeof(lineage)) == 0 && function_gen == function_generation &&
+    const fnw_event_header& was = header;
+    return built && hdr.cgroup_id == was.cgroup_id && hdr.pid == was.pid && hdr.ppid == was.ppid &&
+           hdr.lineage_len == was.lineage_len && hdr.lineage_truncated == was.lineage_truncated &&
+           hdr.lineage_source == was.lineage_source && std::memcmp(hdr.comm, was.comm, sizeof(was.comm)) == 0 &&
+           std::memcmp(hdr.lineage, was.lineage, sizeof(was.lineage)) == 0 && function_gen == function_generation &&
            policy_gen == policy_generation && ctx.mode == mode && ctx.resolve_exe == resolve_exe &&
            exe_json == exe && ctx.k8s_json == k8s_json;
 }
@@ -208,14 +209,7 @@ void SyscallLineWriter::build_segments(const fnw_event_header& hdr, const LineCo
                                        std::string_view policy, std::string_view exe) {
     TaskSegments& seg = segments_;
     seg.built = false;  // until every part is in place
-    seg.cgroup_id = hdr.cgroup_id;
-    seg.pid = hdr.pid;
-    seg.ppid = hdr.ppid;
-    std::memcpy(seg.comm, hdr.comm, sizeof(seg.comm));
-    std::memcpy(seg.lineage, hdr.lineage, sizeof(seg.lineage));
-    seg.lineage_len = hdr.lineage_len;
-    seg.lineage_truncated = hdr.lineage_truncated;
-    seg.lineage_source = hdr.lineage_source;
+    seg.header = hdr;
     seg.function_generation = function_json_.generation();
     seg.policy_generation = policy_json_.generation();
     seg.mode = ctx.mode;

@@ -109,12 +109,9 @@ private:
     // of the consumer's cost per line (docs/performance.md, "The event file
     // written directly").
     struct TaskSegments {
-        // What they were built from.
-        uint64_t cgroup_id = 0;
-        uint32_t pid = 0, ppid = 0;
-        char comm[FNW_COMM_LEN] = {};
-        uint32_t lineage[FNW_LINEAGE_MAX] = {};
-        uint8_t lineage_len = 0, lineage_truncated = 0, lineage_source = 0;
+        // What they were built from: the header's cgroup, pid, ppid, comm
+        // and lineage (not its time or thread), and the context.
+        fnw_event_header header{};
         uint64_t function_generation = 0, policy_generation = 0;
         Mode mode = Mode::Audit;
         bool resolve_exe = false;
