@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -207,6 +208,30 @@ TEST(FileAppender, CreatesTheFileForRootOnly) {
     struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// `run` starts its function inside its cgroup only while the process is
+// single-threaded (fork_into_cgroup): an appender that nothing was handed
+// to yet must not have started its thread. A forked child of this test
+// binary is not reported single-threaded by glibc, so a fresh process
+// (tests/helpers/appender_thread_probe.cpp) looks.
+TEST(FileAppender, StartsNoThreadBeforeItsFirstBytes) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::execl(FNW_APPENDER_THREAD_PROBE, FNW_APPENDER_THREAD_PROBE, nullptr);
+        ::_exit(127);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    switch (WEXITSTATUS(status)) {
+    case 0: break;
+    case 1: ADD_FAILURE() << "the appender started its thread with nothing to write"; break;
+    case 2: GTEST_SKIP() << "the probe was not single-threaded at its start (a sanitizer's thread?)";
+    case 4: ADD_FAILURE() << "the first bytes were written without the thread"; break;
+    default: ADD_FAILURE() << "the probe failed: exit " << WEXITSTATUS(status);
+    }
 }
 
 // A writer that cannot keep up makes the filler wait (and count it) once

@@ -90,11 +90,11 @@ FileAppender::FileAppender(UniqueFd owned, int fd, FileAppenderOptions options)
         }
     }
     direct_ = block_ != 0;
-    writer_ = std::thread([this] { run(); });
 }
 
 FileAppender::~FileAppender() {
     flush();
+    if (!writer_.joinable()) return;
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -105,6 +105,15 @@ FileAppender::~FileAppender() {
 
 void FileAppender::hand_over(bool visible) {
     if (batch_.empty() && !visible) return;
+    // The thread starts with the first bytes, not with the appender: until
+    // then the process may still be single-threaded, which `run` needs to
+    // start its function inside its cgroup (clone3 CLONE_INTO_CGROUP skips
+    // glibc's fork handlers, so it is only taken while no other thread
+    // exists: function_runner.cpp, fork_into_cgroup).
+    if (!writer_.joinable()) {
+        if (batch_.empty() && !unseen_) return;  // nothing was ever handed over
+        writer_ = std::thread([this] { run(); });
+    }
     last_hand_over_ = Clock::now();
     unseen_ = !visible;
     std::unique_lock lock(mutex_);
@@ -130,6 +139,7 @@ void FileAppender::idle() {
 
 void FileAppender::flush() {
     hand_over(/*visible=*/true);
+    if (!writer_.joinable()) return;
     std::unique_lock lock(mutex_);
     batch_written_.wait(lock, [&] { return queue_.empty() && !writing_; });
 }

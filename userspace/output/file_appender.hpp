@@ -158,7 +158,7 @@ private:
     std::atomic<bool> direct_{false};
     uint64_t failures_ = 0;  // the writer's; the first few are logged
 
-    std::thread writer_;  // last: started once everything above exists
+    std::thread writer_;  // started at the first hand-over (hand_over says why)
 };
 
 }  // namespace fnw
