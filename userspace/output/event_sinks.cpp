@@ -51,7 +51,7 @@ Result<std::unique_ptr<FileAppender>> open_for_append(const std::string& path) {
     // O_CREAT's mode only applies to a new file; an existing one keeps what
     // the administrator chose, but a world-readable event log is worth a word.
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
+    if (::fstat((*appender)->fd(), &st) == 0 && (st.st_mode & S_IROTH))
         spdlog::warn("{}: the event log is readable by every user (chmod o-r)", path);
     return appender;
 }

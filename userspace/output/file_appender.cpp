@@ -111,7 +111,7 @@ void FileAppender::hand_over(bool visible) {
     // glibc's fork handlers, so it is only taken while no other thread
     // exists: function_runner.cpp, fork_into_cgroup).
     if (!writer_.joinable()) {
-        if (batch_.empty() && !unseen_) return;  // nothing was ever handed over
+        if (batch_.empty()) return;  // nothing was ever handed over
         writer_ = std::thread([this] { run(); });
     }
     last_hand_over_ = Clock::now();

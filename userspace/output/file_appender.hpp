@@ -97,6 +97,8 @@ public:
     void flush();
 
     Stats stats() const;
+    // The file's descriptor, to fstat it. Writes are the writer thread's.
+    int fd() const { return fd_; }
 
 private:
     FileAppender(UniqueFd owned, int fd, FileAppenderOptions options);
