@@ -83,6 +83,26 @@ echo "guest: uname -r: $(uname -r)"
 echo "guest: lsm: $lsm"
 echo "guest: cgroup2 at $(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)"
 
+# Hold every tracepoint fnwarden attaches to enabled for the whole lane, so
+# that no test's attach or detach flips its static key. Each flip rewrites
+# the tracepoint's call site in kernel text (text_poke_bp: an int3, then the
+# new bytes), and under TCG a guest hung there for good (both vCPUs on
+# sched_process_exit's site in do_exit, one in asm_exc_int3, for 10+
+# minutes: docs/development.md, "The vm lane"). An enabled ftrace event is a
+# probe of its own on the tracepoint: BPF links come and go beside it and
+# the key stays on. tracing_on=0: nothing is recorded.
+hold_tracepoints() {
+  local t=/sys/kernel/tracing event held=()
+  [[ -w $t/tracing_on ]] || { echo "guest: no tracefs: tracepoints not held"; return 0; }
+  echo 0 >"$t/tracing_on"
+  for event in sched/sched_process_exit sched/sched_process_exec cgroup/cgroup_mkdir cgroup/cgroup_rmdir \
+    cgroup/cgroup_attach_task raw_syscalls/sys_enter raw_syscalls/sys_exit; do
+    if echo 1 >"$t/events/$event/enable" 2>/dev/null; then held+=("${event#*/}"); fi
+  done
+  echo "guest: tracepoints held enabled (no text patching by tests): ${held[*]}"
+}
+hold_tracepoints
+
 results=()
 failures=0
 # Loads the BPF object with bpftool, libbpf debug on, and prints the tail of
