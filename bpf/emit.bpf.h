@@ -78,12 +78,29 @@ static __always_inline void *fnw_reserve(bool alert, __u64 size, struct fnw_coun
 __u64 fnw_events_woken_at __weak;
 __u64 fnw_alerts_woken_at __weak;
 
+#define FNW_WAKE_CHECK_EVERY 16
+
 /* `wake_now`: a reader is waited for (a held process): wake it whatever
  * the threshold. */
 static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_counters *stats, bool wake_now)
 {
 	__u64 threshold, produced, *woken_at;
+	/* Per-CPU, and only a cadence: a nested program's add in between
+	 * shifts it by one. */
+	const __u64 emitted = stats->emitted;
 
+	__sync_fetch_and_add(&stats->emitted, 1);
+	/*
+	 * The events ring is asked where its producer is at one record in
+	 * FNW_WAKE_CHECK_EVERY of this CPU's: the query was a tenth of a traced
+	 * record's cost in the kernel, and a wakeup a few records late is
+	 * nothing against a threshold of 256 KiB. The alerts ring, whose
+	 * records are rare, is asked at each.
+	 */
+	if (!wake_now && !alert && emitted % FNW_WAKE_CHECK_EVERY) {
+		bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+		return;
+	}
 	if (alert) {
 		produced = bpf_ringbuf_query(&alerts, BPF_RB_PROD_POS);
 		threshold = alerts_wakeup_bytes;
@@ -106,7 +123,6 @@ static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_
 	} else {
 		bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
 	}
-	__sync_fetch_and_add(&stats->emitted, 1);
 }
 
 static __always_inline void fnw_submit(bool alert, void *rec, struct fnw_counters *stats)
@@ -266,7 +282,10 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
  * The lineage remembered: the task's storage (lineage_memo) keeps what
  * fnw_lineage_walk found, reused while lineage_epoch stays where it was
  * before the walk. A traced getppid loop paid the walk's seven probe reads
- * at every record (docs/performance.md, "The lineage remembered").
+ * at every record (docs/performance.md, "The lineage remembered"). The
+ * memo last used on each CPU is also kept in lineage_last, looked at
+ * first: a task that makes record after record on one CPU skips the task
+ * storage lookup too.
  *
  * Only tp_btf/sys_enter's records (fnw_sys_enter) recall and remember,
  * the hot path that needed it: a task in a system call's entry, no lock
@@ -299,9 +318,50 @@ __weak __noinline int fnw_lineage_walk(__u32 policy_id, struct fnw_lineage *out)
  * remember under), walk, remember. One function would keep a pointer
  * that may be NULL across the walk, and the verifier would walk it twice.
  */
-__weak __noinline int fnw_lineage_recall(__u32 policy_id, struct fnw_lineage *out)
+/* Whether `memo` holds the lineage of policy `policy_id` under out->epoch;
+ * if so, copies it into `out`. */
+static __always_inline bool fnw_lineage_copy_current(const struct fnw_lineage_memo *memo, __u32 policy_id,
+						     struct fnw_lineage *out)
 {
+	if (memo->epoch != out->epoch || memo->policy_id != policy_id)
+		return false;
+	__builtin_memcpy(out->tgid, memo->tgid, sizeof(out->tgid));
+	out->len = memo->len;
+	out->truncated = memo->truncated;
+	out->ppid = memo->ppid;
+	return true;
+}
+
+static __always_inline void fnw_lineage_fill_memo(struct fnw_lineage_memo *memo, __u32 policy_id,
+						  const struct fnw_lineage *from)
+{
+	__builtin_memcpy(memo->tgid, from->tgid, sizeof(memo->tgid));
+	memo->len = from->len;
+	memo->truncated = from->truncated;
+	memo->ppid = from->ppid;
+	memo->policy_id = policy_id;
+	memo->epoch = from->epoch;
+}
+
+/* This CPU's lineage_last slot, for fnw_sys_enter only (see fnw_lineage_recall). */
+static __always_inline struct fnw_lineage_last *fnw_lineage_last_slot(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&lineage_last, &zero);
+}
+
+/*
+ * One per-CPU slot is safe here for the reason fnw_hand_over's is
+ * (dispatch.bpf.h): fnw_sys_enter runs with preemption disabled and does
+ * not nest in itself, and no other program touches the slot.
+ * `current_tid`: the current task's thread id, which the caller has read.
+ */
+__weak __noinline int fnw_lineage_recall(__u32 policy_id, __u32 current_tid, struct fnw_lineage *out)
+{
+	struct fnw_lineage_last *last;
 	struct fnw_lineage_memo *memo;
+	struct task_struct *task;
 
 	if (!out)
 		return 0;
@@ -309,31 +369,36 @@ __weak __noinline int fnw_lineage_recall(__u32 policy_id, struct fnw_lineage *ou
 	 * written after it stale. */
 	out->epoch = *(volatile __u64 *)&lineage_epoch + 1;
 	barrier();
-	memo = bpf_task_storage_get(&lineage_memo, bpf_get_current_task_btf(), 0, 0);
-	if (!memo || memo->epoch != out->epoch || memo->policy_id != policy_id)
+	last = fnw_lineage_last_slot();
+	if (last && last->tid == current_tid && fnw_lineage_copy_current(&last->memo, policy_id, out))
+		return 1;
+	/* Off the hot path: a global function takes no task pointer on 6.1. */
+	task = bpf_get_current_task_btf();
+	memo = bpf_task_storage_get(&lineage_memo, task, 0, 0);
+	if (!memo || !fnw_lineage_copy_current(memo, policy_id, out))
 		return 0;
-	__builtin_memcpy(out->tgid, memo->tgid, sizeof(out->tgid));
-	out->len = memo->len;
-	out->truncated = memo->truncated;
-	out->ppid = memo->ppid;
+	if (last) {
+		last->tid = current_tid;
+		last->memo = *memo;
+	}
 	return 1;
 }
 
 __weak __noinline int fnw_lineage_remember(__u32 policy_id, struct fnw_lineage *out)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fnw_lineage_last *last;
 	struct fnw_lineage_memo *memo;
 
 	if (!out)
 		return 0;
-	memo = bpf_task_storage_get(&lineage_memo, bpf_get_current_task_btf(), 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (memo) {
-		__builtin_memcpy(memo->tgid, out->tgid, sizeof(memo->tgid));
-		memo->len = out->len;
-		memo->truncated = out->truncated;
-		memo->ppid = out->ppid;
-		memo->policy_id = policy_id;
-		memo->epoch = out->epoch;
+	memo = bpf_task_storage_get(&lineage_memo, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (memo)
+		fnw_lineage_fill_memo(memo, policy_id, out);
+	last = fnw_lineage_last_slot();
+	if (last) {
+		last->tid = task->pid;
+		fnw_lineage_fill_memo(&last->memo, policy_id, out);
 	}
 	return 0;
 }
@@ -345,9 +410,9 @@ __weak __noinline int fnw_lineage_remember(__u32 policy_id, struct fnw_lineage *
  * touches task storage.
  */
 static __always_inline void fnw_fill_header_walked(struct fnw_event_header *hdr, __u32 type, __u32 size,
-						   __u64 cgroup_id, __u32 policy_id, const bool remember)
+						   __u64 cgroup_id, __u32 policy_id, struct task_struct *task,
+						   const bool remember)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct fnw_lineage lineage = {};
 
 	fnw_fill_header_common(hdr, type, size, cgroup_id, policy_id);
@@ -363,7 +428,7 @@ static __always_inline void fnw_fill_header_walked(struct fnw_event_header *hdr,
 	hdr->tid = task->pid;
 	__builtin_memcpy(hdr->comm, task->comm, sizeof(hdr->comm));
 	if (remember) {
-		if (!fnw_lineage_recall(policy_id, &lineage) && !fnw_lineage_walk(policy_id, &lineage))
+		if (!fnw_lineage_recall(policy_id, task->pid, &lineage) && !fnw_lineage_walk(policy_id, &lineage))
 			fnw_lineage_remember(policy_id, &lineage);
 	} else {
 		fnw_lineage_walk(policy_id, &lineage);
@@ -378,14 +443,15 @@ static __always_inline void fnw_fill_header_walked(struct fnw_event_header *hdr,
 static __always_inline void fnw_fill_header(struct fnw_event_header *hdr, __u32 type, __u32 size,
 					    __u64 cgroup_id, __u32 policy_id)
 {
-	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, false);
+	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, bpf_get_current_task_btf(), false);
 }
 
-/* fnw_sys_enter's records (tp_btf/sys_enter only): the lineage remembered. */
+/* fnw_sys_enter's records (tp_btf/sys_enter only): the lineage remembered.
+ * `task` is the current task, which the caller already has. */
 static __always_inline void fnw_fill_header_remembered(struct fnw_event_header *hdr, __u32 type, __u32 size,
-						       __u64 cgroup_id, __u32 policy_id)
+						       __u64 cgroup_id, __u32 policy_id, struct task_struct *task)
 {
-	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, true);
+	fnw_fill_header_walked(hdr, type, size, cgroup_id, policy_id, task, true);
 }
 
 /* x86_64 syscall ABI: the arguments are in rdi rsi rdx r10 r8 r9. */

@@ -133,6 +133,14 @@ struct {
 __u64 exit_handled[FNW_SYSCALL_BITMAP_WORDS] __weak;
 
 /*
+ * The same for sys_enter_handlers: the sys_enter dispatcher hands over and
+ * tail-calls only where a bit is set, so a monitored function's getppid
+ * (or read, or close) pays neither the per-CPU slot's write nor the tail
+ * call into an empty slot (docs/performance.md, "Tracing").
+ */
+__u64 enter_handled[FNW_SYSCALL_BITMAP_WORDS] __weak;
+
+/*
  * landlock.bpf.c's report of a refusal, tail-called by the sys_exit
  * dispatcher for an EACCES of a Landlock-restricted function before the
  * syscall's own handler (which it dispatches to in turn). Filled while a
@@ -256,6 +264,29 @@ struct {
 	__type(key, int);
 	__type(value, struct fnw_lineage_memo);
 } lineage_memo SEC(".maps") __weak;
+
+/*
+ * The memo last recalled or remembered on this CPU, and whose it is: the
+ * first place fnw_lineage_recall looks. A task storage lookup was about a
+ * tenth of a traced getppid's cost here (docs/performance.md, "Tracing");
+ * a task in a tight loop finds its lineage in this slot with one per-CPU
+ * load. A thread id alone does not name a task over time (ids are
+ * reused), but an id is freed only after its task exited, and every exit
+ * moves lineage_epoch: a slot left by a dead task never matches the epoch
+ * of one that reuses its id.
+ */
+struct fnw_lineage_last {
+	__u32 tid; /* task->pid, the kernel's thread id */
+	__u32 pad;
+	struct fnw_lineage_memo memo;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnw_lineage_last);
+} lineage_last SEC(".maps") __weak;
 
 /*
  * Moved by everything that can change some task's lineage: an exit (its

@@ -55,6 +55,16 @@ static __always_inline bool syscall_allowed(const struct fnw_policy *policy, lon
 	return policy->syscall_allow[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
 }
 
+/* Whether syscall `nr` has a handler: its bit in enter_handled or exit_handled. */
+static __always_inline bool syscall_handled(const __u64 *handled, long nr)
+{
+	if (nr < 0 || nr >= FNW_MAX_SYSCALLS)
+		return false;
+	__u32 bit = (__u32)nr;
+
+	return handled[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
+}
+
 /* Sets syscall `nr`'s bit in `bits` (a learned set, or the grants used). */
 static __always_inline void note_syscall(__u64 *bits, long nr)
 {
@@ -89,8 +99,8 @@ static __always_inline void use_syscall_grant(__u32 policy_id, long nr)
 }
 
 /* The allowlist's check of syscall `id` of a monitored function. */
-static __always_inline void check_syscall(struct pt_regs *regs, long id, struct fnw_cgroup_entry *cg,
-					  __u64 cgroup_id)
+static __always_inline void check_syscall(struct pt_regs *regs, long id, struct task_struct *task,
+					  struct fnw_cgroup_entry *cg, __u64 cgroup_id)
 {
 	__u32 policy_id = cg->policy_id;
 	struct fnw_policy *policy = fnw_policy(policy_id);
@@ -149,7 +159,7 @@ static __always_inline void check_syscall(struct pt_regs *regs, long id, struct 
 			fnw_count_gap(policy_id, stats); /* let through, and unreported */
 		return;
 	}
-	fnw_fill_header_remembered(&ev->hdr, FNW_EVENT_SYSCALL, sizeof(*ev), cgroup_id, policy_id);
+	fnw_fill_header_remembered(&ev->hdr, FNW_EVENT_SYSCALL, sizeof(*ev), cgroup_id, policy_id, task);
 	ev->nr = (__u32)id;
 	ev->verdict = allowed ? FNW_VERDICT_ALLOWED : FNW_VERDICT_VIOLATION;
 	ev->action = action;
@@ -173,24 +183,16 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 	if (fnw_armed(cgroup_id, cg))
 		return 0; /* still the launcher, before its execve completed */
 
-	check_syscall(regs, id, cg, cgroup_id);
+	check_syscall(regs, id, task, cg, cgroup_id);
 	/* The file, network or process handler of this syscall, if any. */
+	if (!syscall_handled(enter_handled, id))
+		return 0;
 	fnw_hand_over(task, cgroup_id, cg);
 	fnw_dispatch(ctx, &sys_enter_handlers, id, task);
 	return 0;
 }
 
 #define EACCES 13
-
-/* Whether syscall `nr` has a handler in sys_exit_handlers (exit_handled). */
-static __always_inline bool exit_handled_nr(long nr)
-{
-	if (nr < 0 || nr >= FNW_MAX_SYSCALLS)
-		return false;
-	__u32 bit = (__u32)nr;
-
-	return exit_handled[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
-}
 
 /*
  * Attached while some policy needs a handler at sys_exit (the file and
@@ -204,7 +206,7 @@ int BPF_PROG(fnw_sys_exit_dispatch, struct pt_regs *regs, long ret)
 
 	/* Nothing to pair and nothing Landlock refused: done before the
 	 * cgroup lookup (nearly every syscall of every task). */
-	if (ret != -EACCES && !exit_handled_nr(nr))
+	if (ret != -EACCES && !syscall_handled(exit_handled, nr))
 		return 0;
 
 	__u64 cgroup_id;

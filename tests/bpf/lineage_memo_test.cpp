@@ -6,6 +6,7 @@
 // process, so only ProbeSet::lineages_changed tells the kernel that what it
 // remembered is stale. The exits and migrations are syscall_probe_test.cpp's.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,11 +74,15 @@ protected:
             fnw_event_header hdr{};
             ASSERT_GE(rec.size(), sizeof(hdr));
             std::memcpy(&hdr, rec.data(), sizeof(hdr));
-            if (hdr.type != FNW_EVENT_SYSCALL || hdr.pid != static_cast<uint32_t>(task_)) return;
+            if (hdr.type != FNW_EVENT_SYSCALL) return;
             ASSERT_EQ(rec.size(), sizeof(fnw_syscall_event));
             fnw_syscall_event ev{};
             std::memcpy(&ev, rec.data(), sizeof(ev));
-            if (ev.nr == static_cast<uint32_t>(SYS_getppid)) getppids_.push_back(ev);
+            if (ev.nr != static_cast<uint32_t>(SYS_getppid)) return;
+            if (hdr.pid == static_cast<uint32_t>(task_))
+                getppids_.push_back(ev);
+            else
+                others_getppids_.push_back(ev);
         });
         ASSERT_TRUE(consumer_);
 
@@ -205,6 +210,7 @@ protected:
     std::optional<CgroupDir> task_cgroup_;    // B: T's, traced under kPolicy
     std::unique_ptr<RingBufferConsumer> consumer_;
     std::vector<fnw_syscall_event> getppids_;  // T's, in arrival order
+    std::vector<fnw_syscall_event> others_getppids_;  // every other traced task's
     size_t taken_ = 0;
     UniqueFd commands_;  // a byte: one getppid of T's
     pid_t parent_ = -1;
@@ -237,6 +243,79 @@ TEST_F(LineageMemoTest, ARunningTasksLineageGrowsWhenItsParentsCgroupIsRetargete
         [&] { ASSERT_EQ(probes_->retarget_cgroups(kOtherPolicy, kPolicy), 1u); }, {}, parent_only());
     EXPECT_EQ(stale, 0) << "of " << kRounds << " records after retarget_cgroups, " << stale
                         << " left out the parent now in the function";
+}
+
+// fnw_sys_enter looks a lineage up in lineage_last (bpf/maps.bpf.h), one per
+// CPU, before the task's storage. Two traced tasks of one function that take
+// turns on one CPU, C and its child G, must each get their own: a slot
+// recalled for the wrong task names the other's parent. C's parent is this
+// test, outside every function (no lineage); G's is C.
+TEST_F(LineageMemoTest, TwoTasksTakingTurnsOnOneCpuEachGetTheirOwnLineage) {
+    constexpr int kTurns = 40;
+    int start[2], to_c[2], to_g[2], to_c_back[2];
+    for (int* p : {start, to_c, to_g, to_c_back}) ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    const pid_t c = ::fork();
+    ASSERT_GE(c, 0);
+    if (c == 0) {
+        // Only async-signal-safe calls until _exit.
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        char byte;
+        // C's read of to_c ends when the test closes its end: no other may stay open.
+        ::close(to_c[1]);
+        ::close(start[1]);
+        if (::sched_setaffinity(0, sizeof(one), &one) != 0 || ::read(start[0], &byte, 1) != 1) ::_exit(1);
+        const pid_t g = ::fork();  // born in C's cgroup, on C's CPU
+        if (g == 0) {
+            ::close(to_g[1]);
+            while (::read(to_g[0], &byte, 1) == 1) {
+                ::syscall(SYS_getppid);
+                if (::write(to_c_back[1], &byte, 1) != 1) ::_exit(1);
+            }
+            ::_exit(0);
+        }
+        ::close(to_g[0]);
+        while (g > 0 && ::read(to_c[0], &byte, 1) == 1) {
+            ::syscall(SYS_getppid);
+            if (::write(to_g[1], &byte, 1) != 1 || ::read(to_c_back[0], &byte, 1) != 1) ::_exit(1);
+        }
+        ::close(to_g[1]);
+        int status = 0;
+        while (g > 0 && ::waitpid(g, &status, 0) < 0 && errno == EINTR) {
+        }
+        ::_exit(g > 0 ? 0 : 1);
+    }
+    for (int fd : {start[0], to_c[0], to_g[0], to_g[1], to_c_back[0], to_c_back[1]}) ::close(fd);
+    UniqueFd go(start[1]), turns(to_c[1]);
+    Status moved = task_cgroup_->add_process(c);
+    EXPECT_TRUE(moved) << moved.error();
+    if (moved) {
+        EXPECT_EQ(::write(go.get(), "g", 1), 1);
+        for (int turn = 0; turn < kTurns; ++turn) EXPECT_EQ(::write(turns.get(), "t", 1), 1);
+    }
+    go.reset();
+    turns.reset();
+    int status = 0;
+    ASSERT_EQ(::waitpid(c, &status, 0), c);
+    ASSERT_TRUE(moved);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "C or G failed: status " << status;
+
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (others_getppids_.size() < 2u * kTurns && std::chrono::steady_clock::now() < deadline)
+        ASSERT_GE(consumer_->drain(), 0);
+    ASSERT_EQ(others_getppids_.size(), 2u * kTurns) << "records of C's and G's getppid calls";
+    int cs = 0, gs = 0, wrong = 0;
+    for (const fnw_syscall_event& ev : others_getppids_) {
+        const bool of_c = ev.hdr.pid == static_cast<uint32_t>(c);
+        const std::vector<uint32_t> expected = of_c ? std::vector<uint32_t>{} : std::vector<uint32_t>{uint32_t(c)};
+        const uint32_t expected_ppid = of_c ? static_cast<uint32_t>(::getpid()) : static_cast<uint32_t>(c);
+        (of_c ? cs : gs)++;
+        if (ev.hdr.ppid != expected_ppid || lineage_of(ev) != expected) ++wrong;
+    }
+    EXPECT_EQ(cs, kTurns);
+    EXPECT_EQ(gs, kTurns);
+    EXPECT_EQ(wrong, 0) << "of " << 2 * kTurns << " records, " << wrong << " named the other task's parent or lineage";
 }
 
 }  // namespace

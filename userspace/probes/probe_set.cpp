@@ -218,6 +218,10 @@ Status ProbeSet::install_handlers(ProbeFamily family, const std::function<bool(c
         __atomic_fetch_or(&skel_->bss->exit_handled[slot.nr / 64], uint64_t{1} << (slot.nr % 64), __ATOMIC_SEQ_CST);
     if (!exits.empty())
         if (Status attached = attach_exit_dispatch(); !attached) return attached;
+    // Likewise enter_handled, before the handlers: the sys_enter dispatcher
+    // tail-calls only where the bit is set.
+    for (const Slot& slot : enters)
+        __atomic_fetch_or(&skel_->bss->enter_handled[slot.nr / 64], uint64_t{1} << (slot.nr % 64), __ATOMIC_SEQ_CST);
     std::vector<Slot> done;
     for (const std::vector<Slot>* side : {&exits, &enters}) {
         for (const Slot& slot : *side) {
