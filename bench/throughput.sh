@@ -9,7 +9,9 @@
 #               two `fnwarden trace` clients: one reading, one stalled
 # the rate produced, the events delivered and the events lost (and where),
 # and for the standalone case the consumer's CPU time a line (its CPUs'
-# busy time from /proc/stat, start-up taken off): the rate it could take.
+# busy time from /proc/stat, start-up taken off): the rate it could take,
+# then what each BPF program costs a traced call (bpf_stats, a run of its
+# own).
 # Called by bench/run.sh (SCENARIOS); alone: sudo bench/throughput.sh
 # env: TRACE_N (1000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
 #      CASES ("standalone daemon"; "daemon-output": the daemon without trace
@@ -122,7 +124,52 @@ for c in $cases; do
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   pids=()
 done
-[[ " $cases " == *" standalone "* ]] || exit 0  # the per-event benchmark goes with the standalone case
+[[ " $cases " == *" standalone "* ]] || exit 0  # the per-event benchmarks go with the standalone case
+
+# The producer's side: what each fnwarden program costs a traced getppid in
+# the kernel (bpf_stats run_time_ns over run_cnt, between two snapshots
+# taken while the function waits on a FIFO before and after its loop). A
+# run of its own: bpf_stats adds its own cost to every program run, so the
+# rows above are taken with it off.
+producer() {
+  local go=$work/go done=$work/done out=$work/loop.out before=$work/before.json after=$work/after.json i
+  mkfifo "$go" "$done"
+  : >"$out"
+  sysctl -qw kernel.bpf_stats_enabled=1
+  # shellcheck disable=SC2016  # expanded by the function's shell
+  taskset -c "$helper_cpus" "$fnw" run --standalone --no-baseline --trace --function fnwbench-trace \
+    --policy "$src/bench/trace-policy.yaml" --events /dev/null -- \
+    sh -c 'read _ <"$1"; taskset -c "$2" "$3" getppid "$4" >"$5"; read _ <"$6"' sh \
+    "$go" "$cpu" "$loop" "$n" "$out" "$done" 2>/dev/null &
+  local run=$!
+  for ((i = 0; i < 200; i++)); do bpftool prog show -j | grep -q '"name":"fnw_sys_enter"' && break; sleep 0.05; done
+  bpftool prog show -j >"$before"
+  echo >"$go"
+  for ((i = 0; i < 1200; i++)); do [[ -s $out ]] && break; sleep 0.05; done
+  bpftool prog show -j >"$after"
+  echo >"$done"
+  wait "$run" || true
+  sysctl -qw kernel.bpf_stats_enabled=0
+  python3 - "$before" "$after" "$(cat "$out")" <<'PY'
+import json, sys
+before = {p["id"]: p for p in json.load(open(sys.argv[1]))}
+after = json.load(open(sys.argv[2]))
+rows = []
+for p in after:
+    b = before.get(p["id"])
+    if not b or not p.get("name", "").startswith("fnw_"):
+        continue
+    runs = p.get("run_cnt", 0) - b.get("run_cnt", 0)
+    if runs > 1000:
+        rows.append((p["name"], (p["run_time_ns"] - b["run_time_ns"]) / runs, runs))
+print()
+print(f"| in the kernel, a traced getppid (bpf_stats on: {sys.argv[3]} ns a call with it) | ns a run | runs |")
+print("|---|---:|---:|")
+for name, ns, runs in sorted(rows, key=lambda r: -r[1]):
+    print(f"| {name} | {ns:.0f} | {runs} |")
+PY
+}
+if command -v bpftool >/dev/null && [[ -w /proc/sys/kernel/bpf_stats_enabled ]]; then producer; fi
 
 # Per-event userspace cost on one core, without the ring (Google Benchmark:
 # bench/event_path_bench.cpp), CPU time.
