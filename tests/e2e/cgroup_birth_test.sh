@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The function is born inside its cgroup: `fnwarden run` (standalone and
-# under a daemon) and `fnwarden-run` start it with clone3(CLONE_INTO_CGROUP),
+# under a daemon), `fnwarden learn` and `fnwarden-run` start it with clone3(CLONE_INTO_CGROUP),
 # so its first instruction already runs where the probes watch. The
 # fallback, fork() and a write to cgroup.procs, is taken whenever the
 # launcher has started a thread before the fork (function_runner.cpp,
@@ -85,6 +85,8 @@ expect_eq "standalone run succeeds" 0 $?
 born_inside "run --standalone" "$out"
 out=$("$fnw" run --standalone --function demo --policy "$policy" -- cat /proc/self/cgroup 2>"$work/stderr.err")
 born_inside "run --standalone, events on stderr" "$out"
+out=$("$fnw" learn --function birth-learn -o "$work/learned.yaml" -- cat /proc/self/cgroup 2>"$work/learn.err")
+born_inside "learn" "$out"
 
 # --- under a daemon -----------------------------------------------------------------
 fn=birth-fn-$$
