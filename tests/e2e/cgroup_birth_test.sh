@@ -50,6 +50,10 @@ trap cleanup EXIT
 
 mkdir "$instance" || { echo "FAIL: cannot create the tracefs instance $instance"; exit 1; }
 echo 64 >"$instance/buffer_size_kb"
+# Only moves into this test's cgroups and fnwarden's: the host's own (systemd,
+# containers) cannot push them out of the small buffer.
+echo 'dst_path ~ "/fnw*"' >"$instance/events/cgroup/cgroup_attach_task/filter" ||
+  { echo "FAIL: cannot filter cgroup_attach_task"; exit 1; }
 echo 1 >"$instance/events/cgroup/cgroup_attach_task/enable" || { echo "FAIL: cannot enable cgroup_attach_task"; exit 1; }
 echo 1 >"$instance/tracing_on"
 
