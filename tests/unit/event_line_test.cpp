@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -282,6 +283,75 @@ TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     ::close(go[1]);
+}
+
+// A process killed at its seccomp notification is gone before its line is
+// written: /proc has nothing left to read, so the line names the program
+// the launcher read while the process waited, and to_json the same.
+TEST(EventLine, AKnownExeNamesAProcessThatExitedBeforeItsLine) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(child) + "/exe").string();
+    ::kill(child, SIGKILL);
+    ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+
+    EventContext ctx{"fn", "policy", Mode::Enforce};
+    ctx.resolve_exe = true;
+    fnw_syscall_event ev = syscall_event();
+    ev.hdr.pid = ev.hdr.tid = static_cast<uint32_t>(child);
+    ev.verdict = FNW_VERDICT_VIOLATION;
+    ev.action = FNW_ACTION_KILLED;
+    ev.mechanism = FNW_MECH_SECCOMP;
+    const WallClock clock(0);
+    EventLineWriter writer(ctx, clock);
+    auto line_of = [&](std::optional<std::string_view> known) {
+        std::string line;
+        EXPECT_TRUE(writer.append(Record(ev), line, known));
+        return nlohmann::json::parse(line);
+    };
+    EXPECT_EQ(line_of(std::nullopt)["exe"], "") << "read from /proc, after the exit: nothing";
+    EXPECT_EQ(line_of(exe)["exe"], exe);
+    EXPECT_EQ(to_json(Record(ev), ctx, clock, exe)->at("exe"), exe);
+    EXPECT_EQ(line_of(std::nullopt)["exe"], "") << "a known exe is the record's, not the cache's";
+}
+
+// "" from the launcher means it could not vouch for the program: the line
+// says so, and does not read /proc instead (the pid may name another
+// process by now).
+TEST(EventLine, AnUnknownExeFromTheLauncherIsNotReadFromProc) {
+    EventContext ctx{"fn", "policy", Mode::Enforce};
+    ctx.resolve_exe = true;
+    fnw_syscall_event ev = syscall_event();
+    ev.hdr.pid = ev.hdr.tid = static_cast<uint32_t>(::getpid());  // alive: /proc would name this test
+    const WallClock clock(0);
+    EventLineWriter writer(ctx, clock);
+    std::string line;
+    ASSERT_TRUE(writer.append(Record(ev), line, std::string_view()));
+    EXPECT_EQ(nlohmann::json::parse(line)["exe"], "");
+    EXPECT_EQ(to_json(Record(ev), ctx, clock, std::string_view())->at("exe"), "");
+}
+
+// The given exe is spelled as the JSON encoder spells it (bytes outside
+// printable ASCII as '?', quotes escaped), and is part of the segments a
+// process's lines share: the next line with another exe says that one.
+TEST(EventLine, AKnownExeIsSpelledLikeTheJsonEncodersAndNotKeptForTheNextLine) {
+    EventContext ctx{"fn", "policy", Mode::Enforce};
+    ctx.resolve_exe = true;
+    const fnw_syscall_event ev = syscall_event();
+    const WallClock clock(0);
+    EventLineWriter writer(ctx, clock);
+    for (const std::string_view exe : {std::string_view("/opt/we\"ird\\b\x01n\xff"), std::string_view("/usr/bin/x")}) {
+        std::string line;
+        ASSERT_TRUE(writer.append(Record(ev), line, exe));
+        line.pop_back();
+        nlohmann::json slow = *to_json(Record(ev), ctx, clock, exe);
+        slow["id"] = nlohmann::json::parse(line)["id"];
+        EXPECT_EQ(line, slow.dump());
+    }
 }
 
 TEST(EventLine, OtherRecordsGoThroughTheJsonEncoder) {

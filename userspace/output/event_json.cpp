@@ -380,6 +380,17 @@ std::optional<nlohmann::json> to_json(const Record& record, const EventContext& 
     return event;
 }
 
+std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock,
+                                      std::string_view exe) {
+    EventContext known = ctx;  // launcher events only: rare, the copy does not matter
+    known.resolve_exe = false;
+    auto event = unstamped_json(record, known, clock);
+    if (!event) return event;
+    if (ctx.resolve_exe) (*event)["exe"] = printable(std::string(exe));
+    stamp_event(*event);
+    return event;
+}
+
 std::optional<nlohmann::json> event_to_json(std::span<const std::byte> bytes, const EventContext& ctx,
                                             const WallClock& clock) {
     auto record = decode_record(bytes);

@@ -46,7 +46,9 @@ struct EventContext {
     std::string policy;  // metadata.name
     Mode mode = Mode::Audit;
     // Add "exe" from /proc/PID/exe when the record is decoded (best effort:
-    // empty when the process is gone). Off in tests, on in the CLI.
+    // empty when the process is gone), or the program the launcher read
+    // while a process waited in its seccomp notification (to_json with
+    // `exe`). Off in tests, on in the CLI.
     bool resolve_exe = false;
     // Allowed program -> its ELF interpreter, which the policy refuses
     // (refused_interpreters): a Landlock refusal of the program's exec is
@@ -65,6 +67,11 @@ void name_glob_program_interpreter(const Record& record, const FunctionPolicy& p
 // The event's JSON; nullopt for a record that is no policy event (a cgroup
 // birth).
 std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock);
+// The same with the process's program already known (`exe`, "" for
+// unknown: the launcher read it while the process waited), put in "exe"
+// where ctx.resolve_exe asks for it instead of a read of /proc now.
+std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock,
+                                      std::string_view exe);
 
 // decode_record, then to_json: for callers that hold the bytes only.
 // nullopt when the record is malformed (wrong size, unknown type).

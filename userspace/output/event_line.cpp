@@ -121,10 +121,10 @@ const std::string& JsonStringCache::json(std::string_view text) {
 
 SyscallLineWriter::SyscallLineWriter(WallClock clock) : time_(clock), host_json_(json_string(event_host())) {}
 
-bool EventLineWriter::append(const Record& record, std::string& out) {
+bool EventLineWriter::append(const Record& record, std::string& out, std::optional<std::string_view> exe) {
     if (const auto* ev = std::get_if<fnw_syscall_event>(&record)) {
-        syscalls_.append(*ev, LineContext{ctx_.function, ctx_.policy, ctx_.mode, ctx_.resolve_exe, {}}, out);
-    } else if (auto event = to_json(record, ctx_, clock_)) {
+        syscalls_.append(*ev, LineContext{ctx_.function, ctx_.policy, ctx_.mode, ctx_.resolve_exe, {}}, out, exe);
+    } else if (auto event = exe ? to_json(record, ctx_, clock_, *exe) : to_json(record, ctx_, clock_)) {
         out += event->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
         return false;
@@ -135,10 +135,18 @@ bool EventLineWriter::append(const Record& record, std::string& out) {
 
 // Keys in nlohmann's (sorted) order: action ... verdict; header_json and
 // syscall_json (event_json.cpp) say what each means.
-void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out) {
+void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out,
+                               std::optional<std::string_view> known_exe) {
     const std::string& function = function_json_.json(ctx.function);
     const std::string& policy = policy_json_.json(ctx.policy);
-    const std::string_view exe = ctx.resolve_exe ? std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.boot_ns)) : "";
+    if (ctx.resolve_exe && known_exe) {
+        known_exe_json_.clear();
+        LineCursor line(known_exe_json_, 2 * known_exe->size() + 2);
+        put_printable_string(line, *known_exe);
+    }
+    const std::string_view exe = !ctx.resolve_exe ? std::string_view()
+                                 : known_exe       ? std::string_view(known_exe_json_)
+                                                   : std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.boot_ns));
     if (!segments_.built_for(ev.hdr, ctx, function_json_.generation(), policy_json_.generation(), exe))
         build_segments(ev.hdr, ctx, function, policy, exe);
     // The literals, numbers, names, time and id take under 1 KiB; the

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -96,7 +97,10 @@ private:
 class SyscallLineWriter {
 public:
     explicit SyscallLineWriter(WallClock clock);
-    void append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out);
+    // `exe`: the process's program already known ("" for unknown), used
+    // instead of the cache's read of /proc when ctx.resolve_exe.
+    void append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out,
+                std::optional<std::string_view> exe = std::nullopt);
     // The next line of `pid` reads its exe again (the cache only sees the
     // execs it writes lines for).
     void forget_exe(uint32_t pid) { exes_.forget(pid); }
@@ -133,6 +137,7 @@ private:
 
     EventTimeFormatter time_;
     ExeCache exes_;
+    std::string known_exe_json_;  // a given exe, spelled
     EventIdGenerator ids_;
     JsonStringCache function_json_, policy_json_;
     std::string host_json_;
@@ -146,8 +151,9 @@ public:
     EventLineWriter(const EventContext& ctx, WallClock clock) : ctx_(ctx), clock_(clock), syscalls_(clock) {}
 
     // Appends the record's JSON and a newline to `out`; false (nothing
-    // appended) for a record that is no event (a cgroup birth).
-    bool append(const Record& record, std::string& out);
+    // appended) for a record that is no event (a cgroup birth). `exe`: the
+    // process's program already known (to_json's), for a launcher event.
+    bool append(const Record& record, std::string& out, std::optional<std::string_view> exe = std::nullopt);
 
 private:
     const EventContext& ctx_;
