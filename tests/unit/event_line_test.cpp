@@ -124,8 +124,8 @@ TEST(EventLine, ExeIsReadOnceAndAgainAfterAnExec) {
     EXPECT_EQ(exe, to_json(Record(ev), ctx, WallClock(0))->at("exe"));
 
     ExeCache cache(std::chrono::seconds(1));
-    EXPECT_EQ(cache.exe_json(ev.hdr.pid, 5'000'000'000), nlohmann::json(exe).dump());
-    EXPECT_EQ(cache.exe_json(999'999'999, 5'000'000'000), "\"\"");  // no such process
+    EXPECT_EQ(cache.exe_json(ev.hdr.pid, ev.hdr.pid, "c", 5'000'000'000), nlohmann::json(exe).dump());
+    EXPECT_EQ(cache.exe_json(999'999'999, 999'999'999, "c", 5'000'000'000), "\"\"");  // no such process
 }
 
 // Kept within its age on the caller's clock, read again after it or when
@@ -139,13 +139,13 @@ TEST(EventLine, ExeCacheAgesOnTheCallersClock) {
     }
     ExeCache cache(std::chrono::seconds(1));
     const auto pid = static_cast<uint32_t>(child);
-    const std::string exe = cache.exe_json(pid, 5'000'000'000);
+    const std::string exe = cache.exe_json(pid, pid, "c", 5'000'000'000);
     ASSERT_NE(exe, "\"\"");
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
-    EXPECT_EQ(cache.exe_json(pid, 5'999'999'999), exe) << "within its age: not read again";
-    EXPECT_EQ(cache.exe_json(pid, 4'000'000'000), "\"\"") << "the clock went back: read again";
-    EXPECT_EQ(cache.exe_json(pid, 7'000'000'000), "\"\"") << "past its age: read again";
+    EXPECT_EQ(cache.exe_json(pid, pid, "c", 5'999'999'999), exe) << "within its age: not read again";
+    EXPECT_EQ(cache.exe_json(pid, pid, "c", 4'000'000'000), "\"\"") << "the clock went back: read again";
+    EXPECT_EQ(cache.exe_json(pid, pid, "c", 7'000'000'000), "\"\"") << "past its age: read again";
 }
 
 TEST(EventLine, TimeMatchesTheWallClockAcrossSeconds) {
@@ -241,6 +241,43 @@ TEST(EventLine, EachLineIsTheEncodersWhenOneKeptFieldChanges) {
         ctx = changed_ctx;
         pod = changed_pod;
     }
+}
+
+// An exec no line was written for (an untraced function's execve is no
+// event) still changes the thread's comm: the cache reads the new image
+// then, not the old one for up to a second.
+TEST(EventLine, ACommChangeReadsTheExeAgain) {
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        char byte;
+        ::close(go[1]);
+        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
+        ::_exit(127);
+    }
+    ::close(go[0]);
+    const std::string link = "/proc/" + std::to_string(child) + "/exe";
+    const std::string before = std::filesystem::read_symlink(link).string();
+    ExeCache cache(std::chrono::seconds(1));
+    const auto pid = static_cast<uint32_t>(child);
+    EXPECT_EQ(cache.exe_json(pid, pid, "fnw_unit_tests", 1'000), nlohmann::json(before).dump());
+    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    for (int i = 0; i < 10'000 && std::filesystem::read_symlink(link).string() == before; ++i) ::usleep(1000);
+    const std::string after = std::filesystem::read_symlink(link).string();
+    ASSERT_NE(after, before) << "the child did not exec";
+    EXPECT_EQ(cache.exe_json(pid, pid, "fnw_unit_tests", 2'000), nlohmann::json(before).dump())
+        << "the same comm within its age: kept";
+    EXPECT_EQ(cache.exe_json(pid, pid, "sleep", 3'000), nlohmann::json(after).dump()) << "a new comm: read again";
+    // A thread with a name of its own has its own entry: the two alternate
+    // without reading /proc again (gone now: a read would say "").
+    EXPECT_EQ(cache.exe_json(pid, pid + 1, "worker", 4'000), nlohmann::json(after).dump());
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(go[1]);
+    EXPECT_EQ(cache.exe_json(pid, pid, "sleep", 5'000), nlohmann::json(after).dump());
+    EXPECT_EQ(cache.exe_json(pid, pid + 1, "worker", 6'000), nlohmann::json(after).dump());
 }
 
 // The same process, a new image: after its execve's record the next line

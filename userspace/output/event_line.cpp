@@ -65,17 +65,19 @@ bool is_exec_syscall(uint32_t nr) { return nr == 59 || nr == 322; }  // x86_64 e
 
 }  // namespace
 
-const std::string& ExeCache::exe_json(uint32_t pid, uint64_t now_ns) {
+const std::string& ExeCache::exe_json(uint32_t pid, uint32_t tid, std::string_view comm, uint64_t now_ns) {
     const auto max_age_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_age_).count());
-    auto found = entries_.find(pid);
+    auto found = entries_.find(tid);
     // A clock that went back (another caller's stamp) reads again too.
-    if (found != entries_.end() && now_ns >= found->second.read_at_ns && now_ns - found->second.read_at_ns < max_age_ns)
+    if (found != entries_.end() && now_ns >= found->second.read_at_ns &&
+        now_ns - found->second.read_at_ns < max_age_ns && found->second.comm == comm)
         return found->second.json;
     if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
     std::array<char, 4096> target{};
     const std::string link = "/proc/" + std::to_string(pid) + "/exe";
     const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    Entry& entry = entries_[pid];
+    Entry& entry = entries_[tid];
+    entry.comm.assign(comm);
     entry.json.clear();
     {
         // Outside printable ASCII '?', as event_json's printable() does.
@@ -144,9 +146,10 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
         LineCursor line(known_exe_json_, 2 * known_exe->size() + 2);
         put_printable_string(line, *known_exe);
     }
-    const std::string_view exe = !ctx.resolve_exe ? std::string_view()
-                                 : known_exe       ? std::string_view(known_exe_json_)
-                                                   : std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.boot_ns));
+    const std::string_view exe =
+        !ctx.resolve_exe ? std::string_view()
+        : known_exe      ? std::string_view(known_exe_json_)
+                         : std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.tid, bounded(ev.hdr.comm), ev.hdr.boot_ns));
     if (!segments_.built_for(ev.hdr, ctx, function_json_.generation(), policy_json_.generation(), exe))
         build_segments(ev.hdr, ctx, function, policy, exe);
     // The literals, numbers, names, time and id take under 1 KiB; the
@@ -198,7 +201,11 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
     line.put("\",\"verdict\":\""sv);
     line.put(verdict_name(ev.verdict));
     line.put("\"}"sv);
-    if (is_exec_syscall(ev.nr)) exes_.forget(ev.hdr.pid);  // its next events run the new image
+    if (is_exec_syscall(ev.nr)) {
+        // Its next events run the new image, as the process's main thread.
+        exes_.forget(ev.hdr.tid);
+        exes_.forget(ev.hdr.pid);
+    }
 }
 
 bool SyscallLineWriter::TaskSegments::built_for(const fnw_event_header& hdr, const LineContext& ctx,
