@@ -25,6 +25,8 @@ src=$3
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
 
+# Mounted where missing, as require_bpffs does for bpffs (a minimal machine).
+[[ -d /sys/kernel/tracing && ! -d /sys/kernel/tracing/events ]] && mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 tracefs=
 for t in /sys/kernel/tracing /sys/kernel/debug/tracing; do
   [[ -d $t/instances && -d $t/events/cgroup/cgroup_attach_task ]] && { tracefs=$t; break; }
