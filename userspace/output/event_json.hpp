@@ -64,6 +64,14 @@ struct EventContext {
 // interpreter_may_be_refused(policy): it reads the program's ELF header.
 void name_glob_program_interpreter(const Record& record, const FunctionPolicy& policy, EventContext& ctx);
 
+// /proc/PID/exe of an event's process, read now; "" when the process is
+// gone, or when its thread `tid` no longer has the event's `comm`: an exec
+// since the event sets the new program's name and ends every other thread,
+// so the program read now is not the one that ran then. (Not caught: an
+// exec of a program with the same name, and the instants inside exec
+// between the new image and its new name.)
+std::string current_exe(uint32_t pid, uint32_t tid, std::string_view comm);
+
 // The event's JSON; nullopt for a record that is no policy event (a cgroup
 // birth).
 std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock);

@@ -73,15 +73,12 @@ const std::string& ExeCache::exe_json(uint32_t pid, uint32_t tid, std::string_vi
         now_ns - found->second.read_at_ns < max_age_ns && found->second.comm == comm)
         return found->second.json;
     if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
-    std::array<char, 4096> target{};
-    const std::string link = "/proc/" + std::to_string(pid) + "/exe";
-    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+    const std::string exe = current_exe(pid, tid, comm);
     Entry& entry = entries_[tid];
     entry.comm.assign(comm);
     entry.json.clear();
     {
         // Outside printable ASCII '?', as event_json's printable() does.
-        const std::string_view exe(target.data(), n > 0 ? static_cast<size_t>(n) : 0);
         LineCursor line(entry.json, 2 * exe.size() + 2);
         put_printable_string(line, exe);
     }
