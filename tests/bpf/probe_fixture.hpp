@@ -164,6 +164,7 @@ protected:
         std::vector<fnw_net_event> net_events;
         std::vector<fnw_file_event> file_events;
         std::vector<fnw_violation_summary_event> summaries;  // repeats counted in the kernel
+        std::vector<std::string> launcher_exes;  // the launcher's (seccomp) events: the exe it read, in order
     };
 
     // Runs argv under FunctionRunner (what `fnwarden run` does), collecting events.
@@ -180,6 +181,12 @@ protected:
             return out;
         }
         std::unique_ptr<LocalGuard> guard = std::move(*created);
+        guard->on_launcher_event([&](const Record& record, std::string_view exe) {
+            const std::span<const std::byte> rec = record_bytes(record);
+            collect(rec, out);
+            out.launcher_exes.emplace_back(exe);
+            if (on_record_) on_record_(rec);
+        });
         FunctionRunner runner(*guard, cgroup_parent_);
         auto result = runner.run(RunRequest{"test", policy, mode, argv, opts.trace, opts.use_seccomp, opts.use_landlock, opts.learn});
         if (!result.ok()) {

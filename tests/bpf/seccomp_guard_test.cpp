@@ -83,6 +83,20 @@ TEST_F(SeccompGuardTest, KillActionKillsBeforeTheSyscallRuns) {
     EXPECT_EQ(r.events[0].mechanism, FNW_MECH_SECCOMP);
 }
 
+// Killed at the notification, the process is gone before any line about
+// it is written: the event carries the program the launcher read while the
+// process waited, checked here after the process was reaped.
+TEST_F(SeccompGuardTest, TheEventOfAKilledProcessNamesTheProgramItRan) {
+    auto r = run_workload(policy_denying({SYS_mkdir, SYS_mkdirat}, ViolationAction::Kill), Mode::Enforce,
+                          {"mkdir:" + (scratch_ / "never").string(), "exit:0"});
+    ASSERT_TRUE(r.outcome.term_signal.has_value());
+    ASSERT_EQ(r.events.size(), 1u);
+    ASSERT_EQ(r.launcher_exes.size(), 1u);
+    EXPECT_EQ(r.launcher_exes[0], std::filesystem::canonical(FNW_TEST_WORKLOAD).string());
+    EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(r.outcome.pid) + "/exe"))
+        << "the process is still there: this proves nothing";
+}
+
 TEST_F(SeccompGuardTest, AuditModeInstallsNoFilterAndChangesNothing) {
     const auto target = scratch_ / "allowed-in-audit";
     auto r = run_workload(policy_denying({SYS_mkdir, SYS_mkdirat}, ViolationAction::Kill), Mode::Audit,

@@ -42,7 +42,10 @@ mkdir -p "$work/rules"
     echo "      - $s"
   done
 } >"$work/rules/launch.yaml"
-start_daemon "$work/daemon.log" "$sock" --rules "$work/rules" --output "$out" --metrics off
+# The same list in enforce, killing: mkdir dies at its seccomp notification.
+sed -e "s/launch-policy/launch-kill-policy/" -e "s/function: $fn}/function: $fn-kill}/" -e "s/mode: audit/mode: enforce/" \
+  -e "s/onViolation: report/onViolation: kill/" -e "s/^    allow:$/    allow:\n      - brk/" "$work/rules/launch.yaml" >"$work/rules/launch-kill.yaml"
+start_daemon "$work/daemon.log" "$sock" --rules "$work/rules" --output "$out" --metrics off --mode enforce
 
 # --- launched by fnwarden-run itself, in its cgroup, registered before exec ------
 "$launcher" --socket "$sock" --function "$fn" -- "$workload" getpgid exit:7 >"$work/run.out" 2>&1
@@ -70,6 +73,20 @@ expect_eq "a missing command: 127" 127 "$?"
 rc=$?
 [[ $rc == 125 ]] && grep -q "no policy for function" "$work/nosuch.out" &&
   pass "a function without a policy is refused (125), not run unguarded" || fail "unknown function: rc $rc $(cat "$work/nosuch.out")"
+
+# Killed before the daemon writes its line, mkdir has no /proc/PID/exe left:
+# the event carries what the launcher read while mkdir waited.
+"$launcher" --socket "$sock" --function "$fn-kill" -- mkdir "$work/never" >"$work/kill.out" 2>&1
+expect_eq "a function killed at its seccomp notification: 137" 137 "$?"
+mkdir_exe=$(readlink -f "$(command -v mkdir)")
+if eventually 5 grep -q "\"function\":\"$fn-kill\".*\"mechanism\":\"seccomp\"" "$out"; then
+  grep "\"function\":\"$fn-kill\"" "$out" | grep -qF "\"exe\":\"$mkdir_exe\"" &&
+    pass "the killed process's event, through the daemon, names its program ($mkdir_exe)" ||
+    fail "killed mkdir's exe: $(grep "\"function\":\"$fn-kill\"" "$out")"
+else
+  fail "no seccomp event for $fn-kill: $(cat "$work/kill.out") $(tail -c 2000 "$out")"
+fi
+[[ ! -e $work/never ]] && pass "the killed mkdir never ran" || fail "killed mkdir created $work/never"
 
 # --- what fnwarden-run hands to fnwarden run --------------------------------------
 "$launcher" --help >"$work/help.out" 2>&1

@@ -51,6 +51,11 @@ rmdir "$work/x"
 expect_eq "enforce run exits 128+SIGKILL" 137 $?
 expect_eq "enforce run emits exactly one event" 1 "$(wc -l <"$work/enforce.jsonl")"
 grep -q '"action":"killed"' "$work/enforce.jsonl" && pass "enforce event says killed" || fail "enforce event: $(cat "$work/enforce.jsonl")"
+# Killed before its line was written, mkdir has no /proc/PID/exe left: the
+# launcher read it while mkdir waited in its seccomp notification.
+mkdir_exe=$(readlink -f "$(command -v mkdir)")
+grep -qF "\"exe\":\"$mkdir_exe\"" "$work/enforce.jsonl" && pass "the killed process's event names its program ($mkdir_exe)" ||
+  fail "killed mkdir's exe: $(cat "$work/enforce.jsonl")"
 [[ ! -e $work/y ]] && pass "kill via seccomp: mkdir never ran" || fail "killed mkdir still created $work/y"
 
 # --- run, enforce + deny: seccomp makes mkdir fail, nothing is created ------------

@@ -10,7 +10,9 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,23 @@ fnw_syscall_event syscall_event() {
     for (int i = 0; i < FNW_SYSCALL_ARGS; ++i) ev.args[i] = 0xffff'ffff'ffff'fff0ULL + i;
     return ev;
 }
+
+// The comm of process `pid`'s main thread now.
+std::string comm_of(pid_t pid) {
+    std::ifstream file("/proc/" + std::to_string(pid) + "/comm");
+    std::string comm;
+    std::getline(file, comm);
+    return comm;
+}
+
+// `ev` as an event of process `pid`'s main thread now: the exe read for it
+// is vouched for only while the thread keeps the event's comm.
+void as_main_thread_of(fnw_syscall_event& ev, pid_t pid, const std::string& comm) {
+    ev.hdr.pid = ev.hdr.tid = static_cast<uint32_t>(pid);
+    std::memset(ev.hdr.comm, 0, sizeof(ev.hdr.comm));
+    std::strncpy(ev.hdr.comm, comm.c_str(), sizeof(ev.hdr.comm) - 1);
+}
+void as_main_thread_of(fnw_syscall_event& ev, pid_t pid) { as_main_thread_of(ev, pid, comm_of(pid)); }
 
 // Both lines with their ids set aside (each writer has its own generator).
 std::pair<nlohmann::json, nlohmann::json> both(const fnw_syscall_event& ev, const EventContext& ctx,
@@ -100,7 +119,7 @@ TEST(EventLine, HugeNamesGrowTheLineAndKeepItsBytes) {
     EventContext ctx{function, policy, Mode::Enforce};
     ctx.resolve_exe = true;
     fnw_syscall_event ev = syscall_event();
-    ev.hdr.pid = static_cast<uint32_t>(::getpid());
+    as_main_thread_of(ev, ::getpid());
     ev.hdr.lineage_len = FNW_LINEAGE_MAX;
     for (int i = 0; i < FNW_LINEAGE_MAX; ++i) ev.hdr.lineage[i] = 4'000'000'000u + i;
     std::string text;
@@ -115,7 +134,7 @@ TEST(EventLine, ExeIsReadOnceAndAgainAfterAnExec) {
     ctx.resolve_exe = true;
     EventLineWriter writer(ctx, WallClock(0));
     fnw_syscall_event ev = syscall_event();
-    ev.hdr.pid = static_cast<uint32_t>(::getpid());
+    as_main_thread_of(ev, ::getpid());
     std::string line;
     writer.append(Record(ev), line);
     const auto exe = nlohmann::json::parse(line)["exe"].get<std::string>();
@@ -123,8 +142,8 @@ TEST(EventLine, ExeIsReadOnceAndAgainAfterAnExec) {
     EXPECT_EQ(exe, to_json(Record(ev), ctx, WallClock(0))->at("exe"));
 
     ExeCache cache(std::chrono::seconds(1));
-    EXPECT_EQ(cache.exe_json(ev.hdr.pid, 5'000'000'000), nlohmann::json(exe).dump());
-    EXPECT_EQ(cache.exe_json(999'999'999, 5'000'000'000), "\"\"");  // no such process
+    EXPECT_EQ(cache.exe_json(ev.hdr.pid, ev.hdr.pid, bounded(ev.hdr.comm), 5'000'000'000), nlohmann::json(exe).dump());
+    EXPECT_EQ(cache.exe_json(999'999'999, 999'999'999, "c", 5'000'000'000), "\"\"");  // no such process
 }
 
 // Kept within its age on the caller's clock, read again after it or when
@@ -138,13 +157,14 @@ TEST(EventLine, ExeCacheAgesOnTheCallersClock) {
     }
     ExeCache cache(std::chrono::seconds(1));
     const auto pid = static_cast<uint32_t>(child);
-    const std::string exe = cache.exe_json(pid, 5'000'000'000);
+    const std::string comm = comm_of(child);
+    const std::string exe = cache.exe_json(pid, pid, comm, 5'000'000'000);
     ASSERT_NE(exe, "\"\"");
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
-    EXPECT_EQ(cache.exe_json(pid, 5'999'999'999), exe) << "within its age: not read again";
-    EXPECT_EQ(cache.exe_json(pid, 4'000'000'000), "\"\"") << "the clock went back: read again";
-    EXPECT_EQ(cache.exe_json(pid, 7'000'000'000), "\"\"") << "past its age: read again";
+    EXPECT_EQ(cache.exe_json(pid, pid, comm, 5'999'999'999), exe) << "within its age: not read again";
+    EXPECT_EQ(cache.exe_json(pid, pid, comm, 4'000'000'000), "\"\"") << "the clock went back: read again";
+    EXPECT_EQ(cache.exe_json(pid, pid, comm, 7'000'000'000), "\"\"") << "past its age: read again";
 }
 
 TEST(EventLine, TimeMatchesTheWallClockAcrossSeconds) {
@@ -204,7 +224,7 @@ TEST(EventLine, EachLineIsTheEncodersWhenOneKeptFieldChanges) {
         {"mode", [](auto&, auto& ctx, auto&) { ctx.mode = Mode::Enforce; }},
         {"exe", [](auto& ev, auto& ctx, auto&) {
              ctx.resolve_exe = true;
-             ev.hdr.pid = static_cast<uint32_t>(::getpid());
+             as_main_thread_of(ev, ::getpid());
          }},
         {"pod", [&](auto&, auto&, auto& pod) { pod = pod_a; }},
         {"another pod", [&](auto&, auto&, auto& pod) { pod = pod_b; }},
@@ -242,6 +262,80 @@ TEST(EventLine, EachLineIsTheEncodersWhenOneKeptFieldChanges) {
     }
 }
 
+// An exec no line was written for (an untraced function's execve is no
+// event) still changes the thread's comm: the cache reads the new image
+// then, not the old one for up to a second.
+TEST(EventLine, ACommChangeReadsTheExeAgain) {
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        char byte;
+        ::close(go[1]);
+        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
+        ::_exit(127);
+    }
+    ::close(go[0]);
+    const std::string link = "/proc/" + std::to_string(child) + "/exe";
+    const std::string before = std::filesystem::read_symlink(link).string();
+    ExeCache cache(std::chrono::seconds(1));
+    const auto pid = static_cast<uint32_t>(child);
+    const std::string comm = comm_of(child);
+    EXPECT_EQ(cache.exe_json(pid, pid, comm, 1'000), nlohmann::json(before).dump());
+    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    for (int i = 0; i < 10'000 && std::filesystem::read_symlink(link).string() == before; ++i) ::usleep(1000);
+    const std::string after = std::filesystem::read_symlink(link).string();
+    ASSERT_NE(after, before) << "the child did not exec";
+    EXPECT_EQ(cache.exe_json(pid, pid, comm, 2'000), nlohmann::json(before).dump())
+        << "the same comm within its age: kept";
+    EXPECT_EQ(cache.exe_json(pid, pid, "sleep", 3'000), nlohmann::json(after).dump()) << "a new comm: read again";
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(go[1]);
+    EXPECT_EQ(cache.exe_json(pid, pid, "sleep", 4'000), nlohmann::json(after).dump()) << "kept: not read again";
+}
+
+// The event was the old image's, the line is written after an exec: /proc
+// now names the new program, which did not make the event. Not known,
+// rather than wrong.
+TEST(EventLine, AnExecBetweenTheEventAndItsLineLeavesTheExeUnknown) {
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        char byte;
+        ::close(go[1]);
+        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
+        ::_exit(127);
+    }
+    ::close(go[0]);
+    const std::string link = "/proc/" + std::to_string(child) + "/exe";
+    const std::string before = std::filesystem::read_symlink(link).string();
+    fnw_syscall_event ev = syscall_event();
+    as_main_thread_of(ev, child);  // made before the exec
+    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    for (int i = 0; i < 10'000 && comm_of(child) != "sleep"; ++i) ::usleep(1000);
+    ASSERT_EQ(comm_of(child), "sleep") << "the child did not exec";
+
+    EventContext ctx{"fn", "policy", Mode::Audit};
+    ctx.resolve_exe = true;
+    const WallClock clock(0);
+    EventLineWriter writer(ctx, clock);
+    std::string line;
+    ASSERT_TRUE(writer.append(Record(ev), line));
+    EXPECT_EQ(nlohmann::json::parse(line)["exe"], "");
+    EXPECT_EQ(to_json(Record(ev), ctx, clock)->at("exe"), "");
+    as_main_thread_of(ev, child);  // the new image's own event
+    line.clear();
+    ASSERT_TRUE(writer.append(Record(ev), line));
+    EXPECT_EQ(nlohmann::json::parse(line)["exe"], std::filesystem::read_symlink(link).string());
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    ::close(go[1]);
+}
+
 // The same process, a new image: after its execve's record the next line
 // names the new exe, though nothing else in the header moved.
 TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
@@ -264,7 +358,7 @@ TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
     EventContext ctx{"fn", "policy", Mode::Audit};
     ctx.resolve_exe = true;
     fnw_syscall_event ev = syscall_event();
-    ev.hdr.pid = static_cast<uint32_t>(child);
+    as_main_thread_of(ev, child);
     auto exe_of_line = [&] {
         std::string line;
         writer.append(ev, LineContext{ctx.function, ctx.policy, ctx.mode, true, ""}, line);
@@ -278,10 +372,80 @@ TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
     ev.nr = 59;  // its execve's record
     exe_of_line();
     ev.nr = 110;
+    as_main_thread_of(ev, child, "sleep");  // the new image's events
     EXPECT_EQ(exe_of_line(), after);
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     ::close(go[1]);
+}
+
+// A process killed at its seccomp notification is gone before its line is
+// written: /proc has nothing left to read, so the line names the program
+// the launcher read while the process waited, and to_json the same.
+TEST(EventLine, AKnownExeNamesAProcessThatExitedBeforeItsLine) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    const std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(child) + "/exe").string();
+    ::kill(child, SIGKILL);
+    ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+
+    EventContext ctx{"fn", "policy", Mode::Enforce};
+    ctx.resolve_exe = true;
+    fnw_syscall_event ev = syscall_event();
+    ev.hdr.pid = ev.hdr.tid = static_cast<uint32_t>(child);
+    ev.verdict = FNW_VERDICT_VIOLATION;
+    ev.action = FNW_ACTION_KILLED;
+    ev.mechanism = FNW_MECH_SECCOMP;
+    const WallClock clock(0);
+    EventLineWriter writer(ctx, clock);
+    auto line_of = [&](std::optional<std::string_view> known) {
+        std::string line;
+        EXPECT_TRUE(writer.append(Record(ev), line, known));
+        return nlohmann::json::parse(line);
+    };
+    EXPECT_EQ(line_of(std::nullopt)["exe"], "") << "read from /proc, after the exit: nothing";
+    EXPECT_EQ(line_of(exe)["exe"], exe);
+    EXPECT_EQ(to_json(Record(ev), ctx, clock, exe)->at("exe"), exe);
+    EXPECT_EQ(line_of(std::nullopt)["exe"], "") << "a known exe is the record's, not the cache's";
+}
+
+// "" from the launcher means it could not vouch for the program: the line
+// says so, and does not read /proc instead (the pid may name another
+// process by now).
+TEST(EventLine, AnUnknownExeFromTheLauncherIsNotReadFromProc) {
+    EventContext ctx{"fn", "policy", Mode::Enforce};
+    ctx.resolve_exe = true;
+    fnw_syscall_event ev = syscall_event();
+    as_main_thread_of(ev, ::getpid());  // alive: /proc would name this test
+    const WallClock clock(0);
+    EventLineWriter writer(ctx, clock);
+    std::string line;
+    ASSERT_TRUE(writer.append(Record(ev), line, std::string_view()));
+    EXPECT_EQ(nlohmann::json::parse(line)["exe"], "");
+    EXPECT_EQ(to_json(Record(ev), ctx, clock, std::string_view())->at("exe"), "");
+}
+
+// The given exe is spelled as the JSON encoder spells it (bytes outside
+// printable ASCII as '?', quotes escaped), and is part of the segments a
+// process's lines share: the next line with another exe says that one.
+TEST(EventLine, AKnownExeIsSpelledLikeTheJsonEncodersAndNotKeptForTheNextLine) {
+    EventContext ctx{"fn", "policy", Mode::Enforce};
+    ctx.resolve_exe = true;
+    const fnw_syscall_event ev = syscall_event();
+    const WallClock clock(0);
+    EventLineWriter writer(ctx, clock);
+    for (const std::string_view exe : {std::string_view("/opt/we\"ird\\b\x01n\xff"), std::string_view("/usr/bin/x")}) {
+        std::string line;
+        ASSERT_TRUE(writer.append(Record(ev), line, exe));
+        line.pop_back();
+        nlohmann::json slow = *to_json(Record(ev), ctx, clock, exe);
+        slow["id"] = nlohmann::json::parse(line)["id"];
+        EXPECT_EQ(line, slow.dump());
+    }
 }
 
 TEST(EventLine, OtherRecordsGoThroughTheJsonEncoder) {

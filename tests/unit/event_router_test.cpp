@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 
 #include <cstring>
 #include <memory>
@@ -183,7 +184,13 @@ TEST_F(Router, AViolationReadsItsExeAfterAnExec) {
     }
     ::close(go[0]);
     fnw_syscall_event ev = syscall_record(7, slot("alpha"), true);
-    ev.hdr.pid = static_cast<uint32_t>(child);
+    ev.hdr.pid = ev.hdr.tid = static_cast<uint32_t>(child);
+    // Its comm, as the kernel would stamp it: the exe read for the line is
+    // vouched for only while the thread keeps it.
+    std::string comm;
+    std::getline(std::ifstream("/proc/" + std::to_string(child) + "/comm"), comm);
+    std::memset(ev.hdr.comm, 0, sizeof(ev.hdr.comm));
+    std::strncpy(ev.hdr.comm, comm.c_str(), sizeof(ev.hdr.comm) - 1);
     ev.nr = 110;  // not an exec: nothing tells the writer the image changed
     router_.handle_record(bytes(ev));
     const std::string before = std::filesystem::read_symlink("/proc/self/exe");
@@ -191,6 +198,8 @@ TEST_F(Router, AViolationReadsItsExeAfterAnExec) {
     std::string now;
     for (int i = 0; i < 2000 && (now = std::filesystem::read_symlink("/proc/" + std::to_string(child) + "/exe")) == before; ++i)
         ::usleep(1000);
+    std::memset(ev.hdr.comm, 0, sizeof(ev.hdr.comm));
+    std::strncpy(ev.hdr.comm, "sleep", sizeof(ev.hdr.comm) - 1);  // the new image's event
     router_.handle_record(bytes(ev));
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);

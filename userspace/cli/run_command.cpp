@@ -274,23 +274,27 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
     WallClock clock = WallClock::now();
     uint64_t violation_events = 0;  // every class: syscalls, files, exec, network
     EventLineWriter lines(ctx, clock);
-    auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode, [&](const Record& record) {
+    // `exe`: the program the launcher read for its own (seccomp) events.
+    auto write_record = [&](const Record& record, std::optional<std::string_view> exe) {
         if (interpreter_may_be_refused_here) name_glob_program_interpreter(record, policy, ctx);
         if (*format == OutputFormat::Json) {
-            if (!lines.append(record, output->batch())) return;  // a cgroup birth: no event
-        } else if (auto j = to_json(record, ctx, clock)) {
+            if (!lines.append(record, output->batch(), exe)) return;  // a cgroup birth: no event
+        } else if (auto j = exe ? to_json(record, ctx, clock, *exe) : to_json(record, ctx, clock)) {
             output->batch() += to_falco(*j).dump() + "\n";
         } else {
             return;
         }
         if (is_violation(record)) ++violation_events;
         output->hand_over_if_full();
-    });
+    };
+    auto created = LocalGuard::create(probes, /*policy_id=*/0, policy, mode,
+                                      [&](const Record& record) { write_record(record, std::nullopt); });
     if (!created) {
         std::cerr << "fnwarden run: " << created.error() << "\n";
         return kExitRunFailed;
     }
     std::unique_ptr<LocalGuard> guard = std::move(*created);
+    guard->on_launcher_event([&](const Record& record, std::string_view exe) { write_record(record, exe); });
     guard->on_drained([&output] { output->idle(); });
     FunctionRunner runner(*guard, engine->cgroup_parent());
     auto outcome = run_function(runner, RunRequest{function, policy, mode, command, o.trace}, run_as);

@@ -95,8 +95,8 @@ bool DaemonGuard::try_resume(std::chrono::steady_clock::time_point now) {
     return true;
 }
 
-void DaemonGuard::launcher_event(const fnw_syscall_event& record) {
-    auto event = to_json(Record(record), ctx_, clock_);
+void DaemonGuard::launcher_event(const fnw_syscall_event& record, std::string_view exe) {
+    auto event = to_json(Record(record), ctx_, clock_, exe);
     if (!event) return;
     if (!client_) {
         spdlog::warn("{}: an event the launcher produced is lost: no daemon to hand it to (waiting for the next one)",

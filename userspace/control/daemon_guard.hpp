@@ -52,7 +52,7 @@ public:
     // True while connected, and while waiting (bounded) for the next daemon
     // after a pinned one hung up.
     bool service() override;
-    void launcher_event(const fnw_syscall_event& event) override;
+    void launcher_event(const fnw_syscall_event& event, std::string_view exe) override;
 
 private:
     // Waiting for the next daemon: until when, and when to try next.

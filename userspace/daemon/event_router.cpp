@@ -100,7 +100,7 @@ void EventRouter::publish_syscall(const fnw_syscall_event& ev, const SlotInfo& s
     // A violation names the image it ran, read now as before: the process
     // may have exec'd since a cached read (the router sees execs as exec
     // records, which the line writer's cache does not).
-    if (to.violation) syscall_lines_.forget_exe(ev.hdr.pid);
+    if (to.violation) syscall_lines_.forget_exe(ev.hdr.tid);
     syscall_lines_.append(ev, ctx, line_);
     syscall_events_.inc();
     per_function_.count(to.function, to.violation);

@@ -5,6 +5,7 @@
 #include <array>
 #include <filesystem>
 #include <cstring>
+#include <fstream>
 #include <ctime>
 #include <initializer_list>
 #include <vector>
@@ -145,11 +146,7 @@ nlohmann::json header_json(const fnw_event_header& hdr, const EventContext& ctx,
     else
         j["function_root"] = ancestors.empty() ? hdr.pid : ancestors.back();
     j["comm"] = printable(std::string(bounded(hdr.comm)));
-    if (ctx.resolve_exe) {
-        std::error_code ec;
-        auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(hdr.pid) + "/exe", ec);
-        j["exe"] = ec ? std::string() : printable(exe.string());
-    }
+    if (ctx.resolve_exe) j["exe"] = printable(current_exe(hdr.pid, hdr.tid, bounded(hdr.comm)));
     return j;
 }
 
@@ -374,9 +371,33 @@ std::optional<nlohmann::json> unstamped_json(const Record& record, const EventCo
 
 }  // namespace
 
+std::string current_exe(uint32_t pid, uint32_t tid, std::string_view comm) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    std::error_code ec;
+    std::string exe = std::filesystem::read_symlink(proc + "/exe", ec).string();
+    if (ec) return {};
+    // After the exe: a name read first could be the old one's while the exe
+    // is already the new program's.
+    std::ifstream comm_file(proc + "/task/" + std::to_string(tid) + "/comm");
+    std::string now;
+    if (!std::getline(comm_file, now) || now != comm) return {};
+    return exe;
+}
+
 std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock) {
     auto event = unstamped_json(record, ctx, clock);
     if (event) stamp_event(*event);  // host, schema_version, id, severity
+    return event;
+}
+
+std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock,
+                                      std::string_view exe) {
+    EventContext known = ctx;  // launcher events only: rare, the copy does not matter
+    known.resolve_exe = false;
+    auto event = unstamped_json(record, known, clock);
+    if (!event) return event;
+    if (ctx.resolve_exe) (*event)["exe"] = printable(std::string(exe));
+    stamp_event(*event);
     return event;
 }
 

@@ -46,7 +46,9 @@ struct EventContext {
     std::string policy;  // metadata.name
     Mode mode = Mode::Audit;
     // Add "exe" from /proc/PID/exe when the record is decoded (best effort:
-    // empty when the process is gone). Off in tests, on in the CLI.
+    // empty when the process is gone), or the program the launcher read
+    // while a process waited in its seccomp notification (to_json with
+    // `exe`). Off in tests, on in the CLI.
     bool resolve_exe = false;
     // Allowed program -> its ELF interpreter, which the policy refuses
     // (refused_interpreters): a Landlock refusal of the program's exec is
@@ -62,9 +64,22 @@ struct EventContext {
 // interpreter_may_be_refused(policy): it reads the program's ELF header.
 void name_glob_program_interpreter(const Record& record, const FunctionPolicy& policy, EventContext& ctx);
 
+// /proc/PID/exe of an event's process, read now; "" when the process is
+// gone, or when its thread `tid` no longer has the event's `comm`: an exec
+// since the event sets the new program's name and ends every other thread,
+// so the program read now is not the one that ran then. (Not caught: an
+// exec of a program with the same name, and the instants inside exec
+// between the new image and its new name.)
+std::string current_exe(uint32_t pid, uint32_t tid, std::string_view comm);
+
 // The event's JSON; nullopt for a record that is no policy event (a cgroup
 // birth).
 std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock);
+// The same with the process's program already known (`exe`, "" for
+// unknown: the launcher read it while the process waited), put in "exe"
+// where ctx.resolve_exe asks for it instead of a read of /proc now.
+std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock,
+                                      std::string_view exe);
 
 // decode_record, then to_json: for callers that hold the bytes only.
 // nullopt when the record is malformed (wrong size, unknown type).

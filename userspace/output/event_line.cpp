@@ -65,21 +65,20 @@ bool is_exec_syscall(uint32_t nr) { return nr == 59 || nr == 322; }  // x86_64 e
 
 }  // namespace
 
-const std::string& ExeCache::exe_json(uint32_t pid, uint64_t now_ns) {
+const std::string& ExeCache::exe_json(uint32_t pid, uint32_t tid, std::string_view comm, uint64_t now_ns) {
     const auto max_age_ns = static_cast<uint64_t>(std::chrono::nanoseconds(max_age_).count());
-    auto found = entries_.find(pid);
+    auto found = entries_.find(tid);
     // A clock that went back (another caller's stamp) reads again too.
-    if (found != entries_.end() && now_ns >= found->second.read_at_ns && now_ns - found->second.read_at_ns < max_age_ns)
+    if (found != entries_.end() && now_ns >= found->second.read_at_ns &&
+        now_ns - found->second.read_at_ns < max_age_ns && found->second.comm == comm)
         return found->second.json;
     if (entries_.size() >= 4096) entries_.clear();  // bounded: pids come and go
-    std::array<char, 4096> target{};
-    const std::string link = "/proc/" + std::to_string(pid) + "/exe";
-    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    Entry& entry = entries_[pid];
+    const std::string exe = current_exe(pid, tid, comm);
+    Entry& entry = entries_[tid];
+    entry.comm.assign(comm);
     entry.json.clear();
     {
         // Outside printable ASCII '?', as event_json's printable() does.
-        const std::string_view exe(target.data(), n > 0 ? static_cast<size_t>(n) : 0);
         LineCursor line(entry.json, 2 * exe.size() + 2);
         put_printable_string(line, exe);
     }
@@ -121,10 +120,10 @@ const std::string& JsonStringCache::json(std::string_view text) {
 
 SyscallLineWriter::SyscallLineWriter(WallClock clock) : time_(clock), host_json_(json_string(event_host())) {}
 
-bool EventLineWriter::append(const Record& record, std::string& out) {
+bool EventLineWriter::append(const Record& record, std::string& out, std::optional<std::string_view> exe) {
     if (const auto* ev = std::get_if<fnw_syscall_event>(&record)) {
-        syscalls_.append(*ev, LineContext{ctx_.function, ctx_.policy, ctx_.mode, ctx_.resolve_exe, {}}, out);
-    } else if (auto event = to_json(record, ctx_, clock_)) {
+        syscalls_.append(*ev, LineContext{ctx_.function, ctx_.policy, ctx_.mode, ctx_.resolve_exe, {}}, out, exe);
+    } else if (auto event = exe ? to_json(record, ctx_, clock_, *exe) : to_json(record, ctx_, clock_)) {
         out += event->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
         return false;
@@ -135,10 +134,19 @@ bool EventLineWriter::append(const Record& record, std::string& out) {
 
 // Keys in nlohmann's (sorted) order: action ... verdict; header_json and
 // syscall_json (event_json.cpp) say what each means.
-void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out) {
+void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out,
+                               std::optional<std::string_view> known_exe) {
     const std::string& function = function_json_.json(ctx.function);
     const std::string& policy = policy_json_.json(ctx.policy);
-    const std::string_view exe = ctx.resolve_exe ? std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.boot_ns)) : "";
+    if (ctx.resolve_exe && known_exe) {
+        known_exe_json_.clear();
+        LineCursor line(known_exe_json_, 2 * known_exe->size() + 2);
+        put_printable_string(line, *known_exe);
+    }
+    const std::string_view exe =
+        !ctx.resolve_exe ? std::string_view()
+        : known_exe      ? std::string_view(known_exe_json_)
+                         : std::string_view(exes_.exe_json(ev.hdr.pid, ev.hdr.tid, bounded(ev.hdr.comm), ev.hdr.boot_ns));
     if (!segments_.built_for(ev.hdr, ctx, function_json_.generation(), policy_json_.generation(), exe))
         build_segments(ev.hdr, ctx, function, policy, exe);
     // The literals, numbers, names, time and id take under 1 KiB; the
@@ -190,7 +198,11 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
     line.put("\",\"verdict\":\""sv);
     line.put(verdict_name(ev.verdict));
     line.put("\"}"sv);
-    if (is_exec_syscall(ev.nr)) exes_.forget(ev.hdr.pid);  // its next events run the new image
+    if (is_exec_syscall(ev.nr)) {
+        // Its next events run the new image, as the process's main thread.
+        exes_.forget(ev.hdr.tid);
+        exes_.forget(ev.hdr.pid);
+    }
 }
 
 bool SyscallLineWriter::TaskSegments::built_for(const fnw_event_header& hdr, const LineContext& ctx,

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,22 +24,28 @@
 
 namespace fnw {
 
-// /proc/PID/exe, read once per process and kept while it keeps its image: a
-// traced execve drops the entry (the next event reads the new image), and
-// an entry older than `max_age` is read again (a recycled pid). The age is
-// counted on the caller's clock (`now_ns`, any monotonic nanoseconds: the
-// writer gives the event's own stamp), so a hit costs no clock read.
+// /proc/PID/exe, read once per thread and kept while it keeps its image: a
+// traced execve drops the entry (the next event reads the new image), so
+// does a change of the thread's comm (an exec sets it to the new program's
+// name: the execs no line was written for, an untraced function's), and
+// an entry older than `max_age` is read again (a recycled pid). Per thread,
+// not per process: threads a program names apart (prctl PR_SET_NAME) would
+// otherwise read /proc in turn. The age is counted on the caller's clock
+// (`now_ns`, any monotonic nanoseconds: the writer gives the event's own
+// stamp), so a hit costs no clock read.
 class ExeCache {
 public:
     explicit ExeCache(std::chrono::milliseconds max_age = std::chrono::seconds(1)) : max_age_(max_age) {}
-    // The printable exe of `pid` as a JSON string, quotes included ("\"\""
-    // when the process is gone).
-    const std::string& exe_json(uint32_t pid, uint64_t now_ns);
-    void forget(uint32_t pid) { entries_.erase(pid); }
+    // The printable exe of process `pid` as a JSON string, quotes included
+    // ("\"\"" when the process is gone), for an event of its thread `tid`
+    // whose comm was `comm`.
+    const std::string& exe_json(uint32_t pid, uint32_t tid, std::string_view comm, uint64_t now_ns);
+    void forget(uint32_t tid) { entries_.erase(tid); }
 
 private:
     struct Entry {
         std::string json;
+        std::string comm;  // the event's when it was read
         uint64_t read_at_ns = 0;
     };
 
@@ -96,10 +103,12 @@ private:
 class SyscallLineWriter {
 public:
     explicit SyscallLineWriter(WallClock clock);
-    void append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out);
-    // The next line of `pid` reads its exe again (the cache only sees the
-    // execs it writes lines for).
-    void forget_exe(uint32_t pid) { exes_.forget(pid); }
+    // `exe`: the process's program already known ("" for unknown), used
+    // instead of the cache's read of /proc when ctx.resolve_exe.
+    void append(const fnw_syscall_event& ev, const LineContext& ctx, std::string& out,
+                std::optional<std::string_view> exe = std::nullopt);
+    // The next line of thread `tid` reads its exe again.
+    void forget_exe(uint32_t tid) { exes_.forget(tid); }
 
 private:
     // The parts of a line that a thread's records share, built for the
@@ -133,6 +142,7 @@ private:
 
     EventTimeFormatter time_;
     ExeCache exes_;
+    std::string known_exe_json_;  // a given exe, spelled
     EventIdGenerator ids_;
     JsonStringCache function_json_, policy_json_;
     std::string host_json_;
@@ -146,8 +156,9 @@ public:
     EventLineWriter(const EventContext& ctx, WallClock clock) : ctx_(ctx), clock_(clock), syscalls_(clock) {}
 
     // Appends the record's JSON and a newline to `out`; false (nothing
-    // appended) for a record that is no event (a cgroup birth).
-    bool append(const Record& record, std::string& out);
+    // appended) for a record that is no event (a cgroup birth). `exe`: the
+    // process's program already known (to_json's), for a launcher event.
+    bool append(const Record& record, std::string& out, std::optional<std::string_view> exe = std::nullopt);
 
 private:
     const EventContext& ctx_;

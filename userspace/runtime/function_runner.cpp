@@ -316,7 +316,8 @@ bool FunctionRunner::handle_ready(Supervision& run, const epoll_event& ready, Ru
         return false;
     } else if (run.supervisor && fd == run.supervisor->fd()) {
         if (ready.events & EPOLLIN) {
-            run.supervisor->handle_one([&](const fnw_syscall_event& ev) { guard_.launcher_event(ev); });
+            run.supervisor->handle_one(
+                [&](const fnw_syscall_event& ev, std::string_view exe) { guard_.launcher_event(ev, exe); });
         } else if (ready.events & EPOLLHUP) {
             // No task uses the filter any more: nothing left to supervise.
             ::epoll_ctl(run.epfd.get(), EPOLL_CTL_DEL, fd, nullptr);

@@ -106,8 +106,11 @@ public:
     // kernel reuses is still seen as new.
     virtual int poll_fd() const { return -1; }
     virtual bool service() { return true; }
-    // An event the launcher itself produced (a syscall seccomp stopped).
-    virtual void launcher_event(const fnw_syscall_event& event) = 0;
+    // An event the launcher itself produced (a syscall seccomp stopped),
+    // with the program of its process as the launcher read it while the
+    // process waited ("" when unknown): a killed process has no
+    // /proc/PID/exe left by the time its line is written.
+    virtual void launcher_event(const fnw_syscall_event& event, std::string_view exe) = 0;
 };
 
 class FunctionRunner {

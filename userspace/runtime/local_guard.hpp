@@ -34,7 +34,17 @@ public:
     const EnforcementCapabilities& capabilities() const override { return capabilities_; }
     int poll_fd() const override;
     bool service() override;
-    void launcher_event(const fnw_syscall_event& event) override { on_record_(Record(event)); }
+    // To the handler on_launcher_event() set, with the program the
+    // launcher read; else to on_record (the writer reads /proc, late).
+    void launcher_event(const fnw_syscall_event& event, std::string_view exe) override {
+        if (on_launcher_event_)
+            on_launcher_event_(Record(event), exe);
+        else
+            on_record_(Record(event));
+    }
+    void on_launcher_event(std::function<void(const Record&, std::string_view exe)> handler) {
+        on_launcher_event_ = std::move(handler);
+    }
     // Ring-buffer records that did not decode (wrong size, unknown type):
     // counted here, never passed on.
     uint64_t malformed() const { return malformed_; }
@@ -64,6 +74,7 @@ private:
     uint64_t malformed_ = 0;
     std::chrono::steady_clock::time_point last_drop_check_;
     std::function<void()> after_drain_;
+    std::function<void(const Record&, std::string_view)> on_launcher_event_;
 };
 
 }  // namespace fnw

@@ -6,8 +6,11 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -46,6 +49,15 @@ void fill_identity(fnw_event_header& hdr, pid_t tid, const std::filesystem::path
     hdr.lineage_source = FNW_LINEAGE_FROM_PROC;
     hdr.lineage_len = 0;
     hdr.lineage_truncated = 1;
+}
+
+// /proc/TID/exe; "" when it cannot be read.
+std::string read_exe(pid_t tid) {
+    std::array<char, PATH_MAX> target{};
+    const std::string link = "/proc/" + std::to_string(tid) + "/exe";
+    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
+    return n > 0 && static_cast<size_t>(n) < target.size() ? std::string(target.data(), static_cast<size_t>(n))
+                                                           : std::string();
 }
 
 }  // namespace
@@ -176,6 +188,11 @@ void SeccompSupervisor::handle_one(const EventSink& sink) {
     ev.hdr.boot_ns = boot_now_ns();
     ev.hdr.policy_id = policy_id_;
     fill_identity(ev.hdr, static_cast<pid_t>(req->pid), cgroup2_root_);
+    // The program, read now: the target cannot exit or exec while it waits
+    // here, but once killed (below) it is gone before a line is written,
+    // so the writer's own /proc read came too late about one run in ten.
+    // Vouched for by the validity check below, like the pidfd.
+    std::string exe = read_exe(static_cast<pid_t>(req->pid));
     // The process pinned by a pidfd before the notification is confirmed:
     // if the notifying thread is still waiting after this, its tgid (read
     // above) named this very process when the pidfd was taken, and the
@@ -183,6 +200,7 @@ void SeccompSupervisor::handle_one(const EventSink& sink) {
     ProcessHandle target = action_ == ViolationAction::Kill ? ProcessHandle::open(static_cast<pid_t>(ev.hdr.pid))
                                                             : ProcessHandle();
     const bool still_valid = seccomp_notify_id_valid(listener_.get(), req->id) == 0;
+    if (!still_valid) exe.clear();
     ev.nr = static_cast<uint32_t>(req->data.nr);
     for (int i = 0; i < FNW_SYSCALL_ARGS; ++i) ev.args[i] = req->data.args[i];
     ev.verdict = FNW_VERDICT_VIOLATION;
@@ -197,7 +215,7 @@ void SeccompSupervisor::handle_one(const EventSink& sink) {
         ev.action = FNW_ACTION_DENIED;
     }
     ++handled_;
-    sink(ev);
+    sink(ev, exe);
 
     std::memset(resp, 0, sizeof(*resp));
     resp->id = req->id;

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "common/result.hpp"
@@ -59,7 +60,11 @@ UniqueFd receive_fd(int socket_fd);
 // Answers notifications on the launcher side.
 class SeccompSupervisor {
 public:
-    using EventSink = std::function<void(const fnw_syscall_event&)>;
+    // The event and the program the notifying process was running: read
+    // while it waited in the notification, "" when that cannot be vouched
+    // for (the notification was gone after the read: a reused pid, an exec
+    // by another thread).
+    using EventSink = std::function<void(const fnw_syscall_event&, std::string_view exe)>;
 
     SeccompSupervisor(UniqueFd listener, ViolationAction action, uint32_t policy_id,
                       std::filesystem::path cgroup2_root);
