@@ -135,6 +135,10 @@ producer() {
   local go=$work/go done=$work/done out=$work/loop.out before=$work/before.json after=$work/after.json i
   mkfifo "$go" "$done"
   : >"$out"
+  # Ids only grow: this run's programs are those above the newest now (a
+  # daemon case's may still be on their way out).
+  local newest
+  newest=$(bpftool prog show -j | python3 -c 'import json, sys; print(max([p["id"] for p in json.load(sys.stdin)] or [0]))')
   sysctl -qw kernel.bpf_stats_enabled=1
   # shellcheck disable=SC2016  # expanded by the function's shell
   taskset -c "$helper_cpus" "$fnw" run --standalone --no-baseline --trace --function fnwbench-trace \
@@ -142,7 +146,11 @@ producer() {
     sh -c 'read _ <"$1"; taskset -c "$2" "$3" getppid "$4" >"$5"; read _ <"$6"' sh \
     "$go" "$cpu" "$loop" "$n" "$out" "$done" 2>/dev/null &
   local run=$!
-  for ((i = 0; i < 200; i++)); do bpftool prog show -j | grep -q '"name":"fnw_sys_enter"' && break; sleep 0.05; done
+  for ((i = 0; i < 200; i++)); do
+    bpftool prog show -j | python3 -c 'import json, sys
+sys.exit(not any(p.get("name") == "fnw_sys_enter" and p["id"] > int(sys.argv[1]) for p in json.load(sys.stdin)))' "$newest" && break
+    sleep 0.05
+  done
   bpftool prog show -j >"$before"
   echo >"$go"
   for ((i = 0; i < 1200; i++)); do [[ -s $out ]] && break; sleep 0.05; done
