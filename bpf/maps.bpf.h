@@ -289,6 +289,39 @@ struct {
 } lineage_last SEC(".maps") __weak;
 
 /*
+ * Moved by userspace after every write to monitored_cgroups (ProbeSet::
+ * cgroups_changed): the dispatchers' per-CPU copy of the last entry they
+ * found (cgroup_last) is good only under the epoch it was read in. The
+ * kernel's own writes need no move: cgroup_mkdir adds entries for new
+ * cgroup ids, cgroup_rmdir removes those of empty cgroups (ids are never
+ * reused), and fnw_disarm records what it clears in disarmed_cgroups,
+ * which fnw_arming reads for any entry, a copy included. .bss, mmapped.
+ */
+__u64 cgroups_epoch __weak;
+
+/*
+ * The entry the sys_enter and sys_exit dispatchers last found on this CPU,
+ * a copy, with its cgroup id and the cgroups_epoch read before the lookup.
+ * A monitored function's syscalls come one after another from the same
+ * cgroup: the copy saves each of them the hash lookup (jhash of the id and
+ * a bucket walk, with a helper's call and return). A bystander never gets
+ * here (monitored_filter first). Only the dispatchers use it: they only
+ * read the entry (its copy is what they hand over to the handlers anyway).
+ */
+struct fnw_cgroup_last {
+	__u64 cgroup_id;
+	__u64 epoch; /* cgroups_epoch + 1 as read before the lookup; 0: none */
+	struct fnw_cgroup_entry entry;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnw_cgroup_last);
+} cgroup_last SEC(".maps") __weak;
+
+/*
  * Moved by everything that can change some task's lineage: an exit (its
  * children are reparented), a cgroup migration (lineage.bpf.c), and
  * userspace after every write to monitored_cgroups (an ancestor's policy).

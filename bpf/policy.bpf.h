@@ -39,6 +39,42 @@ static __always_inline struct fnw_cgroup_entry *fnw_task_cgroup(struct task_stru
 	return fnw_lookup_cgroup(*cgroup_id);
 }
 
+/*
+ * fnw_task_cgroup for the raw sys_enter and sys_exit dispatchers only: the
+ * entry may be this CPU's copy in cgroup_last, valid while cgroups_epoch
+ * has not moved since it was read (read before the lookup, as
+ * fnw_lineage_recall reads lineage_epoch: a write that lands after the read
+ * moves the epoch past what the copy was stored under). The copy is read,
+ * never written through. One per-CPU slot, for the reason fnw_hand_over's
+ * is enough (dispatch.bpf.h): both programs run with preemption disabled,
+ * and neither nests in itself or in the other.
+ */
+static __always_inline const struct fnw_cgroup_entry *fnw_task_cgroup_dispatch(struct task_struct *task,
+									       __u64 *cgroup_id)
+{
+	const __u64 id = task->cgroups->dfl_cgrp->kn->id;
+	__u32 bit = id & (FNW_CGROUP_FILTER_BITS - 1), zero = 0;
+
+	*cgroup_id = id;
+	if (!(monitored_filter[bit / 64] & (1ull << (bit % 64))))
+		return NULL; /* a bystander: nothing more than before */
+	const __u64 epoch = *(volatile __u64 *)&cgroups_epoch + 1;
+
+	barrier();
+	struct fnw_cgroup_last *last = bpf_map_lookup_elem(&cgroup_last, &zero);
+
+	if (last && last->cgroup_id == id && last->epoch == epoch)
+		return &last->entry;
+	struct fnw_cgroup_entry *cg = bpf_map_lookup_elem(&monitored_cgroups, &id);
+
+	if (cg && last) {
+		last->cgroup_id = id;
+		last->epoch = epoch;
+		last->entry = *cg;
+	}
+	return cg;
+}
+
 static __always_inline struct fnw_cgroup_entry *fnw_current_cgroup(__u64 *cgroup_id)
 {
 	return fnw_task_cgroup(bpf_get_current_task_btf(), cgroup_id);

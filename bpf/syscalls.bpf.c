@@ -100,7 +100,7 @@ static __always_inline void use_syscall_grant(__u32 policy_id, long nr)
 
 /* The allowlist's check of syscall `id` of a monitored function. */
 static __always_inline void check_syscall(struct pt_regs *regs, long id, struct task_struct *task,
-					  struct fnw_cgroup_entry *cg, __u64 cgroup_id)
+					  const struct fnw_cgroup_entry *cg, __u64 cgroup_id)
 {
 	__u32 policy_id = cg->policy_id;
 	struct fnw_policy *policy = fnw_policy(policy_id);
@@ -175,7 +175,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 {
 	__u64 cgroup_id;
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fnw_cgroup_entry *cg = fnw_task_cgroup(task, &cgroup_id);
+	const struct fnw_cgroup_entry *cg = fnw_task_cgroup_dispatch(task, &cgroup_id);
 
 	if (!cg)
 		return 0; /* not a monitored function: the fast path ends here */
@@ -211,7 +211,7 @@ int BPF_PROG(fnw_sys_exit_dispatch, struct pt_regs *regs, long ret)
 
 	__u64 cgroup_id;
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fnw_cgroup_entry *cg = fnw_task_cgroup(task, &cgroup_id);
+	const struct fnw_cgroup_entry *cg = fnw_task_cgroup_dispatch(task, &cgroup_id);
 
 	if (!cg)
 		return 0; /* not a monitored function: the fast path ends here */

@@ -318,5 +318,64 @@ TEST_F(LineageMemoTest, TwoTasksTakingTurnsOnOneCpuEachGetTheirOwnLineage) {
     EXPECT_EQ(wrong, 0) << "of " << 2 * kTurns << " records, " << wrong << " named the other task's parent or lineage";
 }
 
+// The dispatchers keep a copy of the last cgroup entry they found on each
+// CPU (cgroup_last, bpf/policy.bpf.h), good while cgroups_epoch has not
+// moved. A task pinned to one CPU whose own cgroup's entry is rewritten
+// between two of its syscalls must see the new entry at the second: here
+// its trace flag, on and off in turns. Without ProbeSet::monitor_cgroup's
+// cgroup_entries_changed() every "off" round is still traced.
+TEST_F(LineageMemoTest, ATasksNextSyscallSeesItsCgroupsEntryRewritten) {
+    constexpr int kRounds = 8;
+    int commands[2], acks[2];
+    ASSERT_EQ(::pipe2(commands, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(acks, O_CLOEXEC), 0);
+    const pid_t x = ::fork();
+    ASSERT_GE(x, 0);
+    if (x == 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        ::close(commands[1]);
+        ::close(acks[0]);
+        char byte;
+        if (::sched_setaffinity(0, sizeof(one), &one) != 0) ::_exit(1);
+        while (::read(commands[0], &byte, 1) == 1) {
+            ::syscall(SYS_getppid);
+            if (::write(acks[1], &byte, 1) != 1) ::_exit(1);
+        }
+        ::_exit(0);
+    }
+    ::close(commands[0]);
+    ::close(acks[1]);
+    UniqueFd command(commands[1]), ack(acks[0]);
+    Status moved = task_cgroup_->add_process(x);
+    ASSERT_TRUE(moved) << moved.error();
+    // One getppid of X's; how many records of it the ring then holds (it
+    // was submitted before X acknowledged).
+    auto records_of_one_call = [&]() -> long {
+        const size_t before = others_getppids_.size();
+        char byte = 'g';
+        if (::write(command.get(), &byte, 1) != 1 || ::read(ack.get(), &byte, 1) != 1) return -1;
+        if (consumer_->drain() < 0) return -1;
+        return static_cast<long>(others_getppids_.size() - before);
+    };
+    int stale = 0;
+    for (int round = 0; round < kRounds; ++round) {
+        ASSERT_TRUE(probes_->monitor_cgroup(task_cgroup_->id(), fnw_cgroup_entry{kPolicy, FNW_CGROUP_TRACE}));
+        const long traced = records_of_one_call();
+        ASSERT_EQ(traced, 1) << "round " << round << ": the call while traced";
+        ASSERT_TRUE(probes_->monitor_cgroup(task_cgroup_->id(), fnw_cgroup_entry{kPolicy, 0}));
+        const long untraced = records_of_one_call();
+        ASSERT_GE(untraced, 0) << "round " << round;
+        if (untraced != 0) ++stale;
+    }
+    command.reset();
+    int status = 0;
+    ASSERT_EQ(::waitpid(x, &status, 0), x);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    EXPECT_EQ(stale, 0) << "of " << kRounds << " calls made after the trace flag was cleared, " << stale
+                        << " were still traced";
+}
+
 }  // namespace
 }  // namespace fnw

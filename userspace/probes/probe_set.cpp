@@ -524,6 +524,7 @@ Status ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entr
     // .bss is mmapped: an atomic OR is visible to the next probe run.
     const uint32_t bit = static_cast<uint32_t>(cgroup_id & (FNW_CGROUP_FILTER_BITS - 1));
     __atomic_fetch_or(&skel_->bss->monitored_filter[bit / 64], 1ull << (bit % 64), __ATOMIC_SEQ_CST);
+    cgroup_entries_changed();
     lineages_changed();
     return {};
 }
@@ -533,13 +534,23 @@ Status ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entr
 // keeps each task's lineage until this epoch moves (fnw_lineage_walk).
 void ProbeSet::lineages_changed() { __atomic_fetch_add(&skel_->bss->lineage_epoch, 1, __ATOMIC_SEQ_CST); }
 
+// The dispatchers keep a copy of the entry they last found on each CPU
+// (bpf/policy.bpf.h, fnw_task_cgroup_dispatch), good while this epoch
+// stays where it was before their lookup.
+void ProbeSet::cgroup_entries_changed() {
+    __atomic_fetch_add(&skel_->bss->cgroups_epoch, 1, __ATOMIC_SEQ_CST);
+}
+
 bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
     const bool removed =
         bpf_map__delete_elem(skel_->maps.monitored_cgroups, &cgroup_id, sizeof(cgroup_id), 0) == 0;
     // After the entry: a registration made anew starts with no arming
     // cleared. Absent for most cgroups (ENOENT).
     (void)bpf_map__delete_elem(skel_->maps.disarmed_cgroups, &cgroup_id, sizeof(cgroup_id), 0);
-    if (removed) lineages_changed();
+    if (removed) {
+        cgroup_entries_changed();
+        lineages_changed();
+    }
     return removed;
 }
 
@@ -580,7 +591,10 @@ size_t ProbeSet::retarget_cgroups(uint32_t from, uint32_t to) {
                                  sizeof(entry), BPF_EXIST) == 0)
             ++changed;
     }
-    if (changed) lineages_changed();
+    if (changed) {
+        cgroup_entries_changed();
+        lineages_changed();
+    }
     return changed;
 }
 
