@@ -58,6 +58,41 @@ void as_main_thread_of(fnw_syscall_event& ev, pid_t pid, const std::string& comm
 }
 void as_main_thread_of(fnw_syscall_event& ev, pid_t pid) { as_main_thread_of(ev, pid, comm_of(pid)); }
 
+// A child that execs /bin/sleep when told to (exec_now), killed and reaped
+// at the end of the test.
+class ChildAboutToExec {
+public:
+    ChildAboutToExec() {
+        int go[2];
+        if (::pipe(go) != 0) return;
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            char byte;
+            ::close(go[1]);
+            if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
+            ::_exit(127);
+        }
+        ::close(go[0]);
+        go_ = go[1];
+    }
+    ~ChildAboutToExec() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+        if (go_ >= 0) ::close(go_);
+    }
+    ChildAboutToExec(const ChildAboutToExec&) = delete;
+    ChildAboutToExec& operator=(const ChildAboutToExec&) = delete;
+    pid_t pid() const { return pid_; }
+    bool exec_now() const { return ::write(go_, "x", 1) == 1; }
+    std::string exe_link() const { return "/proc/" + std::to_string(pid_) + "/exe"; }
+
+private:
+    pid_t pid_ = -1;
+    int go_ = -1;
+};
+
 // Both lines with their ids set aside (each writer has its own generator).
 std::pair<nlohmann::json, nlohmann::json> both(const fnw_syscall_event& ev, const EventContext& ctx,
                                                std::string* fast_text = nullptr) {
@@ -266,24 +301,16 @@ TEST(EventLine, EachLineIsTheEncodersWhenOneKeptFieldChanges) {
 // event) still changes the thread's comm: the cache reads the new image
 // then, not the old one for up to a second.
 TEST(EventLine, ACommChangeReadsTheExeAgain) {
-    int go[2];
-    ASSERT_EQ(::pipe(go), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        char byte;
-        ::close(go[1]);
-        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
-        ::_exit(127);
-    }
-    ::close(go[0]);
-    const std::string link = "/proc/" + std::to_string(child) + "/exe";
+    const ChildAboutToExec about_to_exec;
+    const pid_t child = about_to_exec.pid();
+    ASSERT_GT(child, 0);
+    const std::string link = about_to_exec.exe_link();
     const std::string before = std::filesystem::read_symlink(link).string();
     ExeCache cache(std::chrono::seconds(1));
     const auto pid = static_cast<uint32_t>(child);
     const std::string comm = comm_of(child);
     EXPECT_EQ(cache.exe_json(pid, pid, comm, 1'000), nlohmann::json(before).dump());
-    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    ASSERT_TRUE(about_to_exec.exec_now());
     for (int i = 0; i < 10'000 && std::filesystem::read_symlink(link).string() == before; ++i) ::usleep(1000);
     const std::string after = std::filesystem::read_symlink(link).string();
     ASSERT_NE(after, before) << "the child did not exec";
@@ -291,8 +318,6 @@ TEST(EventLine, ACommChangeReadsTheExeAgain) {
         << "the same comm within its age: kept";
     EXPECT_EQ(cache.exe_json(pid, pid, "sleep", 3'000), nlohmann::json(after).dump()) << "a new comm: read again";
     ::kill(child, SIGKILL);
-    ::waitpid(child, nullptr, 0);
-    ::close(go[1]);
     EXPECT_EQ(cache.exe_json(pid, pid, "sleep", 4'000), nlohmann::json(after).dump()) << "kept: not read again";
 }
 
@@ -300,22 +325,14 @@ TEST(EventLine, ACommChangeReadsTheExeAgain) {
 // now names the new program, which did not make the event. Not known,
 // rather than wrong.
 TEST(EventLine, AnExecBetweenTheEventAndItsLineLeavesTheExeUnknown) {
-    int go[2];
-    ASSERT_EQ(::pipe(go), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        char byte;
-        ::close(go[1]);
-        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
-        ::_exit(127);
-    }
-    ::close(go[0]);
-    const std::string link = "/proc/" + std::to_string(child) + "/exe";
+    const ChildAboutToExec about_to_exec;
+    const pid_t child = about_to_exec.pid();
+    ASSERT_GT(child, 0);
+    const std::string link = about_to_exec.exe_link();
     const std::string before = std::filesystem::read_symlink(link).string();
     fnw_syscall_event ev = syscall_event();
     as_main_thread_of(ev, child);  // made before the exec
-    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    ASSERT_TRUE(about_to_exec.exec_now());
     for (int i = 0; i < 10'000 && comm_of(child) != "sleep"; ++i) ::usleep(1000);
     ASSERT_EQ(comm_of(child), "sleep") << "the child did not exec";
 
@@ -331,26 +348,15 @@ TEST(EventLine, AnExecBetweenTheEventAndItsLineLeavesTheExeUnknown) {
     line.clear();
     ASSERT_TRUE(writer.append(Record(ev), line));
     EXPECT_EQ(nlohmann::json::parse(line)["exe"], std::filesystem::read_symlink(link).string());
-    ::kill(child, SIGKILL);
-    ::waitpid(child, nullptr, 0);
-    ::close(go[1]);
 }
 
 // The same process, a new image: after its execve's record the next line
 // names the new exe, though nothing else in the header moved.
 TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
-    int go[2];
-    ASSERT_EQ(::pipe(go), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        char byte;
-        ::close(go[1]);
-        if (::read(go[0], &byte, 1) == 1) ::execl("/bin/sleep", "sleep", "30", nullptr);
-        ::_exit(127);
-    }
-    ::close(go[0]);
-    const std::string link = "/proc/" + std::to_string(child) + "/exe";
+    const ChildAboutToExec about_to_exec;
+    const pid_t child = about_to_exec.pid();
+    ASSERT_GT(child, 0);
+    const std::string link = about_to_exec.exe_link();
     const std::string before = std::filesystem::read_symlink(link).string();
 
     const WallClock clock(0);
@@ -365,7 +371,7 @@ TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
         return nlohmann::json::parse(line)["exe"].get<std::string>();
     };
     EXPECT_EQ(exe_of_line(), before);
-    ASSERT_EQ(::write(go[1], "x", 1), 1);
+    ASSERT_TRUE(about_to_exec.exec_now());
     for (int i = 0; i < 10'000 && std::filesystem::read_symlink(link).string() == before; ++i) ::usleep(1000);
     const std::string after = std::filesystem::read_symlink(link).string();
     ASSERT_NE(after, before) << "the child did not exec";
@@ -374,9 +380,6 @@ TEST(EventLine, AnExecChangesTheExeOfTheSameProcessesLines) {
     ev.nr = 110;
     as_main_thread_of(ev, child, "sleep");  // the new image's events
     EXPECT_EQ(exe_of_line(), after);
-    ::kill(child, SIGKILL);
-    ::waitpid(child, nullptr, 0);
-    ::close(go[1]);
 }
 
 // A process killed at its seccomp notification is gone before its line is
