@@ -290,7 +290,7 @@ struct {
 
 /*
  * Moved by userspace after every write to monitored_cgroups (ProbeSet::
- * cgroup_entries_changed): the dispatchers' per-CPU copy of the last entry they
+ * monitored_cgroups_changed): the dispatchers' per-CPU copy of the last entry they
  * found (cgroup_last) is good only under the epoch it was read in. The
  * kernel's own writes need no move: cgroup_mkdir adds entries for new
  * cgroup ids, cgroup_rmdir removes those of empty cgroups (ids are never

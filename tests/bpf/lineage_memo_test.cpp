@@ -3,7 +3,7 @@
 // against userspace's writes to monitored_cgroups. A task's lineage names its
 // ancestors up to the first whose cgroup is under another policy or none: a
 // registration that changes an ancestor's cgroup moves no task and ends no
-// process, so only ProbeSet::lineages_changed tells the kernel that what it
+// process, so only ProbeSet::monitored_cgroups_changed tells the kernel that what it
 // remembered is stale. The exits and migrations are syscall_probe_test.cpp's.
 #include <fcntl.h>
 #include <sched.h>
@@ -323,7 +323,7 @@ TEST_F(LineageMemoTest, TwoTasksTakingTurnsOnOneCpuEachGetTheirOwnLineage) {
 // moved. A task pinned to one CPU whose own cgroup's entry is rewritten
 // between two of its syscalls must see the new entry at the second: here
 // its trace flag, on and off in turns. Without ProbeSet::monitor_cgroup's
-// cgroup_entries_changed() every "off" round is still traced.
+// monitored_cgroups_changed() move of cgroups_epoch every "off" round is still traced.
 TEST_F(LineageMemoTest, ATasksNextSyscallSeesItsCgroupsEntryRewritten) {
     constexpr int kRounds = 8;
     int commands[2], acks[2];

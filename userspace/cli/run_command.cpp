@@ -279,7 +279,7 @@ int run_standalone(const RunOptions& o, const std::vector<std::string>& command,
         if (interpreter_may_be_refused_here) name_glob_program_interpreter(record, policy, ctx);
         if (*format == OutputFormat::Json) {
             if (!lines.append(record, output->batch(), exe)) return;  // a cgroup birth: no event
-        } else if (auto j = exe ? to_json(record, ctx, clock, *exe) : to_json(record, ctx, clock)) {
+        } else if (auto j = to_json(record, ctx, clock, exe)) {
             output->batch() += to_falco(*j).dump() + "\n";
         } else {
             return;

@@ -18,6 +18,7 @@
 #include "core/syscall_table.hpp"
 #include "output/event_stamp.hpp"
 #include "runtime/exec_hash.hpp"
+#include "runtime/proc_info.hpp"
 
 namespace fnw {
 
@@ -372,32 +373,28 @@ std::optional<nlohmann::json> unstamped_json(const Record& record, const EventCo
 }  // namespace
 
 std::string current_exe(uint32_t pid, uint32_t tid, std::string_view comm) {
-    const std::string proc = "/proc/" + std::to_string(pid);
-    std::error_code ec;
-    std::string exe = std::filesystem::read_symlink(proc + "/exe", ec).string();
-    if (ec) return {};
+    std::optional<std::string> exe = read_proc_exe(static_cast<pid_t>(pid));
+    if (!exe) return {};
     // After the exe: a name read first could be the old one's while the exe
     // is already the new program's.
-    std::ifstream comm_file(proc + "/task/" + std::to_string(tid) + "/comm");
+    std::ifstream comm_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/comm");
     std::string now;
     if (!std::getline(comm_file, now) || now != comm) return {};
-    return exe;
-}
-
-std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock) {
-    auto event = unstamped_json(record, ctx, clock);
-    if (event) stamp_event(*event);  // host, schema_version, id, severity
-    return event;
+    return std::move(*exe);
 }
 
 std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock,
-                                      std::string_view exe) {
-    EventContext known = ctx;  // launcher events only: rare, the copy does not matter
-    known.resolve_exe = false;
-    auto event = unstamped_json(record, known, clock);
-    if (!event) return event;
-    if (ctx.resolve_exe) (*event)["exe"] = printable(std::string(exe));
-    stamp_event(*event);
+                                      std::optional<std::string_view> exe) {
+    std::optional<nlohmann::json> event;
+    if (exe && ctx.resolve_exe) {
+        EventContext known = ctx;  // launcher events only: rare, the copy does not matter
+        known.resolve_exe = false;
+        event = unstamped_json(record, known, clock);
+        if (event) (*event)["exe"] = printable(std::string(*exe));
+    } else {
+        event = unstamped_json(record, ctx, clock);
+    }
+    if (event) stamp_event(*event);  // host, schema_version, id, severity
     return event;
 }
 

@@ -73,13 +73,11 @@ void name_glob_program_interpreter(const Record& record, const FunctionPolicy& p
 std::string current_exe(uint32_t pid, uint32_t tid, std::string_view comm);
 
 // The event's JSON; nullopt for a record that is no policy event (a cgroup
-// birth).
-std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock);
-// The same with the process's program already known (`exe`, "" for
-// unknown: the launcher read it while the process waited), put in "exe"
-// where ctx.resolve_exe asks for it instead of a read of /proc now.
+// birth). `exe`: the process's program already known ("" for unknown: the
+// launcher read it while the process waited), put in "exe" where
+// ctx.resolve_exe asks for it instead of a read of /proc now.
 std::optional<nlohmann::json> to_json(const Record& record, const EventContext& ctx, const WallClock& clock,
-                                      std::string_view exe);
+                                      std::optional<std::string_view> exe = std::nullopt);
 
 // decode_record, then to_json: for callers that hold the bytes only.
 // nullopt when the record is malformed (wrong size, unknown type).

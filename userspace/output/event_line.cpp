@@ -45,6 +45,14 @@ void put_printable_string(LineCursor& line, std::string_view text) {
     line.put('"');
 }
 
+// `text` alone as a JSON string in `out` (replaced): outside printable
+// ASCII '?', as event_json's printable() does.
+void spell_printable_string(std::string_view text, std::string& out) {
+    out.clear();
+    LineCursor line(out, 2 * text.size() + 2);
+    put_printable_string(line, text);
+}
+
 // Invalid UTF-8 replaced (U+FFFD), as the daemon's dump does: a function
 // name from a cgroup path or a pod label can hold any byte.
 std::string json_string(std::string_view text) {
@@ -76,12 +84,7 @@ const std::string& ExeCache::exe_json(uint32_t pid, uint32_t tid, std::string_vi
     const std::string exe = current_exe(pid, tid, comm);
     Entry& entry = entries_[tid];
     entry.comm.assign(comm);
-    entry.json.clear();
-    {
-        // Outside printable ASCII '?', as event_json's printable() does.
-        LineCursor line(entry.json, 2 * exe.size() + 2);
-        put_printable_string(line, exe);
-    }
+    spell_printable_string(exe, entry.json);
     entry.read_at_ns = now_ns;
     return entry.json;
 }
@@ -123,7 +126,7 @@ SyscallLineWriter::SyscallLineWriter(WallClock clock) : time_(clock), host_json_
 bool EventLineWriter::append(const Record& record, std::string& out, std::optional<std::string_view> exe) {
     if (const auto* ev = std::get_if<fnw_syscall_event>(&record)) {
         syscalls_.append(*ev, LineContext{ctx_.function, ctx_.policy, ctx_.mode, ctx_.resolve_exe, {}}, out, exe);
-    } else if (auto event = exe ? to_json(record, ctx_, clock_, *exe) : to_json(record, ctx_, clock_)) {
+    } else if (auto event = to_json(record, ctx_, clock_, exe)) {
         out += event->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
         return false;
@@ -138,11 +141,7 @@ void SyscallLineWriter::append(const fnw_syscall_event& ev, const LineContext& c
                                std::optional<std::string_view> known_exe) {
     const std::string& function = function_json_.json(ctx.function);
     const std::string& policy = policy_json_.json(ctx.policy);
-    if (ctx.resolve_exe && known_exe) {
-        known_exe_json_.clear();
-        LineCursor line(known_exe_json_, 2 * known_exe->size() + 2);
-        put_printable_string(line, *known_exe);
-    }
+    if (ctx.resolve_exe && known_exe) spell_printable_string(*known_exe, known_exe_json_);
     const std::string_view exe =
         !ctx.resolve_exe ? std::string_view()
         : known_exe      ? std::string_view(known_exe_json_)

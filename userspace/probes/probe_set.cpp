@@ -211,17 +211,18 @@ Status ProbeSet::install_handlers(ProbeFamily family, const std::function<bool(c
         }
     }
     // The exit side first: an enter handler whose exit handler is not
-    // called yet would leave its pending entry behind. The dispatcher
-    // looks a syscall up only where its exit_handled bit is set (never
+    // called yet would leave its pending entry behind. Each dispatcher
+    // looks a syscall up only where its bit in exit_handled or
+    // enter_handled is set, so the bits go in before the handlers (never
     // cleared: a bit without a handler costs a lookup, nothing else).
-    for (const Slot& slot : exits)
-        __atomic_fetch_or(&skel_->bss->exit_handled[slot.nr / 64], uint64_t{1} << (slot.nr % 64), __ATOMIC_SEQ_CST);
+    auto mark_handled = [](__u64* handled, const std::vector<Slot>& slots) {
+        for (const Slot& slot : slots)
+            __atomic_fetch_or(&handled[slot.nr / 64], uint64_t{1} << (slot.nr % 64), __ATOMIC_SEQ_CST);
+    };
+    mark_handled(skel_->bss->exit_handled, exits);
     if (!exits.empty())
         if (Status attached = attach_exit_dispatch(); !attached) return attached;
-    // Likewise enter_handled, before the handlers: the sys_enter dispatcher
-    // tail-calls only where the bit is set.
-    for (const Slot& slot : enters)
-        __atomic_fetch_or(&skel_->bss->enter_handled[slot.nr / 64], uint64_t{1} << (slot.nr % 64), __ATOMIC_SEQ_CST);
+    mark_handled(skel_->bss->enter_handled, enters);
     std::vector<Slot> done;
     for (const std::vector<Slot>* side : {&exits, &enters}) {
         for (const Slot& slot : *side) {
@@ -524,21 +525,20 @@ Status ProbeSet::monitor_cgroup(uint64_t cgroup_id, const fnw_cgroup_entry& entr
     // .bss is mmapped: an atomic OR is visible to the next probe run.
     const uint32_t bit = static_cast<uint32_t>(cgroup_id & (FNW_CGROUP_FILTER_BITS - 1));
     __atomic_fetch_or(&skel_->bss->monitored_filter[bit / 64], 1ull << (bit % 64), __ATOMIC_SEQ_CST);
-    cgroup_entries_changed();
-    lineages_changed();
+    monitored_cgroups_changed();
     return {};
 }
 
-// After every write to monitored_cgroups: a cgroup that joins, leaves or
-// changes policy may hold some running function's ancestor, and the kernel
-// keeps each task's lineage until this epoch moves (fnw_lineage_walk).
-void ProbeSet::lineages_changed() { __atomic_fetch_add(&skel_->bss->lineage_epoch, 1, __ATOMIC_SEQ_CST); }
-
-// The dispatchers keep a copy of the entry they last found on each CPU
-// (bpf/policy.bpf.h, fnw_task_cgroup_dispatch), good while this epoch
-// stays where it was before their lookup.
-void ProbeSet::cgroup_entries_changed() {
+// After every write to monitored_cgroups, two epochs move:
+// - cgroups_epoch: the dispatchers keep a copy of the entry they last
+//   found on each CPU (bpf/policy.bpf.h, fnw_task_cgroup_dispatch), good
+//   while it stays where it was before their lookup;
+// - lineage_epoch: a cgroup that joins, leaves or changes policy may hold
+//   some running function's ancestor, and the kernel keeps each task's
+//   lineage until it moves (fnw_lineage_walk).
+void ProbeSet::monitored_cgroups_changed() {
     __atomic_fetch_add(&skel_->bss->cgroups_epoch, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&skel_->bss->lineage_epoch, 1, __ATOMIC_SEQ_CST);
 }
 
 bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
@@ -547,10 +547,7 @@ bool ProbeSet::unmonitor_cgroup(uint64_t cgroup_id) {
     // After the entry: a registration made anew starts with no arming
     // cleared. Absent for most cgroups (ENOENT).
     (void)bpf_map__delete_elem(skel_->maps.disarmed_cgroups, &cgroup_id, sizeof(cgroup_id), 0);
-    if (removed) {
-        cgroup_entries_changed();
-        lineages_changed();
-    }
+    if (removed) monitored_cgroups_changed();
     return removed;
 }
 
@@ -591,10 +588,7 @@ size_t ProbeSet::retarget_cgroups(uint32_t from, uint32_t to) {
                                  sizeof(entry), BPF_EXIST) == 0)
             ++changed;
     }
-    if (changed) {
-        cgroup_entries_changed();
-        lineages_changed();
-    }
+    if (changed) monitored_cgroups_changed();
     return changed;
 }
 

@@ -251,10 +251,9 @@ private:
     Status attach_at_load(const std::filesystem::path& cgroup2_root);
     // `entry` less the arming flags the kernel has cleared for the cgroup.
     fnw_cgroup_entry without_cleared_arming(uint64_t cgroup_id, fnw_cgroup_entry entry) const;
-    void lineages_changed();
-    // After every write to monitored_cgroups, before lineages_changed: the
-    // dispatchers' per-CPU copy of the last entry (cgroup_last) is stale.
-    void cgroup_entries_changed();
+    // After every write to monitored_cgroups: moves the epochs of the
+    // kernel's copies (the dispatchers' last entry, every task's lineage).
+    void monitored_cgroups_changed();
     // Pinning (probe_set_pins.cpp): links found pinned are taken over
     // before anything attaches; links made here are pinned after.
     static Result<std::optional<PinnedSetPaths>> plan_pins(const ProbeOptions& options, PinnedState& state,

@@ -160,6 +160,13 @@ std::optional<unsigned long> thread_count(pid_t pid) {
 
 }  // namespace
 
+std::optional<std::string> read_proc_exe(pid_t pid) {
+    std::error_code ec;
+    std::string exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+    if (ec) return std::nullopt;
+    return exe;
+}
+
 bool is_container_runtime_init(pid_t pid) {
     const auto comm = read_comm(pid);
     if (!comm) return false;

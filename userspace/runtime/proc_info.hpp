@@ -20,6 +20,10 @@ struct ProcStatus {
 
 std::optional<ProcStatus> read_proc_status(pid_t tid);
 
+// /proc/PID/exe, the program the process runs; nullopt when it cannot be
+// read (the process is gone, or exiting and past its memory).
+std::optional<std::string> read_proc_exe(pid_t pid);
+
 // The cgroup v2 id of a task: its "0::" line of /proc/PID/cgroup, looked up
 // under `cgroup2_root`. nullopt when the task is gone or has no v2 line.
 //

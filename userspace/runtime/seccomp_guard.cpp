@@ -6,11 +6,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <array>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -49,15 +46,6 @@ void fill_identity(fnw_event_header& hdr, pid_t tid, const std::filesystem::path
     hdr.lineage_source = FNW_LINEAGE_FROM_PROC;
     hdr.lineage_len = 0;
     hdr.lineage_truncated = 1;
-}
-
-// /proc/TID/exe; "" when it cannot be read.
-std::string read_exe(pid_t tid) {
-    std::array<char, PATH_MAX> target{};
-    const std::string link = "/proc/" + std::to_string(tid) + "/exe";
-    const ssize_t n = ::readlink(link.c_str(), target.data(), target.size());
-    return n > 0 && static_cast<size_t>(n) < target.size() ? std::string(target.data(), static_cast<size_t>(n))
-                                                           : std::string();
 }
 
 }  // namespace
@@ -192,7 +180,7 @@ void SeccompSupervisor::handle_one(const EventSink& sink) {
     // here, but once killed (below) it is gone before a line is written,
     // so the writer's own /proc read came too late about one run in ten.
     // Vouched for by the validity check below, like the pidfd.
-    std::string exe = read_exe(static_cast<pid_t>(req->pid));
+    std::string exe = read_proc_exe(static_cast<pid_t>(req->pid)).value_or(std::string());
     // The process pinned by a pidfd before the notification is confirmed:
     // if the notifying thread is still waiting after this, its tgid (read
     // above) named this very process when the pidfd was taken, and the
