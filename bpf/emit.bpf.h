@@ -85,11 +85,8 @@ __u64 fnw_alerts_woken_at __weak;
 static __always_inline void fnw_submit_waking(bool alert, void *rec, struct fnw_counters *stats, bool wake_now)
 {
 	__u64 threshold, produced, *woken_at;
-	/* Per-CPU, and only a cadence: a nested program's add in between
-	 * shifts it by one. */
-	const __u64 emitted = stats->emitted;
+	const __u64 emitted = __sync_fetch_and_add(&stats->emitted, 1);
 
-	__sync_fetch_and_add(&stats->emitted, 1);
 	/*
 	 * The events ring is asked where its producer is at one record in
 	 * FNW_WAKE_CHECK_EVERY of this CPU's: the query was a tenth of a traced

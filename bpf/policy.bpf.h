@@ -17,11 +17,16 @@ static __always_inline void fnw_filter_set(__u64 cgroup_id)
  * cgroup id and one load from the prefilter bitmap (a hash miss only on a bit
  * collision). Keep it that way.
  */
-static __always_inline struct fnw_cgroup_entry *fnw_lookup_cgroup(__u64 cgroup_id)
+static __always_inline bool fnw_filter_may_hold(__u64 cgroup_id)
 {
 	__u32 bit = cgroup_id & (FNW_CGROUP_FILTER_BITS - 1);
 
-	if (!(monitored_filter[bit / 64] & (1ull << (bit % 64))))
+	return monitored_filter[bit / 64] & (1ull << (bit % 64));
+}
+
+static __always_inline struct fnw_cgroup_entry *fnw_lookup_cgroup(__u64 cgroup_id)
+{
+	if (!fnw_filter_may_hold(cgroup_id))
 		return NULL;
 	return bpf_map_lookup_elem(&monitored_cgroups, &cgroup_id);
 }
@@ -53,10 +58,10 @@ static __always_inline const struct fnw_cgroup_entry *fnw_task_cgroup_dispatch(s
 									       __u64 *cgroup_id)
 {
 	const __u64 id = task->cgroups->dfl_cgrp->kn->id;
-	__u32 bit = id & (FNW_CGROUP_FILTER_BITS - 1), zero = 0;
+	__u32 zero = 0;
 
 	*cgroup_id = id;
-	if (!(monitored_filter[bit / 64] & (1ull << (bit % 64))))
+	if (!fnw_filter_may_hold(id))
 		return NULL; /* a bystander: nothing more than before */
 	const __u64 epoch = *(volatile __u64 *)&cgroups_epoch + 1;
 

@@ -45,24 +45,24 @@ static __always_inline __u32 fnw_bitmap_word(__u32 bit)
 	return word & (FNW_SYSCALL_BITMAP_WORDS - 1);
 }
 
-static __always_inline bool syscall_allowed(const struct fnw_policy *policy, long nr)
+/*
+ * Syscall `nr`'s bit in a syscall bitmap: an allowlist, or enter_handled
+ * and exit_handled (whether it has a handler). Numbers outside the bitmap
+ * (x32 bit, negative ids from seccomp) have none: never allowed, never
+ * dispatched.
+ */
+static __always_inline bool syscall_bit(const __u64 *bits, long nr)
 {
-	/* Numbers outside the bitmap (x32 bit, negative ids from seccomp) are never allowed. */
 	if (nr < 0 || nr >= FNW_MAX_SYSCALLS)
 		return false;
 	__u32 bit = (__u32)nr; /* unsigned: BPF has no signed division */
 
-	return policy->syscall_allow[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
+	return bits[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
 }
 
-/* Whether syscall `nr` has a handler: its bit in enter_handled or exit_handled. */
-static __always_inline bool syscall_handled(const __u64 *handled, long nr)
+static __always_inline bool syscall_allowed(const struct fnw_policy *policy, long nr)
 {
-	if (nr < 0 || nr >= FNW_MAX_SYSCALLS)
-		return false;
-	__u32 bit = (__u32)nr;
-
-	return handled[fnw_bitmap_word(bit)] & (1ull << (bit % 64));
+	return syscall_bit(policy->syscall_allow, nr);
 }
 
 /* Sets syscall `nr`'s bit in `bits` (a learned set, or the grants used). */
@@ -185,7 +185,7 @@ int BPF_PROG(fnw_sys_enter, struct pt_regs *regs, long id)
 
 	check_syscall(regs, id, task, cg, cgroup_id);
 	/* The file, network or process handler of this syscall, if any. */
-	if (!syscall_handled(enter_handled, id))
+	if (!syscall_bit(enter_handled, id))
 		return 0;
 	fnw_hand_over(task, cgroup_id, cg);
 	fnw_dispatch(ctx, &sys_enter_handlers, id, task);
@@ -206,7 +206,7 @@ int BPF_PROG(fnw_sys_exit_dispatch, struct pt_regs *regs, long ret)
 
 	/* Nothing to pair and nothing Landlock refused: done before the
 	 * cgroup lookup (nearly every syscall of every task). */
-	if (ret != -EACCES && !syscall_handled(exit_handled, nr))
+	if (ret != -EACCES && !syscall_bit(exit_handled, nr))
 		return 0;
 
 	__u64 cgroup_id;
