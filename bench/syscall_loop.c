@@ -2,8 +2,15 @@
 // The workload of bench/run.sh: a tight loop of one kind of syscall, timed
 // with CLOCK_MONOTONIC. Prints one number, the mean ns per iteration.
 //
-// usage: syscall_loop getppid|openclose|connect|exec|jit ITERATIONS
-//   getppid    one raw syscall(SYS_getppid) per iteration
+// usage: syscall_loop getppid|openclose|connect|exec|jit ITERATIONS [PERIOD_NS]
+//   getppid    one raw syscall(SYS_getppid) per iteration; with PERIOD_NS,
+//              one every PERIOD_NS on average: the loop spins on the vDSO's
+//              clock (no syscall) until the next call is due, so a traced
+//              function offers a chosen rate of events (bench/throughput.sh,
+//              RATES). A call that ran late (the loop was preempted) is
+//              not made up for by a burst: the next one is due a period
+//              after it, as a function doing work between its calls
+//              would go on.
 //   openclose  open("/etc/hostname", O_RDONLY) + close() per iteration
 //   connect    socket(UDP) + connect(127.0.0.1:9) + close(): the cgroup
 //              connect4 hook runs, no packet is sent, nothing must listen
@@ -33,6 +40,21 @@ static const char kOpenPath[] = "/etc/hostname";
 
 static void loop_getppid(long iterations) {
     for (long i = 0; i < iterations; ++i) (void)syscall(SYS_getppid);
+}
+
+static double now_ns(void);
+
+static long period_ns;  /* 0: as fast as it goes */
+
+static void loop_getppid_paced(long iterations) {
+    double due = now_ns();
+    for (long i = 0; i < iterations; ++i) {
+        (void)syscall(SYS_getppid);
+        double now = now_ns();
+        due += (double)period_ns;
+        if (due < now) due = now;
+        while (now < due) now = now_ns();
+    }
 }
 
 static void loop_openclose(long iterations) {
@@ -117,10 +139,13 @@ int main(int argc, char** argv) {
     if (argc == 3 && strcmp(argv[1], "exec") == 0) loop = loop_exec;
     if (argc == 3 && strcmp(argv[1], "jit") == 0) loop = loop_jit;
     if (argc == 3 && strcmp(argv[1], "createunlink") == 0) loop = loop_createunlink;
+    if (argc == 4 && strcmp(argv[1], "getppid") == 0) loop = loop_getppid_paced;
     char* end = NULL;
-    long iterations = argc == 3 ? strtol(argv[2], &end, 10) : 0;
-    if (!loop || *end != '\0' || iterations <= 0) {
-        fprintf(stderr, "usage: syscall_loop getppid|openclose|connect|exec|jit|createunlink ITERATIONS\n");
+    long iterations = argc >= 3 ? strtol(argv[2], &end, 10) : 0;
+    if (loop && *end == '\0' && argc == 4) period_ns = strtol(argv[3], &end, 10);
+    if (!loop || *end != '\0' || iterations <= 0 || (argc == 4 && period_ns <= 0)) {
+        fprintf(stderr, "usage: syscall_loop getppid|openclose|connect|exec|jit|createunlink ITERATIONS "
+                        "(getppid: [PERIOD_NS])\n");
         return 2;
     }
 

@@ -14,15 +14,21 @@
 # own).
 # Called by bench/run.sh (SCENARIOS); alone: sudo bench/throughput.sh
 # env: TRACE_N (1000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
-#      CASES ("standalone daemon"; "daemon-output": the daemon without trace
-#      clients), BUILD_LABEL (a word added to each row: which build ran)
+#      CASES ("standalone paced daemon"; "daemon-output": the daemon without
+#      trace clients), RATES (the paced case's rates, in M events/s:
+#      "1.5 2.0"), BUILD_LABEL (a word added to each row: which build ran)
+# paced: the standalone case with the loop offering a set rate (one getppid
+# every 1000/RATE ns, spinning on the vDSO clock in between): what the
+# consumer takes without loss when the producer's tight loop offers more
+# than it can format (docs/performance.md).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${FNW_BUILD_DIR:-$src/build}
 cpu=${BENCH_CPU:-1}
 n=${TRACE_N:-1000000}
-cases=${CASES:-standalone daemon}
+cases=${CASES:-standalone paced daemon}
+read -ra rates <<<"${RATES:-1.5 2.0}"
 label=${BUILD_LABEL:+ ($BUILD_LABEL)}
 fnw=$build/fnwarden
 loop=$build/bench/syscall_loop
@@ -49,21 +55,26 @@ busy_ms() {
      END { printf "%d", b * 1000 / hz }' /proc/stat
 }
 
-standalone_run() {  # CALLS OUT LOG: prints ns a call
+standalone_run() {  # CALLS OUT LOG [PERIOD_NS]: prints ns a call
   taskset -c "$helper_cpus" "$fnw" run --standalone --no-baseline --trace --function fnwbench-trace \
-    --policy "$src/bench/trace-policy.yaml" --events "$2" -- taskset -c "$cpu" "$loop" getppid "$1" 2>"$3"
+    --policy "$src/bench/trace-policy.yaml" --events "$2" -- taskset -c "$cpu" "$loop" getppid "$1" ${4:+"$4"} 2>"$3"
 }
 
 # The producer's rate is capped by what a traced call costs it; what the
 # consumer could take is its CPUs' busy time per line, beyond a run of one
 # call (start-up and teardown): the consumer's capacity, whatever the
 # producer offered.
-standalone() {
-  local out=$work/standalone.jsonl log=$work/standalone.log ns drops seen lines b0 b1 b2
+standalone() {  # [RATE in M/s]: the loop paced to it
+  local out=$work/standalone.jsonl log=$work/standalone.log ns drops seen lines b0 b1 b2 period="" what="standalone, JSON lines to a file"
+  if [[ -n ${1:-} ]]; then
+    period=$(awk -v r="$1" 'BEGIN { printf "%d", 1000 / r }')
+    what="standalone, paced at ${1}M/s"
+  fi
+  rm -f "$out"
   b0=$(busy_ms "$helper_cpus")
   standalone_run 1 "$work/startup.jsonl" "$work/startup.log" >/dev/null
   b1=$(busy_ms "$helper_cpus")
-  ns=$(standalone_run "$n" "$out" "$log")
+  ns=$(standalone_run "$n" "$out" "$log" "$period")
   b2=$(busy_ms "$helper_cpus")
   drops=$(grep -oE '[0-9]+ events dropped' "$log" | grep -oE '^[0-9]+' || echo '?')
   seen=$(grep -oE '[0-9]+ syscalls seen' "$log" | grep -oE '^[0-9]+' || echo '?')
@@ -71,7 +82,7 @@ standalone() {
   local capacity
   capacity=$(awk -v run=$((b2 - b1)) -v start=$((b1 - b0)) -v lines="$lines" \
     'BEGIN { ns = (run - start) * 1e6 / lines; if (ns > 0) printf "%.0f ns (%.2fM/s)", ns, 1000 / ns; else printf "?" }')
-  echo "| standalone, JSON lines to a file$label | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) | $capacity |"
+  echo "| $what$label | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) | $capacity |"
 }
 
 # daemon CLIENTS: the daemon's trace path, with 0 or 2 trace clients
@@ -117,6 +128,7 @@ echo "|---|---:|---:|---:|---:|---|---:|"
 for c in $cases; do
   case $c in
     standalone) standalone ;;
+    paced) for r in "${rates[@]}"; do standalone "$r"; done ;;
     daemon) daemon 2 ;;
     daemon-output) daemon 0 ;;
   esac

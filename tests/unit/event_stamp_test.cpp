@@ -30,6 +30,15 @@ TEST(EventId, IsAVersion7UuidWhoseFirst48BitsAreTheMillisecond) {
     EXPECT_EQ(id.substr(0, 13), "01234567-89ab") << id;
 }
 
+TEST(EventId, SpellsEveryDigitOfTimeVersionRandomBitsAndSequence) {
+    // 48 ms | 7 | 12 random | 10 | 30 random | 32 sequence, the second id (sequence 1).
+    EventIdGenerator ids(0x2aa'aaaa'aaaaULL);
+    ids.next(at_ms(0x0123'4567'89abLL));
+    EXPECT_EQ(ids.next(at_ms(0x0123'4567'89abLL)), "01234567-89ab-7aaa-aaaa-aaaa00000001");
+    EventIdGenerator other(0x3ff'ffff'ffffULL);
+    EXPECT_EQ(other.next(at_ms(0x019a'bcde'f012LL)), "019abcde-f012-7fff-bfff-ffff00000000");
+}
+
 TEST(EventId, NeverRepeatsWithinAProcessEvenInOneMillisecond) {
     EventIdGenerator ids(42);
     std::set<std::string> seen;

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 namespace fnw {
@@ -73,6 +74,17 @@ const std::string& event_host() {
 
 namespace {
 
+// "00" .. "ff": byte b's two lowercase hex digits at [2b, 2b + 1].
+constexpr std::array<char, 512> kHexPairs = [] {
+    constexpr char kHex[] = "0123456789abcdef";
+    std::array<char, 512> pairs{};
+    for (size_t b = 0; b < 256; ++b) {
+        pairs[2 * b] = kHex[b >> 4];
+        pairs[2 * b + 1] = kHex[b & 0xf];
+    }
+    return pairs;
+}();
+
 uint64_t process_random_bits() {
     uint64_t bits = 0;
     if (::getrandom(&bits, sizeof(bits), 0) == static_cast<ssize_t>(sizeof(bits))) return bits;
@@ -104,18 +116,23 @@ void EventIdGenerator::write_next(char* text, std::chrono::system_clock::time_po
     // 48 ms | ver 7 | 12 random | var 10 | 30 random | 32 sequence
     const uint64_t high = ((ms & 0xffff'ffff'ffffULL) << 16) | (uint64_t{0x7} << 12) | (random_ >> 30);
     const uint64_t low = (uint64_t{0x2} << 62) | ((random_ & 0x3fff'ffffULL) << 32) | sequence;
-    // By hand, not snprintf: a traced flood takes an id per event.
-    static constexpr char kHex[] = "0123456789abcdef";
+    // By hand, not snprintf: a traced flood takes an id per event. A byte's
+    // two digits at a time, from a table: a digit at a time was 6% of the
+    // trace consumer's CPU (docs/performance.md, "A faster host").
     size_t at = 0;
-    const auto put = [&](uint64_t value, int digits) {
-        for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) text[at++] = kHex[(value >> shift) & 0xf];
+    const auto put = [&](uint64_t value, int first_byte, int bytes) {
+        for (int byte = first_byte; byte < first_byte + bytes; ++byte) {
+            const auto octet = static_cast<uint8_t>(value >> (56 - 8 * byte));
+            std::memcpy(text + at, &kHexPairs[2 * octet], 2);
+            at += 2;
+        }
         if (at < kLength) text[at++] = '-';
     };
-    put(high >> 32, 8);
-    put((high >> 16) & 0xffff, 4);
-    put(high & 0xffff, 4);
-    put(low >> 48, 4);
-    put(low & 0xffff'ffff'ffffULL, 12);
+    put(high, 0, 4);
+    put(high, 4, 2);
+    put(high, 6, 2);
+    put(low, 0, 2);
+    put(low, 2, 6);
 }
 
 void stamp_event(nlohmann::json& event) {
