@@ -32,7 +32,7 @@ struct Lines {
 class CapturingSink : public EventSink {
 public:
     explicit CapturingSink(std::shared_ptr<Lines> out) : out_(std::move(out)) {}
-    void write_batch(std::span<const std::string> lines) override {
+    void write_lines(std::span<const std::string_view> lines) override {
         std::lock_guard lock(out_->mutex);
         out_->lines.insert(out_->lines.end(), lines.begin(), lines.end());
     }

@@ -196,7 +196,7 @@ struct RecordingSinkState {
 class RecordingSink : public EventSink {
 public:
     explicit RecordingSink(std::shared_ptr<RecordingSinkState> state) : state_(std::move(state)) {}
-    void write_batch(std::span<const std::string> lines) override {
+    void write_lines(std::span<const std::string_view> lines) override {
         bool block = false;
         {
             std::lock_guard lock(state_->mutex);
@@ -238,14 +238,17 @@ TEST(OutputPipeline, DropsWhatDoesNotFitWhileASinkIsStuckThenWritesTheRestInOrde
     OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
                             OutputPipelineOptions{.queue_capacity_lines = kCapacity, .batch_max_lines = 4});
 
-    // The worker takes line 0 and is stuck in the sink: the queue is empty.
+    // The worker takes line 0 and is stuck in the sink: the line still
+    // counts against the bounds until it is written.
     ASSERT_TRUE(pipeline.push("line-0"));
+    pipeline.hand_over();
     state->first_write_entered.wait();
 
     const auto started = Clock::now();
-    for (size_t i = 1; i <= kCapacity; ++i) EXPECT_TRUE(pipeline.push("line-" + std::to_string(i)));
+    for (size_t i = 1; i < kCapacity; ++i) EXPECT_TRUE(pipeline.push("line-" + std::to_string(i)));
     for (size_t i = 0; i < 5; ++i) EXPECT_FALSE(pipeline.push("overflow-" + std::to_string(i)));
-    EXPECT_LT(Clock::now() - started, 500ms) << "push() waited for the stuck sink";
+    pipeline.hand_over();
+    EXPECT_LT(Clock::now() - started, 500ms) << "push() or hand_over() waited for the stuck sink";
 
     auto stats = pipeline.stats();
     EXPECT_EQ(stats.dropped, 5u);
@@ -253,10 +256,10 @@ TEST(OutputPipeline, DropsWhatDoesNotFitWhileASinkIsStuckThenWritesTheRestInOrde
     EXPECT_EQ(stats.written, 0u);
 
     state->release_first_write.count_down();
-    ASSERT_TRUE(eventually([&] { return state->line_count() == kCapacity + 1; }));
-    ASSERT_TRUE(eventually([&] { return pipeline.stats().written == kCapacity + 1; }));
+    ASSERT_TRUE(eventually([&] { return state->line_count() == kCapacity; }));
+    ASSERT_TRUE(eventually([&] { return pipeline.stats().written == kCapacity; }));
     std::vector<std::string> expected;
-    for (size_t i = 0; i <= kCapacity; ++i) expected.push_back("line-" + std::to_string(i));
+    for (size_t i = 0; i < kCapacity; ++i) expected.push_back("line-" + std::to_string(i));
     std::lock_guard lock(state->mutex);
     EXPECT_EQ(state->lines, expected);
     for (const auto& call : state->calls) EXPECT_NE(call, "write:0");
@@ -266,15 +269,18 @@ TEST(OutputPipeline, DropsWhatDoesNotFitWhileASinkIsStuckThenWritesTheRestInOrde
 }
 
 // A sink that holds lines back (JsonLinesSink) is told when the batch it
-// was given emptied the queue, after writing it, and only then.
+// was given emptied the queue, after writing it, and only then (at most
+// once an interval: the next test).
 TEST(OutputPipeline, IdleFollowsEachBatchThatEmptiesTheQueue) {
     auto state = std::make_shared<RecordingSinkState>();
     state->block_first_write = true;
     OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
                             OutputPipelineOptions{.queue_capacity_lines = 16, .batch_max_lines = 4});
     ASSERT_TRUE(pipeline.push("line-0"));  // taken alone: the queue is empty behind it
+    pipeline.hand_over();
     state->first_write_entered.wait();
     for (int i = 1; i <= 8; ++i) ASSERT_TRUE(pipeline.push("line-" + std::to_string(i)));
+    pipeline.hand_over();  // one block, written four lines at a time
     state->release_first_write.count_down();
     ASSERT_TRUE(eventually([&] {
         std::lock_guard lock(state->mutex);
@@ -291,26 +297,73 @@ TEST(OutputPipeline, BoundedInBytesAsWellAsInLines) {
     auto state = std::make_shared<RecordingSinkState>();
     state->block_first_write = true;
     const std::string long_line(1000, 'x');
-    const size_t cost = long_line.size() + sizeof(std::string);
+    const size_t cost = long_line.size() + 1;  // and its newline
     OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
                             OutputPipelineOptions{.queue_capacity_lines = 1000, .batch_max_lines = 4,
-                                                  .queue_capacity_bytes = 3 * cost});
-    ASSERT_TRUE(pipeline.push("first"));  // taken by the worker, stuck in the sink
+                                                  .queue_capacity_bytes = 3 * cost + 6});
+    ASSERT_TRUE(pipeline.push("first"));  // taken by the worker, stuck in the sink, its 6 bytes counted
+    pipeline.hand_over();
     state->first_write_entered.wait();
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(pipeline.push(long_line));
     EXPECT_FALSE(pipeline.push(long_line));
+    pipeline.hand_over();
     EXPECT_EQ(pipeline.stats().dropped, 1u);
-    EXPECT_EQ(pipeline.stats().queued, 3u);
+    EXPECT_EQ(pipeline.stats().queued, 4u);
     state->release_first_write.count_down();
     ASSERT_TRUE(eventually([&] { return pipeline.stats().written == 4; }));
     // Written lines give their bytes back.
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(pipeline.push(long_line));
 }
 
+// In a flood the queue empties at every block: the sinks are told idle()
+// (JsonLinesSink then waits for the disk) once, and again only an interval
+// later or when the pipeline ends, so that the wait cannot let the queue
+// overflow.
+TEST(OutputPipeline, IdleIsToldAtMostOnceAnIntervalAndWhenThePipelineEnds) {
+    auto state = std::make_shared<RecordingSinkState>();
+    {
+        OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
+                                OutputPipelineOptions{.idle_interval = std::chrono::hours(1)});
+        ASSERT_TRUE(pipeline.push("a"));
+        pipeline.hand_over();
+        ASSERT_TRUE(eventually([&] {
+            std::lock_guard lock(state->mutex);
+            return state->idle_after.size() == 1;  // the first time the queue emptied
+        }));
+        ASSERT_TRUE(pipeline.push("b"));
+        pipeline.hand_over();
+        ASSERT_TRUE(eventually([&] { return pipeline.stats().written == 2; }));
+        std::lock_guard lock(state->mutex);
+        EXPECT_EQ(state->idle_after, (std::vector<size_t>{1})) << "told again within the interval";
+    }
+    std::lock_guard lock(state->mutex);
+    EXPECT_EQ(state->idle_after, (std::vector<size_t>{1, 2})) << "the owed idle() at the end";
+}
+
+// Lines wait in the block being filled until it is full or handed over: a
+// flood is one lock and one wakeup per block, not per line.
+TEST(OutputPipeline, ABlockGoesToTheWorkerWhenFullOrHandedOver) {
+    auto state = std::make_shared<RecordingSinkState>();
+    OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
+                            OutputPipelineOptions{.block_bytes = 16});
+    ASSERT_TRUE(pipeline.push("0123456789"));  // 11 bytes with its newline: the block is not full
+    EXPECT_EQ(pipeline.stats().queued, 0u);    // nothing handed over: the worker cannot have it
+    EXPECT_EQ(pipeline.stats().written, 0u);
+    ASSERT_TRUE(pipeline.push("abcdefghij"));  // 22: full, handed over with both lines
+    ASSERT_TRUE(eventually([&] { return pipeline.stats().written == 2; }));
+    ASSERT_TRUE(pipeline.push("tail"));
+    pipeline.hand_over();
+    ASSERT_TRUE(eventually([&] { return pipeline.stats().written == 3; }));
+    std::lock_guard lock(state->mutex);
+    EXPECT_EQ(state->lines, (std::vector<std::string>{"0123456789", "abcdefghij", "tail"}));
+    EXPECT_EQ(state->calls, (std::vector<std::string>{"write:2", "write:1"}));
+}
+
 TEST(OutputPipeline, ReopenHappensBeforeTheNextBatch) {
     auto state = std::make_shared<RecordingSinkState>();
     OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)));
     ASSERT_TRUE(pipeline.push("a"));
+    pipeline.hand_over();
     ASSERT_TRUE(eventually([&] { return pipeline.stats().written == 1; }));
     pipeline.request_reopen();
     ASSERT_TRUE(eventually([&] {
@@ -318,6 +371,7 @@ TEST(OutputPipeline, ReopenHappensBeforeTheNextBatch) {
         return state->calls.size() == 2;
     }));
     ASSERT_TRUE(pipeline.push("b"));
+    pipeline.hand_over();
     ASSERT_TRUE(eventually([&] { return pipeline.stats().written == 2; }));
     std::lock_guard lock(state->mutex);
     EXPECT_EQ(state->calls, (std::vector<std::string>{"write:1", "reopen", "write:1"}));
@@ -345,6 +399,7 @@ TEST(OutputPipeline, DrainGivesUpAfterTheTimeout) {
         OutputPipeline pipeline(sinks_of(std::make_unique<RecordingSink>(state)),
                                 OutputPipelineOptions{.batch_max_lines = 1, .drain_timeout = 50ms});
         ASSERT_TRUE(pipeline.push("first"));
+        pipeline.hand_over();
         state->first_write_entered.wait();
         for (int i = 0; i < 10; ++i) ASSERT_TRUE(pipeline.push("later"));
         // Released only after the drain deadline has passed.
@@ -717,11 +772,13 @@ TEST(OutputPipeline, HangingWebhookDoesNotHoldBackTheFile) {
 
     constexpr int kEvents = 100;
     for (const auto& event : numbered_events(0, kEvents)) ASSERT_TRUE(pipeline.push(event));
+    pipeline.hand_over();
     ASSERT_TRUE(eventually([&] { return receiver.request_count() >= 1; }));
     ASSERT_TRUE(eventually([&] { return pipeline.stats().written == kEvents; }));
     std::string expected;
     for (const auto& event : numbered_events(0, kEvents)) expected += event + "\n";
-    EXPECT_EQ(read_file(path), expected);
+    // In the file once the sink's idle() has run, just after the count.
+    EXPECT_TRUE(eventually([&] { return read_file(path) == expected; })) << read_file(path);
 }
 
 }  // namespace

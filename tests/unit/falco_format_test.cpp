@@ -172,7 +172,9 @@ TEST(FalcoFormat, TheReceiverCheckRejectsWhatFalcosidekickRejects) {
 
 class RecordingSink final : public EventSink {
 public:
-    void write_batch(std::span<const std::string> lines) override { lines_.insert(lines_.end(), lines.begin(), lines.end()); }
+    void write_lines(std::span<const std::string_view> lines) override {
+        lines_.insert(lines_.end(), lines.begin(), lines.end());
+    }
     void reopen() override { ++reopened_; }
     void idle() override { ++idled_; }
     std::string name() const override { return "recording"; }

@@ -161,6 +161,8 @@ int Daemon::Impl::loop() {
             router->publish_record(Record(FileRecord::view(ev)));
         });
         server->flush_queued();  // this turn's trace lines, one write per client
+        output->hand_over();     // and its output lines, one block to the pipeline's worker
+        router->end_turn();
         const auto now = std::chrono::steady_clock::now();
         reload_when_due(now);
         if (now - last_second >= std::chrono::seconds(1)) {

@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -67,13 +69,18 @@ Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string& pa
 
 std::string JsonLinesSink::name() const { return to_stdout() ? "stdout" : "file " + path_; }
 
-void JsonLinesSink::write_batch(std::span<const std::string> lines) {
+void EventSink::write_batch(std::span<const std::string> lines) {
+    const std::vector<std::string_view> views(lines.begin(), lines.end());
+    write_lines(views);
+}
+
+void JsonLinesSink::write_lines(std::span<const std::string_view> lines) {
     std::string& out = appender_->batch();
     if (line_broken_ && !lines.empty()) {
         out += '\n';
         line_broken_ = false;
     }
-    for (const std::string& line : lines) {
+    for (const std::string_view line : lines) {
         out += line;
         out += '\n';
         appender_->hand_over_if_full();
@@ -115,11 +122,13 @@ namespace {
 OutputPipelineOptions usable(OutputPipelineOptions options) {
     options.queue_capacity_lines = std::max<size_t>(options.queue_capacity_lines, 1);
     options.batch_max_lines = std::max<size_t>(options.batch_max_lines, 1);
+    options.block_bytes = std::max<size_t>(options.block_bytes, 1);
     return options;
 }
 
-// A queued line's memory: its text and the string that holds it.
-size_t queued_cost(const std::string& line) { return line.size() + sizeof(std::string); }
+// Written blocks kept for their memory: a few, since blocks are handed over
+// a turn at a time and the worker takes them as they come.
+constexpr size_t kSpareBlocks = 4;
 
 // One misbehaving sink must not take the others (or the process) down.
 template <typename Call>
@@ -137,6 +146,7 @@ OutputPipeline::OutputPipeline(std::vector<std::unique_ptr<EventSink>> sinks, Ou
     : options_(usable(options)), sinks_(std::move(sinks)), worker_([this] { run(); }) {}
 
 OutputPipeline::~OutputPipeline() {
+    hand_over();
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -146,24 +156,40 @@ OutputPipeline::~OutputPipeline() {
     worker_.join();
 }
 
-bool OutputPipeline::push(std::string line) {
+bool OutputPipeline::push(std::string_view line) {
+    const size_t lines = queued_lines_.load(std::memory_order_relaxed) + filling_.ends.size() + 1;
+    const size_t bytes = queued_bytes_.load(std::memory_order_relaxed) + filling_.bytes.size() + line.size() + 1;
+    if (lines > options_.queue_capacity_lines || bytes > options_.queue_capacity_bytes ||
+        filling_.bytes.size() + line.size() + 1 > UINT32_MAX) {
+        const uint64_t dropped = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (drop_warnings_.allow())
+            spdlog::warn("output queue full: {} events dropped so far (outputs slower than events)", dropped);
+        return false;
+    }
+    filling_.bytes.append(line);
+    filling_.bytes.push_back('\n');
+    filling_.ends.push_back(static_cast<uint32_t>(filling_.bytes.size() - 1));
+    if (filling_.bytes.size() >= options_.block_bytes) hand_over();
+    return true;
+}
+
+void OutputPipeline::hand_over() {
+    if (filling_.ends.empty()) return;
     bool was_empty = false;
     {
         std::lock_guard lock(mutex_);
-        if (queue_.size() >= options_.queue_capacity_lines ||
-            queued_bytes_ + queued_cost(line) > options_.queue_capacity_bytes) {
-            const uint64_t dropped = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
-            if (drop_warnings_.allow())
-                spdlog::warn("output queue full: {} events dropped so far (outputs slower than events)", dropped);
-            return false;
-        }
         was_empty = queue_.empty();
-        queued_bytes_ += queued_cost(line);
-        queue_.push_back(std::move(line));
+        queued_bytes_.fetch_add(filling_.bytes.size(), std::memory_order_relaxed);
+        queued_lines_.fetch_add(filling_.ends.size(), std::memory_order_relaxed);
+        queue_.push_back(std::move(filling_));
+        filling_ = Block{};
+        if (!spares_.empty()) {
+            filling_ = std::move(spares_.back());
+            spares_.pop_back();
+        }
     }
-    // The worker only sleeps on an empty queue: saves a futex call per event.
+    // The worker only sleeps on an empty queue: a futex call per block at most.
     if (was_empty) wake_worker_.notify_one();
-    return true;
 }
 
 void OutputPipeline::request_reopen() {
@@ -176,51 +202,91 @@ void OutputPipeline::request_reopen() {
 
 OutputPipeline::Stats OutputPipeline::stats() const {
     Stats s;
-    {
-        std::lock_guard lock(mutex_);
-        s.queued = queue_.size();
-    }
+    s.queued = queued_lines_.load(std::memory_order_relaxed);
     s.written = written_.load(std::memory_order_relaxed);
     s.dropped = dropped_.load(std::memory_order_relaxed);
     return s;
 }
 
+// To every sink, batch_max_lines at a time.
+void OutputPipeline::write_block(const Block& block, std::vector<std::string_view>& lines) {
+    lines.clear();
+    size_t begin = 0;
+    for (const uint32_t end : block.ends) {
+        lines.emplace_back(block.bytes.data() + begin, end - begin);
+        begin = end + 1;
+    }
+    const std::span<const std::string_view> all(lines);
+    for (size_t at = 0; at < all.size(); at += options_.batch_max_lines) {
+        const auto batch = all.subspan(at, std::min(options_.batch_max_lines, all.size() - at));
+        for (auto& sink : sinks_) guarded(*sink, "write", [&] { sink->write_lines(batch); });
+    }
+}
+
 void OutputPipeline::run() {
-    std::vector<std::string> batch;
-    batch.reserve(std::min<size_t>(options_.batch_max_lines, 4096));
+    std::vector<std::string_view> lines;
+    // The first time the queue empties, the sinks are told at once.
+    Clock::time_point last_idle = Clock::now() - options_.idle_interval;
+    bool idle_owed = false;  // the queue emptied since the sinks' last idle()
+    const auto tell_idle = [&] {
+        for (auto& sink : sinks_) guarded(*sink, "flush", [&] { sink->idle(); });
+        last_idle = Clock::now();
+        idle_owed = false;
+    };
     for (;;) {
         bool reopen = false;
         bool last_round = false;
-        bool idle = false;  // this batch empties the queue
-        batch.clear();
+        bool idle = false;  // this block empties the queue
+        std::optional<Block> block;
         {
             std::unique_lock lock(mutex_);
-            wake_worker_.wait(lock, [&] { return stopping_ || reopen_requested_ || !queue_.empty(); });
+            const auto ready = [&] { return stopping_ || reopen_requested_ || !queue_.empty(); };
+            if (!idle_owed) {
+                wake_worker_.wait(lock, ready);
+            } else if (!wake_worker_.wait_until(lock, last_idle + options_.idle_interval, ready)) {
+                lock.unlock();
+                tell_idle();  // nothing came for an interval: what the sinks hold goes out
+                continue;
+            }
             reopen = std::exchange(reopen_requested_, false);
             if (stopping_ && !queue_.empty() && Clock::now() >= drain_deadline_) {
-                const size_t abandoned = queue_.size();
+                const size_t abandoned = queued_lines_.exchange(0, std::memory_order_relaxed);
                 dropped_.fetch_add(abandoned, std::memory_order_relaxed);
                 queue_.clear();
-                queued_bytes_ = 0;
+                queued_bytes_.store(0, std::memory_order_relaxed);
                 spdlog::warn("output: {} queued events not written: the outputs did not drain in time", abandoned);
             }
-            const size_t count = std::min(queue_.size(), options_.batch_max_lines);
-            batch.assign(std::make_move_iterator(queue_.begin()),
-                         std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(count)));
-            for (const std::string& line : batch) queued_bytes_ -= queued_cost(line);
-            queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(count));
+            if (!queue_.empty()) {
+                block = std::move(queue_.front());
+                queue_.pop_front();
+            }
             last_round = stopping_ && queue_.empty();
             idle = queue_.empty();
         }
         if (reopen)
             for (auto& sink : sinks_) guarded(*sink, "reopen", [&] { sink->reopen(); });
-        if (!batch.empty()) {
-            for (auto& sink : sinks_) guarded(*sink, "write", [&] { sink->write_batch(batch); });
-            written_.fetch_add(batch.size(), std::memory_order_relaxed);
-            if (idle)
-                for (auto& sink : sinks_) guarded(*sink, "flush", [&] { sink->idle(); });
+        if (block) {
+            write_block(*block, lines);
+            written_.fetch_add(block->ends.size(), std::memory_order_relaxed);
+            if (idle && (last_round || Clock::now() - last_idle >= options_.idle_interval)) {
+                tell_idle();
+            } else if (idle) {
+                idle_owed = true;
+            }
+            std::lock_guard lock(mutex_);
+            // Counted as queued until written: the bounds cover the block in
+            // the sinks' hands too.
+            queued_bytes_.fetch_sub(block->bytes.size(), std::memory_order_relaxed);
+            queued_lines_.fetch_sub(block->ends.size(), std::memory_order_relaxed);
+            if (spares_.size() < kSpareBlocks) {
+                block->clear();
+                spares_.push_back(std::move(*block));
+            }
         }
-        if (last_round) return;
+        if (last_round) {
+            if (idle_owed) tell_idle();
+            return;
+        }
     }
 }
 

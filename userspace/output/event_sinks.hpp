@@ -14,6 +14,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,7 +29,10 @@ class EventSink {
 public:
     virtual ~EventSink() = default;
     // Each line is one serialized JSON object, without a trailing newline.
-    virtual void write_batch(std::span<const std::string> lines) = 0;
+    // Views into the pipeline's block of lines, valid for the call only.
+    virtual void write_lines(std::span<const std::string_view> lines) = 0;
+    // The same for lines held as strings (a sink's own conversions, tests).
+    void write_batch(std::span<const std::string> lines);
     // SIGHUP: logrotate has moved the files away.
     virtual void reopen() {}
     // The pipeline has handed over everything queued for now: what a sink
@@ -63,7 +67,7 @@ public:
 
     // Lines are written in bigger pieces than the pipeline's batches, from
     // the appender's thread; idle() waits until they are in the file.
-    void write_batch(std::span<const std::string> lines) override;
+    void write_lines(std::span<const std::string_view> lines) override;
     void idle() override;
     // Opens the path again: after logrotate renamed the file, a new one is
     // created. If that fails the old descriptor is kept (better a renamed
@@ -139,7 +143,7 @@ public:
     WebhookSink& operator=(const WebhookSink&) = delete;
 
     // Never blocks: what does not fit in the queue is dropped and counted.
-    void write_batch(std::span<const std::string> lines) override;
+    void write_lines(std::span<const std::string_view> lines) override;
     std::string name() const override;
     // Readable from any thread.
     WebhookStats stats() const;
@@ -159,48 +163,89 @@ struct OutputPipelineOptions {
     // file event's 4 KiB path would be 256 MiB. A storm that the daemon now
     // reads in full filled the line count (docs/performance.md, "Start-up").
     size_t queue_capacity_bytes = 16u << 20;
+    // Lines are pushed into a block, handed to the worker once it holds
+    // this much (or at hand_over()).
+    size_t block_bytes = 256u << 10;
+    // The sinks' idle() (JsonLinesSink's waits until its lines are in the
+    // file) at most this often: once the queue empties, and again this
+    // long after, if it emptied again meanwhile. Blocks come a turn of the
+    // event loop at a time, so the queue empties every few milliseconds in
+    // a flood; a wait for the disk each time let the queue overflow.
+    std::chrono::milliseconds idle_interval{20};
 };
 
 // The event loop pushes serialized events; one worker thread writes them to
 // every sink in order.
+//
+// Lines travel in blocks: the event loop appends each to the block it
+// fills, and hands the block over once it is full and once a turn of its
+// loop. A std::string, a mutex and a deque node per line were a quarter
+// of the daemon's CPU in a traced flood (malloc and free, the lock, the
+// worker's moves: docs/performance.md, "A faster host"); a block is one of
+// each for thousands of lines, and its memory is used again.
 class OutputPipeline {
 public:
     struct Stats {
-        uint64_t queued = 0;
+        uint64_t queued = 0;   // handed over, not yet written (the block being filled is not counted)
         uint64_t written = 0;  // lines handed to the sinks (each line counted once)
         uint64_t dropped = 0;  // push() refused, or left over when the drain timed out
     };
 
     explicit OutputPipeline(std::vector<std::unique_ptr<EventSink>> sinks, OutputPipelineOptions options = {});
+    // Hands over what was pushed, then lets the worker drain it (at most
+    // drain_timeout). From the thread that pushes.
     ~OutputPipeline();
     OutputPipeline(const OutputPipeline&) = delete;
     OutputPipeline& operator=(const OutputPipeline&) = delete;
 
-    // Never waits for a sink: false (and a drop counted) when the queue is
-    // full, in lines or in bytes.
-    bool push(std::string line);
+    // push() and hand_over() are the filler's: one thread (the daemon's
+    // event loop) calls them. Never waits for a sink: false (and a drop
+    // counted) when the line does not fit, in lines or in bytes, beside
+    // what is queued and the block being filled.
+    bool push(std::string_view line);
+    // The lines pushed so far go to the worker now. The event loop calls
+    // it once a turn: a line waits at most a turn of the loop.
+    void hand_over();
     // From the event loop when it reads SIGHUP (signalfd), not from a signal
     // handler: it takes a mutex. Sinks reopen before the next batch.
     void request_reopen();
+    // From any thread (the metrics server's too).
     Stats stats() const;
 
 private:
+    // Lines, each followed by '\n', and where each ends.
+    struct Block {
+        std::string bytes;
+        std::vector<uint32_t> ends;  // offset of each line's '\n'
+        void clear() {
+            bytes.clear();
+            ends.clear();
+        }
+    };
     void run();
+    void write_block(const Block& block, std::vector<std::string_view>& lines);
 
     const OutputPipelineOptions options_;
     std::vector<std::unique_ptr<EventSink>> sinks_;
 
+    // The filler's.
+    Block filling_;
+    WarningThrottle drop_warnings_;
+
     mutable std::mutex mutex_;
     std::condition_variable wake_worker_;
-    std::deque<std::string> queue_;
-    size_t queued_bytes_ = 0;  // what queue_ holds, as queued_cost() counts it
+    std::deque<Block> queue_;
+    std::vector<Block> spares_;  // written blocks, their memory kept
+    // What queue_ and the block being written hold. Changed under mutex_;
+    // the filler reads them without it: they only shrink behind its back,
+    // so its check never lets the queue past its bounds.
+    std::atomic<size_t> queued_bytes_{0}, queued_lines_{0};
     bool stopping_ = false;
     bool reopen_requested_ = false;
     std::chrono::steady_clock::time_point drain_deadline_{};
 
     std::atomic<uint64_t> written_{0};
     std::atomic<uint64_t> dropped_{0};
-    WarningThrottle drop_warnings_;  // under mutex_
 
     std::thread worker_;  // last: started once everything above exists
 };

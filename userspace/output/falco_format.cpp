@@ -202,9 +202,9 @@ json to_falco(const json& event) {
                 {"tags", falco_tags(event)}};
 }
 
-void FalcoFormatSink::write_batch(std::span<const std::string> lines) {
+void FalcoFormatSink::write_lines(std::span<const std::string_view> lines) {
     converted_.clear();
-    for (const std::string& line : lines) {
+    for (const std::string_view line : lines) {
         json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
         if (!event.is_object()) {
             ++unreadable_;

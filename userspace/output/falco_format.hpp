@@ -42,7 +42,7 @@ nlohmann::json to_falco(const nlohmann::json& event);
 class FalcoFormatSink final : public EventSink {
 public:
     explicit FalcoFormatSink(std::vector<std::unique_ptr<EventSink>> inner) : inner_(std::move(inner)) {}
-    void write_batch(std::span<const std::string> lines) override;
+    void write_lines(std::span<const std::string_view> lines) override;
     void reopen() override;
     void idle() override;  // the inner sinks may hold lines back (JsonLinesSink)
     std::string name() const override;

@@ -79,8 +79,8 @@ std::vector<std::string> journal_fields(const nlohmann::json& event) {
     return fields;
 }
 
-void JournalSink::write_batch(std::span<const std::string> lines) {
-    for (const std::string& line : lines) {
+void JournalSink::write_lines(std::span<const std::string_view> lines) {
+    for (const std::string_view line : lines) {
         const nlohmann::json event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
         const int sent = event.is_object() ? writer_->send(journal_fields(event)) : -EINVAL;
         if (sent >= 0) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -48,7 +49,7 @@ std::vector<std::string> journal_fields(const nlohmann::json& event);
 class JournalSink final : public EventSink {
 public:
     explicit JournalSink(std::unique_ptr<JournalWriter> writer) : writer_(std::move(writer)) {}
-    void write_batch(std::span<const std::string> lines) override;
+    void write_lines(std::span<const std::string_view> lines) override;
     std::string name() const override { return "journal"; }
     uint64_t sent() const { return sent_; }
     uint64_t failed() const { return failed_; }

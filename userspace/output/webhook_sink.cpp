@@ -138,7 +138,7 @@ struct WebhookSink::Impl {
         return {};
     }
 
-    void enqueue(std::span<const std::string> lines) {
+    void enqueue(std::span<const std::string_view> lines) {
         std::lock_guard lock(mutex);
         const size_t room = options.queue_capacity_events - std::min(queue.size(), options.queue_capacity_events);
         const size_t accepted = std::min(room, lines.size());
@@ -380,7 +380,7 @@ WebhookSink::WebhookSink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 WebhookSink::~WebhookSink() = default;
 
-void WebhookSink::write_batch(std::span<const std::string> lines) { impl_->enqueue(lines); }
+void WebhookSink::write_lines(std::span<const std::string_view> lines) { impl_->enqueue(lines); }
 
 std::string WebhookSink::name() const { return "webhook " + impl_->shown_url; }
 
