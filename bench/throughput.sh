@@ -14,10 +14,12 @@
 # own).
 # Called by bench/run.sh (SCENARIOS); alone: sudo bench/throughput.sh
 # env: TRACE_N (1000000), BENCH_CPU (1), FNW_BUILD_DIR (<repo>/build),
-#      CASES ("standalone paced daemon"; "daemon-output": the daemon without
-#      trace clients), RATES (the paced case's rates, in M events/s:
-#      "1.5 2.0"), BUILD_LABEL (a word added to each row: which build ran)
-# paced: the standalone case with the loop offering a set rate (one getppid
+#      CASES ("standalone paced daemon daemon-paced"; "daemon-output": the
+#      daemon without trace clients), RATES (the paced cases' rates, in M
+#      events/s: "1.6 2.0"), BUILD_LABEL (a word added to each row: which
+#      build ran)
+# paced, daemon-paced: the standalone case, and the daemon writing its
+# output (no trace client), with the loop offering a set rate (one getppid
 # every 1000/RATE ns, spinning on the vDSO clock in between): what the
 # consumer takes without loss when the producer's tight loop offers more
 # than it can format (docs/performance.md).
@@ -27,8 +29,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${FNW_BUILD_DIR:-$src/build}
 cpu=${BENCH_CPU:-1}
 n=${TRACE_N:-1000000}
-cases=${CASES:-standalone paced daemon}
-read -ra rates <<<"${RATES:-1.5 2.0}"
+cases=${CASES:-standalone paced daemon daemon-paced}
+read -ra rates <<<"${RATES:-1.6 2.0}"
 label=${BUILD_LABEL:+ ($BUILD_LABEL)}
 fnw=$build/fnwarden
 loop=$build/bench/syscall_loop
@@ -85,9 +87,15 @@ standalone() {  # [RATE in M/s]: the loop paced to it
   echo "| $what$label | $ns | $(rate "$ns") | $seen | $lines | $drops (ring) | $capacity |"
 }
 
-# daemon CLIENTS: the daemon's trace path, with 0 or 2 trace clients
+# daemon CLIENTS [RATE in M/s]: the daemon's trace path, with 0 or 2 trace
+# clients, the loop paced to RATE if given
 daemon() {
-  local clients=$1 sock=$work/d.sock rules=$work/rules out=$work/daemon.jsonl ns live=0 stalled_pid status
+  local clients=$1 sock=$work/d.sock rules=$work/rules out=$work/daemon.jsonl ns live=0 stalled_pid status period=""
+  local what="daemon, --output file + $clients trace clients"
+  if [[ -n ${2:-} ]]; then
+    period=$(awk -v r="$2" 'BEGIN { printf "%d", 1000 / r }')
+    what="$what, paced at ${2}M/s"
+  fi
   rm -rf "$rules" "$out" "$work/live.jsonl"
   mkdir -p "$rules"
   cp "$src/bench/trace-policy.yaml" "$rules/"
@@ -108,33 +116,38 @@ daemon() {
   fi
   sleep 1
   ns=$(taskset -c "$helper_cpus" "$fnw" run --socket "$sock" --trace --function fnwbench-trace -- \
-    taskset -c "$cpu" "$loop" getppid "$n" 2>"$work/run.log")
+    taskset -c "$cpu" "$loop" getppid "$n" ${period:+"$period"} 2>"$work/run.log")
   sleep 2  # let the daemon and the live client finish what is queued
   "$fnw" status --socket "$sock" -o json >"$work/status.json"
   [[ ! -f $work/live.jsonl ]] || live=$(grep -c '"syscall"' "$work/live.jsonl" || true)
-  python3 - "$ns" "$(rate "$ns")" "$(wc -l <"$out")" "$live" "$work/status.json" "$clients" "$label" <<'PY'
+  python3 - "$ns" "$(rate "$ns")" "$(wc -l <"$out")" "$live" "$work/status.json" "$what" "$label" <<'PY'
 import json, sys
-ns, rate, written, live, status, clients, label = sys.argv[1:8]
+ns, rate, written, live, status, what, label = sys.argv[1:8]
 s = json.load(open(status))
 k, d = s["counters"]["kernel"], s["counters"]["daemon"]
 drops = sorted(c.get("dropped", 0) for c in s.get("clients", []))
-print(f"| daemon, --output file + {clients} trace clients{label} | {ns} | {rate} | {k['emitted']} | {written} (output), {live} (live client) "
+print(f"| {what}{label} | {ns} | {rate} | {k['emitted']} | {written} (output), {live} (live client) "
       f"| {k['ringbuf_drops']} (ring), {d['output_dropped']} (output), per client: {drops} | |")
 PY
 }
 
 echo "| tracing, getppid x $n (+10% warm-up) | ns/call | events/s produced | events emitted | lines delivered | lost | consumer CPU a line (its capacity) |"
 echo "|---|---:|---:|---:|---:|---|---:|"
+# Each daemon run stops its daemon and clients before the next.
+stop_started() {
+  local p
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+}
 for c in $cases; do
   case $c in
     standalone) standalone ;;
     paced) for r in "${rates[@]}"; do standalone "$r"; done ;;
+    daemon-paced) for r in "${rates[@]}"; do daemon 0 "$r"; stop_started; done ;;
     daemon) daemon 2 ;;
     daemon-output) daemon 0 ;;
   esac
-  # Each daemon case stops its daemon and clients before the next.
-  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  pids=()
+  stop_started
 done
 [[ " $cases " == *" standalone "* ]] || exit 0  # the per-event benchmarks go with the standalone case
 
