@@ -42,7 +42,11 @@ static void loop_getppid(long iterations) {
     for (long i = 0; i < iterations; ++i) (void)syscall(SYS_getppid);
 }
 
-static double now_ns(void);
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 static long period_ns;  /* 0: as fast as it goes */
 
@@ -123,12 +127,6 @@ static void loop_createunlink(long iterations) {
             exit(1);
         }
     }
-}
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 int main(int argc, char** argv) {

@@ -47,6 +47,8 @@ trap cleanup EXIT
 
 # rate NS_PER_CALL: events a second produced (one per call)
 rate() { awk -v ns="$1" 'BEGIN { printf "%.2fM", 1000 / ns }'; }
+# period_ns RATE (M events/s): the paced loop's ns between calls
+period_ns() { awk -v r="$1" 'BEGIN { printf "%d", 1000 / r }'; }
 
 # busy_ms CPUS: the time CPUS (comma-separated) spent busy so far, in ms
 # (/proc/stat: user, nice, system, irq, softirq; jiffies. Not steal:
@@ -69,7 +71,7 @@ standalone_run() {  # CALLS OUT LOG [PERIOD_NS]: prints ns a call
 standalone() {  # [RATE in M/s]: the loop paced to it
   local out=$work/standalone.jsonl log=$work/standalone.log ns drops seen lines b0 b1 b2 period="" what="standalone, JSON lines to a file"
   if [[ -n ${1:-} ]]; then
-    period=$(awk -v r="$1" 'BEGIN { printf "%d", 1000 / r }')
+    period=$(period_ns "$1")
     what="standalone, paced at ${1}M/s"
   fi
   rm -f "$out"
@@ -93,7 +95,7 @@ daemon() {
   local clients=$1 sock=$work/d.sock rules=$work/rules out=$work/daemon.jsonl ns live=0 stalled_pid status period=""
   local what="daemon, --output file + $clients trace clients"
   if [[ -n ${2:-} ]]; then
-    period=$(awk -v r="$2" 'BEGIN { printf "%d", 1000 / r }')
+    period=$(period_ns "$2")
     what="$what, paced at ${2}M/s"
   fi
   rm -rf "$rules" "$out" "$work/live.jsonl"

@@ -123,6 +123,9 @@ OutputPipelineOptions usable(OutputPipelineOptions options) {
     options.queue_capacity_lines = std::max<size_t>(options.queue_capacity_lines, 1);
     options.batch_max_lines = std::max<size_t>(options.batch_max_lines, 1);
     options.block_bytes = std::max<size_t>(options.block_bytes, 1);
+    // A block's line ends are 32-bit offsets, and a block never holds more
+    // than the byte bound: bounding the bound keeps every offset in range.
+    options.queue_capacity_bytes = std::min<size_t>(options.queue_capacity_bytes, UINT32_MAX);
     return options;
 }
 
@@ -159,8 +162,7 @@ OutputPipeline::~OutputPipeline() {
 bool OutputPipeline::push(std::string_view line) {
     const size_t lines = queued_lines_.load(std::memory_order_relaxed) + filling_.ends.size() + 1;
     const size_t bytes = queued_bytes_.load(std::memory_order_relaxed) + filling_.bytes.size() + line.size() + 1;
-    if (lines > options_.queue_capacity_lines || bytes > options_.queue_capacity_bytes ||
-        filling_.bytes.size() + line.size() + 1 > UINT32_MAX) {
+    if (lines > options_.queue_capacity_lines || bytes > options_.queue_capacity_bytes) {
         const uint64_t dropped = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
         if (drop_warnings_.allow())
             spdlog::warn("output queue full: {} events dropped so far (outputs slower than events)", dropped);
@@ -284,7 +286,7 @@ void OutputPipeline::run() {
             }
         }
         if (last_round) {
-            if (idle_owed) tell_idle();
+            if (idle_owed) tell_idle();  // the pipeline ends on a wake without a block
             return;
         }
     }
